@@ -1,0 +1,41 @@
+"""The one way asyncio code (SMTP, IMAP, POP3) calls the synchronous ORM: a bounded thread
+pool whose threads keep their own database connections and drop broken ones."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+from django.db import close_old_connections
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_executor: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor  # noqa: PLW0603 - one pool per process, created lazily
+    if _executor is None:
+        from django.conf import settings
+
+        _executor = ThreadPoolExecutor(
+            max_workers=getattr(settings, "ASYNC_DB_THREADS", 8), thread_name_prefix="db"
+        )
+    return _executor
+
+
+def _call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    close_old_connections()  # a connection broken by a DB restart is replaced, not reused
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        close_old_connections()
+
+
+async def run_db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_pool(), functools.partial(_call, fn, *args, **kwargs))

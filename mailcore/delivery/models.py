@@ -1,0 +1,94 @@
+"""The mail queue of record: one entry per accepted message, one row per envelope recipient,
+one row per delivery attempt (written before the attempt is made).
+
+The spool file holds the bytes; `size` and `sha256` here are its trailer: a file that does not
+match them is never delivered.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from mailcore.directory.models import Account
+
+
+class EntryState(models.TextChoices):
+    QUEUED = "queued", "Queued"          # waiting for (another) attempt at next_attempt_at
+    DONE = "done", "Done"                # every recipient is final
+    HELD = "held", "Held"                # quarantined after too many crashes; needs an admin
+
+
+class RecipientState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DEFERRED = "deferred", "Deferred"
+    DELIVERED = "delivered", "Delivered"
+    BOUNCED = "bounced", "Bounced"
+
+
+class Direction(models.TextChoices):
+    INBOUND = "in", "Inbound"
+    OUTBOUND = "out", "Outbound"
+
+
+class QueueEntry(models.Model):
+    queue_id = models.CharField(max_length=32, unique=True)
+    direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.INBOUND)
+    sender = models.CharField(max_length=320, blank=True, default="", help_text="'' = null sender")
+    spool_name = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    client_helo = models.CharField(max_length=255, blank=True, default="")
+    authenticated_as = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    smtputf8 = models.BooleanField(default=False)
+    state = models.CharField(max_length=8, choices=EntryState.choices, default=EntryState.QUEUED)
+    received_at = models.DateTimeField()
+    next_attempt_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.IntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    # What created this entry when it was not SMTP (e.g. 'fwd:<queue id>:<rcpt>' for a forward).
+    origin = models.CharField(max_length=100, blank=True, default="", db_index=True)
+
+    class Meta:
+        indexes = (models.Index(fields=("state", "next_attempt_at"), name="queue_due"),)
+        verbose_name_plural = "queue entries"
+
+    def __str__(self) -> str:
+        return self.queue_id
+
+
+class QueueRecipient(models.Model):
+    entry = models.ForeignKey(QueueEntry, on_delete=models.CASCADE, related_name="recipients")
+    address = models.CharField(max_length=320, help_text="canonical envelope recipient")
+    state = models.CharField(
+        max_length=10, choices=RecipientState.choices, default=RecipientState.PENDING
+    )
+    last_reply = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=("entry", "address"), name="queue_recipient_unique"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.entry_id}:{self.address}"
+
+
+class DeliveryAttempt(models.Model):
+    entry = models.ForeignKey(QueueEntry, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.IntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True, default="")
+    result = models.CharField(max_length=20, blank=True, default="", help_text="'' = in progress")
+    detail = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ("entry", "number")
+        constraints = (
+            models.UniqueConstraint(fields=("entry", "number"), name="attempt_unique_number"),
+        )

@@ -1,0 +1,119 @@
+"""The durable spool: raw accepted messages, written and fsynced before SMTP says 250.
+
+A spool file counts only once its queue row (holding size and SHA-256, the file's trailer) is
+committed; files without a row are orphans that the sweep removes. Only this module and
+mailcore.store.maildir touch mail files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from mailcore.errors import StorageError
+
+_ALPHABET = "0123456789BCDFGHJKLMNPQRSTVWXZ"  # no vowels: ids never spell words
+
+
+def new_queue_id() -> str:
+    """Time-ordered, unique without coordination: 9 chars of milliseconds + 6 random."""
+    ms = int(time.time() * 1000)
+    head = ""
+    for _ in range(9):
+        ms, rem = divmod(ms, len(_ALPHABET))
+        head = _ALPHABET[rem] + head
+    tail = "".join(secrets.choice(_ALPHABET) for _ in range(6))
+    return head + tail
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolFile:
+    name: str      # relative to SPOOL_DIR
+    size: int
+    sha256: str
+
+
+def _root() -> Path:
+    return Path(settings.SPOOL_DIR)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write(queue_id: str, data: bytes) -> SpoolFile:
+    """Write and fsync `data` (file and directory). Raises StorageError on any failure, leaving
+    no partial file behind."""
+    if not queue_id.isalnum():
+        raise StorageError("bad queue id")
+    sub = _root() / queue_id[-2:]
+    path = sub / queue_id
+    try:
+        if not sub.is_dir():
+            sub.mkdir(parents=True, exist_ok=True)
+            _fsync_dir(sub.parent)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fsync_dir(sub)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise StorageError(f"spool write failed: {exc}") from exc
+    return SpoolFile(f"{queue_id[-2:]}/{queue_id}", len(data), hashlib.sha256(data).hexdigest())
+
+
+def read(name: str, *, size: int, sha256: str) -> bytes:
+    """The spooled bytes, verified against the committed size and digest."""
+    path = _path(name)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise StorageError(f"spool file {name} unreadable: {exc}") from exc
+    if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
+        raise StorageError(f"spool file {name} does not match its queue entry (corrupt)")
+    return data
+
+
+def remove(name: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        _path(name).unlink()
+
+
+def _path(name: str) -> Path:
+    sub, _, queue_id = name.partition("/")
+    if not (sub.isalnum() and queue_id.isalnum()):
+        raise StorageError(f"bad spool name {name!r}")
+    return _root() / sub / queue_id
+
+
+def iter_files(older_than: float) -> Iterator[tuple[str, float]]:
+    """(name, mtime) of spool files older than `older_than` seconds (orphan candidates)."""
+    cutoff = time.time() - older_than
+    root = _root()
+    if not root.is_dir():
+        return
+    for sub in os.scandir(root):
+        if not sub.is_dir():
+            continue
+        for entry in os.scandir(sub.path):
+            st = entry.stat()
+            if st.st_mtime < cutoff:
+                yield f"{sub.name}/{entry.name}", st.st_mtime

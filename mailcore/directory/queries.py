@@ -1,0 +1,161 @@
+"""Read-only directory lookups: recipient resolution at RCPT time and alias expansion at
+delivery time. Every lookup is an exact match on an indexed, canonical column."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from mailcore.addresses import canonical_address, canonical_domain, split_address
+from mailcore.directory.models import Account, Alias, Domain
+from mailcore.errors import InvalidAddressError
+
+RECIPIENT_DELIMITER = "+"  # Postfix recipient_delimiter: alice+news@ reaches alice@
+
+
+class Resolution(enum.Enum):
+    ACCOUNT = "account"
+    ALIAS = "alias"
+    POSTMASTER = "postmaster"
+    DISABLED = "disabled"
+    UNKNOWN = "unknown"        # local domain, nobody there
+    NOT_LOCAL = "not_local"    # not one of our domains
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    resolution: Resolution
+    address: str  # canonical form ('' when invalid)
+
+
+def is_local_domain(alabel: str) -> bool:
+    return Domain.objects.filter(name=alabel, is_active=True).exists()
+
+
+def resolve_recipient(address: str) -> Recipient:
+    """Classify an envelope recipient. Cheap: at most a handful of indexed lookups."""
+    try:
+        canonical = canonical_address(address)
+    except InvalidAddressError:
+        # Address literals, trailing dots, quoted or 8-bit junk: ours only if the domain is.
+        try:
+            _, domain = split_address(address)
+            alabel = canonical_domain(domain)
+        except InvalidAddressError:
+            return Recipient(Resolution.NOT_LOCAL, "")
+        local_domain = is_local_domain(alabel)
+        return Recipient(Resolution.UNKNOWN if local_domain else Resolution.NOT_LOCAL, "")
+    local, _, alabel = canonical.rpartition("@")
+    if not is_local_domain(alabel):
+        return Recipient(Resolution.NOT_LOCAL, canonical)
+    for candidate in _candidates(local, alabel):
+        account = Account.objects.filter(address=candidate).only("is_active").first()
+        if account is not None:
+            if not account.is_active:
+                return Recipient(Resolution.DISABLED, canonical)
+            return Recipient(Resolution.ACCOUNT, canonical)
+        if Alias.objects.filter(source=candidate).exists():
+            return Recipient(Resolution.ALIAS, canonical)
+    if local == "postmaster":
+        return Recipient(Resolution.POSTMASTER, canonical)
+    if Alias.objects.filter(source=f"@{alabel}").exists():
+        return Recipient(Resolution.ALIAS, canonical)
+    return Recipient(Resolution.UNKNOWN, canonical)
+
+
+def _candidates(local: str, alabel: str) -> list[str]:
+    out = [f"{local}@{alabel}"]
+    base, sep, _ = local.partition(RECIPIENT_DELIMITER)
+    if sep and base:
+        out.append(f"{base}@{alabel}")
+    return out
+
+
+@dataclass(slots=True)
+class Expansion:
+    accounts: list[Account] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def expand_recipient(address: str) -> Expansion:
+    """Follow aliases from `address` to final mailboxes and external addresses.
+
+    Loops are cut (each address is expanded once), depth and fan-out are capped (sendmail
+    MaxAliasRecursion, Postfix virtual_alias_expansion_limit), duplicates are removed.
+    """
+    result = Expansion()
+    seen: set[str] = set()
+    account_ids: set[int] = set()
+    max_depth, max_total = settings.ALIAS_MAX_DEPTH, settings.ALIAS_MAX_EXPANSION
+
+    def visit(addr: str, depth: int) -> None:
+        if addr in seen:
+            return
+        seen.add(addr)
+        if len(seen) > max_total:
+            result.problems.append(f"alias expansion limit {max_total} reached")
+            return
+        if depth > max_depth:
+            result.problems.append(f"alias nesting deeper than {max_depth} at {addr}")
+            return
+        local, _, alabel = addr.rpartition("@")
+        if not is_local_domain(alabel):
+            if addr not in result.external:
+                result.external.append(addr)
+            return
+        for candidate in _candidates(local, alabel):
+            account = Account.objects.filter(address=candidate, is_active=True).first()
+            if account is not None:
+                if account.pk not in account_ids:
+                    account_ids.add(account.pk)
+                    result.accounts.append(account)
+                return
+            alias = Alias.objects.filter(source=candidate).first()
+            if alias is not None:
+                for target in alias.targets:
+                    visit(target, depth + 1)
+                return
+        if local == "postmaster":
+            fallback = postmaster_target(alabel)
+            if fallback and fallback != addr:
+                visit(fallback, depth + 1)
+                return
+        catchall = Alias.objects.filter(source=f"@{alabel}").first()
+        if catchall is not None and depth == 0:
+            for target in catchall.targets:
+                visit(target, depth + 1)
+            return
+        result.problems.append(f"no mailbox for {addr}")
+
+    visit(address, 0)
+    return result
+
+
+def postmaster_target(alabel: str) -> str:
+    """Where postmaster@ goes when no account or alias claims it: POSTMASTER_ADDRESS, else the
+    first superadmin account."""
+    if settings.POSTMASTER_ADDRESS:
+        return canonical_address(settings.POSTMASTER_ADDRESS)
+    admin = Account.objects.filter(is_staff=True, is_active=True).order_by("pk").first()
+    return admin.address if admin else ""
+
+
+def alias_graph_has_cycle(source: str, targets: list[str]) -> bool:
+    """Would `source → targets` close a loop through existing local aliases?"""
+    stack = list(targets)
+    seen: set[str] = set()
+    while stack:
+        addr = stack.pop()
+        if addr == source:
+            return True
+        if addr in seen:
+            continue
+        seen.add(addr)
+        alias = Alias.objects.filter(source=addr).only("targets").first()
+        if alias is not None:
+            stack.extend(alias.targets)
+    return False

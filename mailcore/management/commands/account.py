@@ -1,0 +1,65 @@
+"""`manage.py account add|list|passwd|remove|disable|enable`: the one account store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from mailcore.directory.actions import (
+    do_create_account,
+    do_remove_account,
+    do_set_account_active,
+    do_set_password,
+)
+from mailcore.directory.models import Account
+from mailcore.management.commands._base import read_password, run_action
+
+
+class Command(BaseCommand):
+    help = "Manage mail accounts."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="op", required=True)
+        add = sub.add_parser("add", help="create an account (asks for the password)")
+        add.add_argument("address")
+        add.add_argument("--password-stdin", action="store_true",
+                         help="read the password from the first line of standard input")
+        add.add_argument("--name", default="", help="display name")
+        add.add_argument("--quota", type=int, default=None, help="quota in bytes (0 = none)")
+        add.add_argument("--admin", action="store_true", help="superadmin of the server")
+        lst = sub.add_parser("list", help="list accounts")
+        lst.add_argument("--domain", default=None)
+        pw = sub.add_parser("passwd", help="set an account's password")
+        pw.add_argument("address")
+        pw.add_argument("--password-stdin", action="store_true")
+        for name in ("remove", "disable", "enable"):
+            p = sub.add_parser(name, help=f"{name} an account")
+            p.add_argument("address")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        op = opts["op"]
+        if op == "add":
+            password = read_password(opts["password_stdin"])
+            account = run_action(lambda: do_create_account(
+                opts["address"], password=password, display_name=opts["name"],
+                quota_bytes=opts["quota"], is_staff=opts["admin"]))
+            self.stdout.write(f"created {account.address} (Maildir: {account.storage_path})")
+        elif op == "list":
+            qs = Account.objects.select_related("domain")
+            if opts["domain"]:
+                qs = qs.filter(domain__name=opts["domain"].lower())
+            for a in qs:
+                state = "active" if a.is_active else "disabled"
+                role = " admin" if a.is_staff else ""
+                self.stdout.write(f"{a.address}\t{state}{role}\tquota={a.quota_bytes or 'none'}")
+        elif op == "passwd":
+            password = read_password(opts["password_stdin"])
+            run_action(lambda: do_set_password(opts["address"], password))
+            self.stdout.write(f"password changed for {opts['address']}")
+        elif op == "remove":
+            run_action(lambda: do_remove_account(opts["address"]))
+            self.stdout.write(f"removed {opts['address']} (its Maildir stays on disk)")
+        else:
+            run_action(lambda: do_set_account_active(opts["address"], op == "enable"))
+            self.stdout.write(f"{op}d {opts['address']}")

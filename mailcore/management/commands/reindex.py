@@ -1,0 +1,45 @@
+"""`manage.py reindex <address>… | --all`: rebuild the index of accounts from their Maildirs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from mailcore.addresses import canonical_address
+from mailcore.directory.models import Account
+from mailcore.errors import InvalidAddressError
+from mailcore.store.reindex import reindex_account
+
+
+class Command(BaseCommand):
+    help = "Rebuild folders, messages, flags and UIDs of accounts from their Maildir."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("addresses", nargs="*")
+        parser.add_argument("--all", action="store_true", help="every account")
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        if opts["all"]:
+            accounts = list(Account.objects.all())
+        elif opts["addresses"]:
+            accounts = []
+            for raw in opts["addresses"]:
+                try:
+                    accounts.append(Account.objects.get(address=canonical_address(raw)))
+                except (Account.DoesNotExist, InvalidAddressError) as exc:
+                    raise CommandError(f"no account {raw}") from exc
+        else:
+            raise CommandError("name one or more addresses, or --all")
+        for account in accounts:
+            bar = tqdm(desc=account.address, unit="msg", disable=opts["no_progress"],
+                       file=self.stderr._out)
+            report = reindex_account(account, progress=bar.update,
+                                     on_total=lambda n, b=bar: setattr(b, "total", n))
+            bar.close()
+            self.stdout.write(
+                f"{account.address}: {report.folders} folders, {report.messages} messages "
+                f"({report.added} added, {report.updated} updated, {report.removed} removed)"
+            )

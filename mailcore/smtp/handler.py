@@ -1,0 +1,151 @@
+"""aiosmtpd hooks of the MX listener: cheap recipient checks at RCPT, and at DATA the durable
+hand-off (spool + queue row) that alone allows a 250. No parsing or delivery happens here."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from email.utils import format_datetime
+from typing import Any
+
+from django.db import DatabaseError
+from django.utils import timezone
+
+from mailcore.asyncdb import run_db
+from mailcore.delivery import spool
+from mailcore.delivery.actions import do_enqueue
+from mailcore.directory.queries import Resolution, resolve_recipient
+from mailcore.errors import StorageError
+
+log = logging.getLogger("mail.log")
+
+_BARE_CR = re.compile(rb"\r(?!\n)")
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+_RECEIVED = re.compile(rb"^received:", re.IGNORECASE | re.MULTILINE)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+@dataclass(frozen=True, slots=True)
+class IngressPolicy:
+    hostname: str
+    max_recipients: int
+    max_received_headers: int
+    bare_lf: str  # "normalize" | "reject"
+
+
+def count_received(data: bytes) -> int:
+    """Received: headers in the header block only (RFC 5321 §6.3 loop detection)."""
+    end = _HEADER_END.search(data)
+    head = data[: end.start() + 1] if end else data
+    return len(_RECEIVED.findall(head))
+
+
+def received_header(*, helo: str, ip: str, hostname: str, queue_id: str, tls: bool,
+                    auth: bool, recipient: str | None) -> bytes:
+    proto = "ESMTP" + ("S" if tls else "") + ("A" if auth else "")
+    helo_clean = re.sub(r"[^\x21-\x7e]", "?", helo)[:100] or "unknown"
+    for_clause = f"\r\n\tfor <{recipient}>" if recipient else ""
+    stamp = format_datetime(timezone.now())
+    # RFC 5321 §4.4: "from" domain, "by" domain, "with" protocol, "id", "for"; then the date.
+    return (f"Received: from {helo_clean} ([{ip}])\r\n\tby {hostname} (Mailroom) with {proto} "
+            f"id {queue_id}{for_clause};\r\n\t{stamp}\r\n").encode("utf-8", "replace")
+
+
+class IngressHandler:
+    """Hooks for aiosmtpd.smtp.SMTP (the handler object of every MX connection)."""
+
+    def __init__(self, policy: IngressPolicy) -> None:
+        self.policy = policy
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        out = [r for r in responses if not r[4:].startswith("AUTH")]
+        # RFC 2920 and RFC 2034: both are honoured by the session (see server.py).
+        out.insert(-1, "250-PIPELINING")
+        out.insert(-1, "250-ENHANCEDSTATUSCODES")
+        return out
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
+                          mail_options: list[str]) -> str:
+        if address and not address.isascii() and not envelope.smtp_utf8:
+            return "553 5.6.7 Non-ASCII sender address needs the SMTPUTF8 parameter"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 Sender OK"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if len(envelope.rcpt_tos) >= self.policy.max_recipients:
+            return "452 4.5.3 Too many recipients"
+        if not address.isascii() and not envelope.smtp_utf8:
+            # RFC 6531 §3.4: without SMTPUTF8 a non-ASCII mailbox is refused.
+            return "553 5.6.7 Non-ASCII recipient address needs the SMTPUTF8 parameter"
+        try:
+            found = await run_db(resolve_recipient, address)
+        except DatabaseError:
+            log.exception("recipient lookup failed for %s", address)
+            return "451 4.3.0 Temporary lookup failure, try again later"
+        shown = _printable(address)
+        match found.resolution:
+            case Resolution.ACCOUNT | Resolution.ALIAS | Resolution.POSTMASTER:
+                if found.address in envelope.rcpt_tos:
+                    return "250 2.1.5 Recipient OK (duplicate)"
+                envelope.rcpt_tos.append(found.address)
+                return "250 2.1.5 Recipient OK"
+            case Resolution.DISABLED:
+                return f"550 5.2.1 <{shown}>: Mailbox disabled"
+            case Resolution.UNKNOWN:
+                return f"550 5.1.1 <{shown}>: Recipient address rejected: User unknown"
+            case Resolution.INVALID:
+                return f"501 5.1.3 <{shown}>: Bad recipient address syntax"
+            case _:
+                # Relaying needs an authenticated client or a relay rule (never an open relay).
+                return f"554 5.7.1 <{shown}>: Relay access denied"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        data: bytes = envelope.original_content or b""
+        if _BARE_CR.search(data):
+            return "554 5.6.0 Message contains a bare CR; refused (SMTP smuggling protection)"
+        if _BARE_LF.search(data):
+            if self.policy.bare_lf == "reject":
+                return "554 5.6.0 Message contains a bare LF; refused (SMTP smuggling protection)"
+            data = _BARE_LF.sub(b"\r\n", data)
+        if count_received(data) > self.policy.max_received_headers:
+            return "554 5.4.6 Too many hops (Received headers); mail loop suspected"
+        if not envelope.rcpt_tos:
+            return "554 5.5.1 No valid recipients"
+        queue_id = spool.new_queue_id()
+        ip = str(session.peer[0]) if session.peer else "unknown"
+        trace = received_header(
+            helo=session.host_name or "", ip=ip, hostname=self.policy.hostname,
+            queue_id=queue_id, tls=session.ssl is not None or _implicit_tls(server),
+            auth=bool(session.authenticated),
+            recipient=envelope.rcpt_tos[0] if len(envelope.rcpt_tos) == 1 else None,
+        )
+        try:
+            entry = await run_db(
+                do_enqueue, queue_id=queue_id, sender=envelope.mail_from or "",
+                recipients=list(envelope.rcpt_tos), data=trace + data,
+                client_ip=ip if ip != "unknown" else None, client_helo=session.host_name or "",
+                smtputf8=bool(envelope.smtp_utf8),
+            )
+        except StorageError as exc:
+            log.error("spool failure: %s", exc)
+            if "No space" in str(exc):
+                return "452 4.3.1 Insufficient system storage"
+            return "451 4.3.0 Local error in processing, try again later"
+        except Exception:  # any failure before the commit must be temporary, never 250 or 5xx
+            log.exception("queue commit failed")
+            return "451 4.3.0 Local error in processing, try again later"
+        return f"250 2.0.0 Ok: queued as {entry.queue_id}"
+
+
+def _implicit_tls(server: Any) -> bool:
+    transport = getattr(server, "transport", None)
+    return transport is not None and transport.get_extra_info("sslcontext") is not None
+
+
+def _printable(address: str) -> str:
+    return "".join(c if c.isprintable() and c not in "<>" else "?" for c in address)[:320]

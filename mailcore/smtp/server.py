@@ -1,0 +1,224 @@
+"""SMTP listeners: aiosmtpd wiring, TLS, connection limits and RFC 2034 status codes.
+No business logic: the handler decides, this module only runs sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import ssl
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, AnyStr
+
+from aiosmtpd.smtp import SMTP
+
+from mailcore.config import Listen
+from mailcore.smtp.handler import IngressHandler, IngressPolicy
+
+log = logging.getLogger("mail.log")
+
+_HAS_ENHANCED = re.compile(r"^\d{3}[ -]\d\.\d{1,3}\.\d{1,3}( |$)")
+# RFC 2034: every reply but the greeting and the EHLO/HELO answer carries an enhanced code.
+_ENHANCED_DEFAULT = {
+    "221": "2.0.0", "250": "2.0.0", "235": "2.7.0", "252": "2.5.0",
+    "421": "4.7.0", "451": "4.3.0", "452": "4.3.1", "454": "4.7.0",
+    "500": "5.5.2", "501": "5.5.4", "502": "5.5.1", "503": "5.5.1", "504": "5.5.4",
+    "530": "5.7.0", "535": "5.7.8", "538": "5.7.11", "550": "5.0.0", "552": "5.3.4",
+    "553": "5.1.3", "554": "5.0.0", "555": "5.5.4",
+}
+
+
+@dataclass(slots=True)
+class ConnectionLimits:
+    total: int
+    per_ip: int
+    active: Counter[str] = field(default_factory=Counter)
+
+    def admit(self, ip: str) -> bool:
+        if sum(self.active.values()) >= self.total or self.active[ip] >= self.per_ip:
+            return False
+        self.active[ip] += 1
+        return True
+
+    def release(self, ip: str) -> None:
+        self.active[ip] -= 1
+        if self.active[ip] <= 0:
+            del self.active[ip]
+
+
+class MailroomSMTP(SMTP):
+    """aiosmtpd's SMTP with connection caps and enhanced status codes on every reply."""
+
+    def __init__(self, handler: Any, *, limits: ConnectionLimits, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._limits = limits
+        self._admitted_ip: str | None = None
+        self._raw_replies = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._original_transport is None and self.transport is None:
+            peer = transport.get_extra_info("peername")
+            ip = str(peer[0]) if peer else "?"
+            if not self._limits.admit(ip):
+                log.warning("connection from %s refused: too many connections", ip)
+                transport.write(b"421 4.7.0 Too many connections, try again later\r\n")  # type: ignore[attr-defined]
+                transport.close()
+                return
+            self._admitted_ip = ip
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._admitted_ip is not None:
+            self._limits.release(self._admitted_ip)
+            self._admitted_ip = None
+        if self.session is None:  # refused in connection_made: aiosmtpd never started
+            return
+        super().connection_lost(error)
+
+    def eof_received(self) -> bool | None:
+        if self.session is None:
+            return False
+        return super().eof_received()
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        self._raw_replies = True
+        try:
+            await super().smtp_EHLO(hostname)
+        finally:
+            self._raw_replies = False
+
+    async def smtp_HELO(self, hostname: str) -> None:
+        self._raw_replies = True
+        try:
+            await super().smtp_HELO(hostname)
+        finally:
+            self._raw_replies = False
+
+    async def push(self, status: AnyStr) -> None:
+        if isinstance(status, str) and not self._raw_replies and (self.session is None or
+                                                                  self.session.extended_smtp):
+            status = _with_enhanced_code(status)
+        await super().push(status)
+
+
+def _with_enhanced_code(status: str) -> str:
+    code = status[:3]
+    if len(status) < 4 or _HAS_ENHANCED.match(status) or code not in _ENHANCED_DEFAULT:
+        return status
+    text = status[4:]
+    for prefix in ("Error: ", "Error "):
+        text = text.removeprefix(prefix)
+    return f"{code}{status[3]}{_ENHANCED_DEFAULT[code]} {text}"
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    """Everything one SMTP process needs; passed in, never read from globals."""
+
+    hostname: str
+    mx: Listen
+    policy: IngressPolicy
+    max_message_bytes: int
+    timeout: float
+    command_call_limit: int
+    max_connections: int
+    max_connections_per_ip: int
+    tls_context: ssl.SSLContext | None = None
+
+
+class SmtpServer:
+    """Runs the listeners on an asyncio loop, either in this thread (serve_forever) or in a
+    background thread (start/stop, for tests). `ports` holds the bound ports."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self.loop = asyncio.new_event_loop()
+        self.ports: dict[str, int] = {}
+        self._servers: list[asyncio.base_events.Server] = []
+        self._thread: threading.Thread | None = None
+        self._limits = ConnectionLimits(config.max_connections, config.max_connections_per_ip)
+
+    def _factory(self) -> MailroomSMTP:
+        cfg = self.config
+        return MailroomSMTP(
+            IngressHandler(cfg.policy), limits=self._limits, data_size_limit=cfg.max_message_bytes,
+            enable_SMTPUTF8=True, decode_data=False, hostname=cfg.hostname, ident="Mailroom ESMTP",
+            tls_context=cfg.tls_context, require_starttls=False, timeout=cfg.timeout,
+            command_call_limit=cfg.command_call_limit, loop=self.loop,
+        )
+
+    async def _bind(self) -> None:
+        if self.config.mx.enabled:
+            server = await self.loop.create_server(self._factory, self.config.mx.host,
+                                                   self.config.mx.port, reuse_address=True)
+            self._servers.append(server)
+            self.ports["mx"] = server.sockets[0].getsockname()[1]
+
+    def start(self) -> None:
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            try:
+                self.loop.run_until_complete(self._bind())
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            self.loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="smtp", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if failure:
+            raise failure[0]
+
+    def stop(self) -> None:
+        async def close() -> None:
+            for server in self._servers:
+                server.close()
+                await server.wait_closed()
+
+        if self._thread is not None:
+            asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)
+            self._thread = None
+
+    def serve_forever(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._bind())
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.close()
+
+
+def config_from_settings() -> SmtpConfig:
+    from django.conf import settings
+
+    from mailcore.tls import ensure_self_signed, server_context
+
+    if settings.TLS_SELF_SIGNED:
+        ensure_self_signed(settings.TLS_CERT_FILE, settings.TLS_KEY_FILE, settings.MAIL_HOSTNAME)
+    tls = server_context(settings.TLS_CERT_FILE, settings.TLS_KEY_FILE)
+    return SmtpConfig(
+        hostname=settings.MAIL_HOSTNAME,
+        mx=settings.SMTP_LISTEN,
+        policy=IngressPolicy(
+            hostname=settings.MAIL_HOSTNAME,
+            max_recipients=settings.SMTP_MAX_RECIPIENTS,
+            max_received_headers=settings.SMTP_MAX_RECEIVED_HEADERS,
+            bare_lf=settings.SMTP_BARE_LF,
+        ),
+        max_message_bytes=settings.SMTP_MAX_MESSAGE_BYTES,
+        timeout=settings.SMTP_TIMEOUT,
+        command_call_limit=settings.SMTP_COMMAND_CALL_LIMIT,
+        max_connections=settings.SMTP_MAX_CONNECTIONS,
+        max_connections_per_ip=settings.SMTP_MAX_CONNECTIONS_PER_IP,
+        tls_context=tls,
+    )

@@ -1,0 +1,344 @@
+"""Writes to mailboxes: deliver/append, flags, move, delete, folders.
+
+Every action writes the Maildir first and the rows second (Maildir is the truth), publishes a
+Change after commit, and takes the acting account explicitly. Nothing else writes these rows.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.db.models import F
+
+from mailcore.directory.models import Account
+from mailcore.errors import ConflictError, NotFoundError, UserError
+from mailcore.faults import fault_point
+from mailcore.mime import ParsedMessage, parse_message
+from mailcore.store.changes import Change, publish_on_commit
+from mailcore.store.maildir import Maildir, folder_path_for_name
+from mailcore.store.models import Folder, Message, Source, SpecialUse
+from mailcore.store.queries import maildir_for
+
+DEFAULT_FOLDERS: tuple[tuple[str, str], ...] = (
+    ("INBOX", SpecialUse.INBOX),
+    ("Sent", SpecialUse.SENT),
+    ("Drafts", SpecialUse.DRAFTS),
+    ("To Me", SpecialUse.TOME),
+    ("Junk", SpecialUse.JUNK),
+    ("Trash", SpecialUse.TRASH),
+)
+SYSTEM_FLAGS = {"seen": "S", "answered": "R", "flagged": "F", "deleted": "T", "draft": "D"}
+MAX_KEYWORD_LEN = 64
+MAX_KEYWORDS = 64
+
+
+def new_uidvalidity() -> int:
+    # Seconds since the epoch plus a random spread: distinct for a folder re-created at once.
+    return (int(time.time()) + secrets.randbelow(1 << 20)) & 0x7FFFFFFF or 1
+
+
+def info_for(message: Message) -> str:
+    return message.info
+
+
+def _system_letters(flags: dict[str, bool]) -> str:
+    return "".join(sorted(SYSTEM_FLAGS[name] for name, on in flags.items() if on))
+
+
+def _message_flags(message: Message) -> dict[str, bool]:
+    return {name: bool(getattr(message, name)) for name in SYSTEM_FLAGS}
+
+
+def _clean_keywords(keywords: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for kw in keywords:
+        # RFC 9051 §2.3.2: flag keywords are atoms; no '\\' system-flag names here.
+        if not kw or len(kw) > MAX_KEYWORD_LEN or not kw.isprintable() or any(
+            c in kw for c in ' (){%*"\\]'
+        ):
+            raise UserError(f"invalid keyword {kw!r}")
+        if kw not in out:
+            out.append(kw)
+    if len(out) > MAX_KEYWORDS:
+        raise UserError("too many keywords")
+    return out
+
+
+# --- folders --------------------------------------------------------------------------------
+
+def ensure_default_folders(account: Account) -> list[Folder]:
+    """Create INBOX and the special-use folders (rows and directories); safe to repeat."""
+    maildir = maildir_for(account)
+    folders = []
+    for name, special_use in DEFAULT_FOLDERS:
+        folder = Folder.objects.filter(account=account, special_use=special_use).first()
+        if folder is None:
+            folder = _create_folder(account, maildir, name, special_use)
+        else:
+            maildir.create_folder(folder.path, folder.uidvalidity)
+        folders.append(folder)
+    return folders
+
+
+def _create_folder(account: Account, maildir: Maildir, name: str, special_use: str = "") -> Folder:
+    path = folder_path_for_name(name)
+    if Folder.objects.filter(account=account, path=path).exists():
+        raise ConflictError(f"folder {name!r} exists already")
+    uidvalidity, _ = maildir.read_uidlist(path)
+    folder = Folder(account=account, name="INBOX" if path == "" else name, path=path,
+                    special_use=special_use, uidvalidity=uidvalidity or new_uidvalidity())
+    maildir.create_folder(path, folder.uidvalidity)
+    folder.save()
+    return folder
+
+
+@transaction.atomic
+def do_create_folder(*, acting_account: Account, name: str) -> Folder:
+    folder = _create_folder(acting_account, maildir_for(acting_account), name.strip())
+    publish_on_commit(acting_account.pk, Change("folder", folder.pk, extra={"op": "create"}))
+    return folder
+
+
+@transaction.atomic
+def do_rename_folder(*, acting_account: Account, folder: Folder, name: str) -> Folder:
+    if folder.account_id != acting_account.pk:
+        raise NotFoundError("folder not found")
+    if folder.special_use:
+        raise UserError("special folders cannot be renamed")
+    new_path = folder_path_for_name(name.strip())
+    if new_path == "" or Folder.objects.filter(account=acting_account, path=new_path).exists():
+        raise ConflictError(f"folder {name!r} exists already")
+    old_path = folder.path
+    maildir_for(acting_account).rename_folder(old_path, new_path)
+    # Children ('.A.B' under '.A') follow the parent on disk; keep their rows in step.
+    for child in Folder.objects.filter(account=acting_account, path__startswith=old_path + "."):
+        child.path = new_path + child.path[len(old_path):]
+        child.name = name.strip() + child.name[len(folder.name):]
+        child.save(update_fields=["path", "name"])
+    folder.path, folder.name = new_path, name.strip()
+    folder.save(update_fields=["path", "name"])
+    publish_on_commit(acting_account.pk, Change("folder", folder.pk, extra={"op": "rename"}))
+    return folder
+
+
+def do_delete_folder(*, acting_account: Account, folder: Folder) -> None:
+    """Delete a user folder with its messages (and subfolders). Special folders stay."""
+    if folder.account_id != acting_account.pk:
+        raise NotFoundError("folder not found")
+    if folder.special_use:
+        raise UserError("special folders cannot be deleted")
+    victims = list(Folder.objects.filter(account=acting_account, path__startswith=folder.path + "."))
+    victims.append(folder)
+    maildir = maildir_for(acting_account)
+    for victim in victims:
+        maildir.delete_folder(victim.path)  # Maildir first: it is the truth
+    with transaction.atomic():
+        for victim in victims:
+            publish_on_commit(acting_account.pk, Change("folder", victim.pk, extra={"op": "delete"}))
+            victim.delete()
+
+
+# --- delivery and append ------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    message: Message
+    created: bool
+
+
+def do_deliver(account: Account, folder: Folder, data: bytes, *, key: str, source: str,
+               parsed: ParsedMessage | None = None, flags: Iterable[str] = (),
+               keywords: Iterable[str] = (), internal_date: datetime | None = None) -> Delivered:
+    """Store `data` under Maildir key `key` in `folder` and index it.
+
+    Idempotent per (account, key): a repeat finds the first message (row, or the file left by
+    a crash before commit) and stores nothing twice. The file is written and fsynced before
+    the row; if the row cannot be committed, a file this call created is removed again.
+    """
+    if folder.account_id != account.pk:
+        raise NotFoundError("folder not found")
+    existing = Message.objects.filter(account=account, maildir_key=key).first()
+    if existing is not None:
+        return Delivered(existing, False)
+    parsed = parsed if parsed is not None else parse_message(data)
+    flag_state = {name: name in set(flags) for name in SYSTEM_FLAGS}
+    kw = _clean_keywords(keywords)
+    maildir = maildir_for(account)
+    info = _system_letters(flag_state) + maildir.keyword_letters(folder.path, kw)
+    when = internal_date or datetime.now(tz=UTC)
+    stored, created = maildir.deliver(folder.path, key, data, info=info, in_cur=bool(info),
+                                      mtime=when.timestamp())
+    fault_point("deliver.after_file")
+    outer = transaction.get_connection().in_atomic_block
+    try:
+        with transaction.atomic():
+            locked = Folder.objects.select_for_update().get(pk=folder.pk)
+            uid, modseq = locked.uidnext, locked.highestmodseq + 1
+            Folder.objects.filter(pk=folder.pk).update(uidnext=uid + 1, highestmodseq=modseq)
+            message = Message.objects.create(
+                account=account, folder=folder, uid=uid, maildir_key=key,
+                in_cur=stored.in_cur, info=stored.info, size=len(data), internal_date=when,
+                modseq=modseq, keywords=kw, source=source, **flag_state, **listing_fields(parsed),
+            )
+            maildir.append_uid(folder.path, uid, key)
+            publish_on_commit(account.pk, Change("add", folder.pk, (message.pk,)))
+    except BaseException:
+        if created and not outer:
+            maildir.unlink(folder.path, key, in_cur=stored.in_cur, info=stored.info)
+        raise
+    return Delivered(message, True)
+
+
+def listing_fields(parsed: ParsedMessage) -> dict[str, object]:
+    sender = parsed.from_[0] if parsed.from_ else None
+    return {
+        "message_id": parsed.message_id[:998],
+        "subject": parsed.subject[:998],
+        "from_name": (sender.name if sender else "")[:500],
+        "from_addr": (sender.addr if sender else "")[:500],
+        "to_addrs": [[a.name, a.addr] for a in parsed.to[:100]],
+        "cc_addrs": [[a.name, a.addr] for a in parsed.cc[:100]],
+        "sent_date": parsed.date,
+        "in_reply_to": parsed.in_reply_to[:998],
+        "references": " ".join(parsed.references)[:10000],
+        "snippet": parsed.snippet[:300],
+        "has_attachments": parsed.has_attachments,
+    }
+
+
+def do_append(*, acting_account: Account, folder: Folder, data: bytes, source: str = Source.API,
+              flags: Iterable[str] = (), keywords: Iterable[str] = (),
+              internal_date: datetime | None = None) -> Message:
+    """Add a message a user uploads (API, IMAP APPEND, Sent copy) under a fresh key."""
+    from django.conf import settings
+
+    from mailcore.store.maildir import new_key
+
+    key = new_key(settings.MAIL_HOSTNAME, len(data))
+    return do_deliver(acting_account, folder, data, key=key, source=source, flags=flags,
+                      keywords=keywords, internal_date=internal_date).message
+
+
+# --- flags, move, delete -------------------------------------------------------------------
+
+def do_set_flags(*, acting_account: Account, messages: list[Message],
+                 add: Iterable[str] = (), remove: Iterable[str] = (),
+                 add_keywords: Iterable[str] = (), remove_keywords: Iterable[str] = ()) -> list[Message]:
+    """Change flags: the file is renamed first (Maildir is the truth), then the row."""
+    add_s, remove_s = set(add), set(remove)
+    unknown = (add_s | remove_s) - set(SYSTEM_FLAGS)
+    if unknown:
+        raise UserError(f"unknown flag(s): {', '.join(sorted(unknown))}")
+    add_kw, remove_kw = _clean_keywords(add_keywords), set(_clean_keywords(remove_keywords))
+    maildir = maildir_for(acting_account)
+    changed: list[tuple[Message, dict[str, bool], list[str], str]] = []
+    for message in messages:
+        if message.account_id != acting_account.pk:
+            raise NotFoundError("message not found")
+        state = _message_flags(message)
+        for name in add_s:
+            state[name] = True
+        for name in remove_s:
+            state[name] = False
+        keywords = [k for k in [*message.keywords, *add_kw] if k not in remove_kw]
+        keywords = list(dict.fromkeys(keywords))
+        if state == _message_flags(message) and keywords == message.keywords:
+            continue
+        info = _system_letters(state) + maildir.keyword_letters(message.folder.path, keywords)
+        maildir.set_info(message.folder.path, message.maildir_key, in_cur=message.in_cur,
+                         info=message.info, new_info=info)
+        changed.append((message, state, keywords, info))
+    if not changed:
+        return messages
+    with transaction.atomic():
+        for message, state, keywords, info in changed:
+            modseq = _bump_modseq(message.folder_id)
+            for name, on in state.items():
+                setattr(message, name, on)
+            message.keywords, message.info, message.in_cur, message.modseq = keywords, info, True, modseq
+            message.save(update_fields=[*SYSTEM_FLAGS, "keywords", "info", "in_cur", "modseq"])
+        _publish_by_folder(acting_account, "flags", [m for m, *_ in changed])
+    return messages
+
+
+def _bump_modseq(folder_id: int) -> int:
+    Folder.objects.filter(pk=folder_id).update(highestmodseq=F("highestmodseq") + 1)
+    return int(Folder.objects.values_list("highestmodseq", flat=True).get(pk=folder_id))
+
+
+def _publish_by_folder(account: Account, kind: str, messages: list[Message]) -> None:
+    by_folder: dict[int, list[int]] = {}
+    for m in messages:
+        by_folder.setdefault(m.folder_id, []).append(m.pk)
+    for folder_id, ids in by_folder.items():
+        publish_on_commit(account.pk, Change(kind, folder_id, tuple(ids)))
+
+
+def do_move(*, acting_account: Account, messages: list[Message], destination: Folder) -> list[Message]:
+    """Move messages to another folder of the same account (new UIDs there, RFC 6851)."""
+    if destination.account_id != acting_account.pk:
+        raise NotFoundError("folder not found")
+    maildir = maildir_for(acting_account)
+    moved: list[tuple[Message, int]] = []
+    for message in messages:
+        if message.account_id != acting_account.pk:
+            raise NotFoundError("message not found")
+        if message.folder_id == destination.pk:
+            continue
+        info = message.info
+        if message.keywords:
+            info = _system_letters(_message_flags(message)) + maildir.keyword_letters(
+                destination.path, message.keywords)
+        maildir.move(message.folder.path, destination.path, message.maildir_key,
+                     in_cur=message.in_cur, info=message.info, new_info=info)
+        message.info = info
+        moved.append((message, message.folder_id))
+    if not moved:
+        return messages
+    with transaction.atomic():
+        locked = Folder.objects.select_for_update().get(pk=destination.pk)
+        uid, modseq = locked.uidnext, locked.highestmodseq + 1
+        for message, old_folder_id in moved:
+            publish_on_commit(acting_account.pk, Change("expunge", old_folder_id, (message.pk,)))
+            message.folder, message.uid, message.in_cur, message.modseq = destination, uid, True, modseq
+            message.save(update_fields=["folder", "uid", "in_cur", "info", "modseq"])
+            maildir.append_uid(destination.path, uid, message.maildir_key)
+            uid += 1
+        Folder.objects.filter(pk=destination.pk).update(uidnext=uid, highestmodseq=modseq)
+        publish_on_commit(acting_account.pk, Change("add", destination.pk,
+                                                    tuple(m.pk for m, _ in moved)))
+    return messages
+
+
+def do_expunge(*, acting_account: Account, messages: list[Message]) -> int:
+    """Remove messages for good: files first (Maildir is the truth), then rows."""
+    maildir = maildir_for(acting_account)
+    for message in messages:
+        if message.account_id != acting_account.pk:
+            raise NotFoundError("message not found")
+        maildir.unlink(message.folder.path, message.maildir_key, in_cur=message.in_cur,
+                       info=message.info)
+    with transaction.atomic():
+        _publish_by_folder(acting_account, "expunge", messages)
+        for folder_id in {m.folder_id for m in messages}:
+            _bump_modseq(folder_id)
+        count, _ = Message.objects.filter(pk__in=[m.pk for m in messages]).delete()
+    return count
+
+
+def do_delete_messages(*, acting_account: Account, messages: list[Message]) -> dict[str, int]:
+    """Webmail delete: into Trash; what is already in Trash is expunged."""
+    trash = Folder.objects.filter(account=acting_account, special_use=SpecialUse.TRASH).first()
+    if trash is None:
+        raise NotFoundError("account has no Trash folder")
+    in_trash = [m for m in messages if m.folder_id == trash.pk]
+    elsewhere = [m for m in messages if m.folder_id != trash.pk]
+    if elsewhere:
+        do_move(acting_account=acting_account, messages=elsewhere, destination=trash)
+    expunged = do_expunge(acting_account=acting_account, messages=in_trash) if in_trash else 0
+    return {"trashed": len(elsewhere), "expunged": expunged}

@@ -1,0 +1,52 @@
+"""Change notices (new message, flags, move, expunge) published after commit on the account's
+Redis channel; IMAP IDLE and the web push both listen there. A lost notice costs freshness,
+never data, so publishing failures are logged and swallowed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+_local = threading.local()
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    kind: str                      # "add" | "flags" | "move" | "expunge" | "folder"
+    folder_id: int
+    message_ids: tuple[int, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def channel_for(account_id: int) -> str:
+    return f"mailroom:account:{account_id}"
+
+
+def _client() -> Any:
+    client = getattr(_local, "client", None)
+    if client is None:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+        _local.client = client
+    return client
+
+
+def publish(account_id: int, change: Change) -> None:
+    if not settings.REDIS_URL:
+        return
+    try:
+        _client().publish(channel_for(account_id), json.dumps(asdict(change)))
+    except Exception:  # a notice is best-effort by design
+        log.warning("could not publish change for account %s", account_id, exc_info=True)
+
+
+def publish_on_commit(account_id: int, change: Change) -> None:
+    transaction.on_commit(lambda: publish(account_id, change))

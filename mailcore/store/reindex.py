@@ -1,0 +1,145 @@
+"""Rebuild an account's folders, messages, flags and UIDs from its Maildir alone
+(`manage.py reindex`, the job of `doveadm force-resync`). Safe to re-run; Maildir wins."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.db.models import F
+
+from mailcore.directory.models import Account
+from mailcore.errors import InvalidFolderNameError, StorageError
+from mailcore.mime import parse_message
+from mailcore.store.actions import DEFAULT_FOLDERS, listing_fields, new_uidvalidity
+from mailcore.store.maildir import KEYWORD_LETTERS, StoredFile, flags_from_info, folder_name_for_path
+from mailcore.store.models import Folder, Message, Source
+from mailcore.store.queries import maildir_for
+
+log = logging.getLogger(__name__)
+_LETTER_FLAG = {"S": "seen", "R": "answered", "F": "flagged", "T": "deleted", "D": "draft"}
+_SPECIAL_BY_NAME = {name: use for name, use in DEFAULT_FOLDERS}
+BATCH = 500
+
+
+@dataclass(slots=True)
+class ReindexReport:
+    folders: int = 0
+    messages: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    skipped: int = 0
+
+
+def reindex_account(account: Account, *, progress: Callable[[int], None] | None = None,
+                    on_total: Callable[[int], None] | None = None) -> ReindexReport:
+    maildir = maildir_for(account)
+    report = ReindexReport()
+    if not (maildir.root / "cur").is_dir():
+        maildir.create_folder("", new_uidvalidity())
+    paths = maildir.list_folder_paths()
+    scanned: dict[str, list[StoredFile]] = {p: list(maildir.scan(p)) for p in paths}
+    if on_total:
+        on_total(sum(len(v) for v in scanned.values()))
+    rows_by_key = {m.maildir_key: m for m in Message.objects.filter(account=account)}
+    kept_folder_ids: set[int] = set()
+    seen_keys: set[str] = set()
+    for path in paths:
+        try:
+            name = folder_name_for_path(path)
+        except InvalidFolderNameError:
+            log.warning("%s: skipping foreign directory %r", account.address, path)
+            continue
+        folder = _folder_for(account, path, name, maildir)
+        kept_folder_ids.add(folder.pk)
+        report.folders += 1
+        uidvalidity, mapping = maildir.read_uidlist(path)
+        files = [f for f in scanned[path] if f.key not in seen_keys]
+        seen_keys.update(f.key for f in files)
+        used = set()
+        assigned: dict[str, int] = {}
+        next_uid = max([*mapping.values(), folder.uidnext - 1, 0]) + 1
+        for f in sorted(files, key=lambda f: (mapping.get(f.key, 1 << 62), f.mtime, f.key)):
+            uid = mapping.get(f.key)
+            if uid is None or uid in used:
+                uid = next_uid
+                next_uid += 1
+            used.add(uid)
+            assigned[f.key] = uid
+        keywords = maildir.read_keywords(path)
+        pending: list[Message] = []
+        with transaction.atomic():
+            # Free the UIDs this pass will hand out, so reassignments cannot collide.
+            Message.objects.filter(folder=folder).update(uid=-F("id"))
+            for i, f in enumerate(files, 1):
+                row = rows_by_key.get(f.key)
+                state = _flags(f)
+                kws = [keywords[KEYWORD_LETTERS.index(c)] for c in flags_from_info(f.info)[1]
+                       if KEYWORD_LETTERS.index(c) < len(keywords) and keywords[KEYWORD_LETTERS.index(c)]]
+                if row is not None:
+                    row.folder, row.uid, row.in_cur, row.info = folder, assigned[f.key], f.in_cur, f.info
+                    row.keywords = kws
+                    for attr, on in state.items():
+                        setattr(row, attr, on)
+                    row.save()
+                    report.updated += 1
+                else:
+                    pending.append(_new_row(account, folder, maildir, path, f, assigned[f.key], state, kws))
+                    report.added += 1
+                    if len(pending) >= BATCH:
+                        Message.objects.bulk_create(pending)
+                        pending.clear()
+                report.messages += 1
+                if progress:
+                    progress(1)
+            if pending:
+                Message.objects.bulk_create(pending)
+            Folder.objects.filter(pk=folder.pk).update(
+                uidnext=max(next_uid, folder.uidnext), highestmodseq=folder.highestmodseq + 1,
+                uidvalidity=uidvalidity or folder.uidvalidity,
+            )
+            maildir.rewrite_uidlist(path, uidvalidity or folder.uidvalidity, assigned)
+    with transaction.atomic():
+        gone = Message.objects.filter(account=account).exclude(maildir_key__in=seen_keys)
+        report.removed, _ = gone.delete()
+        Folder.objects.filter(account=account).exclude(pk__in=kept_folder_ids).delete()
+    return report
+
+
+def _flags(f: StoredFile) -> dict[str, bool]:
+    system, _ = flags_from_info(f.info)
+    return {attr: letter in system for letter, attr in _LETTER_FLAG.items()}
+
+
+def _folder_for(account: Account, path: str, name: str, maildir) -> Folder:  # type: ignore[no-untyped-def]
+    folder = Folder.objects.filter(account=account, path=path).first()
+    if folder is not None:
+        return folder
+    uidvalidity, _ = maildir.read_uidlist(path)
+    special = _SPECIAL_BY_NAME.get(name, "")
+    if special and Folder.objects.filter(account=account, special_use=special).exists():
+        special = ""
+    folder = Folder.objects.create(account=account, name=name, path=path, special_use=special,
+                                   uidvalidity=uidvalidity or new_uidvalidity())
+    if uidvalidity is None:
+        maildir.create_folder(path, folder.uidvalidity)
+    return folder
+
+
+def _new_row(account: Account, folder: Folder, maildir, path: str, f: StoredFile, uid: int,  # type: ignore[no-untyped-def]
+             state: dict[str, bool], keywords: list[str]) -> Message:
+    try:
+        data = maildir.read(path, f.key, in_cur=f.in_cur, info=f.info)
+    except StorageError:
+        data = b""
+    parsed = parse_message(data)
+    return Message(
+        account=account, folder=folder, uid=uid, maildir_key=f.key, in_cur=f.in_cur, info=f.info,
+        size=len(data) or f.size, internal_date=datetime.fromtimestamp(f.mtime, tz=UTC),
+        modseq=folder.highestmodseq + 1, keywords=keywords, source=Source.REINDEX,
+        **state, **listing_fields(parsed),
+    )

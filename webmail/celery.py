@@ -1,0 +1,44 @@
+"""The Celery app. Redis (or the filesystem transport) only rings the bell: the queue of record
+is the database, and a periodic sweep re-dispatches anything the broker lost."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webmail.settings")
+
+app = Celery("mailroom")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    accept_content=["json"],
+    task_serializer="json",
+    result_serializer="json",
+    task_ignore_result=True,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=4,
+    broker_connection_retry_on_startup=True,
+    broker_connection_timeout=3,
+    # A publish must never hold an SMTP reply for long: the row is committed already and the
+    # sweep will find it, so give up quickly when the broker is down.
+    task_publish_retry=True,
+    task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
+    task_default_queue="mailroom",
+    worker_hijack_root_logger=False,
+)
+app.autodiscover_tasks(["mailcore.delivery"])
+
+
+@app.on_after_finalize.connect
+def _schedule(sender: Celery, **_: object) -> None:
+    from django.conf import settings
+
+    sender.add_periodic_task(settings.QUEUE_SWEEP_SECONDS, _sweep_signature(), name="queue sweep")
+
+
+def _sweep_signature():  # type: ignore[no-untyped-def]
+    from mailcore.delivery.tasks import sweep_queue
+
+    return sweep_queue.s()

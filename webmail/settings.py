@@ -1,0 +1,236 @@
+"""The single settings module: every value comes from the environment via mailcore.config.
+
+With no environment at all this is the embedded default: SQLite (WAL) under ./var, Celery's
+filesystem broker, development ports. DATABASE_URL/REDIS_URL switch to PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from pathlib import Path
+
+import environ
+
+from mailcore.config import (
+    BASE_DIR,
+    VAR_DIR,
+    env_bool,
+    env_float,
+    env_int,
+    env_listen,
+    env_path,
+    env_str,
+)
+
+
+def _secret_key() -> str:
+    configured = env_str("SECRET_KEY", "")
+    if configured:
+        return configured
+    # Embedded default: one random key per installation, kept under ./var.
+    path = VAR_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = [h.strip() for h in env_str("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")]
+CSRF_TRUSTED_ORIGINS = [o for o in env_str("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "mailcore.apps.MailcoreConfig",
+    "mailcore.directory",
+    "mailcore.store",
+    "mailcore.delivery",
+    "webmail.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "webmail.urls"
+WSGI_APPLICATION = "webmail.wsgi.application"
+ASGI_APPLICATION = "webmail.asgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
+# --- database -------------------------------------------------------------------------------
+_env = environ.Env()
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'mailroom.sqlite3'}")
+_db = _env.db_url_config(DATABASE_URL)
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    _db["OPTIONS"] = {
+        # Several processes (web, SMTP, worker) write: WAL lets readers run beside one writer,
+        # IMMEDIATE takes the write lock at BEGIN so UID allocation is serialised.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    # Tests use a file, not memory, so worker and server subprocesses see the same database.
+    _db["TEST"] = {"NAME": str(VAR_DIR / "test-mailroom.sqlite3")}
+    _db["CONN_MAX_AGE"] = None  # keep the connection: re-running the PRAGMAs per query is waste
+elif _db["ENGINE"] == "django.db.backends.postgresql":
+    _db["ENGINE"] = "django.db.backends.postgresql"
+    _db.setdefault("OPTIONS", {})
+    _db["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
+    _db["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "directory.Account"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+if env_bool("MAILROOM_FAST_PASSWORD_HASHER", False):  # tests only: argon2 costs ~50 ms a hash
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ko", "Korean")]
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+FRONTEND_DIR = BASE_DIR / "frontend"
+STATICFILES_DIRS = [FRONTEND_DIR / "static"]
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("API_MAX_REQUEST_BYTES", 35 * 1024 * 1024)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "webmail.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"login": env_str("API_LOGIN_RATE", "20/min")},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Mailroom API",
+    "DESCRIPTION": "Read and manage mail in Mailroom. Authenticate with `Authorization: Token …` "
+    "(POST /api/v1/auth/token) or a browser session with CSRF.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"mail.log": {"level": env_str("LOG_LEVEL", "INFO")}},
+}
+
+# --- mail -----------------------------------------------------------------------------------
+MAIL_ROOT = env_path("MAIL_ROOT", VAR_DIR / "mail")
+SPOOL_DIR = env_path("SPOOL_DIR", VAR_DIR / "spool")
+MAIL_HOSTNAME = env_str("MAIL_HOSTNAME", socket.getfqdn() or "localhost")
+# Where postmaster@ mail goes when no account or alias claims it (RFC 5321 §4.5.1).
+POSTMASTER_ADDRESS = env_str("POSTMASTER_ADDRESS", "")
+
+TLS_CERT_FILE = env_path("TLS_CERT_FILE", VAR_DIR / "tls" / "cert.pem")
+TLS_KEY_FILE = env_path("TLS_KEY_FILE", VAR_DIR / "tls" / "key.pem")
+TLS_SELF_SIGNED = "TLS_CERT_FILE" not in __import__("os").environ
+
+WEB_LISTEN = env_listen("WEB_LISTEN", "127.0.0.1:8000")
+SMTP_LISTEN = env_listen("SMTP_LISTEN", "127.0.0.1:2525")
+SUBMISSION_LISTEN = env_listen("SUBMISSION_LISTEN", "127.0.0.1:2587")
+SMTPS_LISTEN = env_listen("SMTPS_LISTEN", "127.0.0.1:2465")
+IMAP_LISTEN = env_listen("IMAP_LISTEN", "127.0.0.1:2143")
+IMAPS_LISTEN = env_listen("IMAPS_LISTEN", "127.0.0.1:2993")
+POP3_LISTEN = env_listen("POP3_LISTEN", "127.0.0.1:2110")
+POP3S_LISTEN = env_listen("POP3S_LISTEN", "127.0.0.1:2995")
+
+SMTP_MAX_MESSAGE_BYTES = env_int("SMTP_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
+SMTP_MAX_RECIPIENTS = env_int("SMTP_MAX_RECIPIENTS", 1000)
+SMTP_MAX_RECEIVED_HEADERS = env_int("SMTP_MAX_RECEIVED_HEADERS", 50)
+SMTP_MAX_CONNECTIONS = env_int("SMTP_MAX_CONNECTIONS", 500)
+SMTP_MAX_CONNECTIONS_PER_IP = env_int("SMTP_MAX_CONNECTIONS_PER_IP", 50)
+SMTP_TIMEOUT = env_int("SMTP_TIMEOUT", 300)
+SMTP_COMMAND_CALL_LIMIT = env_int("SMTP_COMMAND_CALL_LIMIT", 100)
+# "normalize" (Postfix smtpd_forbid_bare_newline=normalize) or "reject" (mox); bare CR is
+# always rejected.
+SMTP_BARE_LF = env_str("SMTP_BARE_LF", "normalize")
+
+ALIAS_MAX_DEPTH = env_int("ALIAS_MAX_DEPTH", 10)
+ALIAS_MAX_EXPANSION = env_int("ALIAS_MAX_EXPANSION", 1000)
+DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 300)
+DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 12)
+DELIVERY_RETRY_BASE_SECONDS = env_int("DELIVERY_RETRY_BASE_SECONDS", 60)
+DELIVERY_RETRY_MAX_SECONDS = env_int("DELIVERY_RETRY_MAX_SECONDS", 4 * 3600)
+QUEUE_SWEEP_SECONDS = env_float("QUEUE_SWEEP_SECONDS", 30.0)
+SPOOL_ORPHAN_SECONDS = env_int("SPOOL_ORPHAN_SECONDS", 24 * 3600)
+MAILDIR_TMP_MAX_AGE_SECONDS = env_int("MAILDIR_TMP_MAX_AGE_SECONDS", 36 * 3600)
+
+DEFAULT_QUOTA_BYTES = env_int("DEFAULT_QUOTA_BYTES", 0)  # 0 = unlimited
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
+
+# --- Celery -----------------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "")
+BROKER_DIR = env_path("BROKER_DIR", VAR_DIR / "broker")
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        # Longer than any delivery; the DB lease, not Celery, prevents double delivery.
+        "visibility_timeout": 3600,
+    }
+else:
+    CELERY_BROKER_URL = "filesystem://"
+    for _sub in ("queue", "processed"):
+        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.1,
+    }
+
+# Serve /static/ straight from the app and frontend directories (no collectstatic step).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG

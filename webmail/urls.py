@@ -1,0 +1,11 @@
+"""URL map: /api/v1/ (REST API and its OpenAPI schema), the SPA at /."""
+
+from django.urls import include, path, re_path
+
+from webmail.web import views as web
+
+urlpatterns = [
+    path("api/v1/", include("webmail.api.urls")),
+    path("healthz", web.healthz, name="healthz"),
+    re_path(r"^(?!api/|static/).*$", web.spa, name="spa"),
+]
