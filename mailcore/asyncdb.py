@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -39,3 +40,22 @@ def _call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
 async def run_db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_pool(), functools.partial(_call, fn, *args, **kwargs))
+
+
+def shutdown() -> None:
+    """Close every pool thread's database connection and stop the pool (server shutdown)."""
+    global _executor  # noqa: PLW0603
+    pool, _executor = _executor, None
+    if pool is None:
+        return
+    size = pool._max_workers
+    barrier = threading.Barrier(size)
+
+    def close() -> None:
+        # The barrier makes each of the pool's threads take exactly one of these jobs.
+        barrier.wait(10)
+        connections.close_all()
+
+    for future in [pool.submit(close) for _ in range(size)]:
+        future.result(15)
+    pool.shutdown(wait=True)

@@ -76,14 +76,14 @@ def env_path(name: str, default: Path) -> Path:
 
 @dataclass(frozen=True, slots=True)
 class Listen:
-    """A bind address:port of one listener; port 0 disables it."""
+    """A bind address:port of one listener; an empty host disables it (port 0 = any free port)."""
 
     host: str
     port: int
 
     @property
     def enabled(self) -> bool:
-        return self.port > 0
+        return bool(self.host)
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

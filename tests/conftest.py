@@ -4,7 +4,6 @@ SMTP server on 127.0.0.1 and helpers to run the delivery worker."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,20 +52,36 @@ def bob(make_account) -> Account:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def smtp_server(transactional_db: None) -> Iterator[tuple[str, int]]:
-    """The real MX listener (aiosmtpd + our handler) on 127.0.0.1 and a free port."""
+def smtp_factory(transactional_db: None):  # type: ignore[no-untyped-def]
+    """Start the real MX listener (aiosmtpd + our handler) on 127.0.0.1, a free port, with
+    optional SmtpConfig/IngressPolicy overrides; stopped at teardown."""
+    import dataclasses
+
     from mailcore.config import Listen
     from mailcore.smtp.server import SmtpServer, config_from_settings
 
-    cfg = config_from_settings()
-    cfg = type(cfg)(**{**{f: getattr(cfg, f) for f in cfg.__dataclass_fields__},
-                       "mx": Listen("127.0.0.1", 0)})
-    server = SmtpServer(cfg)
-    server.start()
-    try:
-        yield "127.0.0.1", server.ports["mx"]
-    finally:
+    servers: list[SmtpServer] = []
+
+    def start(**overrides: object) -> tuple[str, int]:
+        cfg = config_from_settings()
+        policy_fields = {f.name for f in dataclasses.fields(cfg.policy)}
+        policy = dataclasses.replace(
+            cfg.policy, **{k: v for k, v in overrides.items() if k in policy_fields})
+        rest = {k: v for k, v in overrides.items() if k not in policy_fields}
+        cfg = dataclasses.replace(cfg, mx=Listen("127.0.0.1", 0), policy=policy, **rest)
+        server = SmtpServer(cfg)
+        server.start()
+        servers.append(server)
+        return "127.0.0.1", server.ports["mx"]
+
+    yield start
+    for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def smtp_server(smtp_factory) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+    return smtp_factory()
 
 
 def run_queue() -> list[str]:

@@ -162,7 +162,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"mail.log": {"level": env_str("LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "mailroom": {"level": env_str("LOG_LEVEL", "INFO")},
+        # aiosmtpd logs every command at INFO under "mail.log": too chatty for production.
+        "mail.log": {"level": env_str("SMTP_PROTOCOL_LOG_LEVEL", "WARNING")},
+    },
 }
 
 # --- mail -----------------------------------------------------------------------------------

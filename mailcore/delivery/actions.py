@@ -34,7 +34,7 @@ from mailcore.store.actions import do_deliver
 from mailcore.store.maildir import safe_hostname
 from mailcore.store.models import Folder, Source, SpecialUse
 
-log = logging.getLogger("mail.log")
+log = logging.getLogger("mailroom")
 
 FINAL_STATES = (RecipientState.DELIVERED, RecipientState.BOUNCED)
 

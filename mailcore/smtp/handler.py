@@ -18,7 +18,7 @@ from mailcore.delivery.actions import do_enqueue
 from mailcore.directory.queries import Resolution, resolve_recipient
 from mailcore.errors import StorageError
 
-log = logging.getLogger("mail.log")
+log = logging.getLogger("mailroom")
 
 _BARE_CR = re.compile(rb"\r(?!\n)")
 _BARE_LF = re.compile(rb"(?<!\r)\n")

@@ -17,7 +17,7 @@ from aiosmtpd.smtp import SMTP
 from mailcore.config import Listen
 from mailcore.smtp.handler import IngressHandler, IngressPolicy
 
-log = logging.getLogger("mail.log")
+log = logging.getLogger("mailroom")
 
 _HAS_ENHANCED = re.compile(r"^\d{3}[ -]\d\.\d{1,3}\.\d{1,3}( |$)")
 # RFC 2034: every reply but the greeting and the EHLO/HELO answer carries an enhanced code.
@@ -50,6 +50,10 @@ class ConnectionLimits:
 
 class MailroomSMTP(SMTP):
     """aiosmtpd's SMTP with connection caps and enhanced status codes on every reply."""
+
+    # RFC 5321 §4.5.3.1.6 says 1000, but real mailers write longer lines (Postfix accepts
+    # and folds at 2048); we accept up to 64 KiB per line and store the bytes unchanged.
+    line_length_limit = 65536
 
     def __init__(self, handler: Any, *, limits: ConnectionLimits, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
@@ -188,6 +192,10 @@ class SmtpServer:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(10)
             self._thread = None
+            self.loop.close()
+        from mailcore import asyncdb
+
+        asyncdb.shutdown()
 
     def serve_forever(self) -> None:
         asyncio.set_event_loop(self.loop)
