@@ -129,48 +129,50 @@ def do_process_entry(entry_id: int, *, worker: str = "") -> str:
         return "skipped"
     entry, attempt = claimed
     if entry.attempts > settings.DELIVERY_MAX_ATTEMPTS:
-        _finish(entry, attempt, state=EntryState.HELD, result="held",
-                detail=f"held after {entry.attempts - 1} attempts")
+        with transaction.atomic():
+            _finish(entry, attempt, state=EntryState.HELD, result="held",
+                    detail=f"held after {entry.attempts - 1} attempts")
         return "held"
     try:
         data = spool.read(entry.spool_name, size=entry.size, sha256=entry.sha256)
     except StorageError as exc:
         # A spool file that is missing or does not match its row is never delivered.
-        _finish(entry, attempt, state=EntryState.HELD, result="held", detail=str(exc))
+        with transaction.atomic():
+            _finish(entry, attempt, state=EntryState.HELD, result="held", detail=str(exc))
         return "held"
+    recipients = list(entry.recipients.all())
+    pending = [r for r in recipients if r.state not in FINAL_STATES]
     if entry.direction == Direction.OUTBOUND:
-        outcomes = _relay_outbound(entry)
+        outcomes = _relay_outbound(pending)
     else:
         parsed = parse_message(data)
-        outcomes = {}
-        for rcpt in entry.recipients.exclude(state__in=FINAL_STATES):
-            outcomes[rcpt.pk] = _deliver_inbound(entry, rcpt, data, parsed)
+        outcomes = {r.pk: _deliver_inbound(entry, r, data, parsed) for r in pending}
+    open_left = any(o.state not in FINAL_STATES for o in outcomes.values())
+    replies = "; ".join(o.reply for o in outcomes.values() if o.state == RecipientState.DEFERRED)
+    now = timezone.now()
     with transaction.atomic():
         for rcpt_id, outcome in outcomes.items():
             QueueRecipient.objects.filter(pk=rcpt_id).update(
-                state=outcome.state, last_reply=outcome.reply[:2000], updated_at=timezone.now()
+                state=outcome.state, last_reply=outcome.reply[:2000], updated_at=now
             )
-        open_left = entry.recipients.exclude(state__in=FINAL_STATES).exists()
-        replies = "; ".join(o.reply for o in outcomes.values() if o.state == RecipientState.DEFERRED)
-        state = EntryState.QUEUED if open_left else EntryState.DONE
-        _finish(entry, attempt, state=state, result="deferred" if open_left else "done",
-                detail=replies or "ok")
+        _finish(entry, attempt, state=EntryState.QUEUED if open_left else EntryState.DONE,
+                result="deferred" if open_left else "done", detail=replies or "ok")
     if not open_left:
         spool.remove(entry.spool_name)
     for rcpt_id, outcome in outcomes.items():
         log.info("%s: rcpt#%s status=%s (%s)", entry.queue_id, rcpt_id, outcome.state, outcome.reply)
-    return "done" if not open_left else "deferred"
+    return "deferred" if open_left else "done"
 
 
 def _finish(entry: QueueEntry, attempt: DeliveryAttempt, *, state: str, result: str,
             detail: str) -> None:
-    with transaction.atomic():
-        QueueEntry.objects.filter(pk=entry.pk).update(
-            state=state, locked_until=None, last_error="" if result == "done" else detail[:2000]
-        )
-        DeliveryAttempt.objects.filter(pk=attempt.pk).update(
-            finished_at=timezone.now(), result=result, detail=detail[:4000]
-        )
+    """Close the attempt and release the lease (callers wrap it in their transaction)."""
+    QueueEntry.objects.filter(pk=entry.pk).update(
+        state=state, locked_until=None, last_error="" if result == "done" else detail[:2000]
+    )
+    DeliveryAttempt.objects.filter(pk=attempt.pk).update(
+        finished_at=timezone.now(), result=result, detail=detail[:4000]
+    )
 
 
 def _deliver_inbound(entry: QueueEntry, rcpt: QueueRecipient, data: bytes,
@@ -206,12 +208,12 @@ def _forward(entry: QueueEntry, rcpt: QueueRecipient, targets: list[str], data: 
                smtputf8=entry.smtputf8, direction=Direction.OUTBOUND)
 
 
-def _relay_outbound(entry: QueueEntry) -> dict[int, Outcome]:
+def _relay_outbound(pending: list[QueueRecipient]) -> dict[int, Outcome]:
     # TODO(sending): remote delivery by MX arrives with the outbound relay; until then the
     # entry stays queued and visible in mailq, and is retried on schedule.
     return {
         rcpt.pk: Outcome(RecipientState.DEFERRED, "4.4.0 outbound relay is not enabled yet")
-        for rcpt in entry.recipients.exclude(state__in=FINAL_STATES)
+        for rcpt in pending
     }
 
 

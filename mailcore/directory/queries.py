@@ -49,6 +49,12 @@ def resolve_recipient(address: str) -> Recipient:
         local_domain = is_local_domain(alabel)
         return Recipient(Resolution.UNKNOWN if local_domain else Resolution.NOT_LOCAL, "")
     local, _, alabel = canonical.rpartition("@")
+    # Hot path first: an existing account of an active domain is one indexed lookup.
+    account = (Account.objects.filter(address=canonical, domain__is_active=True)
+               .only("is_active").first())
+    if account is not None:
+        return Recipient(Resolution.ACCOUNT if account.is_active else Resolution.DISABLED,
+                         canonical)
     if not is_local_domain(alabel):
         return Recipient(Resolution.NOT_LOCAL, canonical)
     for candidate in _candidates(local, alabel):
@@ -103,6 +109,13 @@ def expand_recipient(address: str) -> Expansion:
             result.problems.append(f"alias nesting deeper than {max_depth} at {addr}")
             return
         local, _, alabel = addr.rpartition("@")
+        direct = Account.objects.filter(address=addr, is_active=True,
+                                        domain__is_active=True).first()
+        if direct is not None:  # the common case: one query
+            if direct.pk not in account_ids:
+                account_ids.add(direct.pk)
+                result.accounts.append(direct)
+            return
         if not is_local_domain(alabel):
             if addr not in result.external:
                 result.external.append(addr)

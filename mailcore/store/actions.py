@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from mailcore.directory.models import Account
@@ -162,9 +162,6 @@ def do_deliver(account: Account, folder: Folder, data: bytes, *, key: str, sourc
     """
     if folder.account_id != account.pk:
         raise NotFoundError("folder not found")
-    existing = Message.objects.filter(account=account, maildir_key=key).first()
-    if existing is not None:
-        return Delivered(existing, False)
     parsed = parsed if parsed is not None else parse_message(data)
     flag_state = {name: name in set(flags) for name in SYSTEM_FLAGS}
     kw = _clean_keywords(keywords)
@@ -173,13 +170,16 @@ def do_deliver(account: Account, folder: Folder, data: bytes, *, key: str, sourc
     when = internal_date or datetime.now(tz=UTC)
     stored, created = maildir.deliver(folder.path, key, data, info=info, in_cur=bool(info),
                                       mtime=when.timestamp())
+    if not created:
+        # The file was there already: a repeat, or a crash between file and commit.
+        existing = Message.objects.filter(account=account, maildir_key=key).first()
+        if existing is not None:
+            return Delivered(existing, False)
     fault_point("deliver.after_file")
     outer = transaction.get_connection().in_atomic_block
     try:
         with transaction.atomic():
-            locked = Folder.objects.select_for_update().get(pk=folder.pk)
-            uid, modseq = locked.uidnext, locked.highestmodseq + 1
-            Folder.objects.filter(pk=folder.pk).update(uidnext=uid + 1, highestmodseq=modseq)
+            uid, modseq = allocate_uids(folder.pk)
             message = Message.objects.create(
                 account=account, folder=folder, uid=uid, maildir_key=key,
                 in_cur=stored.in_cur, info=stored.info, size=len(data), internal_date=when,
@@ -187,11 +187,38 @@ def do_deliver(account: Account, folder: Folder, data: bytes, *, key: str, sourc
             )
             maildir.append_uid(folder.path, uid, key)
             publish_on_commit(account.pk, Change("add", folder.pk, (message.pk,)))
+    except IntegrityError:
+        # Same key indexed in another folder (the user moved the first copy): keep that one.
+        if created and not outer:
+            maildir.unlink(folder.path, key, in_cur=stored.in_cur, info=stored.info)
+        existing = Message.objects.filter(account=account, maildir_key=key).first()
+        if existing is None:
+            raise
+        return Delivered(existing, False)
     except BaseException:
         if created and not outer:
             maildir.unlink(folder.path, key, in_cur=stored.in_cur, info=stored.info)
         raise
     return Delivered(message, True)
+
+
+def allocate_uids(folder_id: int, count: int = 1) -> tuple[int, int]:
+    """Reserve `count` consecutive UIDs and the next modseq of a folder: (first uid, modseq).
+
+    One UPDATE … RETURNING: the row stays locked until the caller's transaction ends, so UIDs
+    are unique and increasing (RFC 9051 §2.3.1.1) across processes.
+    """
+    table = Folder._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET uidnext = uidnext + %s, highestmodseq = highestmodseq + 1 "  # noqa: S608
+            "WHERE id = %s RETURNING uidnext, highestmodseq",
+            [count, folder_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFoundError("folder not found")
+    return int(row[0]) - count, int(row[1])
 
 
 def listing_fields(parsed: ParsedMessage) -> dict[str, object]:
@@ -301,15 +328,13 @@ def do_move(*, acting_account: Account, messages: list[Message], destination: Fo
     if not moved:
         return messages
     with transaction.atomic():
-        locked = Folder.objects.select_for_update().get(pk=destination.pk)
-        uid, modseq = locked.uidnext, locked.highestmodseq + 1
+        uid, modseq = allocate_uids(destination.pk, len(moved))
         for message, old_folder_id in moved:
             publish_on_commit(acting_account.pk, Change("expunge", old_folder_id, (message.pk,)))
             message.folder, message.uid, message.in_cur, message.modseq = destination, uid, True, modseq
             message.save(update_fields=["folder", "uid", "in_cur", "info", "modseq"])
             maildir.append_uid(destination.path, uid, message.maildir_key)
             uid += 1
-        Folder.objects.filter(pk=destination.pk).update(uidnext=uid, highestmodseq=modseq)
         publish_on_commit(acting_account.pk, Change("add", destination.pk,
                                                     tuple(m.pk for m, _ in moved)))
     return messages

@@ -67,7 +67,8 @@ class Command(BaseCommand):
         children = [
             Child("web", [py, "-m", "gunicorn", "webmail.wsgi:application", "--bind", str(web),
                           "--workers", str(opts["web_workers"]), "--threads", "4",
-                          "--access-logfile", "-", "--graceful-timeout", "5"]),
+                          "--access-logfile", "-", "--graceful-timeout", "5",
+                          "--no-control-socket"]),
             Child("smtp", [py, "-m", "mailcore.smtp"]),
             Child("worker", [py, "-m", "celery", "-A", "webmail", "worker", "-Q", "mailroom",
                              "--concurrency", str(opts["worker_concurrency"]), "--loglevel", "INFO",

@@ -1,0 +1,107 @@
+#!/usr/bin/env python
+"""Ingest benchmark: N messages of S bytes over SMTP at concurrency C into a freshly started
+stack; prints accepted msgs/s (every message fsynced and queued before its 250) and the time
+until each message is readable through the REST API (p50/p99 accept→visible).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/mailroom_bench REDIS_URL=redis://127.0.0.1:6379/13 \
+        .venv/bin/python bench/ingest.py --messages 3000 --size 4096 --concurrency 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import smtplib
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.stack import Api, machine, percentile, start_stack  # noqa: E402
+
+
+def message(i: int, size: int) -> bytes:
+    head = (f"From: Load <load@sender.example>\r\nTo: bench@bench.test\r\nSubject: ingest {i}\r\n"
+            f"Message-ID: <ingest-{i}@sender.example>\r\n\r\n").encode()
+    line = b"The quick brown fox jumps over the lazy dog 0123456789.\r\n"
+    body = (line * (size // len(line) + 1))[: max(0, size - len(head) - 2)] + b"\r\n"
+    return head + body
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--messages", type=int, default=2000)
+    ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument("--concurrency", type=int, default=10)
+    ap.add_argument("--reuse", action="store_true", help="send many messages per SMTP session")
+    ap.add_argument("--worker-concurrency", type=int, default=2)
+    ap.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
+    args = ap.parse_args()
+
+    stack = start_stack(worker_concurrency=args.worker_concurrency)
+    try:
+        stack.manage("domain", "add", "bench.test")
+        stack.manage("account", "add", "bench@bench.test", "--password-stdin", stdin=b"bench-password\n")
+        api = Api(stack.web_port)
+        api.login("bench@bench.test", "bench-password")
+        inbox = api.inbox_id()
+        payloads = [message(i, args.size) for i in range(args.messages)]
+        accepted_at: dict[int, float] = {}
+        visible_at: dict[int, float] = {}
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def poll() -> None:
+            poller = Api(stack.web_port)
+            poller.token = api.token
+            while not stop.is_set() and len(visible_at) < args.messages:
+                _, page = poller.call("GET", f"/api/v1/folders/{inbox}/messages?limit=200")
+                now = time.perf_counter()
+                for item in page["results"]:  # type: ignore[index]
+                    n = int(item["subject"].rsplit(" ", 1)[1])
+                    visible_at.setdefault(n, now)
+                time.sleep(0.02)
+
+        def send(indices: list[int]) -> None:
+            client: smtplib.SMTP | None = None
+            for i in indices:
+                if client is None or not args.reuse:
+                    client = smtplib.SMTP("127.0.0.1", stack.smtp_port, timeout=60)
+                client.sendmail("load@sender.example", ["bench@bench.test"], payloads[i])
+                with lock:
+                    accepted_at[i] = time.perf_counter()
+                if not args.reuse:
+                    client.quit()
+                    client = None
+            if client is not None:
+                client.quit()
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        chunks = [list(range(c, args.messages, args.concurrency)) for c in range(args.concurrency)]
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            list(pool.map(send, chunks))
+        t_accept = time.perf_counter() - t0
+        deadline = time.monotonic() + args.timeout
+        while len(visible_at) < args.messages and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop.set()
+        t_visible = max(visible_at.values()) - t0 if visible_at else float("nan")
+        latencies = [visible_at[i] - accepted_at[i] for i in visible_at if i in accepted_at]
+        print(f"machine: {machine()}")
+        print(f"ingest: {args.messages} msgs x {args.size} B, concurrency {args.concurrency}, "
+              f"{'reused sessions' if args.reuse else 'one session per message'}, "
+              f"worker concurrency {args.worker_concurrency}")
+        print(f"  accepted: {args.messages / t_accept:8.1f} msgs/s ({t_accept:.2f} s)")
+        print(f"  visible:  {len(visible_at) / t_visible:8.1f} msgs/s end to end "
+              f"({len(visible_at)}/{args.messages} in {t_visible:.2f} s)")
+        print(f"  accept→visible: p50 {percentile(latencies, 50) * 1000:.0f} ms, "
+              f"p99 {percentile(latencies, 99) * 1000:.0f} ms")
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
