@@ -97,8 +97,13 @@ class Api:
         if self.token:
             headers["Authorization"] = f"Token {self.token}"
         payload = json.dumps(body).encode() if body is not None else None
-        self.conn.request(method, path, body=payload, headers=headers)
-        resp = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=payload, headers=headers)
+            resp = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            self.conn.close()  # the server closed an idle keep-alive connection: reconnect once
+            self.conn.request(method, path, body=payload, headers=headers)
+            resp = self.conn.getresponse()
         data = resp.read()
         return resp.status, (json.loads(data) if data else None)
 

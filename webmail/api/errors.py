@@ -1,0 +1,76 @@
+"""The one exception handler of the API: mailcore errors and DRF exceptions become
+`{"error": code, "detail": text}` bodies. No business decisions are made here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from mailcore.errors import ConflictError, NotFoundError, StorageError, UserError
+
+log = logging.getLogger(__name__)
+
+
+class InvalidCredentials(exceptions.APIException):
+    # 400, not 401: the request was well formed and there is no auth scheme to retry with.
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_credentials"
+    default_detail = "Wrong address or password."
+
+
+def error_response(code: str, detail: str, http_status: int, **extra: Any) -> Response:
+    return Response({"error": code, "detail": detail, **extra}, status=http_status)
+
+
+def _first_message(detail: Any) -> str:
+    """The first human-readable message inside a ValidationError's nested detail."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            text = _first_message(value)
+            return text if key == "non_field_errors" else f"{key}: {text}"
+        return "Invalid input."
+    if isinstance(detail, list):
+        return _first_message(detail[0]) if detail else "Invalid input."
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, NotFoundError):
+        # The text of a NotFoundError may name what was looked for; "not found" is all the
+        # caller learns, whether the object is missing or someone else's (security.md W9).
+        return error_response("not_found", "Not found.", status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, ConflictError):
+        return error_response(exc.code, str(exc), status.HTTP_409_CONFLICT)
+    if isinstance(exc, UserError):
+        return error_response(exc.code, str(exc), status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, StorageError):
+        log.error("storage error in %s", context.get("view"), exc_info=exc)
+        return error_response(
+            "storage_unavailable",
+            "Mail storage is unavailable; try again.",
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response  # unexpected: Django's 500 handling and logging take over
+
+    if isinstance(exc, exceptions.ValidationError):
+        # Field errors stay machine-readable under "fields" for forms; "detail" is one line.
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = {"error": "invalid", "detail": _first_message(exc.detail), "fields": fields}
+    else:
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else exc.default_code
+        response.data = {"error": code, "detail": _first_message(exc.detail)}
+    return response

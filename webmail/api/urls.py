@@ -1,0 +1,37 @@
+"""Routes of /api/v1/: a public contract for the SPA and mobile apps. Paths have no trailing
+slash; changing one is a breaking change (add a new path instead)."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from webmail.api import auth, folders, messages
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token", auth.TokenView.as_view(), name="auth-token"),
+    path("auth/session", auth.SessionView.as_view(), name="auth-session"),
+    path("folders", folders.FolderListView.as_view(), name="folder-list"),
+    path("folders/<int:pk>", folders.FolderDetailView.as_view(), name="folder-detail"),
+    path("folders/<int:pk>/messages", folders.FolderMessagesView.as_view(), name="folder-messages"),
+    path("messages/move", messages.BulkMoveView.as_view(), name="messages-move"),
+    path("messages/flags", messages.BulkFlagsView.as_view(), name="messages-flags"),
+    path("messages/delete", messages.BulkDeleteView.as_view(), name="messages-delete"),
+    path("messages/<int:pk>", messages.MessageDetailView.as_view(), name="message-detail"),
+    path("messages/<int:pk>/raw", messages.MessageRawView.as_view(), name="message-raw"),
+    path(
+        "messages/<int:pk>/attachments/<int:index>",
+        messages.MessageAttachmentView.as_view(),
+        name="message-attachment",
+    ),
+    # path: a Content-ID may contain '/', which Django decodes from %2F before matching.
+    path(
+        "messages/<int:pk>/cid/<path:content_id>",
+        messages.MessageCidView.as_view(),
+        name="message-cid",
+    ),
+    # Schema only, no Swagger UI: the UI pulls its assets from a CDN.
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+]
