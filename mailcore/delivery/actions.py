@@ -40,13 +40,10 @@ FINAL_STATES = (RecipientState.DELIVERED, RecipientState.BOUNCED)
 
 
 def dispatch(entry_id: int) -> None:
-    """Ring the doorbell. A failure here is logged only: the sweep will find the row."""
-    from mailcore.delivery.tasks import deliver_entry
+    """Ring the doorbell (coalesced, never raises): the sweep covers a lost notice."""
+    from mailcore.delivery.doorbell import doorbell
 
-    try:
-        deliver_entry.delay(entry_id)
-    except Exception:
-        log.warning("broker unavailable; entry %s waits for the sweep", entry_id, exc_info=True)
+    doorbell.ring(entry_id)
 
 
 def do_enqueue(*, sender: str, recipients: list[str], data: bytes, client_ip: str | None = None,
@@ -88,26 +85,30 @@ def retry_delay(attempt: int) -> timedelta:
     return timedelta(seconds=min(cap, base * (2 ** max(0, attempt - 1))))
 
 
-def _claim(entry_id: int, worker: str) -> tuple[QueueEntry, DeliveryAttempt] | None:
-    """Take the entry's lease and record the attempt (R3: before making it)."""
+def _claim(entry_ids: list[int], worker: str) -> list[tuple[QueueEntry, DeliveryAttempt]]:
+    """Take the leases of those entries that are due and free, and record their attempts
+    (R3: before making them), in one transaction."""
     now = timezone.now()
+    lease = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
     with transaction.atomic():
-        qs = QueueEntry.objects.filter(pk=entry_id, state=EntryState.QUEUED).filter(
+        qs = QueueEntry.objects.filter(pk__in=entry_ids, state=EntryState.QUEUED).filter(
             Q(locked_until__isnull=True) | Q(locked_until__lt=now)
         )
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True)
-        entry = qs.first()
-        if entry is None:
-            return None
-        entry.attempts += 1
-        entry.locked_until = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
-        entry.next_attempt_at = now + retry_delay(entry.attempts)
-        entry.save(update_fields=["attempts", "locked_until", "next_attempt_at"])
-        attempt = DeliveryAttempt.objects.create(
-            entry=entry, number=entry.attempts, started_at=now, worker=worker[:200]
+        entries = list(qs.order_by("pk"))
+        if not entries:
+            return []
+        for entry in entries:
+            entry.attempts += 1
+            entry.locked_until = lease
+            entry.next_attempt_at = now + retry_delay(entry.attempts)
+        QueueEntry.objects.bulk_update(entries, ["attempts", "locked_until", "next_attempt_at"])
+        attempts = DeliveryAttempt.objects.bulk_create(
+            DeliveryAttempt(entry=e, number=e.attempts, started_at=now, worker=worker[:200])
+            for e in entries
         )
-    return entry, attempt
+    return list(zip(entries, attempts, strict=True))
 
 
 def local_key(entry: QueueEntry, account: Account) -> str:
@@ -123,67 +124,104 @@ class Outcome:
 
 
 def do_process_entry(entry_id: int, *, worker: str = "") -> str:
-    """One delivery attempt of a queue entry. Returns what happened, for logs and tests."""
-    claimed = _claim(entry_id, worker)
-    if claimed is None:
-        return "skipped"
-    entry, attempt = claimed
-    if entry.attempts > settings.DELIVERY_MAX_ATTEMPTS:
-        with transaction.atomic():
-            _finish(entry, attempt, state=EntryState.HELD, result="held",
-                    detail=f"held after {entry.attempts - 1} attempts")
-        return "held"
-    try:
-        data = spool.read(entry.spool_name, size=entry.size, sha256=entry.sha256)
-    except StorageError as exc:
-        # A spool file that is missing or does not match its row is never delivered.
-        with transaction.atomic():
-            _finish(entry, attempt, state=EntryState.HELD, result="held", detail=str(exc))
-        return "held"
-    recipients = list(entry.recipients.all())
-    pending = [r for r in recipients if r.state not in FINAL_STATES]
-    if entry.direction == Direction.OUTBOUND:
-        outcomes = _relay_outbound(pending)
-    else:
-        parsed = parse_message(data)
-        outcomes = {r.pk: _deliver_inbound(entry, r, data, parsed) for r in pending}
-    open_left = any(o.state not in FINAL_STATES for o in outcomes.values())
-    replies = "; ".join(o.reply for o in outcomes.values() if o.state == RecipientState.DEFERRED)
+    """One delivery attempt of one queue entry: "done", "deferred", "held" or "skipped"."""
+    return do_process_entries([entry_id], worker=worker).get(entry_id, "skipped")
+
+
+@dataclass(slots=True)
+class _Attempt:
+    entry: QueueEntry
+    attempt: DeliveryAttempt
+    outcomes: dict[int, Outcome]
+    state: str = EntryState.QUEUED
+    result: str = ""
+    detail: str = ""
+
+
+def do_process_entries(entry_ids: list[int], *, worker: str = "") -> dict[int, str]:
+    """One delivery attempt for each of `entry_ids` that is due and not leased elsewhere.
+
+    Claims and the final bookkeeping are one transaction each for the whole batch; every
+    local delivery commits on its own (Maildir file first), so a crash anywhere repeats at
+    most bookkeeping, never a message.
+    """
+    claimed = _claim(entry_ids, worker)
+    if not claimed:
+        return {}
+    recipients: dict[int, list[QueueRecipient]] = {}
+    for rcpt in QueueRecipient.objects.filter(entry__in=[e for e, _ in claimed]).order_by("pk"):
+        recipients.setdefault(rcpt.entry_id, []).append(rcpt)
+    inboxes: dict[int, Folder | None] = {}
+    work: list[_Attempt] = []
+    for entry, attempt in claimed:
+        job = _Attempt(entry, attempt, {})
+        work.append(job)
+        if entry.attempts > settings.DELIVERY_MAX_ATTEMPTS:
+            job.state, job.result = EntryState.HELD, "held"
+            job.detail = f"held after {entry.attempts - 1} attempts"
+            continue
+        try:
+            data = spool.read(entry.spool_name, size=entry.size, sha256=entry.sha256)
+        except StorageError as exc:
+            # A spool file that is missing or does not match its row is never delivered.
+            job.state, job.result, job.detail = EntryState.HELD, "held", str(exc)
+            continue
+        pending = [r for r in recipients.get(entry.pk, []) if r.state not in FINAL_STATES]
+        if entry.direction == Direction.OUTBOUND:
+            job.outcomes = _relay_outbound(pending)
+        else:
+            parsed = parse_message(data)
+            job.outcomes = {r.pk: _deliver_inbound(entry, r, data, parsed, inboxes)
+                            for r in pending}
+        open_left = any(o.state not in FINAL_STATES for o in job.outcomes.values())
+        job.state = EntryState.QUEUED if open_left else EntryState.DONE
+        job.result = "deferred" if open_left else "done"
+        job.detail = "; ".join(o.reply for o in job.outcomes.values()
+                               if o.state == RecipientState.DEFERRED) or "ok"
+    _record(work)
+    results: dict[int, str] = {}
+    for job in work:
+        if job.state == EntryState.DONE:
+            spool.remove(job.entry.spool_name)
+        for rcpt_id, outcome in job.outcomes.items():
+            log.info("%s: rcpt#%s status=%s (%s)", job.entry.queue_id, rcpt_id, outcome.state,
+                     outcome.reply)
+        results[job.entry.pk] = job.result
+    return results
+
+
+def _record(work: list[_Attempt]) -> None:
+    """Recipient states, entry states and attempt results for a batch, in one transaction."""
     now = timezone.now()
+    rcpts = [QueueRecipient(pk=rcpt_id, state=o.state, last_reply=o.reply[:2000], updated_at=now)
+             for job in work for rcpt_id, o in job.outcomes.items()]
+    entries, attempts = [], []
+    for job in work:
+        job.entry.state, job.entry.locked_until = job.state, None
+        job.entry.last_error = "" if job.result == "done" else job.detail[:2000]
+        entries.append(job.entry)
+        job.attempt.finished_at, job.attempt.result = now, job.result
+        job.attempt.detail = job.detail[:4000]
+        attempts.append(job.attempt)
     with transaction.atomic():
-        for rcpt_id, outcome in outcomes.items():
-            QueueRecipient.objects.filter(pk=rcpt_id).update(
-                state=outcome.state, last_reply=outcome.reply[:2000], updated_at=now
-            )
-        _finish(entry, attempt, state=EntryState.QUEUED if open_left else EntryState.DONE,
-                result="deferred" if open_left else "done", detail=replies or "ok")
-    if not open_left:
-        spool.remove(entry.spool_name)
-    for rcpt_id, outcome in outcomes.items():
-        log.info("%s: rcpt#%s status=%s (%s)", entry.queue_id, rcpt_id, outcome.state, outcome.reply)
-    return "deferred" if open_left else "done"
-
-
-def _finish(entry: QueueEntry, attempt: DeliveryAttempt, *, state: str, result: str,
-            detail: str) -> None:
-    """Close the attempt and release the lease (callers wrap it in their transaction)."""
-    QueueEntry.objects.filter(pk=entry.pk).update(
-        state=state, locked_until=None, last_error="" if result == "done" else detail[:2000]
-    )
-    DeliveryAttempt.objects.filter(pk=attempt.pk).update(
-        finished_at=timezone.now(), result=result, detail=detail[:4000]
-    )
+        if rcpts:
+            QueueRecipient.objects.bulk_update(rcpts, ["state", "last_reply", "updated_at"])
+        QueueEntry.objects.bulk_update(entries, ["state", "locked_until", "last_error"])
+        DeliveryAttempt.objects.bulk_update(attempts, ["finished_at", "result", "detail"])
 
 
 def _deliver_inbound(entry: QueueEntry, rcpt: QueueRecipient, data: bytes,
-                     parsed: ParsedMessage) -> Outcome:
+                     parsed: ParsedMessage, inboxes: dict[int, Folder | None]) -> Outcome:
     expansion = expand_recipient(rcpt.address)
     if not expansion.accounts and not expansion.external:
         return Outcome(RecipientState.BOUNCED,
                        "5.1.1 " + ("; ".join(expansion.problems) or "no such mailbox"))
     delivered: list[str] = []
     for account in expansion.accounts:
-        inbox = Folder.objects.filter(account=account, special_use=SpecialUse.INBOX).first()
+        if account.pk not in inboxes:
+            inboxes[account.pk] = Folder.objects.filter(
+                account=account, special_use=SpecialUse.INBOX).first()
+        inbox = inboxes[account.pk]
         if inbox is None:
             return Outcome(RecipientState.DEFERRED, f"4.3.0 {account.address} has no INBOX")
         try:
@@ -231,8 +269,11 @@ def do_sweep(*, dispatch_due: bool = True) -> dict[str, int]:
     """Re-ring the bell for every due entry; drop spool files no committed row claims."""
     ids = due_entries()
     if dispatch_due:
+        from mailcore.delivery.doorbell import doorbell
+
         for pk in ids:
             dispatch(pk)
+        doorbell.flush()
     removed = 0
     for name, _mtime in spool.iter_files(settings.SPOOL_ORPHAN_SECONDS):
         entry = QueueEntry.objects.filter(spool_name=name).only("state").first()

@@ -7,12 +7,13 @@ from typing import Any
 
 from celery import shared_task
 
-from mailcore.delivery.actions import do_process_entry, do_sweep
+from mailcore.delivery.actions import do_process_entries, do_sweep
 
 
-@shared_task(bind=True, name="mailcore.deliver_entry", acks_late=True, ignore_result=True)
-def deliver_entry(self: Any, entry_id: int) -> str:
-    return do_process_entry(int(entry_id), worker=str(self.request.hostname or ""))
+@shared_task(bind=True, name="mailcore.deliver_entries", acks_late=True, ignore_result=True)
+def deliver_entries(self: Any, entry_ids: list[int]) -> dict[int, str]:
+    ids = [int(i) for i in entry_ids][:100]
+    return do_process_entries(ids, worker=str(self.request.hostname or ""))
 
 
 @shared_task(name="mailcore.sweep_queue", ignore_result=True)
