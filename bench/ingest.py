@@ -36,10 +36,14 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=10)
     ap.add_argument("--reuse", action="store_true", help="send many messages per SMTP session")
     ap.add_argument("--worker-concurrency", type=int, default=2)
+    ap.add_argument("--worker-pool", default="prefork", choices=["prefork", "threads", "solo"])
+    ap.add_argument("--accept-only", action="store_true",
+                    help="run without the delivery worker: measures the SMTP side alone")
     ap.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
     args = ap.parse_args()
 
-    stack = start_stack(worker_concurrency=args.worker_concurrency)
+    stack = start_stack(worker_concurrency=args.worker_concurrency, worker_pool=args.worker_pool,
+                        skip=("worker", "beat") if args.accept_only else ())
     try:
         stack.manage("domain", "add", "bench.test")
         stack.manage("account", "add", "bench@bench.test", "--password-stdin", stdin=b"bench-password\n")
@@ -82,12 +86,19 @@ def main() -> None:
                 client.quit()
 
         poller = threading.Thread(target=poll, daemon=True)
-        poller.start()
+        if not args.accept_only:
+            poller.start()
         chunks = [list(range(c, args.messages, args.concurrency)) for c in range(args.concurrency)]
         t0 = time.perf_counter()
         with ThreadPoolExecutor(args.concurrency) as pool:
             list(pool.map(send, chunks))
         t_accept = time.perf_counter() - t0
+        if args.accept_only:
+            print(f"machine: {machine()}")
+            print(f"ingest (accept only, no worker): {args.messages} msgs x {args.size} B, "
+                  f"concurrency {args.concurrency}")
+            print(f"  accepted: {args.messages / t_accept:8.1f} msgs/s ({t_accept:.2f} s)")
+            return
         poller.join(args.timeout)
         stop.set()
         cursor = ""
@@ -107,7 +118,7 @@ def main() -> None:
         print(f"machine: {machine()}")
         print(f"ingest: {args.messages} msgs x {args.size} B, concurrency {args.concurrency}, "
               f"{'reused sessions' if args.reuse else 'one session per message'}, "
-              f"worker concurrency {args.worker_concurrency}")
+              f"worker {args.worker_pool} x{args.worker_concurrency}")
         print(f"  accepted: {args.messages / t_accept:8.1f} msgs/s ({t_accept:.2f} s)")
         print(f"  visible:  {len(visible_at) / t_visible:8.1f} msgs/s end to end "
               f"({len(visible_at)}/{args.messages} in {t_visible:.2f} s)")

@@ -54,7 +54,8 @@ class Stack:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-def start_stack(*, worker_concurrency: int = 2, web_workers: int = 2,
+def start_stack(*, worker_concurrency: int = 2, web_workers: int = 2, worker_pool: str = "prefork",
+                skip: tuple[str, ...] = (),
                 extra_env: dict[str, str] | None = None) -> Stack:
     var = Path(tempfile.mkdtemp(prefix="mailroom-bench-"))
     web, smtp = free_port(), free_port()
@@ -65,6 +66,7 @@ def start_stack(*, worker_concurrency: int = 2, web_workers: int = 2,
     log = (var / "stack.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "runall", "--worker-concurrency", str(worker_concurrency),
+         "--worker-pool", worker_pool, *[f"--skip={name}" for name in skip],
          "--web-workers", str(web_workers)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     stack = Stack(proc, env, web, smtp, var)

@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from mailcore.dbutil import bulk_set
 from mailcore.directory.models import Account
 from mailcore.directory.queries import expand_recipient
 from mailcore.delivery import spool
@@ -103,7 +104,8 @@ def _claim(entry_ids: list[int], worker: str) -> list[tuple[QueueEntry, Delivery
             entry.attempts += 1
             entry.locked_until = lease
             entry.next_attempt_at = now + retry_delay(entry.attempts)
-        QueueEntry.objects.bulk_update(entries, ["attempts", "locked_until", "next_attempt_at"])
+        bulk_set(QueueEntry, ["attempts", "locked_until", "next_attempt_at"],
+                 [(e.pk, e.attempts, e.locked_until, e.next_attempt_at) for e in entries])
         attempts = DeliveryAttempt.objects.bulk_create(
             DeliveryAttempt(entry=e, number=e.attempts, started_at=now, worker=worker[:200])
             for e in entries
@@ -193,21 +195,15 @@ def do_process_entries(entry_ids: list[int], *, worker: str = "") -> dict[int, s
 def _record(work: list[_Attempt]) -> None:
     """Recipient states, entry states and attempt results for a batch, in one transaction."""
     now = timezone.now()
-    rcpts = [QueueRecipient(pk=rcpt_id, state=o.state, last_reply=o.reply[:2000], updated_at=now)
+    rcpts = [(rcpt_id, o.state, o.reply[:2000], now)
              for job in work for rcpt_id, o in job.outcomes.items()]
-    entries, attempts = [], []
-    for job in work:
-        job.entry.state, job.entry.locked_until = job.state, None
-        job.entry.last_error = "" if job.result == "done" else job.detail[:2000]
-        entries.append(job.entry)
-        job.attempt.finished_at, job.attempt.result = now, job.result
-        job.attempt.detail = job.detail[:4000]
-        attempts.append(job.attempt)
+    entries = [(job.entry.pk, job.state, None, "" if job.result == "done" else job.detail[:2000])
+               for job in work]
+    attempts = [(job.attempt.pk, now, job.result, job.detail[:4000]) for job in work]
     with transaction.atomic():
-        if rcpts:
-            QueueRecipient.objects.bulk_update(rcpts, ["state", "last_reply", "updated_at"])
-        QueueEntry.objects.bulk_update(entries, ["state", "locked_until", "last_error"])
-        DeliveryAttempt.objects.bulk_update(attempts, ["finished_at", "result", "detail"])
+        bulk_set(QueueRecipient, ["state", "last_reply", "updated_at"], rcpts)
+        bulk_set(QueueEntry, ["state", "locked_until", "last_error"], entries)
+        bulk_set(DeliveryAttempt, ["finished_at", "result", "detail"], attempts)
 
 
 def _deliver_inbound(entry: QueueEntry, rcpt: QueueRecipient, data: bytes,

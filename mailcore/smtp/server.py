@@ -138,7 +138,7 @@ class SmtpServer:
 
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
-        self.loop = asyncio.new_event_loop()
+        self.loop = _new_loop()
         self.ports: dict[str, int] = {}
         self._servers: list[asyncio.base_events.Server] = []
         self._thread: threading.Thread | None = None
@@ -204,6 +204,15 @@ class SmtpServer:
             self.loop.run_forever()
         finally:
             self.loop.close()
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    # uvloop roughly halves the event loop's share of the CPU per SMTP session.
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def config_from_settings() -> SmtpConfig:

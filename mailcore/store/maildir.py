@@ -264,8 +264,9 @@ class Maildir:
             except FileExistsError:
                 created = False
             os.unlink(tmp)
+            # Only the link must be durable; a tmp/ name that reappears after a crash is
+            # debris that clean_tmp() removes.
             _fsync_dir(target.parent)
-            _fsync_dir(tmp.parent)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()

@@ -54,6 +54,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--web-workers", type=int, default=2)
         parser.add_argument("--worker-concurrency", type=int, default=2)
+        parser.add_argument("--worker-pool", default="prefork",
+                            choices=["prefork", "threads", "solo"])
+        parser.add_argument("--skip", action="append", default=[],
+                            choices=["web", "smtp", "worker", "beat"],
+                            help="do not start this process (e.g. workers on another host)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
@@ -71,12 +76,14 @@ class Command(BaseCommand):
                           "--no-control-socket"]),
             Child("smtp", [py, "-m", "mailcore.smtp"]),
             Child("worker", [py, "-m", "celery", "-A", "webmail", "worker", "-Q", "mailroom",
-                             "--concurrency", str(opts["worker_concurrency"]), "--loglevel", "INFO",
+                             "--concurrency", str(opts["worker_concurrency"]),
+                             "--pool", opts["worker_pool"], "--loglevel", "INFO",
                              "--without-gossip", "--without-mingle", "--hostname",
                              f"worker@{settings.MAIL_HOSTNAME}"]),
             Child("beat", [py, "-m", "celery", "-A", "webmail", "beat", "--loglevel", "INFO",
                            "--schedule", os.path.join(var, "celerybeat-schedule")]),
         ]
+        children = [c for c in children if c.name not in opts["skip"]]
         self._banner(created)
         stopping = False
 
