@@ -179,7 +179,7 @@ def do_deliver(account: Account, folder: Folder, data: bytes, *, key: str, sourc
     outer = transaction.get_connection().in_atomic_block
     try:
         with transaction.atomic():
-            uid, modseq = allocate_uids(folder.pk)
+            uid, modseq = allocate_uids(folder.pk, unseen=0 if flag_state["seen"] else 1)
             message = Message.objects.create(
                 account=account, folder=folder, uid=uid, maildir_key=key,
                 in_cur=stored.in_cur, info=stored.info, size=len(data), internal_date=when,
@@ -202,8 +202,9 @@ def do_deliver(account: Account, folder: Folder, data: bytes, *, key: str, sourc
     return Delivered(message, True)
 
 
-def allocate_uids(folder_id: int, count: int = 1) -> tuple[int, int]:
-    """Reserve `count` consecutive UIDs and the next modseq of a folder: (first uid, modseq).
+def allocate_uids(folder_id: int, count: int = 1, *, unseen: int = 0) -> tuple[int, int]:
+    """Reserve `count` consecutive UIDs and the next modseq of a folder for `count` arriving
+    messages (`unseen` of them without \\Seen): (first uid, modseq).
 
     One UPDATE … RETURNING: the row stays locked until the caller's transaction ends, so UIDs
     are unique and increasing (RFC 9051 §2.3.1.1) across processes.
@@ -211,9 +212,10 @@ def allocate_uids(folder_id: int, count: int = 1) -> tuple[int, int]:
     table = Folder._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET uidnext = uidnext + %s, highestmodseq = highestmodseq + 1 "  # noqa: S608
+            f"UPDATE {table} SET uidnext = uidnext + %s, highestmodseq = highestmodseq + 1, "  # noqa: S608
+            "message_count = message_count + %s, unseen_count = unseen_count + %s "
             "WHERE id = %s RETURNING uidnext, highestmodseq",
-            [count, folder_id],
+            [count, count, unseen, folder_id],
         )
         row = cursor.fetchone()
     if row is None:
@@ -284,7 +286,8 @@ def do_set_flags(*, acting_account: Account, messages: list[Message],
         return messages
     with transaction.atomic():
         for message, state, keywords, info in changed:
-            modseq = _bump_modseq(message.folder_id)
+            unseen_delta = int(message.seen) - int(state["seen"])
+            modseq = _bump_modseq(message.folder_id, unseen_delta=unseen_delta)
             for name, on in state.items():
                 setattr(message, name, on)
             message.keywords, message.info, message.in_cur, message.modseq = keywords, info, True, modseq
@@ -293,8 +296,13 @@ def do_set_flags(*, acting_account: Account, messages: list[Message],
     return messages
 
 
-def _bump_modseq(folder_id: int) -> int:
-    Folder.objects.filter(pk=folder_id).update(highestmodseq=F("highestmodseq") + 1)
+def _bump_modseq(folder_id: int, *, removed: int = 0, unseen_delta: int = 0) -> int:
+    """Next modseq of a folder, adjusting its counters for removed messages / seen changes."""
+    Folder.objects.filter(pk=folder_id).update(
+        highestmodseq=F("highestmodseq") + 1,
+        message_count=F("message_count") - removed,
+        unseen_count=F("unseen_count") + unseen_delta,
+    )
     return int(Folder.objects.values_list("highestmodseq", flat=True).get(pk=folder_id))
 
 
@@ -328,7 +336,12 @@ def do_move(*, acting_account: Account, messages: list[Message], destination: Fo
     if not moved:
         return messages
     with transaction.atomic():
-        uid, modseq = allocate_uids(destination.pk, len(moved))
+        uid, modseq = allocate_uids(destination.pk, len(moved),
+                                    unseen=sum(1 for m, _ in moved if not m.seen))
+        for source_id in {old for _, old in moved}:
+            gone = [m for m, old in moved if old == source_id]
+            _bump_modseq(source_id, removed=len(gone),
+                         unseen_delta=-sum(1 for m in gone if not m.seen))
         for message, old_folder_id in moved:
             publish_on_commit(acting_account.pk, Change("expunge", old_folder_id, (message.pk,)))
             message.folder, message.uid, message.in_cur, message.modseq = destination, uid, True, modseq
@@ -351,7 +364,9 @@ def do_expunge(*, acting_account: Account, messages: list[Message]) -> int:
     with transaction.atomic():
         _publish_by_folder(acting_account, "expunge", messages)
         for folder_id in {m.folder_id for m in messages}:
-            _bump_modseq(folder_id)
+            gone = [m for m in messages if m.folder_id == folder_id]
+            _bump_modseq(folder_id, removed=len(gone),
+                         unseen_delta=-sum(1 for m in gone if not m.seen))
         count, _ = Message.objects.filter(pk__in=[m.pk for m in messages]).delete()
     return count
 

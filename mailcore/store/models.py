@@ -39,6 +39,10 @@ class Folder(models.Model):
     uidvalidity = models.BigIntegerField()
     uidnext = models.BigIntegerField(default=1)
     highestmodseq = models.BigIntegerField(default=1)
+    # Kept in step by the store actions in the same transactions as the rows (Dovecot keeps
+    # these in its index header), so folder lists never count 100 000 rows; reindex recounts.
+    message_count = models.BigIntegerField(default=0)
+    unseen_count = models.BigIntegerField(default=0)
     subscribed = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -54,8 +58,12 @@ class Folder(models.Model):
 
 
 class Message(models.Model):
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="messages")
-    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="messages")
+    # No single-column FK indexes: (account, maildir_key) and (folder, uid) lead with them, and
+    # a lone folder index tempts the planner into sorting a whole folder for one page.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="messages",
+                                db_index=False)
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="messages",
+                               db_index=False)
     uid = models.BigIntegerField()
     # The Maildir base name (without ':2,flags'); derived from (queue entry, recipient) for
     # deliveries, so a second delivery attempt finds the first one.

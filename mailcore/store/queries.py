@@ -4,7 +4,7 @@ NotFoundError for anything the account cannot see, whoever asks (API, IMAP, POP3
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 
 from mailcore.directory.models import Account
 from mailcore.errors import NotFoundError
@@ -52,12 +52,10 @@ def access_messages(account: Account, message_ids: list[int]) -> list[Message]:
 
 
 def list_folders_with_counts(account: Account) -> list[Folder]:
-    """Folders, each annotated with `total` and `unread`, in display order."""
-    folders = list(
-        Folder.objects.filter(account=account).annotate(
-            total=Count("messages"), unread=Count("messages", filter=Q(messages__seen=False))
-        )
-    )
+    """Folders with `total` and `unread` (the maintained counters), in display order."""
+    folders = list(Folder.objects.filter(account=account))
+    for folder in folders:
+        folder.total, folder.unread = folder.message_count, folder.unseen_count  # type: ignore[attr-defined]
     order = {"inbox": 0, "sent": 1, "drafts": 2, "tome": 3, "junk": 4, "trash": 5}
     folders.sort(key=lambda f: (order.get(f.special_use, 10), f.name.casefold()))
     return folders

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 
 from mailcore.directory.models import Account
 from mailcore.errors import InvalidFolderNameError, StorageError
@@ -107,7 +107,21 @@ def reindex_account(account: Account, *, progress: Callable[[int], None] | None 
         gone = Message.objects.filter(account=account).exclude(maildir_key__in=seen_keys)
         report.removed, _ = gone.delete()
         Folder.objects.filter(account=account).exclude(pk__in=kept_folder_ids).delete()
+        recount_folders(account)
     return report
+
+
+def recount_folders(account: Account) -> None:
+    """Set every folder's message and unseen counters from its rows."""
+    counts = {
+        row["folder_id"]: row
+        for row in Message.objects.filter(account=account).values("folder_id").annotate(
+            total=Count("id"), unseen=Count("id", filter=Q(seen=False)))
+    }
+    for folder in Folder.objects.filter(account=account):
+        row = counts.get(folder.pk, {"total": 0, "unseen": 0})
+        Folder.objects.filter(pk=folder.pk).update(message_count=row["total"],
+                                                   unseen_count=row["unseen"])
 
 
 def _flags(f: StoredFile) -> dict[str, bool]:

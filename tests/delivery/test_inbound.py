@@ -44,6 +44,7 @@ def test_smtp_to_maildir_end_to_end(alice, smtp_server, settings) -> None:
     assert (msg.from_name, msg.from_addr, msg.message_id) == ("Bob", "bob@remote.example", "m1@remote.example")
     assert msg.snippet.startswith("Noodles at noon.") and msg.size == files[0].stat().st_size
     assert msg.maildir_key == files[0].name and not msg.seen
+    assert (msg.folder.message_count, msg.folder.unseen_count) == (1, 1)
     entry = QueueEntry.objects.get()
     assert entry.state == "done" and entry.recipients.get().state == "delivered"
     assert not (Path(settings.SPOOL_DIR) / entry.spool_name).exists()

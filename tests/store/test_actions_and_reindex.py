@@ -43,6 +43,12 @@ def snapshot(account) -> dict[str, tuple]:  # type: ignore[no-untyped-def]
     }
 
 
+def assert_counters_match(account) -> None:  # type: ignore[no-untyped-def]
+    for f in Folder.objects.filter(account=account):
+        rows = Message.objects.filter(folder=f)
+        assert (f.message_count, f.unseen_count) == (rows.count(), rows.filter(seen=False).count()), f.name
+
+
 def test_default_folders_exist_on_disk(alice, settings) -> None:
     names = sorted(Folder.objects.filter(account=alice).values_list("name", flat=True))
     assert names == ["Drafts", "INBOX", "Junk", "Sent", "To Me", "Trash"]
@@ -73,6 +79,7 @@ def test_flags_move_delete_keep_disk_and_index_in_step(alice, settings) -> None:
     assert do_delete_messages(acting_account=alice, messages=[m2]) == {"trashed": 0, "expunged": 1}
     assert not Message.objects.filter(pk=m2.pk).exists()
     assert not list((root(settings, alice) / ".Trash" / "cur").iterdir())
+    assert_counters_match(alice)
 
 
 def test_rename_folder_moves_children(alice, settings) -> None:
@@ -104,6 +111,7 @@ def test_reindex_after_the_index_is_wiped(alice, settings) -> None:
     call_command("reindex", "alice@example.com", "--no-progress", stdout=out)
     assert "7 messages (7 added" in out.getvalue()
     assert snapshot(alice) == before
+    assert_counters_match(alice)
     after = {f.name: f for f in Folder.objects.filter(account=alice)}
     assert after["Sent"].special_use == "sent" and after["INBOX"].special_use == "inbox"
     for name, uidnext in uidnext_before.items():
@@ -111,6 +119,7 @@ def test_reindex_after_the_index_is_wiped(alice, settings) -> None:
     # New mail after a reindex gets a fresh UID above every old one.
     new = do_append(acting_account=alice, folder=after["INBOX"], data=raw(7))
     assert new.uid == 7
+    assert_counters_match(alice)
 
     # Safe to re-run: nothing changes the second time.
     call_command("reindex", "--all", "--no-progress", stdout=io.StringIO())
