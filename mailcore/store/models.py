@@ -99,7 +99,6 @@ class Message(models.Model):
             models.UniqueConstraint(fields=("folder", "uid"), name="message_unique_uid"),
             models.UniqueConstraint(fields=("account", "maildir_key"), name="message_unique_key"),
         )
-        indexes = (models.Index(fields=("folder", "seen"), name="message_folder_seen"),)
 
     def __str__(self) -> str:
         return f"{self.folder_id}:{self.uid}"
