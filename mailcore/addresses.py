@@ -87,3 +87,18 @@ def storage_name(local: str) -> str:
     if _SAFE_DIR.match(local) and len(local) <= MAX_LOCAL_OCTETS:
         return local
     return "_" + local.encode("utf-8").hex()
+
+
+def local_from_storage_name(name: str) -> str | None:
+    """Inverse of storage_name, for rediscovering accounts from MAIL_ROOT; None if foreign."""
+    if name.startswith("_"):
+        try:
+            local = bytes.fromhex(name[1:]).decode("utf-8")
+        except ValueError:
+            return None
+    else:
+        local = name
+    try:
+        return local if storage_name(canonical_local(local)) == name else None
+    except InvalidAddressError:
+        return None

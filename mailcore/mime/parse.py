@@ -721,9 +721,12 @@ def _attachment(ent: _Entity, size: int, defects: _Defects) -> Attachment:
             ent.params, "name", defects
         )
     filename = _clean_filename(filename)
+    named = bool(filename)
     if not filename:
         filename = f"attachment-{ent.index}.{_ext_for(content_type)}"
-    inline = ent.disposition == "inline" or (
+    # Apple Mail sends PDFs as "inline; filename=…" with no Content-ID: nothing can reference
+    # such a part from the HTML, so it is an attachment to the reader (as Gmail shows it).
+    inline = (ent.disposition == "inline" and (bool(ent.content_id) or not named)) or (
         bool(ent.content_id) and ent.maintype == "image" and ent.parent_subtype == "related"
     )
     return Attachment(

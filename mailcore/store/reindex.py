@@ -7,12 +7,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from django.db import transaction
 from django.db.models import Count, F, Q
 
-from mailcore.directory.models import Account
-from mailcore.errors import InvalidFolderNameError, StorageError
+from mailcore.addresses import canonical_domain, local_from_storage_name
+from mailcore.directory.models import Account, Domain
+from mailcore.errors import InvalidAddressError, InvalidFolderNameError, StorageError
 from mailcore.mime import parse_message
 from mailcore.store.actions import DEFAULT_FOLDERS, listing_fields, new_uidvalidity
 from mailcore.store.maildir import KEYWORD_LETTERS, StoredFile, flags_from_info, folder_name_for_path
@@ -157,3 +159,33 @@ def _new_row(account: Account, folder: Folder, maildir, path: str, f: StoredFile
         modseq=folder.highestmodseq + 1, keywords=keywords, source=Source.REINDEX,
         **state, **listing_fields(parsed),
     )
+
+
+def discover_accounts(mail_root: Path) -> list[Account]:
+    """Recreate domain and account rows for every `<domain>/<user>/Maildir` under MAIL_ROOT
+    that has none (after the database is lost). New accounts get no usable password."""
+    found: list[Account] = []
+    if not mail_root.is_dir():
+        return found
+    for domain_dir in sorted(p for p in mail_root.iterdir() if p.is_dir()):
+        try:
+            alabel = canonical_domain(domain_dir.name)
+        except InvalidAddressError:
+            continue
+        if alabel != domain_dir.name:
+            continue
+        for user_dir in sorted(p for p in domain_dir.iterdir() if (p / "Maildir").is_dir()):
+            local = local_from_storage_name(user_dir.name)
+            if local is None:
+                log.warning("skipping %s: not a Mailroom account directory", user_dir)
+                continue
+            storage_path = f"{alabel}/{user_dir.name}"
+            account = Account.objects.filter(storage_path=storage_path).first()
+            if account is None:
+                domain, _ = Domain.objects.get_or_create(name=alabel)
+                account = Account(address=f"{local}@{alabel}", local_part=local, domain=domain,
+                                  storage_path=storage_path)
+                account.set_unusable_password()
+                account.save()
+            found.append(account)
+    return found

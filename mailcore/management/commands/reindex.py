@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from mailcore.addresses import canonical_address
 from mailcore.directory.models import Account
 from mailcore.errors import InvalidAddressError
-from mailcore.store.reindex import reindex_account
+from mailcore.store.reindex import discover_accounts, reindex_account
 
 
 class Command(BaseCommand):
@@ -19,10 +21,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("addresses", nargs="*")
         parser.add_argument("--all", action="store_true", help="every account")
+        parser.add_argument("--discover", action="store_true",
+                            help="with --all: first recreate domains and accounts found under "
+                                 "MAIL_ROOT that the database lost (they get no password)")
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        if opts["discover"] and not opts["all"]:
+            raise CommandError("--discover goes with --all")
         if opts["all"]:
+            if opts["discover"]:
+                before = set(Account.objects.values_list("pk", flat=True))
+                found = discover_accounts(Path(settings.MAIL_ROOT))
+                new = [a.address for a in found if a.pk not in before]
+                if new:
+                    self.stdout.write(f"recreated {len(new)} account(s) without a password "
+                                      f"(set one with `account passwd`): {', '.join(new)}")
             accounts = list(Account.objects.all())
         elif opts["addresses"]:
             accounts = []
