@@ -28,17 +28,15 @@ app.conf.update(
     task_default_queue="mailroom",
     worker_hijack_root_logger=False,
 )
-app.autodiscover_tasks(["mailcore.delivery"])
+app.autodiscover_tasks(["mailcore.delivery", "mailcore.store"])
 
 
 @app.on_after_finalize.connect
 def _schedule(sender: Celery, **_: object) -> None:
     from django.conf import settings
 
-    sender.add_periodic_task(settings.QUEUE_SWEEP_SECONDS, _sweep_signature(), name="queue sweep")
-
-
-def _sweep_signature():  # type: ignore[no-untyped-def]
     from mailcore.delivery.tasks import sweep_queue
+    from mailcore.store.tasks import clean_maildir_tmp
 
-    return sweep_queue.s()
+    sender.add_periodic_task(settings.QUEUE_SWEEP_SECONDS, sweep_queue.s(), name="queue sweep")
+    sender.add_periodic_task(3600.0, clean_maildir_tmp.s(), name="maildir tmp cleanup")

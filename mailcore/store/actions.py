@@ -382,3 +382,14 @@ def do_delete_messages(*, acting_account: Account, messages: list[Message]) -> d
         do_move(acting_account=acting_account, messages=elsewhere, destination=trash)
     expunged = do_expunge(acting_account=acting_account, messages=in_trash) if in_trash else 0
     return {"trashed": len(elsewhere), "expunged": expunged}
+
+
+def do_clean_maildir_tmp(max_age_seconds: float) -> int:
+    """Remove tmp/ debris older than `max_age_seconds` in every account's folders (a crash
+    between writing tmp/ and linking leaves such files; maildir(5) suggests 36 hours)."""
+    removed = 0
+    for account in Account.objects.only("pk", "storage_path").iterator():
+        maildir = maildir_for(account)
+        for path in maildir.list_folder_paths():
+            removed += maildir.clean_tmp(path, max_age_seconds)
+    return removed

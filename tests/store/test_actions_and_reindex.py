@@ -153,3 +153,17 @@ def test_deliver_rolls_back_its_file_when_the_row_fails(alice, settings) -> None
         do_deliver(alice, inbox, raw(2), key="clash.key", source="api")
     assert not (root(settings, alice) / "new" / "clash.key").exists()
     assert Message.objects.count() == 1
+
+
+def test_tmp_debris_is_cleaned_for_every_account(alice, bob, settings) -> None:
+    import os
+
+    from mailcore.store.actions import do_clean_maildir_tmp
+
+    old = root(settings, bob) / ".Sent" / "tmp" / "crashed.1"
+    old.write_bytes(b"partial")
+    os.utime(old, (1, 1))
+    fresh = root(settings, alice) / "tmp" / "in-flight.2"
+    fresh.write_bytes(b"being written")
+    assert do_clean_maildir_tmp(36 * 3600) == 1
+    assert fresh.exists() and not old.exists()
