@@ -222,3 +222,20 @@ def test_korean_charsets_index_correctly(alice, name: str, needle: str) -> None:
     msg = Message.objects.get()
     assert needle in msg.subject + msg.snippet + msg.from_name, (msg.subject, msg.snippet)
     assert "\ufffd" not in msg.subject + msg.from_name
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(60)
+def test_mime_bombs_are_delivered_raw_and_indexed(alice, smtp_server, settings) -> None:
+    deep = b"Subject: deep\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n" + (
+        b"--a\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n" * 20000) + b"end\r\n"
+    wide = (b"Subject: wide\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+            + b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" * 5000 + b"--b--\r\n")
+    with smtplib.SMTP(*smtp_server) as c:
+        for data in (deep, wide):
+            c.sendmail("bob@remote.example", ["alice@example.com"], data)
+    assert sorted(run_queue()) == ["done", "done"]
+    subjects = sorted(Message.objects.values_list("subject", flat=True))
+    assert subjects == ["deep", "wide"]
+    stored = sorted(p.read_bytes() for p in maildir_files(settings, alice))
+    assert any(s.endswith(deep) for s in stored) and any(s.endswith(wide) for s in stored)
