@@ -61,6 +61,8 @@ def start_stack(*, worker_concurrency: int = 2, web_workers: int = 2, worker_poo
     web, smtp = free_port(), free_port()
     env = {**os.environ, "MAILROOM_VAR": str(var), "WEB_LISTEN": f"127.0.0.1:{web}",
            "SMTP_LISTEN": f"127.0.0.1:{smtp}", "MAIL_HOSTNAME": "bench.test",
+           "SUBMISSION_LISTEN": f"127.0.0.1:{free_port()}",
+           "SMTPS_LISTEN": f"127.0.0.1:{free_port()}",
            "LOG_LEVEL": "WARNING", "MAILROOM_ENV_FILE": str(var / "none.env"),
            "SMTP_MAX_CONNECTIONS_PER_IP": "1000", **(extra_env or {})}
     log = (var / "stack.log").open("wb")

@@ -39,3 +39,59 @@ class TemporaryDeliveryError(MailcoreError):
 
 class PermanentDeliveryError(MailcoreError):
     """Delivery of one recipient can never succeed (alias loop, no such mailbox)."""
+
+
+# --- sending (mailcore.delivery.submit) --------------------------------------------------------
+
+class SenderNotAllowedError(UserError):
+    """Envelope sender or header From is not an address the account owns (SMTP 553 5.7.1)."""
+
+    code = "sender_not_allowed"
+
+
+class RecipientRejectedError(UserError):
+    """A recipient cannot receive this message (no such local mailbox, bad address)."""
+
+    code = "recipient_rejected"
+
+
+class SendLimitError(UserError):
+    """A per-account sending limit was reached."""
+
+    code = "send_limit"
+
+
+class TooManyRecipientsError(SendLimitError):
+    """More recipients than one message may have (SMTP 452 4.5.3)."""
+
+    code = "too_many_recipients"
+
+
+class DailyLimitError(SendLimitError):
+    """The account sent its allowed number of messages for the last 24 hours (SMTP 550 5.7.1)."""
+
+    code = "daily_limit"
+
+
+class InvalidMessageError(UserError):
+    """A message to compose is invalid (header injection, bad address …); `field` names the
+    input at fault so forms can show it there."""
+
+    code = "invalid_message"
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class MessageTooLargeError(UserError):
+    """The composed message (with attachments, after MIME encoding) exceeds the size limit."""
+
+    code = "message_too_large"
+
+    def __init__(self, *, size: int, limit: int) -> None:
+        super().__init__(
+            f"The message would be {size / 1048576:.1f} MB after encoding; the limit is "
+            f"{limit / 1048576:.1f} MB. Remove or shrink attachments."
+        )
+        self.size, self.limit = size, limit

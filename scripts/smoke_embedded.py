@@ -49,6 +49,7 @@ def run_smoke(timeout: float = 180.0) -> None:
     env.update({
         "MAILROOM_VAR": str(var), "WEB_LISTEN": f"127.0.0.1:{web}",
         "SMTP_LISTEN": f"127.0.0.1:{smtp}", "MAIL_HOSTNAME": "smoke.test",
+        "SUBMISSION_LISTEN": f"127.0.0.1:{free_port()}", "SMTPS_LISTEN": f"127.0.0.1:{free_port()}",
         "QUEUE_SWEEP_SECONDS": "2", "MAILROOM_ENV_FILE": str(var / "none.env"),
     })
     log_path = var / "run.log"

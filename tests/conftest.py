@@ -24,6 +24,9 @@ def _mail_dirs(settings: object, tmp_path: Path) -> None:
     settings.MAIL_ROOT = tmp_path / "mail"  # type: ignore[attr-defined]
     settings.SPOOL_DIR = tmp_path / "spool"  # type: ignore[attr-defined]
     settings.MAIL_HOSTNAME = "mx.test"  # type: ignore[attr-defined]
+    # Outbound relay: never ask a real resolver (nothing listens on port 1: lookups fail fast);
+    # tests/outbound points this at its own DNS server.
+    settings.RELAY_NAMESERVERS = "127.0.0.1:1"  # type: ignore[attr-defined]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
 
 
@@ -53,8 +56,9 @@ def bob(make_account) -> Account:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def smtp_factory(transactional_db: None):  # type: ignore[no-untyped-def]
-    """Start the real MX listener (aiosmtpd + our handler) on 127.0.0.1, a free port, with
-    optional SmtpConfig/IngressPolicy overrides; stopped at teardown."""
+    """Start the real SMTP listeners (MX, submission 587-style, SMTPS 465-style) on 127.0.0.1,
+    free ports, with optional SmtpConfig/IngressPolicy overrides; returns the address of
+    `listener` ("mx", "submission" or "smtps"); stopped at teardown."""
     import dataclasses
 
     from mailcore.config import Listen
@@ -62,17 +66,18 @@ def smtp_factory(transactional_db: None):  # type: ignore[no-untyped-def]
 
     servers: list[SmtpServer] = []
 
-    def start(**overrides: object) -> tuple[str, int]:
+    def start(listener: str = "mx", **overrides: object) -> tuple[str, int]:
         cfg = config_from_settings()
         policy_fields = {f.name for f in dataclasses.fields(cfg.policy)}
         policy = dataclasses.replace(
             cfg.policy, **{k: v for k, v in overrides.items() if k in policy_fields})
         rest = {k: v for k, v in overrides.items() if k not in policy_fields}
-        cfg = dataclasses.replace(cfg, mx=Listen("127.0.0.1", 0), policy=policy, **rest)
+        free = Listen("127.0.0.1", 0)
+        cfg = dataclasses.replace(cfg, mx=free, submission=free, smtps=free, policy=policy, **rest)
         server = SmtpServer(cfg)
         server.start()
         servers.append(server)
-        return "127.0.0.1", server.ports["mx"]
+        return "127.0.0.1", server.ports[listener]
 
     yield start
     for server in servers:

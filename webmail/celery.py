@@ -28,7 +28,7 @@ app.conf.update(
     task_default_queue="mailroom",
     worker_hijack_root_logger=False,
 )
-app.autodiscover_tasks(["mailcore.delivery", "mailcore.store"])
+app.autodiscover_tasks(["mailcore.delivery", "mailcore.store", "webmail.compose"])
 
 
 @app.on_after_finalize.connect
@@ -40,3 +40,6 @@ def _schedule(sender: Celery, **_: object) -> None:
 
     sender.add_periodic_task(settings.QUEUE_SWEEP_SECONDS, sweep_queue.s(), name="queue sweep")
     sender.add_periodic_task(3600.0, clean_maildir_tmp.s(), name="maildir tmp cleanup")
+    from webmail.compose.tasks import cleanup_uploads_task
+
+    sender.add_periodic_task(3600.0, cleanup_uploads_task.s(), name="upload cleanup")

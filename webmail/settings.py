@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "mailcore.store",
     "mailcore.delivery",
     "webmail.api",
+    "webmail.compose",
 ]
 
 MIDDLEWARE = [
@@ -206,6 +207,17 @@ SMTP_COMMAND_CALL_LIMIT = env_int("SMTP_COMMAND_CALL_LIMIT", 100)
 # always rejected.
 SMTP_BARE_LF = env_str("SMTP_BARE_LF", "normalize")
 
+# --- submission (587/465), relay access, login limiter (issue 3: submission) -----------------
+SUBMISSION_MAX_RECIPIENTS = env_int("SUBMISSION_MAX_RECIPIENTS", 100)  # per message; 0 = no limit
+SUBMISSION_MAX_MESSAGES_PER_DAY = env_int("SUBMISSION_MAX_MESSAGES_PER_DAY", 500)  # per account
+AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 900)
+AUTH_MAX_FAILURES_PER_IP = env_int("AUTH_MAX_FAILURES_PER_IP", 10)  # distinct wrong passwords
+AUTH_MAX_FAILURES_PER_ACCOUNT = env_int("AUTH_MAX_FAILURES_PER_ACCOUNT", 20)
+AUTH_TRUSTED_SECONDS = env_int("AUTH_TRUSTED_SECONDS", 30 * 24 * 3600)
+AUTH_FAILURE_DELAY_SECONDS = env_float("AUTH_FAILURE_DELAY_SECONDS", 1.0)
+AUTH_FAILURE_DELAY_MAX_SECONDS = env_float("AUTH_FAILURE_DELAY_MAX_SECONDS", 10.0)
+SMTP_AUTH_MAX_FAILURES_PER_SESSION = env_int("SMTP_AUTH_MAX_FAILURES_PER_SESSION", 3)
+
 ALIAS_MAX_DEPTH = env_int("ALIAS_MAX_DEPTH", 10)
 ALIAS_MAX_EXPANSION = env_int("ALIAS_MAX_EXPANSION", 1000)
 DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 300)
@@ -216,9 +228,35 @@ QUEUE_SWEEP_SECONDS = env_float("QUEUE_SWEEP_SECONDS", 30.0)
 SPOOL_ORPHAN_SECONDS = env_int("SPOOL_ORPHAN_SECONDS", 24 * 3600)
 MAILDIR_TMP_MAX_AGE_SECONDS = env_int("MAILDIR_TMP_MAX_AGE_SECONDS", 36 * 3600)
 
+# --- outbound relay, bounces and DKIM (issue 3: mailcore.delivery.relay/dsn/dkim) ----------
+# Resolvers for MX lookups, "ip[:port],…"; empty = /etc/resolv.conf (sendmail's resolver).
+RELAY_NAMESERVERS = env_str("RELAY_NAMESERVERS", "")
+RELAY_DNS_TIMEOUT = env_float("RELAY_DNS_TIMEOUT", 10.0)
+RELAY_SMTP_PORT = env_int("RELAY_SMTP_PORT", 25)
+RELAY_CONNECT_TIMEOUT = env_float("RELAY_CONNECT_TIMEOUT", 30.0)
+# Loopback/private/link-local MX targets are refused (SSRF) unless this is set (tests).
+RELAY_ALLOW_PRIVATE_TARGETS = env_bool("RELAY_ALLOW_PRIVATE_TARGETS", False)
+# Domains whose mail is deferred rather than sent without STARTTLS, "a.example,b.example".
+RELAY_REQUIRE_TLS_DOMAINS = env_str("RELAY_REQUIRE_TLS_DOMAINS", "")
+RELAY_RETRY_BASE_SECONDS = env_int("RELAY_RETRY_BASE_SECONDS", 300)
+RELAY_RETRY_MAX_SECONDS = env_int("RELAY_RETRY_MAX_SECONDS", 4 * 3600)
+RELAY_MAX_QUEUE_LIFETIME_SECONDS = env_int("RELAY_MAX_QUEUE_LIFETIME_SECONDS", 5 * 24 * 3600)
+RELAY_DELAY_NOTICE_SECONDS = env_int("RELAY_DELAY_NOTICE_SECONDS", 4 * 3600)  # 0 = never
+# Outbound attempts before an entry is held as poison (the lifetime usually ends it first).
+RELAY_MAX_ATTEMPTS = env_int("RELAY_MAX_ATTEMPTS", 100)
+
 DEFAULT_QUOTA_BYTES = env_int("DEFAULT_QUOTA_BYTES", 0)  # 0 = unlimited
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
+
+# --- compose (REST API write side) ------------------------------------------------------------
+# A composed message (attachments base64-encoded) may not exceed this; defaults to the SMTP limit.
+COMPOSE_MAX_MESSAGE_BYTES = env_int("COMPOSE_MAX_MESSAGE_BYTES", SMTP_MAX_MESSAGE_BYTES)
+# One uploaded attachment: base64 grows it by a third, so 18 MiB still fits a 25 MiB message.
+COMPOSE_MAX_UPLOAD_BYTES = env_int("COMPOSE_MAX_UPLOAD_BYTES", 18 * 1024 * 1024)
+# All uploads of one account not yet cleaned up (they are removed a day after upload).
+COMPOSE_UPLOAD_QUOTA_BYTES = env_int("COMPOSE_UPLOAD_QUOTA_BYTES", 200 * 1024 * 1024)
+UPLOAD_DIR = env_path("UPLOAD_DIR", VAR_DIR / "uploads")
 
 # --- Celery -----------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")

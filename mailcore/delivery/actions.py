@@ -81,8 +81,10 @@ def do_enqueue(*, sender: str, recipients: list[str], data: bytes, client_ip: st
     return entry
 
 
-def retry_delay(attempt: int) -> timedelta:
+def retry_delay(attempt: int, direction: str = Direction.INBOUND) -> timedelta:
     base, cap = settings.DELIVERY_RETRY_BASE_SECONDS, settings.DELIVERY_RETRY_MAX_SECONDS
+    if direction == Direction.OUTBOUND:  # remote servers: 5 m, 10 m, 20 m … (greylisting)
+        base, cap = settings.RELAY_RETRY_BASE_SECONDS, settings.RELAY_RETRY_MAX_SECONDS
     return timedelta(seconds=min(cap, base * (2 ** max(0, attempt - 1))))
 
 
@@ -103,7 +105,7 @@ def _claim(entry_ids: list[int], worker: str) -> list[tuple[QueueEntry, Delivery
         for entry in entries:
             entry.attempts += 1
             entry.locked_until = lease
-            entry.next_attempt_at = now + retry_delay(entry.attempts)
+            entry.next_attempt_at = now + retry_delay(entry.attempts, entry.direction)
         bulk_set(QueueEntry, ["attempts", "locked_until", "next_attempt_at"],
                  [(e.pk, e.attempts, e.locked_until, e.next_attempt_at) for e in entries])
         attempts = DeliveryAttempt.objects.bulk_create(
@@ -158,7 +160,8 @@ def do_process_entries(entry_ids: list[int], *, worker: str = "") -> dict[int, s
     for entry, attempt in claimed:
         job = _Attempt(entry, attempt, {})
         work.append(job)
-        if entry.attempts > settings.DELIVERY_MAX_ATTEMPTS:
+        if entry.attempts > (settings.RELAY_MAX_ATTEMPTS if entry.direction == Direction.OUTBOUND
+                             else settings.DELIVERY_MAX_ATTEMPTS):
             job.state, job.result = EntryState.HELD, "held"
             job.detail = f"held after {entry.attempts - 1} attempts"
             continue
@@ -170,7 +173,7 @@ def do_process_entries(entry_ids: list[int], *, worker: str = "") -> dict[int, s
             continue
         pending = [r for r in recipients.get(entry.pk, []) if r.state not in FINAL_STATES]
         if entry.direction == Direction.OUTBOUND:
-            job.outcomes = _relay_outbound(pending)
+            job.outcomes = _relay_outbound(entry, data, pending, inboxes)
         else:
             parsed = parse_message(data)
             job.outcomes = {r.pk: _deliver_inbound(entry, r, data, parsed, inboxes)
@@ -242,13 +245,20 @@ def _forward(entry: QueueEntry, rcpt: QueueRecipient, targets: list[str], data: 
                smtputf8=entry.smtputf8, direction=Direction.OUTBOUND)
 
 
-def _relay_outbound(pending: list[QueueRecipient]) -> dict[int, Outcome]:
-    # TODO(sending): remote delivery by MX arrives with the outbound relay; until then the
-    # entry stays queued and visible in mailq, and is retried on schedule.
-    return {
-        rcpt.pk: Outcome(RecipientState.DEFERRED, "4.4.0 outbound relay is not enabled yet")
-        for rcpt in pending
-    }
+def _relay_outbound(entry: QueueEntry, data: bytes, pending: list[QueueRecipient],
+                    inboxes: dict[int, Folder | None]) -> dict[int, Outcome]:
+    """Remote recipients by MX, recipients in our own domains locally like inbound mail; DKIM,
+    bounces and delay notices in mailcore.delivery.outbound."""
+    from mailcore.delivery.outbound import do_relay_entry
+
+    parsed: list[ParsedMessage] = []
+
+    def deliver_local(rcpt: QueueRecipient) -> Outcome:
+        if not parsed:
+            parsed.append(parse_message(data))
+        return _deliver_inbound(entry, rcpt, data, parsed[0], inboxes)
+
+    return do_relay_entry(entry, data, pending, deliver_local=deliver_local)
 
 
 def due_entries(limit: int = 1000, now: datetime | None = None) -> list[int]:

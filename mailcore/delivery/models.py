@@ -92,3 +92,34 @@ class DeliveryAttempt(models.Model):
         constraints = (
             models.UniqueConstraint(fields=("entry", "number"), name="attempt_unique_number"),
         )
+
+
+class DkimAlgorithm(models.TextChoices):
+    RSA = "rsa-sha256", "RSA-SHA256"
+    ED25519 = "ed25519-sha256", "Ed25519-SHA256"
+
+
+class DkimKey(models.Model):
+    """A DKIM signing key of one sending domain (RFC 6376; ed25519 per RFC 8463).
+
+    The private key lives in this row, not in a file: every worker on every host signs with the
+    same key through the one database, and a database backup restores signing with the mail.
+    Nothing outside mailcore.delivery.dkim reads `private_key`.
+    """
+
+    domain = models.CharField(max_length=253, help_text="IDNA A-label, lower case")
+    selector = models.CharField(max_length=63)
+    algorithm = models.CharField(max_length=16, choices=DkimAlgorithm.choices)
+    private_key = models.TextField(help_text="PEM (RSA) or base64 seed (ed25519)")
+    public_key = models.TextField(help_text="base64 value of the DNS p= tag")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=("domain", "selector"), name="dkim_key_selector_unique"),
+        )
+        indexes = (models.Index(fields=("domain", "is_active"), name="dkim_key_domain"),)
+
+    def __str__(self) -> str:
+        return f"{self.selector}._domainkey.{self.domain} ({self.algorithm})"

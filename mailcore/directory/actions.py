@@ -3,6 +3,7 @@ and tests all come through here, so validation happens once."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +16,7 @@ from mailcore.addresses import (
     split_address,
     storage_name,
 )
-from mailcore.directory.models import Account, Alias, Domain
+from mailcore.directory.models import Account, Alias, Domain, RelayAction, RelayRule
 from mailcore.errors import ConflictError, InvalidAddressError, NotFoundError
 
 
@@ -167,3 +168,59 @@ def do_remove_alias(source: str, targets: list[str] | None = None) -> None:
             alias.save()
         else:
             alias.delete()
+
+
+# --- relay access (sendmail's /etc/mail/access) -------------------------------------------------
+
+# security.md R20/W16: a mistyped range must not turn us into an open relay.
+WIDEST_IPV4_PREFIX = 24
+WIDEST_IPV6_PREFIX = 56
+
+
+def canonical_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """'127.0.0.1' → 127.0.0.1/32; '10.1.2.3/24' → 10.1.2.0/24 (host bits dropped)."""
+    try:
+        network = ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError as exc:
+        raise InvalidAddressError(f"invalid network {value!r}: {exc}") from exc
+    if isinstance(network, ipaddress.IPv6Network) and network.prefixlen >= 96:
+        mapped = network.network_address.ipv4_mapped
+        if mapped is not None:  # ::ffff:a.b.c.d/120 is an IPv4 range in disguise
+            network = ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}", strict=False)
+    return network
+
+
+def _rule_domain(value: str) -> str:
+    return canonical_domain(value.removeprefix("@")) if value else ""
+
+
+def do_add_relay_rule(network: str, action: str, *, sender_domain: str = "",
+                      recipient_domain: str = "", comment: str = "",
+                      force: bool = False) -> RelayRule:
+    """Add (or change the action of) an access rule. Rules wider than /24 (IPv4) or /56 (IPv6)
+    are refused unless `force`: relaying for a whole provider is almost always a mistake."""
+    net = canonical_network(network)
+    try:
+        relay_action = RelayAction(action.upper())
+    except ValueError as exc:
+        raise InvalidAddressError(
+            f"action must be one of {', '.join(RelayAction.values)}, not {action!r}") from exc
+    widest = WIDEST_IPV4_PREFIX if net.version == 4 else WIDEST_IPV6_PREFIX
+    if net.prefixlen < widest and not force:
+        raise ConflictError(f"{net} is wider than /{widest}; refusing without --force")
+    rule, _ = RelayRule.objects.update_or_create(
+        network=str(net), sender_domain=_rule_domain(sender_domain),
+        recipient_domain=_rule_domain(recipient_domain),
+        defaults={"action": relay_action, "comment": comment[:200]},
+    )
+    return rule
+
+
+def do_remove_relay_rule(network: str, *, sender_domain: str = "",
+                         recipient_domain: str = "") -> None:
+    deleted, _ = RelayRule.objects.filter(
+        network=str(canonical_network(network)), sender_domain=_rule_domain(sender_domain),
+        recipient_domain=_rule_domain(recipient_domain),
+    ).delete()
+    if not deleted:
+        raise NotFoundError(f"no access rule for {network}")

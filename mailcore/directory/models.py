@@ -83,3 +83,63 @@ class Alias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} → {', '.join(self.targets)}"
+
+
+class RelayAction(models.TextChoices):
+    # sendmail access(5) right-hand sides.
+    RELAY = "RELAY", "Relay"        # may send to any domain (like Postfix mynetworks)
+    OK = "OK", "OK"                # accept for our domains; no relaying
+    REJECT = "REJECT", "Reject"    # refuse every recipient, local ones too
+    DISCARD = "DISCARD", "Discard"  # accept, then drop (recorded in the log)
+
+
+class RelayRule(models.Model):
+    """One line of /etc/mail/access: client network (and optionally envelope sender domain and
+    recipient domain) → action. Written only by directory.actions; matched by queries."""
+
+    network = models.CharField(max_length=50, help_text="IPv4/IPv6 CIDR, normalised")
+    sender_domain = models.CharField(max_length=253, blank=True, default="",
+                                     help_text="A-label; '' = any sender")
+    recipient_domain = models.CharField(max_length=253, blank=True, default="",
+                                        help_text="A-label; '' = any recipient")
+    action = models.CharField(max_length=8, choices=RelayAction.choices)
+    comment = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("network", "sender_domain", "recipient_domain")
+        constraints = (
+            models.UniqueConstraint(fields=("network", "sender_domain", "recipient_domain"),
+                                    name="relay_rule_unique"),
+        )
+
+    def __str__(self) -> str:
+        cond = "".join(f" {k}={v}" for k, v in (("from", self.sender_domain),
+                                                 ("to", self.recipient_domain)) if v)
+        return f"{self.network}{cond} {self.action}"
+
+
+class AuthEvent(models.Model):
+    """Login limiter state shared by every process (SMTP AUTH now; IMAP, POP3, web later):
+    one row per distinct wrong password per (client IP, account), and one per success."""
+
+    FAILURE = "fail"
+    SUCCESS = "ok"
+
+    kind = models.CharField(max_length=4, choices=((FAILURE, "failure"), (SUCCESS, "success")))
+    ip = models.CharField(max_length=45)
+    account = models.CharField(max_length=320, help_text="canonical address tried (or raw)")
+    # A keyed, truncated hash of the wrong password: tells distinct guesses apart (Mailu),
+    # never reversible without SECRET_KEY. '' for successes.
+    secret_hash = models.CharField(max_length=32, blank=True, default="")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = (
+            models.Index(fields=("ip", "created_at"), name="authevent_ip"),
+            models.Index(fields=("account", "created_at"), name="authevent_account"),
+            models.Index(fields=("created_at",), name="authevent_age"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.ip} {self.account}"

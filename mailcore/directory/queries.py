@@ -4,12 +4,13 @@ delivery time. Every lookup is an exact match on an indexed, canonical column.""
 from __future__ import annotations
 
 import enum
+import ipaddress
 from dataclasses import dataclass, field
 
 from django.conf import settings
 
 from mailcore.addresses import canonical_address, canonical_domain, split_address
-from mailcore.directory.models import Account, Alias, Domain
+from mailcore.directory.models import Account, Alias, Domain, RelayAction, RelayRule
 from mailcore.errors import InvalidAddressError
 
 RECIPIENT_DELIMITER = "+"  # Postfix recipient_delimiter: alice+news@ reaches alice@
@@ -171,4 +172,98 @@ def alias_graph_has_cycle(source: str, targets: list[str]) -> bool:
         alias = Alias.objects.filter(source=addr).only("targets").first()
         if alias is not None:
             stack.extend(alias.targets)
+    return False
+
+
+# --- relay access (sendmail's /etc/mail/access) -------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class AccessRule:
+    """A RelayRule as the SMTP layer matches it (no ORM object in the session)."""
+
+    pk: int
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network
+    sender_domain: str
+    recipient_domain: str
+    action: str
+
+
+# Equal specificity: the stricter action wins.
+_SEVERITY = {RelayAction.REJECT: 3, RelayAction.DISCARD: 2, RelayAction.OK: 1, RelayAction.RELAY: 0}
+
+
+def client_ip(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return None
+    # An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d.
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+def list_access_rules_for_ip(ip: str) -> list[AccessRule]:
+    """Every rule whose network contains `ip` (the table is small, like an access map)."""
+    addr = client_ip(ip)
+    if addr is None:
+        return []
+    out = []
+    for rule in RelayRule.objects.all():
+        network = ipaddress.ip_network(rule.network, strict=False)
+        if addr.version == network.version and addr in network:
+            out.append(AccessRule(rule.pk, network, rule.sender_domain, rule.recipient_domain,
+                                  rule.action))
+    return out
+
+
+def _domain_matches(rule_domain: str, domain: str) -> bool:
+    return not rule_domain or domain == rule_domain or domain.endswith("." + rule_domain)
+
+
+def _domain_of(address: str) -> str:
+    _, at, domain = address.rpartition("@")
+    if not at:
+        return ""
+    try:
+        return canonical_domain(domain)
+    except InvalidAddressError:
+        return ""
+
+
+def pick_access_rule(rules: list[AccessRule], *, sender: str, recipient: str) -> AccessRule | None:
+    """The most specific matching rule: longest prefix, then most domain conditions, then the
+    strictest action. Pure: the caller loads `rules` once per session."""
+    sender_domain, recipient_domain = _domain_of(sender), _domain_of(recipient)
+    best: AccessRule | None = None
+    best_key: tuple[int, int, int] = (-1, -1, -1)
+    for rule in rules:
+        if rule.sender_domain and not _domain_matches(rule.sender_domain, sender_domain):
+            continue
+        if rule.recipient_domain and not _domain_matches(rule.recipient_domain, recipient_domain):
+            continue
+        key = (rule.network.prefixlen, bool(rule.sender_domain) + bool(rule.recipient_domain),
+               _SEVERITY[RelayAction(rule.action)])
+        if key > best_key:
+            best, best_key = rule, key
+    return best
+
+
+def account_owns_address(account: Account, address: str) -> bool:
+    """May `account` send as `address`? Its own address (with or without a +tag), or an alias
+    whose targets include it (Postfix reject_sender_login_mismatch). A catch-all grants nothing.
+    Resolution follows delivery: whatever alice+tag@ delivers to is who owns it."""
+    try:
+        canonical = canonical_address(address)
+    except InvalidAddressError:
+        return False
+    local, _, alabel = canonical.rpartition("@")
+    for candidate in _candidates(local, alabel):
+        if candidate == account.address:
+            return True
+        alias = Alias.objects.filter(source=candidate).only("targets").first()
+        if alias is not None:
+            return account.address in alias.targets
+        if Account.objects.filter(address=candidate).exists():
+            return False
     return False

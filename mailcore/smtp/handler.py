@@ -1,5 +1,6 @@
-"""aiosmtpd hooks of the MX listener: cheap recipient checks at RCPT, and at DATA the durable
-hand-off (spool + queue row) that alone allows a 250. No parsing or delivery happens here."""
+"""aiosmtpd hooks of the MX listener: cheap recipient and relay-access checks at RCPT, and at
+DATA the durable hand-off (spool + queue row) that alone allows a 250. No parsing or delivery
+happens here."""
 
 from __future__ import annotations
 
@@ -14,9 +15,16 @@ from django.utils import timezone
 
 from mailcore.asyncdb import run_db
 from mailcore.delivery import spool
-from mailcore.delivery.actions import do_enqueue
-from mailcore.directory.queries import Resolution, resolve_recipient
-from mailcore.errors import StorageError
+from mailcore.delivery.submit import do_enqueue_routed, remote_address
+from mailcore.directory.models import RelayAction
+from mailcore.directory.queries import (
+    AccessRule,
+    Resolution,
+    list_access_rules_for_ip,
+    pick_access_rule,
+    resolve_recipient,
+)
+from mailcore.errors import InvalidAddressError, StorageError
 
 log = logging.getLogger("mailroom")
 
@@ -83,17 +91,21 @@ class IngressHandler:
             # RFC 6531 §3.4: without SMTPUTF8 a non-ASCII mailbox is refused.
             return "553 5.6.7 Non-ASCII recipient address needs the SMTPUTF8 parameter"
         try:
+            rules = await self._access_rules(session)
             found = await run_db(resolve_recipient, address)
         except DatabaseError:
             log.exception("recipient lookup failed for %s", address)
             return "451 4.3.0 Temporary lookup failure, try again later"
         shown = _printable(address)
+        rule = pick_access_rule(rules, sender=envelope.mail_from or "", recipient=address)
+        action = rule.action if rule is not None else ""
+        if action == RelayAction.REJECT:
+            log.info("access rule #%s (%s) rejects %s -> %s", rule.pk if rule else "",
+                     _peer_ip(session), _printable(envelope.mail_from or ""), shown)
+            return f"554 5.7.1 <{shown}>: Access denied"
         match found.resolution:
             case Resolution.ACCOUNT | Resolution.ALIAS | Resolution.POSTMASTER:
-                if found.address in envelope.rcpt_tos:
-                    return "250 2.1.5 Recipient OK (duplicate)"
-                envelope.rcpt_tos.append(found.address)
-                return "250 2.1.5 Recipient OK"
+                return _accept(envelope, found.address, action=action)
             case Resolution.DISABLED:
                 return f"550 5.2.1 <{shown}>: Mailbox disabled"
             case Resolution.UNKNOWN:
@@ -101,33 +113,68 @@ class IngressHandler:
             case Resolution.INVALID:
                 return f"501 5.1.3 <{shown}>: Bad recipient address syntax"
             case _:
-                # Relaying needs an authenticated client or a relay rule (never an open relay).
-                return f"554 5.7.1 <{shown}>: Relay access denied"
+                # Relaying needs an authenticated client or a RELAY (or DISCARD) rule for the
+                # client's address; never the sender domain alone (security.md R17).
+                if not (session.authenticated or action in (RelayAction.RELAY,
+                                                            RelayAction.DISCARD)):
+                    return f"554 5.7.1 <{shown}>: Relay access denied"
+                if not found.address:  # address literals, trailing dots, quoted tricks
+                    return f"553 5.1.3 <{shown}>: Bad recipient address syntax"
+                try:
+                    remote = remote_address(address)
+                except InvalidAddressError:
+                    return f"553 5.1.3 <{shown}>: Bad recipient address syntax"
+                return _accept(envelope, remote, action=action, remote=True)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def _access_rules(self, session: Any) -> list[AccessRule]:
+        """The client's access rules, loaded once per session (like an access map lookup)."""
+        rules: list[AccessRule] | None = getattr(session, "mailroom_access_rules", None)
+        if rules is None:
+            rules = await run_db(list_access_rules_for_ip, _peer_ip(session))
+            session.mailroom_access_rules = rules
+        return rules
+
+    def _checked_data(self, envelope: Any) -> tuple[bytes, str]:
+        """The message bytes ready to spool, or '' and the refusal reply."""
         data: bytes = envelope.original_content or b""
         if _BARE_CR.search(data):
-            return "554 5.6.0 Message contains a bare CR; refused (SMTP smuggling protection)"
+            return b"", "554 5.6.0 Message contains a bare CR; refused (SMTP smuggling protection)"
         if _BARE_LF.search(data):
             if self.policy.bare_lf == "reject":
-                return "554 5.6.0 Message contains a bare LF; refused (SMTP smuggling protection)"
+                return b"", ("554 5.6.0 Message contains a bare LF; refused "
+                             "(SMTP smuggling protection)")
             data = _BARE_LF.sub(b"\r\n", data)
         if count_received(data) > self.policy.max_received_headers:
-            return "554 5.4.6 Too many hops (Received headers); mail loop suspected"
+            return b"", "554 5.4.6 Too many hops (Received headers); mail loop suspected"
+        return data, ""
+
+    def _trace(self, server: Any, session: Any, envelope: Any, queue_id: str,
+               recipients: list[str]) -> bytes:
+        return received_header(
+            helo=session.host_name or "", ip=_peer_ip(session), hostname=self.policy.hostname,
+            queue_id=queue_id, tls=session.ssl is not None or _implicit_tls(server),
+            auth=bool(session.authenticated),
+            recipient=recipients[0] if len(recipients) == 1 else None,
+        )
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        data, refusal = self._checked_data(envelope)
+        if refusal:
+            return refusal
+        recipients = kept_recipients(envelope)
         if not envelope.rcpt_tos:
             return "554 5.5.1 No valid recipients"
         queue_id = spool.new_queue_id()
-        ip = str(session.peer[0]) if session.peer else "unknown"
-        trace = received_header(
-            helo=session.host_name or "", ip=ip, hostname=self.policy.hostname,
-            queue_id=queue_id, tls=session.ssl is not None or _implicit_tls(server),
-            auth=bool(session.authenticated),
-            recipient=envelope.rcpt_tos[0] if len(envelope.rcpt_tos) == 1 else None,
-        )
+        if not recipients:
+            return discarded(envelope, queue_id, _peer_ip(session))
+        remote = set(getattr(envelope, "mailroom_remote", ()))
+        ip = _peer_ip(session)
+        trace = self._trace(server, session, envelope, queue_id, recipients)
         try:
-            entry = await run_db(
-                do_enqueue, queue_id=queue_id, sender=envelope.mail_from or "",
-                recipients=list(envelope.rcpt_tos), data=trace + data,
+            entries = await run_db(
+                do_enqueue_routed, queue_id=queue_id, sender=envelope.mail_from or "",
+                local=[r for r in recipients if r not in remote],
+                remote=[r for r in recipients if r in remote], data=trace + data,
                 client_ip=ip if ip != "unknown" else None, client_helo=session.host_name or "",
                 smtputf8=bool(envelope.smtp_utf8),
             )
@@ -139,7 +186,36 @@ class IngressHandler:
         except Exception:  # any failure before the commit must be temporary, never 250 or 5xx
             log.exception("queue commit failed")
             return "451 4.3.0 Local error in processing, try again later"
-        return f"250 2.0.0 Ok: queued as {entry.queue_id}"
+        return f"250 2.0.0 Ok: queued as {entries[0].queue_id}"
+
+
+def _accept(envelope: Any, address: str, *, action: str, remote: bool = False) -> str:
+    if address in envelope.rcpt_tos:
+        return "250 2.1.5 Recipient OK (duplicate)"
+    envelope.rcpt_tos.append(address)
+    if remote:
+        envelope.mailroom_remote = [*getattr(envelope, "mailroom_remote", ()), address]
+    if action == RelayAction.DISCARD:
+        envelope.mailroom_discard = [*getattr(envelope, "mailroom_discard", ()), address]
+    return "250 2.1.5 Recipient OK"
+
+
+def kept_recipients(envelope: Any) -> list[str]:
+    """The envelope's recipients minus those a DISCARD rule swallows."""
+    dropped = set(getattr(envelope, "mailroom_discard", ()))
+    return [r for r in envelope.rcpt_tos if r not in dropped]
+
+
+def discarded(envelope: Any, queue_id: str, ip: str) -> str:
+    """sendmail's DISCARD: the client is told 250, nothing is queued, the log says so."""
+    log.warning("%s: discarded by access rule: from=<%s> client=%s rcpts=%s", queue_id,
+                _printable(envelope.mail_from or ""), ip,
+                ",".join(_printable(r) for r in envelope.rcpt_tos))
+    return f"250 2.0.0 Ok: queued as {queue_id}"
+
+
+def _peer_ip(session: Any) -> str:
+    return str(session.peer[0]) if session.peer else "unknown"
 
 
 def _implicit_tls(server: Any) -> bool:

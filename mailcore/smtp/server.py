@@ -4,6 +4,7 @@ No business logic: the handler decides, this module only runs sessions."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import ssl
@@ -16,8 +17,20 @@ from aiosmtpd.smtp import SMTP
 
 from mailcore.config import Listen
 from mailcore.smtp.handler import IngressHandler, IngressPolicy
+from mailcore.smtp.submission import SubmissionHandler, SubmissionPolicy
 
 log = logging.getLogger("mailroom")
+
+
+class _NoLoginDataNoise(logging.Filter):
+    """aiosmtpd logs a deprecation warning on every successful AUTH (it sets the legacy
+    session.login_data itself); we never read that field."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "login_data is deprecated" not in record.getMessage()
+
+
+logging.getLogger("mail.log").addFilter(_NoLoginDataNoise())
 
 _HAS_ENHANCED = re.compile(r"^\d{3}[ -]\d\.\d{1,3}\.\d{1,3}( |$)")
 # RFC 2034: every reply but the greeting and the EHLO/HELO answer carries an enhanced code.
@@ -117,6 +130,10 @@ def _with_enhanced_code(status: str) -> str:
     return f"{code}{status[3]}{_ENHANCED_DEFAULT[code]} {text}"
 
 
+_OFF = Listen("", 0)
+_SUBMISSION_DEFAULTS = SubmissionPolicy(max_recipients=100, max_auth_failures=3)
+
+
 @dataclass(frozen=True, slots=True)
 class SmtpConfig:
     """Everything one SMTP process needs; passed in, never read from globals."""
@@ -130,6 +147,11 @@ class SmtpConfig:
     max_connections: int
     max_connections_per_ip: int
     tls_context: ssl.SSLContext | None = None
+    # Submission (RFC 6409): 587 with STARTTLS, 465 with implicit TLS (RFC 8314); both need
+    # tls_context and are not started without it (no AUTH over plaintext).
+    submission: Listen = _OFF
+    smtps: Listen = _OFF
+    submission_policy: SubmissionPolicy = _SUBMISSION_DEFAULTS
 
 
 class SmtpServer:
@@ -151,14 +173,44 @@ class SmtpServer:
             enable_SMTPUTF8=True, decode_data=False, hostname=cfg.hostname, ident="Mailroom ESMTP",
             tls_context=cfg.tls_context, require_starttls=False, timeout=cfg.timeout,
             command_call_limit=cfg.command_call_limit, loop=self.loop,
+            # The MX takes no AUTH at all, before or after STARTTLS (submission is for that).
+            auth_exclude_mechanism=["PLAIN", "LOGIN"],
         )
 
+    def _submission_factory(self, *, implicit_tls: bool) -> MailroomSMTP:
+        cfg = self.config
+        return MailroomSMTP(
+            SubmissionHandler(cfg.policy, cfg.submission_policy), limits=self._limits,
+            data_size_limit=cfg.max_message_bytes, enable_SMTPUTF8=True, decode_data=False,
+            hostname=cfg.hostname, ident="Mailroom ESMTP Submission", timeout=cfg.timeout,
+            command_call_limit=cfg.command_call_limit, loop=self.loop,
+            # 587: nothing but EHLO/NOOP/QUIT before STARTTLS (530), AUTH offered only after.
+            # 465: the socket is TLS from the first byte, which aiosmtpd's auth_require_tls
+            # cannot see (libraries.md §3), so it is off there and no STARTTLS is offered.
+            tls_context=None if implicit_tls else cfg.tls_context,
+            require_starttls=not implicit_tls, auth_require_tls=not implicit_tls,
+        )
+
+    async def _listen(self, name: str, listen: Listen, factory: Any,
+                      tls: ssl.SSLContext | None = None) -> None:
+        server = await self.loop.create_server(factory, listen.host, listen.port,
+                                               reuse_address=True, ssl=tls)
+        self._servers.append(server)
+        self.ports[name] = server.sockets[0].getsockname()[1]
+
     async def _bind(self) -> None:
-        if self.config.mx.enabled:
-            server = await self.loop.create_server(self._factory, self.config.mx.host,
-                                                   self.config.mx.port, reuse_address=True)
-            self._servers.append(server)
-            self.ports["mx"] = server.sockets[0].getsockname()[1]
+        cfg = self.config
+        if cfg.mx.enabled:
+            await self._listen("mx", cfg.mx, self._factory)
+        for name, listen, implicit in (("submission", cfg.submission, False),
+                                       ("smtps", cfg.smtps, True)):
+            if not listen.enabled:
+                continue
+            if cfg.tls_context is None:
+                log.error("%s listener not started: no TLS certificate configured", name)
+                continue
+            factory = functools.partial(self._submission_factory, implicit_tls=implicit)
+            await self._listen(name, listen, factory, cfg.tls_context if implicit else None)
 
     def start(self) -> None:
         ready = threading.Event()
@@ -226,6 +278,12 @@ def config_from_settings() -> SmtpConfig:
     return SmtpConfig(
         hostname=settings.MAIL_HOSTNAME,
         mx=settings.SMTP_LISTEN,
+        submission=settings.SUBMISSION_LISTEN,
+        smtps=settings.SMTPS_LISTEN,
+        submission_policy=SubmissionPolicy(
+            max_recipients=settings.SUBMISSION_MAX_RECIPIENTS,
+            max_auth_failures=settings.SMTP_AUTH_MAX_FAILURES_PER_SESSION,
+        ),
         policy=IngressPolicy(
             hostname=settings.MAIL_HOSTNAME,
             max_recipients=settings.SMTP_MAX_RECIPIENTS,

@@ -22,6 +22,12 @@ PATHS = {
     "/api/v1/messages/move": {"post"},
     "/api/v1/messages/flags": {"post"},
     "/api/v1/messages/delete": {"post"},
+    "/api/v1/messages/send": {"post"},
+    "/api/v1/messages/{id}/delivery": {"get"},
+    "/api/v1/uploads": {"post"},
+    "/api/v1/uploads/{id}": {"delete"},
+    "/api/v1/drafts": {"post"},
+    "/api/v1/drafts/{id}": {"get", "put", "delete"},
 }
 
 

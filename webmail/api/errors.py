@@ -12,7 +12,13 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from mailcore.errors import ConflictError, NotFoundError, StorageError, UserError
+from mailcore.errors import (
+    ConflictError,
+    DailyLimitError,
+    NotFoundError,
+    StorageError,
+    UserError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return error_response("not_found", "Not found.", status.HTTP_404_NOT_FOUND)
     if isinstance(exc, ConflictError):
         return error_response(exc.code, str(exc), status.HTTP_409_CONFLICT)
+    if isinstance(exc, DailyLimitError):  # try again later, like SMTP's 4xx would say
+        return error_response(exc.code, str(exc), status.HTTP_429_TOO_MANY_REQUESTS)
     if isinstance(exc, UserError):
         return error_response(exc.code, str(exc), status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, StorageError):

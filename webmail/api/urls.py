@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from webmail.api import auth, folders, messages
+from webmail.api import auth, compose, folders, messages
 
 app_name = "api"
 
@@ -16,6 +16,16 @@ urlpatterns = [
     path("folders", folders.FolderListView.as_view(), name="folder-list"),
     path("folders/<int:pk>", folders.FolderDetailView.as_view(), name="folder-detail"),
     path("folders/<int:pk>/messages", folders.FolderMessagesView.as_view(), name="folder-messages"),
+    path("uploads", compose.UploadListView.as_view(), name="upload-list"),
+    path("uploads/<int:pk>", compose.UploadDetailView.as_view(), name="upload-detail"),
+    path("drafts", compose.DraftListView.as_view(), name="draft-list"),
+    path("drafts/<int:pk>", compose.DraftDetailView.as_view(), name="draft-detail"),
+    path("messages/send", compose.SendView.as_view(), name="messages-send"),
+    path(
+        "messages/<int:pk>/delivery",
+        compose.MessageDeliveryView.as_view(),
+        name="message-delivery",
+    ),
     path("messages/move", messages.BulkMoveView.as_view(), name="messages-move"),
     path("messages/flags", messages.BulkFlagsView.as_view(), name="messages-flags"),
     path("messages/delete", messages.BulkDeleteView.as_view(), name="messages-delete"),

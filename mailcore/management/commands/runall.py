@@ -134,6 +134,8 @@ class Command(BaseCommand):
             "Mailroom is starting",
             f"  web (webmail + REST API)  http://{s.WEB_LISTEN}/   API: http://{s.WEB_LISTEN}/api/v1/",
             f"  SMTP (MX, STARTTLS)       {s.SMTP_LISTEN}",
+            f"  submission (STARTTLS)     {s.SUBMISSION_LISTEN}",
+            f"  submission (implicit TLS) {s.SMTPS_LISTEN}",
             f"  database                  {describe_database()}",
             f"  broker                    {describe_broker()}",
             f"  mail store (Maildir)      {s.MAIL_ROOT}",
@@ -141,7 +143,7 @@ class Command(BaseCommand):
             f"  TLS certificate           {s.TLS_CERT_FILE}"
             + (" (self-signed, created now)" if cert_created else ""),
             f"  hostname                  {s.MAIL_HOSTNAME}",
-            "  not yet available: submission (587/465), IMAP, POP3 — see the README",
+            "  not yet available: IMAP, POP3 — see the README",
         ]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()

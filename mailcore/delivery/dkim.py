@@ -1,0 +1,146 @@
+"""DKIM (RFC 6376, ed25519 per RFC 8463): per-domain keys, their DNS records, and signing of
+outgoing mail at relay time; plus the Message-ID/Date helper for mail we originate.
+
+The only reader of DkimKey.private_key. Signs whole messages (never `l=`, security.md item 9);
+does not verify inbound mail.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from email.utils import format_datetime, make_msgid
+
+import dkim
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.db import transaction
+from django.utils import timezone
+
+from mailcore.addresses import canonical_domain
+from mailcore.delivery.models import DkimAlgorithm, DkimKey
+from mailcore.errors import ConflictError
+
+RSA_BITS = 2048
+# RFC 6376 §5.4.1 recommends these; MIME headers too, so a relay cannot re-type the body.
+SIGNED_HEADERS = (
+    "from", "subject", "date", "to", "cc", "message-id", "reply-to", "in-reply-to",
+    "references", "mime-version", "content-type", "content-transfer-encoding",
+)
+_HEADER_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:", re.MULTILINE)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def _header_block(data: bytes) -> bytes:
+    end = _HEADER_END.search(data)
+    if end is None:
+        return data
+    return data[: end.start() + 1]
+
+
+def _header_names(data: bytes) -> list[str]:
+    """Names of the top-level header fields, in order (continuation lines are skipped)."""
+    return [m.group(1).decode("ascii").lower() for m in _HEADER_NAME.finditer(_header_block(data))]
+
+
+def ensure_message_id_and_date(data: bytes, hostname: str) -> bytes:
+    """`data` with a Message-ID and a Date header prepended when missing (RFC 5322 §3.6: Date
+    is required, Message-ID SHOULD be present; RFC 6409 §8.3 lets submission add both)."""
+    names = set(_header_names(data))
+    extra = b""
+    if "date" not in names:
+        extra += f"Date: {format_datetime(timezone.now())}\r\n".encode("ascii")
+    if "message-id" not in names:
+        extra += f"Message-ID: {make_msgid(domain=hostname)}\r\n".encode("ascii", "replace")
+    return extra + data
+
+
+def _new_selector(algorithm: str) -> str:
+    stamp = timezone.now().strftime("%Y%m")
+    tag = "e" if algorithm == DkimAlgorithm.ED25519 else "r"
+    return f"mr{stamp}{tag}{secrets.token_hex(2)}"
+
+
+@transaction.atomic
+def do_generate_dkim_key(domain: str, *, algorithm: str = DkimAlgorithm.RSA,
+                         selector: str | None = None, replace: bool = True) -> DkimKey:
+    """Create a key for `domain`; with `replace`, older active keys of the same algorithm are
+    retired (kept, inactive, so the old DNS record can be removed after mail in flight lands).
+    Raises ConflictError if the selector is taken, InvalidAddressError for a bad domain."""
+    alabel = canonical_domain(domain)
+    selector = (selector or _new_selector(algorithm)).lower()
+    if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", selector):
+        raise ConflictError(f"invalid selector {selector!r}")
+    if DkimKey.objects.filter(domain=alabel, selector=selector).exists():
+        raise ConflictError(f"selector {selector} already exists for {alabel}")
+    if algorithm == DkimAlgorithm.RSA:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+        private = key.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.TraditionalOpenSSL,
+                                    serialization.NoEncryption()).decode("ascii")
+        public = base64.b64encode(key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+    elif algorithm == DkimAlgorithm.ED25519:
+        import nacl.encoding
+        import nacl.signing
+
+        signing = nacl.signing.SigningKey.generate()
+        private = signing.encode(encoder=nacl.encoding.Base64Encoder).decode("ascii")
+        public = signing.verify_key.encode(encoder=nacl.encoding.Base64Encoder).decode("ascii")
+    else:
+        raise ConflictError(f"unknown DKIM algorithm {algorithm!r}")
+    if replace:
+        DkimKey.objects.filter(domain=alabel, algorithm=algorithm, is_active=True).update(
+            is_active=False)
+    return DkimKey.objects.create(domain=alabel, selector=selector, algorithm=algorithm,
+                                  private_key=private, public_key=public,
+                                  created_at=timezone.now())
+
+
+def txt_value(key: DkimKey) -> str:
+    """The TXT record's value (RFC 6376 §3.6.1)."""
+    k = "ed25519" if key.algorithm == DkimAlgorithm.ED25519 else "rsa"
+    return f"v=DKIM1; k={k}; p={key.public_key}"
+
+
+def dns_record(key: DkimKey) -> str:
+    """A zone-file line; long values split into 255-octet strings (RFC 7208 §3.3 style)."""
+    value = txt_value(key)
+    chunks = " ".join(f'"{value[i:i + 255]}"' for i in range(0, len(value), 255))
+    return f"{key.selector}._domainkey.{key.domain}. IN TXT ( {chunks} )"
+
+
+def active_keys(domain: str) -> list[DkimKey]:
+    """RSA first, then ed25519 (RFC 8463 §4: send both until ed25519 is widely verified)."""
+    keys = list(DkimKey.objects.filter(domain=domain, is_active=True).order_by("-created_at"))
+    seen: set[str] = set()
+    chosen: list[DkimKey] = []
+    for key in keys:  # one per algorithm, the newest
+        if key.algorithm not in seen:
+            seen.add(key.algorithm)
+            chosen.append(key)
+    return sorted(chosen, key=lambda k: k.algorithm != DkimAlgorithm.RSA)
+
+
+def oversigned_headers(data: bytes) -> list[bytes]:
+    """Each signed header listed once more than it occurs (RFC 6376 §8.15): a relay cannot add
+    a second From, Subject … without breaking the signature."""
+    present = _header_names(data)
+    return [name.encode() for name in SIGNED_HEADERS for _ in range(present.count(name) + 1)]
+
+
+def sign(data: bytes, domain: str) -> bytes:
+    """`data` with a DKIM-Signature per active key of `domain` prepended; unchanged when the
+    domain has no key. `data` must already use CRLF line ends."""
+    keys = active_keys(domain)
+    if not keys:
+        return data
+    include = oversigned_headers(data)
+    signatures = b""
+    for key in keys:
+        signatures += dkim.sign(
+            data, key.selector.encode(), key.domain.encode(), key.private_key.encode(),
+            signature_algorithm=key.algorithm.encode(), include_headers=include,
+            canonicalize=(b"relaxed", b"relaxed"), length=False, linesep=b"\r\n")
+    return signatures + data

@@ -1,0 +1,266 @@
+"""do_submit(): an authenticated user sends a message (SMTP submission now, the REST API too).
+Checks the sender, applies the per-account limits, stores the Sent copy once and queues the
+message: local recipients inbound, remote ones outbound. It never speaks a protocol."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email import errors, policy
+from email.parser import HeaderParser
+from email.utils import format_datetime, make_msgid
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from mailcore.addresses import canonical_domain, canonical_local, split_address
+from mailcore.delivery import spool
+from mailcore.delivery.actions import do_enqueue
+from mailcore.delivery.models import Direction, QueueEntry
+from mailcore.directory.models import Account
+from mailcore.directory.queries import Resolution, account_owns_address, resolve_recipient
+from mailcore.errors import (
+    DailyLimitError,
+    InvalidAddressError,
+    RecipientRejectedError,
+    SenderNotAllowedError,
+    TooManyRecipientsError,
+)
+from mailcore.store.actions import do_append
+from mailcore.store.models import Folder, Message, SpecialUse
+from mailcore.store.queries import get_folder_by_special_use, maildir_for
+
+log = logging.getLogger("mailroom")
+
+ORIGIN_PREFIX = "submit:"
+_ANY_EOL = re.compile(rb"\r\n|\r|\n")
+_FIELD = re.compile(rb"^([!-9;-~]+)[ \t]*:")
+_STRIPPED_FIELDS = {b"bcc", b"resent-bcc"}
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """`entries`: one inbound entry for local recipients, one outbound for remote ones (either
+    may be absent); `sent_message`: the copy stored in the sender's Sent folder (or None)."""
+
+    entries: list[QueueEntry]
+    sent_message: Message | None
+
+
+# --- header surgery on raw bytes (the body is never touched, so signatures stay valid) -------
+
+def _split(data: bytes) -> tuple[list[bytes], bytes]:
+    """Header lines (each without its CRLF) and the body after the blank line."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        if data.endswith(b"\r\n") and all(_FIELD.match(ln) or ln[:1] in b" \t"
+                                          for ln in data[:-2].split(b"\r\n")):
+            return data[:-2].split(b"\r\n"), b""
+        return [], data  # no header block at all: everything is body
+    return head.split(b"\r\n"), body
+
+
+def _join(lines: list[bytes], body: bytes) -> bytes:
+    return b"".join(ln + b"\r\n" for ln in lines) + b"\r\n" + body
+
+
+def _field_names(lines: list[bytes]) -> set[bytes]:
+    return {m.group(1).lower() for ln in lines if (m := _FIELD.match(ln))}
+
+
+def _without_fields(lines: list[bytes], names: set[bytes]) -> list[bytes]:
+    out: list[bytes] = []
+    dropping = False
+    for ln in lines:
+        if ln[:1] in (b" ", b"\t"):  # RFC 5322 §2.2.3: a folded continuation line
+            if not dropping:
+                out.append(ln)
+            continue
+        m = _FIELD.match(ln)
+        dropping = bool(m and m.group(1).lower() in names)
+        if not dropping:
+            out.append(ln)
+    return out
+
+
+def complete_headers(data: bytes, *, hostname: str) -> bytes:
+    """CRLF line ends everywhere; Message-ID and Date added when missing (RFC 5322 §3.6:
+    Date is required, Message-ID should be present; RFC 6409 §8.3 lets the MSA add both)."""
+    data = _ANY_EOL.sub(b"\r\n", data)
+    lines, body = _split(data)
+    present = _field_names(lines)
+    if b"date" not in present:
+        lines.append(b"Date: " + format_datetime(datetime.now(UTC)).encode())
+    if b"message-id" not in present:
+        lines.append(b"Message-ID: " + make_msgid(domain=hostname).encode())
+    return _join(lines, body)
+
+
+def strip_bcc(data: bytes) -> bytes:
+    """The copy that goes out: no Bcc (RFC 5322 §3.6.3), the rest byte for byte."""
+    lines, body = _split(data)
+    return _join(_without_fields(lines, _STRIPPED_FIELDS), body)
+
+
+def header_from_address(data: bytes) -> str:
+    """The one mailbox of the one From field, or raise SenderNotAllowedError. Ambiguous forms
+    (two From fields, two mailboxes, groups, parse defects) are refused, never guessed at
+    (security.md S26, A2)."""
+    lines, _ = _split(data)
+    try:
+        head = b"\r\n".join(lines).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SenderNotAllowedError("the From header is not valid UTF-8") from exc
+    parsed = HeaderParser(policy=policy.default).parsestr(head + "\r\n\r\n")
+    fields = parsed.get_all("From") or []
+    if len(fields) != 1:
+        raise SenderNotAllowedError("the message needs exactly one From header")
+    field = fields[0]
+    addresses = getattr(field, "addresses", ())
+    bad = [d for d in getattr(field, "defects", ())
+           if isinstance(d, (errors.InvalidHeaderDefect, errors.NonPrintableDefect))]
+    if len(addresses) != 1 or bad or not addresses[0].addr_spec:
+        raise SenderNotAllowedError("the From header must hold exactly one plain address")
+    return str(addresses[0].addr_spec)
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+def check_sender(account: Account, address: str, *, what: str = "sender") -> None:
+    if not address or not account_owns_address(account, address):
+        raise SenderNotAllowedError(
+            f"{what} <{address}> is not an address of {account.address}")
+
+
+def messages_sent_today(account: Account) -> int:
+    since = timezone.now() - timedelta(days=1)
+    return (QueueEntry.objects.filter(authenticated_as=account, received_at__gte=since,
+                                      origin__startswith=ORIGIN_PREFIX)
+            .values("origin").distinct().count())
+
+
+def check_daily_limit(account: Account) -> None:
+    limit = settings.SUBMISSION_MAX_MESSAGES_PER_DAY
+    if limit and messages_sent_today(account) >= limit:
+        raise DailyLimitError(f"daily sending limit of {limit} messages reached; "
+                              "try again later")
+
+
+def check_recipient_count(count: int) -> None:
+    limit = settings.SUBMISSION_MAX_RECIPIENTS
+    if limit and count > limit:
+        raise TooManyRecipientsError(f"at most {limit} recipients per message")
+
+
+def remote_address(address: str) -> str:
+    """A recipient outside our domains: domain as A-label, local part as given (only the
+    destination may interpret it, RFC 5321 §2.4) but checked for syntax."""
+    local, domain = split_address(address)
+    canonical_local(local)
+    return f"{local}@{canonical_domain(domain)}"
+
+
+def route_recipients(recipients: list[str]) -> tuple[list[str], list[str]]:
+    """(local, remote) canonical recipients; RecipientRejectedError for any that cannot be."""
+    local: list[str] = []
+    remote: list[str] = []
+    for raw in recipients:
+        found = resolve_recipient(raw)
+        match found.resolution:
+            case Resolution.ACCOUNT | Resolution.ALIAS | Resolution.POSTMASTER:
+                local.append(found.address)
+            case Resolution.NOT_LOCAL if found.address:
+                try:
+                    remote.append(remote_address(raw))
+                except InvalidAddressError as exc:
+                    raise RecipientRejectedError(f"<{raw}>: {exc}") from exc
+            case Resolution.DISABLED:
+                raise RecipientRejectedError(f"<{raw}>: mailbox disabled")
+            case Resolution.UNKNOWN:
+                raise RecipientRejectedError(f"<{raw}>: no such local mailbox")
+            case _:
+                raise RecipientRejectedError(f"<{raw}>: not a deliverable address")
+    return list(dict.fromkeys(local)), list(dict.fromkeys(remote))
+
+
+# --- the actions -----------------------------------------------------------------------------
+
+def do_enqueue_routed(*, sender: str, local: list[str], remote: list[str], data: bytes,
+                      queue_id: str | None = None, client_ip: str | None = None,
+                      client_helo: str = "", smtputf8: bool = False,
+                      authenticated_as: Account | None = None,
+                      origin: str = "") -> list[QueueEntry]:
+    """Queue one message for local recipients (an inbound entry, delivered by the worker like
+    mail from outside) and remote ones (one outbound entry for the relay), both or neither.
+    `queue_id` names the inbound entry (the id the SMTP client is told)."""
+    entries: list[QueueEntry] = []
+    try:
+        with transaction.atomic():
+            for direction, rcpts, qid in ((Direction.INBOUND, local, queue_id),
+                                          (Direction.OUTBOUND, remote,
+                                           None if local else queue_id)):
+                if rcpts:
+                    entries.append(do_enqueue(
+                        sender=sender, recipients=rcpts, data=data, client_ip=client_ip,
+                        client_helo=client_helo, smtputf8=smtputf8,
+                        authenticated_as=authenticated_as, direction=direction, origin=origin,
+                        queue_id=qid))
+    except BaseException:
+        for entry in entries:  # committed savepoints, rolled back with the block: files too
+            spool.remove(entry.spool_name)
+        raise
+    return entries
+
+
+def do_submit(*, acting_account: Account, envelope_sender: str, recipients: list[str], data: bytes,
+              source: str, save_copy: bool = True, copy_folder: Folder | None = None,
+              trace: bytes = b"", client_ip: str | None = None, client_helo: str = "",
+              smtputf8: bool = False, queue_id: str | None = None) -> Submission:
+    """Send `data` as `acting_account`.
+
+    Raises SenderNotAllowedError (envelope sender or header From not owned),
+    TooManyRecipientsError / DailyLimitError (limits), RecipientRejectedError; StorageError or
+    a database error when nothing could be stored. All or nothing: the Sent copy and the queue
+    rows commit in one transaction, and files of a failed attempt are removed, so a client
+    that retries after an error never causes a second copy or a second send.
+    `trace` (a Received header) goes on the queued copies only, not on the Sent copy;
+    `queue_id` (default: a new one) is the id of the first queue entry, named in `trace`.
+    """
+    check_sender(acting_account, envelope_sender, what="envelope sender")
+    message = complete_headers(data, hostname=settings.MAIL_HOSTNAME)
+    check_sender(acting_account, header_from_address(message), what="header From")
+    local, remote = route_recipients(recipients)
+    check_recipient_count(len(local) + len(remote))
+    outgoing = trace + strip_bcc(message)
+    submission_id = queue_id or spool.new_queue_id()
+    origin = f"{ORIGIN_PREFIX}{submission_id}"
+    spooled: list[str] = []
+    sent: Message | None = None
+    try:
+        with transaction.atomic(durable=True):
+            if local or remote:
+                check_daily_limit(acting_account)
+            if save_copy:
+                folder = copy_folder or get_folder_by_special_use(acting_account, SpecialUse.SENT)
+                sent = do_append(acting_account=acting_account, folder=folder, data=message,
+                                 source=source, flags=("seen",))
+            entries = do_enqueue_routed(
+                sender=envelope_sender, local=local, remote=remote, data=outgoing,
+                queue_id=submission_id, client_ip=client_ip, client_helo=client_helo,
+                smtputf8=smtputf8, authenticated_as=acting_account, origin=origin)
+            spooled.extend(e.spool_name for e in entries)
+    except BaseException:
+        for name in spooled:
+            spool.remove(name)
+        if sent is not None:
+            folder_path = sent.folder.path
+            maildir_for(acting_account).unlink(folder_path, sent.maildir_key,
+                                               in_cur=sent.in_cur, info=sent.info)
+        raise
+    log.info("submit %s: account=%s from=<%s> local=%d remote=%d sent_copy=%s", submission_id,
+             acting_account.address, envelope_sender, len(local), len(remote),
+             sent.pk if sent else None)
+    return Submission(entries=entries, sent_message=sent)

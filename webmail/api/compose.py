@@ -1,0 +1,223 @@
+"""Compose endpoints: uploads, send (incl. reply, forward and "write to myself"), drafts, and
+the delivery state of a sent message. Each view parses, calls one webmail.compose action or
+query, and serializes; ids of other accounts are 404 inside those calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from mailcore.errors import InvalidMessageError, MessageTooLargeError
+from mailcore.mime.build import check_header_text, normalise_content_type
+from webmail.api.compose_serializers import (
+    DeliveryReportSerializer,
+    DraftFieldsSerializer,
+    DraftInputSerializer,
+    SendInputSerializer,
+    SendResultSerializer,
+    UploadInputSerializer,
+    UploadSerializer,
+)
+from webmail.api.serializers import (
+    ErrorSerializer,
+    MessageListItemSerializer,
+    ValidationErrorSerializer,
+)
+from webmail.compose.actions import (
+    ComposeInput,
+    UploadTooLargeError,
+    do_create_upload,
+    do_delete_draft,
+    do_delete_upload,
+    do_save_draft,
+    do_send_message,
+)
+from webmail.compose.queries import access_draft, access_upload, get_delivery_report, read_draft
+
+INVALID = OpenApiResponse(
+    ValidationErrorSerializer,
+    description="invalid input; `fields` names the field at fault (addresses, line breaks, size)",
+)
+NOT_FOUND = OpenApiResponse(
+    ErrorSerializer, description="an id (message, draft, upload) is not yours"
+)
+TOO_LARGE = OpenApiResponse(ErrorSerializer, description="upload_too_large")
+STORAGE = OpenApiResponse(ErrorSerializer, description="storage_unavailable: try again later")
+# Room for the multipart framing around the file in a Content-Length pre-check.
+_MULTIPART_OVERHEAD = 64 * 1024
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "upload_too_large"
+    default_detail = "The upload is too large."
+
+
+@contextmanager
+def _as_field_errors() -> Iterator[None]:
+    """Builder errors as 400s with the field at fault, like serializer errors."""
+    try:
+        yield
+    except MessageTooLargeError as exc:
+        raise exceptions.ValidationError({"attachments": [str(exc)]}) from exc
+    except InvalidMessageError as exc:
+        raise exceptions.ValidationError({exc.field or "non_field_errors": [str(exc)]}) from exc
+
+
+def _form(data: dict[str, Any]) -> ComposeInput:
+    def opt_tuple(name: str) -> tuple[Any, ...] | None:
+        return tuple(data[name]) if name in data else None
+
+    return ComposeInput(
+        to=opt_tuple("to"),
+        cc=opt_tuple("cc"),
+        bcc=tuple(data["bcc"]),
+        reply_to=tuple(data["reply_to"]),
+        subject=data.get("subject"),
+        text=data.get("text"),
+        html=data.get("html"),
+        attachments=tuple(data["attachments"]),
+        draft_attachments=opt_tuple("draft_attachments"),
+        forward_attachments=opt_tuple("forward_attachments"),
+        priority=data["priority"],
+        mode=data["mode"],
+        in_reply_to_message=data.get("in_reply_to_message"),
+        quote=data["quote"],
+        draft_id=data.get("draft_id"),
+        to_me=data.get("to_me", False),
+    )
+
+
+class UploadListView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="uploads_create",
+        request={"multipart/form-data": UploadInputSerializer},
+        responses={201: UploadSerializer, 400: INVALID, 413: TOO_LARGE, 503: STORAGE},
+        description="Upload an attachment first; pass its id in `attachments` of a send or "
+        f"draft. Unused uploads are removed after a day. Limit per file: "
+        f"COMPOSE_MAX_UPLOAD_BYTES (default {18} MiB).",
+    )
+    def post(self, request: Request) -> Response:
+        limit = settings.COMPOSE_MAX_UPLOAD_BYTES
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        # Refuse before reading the body when the client says it is too large anyway.
+        if declared.isdigit() and int(declared) > limit + _MULTIPART_OVERHEAD:
+            raise PayloadTooLarge(
+                f"The file is larger than the {limit / 1048576:.1f} MB upload limit."
+            )
+        data = UploadInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        file = data.validated_data["file"]
+        with _as_field_errors():
+            filename = check_header_text(file.name or "attachment", "file", limit=255)
+        try:
+            upload = do_create_upload(
+                acting_account=request.user,
+                filename=filename,
+                content_type=normalise_content_type(file.content_type or ""),
+                chunks=file.chunks(),
+            )
+        except UploadTooLargeError as exc:
+            raise PayloadTooLarge(str(exc)) from exc
+        return Response(UploadSerializer(upload).data, status=status.HTTP_201_CREATED)
+
+
+class UploadDetailView(APIView):
+    @extend_schema(
+        operation_id="uploads_destroy",
+        responses={204: OpenApiResponse(description="removed"), 404: NOT_FOUND},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        do_delete_upload(acting_account=request.user, upload=access_upload(request.user, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SendView(APIView):
+    @extend_schema(
+        operation_id="messages_send",
+        request=SendInputSerializer,
+        responses={201: SendResultSerializer, 400: INVALID, 404: NOT_FOUND, 503: STORAGE},
+        description="Send a message as yourself. The Sent copy (with Bcc) is stored once; "
+        "Bcc is stripped from what recipients get. mode reply/reply_all sets \\Answered on "
+        "in_reply_to_message and threads the answer (In-Reply-To, References); forward "
+        "attaches the original's attachments. to_me stores the message in To me only.",
+    )
+    def post(self, request: Request) -> Response:
+        data = SendInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with _as_field_errors():
+            result = do_send_message(acting_account=request.user, form=_form(data.validated_data))
+        return Response(SendResultSerializer(result).data, status=status.HTTP_201_CREATED)
+
+
+class DraftListView(APIView):
+    @extend_schema(
+        operation_id="drafts_create",
+        request=DraftInputSerializer,
+        responses={201: MessageListItemSerializer, 400: INVALID, 404: NOT_FOUND, 503: STORAGE},
+        description="Save a draft into Drafts (flags draft and seen). Same fields as a send.",
+    )
+    def post(self, request: Request) -> Response:
+        data = DraftInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with _as_field_errors():
+            draft = do_save_draft(acting_account=request.user, form=_form(data.validated_data))
+        return Response(MessageListItemSerializer(draft).data, status=status.HTTP_201_CREATED)
+
+
+class DraftDetailView(APIView):
+    @extend_schema(
+        operation_id="drafts_retrieve",
+        responses={200: DraftFieldsSerializer, 404: NOT_FOUND, 503: STORAGE},
+        description="The compose fields of a draft, to reopen it in an editor.",
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(DraftFieldsSerializer(read_draft(request.user, pk)).data)
+
+    @extend_schema(
+        operation_id="drafts_update",
+        request=DraftInputSerializer,
+        responses={200: MessageListItemSerializer, 400: INVALID, 404: NOT_FOUND, 503: STORAGE},
+        description="Replace a draft (autosave): the new version is stored, then the old one "
+        "removed. The answer carries the NEW id; use it for the next save.",
+    )
+    def put(self, request: Request, pk: int) -> Response:
+        old = access_draft(request.user, pk)
+        data = DraftInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with _as_field_errors():
+            draft = do_save_draft(
+                acting_account=request.user, form=_form(data.validated_data), replace=old
+            )
+        return Response(MessageListItemSerializer(draft).data)
+
+    @extend_schema(
+        operation_id="drafts_destroy",
+        responses={204: OpenApiResponse(description="removed"), 404: NOT_FOUND},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        do_delete_draft(acting_account=request.user, draft=access_draft(request.user, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MessageDeliveryView(APIView):
+    @extend_schema(
+        operation_id="messages_delivery",
+        responses={200: DeliveryReportSerializer, 404: NOT_FOUND},
+        description="Per recipient of a message you sent from webmail or the API: queued, "
+        "delivered, deferred (with the last reply) or bounced. Empty for other messages.",
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        report = get_delivery_report(request.user, pk)
+        return Response(DeliveryReportSerializer({"recipients": report}).data)

@@ -1,0 +1,192 @@
+"""Input and output shapes of the compose endpoints (send, drafts, uploads, delivery state).
+
+Validation only: addresses and header text are checked with mailcore.mime.build's own
+functions, so the API refuses exactly what the builder would. Nothing here saves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from mailcore.errors import InvalidMessageError
+from mailcore.mime.build import MAX_RECIPIENTS, Recipient, check_header_text, parse_recipient
+from webmail.api.serializers import (
+    IdField,
+    MessageListItemSerializer,
+    StrictBooleanField,
+    StrictSerializer,
+)
+
+MAX_ATTACHMENTS = 100
+PRIORITIES = ("high", "normal", "low")
+COMPOSE_MODES = ("new", "reply", "reply_all", "forward")
+DELIVERY_STATES = ("queued", "delivered", "deferred", "bounced")
+
+
+@extend_schema_field(str)
+class RecipientField(serializers.Field):
+    """`alice@example.com` or `Alice Kim <alice@bücher.example>`; IDN domains become
+    A-labels, UTF-8 local parts are allowed (the message then needs SMTPUTF8)."""
+
+    def to_internal_value(self, data: Any) -> Recipient:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Expected an address string.")
+        try:
+            return parse_recipient(data)
+        except InvalidMessageError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def to_representation(self, value: Recipient) -> str:
+        return value.address
+
+
+def _recipients(**kwargs: Any) -> serializers.ListField:
+    return serializers.ListField(child=RecipientField(), max_length=MAX_RECIPIENTS, **kwargs)
+
+
+class HeaderTextField(serializers.CharField):
+    """Text that goes into a header: CR, LF and other controls are refused (security.md W11)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("max_length", 998)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = str(super().to_internal_value(data))
+        try:
+            return check_header_text(value, self.field_name or "")
+        except InvalidMessageError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+def _body(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, trim_whitespace=False, **kwargs
+    )
+
+
+def _indexes(help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=10000),
+        required=False,
+        max_length=MAX_ATTACHMENTS,
+        help_text=help_text,
+    )
+
+
+class DraftInputSerializer(StrictSerializer):
+    to = _recipients(
+        required=False,
+        help_text="omit on a reply to answer the original's "
+        "sender (reply_all: and its other recipients)",
+    )
+    cc = _recipients(required=False)
+    bcc = _recipients(
+        required=False,
+        default=list,
+        help_text="kept in your Sent copy, never shown to other recipients",
+    )
+    reply_to = _recipients(required=False, default=list)
+    subject = HeaderTextField(
+        required=False,
+        help_text="omit on a reply or forward for 'Re: …' / 'Fwd: …' of the original subject",
+    )
+    text = _body(help_text="text/plain body")
+    html = _body(
+        help_text="HTML body; sent as multipart/alternative with text (derived "
+        "from the HTML when text is empty)"
+    )
+    attachments = serializers.ListField(
+        child=IdField(),
+        required=False,
+        default=list,
+        max_length=MAX_ATTACHMENTS,
+        help_text="ids from POST /api/v1/uploads",
+    )
+    draft_attachments = _indexes(
+        "attachments of the draft (draft_id, or the draft being "
+        "replaced) to keep, by index; omitted: all of them"
+    )
+    forward_attachments = _indexes(
+        "attachments of the original to forward, by index; omitted: all of them (mode forward)"
+    )
+    priority = serializers.ChoiceField(choices=PRIORITIES, required=False, default="normal")
+    mode = serializers.ChoiceField(choices=COMPOSE_MODES, required=False, default="new")
+    in_reply_to_message = IdField(
+        required=False, allow_null=True, help_text="id of the stored message answered or forwarded"
+    )
+    quote = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="append the quoted original (reply) or the "
+        "forwarded text (forward) below your text",
+    )
+
+
+class SendInputSerializer(DraftInputSerializer):
+    draft_id = IdField(
+        required=False,
+        allow_null=True,
+        help_text="the draft this message was written in: removed once sent",
+    )
+    to_me = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text='"write to myself": stored only in the To me folder, nothing is sent',
+    )
+
+
+class UploadInputSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="the attachment (multipart/form-data)")
+
+
+class UploadSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    filename = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+
+
+class SendResultSerializer(serializers.Serializer):
+    message = MessageListItemSerializer(help_text="your Sent copy (or the To me message)")
+    queue_ids = serializers.ListField(
+        child=serializers.CharField(), help_text="queue entries created (empty for to_me)"
+    )
+
+
+class DraftAttachmentSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    filename = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+
+
+class DraftFieldsSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    to = serializers.ListField(child=serializers.CharField())
+    cc = serializers.ListField(child=serializers.CharField())
+    bcc = serializers.ListField(child=serializers.CharField())
+    reply_to = serializers.ListField(child=serializers.CharField())
+    subject = serializers.CharField()
+    text = serializers.CharField()
+    html = serializers.CharField(allow_null=True, help_text="sanitized HTML")
+    priority = serializers.ChoiceField(choices=PRIORITIES)
+    mode = serializers.ChoiceField(choices=COMPOSE_MODES)
+    in_reply_to_message = serializers.IntegerField(allow_null=True)
+    draft_attachments = DraftAttachmentSerializer(many=True)
+
+
+class RecipientDeliverySerializer(serializers.Serializer):
+    address = serializers.CharField()
+    state = serializers.ChoiceField(choices=DELIVERY_STATES)
+    last_reply = serializers.CharField(help_text="the last SMTP reply or delivery note")
+    updated_at = serializers.DateTimeField()
+
+
+class DeliveryReportSerializer(serializers.Serializer):
+    recipients = RecipientDeliverySerializer(many=True)
