@@ -4,10 +4,15 @@ SMTP server on 127.0.0.1 and helpers to run the delivery worker."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
 
 from mailcore.directory.actions import do_create_account, do_create_domain
 from mailcore.directory.models import Account, Domain
@@ -104,3 +109,48 @@ def deliver_all():  # type: ignore[no-untyped-def]
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("MAILROOM_TESTING", "1")
     assert django_settings.configured
+
+
+# --- a real Celery worker process, for end-to-end tests ---------------------------------------
+
+def database_url() -> str:
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 45.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def celery_worker_process(settings) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:  # type: ignore[no-untyped-def]
+    from webmail.celery import app
+
+    app.control.purge()  # leftovers of earlier runs are not this test's business
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(fault: str = "", **extra_env: str) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "DATABASE_URL": database_url(), "MAIL_ROOT": str(settings.MAIL_ROOT),
+               "SPOOL_DIR": str(settings.SPOOL_DIR), "MAIL_HOSTNAME": settings.MAIL_HOSTNAME,
+               "BROKER_DIR": str(settings.BROKER_DIR), "DELIVERY_LEASE_SECONDS": "2",
+               "DELIVERY_RETRY_BASE_SECONDS": "1", "MAILROOM_FAULT": fault, **extra_env}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "webmail", "worker", "-Q", "mailroom",
+             "--pool", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "--loglevel", "WARNING"], cwd=Path(__file__).resolve().parent.parent, env=env)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(15)
+
+

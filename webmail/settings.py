@@ -244,6 +244,8 @@ RELAY_MAX_QUEUE_LIFETIME_SECONDS = env_int("RELAY_MAX_QUEUE_LIFETIME_SECONDS", 5
 RELAY_DELAY_NOTICE_SECONDS = env_int("RELAY_DELAY_NOTICE_SECONDS", 4 * 3600)  # 0 = never
 # Outbound attempts before an entry is held as poison (the lifetime usually ends it first).
 RELAY_MAX_ATTEMPTS = env_int("RELAY_MAX_ATTEMPTS", 100)
+# A worker's claim on one outbound entry: longer than the slowest SMTP session it may run.
+RELAY_LEASE_SECONDS = env_int("RELAY_LEASE_SECONDS", 3600)
 
 DEFAULT_QUOTA_BYTES = env_int("DEFAULT_QUOTA_BYTES", 0)  # 0 = unlimited
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)

@@ -17,8 +17,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from mailcore.dbutil import bulk_set
-from mailcore.directory.models import Account
-from mailcore.directory.queries import expand_recipient
 from mailcore.delivery import spool
 from mailcore.delivery.models import (
     DeliveryAttempt,
@@ -28,6 +26,8 @@ from mailcore.delivery.models import (
     QueueRecipient,
     RecipientState,
 )
+from mailcore.directory.models import Account
+from mailcore.directory.queries import expand_recipient
 from mailcore.errors import MailcoreError, StorageError
 from mailcore.faults import fault_point
 from mailcore.mime import ParsedMessage, parse_message
@@ -88,11 +88,19 @@ def retry_delay(attempt: int, direction: str = Direction.INBOUND) -> timedelta:
     return timedelta(seconds=min(cap, base * (2 ** max(0, attempt - 1))))
 
 
+def lease_for(direction: str) -> timedelta:
+    """How long a claim holds: local delivery takes milliseconds; one SMTP session to a slow
+    remote server may take the RFC 5321 §4.5.3.2 timeouts (up to 10 min for the final reply
+    alone) per MX host, and a lease that ran out would let a second worker send it again."""
+    if direction == Direction.OUTBOUND:
+        return timedelta(seconds=max(settings.DELIVERY_LEASE_SECONDS, settings.RELAY_LEASE_SECONDS))
+    return timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+
+
 def _claim(entry_ids: list[int], worker: str) -> list[tuple[QueueEntry, DeliveryAttempt]]:
     """Take the leases of those entries that are due and free, and record their attempts
     (R3: before making them), in one transaction."""
     now = timezone.now()
-    lease = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
     with transaction.atomic():
         qs = QueueEntry.objects.filter(pk__in=entry_ids, state=EntryState.QUEUED).filter(
             Q(locked_until__isnull=True) | Q(locked_until__lt=now)
@@ -104,7 +112,7 @@ def _claim(entry_ids: list[int], worker: str) -> list[tuple[QueueEntry, Delivery
             return []
         for entry in entries:
             entry.attempts += 1
-            entry.locked_until = lease
+            entry.locked_until = now + lease_for(entry.direction)
             entry.next_attempt_at = now + retry_delay(entry.attempts, entry.direction)
         bulk_set(QueueEntry, ["attempts", "locked_until", "next_attempt_at"],
                  [(e.pk, e.attempts, e.locked_until, e.next_attempt_at) for e in entries])
@@ -145,10 +153,21 @@ class _Attempt:
 def do_process_entries(entry_ids: list[int], *, worker: str = "") -> dict[int, str]:
     """One delivery attempt for each of `entry_ids` that is due and not leased elsewhere.
 
-    Claims and the final bookkeeping are one transaction each for the whole batch; every
-    local delivery commits on its own (Maildir file first), so a crash anywhere repeats at
-    most bookkeeping, never a message.
+    Inbound entries go as one batch: claims and the final bookkeeping are one transaction
+    each, and every local delivery commits on its own (Maildir file first), so a crash repeats
+    at most bookkeeping, never a message. Outbound entries are claimed one at a time right
+    before their attempt, so a slow remote server never runs down another entry's lease.
     """
+    outbound = set(QueueEntry.objects.filter(pk__in=entry_ids, direction=Direction.OUTBOUND)
+                   .values_list("pk", flat=True))
+    inbound = [i for i in entry_ids if i not in outbound]
+    results = _process_batch(inbound, worker) if inbound else {}
+    for entry_id in sorted(outbound):
+        results.update(_process_batch([entry_id], worker))
+    return results
+
+
+def _process_batch(entry_ids: list[int], worker: str) -> dict[int, str]:
     claimed = _claim(entry_ids, worker)
     if not claimed:
         return {}
@@ -183,6 +202,7 @@ def do_process_entries(entry_ids: list[int], *, worker: str = "") -> dict[int, s
         job.result = "deferred" if open_left else "done"
         job.detail = "; ".join(o.reply for o in job.outcomes.values()
                                if o.state == RecipientState.DEFERRED) or "ok"
+    fault_point("deliver.before_record")  # after remote 250s / local commits, before bookkeeping
     _record(work)
     results: dict[int, str] = {}
     for job in work:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-from email.utils import format_datetime, make_msgid
 
 import dkim
 from cryptography.hazmat.primitives import serialization
@@ -42,18 +41,6 @@ def _header_block(data: bytes) -> bytes:
 def _header_names(data: bytes) -> list[str]:
     """Names of the top-level header fields, in order (continuation lines are skipped)."""
     return [m.group(1).decode("ascii").lower() for m in _HEADER_NAME.finditer(_header_block(data))]
-
-
-def ensure_message_id_and_date(data: bytes, hostname: str) -> bytes:
-    """`data` with a Message-ID and a Date header prepended when missing (RFC 5322 §3.6: Date
-    is required, Message-ID SHOULD be present; RFC 6409 §8.3 lets submission add both)."""
-    names = set(_header_names(data))
-    extra = b""
-    if "date" not in names:
-        extra += f"Date: {format_datetime(timezone.now())}\r\n".encode("ascii")
-    if "message-id" not in names:
-        extra += f"Message-ID: {make_msgid(domain=hostname)}\r\n".encode("ascii", "replace")
-    return extra + data
 
 
 def _new_selector(algorithm: str) -> str:

@@ -87,6 +87,9 @@ class DeliveryAttempt(models.Model):
     result = models.CharField(max_length=20, blank=True, default="", help_text="'' = in progress")
     detail = models.TextField(blank=True, default="")
 
+    def __str__(self) -> str:
+        return f"{self.entry_id}#{self.number} {self.result or 'in progress'}"
+
     class Meta:
         ordering = ("entry", "number")
         constraints = (

@@ -31,6 +31,7 @@ from mailcore.delivery.relay import (
     relay_config,
     relay_message,
 )
+from mailcore.delivery.submit import complete_headers
 from mailcore.directory.models import Domain
 from mailcore.directory.queries import is_local_domain
 
@@ -57,7 +58,7 @@ def prepare_outgoing(entry: QueueEntry, data: bytes, hostname: str) -> bytes:
     body = normalize_lines(data)
     if entry.origin.startswith("fwd:"):
         return body
-    body = dkim.ensure_message_id_and_date(body, hostname)
+    body = complete_headers(body, hostname=hostname)
     domain = author_domain(body) or _domain(entry.sender)
     return dkim.sign(body, domain) if domain else body
 

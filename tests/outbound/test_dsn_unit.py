@@ -6,9 +6,10 @@ import email
 from datetime import UTC, datetime
 from email import policy
 
-from mailcore.delivery.dkim import ensure_message_id_and_date, oversigned_headers
+from mailcore.delivery.dkim import oversigned_headers
 from mailcore.delivery.dsn import DsnRecipient, build_dsn, status_of
 from mailcore.delivery.relay import dot_stuff, normalize_lines
+from mailcore.delivery.submit import complete_headers
 
 
 def test_status_of() -> None:
@@ -35,12 +36,12 @@ def test_dsn_structure_and_no_header_injection() -> None:
     assert "X-Injected" not in msg
 
 
-def test_ensure_message_id_and_date() -> None:
-    out = ensure_message_id_and_date(b"Subject: x\r\n\r\nbody\r\n", "mx.test")
+def test_complete_headers_adds_message_id_and_date() -> None:
+    out = complete_headers(b"Subject: x\r\n\r\nbody\r\n", hostname="mx.test")
     msg = email.message_from_bytes(out, policy=policy.default)
     assert msg["Message-ID"].endswith("@mx.test>") and msg["Date"]
     kept = b"Date: Mon, 02 Mar 2026 10:00:00 +0900\r\nMessage-ID: <a@b>\r\n\r\nx\r\n"
-    assert ensure_message_id_and_date(kept, "mx.test") == kept
+    assert complete_headers(kept, hostname="mx.test") == kept
 
 
 def test_oversigned_header_list() -> None:
