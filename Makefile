@@ -23,7 +23,7 @@ run: install
 # The whole suite: unit, store, protocol, delivery, API and end-to-end tests (including the
 # embedded-default smoke that starts `manage.py runall` itself). Uses PostgreSQL/Redis when
 # DATABASE_URL/REDIS_URL are set, else SQLite and the filesystem broker.
-test: install
+test: install lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: install
@@ -36,9 +36,11 @@ smoke: install
 
 lint: install
 	$(VENV)/bin/ruff check mailcore webmail tests bench scripts
+	$(VENV)/bin/ruff format --check mailcore webmail tests bench scripts
 
 fmt: install
 	$(VENV)/bin/ruff check --fix mailcore webmail tests bench scripts
+	$(VENV)/bin/ruff format mailcore webmail tests bench scripts
 
 bench-ingest: install
 	$(PY) bench/ingest.py $(BENCH_ARGS)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.stack import Api, machine, percentile, start_stack  # noqa: E402
+from bench.stack import Api, machine, percentile, start_stack
 
 
 def seed(var: Path, address: str, count: int) -> int:
@@ -43,20 +43,34 @@ def seed(var: Path, address: str, count: int) -> int:
     t0 = time.perf_counter()
     for i in range(count):
         subject = f"seeded {i}"
-        data = (f"From: Sender {i % 97} <s{i % 97}@sender.example>\r\nTo: {address}\r\n"
-                f"Subject: {subject}\r\nMessage-ID: <seed-{i}@sender.example>\r\n\r\n"
-                f"Body of message {i}, a little text to make a snippet.\r\n").encode()
+        data = (
+            f"From: Sender {i % 97} <s{i % 97}@sender.example>\r\nTo: {address}\r\n"
+            f"Subject: {subject}\r\nMessage-ID: <seed-{i}@sender.example>\r\n\r\n"
+            f"Body of message {i}, a little text to make a snippet.\r\n"
+        ).encode()
         key = new_key(settings.MAIL_HOSTNAME, len(data))
         when = start + timedelta(minutes=i)
         md.deliver("", key, data, mtime=when.timestamp())
         uid = i + 1
         mapping[key] = uid
-        rows.append(Message(
-            account=account, folder=inbox, uid=uid, maildir_key=key, size=len(data),
-            internal_date=when, modseq=uid, seen=i % 3 == 0, subject=subject,
-            from_name=f"Sender {i % 97}", from_addr=f"s{i % 97}@sender.example",
-            to_addrs=[["", address]], sent_date=when,
-            snippet=f"Body of message {i}, a little text to make a snippet."))
+        rows.append(
+            Message(
+                account=account,
+                folder=inbox,
+                uid=uid,
+                maildir_key=key,
+                size=len(data),
+                internal_date=when,
+                modseq=uid,
+                seen=i % 3 == 0,
+                subject=subject,
+                from_name=f"Sender {i % 97}",
+                from_addr=f"s{i % 97}@sender.example",
+                to_addrs=[["", address]],
+                sent_date=when,
+                snippet=f"Body of message {i}, a little text to make a snippet.",
+            )
+        )
         if len(rows) >= 5000:
             Message.objects.bulk_create(rows)
             rows.clear()
@@ -64,8 +78,11 @@ def seed(var: Path, address: str, count: int) -> int:
         Message.objects.bulk_create(rows)
     md.rewrite_uidlist("", inbox.uidvalidity, mapping)
     Folder.objects.filter(pk=inbox.pk).update(
-        uidnext=count + 1, highestmodseq=count + 1, message_count=count,
-        unseen_count=sum(1 for i in range(count) if i % 3 != 0))
+        uidnext=count + 1,
+        highestmodseq=count + 1,
+        message_count=count,
+        unseen_count=sum(1 for i in range(count) if i % 3 != 0),
+    )
     from django.db import connection
 
     with connection.cursor() as cursor:  # what autovacuum would do after such a bulk load
@@ -85,7 +102,9 @@ def timed(api: Api, path: str, n: int) -> list[float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--messages", type=int, default=100_000)
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--page-size", type=int, default=50)
@@ -94,7 +113,9 @@ def main() -> None:
     stack = start_stack()
     try:
         stack.manage("domain", "add", "bench.test")
-        stack.manage("account", "add", "big@bench.test", "--password-stdin", stdin=b"bench-password\n")
+        stack.manage(
+            "account", "add", "big@bench.test", "--password-stdin", stdin=b"bench-password\n"
+        )
         print(f"machine: {machine()}")
         uidvalidity = seed(stack.var, "big@bench.test", args.messages)
         from webmail.api.pagination import encode_cursor
@@ -110,12 +131,16 @@ def main() -> None:
             "page 50,000 deep": f"{base}&cursor={deep}",
             "folder list + counts": "/api/v1/folders",
         }
-        print(f"api_list: {args.messages} messages, page size {args.page_size}, "
-              f"{args.requests} requests each, keep-alive HTTP to gunicorn")
+        print(
+            f"api_list: {args.messages} messages, page size {args.page_size}, "
+            f"{args.requests} requests each, keep-alive HTTP to gunicorn"
+        )
         for name, path in cases.items():
             lat = timed(api, path, args.requests)
-            print(f"  {name:<22} p50 {percentile(lat, 50) * 1000:6.1f} ms   "
-                  f"p99 {percentile(lat, 99) * 1000:6.1f} ms")
+            print(
+                f"  {name:<22} p50 {percentile(lat, 50) * 1000:6.1f} ms   "
+                f"p99 {percentile(lat, 99) * 1000:6.1f} ms"
+            )
     finally:
         stack.stop()
 

@@ -3,7 +3,8 @@
 stack; prints accepted msgs/s (every message fsynced and queued before its 250) and the time
 until each message is readable through the REST API (p50/p99 accept→visible).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/mailroom_bench REDIS_URL=redis://127.0.0.1:6379/13 \
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/mailroom_bench \
+    REDIS_URL=redis://127.0.0.1:6379/13 \
         .venv/bin/python bench/ingest.py --messages 3000 --size 4096 --concurrency 10
 """
 
@@ -18,35 +19,47 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.stack import Api, machine, percentile, start_stack  # noqa: E402
+from bench.stack import Api, machine, percentile, start_stack
 
 
 def message(i: int, size: int) -> bytes:
-    head = (f"From: Load <load@sender.example>\r\nTo: bench@bench.test\r\nSubject: ingest {i}\r\n"
-            f"Message-ID: <ingest-{i}@sender.example>\r\n\r\n").encode()
+    head = (
+        f"From: Load <load@sender.example>\r\nTo: bench@bench.test\r\nSubject: ingest {i}\r\n"
+        f"Message-ID: <ingest-{i}@sender.example>\r\n\r\n"
+    ).encode()
     line = b"The quick brown fox jumps over the lazy dog 0123456789.\r\n"
     body = (line * (size // len(line) + 1))[: max(0, size - len(head) - 2)] + b"\r\n"
     return head + body
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--messages", type=int, default=2000)
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--concurrency", type=int, default=10)
     ap.add_argument("--reuse", action="store_true", help="send many messages per SMTP session")
     ap.add_argument("--worker-concurrency", type=int, default=2)
     ap.add_argument("--worker-pool", default="prefork", choices=["prefork", "threads", "solo"])
-    ap.add_argument("--accept-only", action="store_true",
-                    help="run without the delivery worker: measures the SMTP side alone")
+    ap.add_argument(
+        "--accept-only",
+        action="store_true",
+        help="run without the delivery worker: measures the SMTP side alone",
+    )
     ap.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
     args = ap.parse_args()
 
-    stack = start_stack(worker_concurrency=args.worker_concurrency, worker_pool=args.worker_pool,
-                        skip=("worker", "beat") if args.accept_only else ())
+    stack = start_stack(
+        worker_concurrency=args.worker_concurrency,
+        worker_pool=args.worker_pool,
+        skip=("worker", "beat") if args.accept_only else (),
+    )
     try:
         stack.manage("domain", "add", "bench.test")
-        stack.manage("account", "add", "bench@bench.test", "--password-stdin", stdin=b"bench-password\n")
+        stack.manage(
+            "account", "add", "bench@bench.test", "--password-stdin", stdin=b"bench-password\n"
+        )
         api = Api(stack.web_port)
         api.login("bench@bench.test", "bench-password")
         inbox = api.inbox_id()
@@ -95,8 +108,10 @@ def main() -> None:
         t_accept = time.perf_counter() - t0
         if args.accept_only:
             print(f"machine: {machine()}")
-            print(f"ingest (accept only, no worker): {args.messages} msgs x {args.size} B, "
-                  f"concurrency {args.concurrency}")
+            print(
+                f"ingest (accept only, no worker): {args.messages} msgs x {args.size} B, "
+                f"concurrency {args.concurrency}"
+            )
             print(f"  accepted: {args.messages / t_accept:8.1f} msgs/s ({t_accept:.2f} s)")
             return
         poller.join(args.timeout)
@@ -116,14 +131,20 @@ def main() -> None:
         t_visible = max(visible_at.values()) - t0 if visible_at else float("nan")
         latencies = [visible_at[i] - accepted_at[i] for i in visible_at if i in accepted_at]
         print(f"machine: {machine()}")
-        print(f"ingest: {args.messages} msgs x {args.size} B, concurrency {args.concurrency}, "
-              f"{'reused sessions' if args.reuse else 'one session per message'}, "
-              f"worker {args.worker_pool} x{args.worker_concurrency}")
+        print(
+            f"ingest: {args.messages} msgs x {args.size} B, concurrency {args.concurrency}, "
+            f"{'reused sessions' if args.reuse else 'one session per message'}, "
+            f"worker {args.worker_pool} x{args.worker_concurrency}"
+        )
         print(f"  accepted: {args.messages / t_accept:8.1f} msgs/s ({t_accept:.2f} s)")
-        print(f"  visible:  {len(visible_at) / t_visible:8.1f} msgs/s end to end "
-              f"({len(visible_at)}/{args.messages} in {t_visible:.2f} s)")
-        print(f"  accept→visible: p50 {percentile(latencies, 50) * 1000:.0f} ms, "
-              f"p99 {percentile(latencies, 99) * 1000:.0f} ms")
+        print(
+            f"  visible:  {len(visible_at) / t_visible:8.1f} msgs/s end to end "
+            f"({len(visible_at)}/{args.messages} in {t_visible:.2f} s)"
+        )
+        print(
+            f"  accept→visible: p50 {percentile(latencies, 50) * 1000:.0f} ms, "
+            f"p99 {percentile(latencies, 99) * 1000:.0f} ms"
+        )
     finally:
         stack.stop()
 

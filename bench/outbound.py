@@ -31,8 +31,10 @@ SINK_IP = "127.0.0.2"
 
 class Zone(BaseResolver):
     def __init__(self) -> None:
-        self.rrs = [*RR.fromZone("sink.test. 60 MX 10 mx.sink.test."),
-                    *RR.fromZone(f"mx.sink.test. 60 A {SINK_IP}")]
+        self.rrs = [
+            *RR.fromZone("sink.test. 60 MX 10 mx.sink.test."),
+            *RR.fromZone(f"mx.sink.test. 60 A {SINK_IP}"),
+        ]
 
     def resolve(self, request: Any, handler: Any) -> Any:
         reply = request.reply()
@@ -86,8 +88,9 @@ print(json.dumps(times))
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--messages", type=int, default=1000)
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--worker-concurrency", type=int, default=2)
@@ -102,15 +105,24 @@ def main() -> None:
     sink = Sink()
     controller = Controller(sink, hostname=SINK_IP, port=smtp_port)
     controller.start()
-    stack = start_stack(worker_concurrency=args.worker_concurrency, worker_pool=args.worker_pool,
-                        extra_env={"RELAY_NAMESERVERS": f"127.0.0.1:{dns_port}",
-                                   "RELAY_SMTP_PORT": str(smtp_port),
-                                   "RELAY_ALLOW_PRIVATE_TARGETS": "true"})
+    stack = start_stack(
+        worker_concurrency=args.worker_concurrency,
+        worker_pool=args.worker_pool,
+        extra_env={
+            "RELAY_NAMESERVERS": f"127.0.0.1:{dns_port}",
+            "RELAY_SMTP_PORT": str(smtp_port),
+            "RELAY_ALLOW_PRIVATE_TARGETS": "true",
+        },
+    )
     try:
         code = f"N = {args.messages}\nSIZE = {args.size}\n" + ENQUEUE
         t0 = time.time()
-        queued = {int(k): v for k, v in json.loads(stack.manage("shell", "-c", code)
-                                                   .strip().splitlines()[-1]).items()}
+        queued = {
+            int(k): v
+            for k, v in json.loads(
+                stack.manage("shell", "-c", code).strip().splitlines()[-1]
+            ).items()
+        }
         t_enqueue = time.time() - t0
         deadline = time.monotonic() + args.timeout
         while len(sink.arrived) < args.messages and time.monotonic() < deadline:
@@ -119,14 +131,21 @@ def main() -> None:
         elapsed = max(done.values()) - t0 if done else float("nan")
         latencies = [done[i] - queued[i] for i in done if i in queued]
         print(f"machine: {machine()}")
-        print(f"outbound: {args.messages} msgs x {args.size} B to one remote MX on {SINK_IP}, "
-              f"worker {args.worker_pool} x{args.worker_concurrency}")
-        print(f"  enqueued:  {args.messages / t_enqueue:8.1f} msgs/s ({t_enqueue:.2f} s, one "
-              "process)")
-        print(f"  delivered: {len(done) / elapsed:8.1f} msgs/s end to end "
-              f"({len(done)}/{args.messages} in {elapsed:.2f} s)")
-        print(f"  enqueue→sink: p50 {percentile(latencies, 50) * 1000:.0f} ms, "
-              f"p99 {percentile(latencies, 99) * 1000:.0f} ms")
+        print(
+            f"outbound: {args.messages} msgs x {args.size} B to one remote MX on {SINK_IP}, "
+            f"worker {args.worker_pool} x{args.worker_concurrency}"
+        )
+        print(
+            f"  enqueued:  {args.messages / t_enqueue:8.1f} msgs/s ({t_enqueue:.2f} s, one process)"
+        )
+        print(
+            f"  delivered: {len(done) / elapsed:8.1f} msgs/s end to end "
+            f"({len(done)}/{args.messages} in {elapsed:.2f} s)"
+        )
+        print(
+            f"  enqueue→sink: p50 {percentile(latencies, 50) * 1000:.0f} ms, "
+            f"p99 {percentile(latencies, 99) * 1000:.0f} ms"
+        )
     finally:
         stack.stop()
         controller.stop()

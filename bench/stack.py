@@ -42,8 +42,14 @@ class Stack:
     var: Path
 
     def manage(self, *args: str, stdin: bytes | None = None) -> str:
-        out = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
-                             input=stdin, check=True, capture_output=True)
+        out = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            input=stdin,
+            check=True,
+            capture_output=True,
+        )
         return out.stdout.decode()
 
     def stop(self) -> None:
@@ -54,23 +60,49 @@ class Stack:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-def start_stack(*, worker_concurrency: int = 2, web_workers: int = 2, worker_pool: str = "prefork",
-                skip: tuple[str, ...] = (),
-                extra_env: dict[str, str] | None = None) -> Stack:
+def start_stack(
+    *,
+    worker_concurrency: int = 2,
+    web_workers: int = 2,
+    worker_pool: str = "prefork",
+    skip: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+) -> Stack:
     var = Path(tempfile.mkdtemp(prefix="mailroom-bench-"))
     web, smtp = free_port(), free_port()
-    env = {**os.environ, "MAILROOM_VAR": str(var), "WEB_LISTEN": f"127.0.0.1:{web}",
-           "SMTP_LISTEN": f"127.0.0.1:{smtp}", "MAIL_HOSTNAME": "bench.test",
-           "SUBMISSION_LISTEN": f"127.0.0.1:{free_port()}",
-           "SMTPS_LISTEN": f"127.0.0.1:{free_port()}",
-           "LOG_LEVEL": "WARNING", "MAILROOM_ENV_FILE": str(var / "none.env"),
-           "SMTP_MAX_CONNECTIONS_PER_IP": "1000", **(extra_env or {})}
+    env = {
+        **os.environ,
+        "MAILROOM_VAR": str(var),
+        "WEB_LISTEN": f"127.0.0.1:{web}",
+        "SMTP_LISTEN": f"127.0.0.1:{smtp}",
+        "MAIL_HOSTNAME": "bench.test",
+        "SUBMISSION_LISTEN": f"127.0.0.1:{free_port()}",
+        "SMTPS_LISTEN": f"127.0.0.1:{free_port()}",
+        "LOG_LEVEL": "WARNING",
+        "MAILROOM_ENV_FILE": str(var / "none.env"),
+        "SMTP_MAX_CONNECTIONS_PER_IP": "1000",
+        **(extra_env or {}),
+    }
     log = (var / "stack.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "runall", "--worker-concurrency", str(worker_concurrency),
-         "--worker-pool", worker_pool, *[f"--skip={name}" for name in skip],
-         "--web-workers", str(web_workers)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "manage.py",
+            "runall",
+            "--worker-concurrency",
+            str(worker_concurrency),
+            "--worker-pool",
+            worker_pool,
+            *[f"--skip={name}" for name in skip],
+            "--web-workers",
+            str(web_workers),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     stack = Stack(proc, env, web, smtp, var)
     deadline = time.monotonic() + 120
     while True:
@@ -112,8 +144,9 @@ class Api:
         return resp.status, (json.loads(data) if data else None)
 
     def login(self, address: str, password: str) -> None:
-        status, body = self.call("POST", "/api/v1/auth/token",
-                                 {"address": address, "password": password})
+        status, body = self.call(
+            "POST", "/api/v1/auth/token", {"address": address, "password": password}
+        )
         if status != 200:
             raise RuntimeError(f"login failed: {status} {body}")
         self.token = body["token"]  # type: ignore[index]
@@ -136,5 +169,7 @@ def machine() -> str:
     load = os.getloadavg()
     db = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
     broker = "Redis" if os.environ.get("REDIS_URL") else "filesystem"
-    return (f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, load {load[0]:.1f}; "
-            f"Python {sys.version.split()[0]}; {db} + {broker}")
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, load {load[0]:.1f}; "
+        f"Python {sys.version.split()[0]}; {db} + {broker}"
+    )

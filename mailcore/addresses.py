@@ -18,8 +18,10 @@ MAX_LOCAL_OCTETS = 64
 MAX_DOMAIN_OCTETS = 253
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # RFC 5322 atext, plus UTF-8 (RFC 6531) for local parts.
-_DOT_ATOM_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+"
-                             r"(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+)*$")
+_DOT_ATOM_LOCAL = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+"
+    r"(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+)*$"
+)
 _SAFE_DIR = re.compile(r"^[a-z0-9][a-z0-9_+-]*(\.[a-z0-9_+-]+)*$")
 
 
@@ -37,7 +39,11 @@ def canonical_domain(domain: str) -> str:
     except idna.IDNAError as exc:
         raise InvalidAddressError(f"invalid domain {domain!r}: {exc}") from exc
     labels = alabel.split(".")
-    if len(alabel) > MAX_DOMAIN_OCTETS or len(labels) < 1 or not all(_LABEL.match(x) for x in labels):
+    if (
+        len(alabel) > MAX_DOMAIN_OCTETS
+        or len(labels) < 1
+        or not all(_LABEL.match(x) for x in labels)
+    ):
         raise InvalidAddressError(f"invalid domain {domain!r}")
     return alabel
 
@@ -61,7 +67,11 @@ def canonical_local(local: str) -> str:
         else:
             raise InvalidAddressError("quoted local parts are not supported")
     value = unicodedata.normalize("NFC", value).lower()
-    if not value or len(value.encode("utf-8")) > MAX_LOCAL_OCTETS or not _DOT_ATOM_LOCAL.match(value):
+    if (
+        not value
+        or len(value.encode("utf-8")) > MAX_LOCAL_OCTETS
+        or not _DOT_ATOM_LOCAL.match(value)
+    ):
         raise InvalidAddressError(f"invalid local part {local!r}")
     return value
 

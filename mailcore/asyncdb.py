@@ -19,7 +19,7 @@ _executor: ThreadPoolExecutor | None = None
 
 
 def _pool() -> ThreadPoolExecutor:
-    global _executor  # noqa: PLW0603 - one pool per process, created lazily
+    global _executor
     if _executor is None:
         from django.conf import settings
 
@@ -44,7 +44,7 @@ async def run_db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
 
 def shutdown() -> None:
     """Close every pool thread's database connection and stop the pool (server shutdown)."""
-    global _executor  # noqa: PLW0603
+    global _executor
     pool, _executor = _executor, None
     if pool is None:
         return

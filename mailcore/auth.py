@@ -13,7 +13,7 @@ _DUMMY_HASH: str | None = None
 
 
 def _burn(password: str) -> None:
-    global _DUMMY_HASH  # noqa: PLW0603 - computed once per process
+    global _DUMMY_HASH
     from django.contrib.auth.hashers import check_password
 
     if _DUMMY_HASH is None:

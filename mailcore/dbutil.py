@@ -9,8 +9,9 @@ from typing import Any
 from django.db import connection, models
 
 
-def bulk_set(model: type[models.Model], fields: Sequence[str],
-             rows: Sequence[tuple[Any, ...]]) -> None:
+def bulk_set(
+    model: type[models.Model], fields: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
     """UPDATE model SET field_i = row[i+1] WHERE pk = row[0], for every row, in one statement.
 
     Values go through each field's get_db_prep_value, so datetimes and the like are adapted
@@ -28,10 +29,14 @@ def bulk_set(model: type[models.Model], fields: Sequence[str],
     values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(rows))
     # VALUES columns are called column1, column2, … on both PostgreSQL and SQLite.
     casts = [_cast(f) for f in model_fields]
-    assignments = ", ".join(f"{col} = v.column{i + 2}{cast}"
-                            for i, (col, cast) in enumerate(zip(columns, casts, strict=True)))
-    sql = (f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v "  # noqa: S608
-           f"WHERE {table}.{connection.ops.quote_name(pk.column)} = v.column1")
+    assignments = ", ".join(
+        f"{col} = v.column{i + 2}{cast}"
+        for i, (col, cast) in enumerate(zip(columns, casts, strict=True))
+    )
+    sql = (
+        f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v "  # noqa: S608
+        f"WHERE {table}.{connection.ops.quote_name(pk.column)} = v.column1"
+    )
     params: list[Any] = []
     for row in rows:
         params.append(pk.get_db_prep_value(row[0], connection))

@@ -43,6 +43,7 @@ class PermanentDeliveryError(MailcoreError):
 
 # --- sending (mailcore.delivery.submit) --------------------------------------------------------
 
+
 class SenderNotAllowedError(UserError):
     """Envelope sender or header From is not an address the account owns (SMTP 553 5.7.1)."""
 

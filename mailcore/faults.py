@@ -9,5 +9,5 @@ _ACTIVE = os.environ.get("MAILROOM_FAULT", "")
 
 
 def fault_point(name: str) -> None:
-    if _ACTIVE and _ACTIVE == name:
+    if _ACTIVE and name == _ACTIVE:
         os._exit(137)

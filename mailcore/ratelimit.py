@@ -39,8 +39,7 @@ def account_key(address: str) -> str:
 
 
 def _secret_hash(account: str, password: str) -> str:
-    mac = hmac.new(settings.SECRET_KEY.encode(), f"{account}\0{password}".encode(),
-                   hashlib.sha256)
+    mac = hmac.new(settings.SECRET_KEY.encode(), f"{account}\0{password}".encode(), hashlib.sha256)
     return mac.hexdigest()[:32]
 
 
@@ -55,23 +54,30 @@ def _window_start() -> datetime:
 
 
 def _ip_failures(ip: str) -> int:
-    return AuthEvent.objects.filter(kind=AuthEvent.FAILURE, ip=ip_key(ip),
-                                    created_at__gte=_window_start()).count()
+    return AuthEvent.objects.filter(
+        kind=AuthEvent.FAILURE, ip=ip_key(ip), created_at__gte=_window_start()
+    ).count()
 
 
 def _account_failures(account: str) -> int:
     # Distinct wrong passwords, whatever the IP: a phone retrying one stale password many
     # times counts once (Mailu #3157), a dictionary counts every word.
-    return (AuthEvent.objects.filter(kind=AuthEvent.FAILURE, account=account_key(account),
-                                     created_at__gte=_window_start())
-            .values("secret_hash").distinct().count())
+    return (
+        AuthEvent.objects.filter(
+            kind=AuthEvent.FAILURE, account=account_key(account), created_at__gte=_window_start()
+        )
+        .values("secret_hash")
+        .distinct()
+        .count()
+    )
 
 
 def _trusted(ip: str, account: str) -> bool:
     """A client that logged in to this account recently is not locked out by others' guesses."""
     since = timezone.now() - timedelta(seconds=settings.AUTH_TRUSTED_SECONDS)
-    return AuthEvent.objects.filter(kind=AuthEvent.SUCCESS, ip=ip_key(ip),
-                                    account=account_key(account), created_at__gte=since).exists()
+    return AuthEvent.objects.filter(
+        kind=AuthEvent.SUCCESS, ip=ip_key(ip), account=account_key(account), created_at__gte=since
+    ).exists()
 
 
 def check_auth_allowed(ip: str, account: str) -> AuthCheck:
@@ -79,8 +85,9 @@ def check_auth_allowed(ip: str, account: str) -> AuthCheck:
     blocked client learns nothing about its guesses."""
     if _ip_failures(ip) >= settings.AUTH_MAX_FAILURES_PER_IP:
         return AuthCheck(False, "ip")
-    if (_account_failures(account) >= settings.AUTH_MAX_FAILURES_PER_ACCOUNT
-            and not _trusted(ip, account)):
+    if _account_failures(account) >= settings.AUTH_MAX_FAILURES_PER_ACCOUNT and not _trusted(
+        ip, account
+    ):
         return AuthCheck(False, "account")
     return AuthCheck(True)
 
@@ -92,11 +99,21 @@ def record_auth_failure(ip: str, account: str, password: str) -> int:
     key_ip, key_account = ip_key(ip), account_key(account)
     secret = _secret_hash(key_account, password)
     AuthEvent.objects.filter(kind=AuthEvent.FAILURE, created_at__lt=_window_start()).delete()
-    repeated = AuthEvent.objects.filter(kind=AuthEvent.FAILURE, ip=key_ip, account=key_account,
-                                        secret_hash=secret, created_at__gte=_window_start())
+    repeated = AuthEvent.objects.filter(
+        kind=AuthEvent.FAILURE,
+        ip=key_ip,
+        account=key_account,
+        secret_hash=secret,
+        created_at__gte=_window_start(),
+    )
     if not repeated.exists():
-        AuthEvent.objects.create(kind=AuthEvent.FAILURE, ip=key_ip, account=key_account,
-                                 secret_hash=secret, created_at=now)
+        AuthEvent.objects.create(
+            kind=AuthEvent.FAILURE,
+            ip=key_ip,
+            account=key_account,
+            secret_hash=secret,
+            created_at=now,
+        )
     return _ip_failures(ip)
 
 
@@ -104,8 +121,9 @@ def record_auth_success(ip: str, account: str) -> None:
     """Remember the (IP, account) pair as trusted and forget its earlier failures."""
     key_ip, key_account = ip_key(ip), account_key(account)
     AuthEvent.objects.filter(ip=key_ip, account=key_account).delete()
-    AuthEvent.objects.create(kind=AuthEvent.SUCCESS, ip=key_ip, account=key_account,
-                             created_at=timezone.now())
+    AuthEvent.objects.create(
+        kind=AuthEvent.SUCCESS, ip=key_ip, account=key_account, created_at=timezone.now()
+    )
     stale = timezone.now() - timedelta(seconds=settings.AUTH_TRUSTED_SECONDS)
     AuthEvent.objects.filter(kind=AuthEvent.SUCCESS, created_at__lt=stale).delete()
 
@@ -118,7 +136,7 @@ def failure_delay(failures: int) -> float:
 
 class AuthStatus(enum.Enum):
     OK = "ok"
-    FAILED = "failed"    # wrong credentials (or a disabled account): 535 5.7.8
+    FAILED = "failed"  # wrong credentials (or a disabled account): 535 5.7.8
     BLOCKED = "blocked"  # too many failures: 454 4.7.0, the password was not checked
 
 

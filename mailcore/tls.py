@@ -23,8 +23,11 @@ def ensure_self_signed(cert_file: Path, key_file: Path, hostname: str) -> bool:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname[:64] or "localhost")])
     now = dt.datetime.now(tz=dt.UTC)
-    alt: list[x509.GeneralName] = [x509.DNSName(hostname or "localhost"), x509.DNSName("localhost"),
-                                   x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    alt: list[x509.GeneralName] = [
+        x509.DNSName(hostname or "localhost"),
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    ]
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -40,8 +43,13 @@ def ensure_self_signed(cert_file: Path, key_file: Path, hostname: str) -> bool:
     key_file.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                   serialization.NoEncryption()))
+        fh.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return True
 

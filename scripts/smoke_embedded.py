@@ -28,10 +28,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def http(method: str, url: str, body: dict[str, object] | None = None,
-         token: str | None = None) -> tuple[int, object]:
+def http(
+    method: str, url: str, body: dict[str, object] | None = None, token: str | None = None
+) -> tuple[int, object]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
+    req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - http://127.0.0.1 only
     req.add_header("Content-Type", "application/json")
     if token:
         req.add_header("Authorization", f"Token {token}")
@@ -46,16 +47,28 @@ def run_smoke(timeout: float = 180.0) -> None:
     var = Path(tempfile.mkdtemp(prefix="mailroom-smoke-"))
     web, smtp = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update({
-        "MAILROOM_VAR": str(var), "WEB_LISTEN": f"127.0.0.1:{web}",
-        "SMTP_LISTEN": f"127.0.0.1:{smtp}", "MAIL_HOSTNAME": "smoke.test",
-        "SUBMISSION_LISTEN": f"127.0.0.1:{free_port()}", "SMTPS_LISTEN": f"127.0.0.1:{free_port()}",
-        "QUEUE_SWEEP_SECONDS": "2", "MAILROOM_ENV_FILE": str(var / "none.env"),
-    })
+    env.update(
+        {
+            "MAILROOM_VAR": str(var),
+            "WEB_LISTEN": f"127.0.0.1:{web}",
+            "SMTP_LISTEN": f"127.0.0.1:{smtp}",
+            "MAIL_HOSTNAME": "smoke.test",
+            "SUBMISSION_LISTEN": f"127.0.0.1:{free_port()}",
+            "SMTPS_LISTEN": f"127.0.0.1:{free_port()}",
+            "QUEUE_SWEEP_SECONDS": "2",
+            "MAILROOM_ENV_FILE": str(var / "none.env"),
+        }
+    )
     log_path = var / "run.log"
     log = log_path.open("wb")
-    proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["make", "--no-print-directory", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{web}"
     try:
         deadline = time.monotonic() + timeout
@@ -72,8 +85,13 @@ def run_smoke(timeout: float = 180.0) -> None:
             time.sleep(0.5)
         manage = [sys.executable, "manage.py"]
         subprocess.run([*manage, "domain", "add", "smoke.test"], cwd=ROOT, env=env, check=True)
-        subprocess.run([*manage, "account", "add", "alice@smoke.test", "--password-stdin"],
-                       cwd=ROOT, env=env, input=b"smoke-password-1\n", check=True)
+        subprocess.run(
+            [*manage, "account", "add", "alice@smoke.test", "--password-stdin"],
+            cwd=ROOT,
+            env=env,
+            input=b"smoke-password-1\n",
+            check=True,
+        )
 
         msg = EmailMessage()
         msg["From"] = "Bob <bob@elsewhere.example>"
@@ -91,8 +109,11 @@ def run_smoke(timeout: float = 180.0) -> None:
         else:
             raise RuntimeError("SMTP did not come up")
 
-        status, body = http("POST", f"{base}/api/v1/auth/token",
-                            {"address": "alice@smoke.test", "password": "smoke-password-1"})
+        status, body = http(
+            "POST",
+            f"{base}/api/v1/auth/token",
+            {"address": "alice@smoke.test", "password": "smoke-password-1"},
+        )
         assert status == 200, (status, body)
         token = body["token"]  # type: ignore[index]
         status, folders = http("GET", f"{base}/api/v1/folders", token=token)

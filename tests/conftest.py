@@ -42,8 +42,9 @@ def domain(db: None) -> Domain:
 
 @pytest.fixture
 def make_account(domain: Domain):  # type: ignore[no-untyped-def]
-    def make(address: str = "alice@example.com", password: str = "correct horse 1",
-             **kwargs: object) -> Account:
+    def make(
+        address: str = "alice@example.com", password: str = "correct horse 1", **kwargs: object
+    ) -> Account:
         return do_create_account(address, password=password, **kwargs)
 
     return make
@@ -75,7 +76,8 @@ def smtp_factory(transactional_db: None):  # type: ignore[no-untyped-def]
         cfg = config_from_settings()
         policy_fields = {f.name for f in dataclasses.fields(cfg.policy)}
         policy = dataclasses.replace(
-            cfg.policy, **{k: v for k, v in overrides.items() if k in policy_fields})
+            cfg.policy, **{k: v for k, v in overrides.items() if k in policy_fields}
+        )
         rest = {k: v for k, v in overrides.items() if k not in policy_fields}
         free = Listen("127.0.0.1", 0)
         cfg = dataclasses.replace(cfg, mx=free, submission=free, smtps=free, policy=policy, **rest)
@@ -113,6 +115,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # --- a real Celery worker process, for end-to-end tests ---------------------------------------
 
+
 def database_url() -> str:
     s = connection.settings_dict
     if s["ENGINE"].endswith("sqlite3"):
@@ -136,14 +139,39 @@ def celery_worker_process(settings) -> Iterator[Callable[..., subprocess.Popen[b
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(fault: str = "", **extra_env: str) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "DATABASE_URL": database_url(), "MAIL_ROOT": str(settings.MAIL_ROOT),
-               "SPOOL_DIR": str(settings.SPOOL_DIR), "MAIL_HOSTNAME": settings.MAIL_HOSTNAME,
-               "BROKER_DIR": str(settings.BROKER_DIR), "DELIVERY_LEASE_SECONDS": "2",
-               "DELIVERY_RETRY_BASE_SECONDS": "1", "MAILROOM_FAULT": fault, **extra_env}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "MAIL_ROOT": str(settings.MAIL_ROOT),
+            "SPOOL_DIR": str(settings.SPOOL_DIR),
+            "MAIL_HOSTNAME": settings.MAIL_HOSTNAME,
+            "BROKER_DIR": str(settings.BROKER_DIR),
+            "DELIVERY_LEASE_SECONDS": "2",
+            "DELIVERY_RETRY_BASE_SECONDS": "1",
+            "MAILROOM_FAULT": fault,
+            **extra_env,
+        }
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "webmail", "worker", "-Q", "mailroom",
-             "--pool", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "--loglevel", "WARNING"], cwd=Path(__file__).resolve().parent.parent, env=env)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "webmail",
+                "worker",
+                "-Q",
+                "mailroom",
+                "--pool",
+                "solo",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel",
+                "WARNING",
+            ],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=env,
+        )
         procs.append(proc)
         return proc
 
@@ -152,5 +180,3 @@ def celery_worker_process(settings) -> Iterator[Callable[..., subprocess.Popen[b
         if proc.poll() is None:
             proc.terminate()
             proc.wait(15)
-
-

@@ -47,11 +47,19 @@ def dispatch(entry_id: int) -> None:
     doorbell.ring(entry_id)
 
 
-def do_enqueue(*, sender: str, recipients: list[str], data: bytes, client_ip: str | None = None,
-               client_helo: str = "", smtputf8: bool = False,
-               authenticated_as: Account | None = None,
-               direction: str = Direction.INBOUND, origin: str = "",
-               queue_id: str | None = None) -> QueueEntry:
+def do_enqueue(
+    *,
+    sender: str,
+    recipients: list[str],
+    data: bytes,
+    client_ip: str | None = None,
+    client_helo: str = "",
+    smtputf8: bool = False,
+    authenticated_as: Account | None = None,
+    direction: str = Direction.INBOUND,
+    origin: str = "",
+    queue_id: str | None = None,
+) -> QueueEntry:
     """Spool `data` durably and commit its queue row; only then may the caller say 250.
 
     Raises StorageError (spool) or a database error (row); in either case nothing is queued
@@ -63,10 +71,18 @@ def do_enqueue(*, sender: str, recipients: list[str], data: bytes, client_ip: st
     try:
         with transaction.atomic():
             entry = QueueEntry.objects.create(
-                queue_id=queue_id, direction=direction, sender=sender, spool_name=stored.name,
-                size=stored.size, sha256=stored.sha256, client_ip=client_ip,
-                client_helo=client_helo[:255], smtputf8=smtputf8,
-                authenticated_as=authenticated_as, received_at=now, next_attempt_at=now,
+                queue_id=queue_id,
+                direction=direction,
+                sender=sender,
+                spool_name=stored.name,
+                size=stored.size,
+                sha256=stored.sha256,
+                client_ip=client_ip,
+                client_helo=client_helo[:255],
+                smtputf8=smtputf8,
+                authenticated_as=authenticated_as,
+                received_at=now,
+                next_attempt_at=now,
                 origin=origin,
             )
             QueueRecipient.objects.bulk_create(
@@ -76,8 +92,14 @@ def do_enqueue(*, sender: str, recipients: list[str], data: bytes, client_ip: st
     except BaseException:
         spool.remove(stored.name)
         raise
-    log.info("%s: from=<%s>, size=%d, nrcpt=%d, client=%s", queue_id, sender, stored.size,
-             len(recipients), client_ip)
+    log.info(
+        "%s: from=<%s>, size=%d, nrcpt=%d, client=%s",
+        queue_id,
+        sender,
+        stored.size,
+        len(recipients),
+        client_ip,
+    )
     return entry
 
 
@@ -114,8 +136,11 @@ def _claim(entry_ids: list[int], worker: str) -> list[tuple[QueueEntry, Delivery
             entry.attempts += 1
             entry.locked_until = now + lease_for(entry.direction)
             entry.next_attempt_at = now + retry_delay(entry.attempts, entry.direction)
-        bulk_set(QueueEntry, ["attempts", "locked_until", "next_attempt_at"],
-                 [(e.pk, e.attempts, e.locked_until, e.next_attempt_at) for e in entries])
+        bulk_set(
+            QueueEntry,
+            ["attempts", "locked_until", "next_attempt_at"],
+            [(e.pk, e.attempts, e.locked_until, e.next_attempt_at) for e in entries],
+        )
         attempts = DeliveryAttempt.objects.bulk_create(
             DeliveryAttempt(entry=e, number=e.attempts, started_at=now, worker=worker[:200])
             for e in entries
@@ -158,8 +183,11 @@ def do_process_entries(entry_ids: list[int], *, worker: str = "") -> dict[int, s
     at most bookkeeping, never a message. Outbound entries are claimed one at a time right
     before their attempt, so a slow remote server never runs down another entry's lease.
     """
-    outbound = set(QueueEntry.objects.filter(pk__in=entry_ids, direction=Direction.OUTBOUND)
-                   .values_list("pk", flat=True))
+    outbound = set(
+        QueueEntry.objects.filter(pk__in=entry_ids, direction=Direction.OUTBOUND).values_list(
+            "pk", flat=True
+        )
+    )
     inbound = [i for i in entry_ids if i not in outbound]
     results = _process_batch(inbound, worker) if inbound else {}
     for entry_id in sorted(outbound):
@@ -179,8 +207,11 @@ def _process_batch(entry_ids: list[int], worker: str) -> dict[int, str]:
     for entry, attempt in claimed:
         job = _Attempt(entry, attempt, {})
         work.append(job)
-        if entry.attempts > (settings.RELAY_MAX_ATTEMPTS if entry.direction == Direction.OUTBOUND
-                             else settings.DELIVERY_MAX_ATTEMPTS):
+        if entry.attempts > (
+            settings.RELAY_MAX_ATTEMPTS
+            if entry.direction == Direction.OUTBOUND
+            else settings.DELIVERY_MAX_ATTEMPTS
+        ):
             job.state, job.result = EntryState.HELD, "held"
             job.detail = f"held after {entry.attempts - 1} attempts"
             continue
@@ -195,13 +226,16 @@ def _process_batch(entry_ids: list[int], worker: str) -> dict[int, str]:
             job.outcomes = _relay_outbound(entry, data, pending, inboxes)
         else:
             parsed = parse_message(data)
-            job.outcomes = {r.pk: _deliver_inbound(entry, r, data, parsed, inboxes)
-                            for r in pending}
+            job.outcomes = {
+                r.pk: _deliver_inbound(entry, r, data, parsed, inboxes) for r in pending
+            }
         open_left = any(o.state not in FINAL_STATES for o in job.outcomes.values())
         job.state = EntryState.QUEUED if open_left else EntryState.DONE
         job.result = "deferred" if open_left else "done"
-        job.detail = "; ".join(o.reply for o in job.outcomes.values()
-                               if o.state == RecipientState.DEFERRED) or "ok"
+        job.detail = (
+            "; ".join(o.reply for o in job.outcomes.values() if o.state == RecipientState.DEFERRED)
+            or "ok"
+        )
     fault_point("deliver.before_record")  # after remote 250s / local commits, before bookkeeping
     _record(work)
     results: dict[int, str] = {}
@@ -209,8 +243,13 @@ def _process_batch(entry_ids: list[int], worker: str) -> dict[int, str]:
         if job.state == EntryState.DONE:
             spool.remove(job.entry.spool_name)
         for rcpt_id, outcome in job.outcomes.items():
-            log.info("%s: rcpt#%s status=%s (%s)", job.entry.queue_id, rcpt_id, outcome.state,
-                     outcome.reply)
+            log.info(
+                "%s: rcpt#%s status=%s (%s)",
+                job.entry.queue_id,
+                rcpt_id,
+                outcome.state,
+                outcome.reply,
+            )
         results[job.entry.pk] = job.result
     return results
 
@@ -218,10 +257,15 @@ def _process_batch(entry_ids: list[int], worker: str) -> dict[int, str]:
 def _record(work: list[_Attempt]) -> None:
     """Recipient states, entry states and attempt results for a batch, in one transaction."""
     now = timezone.now()
-    rcpts = [(rcpt_id, o.state, o.reply[:2000], now)
-             for job in work for rcpt_id, o in job.outcomes.items()]
-    entries = [(job.entry.pk, job.state, None, "" if job.result == "done" else job.detail[:2000])
-               for job in work]
+    rcpts = [
+        (rcpt_id, o.state, o.reply[:2000], now)
+        for job in work
+        for rcpt_id, o in job.outcomes.items()
+    ]
+    entries = [
+        (job.entry.pk, job.state, None, "" if job.result == "done" else job.detail[:2000])
+        for job in work
+    ]
     attempts = [(job.attempt.pk, now, job.result, job.detail[:4000]) for job in work]
     with transaction.atomic():
         bulk_set(QueueRecipient, ["state", "last_reply", "updated_at"], rcpts)
@@ -229,23 +273,37 @@ def _record(work: list[_Attempt]) -> None:
         bulk_set(DeliveryAttempt, ["finished_at", "result", "detail"], attempts)
 
 
-def _deliver_inbound(entry: QueueEntry, rcpt: QueueRecipient, data: bytes,
-                     parsed: ParsedMessage, inboxes: dict[int, Folder | None]) -> Outcome:
+def _deliver_inbound(
+    entry: QueueEntry,
+    rcpt: QueueRecipient,
+    data: bytes,
+    parsed: ParsedMessage,
+    inboxes: dict[int, Folder | None],
+) -> Outcome:
     expansion = expand_recipient(rcpt.address)
     if not expansion.accounts and not expansion.external:
-        return Outcome(RecipientState.BOUNCED,
-                       "5.1.1 " + ("; ".join(expansion.problems) or "no such mailbox"))
+        return Outcome(
+            RecipientState.BOUNCED, "5.1.1 " + ("; ".join(expansion.problems) or "no such mailbox")
+        )
     delivered: list[str] = []
     for account in expansion.accounts:
         if account.pk not in inboxes:
             inboxes[account.pk] = Folder.objects.filter(
-                account=account, special_use=SpecialUse.INBOX).first()
+                account=account, special_use=SpecialUse.INBOX
+            ).first()
         inbox = inboxes[account.pk]
         if inbox is None:
             return Outcome(RecipientState.DEFERRED, f"4.3.0 {account.address} has no INBOX")
         try:
-            do_deliver(account, inbox, data, key=local_key(entry, account), source=Source.SMTP,
-                       parsed=parsed, internal_date=entry.received_at)
+            do_deliver(
+                account,
+                inbox,
+                data,
+                key=local_key(entry, account),
+                source=Source.SMTP,
+                parsed=parsed,
+                internal_date=entry.received_at,
+            )
         except (MailcoreError, OSError) as exc:
             return Outcome(RecipientState.DEFERRED, f"4.3.0 {account.address}: {exc}")
         delivered.append(account.address)
@@ -261,12 +319,19 @@ def _forward(entry: QueueEntry, rcpt: QueueRecipient, targets: list[str], data: 
     origin = f"fwd:{entry.queue_id}:{rcpt.pk}"
     if QueueEntry.objects.filter(origin=origin).exists():
         return
-    do_enqueue(sender=entry.sender, recipients=targets, data=data, origin=origin,
-               smtputf8=entry.smtputf8, direction=Direction.OUTBOUND)
+    do_enqueue(
+        sender=entry.sender,
+        recipients=targets,
+        data=data,
+        origin=origin,
+        smtputf8=entry.smtputf8,
+        direction=Direction.OUTBOUND,
+    )
 
 
-def _relay_outbound(entry: QueueEntry, data: bytes, pending: list[QueueRecipient],
-                    inboxes: dict[int, Folder | None]) -> dict[int, Outcome]:
+def _relay_outbound(
+    entry: QueueEntry, data: bytes, pending: list[QueueRecipient], inboxes: dict[int, Folder | None]
+) -> dict[int, Outcome]:
     """Remote recipients by MX, recipients in our own domains locally like inbound mail; DKIM,
     bounces and delay notices in mailcore.delivery.outbound."""
     from mailcore.delivery.outbound import do_relay_entry

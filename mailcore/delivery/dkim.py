@@ -24,8 +24,18 @@ from mailcore.errors import ConflictError
 RSA_BITS = 2048
 # RFC 6376 §5.4.1 recommends these; MIME headers too, so a relay cannot re-type the body.
 SIGNED_HEADERS = (
-    "from", "subject", "date", "to", "cc", "message-id", "reply-to", "in-reply-to",
-    "references", "mime-version", "content-type", "content-transfer-encoding",
+    "from",
+    "subject",
+    "date",
+    "to",
+    "cc",
+    "message-id",
+    "reply-to",
+    "in-reply-to",
+    "references",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
 )
 _HEADER_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:", re.MULTILINE)
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
@@ -50,8 +60,13 @@ def _new_selector(algorithm: str) -> str:
 
 
 @transaction.atomic
-def do_generate_dkim_key(domain: str, *, algorithm: str = DkimAlgorithm.RSA,
-                         selector: str | None = None, replace: bool = True) -> DkimKey:
+def do_generate_dkim_key(
+    domain: str,
+    *,
+    algorithm: str = DkimAlgorithm.RSA,
+    selector: str | None = None,
+    replace: bool = True,
+) -> DkimKey:
     """Create a key for `domain`; with `replace`, older active keys of the same algorithm are
     retired (kept, inactive, so the old DNS record can be removed after mail in flight lands).
     Raises ConflictError if the selector is taken, InvalidAddressError for a bad domain."""
@@ -63,11 +78,16 @@ def do_generate_dkim_key(domain: str, *, algorithm: str = DkimAlgorithm.RSA,
         raise ConflictError(f"selector {selector} already exists for {alabel}")
     if algorithm == DkimAlgorithm.RSA:
         key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
-        private = key.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.TraditionalOpenSSL,
-                                    serialization.NoEncryption()).decode("ascii")
-        public = base64.b64encode(key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+        private = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        ).decode("ascii")
+        public = base64.b64encode(
+            key.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        ).decode()
     elif algorithm == DkimAlgorithm.ED25519:
         import nacl.encoding
         import nacl.signing
@@ -79,10 +99,16 @@ def do_generate_dkim_key(domain: str, *, algorithm: str = DkimAlgorithm.RSA,
         raise ConflictError(f"unknown DKIM algorithm {algorithm!r}")
     if replace:
         DkimKey.objects.filter(domain=alabel, algorithm=algorithm, is_active=True).update(
-            is_active=False)
-    return DkimKey.objects.create(domain=alabel, selector=selector, algorithm=algorithm,
-                                  private_key=private, public_key=public,
-                                  created_at=timezone.now())
+            is_active=False
+        )
+    return DkimKey.objects.create(
+        domain=alabel,
+        selector=selector,
+        algorithm=algorithm,
+        private_key=private,
+        public_key=public,
+        created_at=timezone.now(),
+    )
 
 
 def txt_value(key: DkimKey) -> str:
@@ -94,7 +120,7 @@ def txt_value(key: DkimKey) -> str:
 def dns_record(key: DkimKey) -> str:
     """A zone-file line; long values split into 255-octet strings (RFC 7208 §3.3 style)."""
     value = txt_value(key)
-    chunks = " ".join(f'"{value[i:i + 255]}"' for i in range(0, len(value), 255))
+    chunks = " ".join(f'"{value[i : i + 255]}"' for i in range(0, len(value), 255))
     return f"{key.selector}._domainkey.{key.domain}. IN TXT ( {chunks} )"
 
 
@@ -127,7 +153,14 @@ def sign(data: bytes, domain: str) -> bytes:
     signatures = b""
     for key in keys:
         signatures += dkim.sign(
-            data, key.selector.encode(), key.domain.encode(), key.private_key.encode(),
-            signature_algorithm=key.algorithm.encode(), include_headers=include,
-            canonicalize=(b"relaxed", b"relaxed"), length=False, linesep=b"\r\n")
+            data,
+            key.selector.encode(),
+            key.domain.encode(),
+            key.private_key.encode(),
+            signature_algorithm=key.algorithm.encode(),
+            include_headers=include,
+            canonicalize=(b"relaxed", b"relaxed"),
+            length=False,
+            linesep=b"\r\n",
+        )
     return signatures + data

@@ -20,10 +20,10 @@ _HEADER_END = re.compile(rb"\r?\n\r?\n")
 @dataclass(frozen=True, slots=True)
 class DsnRecipient:
     address: str
-    action: str              # "failed" | "delayed" (RFC 3464 §2.3.3)
-    status: str              # "5.1.1"
-    diagnostic: str = ""     # the remote reply, e.g. "550 5.1.1 no such user"
-    remote_mta: str = ""     # host name of the server that answered
+    action: str  # "failed" | "delayed" (RFC 3464 §2.3.3)
+    status: str  # "5.1.1"
+    diagnostic: str = ""  # the remote reply, e.g. "550 5.1.1 no such user"
+    remote_mta: str = ""  # host name of the server that answered
 
 
 def status_of(reply: str, *, permanent: bool) -> str:
@@ -53,9 +53,16 @@ def original_headers(data: bytes) -> bytes:
     return head.rstrip(b"\r\n") + b"\r\n"
 
 
-def build_dsn(*, original: bytes, envelope_sender: str, queue_id: str, arrival: datetime,
-              reporting_mta: str, recipients: Sequence[DsnRecipient],
-              retry_until: datetime | None = None) -> bytes:
+def build_dsn(
+    *,
+    original: bytes,
+    envelope_sender: str,
+    queue_id: str,
+    arrival: datetime,
+    reporting_mta: str,
+    recipients: Sequence[DsnRecipient],
+    retry_until: datetime | None = None,
+) -> bytes:
     """A complete DSN message (CRLF line ends). Delay notices are those whose recipients all
     have action "delayed"; they say until when we keep trying."""
     delayed = all(r.action == "delayed" for r in recipients)
@@ -64,25 +71,39 @@ def build_dsn(*, original: bytes, envelope_sender: str, queue_id: str, arrival: 
     postmaster = f"MAILER-DAEMON@{reporting_mta}"
     if delayed:
         subject = "Delayed Mail (still being retried)"
-        intro = (f"This is the mail system at host {reporting_mta}.\r\n\r\n"
-                 "Your message could not be delivered yet to the recipients below. It is still "
-                 "in the queue\r\nand will be retried; you do not need to send it again."
-                 + (f"\r\nDelivery will be given up at {format_datetime(retry_until)}."
-                    if retry_until else "") + "\r\n")
+        intro = (
+            f"This is the mail system at host {reporting_mta}.\r\n\r\n"
+            "Your message could not be delivered yet to the recipients below. It is still "
+            "in the queue\r\nand will be retried; you do not need to send it again."
+            + (
+                f"\r\nDelivery will be given up at {format_datetime(retry_until)}."
+                if retry_until
+                else ""
+            )
+            + "\r\n"
+        )
     else:
         subject = "Undelivered Mail Returned to Sender"
-        intro = (f"This is the mail system at host {reporting_mta}.\r\n\r\n"
-                 "I'm sorry to have to inform you that your message could not be delivered "
-                 "to one or more\r\nrecipients. It's attached below.\r\n")
+        intro = (
+            f"This is the mail system at host {reporting_mta}.\r\n\r\n"
+            "I'm sorry to have to inform you that your message could not be delivered "
+            "to one or more\r\nrecipients. It's attached below.\r\n"
+        )
     lines = [f"<{r.address}>: {_clean(r.diagnostic) or r.status}" for r in recipients]
     text = intro + "\r\n" + "\r\n".join(lines) + "\r\n"
 
-    per_message = [f"Reporting-MTA: dns; {reporting_mta}", f"X-Mailroom-Queue-ID: {queue_id}",
-                   f"Arrival-Date: {format_datetime(arrival)}"]
+    per_message = [
+        f"Reporting-MTA: dns; {reporting_mta}",
+        f"X-Mailroom-Queue-ID: {queue_id}",
+        f"Arrival-Date: {format_datetime(arrival)}",
+    ]
     blocks = ["\r\n".join(per_message)]
     for r in recipients:
-        fields = [f"Final-Recipient: {_addr_field(r.address)}", f"Action: {r.action}",
-                  f"Status: {r.status}"]
+        fields = [
+            f"Final-Recipient: {_addr_field(r.address)}",
+            f"Action: {r.action}",
+            f"Status: {r.status}",
+        ]
         if r.remote_mta:
             fields.append(f"Remote-MTA: dns; {_clean(r.remote_mta, 255)}")
         if r.diagnostic:
@@ -107,17 +128,27 @@ def build_dsn(*, original: bytes, envelope_sender: str, queue_id: str, arrival: 
     utf8 = not (text.isascii() and status_body.isascii())
     charset = "utf-8" if utf8 else "us-ascii"
     out = "\r\n".join(headers) + "\r\n\r\nThis is a MIME-encapsulated message.\r\n\r\n"
-    out += (f"--{boundary}\r\nContent-Description: Notification\r\n"
-            f"Content-Type: text/plain; charset={charset}\r\n"
-            f"Content-Transfer-Encoding: {'8bit' if utf8 else '7bit'}\r\n\r\n{text}\r\n")
+    out += (
+        f"--{boundary}\r\nContent-Description: Notification\r\n"
+        f"Content-Type: text/plain; charset={charset}\r\n"
+        f"Content-Transfer-Encoding: {'8bit' if utf8 else '7bit'}\r\n\r\n{text}\r\n"
+    )
     # RFC 6533 §6: message/global-delivery-status when the fields need UTF-8.
-    ds_type = "message/global-delivery-status" if not status_body.isascii() else \
-        "message/delivery-status"
-    out += (f"--{boundary}\r\nContent-Description: Delivery report\r\n"
-            f"Content-Type: {ds_type}\r\n\r\n{status_body}\r\n")
+    ds_type = (
+        "message/global-delivery-status" if not status_body.isascii() else "message/delivery-status"
+    )
+    out += (
+        f"--{boundary}\r\nContent-Description: Delivery report\r\n"
+        f"Content-Type: {ds_type}\r\n\r\n{status_body}\r\n"
+    )
     head = original_headers(original)
     hdr_type = "text/rfc822-headers" if head.isascii() else "message/global-headers"
-    return (out.encode("utf-8")
-            + (f"--{boundary}\r\nContent-Description: Undelivered Message Headers\r\n"
-               f"Content-Type: {hdr_type}\r\n\r\n").encode("ascii")
-            + head + f"\r\n--{boundary}--\r\n".encode("ascii"))
+    return (
+        out.encode("utf-8")
+        + (
+            f"--{boundary}\r\nContent-Description: Undelivered Message Headers\r\n"
+            f"Content-Type: {hdr_type}\r\n\r\n"
+        ).encode("ascii")
+        + head
+        + f"\r\n--{boundary}--\r\n".encode("ascii")
+    )

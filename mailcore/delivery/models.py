@@ -13,9 +13,9 @@ from mailcore.directory.models import Account
 
 
 class EntryState(models.TextChoices):
-    QUEUED = "queued", "Queued"          # waiting for (another) attempt at next_attempt_at
-    DONE = "done", "Done"                # every recipient is final
-    HELD = "held", "Held"                # quarantined after too many crashes; needs an admin
+    QUEUED = "queued", "Queued"  # waiting for (another) attempt at next_attempt_at
+    DONE = "done", "Done"  # every recipient is final
+    HELD = "held", "Held"  # quarantined after too many crashes; needs an admin
 
 
 class RecipientState(models.TextChoices):
@@ -87,14 +87,14 @@ class DeliveryAttempt(models.Model):
     result = models.CharField(max_length=20, blank=True, default="", help_text="'' = in progress")
     detail = models.TextField(blank=True, default="")
 
-    def __str__(self) -> str:
-        return f"{self.entry_id}#{self.number} {self.result or 'in progress'}"
-
     class Meta:
         ordering = ("entry", "number")
         constraints = (
             models.UniqueConstraint(fields=("entry", "number"), name="attempt_unique_number"),
         )
+
+    def __str__(self) -> str:
+        return f"{self.entry_id}#{self.number} {self.result or 'in progress'}"
 
 
 class DkimAlgorithm(models.TextChoices):

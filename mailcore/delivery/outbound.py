@@ -63,8 +63,14 @@ def prepare_outgoing(entry: QueueEntry, data: bytes, hostname: str) -> bytes:
     return dkim.sign(body, domain) if domain else body
 
 
-def do_queue_dsn(entry: QueueEntry, original: bytes, recipients: Sequence[DsnRecipient], *,
-                 key: str, retry_until: datetime | None = None) -> QueueEntry | None:
+def do_queue_dsn(
+    entry: QueueEntry,
+    original: bytes,
+    recipients: Sequence[DsnRecipient],
+    *,
+    key: str,
+    retry_until: datetime | None = None,
+) -> QueueEntry | None:
     """Queue a DSN about `entry` to its envelope sender, from the null sender (RFC 5321 §4.5.5):
     locally when the sender is ours, else outbound. None for a null-sender entry (never a DSN
     for a DSN, security.md S20) or when this DSN was already queued."""
@@ -73,25 +79,42 @@ def do_queue_dsn(entry: QueueEntry, original: bytes, recipients: Sequence[DsnRec
     origin = f"dsn:{entry.queue_id}:{key}"[:100]
     if QueueEntry.objects.filter(origin=origin).exists():
         return None
-    message = build_dsn(original=original, envelope_sender=entry.sender, queue_id=entry.queue_id,
-                        arrival=entry.received_at, reporting_mta=settings.MAIL_HOSTNAME,
-                        recipients=recipients, retry_until=retry_until)
+    message = build_dsn(
+        original=original,
+        envelope_sender=entry.sender,
+        queue_id=entry.queue_id,
+        arrival=entry.received_at,
+        reporting_mta=settings.MAIL_HOSTNAME,
+        recipients=recipients,
+        retry_until=retry_until,
+    )
     local = is_local_domain(_domain(entry.sender))
-    return do_enqueue(sender="", recipients=[entry.sender], data=message, origin=origin,
-                      direction=Direction.INBOUND if local else Direction.OUTBOUND,
-                      smtputf8=not (message.isascii() and entry.sender.isascii()))
+    return do_enqueue(
+        sender="",
+        recipients=[entry.sender],
+        data=message,
+        origin=origin,
+        direction=Direction.INBOUND if local else Direction.OUTBOUND,
+        smtputf8=not (message.isascii() and entry.sender.isascii()),
+    )
 
 
 def failure_key(addresses: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(sorted(addresses)).encode()).hexdigest()[:16]
 
 
-def do_relay_entry(entry: QueueEntry, data: bytes, pending: list[QueueRecipient], *,
-                   deliver_local: Callable[[QueueRecipient], Outcome]) -> dict[int, Outcome]:
+def do_relay_entry(
+    entry: QueueEntry,
+    data: bytes,
+    pending: list[QueueRecipient],
+    *,
+    deliver_local: Callable[[QueueRecipient], Outcome],
+) -> dict[int, Outcome]:
     cfg = relay_config()
     wanted = {_domain(r.address) for r in pending}
-    local_domains = set(Domain.objects.filter(name__in=wanted, is_active=True)
-                        .values_list("name", flat=True))
+    local_domains = set(
+        Domain.objects.filter(name__in=wanted, is_active=True).values_list("name", flat=True)
+    )
     outcomes: dict[int, Outcome] = {}
     results: dict[int, RcptResult] = {}
     remote: list[QueueRecipient] = []
@@ -102,12 +125,21 @@ def do_relay_entry(entry: QueueEntry, data: bytes, pending: list[QueueRecipient]
         outcome = deliver_local(rcpt)
         outcomes[rcpt.pk] = outcome
         results[rcpt.pk] = RcptResult(
-            outcome.state, status_of(outcome.reply, permanent=outcome.state == BOUNCED)
-            if outcome.state != DELIVERED else "2.0.0", outcome.reply)
+            outcome.state,
+            status_of(outcome.reply, permanent=outcome.state == BOUNCED)
+            if outcome.state != DELIVERED
+            else "2.0.0",
+            outcome.reply,
+        )
     if remote:
         wire = prepare_outgoing(entry, data, cfg.hostname)
-        by_address = relay_message(sender=entry.sender, recipients=[r.address for r in remote],
-                                   data=wire, smtputf8=entry.smtputf8, cfg=cfg)
+        by_address = relay_message(
+            sender=entry.sender,
+            recipients=[r.address for r in remote],
+            data=wire,
+            smtputf8=entry.smtputf8,
+            cfg=cfg,
+        )
         for rcpt in remote:
             results[rcpt.pk] = res = by_address[rcpt.address]
             outcomes[rcpt.pk] = Outcome(res.state, res.reply)
@@ -119,16 +151,26 @@ def do_relay_entry(entry: QueueEntry, data: bytes, pending: list[QueueRecipient]
         for pk, res in list(results.items()):
             if res.state == DEFERRED:
                 # RFC 3463 X.4.7: delivery time expired; the last reply says why.
-                results[pk] = RcptResult(BOUNCED, "5.4.7", "delivery time expired; last "
-                                         f"error: {res.reply}", res.remote_mta)
+                results[pk] = RcptResult(
+                    BOUNCED,
+                    "5.4.7",
+                    f"delivery time expired; last error: {res.reply}",
+                    res.remote_mta,
+                )
                 outcomes[pk] = Outcome(RecipientState.BOUNCED, results[pk].reply)
     address = {r.pk: r.address for r in pending}
-    failed = [DsnRecipient(address[pk], "failed", res.status, res.diagnostic, res.remote_mta)
-              for pk, res in results.items() if res.state == BOUNCED]
+    failed = [
+        DsnRecipient(address[pk], "failed", res.status, res.diagnostic, res.remote_mta)
+        for pk, res in results.items()
+        if res.state == BOUNCED
+    ]
     if failed:
         do_queue_dsn(entry, data, failed, key=failure_key([f.address for f in failed]))
-    delayed = [DsnRecipient(address[pk], "delayed", res.status, res.diagnostic, res.remote_mta)
-               for pk, res in results.items() if res.state == DEFERRED]
+    delayed = [
+        DsnRecipient(address[pk], "delayed", res.status, res.diagnostic, res.remote_mta)
+        for pk, res in results.items()
+        if res.state == DEFERRED
+    ]
     notice_after = settings.RELAY_DELAY_NOTICE_SECONDS
     if delayed and notice_after and age >= timedelta(seconds=notice_after):
         do_queue_dsn(entry, data, delayed, key="delay", retry_until=entry.received_at + lifetime)

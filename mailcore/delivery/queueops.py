@@ -30,9 +30,11 @@ def do_flush_queue() -> int:
     """Every queued or held entry becomes due now; the doorbell rings for each."""
     now = timezone.now()
     with transaction.atomic():
-        ids = list(QueueEntry.objects.filter(state__in=(EntryState.QUEUED, EntryState.HELD))
-                   .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-                   .values_list("pk", flat=True))
+        ids = list(
+            QueueEntry.objects.filter(state__in=(EntryState.QUEUED, EntryState.HELD))
+            .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+            .values_list("pk", flat=True)
+        )
         QueueEntry.objects.filter(pk__in=ids).update(state=EntryState.QUEUED, next_attempt_at=now)
         for pk in ids:
             transaction.on_commit(lambda pk=pk: dispatch(pk), robust=True)
@@ -64,18 +66,26 @@ def do_bounce_entry(queue_id: str, reason: str = "bounced by the mail administra
     """Bounce every pending recipient with one DSN to the sender; returns how many."""
     with transaction.atomic():
         entry = _locked(queue_id)
-        pending = [r for r in QueueRecipient.objects.filter(entry=entry)
-                   if r.state not in FINAL_STATES]
+        pending = [
+            r for r in QueueRecipient.objects.filter(entry=entry) if r.state not in FINAL_STATES
+        ]
         try:
             data = spool.read(entry.spool_name, size=entry.size, sha256=entry.sha256)
         except StorageError:
             data = b""
-        dsn = [DsnRecipient(r.address, "failed", "5.0.0",
-                            f"{reason}; last reply: {r.last_reply}" if r.last_reply else reason)
-               for r in pending]
+        dsn = [
+            DsnRecipient(
+                r.address,
+                "failed",
+                "5.0.0",
+                f"{reason}; last reply: {r.last_reply}" if r.last_reply else reason,
+            )
+            for r in pending
+        ]
         do_queue_dsn(entry, data, dsn, key=failure_key([r.address for r in pending]))
         QueueRecipient.objects.filter(pk__in=[r.pk for r in pending]).update(
-            state=RecipientState.BOUNCED, last_reply=f"5.0.0 {reason}", updated_at=timezone.now())
+            state=RecipientState.BOUNCED, last_reply=f"5.0.0 {reason}", updated_at=timezone.now()
+        )
         entry.state, entry.locked_until = EntryState.DONE, None
         entry.save(update_fields=["state", "locked_until"])
         name = entry.spool_name

@@ -26,14 +26,14 @@ from django.conf import settings
 log = logging.getLogger("mailroom")
 
 # RFC 5321 §4.5.3.2: minimum client timeouts, in seconds, per phase.
-TIMEOUT_GREETING = 300.0     # §4.5.3.2.1 initial 220
-TIMEOUT_COMMAND = 300.0      # §4.5.3.2.2/3 MAIL, RCPT (and EHLO, STARTTLS, QUIT)
-TIMEOUT_DATA_INIT = 120.0    # §4.5.3.2.4 DATA → 354
-TIMEOUT_DATA_BLOCK = 180.0   # §4.5.3.2.5 each block of the message
-TIMEOUT_DATA_END = 600.0     # §4.5.3.2.6 "." → 250
+TIMEOUT_GREETING = 300.0  # §4.5.3.2.1 initial 220
+TIMEOUT_COMMAND = 300.0  # §4.5.3.2.2/3 MAIL, RCPT (and EHLO, STARTTLS, QUIT)
+TIMEOUT_DATA_INIT = 120.0  # §4.5.3.2.4 DATA → 354
+TIMEOUT_DATA_BLOCK = 180.0  # §4.5.3.2.5 each block of the message
+TIMEOUT_DATA_END = 600.0  # §4.5.3.2.6 "." → 250
 BLOCK = 64 * 1024
-MAX_RCPTS_PER_TRANSACTION = 100   # RFC 5321 §4.5.3.1.8: servers must take at least 100
-MAX_CONNECTIONS_PER_DOMAIN = 6    # bounded fallback through MX hosts and their addresses
+MAX_RCPTS_PER_TRANSACTION = 100  # RFC 5321 §4.5.3.1.8: servers must take at least 100
+MAX_CONNECTIONS_PER_DOMAIN = 6  # bounded fallback through MX hosts and their addresses
 
 DEFERRED, DELIVERED, BOUNCED = "deferred", "delivered", "bounced"
 _LINE_END = re.compile(rb"\r\n|\r|\n")
@@ -44,7 +44,7 @@ _CONTROL = re.compile(r"[\x00-\x20\x7f<>]")
 @dataclass(frozen=True, slots=True)
 class RelayConfig:
     hostname: str
-    nameservers: tuple[tuple[str, int], ...]   # empty = /etc/resolv.conf
+    nameservers: tuple[tuple[str, int], ...]  # empty = /etc/resolv.conf
     port: int
     allow_private: bool
     require_tls: frozenset[str]
@@ -77,8 +77,9 @@ def relay_config() -> RelayConfig:
         nameservers=_parse_nameservers(settings.RELAY_NAMESERVERS),
         port=settings.RELAY_SMTP_PORT,
         allow_private=settings.RELAY_ALLOW_PRIVATE_TARGETS,
-        require_tls=frozenset(d.strip().lower() for d in
-                              settings.RELAY_REQUIRE_TLS_DOMAINS.split(",") if d.strip()),
+        require_tls=frozenset(
+            d.strip().lower() for d in settings.RELAY_REQUIRE_TLS_DOMAINS.split(",") if d.strip()
+        ),
         self_addresses=frozenset(own),
         connect_timeout=float(settings.RELAY_CONNECT_TIMEOUT),
         dns_timeout=float(settings.RELAY_DNS_TIMEOUT),
@@ -87,9 +88,9 @@ def relay_config() -> RelayConfig:
 
 @dataclass(frozen=True, slots=True)
 class RcptResult:
-    state: str                 # DELIVERED | DEFERRED | BOUNCED
-    status: str                # RFC 3463 code, e.g. "5.1.1"
-    diagnostic: str            # what the remote said, or what went wrong here
+    state: str  # DELIVERED | DEFERRED | BOUNCED
+    status: str  # RFC 3463 code, e.g. "5.1.1"
+    diagnostic: str  # what the remote said, or what went wrong here
     remote_mta: str = ""
 
     @property
@@ -110,11 +111,12 @@ class RouteError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    host: str                        # MX host name (or the domain itself, implicit MX)
+    host: str  # MX host name (or the domain itself, implicit MX)
     addresses: tuple[str, ...]
 
 
 # --- MX lookup -------------------------------------------------------------------------------
+
 
 def _resolver(cfg: RelayConfig) -> dns.resolver.Resolver:
     if cfg.nameservers:
@@ -144,8 +146,14 @@ def _addresses(resolver: dns.resolver.Resolver, host: str) -> tuple[list[str], b
 
 def _is_public(ip: str) -> bool:
     addr = ipaddress.ip_address(ip)
-    return not (addr.is_loopback or addr.is_private or addr.is_link_local or addr.is_multicast
-                or addr.is_unspecified or addr.is_reserved)
+    return not (
+        addr.is_loopback
+        or addr.is_private
+        or addr.is_link_local
+        or addr.is_multicast
+        or addr.is_unspecified
+        or addr.is_reserved
+    )
 
 
 def resolve_targets(domain: str, cfg: RelayConfig) -> list[Target]:
@@ -194,14 +202,17 @@ def resolve_targets(domain: str, cfg: RelayConfig) -> list[Target]:
     if refused:
         # security.md O4: never connect into loopback/private/link-local space (SSRF). Deferred,
         # not bounced: a broken DNS record is usually fixed within the queue lifetime.
-        raise RouteError("4.4.4", f"MX for {domain} points to non-public address "
-                                  f"{', '.join(refused[:3])}; refused")
+        raise RouteError(
+            "4.4.4",
+            f"MX for {domain} points to non-public address {', '.join(refused[:3])}; refused",
+        )
     if temp:
         raise RouteError("4.4.3", f"address lookup for the MX hosts of {domain} failed")
     raise RouteError("5.4.4", f"no address for the mail hosts of {domain} ({', '.join(hosts[:3])})")
 
 
 # --- SMTP client ------------------------------------------------------------------------------
+
 
 def normalize_lines(data: bytes) -> bytes:
     """CRLF everywhere (security.md O1: never emit a bare CR or LF) and a final CRLF."""
@@ -247,7 +258,7 @@ class _HostFailure(Exception):
 class Envelope:
     sender: str
     recipients: list[str]
-    data: bytes                      # CRLF-normalised, signed; not yet dot-stuffed
+    data: bytes  # CRLF-normalised, signed; not yet dot-stuffed
     smtputf8: bool
     eightbit: bool = field(init=False)
 
@@ -262,12 +273,14 @@ def _reply_result(code: int, text: str, remote: str, stage: str) -> RcptResult:
     if 200 <= code < 300:
         return RcptResult(DELIVERED, "2.0.0", diag, remote)
     permanent = code >= 500
-    return RcptResult(BOUNCED if permanent else DEFERRED, status_of(text, permanent=permanent),
-                      diag, remote)
+    return RcptResult(
+        BOUNCED if permanent else DEFERRED, status_of(text, permanent=permanent), diag, remote
+    )
 
 
-def _session(ip: str, target: Target, domain: str, env: Envelope, cfg: RelayConfig,
-             use_tls: bool) -> dict[str, RcptResult]:
+def _session(
+    ip: str, target: Target, domain: str, env: Envelope, cfg: RelayConfig, use_tls: bool
+) -> dict[str, RcptResult]:
     """One SMTP connection delivering `env` (all recipients in `domain`). Raises _HostFailure
     when this host did not take responsibility for anything and another may be tried."""
     remote = f"{target.host}[{ip}]"
@@ -280,8 +293,11 @@ def _session(ip: str, target: Target, domain: str, env: Envelope, cfg: RelayConf
         except OSError as exc:
             raise _HostFailure("4.4.1", f"connect to {remote}: {exc}", remote) from exc
         if code != 220:
-            raise _HostFailure("5.0.0" if code >= 500 else "4.4.2",
-                               f"greeting {code} {greeting.decode('utf-8', 'replace')}", remote)
+            raise _HostFailure(
+                "5.0.0" if code >= 500 else "4.4.2",
+                f"greeting {code} {greeting.decode('utf-8', 'replace')}",
+                remote,
+            )
         client.phase(TIMEOUT_COMMAND)
         code, _ = client.ehlo(cfg.hostname)
         if code != 250:
@@ -300,45 +316,62 @@ def _session(ip: str, target: Target, domain: str, env: Envelope, cfg: RelayConf
                 client._host = target.host  # SNI (smtplib takes it from connect's host)
                 client.starttls(context=ctx)
             except (smtplib.SMTPException, ssl.SSLError, OSError) as exc:
-                raise _HostFailure("4.7.0", f"STARTTLS with {remote} failed: {exc}", remote,
-                                   tls_failed=True) from exc
+                raise _HostFailure(
+                    "4.7.0", f"STARTTLS with {remote} failed: {exc}", remote, tls_failed=True
+                ) from exc
             client.ehlo(cfg.hostname)
             tls = True
         if not tls and domain in cfg.require_tls:
-            raise _HostFailure("4.7.5", f"TLS is required for {domain} but {remote} "
-                                        f"{'failed it' if not use_tls else 'does not offer it'}",
-                               remote)
+            raise _HostFailure(
+                "4.7.5",
+                f"TLS is required for {domain} but {remote} "
+                f"{'failed it' if not use_tls else 'does not offer it'}",
+                remote,
+            )
         if env.smtputf8 and not client.has_extn("smtputf8"):
             # RFC 6531 §3.4: no downgrade; the sender learns it from the DSN (security.md S24).
-            fail = RcptResult(BOUNCED, "5.6.7", f"{remote} does not support SMTPUTF8, which "
-                                                 "this message needs", remote)
+            fail = RcptResult(
+                BOUNCED,
+                "5.6.7",
+                f"{remote} does not support SMTPUTF8, which this message needs",
+                remote,
+            )
             return dict.fromkeys(env.recipients, fail)
         limit = client.esmtp_features.get("size", "")
         if client.has_extn("size") and limit.isdigit() and 0 < int(limit) < len(env.data):
-            fail = RcptResult(BOUNCED, "5.3.4", f"message size {len(env.data)} exceeds the "
-                                                 f"limit {limit} of {remote}", remote)
+            fail = RcptResult(
+                BOUNCED,
+                "5.3.4",
+                f"message size {len(env.data)} exceeds the limit {limit} of {remote}",
+                remote,
+            )
             return dict.fromkeys(env.recipients, fail)
         results: dict[str, RcptResult] = {}
         for start in range(0, len(env.recipients), MAX_RCPTS_PER_TRANSACTION):
-            chunk = env.recipients[start:start + MAX_RCPTS_PER_TRANSACTION]
+            chunk = env.recipients[start : start + MAX_RCPTS_PER_TRANSACTION]
             try:
                 results.update(_transaction(client, env, chunk, remote, first=start == 0))
             except _Partial as partial:
                 rest = RcptResult(DEFERRED, "4.4.2", f"session with {remote} ended early", remote)
-                raise _Partial(dict.fromkeys(env.recipients[start:], rest) | results
-                               | partial.results) from partial
+                raise _Partial(
+                    dict.fromkeys(env.recipients[start:], rest) | results | partial.results
+                ) from partial
             except (_HostFailure, smtplib.SMTPException, OSError) as exc:
                 if not results:
                     raise
                 # Earlier transactions of this session are final; the rest waits for a retry.
-                rest = RcptResult(DEFERRED, "4.4.2", f"session with {remote} failed: {exc}",
-                                  remote)
+                rest = RcptResult(DEFERRED, "4.4.2", f"session with {remote} failed: {exc}", remote)
                 raise _Partial(results | dict.fromkeys(env.recipients[start:], rest)) from exc
         client.phase(TIMEOUT_COMMAND)
         with contextlib.suppress(smtplib.SMTPException, OSError):
             client.quit()
-        log.info("relay %s: %d recipient(s) via %s%s", domain, len(results), remote,
-                 " (TLS)" if tls else "")
+        log.info(
+            "relay %s: %d recipient(s) via %s%s",
+            domain,
+            len(results),
+            remote,
+            " (TLS)" if tls else "",
+        )
         return results
     except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException, OSError) as exc:
         raise _HostFailure("4.4.2", f"conversation with {remote} failed: {exc}", remote) from exc
@@ -346,8 +379,9 @@ def _session(ip: str, target: Target, domain: str, env: Envelope, cfg: RelayConf
         client.close()
 
 
-def _transaction(client: _Client, env: Envelope, rcpts: list[str], remote: str,
-                 first: bool) -> dict[str, RcptResult]:
+def _transaction(
+    client: _Client, env: Envelope, rcpts: list[str], remote: str, first: bool
+) -> dict[str, RcptResult]:
     """MAIL, RCPT…, DATA (pipelined when offered, RFC 2920) and the message."""
     if not first:
         client.rset()
@@ -407,14 +441,18 @@ def _transaction(client: _Client, env: Envelope, rcpts: list[str], remote: str,
     client.phase(TIMEOUT_DATA_BLOCK)
     view = memoryview(payload)
     for start in range(0, len(view), BLOCK):
-        client.sock.sendall(view[start:start + BLOCK])  # type: ignore[union-attr]
+        client.sock.sendall(view[start : start + BLOCK])  # type: ignore[union-attr]
     client.phase(TIMEOUT_DATA_END)
     try:
         code, text = client.reply()
     except (smtplib.SMTPServerDisconnected, OSError) as exc:
         # RFC 1047: the message may have been delivered; retrying risks a duplicate, never a loss.
-        lost = RcptResult(DEFERRED, "4.4.2", f"connection lost after end of data ({exc}); "
-                                             "will retry, a duplicate is possible", remote)
+        lost = RcptResult(
+            DEFERRED,
+            "4.4.2",
+            f"connection lost after end of data ({exc}); will retry, a duplicate is possible",
+            remote,
+        )
         results.update(dict.fromkeys(accepted, lost))
         raise _Partial(results) from exc
     results.update(dict.fromkeys(accepted, _reply_result(code, text, remote, "end of DATA")))
@@ -438,13 +476,15 @@ def deliver_domain(domain: str, env: Envelope, cfg: RelayConfig) -> dict[str, Rc
     """Deliver `env` (all of whose recipients are in `domain`) to the first MX that answers."""
     bad = [r for r in env.recipients if not _valid_path(r)]
     results = {r: RcptResult(BOUNCED, "5.1.3", "bad recipient address syntax") for r in bad}
-    env = Envelope(env.sender, [r for r in env.recipients if r not in results], env.data,
-                   env.smtputf8)
+    env = Envelope(
+        env.sender, [r for r in env.recipients if r not in results], env.data, env.smtputf8
+    )
     if not env.recipients:
         return results
     if env.sender and not _valid_path(env.sender):
         return results | dict.fromkeys(
-            env.recipients, RcptResult(BOUNCED, "5.1.7", "bad sender address syntax"))
+            env.recipients, RcptResult(BOUNCED, "5.1.7", "bad sender address syntax")
+        )
     try:
         targets = resolve_targets(domain, cfg)
     except RouteError as exc:
@@ -486,8 +526,14 @@ def by_domain(recipients: Iterable[str]) -> dict[str, list[str]]:
     return groups
 
 
-def relay_message(*, sender: str, recipients: list[str], data: bytes, smtputf8: bool,
-                  cfg: RelayConfig | None = None) -> dict[str, RcptResult]:
+def relay_message(
+    *,
+    sender: str,
+    recipients: list[str],
+    data: bytes,
+    smtputf8: bool,
+    cfg: RelayConfig | None = None,
+) -> dict[str, RcptResult]:
     """Deliver `data` to remote `recipients`, grouped per destination domain. `data` must be
     final (signed); line ends are normalised here. Never raises for remote trouble."""
     cfg = cfg or relay_config()

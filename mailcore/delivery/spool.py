@@ -36,7 +36,7 @@ def new_queue_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class SpoolFile:
-    name: str      # relative to SPOOL_DIR
+    name: str  # relative to SPOOL_DIR
     size: int
     sha256: str
 
@@ -68,7 +68,7 @@ def write(queue_id: str, data: bytes) -> SpoolFile:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)

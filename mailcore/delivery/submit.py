@@ -52,12 +52,14 @@ class Submission:
 
 # --- header surgery on raw bytes (the body is never touched, so signatures stay valid) -------
 
+
 def _split(data: bytes) -> tuple[list[bytes], bytes]:
     """Header lines (each without its CRLF) and the body after the blank line."""
     head, sep, body = data.partition(b"\r\n\r\n")
     if not sep:
-        if data.endswith(b"\r\n") and all(_FIELD.match(ln) or ln[:1] in b" \t"
-                                          for ln in data[:-2].split(b"\r\n")):
+        if data.endswith(b"\r\n") and all(
+            _FIELD.match(ln) or ln[:1] in b" \t" for ln in data[:-2].split(b"\r\n")
+        ):
             return data[:-2].split(b"\r\n"), b""
         return [], data  # no header block at all: everything is body
     return head.split(b"\r\n"), body
@@ -120,8 +122,11 @@ def header_from_address(data: bytes) -> str:
         raise SenderNotAllowedError("the message needs exactly one From header")
     field = fields[0]
     addresses = getattr(field, "addresses", ())
-    bad = [d for d in getattr(field, "defects", ())
-           if isinstance(d, (errors.InvalidHeaderDefect, errors.NonPrintableDefect))]
+    bad = [
+        d
+        for d in getattr(field, "defects", ())
+        if isinstance(d, (errors.InvalidHeaderDefect, errors.NonPrintableDefect))
+    ]
     if len(addresses) != 1 or bad or not addresses[0].addr_spec:
         raise SenderNotAllowedError("the From header must hold exactly one plain address")
     return str(addresses[0].addr_spec)
@@ -129,24 +134,28 @@ def header_from_address(data: bytes) -> str:
 
 # --- checks ----------------------------------------------------------------------------------
 
+
 def check_sender(account: Account, address: str, *, what: str = "sender") -> None:
     if not address or not account_owns_address(account, address):
-        raise SenderNotAllowedError(
-            f"{what} <{address}> is not an address of {account.address}")
+        raise SenderNotAllowedError(f"{what} <{address}> is not an address of {account.address}")
 
 
 def messages_sent_today(account: Account) -> int:
     since = timezone.now() - timedelta(days=1)
-    return (QueueEntry.objects.filter(authenticated_as=account, received_at__gte=since,
-                                      origin__startswith=ORIGIN_PREFIX)
-            .values("origin").distinct().count())
+    return (
+        QueueEntry.objects.filter(
+            authenticated_as=account, received_at__gte=since, origin__startswith=ORIGIN_PREFIX
+        )
+        .values("origin")
+        .distinct()
+        .count()
+    )
 
 
 def check_daily_limit(account: Account) -> None:
     limit = settings.SUBMISSION_MAX_MESSAGES_PER_DAY
     if limit and messages_sent_today(account) >= limit:
-        raise DailyLimitError(f"daily sending limit of {limit} messages reached; "
-                              "try again later")
+        raise DailyLimitError(f"daily sending limit of {limit} messages reached; try again later")
 
 
 def check_recipient_count(count: int) -> None:
@@ -188,26 +197,45 @@ def route_recipients(recipients: list[str]) -> tuple[list[str], list[str]]:
 
 # --- the actions -----------------------------------------------------------------------------
 
-def do_enqueue_routed(*, sender: str, local: list[str], remote: list[str], data: bytes,
-                      queue_id: str | None = None, client_ip: str | None = None,
-                      client_helo: str = "", smtputf8: bool = False,
-                      authenticated_as: Account | None = None,
-                      origin: str = "") -> list[QueueEntry]:
+
+def do_enqueue_routed(
+    *,
+    sender: str,
+    local: list[str],
+    remote: list[str],
+    data: bytes,
+    queue_id: str | None = None,
+    client_ip: str | None = None,
+    client_helo: str = "",
+    smtputf8: bool = False,
+    authenticated_as: Account | None = None,
+    origin: str = "",
+) -> list[QueueEntry]:
     """Queue one message for local recipients (an inbound entry, delivered by the worker like
     mail from outside) and remote ones (one outbound entry for the relay), both or neither.
     `queue_id` names the inbound entry (the id the SMTP client is told)."""
     entries: list[QueueEntry] = []
     try:
         with transaction.atomic():
-            for direction, rcpts, qid in ((Direction.INBOUND, local, queue_id),
-                                          (Direction.OUTBOUND, remote,
-                                           None if local else queue_id)):
+            for direction, rcpts, qid in (
+                (Direction.INBOUND, local, queue_id),
+                (Direction.OUTBOUND, remote, None if local else queue_id),
+            ):
                 if rcpts:
-                    entries.append(do_enqueue(
-                        sender=sender, recipients=rcpts, data=data, client_ip=client_ip,
-                        client_helo=client_helo, smtputf8=smtputf8,
-                        authenticated_as=authenticated_as, direction=direction, origin=origin,
-                        queue_id=qid))
+                    entries.append(
+                        do_enqueue(
+                            sender=sender,
+                            recipients=rcpts,
+                            data=data,
+                            client_ip=client_ip,
+                            client_helo=client_helo,
+                            smtputf8=smtputf8,
+                            authenticated_as=authenticated_as,
+                            direction=direction,
+                            origin=origin,
+                            queue_id=qid,
+                        )
+                    )
     except BaseException:
         for entry in entries:  # committed savepoints, rolled back with the block: files too
             spool.remove(entry.spool_name)
@@ -215,10 +243,21 @@ def do_enqueue_routed(*, sender: str, local: list[str], remote: list[str], data:
     return entries
 
 
-def do_submit(*, acting_account: Account, envelope_sender: str, recipients: list[str], data: bytes,
-              source: str, save_copy: bool = True, copy_folder: Folder | None = None,
-              trace: bytes = b"", client_ip: str | None = None, client_helo: str = "",
-              smtputf8: bool = False, queue_id: str | None = None) -> Submission:
+def do_submit(
+    *,
+    acting_account: Account,
+    envelope_sender: str,
+    recipients: list[str],
+    data: bytes,
+    source: str,
+    save_copy: bool = True,
+    copy_folder: Folder | None = None,
+    trace: bytes = b"",
+    client_ip: str | None = None,
+    client_helo: str = "",
+    smtputf8: bool = False,
+    queue_id: str | None = None,
+) -> Submission:
     """Send `data` as `acting_account`.
 
     Raises SenderNotAllowedError (envelope sender or header From not owned),
@@ -245,22 +284,42 @@ def do_submit(*, acting_account: Account, envelope_sender: str, recipients: list
                 check_daily_limit(acting_account)
             if save_copy:
                 folder = copy_folder or get_folder_by_special_use(acting_account, SpecialUse.SENT)
-                sent = do_append(acting_account=acting_account, folder=folder, data=message,
-                                 source=source, flags=("seen",))
+                sent = do_append(
+                    acting_account=acting_account,
+                    folder=folder,
+                    data=message,
+                    source=source,
+                    flags=("seen",),
+                )
             entries = do_enqueue_routed(
-                sender=envelope_sender, local=local, remote=remote, data=outgoing,
-                queue_id=submission_id, client_ip=client_ip, client_helo=client_helo,
-                smtputf8=smtputf8, authenticated_as=acting_account, origin=origin)
+                sender=envelope_sender,
+                local=local,
+                remote=remote,
+                data=outgoing,
+                queue_id=submission_id,
+                client_ip=client_ip,
+                client_helo=client_helo,
+                smtputf8=smtputf8,
+                authenticated_as=acting_account,
+                origin=origin,
+            )
             spooled.extend(e.spool_name for e in entries)
     except BaseException:
         for name in spooled:
             spool.remove(name)
         if sent is not None:
             folder_path = sent.folder.path
-            maildir_for(acting_account).unlink(folder_path, sent.maildir_key,
-                                               in_cur=sent.in_cur, info=sent.info)
+            maildir_for(acting_account).unlink(
+                folder_path, sent.maildir_key, in_cur=sent.in_cur, info=sent.info
+            )
         raise
-    log.info("submit %s: account=%s from=<%s> local=%d remote=%d sent_copy=%s", submission_id,
-             acting_account.address, envelope_sender, len(local), len(remote),
-             sent.pk if sent else None)
+    log.info(
+        "submit %s: account=%s from=<%s> local=%d remote=%d sent_copy=%s",
+        submission_id,
+        acting_account.address,
+        envelope_sender,
+        len(local),
+        len(remote),
+        sent.pk if sent else None,
+    )
     return Submission(entries=entries, sent_message=sent)

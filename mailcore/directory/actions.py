@@ -46,9 +46,15 @@ def do_remove_domain(name: str, *, force: bool = False) -> None:
         domain.delete()
 
 
-def do_create_account(address: str, *, password: str | None = None, display_name: str = "",
-                      quota_bytes: int | None = None, is_staff: bool = False,
-                      **_ignored: Any) -> Account:
+def do_create_account(
+    address: str,
+    *,
+    password: str | None = None,
+    display_name: str = "",
+    quota_bytes: int | None = None,
+    is_staff: bool = False,
+    **_ignored: Any,
+) -> Account:
     """Create an account in an existing local domain, with its Maildir and default folders."""
     from mailcore.store.actions import ensure_default_folders
 
@@ -194,9 +200,15 @@ def _rule_domain(value: str) -> str:
     return canonical_domain(value.removeprefix("@")) if value else ""
 
 
-def do_add_relay_rule(network: str, action: str, *, sender_domain: str = "",
-                      recipient_domain: str = "", comment: str = "",
-                      force: bool = False) -> RelayRule:
+def do_add_relay_rule(
+    network: str,
+    action: str,
+    *,
+    sender_domain: str = "",
+    recipient_domain: str = "",
+    comment: str = "",
+    force: bool = False,
+) -> RelayRule:
     """Add (or change the action of) an access rule. Rules wider than /24 (IPv4) or /56 (IPv6)
     are refused unless `force`: relaying for a whole provider is almost always a mistake."""
     net = canonical_network(network)
@@ -204,22 +216,26 @@ def do_add_relay_rule(network: str, action: str, *, sender_domain: str = "",
         relay_action = RelayAction(action.upper())
     except ValueError as exc:
         raise InvalidAddressError(
-            f"action must be one of {', '.join(RelayAction.values)}, not {action!r}") from exc
+            f"action must be one of {', '.join(RelayAction.values)}, not {action!r}"
+        ) from exc
     widest = WIDEST_IPV4_PREFIX if net.version == 4 else WIDEST_IPV6_PREFIX
     if net.prefixlen < widest and not force:
         raise ConflictError(f"{net} is wider than /{widest}; refusing without --force")
     rule, _ = RelayRule.objects.update_or_create(
-        network=str(net), sender_domain=_rule_domain(sender_domain),
+        network=str(net),
+        sender_domain=_rule_domain(sender_domain),
         recipient_domain=_rule_domain(recipient_domain),
         defaults={"action": relay_action, "comment": comment[:200]},
     )
     return rule
 
 
-def do_remove_relay_rule(network: str, *, sender_domain: str = "",
-                         recipient_domain: str = "") -> None:
+def do_remove_relay_rule(
+    network: str, *, sender_domain: str = "", recipient_domain: str = ""
+) -> None:
     deleted, _ = RelayRule.objects.filter(
-        network=str(canonical_network(network)), sender_domain=_rule_domain(sender_domain),
+        network=str(canonical_network(network)),
+        sender_domain=_rule_domain(sender_domain),
         recipient_domain=_rule_domain(recipient_domain),
     ).delete()
     if not deleted:

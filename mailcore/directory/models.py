@@ -77,19 +77,19 @@ class Alias(models.Model):
         ordering = ("source",)
         verbose_name_plural = "aliases"
 
+    def __str__(self) -> str:
+        return f"{self.source} → {', '.join(self.targets)}"
+
     @property
     def is_catchall(self) -> bool:
         return self.source.startswith("@")
 
-    def __str__(self) -> str:
-        return f"{self.source} → {', '.join(self.targets)}"
-
 
 class RelayAction(models.TextChoices):
     # sendmail access(5) right-hand sides.
-    RELAY = "RELAY", "Relay"        # may send to any domain (like Postfix mynetworks)
-    OK = "OK", "OK"                # accept for our domains; no relaying
-    REJECT = "REJECT", "Reject"    # refuse every recipient, local ones too
+    RELAY = "RELAY", "Relay"  # may send to any domain (like Postfix mynetworks)
+    OK = "OK", "OK"  # accept for our domains; no relaying
+    REJECT = "REJECT", "Reject"  # refuse every recipient, local ones too
     DISCARD = "DISCARD", "Discard"  # accept, then drop (recorded in the log)
 
 
@@ -98,10 +98,12 @@ class RelayRule(models.Model):
     recipient domain) → action. Written only by directory.actions; matched by queries."""
 
     network = models.CharField(max_length=50, help_text="IPv4/IPv6 CIDR, normalised")
-    sender_domain = models.CharField(max_length=253, blank=True, default="",
-                                     help_text="A-label; '' = any sender")
-    recipient_domain = models.CharField(max_length=253, blank=True, default="",
-                                        help_text="A-label; '' = any recipient")
+    sender_domain = models.CharField(
+        max_length=253, blank=True, default="", help_text="A-label; '' = any sender"
+    )
+    recipient_domain = models.CharField(
+        max_length=253, blank=True, default="", help_text="A-label; '' = any recipient"
+    )
     action = models.CharField(max_length=8, choices=RelayAction.choices)
     comment = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -109,13 +111,17 @@ class RelayRule(models.Model):
     class Meta:
         ordering = ("network", "sender_domain", "recipient_domain")
         constraints = (
-            models.UniqueConstraint(fields=("network", "sender_domain", "recipient_domain"),
-                                    name="relay_rule_unique"),
+            models.UniqueConstraint(
+                fields=("network", "sender_domain", "recipient_domain"), name="relay_rule_unique"
+            ),
         )
 
     def __str__(self) -> str:
-        cond = "".join(f" {k}={v}" for k, v in (("from", self.sender_domain),
-                                                 ("to", self.recipient_domain)) if v)
+        cond = "".join(
+            f" {k}={v}"
+            for k, v in (("from", self.sender_domain), ("to", self.recipient_domain))
+            if v
+        )
         return f"{self.network}{cond} {self.action}"
 
 

@@ -21,8 +21,8 @@ class Resolution(enum.Enum):
     ALIAS = "alias"
     POSTMASTER = "postmaster"
     DISABLED = "disabled"
-    UNKNOWN = "unknown"        # local domain, nobody there
-    NOT_LOCAL = "not_local"    # not one of our domains
+    UNKNOWN = "unknown"  # local domain, nobody there
+    NOT_LOCAL = "not_local"  # not one of our domains
     INVALID = "invalid"
 
 
@@ -51,11 +51,13 @@ def resolve_recipient(address: str) -> Recipient:
         return Recipient(Resolution.UNKNOWN if local_domain else Resolution.NOT_LOCAL, "")
     local, _, alabel = canonical.rpartition("@")
     # Hot path first: an existing account of an active domain is one indexed lookup.
-    account = (Account.objects.filter(address=canonical, domain__is_active=True)
-               .only("is_active").first())
+    account = (
+        Account.objects.filter(address=canonical, domain__is_active=True).only("is_active").first()
+    )
     if account is not None:
-        return Recipient(Resolution.ACCOUNT if account.is_active else Resolution.DISABLED,
-                         canonical)
+        return Recipient(
+            Resolution.ACCOUNT if account.is_active else Resolution.DISABLED, canonical
+        )
     if not is_local_domain(alabel):
         return Recipient(Resolution.NOT_LOCAL, canonical)
     for candidate in _candidates(local, alabel):
@@ -110,8 +112,9 @@ def expand_recipient(address: str) -> Expansion:
             result.problems.append(f"alias nesting deeper than {max_depth} at {addr}")
             return
         local, _, alabel = addr.rpartition("@")
-        direct = Account.objects.filter(address=addr, is_active=True,
-                                        domain__is_active=True).first()
+        direct = Account.objects.filter(
+            address=addr, is_active=True, domain__is_active=True
+        ).first()
         if direct is not None:  # the common case: one query
             if direct.pk not in account_ids:
                 account_ids.add(direct.pk)
@@ -177,6 +180,7 @@ def alias_graph_has_cycle(source: str, targets: list[str]) -> bool:
 
 # --- relay access (sendmail's /etc/mail/access) -------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class AccessRule:
     """A RelayRule as the SMTP layer matches it (no ORM object in the session)."""
@@ -212,8 +216,9 @@ def list_access_rules_for_ip(ip: str) -> list[AccessRule]:
     for rule in RelayRule.objects.all():
         network = ipaddress.ip_network(rule.network, strict=False)
         if addr.version == network.version and addr in network:
-            out.append(AccessRule(rule.pk, network, rule.sender_domain, rule.recipient_domain,
-                                  rule.action))
+            out.append(
+                AccessRule(rule.pk, network, rule.sender_domain, rule.recipient_domain, rule.action)
+            )
     return out
 
 
@@ -242,8 +247,11 @@ def pick_access_rule(rules: list[AccessRule], *, sender: str, recipient: str) ->
             continue
         if rule.recipient_domain and not _domain_matches(rule.recipient_domain, recipient_domain):
             continue
-        key = (rule.network.prefixlen, bool(rule.sender_domain) + bool(rule.recipient_domain),
-               _SEVERITY[RelayAction(rule.action)])
+        key = (
+            rule.network.prefixlen,
+            bool(rule.sender_domain) + bool(rule.recipient_domain),
+            _SEVERITY[RelayAction(rule.action)],
+        )
         if key > best_key:
             best, best_key = rule, key
     return best

@@ -118,8 +118,9 @@ class BuiltMessage:
 def check_header_text(value: str, field_name: str, *, limit: int = MAX_HEADER_CHARS) -> str:
     """`value` if it can go into a header unchanged, else InvalidMessageError for `field_name`."""
     if _HEADER_BAD_RE.search(value):
-        raise InvalidMessageError("line breaks and control characters are not allowed here",
-                                  field=field_name)
+        raise InvalidMessageError(
+            "line breaks and control characters are not allowed here", field=field_name
+        )
     if len(value) > limit:
         raise InvalidMessageError(f"longer than {limit} characters", field=field_name)
     return value
@@ -149,8 +150,9 @@ def make_recipient(name: str, address: str, field_name: str = "to") -> Recipient
         raise InvalidMessageError(f"{address!r} is not a valid address", field=field_name) from exc
     if any(c in address for c in '<>,;"() '):
         raise InvalidMessageError(f"{address!r} is not a valid address", field=field_name)
-    return Recipient(name=" ".join(name.split()), local=unicodedata.normalize("NFC", local),
-                     domain=alabel)
+    return Recipient(
+        name=" ".join(name.split()), local=unicodedata.normalize("NFC", local), domain=alabel
+    )
 
 
 def _check_msgid(value: str, field_name: str) -> str:
@@ -217,8 +219,25 @@ def html_to_text(html: str) -> str:
 
 
 class _TextExtractor(HTMLParser):
-    _BLOCK: Final = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6",
-                     "blockquote", "pre", "table", "ul", "ol", "hr"}
+    _BLOCK: Final = {
+        "p",
+        "div",
+        "br",
+        "tr",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "table",
+        "ul",
+        "ol",
+        "hr",
+    }
     _SKIP: Final = {"script", "style", "head", "title", "template"}
 
     def __init__(self) -> None:
@@ -261,17 +280,23 @@ def build_message(request: ComposeRequest, *, max_bytes: int) -> BuiltMessage:
     everyone = (*request.to, *request.cc, *request.bcc)
     if len(everyone) > MAX_RECIPIENTS:
         raise InvalidMessageError(f"at most {MAX_RECIPIENTS} recipients", field="to")
-    smtputf8 = request.sender.needs_smtputf8 or any(r.needs_smtputf8 for r in everyone) or any(
-        r.needs_smtputf8 for r in request.reply_to
+    smtputf8 = (
+        request.sender.needs_smtputf8
+        or any(r.needs_smtputf8 for r in everyone)
+        or any(r.needs_smtputf8 for r in request.reply_to)
     )
     # Content goes out 7-bit clean (quoted-printable or base64 chosen per part), so no relay
     # ever has to downgrade it for a server without 8BITMIME (RFC 6152). Headers are RFC 2047
     # encoded, or raw UTF-8 only when an address needs SMTPUTF8 anyway (RFC 6532).
     pol = email_policy.SMTP.clone(cte_type="7bit", utf8=smtputf8, max_line_length=78)
     msg = EmailMessage(policy=pol)
-    for name, recipients in (("From", (request.sender,)), ("To", request.to),
-                             ("Cc", request.cc), ("Bcc", request.bcc),
-                             ("Reply-To", request.reply_to)):
+    for name, recipients in (
+        ("From", (request.sender,)),
+        ("To", request.to),
+        ("Cc", request.cc),
+        ("Bcc", request.bcc),
+        ("Reply-To", request.reply_to),
+    ):
         if not recipients:
             continue
         if smtputf8:
@@ -283,8 +308,11 @@ def build_message(request: ComposeRequest, *, max_bytes: int) -> BuiltMessage:
     else:
         msg.set_raw("Subject", _encoded_words(subject, "Subject"))
     msg["Date"] = format_datetime(request.date or datetime.now(tz=UTC))
-    message_id = (_check_msgid(request.message_id, "message_id") if request.message_id
-                  else make_msgid(domain=request.sender.domain)[1:-1])
+    message_id = (
+        _check_msgid(request.message_id, "message_id")
+        if request.message_id
+        else make_msgid(domain=request.sender.domain)[1:-1]
+    )
     msg["Message-ID"] = f"<{message_id}>"
     if request.in_reply_to:
         msg["In-Reply-To"] = f"<{_check_msgid(request.in_reply_to, 'in_reply_to')}>"
@@ -310,8 +338,9 @@ def build_message(request: ComposeRequest, *, max_bytes: int) -> BuiltMessage:
         msg.add_alternative(_normalise_newlines(html), subtype="html")
     for att in request.attachments:
         maintype, subtype = _mime_type(att.content_type)
-        msg.add_attachment(att.data, maintype=maintype, subtype=subtype,
-                           filename=_safe_filename(att.filename))
+        msg.add_attachment(
+            att.data, maintype=maintype, subtype=subtype, filename=_safe_filename(att.filename)
+        )
 
     data = msg.as_bytes(policy=pol)
     if len(data) > max_bytes:
@@ -356,7 +385,7 @@ def threading(original: ParsedMessage) -> tuple[str, tuple[str, ...]]:
             continue  # a malformed id in someone else's header must not block the reply
     valid = list(dict.fromkeys(valid))
     if len(valid) > MAX_REFERENCES:
-        valid = valid[:1] + valid[-(MAX_REFERENCES - 1):]
+        valid = valid[:1] + valid[-(MAX_REFERENCES - 1) :]
     in_reply_to = valid[-1] if original.message_id and valid else ""
     return in_reply_to, tuple(valid)
 
@@ -371,8 +400,9 @@ def _usable(addrs: Iterable[tuple[str, str]]) -> list[Recipient]:
     return out
 
 
-def reply_recipients(original: ParsedMessage, *, reply_all: bool,
-                     is_own: Callable[[str], bool]) -> tuple[list[Recipient], list[Recipient]]:
+def reply_recipients(
+    original: ParsedMessage, *, reply_all: bool, is_own: Callable[[str], bool]
+) -> tuple[list[Recipient], list[Recipient]]:
     """(To, Cc) of a reply: Reply-To (else From); reply-all adds the original To and Cc.
     Addresses for which `is_own` (given the canonical address) is true are left out, except
     that answering one's own message (in Sent) goes to that message's To, as clients do."""
@@ -424,16 +454,19 @@ def quote_text(original: ParsedMessage) -> str:
     """`On <date>, <name> wrote:` and the original text with `> ` before every line."""
     body = original.text or (html_to_text(original.html) if original.html else "")
     lines = _normalise_newlines(body).rstrip("\n").split("\n")
-    quoted = "\n".join(">" + (" " + line if line and not line.startswith(">") else line)
-                       for line in lines)
+    quoted = "\n".join(
+        ">" + (" " + line if line and not line.startswith(">") else line) for line in lines
+    )
     return f"On {_date_text(original)}, {_author(original)} wrote:\n{quoted}\n"
 
 
 def quote_html(original: ParsedMessage, sanitized_html: str | None) -> str:
     """The HTML counterpart of quote_text. `sanitized_html` must come from the sanitizer:
     the original's raw HTML is never copied into what we send."""
-    inner = sanitized_html if sanitized_html is not None else (
-        "<pre>" + html_lib.escape(original.text) + "</pre>"
+    inner = (
+        sanitized_html
+        if sanitized_html is not None
+        else ("<pre>" + html_lib.escape(original.text) + "</pre>")
     )
     head = html_lib.escape(f"On {_date_text(original)}, {_author(original)} wrote:")
     return f'<div>{head}</div><blockquote type="cite">{inner}</blockquote>'
@@ -441,9 +474,11 @@ def quote_html(original: ParsedMessage, sanitized_html: str | None) -> str:
 
 def forward_text(original: ParsedMessage) -> str:
     """The header block of an inline forward, followed by the original text."""
+
     def addrs(items: Iterable[tuple[str, str]]) -> str:
-        return ", ".join(f"{_one_line(n)} <{_one_line(a)}>" if n else _one_line(a)
-                         for n, a in items)
+        return ", ".join(
+            f"{_one_line(n)} <{_one_line(a)}>" if n else _one_line(a) for n, a in items
+        )
 
     head = [
         "---------- Forwarded message ----------",

@@ -10,8 +10,10 @@ def main() -> None:
     config = config_from_settings()
     server = SmtpServer(config)
     print(f"smtp: MX listening on {config.mx}", flush=True)
-    for name, listen in (("submission (STARTTLS)", config.submission),
-                         ("submission (implicit TLS)", config.smtps)):
+    for name, listen in (
+        ("submission (STARTTLS)", config.submission),
+        ("submission (implicit TLS)", config.smtps),
+    ):
         if listen.enabled:
             print(f"smtp: {name} listening on {listen}", flush=True)
     server.serve_forever()

@@ -49,15 +49,25 @@ def count_received(data: bytes) -> int:
     return len(_RECEIVED.findall(head))
 
 
-def received_header(*, helo: str, ip: str, hostname: str, queue_id: str, tls: bool,
-                    auth: bool, recipient: str | None) -> bytes:
+def received_header(
+    *,
+    helo: str,
+    ip: str,
+    hostname: str,
+    queue_id: str,
+    tls: bool,
+    auth: bool,
+    recipient: str | None,
+) -> bytes:
     proto = "ESMTP" + ("S" if tls else "") + ("A" if auth else "")
     helo_clean = re.sub(r"[^\x21-\x7e]", "?", helo)[:100] or "unknown"
     for_clause = f"\r\n\tfor <{recipient}>" if recipient else ""
     stamp = format_datetime(timezone.now())
     # RFC 5321 §4.4: "from" domain, "by" domain, "with" protocol, "id", "for"; then the date.
-    return (f"Received: from {helo_clean} ([{ip}])\r\n\tby {hostname} (Mailroom) with {proto} "
-            f"id {queue_id}{for_clause};\r\n\t{stamp}\r\n").encode("utf-8", "replace")
+    return (
+        f"Received: from {helo_clean} ([{ip}])\r\n\tby {hostname} (Mailroom) with {proto} "
+        f"id {queue_id}{for_clause};\r\n\t{stamp}\r\n"
+    ).encode("utf-8", "replace")
 
 
 class IngressHandler:
@@ -66,8 +76,9 @@ class IngressHandler:
     def __init__(self, policy: IngressPolicy) -> None:
         self.policy = policy
 
-    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
-                          responses: list[str]) -> list[str]:
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
         session.host_name = hostname
         out = [r for r in responses if not r[4:].startswith("AUTH")]
         # RFC 2920 and RFC 2034: both are honoured by the session (see server.py).
@@ -75,16 +86,18 @@ class IngressHandler:
         out.insert(-1, "250-ENHANCEDSTATUSCODES")
         return out
 
-    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
-                          mail_options: list[str]) -> str:
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
         if address and not address.isascii() and not envelope.smtp_utf8:
             return "553 5.6.7 Non-ASCII sender address needs the SMTPUTF8 parameter"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Sender OK"
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
         if len(envelope.rcpt_tos) >= self.policy.max_recipients:
             return "452 4.5.3 Too many recipients"
         if not address.isascii() and not envelope.smtp_utf8:
@@ -100,8 +113,13 @@ class IngressHandler:
         rule = pick_access_rule(rules, sender=envelope.mail_from or "", recipient=address)
         action = rule.action if rule is not None else ""
         if action == RelayAction.REJECT:
-            log.info("access rule #%s (%s) rejects %s -> %s", rule.pk if rule else "",
-                     _peer_ip(session), _printable(envelope.mail_from or ""), shown)
+            log.info(
+                "access rule #%s (%s) rejects %s -> %s",
+                rule.pk if rule else "",
+                _peer_ip(session),
+                _printable(envelope.mail_from or ""),
+                shown,
+            )
             return f"554 5.7.1 <{shown}>: Access denied"
         match found.resolution:
             case Resolution.ACCOUNT | Resolution.ALIAS | Resolution.POSTMASTER:
@@ -115,8 +133,9 @@ class IngressHandler:
             case _:
                 # Relaying needs an authenticated client or a RELAY (or DISCARD) rule for the
                 # client's address; never the sender domain alone (security.md R17).
-                if not (session.authenticated or action in (RelayAction.RELAY,
-                                                            RelayAction.DISCARD)):
+                if not (
+                    session.authenticated or action in (RelayAction.RELAY, RelayAction.DISCARD)
+                ):
                     return f"554 5.7.1 <{shown}>: Relay access denied"
                 if not found.address:  # address literals, trailing dots, quoted tricks
                     return f"553 5.1.3 <{shown}>: Bad recipient address syntax"
@@ -141,18 +160,23 @@ class IngressHandler:
             return b"", "554 5.6.0 Message contains a bare CR; refused (SMTP smuggling protection)"
         if _BARE_LF.search(data):
             if self.policy.bare_lf == "reject":
-                return b"", ("554 5.6.0 Message contains a bare LF; refused "
-                             "(SMTP smuggling protection)")
+                return b"", (
+                    "554 5.6.0 Message contains a bare LF; refused (SMTP smuggling protection)"
+                )
             data = _BARE_LF.sub(b"\r\n", data)
         if count_received(data) > self.policy.max_received_headers:
             return b"", "554 5.4.6 Too many hops (Received headers); mail loop suspected"
         return data, ""
 
-    def _trace(self, server: Any, session: Any, envelope: Any, queue_id: str,
-               recipients: list[str]) -> bytes:
+    def _trace(
+        self, server: Any, session: Any, envelope: Any, queue_id: str, recipients: list[str]
+    ) -> bytes:
         return received_header(
-            helo=session.host_name or "", ip=_peer_ip(session), hostname=self.policy.hostname,
-            queue_id=queue_id, tls=session.ssl is not None or _implicit_tls(server),
+            helo=session.host_name or "",
+            ip=_peer_ip(session),
+            hostname=self.policy.hostname,
+            queue_id=queue_id,
+            tls=session.ssl is not None or _implicit_tls(server),
             auth=bool(session.authenticated),
             recipient=recipients[0] if len(recipients) == 1 else None,
         )
@@ -172,10 +196,14 @@ class IngressHandler:
         trace = self._trace(server, session, envelope, queue_id, recipients)
         try:
             entries = await run_db(
-                do_enqueue_routed, queue_id=queue_id, sender=envelope.mail_from or "",
+                do_enqueue_routed,
+                queue_id=queue_id,
+                sender=envelope.mail_from or "",
                 local=[r for r in recipients if r not in remote],
-                remote=[r for r in recipients if r in remote], data=trace + data,
-                client_ip=ip if ip != "unknown" else None, client_helo=session.host_name or "",
+                remote=[r for r in recipients if r in remote],
+                data=trace + data,
+                client_ip=ip if ip != "unknown" else None,
+                client_helo=session.host_name or "",
                 smtputf8=bool(envelope.smtp_utf8),
             )
         except StorageError as exc:
@@ -208,9 +236,13 @@ def kept_recipients(envelope: Any) -> list[str]:
 
 def discarded(envelope: Any, queue_id: str, ip: str) -> str:
     """sendmail's DISCARD: the client is told 250, nothing is queued, the log says so."""
-    log.warning("%s: discarded by access rule: from=<%s> client=%s rcpts=%s", queue_id,
-                _printable(envelope.mail_from or ""), ip,
-                ",".join(_printable(r) for r in envelope.rcpt_tos))
+    log.warning(
+        "%s: discarded by access rule: from=<%s> client=%s rcpts=%s",
+        queue_id,
+        _printable(envelope.mail_from or ""),
+        ip,
+        ",".join(_printable(r) for r in envelope.rcpt_tos),
+    )
     return f"250 2.0.0 Ok: queued as {queue_id}"
 
 

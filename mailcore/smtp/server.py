@@ -35,11 +35,27 @@ logging.getLogger("mail.log").addFilter(_NoLoginDataNoise())
 _HAS_ENHANCED = re.compile(r"^\d{3}[ -]\d\.\d{1,3}\.\d{1,3}( |$)")
 # RFC 2034: every reply but the greeting and the EHLO/HELO answer carries an enhanced code.
 _ENHANCED_DEFAULT = {
-    "221": "2.0.0", "250": "2.0.0", "235": "2.7.0", "252": "2.5.0",
-    "421": "4.7.0", "451": "4.3.0", "452": "4.3.1", "454": "4.7.0",
-    "500": "5.5.2", "501": "5.5.4", "502": "5.5.1", "503": "5.5.1", "504": "5.5.4",
-    "530": "5.7.0", "535": "5.7.8", "538": "5.7.11", "550": "5.0.0", "552": "5.3.4",
-    "553": "5.1.3", "554": "5.0.0", "555": "5.5.4",
+    "221": "2.0.0",
+    "250": "2.0.0",
+    "235": "2.7.0",
+    "252": "2.5.0",
+    "421": "4.7.0",
+    "451": "4.3.0",
+    "452": "4.3.1",
+    "454": "4.7.0",
+    "500": "5.5.2",
+    "501": "5.5.4",
+    "502": "5.5.1",
+    "503": "5.5.1",
+    "504": "5.5.4",
+    "530": "5.7.0",
+    "535": "5.7.8",
+    "538": "5.7.11",
+    "550": "5.0.0",
+    "552": "5.3.4",
+    "553": "5.1.3",
+    "554": "5.0.0",
+    "555": "5.5.4",
 }
 
 
@@ -114,8 +130,11 @@ class MailroomSMTP(SMTP):
             self._raw_replies = False
 
     async def push(self, status: AnyStr) -> None:
-        if isinstance(status, str) and not self._raw_replies and (self.session is None or
-                                                                  self.session.extended_smtp):
+        if (
+            isinstance(status, str)
+            and not self._raw_replies
+            and (self.session is None or self.session.extended_smtp)
+        ):
             status = _with_enhanced_code(status)
         await super().push(status)
 
@@ -169,10 +188,18 @@ class SmtpServer:
     def _factory(self) -> MailroomSMTP:
         cfg = self.config
         return MailroomSMTP(
-            IngressHandler(cfg.policy), limits=self._limits, data_size_limit=cfg.max_message_bytes,
-            enable_SMTPUTF8=True, decode_data=False, hostname=cfg.hostname, ident="Mailroom ESMTP",
-            tls_context=cfg.tls_context, require_starttls=False, timeout=cfg.timeout,
-            command_call_limit=cfg.command_call_limit, loop=self.loop,
+            IngressHandler(cfg.policy),
+            limits=self._limits,
+            data_size_limit=cfg.max_message_bytes,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=cfg.hostname,
+            ident="Mailroom ESMTP",
+            tls_context=cfg.tls_context,
+            require_starttls=False,
+            timeout=cfg.timeout,
+            command_call_limit=cfg.command_call_limit,
+            loop=self.loop,
             # The MX takes no AUTH at all, before or after STARTTLS (submission is for that).
             auth_exclude_mechanism=["PLAIN", "LOGIN"],
         )
@@ -180,21 +207,30 @@ class SmtpServer:
     def _submission_factory(self, *, implicit_tls: bool) -> MailroomSMTP:
         cfg = self.config
         return MailroomSMTP(
-            SubmissionHandler(cfg.policy, cfg.submission_policy), limits=self._limits,
-            data_size_limit=cfg.max_message_bytes, enable_SMTPUTF8=True, decode_data=False,
-            hostname=cfg.hostname, ident="Mailroom ESMTP Submission", timeout=cfg.timeout,
-            command_call_limit=cfg.command_call_limit, loop=self.loop,
+            SubmissionHandler(cfg.policy, cfg.submission_policy),
+            limits=self._limits,
+            data_size_limit=cfg.max_message_bytes,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=cfg.hostname,
+            ident="Mailroom ESMTP Submission",
+            timeout=cfg.timeout,
+            command_call_limit=cfg.command_call_limit,
+            loop=self.loop,
             # 587: nothing but EHLO/NOOP/QUIT before STARTTLS (530), AUTH offered only after.
             # 465: the socket is TLS from the first byte, which aiosmtpd's auth_require_tls
             # cannot see (libraries.md §3), so it is off there and no STARTTLS is offered.
             tls_context=None if implicit_tls else cfg.tls_context,
-            require_starttls=not implicit_tls, auth_require_tls=not implicit_tls,
+            require_starttls=not implicit_tls,
+            auth_require_tls=not implicit_tls,
         )
 
-    async def _listen(self, name: str, listen: Listen, factory: Any,
-                      tls: ssl.SSLContext | None = None) -> None:
-        server = await self.loop.create_server(factory, listen.host, listen.port,
-                                               reuse_address=True, ssl=tls)
+    async def _listen(
+        self, name: str, listen: Listen, factory: Any, tls: ssl.SSLContext | None = None
+    ) -> None:
+        server = await self.loop.create_server(
+            factory, listen.host, listen.port, reuse_address=True, ssl=tls
+        )
         self._servers.append(server)
         self.ports[name] = server.sockets[0].getsockname()[1]
 
@@ -202,8 +238,10 @@ class SmtpServer:
         cfg = self.config
         if cfg.mx.enabled:
             await self._listen("mx", cfg.mx, self._factory)
-        for name, listen, implicit in (("submission", cfg.submission, False),
-                                       ("smtps", cfg.smtps, True)):
+        for name, listen, implicit in (
+            ("submission", cfg.submission, False),
+            ("smtps", cfg.smtps, True),
+        ):
             if not listen.enabled:
                 continue
             if cfg.tls_context is None:

@@ -48,8 +48,8 @@ log = logging.getLogger("mailroom")
 
 @dataclass(frozen=True, slots=True)
 class SubmissionPolicy:
-    max_recipients: int          # per message (SUBMISSION_MAX_RECIPIENTS); 0 = no limit
-    max_auth_failures: int       # per session, then 421 and close
+    max_recipients: int  # per message (SUBMISSION_MAX_RECIPIENTS); 0 = no limit
+    max_auth_failures: int  # per session, then 421 and close
 
 
 class SubmissionHandler(IngressHandler):
@@ -61,8 +61,9 @@ class SubmissionHandler(IngressHandler):
         super().__init__(policy)
         self.submission = submission
 
-    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
-                          responses: list[str]) -> list[str]:
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
         session.host_name = hostname
         out = list(responses)  # AUTH is listed by aiosmtpd only once TLS is up (RFC 4954 §4)
         out.insert(-1, "250-PIPELINING")
@@ -80,12 +81,14 @@ class SubmissionHandler(IngressHandler):
             try:
                 blob = b64decode(args[1], validate=True)
             except binascii.Error:
-                return AuthResult(success=False, handled=False,
-                                  message="501 5.5.2 Cannot decode base64")
+                return AuthResult(
+                    success=False, handled=False, message="501 5.5.2 Cannot decode base64"
+                )
         parts = blob.split(b"\0")
         if len(parts) != 3:
-            return AuthResult(success=False, handled=False,
-                              message="501 5.5.2 Cannot split the PLAIN response")
+            return AuthResult(
+                success=False, handled=False, message="501 5.5.2 Cannot split the PLAIN response"
+            )
         authzid, login, password = parts
         if authzid and not _same_identity(authzid, login):
             # RFC 4616 §2: acting as someone else needs a proxy right nobody has here (S8).
@@ -101,8 +104,9 @@ class SubmissionHandler(IngressHandler):
             try:
                 login = b64decode(args[1], validate=True)
             except binascii.Error:
-                return AuthResult(success=False, handled=False,
-                                  message="501 5.5.2 Cannot decode base64")
+                return AuthResult(
+                    success=False, handled=False, message="501 5.5.2 Cannot decode base64"
+                )
         password = await server.challenge_auth(server.AuthLoginPasswordChallenge)
         if password is MISSING:
             return AuthResult(success=False, handled=True)
@@ -119,16 +123,20 @@ class SubmissionHandler(IngressHandler):
             attempt: AuthAttempt = await run_db(authenticate, ip, address, secret)
         except DatabaseError:
             log.exception("authentication lookup failed")
-            return AuthResult(success=False, handled=False,
-                              message="454 4.7.0 Temporary authentication failure")
+            return AuthResult(
+                success=False, handled=False, message="454 4.7.0 Temporary authentication failure"
+            )
         if attempt.status is AuthStatus.OK and attempt.account is not None:
             log.info("smtp auth ok: %s from %s", attempt.account.address, ip)
             return AuthResult(success=True, auth_data=attempt.account)
         log.warning("smtp auth %s: %s from %s", attempt.status.value, _printable(address), ip)
         if attempt.status is AuthStatus.BLOCKED:
             await asyncio.sleep(attempt.delay)
-            return AuthResult(success=False, handled=False, message=(
-                "454 4.7.0 Too many authentication failures; try again later"))
+            return AuthResult(
+                success=False,
+                handled=False,
+                message=("454 4.7.0 Too many authentication failures; try again later"),
+            )
         return await self._refuse(server, session, attempt.delay)
 
     async def _refuse(self, server: Any, session: Any, delay: float = 0.0) -> AuthResult:
@@ -142,13 +150,15 @@ class SubmissionHandler(IngressHandler):
             await server.push("421 4.7.0 Too many authentication failures; closing connection")
             server.transport.close()
             return AuthResult(success=False, handled=True)
-        return AuthResult(success=False, handled=False,
-                          message="535 5.7.8 Authentication credentials invalid")
+        return AuthResult(
+            success=False, handled=False, message="535 5.7.8 Authentication credentials invalid"
+        )
 
     # --- the transaction --------------------------------------------------------------------
 
-    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
-                          mail_options: list[str]) -> str:
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
         if not session.authenticated:
             return "530 5.7.0 Authentication required"
         if address and not address.isascii() and not envelope.smtp_utf8:
@@ -157,8 +167,10 @@ class SubmissionHandler(IngressHandler):
         try:
             await run_db(_check_mail, account, address)
         except SenderNotAllowedError:
-            return f"553 5.7.1 <{_printable(address)}>: Sender address not owned by user " \
-                   f"{account.address}"
+            return (
+                f"553 5.7.1 <{_printable(address)}>: Sender address not owned by user "
+                f"{account.address}"
+            )
         except DailyLimitError as exc:
             return f"550 5.7.1 {exc}"
         except DatabaseError:
@@ -168,8 +180,9 @@ class SubmissionHandler(IngressHandler):
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Sender OK"
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
         limit = self.submission.max_recipients
         if limit and len(envelope.rcpt_tos) >= limit:
             return f"452 4.5.3 Too many recipients (at most {limit} per message)"
@@ -189,10 +202,17 @@ class SubmissionHandler(IngressHandler):
         trace = self._trace(server, session, envelope, queue_id, recipients)
         try:
             result = await run_db(
-                _submit, _account(session), envelope_sender=envelope.mail_from or "",
-                recipients=recipients, data=data, source=Source.SMTP, trace=trace,
-                client_ip=ip if ip != "unknown" else None, client_helo=session.host_name or "",
-                smtputf8=bool(envelope.smtp_utf8), queue_id=queue_id,
+                _submit,
+                _account(session),
+                envelope_sender=envelope.mail_from or "",
+                recipients=recipients,
+                data=data,
+                source=Source.SMTP,
+                trace=trace,
+                client_ip=ip if ip != "unknown" else None,
+                client_helo=session.host_name or "",
+                smtputf8=bool(envelope.smtp_utf8),
+                queue_id=queue_id,
             )
         except SenderNotAllowedError as exc:
             return f"553 5.7.1 {exc}"

@@ -58,8 +58,11 @@ def _clean_keywords(keywords: Iterable[str]) -> list[str]:
     out: list[str] = []
     for kw in keywords:
         # RFC 9051 §2.3.2: flag keywords are atoms; no '\\' system-flag names here.
-        if not kw or len(kw) > MAX_KEYWORD_LEN or not kw.isprintable() or any(
-            c in kw for c in ' (){%*"\\]'
+        if (
+            not kw
+            or len(kw) > MAX_KEYWORD_LEN
+            or not kw.isprintable()
+            or any(c in kw for c in ' (){%*"\\]')
         ):
             raise UserError(f"invalid keyword {kw!r}")
         if kw not in out:
@@ -70,6 +73,7 @@ def _clean_keywords(keywords: Iterable[str]) -> list[str]:
 
 
 # --- folders --------------------------------------------------------------------------------
+
 
 def ensure_default_folders(account: Account) -> list[Folder]:
     """Create INBOX and the special-use folders (rows and directories); safe to repeat."""
@@ -90,8 +94,13 @@ def _create_folder(account: Account, maildir: Maildir, name: str, special_use: s
     if Folder.objects.filter(account=account, path=path).exists():
         raise ConflictError(f"folder {name!r} exists already")
     uidvalidity, _ = maildir.read_uidlist(path)
-    folder = Folder(account=account, name="INBOX" if path == "" else name, path=path,
-                    special_use=special_use, uidvalidity=uidvalidity or new_uidvalidity())
+    folder = Folder(
+        account=account,
+        name="INBOX" if path == "" else name,
+        path=path,
+        special_use=special_use,
+        uidvalidity=uidvalidity or new_uidvalidity(),
+    )
     maildir.create_folder(path, folder.uidvalidity)
     folder.save()
     return folder
@@ -117,8 +126,8 @@ def do_rename_folder(*, acting_account: Account, folder: Folder, name: str) -> F
     maildir_for(acting_account).rename_folder(old_path, new_path)
     # Children ('.A.B' under '.A') follow the parent on disk; keep their rows in step.
     for child in Folder.objects.filter(account=acting_account, path__startswith=old_path + "."):
-        child.path = new_path + child.path[len(old_path):]
-        child.name = name.strip() + child.name[len(folder.name):]
+        child.path = new_path + child.path[len(old_path) :]
+        child.name = name.strip() + child.name[len(folder.name) :]
         child.save(update_fields=["path", "name"])
     folder.path, folder.name = new_path, name.strip()
     folder.save(update_fields=["path", "name"])
@@ -132,18 +141,23 @@ def do_delete_folder(*, acting_account: Account, folder: Folder) -> None:
         raise NotFoundError("folder not found")
     if folder.special_use:
         raise UserError("special folders cannot be deleted")
-    victims = list(Folder.objects.filter(account=acting_account, path__startswith=folder.path + "."))
+    victims = list(
+        Folder.objects.filter(account=acting_account, path__startswith=folder.path + ".")
+    )
     victims.append(folder)
     maildir = maildir_for(acting_account)
     for victim in victims:
         maildir.delete_folder(victim.path)  # Maildir first: it is the truth
     with transaction.atomic():
         for victim in victims:
-            publish_on_commit(acting_account.pk, Change("folder", victim.pk, extra={"op": "delete"}))
+            publish_on_commit(
+                acting_account.pk, Change("folder", victim.pk, extra={"op": "delete"})
+            )
             victim.delete()
 
 
 # --- delivery and append ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Delivered:
@@ -151,9 +165,18 @@ class Delivered:
     created: bool
 
 
-def do_deliver(account: Account, folder: Folder, data: bytes, *, key: str, source: str,
-               parsed: ParsedMessage | None = None, flags: Iterable[str] = (),
-               keywords: Iterable[str] = (), internal_date: datetime | None = None) -> Delivered:
+def do_deliver(
+    account: Account,
+    folder: Folder,
+    data: bytes,
+    *,
+    key: str,
+    source: str,
+    parsed: ParsedMessage | None = None,
+    flags: Iterable[str] = (),
+    keywords: Iterable[str] = (),
+    internal_date: datetime | None = None,
+) -> Delivered:
     """Store `data` under Maildir key `key` in `folder` and index it.
 
     Idempotent per (account, key): a repeat finds the first message (row, or the file left by
@@ -168,8 +191,9 @@ def do_deliver(account: Account, folder: Folder, data: bytes, *, key: str, sourc
     maildir = maildir_for(account)
     info = _system_letters(flag_state) + maildir.keyword_letters(folder.path, kw)
     when = internal_date or datetime.now(tz=UTC)
-    stored, created = maildir.deliver(folder.path, key, data, info=info, in_cur=bool(info),
-                                      mtime=when.timestamp())
+    stored, created = maildir.deliver(
+        folder.path, key, data, info=info, in_cur=bool(info), mtime=when.timestamp()
+    )
     if not created:
         # The file was there already: a repeat, or a crash between file and commit.
         existing = Message.objects.filter(account=account, maildir_key=key).first()
@@ -181,9 +205,19 @@ def do_deliver(account: Account, folder: Folder, data: bytes, *, key: str, sourc
         with transaction.atomic():
             uid, modseq = allocate_uids(folder.pk, unseen=0 if flag_state["seen"] else 1)
             message = Message.objects.create(
-                account=account, folder=folder, uid=uid, maildir_key=key,
-                in_cur=stored.in_cur, info=stored.info, size=len(data), internal_date=when,
-                modseq=modseq, keywords=kw, source=source, **flag_state, **listing_fields(parsed),
+                account=account,
+                folder=folder,
+                uid=uid,
+                maildir_key=key,
+                in_cur=stored.in_cur,
+                info=stored.info,
+                size=len(data),
+                internal_date=when,
+                modseq=modseq,
+                keywords=kw,
+                source=source,
+                **flag_state,
+                **listing_fields(parsed),
             )
             maildir.append_uid(folder.path, uid, key)
             publish_on_commit(account.pk, Change("add", folder.pk, (message.pk,)))
@@ -240,24 +274,46 @@ def listing_fields(parsed: ParsedMessage) -> dict[str, object]:
     }
 
 
-def do_append(*, acting_account: Account, folder: Folder, data: bytes, source: str = Source.API,
-              flags: Iterable[str] = (), keywords: Iterable[str] = (),
-              internal_date: datetime | None = None) -> Message:
+def do_append(
+    *,
+    acting_account: Account,
+    folder: Folder,
+    data: bytes,
+    source: str = Source.API,
+    flags: Iterable[str] = (),
+    keywords: Iterable[str] = (),
+    internal_date: datetime | None = None,
+) -> Message:
     """Add a message a user uploads (API, IMAP APPEND, Sent copy) under a fresh key."""
     from django.conf import settings
 
     from mailcore.store.maildir import new_key
 
     key = new_key(settings.MAIL_HOSTNAME, len(data))
-    return do_deliver(acting_account, folder, data, key=key, source=source, flags=flags,
-                      keywords=keywords, internal_date=internal_date).message
+    return do_deliver(
+        acting_account,
+        folder,
+        data,
+        key=key,
+        source=source,
+        flags=flags,
+        keywords=keywords,
+        internal_date=internal_date,
+    ).message
 
 
 # --- flags, move, delete -------------------------------------------------------------------
 
-def do_set_flags(*, acting_account: Account, messages: list[Message],
-                 add: Iterable[str] = (), remove: Iterable[str] = (),
-                 add_keywords: Iterable[str] = (), remove_keywords: Iterable[str] = ()) -> list[Message]:
+
+def do_set_flags(
+    *,
+    acting_account: Account,
+    messages: list[Message],
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+    add_keywords: Iterable[str] = (),
+    remove_keywords: Iterable[str] = (),
+) -> list[Message]:
     """Change flags: the file is renamed first (Maildir is the truth), then the row."""
     add_s, remove_s = set(add), set(remove)
     unknown = (add_s | remove_s) - set(SYSTEM_FLAGS)
@@ -279,8 +335,13 @@ def do_set_flags(*, acting_account: Account, messages: list[Message],
         if state == _message_flags(message) and keywords == message.keywords:
             continue
         info = _system_letters(state) + maildir.keyword_letters(message.folder.path, keywords)
-        maildir.set_info(message.folder.path, message.maildir_key, in_cur=message.in_cur,
-                         info=message.info, new_info=info)
+        maildir.set_info(
+            message.folder.path,
+            message.maildir_key,
+            in_cur=message.in_cur,
+            info=message.info,
+            new_info=info,
+        )
         changed.append((message, state, keywords, info))
     if not changed:
         return messages
@@ -290,7 +351,12 @@ def do_set_flags(*, acting_account: Account, messages: list[Message],
             modseq = _bump_modseq(message.folder_id, unseen_delta=unseen_delta)
             for name, on in state.items():
                 setattr(message, name, on)
-            message.keywords, message.info, message.in_cur, message.modseq = keywords, info, True, modseq
+            message.keywords, message.info, message.in_cur, message.modseq = (
+                keywords,
+                info,
+                True,
+                modseq,
+            )
             message.save(update_fields=[*SYSTEM_FLAGS, "keywords", "info", "in_cur", "modseq"])
         _publish_by_folder(acting_account, "flags", [m for m, *_ in changed])
     return messages
@@ -314,7 +380,9 @@ def _publish_by_folder(account: Account, kind: str, messages: list[Message]) -> 
         publish_on_commit(account.pk, Change(kind, folder_id, tuple(ids)))
 
 
-def do_move(*, acting_account: Account, messages: list[Message], destination: Folder) -> list[Message]:
+def do_move(
+    *, acting_account: Account, messages: list[Message], destination: Folder
+) -> list[Message]:
     """Move messages to another folder of the same account (new UIDs there, RFC 6851)."""
     if destination.account_id != acting_account.pk:
         raise NotFoundError("folder not found")
@@ -328,28 +396,43 @@ def do_move(*, acting_account: Account, messages: list[Message], destination: Fo
         info = message.info
         if message.keywords:
             info = _system_letters(_message_flags(message)) + maildir.keyword_letters(
-                destination.path, message.keywords)
-        maildir.move(message.folder.path, destination.path, message.maildir_key,
-                     in_cur=message.in_cur, info=message.info, new_info=info)
+                destination.path, message.keywords
+            )
+        maildir.move(
+            message.folder.path,
+            destination.path,
+            message.maildir_key,
+            in_cur=message.in_cur,
+            info=message.info,
+            new_info=info,
+        )
         message.info = info
         moved.append((message, message.folder_id))
     if not moved:
         return messages
     with transaction.atomic():
-        uid, modseq = allocate_uids(destination.pk, len(moved),
-                                    unseen=sum(1 for m, _ in moved if not m.seen))
+        uid, modseq = allocate_uids(
+            destination.pk, len(moved), unseen=sum(1 for m, _ in moved if not m.seen)
+        )
         for source_id in {old for _, old in moved}:
             gone = [m for m, old in moved if old == source_id]
-            _bump_modseq(source_id, removed=len(gone),
-                         unseen_delta=-sum(1 for m in gone if not m.seen))
+            _bump_modseq(
+                source_id, removed=len(gone), unseen_delta=-sum(1 for m in gone if not m.seen)
+            )
         for message, old_folder_id in moved:
             publish_on_commit(acting_account.pk, Change("expunge", old_folder_id, (message.pk,)))
-            message.folder, message.uid, message.in_cur, message.modseq = destination, uid, True, modseq
+            message.folder, message.uid, message.in_cur, message.modseq = (
+                destination,
+                uid,
+                True,
+                modseq,
+            )
             message.save(update_fields=["folder", "uid", "in_cur", "info", "modseq"])
             maildir.append_uid(destination.path, uid, message.maildir_key)
             uid += 1
-        publish_on_commit(acting_account.pk, Change("add", destination.pk,
-                                                    tuple(m.pk for m, _ in moved)))
+        publish_on_commit(
+            acting_account.pk, Change("add", destination.pk, tuple(m.pk for m, _ in moved))
+        )
     return messages
 
 
@@ -359,14 +442,16 @@ def do_expunge(*, acting_account: Account, messages: list[Message]) -> int:
     for message in messages:
         if message.account_id != acting_account.pk:
             raise NotFoundError("message not found")
-        maildir.unlink(message.folder.path, message.maildir_key, in_cur=message.in_cur,
-                       info=message.info)
+        maildir.unlink(
+            message.folder.path, message.maildir_key, in_cur=message.in_cur, info=message.info
+        )
     with transaction.atomic():
         _publish_by_folder(acting_account, "expunge", messages)
         for folder_id in {m.folder_id for m in messages}:
             gone = [m for m in messages if m.folder_id == folder_id]
-            _bump_modseq(folder_id, removed=len(gone),
-                         unseen_delta=-sum(1 for m in gone if not m.seen))
+            _bump_modseq(
+                folder_id, removed=len(gone), unseen_delta=-sum(1 for m in gone if not m.seen)
+            )
         count, _ = Message.objects.filter(pk__in=[m.pk for m in messages]).delete()
     return count
 

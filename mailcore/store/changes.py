@@ -19,7 +19,7 @@ _local = threading.local()
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    kind: str                      # "add" | "flags" | "move" | "expunge" | "folder"
+    kind: str  # "add" | "flags" | "move" | "expunge" | "folder"
     folder_id: int
     message_ids: tuple[int, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
@@ -34,7 +34,9 @@ def _client() -> Any:
     if client is None:
         import redis
 
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
+        )
         _local.client = client
     return client
 

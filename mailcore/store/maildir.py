@@ -24,12 +24,13 @@ UIDLIST = "mailroom-uidlist"
 KEYWORDS = "dovecot-keywords"
 MAX_FOLDER_DEPTH = 16
 MAX_COMPONENT_BYTES = 200
-SYSTEM_FLAGS = "DFPRST"   # maildir(5): Draft Flagged Passed Replied Seen Trashed
+SYSTEM_FLAGS = "DFPRST"  # maildir(5): Draft Flagged Passed Replied Seen Trashed
 KEYWORD_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _INFO_SEP = ":2,"
 
 
 # --- folder names ---------------------------------------------------------------------------
+
 
 def _mutf7_encode(text: str) -> str:
     """RFC 3501 §5.1.3 modified UTF-7 (the encoding of IMAP and Maildir++ folder names)."""
@@ -39,7 +40,9 @@ def _mutf7_encode(text: str) -> str:
     def flush() -> None:
         if pending:
             raw = "".join(pending).encode("utf-16-be")
-            out.append("&" + base64.b64encode(raw).decode("ascii").rstrip("=").replace("/", ",") + "-")
+            out.append(
+                "&" + base64.b64encode(raw).decode("ascii").rstrip("=").replace("/", ",") + "-"
+            )
             pending.clear()
 
     for ch in text:
@@ -93,8 +96,10 @@ def folder_path_for_name(name: str) -> str:
     for part in parts:
         if not part or part.strip() != part:
             raise InvalidFolderNameError("folder names cannot be empty or start/end with spaces")
-        if "." in part or "\\" in part or "~" == part[0]:
-            raise InvalidFolderNameError("folder names cannot contain '.' or '\\' or start with '~'")
+        if "." in part or "\\" in part or part[0] == "~":
+            raise InvalidFolderNameError(
+                "folder names cannot contain '.' or '\\' or start with '~'"
+            )
         if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in part):
             raise InvalidFolderNameError("folder names cannot contain control characters")
         enc = _mutf7_encode(part)
@@ -145,7 +150,7 @@ def split_filename(filename: str) -> tuple[str, str]:
 class StoredFile:
     key: str
     in_cur: bool
-    info: str          # letters after ':2,' (system flags then keyword letters)
+    info: str  # letters after ':2,' (system flags then keyword letters)
     size: int
     mtime: float
 
@@ -199,7 +204,7 @@ class Maildir:
             os.rename(src, dst)
             # Maildir++ keeps children as siblings: '.A.B' moves with '.A'.
             for child in sorted(self.root.glob(f"{old}.*")):
-                os.rename(child, self.root / (new + child.name[len(old):]))
+                os.rename(child, self.root / (new + child.name[len(old) :]))
             _fsync_dir(self.root)
         except OSError as exc:
             raise StorageError(f"cannot rename folder: {exc}") from exc
@@ -223,15 +228,27 @@ class Maildir:
         """'' plus every Maildir++ subfolder that has a cur/ directory."""
         paths = [""] if (self.root / "cur").is_dir() else []
         if self.root.is_dir():
-            for entry in sorted(os.scandir(self.root), key=lambda e: e.name):
-                if entry.name.startswith(".") and entry.name not in {".", ".."} and entry.is_dir():
-                    if os.path.isdir(os.path.join(entry.path, "cur")):
-                        paths.append(entry.name)
+            paths.extend(
+                entry.name
+                for entry in sorted(os.scandir(self.root), key=lambda e: e.name)
+                if entry.name.startswith(".")
+                and entry.name not in {".", ".."}
+                and entry.is_dir()
+                and os.path.isdir(os.path.join(entry.path, "cur"))
+            )
         return paths
 
     # -- messages --
-    def deliver(self, path: str, key: str, data: bytes, *, info: str = "",
-                in_cur: bool = False, mtime: float | None = None) -> tuple[StoredFile, bool]:
+    def deliver(
+        self,
+        path: str,
+        key: str,
+        data: bytes,
+        *,
+        info: str = "",
+        in_cur: bool = False,
+        mtime: float | None = None,
+    ) -> tuple[StoredFile, bool]:
         """Store `data` as `key` in folder `path`. Returns (file, created).
 
         created is False when the key is already present (a repeated delivery): the existing
@@ -252,7 +269,7 @@ class Maildir:
             try:
                 view = memoryview(data)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -325,8 +342,9 @@ class Maildir:
         except OSError as exc:
             raise StorageError(f"cannot update flags of {key}: {exc}") from exc
 
-    def move(self, src_path: str, dst_path: str, key: str, *, in_cur: bool, info: str,
-             new_info: str) -> None:
+    def move(
+        self, src_path: str, dst_path: str, key: str, *, in_cur: bool, info: str, new_info: str
+    ) -> None:
         """Move the file into another folder's cur/ (rename: same file system)."""
         src = self.locate(src_path, key, in_cur=in_cur, info=info)
         dst = self.folder_dir(dst_path) / "cur" / f"{key}{_INFO_SEP}{new_info}"
@@ -364,8 +382,9 @@ class Maildir:
                         continue
                     key, info = split_filename(entry.name)
                     st = entry.stat(follow_symlinks=False)
-                    yield StoredFile(key, sub == "cur", info if sub == "cur" else "",
-                                     st.st_size, st.st_mtime)
+                    yield StoredFile(
+                        key, sub == "cur", info if sub == "cur" else "", st.st_size, st.st_mtime
+                    )
 
     def clean_tmp(self, path: str, max_age: float) -> int:
         """Remove tmp/ files older than max_age seconds (maildir(5): 36 hours)."""
@@ -388,7 +407,9 @@ class Maildir:
         """Record uid → key durably (O_APPEND: concurrent appenders never interleave lines)."""
         line = f"{uid} {key}\n".encode()
         try:
-            fd = os.open(self.folder_dir(path) / UIDLIST, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(
+                self.folder_dir(path) / UIDLIST, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
+            )
             try:
                 os.write(fd, line)
                 os.fdatasync(fd)

@@ -35,7 +35,9 @@ class Folder(models.Model):
     name = models.CharField(max_length=500, help_text="display name; '/' separates levels")
     # Maildir++ directory: '' for INBOX, '.Sent', '.Work.Projects' (modified UTF-7 components).
     path = models.CharField(max_length=1000)
-    special_use = models.CharField(max_length=10, choices=SpecialUse.choices, blank=True, default="")
+    special_use = models.CharField(
+        max_length=10, choices=SpecialUse.choices, blank=True, default=""
+    )
     uidvalidity = models.BigIntegerField()
     uidnext = models.BigIntegerField(default=1)
     highestmodseq = models.BigIntegerField(default=1)
@@ -60,10 +62,12 @@ class Folder(models.Model):
 class Message(models.Model):
     # No single-column FK indexes: (account, maildir_key) and (folder, uid) lead with them, and
     # a lone folder index tempts the planner into sorting a whole folder for one page.
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="messages",
-                                db_index=False)
-    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="messages",
-                               db_index=False)
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
+    folder = models.ForeignKey(
+        Folder, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     uid = models.BigIntegerField()
     # The Maildir base name (without ':2,flags'); derived from (queue entry, recipient) for
     # deliveries, so a second delivery attempt finds the first one.

@@ -17,13 +17,18 @@ from mailcore.directory.models import Account, Domain
 from mailcore.errors import InvalidAddressError, InvalidFolderNameError, StorageError
 from mailcore.mime import parse_message
 from mailcore.store.actions import DEFAULT_FOLDERS, listing_fields, new_uidvalidity
-from mailcore.store.maildir import KEYWORD_LETTERS, StoredFile, flags_from_info, folder_name_for_path
+from mailcore.store.maildir import (
+    KEYWORD_LETTERS,
+    StoredFile,
+    flags_from_info,
+    folder_name_for_path,
+)
 from mailcore.store.models import Folder, Message, Source
 from mailcore.store.queries import maildir_for
 
 log = logging.getLogger(__name__)
 _LETTER_FLAG = {"S": "seen", "R": "answered", "F": "flagged", "T": "deleted", "D": "draft"}
-_SPECIAL_BY_NAME = {name: use for name, use in DEFAULT_FOLDERS}
+_SPECIAL_BY_NAME = dict(DEFAULT_FOLDERS)
 BATCH = 500
 
 
@@ -37,8 +42,12 @@ class ReindexReport:
     skipped: int = 0
 
 
-def reindex_account(account: Account, *, progress: Callable[[int], None] | None = None,
-                    on_total: Callable[[int], None] | None = None) -> ReindexReport:
+def reindex_account(
+    account: Account,
+    *,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> ReindexReport:
     maildir = maildir_for(account)
     report = ReindexReport()
     if not (maildir.root / "cur").is_dir():
@@ -77,20 +86,31 @@ def reindex_account(account: Account, *, progress: Callable[[int], None] | None 
         with transaction.atomic():
             # Free the UIDs this pass will hand out, so reassignments cannot collide.
             Message.objects.filter(folder=folder).update(uid=-F("id"))
-            for i, f in enumerate(files, 1):
+            for f in files:
                 row = rows_by_key.get(f.key)
                 state = _flags(f)
-                kws = [keywords[KEYWORD_LETTERS.index(c)] for c in flags_from_info(f.info)[1]
-                       if KEYWORD_LETTERS.index(c) < len(keywords) and keywords[KEYWORD_LETTERS.index(c)]]
+                kws = [
+                    keywords[KEYWORD_LETTERS.index(c)]
+                    for c in flags_from_info(f.info)[1]
+                    if KEYWORD_LETTERS.index(c) < len(keywords)
+                    and keywords[KEYWORD_LETTERS.index(c)]
+                ]
                 if row is not None:
-                    row.folder, row.uid, row.in_cur, row.info = folder, assigned[f.key], f.in_cur, f.info
+                    row.folder, row.uid, row.in_cur, row.info = (
+                        folder,
+                        assigned[f.key],
+                        f.in_cur,
+                        f.info,
+                    )
                     row.keywords = kws
                     for attr, on in state.items():
                         setattr(row, attr, on)
                     row.save()
                     report.updated += 1
                 else:
-                    pending.append(_new_row(account, folder, maildir, path, f, assigned[f.key], state, kws))
+                    pending.append(
+                        _new_row(account, folder, maildir, path, f, assigned[f.key], state, kws)
+                    )
                     report.added += 1
                     if len(pending) >= BATCH:
                         Message.objects.bulk_create(pending)
@@ -101,7 +121,8 @@ def reindex_account(account: Account, *, progress: Callable[[int], None] | None 
             if pending:
                 Message.objects.bulk_create(pending)
             Folder.objects.filter(pk=folder.pk).update(
-                uidnext=max(next_uid, folder.uidnext), highestmodseq=folder.highestmodseq + 1,
+                uidnext=max(next_uid, folder.uidnext),
+                highestmodseq=folder.highestmodseq + 1,
                 uidvalidity=uidvalidity or folder.uidvalidity,
             )
             maildir.rewrite_uidlist(path, uidvalidity or folder.uidvalidity, assigned)
@@ -117,13 +138,15 @@ def recount_folders(account: Account) -> None:
     """Set every folder's message and unseen counters from its rows."""
     counts = {
         row["folder_id"]: row
-        for row in Message.objects.filter(account=account).values("folder_id").annotate(
-            total=Count("id"), unseen=Count("id", filter=Q(seen=False)))
+        for row in Message.objects.filter(account=account)
+        .values("folder_id")
+        .annotate(total=Count("id"), unseen=Count("id", filter=Q(seen=False)))
     }
     for folder in Folder.objects.filter(account=account):
         row = counts.get(folder.pk, {"total": 0, "unseen": 0})
-        Folder.objects.filter(pk=folder.pk).update(message_count=row["total"],
-                                                   unseen_count=row["unseen"])
+        Folder.objects.filter(pk=folder.pk).update(
+            message_count=row["total"], unseen_count=row["unseen"]
+        )
 
 
 def _flags(f: StoredFile) -> dict[str, bool]:
@@ -139,25 +162,47 @@ def _folder_for(account: Account, path: str, name: str, maildir) -> Folder:  # t
     special = _SPECIAL_BY_NAME.get(name, "")
     if special and Folder.objects.filter(account=account, special_use=special).exists():
         special = ""
-    folder = Folder.objects.create(account=account, name=name, path=path, special_use=special,
-                                   uidvalidity=uidvalidity or new_uidvalidity())
+    folder = Folder.objects.create(
+        account=account,
+        name=name,
+        path=path,
+        special_use=special,
+        uidvalidity=uidvalidity or new_uidvalidity(),
+    )
     if uidvalidity is None:
         maildir.create_folder(path, folder.uidvalidity)
     return folder
 
 
-def _new_row(account: Account, folder: Folder, maildir, path: str, f: StoredFile, uid: int,  # type: ignore[no-untyped-def]
-             state: dict[str, bool], keywords: list[str]) -> Message:
+def _new_row(
+    account: Account,
+    folder: Folder,
+    maildir,
+    path: str,
+    f: StoredFile,
+    uid: int,  # type: ignore[no-untyped-def]
+    state: dict[str, bool],
+    keywords: list[str],
+) -> Message:
     try:
         data = maildir.read(path, f.key, in_cur=f.in_cur, info=f.info)
     except StorageError:
         data = b""
     parsed = parse_message(data)
     return Message(
-        account=account, folder=folder, uid=uid, maildir_key=f.key, in_cur=f.in_cur, info=f.info,
-        size=len(data) or f.size, internal_date=datetime.fromtimestamp(f.mtime, tz=UTC),
-        modseq=folder.highestmodseq + 1, keywords=keywords, source=Source.REINDEX,
-        **state, **listing_fields(parsed),
+        account=account,
+        folder=folder,
+        uid=uid,
+        maildir_key=f.key,
+        in_cur=f.in_cur,
+        info=f.info,
+        size=len(data) or f.size,
+        internal_date=datetime.fromtimestamp(f.mtime, tz=UTC),
+        modseq=folder.highestmodseq + 1,
+        keywords=keywords,
+        source=Source.REINDEX,
+        **state,
+        **listing_fields(parsed),
     )
 
 
@@ -183,8 +228,12 @@ def discover_accounts(mail_root: Path) -> list[Account]:
             account = Account.objects.filter(storage_path=storage_path).first()
             if account is None:
                 domain, _ = Domain.objects.get_or_create(name=alabel)
-                account = Account(address=f"{local}@{alabel}", local_part=local, domain=domain,
-                                  storage_path=storage_path)
+                account = Account(
+                    address=f"{local}@{alabel}",
+                    local_part=local,
+                    domain=domain,
+                    storage_path=storage_path,
+                )
                 account.set_unusable_password()
                 account.save()
             found.append(account)

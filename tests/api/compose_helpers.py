@@ -22,8 +22,9 @@ def upload_dir(settings: Any, tmp_path: Path) -> Path:
     return tmp_path / "uploads"  # type: ignore[no-any-return]
 
 
-def upload(client: APIClient, data: bytes, name: str = "report.pdf",
-           content_type: str = "application/pdf") -> Any:
+def upload(
+    client: APIClient, data: bytes, name: str = "report.pdf", content_type: str = "application/pdf"
+) -> Any:
     file = SimpleUploadedFile(name, data, content_type=content_type)
     return client.post("/api/v1/uploads", {"file": file}, format="multipart")
 

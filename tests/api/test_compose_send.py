@@ -18,8 +18,13 @@ __all__ = ["upload_dir"]  # the autouse fixture
 def test_send_to_local_user_is_delivered_and_read_by_bob(
     alice: Account, bob: Account, alice_api: APIClient, bob_api: APIClient
 ) -> None:
-    response = send(alice_api, to=["Bob <bob@example.com>"], subject="점심 약속 안내 회의",
-                    text="안녕하세요 밥,\n내일 봐요.\n", html="<p>안녕하세요 <b>밥</b></p>")
+    response = send(
+        alice_api,
+        to=["Bob <bob@example.com>"],
+        subject="점심 약속 안내 회의",
+        text="안녕하세요 밥,\n내일 봐요.\n",
+        html="<p>안녕하세요 <b>밥</b></p>",
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert len(body["queue_ids"]) == 1
@@ -40,15 +45,20 @@ def test_send_to_local_user_is_delivered_and_read_by_bob(
 
     report = alice_api.get(f"/api/v1/messages/{sent[0].pk}/delivery").json()
     assert [(r["address"], r["state"]) for r in report["recipients"]] == [
-        ("bob@example.com", "delivered")]
+        ("bob@example.com", "delivered")
+    ]
 
 
 def test_bcc_is_hidden_from_recipients_but_kept_in_sent(
-    alice: Account, bob: Account, make_account, alice_api: APIClient  # type: ignore[no-untyped-def]
+    alice: Account,
+    bob: Account,
+    make_account,
+    alice_api: APIClient,  # type: ignore[no-untyped-def]
 ) -> None:
     carol = make_account("carol@example.com")
-    response = send(alice_api, to=["bob@example.com"], bcc=["carol@example.com"],
-                    subject="secret", text="x")
+    response = send(
+        alice_api, to=["bob@example.com"], bcc=["carol@example.com"], subject="secret", text="x"
+    )
     assert response.status_code == 201
     assert b"Bcc: carol@example.com\r\n" in raw(messages_in(alice, "sent")[0])
     run_queue()
@@ -58,26 +68,43 @@ def test_bcc_is_hidden_from_recipients_but_kept_in_sent(
 
 
 def test_remote_recipient_is_queued_outbound(alice: Account, alice_api: APIClient) -> None:
-    response = send(alice_api, to=["Dave <Dave@Bücher.example>"], cc=["bob2@remote.test"],
-                    subject="hi", text="x")
+    response = send(
+        alice_api,
+        to=["Dave <Dave@Bücher.example>"],
+        cc=["bob2@remote.test"],
+        subject="hi",
+        text="x",
+    )
     assert response.status_code == 201, response.json()
     sent = messages_in(alice, "sent")[0]
     assert b"To: Dave <Dave@xn--bcher-kva.example>\r\n" in raw(sent)
     report = alice_api.get(f"/api/v1/messages/{sent.pk}/delivery").json()["recipients"]
     assert {(r["address"], r["state"]) for r in report} == {
-        ("Dave@xn--bcher-kva.example", "queued"), ("bob2@remote.test", "queued")}
+        ("Dave@xn--bcher-kva.example", "queued"),
+        ("bob2@remote.test", "queued"),
+    }
 
 
 def test_reply_sets_answered_and_threads(
-    alice: Account, bob: Account, make_account, alice_api: APIClient  # type: ignore[no-untyped-def]
+    alice: Account,
+    bob: Account,
+    make_account,
+    alice_api: APIClient,  # type: ignore[no-untyped-def]
 ) -> None:
     carol = make_account("carol@example.com")
-    original = put(alice, subject="Re: 회의 안내", message_id="<m2@example.com>",
-                   references="<m0@example.com> <m1@example.com>",
-                   sender="Bob <bob@example.com>", to="alice@example.com",
-                   cc="carol@example.com", text="원문입니다\n")
-    response = send(alice_api, mode="reply_all", in_reply_to_message=original.pk,
-                    text="좋아요", quote=True)
+    original = put(
+        alice,
+        subject="Re: 회의 안내",
+        message_id="<m2@example.com>",
+        references="<m0@example.com> <m1@example.com>",
+        sender="Bob <bob@example.com>",
+        to="alice@example.com",
+        cc="carol@example.com",
+        text="원문입니다\n",
+    )
+    response = send(
+        alice_api, mode="reply_all", in_reply_to_message=original.pk, text="좋아요", quote=True
+    )
     assert response.status_code == 201, response.json()
     original.refresh_from_db()
     assert original.answered
@@ -95,13 +122,20 @@ def test_reply_sets_answered_and_threads(
         assert parse_message(raw(got)).in_reply_to == "m2@example.com"
 
 
-def test_forward_carries_the_original_attachment_bytes(alice: Account, bob: Account,
-                                                        alice_api: APIClient) -> None:
+def test_forward_carries_the_original_attachment_bytes(
+    alice: Account, bob: Account, alice_api: APIClient
+) -> None:
     pdf = b"%PDF-1.7\x00\x01\xfe" * 3000
     original = put(alice, subject="견적서", attachments=[(pdf, "application/pdf", "견적서.pdf")])
     extra = upload(alice_api, b"more", name="note.txt", content_type="text/plain").json()
-    response = send(alice_api, mode="forward", in_reply_to_message=original.pk,
-                    to=["bob@example.com"], text="참고하세요", attachments=[extra["id"]])
+    response = send(
+        alice_api,
+        mode="forward",
+        in_reply_to_message=original.pk,
+        to=["bob@example.com"],
+        text="참고하세요",
+        attachments=[extra["id"]],
+    )
     assert response.status_code == 201, response.json()
     original.refresh_from_db()
     assert "$Forwarded" in original.keywords and not original.answered
@@ -115,8 +149,9 @@ def test_forward_carries_the_original_attachment_bytes(alice: Account, bob: Acco
 
 
 def test_to_me_is_stored_only_in_to_me(alice: Account, alice_api: APIClient) -> None:
-    response = send(alice_api, to_me=True, subject="메모", text="우유 사기",
-                    bcc=["bob@example.com"])
+    response = send(
+        alice_api, to_me=True, subject="메모", text="우유 사기", bcc=["bob@example.com"]
+    )
     assert response.status_code == 201, response.json()
     assert response.json()["queue_ids"] == []
     [memo] = messages_in(alice, "tome")
@@ -127,15 +162,18 @@ def test_to_me_is_stored_only_in_to_me(alice: Account, alice_api: APIClient) -> 
     assert run_queue() == []
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"to": ["bob@example.com\r\nBcc: x@evil.test"]}, "to"),
-    ({"to": ["not an address"]}, "to"),
-    ({"to": ["bob@example.com"], "subject": "hi\nBcc: x@evil.test"}, "subject"),
-    ({"to": ["bob@example.com"], "reply_to": ["a@b.test\r\n"]}, "reply_to"),
-    ({"to": ["bob@example.com"], "from": "bob@example.com"}, "from"),  # no send-as
-    ({"to": []}, "to"),
-    ({"mode": "reply"}, "in_reply_to_message"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"to": ["bob@example.com\r\nBcc: x@evil.test"]}, "to"),
+        ({"to": ["not an address"]}, "to"),
+        ({"to": ["bob@example.com"], "subject": "hi\nBcc: x@evil.test"}, "subject"),
+        ({"to": ["bob@example.com"], "reply_to": ["a@b.test\r\n"]}, "reply_to"),
+        ({"to": ["bob@example.com"], "from": "bob@example.com"}, "from"),  # no send-as
+        ({"to": []}, "to"),
+        ({"mode": "reply"}, "in_reply_to_message"),
+    ],
+)
 def test_invalid_input_is_400_with_field_errors(
     alice: Account, bob: Account, alice_api: APIClient, body: dict[str, object], field: str
 ) -> None:
@@ -146,13 +184,17 @@ def test_invalid_input_is_400_with_field_errors(
 
 
 def test_oversize_message_is_400_with_a_clear_error(
-    settings, alice: Account, bob: Account, alice_api: APIClient  # type: ignore[no-untyped-def]
+    settings,
+    alice: Account,
+    bob: Account,
+    alice_api: APIClient,  # type: ignore[no-untyped-def]
 ) -> None:
     settings.COMPOSE_MAX_MESSAGE_BYTES = 100_000
     first = upload(alice_api, b"\x00" * 60_000).json()
     second = upload(alice_api, b"\x01" * 60_000, name="b.bin").json()
-    response = send(alice_api, to=["bob@example.com"], text="x",
-                    attachments=[first["id"], second["id"]])
+    response = send(
+        alice_api, to=["bob@example.com"], text="x", attachments=[first["id"], second["id"]]
+    )
     assert response.status_code == 400
     assert "limit is 0.1 MB" in response.json()["fields"]["attachments"][0]
     assert messages_in(alice, "sent") == []
@@ -170,8 +212,7 @@ def test_bob_cannot_use_alices_messages_uploads_or_drafts(
 ) -> None:
     original = put(alice, data=build_message(attachments=[(b"secret", "text/plain", "s.txt")]))
     alice_upload = upload(alice_api, b"alice's").json()
-    draft = alice_api.post("/api/v1/drafts", {"subject": "mine", "text": "x"},
-                           format="json").json()
+    draft = alice_api.post("/api/v1/drafts", {"subject": "mine", "text": "x"}, format="json").json()
     for body in (
         {"mode": "forward", "in_reply_to_message": original.pk},
         {"mode": "reply", "in_reply_to_message": original.pk},
@@ -182,8 +223,10 @@ def test_bob_cannot_use_alices_messages_uploads_or_drafts(
         assert response.status_code == 404, (body, response.json())
     assert bob_api.get(f"/api/v1/messages/{original.pk}/delivery").status_code == 404
     assert bob_api.get(f"/api/v1/drafts/{draft['id']}").status_code == 404
-    assert bob_api.put(f"/api/v1/drafts/{draft['id']}", {"text": "x"},
-                       format="json").status_code == 404
+    assert (
+        bob_api.put(f"/api/v1/drafts/{draft['id']}", {"text": "x"}, format="json").status_code
+        == 404
+    )
     assert bob_api.delete(f"/api/v1/drafts/{draft['id']}").status_code == 404
     assert bob_api.delete(f"/api/v1/uploads/{alice_upload['id']}").status_code == 404
     assert token_client(alice).get(f"/api/v1/drafts/{draft['id']}").status_code == 200
@@ -195,5 +238,7 @@ def test_display_name_goes_into_from(make_account, bob: Account) -> None:  # typ
     kim = make_account("kim@example.com", display_name="김철수 (영업팀)")
     response = send(token_client(kim), to=["bob@example.com"], subject="견적", text="x")
     assert response.status_code == 201, response.json()
-    assert response.json()["message"]["from"] == {"name": "김철수 (영업팀)",
-                                                   "address": "kim@example.com"}
+    assert response.json()["message"]["from"] == {
+        "name": "김철수 (영업팀)",
+        "address": "kim@example.com",
+    }

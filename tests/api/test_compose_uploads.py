@@ -23,8 +23,12 @@ def test_upload_and_delete(alice: Account, alice_api: APIClient, upload_dir: Pat
     response = upload(alice_api, b"%PDF-1.4 data", name="보고서.pdf")
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body == {"id": body["id"], "filename": "보고서.pdf",
-                    "content_type": "application/pdf", "size": 13}
+    assert body == {
+        "id": body["id"],
+        "filename": "보고서.pdf",
+        "content_type": "application/pdf",
+        "size": 13,
+    }
     row = Upload.objects.get(pk=body["id"])
     assert (upload_dir / row.storage_name).read_bytes() == b"%PDF-1.4 data"
     assert alice_api.delete(f"/api/v1/uploads/{body['id']}").status_code == 204
@@ -33,7 +37,10 @@ def test_upload_and_delete(alice: Account, alice_api: APIClient, upload_dir: Pat
 
 
 def test_upload_limit_is_413_with_a_clear_error(
-    settings, alice: Account, alice_api: APIClient, upload_dir: Path  # type: ignore[no-untyped-def]
+    settings,
+    alice: Account,
+    alice_api: APIClient,
+    upload_dir: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     settings.COMPOSE_MAX_UPLOAD_BYTES = 1000
     response = upload(alice_api, b"x" * 1001)

@@ -33,12 +33,25 @@ def run(*args: str, stdin: str | None = None) -> str:
 def test_domain_account_alias_lifecycle(settings) -> None:
     assert "added xn--bcher-kva.example" in run("domain", "add", "Bücher.example")
     assert "(bücher.example)" in run("domain", "list")
-    out = run("account", "add", "Kim@BÜCHER.example", "--password-stdin", "--name", "Kim",
-              stdin="a good password\n")
+    out = run(
+        "account",
+        "add",
+        "Kim@BÜCHER.example",
+        "--password-stdin",
+        "--name",
+        "Kim",
+        stdin="a good password\n",
+    )
     assert "created kim@xn--bcher-kva.example" in out
     assert verify_credentials("kim@bücher.example", "a good password") is not None
     assert verify_credentials("kim@bücher.example", "wrong password") is None
-    run("account", "passwd", "kim@xn--bcher-kva.example", "--password-stdin", stdin="another one 2\n")
+    run(
+        "account",
+        "passwd",
+        "kim@xn--bcher-kva.example",
+        "--password-stdin",
+        stdin="another one 2\n",
+    )
     assert verify_credentials("kim@xn--bcher-kva.example", "another one 2") is not None
     run("account", "disable", "kim@xn--bcher-kva.example")
     assert verify_credentials("kim@xn--bcher-kva.example", "another one 2") is None
@@ -46,7 +59,8 @@ def test_domain_account_alias_lifecycle(settings) -> None:
     run("account", "enable", "kim@xn--bcher-kva.example")
 
     assert "root@xn--bcher-kva.example → kim@xn--bcher-kva.example" in run(
-        "alias", "add", "root@bücher.example", "kim@bücher.example")
+        "alias", "add", "root@bücher.example", "kim@bücher.example"
+    )
     run("alias", "add", "@bücher.example", "kim@bücher.example")
     assert "@xn--bcher-kva.example\tkim@xn--bcher-kva.example" in run("alias", "list")
     with pytest.raises(CommandError, match="loop"):
@@ -73,7 +87,9 @@ def test_domain_account_alias_lifecycle(settings) -> None:
         (("account", "passwd", "ghost@example.com", "--password-stdin"), "no account"),
     ],
 )
-def test_errors_are_one_line_and_change_nothing(domain, args: tuple[str, ...], message: str) -> None:
+def test_errors_are_one_line_and_change_nothing(
+    domain, args: tuple[str, ...], message: str
+) -> None:
     stdin = "tiny\n" if "short@example.com" in args else "long enough password\n"
     with pytest.raises(CommandError, match=message):
         run(*args, stdin=stdin)
@@ -94,8 +110,10 @@ def test_reindex_discover_after_the_whole_database_is_lost(make_account) -> None
     alice = make_account("alice@example.com")
     make_account("밥@example.com")
     inbox = Folder.objects.get(account=alice, special_use="inbox")
-    msgs = [do_append(acting_account=alice, folder=inbox, data=f"Subject: {n}\r\n\r\nx\r\n".encode())
-            for n in range(3)]
+    msgs = [
+        do_append(acting_account=alice, folder=inbox, data=f"Subject: {n}\r\n\r\nx\r\n".encode())
+        for n in range(3)
+    ]
     do_set_flags(acting_account=alice, messages=msgs[:2], add=["seen"])
     do_set_flags(acting_account=alice, messages=msgs[2:], add=["flagged"])
     before = sorted(Message.objects.values_list("maildir_key", "uid", "seen", "flagged", "subject"))
@@ -109,7 +127,9 @@ def test_reindex_discover_after_the_whole_database_is_lost(make_account) -> None
     out = run("reindex", "--all", "--discover", "--no-progress")
     assert "recreated 2 account(s) without a password" in out
     assert sorted(Account.objects.values_list("address", flat=True)) == [
-        "alice@example.com", "밥@example.com"]
+        "alice@example.com",
+        "밥@example.com",
+    ]
     after = sorted(Message.objects.values_list("maildir_key", "uid", "seen", "flagged", "subject"))
     assert after == before
     assert verify_credentials("alice@example.com", "correct horse 1") is None  # no password yet

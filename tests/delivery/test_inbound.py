@@ -17,9 +17,11 @@ from mailcore.store.maildir import Maildir
 from mailcore.store.models import Folder, Message
 from tests.conftest import load_eml, run_queue
 
-MSG = (b"From: Bob <bob@remote.example>\r\nTo: alice@example.com\r\nSubject: Lunch?\r\n"
-       b"Message-ID: <m1@remote.example>\r\nDate: Mon, 02 Mar 2026 10:00:00 +0900\r\n\r\n"
-       b"Noodles at noon.\r\n")
+MSG = (
+    b"From: Bob <bob@remote.example>\r\nTo: alice@example.com\r\nSubject: Lunch?\r\n"
+    b"Message-ID: <m1@remote.example>\r\nDate: Mon, 02 Mar 2026 10:00:00 +0900\r\n\r\n"
+    b"Noodles at noon.\r\n"
+)
 
 
 def maildir_files(settings, account, sub: str = "new", folder: str = "") -> list[Path]:  # type: ignore[no-untyped-def]
@@ -41,7 +43,11 @@ def test_smtp_to_maildir_end_to_end(alice, smtp_server, settings) -> None:
     assert files[0].read_bytes().startswith(b"Received: from ")
     msg = Message.objects.get()
     assert (msg.folder.special_use, msg.uid, msg.subject) == ("inbox", 1, "Lunch?")
-    assert (msg.from_name, msg.from_addr, msg.message_id) == ("Bob", "bob@remote.example", "m1@remote.example")
+    assert (msg.from_name, msg.from_addr, msg.message_id) == (
+        "Bob",
+        "bob@remote.example",
+        "m1@remote.example",
+    )
     assert msg.snippet.startswith("Noodles at noon.") and msg.size == files[0].stat().st_size
     assert msg.maildir_key == files[0].name and not msg.seen
     assert (msg.folder.message_count, msg.folder.unseen_count) == (1, 1)
@@ -104,8 +110,9 @@ def test_alias_loop_and_depth_are_cut(alice, settings) -> None:
     Alias.objects.create(source="a@example.com", domain=domain, targets=["b@example.com"])
     Alias.objects.create(source="b@example.com", domain=domain, targets=["a@example.com"])
     for i in range(6):
-        Alias.objects.create(source=f"d{i}@example.com", domain=domain,
-                             targets=[f"d{i + 1}@example.com"])
+        Alias.objects.create(
+            source=f"d{i}@example.com", domain=domain, targets=[f"d{i + 1}@example.com"]
+        )
     Alias.objects.create(source="d6@example.com", domain=domain, targets=["alice@example.com"])
     entry = enqueue(["a@example.com", "d0@example.com"])
     assert do_process_entry(entry.pk) == "done"
@@ -227,10 +234,16 @@ def test_korean_charsets_index_correctly(alice, name: str, needle: str) -> None:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(60)
 def test_mime_bombs_are_delivered_raw_and_indexed(alice, smtp_server, settings) -> None:
-    deep = b"Subject: deep\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n" + (
-        b"--a\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n" * 20000) + b"end\r\n"
-    wide = (b"Subject: wide\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
-            + b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" * 5000 + b"--b--\r\n")
+    deep = (
+        b"Subject: deep\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n"
+        + (b"--a\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n" * 20000)
+        + b"end\r\n"
+    )
+    wide = (
+        b"Subject: wide\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        + b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" * 5000
+        + b"--b--\r\n"
+    )
     with smtplib.SMTP(*smtp_server) as c:
         for data in (deep, wide):
             c.sendmail("bob@remote.example", ["alice@example.com"], data)

@@ -23,14 +23,19 @@ from mailcore.store.queries import get_folder_by_special_use, maildir_for, read_
 
 pytestmark = pytest.mark.django_db
 
-MSG = (b"From: Alice <alice@example.com>\nTo: bob@example.com, x@remote.example\n"
-       b"Bcc: y@remote.example\nSubject: api\n\nbody line\n")
+MSG = (
+    b"From: Alice <alice@example.com>\nTo: bob@example.com, x@remote.example\n"
+    b"Bcc: y@remote.example\nSubject: api\n\nbody line\n"
+)
 
 
 def submit(account, **kwargs):  # type: ignore[no-untyped-def]
-    args = {"envelope_sender": "alice@example.com",
-            "recipients": ["bob@example.com", "x@remote.example", "y@remote.example"],
-            "data": MSG, "source": "api"}
+    args = {
+        "envelope_sender": "alice@example.com",
+        "recipients": ["bob@example.com", "x@remote.example", "y@remote.example"],
+        "data": MSG,
+        "source": "api",
+    }
     return do_submit(acting_account=account, **{**args, **kwargs})
 
 
@@ -39,7 +44,9 @@ def test_submit_routes_copies_and_strips_bcc(alice, bob, settings) -> None:
     inbound, outbound = result.entries
     assert (inbound.direction, outbound.direction) == (Direction.INBOUND, Direction.OUTBOUND)
     assert sorted(outbound.recipients.values_list("address", flat=True)) == [
-        "x@remote.example", "y@remote.example"]
+        "x@remote.example",
+        "y@remote.example",
+    ]
     out = (Path(settings.SPOOL_DIR) / outbound.spool_name).read_bytes()
     assert b"Bcc" not in out and b"\r\nbody line\r\n" in out and b"\n\n" not in out
     assert b"\r\nMessage-ID: <" in out and b"\r\nDate: " in out
@@ -63,17 +70,28 @@ def test_copy_folder_and_no_copy(alice, bob) -> None:
     assert result.sent_message is None and len(result.entries) == 1
 
 
-@pytest.mark.parametrize(("kwargs", "error"), [
-    ({"envelope_sender": "bob@example.com"}, SenderNotAllowedError),
-    ({"envelope_sender": ""}, SenderNotAllowedError),
-    ({"data": MSG.replace(b"From: Alice <alice@example.com>", b"From: bob@example.com")},
-     SenderNotAllowedError),
-    ({"data": MSG.replace(b"From: Alice <alice@example.com>",
-                          b"From: alice@example.com, bob@example.com")}, SenderNotAllowedError),
-    ({"data": b"Subject: no from\r\n\r\nx\r\n"}, SenderNotAllowedError),
-    ({"recipients": ["nobody@example.com"]}, RecipientRejectedError),
-    ({"recipients": ["x@[1.2.3.4]"]}, RecipientRejectedError),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"envelope_sender": "bob@example.com"}, SenderNotAllowedError),
+        ({"envelope_sender": ""}, SenderNotAllowedError),
+        (
+            {"data": MSG.replace(b"From: Alice <alice@example.com>", b"From: bob@example.com")},
+            SenderNotAllowedError,
+        ),
+        (
+            {
+                "data": MSG.replace(
+                    b"From: Alice <alice@example.com>", b"From: alice@example.com, bob@example.com"
+                )
+            },
+            SenderNotAllowedError,
+        ),
+        ({"data": b"Subject: no from\r\n\r\nx\r\n"}, SenderNotAllowedError),
+        ({"recipients": ["nobody@example.com"]}, RecipientRejectedError),
+        ({"recipients": ["x@[1.2.3.4]"]}, RecipientRejectedError),
+    ],
+)
 def test_refusals_store_and_queue_nothing(alice, bob, kwargs, error) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(error) as info:
         submit(alice, **kwargs)

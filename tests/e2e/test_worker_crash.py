@@ -24,8 +24,9 @@ def maildir_new(settings, account) -> list[Path]:  # type: ignore[no-untyped-def
 
 
 @pytest.mark.parametrize("fault", ["deliver.after_file", "deliver.after_commit"])
-def test_worker_killed_mid_delivery(alice, smtp_server, celery_worker_process, settings,
-                                    fault: str) -> None:
+def test_worker_killed_mid_delivery(
+    alice, smtp_server, celery_worker_process, settings, fault: str
+) -> None:
     settings.DELIVERY_LEASE_SECONDS = 2
     settings.DELIVERY_RETRY_BASE_SECONDS = 1  # the attempt recorded before the crash sets it
     doomed = celery_worker_process(fault)
@@ -45,8 +46,9 @@ def test_worker_killed_mid_delivery(alice, smtp_server, celery_worker_process, s
     assert len(maildir_new(settings, alice)) == 1 and Message.objects.count() == 1
 
 
-def test_lost_doorbell_is_recovered_by_the_sweep(alice, smtp_server, celery_worker_process,
-                                                 settings) -> None:
+def test_lost_doorbell_is_recovered_by_the_sweep(
+    alice, smtp_server, celery_worker_process, settings
+) -> None:
     from webmail.celery import app
 
     with smtplib.SMTP(*smtp_server, timeout=10) as c:

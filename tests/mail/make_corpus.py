@@ -1,24 +1,31 @@
 """Generate tests/mail/*.eml (CRLF unless the case is about line endings)."""
-import base64, pathlib, sys
+
+import base64
+import pathlib
+import sys
 
 OUT = pathlib.Path(sys.argv[1])
 KO = "똠방각하 펲시콜라"
 BODY = "안녕하세요. 똠방각하 펲시콜라 드세요.\n둘째 줄.\n"
 files = {}
 
+
 def b64w(text, cs):
     return f"=?{cs}?B?{base64.b64encode(text.encode(cs if cs.lower() not in ('ks_c_5601-1987', 'x-windows-949', 'euc-kr') else 'cp949')).decode()}?="
 
+
 def crlf(b: bytes) -> bytes:
     return b.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
 
 def msg(head: str, body: bytes | str = b"") -> bytes:
     if isinstance(body, str):
         body = body.encode("ascii")
     return crlf(head.encode("ascii") + b"\n" + body)
 
+
 files["alternative_text_html.eml"] = msg(
-"""From: Alice Example <alice@example.com>
+    """From: Alice Example <alice@example.com>
 To: Bob <bob@example.org>, carol@example.net
 Cc: "Dave, Jr." <dave@example.org>
 Reply-To: replies@example.com
@@ -30,7 +37,7 @@ References: <root@example.com> <parent@example.com>
 MIME-Version: 1.0
 Content-Type: multipart/alternative; boundary="alt-b"
 """,
-"""This is a multi-part message in MIME format.
+    """This is a multi-part message in MIME format.
 --alt-b
 Content-Type: text/plain; charset=utf-8
 Content-Transfer-Encoding: quoted-printable
@@ -44,7 +51,9 @@ Content-Transfer-Encoding: quoted-printable
 eport is attached. Caf=C3=A9 =E2=82=AC5.</p></body></html>
 --alt-b--
 epilogue
-""")
+""",
+)
+
 
 def korean(cs_label: str, cte: str, codec: str = "cp949", subject_cs: str | None = None) -> bytes:
     subject_cs = subject_cs or cs_label
@@ -65,6 +74,7 @@ def korean(cs_label: str, cte: str, codec: str = "cp949", subject_cs: str | None
         body = raw
     return crlf(head.encode("ascii") + b"\n" + body)
 
+
 files["ksc5601_base64.eml"] = korean("ks_c_5601-1987", "base64")
 files["ksc5601_8bit.eml"] = korean('"ks_c_5601-1987"', "8bit", subject_cs="ks_c_5601-1987")
 files["euckr_label_cp949_bytes.eml"] = korean("EUC-KR", "8bit", subject_cs="EUC-KR")
@@ -79,27 +89,32 @@ files["iso2022kr.eml"] = crlf(
 )
 
 # '한국' = ED 95 9C EA B5 AD; split '한' after its second byte.
-raw = "한국어 제목".encode("utf-8")
+raw = "한국어 제목".encode()
 w1 = base64.b64encode(raw[:2]).decode()
 w2 = base64.b64encode(raw[2:]).decode()
 files["rfc2047_split_utf8.eml"] = msg(
     f"From: a@example.com\nSubject: =?UTF-8?B?{w1}?=\n =?UTF-8?B?{w2}?=\nContent-Type: text/plain\n",
-    "body\n")
+    "body\n",
+)
 
 files["raw8bit_utf8_header.eml"] = crlf(
     "Subject: 회의 안내 (raw UTF-8)\nFrom: 홍길동 <hong@example.kr>\nTo: a@example.com\n"
-    "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n본문\n".encode("utf-8"))
+    "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n본문\n".encode()
+)
 files["raw8bit_cp949_header.eml"] = crlf(
     "Subject: 똠방각하 펲시콜라 (raw cp949)\nFrom: 홍길동 <hong@example.kr>\nTo: a@example.com\n"
-    "Content-Type: text/plain; charset=cp949\nContent-Transfer-Encoding: 8bit\n\n본문\n".encode("cp949"))
+    "Content-Type: text/plain; charset=cp949\nContent-Transfer-Encoding: 8bit\n\n본문\n".encode(
+        "cp949"
+    )
+)
 
 files["rfc2231_filename.eml"] = msg(
-"""From: a@example.com
+    """From: a@example.com
 Subject: RFC 2231
 MIME-Version: 1.0
 Content-Type: multipart/mixed; boundary=mix
 """,
-f"""--mix
+    f"""--mix
 Content-Type: text/plain; charset=us-ascii
 
 See attached.
@@ -119,16 +134,17 @@ Content-Transfer-Encoding: base64
 
 {base64.b64encode(b"PK fake xlsx").decode()}
 --mix--
-""")
+""",
+)
 
 fn_ksc = b64w("보고서.pdf", "ks_c_5601-1987")
 files["rfc2047_filename_ksc.eml"] = msg(
-"""From: a@example.com
+    """From: a@example.com
 Subject: RFC 2047 filename
 MIME-Version: 1.0
 Content-Type: multipart/mixed; boundary="b1"
 """,
-f"""--b1
+    f"""--b1
 Content-Type: text/plain
 
 x
@@ -139,20 +155,21 @@ Content-Transfer-Encoding: base64
 
 JVBERi0xLjQ=
 --b1
-Content-Type: application/octet-stream; name="{b64w('결과표.xlsx', 'ks_c_5601-1987')}"
+Content-Type: application/octet-stream; name="{b64w("결과표.xlsx", "ks_c_5601-1987")}"
 Content-Transfer-Encoding: base64
 
 UEs=
 --b1--
-""")
+""",
+)
 
 files["broken_no_close_boundary.eml"] = msg(
-"""From: a@example.com
+    """From: a@example.com
 Subject: no closing boundary
 MIME-Version: 1.0
 Content-Type: multipart/mixed; boundary="open"
 """,
-"""--open
+    """--open
 Content-Type: text/plain
 
 first part
@@ -161,30 +178,33 @@ Content-Type: application/octet-stream
 Content-Disposition: attachment; filename="tail.bin"
 
 tail data runs to the end
-""")
+""",
+)
 
 files["broken_boundary_absent.eml"] = msg(
-"""From: a@example.com
+    """From: a@example.com
 Subject: boundary never present
 MIME-Version: 1.0
 Content-Type: multipart/mixed; boundary="never-used"
 """,
-"""--other
+    """--other
 Content-Type: text/plain
 
 the declared boundary does not occur
-""")
+""",
+)
 
 files["broken_no_blank_line.eml"] = crlf(
-    b"From: a@example.com\nSubject: no separator\nThis line starts the body\nsecond line\n")
+    b"From: a@example.com\nSubject: no separator\nThis line starts the body\nsecond line\n"
+)
 
 files["evil_filename.eml"] = msg(
-"""From: a@example.com
+    """From: a@example.com
 Subject: evil names
 MIME-Version: 1.0
 Content-Type: multipart/mixed; boundary=e
 """,
-"""--e
+    """--e
 Content-Type: text/plain
 
 x
@@ -211,18 +231,22 @@ Content-Disposition: attachment; filename="C:\\\\Users\\\\x\\\\evil.bat"
 
 y
 --e--
-""")
+""",
+)
 
-PNG = base64.b64encode(bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")).decode()
+PNG = base64.b64encode(
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+    )
+).decode()
 files["related_cid_image.eml"] = msg(
-"""From: news@example.com
+    """From: news@example.com
 Subject: inline image
 MIME-Version: 1.0
 Content-Type: multipart/mixed; boundary="mixed"
 """,
-f"""--mixed
+    f"""--mixed
 Content-Type: multipart/related; boundary="rel"; type="multipart/alternative"
 
 --rel
@@ -251,18 +275,21 @@ Content-Transfer-Encoding: base64
 
 JVBERi0xLjQK
 --mixed--
-""")
+""",
+)
 
 files["mailsploit_from.eml"] = msg(
-"""From: =?utf-8?b?cG90dXNAd2hpdGVob3VzZS5nb3Y=?==?utf-8?Q?=00?==?utf-8?b?cG90dXNAd2hpdGVob3VzZS5nb3Y=?=@mailsploit.com
+    """From: =?utf-8?b?cG90dXNAd2hpdGVob3VzZS5nb3Y=?==?utf-8?Q?=00?==?utf-8?b?cG90dXNAd2hpdGVob3VzZS5nb3Y=?=@mailsploit.com
 Reply-To: "=?utf-8?b?cG90dXNAd2hpdGVob3VzZS5nb3Y=?=" <attacker@mailsploit.com>
 Subject: mailsploit
 """,
-"x\n")
+    "x\n",
+)
 
 files["nul_bytes.eml"] = crlf(
     b"From: a@example.com\nSubject: nul\x00inside\nX-Nul\x00Name: v\nTo: b@example.com\n"
-    b"Content-Type: text/plain\n\nbody\x00with nul\n")
+    b"Content-Type: text/plain\n\nbody\x00with nul\n"
+)
 
 files["empty.eml"] = b""
 
@@ -270,15 +297,18 @@ files["bare_lf.eml"] = (
     b"From: a@example.com\nSubject: bare LF\nMIME-Version: 1.0\n"
     b"Content-Type: multipart/mixed; boundary=lf\n\n--lf\nContent-Type: text/plain\n\nline one\nline two\n"
     b"--lf\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=a.bin\n"
-    b"Content-Transfer-Encoding: base64\n\nAAEC\n--lf--\n")
+    b"Content-Transfer-Encoding: base64\n\nAAEC\n--lf--\n"
+)
 
 files["unknown_charset.eml"] = msg(
     "From: a@example.com\nSubject: =?x-foo?Q?plain?=\nContent-Type: text/plain; charset=x-foo\n",
-    "plain ascii body\n")
+    "plain ascii body\n",
+)
 
 files["utf7_html.eml"] = msg(
     "From: a@example.com\nSubject: utf7\nContent-Type: text/html; charset=utf-7\n",
-    "+ADw-script+AD4-alert(1)+ADw-/script+AD4-hi\n")
+    "+ADw-script+AD4-alert(1)+ADw-/script+AD4-hi\n",
+)
 
 HOSTILE = """<html><head><style>.overlay{position:fixed;top:0;left:0;width:100%;height:100%;z-index:99999;color:#c00}</style>
 <link rel="stylesheet" href="http://tracker.example/s.css"></head>
@@ -307,7 +337,9 @@ HOSTILE = """<html><head><style>.overlay{position:fixed;top:0;left:0;width:100%;
 """
 files["hostile_html.eml"] = msg(
     "From: a@example.com\nSubject: hostile\nContent-Type: text/html; charset=utf-8\n"
-    "Content-Transfer-Encoding: 8bit\n", HOSTILE)
+    "Content-Transfer-Encoding: 8bit\n",
+    HOSTILE,
+)
 
 for name, data in files.items():
     (OUT / name).write_bytes(data)

@@ -31,8 +31,14 @@ class Zone(BaseResolver):
         with self.lock:
             if rtype == "TXT":
                 raw = value.encode()
-                self.rrs.append(RR(name, QTYPE.TXT, ttl=60, rdata=TXT(
-                    [raw[i:i + 255] for i in range(0, len(raw), 255)])))
+                self.rrs.append(
+                    RR(
+                        name,
+                        QTYPE.TXT,
+                        ttl=60,
+                        rdata=TXT([raw[i : i + 255] for i in range(0, len(raw), 255)]),
+                    )
+                )
             else:
                 self.rrs.extend(RR.fromZone(f"{name}. 60 {rtype} {value}"))
 
@@ -83,8 +89,11 @@ def zone(settings) -> Iterator[Zone]:  # type: ignore[no-untyped-def]
         servers: list[DNSServer] = []
         try:  # DNSServer binds in its constructor
             for tcp in (False, True):
-                servers.append(DNSServer(resolver, port=port, address="127.0.0.1", tcp=tcp,
-                                         logger=_QuietLogger()))
+                servers.append(
+                    DNSServer(
+                        resolver, port=port, address="127.0.0.1", tcp=tcp, logger=_QuietLogger()
+                    )
+                )
         except OSError:
             for s in servers:
                 s.server.server_close()
@@ -120,11 +129,11 @@ class Received:
 class Behaviour:
     """What a remote server does; counters let a test say "defer twice, then accept"."""
 
-    rcpt_reply: str = ""             # e.g. "550 5.1.1 no such user" for every RCPT
-    rcpt_defer_times: int = 0        # answer 451 to the first N RCPTs
-    data_reply: str = ""             # reply at end of DATA instead of 250
+    rcpt_reply: str = ""  # e.g. "550 5.1.1 no such user" for every RCPT
+    rcpt_defer_times: int = 0  # answer 451 to the first N RCPTs
+    data_reply: str = ""  # reply at end of DATA instead of 250
     drop_after_data: bool = False
-    pipelining: bool = False         # advertise PIPELINING (RFC 2920); aiosmtpd answers in order
+    pipelining: bool = False  # advertise PIPELINING (RFC 2920); aiosmtpd answers in order
     received: list[Received] = field(default_factory=list)
     rcpt_calls: int = 0
 
@@ -133,15 +142,17 @@ class SinkHandler:
     def __init__(self, behaviour: Behaviour) -> None:
         self.b = behaviour
 
-    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
-                          responses: list[str]) -> list[str]:
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
         session.host_name = hostname
         if self.b.pipelining:
             responses.insert(-1, "250-PIPELINING")
         return responses
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
         self.b.rcpt_calls += 1
         if self.b.rcpt_calls <= self.b.rcpt_defer_times:
             return "451 4.7.1 greylisted, try again later"
@@ -156,9 +167,15 @@ class SinkHandler:
             return "250 2.0.0 never seen"
         if self.b.data_reply:
             return self.b.data_reply
-        self.b.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                        bytes(envelope.content), session.ssl is not None,
-                                        list(envelope.mail_options)))
+        self.b.received.append(
+            Received(
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                bytes(envelope.content),
+                session.ssl is not None,
+                list(envelope.mail_options),
+            )
+        )
         return "250 2.0.0 queued as SINK"
 
 
@@ -176,8 +193,13 @@ def remote(remote_port: int, tmp_path: Path):  # type: ignore[no-untyped-def]
     """remote("127.0.0.2", starttls=False, smtputf8=False) → Behaviour of a new server."""
     controllers: list[Controller] = []
 
-    def start(ip: str, *, starttls: bool = False, smtputf8: bool = False,
-              behaviour: Behaviour | None = None) -> Behaviour:
+    def start(
+        ip: str,
+        *,
+        starttls: bool = False,
+        smtputf8: bool = False,
+        behaviour: Behaviour | None = None,
+    ) -> Behaviour:
         b = behaviour or Behaviour()
         kwargs: dict[str, Any] = {"enable_SMTPUTF8": smtputf8}
         if starttls:

@@ -21,10 +21,18 @@ def test_status_of() -> None:
 
 def test_dsn_structure_and_no_header_injection() -> None:
     original = b"Subject: hi\r\nFrom: a@example.com\r\n\r\nbody\r\n"
-    raw = build_dsn(original=original, envelope_sender="a@example.com", queue_id="Q1",
-                    arrival=datetime(2026, 3, 2, tzinfo=UTC), reporting_mta="mx.test",
-                    recipients=[DsnRecipient("b@x.test", "failed", "5.1.1",
-                                             "550 5.1.1 no\r\nX-Injected: yes", "mx.x.test")])
+    raw = build_dsn(
+        original=original,
+        envelope_sender="a@example.com",
+        queue_id="Q1",
+        arrival=datetime(2026, 3, 2, tzinfo=UTC),
+        reporting_mta="mx.test",
+        recipients=[
+            DsnRecipient(
+                "b@x.test", "failed", "5.1.1", "550 5.1.1 no\r\nX-Injected: yes", "mx.x.test"
+            )
+        ],
+    )
     assert b"\n" not in raw.replace(b"\r\n", b"") and b"\r" not in raw.replace(b"\r\n", b"")
     msg = email.message_from_bytes(raw, policy=policy.default)
     assert msg.get_content_type() == "multipart/report"

@@ -24,11 +24,14 @@ def run(*args: str) -> str:
 
 
 def outbound(sender: str = "alice@example.com") -> QueueEntry:
-    entry = do_enqueue(sender=sender, recipients=["x@far.test"], data=MSG,
-                       direction=Direction.OUTBOUND)
+    entry = do_enqueue(
+        sender=sender, recipients=["x@far.test"], data=MSG, direction=Direction.OUTBOUND
+    )
     QueueEntry.objects.filter(pk=entry.pk).update(
-        next_attempt_at=timezone.now() + timedelta(hours=1), attempts=2,
-        last_error="4.4.1 connection refused")
+        next_attempt_at=timezone.now() + timedelta(hours=1),
+        attempts=2,
+        last_error="4.4.1 connection refused",
+    )
     entry.recipients.update(state="deferred", last_reply="4.4.1 connection refused")
     return entry
 

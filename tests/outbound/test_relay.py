@@ -21,16 +21,20 @@ from tests.outbound.conftest import Behaviour
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-MSG = (b"From: Alice <alice@example.com>\r\nTo: bob@remote.test\r\nSubject: Hello there\r\n"
-       b"Message-ID: <out1@example.com>\r\nDate: Mon, 02 Mar 2026 10:00:00 +0900\r\n"
-       b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
-       b"first line\n.a line that starts with a dot\r\n.\r\nbare cr\rhere\r\n..two dots\n")
+MSG = (
+    b"From: Alice <alice@example.com>\r\nTo: bob@remote.test\r\nSubject: Hello there\r\n"
+    b"Message-ID: <out1@example.com>\r\nDate: Mon, 02 Mar 2026 10:00:00 +0900\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+    b"first line\n.a line that starts with a dot\r\n.\r\nbare cr\rhere\r\n..two dots\n"
+)
 
 
-def send_out(rcpts: list[str], data: bytes = MSG, sender: str = "alice@example.com",
-             smtputf8: bool = False) -> QueueEntry:
-    return do_enqueue(sender=sender, recipients=rcpts, data=data,
-                      direction=Direction.OUTBOUND, smtputf8=smtputf8)
+def send_out(
+    rcpts: list[str], data: bytes = MSG, sender: str = "alice@example.com", smtputf8: bool = False
+) -> QueueEntry:
+    return do_enqueue(
+        sender=sender, recipients=rcpts, data=data, direction=Direction.OUTBOUND, smtputf8=smtputf8
+    )
 
 
 def make_due(entry: QueueEntry, *, age: timedelta | None = None) -> None:
@@ -49,8 +53,10 @@ def inbox_messages(settings, account) -> list[EmailMessage]:  # type: ignore[no-
     root = Path(settings.MAIL_ROOT) / account.storage_path / "Maildir" / "new"
     if not root.is_dir():
         return []
-    return [email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
-            for p in sorted(root.iterdir())]
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
+        for p in sorted(root.iterdir())
+    ]
 
 
 def deliver_dsns() -> list[QueueEntry]:
@@ -91,8 +97,9 @@ def test_success_bytes_at_sink_crlf_and_dots(alice, routed, remote) -> None:
     assert not re.search(rb"\r(?!\n)|(?<!\r)\n", got.content), "bare CR or LF on the wire"
     body = got.content.split(b"\r\n\r\n", 1)[1]
     # Dot-stuffed on the wire, unstuffed by the server: every line arrives intact.
-    assert body == (b"first line\r\n.a line that starts with a dot\r\n.\r\nbare cr\r\nhere\r\n"
-                    b"..two dots\r\n")
+    assert body == (
+        b"first line\r\n.a line that starts with a dot\r\n.\r\nbare cr\r\nhere\r\n..two dots\r\n"
+    )
     assert entry.attempt_log.get().result == "done"
 
 
@@ -121,8 +128,9 @@ def test_5xx_bounces_with_dsn_in_senders_inbox(alice, routed, remote, settings) 
     state, reply = rcpt_state(entry)["bob@remote.test"]
     assert state == "bounced" and reply.startswith("5.1.1") and "no such user" in reply
     [dsn] = deliver_dsns()
-    assert dsn.direction == Direction.INBOUND and list(dsn.recipients.values_list(
-        "address", flat=True)) == ["alice@example.com"]
+    assert dsn.direction == Direction.INBOUND and list(
+        dsn.recipients.values_list("address", flat=True)
+    ) == ["alice@example.com"]
     [msg] = inbox_messages(settings, alice)
     assert msg["Auto-Submitted"] == "auto-replied" and "Undelivered" in msg["Subject"]
     per_message, per_rcpt = delivery_status(msg)
@@ -323,8 +331,9 @@ def test_remote_sender_gets_dsn_outbound(alice, routed, remote) -> None:
     assert dsn.direction == Direction.OUTBOUND and dsn.sender == ""
 
 
-def test_local_recipients_of_outbound_entry_delivered_locally(alice, bob, routed, remote,
-                                                              settings) -> None:
+def test_local_recipients_of_outbound_entry_delivered_locally(
+    alice, bob, routed, remote, settings
+) -> None:
     sink = remote("127.0.0.2")
     entry = send_out(["bob@example.com", "bob@remote.test"])
     assert do_process_entry(entry.pk) == "done"
@@ -335,8 +344,10 @@ def test_dkim_signatures_verify(alice, routed, remote) -> None:
     sink = remote("127.0.0.2")
     rsa_key = do_generate_dkim_key("example.com")
     ed_key = do_generate_dkim_key("example.com", algorithm="ed25519-sha256")
-    records = {f"{k.selector}._domainkey.example.com.".encode(): txt_value(k).encode()
-               for k in (rsa_key, ed_key)}
+    records = {
+        f"{k.selector}._domainkey.example.com.".encode(): txt_value(k).encode()
+        for k in (rsa_key, ed_key)
+    }
 
     def dnsfunc(name: bytes, timeout: int = 5) -> bytes | None:
         return records.get(name if name.endswith(b".") else name + b".")

@@ -22,23 +22,37 @@ def relay_env(settings, zone, remote_port) -> dict[str, str]:  # type: ignore[no
     zone.add("remote.test", "MX", "10 mx1.remote.test.")
     zone.add("mx1.remote.test", "A", "127.0.0.2")
     settings.RELAY_RETRY_BASE_SECONDS = 1
-    return {"RELAY_NAMESERVERS": settings.RELAY_NAMESERVERS, "RELAY_SMTP_PORT": str(remote_port),
-            "RELAY_ALLOW_PRIVATE_TARGETS": "1", "RELAY_RETRY_BASE_SECONDS": "1",
-            "RELAY_LEASE_SECONDS": "2", "RELAY_CONNECT_TIMEOUT": "3"}
+    return {
+        "RELAY_NAMESERVERS": settings.RELAY_NAMESERVERS,
+        "RELAY_SMTP_PORT": str(remote_port),
+        "RELAY_ALLOW_PRIVATE_TARGETS": "1",
+        "RELAY_RETRY_BASE_SECONDS": "1",
+        "RELAY_LEASE_SECONDS": "2",
+        "RELAY_CONNECT_TIMEOUT": "3",
+    }
 
 
 def send() -> QueueEntry:
-    return do_enqueue(sender="alice@example.com", recipients=["bob@remote.test"], data=MSG,
-                      direction=Direction.OUTBOUND)
+    return do_enqueue(
+        sender="alice@example.com",
+        recipients=["bob@remote.test"],
+        data=MSG,
+        direction=Direction.OUTBOUND,
+    )
 
 
-def test_worker_killed_between_attempts_loses_nothing(alice, remote, relay_env,
-                                                      celery_worker_process) -> None:
+def test_worker_killed_between_attempts_loses_nothing(
+    alice, remote, relay_env, celery_worker_process
+) -> None:
     sink = remote("127.0.0.2", behaviour=Behaviour(rcpt_defer_times=1))
     first = celery_worker_process(**relay_env)
     entry = send()
-    wait_for(lambda: QueueEntry.objects.get(pk=entry.pk).attempts == 1
-             and QueueEntry.objects.get(pk=entry.pk).locked_until is None)
+    wait_for(
+        lambda: (
+            QueueEntry.objects.get(pk=entry.pk).attempts == 1
+            and QueueEntry.objects.get(pk=entry.pk).locked_until is None
+        )
+    )
     first.kill()  # SIGKILL while the entry waits for its retry
     first.wait(15)
     assert QueueEntry.objects.get(pk=entry.pk).recipients.get().state == "deferred"
@@ -50,8 +64,9 @@ def test_worker_killed_between_attempts_loses_nothing(alice, remote, relay_env,
     assert QueueEntry.objects.get(pk=entry.pk).recipients.get().state == "delivered"
 
 
-def test_kill_after_remote_250_gives_at_least_once(alice, remote, relay_env,
-                                                   celery_worker_process) -> None:
+def test_kill_after_remote_250_gives_at_least_once(
+    alice, remote, relay_env, celery_worker_process
+) -> None:
     sink = remote("127.0.0.2")
     doomed = celery_worker_process("deliver.before_record", **relay_env)
     entry = send()

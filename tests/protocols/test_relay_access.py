@@ -43,8 +43,9 @@ def access(*args: str) -> str:
 
 
 @pytest.mark.parametrize(("sender", "recipient"), RELAY_CASES)
-def test_open_relay_list_refused_then_relay_rule_then_removed(alice, smtp_server, sender: str,
-                                                               recipient: str) -> None:
+def test_open_relay_list_refused_then_relay_rule_then_removed(
+    alice, smtp_server, sender: str, recipient: str
+) -> None:
     assert rcpt(smtp_server, recipient, sender) in {501, 550, 553, 554}
     access("add", "127.0.0.1/32", "relay")
     # With the rule, plain remote addresses relay; the tricks still never do.
@@ -59,8 +60,9 @@ def test_open_relay_list_refused_then_relay_rule_then_removed(alice, smtp_server
 
 
 @pytest.mark.parametrize("recipient", LOCAL_WRAPPED)
-def test_local_wrappers_not_forwarded_even_with_relay_rule(alice, smtp_server,
-                                                           recipient: str) -> None:
+def test_local_wrappers_not_forwarded_even_with_relay_rule(
+    alice, smtp_server, recipient: str
+) -> None:
     do_add_relay_rule("127.0.0.1", "RELAY")
     assert rcpt(smtp_server, recipient) in {501, 550, 553}
 
@@ -79,7 +81,8 @@ def test_relay_rule_queues_outbound_entry(alice, smtp_server, settings) -> None:
     assert inbound.queue_id == queue_id
     assert list(inbound.recipients.values_list("address", flat=True)) == ["alice@example.com"]
     assert list(outbound.recipients.values_list("address", flat=True)) == [
-        "RelayTest@external.example"]
+        "RelayTest@external.example"
+    ]
     assert (Path(settings.SPOOL_DIR) / outbound.spool_name).read_bytes().endswith(MSG)
     assert "127.0.0.1/32\tfrom=*\tto=*\tRELAY\tbackup MX" in access("list")
 
@@ -108,7 +111,10 @@ def test_wide_rules_need_force(db: None) -> None:
     access("add", "192.0.2.77/24", "ok")  # host bits are dropped
     access("add", "10.0.0.0/16", "relay", "--force")
     assert sorted(RelayRule.objects.values_list("network", flat=True)) == [
-        "10.0.0.0/16", "192.0.2.0/24", "2001:db8::/56"]
+        "10.0.0.0/16",
+        "192.0.2.0/24",
+        "2001:db8::/56",
+    ]
     with pytest.raises(CommandError, match="no access rule"):
         access("remove", "198.51.100.1")
 

@@ -30,8 +30,14 @@ def spooled(entry: QueueEntry, settings) -> bytes:  # type: ignore[no-untyped-de
 
 def test_ehlo_advertises_extensions_and_no_auth(alice, smtp_server) -> None:
     with client(smtp_server) as c:
-        for ext in ("size", "8bitmime", "pipelining", "smtputf8", "enhancedstatuscodes",
-                    "starttls"):
+        for ext in (
+            "size",
+            "8bitmime",
+            "pipelining",
+            "smtputf8",
+            "enhancedstatuscodes",
+            "starttls",
+        ):
             assert c.has_extn(ext), ext
         assert not c.has_extn("auth")
 
@@ -74,7 +80,10 @@ def test_disabled_account_is_refused(alice, smtp_server) -> None:
     do_set_account_active("alice@example.com", False)
     with client(smtp_server) as c:
         c.mail("bob@remote.example")
-        assert c.rcpt("alice@example.com")[:2] == (550, b"5.2.1 <alice@example.com>: Mailbox disabled")
+        assert c.rcpt("alice@example.com")[:2] == (
+            550,
+            b"5.2.1 <alice@example.com>: Mailbox disabled",
+        )
 
 
 def test_aliases_and_catchall_accepted(alice, smtp_server) -> None:
@@ -185,11 +194,16 @@ def test_hop_limit(alice, smtp_server) -> None:
 def test_non_ascii_addresses_need_smtputf8(make_account, smtp_server) -> None:
     make_account("밥@example.com")
     head = b"EHLO c\r\n"
-    plain = _raw_session(smtp_server, head + "MAIL FROM:<x@remote.example>\r\n"
-                         "RCPT TO:<밥@example.com>\r\nQUIT\r\n".encode())
+    plain = _raw_session(
+        smtp_server,
+        head + "MAIL FROM:<x@remote.example>\r\nRCPT TO:<밥@example.com>\r\nQUIT\r\n".encode(),
+    )
     assert any(ln.startswith(b"553 5.6.7") for ln in plain), plain
-    utf8 = _raw_session(smtp_server, head + "MAIL FROM:<x@remote.example> SMTPUTF8\r\n"
-                        "RCPT TO:<밥@example.com>\r\nQUIT\r\n".encode())
+    utf8 = _raw_session(
+        smtp_server,
+        head
+        + "MAIL FROM:<x@remote.example> SMTPUTF8\r\nRCPT TO:<밥@example.com>\r\nQUIT\r\n".encode(),
+    )
     assert any(ln.startswith(b"250 2.1.5") for ln in utf8), utf8
 
 
@@ -206,15 +220,23 @@ def _raw_session(addr: tuple[str, int], payload: bytes) -> list[bytes]:
     return b"".join(chunks).split(b"\r\n")
 
 
-SMUGGLE_SEPARATORS = [b"\n.\n", b"\n.\r\n", b"\r\n.\n", b"\r.\r", b"\r.\r\n", b"\r\n.\r",
-                      b"\r\n\x00.\r\n"]
+SMUGGLE_SEPARATORS = [
+    b"\n.\n",
+    b"\n.\r\n",
+    b"\r\n.\n",
+    b"\r.\r",
+    b"\r.\r\n",
+    b"\r\n.\r",
+    b"\r\n\x00.\r\n",
+]
 
 
 @pytest.mark.parametrize("sep", SMUGGLE_SEPARATORS, ids=repr)
 def test_smtp_smuggling_never_yields_a_second_message(alice, smtp_server, sep: bytes) -> None:
     payload = (
         b"EHLO attacker.example\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<alice@example.com>\r\n"
-        b"DATA\r\nFrom: a@remote.example\r\nSubject: first\r\n\r\nfirst body" + sep
+        b"DATA\r\nFrom: a@remote.example\r\nSubject: first\r\n\r\nfirst body"
+        + sep
         + b"MAIL FROM:<ceo@victim.example>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n"
         b"From: ceo@victim.example\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\nQUIT\r\n"
     )
@@ -227,16 +249,25 @@ def test_smtp_smuggling_never_yields_a_second_message(alice, smtp_server, sep: b
 
 def test_bare_cr_is_refused_and_bare_lf_normalised(alice, smtp_factory, settings) -> None:
     addr = smtp_factory()
-    lines = _raw_session(addr, b"EHLO c\r\nMAIL FROM:<a@r.example>\r\nRCPT TO:<alice@example.com>\r\n"
-                               b"DATA\r\nSubject: x\r\n\r\nline\rmore\r\n.\r\nQUIT\r\n")
+    lines = _raw_session(
+        addr,
+        b"EHLO c\r\nMAIL FROM:<a@r.example>\r\nRCPT TO:<alice@example.com>\r\n"
+        b"DATA\r\nSubject: x\r\n\r\nline\rmore\r\n.\r\nQUIT\r\n",
+    )
     assert any(ln.startswith(b"554 5.6.0") for ln in lines), lines
-    lines = _raw_session(addr, b"EHLO c\r\nMAIL FROM:<a@r.example>\r\nRCPT TO:<alice@example.com>\r\n"
-                               b"DATA\r\nSubject: x\r\n\r\nline\nmore\r\n.\r\nQUIT\r\n")
+    lines = _raw_session(
+        addr,
+        b"EHLO c\r\nMAIL FROM:<a@r.example>\r\nRCPT TO:<alice@example.com>\r\n"
+        b"DATA\r\nSubject: x\r\n\r\nline\nmore\r\n.\r\nQUIT\r\n",
+    )
     assert any(b"queued as" in ln for ln in lines), lines
     assert spooled(QueueEntry.objects.get(), settings).endswith(b"line\r\nmore\r\n")
     strict = smtp_factory(bare_lf="reject")
-    lines = _raw_session(strict, b"EHLO c\r\nMAIL FROM:<a@r.example>\r\nRCPT TO:<alice@example.com>\r\n"
-                                 b"DATA\r\nSubject: x\r\n\r\nline\nmore\r\n.\r\nQUIT\r\n")
+    lines = _raw_session(
+        strict,
+        b"EHLO c\r\nMAIL FROM:<a@r.example>\r\nRCPT TO:<alice@example.com>\r\n"
+        b"DATA\r\nSubject: x\r\n\r\nline\nmore\r\n.\r\nQUIT\r\n",
+    )
     assert any(ln.startswith(b"554 5.6.0") for ln in lines), lines
 
 
@@ -274,7 +305,9 @@ def test_starttls_plaintext_injection_is_discarded(alice, smtp_server) -> None:
     tls.close()
 
 
-def test_spool_failure_answers_451_and_queues_nothing(alice, smtp_server, settings, tmp_path) -> None:
+def test_spool_failure_answers_451_and_queues_nothing(
+    alice, smtp_server, settings, tmp_path
+) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     settings.SPOOL_DIR = blocker

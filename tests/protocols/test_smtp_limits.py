@@ -30,13 +30,18 @@ def _session(addr: tuple[str, int], payload: bytes, timeout: float = 10) -> byte
 
 
 def test_overlong_command_line_is_refused(alice, smtp_server) -> None:
-    reply = _session(smtp_server, b"EHLO c\r\nMAIL FROM:<" + b"a" * 200_000 + b"@x.example>\r\nQUIT\r\n")
+    reply = _session(
+        smtp_server, b"EHLO c\r\nMAIL FROM:<" + b"a" * 200_000 + b"@x.example>\r\nQUIT\r\n"
+    )
     assert b"\r\n500 " in reply, reply[-300:]
 
 
 def test_overlong_data_line_is_refused_after_the_data(alice, smtp_server) -> None:
-    reply = _session(smtp_server, b"EHLO c\r\nMAIL FROM:<a@r.example>\r\nRCPT TO:<alice@example.com>\r\n"
-                     b"DATA\r\nSubject: x\r\n\r\n" + b"y" * 100_000 + b"\r\n.\r\nQUIT\r\n")
+    reply = _session(
+        smtp_server,
+        b"EHLO c\r\nMAIL FROM:<a@r.example>\r\nRCPT TO:<alice@example.com>\r\n"
+        b"DATA\r\nSubject: x\r\n\r\n" + b"y" * 100_000 + b"\r\n.\r\nQUIT\r\n",
+    )
     assert b"500 5.5.2 Line too long" in reply, reply[-300:]
     assert QueueEntry.objects.count() == 0
 

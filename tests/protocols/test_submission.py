@@ -60,10 +60,12 @@ def plain(user: str, password: str, authzid: str = "") -> str:
     return base64.b64encode(f"{authzid}\0{user}\0{password}".encode()).decode()
 
 
-def message(sender: str = "alice@example.com", to: str = "bob@example.com",
-            extra: str = "") -> bytes:
-    return (f"From: Alice <{sender}>\r\nTo: {to}\r\n{extra}Subject: hello\r\n\r\n"
-            "Hello there\r\n").encode()
+def message(
+    sender: str = "alice@example.com", to: str = "bob@example.com", extra: str = ""
+) -> bytes:
+    return (
+        f"From: Alice <{sender}>\r\nTo: {to}\r\n{extra}Subject: hello\r\n\r\nHello there\r\n"
+    ).encode()
 
 
 def spooled(entry: QueueEntry, settings) -> bytes:  # type: ignore[no-untyped-def]
@@ -75,6 +77,7 @@ def sent_messages(account: Account) -> list[Message]:
 
 
 # --- TLS and AUTH -------------------------------------------------------------------------------
+
 
 def test_587_auth_only_after_starttls(alice, submission) -> None:
     with smtplib.SMTP(*submission, timeout=10) as c:
@@ -129,8 +132,11 @@ def test_commands_pipelined_before_starttls_are_discarded(alice, submission) -> 
     while f.readline()[3:4] == b"-":
         pass
     # CVE-2011-0411: an AUTH smuggled behind STARTTLS must not run inside the TLS session.
-    sock.sendall(b"STARTTLS\r\nEHLO c\r\nAUTH PLAIN "
-                 + plain("alice@example.com", PASSWORD).encode() + b"\r\n")
+    sock.sendall(
+        b"STARTTLS\r\nEHLO c\r\nAUTH PLAIN "
+        + plain("alice@example.com", PASSWORD).encode()
+        + b"\r\n"
+    )
     assert f.readline().startswith(b"220")
     tls = tls_context().wrap_socket(sock)
     tls.sendall(b"MAIL FROM:<alice@example.com>\r\n")
@@ -144,8 +150,9 @@ def test_wrong_password_and_authzid_mismatch_are_535(alice, bob, submission) -> 
         code, text = c.docmd("AUTH", "PLAIN " + plain("alice@example.com", "wrong password"))
         assert (code, text[:5]) == (535, b"5.7.8")
         # RFC 4616 §2: bob's password does not let him act as alice.
-        code, _ = c.docmd("AUTH", "PLAIN " + plain("bob@example.com", PASSWORD,
-                                                    authzid="alice@example.com"))
+        code, _ = c.docmd(
+            "AUTH", "PLAIN " + plain("bob@example.com", PASSWORD, authzid="alice@example.com")
+        )
         assert code == 535
     with starttls_client(submission) as c:
         assert c.docmd("AUTH", "PLAIN " + plain("nobody@example.com", PASSWORD))[0] == 535
@@ -169,6 +176,7 @@ def test_failures_are_slowed_down(alice, submission, settings) -> None:
 
 
 # --- the login limiter --------------------------------------------------------------------------
+
 
 def test_limiter_per_ip_counts_distinct_passwords(alice, bob, smtp_factory, settings) -> None:
     settings.AUTH_MAX_FAILURES_PER_IP = 3
@@ -204,6 +212,7 @@ def test_limiter_per_account_across_ips(alice, smtp_factory, settings) -> None:
 
 # --- sending ----------------------------------------------------------------------------------
 
+
 def test_local_send_stores_sent_copy_once_and_delivers(alice, bob, submission) -> None:
     with logged_in(submission) as c:
         assert c.sendmail("alice@example.com", ["bob@example.com"], message()) == {}
@@ -219,21 +228,28 @@ def test_local_send_stores_sent_copy_once_and_delivers(alice, bob, submission) -
     assert Message.objects.filter(account=alice).count() == 1  # no second copy anywhere
 
 
-def test_mixed_send_queues_inbound_and_outbound_and_strips_bcc(alice, bob, submission,
-                                                               settings) -> None:
-    body = message(to="bob@example.com, carol@remote.example",
-                   extra="Bcc: dave@remote.example,\r\n bob@example.com\r\n")
+def test_mixed_send_queues_inbound_and_outbound_and_strips_bcc(
+    alice, bob, submission, settings
+) -> None:
+    body = message(
+        to="bob@example.com, carol@remote.example",
+        extra="Bcc: dave@remote.example,\r\n bob@example.com\r\n",
+    )
     with logged_in(submission) as c:
-        refused = c.sendmail("alice@example.com",
-                             ["bob@example.com", "Carol@Remote.Example", "dave@remote.example"],
-                             body)
+        refused = c.sendmail(
+            "alice@example.com",
+            ["bob@example.com", "Carol@Remote.Example", "dave@remote.example"],
+            body,
+        )
     assert refused == {}
     inbound = QueueEntry.objects.get(direction=Direction.INBOUND)
     outbound = QueueEntry.objects.get(direction=Direction.OUTBOUND)
     assert inbound.origin == outbound.origin and inbound.origin.startswith("submit:")
     assert list(inbound.recipients.values_list("address", flat=True)) == ["bob@example.com"]
     assert sorted(outbound.recipients.values_list("address", flat=True)) == [
-        "Carol@remote.example", "dave@remote.example"]
+        "Carol@remote.example",
+        "dave@remote.example",
+    ]
     for entry in (inbound, outbound):
         data = spooled(entry, settings)
         assert b"\r\nBcc:" not in data and b"dave@remote.example" not in data
@@ -267,10 +283,20 @@ def test_aliases_and_subaddresses_are_owned(alice, bob, submission) -> None:
     do_add_alias("sales@example.com", ["alice@example.com", "bob@example.com"])
     do_add_alias("bobs@example.com", ["bob@example.com"])
     with logged_in(submission) as c:
-        assert c.sendmail("sales@example.com", ["bob@example.com"],
-                          message(sender="sales@example.com")) == {}
-        assert c.sendmail("alice+news@example.com", ["bob@example.com"],
-                          message(sender="Alice+News@Example.com")) == {}
+        assert (
+            c.sendmail(
+                "sales@example.com", ["bob@example.com"], message(sender="sales@example.com")
+            )
+            == {}
+        )
+        assert (
+            c.sendmail(
+                "alice+news@example.com",
+                ["bob@example.com"],
+                message(sender="Alice+News@Example.com"),
+            )
+            == {}
+        )
         assert c.docmd("MAIL FROM:<bobs@example.com>")[0] == 553
     assert QueueEntry.objects.count() == 2
 

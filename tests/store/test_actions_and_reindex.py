@@ -23,8 +23,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def raw(n: int) -> bytes:
-    return (f"From: s{n}@remote.example\r\nTo: alice@example.com\r\nSubject: message {n}\r\n"
-            f"Message-ID: <{n}@remote.example>\r\n\r\nbody {n}\r\n").encode()
+    return (
+        f"From: s{n}@remote.example\r\nTo: alice@example.com\r\nSubject: message {n}\r\n"
+        f"Message-ID: <{n}@remote.example>\r\n\r\nbody {n}\r\n"
+    ).encode()
 
 
 def folder(account, special: str) -> Folder:  # type: ignore[no-untyped-def]
@@ -37,8 +39,19 @@ def root(settings, account) -> Path:  # type: ignore[no-untyped-def]
 
 def snapshot(account) -> dict[str, tuple]:  # type: ignore[no-untyped-def]
     return {
-        m.maildir_key: (m.folder.name, m.folder.uidvalidity, m.uid, m.seen, m.answered, m.flagged,
-                        m.deleted, m.draft, tuple(m.keywords), m.subject, m.size)
+        m.maildir_key: (
+            m.folder.name,
+            m.folder.uidvalidity,
+            m.uid,
+            m.seen,
+            m.answered,
+            m.flagged,
+            m.deleted,
+            m.draft,
+            tuple(m.keywords),
+            m.subject,
+            m.size,
+        )
         for m in Message.objects.filter(account=account).select_related("folder")
     }
 
@@ -46,7 +59,10 @@ def snapshot(account) -> dict[str, tuple]:  # type: ignore[no-untyped-def]
 def assert_counters_match(account) -> None:  # type: ignore[no-untyped-def]
     for f in Folder.objects.filter(account=account):
         rows = Message.objects.filter(folder=f)
-        assert (f.message_count, f.unseen_count) == (rows.count(), rows.filter(seen=False).count()), f.name
+        assert (f.message_count, f.unseen_count) == (
+            rows.count(),
+            rows.filter(seen=False).count(),
+        ), f.name
 
 
 def test_default_folders_exist_on_disk(alice, settings) -> None:
@@ -63,7 +79,9 @@ def test_flags_move_delete_keep_disk_and_index_in_step(alice, settings) -> None:
     m1 = do_append(acting_account=alice, folder=inbox, data=raw(1))
     m2 = do_append(acting_account=alice, folder=inbox, data=raw(2))
     assert (m1.uid, m2.uid) == (1, 2)
-    do_set_flags(acting_account=alice, messages=[m1], add=["seen", "flagged"], add_keywords=["$Work"])
+    do_set_flags(
+        acting_account=alice, messages=[m1], add=["seen", "flagged"], add_keywords=["$Work"]
+    )
     m1.refresh_from_db()
     assert (m1.seen, m1.flagged, m1.info, m1.in_cur) == (True, True, "FSa", True)
     assert (root(settings, alice) / "cur" / f"{m1.maildir_key}:2,FSa").exists()
@@ -98,8 +116,12 @@ def test_reindex_after_the_index_is_wiped(alice, settings) -> None:
     do_append(acting_account=alice, folder=sent, data=raw(99), flags=["seen"])
     work = do_create_folder(acting_account=alice, name="일/Work")
     do_set_flags(acting_account=alice, messages=msgs[:2], add=["seen"])
-    do_set_flags(acting_account=alice, messages=[msgs[2]], add=["answered", "flagged", "draft"],
-                 add_keywords=["Later"])
+    do_set_flags(
+        acting_account=alice,
+        messages=[msgs[2]],
+        add=["answered", "flagged", "draft"],
+        add_keywords=["Later"],
+    )
     do_move(acting_account=alice, messages=[msgs[3]], destination=work)
     do_delete_messages(acting_account=alice, messages=[msgs[4]])
     before = snapshot(alice)
@@ -132,8 +154,8 @@ def test_reindex_picks_up_changes_made_by_another_maildir_client(alice, settings
     gone = do_append(acting_account=alice, folder=inbox, data=raw(2))
     r = root(settings, alice)
     (r / "new" / kept.maildir_key).rename(r / "cur" / f"{kept.maildir_key}:2,RS")  # mutt read it
-    (r / "new" / gone.maildir_key).unlink()                                         # and deleted one
-    (r / "new" / "1700000000.M1P1.mutt").write_bytes(raw(3))                        # and dropped one in
+    (r / "new" / gone.maildir_key).unlink()  # and deleted one
+    (r / "new" / "1700000000.M1P1.mutt").write_bytes(raw(3))  # and dropped one in
     call_command("reindex", "alice@example.com", "--no-progress", stdout=io.StringIO())
     kept.refresh_from_db()
     assert (kept.seen, kept.answered, kept.uid) == (True, True, 1)
@@ -149,7 +171,7 @@ def test_deliver_rolls_back_its_file_when_the_row_fails(alice, settings) -> None
 
     # Same key in another account-visible folder row conflicts → the new file must not stay.
     Folder.objects.filter(pk=inbox.pk).update(uidnext=first.uid)  # force a UID clash
-    with pytest.raises(Exception):  # noqa: B017,PT011 - the DB's IntegrityError
+    with pytest.raises(Exception):  # noqa: B017 - the DB's IntegrityError
         do_deliver(alice, inbox, raw(2), key="clash.key", source="api")
     assert not (root(settings, alice) / "new" / "clash.key").exists()
     assert Message.objects.count() == 1

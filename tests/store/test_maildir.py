@@ -35,8 +35,22 @@ def test_folder_names_round_trip(name: str, path: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["..", "../other", "a/../b", "a.b", ".hidden", "", "a//b", "/abs", "~bob", "x\x00y",
-     "tab\there", " lead", "a\\b", "x" * 300],
+    [
+        "..",
+        "../other",
+        "a/../b",
+        "a.b",
+        ".hidden",
+        "",
+        "a//b",
+        "/abs",
+        "~bob",
+        "x\x00y",
+        "tab\there",
+        " lead",
+        "a\\b",
+        "x" * 300,
+    ],
 )
 def test_folder_names_that_could_escape_are_refused(name: str) -> None:
     with pytest.raises(InvalidFolderNameError):
@@ -46,7 +60,10 @@ def test_folder_names_that_could_escape_are_refused(name: str) -> None:
 @pytest.mark.parametrize("path", ["..", ".", "./x", "../x", "/etc", ".a/b", "&"])
 def test_foreign_paths_are_refused(tmp_path: Path, path: str) -> None:
     with pytest.raises(InvalidFolderNameError):
-        Maildir(tmp_path).folder_dir(path) if "/" in path or path in {".", ".."} else folder_name_for_path(path)
+        Maildir(tmp_path).folder_dir(path) if "/" in path or path in {
+            ".",
+            "..",
+        } else folder_name_for_path(path)
 
 
 def test_deliver_is_atomic_and_idempotent(tmp_path: Path) -> None:

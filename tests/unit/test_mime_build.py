@@ -59,29 +59,45 @@ def test_line_breaks_in_any_header_field_are_refused(field: str, evil: str) -> N
 def test_idn_domain_becomes_a_label_and_utf8_local_part_needs_smtputf8() -> None:
     idn = parse_recipient("Müller <Hans@Bücher.example>")
     assert (idn.local, idn.domain) == ("Hans", "xn--bcher-kva.example")
-    built = build_message(ComposeRequest(sender=ALICE, to=(idn,), subject="x", text="y"),
-                          max_bytes=LIMIT)
+    built = build_message(
+        ComposeRequest(sender=ALICE, to=(idn,), subject="x", text="y"), max_bytes=LIMIT
+    )
     assert b"Hans@xn--bcher-kva.example" in built.data
     assert built.recipients == ["Hans@xn--bcher-kva.example"] and not built.smtputf8
 
     utf8 = parse_recipient("홍길동@example.com")
-    built = build_message(ComposeRequest(sender=ALICE, to=(utf8,), subject="x", text="y"),
-                          max_bytes=LIMIT)
+    built = build_message(
+        ComposeRequest(sender=ALICE, to=(utf8,), subject="x", text="y"), max_bytes=LIMIT
+    )
     assert built.smtputf8
     assert "홍길동@example.com".encode() in built.data  # RFC 6532: raw UTF-8 header
 
 
-@pytest.mark.parametrize("bad", ["bob", "bob@", "@example.com", "a b@example.com",
-                                 "bob@exa mple.com", "bob@[127.0.0.1]", "bob@example.com.",
-                                 "Bob <bob@example.com", '"x" <>'])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "bob",
+        "bob@",
+        "@example.com",
+        "a b@example.com",
+        "bob@exa mple.com",
+        "bob@[127.0.0.1]",
+        "bob@example.com.",
+        "Bob <bob@example.com",
+        '"x" <>',
+    ],
+)
 def test_invalid_addresses_are_refused(bad: str) -> None:
     with pytest.raises(InvalidMessageError):
         parse_recipient(bad, "cc")
 
 
 def test_output_is_crlf_seven_bit_and_parses_back_korean() -> None:
-    data = build(subject="회의 일정 안내 " * 8, text="안녕하세요.\n" + "긴 줄 " * 400,
-                 cc=(parse_recipient('"Kim, Min" <min@example.com>'),))
+    data = build(
+        subject="회의 일정 안내 " * 8,
+        text="안녕하세요.\n" + "긴 줄 " * 400,
+        cc=(parse_recipient('"Kim, Min" <min@example.com>'),),
+    )
     assert re.search(rb"(?<!\r)\n", data) is None and re.search(rb"\r(?!\n)", data) is None
     assert data.isascii()  # RFC 2047 headers, base64/QP bodies: no 8BITMIME needed
     assert max(len(line) for line in data.split(b"\r\n")) <= 998
@@ -94,17 +110,23 @@ def test_output_is_crlf_seven_bit_and_parses_back_korean() -> None:
 
 def test_attachments_round_trip_with_rfc2231_names() -> None:
     pdf = b"%PDF-1.4\x00\xff" * 1000
-    data = build(html="<p>see <b>attached</b></p>", attachments=(
-        OutgoingAttachment("보고서 2024.pdf", "application/pdf", pdf),
-        OutgoingAttachment("../../etc/passwd", "text/plain", b"root"),
-        OutgoingAttachment("mail.eml", "message/rfc822", b"From: x\r\n\r\nhi\r\n"),
-    ))
+    data = build(
+        html="<p>see <b>attached</b></p>",
+        attachments=(
+            OutgoingAttachment("보고서 2024.pdf", "application/pdf", pdf),
+            OutgoingAttachment("../../etc/passwd", "text/plain", b"root"),
+            OutgoingAttachment("mail.eml", "message/rfc822", b"From: x\r\n\r\nhi\r\n"),
+        ),
+    )
     assert b"filename*=utf-8''" in data
     parsed = parse_message(data)
     assert parsed.text.strip() == "Hello" and "<b>attached</b>" in parsed.html
     names = [(a.filename, a.content_type) for a in parsed.attachments]
-    assert names == [("보고서 2024.pdf", "application/pdf"), ("passwd", "text/plain"),
-                     ("mail.eml", "application/octet-stream")]
+    assert names == [
+        ("보고서 2024.pdf", "application/pdf"),
+        ("passwd", "text/plain"),
+        ("mail.eml", "application/octet-stream"),
+    ]
     found = get_attachment(data, parsed.attachments[0].index)
     assert found is not None and found[1] == pdf
     found = get_attachment(data, parsed.attachments[2].index)
@@ -112,16 +134,22 @@ def test_attachments_round_trip_with_rfc2231_names() -> None:
 
 
 def test_html_only_gets_a_text_alternative() -> None:
-    data = build(text=None, html="<p>Hello <a href='https://x.test/a'>there</a></p>"
-                 "<script>alert(1)</script><p>bye</p>")
+    data = build(
+        text=None,
+        html="<p>Hello <a href='https://x.test/a'>there</a></p><script>alert(1)</script><p>bye</p>",
+    )
     parsed = parse_message(data)
     assert b"multipart/alternative" in data
     assert parsed.text == "Hello there <https://x.test/a>\n\nbye\n"
 
 
 def test_priority_bcc_and_threading_headers() -> None:
-    data = build(priority="high", bcc=(parse_recipient("secret@example.com"),),
-                 in_reply_to="a@x.test", references=("root@x.test", "a@x.test"))
+    data = build(
+        priority="high",
+        bcc=(parse_recipient("secret@example.com"),),
+        in_reply_to="a@x.test",
+        references=("root@x.test", "a@x.test"),
+    )
     assert b"X-Priority: 1 (Highest)\r\n" in data and b"Importance: high\r\n" in data
     assert b"Bcc: secret@example.com\r\n" in data  # kept here; do_submit strips it
     parsed = parse_message(data)
@@ -138,15 +166,18 @@ def test_size_limit_is_a_clear_error() -> None:
     assert "limit is 0.3 MB" in str(info.value) and info.value.size > 400_000
 
 
-@pytest.mark.parametrize(("subject", "reply", "forward"), [
-    ("Hello", "Re: Hello", "Fwd: Hello"),
-    ("Re: Hello", "Re: Hello", "Fwd: Hello"),
-    ("RE: Re: Fwd: Hello", "Re: Hello", "Fwd: Hello"),
-    ("FW: 회의 안내", "Re: 회의 안내", "Fwd: 회의 안내"),
-    ("답장: 전달: 회의 안내", "Re: 회의 안내", "Fwd: 회의 안내"),
-    ("Re[2]: 견적서", "Re: 견적서", "Fwd: 견적서"),
-    ("", "Re:", "Fwd:"),
-])
+@pytest.mark.parametrize(
+    ("subject", "reply", "forward"),
+    [
+        ("Hello", "Re: Hello", "Fwd: Hello"),
+        ("Re: Hello", "Re: Hello", "Fwd: Hello"),
+        ("RE: Re: Fwd: Hello", "Re: Hello", "Fwd: Hello"),
+        ("FW: 회의 안내", "Re: 회의 안내", "Fwd: 회의 안내"),
+        ("답장: 전달: 회의 안내", "Re: 회의 안내", "Fwd: 회의 안내"),
+        ("Re[2]: 견적서", "Re: 견적서", "Fwd: 견적서"),
+        ("", "Re:", "Fwd:"),
+    ],
+)
 def test_prefixes_do_not_stack(subject: str, reply: str, forward: str) -> None:
     assert reply_subject(subject) == reply
     assert forward_subject(subject) == forward
@@ -190,8 +221,10 @@ def test_quote_threading_and_forward_text() -> None:
     assert quote_text(parsed) == (
         "On Wed, 01 May 2024 09:30:00 +0900, 홍길동 wrote:\n> 첫 줄\n>> 이미 인용\n>\n> 끝\n"
     )
-    assert threading(parsed) == ("m2@remote.test",
-                                 ("root@remote.test", "m1@remote.test", "m2@remote.test"))
+    assert threading(parsed) == (
+        "m2@remote.test",
+        ("root@remote.test", "m1@remote.test", "m2@remote.test"),
+    )
     text = forward_text(parsed)
     assert text.startswith("---------- Forwarded message ----------\nFrom: 홍길동 <hong@remote")
     assert "Subject: 회의\n" in text and text.endswith("첫 줄\n> 이미 인용\n\n끝\n")
@@ -200,7 +233,8 @@ def test_quote_threading_and_forward_text() -> None:
 def test_threading_caps_references_keeping_root_and_newest() -> None:
     refs = " ".join(f"<r{i}@x.test>" for i in range(50))
     parsed = parse_message(
-        f"From: a@x.test\r\nMessage-ID: <new@x.test>\r\nReferences: {refs}\r\n\r\n".encode())
+        f"From: a@x.test\r\nMessage-ID: <new@x.test>\r\nReferences: {refs}\r\n\r\n".encode()
+    )
     _, references = threading(parsed)
     assert len(references) == 20
     assert references[0] == "r0@x.test" and references[-1] == "new@x.test"

@@ -841,12 +841,14 @@ def test_base64_encoded_korean_body_is_decoded_once() -> None:
 
 
 def test_named_inline_part_without_content_id_counts_as_attachment() -> None:
-    raw = (b"From: a@b.example\r\nSubject: apple\r\nMIME-Version: 1.0\r\n"
-           b"Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\n"
-           b"Content-Type: text/plain\r\n\r\nsee attached\r\n--zz\r\n"
-           b"Content-Type: application/pdf; name=report.pdf\r\n"
-           b"Content-Disposition: inline; filename=report.pdf\r\n"
-           b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--zz--\r\n")
+    raw = (
+        b"From: a@b.example\r\nSubject: apple\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\n"
+        b"Content-Type: text/plain\r\n\r\nsee attached\r\n--zz\r\n"
+        b"Content-Type: application/pdf; name=report.pdf\r\n"
+        b"Content-Disposition: inline; filename=report.pdf\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--zz--\r\n"
+    )
     parsed = parse_message(raw)
     assert parsed.has_attachments
     assert [(a.filename, a.inline) for a in parsed.attachments] == [("report.pdf", False)]

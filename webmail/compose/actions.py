@@ -59,8 +59,9 @@ class UploadTooLargeError(UserError):
 # --- uploads ----------------------------------------------------------------------------------
 
 
-def do_create_upload(*, acting_account: Account, filename: str, content_type: str,
-                     chunks: Iterable[bytes]) -> Upload:
+def do_create_upload(
+    *, acting_account: Account, filename: str, content_type: str, chunks: Iterable[bytes]
+) -> Upload:
     """Store an attachment for a later send or draft. The file is fsynced before its row is
     committed and removed again if the row is not. Raises UploadTooLargeError past the
     per-file limit or the account's pending-upload quota."""
@@ -73,14 +74,20 @@ def do_create_upload(*, acting_account: Account, filename: str, content_type: st
         if room < limit:
             raise UploadTooLargeError(
                 "Your pending uploads use the upload quota; send or delete some first, "
-                "or wait a day for unused uploads to be removed.") from exc
+                "or wait a day for unused uploads to be removed."
+            ) from exc
         raise UploadTooLargeError(
-            f"The file is larger than the {limit / 1048576:.1f} MB upload limit.") from exc
+            f"The file is larger than the {limit / 1048576:.1f} MB upload limit."
+        ) from exc
     try:
         with transaction.atomic():
             upload = Upload.objects.create(
-                account=acting_account, filename=filename[:255], content_type=content_type[:255],
-                size=stored.size, sha256=stored.sha256, storage_name=stored.name,
+                account=acting_account,
+                filename=filename[:255],
+                content_type=content_type[:255],
+                size=stored.size,
+                sha256=stored.sha256,
+                storage_name=stored.name,
             )
     except BaseException:
         storage.remove(stored.name)
@@ -150,8 +157,9 @@ def sender_of(account: Account) -> Recipient:
     return make_recipient(account.display_name, account.address, "from")
 
 
-def _parts(raw: bytes, parsed: ParsedMessage, wanted: tuple[int, ...] | None,
-           field_name: str) -> list[OutgoingAttachment]:
+def _parts(
+    raw: bytes, parsed: ParsedMessage, wanted: tuple[int, ...] | None, field_name: str
+) -> list[OutgoingAttachment]:
     known = {a.index for a in parsed.attachments}
     indexes = [a.index for a in parsed.attachments] if wanted is None else list(wanted)
     out: list[OutgoingAttachment] = []
@@ -166,19 +174,22 @@ def _parts(raw: bytes, parsed: ParsedMessage, wanted: tuple[int, ...] | None,
 
 def _prepare(account: Account, form: ComposeInput, *, for_draft: bool) -> _Prepared:
     # Every id first: a foreign one is a 404 before any work (security.md W9).
-    original = (access_message(account, form.in_reply_to_message)
-                if form.in_reply_to_message is not None else None)
+    original = (
+        access_message(account, form.in_reply_to_message)
+        if form.in_reply_to_message is not None
+        else None
+    )
     if form.mode != "new" and original is None:
-        raise InvalidMessageError(f"mode {form.mode} needs in_reply_to_message",
-                                  field="in_reply_to_message")
+        raise InvalidMessageError(
+            f"mode {form.mode} needs in_reply_to_message", field="in_reply_to_message"
+        )
     draft = access_draft(account, form.draft_id) if form.draft_id is not None else None
     uploads = access_uploads(account, list(form.attachments))
 
     attachments: list[OutgoingAttachment] = []
     if draft is not None:
         raw = read_message_bytes(draft)
-        attachments += _parts(raw, parse_message(raw), form.draft_attachments,
-                              "draft_attachments")
+        attachments += _parts(raw, parse_message(raw), form.draft_attachments, "draft_attachments")
     for upload in uploads:
         data = storage.read(upload.storage_name, size=upload.size, sha256=upload.sha256)
         attachments.append(OutgoingAttachment(upload.filename, upload.content_type, data))
@@ -198,15 +209,16 @@ def _prepare(account: Account, form: ComposeInput, *, for_draft: bool) -> _Prepa
                 text = (text or "") + "\n\n" + forward_text(parsed)
             # A reopened draft of a forward carries the attachments already.
             if draft is None or form.forward_attachments is not None:
-                attachments += _parts(raw, parsed, form.forward_attachments,
-                                      "forward_attachments")
+                attachments += _parts(raw, parsed, form.forward_attachments, "forward_attachments")
         else:
             if subject is None:
                 subject = reply_subject(parsed.subject)
             if to is None and cc is None:
                 derived_to, derived_cc = reply_recipients(
-                    parsed, reply_all=form.mode == "reply_all",
-                    is_own=lambda address: account_owns_address(account, address))
+                    parsed,
+                    reply_all=form.mode == "reply_all",
+                    is_own=lambda address: account_owns_address(account, address),
+                )
                 to, cc = tuple(derived_to), tuple(derived_cc)
             if form.quote:
                 text = (text or "") + "\n\n" + quote_text(parsed)
@@ -221,10 +233,19 @@ def _prepare(account: Account, form: ComposeInput, *, for_draft: bool) -> _Prepa
     if for_draft and form.mode != "new" and original is not None:
         extra = {MODE_HEADER: form.mode, ORIGINAL_HEADER: str(original.pk)}
     request = ComposeRequest(
-        sender=me, to=to or (), cc=cc or (), bcc=() if form.to_me else form.bcc,
-        reply_to=form.reply_to, subject=subject or "", text=text, html=html,
-        attachments=tuple(attachments), priority=form.priority, in_reply_to=in_reply_to,
-        references=references, extra_headers=tuple(extra.items()),
+        sender=me,
+        to=to or (),
+        cc=cc or (),
+        bcc=() if form.to_me else form.bcc,
+        reply_to=form.reply_to,
+        subject=subject or "",
+        text=text,
+        html=html,
+        attachments=tuple(attachments),
+        priority=form.priority,
+        in_reply_to=in_reply_to,
+        references=references,
+        extra_headers=tuple(extra.items()),
     )
     return _Prepared(request, original, draft, extra)
 
@@ -250,8 +271,12 @@ def do_send_message(*, acting_account: Account, form: ComposeInput) -> SendResul
         # Write to myself: the one copy goes to "To me" and nothing is queued.
         tome = get_folder_by_special_use(acting_account, SpecialUse.TOME)
         submission = do_submit(
-            acting_account=acting_account, envelope_sender=built.envelope_sender,
-            recipients=[], data=built.data, source=Source.API, copy_folder=tome,
+            acting_account=acting_account,
+            envelope_sender=built.envelope_sender,
+            recipients=[],
+            data=built.data,
+            source=Source.API,
+            copy_folder=tome,
         )
         if submission.sent_message is None:
             raise MailcoreError("do_submit stored no copy")
@@ -260,8 +285,11 @@ def do_send_message(*, acting_account: Account, form: ComposeInput) -> SendResul
         if not built.recipients:
             raise InvalidMessageError("add at least one recipient", field="to")
         submission = do_submit(
-            acting_account=acting_account, envelope_sender=built.envelope_sender,
-            recipients=built.recipients, data=built.data, source=Source.API,
+            acting_account=acting_account,
+            envelope_sender=built.envelope_sender,
+            recipients=built.recipients,
+            data=built.data,
+            source=Source.API,
             smtputf8=built.smtputf8,
         )
         if submission.sent_message is None:
@@ -270,8 +298,10 @@ def do_send_message(*, acting_account: Account, form: ComposeInput) -> SendResul
         # costs the delivery report of one message, never mail.
         with transaction.atomic():
             SentDelivery.objects.bulk_create(
-                [SentDelivery(message=submission.sent_message, entry=e)
-                 for e in submission.entries],
+                [
+                    SentDelivery(message=submission.sent_message, entry=e)
+                    for e in submission.entries
+                ],
                 ignore_conflicts=True,
             )
         result = SendResult(submission.sent_message, [e.queue_id for e in submission.entries])
@@ -285,16 +315,20 @@ def _after_send(account: Account, form: ComposeInput, prepared: _Prepared) -> No
         if prepared.original is not None and form.mode in ("reply", "reply_all"):
             do_set_flags(acting_account=account, messages=[prepared.original], add=["answered"])
         elif prepared.original is not None and form.mode == "forward":
-            do_set_flags(acting_account=account, messages=[prepared.original],
-                         add_keywords=[FORWARDED_KEYWORD])
+            do_set_flags(
+                acting_account=account,
+                messages=[prepared.original],
+                add_keywords=[FORWARDED_KEYWORD],
+            )
         if prepared.draft is not None:
             do_expunge(acting_account=account, messages=[prepared.draft])
     except MailcoreError:
         log.exception("after sending for account %s", account.pk)
 
 
-def do_save_draft(*, acting_account: Account, form: ComposeInput,
-                  replace: Message | None = None) -> Message:
+def do_save_draft(
+    *, acting_account: Account, form: ComposeInput, replace: Message | None = None
+) -> Message:
     """Store the compose state in Drafts (\\Draft \\Seen). With `replace` (a draft of the
     account), the new version is appended first and the old one expunged after, so an
     autosave that fails half-way never loses the previous version."""
@@ -305,8 +339,13 @@ def do_save_draft(*, acting_account: Account, form: ComposeInput,
     prepared = _prepare(acting_account, form, for_draft=True)
     built = _build(prepared)
     drafts = get_folder_by_special_use(acting_account, SpecialUse.DRAFTS)
-    message = do_append(acting_account=acting_account, folder=drafts, data=built.data,
-                        source=Source.API, flags=["draft", "seen"])
+    message = do_append(
+        acting_account=acting_account,
+        folder=drafts,
+        data=built.data,
+        source=Source.API,
+        flags=["draft", "seen"],
+    )
     if replace is not None:
         do_expunge(acting_account=acting_account, messages=[replace])
     return message

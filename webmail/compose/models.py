@@ -17,8 +17,7 @@ from mailcore.store.models import Message
 class Upload(models.Model):
     """An attachment uploaded first and referenced by id; removed a day after upload."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+",
-                                db_index=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
     filename = models.CharField(max_length=255)
     content_type = models.CharField(max_length=255)
     size = models.BigIntegerField()
@@ -37,8 +36,7 @@ class Upload(models.Model):
 class SentDelivery(models.Model):
     """`message` (the Sent copy) went out in queue entry `entry`."""
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+",
-                                db_index=False)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+", db_index=False)
     entry = models.ForeignKey(QueueEntry, on_delete=models.CASCADE, related_name="+")
 
     class Meta:

@@ -59,8 +59,12 @@ def get_delivery_report(account: Account, message_id: int) -> list[RecipientDeli
     entries = SentDelivery.objects.filter(message=message).values_list("entry_id", flat=True)
     rows = QueueRecipient.objects.filter(entry_id__in=list(entries)).order_by("pk")
     return [
-        RecipientDelivery(address=r.address, state=_STATES.get(r.state, r.state),
-                          last_reply=r.last_reply, updated_at=r.updated_at)
+        RecipientDelivery(
+            address=r.address,
+            state=_STATES.get(r.state, r.state),
+            last_reply=r.last_reply,
+            updated_at=r.updated_at,
+        )
         for r in rows
     ]
 
@@ -103,7 +107,8 @@ def read_draft(account: Account, message_id: int) -> DraftFields:
     parsed = parse_message(read_message_bytes(message))
     headers = {name.lower(): value for name, value in reversed(parsed.headers())}
     priority = {"1": "high", "2": "high", "4": "low", "5": "low"}.get(
-        headers.get("x-priority", "3").strip()[:1], "normal")
+        headers.get("x-priority", "3").strip()[:1], "normal"
+    )
     mode = headers.get(MODE_HEADER.lower(), "new").strip()
     original_raw = headers.get(ORIGINAL_HEADER.lower(), "").strip()
     original: int | None = int(original_raw) if original_raw.isdigit() else None
@@ -122,7 +127,6 @@ def read_draft(account: Account, message_id: int) -> DraftFields:
         mode=mode if mode in {"new", "reply", "reply_all", "forward"} else "new",
         in_reply_to_message=original if mode != "new" else None,
         draft_attachments=[
-            DraftAttachment(a.index, a.filename, a.content_type, a.size)
-            for a in parsed.attachments
+            DraftAttachment(a.index, a.filename, a.content_type, a.size) for a in parsed.attachments
         ],
     )

@@ -23,8 +23,11 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="op", required=True)
         add = sub.add_parser("add", help="create an account (asks for the password)")
         add.add_argument("address")
-        add.add_argument("--password-stdin", action="store_true",
-                         help="read the password from the first line of standard input")
+        add.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from the first line of standard input",
+        )
         add.add_argument("--name", default="", help="display name")
         add.add_argument("--quota", type=int, default=None, help="quota in bytes (0 = none)")
         add.add_argument("--admin", action="store_true", help="superadmin of the server")
@@ -41,9 +44,15 @@ class Command(BaseCommand):
         op = opts["op"]
         if op == "add":
             password = read_password(opts["password_stdin"])
-            account = run_action(lambda: do_create_account(
-                opts["address"], password=password, display_name=opts["name"],
-                quota_bytes=opts["quota"], is_staff=opts["admin"]))
+            account = run_action(
+                lambda: do_create_account(
+                    opts["address"],
+                    password=password,
+                    display_name=opts["name"],
+                    quota_bytes=opts["quota"],
+                    is_staff=opts["admin"],
+                )
+            )
             self.stdout.write(f"created {account.address} (Maildir: {account.storage_path})")
         elif op == "list":
             qs = Account.objects.select_related("domain")

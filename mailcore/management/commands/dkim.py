@@ -18,27 +18,41 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="op", required=True)
-        gen = sub.add_parser("generate", help="new RSA-2048 key (and an ed25519 one with "
-                                              "--ed25519); prints the TXT records")
+        gen = sub.add_parser(
+            "generate",
+            help="new RSA-2048 key (and an ed25519 one with --ed25519); prints the TXT records",
+        )
         gen.add_argument("domain")
-        gen.add_argument("--ed25519", action="store_true",
-                         help="also an ed25519 key: a second signature (RFC 8463)")
+        gen.add_argument(
+            "--ed25519",
+            action="store_true",
+            help="also an ed25519 key: a second signature (RFC 8463)",
+        )
         gen.add_argument("--selector", help="selector of the RSA key (default: mrYYYYMMr…)")
         show = sub.add_parser("show", help="the TXT records of the active keys")
         show.add_argument("domain")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         if opts["op"] == "generate":
-            keys = [run_action(lambda: do_generate_dkim_key(opts["domain"],
-                                                            selector=opts["selector"]))]
+            keys = [
+                run_action(lambda: do_generate_dkim_key(opts["domain"], selector=opts["selector"]))
+            ]
             if opts["ed25519"]:
-                keys.append(run_action(lambda: do_generate_dkim_key(
-                    opts["domain"], algorithm=DkimAlgorithm.ED25519)))
+                keys.append(
+                    run_action(
+                        lambda: do_generate_dkim_key(
+                            opts["domain"], algorithm=DkimAlgorithm.ED25519
+                        )
+                    )
+                )
             self.stdout.write("; publish in DNS, then mail from this domain is signed with:")
         else:
             domain = run_action(lambda: canonical_domain(opts["domain"]))
-            keys = list(DkimKey.objects.filter(domain=domain, is_active=True)
-                        .order_by("algorithm", "-created_at"))
+            keys = list(
+                DkimKey.objects.filter(domain=domain, is_active=True).order_by(
+                    "algorithm", "-created_at"
+                )
+            )
             if not keys:
                 raise CommandError(f"no DKIM key for {domain}")
         for key in keys:

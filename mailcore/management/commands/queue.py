@@ -18,9 +18,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="op", required=True)
         sub.add_parser("flush", help="make every queued or held entry due now (postqueue -f)")
-        for name, text in (("retry", "retry one entry now"),
-                           ("delete", "remove an entry and its spool file, no DSN"),
-                           ("bounce", "bounce its pending recipients with a DSN to the sender")):
+        for name, text in (
+            ("retry", "retry one entry now"),
+            ("delete", "remove an entry and its spool file, no DSN"),
+            ("bounce", "bounce its pending recipients with a DSN to the sender"),
+        ):
             p = sub.add_parser(name, help=text)
             p.add_argument("queue_id")
 

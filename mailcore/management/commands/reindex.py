@@ -21,9 +21,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("addresses", nargs="*")
         parser.add_argument("--all", action="store_true", help="every account")
-        parser.add_argument("--discover", action="store_true",
-                            help="with --all: first recreate domains and accounts found under "
-                                 "MAIL_ROOT that the database lost (they get no password)")
+        parser.add_argument(
+            "--discover",
+            action="store_true",
+            help="with --all: first recreate domains and accounts found under "
+            "MAIL_ROOT that the database lost (they get no password)",
+        )
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -35,8 +38,10 @@ class Command(BaseCommand):
                 found = discover_accounts(Path(settings.MAIL_ROOT))
                 new = [a.address for a in found if a.pk not in before]
                 if new:
-                    self.stdout.write(f"recreated {len(new)} account(s) without a password "
-                                      f"(set one with `account passwd`): {', '.join(new)}")
+                    self.stdout.write(
+                        f"recreated {len(new)} account(s) without a password "
+                        f"(set one with `account passwd`): {', '.join(new)}"
+                    )
             accounts = list(Account.objects.all())
         elif opts["addresses"]:
             accounts = []
@@ -48,10 +53,12 @@ class Command(BaseCommand):
         else:
             raise CommandError("name one or more addresses, or --all")
         for account in accounts:
-            bar = tqdm(desc=account.address, unit="msg", disable=opts["no_progress"],
-                       file=self.stderr._out)
-            report = reindex_account(account, progress=bar.update,
-                                     on_total=lambda n, b=bar: setattr(b, "total", n))
+            bar = tqdm(
+                desc=account.address, unit="msg", disable=opts["no_progress"], file=self.stderr._out
+            )
+            report = reindex_account(
+                account, progress=bar.update, on_total=lambda n, b=bar: setattr(b, "total", n)
+            )
             bar.close()
             self.stdout.write(
                 f"{account.address}: {report.folders} folders, {report.messages} messages "

@@ -39,7 +39,8 @@ def describe_database() -> str:
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
         return f"SQLite (WAL) {db['NAME']}"
-    return f"PostgreSQL {db.get('USER') or ''}@{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    where = f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}"
+    return f"PostgreSQL {db.get('USER') or ''}@{where}/{db['NAME']}"
 
 
 def describe_broker() -> str:
@@ -54,34 +55,87 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--web-workers", type=int, default=2)
         parser.add_argument("--worker-concurrency", type=int, default=2)
-        parser.add_argument("--worker-pool", default="prefork",
-                            choices=["prefork", "threads", "solo"])
-        parser.add_argument("--skip", action="append", default=[],
-                            choices=["web", "smtp", "worker", "beat"],
-                            help="do not start this process (e.g. workers on another host)")
+        parser.add_argument(
+            "--worker-pool", default="prefork", choices=["prefork", "threads", "solo"]
+        )
+        parser.add_argument(
+            "--skip",
+            action="append",
+            default=[],
+            choices=["web", "smtp", "worker", "beat"],
+            help="do not start this process (e.g. workers on another host)",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         created = False
         if settings.TLS_SELF_SIGNED:
-            created = ensure_self_signed(settings.TLS_CERT_FILE, settings.TLS_KEY_FILE,
-                                         settings.MAIL_HOSTNAME)
+            created = ensure_self_signed(
+                settings.TLS_CERT_FILE, settings.TLS_KEY_FILE, settings.MAIL_HOSTNAME
+            )
         py = sys.executable
         web = settings.WEB_LISTEN
         var = str(settings.BROKER_DIR.parent)
         children = [
-            Child("web", [py, "-m", "gunicorn", "webmail.wsgi:application", "--bind", str(web),
-                          "--workers", str(opts["web_workers"]), "--threads", "4",
-                          "--access-logfile", "-", "--graceful-timeout", "5",
-                          "--no-control-socket"]),
+            Child(
+                "web",
+                [
+                    py,
+                    "-m",
+                    "gunicorn",
+                    "webmail.wsgi:application",
+                    "--bind",
+                    str(web),
+                    "--workers",
+                    str(opts["web_workers"]),
+                    "--threads",
+                    "4",
+                    "--access-logfile",
+                    "-",
+                    "--graceful-timeout",
+                    "5",
+                    "--no-control-socket",
+                ],
+            ),
             Child("smtp", [py, "-m", "mailcore.smtp"]),
-            Child("worker", [py, "-m", "celery", "-A", "webmail", "worker", "-Q", "mailroom",
-                             "--concurrency", str(opts["worker_concurrency"]),
-                             "--pool", opts["worker_pool"], "--loglevel", "INFO",
-                             "--without-gossip", "--without-mingle", "--hostname",
-                             f"worker@{settings.MAIL_HOSTNAME}"]),
-            Child("beat", [py, "-m", "celery", "-A", "webmail", "beat", "--loglevel", "INFO",
-                           "--schedule", os.path.join(var, "celerybeat-schedule")]),
+            Child(
+                "worker",
+                [
+                    py,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "webmail",
+                    "worker",
+                    "-Q",
+                    "mailroom",
+                    "--concurrency",
+                    str(opts["worker_concurrency"]),
+                    "--pool",
+                    opts["worker_pool"],
+                    "--loglevel",
+                    "INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--hostname",
+                    f"worker@{settings.MAIL_HOSTNAME}",
+                ],
+            ),
+            Child(
+                "beat",
+                [
+                    py,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "webmail",
+                    "beat",
+                    "--loglevel",
+                    "INFO",
+                    "--schedule",
+                    os.path.join(var, "celerybeat-schedule"),
+                ],
+            ),
         ]
         children = [c for c in children if c.name not in opts["skip"]]
         self._banner(created)
