@@ -33,7 +33,7 @@ from mailcore.faults import fault_point
 from mailcore.mime import ParsedMessage, parse_message
 from mailcore.store.actions import do_deliver
 from mailcore.store.maildir import safe_hostname
-from mailcore.store.models import Folder, Source, SpecialUse
+from mailcore.store.models import Folder, Message, Source, SpecialUse
 
 log = logging.getLogger("mailroom")
 
@@ -59,6 +59,7 @@ def do_enqueue(
     direction: str = Direction.INBOUND,
     origin: str = "",
     queue_id: str | None = None,
+    sent_copy: Message | None = None,
 ) -> QueueEntry:
     """Spool `data` durably and commit its queue row; only then may the caller say 250.
 
@@ -84,6 +85,7 @@ def do_enqueue(
                 received_at=now,
                 next_attempt_at=now,
                 origin=origin,
+                sent_copy=sent_copy,
             )
             QueueRecipient.objects.bulk_create(
                 QueueRecipient(entry=entry, address=r) for r in dict.fromkeys(recipients)

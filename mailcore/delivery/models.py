@@ -49,6 +49,10 @@ class QueueEntry(models.Model):
     locked_until = models.DateTimeField(null=True, blank=True)
     attempts = models.IntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
+    # The Sent-folder copy of a submitted message: its sender's view of where the mail went.
+    sent_copy = models.ForeignKey(
+        "store.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # What created this entry when it was not SMTP (e.g. 'fwd:<queue id>:<rcpt>' for a forward).
     origin = models.CharField(max_length=100, blank=True, default="", db_index=True)
 

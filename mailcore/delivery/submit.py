@@ -210,6 +210,7 @@ def do_enqueue_routed(
     smtputf8: bool = False,
     authenticated_as: Account | None = None,
     origin: str = "",
+    sent_copy: Message | None = None,
 ) -> list[QueueEntry]:
     """Queue one message for local recipients (an inbound entry, delivered by the worker like
     mail from outside) and remote ones (one outbound entry for the relay), both or neither.
@@ -234,6 +235,7 @@ def do_enqueue_routed(
                             direction=direction,
                             origin=origin,
                             queue_id=qid,
+                            sent_copy=sent_copy,
                         )
                     )
     except BaseException:
@@ -302,6 +304,7 @@ def do_submit(
                 smtputf8=smtputf8,
                 authenticated_as=acting_account,
                 origin=origin,
+                sent_copy=sent,
             )
             spooled.extend(e.spool_name for e in entries)
     except BaseException:

@@ -242,3 +242,23 @@ def test_display_name_goes_into_from(make_account, bob: Account) -> None:  # typ
         "name": "김철수 (영업팀)",
         "address": "kim@example.com",
     }
+
+
+def test_smtp_submitted_mail_has_a_delivery_report_too(
+    alice: Account, bob: Account, alice_api: APIClient
+) -> None:
+    from mailcore.delivery.submit import do_submit
+    from mailcore.store.models import Source
+
+    submission = do_submit(
+        acting_account=alice,
+        envelope_sender="alice@example.com",
+        recipients=["bob@example.com"],
+        data=b"From: alice@example.com\r\nTo: bob@example.com\r\nSubject: via 587\r\n\r\nhi\r\n",
+        source=Source.SMTP,
+    )
+    assert submission.sent_message is not None
+    url = f"/api/v1/messages/{submission.sent_message.pk}/delivery"
+    assert [r["state"] for r in alice_api.get(url).json()["recipients"]] == ["queued"]
+    run_queue()
+    assert [r["state"] for r in alice_api.get(url).json()["recipients"]] == ["delivered"]

@@ -43,7 +43,7 @@ from mailcore.store.actions import do_append, do_expunge, do_set_flags
 from mailcore.store.models import Message, Source, SpecialUse
 from mailcore.store.queries import access_message, get_folder_by_special_use, read_message_bytes
 from webmail.compose import storage
-from webmail.compose.models import SentDelivery, Upload
+from webmail.compose.models import Upload
 from webmail.compose.queries import MODE_HEADER, ORIGINAL_HEADER, access_draft, access_uploads
 
 log = logging.getLogger("mailroom")
@@ -294,16 +294,6 @@ def do_send_message(*, acting_account: Account, form: ComposeInput) -> SendResul
         )
         if submission.sent_message is None:
             raise MailcoreError("do_submit stored no Sent copy")
-        # After do_submit committed (it is its own transaction): losing this row in a crash
-        # costs the delivery report of one message, never mail.
-        with transaction.atomic():
-            SentDelivery.objects.bulk_create(
-                [
-                    SentDelivery(message=submission.sent_message, entry=e)
-                    for e in submission.entries
-                ],
-                ignore_conflicts=True,
-            )
         result = SendResult(submission.sent_message, [e.queue_id for e in submission.entries])
     _after_send(acting_account, form, prepared)
     return result

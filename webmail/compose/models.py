@@ -1,5 +1,4 @@
-"""Compose state that is not mail: attachments uploaded before a send or draft save, and which
-queue entries carry a message sent through the API (for its per-recipient delivery state).
+"""Compose state that is not mail: attachments uploaded before a send or draft save.
 
 Rows are written only by webmail.compose.actions; upload bytes live in files under UPLOAD_DIR.
 """
@@ -9,9 +8,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from mailcore.delivery.models import QueueEntry
 from mailcore.directory.models import Account
-from mailcore.store.models import Message
 
 
 class Upload(models.Model):
@@ -31,18 +28,3 @@ class Upload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}:{self.filename}"
-
-
-class SentDelivery(models.Model):
-    """`message` (the Sent copy) went out in queue entry `entry`."""
-
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+", db_index=False)
-    entry = models.ForeignKey(QueueEntry, on_delete=models.CASCADE, related_name="+")
-
-    class Meta:
-        constraints = (
-            models.UniqueConstraint(fields=("message", "entry"), name="sent_delivery_unique"),
-        )
-
-    def __str__(self) -> str:
-        return f"{self.message_id}→{self.entry_id}"

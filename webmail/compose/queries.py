@@ -13,7 +13,7 @@ from mailcore.mime import parse_message, sanitize_html
 from mailcore.mime.build import parse_address_header
 from mailcore.store.models import Message, SpecialUse
 from mailcore.store.queries import access_message, read_message_bytes
-from webmail.compose.models import SentDelivery, Upload
+from webmail.compose.models import Upload
 
 # Headers a draft carries so it can be reopened as what it was (never present in sent mail).
 MODE_HEADER = "X-Mailroom-Compose-Mode"
@@ -53,11 +53,10 @@ _STATES = {RecipientState.PENDING: "queued"}
 
 
 def get_delivery_report(account: Account, message_id: int) -> list[RecipientDelivery]:
-    """Per envelope recipient of a message the account sent through the API: where it is.
-    Empty for a message of the account that was not sent that way."""
+    """Per envelope recipient of a message the account sent (API or SMTP submission): where
+    it is. Empty for any other message of the account."""
     message = access_message(account, message_id)
-    entries = SentDelivery.objects.filter(message=message).values_list("entry_id", flat=True)
-    rows = QueueRecipient.objects.filter(entry_id__in=list(entries)).order_by("pk")
+    rows = QueueRecipient.objects.filter(entry__sent_copy=message).order_by("pk")
     return [
         RecipientDelivery(
             address=r.address,
