@@ -30,11 +30,10 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def _call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    close_old_connections()  # a connection broken by a DB restart is replaced, not reused
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        close_old_connections()
+    # Drops a connection that is past CONN_MAX_AGE or saw an error (a database restart):
+    # that call fails with a temporary error, the next one reconnects.
+    close_old_connections()
+    return fn(*args, **kwargs)
 
 
 async def run_db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -215,29 +215,37 @@ def do_enqueue_routed(
     """Queue one message for local recipients (an inbound entry, delivered by the worker like
     mail from outside) and remote ones (one outbound entry for the relay), both or neither.
     `queue_id` names the inbound entry (the id the SMTP client is told)."""
+    jobs = [
+        (direction, rcpts, qid)
+        for direction, rcpts, qid in (
+            (Direction.INBOUND, local, queue_id),
+            (Direction.OUTBOUND, remote, None if local else queue_id),
+        )
+        if rcpts
+    ]
+
+    def enqueue(direction: str, rcpts: list[str], qid: str | None) -> QueueEntry:
+        return do_enqueue(
+            sender=sender,
+            recipients=rcpts,
+            data=data,
+            client_ip=client_ip,
+            client_helo=client_helo,
+            smtputf8=smtputf8,
+            authenticated_as=authenticated_as,
+            direction=direction,
+            origin=origin,
+            queue_id=qid,
+            sent_copy=sent_copy,
+        )
+
+    if len(jobs) == 1:  # the common case: no outer transaction, no savepoint round trips
+        return [enqueue(*jobs[0])]
     entries: list[QueueEntry] = []
     try:
         with transaction.atomic():
-            for direction, rcpts, qid in (
-                (Direction.INBOUND, local, queue_id),
-                (Direction.OUTBOUND, remote, None if local else queue_id),
-            ):
-                if rcpts:
-                    entries.append(
-                        do_enqueue(
-                            sender=sender,
-                            recipients=rcpts,
-                            data=data,
-                            client_ip=client_ip,
-                            client_helo=client_helo,
-                            smtputf8=smtputf8,
-                            authenticated_as=authenticated_as,
-                            direction=direction,
-                            origin=origin,
-                            queue_id=qid,
-                            sent_copy=sent_copy,
-                        )
-                    )
+            for job in jobs:
+                entries.append(enqueue(*job))  # noqa: PERF401 - one by one: cleanup needs them
     except BaseException:
         for entry in entries:  # committed savepoints, rolled back with the block: files too
             spool.remove(entry.spool_name)

@@ -19,6 +19,7 @@ from mailcore.delivery.submit import do_enqueue_routed, remote_address
 from mailcore.directory.models import RelayAction
 from mailcore.directory.queries import (
     AccessRule,
+    Recipient,
     Resolution,
     list_access_rules_for_ip,
     pick_access_rule,
@@ -103,12 +104,18 @@ class IngressHandler:
         if not address.isascii() and not envelope.smtp_utf8:
             # RFC 6531 §3.4: without SMTPUTF8 a non-ASCII mailbox is refused.
             return "553 5.6.7 Non-ASCII recipient address needs the SMTPUTF8 parameter"
+        rules: list[AccessRule] | None = getattr(session, "mailroom_access_rules", None)
         try:
-            rules = await self._access_rules(session)
-            found = await run_db(resolve_recipient, address)
+            # One trip to the database thread per RCPT: the session's access rules (loaded
+            # once, like an access map lookup) together with the recipient.
+            loaded, found = await run_db(
+                _lookup, _peer_ip(session) if rules is None else None, address
+            )
         except DatabaseError:
             log.exception("recipient lookup failed for %s", address)
             return "451 4.3.0 Temporary lookup failure, try again later"
+        if rules is None:
+            rules = session.mailroom_access_rules = loaded or []
         shown = _printable(address)
         rule = pick_access_rule(rules, sender=envelope.mail_from or "", recipient=address)
         action = rule.action if rule is not None else ""
@@ -144,14 +151,6 @@ class IngressHandler:
                 except InvalidAddressError:
                     return f"553 5.1.3 <{shown}>: Bad recipient address syntax"
                 return _accept(envelope, remote, action=action, remote=True)
-
-    async def _access_rules(self, session: Any) -> list[AccessRule]:
-        """The client's access rules, loaded once per session (like an access map lookup)."""
-        rules: list[AccessRule] | None = getattr(session, "mailroom_access_rules", None)
-        if rules is None:
-            rules = await run_db(list_access_rules_for_ip, _peer_ip(session))
-            session.mailroom_access_rules = rules
-        return rules
 
     def _checked_data(self, envelope: Any) -> tuple[bytes, str]:
         """The message bytes ready to spool, or '' and the refusal reply."""
@@ -248,6 +247,10 @@ def discarded(envelope: Any, queue_id: str, ip: str) -> str:
 
 def _peer_ip(session: Any) -> str:
     return str(session.peer[0]) if session.peer else "unknown"
+
+
+def _lookup(ip: str | None, address: str) -> tuple[list[AccessRule] | None, Recipient]:
+    return (list_access_rules_for_ip(ip) if ip is not None else None), resolve_recipient(address)
 
 
 def _implicit_tls(server: Any) -> bool:
