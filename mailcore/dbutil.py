@@ -1,5 +1,6 @@
 """Small SQL helpers the ORM makes slow: updating many rows with different values in one
-statement. Portable to PostgreSQL and SQLite (≥ 3.33, UPDATE … FROM)."""
+statement, inserting a row with its child rows in one round trip. Portable to PostgreSQL and
+SQLite (≥ 3.35: UPDATE … FROM, INSERT … RETURNING)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,72 @@ def bulk_set(
             params.append(field.get_db_prep_value(value, connection))  # type: ignore[union-attr]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def insert_is_one_statement() -> bool:
+    """Does insert_with_children() run as one statement (atomic without a transaction)?"""
+    return connection.vendor == "postgresql"
+
+
+def insert_with_children(obj: models.Model, children: Sequence[models.Model], fk: str) -> None:
+    """INSERT `obj` and `children` (unsaved instances whose ForeignKey `fk` points to obj) and
+    set the primary key on obj and the link on the children: no ORM query building, and one
+    round trip on PostgreSQL (a data-modifying WITH); two elsewhere, so there the caller must
+    hold a transaction.
+
+    Field values go through pre_save (auto_now) and get_db_prep_save, as in Model.save().
+    """
+    meta = obj._meta
+    qn = connection.ops.quote_name
+    pk = meta.pk
+    assert pk is not None
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"  # noqa: S608
+        f" VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(pk.column)}"
+    )
+    if not children:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            obj.pk = cursor.fetchone()[0]
+        _mark_saved(obj)
+        return
+    cmeta = children[0]._meta
+    link = cmeta.get_field(fk)
+    cfields = [f for f in cmeta.concrete_fields if not f.primary_key and f is not link]
+    crows = [
+        [f.get_db_prep_save(f.pre_save(child, True), connection) for f in cfields]
+        for child in children
+    ]
+    into = (
+        f"INSERT INTO {qn(cmeta.db_table)}"
+        f" ({', '.join(qn(f.column) for f in (link, *cfields))})"  # type: ignore[union-attr]
+    )
+    with connection.cursor() as cursor:
+        if insert_is_one_statement():
+            # VALUES columns are column1, column2, …; typed from their first row, hence casts.
+            selected = ", ".join(f"v.column{i + 1}{_cast(f)}" for i, f in enumerate(cfields))
+            values = ", ".join(["(" + ", ".join(["%s"] * len(cfields)) + ")"] * len(children))
+            cursor.execute(
+                f"WITH parent AS ({sql}) {into} SELECT parent.{qn(pk.column)}, {selected}"  # noqa: S608
+                f" FROM parent, (VALUES {values}) AS v RETURNING {qn(link.column)}",  # type: ignore[union-attr]
+                params + [p for row in crows for p in row],
+            )
+            obj.pk = cursor.fetchone()[0]
+        else:
+            cursor.execute(sql, params)
+            obj.pk = cursor.fetchone()[0]
+            values = ", ".join(["(" + ", ".join(["%s"] * (len(cfields) + 1)) + ")"] * len(children))
+            cursor.execute(f"{into} VALUES {values}", [p for row in crows for p in (obj.pk, *row)])
+    _mark_saved(obj)
+    for child in children:
+        setattr(child, link.attname, obj.pk)  # type: ignore[union-attr]
+
+
+def _mark_saved(obj: models.Model) -> None:
+    obj._state.adding = False
+    obj._state.db = connection.alias
 
 
 def _cast(field: Any) -> str:

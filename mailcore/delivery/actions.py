@@ -6,6 +6,7 @@ Each attempt is recorded before it is made; a killed worker costs a lease period
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from mailcore.dbutil import bulk_set
+from mailcore.dbutil import bulk_set, insert_is_one_statement, insert_with_children
 from mailcore.delivery import spool
 from mailcore.delivery.models import (
     DeliveryAttempt,
@@ -27,11 +28,11 @@ from mailcore.delivery.models import (
     RecipientState,
 )
 from mailcore.directory.models import Account
-from mailcore.directory.queries import expand_recipient
+from mailcore.directory.queries import Expansion, expand_recipient
 from mailcore.errors import MailcoreError, StorageError
 from mailcore.faults import fault_point
 from mailcore.mime import ParsedMessage, parse_message
-from mailcore.store.actions import do_deliver
+from mailcore.store.actions import Arrival, Delivered, do_deliver, do_deliver_many
 from mailcore.store.maildir import safe_hostname
 from mailcore.store.models import Folder, Message, Source, SpecialUse
 
@@ -69,27 +70,30 @@ def do_enqueue(
     queue_id = queue_id or spool.new_queue_id()
     stored = spool.write(queue_id, data)
     now = timezone.now()
+    entry = QueueEntry(
+        queue_id=queue_id,
+        direction=direction,
+        sender=sender,
+        spool_name=stored.name,
+        size=stored.size,
+        sha256=stored.sha256,
+        client_ip=client_ip,
+        client_helo=client_helo[:255],
+        smtputf8=smtputf8,
+        authenticated_as=authenticated_as,
+        received_at=now,
+        next_attempt_at=now,
+        origin=origin,
+        sent_copy=sent_copy,
+    )
+    rows = [QueueRecipient(entry=entry, address=r) for r in dict.fromkeys(recipients)]
+    # Once per accepted message: raw inserts (no ORM query building) and, on PostgreSQL
+    # outside a caller's transaction, one autocommitted statement instead of BEGIN, two
+    # INSERTs and COMMIT. Either way the rows are committed (or rolled back) together.
     try:
-        with transaction.atomic():
-            entry = QueueEntry.objects.create(
-                queue_id=queue_id,
-                direction=direction,
-                sender=sender,
-                spool_name=stored.name,
-                size=stored.size,
-                sha256=stored.sha256,
-                client_ip=client_ip,
-                client_helo=client_helo[:255],
-                smtputf8=smtputf8,
-                authenticated_as=authenticated_as,
-                received_at=now,
-                next_attempt_at=now,
-                origin=origin,
-                sent_copy=sent_copy,
-            )
-            QueueRecipient.objects.bulk_create(
-                QueueRecipient(entry=entry, address=r) for r in dict.fromkeys(recipients)
-            )
+        one_statement = insert_is_one_statement() and connection.get_autocommit()
+        with contextlib.nullcontext() if one_statement else transaction.atomic():
+            insert_with_children(entry, rows, "entry")
             transaction.on_commit(lambda: dispatch(entry.pk), robust=True)
     except BaseException:
         spool.remove(stored.name)
@@ -206,6 +210,7 @@ def _process_batch(entry_ids: list[int], worker: str) -> dict[int, str]:
         recipients.setdefault(rcpt.entry_id, []).append(rcpt)
     inboxes: dict[int, Folder | None] = {}
     work: list[_Attempt] = []
+    local: list[tuple[_Attempt, list[QueueRecipient], bytes]] = []
     for entry, attempt in claimed:
         job = _Attempt(entry, attempt, {})
         work.append(job)
@@ -227,10 +232,12 @@ def _process_batch(entry_ids: list[int], worker: str) -> dict[int, str]:
         if entry.direction == Direction.OUTBOUND:
             job.outcomes = _relay_outbound(entry, data, pending, inboxes)
         else:
-            parsed = parse_message(data)
-            job.outcomes = {
-                r.pk: _deliver_inbound(entry, r, data, parsed, inboxes) for r in pending
-            }
+            local.append((job, pending, data))
+    if local:
+        _deliver_inbound_batch(local, inboxes)
+    for job in work:
+        if job.state == EntryState.HELD:
+            continue
         open_left = any(o.state not in FINAL_STATES for o in job.outcomes.values())
         job.state = EntryState.QUEUED if open_left else EntryState.DONE
         job.result = "deferred" if open_left else "done"
@@ -275,6 +282,87 @@ def _record(work: list[_Attempt]) -> None:
         bulk_set(DeliveryAttempt, ["finished_at", "result", "detail"], attempts)
 
 
+def _inbox(account: Account, inboxes: dict[int, Folder | None]) -> Folder | None:
+    if account.pk not in inboxes:
+        inboxes[account.pk] = Folder.objects.filter(
+            account=account, special_use=SpecialUse.INBOX
+        ).first()
+    return inboxes[account.pk]
+
+
+@dataclass(slots=True)
+class _LocalRcpt:
+    job: _Attempt
+    rcpt: QueueRecipient
+    data: bytes
+    expansion: Expansion
+    copies: list[int]  # indexes into the batch's arrivals
+    early: Outcome | None = None  # settled without a copy: a bounce, or a missing INBOX
+
+
+def _deliver_inbound_batch(
+    jobs: list[tuple[_Attempt, list[QueueRecipient], bytes]], inboxes: dict[int, Folder | None]
+) -> None:
+    """The pending recipients of a batch's inbound entries, as _deliver_inbound does each, but
+    with every local copy of the batch going through one do_deliver_many (all Maildir files
+    first, then one index transaction) and forwards queued after that commit."""
+    expansions: dict[str, Expansion] = {}
+    arrivals: list[Arrival] = []
+    plans: list[_LocalRcpt] = []
+    for job, pending, data in jobs:
+        parsed = parse_message(data) if pending else None
+        for rcpt in pending:
+            expansion = expansions.get(rcpt.address)
+            if expansion is None:
+                expansion = expansions[rcpt.address] = expand_recipient(rcpt.address)
+            plan = _LocalRcpt(job, rcpt, data, expansion, [])
+            plans.append(plan)
+            if not expansion.accounts and not expansion.external:
+                problems = "; ".join(expansion.problems) or "no such mailbox"
+                plan.early = Outcome(RecipientState.BOUNCED, "5.1.1 " + problems)
+                continue
+            for account in expansion.accounts:
+                inbox = _inbox(account, inboxes)
+                if inbox is None:
+                    plan.early = Outcome(
+                        RecipientState.DEFERRED, f"4.3.0 {account.address} has no INBOX"
+                    )
+                    break
+                assert parsed is not None
+                plan.copies.append(len(arrivals))
+                arrivals.append(
+                    Arrival(
+                        account=account,
+                        folder=inbox,
+                        data=data,
+                        key=local_key(job.entry, account),
+                        parsed=parsed,
+                        internal_date=job.entry.received_at,
+                        source=Source.SMTP,
+                    )
+                )
+    results = do_deliver_many(arrivals) if arrivals else []
+    if any(isinstance(r, Delivered) for r in results):
+        fault_point("deliver.after_commit")  # after the index commit, before the bookkeeping
+    for plan in plans:
+        outcome: Outcome | None = None
+        delivered: list[str] = []
+        for n in plan.copies:
+            result = results[n]
+            if not isinstance(result, Delivered):
+                address = arrivals[n].account.address
+                outcome = Outcome(RecipientState.DEFERRED, f"4.3.0 {address}: {result}")
+                break
+            delivered.append(arrivals[n].account.address)
+        outcome = outcome or plan.early
+        if outcome is None and plan.expansion.external:
+            _forward(plan.job.entry, plan.rcpt, plan.expansion.external, plan.data)
+            delivered.append("forwarded to " + ", ".join(plan.expansion.external))
+        plan.job.outcomes[plan.rcpt.pk] = outcome or Outcome(
+            RecipientState.DELIVERED, "2.0.0 " + ", ".join(delivered)
+        )
+
+
 def _deliver_inbound(
     entry: QueueEntry,
     rcpt: QueueRecipient,
@@ -289,11 +377,7 @@ def _deliver_inbound(
         )
     delivered: list[str] = []
     for account in expansion.accounts:
-        if account.pk not in inboxes:
-            inboxes[account.pk] = Folder.objects.filter(
-                account=account, special_use=SpecialUse.INBOX
-            ).first()
-        inbox = inboxes[account.pk]
+        inbox = _inbox(account, inboxes)
         if inbox is None:
             return Outcome(RecipientState.DEFERRED, f"4.3.0 {account.address} has no INBOX")
         try:

@@ -8,6 +8,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import connection
 
 from mailcore.addresses import canonical_address, canonical_domain, split_address
 from mailcore.directory.models import Account, Alias, Domain, RelayAction, RelayRule
@@ -51,13 +52,9 @@ def resolve_recipient(address: str) -> Recipient:
         return Recipient(Resolution.UNKNOWN if local_domain else Resolution.NOT_LOCAL, "")
     local, _, alabel = canonical.rpartition("@")
     # Hot path first: an existing account of an active domain is one indexed lookup.
-    account = (
-        Account.objects.filter(address=canonical, domain__is_active=True).only("is_active").first()
-    )
-    if account is not None:
-        return Recipient(
-            Resolution.ACCOUNT if account.is_active else Resolution.DISABLED, canonical
-        )
+    active = _account_active_in_active_domain(canonical)
+    if active is not None:
+        return Recipient(Resolution.ACCOUNT if active else Resolution.DISABLED, canonical)
     if not is_local_domain(alabel):
         return Recipient(Resolution.NOT_LOCAL, canonical)
     for candidate in _candidates(local, alabel):
@@ -73,6 +70,22 @@ def resolve_recipient(address: str) -> Recipient:
     if Alias.objects.filter(source=f"@{alabel}").exists():
         return Recipient(Resolution.ALIAS, canonical)
     return Recipient(Resolution.UNKNOWN, canonical)
+
+
+def _account_active_in_active_domain(address: str) -> bool | None:
+    """Account.is_active of `address` if it exists in an active domain, else None. Raw SQL:
+    this runs once per RCPT, and building the ORM query cost more CPU than running it."""
+    qn = connection.ops.quote_name
+    account, domain = qn(Account._meta.db_table), qn(Domain._meta.db_table)
+    sql = (
+        f"SELECT a.{qn('is_active')} FROM {account} a JOIN {domain} d"  # noqa: S608
+        f" ON d.{qn('id')} = a.{qn('domain_id')}"
+        f" WHERE a.{qn('address')} = %s AND d.{qn('is_active')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [address])
+        row = cursor.fetchone()
+    return None if row is None else bool(row[0])
 
 
 def _candidates(local: str, alabel: str) -> list[str]:
@@ -212,13 +225,22 @@ def list_access_rules_for_ip(ip: str) -> list[AccessRule]:
     addr = client_ip(ip)
     if addr is None:
         return []
+    qn = connection.ops.quote_name
+    columns = ("id", "network", "sender_domain", "recipient_domain", "action")
+    # Raw SQL: once per session, and the ORM's query building was most of its cost. Same
+    # order as RelayRule.Meta.ordering.
+    sql = (
+        f"SELECT {', '.join(qn(c) for c in columns)} FROM {qn(RelayRule._meta.db_table)}"  # noqa: S608
+        f" ORDER BY {qn('network')}, {qn('sender_domain')}, {qn('recipient_domain')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
     out = []
-    for rule in RelayRule.objects.all():
-        network = ipaddress.ip_network(rule.network, strict=False)
+    for pk, cidr, sender_domain, recipient_domain, action in rows:
+        network = ipaddress.ip_network(cidr, strict=False)
         if addr.version == network.version and addr in network:
-            out.append(
-                AccessRule(rule.pk, network, rule.sender_domain, rule.recipient_domain, rule.action)
-            )
+            out.append(AccessRule(pk, network, sender_domain, recipient_domain, action))
     return out
 
 

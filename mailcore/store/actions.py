@@ -6,21 +6,29 @@ Change after commit, and takes the acting account explicitly. Nothing else write
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 
 from mailcore.directory.models import Account
-from mailcore.errors import ConflictError, NotFoundError, UserError
+from mailcore.errors import (
+    ConflictError,
+    MailcoreError,
+    NotFoundError,
+    StorageError,
+    UserError,
+)
 from mailcore.faults import fault_point
 from mailcore.mime import ParsedMessage, parse_message
 from mailcore.store.changes import Change, publish_on_commit
-from mailcore.store.maildir import Maildir, folder_path_for_name
+from mailcore.store.maildir import Maildir, StoredFile, folder_path_for_name
 from mailcore.store.models import Folder, Message, Source, SpecialUse
 from mailcore.store.queries import maildir_for
 
@@ -35,6 +43,7 @@ DEFAULT_FOLDERS: tuple[tuple[str, str], ...] = (
 SYSTEM_FLAGS = {"seen": "S", "answered": "R", "flagged": "F", "deleted": "T", "draft": "D"}
 MAX_KEYWORD_LEN = 64
 MAX_KEYWORDS = 64
+log = logging.getLogger("mailroom")
 
 
 def new_uidvalidity() -> int:
@@ -234,6 +243,200 @@ def do_deliver(
             maildir.unlink(folder.path, key, in_cur=stored.in_cur, info=stored.info)
         raise
     return Delivered(message, True)
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """One copy of an arriving message for do_deliver_many: `data` into `folder` under `key`."""
+
+    account: Account
+    folder: Folder
+    data: bytes
+    key: str
+    parsed: ParsedMessage
+    internal_date: datetime
+    source: str = Source.SMTP
+
+
+def do_deliver_many(arrivals: list[Arrival]) -> list[Delivered | MailcoreError]:
+    """Deliver several arriving messages (no flags, no keywords: new/, unseen) at once, with
+    the guarantees of do_deliver for each: one result per arrival, in order, a Delivered or
+    the MailcoreError that stopped that copy (the others go on).
+
+    Precondition: each folder belongs to its arrival's account (else NotFoundError for it).
+
+    Effects, in two phases: every Maildir file is written and fsynced first (a file that is
+    there already is kept: a repeat, or a crash before the index commit); then ONE transaction
+    reserves each folder's UIDs with a single allocate_uids, inserts all rows, appends each
+    folder's uidlist lines with one fdatasync, and publishes one change per folder after
+    commit. Idempotent per (account, key) like do_deliver: a key already indexed is not stored
+    again (a file this call created beside it is removed), and a key given twice is stored
+    once. If that transaction fails (a concurrent delivery of the same key, say), each copy not
+    yet indexed goes through do_deliver on its own, so a failing row loses no message.
+    """
+    results: list[Delivered | MailcoreError | None] = [None] * len(arrivals)
+    outer = transaction.get_connection().in_atomic_block
+    maildirs = _Maildirs()
+    created: set[int] = set()
+    written: list[tuple[int, StoredFile]] = []
+    first_of: dict[tuple[int, str], int] = {}
+    repeats: list[tuple[int, int]] = []
+    for i, item in enumerate(arrivals):
+        if item.folder.account_id != item.account.pk:
+            results[i] = NotFoundError("folder not found")
+            continue
+        ident = (item.account.pk, item.key)
+        if ident in first_of:
+            repeats.append((i, first_of[ident]))
+            continue
+        first_of[ident] = i
+        try:
+            stored, new_file = maildirs.of(item.account).deliver(
+                item.folder.path, item.key, item.data, mtime=item.internal_date.timestamp()
+            )
+        except (StorageError, OSError) as exc:
+            results[i] = exc if isinstance(exc, StorageError) else StorageError(str(exc))
+            continue
+        written.append((i, stored))
+        if new_file:
+            created.add(i)
+    fresh: list[tuple[int, StoredFile]] = []
+    if written:
+        # Keys indexed already (a repeat, or the user moved the first copy): keep that message.
+        indexed = {
+            (m.account_id, m.maildir_key): m
+            for m in Message.objects.filter(
+                account_id__in={arrivals[i].account.pk for i, _ in written},
+                maildir_key__in={arrivals[i].key for i, _ in written},
+            )
+        }
+        for i, stored in written:
+            existing = indexed.get((arrivals[i].account.pk, arrivals[i].key))
+            if existing is None:
+                fresh.append((i, stored))
+                continue
+            if i in created and not outer:
+                _unlink_stored(maildirs, arrivals[i], stored)
+            results[i] = Delivered(existing, False)
+    if fresh:
+        fault_point("deliver.after_file")
+        try:
+            for i, message in _index_arrivals(maildirs, arrivals, fresh):
+                results[i] = Delivered(message, True)
+        except (DatabaseError, StorageError):
+            log.warning("batch index failed; indexing one by one", exc_info=True)
+            removable = created if not outer else set()
+            _deliver_one_by_one(maildirs, arrivals, fresh, removable, results)
+        except BaseException:
+            if not outer:  # as do_deliver: a file whose row cannot be committed goes again
+                for i, stored in fresh:
+                    if i in created:
+                        _unlink_stored(maildirs, arrivals[i], stored)
+            raise
+    for i, first in repeats:
+        done = results[first]
+        results[i] = Delivered(done.message, False) if isinstance(done, Delivered) else done
+    assert None not in results  # every path above settles its arrival
+    return cast(list[Delivered | MailcoreError], results)
+
+
+def _index_arrivals(
+    maildirs: _Maildirs, arrivals: list[Arrival], fresh: list[tuple[int, StoredFile]]
+) -> list[tuple[int, Message]]:
+    """Rows and uidlist lines for message files already in place, in one transaction."""
+    by_folder: dict[int, list[tuple[int, StoredFile]]] = {}
+    for i, stored in fresh:
+        by_folder.setdefault(arrivals[i].folder.pk, []).append((i, stored))
+    rows: list[tuple[int, Message]] = []
+    with transaction.atomic():
+        for folder_id, group in by_folder.items():
+            uid, modseq = allocate_uids(folder_id, len(group), unseen=len(group))
+            for i, stored in group:
+                item = arrivals[i]
+                message = Message(
+                    account=item.account,
+                    folder=item.folder,
+                    uid=uid,
+                    maildir_key=item.key,
+                    in_cur=stored.in_cur,
+                    info=stored.info,
+                    size=len(item.data),
+                    internal_date=item.internal_date,
+                    modseq=modseq,
+                    keywords=[],
+                    source=item.source,
+                    **listing_fields(item.parsed),
+                )
+                rows.append((i, message))
+                uid += 1
+        Message.objects.bulk_create([m for _, m in rows])
+        by_index = dict(rows)
+        for folder_id, group in by_folder.items():
+            item = arrivals[group[0][0]]
+            maildirs.of(item.account).append_uids(
+                item.folder.path, [(by_index[i].uid, arrivals[i].key) for i, _ in group]
+            )
+            publish_on_commit(
+                item.account.pk, Change("add", folder_id, tuple(by_index[i].pk for i, _ in group))
+            )
+    return rows
+
+
+def _deliver_one_by_one(
+    maildirs: _Maildirs,
+    arrivals: list[Arrival],
+    fresh: list[tuple[int, StoredFile]],
+    removable: set[int],
+    results: list[Delivered | MailcoreError | None],
+) -> None:
+    """do_deliver_many's fallback: each copy whose file is in place gets its own do_deliver
+    (which finds the file and indexes it). Files in `removable` were created by this call
+    and go again when their copy ends up not indexed."""
+    for n, (i, stored) in enumerate(fresh):
+        item = arrivals[i]
+        try:
+            done = do_deliver(
+                item.account,
+                item.folder,
+                item.data,
+                key=item.key,
+                source=item.source,
+                parsed=item.parsed,
+                internal_date=item.internal_date,
+            )
+        except (MailcoreError, OSError) as exc:
+            if i in removable:
+                _unlink_stored(maildirs, item, stored)
+            results[i] = exc if isinstance(exc, MailcoreError) else StorageError(str(exc))
+            continue
+        except BaseException:
+            for j, left in fresh[n:]:
+                if j in removable:
+                    _unlink_stored(maildirs, arrivals[j], left)
+            raise
+        if i in removable and not done.created and done.message.folder_id != item.folder.pk:
+            # Indexed meanwhile in another folder: the file this call created is a duplicate.
+            _unlink_stored(maildirs, item, stored)
+        results[i] = done
+
+
+class _Maildirs:
+    """maildir_for once per account of a batch (it resolves the path: a syscall per level)."""
+
+    def __init__(self) -> None:
+        self._by_account: dict[int, Maildir] = {}
+
+    def of(self, account: Account) -> Maildir:
+        maildir = self._by_account.get(account.pk)
+        if maildir is None:
+            maildir = self._by_account[account.pk] = maildir_for(account)
+        return maildir
+
+
+def _unlink_stored(maildirs: _Maildirs, item: Arrival, stored: StoredFile) -> None:
+    maildirs.of(item.account).unlink(
+        item.folder.path, item.key, in_cur=stored.in_cur, info=stored.info
+    )
 
 
 def allocate_uids(folder_id: int, count: int = 1, *, unseen: int = 0) -> tuple[int, int]:

@@ -405,13 +405,23 @@ class Maildir:
     # -- UIDs --
     def append_uid(self, path: str, uid: int, key: str) -> None:
         """Record uid → key durably (O_APPEND: concurrent appenders never interleave lines)."""
-        line = f"{uid} {key}\n".encode()
+        self.append_uids(path, [(uid, key)])
+
+    def append_uids(self, path: str, entries: list[tuple[int, str]]) -> None:
+        """Record several uid → key lines durably with one write and one fdatasync."""
+        if not entries:
+            return
+        data = "".join(f"{uid} {key}\n" for uid, key in entries).encode()
         try:
             fd = os.open(
                 self.folder_dir(path) / UIDLIST, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
             )
             try:
-                os.write(fd, line)
+                # O_APPEND: each write lands at the end, so concurrent appenders never
+                # interleave inside one write; a short write (disk full) is finished here.
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
                 os.fdatasync(fd)
             finally:
                 os.close(fd)
