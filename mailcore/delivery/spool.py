@@ -19,6 +19,7 @@ from pathlib import Path
 from django.conf import settings
 
 from mailcore.errors import StorageError
+from mailcore.fsutil import fsync_dir, write_new_file
 
 _ALPHABET = "0123456789BCDFGHJKLMNPQRSTVWXZ"  # no vowels: ids never spell words
 
@@ -45,14 +46,6 @@ def _root() -> Path:
     return Path(settings.SPOOL_DIR)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write(queue_id: str, data: bytes) -> SpoolFile:
     """Write and fsync `data` (file and directory). Raises StorageError on any failure, leaving
     no partial file behind."""
@@ -63,16 +56,9 @@ def write(queue_id: str, data: bytes) -> SpoolFile:
     try:
         if not sub.is_dir():
             sub.mkdir(parents=True, exist_ok=True)
-            _fsync_dir(sub.parent)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        _fsync_dir(sub)
+            fsync_dir(sub.parent)
+        write_new_file(path, data)
+        fsync_dir(sub)
     except OSError as exc:
         with contextlib.suppress(OSError):
             path.unlink()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailcore.errors import InvalidFolderNameError, StorageError
+from mailcore.fsutil import fsync_dir, write_new_file
 
 UIDLIST = "mailroom-uidlist"
 KEYWORDS = "dovecot-keywords"
@@ -155,14 +156,6 @@ class StoredFile:
     mtime: float
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _check_key(key: str) -> None:
     if not _KEY_OK.match(key) or key.startswith("."):
         raise StorageError(f"refusing unsafe maildir key {key!r}")
@@ -191,8 +184,8 @@ class Maildir:
             uidlist = d / UIDLIST
             if not uidlist.exists():
                 self._write_atomic(uidlist, f"mailroom-uidlist 1 V{uidvalidity}\n".encode())
-            _fsync_dir(d)
-            _fsync_dir(d.parent)
+            fsync_dir(d)
+            fsync_dir(d.parent)
         except OSError as exc:
             raise StorageError(f"cannot create folder {path!r}: {exc}") from exc
 
@@ -205,7 +198,7 @@ class Maildir:
             # Maildir++ keeps children as siblings: '.A.B' moves with '.A'.
             for child in sorted(self.root.glob(f"{old}.*")):
                 os.rename(child, self.root / (new + child.name[len(old) :]))
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
         except OSError as exc:
             raise StorageError(f"cannot rename folder: {exc}") from exc
 
@@ -218,7 +211,7 @@ class Maildir:
 
         try:
             shutil.rmtree(d)
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
         except FileNotFoundError:
             pass
         except OSError as exc:
@@ -265,14 +258,7 @@ class Maildir:
         try:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()  # debris of an attempt that died before its link
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            write_new_file(tmp, data)
             if mtime is not None:
                 os.utime(tmp, (mtime, mtime))
             created = True
@@ -283,7 +269,7 @@ class Maildir:
             os.unlink(tmp)
             # Only the link must be durable; a tmp/ name that reappears after a crash is
             # debris that clean_tmp() removes.
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -336,9 +322,9 @@ class Maildir:
             return
         try:
             os.rename(src, dst)
-            _fsync_dir(dst.parent)
+            fsync_dir(dst.parent)
             if src.parent != dst.parent:
-                _fsync_dir(src.parent)
+                fsync_dir(src.parent)
         except OSError as exc:
             raise StorageError(f"cannot update flags of {key}: {exc}") from exc
 
@@ -350,8 +336,8 @@ class Maildir:
         dst = self.folder_dir(dst_path) / "cur" / f"{key}{_INFO_SEP}{new_info}"
         try:
             os.rename(src, dst)
-            _fsync_dir(dst.parent)
-            _fsync_dir(src.parent)
+            fsync_dir(dst.parent)
+            fsync_dir(src.parent)
         except OSError as exc:
             raise StorageError(f"cannot move {key}: {exc}") from exc
 
@@ -362,7 +348,7 @@ class Maildir:
             return  # already gone: unlink is idempotent
         try:
             target.unlink()
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
         except FileNotFoundError:
             pass
         except OSError as exc:
@@ -488,12 +474,7 @@ class Maildir:
     def _write_atomic(self, target: Path, data: bytes) -> None:
         tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(3).hex()}")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            write_new_file(tmp, data)  # loops over short writes: a uidlist can be megabytes
             os.replace(tmp, target)
         except OSError as exc:
             with contextlib.suppress(OSError):

@@ -16,6 +16,7 @@ from pathlib import Path
 from django.conf import settings
 
 from mailcore.errors import StorageError
+from mailcore.fsutil import fsync_dir
 
 _TMP_SUFFIX = ".tmp"
 
@@ -31,14 +32,6 @@ def _dir() -> Path:
     path = Path(settings.UPLOAD_DIR)
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write(chunks: Iterable[bytes], *, max_bytes: int) -> StoredUpload:
@@ -60,7 +53,7 @@ def write(chunks: Iterable[bytes], *, max_bytes: int) -> StoredUpload:
             fh.flush()
             os.fsync(fh.fileno())
         tmp.rename(directory / name)
-        _fsync_dir(directory)
+        fsync_dir(directory)
     except ValueError:
         tmp.unlink(missing_ok=True)
         raise
