@@ -37,6 +37,7 @@ smoke: install
 lint: install
 	$(VENV)/bin/ruff check mailcore webmail tests bench scripts
 	$(VENV)/bin/ruff format --check mailcore webmail tests bench scripts
+	$(VENV)/bin/lint-imports --no-cache
 
 fmt: install
 	$(VENV)/bin/ruff check --fix mailcore webmail tests bench scripts
