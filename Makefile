@@ -6,7 +6,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast smoke lint fmt bench-ingest bench-api clean
+.PHONY: install run test test-fast test-frontend smoke lint fmt frontend schema check-schema \
+	bench-ingest bench-api clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -17,13 +18,44 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
+# The browser app (frontend/): Node 20+ and npm, exact versions from package-lock.json.
+FRONTEND_DEPS := frontend/node_modules/.mailroom-installed
+
+$(FRONTEND_DEPS): frontend/package.json frontend/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js 20+ with npm is required to build frontend/"; exit 1; }
+	cd frontend && npm ci --no-audit --no-fund
+	touch $(FRONTEND_DEPS)
+
+# Type-checks and builds frontend/dist/, which Django serves (index.html at /, assets at /static/).
+# Rebuilt only when a source changed, so `make run` in a built checkout starts at once.
+FRONTEND_SRC := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html \
+	frontend/vite.config.ts frontend/tsconfig.json
+
+frontend/dist/index.html: $(FRONTEND_DEPS) $(FRONTEND_SRC)
+	cd frontend && npm run build
+
+frontend: frontend/dist/index.html
+
+test-frontend: $(FRONTEND_DEPS)
+	cd frontend && npm test
+
+# OpenAPI schema → openapi.yaml → frontend/src/api/schema.d.ts (both generated, both committed).
+schema: install $(FRONTEND_DEPS)
+	$(PY) manage.py spectacular --file openapi.yaml
+	cd frontend && npm run schema
+
+# Fails when the committed generated files are stale (an API change without `make schema`).
+check-schema: schema
+	git diff --exit-code openapi.yaml frontend/src/api/schema.d.ts
+
+run: install frontend
 	$(PY) manage.py runall
 
-# The whole suite: unit, store, protocol, delivery, API and end-to-end tests (including the
-# embedded-default smoke that starts `manage.py runall` itself). Uses PostgreSQL/Redis when
-# DATABASE_URL/REDIS_URL are set, else SQLite and the filesystem broker.
-test: install lint
+# The whole suite: Vitest for the browser app, then unit, store, protocol, delivery, API and
+# end-to-end tests (including the embedded-default smoke that starts `manage.py runall` itself).
+# Uses PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set, else SQLite and the filesystem broker.
+test: install lint frontend
+	cd frontend && npm test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: install
@@ -50,4 +82,4 @@ bench-api: install
 	$(PY) bench/api_list.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache frontend/node_modules frontend/dist

@@ -132,6 +132,12 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 FRONTEND_DIR = BASE_DIR / "frontend"
 STATICFILES_DIRS = [FRONTEND_DIR / "static"]
+# Browser app: Vite builds frontend/dist/ with base /static/ (`make frontend`); webmail.web.views
+# serves dist/index.html for app paths and whitenoise serves dist/assets/ as /static/assets/.
+# Added only once built, so a checkout without Node still starts (with the placeholder page).
+FRONTEND_DIST = FRONTEND_DIR / "dist"
+if FRONTEND_DIST.is_dir():
+    STATICFILES_DIRS.append(FRONTEND_DIST)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -289,3 +295,5 @@ else:
 # Serve /static/ straight from the app and frontend directories (no collectstatic step).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+# Vite names every file under assets/ by its content hash: cache those for a year.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^/static/assets/"
