@@ -3,6 +3,7 @@ file with all its bytes on disk, and make a directory entry durable. Nothing mai
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -21,9 +22,23 @@ def write_new_file(path: Path, data: bytes, mode: int = 0o600) -> None:
     the caller removes a partial file. The directory entry is not synced here."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is written (a write may be short, e.g. near a full disk)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def read_checked(path: Path, *, size: int, sha256: str) -> bytes | None:
+    """The bytes of `path`, or None when they do not match the recorded size and SHA-256
+    (a truncated or altered file). Raises OSError when it cannot be read."""
+    data = path.read_bytes()
+    if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
+        return None
+    return data

@@ -29,10 +29,10 @@ from mailcore.delivery.models import (
 )
 from mailcore.directory.models import Account
 from mailcore.directory.queries import Expansion, expand_recipient
-from mailcore.errors import MailcoreError, StorageError
+from mailcore.errors import StorageError
 from mailcore.faults import fault_point
 from mailcore.mime import ParsedMessage, parse_message
-from mailcore.store.actions import Arrival, Delivered, do_deliver, do_deliver_many
+from mailcore.store.actions import Arrival, Delivered, do_deliver_many
 from mailcore.store.maildir import safe_hostname
 from mailcore.store.models import Folder, Message, Source, SpecialUse
 
@@ -210,7 +210,7 @@ def _process_batch(entry_ids: list[int], worker: str) -> dict[int, str]:
         recipients.setdefault(rcpt.entry_id, []).append(rcpt)
     inboxes: dict[int, Folder | None] = {}
     work: list[_Attempt] = []
-    local: list[tuple[_Attempt, list[QueueRecipient], bytes]] = []
+    local: list[tuple[_Attempt, list[QueueRecipient], bytes]] = []  # inbound work
     for entry, attempt in claimed:
         job = _Attempt(entry, attempt, {})
         work.append(job)
@@ -234,7 +234,11 @@ def _process_batch(entry_ids: list[int], worker: str) -> dict[int, str]:
         else:
             local.append((job, pending, data))
     if local:
-        _deliver_inbound_batch(local, inboxes)
+        outcomes = _deliver_local(
+            [(job.entry, pending, data, None) for job, pending, data in local], inboxes
+        )
+        for job, pending, _data in local:
+            job.outcomes = {r.pk: outcomes[r.pk] for r in pending}
     for job in work:
         if job.state == EntryState.HELD:
             continue
@@ -292,7 +296,7 @@ def _inbox(account: Account, inboxes: dict[int, Folder | None]) -> Folder | None
 
 @dataclass(slots=True)
 class _LocalRcpt:
-    job: _Attempt
+    entry: QueueEntry
     rcpt: QueueRecipient
     data: bytes
     expansion: Expansion
@@ -300,22 +304,25 @@ class _LocalRcpt:
     early: Outcome | None = None  # settled without a copy: a bounce, or a missing INBOX
 
 
-def _deliver_inbound_batch(
-    jobs: list[tuple[_Attempt, list[QueueRecipient], bytes]], inboxes: dict[int, Folder | None]
-) -> None:
-    """The pending recipients of a batch's inbound entries, as _deliver_inbound does each, but
-    with every local copy of the batch going through one do_deliver_many (all Maildir files
-    first, then one index transaction) and forwards queued after that commit."""
+def _deliver_local(
+    jobs: list[tuple[QueueEntry, list[QueueRecipient], bytes, ParsedMessage | None]],
+    inboxes: dict[int, Folder | None],
+) -> dict[int, Outcome]:
+    """Deliver recipients in our domains (aliases expanded) and return each one's outcome.
+
+    Every local copy of the batch goes through one do_deliver_many (all Maildir files first,
+    then one index transaction); forwards to outside addresses are queued after that commit.
+    """
     expansions: dict[str, Expansion] = {}
     arrivals: list[Arrival] = []
     plans: list[_LocalRcpt] = []
-    for job, pending, data in jobs:
-        parsed = parse_message(data) if pending else None
+    for entry, pending, data, known in jobs:
+        parsed = known or (parse_message(data) if pending else None)
         for rcpt in pending:
             expansion = expansions.get(rcpt.address)
             if expansion is None:
                 expansion = expansions[rcpt.address] = expand_recipient(rcpt.address)
-            plan = _LocalRcpt(job, rcpt, data, expansion, [])
+            plan = _LocalRcpt(entry, rcpt, data, expansion, [])
             plans.append(plan)
             if not expansion.accounts and not expansion.external:
                 problems = "; ".join(expansion.problems) or "no such mailbox"
@@ -335,13 +342,14 @@ def _deliver_inbound_batch(
                         account=account,
                         folder=inbox,
                         data=data,
-                        key=local_key(job.entry, account),
+                        key=local_key(entry, account),
                         parsed=parsed,
-                        internal_date=job.entry.received_at,
+                        internal_date=entry.received_at,
                         source=Source.SMTP,
                     )
                 )
     results = do_deliver_many(arrivals) if arrivals else []
+    outcomes: dict[int, Outcome] = {}
     if any(isinstance(r, Delivered) for r in results):
         fault_point("deliver.after_commit")  # after the index commit, before the bookkeeping
     for plan in plans:
@@ -356,48 +364,12 @@ def _deliver_inbound_batch(
             delivered.append(arrivals[n].account.address)
         outcome = outcome or plan.early
         if outcome is None and plan.expansion.external:
-            _forward(plan.job.entry, plan.rcpt, plan.expansion.external, plan.data)
+            _forward(plan.entry, plan.rcpt, plan.expansion.external, plan.data)
             delivered.append("forwarded to " + ", ".join(plan.expansion.external))
-        plan.job.outcomes[plan.rcpt.pk] = outcome or Outcome(
+        outcomes[plan.rcpt.pk] = outcome or Outcome(
             RecipientState.DELIVERED, "2.0.0 " + ", ".join(delivered)
         )
-
-
-def _deliver_inbound(
-    entry: QueueEntry,
-    rcpt: QueueRecipient,
-    data: bytes,
-    parsed: ParsedMessage,
-    inboxes: dict[int, Folder | None],
-) -> Outcome:
-    expansion = expand_recipient(rcpt.address)
-    if not expansion.accounts and not expansion.external:
-        return Outcome(
-            RecipientState.BOUNCED, "5.1.1 " + ("; ".join(expansion.problems) or "no such mailbox")
-        )
-    delivered: list[str] = []
-    for account in expansion.accounts:
-        inbox = _inbox(account, inboxes)
-        if inbox is None:
-            return Outcome(RecipientState.DEFERRED, f"4.3.0 {account.address} has no INBOX")
-        try:
-            do_deliver(
-                account,
-                inbox,
-                data,
-                key=local_key(entry, account),
-                source=Source.SMTP,
-                parsed=parsed,
-                internal_date=entry.received_at,
-            )
-        except (MailcoreError, OSError) as exc:
-            return Outcome(RecipientState.DEFERRED, f"4.3.0 {account.address}: {exc}")
-        delivered.append(account.address)
-        fault_point("deliver.after_commit")
-    if expansion.external:
-        _forward(entry, rcpt, expansion.external, data)
-        delivered.append("forwarded to " + ", ".join(expansion.external))
-    return Outcome(RecipientState.DELIVERED, "2.0.0 " + ", ".join(delivered))
+    return outcomes
 
 
 def _forward(entry: QueueEntry, rcpt: QueueRecipient, targets: list[str], data: bytes) -> None:
@@ -427,7 +399,7 @@ def _relay_outbound(
     def deliver_local(rcpt: QueueRecipient) -> Outcome:
         if not parsed:
             parsed.append(parse_message(data))
-        return _deliver_inbound(entry, rcpt, data, parsed[0], inboxes)
+        return _deliver_local([(entry, [rcpt], data, parsed[0])], inboxes)[rcpt.pk]
 
     return do_relay_entry(entry, data, pending, deliver_local=deliver_local)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from django.conf import settings
 
 from mailcore.errors import StorageError
-from mailcore.fsutil import fsync_dir, write_new_file
+from mailcore.fsutil import fsync_dir, read_checked, write_new_file
 
 _ALPHABET = "0123456789BCDFGHJKLMNPQRSTVWXZ"  # no vowels: ids never spell words
 
@@ -68,12 +68,11 @@ def write(queue_id: str, data: bytes) -> SpoolFile:
 
 def read(name: str, *, size: int, sha256: str) -> bytes:
     """The spooled bytes, verified against the committed size and digest."""
-    path = _path(name)
     try:
-        data = path.read_bytes()
+        data = read_checked(_path(name), size=size, sha256=sha256)
     except OSError as exc:
         raise StorageError(f"spool file {name} unreadable: {exc}") from exc
-    if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
+    if data is None:
         raise StorageError(f"spool file {name} does not match its queue entry (corrupt)")
     return data
 

@@ -73,17 +73,9 @@ class SubmissionHandler(IngressHandler):
     # --- AUTH (RFC 4954), mechanisms PLAIN (RFC 4616) and LOGIN ---------------------------------
 
     async def auth_PLAIN(self, server: Any, args: list[str]) -> AuthResult:
-        if len(args) == 1:
-            blob = await server.challenge_auth("")
-            if blob is MISSING:
-                return AuthResult(success=False, handled=True)
-        else:
-            try:
-                blob = b64decode(args[1], validate=True)
-            except binascii.Error:
-                return AuthResult(
-                    success=False, handled=False, message="501 5.5.2 Cannot decode base64"
-                )
+        blob = await _first_response(server, args, "")
+        if isinstance(blob, AuthResult):
+            return blob
         parts = blob.split(b"\0")
         if len(parts) != 3:
             return AuthResult(
@@ -96,17 +88,9 @@ class SubmissionHandler(IngressHandler):
         return await self._login(server, login, password)
 
     async def auth_LOGIN(self, server: Any, args: list[str]) -> AuthResult:
-        if len(args) == 1:
-            login = await server.challenge_auth(server.AuthLoginUsernameChallenge)
-            if login is MISSING:
-                return AuthResult(success=False, handled=True)
-        else:
-            try:
-                login = b64decode(args[1], validate=True)
-            except binascii.Error:
-                return AuthResult(
-                    success=False, handled=False, message="501 5.5.2 Cannot decode base64"
-                )
+        login = await _first_response(server, args, server.AuthLoginUsernameChallenge)
+        if isinstance(login, AuthResult):
+            return login
         password = await server.challenge_auth(server.AuthLoginPasswordChallenge)
         if password is MISSING:
             return AuthResult(success=False, handled=True)
@@ -261,3 +245,15 @@ def _submit(account: Account, **kwargs: Any) -> str:
         raise SenderNotAllowedError(f"account {account.address} is disabled")
     submission = do_submit(acting_account=current, **kwargs)
     return kwargs["queue_id"] if not submission.entries else submission.entries[0].queue_id
+
+
+async def _first_response(server: Any, args: list[str], challenge: str) -> bytes | AuthResult:
+    """The client's first SASL response: the initial response on the AUTH line (RFC 4954 §4),
+    else the answer to `challenge`; an AuthResult when the client cancelled or sent bad base64."""
+    if len(args) == 1:
+        blob = await server.challenge_auth(challenge)
+        return AuthResult(success=False, handled=True) if blob is MISSING else blob
+    try:
+        return b64decode(args[1], validate=True)
+    except binascii.Error:
+        return AuthResult(success=False, handled=False, message="501 5.5.2 Cannot decode base64")

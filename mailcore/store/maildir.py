@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailcore.errors import InvalidFolderNameError, StorageError
-from mailcore.fsutil import fsync_dir, write_new_file
+from mailcore.fsutil import fsync_dir, write_all, write_new_file
 
 UIDLIST = "mailroom-uidlist"
 KEYWORDS = "dovecot-keywords"
@@ -405,9 +405,7 @@ class Maildir:
             try:
                 # O_APPEND: each write lands at the end, so concurrent appenders never
                 # interleave inside one write; a short write (disk full) is finished here.
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
+                write_all(fd, data)
                 os.fdatasync(fd)
             finally:
                 os.close(fd)

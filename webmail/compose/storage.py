@@ -16,7 +16,7 @@ from pathlib import Path
 from django.conf import settings
 
 from mailcore.errors import StorageError
-from mailcore.fsutil import fsync_dir
+from mailcore.fsutil import fsync_dir, read_checked
 
 _TMP_SUFFIX = ".tmp"
 
@@ -66,10 +66,10 @@ def write(chunks: Iterable[bytes], *, max_bytes: int) -> StoredUpload:
 def read(name: str, *, size: int, sha256: str) -> bytes:
     """The bytes of `name`, checked against the row's size and digest."""
     try:
-        data = (_dir() / name).read_bytes()
+        data = read_checked(_dir() / name, size=size, sha256=sha256)
     except OSError as exc:
         raise StorageError(f"upload {name} is unreadable: {exc}") from exc
-    if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
+    if data is None:
         raise StorageError(f"upload {name} does not match its record")
     return data
 
