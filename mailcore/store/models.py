@@ -45,6 +45,9 @@ class Folder(models.Model):
     # these in its index header), so folder lists never count 100 000 rows; reindex recounts.
     message_count = models.BigIntegerField(default=0)
     unseen_count = models.BigIntegerField(default=0)
+    # Sum of Message.size in this folder, kept like the counters above: quota usage and the
+    # admin dashboard read it instead of summing rows.
+    size_bytes = models.BigIntegerField(default=0)
     subscribed = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -106,3 +109,16 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.folder_id}:{self.uid}"
+
+
+class MessageText(models.Model):
+    """Decoded plain text of a message (capped), for the basic search over bodies. Kept apart
+    from Message so that listing rows stay narrow; rebuilt by reindex like every other index."""
+
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, primary_key=True, related_name="text"
+    )
+    text = models.TextField(blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"text of {self.message_id}"
