@@ -1,12 +1,20 @@
 """verify_credentials(): the one password check behind web login, API tokens, SMTP AUTH, IMAP
-and POP3. Unknown users cost the same time as wrong passwords (no account enumeration)."""
+and POP3. Unknown users cost the same time as wrong passwords (no account enumeration).
+
+Mail clients may also use an app password (mailcore.directory.models.AppPassword); the web
+login does not accept them (allow_app_password=False), as Gmail's does not."""
 
 from __future__ import annotations
 
 from django.contrib.auth.hashers import make_password
 
 from mailcore.addresses import canonical_address
-from mailcore.directory.models import Account
+from mailcore.directory.actions import (
+    app_password_hash,
+    looks_like_app_password,
+    record_app_password_use,
+)
+from mailcore.directory.models import Account, AppPassword
 from mailcore.errors import InvalidAddressError
 
 _DUMMY_HASH: str | None = None
@@ -21,8 +29,16 @@ def _burn(password: str) -> None:
     check_password(password, _DUMMY_HASH)
 
 
-def verify_credentials(address: str, password: str) -> Account | None:
-    """The active account for (address, password), or None. Never says which part was wrong."""
+def verify_credentials(
+    address: str, password: str, *, ip: str = "", allow_app_password: bool = True
+) -> Account | None:
+    """The active account for (address, password), or None. Never says which part was wrong.
+
+    `password` may be the account password or (with allow_app_password) one of its app
+    passwords, spaces ignored; a matching app password records its last use (time and `ip`).
+    The app-password lookup runs for known and unknown addresses alike, so an unknown user
+    still costs what a wrong password costs.
+    """
     if not password or len(password) > 1024 or len(address) > 320:
         return None
     try:
@@ -30,10 +46,22 @@ def verify_credentials(address: str, password: str) -> Account | None:
     except InvalidAddressError:
         _burn(password)
         return None
+    app_password = None
+    if allow_app_password and looks_like_app_password(password):
+        app_password = (
+            AppPassword.objects.filter(secret_hash=app_password_hash(password))
+            .select_related("account")
+            .first()
+        )
     account = Account.objects.filter(address=canonical).first()
     if account is None:
         _burn(password)
         return None
+    if app_password is not None and app_password.account_id == account.pk:
+        if not account.is_active:
+            return None
+        record_app_password_use(app_password, ip)
+        return account
     if not account.check_password(password) or not account.is_active:
         return None
     return account

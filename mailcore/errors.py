@@ -96,3 +96,22 @@ class MessageTooLargeError(UserError):
             f"{limit / 1048576:.1f} MB. Remove or shrink attachments."
         )
         self.size, self.limit = size, limit
+
+
+class OverQuotaError(UserError):
+    """The account's mailbox quota has no room for this (SMTP 452 4.2.2, HTTP 507)."""
+
+    code = "over_quota"
+
+
+class AdminForbiddenError(UserError):
+    """An administrator may see the object but not make this change (a domain admin resetting
+    a superadmin's password, for instance): HTTP 403."""
+
+    code = "forbidden"
+
+
+class NotEmptiableError(UserError):
+    """Only Trash and Junk can be emptied in one go; other folders keep their mail."""
+
+    code = "folder_not_emptiable"

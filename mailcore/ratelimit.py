@@ -152,7 +152,7 @@ def authenticate(ip: str, address: str, password: str) -> AuthAttempt:
     through mailcore.asyncdb.run_db from asyncio code)."""
     if not check_auth_allowed(ip, address).allowed:
         return AuthAttempt(AuthStatus.BLOCKED, delay=failure_delay(1))
-    account = verify_credentials(address, password)
+    account = verify_credentials(address, password, ip=ip)
     if account is None:
         failures = record_auth_failure(ip, address, password)
         return AuthAttempt(AuthStatus.FAILED, delay=failure_delay(failures))

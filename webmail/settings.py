@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "mailcore.delivery",
     "webmail.api",
     "webmail.compose",
+    "webmail.accounts",
 ]
 
 MIDDLEWARE = [
@@ -141,7 +142,11 @@ if FRONTEND_DIST.is_dir():
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+# Secure (HTTPS-only) cookies by default once the site names an https:// origin; plain-HTTP
+# development on localhost keeps working without it. SESSION_COOKIE_SECURE overrides.
+SESSION_COOKIE_SECURE = env_bool(
+    "SESSION_COOKIE_SECURE", any(o.startswith("https://") for o in CSRF_TRUSTED_ORIGINS)
+)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -258,8 +263,18 @@ RELAY_MAX_ATTEMPTS = env_int("RELAY_MAX_ATTEMPTS", 100)
 RELAY_LEASE_SECONDS = env_int("RELAY_LEASE_SECONDS", 3600)
 
 DEFAULT_QUOTA_BYTES = env_int("DEFAULT_QUOTA_BYTES", 0)  # 0 = unlimited
+# Over quota at delivery: deferred (452 4.2.2), then bounced (5.2.2) once the message has
+# waited this long (Postfix + Dovecot with quota_full_tempfail = yes, bounded).
+QUOTA_BOUNCE_AFTER_SECONDS = env_int("QUOTA_BOUNCE_AFTER_SECONDS", 24 * 3600)
+QUOTA_WARNING_PERCENT = env_int("QUOTA_WARNING_PERCENT", 90)  # one warning mail a day above it
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
+# GET /api/v1/events (server-sent events): each open stream holds one web thread, so streams
+# are capped per web process (runall gives each 32 threads) and per account in that process.
+EVENTS_MAX_STREAMS = env_int("EVENTS_MAX_STREAMS", 24)
+EVENTS_MAX_STREAMS_PER_USER = env_int("EVENTS_MAX_STREAMS_PER_USER", 5)
+EVENTS_STREAM_SECONDS = env_int("EVENTS_STREAM_SECONDS", 300)  # then the browser reconnects
+EVENTS_HEARTBEAT_SECONDS = env_int("EVENTS_HEARTBEAT_SECONDS", 15)
 
 # --- compose (REST API write side) ------------------------------------------------------------
 # A composed message (attachments base64-encoded) may not exceed this; defaults to the SMTP limit.

@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 from webmail.web import views as web
 
 urlpatterns = [
+    path("api/v1/admin/", include("webmail.adminconsole.urls")),
     path("api/v1/", include("webmail.api.urls")),
     path("healthz", web.healthz, name="healthz"),
     re_path(r"^(?!api/|static/).*$", web.spa, name="spa"),

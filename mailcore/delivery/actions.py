@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,12 +30,13 @@ from mailcore.delivery.models import (
 )
 from mailcore.directory.models import Account
 from mailcore.directory.queries import Expansion, expand_recipient
-from mailcore.errors import StorageError
+from mailcore.errors import MailcoreError, StorageError
 from mailcore.faults import fault_point
 from mailcore.mime import ParsedMessage, parse_message
 from mailcore.store.actions import Arrival, Delivered, do_deliver_many
 from mailcore.store.maildir import safe_hostname
 from mailcore.store.models import Folder, Message, Source, SpecialUse
+from mailcore.store.quota import Usage, usage, warn_if_nearly_full
 
 log = logging.getLogger("mailroom")
 
@@ -85,6 +87,7 @@ def do_enqueue(
         next_attempt_at=now,
         origin=origin,
         sent_copy=sent_copy,
+        message_id=header_message_id(data),
     )
     rows = [QueueRecipient(entry=entry, address=r) for r in dict.fromkeys(recipients)]
     # Once per accepted message: raw inserts (no ORM query building) and, on PostgreSQL
@@ -107,6 +110,19 @@ def do_enqueue(
         client_ip,
     )
     return entry
+
+
+_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*((?:[^\r\n]|\r?\n[ \t])*)", re.I | re.M)
+
+
+def header_message_id(data: bytes) -> str:
+    """The Message-ID of `data` without <> (first 64 KB of the header only; '' if none)."""
+    end = data.find(b"\r\n\r\n", 0, 65536)
+    match = _MESSAGE_ID.search(data[: end if end >= 0 else 65536])
+    if match is None:
+        return ""
+    value = re.sub(rb"\s+", b"", match.group(1)).decode("ascii", "replace")
+    return value.removeprefix("<").removesuffix(">")[:998]
 
 
 def retry_delay(attempt: int, direction: str = Direction.INBOUND) -> timedelta:
@@ -237,8 +253,9 @@ def _process_batch(entry_ids: list[int], worker: str) -> dict[int, str]:
         outcomes = _deliver_local(
             [(job.entry, pending, data, None) for job, pending, data in local], inboxes
         )
-        for job, pending, _data in local:
+        for job, pending, data in local:
             job.outcomes = {r.pk: outcomes[r.pk] for r in pending}
+            _send_inbound_bounces(job.entry, data, job.outcomes)
     for job in work:
         if job.state == EntryState.HELD:
             continue
@@ -316,6 +333,7 @@ def _deliver_local(
     expansions: dict[str, Expansion] = {}
     arrivals: list[Arrival] = []
     plans: list[_LocalRcpt] = []
+    room = _QuotaRoom()
     for entry, pending, data, known in jobs:
         parsed = known or (parse_message(data) if pending else None)
         for rcpt in pending:
@@ -335,6 +353,11 @@ def _deliver_local(
                         RecipientState.DEFERRED, f"4.3.0 {account.address} has no INBOX"
                     )
                     break
+                key = local_key(entry, account)
+                full = room.refusal(entry, account, key, len(data))
+                if full is not None:
+                    plan.early = full
+                    break
                 assert parsed is not None
                 plan.copies.append(len(arrivals))
                 arrivals.append(
@@ -342,7 +365,7 @@ def _deliver_local(
                         account=account,
                         folder=inbox,
                         data=data,
-                        key=local_key(entry, account),
+                        key=key,
                         parsed=parsed,
                         internal_date=entry.received_at,
                         source=Source.SMTP,
@@ -352,6 +375,7 @@ def _deliver_local(
     outcomes: dict[int, Outcome] = {}
     if any(isinstance(r, Delivered) for r in results):
         fault_point("deliver.after_commit")  # after the index commit, before the bookkeeping
+        room.warn(arrivals, results)
     for plan in plans:
         outcome: Outcome | None = None
         delivered: list[str] = []
@@ -370,6 +394,64 @@ def _deliver_local(
             RecipientState.DELIVERED, "2.0.0 " + ", ".join(delivered)
         )
     return outcomes
+
+
+class _QuotaRoom:
+    """Quota checks for one delivery batch: each account's usage read once, then counted up
+    by the copies planned for it, so a batch cannot overshoot a quota either."""
+
+    def __init__(self) -> None:
+        self.start: dict[int, Usage] = {}
+        self.planned: dict[int, int] = {}
+
+    def refusal(self, entry: QueueEntry, account: Account, key: str, size: int) -> Outcome | None:
+        if not account.quota_bytes:
+            return None
+        if account.pk not in self.start:
+            self.start[account.pk] = usage(account)
+        state = self.start[account.pk]
+        planned = self.planned.get(account.pk, 0)
+        if state.limit and state.used + planned + size > state.limit:
+            if Message.objects.filter(account=account, maildir_key=key).exists():
+                return None  # delivered by an earlier attempt: a repeat takes no room
+            age = timezone.now() - entry.received_at
+            if age >= timedelta(seconds=settings.QUOTA_BOUNCE_AFTER_SECONDS):
+                return Outcome(RecipientState.BOUNCED, f"5.2.2 {account.address}: mailbox full")
+            return Outcome(RecipientState.DEFERRED, f"4.2.2 {account.address}: mailbox full")
+        self.planned[account.pk] = planned + size
+        return None
+
+    def warn(self, arrivals: list[Arrival], results: list[Delivered | MailcoreError]) -> None:
+        added: dict[int, int] = {}
+        accounts: dict[int, Account] = {}
+        for item, result in zip(arrivals, results, strict=True):
+            if isinstance(result, Delivered) and result.created and item.account.pk in self.start:
+                added[item.account.pk] = added.get(item.account.pk, 0) + len(item.data)
+                accounts[item.account.pk] = item.account
+        for account_id, size in added.items():
+            warn_if_nearly_full(accounts[account_id], self.start[account_id], size)
+
+
+def _send_inbound_bounces(entry: QueueEntry, data: bytes, outcomes: dict[int, Outcome]) -> None:
+    """A DSN to the sender for local recipients that failed for good after the 250 (alias
+    problems, a mailbox full for too long): accepted mail is never dropped silently."""
+    from mailcore.delivery.dsn import DsnRecipient, status_of
+    from mailcore.delivery.outbound import do_queue_dsn, failure_key
+
+    bounced = [pk for pk, o in outcomes.items() if o.state == RecipientState.BOUNCED]
+    if not bounced:
+        return
+    address = dict(QueueRecipient.objects.filter(pk__in=bounced).values_list("pk", "address"))
+    failed = [
+        DsnRecipient(
+            address[pk],
+            "failed",
+            status_of(outcomes[pk].reply, permanent=True),
+            outcomes[pk].reply,
+        )
+        for pk in bounced
+    ]
+    do_queue_dsn(entry, data, failed, key=failure_key([f.address for f in failed]))
 
 
 def _forward(entry: QueueEntry, rcpt: QueueRecipient, targets: list[str], data: bytes) -> None:

@@ -55,6 +55,8 @@ class QueueEntry(models.Model):
     )
     # What created this entry when it was not SMTP (e.g. 'fwd:<queue id>:<rcpt>' for a forward).
     origin = models.CharField(max_length=100, blank=True, default="", db_index=True)
+    # The Message-ID header without <>, for the delivery log search ('' when absent).
+    message_id = models.CharField(max_length=998, blank=True, default="", db_index=True)
 
     class Meta:
         indexes = (models.Index(fields=("state", "next_attempt_at"), name="queue_due"),)

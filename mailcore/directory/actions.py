@@ -3,11 +3,15 @@ and tests all come through here, so validation happens once."""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import secrets
+import string
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from mailcore.addresses import (
     canonical_address,
@@ -16,8 +20,17 @@ from mailcore.addresses import (
     split_address,
     storage_name,
 )
-from mailcore.directory.models import Account, Alias, Domain, RelayAction, RelayRule
-from mailcore.errors import ConflictError, InvalidAddressError, NotFoundError
+from mailcore.directory.models import (
+    Account,
+    Alias,
+    AppPassword,
+    AuditLog,
+    Domain,
+    DomainAdmin,
+    RelayAction,
+    RelayRule,
+)
+from mailcore.errors import ConflictError, InvalidAddressError, NotFoundError, UserError
 
 
 def do_create_domain(name: str) -> Domain:
@@ -44,6 +57,21 @@ def do_remove_domain(name: str, *, force: bool = False) -> None:
         for account in accounts:
             _delete_account_rows(account)
         domain.delete()
+
+
+def do_set_domain_active(name: str, active: bool) -> Domain:
+    """Enable or disable a domain: a disabled one is not local (no mail accepted for it)."""
+    alabel = canonical_domain(name)
+    updated = Domain.objects.filter(name=alabel).update(is_active=active)
+    if not updated:
+        raise NotFoundError(f"no domain {alabel}")
+    return Domain.objects.get(name=alabel)
+
+
+def generate_password() -> str:
+    """A random initial or reset password: 16 characters, letters and digits."""
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(16))
 
 
 def do_create_account(
@@ -88,10 +116,60 @@ def do_create_account(
     return account
 
 
-def do_set_password(address: str, password: str) -> Account:
+def do_set_password(address: str, password: str, *, revoke_app_passwords: bool = True) -> Account:
+    """Set the account password. App passwords are revoked too (Google does the same): a
+    password reset after a compromise must not leave the intruder's app password working."""
     account = _get_account(address)
-    account.set_password(password)
-    account.save(update_fields=["password"])
+    with transaction.atomic():
+        account.set_password(password)
+        account.save(update_fields=["password"])
+        if revoke_app_passwords:
+            AppPassword.objects.filter(account=account).delete()
+    return account
+
+
+def do_update_account(
+    account: Account,
+    *,
+    display_name: str | None = None,
+    quota_bytes: int | None = None,
+    is_active: bool | None = None,
+    is_staff: bool | None = None,
+) -> Account:
+    """Change the given fields (None = leave as is); the display name under the rules of
+    do_set_display_name."""
+    if quota_bytes is not None and quota_bytes < 0:
+        raise UserError("the quota cannot be negative (0 means unlimited)")
+    fields: list[str] = []
+    with transaction.atomic():  # an invalid name changes nothing else either
+        if display_name is not None:
+            do_set_display_name(account, display_name)
+        if quota_bytes is not None:
+            account.quota_bytes, fields = quota_bytes, [*fields, "quota_bytes"]
+        if is_active is not None:
+            account.is_active, fields = is_active, [*fields, "is_active"]
+        if is_staff is not None:
+            account.is_staff, fields = is_staff, [*fields, "is_staff"]
+        if fields:
+            account.save(update_fields=fields)
+    return account
+
+
+MAX_DISPLAY_NAME_CHARS = 200  # Account.display_name max_length
+
+
+def do_set_display_name(account: Account, display_name: str) -> Account:
+    """Set the name shown in From: of mail the account sends. Trimmed; control characters
+    (CR/LF would split a header) and over-long names are refused with UserError."""
+    from mailcore.errors import UserError
+
+    name = display_name.strip()
+    if len(name) > MAX_DISPLAY_NAME_CHARS:
+        raise UserError(f"The name may have at most {MAX_DISPLAY_NAME_CHARS} characters.")
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in name):
+        raise UserError("The name may not contain control characters.")
+    account.display_name = name
+    account.save(update_fields=["display_name"])
     return account
 
 
@@ -153,6 +231,42 @@ def do_add_alias(source: str, targets: list[str]) -> Alias:
         if alias_graph_has_cycle(canonical, merged):
             raise ConflictError(f"alias {canonical} → {', '.join(clean)} would create a loop")
         alias.targets = merged
+        alias.save()
+    return alias
+
+
+def do_set_alias(
+    source: str, targets: list[str], *, create: bool = True, replace: bool = True
+) -> Alias:
+    """Set an alias's targets: create it (if `create`) or replace an existing one's targets (if
+    `replace`; else ConflictError). Same checks as do_add_alias: cycles refused."""
+    from mailcore.directory.queries import alias_graph_has_cycle
+
+    canonical, alabel = canonical_alias_source(source)
+    clean = list(dict.fromkeys(canonical_address(t) for t in targets))
+    if not clean:
+        raise InvalidAddressError("an alias needs at least one target")
+    if len(clean) > settings.ALIAS_MAX_EXPANSION:
+        raise InvalidAddressError(f"an alias has at most {settings.ALIAS_MAX_EXPANSION} targets")
+    with transaction.atomic():
+        try:
+            domain = Domain.objects.get(name=alabel)
+        except Domain.DoesNotExist as exc:
+            raise InvalidAddressError(f"{alabel} is not a local domain") from exc
+        if Account.objects.filter(address=canonical).exists():
+            raise ConflictError(f"{canonical} is an account; an alias cannot shadow it")
+        alias = Alias.objects.select_for_update().filter(source=canonical).first()
+        if alias is None:
+            if not create:
+                raise NotFoundError(f"no alias {canonical}")
+            alias = Alias(source=canonical, domain=domain)
+        elif not replace:
+            raise ConflictError(f"alias {canonical} exists already")
+        if canonical in clean:
+            raise ConflictError(f"alias {canonical} cannot point at itself")
+        if alias_graph_has_cycle(canonical, clean):
+            raise ConflictError(f"alias {canonical} → {', '.join(clean)} would create a loop")
+        alias.targets = clean
         alias.save()
     return alias
 
@@ -240,3 +354,118 @@ def do_remove_relay_rule(
     ).delete()
     if not deleted:
         raise NotFoundError(f"no access rule for {network}")
+
+
+# --- app passwords (IMAP/POP3/SMTP clients) ---------------------------------------------------
+
+APP_PASSWORD_LETTERS = string.ascii_lowercase
+APP_PASSWORD_LENGTH = 16
+MAX_APP_PASSWORDS = 50
+
+
+def app_password_hash(secret: str) -> str:
+    """SHA-256 of the normalised secret (spaces dropped, lower case); see AppPassword."""
+    return hashlib.sha256(normalise_app_password(secret).encode("ascii")).hexdigest()
+
+
+def normalise_app_password(secret: str) -> str:
+    return "".join(secret.split()).lower()
+
+
+def looks_like_app_password(secret: str) -> bool:
+    s = normalise_app_password(secret)
+    return len(s) == APP_PASSWORD_LENGTH and s.isascii() and s.isalpha()
+
+
+def _clean_app_password_name(name: str) -> str:
+    clean = " ".join(name.split())
+    if not clean or len(clean) > 100:
+        raise UserError("an app password needs a name of 1 to 100 characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in clean):
+        raise UserError("an app password name cannot contain control characters")
+    return clean
+
+
+def do_create_app_password(account: Account, name: str) -> tuple[AppPassword, str]:
+    """A new app password for `account`. Returns the row and the secret, which is shown once:
+    16 lower-case letters grouped by four ('abcd efgh ijkl mnop'; spaces are ignored when it
+    is used). Names are unique per account; at most MAX_APP_PASSWORDS per account."""
+    clean = _clean_app_password_name(name)
+    with transaction.atomic():
+        # Lock the account row: two parallel creations cannot both pass the count check.
+        Account.objects.select_for_update().filter(pk=account.pk).first()
+        existing = AppPassword.objects.filter(account=account)
+        if existing.count() >= MAX_APP_PASSWORDS:
+            raise ConflictError(
+                f"an account has at most {MAX_APP_PASSWORDS} app passwords; revoke one first"
+            )
+        if existing.filter(name=clean).exists():
+            raise ConflictError(f"an app password named {clean!r} exists already")
+        secret = "".join(secrets.choice(APP_PASSWORD_LETTERS) for _ in range(APP_PASSWORD_LENGTH))
+        row = AppPassword.objects.create(
+            account=account,
+            name=clean,
+            secret_hash=app_password_hash(secret),
+            created_at=timezone.now(),
+        )
+    shown = " ".join(secret[i : i + 4] for i in range(0, APP_PASSWORD_LENGTH, 4))
+    return row, shown
+
+
+def do_revoke_app_password(account: Account, app_password_id: int) -> None:
+    """Delete one of `account`'s app passwords; NotFoundError for anyone else's id."""
+    deleted, _ = AppPassword.objects.filter(account=account, pk=app_password_id).delete()
+    if not deleted:
+        raise NotFoundError(f"no app password {app_password_id}")
+
+
+def record_app_password_use(app_password: AppPassword, ip: str) -> None:
+    """Remember when and from where an app password was last used. Written at most once a
+    minute per password and address, so a busy IMAP client does not turn logins into writes."""
+    now = timezone.now()
+    ip = ip[:45]
+    last = app_password.last_used_at
+    if last is not None and app_password.last_used_ip == ip and (now - last).total_seconds() < 60:
+        return
+    AppPassword.objects.filter(pk=app_password.pk).update(last_used_at=now, last_used_ip=ip)
+    app_password.last_used_at, app_password.last_used_ip = now, ip
+
+
+# --- domain administrators and the audit log ----------------------------------------------------
+
+
+def do_set_admin_domains(account: Account, domain_names: list[str]) -> list[Domain]:
+    """Make `account` the administrator of exactly these domains (empty list: of none)."""
+    alabels = list(dict.fromkeys(canonical_domain(n) for n in domain_names))
+    with transaction.atomic():
+        domains = list(Domain.objects.filter(name__in=alabels))
+        missing = sorted(set(alabels) - {d.name for d in domains})
+        if missing:
+            raise InvalidAddressError(f"not a local domain: {', '.join(missing)}")
+        DomainAdmin.objects.filter(account=account).exclude(domain__in=domains).delete()
+        have = set(DomainAdmin.objects.filter(account=account).values_list("domain_id", flat=True))
+        DomainAdmin.objects.bulk_create(
+            [DomainAdmin(account=account, domain=d) for d in domains if d.pk not in have]
+        )
+    return sorted(domains, key=lambda d: d.name)
+
+
+def do_record_audit(
+    *,
+    actor: str,
+    action: str,
+    target: str = "",
+    domain: str = "",
+    detail: dict[str, Any] | None = None,
+    ip: str = "",
+) -> AuditLog:
+    """Write one audit row. Callers never put secrets (passwords, keys) into `detail`."""
+    return AuditLog.objects.create(
+        actor=actor[:320],
+        action=action[:64],
+        target=target[:400],
+        domain=domain[:253],
+        detail=detail or {},
+        ip=ip[:45],
+        created_at=timezone.now(),
+    )

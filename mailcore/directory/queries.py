@@ -9,9 +9,18 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import QuerySet
 
 from mailcore.addresses import canonical_address, canonical_domain, split_address
-from mailcore.directory.models import Account, Alias, Domain, RelayAction, RelayRule
+from mailcore.directory.models import (
+    Account,
+    Alias,
+    AppPassword,
+    Domain,
+    DomainAdmin,
+    RelayAction,
+    RelayRule,
+)
 from mailcore.errors import InvalidAddressError
 
 RECIPIENT_DELIMITER = "+"  # Postfix recipient_delimiter: alice+news@ reaches alice@
@@ -31,6 +40,7 @@ class Resolution(enum.Enum):
 class Recipient:
     resolution: Resolution
     address: str  # canonical form ('' when invalid)
+    quota_bytes: int = 0  # of an ACCOUNT found on the hot path (0: unlimited, or not known)
 
 
 def is_local_domain(alabel: str) -> bool:
@@ -52,9 +62,10 @@ def resolve_recipient(address: str) -> Recipient:
         return Recipient(Resolution.UNKNOWN if local_domain else Resolution.NOT_LOCAL, "")
     local, _, alabel = canonical.rpartition("@")
     # Hot path first: an existing account of an active domain is one indexed lookup.
-    active = _account_active_in_active_domain(canonical)
-    if active is not None:
-        return Recipient(Resolution.ACCOUNT if active else Resolution.DISABLED, canonical)
+    found = _account_active_in_active_domain(canonical)
+    if found is not None:
+        active, quota = found
+        return Recipient(Resolution.ACCOUNT if active else Resolution.DISABLED, canonical, quota)
     if not is_local_domain(alabel):
         return Recipient(Resolution.NOT_LOCAL, canonical)
     for candidate in _candidates(local, alabel):
@@ -72,20 +83,22 @@ def resolve_recipient(address: str) -> Recipient:
     return Recipient(Resolution.UNKNOWN, canonical)
 
 
-def _account_active_in_active_domain(address: str) -> bool | None:
-    """Account.is_active of `address` if it exists in an active domain, else None. Raw SQL:
-    this runs once per RCPT, and building the ORM query cost more CPU than running it."""
+def _account_active_in_active_domain(address: str) -> tuple[bool, int] | None:
+    """(is_active, quota_bytes) of account `address` if it exists in an active domain, else
+    None. Raw SQL: this runs once per RCPT, and building the ORM query cost more CPU than
+    running it."""
     qn = connection.ops.quote_name
     account, domain = qn(Account._meta.db_table), qn(Domain._meta.db_table)
     sql = (
-        f"SELECT a.{qn('is_active')} FROM {account} a JOIN {domain} d"  # noqa: S608
+        f"SELECT a.{qn('is_active')}, a.{qn('quota_bytes')} FROM {account} a"  # noqa: S608
+        f" JOIN {domain} d"
         f" ON d.{qn('id')} = a.{qn('domain_id')}"
         f" WHERE a.{qn('address')} = %s AND d.{qn('is_active')}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [address])
         row = cursor.fetchone()
-    return None if row is None else bool(row[0])
+    return None if row is None else (bool(row[0]), int(row[1] or 0))
 
 
 def _candidates(local: str, alabel: str) -> list[str]:
@@ -297,3 +310,21 @@ def account_owns_address(account: Account, address: str) -> bool:
         if Account.objects.filter(address=candidate).exists():
             return False
     return False
+
+
+# --- app passwords and admin roles ---------------------------------------------------------------
+
+
+def list_app_passwords(account: Account) -> QuerySet[AppPassword]:
+    """`account`'s app passwords, oldest first (the secret is never stored, so never shown)."""
+    return AppPassword.objects.filter(account=account).order_by("created_at", "id")
+
+
+def list_admin_domains(account: Account) -> list[str]:
+    """A-labels of the active domains `account` administers as a domain admin (not as
+    superadmin); the same set mailcore.directory.roles.get_admin_scope grants."""
+    return list(
+        DomainAdmin.objects.filter(account=account, domain__is_active=True)
+        .order_by("domain__name")
+        .values_list("domain__name", flat=True)
+    )

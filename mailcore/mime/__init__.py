@@ -17,6 +17,7 @@ from .parse import (  # noqa: E402 - the codec fix must run before anything deco
     get_attachment,
     get_part_by_cid,
     parse_message,
+    search_text,
 )
 from .sanitize import SanitizedHtml, sanitize_html  # noqa: E402
 
@@ -31,4 +32,5 @@ __all__ = [
     "get_part_by_cid",
     "parse_message",
     "sanitize_html",
+    "search_text",
 ]

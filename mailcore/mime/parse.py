@@ -983,6 +983,19 @@ def _html_text(html: str, want: int) -> str:
     return html_lib.unescape("".join(out))
 
 
+SEARCH_TEXT_CHARS: Final = 64 * 1024
+
+
+def search_text(parsed: ParsedMessage, limit: int = SEARCH_TEXT_CHARS) -> str:
+    """The body as plain text for substring search: the text/plain part, else the visible
+    text of the HTML part; whitespace runs collapsed to one space, case-folded (so a search
+    compares with a plain, fast LIKE instead of upper-casing every body), at most `limit`
+    characters."""
+    source = parsed.text if parsed.text.strip() else _html_text(parsed.html, limit)
+    # Collapse a bounded prefix only: a 2 MB body costs the same as a 128 KB one.
+    return " ".join(source[: limit * 2].split()).casefold()[:limit].rstrip()
+
+
 def _snippet(text: str, html: str) -> str:
     source = text if text.strip() else _html_text(html, _SNIPPET_CHARS * 2)
     words: list[str] = []

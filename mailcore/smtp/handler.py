@@ -26,6 +26,7 @@ from mailcore.directory.queries import (
     resolve_recipient,
 )
 from mailcore.errors import InvalidAddressError, StorageError
+from mailcore.store.quota import Usage, usage_of_address
 
 log = logging.getLogger("mailroom")
 
@@ -108,7 +109,7 @@ class IngressHandler:
         try:
             # One trip to the database thread per RCPT: the session's access rules (loaded
             # once, like an access map lookup) together with the recipient.
-            loaded, found = await run_db(
+            loaded, found, room = await run_db(
                 _lookup, _peer_ip(session) if rules is None else None, address
             )
         except DatabaseError:
@@ -129,6 +130,11 @@ class IngressHandler:
             )
             return f"554 5.7.1 <{shown}>: Access denied"
         match found.resolution:
+            case Resolution.ACCOUNT if room is not None and not room.has_room(
+                max(_declared_size(envelope), 1)
+            ):
+                # Dovecot's quota_full_tempfail: the sender retries; the user can make room.
+                return f"452 4.2.2 <{shown}>: Mailbox full"
             case Resolution.ACCOUNT | Resolution.ALIAS | Resolution.POSTMASTER:
                 return _accept(envelope, found.address, action=action)
             case Resolution.DISABLED:
@@ -249,8 +255,22 @@ def _peer_ip(session: Any) -> str:
     return str(session.peer[0]) if session.peer else "unknown"
 
 
-def _lookup(ip: str | None, address: str) -> tuple[list[AccessRule] | None, Recipient]:
-    return (list_access_rules_for_ip(ip) if ip is not None else None), resolve_recipient(address)
+def _lookup(
+    ip: str | None, address: str
+) -> tuple[list[AccessRule] | None, Recipient, Usage | None]:
+    found = resolve_recipient(address)
+    # Quota usage only for accounts that have a quota: one more indexed query, not for all.
+    room = usage_of_address(found.address) if found.quota_bytes else None
+    return (list_access_rules_for_ip(ip) if ip is not None else None), found, room
+
+
+def _declared_size(envelope: Any) -> int:
+    """The SIZE= of MAIL FROM (RFC 1870), 0 when absent or malformed."""
+    for option in envelope.mail_options:
+        name, _, value = str(option).partition("=")
+        if name.upper() == "SIZE" and value.isdigit():
+            return int(value)
+    return 0
 
 
 def _implicit_tls(server: Any) -> bool:

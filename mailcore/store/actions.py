@@ -17,20 +17,22 @@ from typing import cast
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 
+from mailcore.dbutil import insert_with_children
 from mailcore.directory.models import Account
 from mailcore.errors import (
     ConflictError,
     MailcoreError,
+    NotEmptiableError,
     NotFoundError,
     StorageError,
     UserError,
 )
 from mailcore.faults import fault_point
-from mailcore.mime import ParsedMessage, parse_message
+from mailcore.mime import ParsedMessage, parse_message, search_text
 from mailcore.store.changes import Change, publish_on_commit
 from mailcore.store.maildir import Maildir, StoredFile, folder_path_for_name
-from mailcore.store.models import Folder, Message, Source, SpecialUse
-from mailcore.store.queries import maildir_for
+from mailcore.store.models import Folder, Message, MessageText, Source, SpecialUse
+from mailcore.store.queries import get_folder_by_special_use, maildir_for
 
 DEFAULT_FOLDERS: tuple[tuple[str, str], ...] = (
     ("INBOX", SpecialUse.INBOX),
@@ -210,10 +212,13 @@ def do_deliver(
             return Delivered(existing, False)
     fault_point("deliver.after_file")
     outer = transaction.get_connection().in_atomic_block
+    text = MessageText(text=search_text(parsed))  # parsed outside the folder-row lock
     try:
         with transaction.atomic():
-            uid, modseq = allocate_uids(folder.pk, unseen=0 if flag_state["seen"] else 1)
-            message = Message.objects.create(
+            uid, modseq = allocate_uids(
+                folder.pk, unseen=0 if flag_state["seen"] else 1, size=len(data)
+            )
+            message = Message(
                 account=account,
                 folder=folder,
                 uid=uid,
@@ -228,6 +233,8 @@ def do_deliver(
                 **flag_state,
                 **listing_fields(parsed),
             )
+            # Row and body text in one round trip on PostgreSQL.
+            insert_with_children(message, [text], "message")
             maildir.append_uid(folder.path, uid, key)
             publish_on_commit(account.pk, Change("add", folder.pk, (message.pk,)))
     except IntegrityError:
@@ -348,9 +355,15 @@ def _index_arrivals(
     for i, stored in fresh:
         by_folder.setdefault(arrivals[i].folder.pk, []).append((i, stored))
     rows: list[tuple[int, Message]] = []
+    texts = {i: search_text(arrivals[i].parsed) for i, _ in fresh}  # before the row locks
     with transaction.atomic():
         for folder_id, group in by_folder.items():
-            uid, modseq = allocate_uids(folder_id, len(group), unseen=len(group))
+            uid, modseq = allocate_uids(
+                folder_id,
+                len(group),
+                unseen=len(group),
+                size=sum(len(arrivals[i].data) for i, _ in group),
+            )
             for i, stored in group:
                 item = arrivals[i]
                 message = Message(
@@ -370,6 +383,7 @@ def _index_arrivals(
                 rows.append((i, message))
                 uid += 1
         Message.objects.bulk_create([m for _, m in rows])
+        MessageText.objects.bulk_create([MessageText(message=m, text=texts[i]) for i, m in rows])
         by_index = dict(rows)
         for folder_id, group in by_folder.items():
             item = arrivals[group[0][0]]
@@ -439,9 +453,11 @@ def _unlink_stored(maildirs: _Maildirs, item: Arrival, stored: StoredFile) -> No
     )
 
 
-def allocate_uids(folder_id: int, count: int = 1, *, unseen: int = 0) -> tuple[int, int]:
+def allocate_uids(
+    folder_id: int, count: int = 1, *, unseen: int = 0, size: int = 0
+) -> tuple[int, int]:
     """Reserve `count` consecutive UIDs and the next modseq of a folder for `count` arriving
-    messages (`unseen` of them without \\Seen): (first uid, modseq).
+    messages (`unseen` of them without \\Seen, `size` bytes in all): (first uid, modseq).
 
     One UPDATE … RETURNING: the row stays locked until the caller's transaction ends, so UIDs
     are unique and increasing (RFC 9051 §2.3.1.1) across processes.
@@ -450,9 +466,9 @@ def allocate_uids(folder_id: int, count: int = 1, *, unseen: int = 0) -> tuple[i
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET uidnext = uidnext + %s, highestmodseq = highestmodseq + 1, "  # noqa: S608
-            "message_count = message_count + %s, unseen_count = unseen_count + %s "
-            "WHERE id = %s RETURNING uidnext, highestmodseq",
-            [count, count, unseen, folder_id],
+            "message_count = message_count + %s, unseen_count = unseen_count + %s, "
+            "size_bytes = size_bytes + %s WHERE id = %s RETURNING uidnext, highestmodseq",
+            [count, count, unseen, size, folder_id],
         )
         row = cursor.fetchone()
     if row is None:
@@ -565,12 +581,15 @@ def do_set_flags(
     return messages
 
 
-def _bump_modseq(folder_id: int, *, removed: int = 0, unseen_delta: int = 0) -> int:
+def _bump_modseq(
+    folder_id: int, *, removed: int = 0, unseen_delta: int = 0, removed_size: int = 0
+) -> int:
     """Next modseq of a folder, adjusting its counters for removed messages / seen changes."""
     Folder.objects.filter(pk=folder_id).update(
         highestmodseq=F("highestmodseq") + 1,
         message_count=F("message_count") - removed,
         unseen_count=F("unseen_count") + unseen_delta,
+        size_bytes=F("size_bytes") - removed_size,
     )
     return int(Folder.objects.values_list("highestmodseq", flat=True).get(pk=folder_id))
 
@@ -615,12 +634,18 @@ def do_move(
         return messages
     with transaction.atomic():
         uid, modseq = allocate_uids(
-            destination.pk, len(moved), unseen=sum(1 for m, _ in moved if not m.seen)
+            destination.pk,
+            len(moved),
+            unseen=sum(1 for m, _ in moved if not m.seen),
+            size=sum(m.size for m, _ in moved),
         )
         for source_id in {old for _, old in moved}:
             gone = [m for m, old in moved if old == source_id]
             _bump_modseq(
-                source_id, removed=len(gone), unseen_delta=-sum(1 for m in gone if not m.seen)
+                source_id,
+                removed=len(gone),
+                unseen_delta=-sum(1 for m in gone if not m.seen),
+                removed_size=sum(m.size for m in gone),
             )
         for message, old_folder_id in moved:
             publish_on_commit(acting_account.pk, Change("expunge", old_folder_id, (message.pk,)))
@@ -640,22 +665,36 @@ def do_move(
 
 
 def do_expunge(*, acting_account: Account, messages: list[Message]) -> int:
-    """Remove messages for good: files first (Maildir is the truth), then rows."""
+    """Remove messages for good: files first (Maildir is the truth), then rows. Returns how
+    many rows went: only those still in the folder the caller saw them in count, so a
+    concurrent expunge or move of the same message never moves the counters twice."""
+    if any(m.account_id != acting_account.pk for m in messages):
+        raise NotFoundError("message not found")  # before any file is touched
     maildir = maildir_for(acting_account)
+    by_path: dict[str, list[tuple[str, bool, str]]] = {}
     for message in messages:
-        if message.account_id != acting_account.pk:
-            raise NotFoundError("message not found")
-        maildir.unlink(
-            message.folder.path, message.maildir_key, in_cur=message.in_cur, info=message.info
+        by_path.setdefault(message.folder.path, []).append(
+            (message.maildir_key, message.in_cur, message.info)
         )
+    for path, files in by_path.items():
+        maildir.unlink_many(path, files)
+    seen_in = {m.pk: m.folder_id for m in messages}
     with transaction.atomic():
+        locked = Message.objects.select_for_update().filter(pk__in=list(seen_in)).order_by("pk")
+        messages = [m for m in locked if seen_in[m.pk] == m.folder_id]
+        if not messages:
+            return 0
         _publish_by_folder(acting_account, "expunge", messages)
         for folder_id in {m.folder_id for m in messages}:
             gone = [m for m in messages if m.folder_id == folder_id]
             _bump_modseq(
-                folder_id, removed=len(gone), unseen_delta=-sum(1 for m in gone if not m.seen)
+                folder_id,
+                removed=len(gone),
+                unseen_delta=-sum(1 for m in gone if not m.seen),
+                removed_size=sum(m.size for m in gone),
             )
-        count, _ = Message.objects.filter(pk__in=[m.pk for m in messages]).delete()
+        _, deleted = Message.objects.filter(pk__in=[m.pk for m in messages]).delete()
+        count = deleted.get(Message._meta.label, 0)  # not the body texts deleted with them
     return count
 
 
@@ -672,6 +711,58 @@ def do_delete_messages(*, acting_account: Account, messages: list[Message]) -> d
     return {"trashed": len(elsewhere), "expunged": expunged}
 
 
+EMPTY_BATCH = 500
+EMPTIABLE = (SpecialUse.TRASH, SpecialUse.JUNK)
+
+
+def do_empty_folder(*, acting_account: Account, folder: Folder) -> int:
+    """Delete every message of Trash or Junk for good (NotEmptiableError for other folders),
+    through do_expunge in batches of EMPTY_BATCH: files first, counters kept in step, one
+    expunge change per batch. Mail that arrives meanwhile (a UID at or above uidnext at the
+    start) stays. Returns how many messages went."""
+    if folder.account_id != acting_account.pk:
+        raise NotFoundError("folder not found")
+    if folder.special_use not in EMPTIABLE:
+        raise NotEmptiableError("Only Trash and Junk can be emptied.")
+    upto = Folder.objects.filter(pk=folder.pk).values_list("uidnext", flat=True).first()
+    if upto is None:
+        raise NotFoundError("folder not found")
+    removed = 0
+    while True:
+        batch = list(
+            Message.objects.filter(folder=folder, uid__lt=upto).order_by("uid")[:EMPTY_BATCH]
+        )
+        if not batch:
+            return removed
+        for message in batch:
+            message.folder = folder
+        removed += do_expunge(acting_account=acting_account, messages=batch)
+
+
+JUNK_KEYWORD, NOT_JUNK_KEYWORD = "$Junk", "$NotJunk"  # RFC 9051 §2.3.2, what filters learn from
+
+
+def do_mark_spam(*, acting_account: Account, messages: list[Message], spam: bool) -> int:
+    """Report spam: keyword $Junk (and not $NotJunk) and into Junk. Not spam: $NotJunk and,
+    for those in Junk, back into INBOX (as Gmail and Thunderbird do). Returns how many moved."""
+    junk = get_folder_by_special_use(acting_account, SpecialUse.JUNK)
+    if spam:
+        destination = junk
+        to_move = [m for m in messages if m.folder_id != junk.pk]
+        add, remove = [JUNK_KEYWORD], [NOT_JUNK_KEYWORD]
+    else:
+        destination = get_folder_by_special_use(acting_account, SpecialUse.INBOX)
+        to_move = [m for m in messages if m.folder_id == junk.pk]
+        add, remove = [NOT_JUNK_KEYWORD], [JUNK_KEYWORD]
+    # Keywords first (checks every message is the account's), then the move carries them.
+    do_set_flags(
+        acting_account=acting_account, messages=messages, add_keywords=add, remove_keywords=remove
+    )
+    if to_move:
+        do_move(acting_account=acting_account, messages=to_move, destination=destination)
+    return len(to_move)
+
+
 def do_clean_maildir_tmp(max_age_seconds: float) -> int:
     """Remove tmp/ debris older than `max_age_seconds` in every account's folders (a crash
     between writing tmp/ and linking leaves such files; maildir(5) suggests 36 hours)."""
@@ -681,3 +772,70 @@ def do_clean_maildir_tmp(max_age_seconds: float) -> int:
         for path in maildir.list_folder_paths():
             removed += maildir.clean_tmp(path, max_age_seconds)
     return removed
+
+
+# --- import (mailcore.importers: mbox files and Maildir trees of another server) ----------------
+
+
+def do_import_message(
+    *,
+    acting_account: Account,
+    folder: Folder,
+    data: bytes,
+    key: str,
+    uid: int | None = None,
+    flags: Iterable[str] = (),
+    keywords: Iterable[str] = (),
+    internal_date: datetime | None = None,
+) -> Delivered:
+    """Store an imported message under `key`, a name derived from its source, so that a re-run
+    finds it (wherever the user has moved it since) and stores nothing twice. `uid` is the UID
+    the old server gave it: kept when the folder's UIDNEXT has not passed it (UIDs only grow,
+    RFC 9051 §2.3.1.1), else the message gets the next one."""
+    if folder.account_id != acting_account.pk:
+        raise NotFoundError("folder not found")
+    # [:1], not first(): ORDER BY id could lead the planner away from the (account, key) index.
+    existing = Message.objects.filter(account=acting_account, maildir_key=key)[:1]
+    if existing:
+        return Delivered(existing[0], False)
+    if uid is not None:
+        Folder.objects.filter(pk=folder.pk, uidnext__lt=uid).update(uidnext=uid)
+    return do_deliver(
+        acting_account,
+        folder,
+        data,
+        key=key,
+        source=Source.IMPORT,
+        flags=flags,
+        keywords=keywords,
+        internal_date=internal_date,
+    )
+
+
+@transaction.atomic
+def do_adopt_uidvalidity(*, acting_account: Account, folder: Folder, uidvalidity: int) -> bool:
+    """Give `folder` the UIDVALIDITY of the folder it is imported from, so IMAP clients that
+    knew the old server keep their caches. Only a folder that never held a message can change
+    it (else clients would mix two UID spaces); True when the folder has it now."""
+    if folder.account_id != acting_account.pk:
+        raise NotFoundError("folder not found")
+    locked = Folder.objects.select_for_update().get(pk=folder.pk)
+    if locked.uidvalidity == uidvalidity:
+        return True
+    if locked.uidnext != 1 or Message.objects.filter(folder=locked).exists():
+        return False
+    maildir = maildir_for(acting_account)
+    _, mapping = maildir.read_uidlist(locked.path)
+    maildir.rewrite_uidlist(locked.path, uidvalidity, mapping)
+    Folder.objects.filter(pk=locked.pk).update(uidvalidity=uidvalidity)
+    folder.uidvalidity = uidvalidity
+    publish_on_commit(acting_account.pk, Change("folder", folder.pk, extra={"op": "uidvalidity"}))
+    return True
+
+
+def do_reserve_uids(*, acting_account: Account, folder: Folder, uidnext: int) -> None:
+    """Raise the folder's UIDNEXT to `uidnext` (the old server's), so UIDs it handed out to
+    messages expunged there are never reused."""
+    if folder.account_id != acting_account.pk:
+        raise NotFoundError("folder not found")
+    Folder.objects.filter(pk=folder.pk, uidnext__lt=uidnext).update(uidnext=uidnext)

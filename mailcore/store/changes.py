@@ -4,6 +4,7 @@ never data, so publishing failures are logged and swallowed."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -26,18 +27,27 @@ class Change:
 
 
 def channel_for(account_id: int) -> str:
-    return f"mailroom:account:{account_id}"
+    # Pub/sub channels are server-wide, whatever database a client selected: the database
+    # number of REDIS_URL keeps installations (and test runs) that share a Redis server apart.
+    return f"mailroom:{_database_number(settings.REDIS_URL)}:account:{account_id}"
+
+
+@functools.cache
+def _database_number(url: str) -> int:
+    from redis.connection import parse_url
+
+    return int(parse_url(url).get("db", 0)) if url else 0
 
 
 def _client() -> Any:
     client = getattr(_local, "client", None)
-    if client is None:
+    if client is None or getattr(_local, "url", None) != settings.REDIS_URL:
         import redis
 
         client = redis.Redis.from_url(
             settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
         )
-        _local.client = client
+        _local.client, _local.url = client, settings.REDIS_URL
     return client
 
 

@@ -354,6 +354,27 @@ class Maildir:
         except OSError as exc:
             raise StorageError(f"cannot remove {key}: {exc}") from exc
 
+    def unlink_many(self, path: str, files: list[tuple[str, bool, str]]) -> None:
+        """unlink() for many (key, in_cur, info) of one folder, with one fsync per directory
+        instead of one per file (emptying a Trash of 10 000 messages)."""
+        dirs: set[Path] = set()
+        try:
+            for key, in_cur, info in files:
+                try:
+                    target = self.locate(path, key, in_cur=in_cur, info=info)
+                except StorageError:
+                    continue  # already gone: unlink is idempotent
+                try:
+                    target.unlink()
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    raise StorageError(f"cannot remove {key}: {exc}") from exc
+                dirs.add(target.parent)
+        finally:
+            for d in dirs:
+                fsync_dir(d)
+
     def scan(self, path: str) -> Iterator[StoredFile]:
         """Every message file of a folder (new/ and cur/), for reindexing."""
         d = self.folder_dir(path)

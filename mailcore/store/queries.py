@@ -3,13 +3,18 @@ NotFoundError for anything the account cannot see, whoever asks (API, IMAP, POP3
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import BooleanField, Count, Max, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from mailcore.directory.models import Account
-from mailcore.errors import NotFoundError
+from mailcore.errors import NotFoundError, UserError
 from mailcore.store.maildir import Maildir
-from mailcore.store.models import Folder, Message
+from mailcore.store.models import Folder, Message, SpecialUse
 
 
 def maildir_for(account: Account) -> Maildir:
@@ -74,3 +79,145 @@ def read_message_bytes(message: Message) -> bytes:
     return maildir_for(message.account).read(
         message.folder.path, message.maildir_key, in_cur=message.in_cur, info=message.info
     )
+
+
+# --- search and contacts ----------------------------------------------------------------------
+
+MAX_SEARCH_CHARS = 200
+MAX_SEARCH_TERMS = 10
+NOT_SEARCHED_BY_DEFAULT = (SpecialUse.TRASH, SpecialUse.JUNK)  # as Gmail: ask for them by name
+
+
+def search_terms(q: str) -> list[str]:
+    """The whitespace-separated terms of a query (each must match); UserError if there are
+    none, the query is longer than MAX_SEARCH_CHARS or has more than MAX_SEARCH_TERMS."""
+    if len(q) > MAX_SEARCH_CHARS:
+        raise UserError(f"The search is longer than {MAX_SEARCH_CHARS} characters.")
+    terms = list(dict.fromkeys(q.split()))
+    if not terms:
+        raise UserError("Type something to search for.")
+    if len(terms) > MAX_SEARCH_TERMS:
+        raise UserError(f"Search for at most {MAX_SEARCH_TERMS} words at once.")
+    return terms
+
+
+def _recipient_matches(pattern: str) -> RawSQL:
+    """SQL true when a To or Cc name or address of the message row matches `pattern` (a
+    LIKE pattern, wildcards in the user's text already escaped). The index keeps recipients
+    as JSON [[name, addr], …]; matching the JSON text instead would match its syntax."""
+    # Only the model's own table name is formatted in; the user's text is a parameter.
+    table = connection.ops.quote_name(Message._meta.db_table)
+    if connection.vendor == "postgresql":
+        sql = (
+            f"EXISTS (SELECT 1 FROM jsonb_array_elements({table}.to_addrs || {table}.cc_addrs)"  # noqa: S608
+            " AS r(v) WHERE (r.v->>0) ILIKE %s OR (r.v->>1) ILIKE %s)"
+        )
+        return RawSQL(sql, (pattern, pattern), output_field=BooleanField())  # noqa: S611
+    one = (
+        "EXISTS (SELECT 1 FROM json_each({col}) AS r WHERE json_extract(r.value, '$[0]')"
+        " LIKE %s ESCAPE '\\' OR json_extract(r.value, '$[1]') LIKE %s ESCAPE '\\')"
+    )
+    sql = f"({one.format(col=f'{table}.to_addrs')} OR {one.format(col=f'{table}.cc_addrs')})"
+    return RawSQL(sql, (pattern,) * 4, output_field=BooleanField())  # noqa: S611
+
+
+def search_messages(
+    account: Account,
+    q: str,
+    *,
+    folder: Folder | None = None,
+    before_id: int | None = None,
+    limit: int,
+) -> list[Message]:
+    """Messages of `account` where every term of `q` (search_terms) is a case-insensitive
+    substring of the subject, the sender's name or address, a To/Cc name or address, or the
+    body text; in `folder` (the caller resolved it with access_folder), else everywhere but
+    Trash and Junk. Newest first by arrival (the row id, as folder listings go by UID), keyset-
+    paginated below `before_id`: the primary key orders the scan, so a page of a common word
+    stops early instead of sorting every match.
+
+    LIKE wildcards in the terms match themselves. Body texts are stored case-folded and
+    compared with a plain LIKE (no per-row upper-casing: several times faster on PostgreSQL).
+    Header fields fold case fully on PostgreSQL, ASCII-only on SQLite (its LIKE). Hangul has
+    no case, and substrings find words through their particles (견적서 in 견적서를).
+    """
+    qs = Message.objects.filter(account=account)
+    if folder is not None:
+        qs = qs.filter(folder=folder)
+    else:
+        hidden = Folder.objects.filter(account=account, special_use__in=NOT_SEARCHED_BY_DEFAULT)
+        qs = qs.exclude(folder_id__in=hidden.values("pk"))
+    match = Q()
+    for term in search_terms(q):
+        pattern = f"%{connection.ops.prep_for_like_query(term)}%"
+        match &= (
+            Q(subject__icontains=term)
+            | Q(from_name__icontains=term)
+            | Q(from_addr__icontains=term)
+            | Q(text__text__contains=term.casefold())
+            | Q(_recipient_matches(pattern))
+        )
+    qs = qs.filter(match)
+    if before_id is not None:
+        qs = qs.filter(pk__lt=before_id)
+    return list(qs.order_by("-pk")[:limit])
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    name: str
+    address: str
+    count: int
+
+
+CONTACTS_SCAN = 5000  # recent messages looked at per source: autocomplete must stay cheap
+
+
+def list_contacts(account: Account, q: str = "", *, limit: int = 10) -> list[Contact]:
+    """Addresses the account wrote to (To/Cc of its Sent folder) and received mail from
+    (every folder but Sent, Drafts, Junk and Trash), most used first, among the
+    CONTACTS_SCAN most recent messages of each; `q` (may be empty) must be a
+    case-insensitive substring of the name or the address. The account's own address is
+    left out. The name is the one used most recently."""
+    needle = q.strip().casefold()
+    own = account.address.casefold()
+    found: dict[str, list[Any]] = {}  # address key -> [name, address, count]
+
+    def count(name: str, address: str, n: int) -> None:
+        key = address.strip().casefold()
+        if not key or "@" not in key or key == own:
+            return
+        if needle and needle not in key and needle not in name.casefold():
+            return
+        entry = found.setdefault(key, [name, address.strip(), 0])
+        entry[2] += n
+        if not entry[0] and name:
+            entry[0] = name
+
+    sent = Folder.objects.filter(account=account, special_use=SpecialUse.SENT).first()
+    if sent is not None:
+        rows = (
+            Message.objects.filter(folder=sent)
+            .order_by("-uid")
+            .values_list("to_addrs", "cc_addrs")[:CONTACTS_SCAN]
+        )
+        for to_addrs, cc_addrs in rows:
+            for pair in [*(to_addrs or []), *(cc_addrs or [])]:
+                if isinstance(pair, list) and len(pair) == 2:
+                    count(str(pair[0]), str(pair[1]), 1)
+    skipped = (SpecialUse.SENT, SpecialUse.DRAFTS, SpecialUse.JUNK, SpecialUse.TRASH)
+    received = Message.objects.filter(account=account).exclude(
+        folder_id__in=Folder.objects.filter(account=account, special_use__in=skipped).values("pk")
+    )
+    recent = received.order_by("-pk").values("pk")[:CONTACTS_SCAN]
+    senders = Message.objects.filter(pk__in=recent).exclude(from_addr="")
+    if needle:
+        senders = senders.filter(Q(from_addr__icontains=needle) | Q(from_name__icontains=needle))
+    for row in (
+        senders.values("from_addr")
+        .annotate(n=Count("pk"), name=Max("from_name"))
+        .order_by("-n")[: limit * 10]
+    ):
+        count(row["name"] or "", row["from_addr"], row["n"])
+    ranked = sorted(found.values(), key=lambda e: (-e[2], e[1].casefold()))
+    return [Contact(name=e[0], address=e[1], count=e[2]) for e in ranked[:limit]]

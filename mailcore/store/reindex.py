@@ -10,20 +10,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, Sum
 
 from mailcore.addresses import canonical_domain, local_from_storage_name
 from mailcore.directory.models import Account, Domain
 from mailcore.errors import InvalidAddressError, InvalidFolderNameError, StorageError
-from mailcore.mime import parse_message
+from mailcore.mime import parse_message, search_text
 from mailcore.store.actions import DEFAULT_FOLDERS, listing_fields, new_uidvalidity
+from mailcore.store.changes import Change, publish_on_commit
 from mailcore.store.maildir import (
     KEYWORD_LETTERS,
     StoredFile,
     flags_from_info,
     folder_name_for_path,
 )
-from mailcore.store.models import Folder, Message, Source
+from mailcore.store.models import Folder, Message, MessageText, Source
 from mailcore.store.queries import maildir_for
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,10 @@ def reindex_account(
     if on_total:
         on_total(sum(len(v) for v in scanned.values()))
     rows_by_key = {m.maildir_key: m for m in Message.objects.filter(account=account)}
+    # Rows indexed before body texts existed (or whose text went missing) get one now.
+    with_text = set(
+        MessageText.objects.filter(message__account=account).values_list("message_id", flat=True)
+    )
     kept_folder_ids: set[int] = set()
     seen_keys: set[str] = set()
     for path in paths:
@@ -82,7 +87,8 @@ def reindex_account(
             used.add(uid)
             assigned[f.key] = uid
         keywords = maildir.read_keywords(path)
-        pending: list[Message] = []
+        pending: list[tuple[Message, str]] = []
+        texts: list[MessageText] = []
         with transaction.atomic():
             # Free the UIDs this pass will hand out, so reassignments cannot collide.
             Message.objects.filter(folder=folder).update(uid=-F("id"))
@@ -106,6 +112,8 @@ def reindex_account(
                     for attr, on in state.items():
                         setattr(row, attr, on)
                     row.save()
+                    if row.pk not in with_text:
+                        texts.append(MessageText(message=row, text=_text_of(maildir, path, f)))
                     report.updated += 1
                 else:
                     pending.append(
@@ -113,13 +121,14 @@ def reindex_account(
                     )
                     report.added += 1
                     if len(pending) >= BATCH:
-                        Message.objects.bulk_create(pending)
+                        _create_rows(pending)
                         pending.clear()
                 report.messages += 1
                 if progress:
                     progress(1)
             if pending:
-                Message.objects.bulk_create(pending)
+                _create_rows(pending)
+            MessageText.objects.bulk_create(texts, batch_size=BATCH)
             Folder.objects.filter(pk=folder.pk).update(
                 uidnext=max(next_uid, folder.uidnext),
                 highestmodseq=folder.highestmodseq + 1,
@@ -128,25 +137,40 @@ def reindex_account(
             maildir.rewrite_uidlist(path, uidvalidity or folder.uidvalidity, assigned)
     with transaction.atomic():
         gone = Message.objects.filter(account=account).exclude(maildir_key__in=seen_keys)
-        report.removed, _ = gone.delete()
+        _, deleted = gone.delete()
+        report.removed = deleted.get(Message._meta.label, 0)  # without their body texts
         Folder.objects.filter(account=account).exclude(pk__in=kept_folder_ids).delete()
         recount_folders(account)
+        for folder_id in sorted(kept_folder_ids):  # open clients reload what they show
+            publish_on_commit(account.pk, Change("folder", folder_id, extra={"op": "reindex"}))
     return report
 
 
 def recount_folders(account: Account) -> None:
-    """Set every folder's message and unseen counters from its rows."""
+    """Set every folder's message, unseen and size counters from its rows."""
     counts = {
         row["folder_id"]: row
         for row in Message.objects.filter(account=account)
         .values("folder_id")
-        .annotate(total=Count("id"), unseen=Count("id", filter=Q(seen=False)))
+        .annotate(total=Count("id"), unseen=Count("id", filter=Q(seen=False)), size=Sum("size"))
     }
     for folder in Folder.objects.filter(account=account):
-        row = counts.get(folder.pk, {"total": 0, "unseen": 0})
+        row = counts.get(folder.pk, {"total": 0, "unseen": 0, "size": 0})
         Folder.objects.filter(pk=folder.pk).update(
-            message_count=row["total"], unseen_count=row["unseen"]
+            message_count=row["total"], unseen_count=row["unseen"], size_bytes=row["size"] or 0
         )
+
+
+def _create_rows(pending: list[tuple[Message, str]]) -> None:
+    Message.objects.bulk_create([m for m, _ in pending])
+    MessageText.objects.bulk_create([MessageText(message=m, text=t) for m, t in pending])
+
+
+def _text_of(maildir, path: str, f: StoredFile) -> str:  # type: ignore[no-untyped-def]
+    try:
+        return search_text(parse_message(maildir.read(path, f.key, in_cur=f.in_cur, info=f.info)))
+    except StorageError:
+        return ""
 
 
 def _flags(f: StoredFile) -> dict[str, bool]:
@@ -183,13 +207,14 @@ def _new_row(
     uid: int,  # type: ignore[no-untyped-def]
     state: dict[str, bool],
     keywords: list[str],
-) -> Message:
+) -> tuple[Message, str]:
+    """The row of a file the index does not know, and its body text."""
     try:
         data = maildir.read(path, f.key, in_cur=f.in_cur, info=f.info)
     except StorageError:
         data = b""
     parsed = parse_message(data)
-    return Message(
+    row = Message(
         account=account,
         folder=folder,
         uid=uid,
@@ -204,6 +229,7 @@ def _new_row(
         **state,
         **listing_fields(parsed),
     )
+    return row, search_text(parsed)
 
 
 def discover_accounts(mail_root: Path) -> list[Account]:

@@ -144,7 +144,12 @@ def test_session_login_with_csrf_rotates_session_and_reports_user(alice: Account
 
     response = _login(client, SESSION, "alice@example.com", PASSWORD, HTTP_X_CSRFTOKEN=csrf)
     assert response.status_code == 200
-    assert response.json() == {"address": "alice@example.com", "display_name": ""}
+    assert response.json() == {
+        "address": "alice@example.com",
+        "display_name": "",
+        "is_superadmin": False,
+        "admin_domains": [],
+    }
     assert client.cookies[settings.SESSION_COOKIE_NAME].value != planted
     # login() rotates the CSRF token too.
     assert response.cookies[settings.CSRF_COOKIE_NAME].value != csrf

@@ -65,6 +65,22 @@ def test_raw_returns_the_stored_bytes(alice: Account, alice_api: APIClient) -> N
     _assert_hardened(response)
 
 
+def test_raw_view_shows_the_bytes_as_text(alice: Account, alice_api: APIClient) -> None:
+    message = put(alice, subject="raw 원문")
+    response = alice_api.get(f"/api/v1/messages/{message.pk}/raw?view=1")
+    assert response.status_code == 200
+    assert response.content == message_path(alice, message).read_bytes()
+    # Displayed in the tab ("View source"), not saved, and never rendered as HTML.
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response["Content-Disposition"] == "inline"
+    _assert_hardened(response)
+
+
+def test_raw_view_of_another_users_message_is_404(alice: Account, bob_api: APIClient) -> None:
+    message = put(alice, subject="private")
+    assert bob_api.get(f"/api/v1/messages/{message.pk}/raw?view=1").status_code == 404
+
+
 # --- attachments -------------------------------------------------------------------------------
 
 

@@ -66,6 +66,9 @@ def _requests(w: World) -> list[tuple[str, str, Any]]:
         ("post", "/api/v1/messages/move", {"ids": [bm, am], "folder": bf}),
         ("post", "/api/v1/messages/flags", {"ids": [bm, am], "add": ["flagged"]}),
         ("post", "/api/v1/messages/delete", {"ids": [bm, am]}),
+        ("post", "/api/v1/messages/spam", {"ids": [bm, am], "spam": True}),
+        ("post", f"/api/v1/folders/{af}/empty", None),
+        ("get", f"/api/v1/messages/search?q=a&folder={af}", None),
     ]
 
 

@@ -41,8 +41,11 @@ def _login_throttles(request: Request) -> list[BaseThrottle]:
 def _check_credentials(request: Request) -> Account:
     serializer = LoginSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
+    # App passwords are for mail clients only (Gmail's rule): not for the web or API login.
     account = verify_credentials(
-        serializer.validated_data["address"], serializer.validated_data["password"]
+        serializer.validated_data["address"],
+        serializer.validated_data["password"],
+        allow_app_password=False,
     )
     if account is None:
         raise InvalidCredentials

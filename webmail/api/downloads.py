@@ -166,6 +166,16 @@ def raw_message_response(data: bytes, *, message_id: int) -> HttpResponse:
     return _harden(response)
 
 
+def raw_text_response(data: bytes) -> HttpResponse:
+    """The raw message shown as text in a browser tab ("View source"), not downloaded. The
+    bytes are sent as they are stored; UTF-8 is the label because 8-bit mail is mostly UTF-8
+    and 7-bit mail reads the same in any ASCII-compatible charset."""
+    response = HttpResponse(data, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = "inline"
+    response["Cache-Control"] = "private, no-cache"
+    return _harden(response)
+
+
 def inline_image_response(data: bytes, *, content_type: str) -> HttpResponse:
     response = HttpResponse(data, content_type=content_type)
     response["Content-Disposition"] = "inline"

@@ -16,6 +16,7 @@ from mailcore.errors import (
     ConflictError,
     DailyLimitError,
     NotFoundError,
+    OverQuotaError,
     StorageError,
     UserError,
 )
@@ -53,6 +54,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return error_response("not_found", "Not found.", status.HTTP_404_NOT_FOUND)
     if isinstance(exc, ConflictError):
         return error_response(exc.code, str(exc), status.HTTP_409_CONFLICT)
+    if isinstance(exc, OverQuotaError):  # RFC 4918's 507: the user must make room first
+        return error_response(exc.code, str(exc), status.HTTP_507_INSUFFICIENT_STORAGE)
     if isinstance(exc, DailyLimitError):  # try again later, like SMTP's 4xx would say
         return error_response(exc.code, str(exc), status.HTTP_429_TOO_MANY_REQUESTS)
     if isinstance(exc, UserError):

@@ -15,6 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,6 +37,8 @@ from mailcore.store.queries import (
     access_messages,
     read_message_bytes,
 )
+from webmail.accounts.queries import remote_images_allowed
+from webmail.api.cidsign import access_message_for_cid
 from webmail.api.downloads import (
     attachment_response,
     display_filename,
@@ -43,6 +46,7 @@ from webmail.api.downloads import (
     inline_image_type,
     normalize_type,
     raw_message_response,
+    raw_text_response,
 )
 from webmail.api.serializers import (
     FLAG_NAMES,
@@ -81,7 +85,7 @@ def _bare_cid(cid: str) -> str:
 
 
 def message_detail(
-    message: Message, parsed: ParsedMessage, *, remote_images: bool
+    message: Message, parsed: ParsedMessage, *, remote_images: bool, images_allowed: bool = False
 ) -> MessageDetail:
     """Shape a parsed message for the detail endpoint; the HTML is sanitized here, always."""
     # Case-insensitive, as get_part_by_cid falls back to: senders are sloppy with case.
@@ -101,7 +105,9 @@ def message_detail(
     html: str | None = None
     blocked = 0
     if parsed.html:
-        sanitized = sanitize_html(parsed.html, cid_url=cid_url, load_remote=remote_images)
+        sanitized = sanitize_html(
+            parsed.html, cid_url=cid_url, load_remote=remote_images or images_allowed
+        )
         html, blocked = sanitized.html, sanitized.blocked_remote
     attachments = [
         AttachmentInfo(
@@ -122,6 +128,8 @@ def message_detail(
         html=html,
         remote_images_blocked=blocked,
         attachments=attachments,
+        body_url=_body_url("message-body", pk=message.pk),
+        remote_images_allowed=images_allowed,
     )
 
 
@@ -140,7 +148,10 @@ class MessageDetailView(APIView):
         query.is_valid(raise_exception=True)
         parsed = parse_message(read_message_bytes(message))
         detail = message_detail(
-            message, parsed, remote_images=query.validated_data["remote_images"]
+            message,
+            parsed,
+            remote_images=query.validated_data["remote_images"],
+            images_allowed=remote_images_allowed(request.user, message.from_addr),
         )
         return Response(MessageDetailSerializer(detail).data)
 
@@ -262,11 +273,27 @@ class _BytesView(APIView):
 class MessageRawView(_BytesView):
     @extend_schema(
         operation_id="messages_raw",
-        responses={(200, "message/rfc822"): OpenApiTypes.BINARY, 404: NOT_FOUND, 503: STORAGE},
+        parameters=[
+            OpenApiParameter(
+                "view",
+                bool,
+                OpenApiParameter.QUERY,
+                description="1: show it as text/plain in the browser instead of downloading",
+            )
+        ],
+        responses={
+            (200, "message/rfc822"): OpenApiTypes.BINARY,
+            (200, "text/plain"): OpenApiTypes.STR,
+            404: NOT_FOUND,
+            503: STORAGE,
+        },
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
         message = access_message(request.user, pk)
-        return raw_message_response(read_message_bytes(message), message_id=message.pk)
+        data = read_message_bytes(message)
+        if request.query_params.get("view") in ("1", "true"):
+            return raw_text_response(data)
+        return raw_message_response(data, message_id=message.pk)
 
 
 class MessageAttachmentView(_BytesView):
@@ -293,6 +320,10 @@ class MessageAttachmentView(_BytesView):
 
 
 class MessageCidView(_BytesView):
+    # A signed ?sig= replaces the sign-in (webmail.api.cidsign); without one,
+    # access_message_for_cid still demands it.
+    permission_classes = [AllowAny]
+
     @extend_schema(
         operation_id="messages_cid",
         parameters=[
@@ -301,14 +332,22 @@ class MessageCidView(_BytesView):
                 str,
                 OpenApiParameter.PATH,
                 description="Content-ID without angle brackets",
-            )
+            ),
+            OpenApiParameter(
+                "sig",
+                str,
+                OpenApiParameter.QUERY,
+                description="signature from messages/{id}/body; replaces the sign-in",
+            ),
         ],
         responses={(200, "image/*"): OpenApiTypes.BINARY, 404: NOT_FOUND, 503: STORAGE},
         description="An inline image the sanitized HTML refers to. Only PNG, JPEG, GIF and "
-        "WebP (checked by their bytes) are served; anything else is a 404.",
+        "WebP (checked by their bytes) are served; anything else is a 404. The URLs in "
+        "messages/{id}/body carry ?sig=, which works without a sign-in for 1 hour and only "
+        "for that message (bad or expired: 404).",
     )
     def get(self, request: Request, pk: int, content_id: str) -> HttpResponse:
-        message = access_message(request.user, pk)
+        message = access_message_for_cid(request, pk)
         found = get_part_by_cid(read_message_bytes(message), _bare_cid(content_id))
         if found is None:
             raise NotFoundError("no such part")

@@ -15,6 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from mailcore.directory.models import Account
 from mailcore.store.models import Message, SpecialUse
 
 MAX_BULK_IDS = 1000
@@ -107,6 +108,14 @@ class TokenSerializer(serializers.Serializer):
 class SessionUserSerializer(serializers.Serializer):
     address = serializers.CharField()
     display_name = serializers.CharField()
+    # For the app to show the admin console link (webmail.adminconsole enforces the roles).
+    is_superadmin = serializers.BooleanField(source="is_staff")
+    admin_domains = serializers.SerializerMethodField()
+
+    def get_admin_domains(self, account: Account) -> list[str]:
+        from mailcore.directory.queries import list_admin_domains
+
+        return list_admin_domains(account)
 
 
 # --- folders ----------------------------------------------------------------------------------
@@ -249,6 +258,8 @@ class MessageDetail:
     html: str | None
     remote_images_blocked: int
     attachments: list[AttachmentInfo]
+    body_url: str = ""
+    remote_images_allowed: bool = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.message, name)
@@ -267,6 +278,12 @@ class MessageDetailSerializer(MessageListItemSerializer):
         help_text="remote images removed from html; ask again with ?remote_images=1 to load them"
     )
     attachments = AttachmentSerializer(many=True)
+    body_url = serializers.CharField(
+        help_text="the body as a sanitized HTML document for a sandboxed iframe"
+    )
+    remote_images_allowed = serializers.BooleanField(
+        help_text="remote images load without asking (policy 'always', or a trusted sender)"
+    )
 
     def get_references(self, obj: MessageDetail) -> list[str]:
         return obj.message.references.split()

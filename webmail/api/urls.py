@@ -6,16 +6,33 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from webmail.api import auth, compose, folders, messages
+from webmail.api import (
+    auth,
+    body,
+    compose,
+    events,
+    finding,
+    folders,
+    junk,
+    messages,
+    preferences,
+    quota,
+)
 
 app_name = "api"
 
 urlpatterns = [
     path("auth/token", auth.TokenView.as_view(), name="auth-token"),
     path("auth/session", auth.SessionView.as_view(), name="auth-session"),
+    path("quota", quota.QuotaView.as_view(), name="quota"),
     path("folders", folders.FolderListView.as_view(), name="folder-list"),
     path("folders/<int:pk>", folders.FolderDetailView.as_view(), name="folder-detail"),
     path("folders/<int:pk>/messages", folders.FolderMessagesView.as_view(), name="folder-messages"),
+    path("folders/<int:pk>/empty", junk.FolderEmptyView.as_view(), name="folder-empty"),
+    path("messages/search", finding.SearchView.as_view(), name="messages-search"),
+    path("messages/spam", junk.SpamView.as_view(), name="messages-spam"),
+    path("contacts", finding.ContactsView.as_view(), name="contacts"),
+    path("events", events.EventsView.as_view(), name="events"),
     path("uploads", compose.UploadListView.as_view(), name="upload-list"),
     path("uploads/<int:pk>", compose.UploadDetailView.as_view(), name="upload-detail"),
     path("drafts", compose.DraftListView.as_view(), name="draft-list"),
@@ -31,6 +48,7 @@ urlpatterns = [
     path("messages/delete", messages.BulkDeleteView.as_view(), name="messages-delete"),
     path("messages/<int:pk>", messages.MessageDetailView.as_view(), name="message-detail"),
     path("messages/<int:pk>/raw", messages.MessageRawView.as_view(), name="message-raw"),
+    path("messages/<int:pk>/body", body.MessageBodyView.as_view(), name="message-body"),
     path(
         "messages/<int:pk>/attachments/<int:index>",
         messages.MessageAttachmentView.as_view(),
@@ -41,6 +59,25 @@ urlpatterns = [
         "messages/<int:pk>/cid/<path:content_id>",
         messages.MessageCidView.as_view(),
         name="message-cid",
+    ),
+    path("settings", preferences.SettingsView.as_view(), name="settings"),
+    path("settings/password", preferences.PasswordView.as_view(), name="settings-password"),
+    path(
+        "auth/logout-everywhere",
+        preferences.LogoutEverywhereView.as_view(),
+        name="auth-logout-everywhere",
+    ),
+    path("image-senders", preferences.ImageSenderListView.as_view(), name="image-sender-list"),
+    path(
+        "image-senders/<int:pk>",
+        preferences.ImageSenderDetailView.as_view(),
+        name="image-sender-detail",
+    ),
+    path("app-passwords", preferences.AppPasswordListView.as_view(), name="app-password-list"),
+    path(
+        "app-passwords/<int:pk>",
+        preferences.AppPasswordDetailView.as_view(),
+        name="app-password-detail",
     ),
     # Schema only, no Swagger UI: the UI pulls its assets from a CDN.
     path("schema", SpectacularAPIView.as_view(), name="schema"),

@@ -20,7 +20,13 @@ from django.utils import timezone
 from mailcore.delivery.submit import do_submit
 from mailcore.directory.models import Account
 from mailcore.directory.queries import account_owns_address
-from mailcore.errors import InvalidMessageError, MailcoreError, NotFoundError, UserError
+from mailcore.errors import (
+    InvalidMessageError,
+    MailcoreError,
+    NotFoundError,
+    OverQuotaError,
+    UserError,
+)
 from mailcore.mime import ParsedMessage, get_attachment, parse_message, sanitize_html
 from mailcore.mime.build import (
     BuiltMessage,
@@ -42,6 +48,7 @@ from mailcore.mime.build import (
 from mailcore.store.actions import do_append, do_expunge, do_set_flags
 from mailcore.store.models import Message, Source, SpecialUse
 from mailcore.store.queries import access_message, get_folder_by_special_use, read_message_bytes
+from mailcore.store.quota import check_room
 from webmail.compose import storage
 from webmail.compose.models import Upload
 from webmail.compose.queries import MODE_HEADER, ORIGINAL_HEADER, access_draft, access_uploads
@@ -79,6 +86,12 @@ def do_create_upload(
         raise UploadTooLargeError(
             f"The file is larger than the {limit / 1048576:.1f} MB upload limit."
         ) from exc
+    try:
+        # The attachment will take room in the Sent folder: a full mailbox refuses it (Gmail).
+        check_room(acting_account, pending + stored.size)
+    except OverQuotaError:
+        storage.remove(stored.name)
+        raise
     try:
         with transaction.atomic():
             upload = Upload.objects.create(

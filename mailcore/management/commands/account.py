@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
 
 from mailcore.directory.actions import (
     do_create_account,
     do_remove_account,
     do_set_account_active,
+    do_set_admin_domains,
     do_set_password,
 )
 from mailcore.directory.models import Account
@@ -31,11 +33,23 @@ class Command(BaseCommand):
         add.add_argument("--name", default="", help="display name")
         add.add_argument("--quota", type=int, default=None, help="quota in bytes (0 = none)")
         add.add_argument("--admin", action="store_true", help="superadmin of the server")
+        add.add_argument(
+            "--admin-of",
+            action="append",
+            default=[],
+            metavar="DOMAIN",
+            help="domain admin of DOMAIN (repeatable): the admin API for that domain only",
+        )
         lst = sub.add_parser("list", help="list accounts")
         lst.add_argument("--domain", default=None)
         pw = sub.add_parser("passwd", help="set an account's password")
         pw.add_argument("address")
         pw.add_argument("--password-stdin", action="store_true")
+        adm = sub.add_parser(
+            "admin-of", help="make an account domain admin of exactly these domains (none: revoke)"
+        )
+        adm.add_argument("address")
+        adm.add_argument("domains", nargs="*")
         for name in ("remove", "disable", "enable"):
             p = sub.add_parser(name, help=f"{name} an account")
             p.add_argument("address")
@@ -44,31 +58,55 @@ class Command(BaseCommand):
         op = opts["op"]
         if op == "add":
             password = read_password(opts["password_stdin"])
-            account = run_action(
-                lambda: do_create_account(
-                    opts["address"],
-                    password=password,
-                    display_name=opts["name"],
-                    quota_bytes=opts["quota"],
-                    is_staff=opts["admin"],
-                )
-            )
+
+            def create() -> Account:
+                with transaction.atomic():  # an unknown --admin-of domain creates nothing
+                    account = do_create_account(
+                        opts["address"],
+                        password=password,
+                        display_name=opts["name"],
+                        quota_bytes=opts["quota"],
+                        is_staff=opts["admin"],
+                    )
+                    if opts["admin_of"]:
+                        do_set_admin_domains(account, opts["admin_of"])
+                return account
+
+            account = run_action(create)
             self.stdout.write(f"created {account.address} (Maildir: {account.storage_path})")
         elif op == "list":
             qs = Account.objects.select_related("domain")
             if opts["domain"]:
                 qs = qs.filter(domain__name=opts["domain"].lower())
-            for a in qs:
+            for a in qs.prefetch_related("admin_of__domain"):
                 state = "active" if a.is_active else "disabled"
                 role = " admin" if a.is_staff else ""
+                admin_of = [da.domain.name for da in a.admin_of.all()]
+                if admin_of:
+                    role += f" admin-of={','.join(admin_of)}"
                 self.stdout.write(f"{a.address}\t{state}{role}\tquota={a.quota_bytes or 'none'}")
         elif op == "passwd":
             password = read_password(opts["password_stdin"])
             run_action(lambda: do_set_password(opts["address"], password))
             self.stdout.write(f"password changed for {opts['address']}")
+        elif op == "admin-of":
+            account = run_action(lambda: _account(opts["address"]))
+            domains = run_action(lambda: do_set_admin_domains(account, opts["domains"]))
+            names = ", ".join(d.name for d in domains) or "no domain"
+            self.stdout.write(f"{account.address} is domain admin of {names}")
         elif op == "remove":
             run_action(lambda: do_remove_account(opts["address"]))
             self.stdout.write(f"removed {opts['address']} (its Maildir stays on disk)")
         else:
             run_action(lambda: do_set_account_active(opts["address"], op == "enable"))
             self.stdout.write(f"{op}d {opts['address']}")
+
+
+def _account(address: str) -> Account:
+    from mailcore.addresses import canonical_address
+    from mailcore.errors import NotFoundError
+
+    account = Account.objects.filter(address=canonical_address(address)).first()
+    if account is None:
+        raise NotFoundError(f"no account {address}")
+    return account

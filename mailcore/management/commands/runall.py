@@ -35,6 +35,31 @@ class Child:
         self.proc = subprocess.Popen(self.argv, start_new_session=False)
 
 
+def web_argv(python: str, bind: str, *, workers: int, threads: int) -> list[str]:
+    """gunicorn for the web process. Threaded workers (gthread): an open event stream
+    (GET /api/v1/events) holds one thread for minutes, not a whole worker process; the
+    stream caps (EVENTS_MAX_STREAMS) keep threads free for ordinary requests."""
+    return [
+        python,
+        "-m",
+        "gunicorn",
+        "webmail.wsgi:application",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--access-logfile",
+        "-",
+        "--graceful-timeout",
+        "5",
+        "--no-control-socket",
+    ]
+
+
 def describe_database() -> str:
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
@@ -54,6 +79,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--web-workers", type=int, default=2)
+        parser.add_argument(
+            "--web-threads",
+            type=int,
+            default=32,
+            help="threads per web worker (each open event stream holds one)",
+        )
         parser.add_argument("--worker-concurrency", type=int, default=2)
         parser.add_argument(
             "--worker-pool", default="prefork", choices=["prefork", "threads", "solo"]
@@ -79,23 +110,7 @@ class Command(BaseCommand):
         children = [
             Child(
                 "web",
-                [
-                    py,
-                    "-m",
-                    "gunicorn",
-                    "webmail.wsgi:application",
-                    "--bind",
-                    str(web),
-                    "--workers",
-                    str(opts["web_workers"]),
-                    "--threads",
-                    "4",
-                    "--access-logfile",
-                    "-",
-                    "--graceful-timeout",
-                    "5",
-                    "--no-control-socket",
-                ],
+                web_argv(py, str(web), workers=opts["web_workers"], threads=opts["web_threads"]),
             ),
             Child("smtp", [py, "-m", "mailcore.smtp"]),
             Child(
@@ -138,6 +153,8 @@ class Command(BaseCommand):
             ),
         ]
         children = [c for c in children if c.name not in opts["skip"]]
+        # Event streams may take three quarters of the web threads; the rest serve requests.
+        os.environ.setdefault("EVENTS_MAX_STREAMS", str(max(1, opts["web_threads"] * 3 // 4)))
         self._banner(created)
         stopping = False
 

@@ -1,0 +1,303 @@
+"""DNS check of a local domain: which MX, SPF, DKIM and DMARC records are missing or wrong,
+and what to publish instead. Asks the resolvers of the outbound relay (RELAY_NAMESERVERS, else
+/etc/resolv.conf) with dnspython; reads DNS only, writes nothing.
+
+Not a full SPF evaluator (no include/redirect recursion, no macros): it answers the question
+an operator has, "does the record name this server?", as checkdmarc's summary would.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+import dns.exception
+import dns.name
+import dns.resolver
+from django.conf import settings
+
+from mailcore.delivery.dkim import active_keys, txt_value
+from mailcore.delivery.relay import relay_config
+
+OK, MISSING, WRONG, ERROR = "ok", "missing", "wrong", "error"
+
+
+@dataclass(frozen=True, slots=True)
+class DnsCheck:
+    kind: str  # mx | spf | dkim | dmarc
+    status: str  # ok | missing | wrong | error (the lookup itself failed: try again)
+    name: str  # the DNS name looked up
+    found: list[str] = field(default_factory=list)
+    expected: str = ""  # what to publish (a zone-file value), when not ok
+    detail: str = ""
+
+
+class _LookupError(Exception):
+    pass
+
+
+def resolver() -> dns.resolver.Resolver:
+    cfg = relay_config()
+    if cfg.nameservers:
+        r = dns.resolver.Resolver(configure=False)
+        r.nameservers = [ip for ip, _ in cfg.nameservers]
+        r.nameserver_ports = dict(cfg.nameservers)
+    else:
+        r = dns.resolver.Resolver()
+    # An operator is waiting for the page: at most 5 s per lookup, whatever the relay allows.
+    r.lifetime = min(cfg.dns_timeout, 5.0)
+    r.timeout = r.lifetime
+    return r
+
+
+def _query(r: dns.resolver.Resolver, name: str, rtype: str) -> list[object]:
+    try:
+        return list(r.resolve(name, rtype, search=False))
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return []
+    except (dns.exception.Timeout, dns.resolver.NoNameservers) as exc:
+        raise _LookupError(f"the {rtype} lookup of {name} failed: {exc}") from exc
+    except dns.exception.DNSException as exc:
+        raise _LookupError(f"the {rtype} lookup of {name} failed: {exc}") from exc
+
+
+def _txt(r: dns.resolver.Resolver, name: str) -> list[str]:
+    out = []
+    for rdata in _query(r, name, "TXT"):
+        strings = getattr(rdata, "strings", ())
+        out.append(b"".join(strings).decode("utf-8", "replace"))
+    return out
+
+
+def _host(value: str) -> str:
+    return value.rstrip(".").lower()
+
+
+def check_mx(r: dns.resolver.Resolver, domain: str, hostname: str) -> DnsCheck:
+    expected = f"{domain}. IN MX 10 {hostname}."
+    records = sorted(
+        (
+            (int(getattr(rd, "preference", 0)), _host(str(getattr(rd, "exchange", ""))))
+            for rd in _query(r, domain, "MX")
+        ),
+    )
+    found = [f"{pref} {host}." for pref, host in records]
+    if not records:
+        return DnsCheck(
+            "mx",
+            MISSING,
+            domain,
+            found,
+            expected,
+            "no MX record: mail to this domain goes to its A record, if any (RFC 5321 §5.1)",
+        )
+    if any(host == "" for _, host in records):
+        return DnsCheck(
+            "mx",
+            WRONG,
+            domain,
+            found,
+            expected,
+            "a null MX (RFC 7505) says this domain receives no mail",
+        )
+    if hostname not in {host for _, host in records}:
+        return DnsCheck(
+            "mx", WRONG, domain, found, expected, f"no MX record points at this server ({hostname})"
+        )
+    return DnsCheck("mx", OK, domain, found)
+
+
+def _own_addresses(
+    r: dns.resolver.Resolver, hostname: str
+) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    out: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    for rtype in ("A", "AAAA"):
+        try:
+            out.extend(ipaddress.ip_address(str(rd)) for rd in _query(r, hostname, rtype))
+        except _LookupError:
+            continue
+    return out
+
+
+def check_spf(r: dns.resolver.Resolver, domain: str, hostname: str, mx_ok: bool) -> DnsCheck:
+    expected = f'{domain}. IN TXT "v=spf1 mx ~all"'
+    found = [t for t in _txt(r, domain) if t.lower().startswith("v=spf1")]
+    if not found:
+        return DnsCheck(
+            "spf",
+            MISSING,
+            domain,
+            found,
+            expected,
+            "no SPF record: receivers cannot tell this server may send for the domain",
+        )
+    if len(found) > 1:
+        return DnsCheck(
+            "spf",
+            WRONG,
+            domain,
+            found,
+            expected,
+            "more than one SPF record is a permanent error (RFC 7208 §4.5)",
+        )
+    terms = found[0].lower().split()[1:]
+    if any(t in ("all", "+all") for t in terms):
+        return DnsCheck(
+            "spf",
+            WRONG,
+            domain,
+            found,
+            expected,
+            "'+all' lets every host on the internet send as this domain",
+        )
+    names = {t.lstrip("+") for t in terms}
+    if (("mx" in names or f"mx:{domain}" in names) and mx_ok) or f"a:{hostname}" in names:
+        return DnsCheck("spf", OK, domain, found)
+    nets = []
+    for t in names:
+        if t.startswith(("ip4:", "ip6:")):
+            try:
+                nets.append(ipaddress.ip_network(t[4:], strict=False))
+            except ValueError:
+                return DnsCheck("spf", WRONG, domain, found, expected, f"invalid term {t!r}")
+    own = _own_addresses(r, hostname)
+    if any(a.version == n.version and a in n for a in own for n in nets):
+        return DnsCheck("spf", OK, domain, found)
+    if any(t.startswith(("include:", "redirect=")) for t in names):
+        return DnsCheck(
+            "spf",
+            OK,
+            domain,
+            found,
+            "",
+            f"includes another policy (not followed here): make sure it names {hostname}",
+        )
+    return DnsCheck(
+        "spf",
+        WRONG,
+        domain,
+        found,
+        expected,
+        f"the record does not authorise this server ({hostname})",
+    )
+
+
+_TAG = re.compile(r"\s*([a-zA-Z]\w*)\s*=\s*([^;]*)")
+
+
+def _tags(value: str) -> dict[str, str]:
+    return {m.group(1).lower(): m.group(2).strip() for m in _TAG.finditer(value)}
+
+
+def check_dkim(r: dns.resolver.Resolver, domain: str) -> list[DnsCheck]:
+    keys = active_keys(domain)
+    if not keys:
+        return [
+            DnsCheck(
+                "dkim",
+                MISSING,
+                f"_domainkey.{domain}",
+                [],
+                "",
+                "no DKIM key for this domain yet: generate one, then publish its record",
+            )
+        ]
+    out = []
+    for key in keys:
+        name = f"{key.selector}._domainkey.{domain}"
+        expected = f'{name}. IN TXT "{txt_value(key)}"'
+        found = _txt(r, name)
+        if not found:
+            out.append(
+                DnsCheck(
+                    "dkim", MISSING, name, found, expected, "the key's TXT record is not published"
+                )
+            )
+            continue
+        published = "".join(_tags(found[0]).get("p", "").split())
+        if len(found) > 1 or published != key.public_key:
+            out.append(
+                DnsCheck(
+                    "dkim",
+                    WRONG,
+                    name,
+                    found,
+                    expected,
+                    "the published key is not this server's signing key",
+                )
+            )
+        else:
+            out.append(DnsCheck("dkim", OK, name, found))
+    return out
+
+
+def check_dmarc(r: dns.resolver.Resolver, domain: str) -> DnsCheck:
+    name = f"_dmarc.{domain}"
+    expected = f'{name}. IN TXT "v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}"'
+    found = [t for t in _txt(r, name) if t.replace(" ", "").lower().startswith("v=dmarc1")]
+    if not found:
+        return DnsCheck(
+            "dmarc",
+            MISSING,
+            name,
+            found,
+            expected,
+            "no DMARC policy: receivers decide alone what to do with forged mail",
+        )
+    if len(found) > 1:
+        return DnsCheck(
+            "dmarc",
+            WRONG,
+            name,
+            found,
+            expected,
+            "more than one DMARC record: receivers ignore them all (RFC 7489 §6.6.3)",
+        )
+    policy = _tags(found[0]).get("p", "").lower()
+    if policy not in ("none", "quarantine", "reject"):
+        return DnsCheck(
+            "dmarc", WRONG, name, found, expected, "the p= tag must be none, quarantine or reject"
+        )
+    if policy == "none":
+        return DnsCheck(
+            "dmarc",
+            OK,
+            name,
+            found,
+            "",
+            "p=none only monitors; quarantine or reject protects the domain",
+        )
+    return DnsCheck("dmarc", OK, name, found)
+
+
+def check_domain_dns(domain: str) -> list[DnsCheck]:
+    """Every check for `domain` (an A-label). A failed lookup gives that check status 'error'
+    and does not stop the others."""
+    r = resolver()
+    hostname = _host(settings.MAIL_HOSTNAME)
+    results: list[DnsCheck] = []
+    dead: list[str] = []  # once the resolver failed, the other lookups would only wait too
+
+    def run(kind: str, name: str, fn):  # type: ignore[no-untyped-def]
+        if dead and not (kind == "dkim" and not active_keys(domain)):
+            results.append(DnsCheck(kind, ERROR, name, [], "", f"not checked: {dead[0]}"))
+            return None
+        try:
+            value = fn()
+        except _LookupError as exc:
+            results.append(DnsCheck(kind, ERROR, name, [], "", str(exc)))
+            dead.append(str(exc))
+            return None
+        if isinstance(value, list):
+            results.extend(value)
+        else:
+            results.append(value)
+        return value
+
+    mx = run("mx", domain, lambda: check_mx(r, domain, hostname))
+    mx_ok = mx is not None and mx.status == OK
+    run("spf", domain, lambda: check_spf(r, domain, hostname, mx_ok))
+    run("dkim", f"_domainkey.{domain}", lambda: check_dkim(r, domain))
+    run("dmarc", f"_dmarc.{domain}", lambda: check_dmarc(r, domain))
+    return results

@@ -1,0 +1,61 @@
+"""The shared part of the `import_*` management commands: --dry-run, reading the input file
+with a size limit, and printing the report (exit status 1 when it has errors)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from mailcore.addresses import canonical_address
+from mailcore.directory.models import Account
+from mailcore.errors import InvalidAddressError
+from mailcore.importers.report import Report, format_report
+from mailcore.importers.textmap import MAX_MAP_BYTES
+
+
+class ImportCommand(BaseCommand):
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="show what would be imported; write nothing",
+        )
+
+    def read_file(self, path: str, limit: int = MAX_MAP_BYTES) -> bytes:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(limit + 1)
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        if len(data) > limit:
+            raise CommandError(f"{path} is larger than {limit} bytes; is it the right file?")
+        return data
+
+    def account(self, address: str) -> Account:
+        try:
+            return Account.objects.get(address=canonical_address(address))
+        except (Account.DoesNotExist, InvalidAddressError) as exc:
+            raise CommandError(f"no account {address}; create it first (account add)") from exc
+
+    def finish(self, report: Report, opts: dict[str, Any]) -> None:
+        verbose = int(opts.get("verbosity", 1)) >= 1
+        for line in format_report(report, dry_run=opts["dry_run"], verbose=verbose):
+            self.stdout.write(line)
+        if report.errors:
+            raise CommandError(f"{report.errors} error(s); see above")
+
+
+def reader_relative_to(base: Path, limit: int) -> Any:
+    """A callback that reads include files (absolute, or relative to `base`), size-capped."""
+
+    def read(name: str) -> bytes:
+        path = Path(name) if Path(name).is_absolute() else base / name
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+        if len(data) > limit:
+            raise OSError(0, f"larger than {limit} bytes")
+        return data
+
+    return read

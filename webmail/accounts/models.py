@@ -1,0 +1,83 @@
+"""Rows of webmail.accounts. Written only by webmail.accounts.actions and .sessions."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class LanguageChoice(models.TextChoices):
+    BROWSER = "", "Follow the browser"
+    KOREAN = "ko", "한국어"
+    ENGLISH = "en", "English"
+
+
+class RemoteImages(models.TextChoices):
+    ASK = "ask", "Ask (show for trusted senders)"
+    ALWAYS = "always", "Always show"
+    NEVER = "never", "Never show automatically"
+
+
+PAGE_SIZES = (25, 50, 100)
+DEFAULT_PAGE_SIZE = 50
+
+
+class Preferences(models.Model):
+    """One per account, created on the first change; until then the defaults apply."""
+
+    account = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="web_preferences"
+    )
+    signature_html = models.TextField(blank=True, default="", help_text="sanitized on save")
+    signature_text = models.TextField(blank=True, default="")
+    language = models.CharField(
+        max_length=8, blank=True, default=LanguageChoice.BROWSER, choices=LanguageChoice.choices
+    )
+    page_size = models.PositiveSmallIntegerField(
+        default=DEFAULT_PAGE_SIZE, choices=[(n, str(n)) for n in PAGE_SIZES]
+    )
+    remote_images = models.CharField(
+        max_length=8, default=RemoteImages.ASK, choices=RemoteImages.choices
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"preferences of account {self.account_id}"
+
+
+class TrustedImageSender(models.Model):
+    """A sender whose remote images always load ("always show images from this sender")."""
+
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trusted_image_senders"
+    )
+    address = models.CharField(max_length=320, help_text="canonical (mailcore.addresses)")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("address",)
+        constraints = (
+            models.UniqueConstraint(
+                fields=("account", "address"), name="trusted_image_sender_unique"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class SessionRecord(models.Model):
+    """A browser session key of an account, so its sessions can be ended without scanning
+    every session of the server. Stale rows (session already gone) are harmless and pruned."""
+
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="session_records"
+    )
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = (models.Index(fields=("account", "created_at"), name="session_record_account"),)
+
+    def __str__(self) -> str:
+        return f"session of account {self.account_id}"

@@ -1,0 +1,114 @@
+"""What every admin view shares: the role check (superadmin, domain admin, else 403), the
+audit helper, keyset paging and the 403 translation of AdminForbiddenError."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, TypeVar
+
+from django.db.models import Model, QuerySet
+from rest_framework import exceptions
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from mailcore.directory.actions import do_record_audit
+from mailcore.directory.roles import AdminScope, get_admin_scope
+from mailcore.errors import AdminForbiddenError
+
+M = TypeVar("M", bound=Model)
+
+DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+
+
+class IsAdministrator(BasePermission):
+    """A superadmin, or a domain admin (of at least one active domain); views that set
+    `superadmin_only` refuse domain admins too. Plain users get 403 everywhere."""
+
+    message = "This needs an administrator account."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        scope = get_admin_scope(request.user)
+        if scope is None:
+            return False
+        if getattr(view, "superadmin_only", False) and not scope.is_superadmin:
+            self.message = "Only a superadmin may do this."
+            return False
+        request.admin_scope = scope  # type: ignore[attr-defined]
+        return True
+
+
+class AdminView(APIView):
+    permission_classes = [IsAuthenticated, IsAdministrator]
+    superadmin_only = False
+
+    @property
+    def scope(self) -> AdminScope:
+        return self.request.admin_scope  # type: ignore[attr-defined,no-any-return]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, AdminForbiddenError):
+            exc = exceptions.PermissionDenied(str(exc), code="forbidden")
+        return super().handle_exception(exc)
+
+    def require_superadmin(self) -> None:
+        if not self.scope.is_superadmin:
+            raise exceptions.PermissionDenied("Only a superadmin may do this.")
+
+    def audit(self, what: str, target: str, /, *, domain: str = "", **detail: Any) -> None:
+        """One audit row for a change this request made (who, what, when, from where)."""
+        do_record_audit(
+            actor=self.scope.actor,
+            action=what,
+            target=target,
+            domain=domain,
+            detail=detail,
+            ip=self.request.META.get("REMOTE_ADDR", "") or "",
+        )
+
+
+class InvalidCursor(exceptions.APIException):
+    status_code = 400
+    default_code = "invalid_cursor"
+    default_detail = "The cursor is not valid for this list; start from the first page."
+
+
+def _encode(value: str | int) -> str:
+    raw = json.dumps([value]).encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _decode(cursor: str, kind: type) -> Any:
+    if len(cursor) > 1400:
+        raise InvalidCursor
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        (value,) = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise InvalidCursor from exc
+    if type(value) is not kind:
+        raise InvalidCursor
+    return value
+
+
+def keyset_page(
+    qs: QuerySet[M], *, key: str, descending: bool, cursor: str, limit: int
+) -> tuple[list[M], str | None]:
+    """One page of `qs` ordered by the unique column `key`, after the opaque `cursor`.
+    Every page costs the same: no OFFSET."""
+    field = qs.model._meta.get_field(key)
+    kind = int if field.get_internal_type().endswith("AutoField") else str
+    if cursor:
+        after = _decode(cursor, kind)
+        qs = qs.filter(**{f"{key}__lt" if descending else f"{key}__gt": after})
+    items = list(qs.order_by(f"-{key}" if descending else key)[: limit + 1])
+    more = len(items) > limit
+    items = items[:limit]
+    return items, (_encode(getattr(items[-1], key)) if more and items else None)
+
+
+def client_ip(request: Request) -> str:
+    return request.META.get("REMOTE_ADDR", "") or ""

@@ -1,0 +1,217 @@
+"""Domain endpoints: list, add and remove (superadmin), enable/disable (superadmin), the
+catch-all, DKIM keys with their DNS records, and the DNS check. A domain admin sees only its
+domains; any other name answers 404."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from mailcore.delivery.dkim import dns_record as dkim_dns_record
+from mailcore.delivery.dkim import do_generate_dkim_key, txt_value
+from mailcore.delivery.models import DkimAlgorithm, DkimKey
+from mailcore.directory.actions import (
+    do_create_domain,
+    do_remove_alias,
+    do_remove_domain,
+    do_set_alias,
+    do_set_domain_active,
+)
+from mailcore.directory.dnscheck import check_domain_dns
+from mailcore.directory.roles import access_domain, attach_catchalls, domains_with_counts
+from webmail.adminconsole import serializers as s
+from webmail.adminconsole.base import AdminView, keyset_page
+
+NOT_FOUND = OpenApiResponse(s.AdminDetailSerializer, description="no such domain (or not yours)")
+FORBIDDEN = OpenApiResponse(
+    s.AdminDetailSerializer, description="not an administrator (or not a superadmin)"
+)
+INVALID = OpenApiResponse(s.AdminDetailSerializer, description="invalid input")
+CONFLICT = OpenApiResponse(s.AdminDetailSerializer, description="conflicts with existing data")
+
+
+def _one(view: AdminView, name: str) -> object:
+    domain = access_domain(view.scope, name)
+    annotated = domains_with_counts(view.scope).get(pk=domain.pk)
+    attach_catchalls([annotated])
+    return annotated
+
+
+class DomainListView(AdminView):
+    @extend_schema(
+        operation_id="admin_domains_list",
+        parameters=[s.AdminDomainQuerySerializer],
+        responses={200: s.AdminDomainPageSerializer, 403: FORBIDDEN},
+    )
+    def get(self, request: Request) -> Response:
+        q = s.AdminDomainQuerySerializer(data=request.query_params)
+        q.is_valid(raise_exception=True)
+        qs = domains_with_counts(self.scope)
+        if q.validated_data["q"]:
+            qs = qs.filter(name__icontains=q.validated_data["q"].strip().lower())
+        items, cursor = keyset_page(
+            qs,
+            key="name",
+            descending=False,
+            cursor=q.validated_data["cursor"],
+            limit=q.validated_data["limit"],
+        )
+        attach_catchalls(items)
+        return Response(s.AdminDomainPageSerializer({"items": items, "next_cursor": cursor}).data)
+
+    @extend_schema(
+        operation_id="admin_domains_create",
+        request=s.AdminDomainCreateSerializer,
+        responses={201: s.AdminDomainSerializer, 400: INVALID, 403: FORBIDDEN, 409: CONFLICT},
+        description="Superadmin only.",
+    )
+    def post(self, request: Request) -> Response:
+        self.require_superadmin()
+        data = s.AdminDomainCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        domain = do_create_domain(data.validated_data["name"])
+        self.audit("domain.create", domain.name, domain=domain.name)
+        return Response(s.AdminDomainSerializer(_one(self, domain.name)).data, status=201)
+
+
+class DomainDetailView(AdminView):
+    @extend_schema(
+        operation_id="admin_domains_retrieve",
+        responses={200: s.AdminDomainSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, name: str) -> Response:
+        return Response(s.AdminDomainSerializer(_one(self, name)).data)
+
+    @extend_schema(
+        operation_id="admin_domains_update",
+        request=s.AdminDomainUpdateSerializer,
+        responses={200: s.AdminDomainSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+        description="Superadmin only: a disabled domain receives no mail.",
+    )
+    def patch(self, request: Request, name: str) -> Response:
+        domain = access_domain(self.scope, name)
+        self.require_superadmin()
+        data = s.AdminDomainUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        active = data.validated_data["is_active"]
+        do_set_domain_active(domain.name, active)
+        self.audit("domain.update", domain.name, domain=domain.name, is_active=active)
+        return Response(s.AdminDomainSerializer(_one(self, domain.name)).data)
+
+    @extend_schema(
+        operation_id="admin_domains_destroy",
+        parameters=[s.AdminDomainDeleteQuerySerializer],
+        responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND, 409: CONFLICT},
+        description="Superadmin only. Refused (409) while the domain has accounts, unless "
+        "force=true (then its accounts go too; their Maildirs stay on disk).",
+    )
+    def delete(self, request: Request, name: str) -> Response:
+        domain = access_domain(self.scope, name)
+        self.require_superadmin()
+        q = s.AdminDomainDeleteQuerySerializer(data=request.query_params)
+        q.is_valid(raise_exception=True)
+        do_remove_domain(domain.name, force=q.validated_data["force"])
+        self.audit(
+            "domain.remove", domain.name, domain=domain.name, force=q.validated_data["force"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CatchallView(AdminView):
+    @extend_schema(
+        operation_id="admin_domains_catchall_set",
+        request=s.AdminTargetsSerializer,
+        responses={200: s.AdminCatchallSerializer, 400: INVALID, 404: NOT_FOUND, 409: CONFLICT},
+        description="Mail to unknown addresses of the domain goes to these targets.",
+    )
+    def put(self, request: Request, name: str) -> Response:
+        domain = access_domain(self.scope, name)
+        data = s.AdminTargetsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        alias = do_set_alias(f"@{domain.name}", data.validated_data["targets"])
+        self.audit("domain.catchall", alias.source, domain=domain.name, targets=alias.targets)
+        return Response(s.AdminCatchallSerializer(alias).data)
+
+    @extend_schema(
+        operation_id="admin_domains_catchall_destroy",
+        responses={204: None, 404: NOT_FOUND},
+    )
+    def delete(self, request: Request, name: str) -> Response:
+        domain = access_domain(self.scope, name)
+        do_remove_alias(f"@{domain.name}")
+        self.audit("domain.catchall_remove", f"@{domain.name}", domain=domain.name)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _key_data(key: DkimKey) -> dict[str, object]:
+    return {
+        "selector": key.selector,
+        "algorithm": key.algorithm,
+        "is_active": key.is_active,
+        "created_at": key.created_at,
+        "dns_name": f"{key.selector}._domainkey.{key.domain}",
+        "dns_value": txt_value(key),
+        "dns_record": dkim_dns_record(key),
+    }
+
+
+class DkimView(AdminView):
+    @extend_schema(
+        operation_id="admin_domains_dkim_list",
+        responses={200: s.AdminDkimListSerializer, 404: NOT_FOUND},
+        description="The domain's DKIM keys (active first) and the TXT records to publish.",
+    )
+    def get(self, request: Request, name: str) -> Response:
+        from mailcore.directory.roles import list_dkim_keys
+
+        domain = access_domain(self.scope, name)
+        keys = [_key_data(k) for k in list_dkim_keys(domain)]
+        return Response(s.AdminDkimListSerializer({"keys": keys}).data)
+
+    @extend_schema(
+        operation_id="admin_domains_dkim_create",
+        request=s.AdminDkimCreateSerializer,
+        responses={201: s.AdminDkimKeySerializer, 400: INVALID, 404: NOT_FOUND},
+        description="A new signing key (RSA-2048 or ed25519); the older active key of the "
+        "same algorithm is retired. Publish dns_record, then mail is signed with it.",
+    )
+    def post(self, request: Request, name: str) -> Response:
+        domain = access_domain(self.scope, name)
+        data = s.AdminDkimCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        algorithm = (
+            DkimAlgorithm.ED25519
+            if data.validated_data["algorithm"] == "ed25519"
+            else DkimAlgorithm.RSA
+        )
+        key = do_generate_dkim_key(domain.name, algorithm=algorithm)
+        self.audit(
+            "dkim.generate",
+            domain.name,
+            domain=domain.name,
+            selector=key.selector,
+            algorithm=key.algorithm,
+        )
+        return Response(s.AdminDkimKeySerializer(_key_data(key)).data, status=201)
+
+
+class DnsCheckView(AdminView):
+    @extend_schema(
+        operation_id="admin_domains_dns_check",
+        responses={200: s.AdminDnsReportSerializer, 404: NOT_FOUND},
+        description="Looks up MX, SPF, DKIM and DMARC now and says which records are missing "
+        "or wrong, with the value to publish. 'error' means the lookup itself failed.",
+    )
+    def get(self, request: Request, name: str) -> Response:
+        domain = access_domain(self.scope, name)
+        checks = check_domain_dns(domain.name)
+        report = {
+            "domain": domain.name,
+            "hostname": settings.MAIL_HOSTNAME,
+            "ok": all(c.status == "ok" for c in checks),
+            "checks": checks,
+        }
+        return Response(s.AdminDnsReportSerializer(report).data)

@@ -1,0 +1,330 @@
+"""Server operations: relay-access rules (superadmin), the mail queue and delivery log (scoped
+to a domain admin's domains), the dashboard and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from mailcore.delivery import queueops
+from mailcore.delivery.models import QueueEntry
+from mailcore.directory.actions import do_add_relay_rule, do_remove_relay_rule
+from mailcore.directory.reports import (
+    EntryFilter,
+    access_entry,
+    attempts_of,
+    check_may_act_on_entry,
+    list_audit_log,
+    queue_size,
+    search_entries,
+    storage_per_domain,
+    top_accounts_by_storage,
+    traffic_per_day,
+    visible_recipients,
+)
+from mailcore.directory.roles import (
+    AdminScope,
+    access_relay_rule,
+    list_domains,
+    list_relay_rules,
+)
+from webmail.adminconsole import serializers as s
+from webmail.adminconsole.base import AdminView, keyset_page
+
+FORBIDDEN = OpenApiResponse(
+    s.AdminDetailSerializer, description="not an administrator (or not allowed for this entry)"
+)
+INVALID = OpenApiResponse(s.AdminDetailSerializer, description="invalid input")
+CONFLICT = OpenApiResponse(s.AdminDetailSerializer, description="refused (see detail)")
+NOT_FOUND = OpenApiResponse(s.AdminDetailSerializer, description="not found (or not yours)")
+
+
+# --- relay access rules --------------------------------------------------------------------------
+
+
+class RelayRuleListView(AdminView):
+    superadmin_only = True
+
+    @extend_schema(
+        operation_id="admin_relay_rules_list",
+        parameters=[s.AdminPageQuerySerializer],
+        responses={200: s.AdminRelayRulePageSerializer, 403: FORBIDDEN},
+        description="Superadmin only (sendmail's /etc/mail/access).",
+    )
+    def get(self, request: Request) -> Response:
+        q = s.AdminPageQuerySerializer(data=request.query_params)
+        q.is_valid(raise_exception=True)
+        items, cursor = keyset_page(
+            list_relay_rules(),
+            key="id",
+            descending=False,
+            cursor=q.validated_data["cursor"],
+            limit=q.validated_data["limit"],
+        )
+        return Response(
+            s.AdminRelayRulePageSerializer({"items": items, "next_cursor": cursor}).data
+        )
+
+    @extend_schema(
+        operation_id="admin_relay_rules_create",
+        request=s.AdminRelayRuleCreateSerializer,
+        responses={200: s.AdminRelayRuleSerializer, 400: INVALID, 403: FORBIDDEN, 409: CONFLICT},
+        description="Adds a rule, or changes the action of the rule with the same network and "
+        "domains. Networks wider than /24 (IPv4) or /56 (IPv6) need force=true (409 "
+        "otherwise), exactly as `manage.py access add --force`.",
+    )
+    def post(self, request: Request) -> Response:
+        data = s.AdminRelayRuleCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        rule = do_add_relay_rule(
+            v["network"],
+            v["action"],
+            sender_domain=v["sender_domain"],
+            recipient_domain=v["recipient_domain"],
+            comment=v["comment"],
+            force=v["force"],
+        )
+        self.audit(
+            "relay_rule.set",
+            str(rule),
+            network=rule.network,
+            action=rule.action,
+            sender_domain=rule.sender_domain,
+            recipient_domain=rule.recipient_domain,
+            force=v["force"],
+        )
+        return Response(s.AdminRelayRuleSerializer(rule).data)
+
+
+class RelayRuleDetailView(AdminView):
+    superadmin_only = True
+
+    @extend_schema(
+        operation_id="admin_relay_rules_destroy",
+        responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        rule = access_relay_rule(pk)
+        do_remove_relay_rule(
+            rule.network, sender_domain=rule.sender_domain, recipient_domain=rule.recipient_domain
+        )
+        self.audit("relay_rule.remove", str(rule), network=rule.network, action=rule.action)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- queue and delivery log ----------------------------------------------------------------------
+
+
+def _entries_data(scope: AdminScope, entries: list[QueueEntry]) -> list[dict[str, Any]]:
+    attempts = attempts_of(entries)
+    return [
+        {
+            "queue_id": e.queue_id,
+            "direction": e.direction,
+            "state": e.state,
+            "sender": e.sender,
+            "size": e.size,
+            "received_at": e.received_at,
+            "next_attempt_at": e.next_attempt_at,
+            "attempts": e.attempts,
+            "last_error": e.last_error,
+            "client_ip": e.client_ip,
+            "message_id": e.message_id or (e.sent_copy.message_id if e.sent_copy else ""),
+            "origin": e.origin,
+            "recipients": visible_recipients(scope, e),
+            "attempt_log": attempts[e.pk],
+        }
+        for e in entries
+    ]
+
+
+def _filter(v: dict[str, Any], *, default_state: str) -> EntryFilter:
+    return EntryFilter(
+        queue_id=v["queue_id"],
+        message_id=v["message_id"],
+        sender=v["sender"],
+        recipient=v["recipient"],
+        state=v["state"] or default_state,
+        direction=v["direction"],
+        since=v["since"],
+        until=v["until"],
+    )
+
+
+def _page(view: AdminView, request: Request, *, default_state: str) -> Response:
+    q = s.AdminQueueQuerySerializer(data=request.query_params)
+    q.is_valid(raise_exception=True)
+    v = q.validated_data
+    qs = search_entries(view.scope, _filter(v, default_state=default_state)).prefetch_related(
+        "recipients"
+    )
+    items, cursor = keyset_page(qs, key="id", descending=True, cursor=v["cursor"], limit=v["limit"])
+    data = {"items": _entries_data(view.scope, items), "next_cursor": cursor}
+    return Response(s.AdminQueuePageSerializer(data).data)
+
+
+class QueueListView(AdminView):
+    @extend_schema(
+        operation_id="admin_queue_list",
+        parameters=[s.AdminQueueQuerySerializer],
+        responses={200: s.AdminQueuePageSerializer, 403: FORBIDDEN},
+        description="Entries still in the queue (state queued or held; state= to change), "
+        "newest first, with each recipient's state and last reply and every attempt.",
+    )
+    def get(self, request: Request) -> Response:
+        return _page(self, request, default_state="pending")
+
+
+class DeliveryLogView(AdminView):
+    @extend_schema(
+        operation_id="admin_delivery_log",
+        parameters=[s.AdminQueueQuerySerializer],
+        responses={200: s.AdminQueuePageSerializer, 403: FORBIDDEN},
+        description="Every accepted message, delivered or not, newest first; search by "
+        "queue_id, message_id, sender, recipient (substrings) and a received_at range.",
+    )
+    def get(self, request: Request) -> Response:
+        return _page(self, request, default_state="")
+
+
+class QueueEntryView(AdminView):
+    @extend_schema(
+        operation_id="admin_queue_retrieve",
+        responses={200: s.AdminQueueEntrySerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, queue_id: str) -> Response:
+        entry = access_entry(self.scope, queue_id)
+        return Response(s.AdminQueueEntrySerializer(_entries_data(self.scope, [entry])[0]).data)
+
+    @extend_schema(
+        operation_id="admin_queue_destroy",
+        responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND, 409: CONFLICT},
+        description="Removes the entry and its spool file without a bounce (postsuper -d).",
+    )
+    def delete(self, request: Request, queue_id: str) -> Response:
+        entry = access_entry(self.scope, queue_id)
+        check_may_act_on_entry(self.scope, entry)
+        domain = _entry_domain(self.scope, entry)  # before the recipients rows go
+        queueops.do_delete_entry(entry.queue_id)
+        self.audit("queue.delete", entry.queue_id, domain=domain, sender=entry.sender)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _entry_domain(scope: AdminScope, entry: QueueEntry) -> str:
+    """The local domain an audit row about `entry` belongs to: the sender's if it is one of
+    the admin's domains, else the first such recipient's ('' if none)."""
+    candidates = [a.rpartition("@")[2].lower() for a in (entry.sender, *entry_addresses(entry))]
+    ours = set(list_domains(scope).filter(name__in=candidates).values_list("name", flat=True))
+    return next((d for d in candidates if d in ours), "")
+
+
+def entry_addresses(entry: QueueEntry) -> list[str]:
+    return [r.address for r in entry.recipients.all()]
+
+
+class QueueRetryView(AdminView):
+    @extend_schema(
+        operation_id="admin_queue_retry",
+        request=None,
+        responses={200: s.AdminQueueEntrySerializer, 403: FORBIDDEN, 404: NOT_FOUND, 409: CONFLICT},
+        description="Makes a queued or held entry due now (409 when already done or being "
+        "delivered at this moment).",
+    )
+    def post(self, request: Request, queue_id: str) -> Response:
+        entry = access_entry(self.scope, queue_id)
+        check_may_act_on_entry(self.scope, entry)
+        queueops.do_retry_entry(entry.queue_id)
+        self.audit("queue.retry", entry.queue_id, domain=_entry_domain(self.scope, entry))
+        entry = access_entry(self.scope, queue_id)
+        return Response(s.AdminQueueEntrySerializer(_entries_data(self.scope, [entry])[0]).data)
+
+
+class QueueBounceView(AdminView):
+    @extend_schema(
+        operation_id="admin_queue_bounce",
+        request=None,
+        responses={
+            200: s.AdminBounceResultSerializer,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: CONFLICT,
+        },
+        description="Bounces every pending recipient with one DSN to the sender.",
+    )
+    def post(self, request: Request, queue_id: str) -> Response:
+        entry = access_entry(self.scope, queue_id)
+        check_may_act_on_entry(self.scope, entry)
+        n = queueops.do_bounce_entry(entry.queue_id)
+        self.audit(
+            "queue.bounce", entry.queue_id, domain=_entry_domain(self.scope, entry), bounced=n
+        )
+        return Response(s.AdminBounceResultSerializer({"bounced": n}).data)
+
+
+class QueueFlushView(AdminView):
+    superadmin_only = True
+
+    @extend_schema(
+        operation_id="admin_queue_flush",
+        request=None,
+        responses={200: s.AdminFlushResultSerializer, 403: FORBIDDEN},
+        description="Superadmin only: every queued or held entry becomes due now (postqueue -f).",
+    )
+    def post(self, request: Request) -> Response:
+        n = queueops.do_flush_queue()
+        self.audit("queue.flush", "*", flushed=n)
+        return Response(s.AdminFlushResultSerializer({"flushed": n}).data)
+
+
+# --- dashboard and audit log ---------------------------------------------------------------------
+
+
+class DashboardView(AdminView):
+    @extend_schema(
+        operation_id="admin_dashboard",
+        parameters=[s.AdminDashboardQuerySerializer],
+        responses={200: s.AdminDashboardSerializer, 403: FORBIDDEN},
+        description="Messages in/out per UTC day (from the queue of record), the queue size, "
+        "storage per domain and the 20 largest accounts; all within your domains.",
+    )
+    def get(self, request: Request) -> Response:
+        q = s.AdminDashboardQuerySerializer(data=request.query_params)
+        q.is_valid(raise_exception=True)
+        data = {
+            "traffic": traffic_per_day(self.scope, q.validated_data["days"]),
+            "queue": queue_size(self.scope),
+            "domains": storage_per_domain(self.scope),
+            "top_accounts": top_accounts_by_storage(self.scope),
+        }
+        return Response(s.AdminDashboardSerializer(data).data)
+
+
+class AuditLogView(AdminView):
+    @extend_schema(
+        operation_id="admin_audit_log",
+        parameters=[s.AdminAuditQuerySerializer],
+        responses={200: s.AdminAuditPageSerializer, 403: FORBIDDEN},
+        description="Newest first. A domain admin sees the entries of its domains only.",
+    )
+    def get(self, request: Request) -> Response:
+        q = s.AdminAuditQuerySerializer(data=request.query_params)
+        q.is_valid(raise_exception=True)
+        v = q.validated_data
+        qs = list_audit_log(self.scope)
+        if v["actor"]:
+            qs = qs.filter(actor__icontains=v["actor"].strip())
+        if v["action"]:
+            qs = qs.filter(action__startswith=v["action"].strip())
+        if v["target"]:
+            qs = qs.filter(target__icontains=v["target"].strip())
+        if v["domain"]:
+            qs = qs.filter(domain=v["domain"].strip().lower())
+        items, cursor = keyset_page(
+            qs, key="id", descending=True, cursor=v["cursor"], limit=v["limit"]
+        )
+        return Response(s.AdminAuditPageSerializer({"items": items, "next_cursor": cursor}).data)

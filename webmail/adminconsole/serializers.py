@@ -1,0 +1,417 @@
+"""Input validation and output shapes of the admin API. No side effects: views call
+mailcore actions with what these validate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from mailcore.addresses import unicode_domain
+from mailcore.delivery.models import Direction, EntryState, RecipientState
+from mailcore.directory.models import RelayAction
+
+SYSTEM_LOCAL_PARTS = frozenset(
+    ("root", "postmaster", "abuse", "hostmaster", "webmaster", "mailer-daemon", "noc", "security")
+)
+MAX_TARGETS = 100
+
+# --- generic -------------------------------------------------------------------------------------
+
+
+class AdminPageQuerySerializer(serializers.Serializer):
+    cursor = serializers.CharField(required=False, allow_blank=True, max_length=1400, default="")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
+
+
+class AdminDetailSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    detail = serializers.CharField()
+
+
+# --- domains -------------------------------------------------------------------------------------
+
+
+class AdminDomainQuerySerializer(AdminPageQuerySerializer):
+    q = serializers.CharField(required=False, allow_blank=True, max_length=253, default="")
+
+
+class AdminDomainSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(help_text="IDNA A-label")
+    unicode_name = serializers.SerializerMethodField()
+    is_active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    accounts = serializers.IntegerField(source="account_count")
+    aliases = serializers.IntegerField(source="alias_count")
+    catchall = serializers.SerializerMethodField(help_text="targets of @domain, or null")
+
+    def get_unicode_name(self, domain: Any) -> str:
+        return unicode_domain(domain.name)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField(), allow_null=True))
+    def get_catchall(self, domain: Any) -> list[str] | None:
+        return getattr(domain, "catchall_targets", None)
+
+
+class AdminDomainPageSerializer(serializers.Serializer):
+    items = AdminDomainSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class AdminDomainCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=253)
+
+
+class AdminDomainUpdateSerializer(serializers.Serializer):
+    is_active = serializers.BooleanField()
+
+
+class AdminDomainDeleteQuerySerializer(serializers.Serializer):
+    force = serializers.BooleanField(required=False, default=False)
+
+
+class AdminTargetsSerializer(serializers.Serializer):
+    targets = serializers.ListField(
+        child=serializers.CharField(max_length=320), min_length=1, max_length=MAX_TARGETS
+    )
+
+
+class AdminCatchallSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    targets = serializers.ListField(child=serializers.CharField())
+
+
+class AdminDkimKeySerializer(serializers.Serializer):
+    selector = serializers.CharField()
+    algorithm = serializers.CharField()
+    is_active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    dns_name = serializers.CharField(help_text="where to publish the TXT record")
+    dns_value = serializers.CharField(help_text="the TXT record's value")
+    dns_record = serializers.CharField(help_text="the same as a zone-file line")
+
+
+class AdminDkimListSerializer(serializers.Serializer):
+    keys = AdminDkimKeySerializer(many=True)
+
+
+class AdminDkimCreateSerializer(serializers.Serializer):
+    algorithm = serializers.ChoiceField(choices=("rsa", "ed25519"), default="rsa")
+
+
+class AdminDnsCheckSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=("mx", "spf", "dkim", "dmarc"))
+    status = serializers.ChoiceField(choices=("ok", "missing", "wrong", "error"))
+    name = serializers.CharField()
+    found = serializers.ListField(child=serializers.CharField())
+    expected = serializers.CharField(help_text="what to publish, when not ok")
+    detail = serializers.CharField()
+
+
+class AdminDnsReportSerializer(serializers.Serializer):
+    domain = serializers.CharField()
+    hostname = serializers.CharField(help_text="this server's MAIL_HOSTNAME")
+    ok = serializers.BooleanField()
+    checks = AdminDnsCheckSerializer(many=True)
+
+
+# --- accounts ------------------------------------------------------------------------------------
+
+
+class AdminAccountQuerySerializer(AdminPageQuerySerializer):
+    domain = serializers.CharField(required=False, allow_blank=True, max_length=253, default="")
+    q = serializers.CharField(required=False, allow_blank=True, max_length=320, default="")
+    active = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class AdminAccountSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    address = serializers.CharField()
+    domain = serializers.CharField(source="domain.name")
+    display_name = serializers.CharField()
+    quota_bytes = serializers.IntegerField(help_text="0 = unlimited")
+    used_bytes = serializers.IntegerField()
+    is_active = serializers.BooleanField()
+    is_superadmin = serializers.BooleanField(source="is_staff")
+    admin_domains = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+    last_login = serializers.DateTimeField(allow_null=True)
+
+
+class AdminAccountPageSerializer(serializers.Serializer):
+    items = AdminAccountSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class AdminAccountCreateSerializer(serializers.Serializer):
+    address = serializers.CharField(max_length=320)
+    password = serializers.CharField(
+        required=False,
+        min_length=8,
+        max_length=1024,
+        trim_whitespace=False,
+        help_text="omit to have one generated (returned once in the response)",
+    )
+    display_name = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, default=""
+    )
+    quota_bytes = serializers.IntegerField(required=False, min_value=0, allow_null=True)
+    is_active = serializers.BooleanField(required=False, default=True)
+
+
+class AdminAccountCreatedSerializer(AdminAccountSerializer):
+    password = serializers.CharField(
+        allow_null=True, help_text="the generated password (only when none was given)"
+    )
+
+
+class AdminAccountUpdateSerializer(serializers.Serializer):
+    display_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    quota_bytes = serializers.IntegerField(required=False, min_value=0)
+    is_active = serializers.BooleanField(required=False)
+    is_superadmin = serializers.BooleanField(required=False, help_text="superadmin only")
+    admin_domains = serializers.ListField(
+        child=serializers.CharField(max_length=253),
+        required=False,
+        max_length=1000,
+        help_text="superadmin only: exactly the domains this account administers",
+    )
+
+
+class AdminPasswordSetSerializer(serializers.Serializer):
+    password = serializers.CharField(
+        required=False,
+        min_length=8,
+        max_length=1024,
+        trim_whitespace=False,
+        help_text="the new password; omit to have one generated (reset)",
+    )
+
+
+class AdminPasswordResultSerializer(serializers.Serializer):
+    password = serializers.CharField(
+        allow_null=True, help_text="the generated password, or null when one was given"
+    )
+
+
+class AdminAppPasswordSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    last_used_ip = serializers.CharField()
+
+
+class AdminAppPasswordCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+
+
+class AdminAppPasswordCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    password = serializers.CharField(help_text="'abcd efgh ijkl mnop': shown only this once")
+
+
+class AdminAccountAliasCreateSerializer(serializers.Serializer):
+    source = serializers.CharField(max_length=320, help_text="the alias address to create")
+
+
+# --- aliases -------------------------------------------------------------------------------------
+
+
+class AdminAliasQuerySerializer(AdminPageQuerySerializer):
+    domain = serializers.CharField(required=False, allow_blank=True, max_length=253, default="")
+    q = serializers.CharField(required=False, allow_blank=True, max_length=320, default="")
+
+
+class AdminAliasSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    source = serializers.CharField(help_text="'@domain' is the catch-all")
+    domain = serializers.CharField(source="domain.name")
+    targets = serializers.ListField(child=serializers.CharField())
+    is_catchall = serializers.BooleanField()
+    is_system = serializers.SerializerMethodField(help_text="root@, postmaster@, abuse@ …")
+    external_targets = serializers.SerializerMethodField(help_text="targets outside our domains")
+    created_at = serializers.DateTimeField()
+
+    def get_is_system(self, alias: Any) -> bool:
+        return bool(alias.source.partition("@")[0] in SYSTEM_LOCAL_PARTS)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_external_targets(self, alias: Any) -> list[str]:
+        local = self.context.get("local_domains", set())
+        return [t for t in alias.targets if t.rpartition("@")[2] not in local]
+
+
+class AdminAliasPageSerializer(serializers.Serializer):
+    items = AdminAliasSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class AdminAliasListSerializer(serializers.Serializer):
+    items = AdminAliasSerializer(many=True)
+
+
+class AdminAliasCreateSerializer(AdminTargetsSerializer):
+    source = serializers.CharField(max_length=320, help_text="address, or '@domain' (catch-all)")
+
+
+# --- relay rules ---------------------------------------------------------------------------------
+
+
+class AdminRelayRuleSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    network = serializers.CharField()
+    sender_domain = serializers.CharField()
+    recipient_domain = serializers.CharField()
+    action = serializers.ChoiceField(choices=RelayAction.choices)
+    comment = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class AdminRelayRulePageSerializer(serializers.Serializer):
+    items = AdminRelayRuleSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class AdminRelayRuleCreateSerializer(serializers.Serializer):
+    network = serializers.CharField(max_length=50)
+    action = serializers.ChoiceField(
+        choices=[*RelayAction.values, *(a.lower() for a in RelayAction.values)]
+    )
+    sender_domain = serializers.CharField(
+        required=False, allow_blank=True, max_length=254, default=""
+    )
+    recipient_domain = serializers.CharField(
+        required=False, allow_blank=True, max_length=254, default=""
+    )
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    force = serializers.BooleanField(
+        required=False, default=False, help_text="allow wider than /24 (IPv4) or /56 (IPv6)"
+    )
+
+
+# --- queue and delivery log ----------------------------------------------------------------------
+
+
+class AdminQueueQuerySerializer(AdminPageQuerySerializer):
+    queue_id = serializers.CharField(required=False, allow_blank=True, max_length=32, default="")
+    message_id = serializers.CharField(required=False, allow_blank=True, max_length=998, default="")
+    sender = serializers.CharField(required=False, allow_blank=True, max_length=320, default="")
+    recipient = serializers.CharField(required=False, allow_blank=True, max_length=320, default="")
+    state = serializers.ChoiceField(
+        choices=("", "pending", *EntryState.values), required=False, default=""
+    )
+    direction = serializers.ChoiceField(choices=("", *Direction.values), required=False, default="")
+    since = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class AdminQueueRecipientSerializer(serializers.Serializer):
+    address = serializers.CharField()
+    state = serializers.ChoiceField(choices=RecipientState.choices)
+    last_reply = serializers.CharField()
+    updated_at = serializers.DateTimeField()
+
+
+class AdminAttemptSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    result = serializers.CharField(help_text="'' while in progress")
+    detail = serializers.CharField(help_text="the reply or error of this attempt")
+
+
+class AdminQueueEntrySerializer(serializers.Serializer):
+    queue_id = serializers.CharField()
+    direction = serializers.ChoiceField(choices=Direction.choices)
+    state = serializers.ChoiceField(choices=EntryState.choices)
+    sender = serializers.CharField(help_text="'' = null sender (a bounce)")
+    size = serializers.IntegerField()
+    received_at = serializers.DateTimeField()
+    next_attempt_at = serializers.DateTimeField()
+    attempts = serializers.IntegerField()
+    last_error = serializers.CharField()
+    client_ip = serializers.CharField(allow_null=True)
+    message_id = serializers.CharField(help_text="the Message-ID header; '' when absent")
+    origin = serializers.CharField()
+    recipients = AdminQueueRecipientSerializer(many=True)
+    attempt_log = AdminAttemptSerializer(many=True)
+
+
+class AdminQueuePageSerializer(serializers.Serializer):
+    items = AdminQueueEntrySerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class AdminBounceResultSerializer(serializers.Serializer):
+    bounced = serializers.IntegerField()
+
+
+class AdminFlushResultSerializer(serializers.Serializer):
+    flushed = serializers.IntegerField()
+
+
+# --- dashboard and audit log ---------------------------------------------------------------------
+
+
+class AdminDashboardQuerySerializer(serializers.Serializer):
+    days = serializers.IntegerField(required=False, min_value=1, max_value=90, default=14)
+
+
+class AdminDayTrafficSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    inbound = serializers.IntegerField()
+    outbound = serializers.IntegerField()
+
+
+class AdminQueueSizeSerializer(serializers.Serializer):
+    queued = serializers.IntegerField()
+    held = serializers.IntegerField()
+    deferred_recipients = serializers.IntegerField()
+
+
+class AdminDomainUsageSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    accounts = serializers.IntegerField()
+    used_bytes = serializers.IntegerField()
+
+
+class AdminAccountUsageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    address = serializers.CharField()
+    used_bytes = serializers.IntegerField()
+    quota_bytes = serializers.IntegerField()
+
+
+class AdminDashboardSerializer(serializers.Serializer):
+    traffic = AdminDayTrafficSerializer(many=True)
+    queue = AdminQueueSizeSerializer()
+    domains = AdminDomainUsageSerializer(many=True)
+    top_accounts = AdminAccountUsageSerializer(many=True)
+
+
+class AdminAuditQuerySerializer(AdminPageQuerySerializer):
+    actor = serializers.CharField(required=False, allow_blank=True, max_length=320, default="")
+    action = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    target = serializers.CharField(required=False, allow_blank=True, max_length=400, default="")
+    domain = serializers.CharField(required=False, allow_blank=True, max_length=253, default="")
+
+
+class AdminAuditEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    actor = serializers.CharField()
+    action = serializers.CharField()
+    target = serializers.CharField()
+    domain = serializers.CharField()
+    ip = serializers.CharField()
+    detail = serializers.DictField()
+
+
+class AdminAuditPageSerializer(serializers.Serializer):
+    items = AdminAuditEntrySerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)

@@ -1,0 +1,106 @@
+"""Shapes of the account endpoints (settings, password, trusted image senders, app passwords).
+
+Validation and shape only: no saving, no queries. The password serializer checks the current
+password against the account it is given (a hash comparison, not a query).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from webmail.accounts.models import PAGE_SIZES, LanguageChoice, RemoteImages
+from webmail.api.serializers import StrictSerializer
+
+MAX_SIGNATURE_CHARS = 10_000  # Gmail's signature limit
+MAX_DISPLAY_NAME_CHARS = 200
+MAX_PASSWORD_CHARS = 1024  # verify_credentials refuses longer ones
+
+
+class SettingsSerializer(serializers.Serializer):
+    display_name = serializers.CharField(help_text="shown in From: of mail you send")
+    signature_html = serializers.CharField(help_text="sanitized HTML")
+    signature_text = serializers.CharField()
+    language = serializers.ChoiceField(
+        choices=LanguageChoice.values, help_text='"" follows the browser'
+    )
+    page_size = serializers.ChoiceField(choices=PAGE_SIZES)
+    remote_images = serializers.ChoiceField(
+        choices=RemoteImages.values,
+        help_text="ask: only trusted senders' remote images load by themselves; always: every "
+        "message's; never: none by themselves (?images=1 still loads them on request)",
+    )
+    address = serializers.CharField(help_text="your address (read only)")
+
+
+class SettingsPatchSerializer(StrictSerializer):
+    display_name = serializers.CharField(
+        required=False, allow_blank=True, max_length=MAX_DISPLAY_NAME_CHARS
+    )
+    signature_html = serializers.CharField(
+        required=False, allow_blank=True, max_length=MAX_SIGNATURE_CHARS, trim_whitespace=False
+    )
+    signature_text = serializers.CharField(
+        required=False, allow_blank=True, max_length=MAX_SIGNATURE_CHARS, trim_whitespace=False
+    )
+    language = serializers.ChoiceField(required=False, choices=LanguageChoice.values)
+    page_size = serializers.ChoiceField(required=False, choices=PAGE_SIZES)
+    remote_images = serializers.ChoiceField(required=False, choices=RemoteImages.values)
+
+    def validate_page_size(self, value: Any) -> int:
+        # ChoiceField would also take "25" or 25.0; the stored value is an int either way.
+        return int(value)
+
+
+class PasswordChangeSerializer(StrictSerializer):
+    current_password = serializers.CharField(max_length=MAX_PASSWORD_CHARS, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=MAX_PASSWORD_CHARS, trim_whitespace=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        account = self.context["account"]
+        if not account.check_password(attrs["current_password"]):
+            raise serializers.ValidationError({"current_password": ["Wrong password."]})
+        try:
+            password_validation.validate_password(attrs["new_password"], user=account)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"new_password": list(exc.messages)}) from exc
+        return attrs
+
+
+class ImageSenderSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    address = serializers.CharField()
+
+
+class ImageSenderCreateSerializer(StrictSerializer):
+    address = serializers.CharField(max_length=320)
+
+
+class _EmptyAsNullField(serializers.CharField):
+    def to_representation(self, value: Any) -> str | None:
+        return str(value) if value else None
+
+
+class AppPasswordSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True, help_text="null: never used")
+    last_used_ip = _EmptyAsNullField(allow_null=True, help_text="null: never used")
+
+
+class AppPasswordCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100)
+
+
+class AppPasswordCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    password = serializers.CharField(
+        help_text="the secret, shown only now; spaces in it are optional when signing in"
+    )

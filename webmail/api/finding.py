@@ -1,0 +1,152 @@
+"""Finding mail: GET messages/search (subject, people and body text, every term must match)
+and GET contacts (recipient autocomplete). Parse → mailcore query → serialize; the optional
+folder goes through access_folder, so another user's folder id is a 404.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from mailcore.store.queries import (
+    MAX_SEARCH_CHARS,
+    MAX_SEARCH_TERMS,
+    access_folder,
+    list_contacts,
+    search_messages,
+)
+from webmail.api.pagination import InvalidCursor
+from webmail.api.serializers import (
+    ErrorSerializer,
+    IdField,
+    MessageListItemSerializer,
+    ValidationErrorSerializer,
+)
+
+CONTACTS_LIMIT = 10
+_CURSOR = re.compile(r"^s1:([1-9][0-9]{0,18})$")
+
+
+def encode_search_cursor(last_id: int) -> str:
+    raw = f"s1:{last_id}".encode("ascii")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_search_cursor(cursor: str) -> int:
+    """The id to continue below; InvalidCursor for anything encode did not produce."""
+    if not cursor or len(cursor) > 64:
+        raise InvalidCursor
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCursor from exc
+    match = _CURSOR.match(raw)
+    if match is None:
+        raise InvalidCursor
+    return int(match.group(1))
+
+
+class SearchQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(
+        max_length=MAX_SEARCH_CHARS,
+        help_text="words separated by spaces; each must appear (case-insensitive) in the "
+        "subject, the sender, a recipient or the body",
+    )
+    folder = IdField(
+        required=False, help_text="search only this folder (default: all but Trash and Junk)"
+    )
+    limit = serializers.IntegerField(
+        required=False, min_value=1, help_text="page size; larger values are capped"
+    )
+    cursor = serializers.CharField(
+        required=False,
+        max_length=64,
+        trim_whitespace=False,
+        help_text="next_cursor of the previous page",
+    )
+
+    def validate_limit(self, value: int) -> int:
+        return min(value, settings.API_MAX_PAGE_SIZE)
+
+
+class SearchItemSerializer(MessageListItemSerializer):
+    folder_id = serializers.IntegerField(help_text="the folder the message is in")
+
+
+class SearchPageSerializer(serializers.Serializer):
+    results = SearchItemSerializer(many=True)
+    next_cursor = serializers.CharField(
+        allow_null=True, help_text="pass as ?cursor= for the next page; null at the end"
+    )
+
+
+class ContactsQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=MAX_SEARCH_CHARS,
+        help_text="part of a name or address; empty: the most used",
+    )
+
+
+class ContactSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    address = serializers.CharField()
+    count = serializers.IntegerField(help_text="messages exchanged with this address, recently")
+
+
+class SearchView(APIView):
+    @extend_schema(
+        operation_id="messages_search",
+        parameters=[SearchQuerySerializer],
+        responses={
+            200: SearchPageSerializer,
+            400: OpenApiResponse(ValidationErrorSerializer, description="invalid query"),
+            404: OpenApiResponse(ErrorSerializer, description="no such folder (or not yours)"),
+        },
+        description="Newest first (by arrival). Terms match as substrings (so 견적서 finds "
+        f"견적서를); % and _ are plain characters. q is 1–{MAX_SEARCH_CHARS} characters, at "
+        f"most {MAX_SEARCH_TERMS} words. Without folder, Trash and Junk are left out.",
+    )
+    def get(self, request: Request) -> Response:
+        query = SearchQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        folder = access_folder(request.user, data["folder"]) if "folder" in data else None
+        limit = data.get("limit", settings.API_PAGE_SIZE)
+        before_id = decode_search_cursor(data["cursor"]) if "cursor" in data else None
+        # One row more than asked says whether another page exists, without a COUNT.
+        rows = search_messages(
+            request.user, data["q"], folder=folder, before_id=before_id, limit=limit + 1
+        )
+        page = rows[:limit]
+        next_cursor = encode_search_cursor(page[-1].pk) if len(rows) > limit else None
+        return Response(SearchPageSerializer({"results": page, "next_cursor": next_cursor}).data)
+
+
+class ContactsView(APIView):
+    @extend_schema(
+        operation_id="contacts_list",
+        parameters=[ContactsQuerySerializer],
+        responses={
+            200: ContactSerializer(many=True),
+            400: OpenApiResponse(ValidationErrorSerializer, description="invalid query"),
+        },
+        description=f"At most {CONTACTS_LIMIT} addresses you wrote to (Sent) or received mail "
+        "from, most used first, whose name or address contains q.",
+    )
+    def get(self, request: Request) -> Response:
+        query = ContactsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        contacts = list_contacts(
+            request.user, query.validated_data.get("q", ""), limit=CONTACTS_LIMIT
+        )
+        return Response(ContactSerializer(contacts, many=True).data)

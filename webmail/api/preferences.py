@@ -1,0 +1,206 @@
+"""Account endpoints of the API: settings, password change, sign out everywhere, trusted image
+senders and app passwords.
+
+Views parse, call one webmail.accounts or mailcore.directory action/query, and serialize.
+Every id is looked up within the signed-in account, so another user's id is a 404.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import logout
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+from rest_framework.views import APIView
+
+from mailcore.directory.actions import do_create_app_password, do_revoke_app_password
+from mailcore.directory.models import Account
+from mailcore.directory.queries import list_app_passwords
+from webmail.accounts.actions import (
+    do_change_password,
+    do_logout_everywhere,
+    do_trust_image_sender,
+    do_untrust_image_sender,
+    do_update_settings,
+)
+from webmail.accounts.queries import get_preferences, list_trusted_senders
+from webmail.accounts.sessions import keep_current_session
+from webmail.api.account_serializers import (
+    AppPasswordCreatedSerializer,
+    AppPasswordCreateSerializer,
+    AppPasswordSerializer,
+    ImageSenderCreateSerializer,
+    ImageSenderSerializer,
+    PasswordChangeSerializer,
+    SettingsPatchSerializer,
+    SettingsSerializer,
+)
+from webmail.api.serializers import ErrorSerializer, ValidationErrorSerializer
+
+INVALID = OpenApiResponse(ValidationErrorSerializer, description="invalid input")
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="no such id (or not yours)")
+CONFLICT = OpenApiResponse(ErrorSerializer, description="conflict: a limit or a duplicate name")
+
+
+def _settings_data(account: Account) -> dict[str, object]:
+    prefs = get_preferences(account)
+    return SettingsSerializer(
+        {
+            "display_name": account.display_name,
+            "signature_html": prefs.signature_html,
+            "signature_text": prefs.signature_text,
+            "language": prefs.language,
+            "page_size": prefs.page_size,
+            "remote_images": prefs.remote_images,
+            "address": account.address,
+        }
+    ).data
+
+
+def _signed_in_by_session(request: Request) -> bool:
+    return isinstance(request.successful_authenticator, SessionAuthentication)
+
+
+class SettingsView(APIView):
+    @extend_schema(operation_id="settings_retrieve", responses={200: SettingsSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(_settings_data(request.user))
+
+    @extend_schema(
+        operation_id="settings_partial_update",
+        request=SettingsPatchSerializer,
+        responses={200: SettingsSerializer, 400: INVALID},
+        description="Change any subset of the settings; unknown fields are refused. "
+        "signature_html is sanitized before it is stored (the response shows what was kept).",
+    )
+    def patch(self, request: Request) -> Response:
+        data = SettingsPatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        do_update_settings(acting_account=request.user, changes=dict(data.validated_data))
+        return Response(_settings_data(request.user))
+
+
+class PasswordView(APIView):
+    # Each try checks a password: limited like sign-in, against a stolen session guessing it.
+    throttle_scope = "login"
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        return [ScopedRateThrottle()]
+
+    @extend_schema(
+        operation_id="settings_password",
+        request=PasswordChangeSerializer,
+        responses={
+            204: OpenApiResponse(description="changed"),
+            400: INVALID,
+            429: OpenApiResponse(ErrorSerializer, description="throttled"),
+        },
+        description="Change the password. Every other browser session, the API token and all "
+        "app passwords are revoked; the browser session making the request stays signed in "
+        "(a token client signs in again).",
+    )
+    def post(self, request: Request) -> Response:
+        data = PasswordChangeSerializer(data=request.data, context={"account": request.user})
+        data.is_valid(raise_exception=True)
+        by_session = _signed_in_by_session(request)
+        do_change_password(
+            acting_account=request.user,
+            new_password=data.validated_data["new_password"],
+            keep_session=request.session.session_key if by_session else None,
+        )
+        if by_session:
+            keep_current_session(request._request, request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutEverywhereView(APIView):
+    @extend_schema(
+        operation_id="auth_logout_everywhere",
+        request=None,
+        responses={204: OpenApiResponse(description="every session and the API token ended")},
+        description="Sign out every browser session of the account, this one included, and "
+        "revoke its API token. App passwords (mail clients) stay; revoke them one by one.",
+    )
+    def post(self, request: Request) -> Response:
+        do_logout_everywhere(acting_account=request.user)
+        if _signed_in_by_session(request):
+            logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ImageSenderListView(APIView):
+    @extend_schema(
+        operation_id="image_senders_list", responses={200: ImageSenderSerializer(many=True)}
+    )
+    def get(self, request: Request) -> Response:
+        senders = list_trusted_senders(request.user)
+        return Response(ImageSenderSerializer(senders, many=True).data)
+
+    @extend_schema(
+        operation_id="image_senders_create",
+        request=ImageSenderCreateSerializer,
+        responses={
+            201: ImageSenderSerializer,
+            200: OpenApiResponse(ImageSenderSerializer, description="already trusted"),
+            400: INVALID,
+            409: CONFLICT,
+        },
+        description="Always show remote images from this sender (stored lower case, IDNA).",
+    )
+    def post(self, request: Request) -> Response:
+        data = ImageSenderCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sender, created = do_trust_image_sender(
+            acting_account=request.user, address=data.validated_data["address"]
+        )
+        return Response(
+            ImageSenderSerializer(sender).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class ImageSenderDetailView(APIView):
+    @extend_schema(
+        operation_id="image_senders_destroy",
+        responses={204: OpenApiResponse(description="removed"), 404: NOT_FOUND},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        do_untrust_image_sender(acting_account=request.user, sender_id=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AppPasswordListView(APIView):
+    @extend_schema(
+        operation_id="app_passwords_list", responses={200: AppPasswordSerializer(many=True)}
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            AppPasswordSerializer(list(list_app_passwords(request.user)), many=True).data
+        )
+
+    @extend_schema(
+        operation_id="app_passwords_create",
+        request=AppPasswordCreateSerializer,
+        responses={201: AppPasswordCreatedSerializer, 400: INVALID, 409: CONFLICT},
+        description="A new password for one mail client (IMAP, POP3, SMTP). The secret is in "
+        "this response only; it is not valid for the web or API sign-in.",
+    )
+    def post(self, request: Request) -> Response:
+        data = AppPasswordCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        row, secret = do_create_app_password(request.user, data.validated_data["name"])
+        created = {"id": row.pk, "name": row.name, "created_at": row.created_at, "password": secret}
+        return Response(AppPasswordCreatedSerializer(created).data, status=status.HTTP_201_CREATED)
+
+
+class AppPasswordDetailView(APIView):
+    @extend_schema(
+        operation_id="app_passwords_destroy",
+        responses={204: OpenApiResponse(description="revoked"), 404: NOT_FOUND},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        do_revoke_app_password(request.user, pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
