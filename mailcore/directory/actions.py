@@ -207,29 +207,42 @@ def canonical_alias_source(source: str) -> tuple[str, str]:
     return canonical, canonical.rpartition("@")[2]
 
 
-def do_add_alias(source: str, targets: list[str]) -> Alias:
-    """Add targets to an alias (creating it). Cycles through local aliases are refused."""
+def _alias_domain(canonical: str, alabel: str) -> Domain:
+    """The local domain an alias `canonical` is saved under; an account's address cannot be
+    an alias (it would shadow the mailbox)."""
+    try:
+        domain = Domain.objects.get(name=alabel)
+    except Domain.DoesNotExist as exc:
+        raise InvalidAddressError(f"{alabel} is not a local domain") from exc
+    if Account.objects.filter(address=canonical).exists():
+        raise ConflictError(f"{canonical} is an account; an alias cannot shadow it")
+    return domain
+
+
+def _check_no_loop(canonical: str, targets: list[str], *, added: list[str]) -> None:
+    """ConflictError when the alias would point at itself or close a cycle through local
+    aliases; `added` are the targets the caller asked for (named in the message)."""
     from mailcore.directory.queries import alias_graph_has_cycle
 
+    if canonical in targets:
+        raise ConflictError(f"alias {canonical} cannot point at itself")
+    if alias_graph_has_cycle(canonical, targets):
+        raise ConflictError(f"alias {canonical} → {', '.join(added)} would create a loop")
+
+
+def do_add_alias(source: str, targets: list[str]) -> Alias:
+    """Add targets to an alias (creating it). Cycles through local aliases are refused."""
     canonical, alabel = canonical_alias_source(source)
     clean = [canonical_address(t) for t in targets]
     if not clean:
         raise InvalidAddressError("an alias needs at least one target")
     with transaction.atomic():
-        try:
-            domain = Domain.objects.get(name=alabel)
-        except Domain.DoesNotExist as exc:
-            raise InvalidAddressError(f"{alabel} is not a local domain") from exc
-        if Account.objects.filter(address=canonical).exists():
-            raise ConflictError(f"{canonical} is an account; an alias cannot shadow it")
+        domain = _alias_domain(canonical, alabel)
         alias, _ = Alias.objects.select_for_update().get_or_create(
             source=canonical, defaults={"domain": domain, "targets": []}
         )
         merged = list(dict.fromkeys([*alias.targets, *clean]))
-        if canonical in merged:
-            raise ConflictError(f"alias {canonical} cannot point at itself")
-        if alias_graph_has_cycle(canonical, merged):
-            raise ConflictError(f"alias {canonical} → {', '.join(clean)} would create a loop")
+        _check_no_loop(canonical, merged, added=clean)
         alias.targets = merged
         alias.save()
     return alias
@@ -240,8 +253,6 @@ def do_set_alias(
 ) -> Alias:
     """Set an alias's targets: create it (if `create`) or replace an existing one's targets (if
     `replace`; else ConflictError). Same checks as do_add_alias: cycles refused."""
-    from mailcore.directory.queries import alias_graph_has_cycle
-
     canonical, alabel = canonical_alias_source(source)
     clean = list(dict.fromkeys(canonical_address(t) for t in targets))
     if not clean:
@@ -249,12 +260,7 @@ def do_set_alias(
     if len(clean) > settings.ALIAS_MAX_EXPANSION:
         raise InvalidAddressError(f"an alias has at most {settings.ALIAS_MAX_EXPANSION} targets")
     with transaction.atomic():
-        try:
-            domain = Domain.objects.get(name=alabel)
-        except Domain.DoesNotExist as exc:
-            raise InvalidAddressError(f"{alabel} is not a local domain") from exc
-        if Account.objects.filter(address=canonical).exists():
-            raise ConflictError(f"{canonical} is an account; an alias cannot shadow it")
+        domain = _alias_domain(canonical, alabel)
         alias = Alias.objects.select_for_update().filter(source=canonical).first()
         if alias is None:
             if not create:
@@ -262,10 +268,7 @@ def do_set_alias(
             alias = Alias(source=canonical, domain=domain)
         elif not replace:
             raise ConflictError(f"alias {canonical} exists already")
-        if canonical in clean:
-            raise ConflictError(f"alias {canonical} cannot point at itself")
-        if alias_graph_has_cycle(canonical, clean):
-            raise ConflictError(f"alias {canonical} → {', '.join(clean)} would create a loop")
+        _check_no_loop(canonical, clean, added=clean)
         alias.targets = clean
         alias.save()
     return alias

@@ -111,24 +111,22 @@ def access_alias(scope: AdminScope, alias_id: int) -> Alias:
     return alias
 
 
+def _count_per_domain(model: type[Account] | type[Alias]) -> Coalesce:
+    """How many `model` rows the outer query's domain has (0 when none), as a subquery."""
+    rows = (
+        model.objects.filter(domain=OuterRef("pk"))
+        .order_by()
+        .values("domain")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows), 0)
+
+
 def domains_with_counts(scope: AdminScope) -> QuerySet[Domain]:
     """Domains in scope with `account_count` and `alias_count` (subqueries: no join blow-up)."""
-    accounts = (
-        Account.objects.filter(domain=OuterRef("pk"))
-        .order_by()
-        .values("domain")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    aliases = (
-        Alias.objects.filter(domain=OuterRef("pk"))
-        .order_by()
-        .values("domain")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
     return list_domains(scope).annotate(
-        account_count=Coalesce(Subquery(accounts), 0), alias_count=Coalesce(Subquery(aliases), 0)
+        account_count=_count_per_domain(Account), alias_count=_count_per_domain(Alias)
     )
 
 

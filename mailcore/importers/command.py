@@ -14,6 +14,8 @@ from mailcore.errors import InvalidAddressError
 from mailcore.importers.report import Report, format_report
 from mailcore.importers.textmap import MAX_MAP_BYTES
 
+DEFAULT_MAX_MESSAGE_BYTES = 100 * 1024 * 1024
+
 
 class ImportCommand(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
@@ -22,6 +24,16 @@ class ImportCommand(BaseCommand):
             action="store_true",
             help="show what would be imported; write nothing",
         )
+
+    def add_message_arguments(self, parser: CommandParser) -> None:
+        """--max-size and --no-progress, shared by the importers of messages (Maildir, mbox)."""
+        parser.add_argument(
+            "--max-size",
+            type=int,
+            default=DEFAULT_MAX_MESSAGE_BYTES,
+            help="larger messages are reported and left out (default 100 MiB)",
+        )
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def read_file(self, path: str, limit: int = MAX_MAP_BYTES) -> bytes:
         try:

@@ -57,6 +57,21 @@ def _check_password(password: str, account: Account | None = None) -> None:
         raise exceptions.ValidationError({"password": list(exc.messages)}) from exc
 
 
+def _password_or_generated(given: str | None, account: Account | None = None) -> tuple[str, bool]:
+    """The password to set (the given one, else a generated one) after the validators, and
+    whether it was generated (then the response carries it, once)."""
+    password = given if given is not None else generate_password()
+    _check_password(password, account)
+    return password, given is None
+
+
+def _managed(view: AdminView, pk: int) -> Account:
+    """The account `pk` if in scope (else 404) and not outranking the admin (else 403)."""
+    account = access_account(view.scope, pk)
+    check_may_manage_account(view.scope, account)
+    return account
+
+
 def _one(view: AdminView, pk: int) -> Account:
     account = accounts_with_usage(view.scope).get(pk=pk)
     attach_admin_domains([account])
@@ -117,11 +132,7 @@ class AccountListView(AdminView):
         if not alabel:
             raise InvalidAddressError(f"invalid address {v['address']!r}")
         access_domain(self.scope, alabel)
-        generated = None
-        password = v.get("password")
-        if password is None:
-            password = generated = generate_password()
-        _check_password(password)
+        password, generated = _password_or_generated(v.get("password"))
         account = do_create_account(
             v["address"],
             password=password,
@@ -136,10 +147,10 @@ class AccountListView(AdminView):
             domain=account.domain.name,
             quota_bytes=account.quota_bytes,
             is_active=v["is_active"],
-            generated_password=generated is not None,
+            generated_password=generated,
         )
         out = s.AdminAccountCreatedSerializer(_one(self, account.pk)).data
-        out["password"] = generated
+        out["password"] = password if generated else None
         return Response(out, status=status.HTTP_201_CREATED)
 
 
@@ -166,8 +177,7 @@ class AccountDetailView(AdminView):
         "disable or demote their own account (409).",
     )
     def patch(self, request: Request, pk: int) -> Response:
-        account = access_account(self.scope, pk)
-        check_may_manage_account(self.scope, account)
+        account = _managed(self, pk)
         data = s.AdminAccountUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v: dict[str, Any] = dict(data.validated_data)
@@ -196,8 +206,7 @@ class AccountDetailView(AdminView):
         description="Removes the account's rows; its Maildir stays on disk (userdel without -r).",
     )
     def delete(self, request: Request, pk: int) -> Response:
-        account = access_account(self.scope, pk)
-        check_may_manage_account(self.scope, account)
+        account = _managed(self, pk)
         if account.pk == self.scope.account.pk:
             raise ConflictError("you cannot remove your own account")
         do_remove_account(account.address)
@@ -219,24 +228,17 @@ class AccountPasswordView(AdminView):
         "one. Either way the account's sessions, API token and app passwords are revoked.",
     )
     def post(self, request: Request, pk: int) -> Response:
-        account = access_account(self.scope, pk)
-        check_may_manage_account(self.scope, account)
+        account = _managed(self, pk)
         data = s.AdminPasswordSetSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        generated = None
-        password = data.validated_data.get("password")
-        if password is None:
-            password = generated = generate_password()
-        _check_password(password, account)
+        password, generated = _password_or_generated(data.validated_data.get("password"), account)
         do_set_password(account.address, password)
         do_logout_everywhere(acting_account=account)
         self.audit(
-            "account.password",
-            account.address,
-            domain=account.domain.name,
-            generated=generated is not None,
+            "account.password", account.address, domain=account.domain.name, generated=generated
         )
-        return Response(s.AdminPasswordResultSerializer({"password": generated}).data)
+        result = {"password": password if generated else None}
+        return Response(s.AdminPasswordResultSerializer(result).data)
 
 
 class AppPasswordListView(AdminView):
@@ -261,8 +263,7 @@ class AppPasswordListView(AdminView):
         description="For an IMAP/POP3/SMTP client; the password is in this response only.",
     )
     def post(self, request: Request, pk: int) -> Response:
-        account = access_account(self.scope, pk)
-        check_may_manage_account(self.scope, account)
+        account = _managed(self, pk)
         data = s.AdminAppPasswordCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         row, secret = do_create_app_password(account, data.validated_data["name"])
@@ -285,8 +286,7 @@ class AppPasswordDetailView(AdminView):
         responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def delete(self, request: Request, pk: int, app_password_id: int) -> Response:
-        account = access_account(self.scope, pk)
-        check_may_manage_account(self.scope, account)
+        account = _managed(self, pk)
         do_revoke_app_password(account, app_password_id)
         self.audit(
             "app_password.revoke", account.address, domain=account.domain.name, id=app_password_id

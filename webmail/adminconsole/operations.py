@@ -168,6 +168,19 @@ def _page(view: AdminView, request: Request, *, default_state: str) -> Response:
     return Response(s.AdminQueuePageSerializer(data).data)
 
 
+def _acted_on(view: AdminView, queue_id: str) -> QueueEntry:
+    """The entry if visible to the admin (else 404) and theirs to act on (else 403)."""
+    entry = access_entry(view.scope, queue_id)
+    check_may_act_on_entry(view.scope, entry)
+    return entry
+
+
+def _entry_response(view: AdminView, queue_id: str) -> Response:
+    """The entry as it is now in the database, with its recipients and attempts."""
+    entry = access_entry(view.scope, queue_id)
+    return Response(s.AdminQueueEntrySerializer(_entries_data(view.scope, [entry])[0]).data)
+
+
 class QueueListView(AdminView):
     @extend_schema(
         operation_id="admin_queue_list",
@@ -198,8 +211,7 @@ class QueueEntryView(AdminView):
         responses={200: s.AdminQueueEntrySerializer, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def get(self, request: Request, queue_id: str) -> Response:
-        entry = access_entry(self.scope, queue_id)
-        return Response(s.AdminQueueEntrySerializer(_entries_data(self.scope, [entry])[0]).data)
+        return _entry_response(self, queue_id)
 
     @extend_schema(
         operation_id="admin_queue_destroy",
@@ -207,8 +219,7 @@ class QueueEntryView(AdminView):
         description="Removes the entry and its spool file without a bounce (postsuper -d).",
     )
     def delete(self, request: Request, queue_id: str) -> Response:
-        entry = access_entry(self.scope, queue_id)
-        check_may_act_on_entry(self.scope, entry)
+        entry = _acted_on(self, queue_id)
         domain = _entry_domain(self.scope, entry)  # before the recipients rows go
         queueops.do_delete_entry(entry.queue_id)
         self.audit("queue.delete", entry.queue_id, domain=domain, sender=entry.sender)
@@ -236,12 +247,10 @@ class QueueRetryView(AdminView):
         "delivered at this moment).",
     )
     def post(self, request: Request, queue_id: str) -> Response:
-        entry = access_entry(self.scope, queue_id)
-        check_may_act_on_entry(self.scope, entry)
+        entry = _acted_on(self, queue_id)
         queueops.do_retry_entry(entry.queue_id)
         self.audit("queue.retry", entry.queue_id, domain=_entry_domain(self.scope, entry))
-        entry = access_entry(self.scope, queue_id)
-        return Response(s.AdminQueueEntrySerializer(_entries_data(self.scope, [entry])[0]).data)
+        return _entry_response(self, queue_id)
 
 
 class QueueBounceView(AdminView):
@@ -257,8 +266,7 @@ class QueueBounceView(AdminView):
         description="Bounces every pending recipient with one DSN to the sender.",
     )
     def post(self, request: Request, queue_id: str) -> Response:
-        entry = access_entry(self.scope, queue_id)
-        check_may_act_on_entry(self.scope, entry)
+        entry = _acted_on(self, queue_id)
         n = queueops.do_bounce_entry(entry.queue_id)
         self.audit(
             "queue.bounce", entry.queue_id, domain=_entry_domain(self.scope, entry), bounced=n

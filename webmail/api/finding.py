@@ -5,8 +5,6 @@ folder goes through access_folder, so another user's folder id is a 404.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 
 from django.conf import settings
@@ -23,11 +21,12 @@ from mailcore.store.queries import (
     list_contacts,
     search_messages,
 )
-from webmail.api.pagination import InvalidCursor
+from webmail.api.pagination import InvalidCursor, decode_opaque, encode_opaque
 from webmail.api.serializers import (
     ErrorSerializer,
     IdField,
     MessageListItemSerializer,
+    MessageListQuerySerializer,
     ValidationErrorSerializer,
 )
 
@@ -36,25 +35,19 @@ _CURSOR = re.compile(r"^s1:([1-9][0-9]{0,18})$")
 
 
 def encode_search_cursor(last_id: int) -> str:
-    raw = f"s1:{last_id}".encode("ascii")
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    return encode_opaque(f"s1:{last_id}")
 
 
 def decode_search_cursor(cursor: str) -> int:
     """The id to continue below; InvalidCursor for anything encode did not produce."""
-    if not cursor or len(cursor) > 64:
-        raise InvalidCursor
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidCursor from exc
-    match = _CURSOR.match(raw)
+    match = _CURSOR.match(decode_opaque(cursor))
     if match is None:
         raise InvalidCursor
     return int(match.group(1))
 
 
-class SearchQuerySerializer(serializers.Serializer):
+class SearchQuerySerializer(MessageListQuerySerializer):
+    # limit and cursor (capped page size, next_cursor) as for a folder's message list.
     q = serializers.CharField(
         max_length=MAX_SEARCH_CHARS,
         help_text="words separated by spaces; each must appear (case-insensitive) in the "
@@ -63,18 +56,6 @@ class SearchQuerySerializer(serializers.Serializer):
     folder = IdField(
         required=False, help_text="search only this folder (default: all but Trash and Junk)"
     )
-    limit = serializers.IntegerField(
-        required=False, min_value=1, help_text="page size; larger values are capped"
-    )
-    cursor = serializers.CharField(
-        required=False,
-        max_length=64,
-        trim_whitespace=False,
-        help_text="next_cursor of the previous page",
-    )
-
-    def validate_limit(self, value: int) -> int:
-        return min(value, settings.API_MAX_PAGE_SIZE)
 
 
 class SearchItemSerializer(MessageListItemSerializer):

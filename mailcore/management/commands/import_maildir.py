@@ -14,8 +14,6 @@ from mailcore.importers.apply import import_maildir
 from mailcore.importers.command import ImportCommand
 from mailcore.importers.maildir_tree import find_root
 
-DEFAULT_MAX_MESSAGE_BYTES = 100 * 1024 * 1024
-
 
 class Command(ImportCommand):
     help = (
@@ -30,13 +28,7 @@ class Command(ImportCommand):
         parser.add_argument("path", help="the Maildir, or the home directory holding Maildir/")
         parser.add_argument("--account", required=True, help="the account (it must exist)")
         parser.add_argument("--layout", choices=("auto", "maildir++", "fs"), default="auto")
-        parser.add_argument(
-            "--max-size",
-            type=int,
-            default=DEFAULT_MAX_MESSAGE_BYTES,
-            help="larger messages are reported and left out (default 100 MiB)",
-        )
-        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        self.add_message_arguments(parser)
 
     def handle(self, *args: Any, **opts: Any) -> None:
         account = self.account(opts["account"])

@@ -15,8 +15,6 @@ from mailcore.importers.apply import import_mbox
 from mailcore.importers.command import ImportCommand
 from mailcore.importers.report import Report
 
-DEFAULT_MAX_MESSAGE_BYTES = 100 * 1024 * 1024
-
 
 class Command(ImportCommand):
     help = (
@@ -41,13 +39,7 @@ class Command(ImportCommand):
             action="store_true",
             help="leave out messages marked deleted (X-Status: D) instead of keeping \\Deleted",
         )
-        parser.add_argument(
-            "--max-size",
-            type=int,
-            default=DEFAULT_MAX_MESSAGE_BYTES,
-            help="larger messages are reported and left out (default 100 MiB)",
-        )
-        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        self.add_message_arguments(parser)
 
     def handle(self, *args: Any, **opts: Any) -> None:
         account = self.account(opts["account"])
