@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: install run test test-fast test-frontend smoke lint fmt frontend schema check-schema \
-	bench-ingest bench-api clean
+	bench-ingest bench-api bench-browser chromium screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -54,9 +54,17 @@ run: install frontend
 # The whole suite: Vitest for the browser app, then unit, store, protocol, delivery, API and
 # end-to-end tests (including the embedded-default smoke that starts `manage.py runall` itself).
 # Uses PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set, else SQLite and the filesystem broker.
-test: install lint frontend
+test: install lint frontend chromium
 	cd frontend && npm test
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Debian's Chromium for the browser tests (tests/browser/), installed with apt-get if missing.
+chromium:
+	@bash scripts/ensure-chromium.sh
+
+# Screenshots of the main screens (Korean and English, desktop and phone) → docs/screenshots/.
+screenshots: install frontend chromium
+	MAILROOM_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/browser/test_screenshots.py tests/browser/test_admin_console.py $(PYTEST_ARGS)
 
 test-fast: install
 	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
@@ -80,6 +88,9 @@ bench-ingest: install
 
 bench-api: install
 	$(PY) bench/api_list.py $(BENCH_ARGS)
+
+bench-browser: install frontend chromium
+	$(PY) bench/browser_list.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache frontend/node_modules frontend/dist

@@ -4,6 +4,452 @@
  */
 
 export interface paths {
+    "/api/v1/admin/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Sorted by address. domain= filters one domain (404 if not yours); q= matches address or display name. */
+        get: operations["admin_accounts_list"];
+        put?: never;
+        /** @description Creates the account with its Maildir and default folders. Without a password one is generated and returned once. 404 when the domain is not yours. */
+        post: operations["admin_accounts_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/accounts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["admin_accounts_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description Removes the account's rows; its Maildir stays on disk (userdel without -r). */
+        delete: operations["admin_accounts_destroy"];
+        options?: never;
+        head?: never;
+        /** @description Any subset. is_superadmin and admin_domains: superadmin only. Nobody can disable or demote their own account (409). */
+        patch: operations["admin_accounts_update"];
+        trace?: never;
+    };
+    "/api/v1/admin/accounts/{id}/aliases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Aliases (that you administer) delivering to this account. */
+        get: operations["admin_accounts_aliases_list"];
+        put?: never;
+        /** @description Adds this account to the alias `source` (created if new). The alias's domain must be one you administer (else 404). */
+        post: operations["admin_accounts_aliases_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/accounts/{id}/app-passwords": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["admin_accounts_app_passwords_list"];
+        put?: never;
+        /** @description For an IMAP/POP3/SMTP client; the password is in this response only. */
+        post: operations["admin_accounts_app_passwords_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/accounts/{id}/app-passwords/{app_password_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["admin_accounts_app_passwords_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/accounts/{id}/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Sets the given password, or (without one) generates and returns a new one. Either way the account's sessions, API token and app passwords are revoked. */
+        post: operations["admin_accounts_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/aliases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Sorted by source. q= matches the source or a target. */
+        get: operations["admin_aliases_list"];
+        put?: never;
+        /** @description The source's domain must be one you administer (else 404). Targets may be local or external (forwarding). */
+        post: operations["admin_aliases_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/aliases/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["admin_aliases_retrieve"];
+        /** @description Replaces the targets. */
+        put: operations["admin_aliases_update"];
+        post?: never;
+        delete: operations["admin_aliases_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/audit-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Newest first. A domain admin sees the entries of its domains only. */
+        get: operations["admin_audit_log"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Messages in/out per UTC day (from the queue of record), the queue size, storage per domain and the 20 largest accounts; all within your domains. */
+        get: operations["admin_dashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/delivery-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Every accepted message, delivered or not, newest first; search by queue_id, message_id, sender, recipient (substrings) and a received_at range. */
+        get: operations["admin_delivery_log"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/domains": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["admin_domains_list"];
+        put?: never;
+        /** @description Superadmin only. */
+        post: operations["admin_domains_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/domains/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["admin_domains_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description Superadmin only. Refused (409) while the domain has accounts, unless force=true (then its accounts go too; their Maildirs stay on disk). */
+        delete: operations["admin_domains_destroy"];
+        options?: never;
+        head?: never;
+        /** @description Superadmin only: a disabled domain receives no mail. */
+        patch: operations["admin_domains_update"];
+        trace?: never;
+    };
+    "/api/v1/admin/domains/{name}/catchall": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** @description Mail to unknown addresses of the domain goes to these targets. */
+        put: operations["admin_domains_catchall_set"];
+        post?: never;
+        delete: operations["admin_domains_catchall_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/domains/{name}/dkim": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The domain's DKIM keys (active first) and the TXT records to publish. */
+        get: operations["admin_domains_dkim_list"];
+        put?: never;
+        /** @description A new signing key (RSA-2048 or ed25519); the older active key of the same algorithm is retired. Publish dns_record, then mail is signed with it. */
+        post: operations["admin_domains_dkim_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/domains/{name}/dns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Looks up MX, SPF, DKIM and DMARC now and says which records are missing or wrong, with the value to publish. 'error' means the lookup itself failed. */
+        get: operations["admin_domains_dns_check"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Entries still in the queue (state queued or held; state= to change), newest first, with each recipient's state and last reply and every attempt. */
+        get: operations["admin_queue_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/queue/{queue_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["admin_queue_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description Removes the entry and its spool file without a bounce (postsuper -d). */
+        delete: operations["admin_queue_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/queue/{queue_id}/bounce": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Bounces every pending recipient with one DSN to the sender. */
+        post: operations["admin_queue_bounce"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/queue/{queue_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Makes a queued or held entry due now (409 when already done or being delivered at this moment). */
+        post: operations["admin_queue_retry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/queue/flush": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Superadmin only: every queued or held entry becomes due now (postqueue -f). */
+        post: operations["admin_queue_flush"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/relay-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Superadmin only (sendmail's /etc/mail/access). */
+        get: operations["admin_relay_rules_list"];
+        put?: never;
+        /** @description Adds a rule, or changes the action of the rule with the same network and domains. Networks wider than /24 (IPv4) or /56 (IPv6) need force=true (409 otherwise), exactly as `manage.py access add --force`. */
+        post: operations["admin_relay_rules_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/relay-rules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["admin_relay_rules_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app-passwords": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["app_passwords_list"];
+        put?: never;
+        /** @description A new password for one mail client (IMAP, POP3, SMTP). The secret is in this response only; it is not valid for the web or API sign-in. */
+        post: operations["app_passwords_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app-passwords/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["app_passwords_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/logout-everywhere": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Sign out every browser session of the account, this one included, and revoke its API token. App passwords (mail clients) stay; revoke them one by one. */
+        post: operations["auth_logout_everywhere"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/session": {
         parameters: {
             query?: never;
@@ -50,6 +496,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/contacts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description At most 10 addresses you wrote to (Sent) or received mail from, most used first, whose name or address contains q. */
+        get: operations["contacts_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/drafts": {
         parameters: {
             query?: never;
@@ -80,6 +543,23 @@ export interface paths {
         put: operations["drafts_update"];
         post?: never;
         delete: operations["drafts_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Server-sent events (EventSource). `event: change` data {"kind": "add"|"flags"|"move"|"expunge"|"folder", "folder_id": N, "message_ids": […], "op"?: "create"|"rename"|"delete"|"reindex"}; `event: counts` data {"folders": [{"id", "message_count", "unseen_count"}]} when the stream starts and after each batch of changes; a comment heartbeat when idle; `retry: 2000`. The stream ends after a few minutes and the browser reconnects. New mail arrives within 2 s. */
+        get: operations["events_stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -117,6 +597,22 @@ export interface paths {
         patch: operations["folders_rename"];
         trace?: never;
     };
+    "/api/v1/folders/{id}/empty": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["folders_empty"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/folders/{id}/messages": {
         parameters: {
             query?: never;
@@ -129,6 +625,39 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/image-senders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["image_senders_list"];
+        put?: never;
+        /** @description Always show remote images from this sender (stored lower case, IDNA). */
+        post: operations["image_senders_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/image-senders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["image_senders_destroy"];
         options?: never;
         head?: never;
         patch?: never;
@@ -169,6 +698,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/messages/{id}/body": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The body as a complete HTML document for a sandboxed iframe (`<iframe sandbox="allow-popups allow-popups-to-escape-sandbox">`): sanitized on the server, a text body escaped and linkified. Served with its own Content-Security-Policy (sandbox, no script, images only from this message's signed cid URLs, plus remote images when allowed: ?images=1, the user's policy 'always', or a trusted sender under policy 'ask'). Inline image URLs work without cookies for 1 hour. */
+        get: operations["messages_body"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/messages/{id}/cid/{content_id}": {
         parameters: {
             query?: never;
@@ -176,7 +722,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description An inline image the sanitized HTML refers to. Only PNG, JPEG, GIF and WebP (checked by their bytes) are served; anything else is a 404. */
+        /** @description An inline image the sanitized HTML refers to. Only PNG, JPEG, GIF and WebP (checked by their bytes) are served; anything else is a 404. The URLs in messages/{id}/body carry ?sig=, which works without a sign-in for 1 hour and only for that message (bad or expired: 404). */
         get: operations["messages_cid"];
         put?: never;
         post?: never;
@@ -269,6 +815,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/messages/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Newest first (by arrival). Terms match as substrings (so 견적서 finds 견적서를); % and _ are plain characters. q is 1–200 characters, at most 10 words. Without folder, Trash and Junk are left out. */
+        get: operations["messages_search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/messages/send": {
         parameters: {
             query?: never;
@@ -280,6 +843,73 @@ export interface paths {
         put?: never;
         /** @description Send a message as yourself. The Sent copy (with Bcc) is stored once; Bcc is stripped from what recipients get. mode reply/reply_all sets \Answered on in_reply_to_message and threads the answer (In-Reply-To, References); forward attaches the original's attachments. to_me stores the message in To me only. */
         post: operations["messages_send"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/spam": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description spam=true: keyword $Junk and into Junk. spam=false: keyword $NotJunk, and messages in Junk go back to the Inbox. */
+        post: operations["messages_spam"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["quota_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["settings_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** @description Change any subset of the settings; unknown fields are refused. signature_html is sanitized before it is stored (the response shows what was kept). */
+        patch: operations["settings_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/settings/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Change the password. Every other browser session, the API token and all app passwords are revoked; the browser session making the request stays signed in (a token client signs in again). */
+        post: operations["settings_password"];
         delete?: never;
         options?: never;
         head?: never;
@@ -327,6 +957,367 @@ export interface components {
             name: string;
             address: string;
         };
+        AdminAccount: {
+            id: number;
+            address: string;
+            domain: string;
+            display_name: string;
+            /** @description 0 = unlimited */
+            quota_bytes: number;
+            used_bytes: number;
+            is_active: boolean;
+            is_superadmin: boolean;
+            admin_domains: string[];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            last_login: string | null;
+        };
+        AdminAccountAliasCreateRequest: {
+            /** @description the alias address to create */
+            source: string;
+        };
+        AdminAccountCreateRequest: {
+            address: string;
+            /** @description omit to have one generated (returned once in the response) */
+            password?: string;
+            /** @default  */
+            display_name: string;
+            quota_bytes?: number | null;
+            /** @default true */
+            is_active: boolean;
+        };
+        AdminAccountCreated: {
+            id: number;
+            address: string;
+            domain: string;
+            display_name: string;
+            /** @description 0 = unlimited */
+            quota_bytes: number;
+            used_bytes: number;
+            is_active: boolean;
+            is_superadmin: boolean;
+            admin_domains: string[];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            last_login: string | null;
+            /** @description the generated password (only when none was given) */
+            password: string | null;
+        };
+        AdminAccountPage: {
+            items: components["schemas"]["AdminAccount"][];
+            next_cursor: string | null;
+        };
+        AdminAccountUsage: {
+            id: number;
+            address: string;
+            used_bytes: number;
+            quota_bytes: number;
+        };
+        AdminAlias: {
+            id: number;
+            /** @description '@domain' is the catch-all */
+            source: string;
+            domain: string;
+            targets: string[];
+            is_catchall: boolean;
+            /** @description root@, postmaster@, abuse@ … */
+            readonly is_system: boolean;
+            /** @description targets outside our domains */
+            readonly external_targets: string[];
+            /** Format: date-time */
+            created_at: string;
+        };
+        AdminAliasCreateRequest: {
+            targets: string[];
+            /** @description address, or '@domain' (catch-all) */
+            source: string;
+        };
+        AdminAliasList: {
+            items: components["schemas"]["AdminAlias"][];
+        };
+        AdminAliasPage: {
+            items: components["schemas"]["AdminAlias"][];
+            next_cursor: string | null;
+        };
+        AdminAppPassword: {
+            id: number;
+            name: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            last_used_at: string | null;
+            last_used_ip: string;
+        };
+        AdminAppPasswordCreateRequest: {
+            name: string;
+        };
+        AdminAppPasswordCreated: {
+            id: number;
+            name: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @description 'abcd efgh ijkl mnop': shown only this once */
+            password: string;
+        };
+        AdminAttempt: {
+            number: number;
+            /** Format: date-time */
+            started_at: string;
+            /** Format: date-time */
+            finished_at: string | null;
+            /** @description '' while in progress */
+            result: string;
+            /** @description the reply or error of this attempt */
+            detail: string;
+        };
+        AdminAuditEntry: {
+            id: number;
+            /** Format: date-time */
+            created_at: string;
+            actor: string;
+            action: string;
+            target: string;
+            domain: string;
+            ip: string;
+            detail: {
+                [key: string]: unknown;
+            };
+        };
+        AdminAuditPage: {
+            items: components["schemas"]["AdminAuditEntry"][];
+            next_cursor: string | null;
+        };
+        AdminBounceResult: {
+            bounced: number;
+        };
+        AdminCatchall: {
+            source: string;
+            targets: string[];
+        };
+        AdminDashboard: {
+            traffic: components["schemas"]["AdminDayTraffic"][];
+            queue: components["schemas"]["AdminQueueSize"];
+            domains: components["schemas"]["AdminDomainUsage"][];
+            top_accounts: components["schemas"]["AdminAccountUsage"][];
+        };
+        AdminDayTraffic: {
+            /** Format: date */
+            date: string;
+            inbound: number;
+            outbound: number;
+        };
+        AdminDetail: {
+            error: string;
+            detail: string;
+        };
+        AdminDkimCreateRequest: {
+            /** @default rsa */
+            algorithm: components["schemas"]["AlgorithmEnum"];
+        };
+        AdminDkimKey: {
+            selector: string;
+            algorithm: string;
+            is_active: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** @description where to publish the TXT record */
+            dns_name: string;
+            /** @description the TXT record's value */
+            dns_value: string;
+            /** @description the same as a zone-file line */
+            dns_record: string;
+        };
+        AdminDkimList: {
+            keys: components["schemas"]["AdminDkimKey"][];
+        };
+        AdminDnsCheck: {
+            kind: components["schemas"]["KindEnum"];
+            status: components["schemas"]["StatusEnum"];
+            name: string;
+            found: string[];
+            /** @description what to publish, when not ok */
+            expected: string;
+            detail: string;
+        };
+        AdminDnsReport: {
+            domain: string;
+            /** @description this server's MAIL_HOSTNAME */
+            hostname: string;
+            ok: boolean;
+            checks: components["schemas"]["AdminDnsCheck"][];
+        };
+        AdminDomain: {
+            id: number;
+            /** @description IDNA A-label */
+            name: string;
+            readonly unicode_name: string;
+            is_active: boolean;
+            /** Format: date-time */
+            created_at: string;
+            accounts: number;
+            aliases: number;
+            /** @description targets of @domain, or null */
+            readonly catchall: string[] | null;
+        };
+        AdminDomainCreateRequest: {
+            name: string;
+        };
+        AdminDomainPage: {
+            items: components["schemas"]["AdminDomain"][];
+            next_cursor: string | null;
+        };
+        AdminDomainUsage: {
+            name: string;
+            accounts: number;
+            used_bytes: number;
+        };
+        AdminFlushResult: {
+            flushed: number;
+        };
+        AdminPasswordResult: {
+            /** @description the generated password, or null when one was given */
+            password: string | null;
+        };
+        AdminPasswordSetRequest: {
+            /** @description the new password; omit to have one generated (reset) */
+            password?: string;
+        };
+        AdminQueueEntry: {
+            queue_id: string;
+            direction: components["schemas"]["DirectionEnum"];
+            state: components["schemas"]["AdminQueueEntryStateEnum"];
+            /** @description '' = null sender (a bounce) */
+            sender: string;
+            size: number;
+            /** Format: date-time */
+            received_at: string;
+            /** Format: date-time */
+            next_attempt_at: string;
+            attempts: number;
+            last_error: string;
+            client_ip: string | null;
+            /** @description the Message-ID header; '' when absent */
+            message_id: string;
+            origin: string;
+            recipients: components["schemas"]["AdminQueueRecipient"][];
+            attempt_log: components["schemas"]["AdminAttempt"][];
+        };
+        /**
+         * @description * `queued` - Queued
+         *     * `done` - Done
+         *     * `held` - Held
+         * @enum {string}
+         */
+        AdminQueueEntryStateEnum: "queued" | "done" | "held";
+        AdminQueuePage: {
+            items: components["schemas"]["AdminQueueEntry"][];
+            next_cursor: string | null;
+        };
+        AdminQueueRecipient: {
+            address: string;
+            state: components["schemas"]["AdminQueueRecipientStateEnum"];
+            last_reply: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * @description * `pending` - Pending
+         *     * `deferred` - Deferred
+         *     * `delivered` - Delivered
+         *     * `bounced` - Bounced
+         * @enum {string}
+         */
+        AdminQueueRecipientStateEnum: "pending" | "deferred" | "delivered" | "bounced";
+        AdminQueueSize: {
+            queued: number;
+            held: number;
+            deferred_recipients: number;
+        };
+        AdminRelayRule: {
+            id: number;
+            network: string;
+            sender_domain: string;
+            recipient_domain: string;
+            action: components["schemas"]["AdminRelayRuleActionEnum"];
+            comment: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        /**
+         * @description * `RELAY` - Relay
+         *     * `OK` - OK
+         *     * `REJECT` - Reject
+         *     * `DISCARD` - Discard
+         * @enum {string}
+         */
+        AdminRelayRuleActionEnum: "RELAY" | "OK" | "REJECT" | "DISCARD";
+        /**
+         * @description * `RELAY` - RELAY
+         *     * `OK` - OK
+         *     * `REJECT` - REJECT
+         *     * `DISCARD` - DISCARD
+         *     * `relay` - relay
+         *     * `ok` - ok
+         *     * `reject` - reject
+         *     * `discard` - discard
+         * @enum {string}
+         */
+        AdminRelayRuleCreateActionEnum: "RELAY" | "OK" | "REJECT" | "DISCARD" | "relay" | "ok" | "reject" | "discard";
+        AdminRelayRuleCreateRequest: {
+            network: string;
+            action: components["schemas"]["AdminRelayRuleCreateActionEnum"];
+            /** @default  */
+            sender_domain: string;
+            /** @default  */
+            recipient_domain: string;
+            /** @default  */
+            comment: string;
+            /**
+             * @description allow wider than /24 (IPv4) or /56 (IPv6)
+             * @default false
+             */
+            force: boolean;
+        };
+        AdminRelayRulePage: {
+            items: components["schemas"]["AdminRelayRule"][];
+            next_cursor: string | null;
+        };
+        AdminTargetsRequest: {
+            targets: string[];
+        };
+        /**
+         * @description * `rsa` - rsa
+         *     * `ed25519` - ed25519
+         * @enum {string}
+         */
+        AlgorithmEnum: "rsa" | "ed25519";
+        AppPassword: {
+            id: number;
+            name: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description null: never used
+             */
+            last_used_at: string | null;
+            /** @description null: never used */
+            last_used_ip: string | null;
+        };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        AppPasswordCreateRequest: {
+            name: string;
+        };
+        AppPasswordCreated: {
+            id: number;
+            name: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @description the secret, shown only now; spaces in it are optional when signing in */
+            password: string;
+        };
         Attachment: {
             index: number;
             /** @description display name; bidi and control characters removed */
@@ -360,6 +1351,12 @@ export interface components {
             /** Format: int64 */
             folder: number;
         };
+        Contact: {
+            name: string;
+            address: string;
+            /** @description messages exchanged with this address, recently */
+            count: number;
+        };
         DeleteResult: {
             /** @description moved to Trash */
             trashed: number;
@@ -369,6 +1366,12 @@ export interface components {
         DeliveryReport: {
             recipients: components["schemas"]["RecipientDelivery"][];
         };
+        /**
+         * @description * `in` - Inbound
+         *     * `out` - Outbound
+         * @enum {string}
+         */
+        DirectionEnum: "in" | "out";
         DraftAttachment: {
             index: number;
             filename: string;
@@ -473,6 +1476,29 @@ export interface components {
             /** @description messages without the seen flag */
             unread: number;
         };
+        ImageSender: {
+            id: number;
+            address: string;
+        };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        ImageSenderCreateRequest: {
+            address: string;
+        };
+        /**
+         * @description * `mx` - mx
+         *     * `spf` - spf
+         *     * `dkim` - dkim
+         *     * `dmarc` - dmarc
+         * @enum {string}
+         */
+        KindEnum: "mx" | "spf" | "dkim" | "dmarc";
+        /**
+         * @description * `` -
+         *     * `ko` - ko
+         *     * `en` - en
+         * @enum {string}
+         */
+        LanguageEnum: "ko" | "en";
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         LoginRequest: {
             address: string;
@@ -506,6 +1532,10 @@ export interface components {
             /** @description remote images removed from html; ask again with ?remote_images=1 to load them */
             remote_images_blocked: number;
             attachments: components["schemas"]["Attachment"][];
+            /** @description the body as a sanitized HTML document for a sandboxed iframe */
+            body_url: string;
+            /** @description remote images load without asking (policy 'always', or a trusted sender) */
+            remote_images_allowed: boolean;
         };
         MessageListItem: {
             id: number;
@@ -541,6 +1571,30 @@ export interface components {
          * @enum {string}
          */
         ModeEnum: "new" | "reply" | "reply_all" | "forward";
+        /**
+         * @description * `25` - 25
+         *     * `50` - 50
+         *     * `100` - 100
+         * @enum {integer}
+         */
+        PageSizeEnum: 25 | 50 | 100;
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        PasswordChangeRequest: {
+            current_password: string;
+            new_password: string;
+        };
+        PatchedAdminAccountUpdateRequest: {
+            display_name?: string;
+            quota_bytes?: number;
+            is_active?: boolean;
+            /** @description superadmin only */
+            is_superadmin?: boolean;
+            /** @description superadmin only: exactly the domains this account administers */
+            admin_domains?: string[];
+        };
+        PatchedAdminDomainUpdateRequest: {
+            is_active?: boolean;
+        };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         PatchedFolderNameRequest: {
             /** @description '/' separates levels */
@@ -558,6 +1612,15 @@ export interface components {
              */
             folder?: number;
         };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        PatchedSettingsPatchRequest: {
+            display_name?: string;
+            signature_html?: string;
+            signature_text?: string;
+            language?: components["schemas"]["LanguageEnum"] | components["schemas"]["BlankEnum"];
+            page_size?: components["schemas"]["PageSizeEnum"];
+            remote_images?: components["schemas"]["RemoteImagesEnum"];
+        };
         /**
          * @description * `high` - high
          *     * `normal` - normal
@@ -565,13 +1628,63 @@ export interface components {
          * @enum {string}
          */
         PriorityEnum: "high" | "normal" | "low";
+        Quota: {
+            used_bytes: number;
+            /** @description 0 = unlimited */
+            limit_bytes: number;
+            /**
+             * Format: double
+             * @description of the limit; 0 when unlimited
+             */
+            percent: number;
+        };
         RecipientDelivery: {
             address: string;
-            state: components["schemas"]["StateEnum"];
+            state: components["schemas"]["RecipientDeliveryStateEnum"];
             /** @description the last SMTP reply or delivery note */
             last_reply: string;
             /** Format: date-time */
             updated_at: string;
+        };
+        /**
+         * @description * `queued` - queued
+         *     * `delivered` - delivered
+         *     * `deferred` - deferred
+         *     * `bounced` - bounced
+         * @enum {string}
+         */
+        RecipientDeliveryStateEnum: "queued" | "delivered" | "deferred" | "bounced";
+        /**
+         * @description * `ask` - ask
+         *     * `always` - always
+         *     * `never` - never
+         * @enum {string}
+         */
+        RemoteImagesEnum: "ask" | "always" | "never";
+        SearchItem: {
+            id: number;
+            folder: number;
+            uid: number;
+            subject: string;
+            readonly from: components["schemas"]["Address"];
+            readonly to: components["schemas"]["Address"][];
+            readonly cc: components["schemas"]["Address"][];
+            /** Format: date-time */
+            readonly date: string;
+            /** Format: date-time */
+            internal_date: string;
+            size: number;
+            snippet: string;
+            has_attachments: boolean;
+            flags: components["schemas"]["Flags"];
+            keywords: string[];
+            /** @description the folder the message is in */
+            folder_id: number;
+        };
+        SearchPage: {
+            results: components["schemas"]["SearchItem"][];
+            /** @description pass as ?cursor= for the next page; null at the end */
+            next_cursor: string | null;
         };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         SendInputRequest: {
@@ -627,6 +1740,45 @@ export interface components {
         SessionUser: {
             address: string;
             display_name: string;
+            is_superadmin: boolean;
+            readonly admin_domains: string[];
+        };
+        Settings: {
+            /** @description shown in From: of mail you send */
+            display_name: string;
+            /** @description sanitized HTML */
+            signature_html: string;
+            signature_text: string;
+            /**
+             * @description "" follows the browser
+             *
+             *     * `` -
+             *     * `ko` - ko
+             *     * `en` - en
+             */
+            language: components["schemas"]["LanguageEnum"] | components["schemas"]["BlankEnum"];
+            page_size: components["schemas"]["PageSizeEnum"];
+            /**
+             * @description ask: only trusted senders' remote images load by themselves; always: every message's; never: none by themselves (?images=1 still loads them on request)
+             *
+             *     * `ask` - ask
+             *     * `always` - always
+             *     * `never` - never
+             */
+            remote_images: components["schemas"]["RemoteImagesEnum"];
+            /** @description your address (read only) */
+            address: string;
+        };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        SpamRequest: {
+            /** @description message ids, at most 1000 */
+            ids: number[];
+            /** @description true: report spam (into Junk); false: not spam */
+            spam: boolean;
+        };
+        SpamResult: {
+            /** @description messages that changed folder */
+            moved: number;
         };
         /**
          * @description * `inbox` - Inbox
@@ -640,13 +1792,13 @@ export interface components {
          */
         SpecialUseEnum: "inbox" | "sent" | "drafts" | "junk" | "trash" | "tome";
         /**
-         * @description * `queued` - queued
-         *     * `delivered` - delivered
-         *     * `deferred` - deferred
-         *     * `bounced` - bounced
+         * @description * `ok` - ok
+         *     * `missing` - missing
+         *     * `wrong` - wrong
+         *     * `error` - error
          * @enum {string}
          */
-        StateEnum: "queued" | "delivered" | "deferred" | "bounced";
+        StatusEnum: "ok" | "missing" | "wrong" | "error";
         Token: {
             token: string;
         };
@@ -682,6 +1834,1794 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    admin_accounts_list: {
+        parameters: {
+            query?: {
+                active?: boolean | null;
+                cursor?: string;
+                domain?: string;
+                limit?: number;
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAccountPage"];
+                };
+            };
+            /** @description not an administrator, or the account outranks you */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such account (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminAccountCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAccountCreated"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not an administrator, or the account outranks you */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such account (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAccount"];
+                };
+            };
+            /** @description not an administrator, or the account outranks you */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such account (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not an administrator, or the account outranks you */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such account (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedAdminAccountUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAccount"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not an administrator, or the account outranks you */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such account (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_aliases_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAliasList"];
+                };
+            };
+            /** @description not an administrator, or the account outranks you */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such account (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_aliases_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminAccountAliasCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAlias"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not an administrator, or the account outranks you */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such account (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_app_passwords_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAppPassword"][];
+                };
+            };
+            /** @description not an administrator, or the account outranks you */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such account (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_app_passwords_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminAppPasswordCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAppPasswordCreated"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not an administrator, or the account outranks you */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such account (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_app_passwords_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_password_id: number;
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not an administrator, or the account outranks you */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such account (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AdminPasswordSetRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminPasswordResult"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not an administrator, or the account outranks you */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such account (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_aliases_list: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                domain?: string;
+                limit?: number;
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAliasPage"];
+                };
+            };
+            /** @description not an administrator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such alias (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_aliases_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminAliasCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAlias"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not an administrator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such alias (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description exists already, shadows an account, or would loop */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_aliases_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAlias"];
+                };
+            };
+            /** @description not an administrator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such alias (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_aliases_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminTargetsRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAlias"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not an administrator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such alias (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description exists already, shadows an account, or would loop */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_aliases_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not an administrator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such alias (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_audit_log: {
+        parameters: {
+            query?: {
+                action?: string;
+                actor?: string;
+                cursor?: string;
+                domain?: string;
+                limit?: number;
+                target?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAuditPage"];
+                };
+            };
+            /** @description not an administrator (or not allowed for this entry) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_dashboard: {
+        parameters: {
+            query?: {
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDashboard"];
+                };
+            };
+            /** @description not an administrator (or not allowed for this entry) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_delivery_log: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                /**
+                 * @description * `` -
+                 *     * `in` - in
+                 *     * `out` - out
+                 */
+                direction?: "" | "in" | "out";
+                limit?: number;
+                message_id?: string;
+                queue_id?: string;
+                recipient?: string;
+                sender?: string;
+                since?: string | null;
+                /**
+                 * @description * `` -
+                 *     * `pending` - pending
+                 *     * `queued` - queued
+                 *     * `done` - done
+                 *     * `held` - held
+                 */
+                state?: "" | "pending" | "queued" | "done" | "held";
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminQueuePage"];
+                };
+            };
+            /** @description not an administrator (or not allowed for this entry) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_list: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDomainPage"];
+                };
+            };
+            /** @description not an administrator (or not a superadmin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminDomainCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDomain"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not an administrator (or not a superadmin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDomain"];
+                };
+            };
+            /** @description not an administrator (or not a superadmin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such domain (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_destroy: {
+        parameters: {
+            query?: {
+                force?: boolean;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not an administrator (or not a superadmin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such domain (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedAdminDomainUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDomain"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not an administrator (or not a superadmin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such domain (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_catchall_set: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminTargetsRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminCatchall"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such domain (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_catchall_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such domain (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_dkim_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDkimList"];
+                };
+            };
+            /** @description no such domain (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_dkim_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AdminDkimCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDkimKey"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such domain (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_dns_check: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDnsReport"];
+                };
+            };
+            /** @description no such domain (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_queue_list: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                /**
+                 * @description * `` -
+                 *     * `in` - in
+                 *     * `out` - out
+                 */
+                direction?: "" | "in" | "out";
+                limit?: number;
+                message_id?: string;
+                queue_id?: string;
+                recipient?: string;
+                sender?: string;
+                since?: string | null;
+                /**
+                 * @description * `` -
+                 *     * `pending` - pending
+                 *     * `queued` - queued
+                 *     * `done` - done
+                 *     * `held` - held
+                 */
+                state?: "" | "pending" | "queued" | "done" | "held";
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminQueuePage"];
+                };
+            };
+            /** @description not an administrator (or not allowed for this entry) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_queue_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                queue_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminQueueEntry"];
+                };
+            };
+            /** @description not an administrator (or not allowed for this entry) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_queue_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                queue_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not an administrator (or not allowed for this entry) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description refused (see detail) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_queue_bounce: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                queue_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminBounceResult"];
+                };
+            };
+            /** @description not an administrator (or not allowed for this entry) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description refused (see detail) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_queue_retry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                queue_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminQueueEntry"];
+                };
+            };
+            /** @description not an administrator (or not allowed for this entry) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description refused (see detail) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_queue_flush: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminFlushResult"];
+                };
+            };
+            /** @description not an administrator (or not allowed for this entry) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_relay_rules_list: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminRelayRulePage"];
+                };
+            };
+            /** @description not an administrator (or not allowed for this entry) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_relay_rules_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminRelayRuleCreateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminRelayRule"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not an administrator (or not allowed for this entry) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description refused (see detail) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_relay_rules_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not an administrator (or not allowed for this entry) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    app_passwords_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppPassword"][];
+                };
+            };
+        };
+    };
+    app_passwords_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AppPasswordCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppPasswordCreated"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description conflict: a limit or a duplicate name */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    app_passwords_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such id (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    auth_logout_everywhere: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description every session and the API token ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     auth_session_retrieve: {
         parameters: {
             query?: never;
@@ -841,6 +3781,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    contacts_list: {
+        parameters: {
+            query?: {
+                /** @description part of a name or address; empty: the most used */
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Contact"][];
+                };
+            };
+            /** @description invalid query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
         };
@@ -1015,6 +3986,34 @@ export interface operations {
             };
         };
     };
+    events_stream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description too_many_streams: close another tab's stream */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     folders_list: {
         parameters: {
             query?: never;
@@ -1165,6 +4164,53 @@ export interface operations {
             };
         };
     };
+    folders_empty: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description every message that was there is gone for good */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description folder_not_emptiable: only Trash and Junk */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such folder (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description storage_unavailable: try again later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     folders_messages_list: {
         parameters: {
             query?: {
@@ -1199,6 +4245,104 @@ export interface operations {
                 };
             };
             /** @description no such folder (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    image_senders_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageSender"][];
+                };
+            };
+        };
+    };
+    image_senders_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImageSenderCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description already trusted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageSender"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageSender"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description conflict: a limit or a duplicate name */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    image_senders_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such id (or not yours) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1381,9 +4525,54 @@ export interface operations {
             };
         };
     };
+    messages_body: {
+        parameters: {
+            query?: {
+                /** @description 1 loads remote images for this view (the user clicked 'show images') */
+                images?: boolean;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description no such message (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description storage_unavailable: try again later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     messages_cid: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description signature from messages/{id}/body; replaces the sign-in */
+                sig?: string;
+            };
             header?: never;
             path: {
                 /** @description Content-ID without angle brackets */
@@ -1454,7 +4643,10 @@ export interface operations {
     };
     messages_raw: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 1: show it as text/plain in the browser instead of downloading */
+                view?: boolean;
+            };
             header?: never;
             path: {
                 id: number;
@@ -1469,6 +4661,7 @@ export interface operations {
                 };
                 content: {
                     "message/rfc822": string;
+                    "text/plain": string;
                 };
             };
             /** @description no such message (or not yours) */
@@ -1641,6 +4834,52 @@ export interface operations {
             };
         };
     };
+    messages_search: {
+        parameters: {
+            query: {
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+                /** @description search only this folder (default: all but Trash and Junk) */
+                folder?: number;
+                /** @description page size; larger values are capped */
+                limit?: number;
+                /** @description words separated by spaces; each must appear (case-insensitive) in the subject, the sender, a recipient or the body */
+                q: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchPage"];
+                };
+            };
+            /** @description invalid query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description no such folder (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     messages_send: {
         parameters: {
             query?: never;
@@ -1682,6 +4921,166 @@ export interface operations {
             };
             /** @description storage_unavailable: try again later */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    messages_spam: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SpamRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpamResult"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description one of the ids is not yours; nothing changed */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description storage_unavailable: try again later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    quota_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Quota"];
+                };
+            };
+        };
+    };
+    settings_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+        };
+    };
+    settings_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedSettingsPatchRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    settings_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChangeRequest"];
+            };
+        };
+        responses: {
+            /** @description changed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description throttled */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

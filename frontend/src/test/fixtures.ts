@@ -37,6 +37,8 @@ export function detail(overrides: Partial<MessageDetail> = {}): MessageDetail {
     html: null,
     remote_images_blocked: 0,
     attachments: [],
+    body_url: "/api/v1/messages/1/body",
+    remote_images_allowed: false,
     ...overrides,
   };
 }

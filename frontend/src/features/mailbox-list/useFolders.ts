@@ -1,6 +1,24 @@
-// Loads the folder list; `adjustUnread` keeps counts right after a message is read here.
+// The folder list with its counts: loaded once, reloaded on demand (after a bulk action, a
+// folder change or a polling tick) and patched in place by live `counts` events.
 import { useCallback, useEffect, useState } from "react";
 import { listFolders, type Folder } from "../../api/folders";
+
+export interface FolderCounts {
+  id: number;
+  message_count: number;
+  unseen_count: number;
+}
+
+/** Applies a live `counts` event; folders not in it keep their numbers. */
+export function applyCounts(folders: readonly Folder[], counts: readonly FolderCounts[]): Folder[] {
+  const byId = new Map(counts.map((c) => [c.id, c]));
+  return folders.map((f) => {
+    const c = byId.get(f.id);
+    return c && (c.message_count !== f.total || c.unseen_count !== f.unread)
+      ? { ...f, total: c.message_count, unread: c.unseen_count }
+      : f;
+  });
+}
 
 export function useFolders() {
   const [folders, setFolders] = useState<Folder[] | null>(null);
@@ -27,5 +45,11 @@ export function useFolders() {
     );
   }, []);
 
-  return { folders, error, reload: () => setAttempt((n) => n + 1), adjustUnread };
+  const updateCounts = useCallback((counts: readonly FolderCounts[]) => {
+    setFolders((list) => (list ? applyCounts(list, counts) : list));
+  }, []);
+
+  const reload = useCallback(() => setAttempt((n) => n + 1), []);
+
+  return { folders, error, reload, adjustUnread, updateCounts };
 }

@@ -1,41 +1,110 @@
-// One line of the message list: sender, subject, snippet, date; bold while unread.
+// One row of the message grid: select checkbox, star toggle, then sender, subject, snippet,
+// marks and date; bold while unread. Fixed height (ROW_HEIGHT, kept in step with styles.css).
+import { memo, type MouseEvent } from "react";
 import type { MessageListItem } from "../../api/folders";
 import { useI18n } from "../../i18n/I18nContext";
 import { formatListDate } from "../../lib/formatDate";
+import { singleLine } from "../../lib/plainText";
+
+export const ROW_HEIGHT = 72;
 
 interface Props {
   message: MessageListItem;
-  selected: boolean;
-  onOpen: (messageId: number) => void;
+  index: number;
+  open: boolean;
+  checked: boolean;
+  active: boolean;
+  /** folder name shown on search results */
+  folderName: string | null;
+  onOpen: (id: number) => void;
+  onCheck: (id: number, shift: boolean) => void;
+  onStar: (id: number, on: boolean) => void;
+  onFocusRow: (id: number) => void;
 }
 
-export function MessageRow({ message, selected, onOpen }: Props) {
+export const MessageRow = memo(function MessageRow({
+  message,
+  index,
+  open,
+  checked,
+  active,
+  folderName,
+  onOpen,
+  onCheck,
+  onStar,
+  onFocusRow,
+}: Props) {
   const { t, locale } = useI18n();
   const unread = !message.flags.seen;
-  const sender = message.from.name || message.from.address || t("list.unknownSender");
-  const classes = ["message-row", unread ? "unread" : "read", selected ? "selected" : ""];
+  const starred = message.flags.flagged;
+  const sender = singleLine(message.from.name || message.from.address) || t("list.unknownSender");
+  const subject = singleLine(message.subject) || t("list.noSubject");
+  const classes = ["message-row", unread ? "unread" : "read", open ? "open" : "", checked ? "checked" : "", active ? "active" : ""];
+  const onRowClick = (e: MouseEvent<HTMLDivElement>): void => {
+    // Clicks on the checkbox and the star have their own meaning.
+    if ((e.target as HTMLElement).closest("input, button")) return;
+    onOpen(message.id);
+  };
   return (
-    <li className={classes.join(" ").trim()} data-unread={unread}>
-      <button
-        type="button"
-        onClick={() => onOpen(message.id)}
-        aria-current={selected ? "true" : undefined}
-        data-testid={`message-${message.id}`}
-        title={message.from.address}
-      >
-        <span className="sender">{sender}</span>
+    <div
+      role="row"
+      aria-rowindex={index + 1}
+      aria-selected={checked}
+      aria-current={open ? "true" : undefined}
+      tabIndex={active ? 0 : -1}
+      className={classes.filter(Boolean).join(" ")}
+      data-unread={unread}
+      data-id={message.id}
+      data-testid={`message-${message.id}`}
+      onClick={onRowClick}
+      onFocus={(e) => {
+        if (e.target === e.currentTarget) onFocusRow(message.id);
+      }}
+    >
+      <span role="gridcell" className="cell-check">
+        <input
+          type="checkbox"
+          tabIndex={-1}
+          checked={checked}
+          aria-label={t("list.select", { subject })}
+          onClick={(e) => onCheck(message.id, e.shiftKey)}
+          onChange={() => undefined}
+          data-testid={`select-${message.id}`}
+        />
+      </span>
+      <span role="gridcell" className="cell-star">
+        <button
+          type="button"
+          tabIndex={-1}
+          className={starred ? "star on" : "star"}
+          aria-pressed={starred}
+          aria-label={t("list.star")}
+          title={starred ? t("list.starred") : t("list.star")}
+          onClick={() => onStar(message.id, !starred)}
+          data-testid={`star-${message.id}`}
+        >
+          {starred ? "★" : "☆"}
+        </button>
+      </span>
+      <span role="gridcell" className="cell-main" title={message.from.address}>
+        <bdi className="sender">{sender}</bdi>
         <span className="marks">
-          {message.flags.flagged && <span className="star" aria-label={t("list.starred")}>★</span>}
+          {folderName !== null && <bdi className="folder-chip">{folderName}</bdi>}
           {message.has_attachments && (
-            <span className="clip" aria-label={t("list.attachment")}>📎</span>
+            <span className="clip" role="img" aria-label={t("list.attachment")}>
+              📎
+            </span>
           )}
         </span>
-        <span className="subject">{message.subject || t("list.noSubject")}</span>
-        <span className="snippet">{message.snippet}</span>
         <time className="date" dateTime={message.date}>
           {formatListDate(message.date, locale)}
         </time>
-      </button>
-    </li>
+        <bdi className="subject">
+          {unread && <span className="visually-hidden">{t("list.unread")} </span>}
+          {subject}
+        </bdi>
+        <span className="snippet">{singleLine(message.snippet)}</span>
+      </span>
+    </div>
   );
-}
+});

@@ -1,30 +1,30 @@
-// The ONLY place mail HTML is rendered: the server-sanitized HTML inside an iframe whose
-// sandbox allows nothing — no scripts, no same-origin, no forms, no popups, no top
-// navigation. Never add allow-scripts or allow-same-origin here (issue 4 §3, security.md).
+// The ONLY place mail HTML is rendered: the server's body document (sanitized HTML, or the
+// text body escaped and linkified) in an iframe whose sandbox allows popups and nothing else —
+// no scripts, no same-origin, no forms, no top navigation. Links open in a new tab, unsandboxed
+// (allow-popups-to-escape-sandbox), so the sites they lead to work normally. Never add script
+// or same-origin rights here (issue 4 §3, security.md W1; src/security.test.ts checks).
+//
+// The server answers with its own CSP (sandbox; default-src 'none'; img-src data: + the signed
+// cid: path, remote hosts only with ?images=1), so the frame is locked down even when opened
+// on its own. No script can measure the document, so the frame fills the reading pane and
+// scrolls by itself.
+
+export const BODY_SANDBOX = "allow-popups allow-popups-to-escape-sandbox";
 
 interface Props {
-  html: string;
+  src: string;
   title: string;
 }
 
-/** Wraps the sanitized fragment in a document of its own; adds no markup from the mail. */
-export function bodyDocument(html: string): string {
-  return (
-    '<!doctype html><html><head><meta charset="utf-8">' +
-    '<meta name="referrer" content="no-referrer">' +
-    "</head><body>" +
-    html +
-    "</body></html>"
-  );
-}
-
-export function MessageBodyFrame({ html, title }: Props) {
+export function MessageBodyFrame({ src, title }: Props) {
   return (
     <iframe
+      // A new src means a new document: remount so the history of the app's tab is untouched.
+      key={src}
       className="message-body-frame"
-      sandbox=""
+      sandbox={BODY_SANDBOX}
       referrerPolicy="no-referrer"
-      srcDoc={bodyDocument(html)}
+      src={src}
       title={title}
       data-testid="message-body-frame"
     />

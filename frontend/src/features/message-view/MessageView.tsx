@@ -1,26 +1,183 @@
-// The right pane: headers, the body (sandboxed HTML or plain text) and attachment links.
-import type { MessageDetail } from "../../api/messages";
+// The right pane: actions, headers, the remote-images bar, the body (the server's sandboxed
+// body document in an iframe) and the attachments.
+//
+// Printing: window.print() with print CSS (messageView.css) that hides everything but the
+// headers and the body. A frame prints only its own box (no script may measure the sandboxed
+// document to grow it), so in print the frame gets one page's height: the first page of a long
+// HTML body prints. Text-only messages print in full from the text in the detail JSON.
+// "Open in new tab" shows the body document as a page of its own, which prints every page.
+import { useEffect, useMemo, useState } from "react";
+import type { Folder } from "../../api/folders";
 import { useI18n } from "../../i18n/I18nContext";
 import { formatFullDate } from "../../lib/formatDate";
-import { formatSize } from "../../lib/formatSize";
+import { singleLine } from "../../lib/plainText";
+import { composeRoute } from "../../lib/route";
+import { useNavigate } from "../../lib/useRoute";
+import { ErrorNotice } from "../../components/ErrorNotice";
+import { loadSettings, type RemoteImagePolicy } from "../settings/settingsApi";
 import { AddressList } from "./AddressList";
+import { AttachmentList } from "./AttachmentList";
+import { ImageBar } from "./ImageBar";
 import { MessageBodyFrame } from "./MessageBodyFrame";
+import { MessageToolbar, type ToolbarAction } from "./MessageToolbar";
+import {
+  bodyUrl,
+  deleteMessage,
+  markSpam,
+  moveMessage,
+  moveTargets,
+  setFlagged,
+  setSeen,
+  sourceUrl,
+  trustImageSender,
+  type ReadableMessage,
+} from "./readingApi";
+import { loadRemoteImages, offerTrustSender, showImageBar } from "./remoteImages";
+import "./messageView.css";
 
 interface Props {
-  message: MessageDetail;
+  message: ReadableMessage;
   onBack: () => void;
+  /** The message left this folder (deleted, moved, spam); defaults to onBack. */
+  onRemoved?: (messageId: number) => void;
+  /** Its flags changed here (star, unread), for the list row. */
+  onFlagsChanged?: (messageId: number, flags: { flagged?: boolean; seen?: boolean }) => void;
 }
 
-export function MessageView({ message, onBack }: Props) {
+function usePolicy(): RemoteImagePolicy | null {
+  const [policy, setPolicy] = useState<RemoteImagePolicy | null>(null);
+  useEffect(() => {
+    let live = true;
+    loadSettings(true).then(
+      (s) => live && setPolicy(s.remote_images),
+      () => undefined, // unknown policy: treated as "ask", the safe default
+    );
+    return () => {
+      live = false;
+    };
+  }, []);
+  return policy;
+}
+
+function useFolders(): Folder[] | null {
+  const [folders, setFolders] = useState<Folder[] | null>(null);
+  useEffect(() => {
+    const abort = new AbortController();
+    moveTargets(abort.signal).then(setFolders, () => undefined);
+    return () => abort.abort();
+  }, []);
+  return folders;
+}
+
+export function MessageView({ message, onBack, onRemoved, onFlagsChanged }: Props) {
   const { t, locale } = useI18n();
-  const subject = message.subject || t("list.noSubject");
-  const files = message.attachments.filter((a) => !a.inline || !message.html);
+  const navigate = useNavigate();
+  const policy = usePolicy();
+  const folders = useFolders();
+  const [shownOnce, setShownOnce] = useState(false);
+  const [flagged, setFlaggedState] = useState(message.flags.flagged);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  // Another message in the same pane starts from its own state.
+  useEffect(() => {
+    setShownOnce(false);
+    setFlaggedState(message.flags.flagged);
+    setError(null);
+    setBusy(false);
+  }, [message.id, message.flags.flagged]);
+
+  const subject = singleLine(message.subject) || t("list.noSubject");
+  const files = message.attachments.filter((a) => !a.inline || message.html === null);
+  const images = {
+    blocked: message.remote_images_blocked,
+    allowed: message.remote_images_allowed,
+    shownOnce,
+    policy,
+  };
+  const src = bodyUrl(message, loadRemoteImages(images));
+  const currentFolder = folders?.find((f) => f.id === message.folder);
+  const targets = useMemo(
+    () => (folders ? folders.filter((f) => f.id !== message.folder && f.special_use !== "drafts") : null),
+    [folders, message.folder],
+  );
+  const removed = onRemoved ?? ((): void => onBack());
+
+  const run = (call: () => Promise<unknown>, after: () => void): void => {
+    setBusy(true);
+    setError(null);
+    call().then(
+      () => {
+        setBusy(false);
+        after();
+      },
+      (err: unknown) => {
+        setBusy(false);
+        setError(err);
+      },
+    );
+  };
+
+  const onAction = (action: ToolbarAction): void => {
+    switch (action) {
+      case "reply":
+      case "replyall":
+      case "forward":
+        navigate(composeRoute(action, message.id));
+        return;
+      case "delete":
+        run(() => deleteMessage(message.id), () => removed(message.id));
+        return;
+      case "star": {
+        const next = !flagged;
+        run(
+          () => setFlagged(message.id, next),
+          () => {
+            setFlaggedState(next);
+            onFlagsChanged?.(message.id, { flagged: next });
+          },
+        );
+        return;
+      }
+      case "unread":
+        // Back to the list, as Gmail does: staying would show it read again.
+        run(
+          () => setSeen(message.id, false),
+          () => {
+            onFlagsChanged?.(message.id, { seen: false });
+            onBack();
+          },
+        );
+        return;
+      case "spam":
+        run(() => markSpam(message.id, currentFolder?.special_use !== "junk"), () => removed(message.id));
+        return;
+      case "source":
+        window.open(sourceUrl(message.id), "_blank", "noopener,noreferrer");
+        return;
+      case "print":
+        window.print();
+        return;
+    }
+  };
+
   return (
     <article className="message-view" aria-labelledby="message-subject">
       <button type="button" className="back" onClick={onBack} data-testid="message-back">
         {t("view.back")}
       </button>
-      <h2 id="message-subject">{subject}</h2>
+      <MessageToolbar
+        starred={flagged}
+        inJunk={currentFolder?.special_use === "junk"}
+        busy={busy}
+        targets={targets}
+        onAction={onAction}
+        onMove={(folderId) => run(() => moveMessage(message.id, folderId), () => removed(message.id))}
+      />
+      {error !== null && <ErrorNotice error={error} />}
+      <h2 id="message-subject">
+        <bdi>{subject}</bdi>
+      </h2>
       <dl className="headers">
         <dt>{t("view.from")}</dt>
         <dd>
@@ -38,38 +195,39 @@ export function MessageView({ message, onBack }: Props) {
             </dd>
           </>
         )}
+        {message.reply_to.length > 0 && (
+          <>
+            <dt>{t("view.replyTo")}</dt>
+            <dd>
+              <AddressList addresses={message.reply_to} />
+            </dd>
+          </>
+        )}
         <dt>{t("view.date")}</dt>
         <dd>
           <time dateTime={message.date}>{formatFullDate(message.date, locale)}</time>
         </dd>
       </dl>
-      {message.remote_images_blocked > 0 && (
-        <p className="notice">{t("view.remoteImagesBlocked", { count: message.remote_images_blocked })}</p>
+      {showImageBar(images) && (
+        <ImageBar
+          count={message.remote_images_blocked}
+          sender={offerTrustSender(images) ? message.from.address : ""}
+          onShow={() => setShownOnce(true)}
+          onAlways={() => trustImageSender(message.from.address).then(() => setShownOnce(true))}
+        />
       )}
-      {message.html !== null ? (
-        <MessageBodyFrame html={message.html} title={t("view.bodyTitle")} />
-      ) : (
-        <pre className="message-text" data-testid="message-text">
+      <MessageBodyFrame src={src} title={t("view.bodyTitle")} />
+      <p className="body-links">
+        <a href={src} target="_blank" rel="noopener noreferrer" data-testid="open-body">
+          {t("view.openBody")}
+        </a>
+      </p>
+      {message.html === null && (
+        <pre className="print-only message-text" data-testid="message-text">
           {message.text}
         </pre>
       )}
-      {files.length > 0 && (
-        <section className="attachments" aria-label={t("view.attachments")}>
-          <h3>{t("view.attachments")}</h3>
-          <ul>
-            {files.map((a) => (
-              <li key={a.index}>
-                <a href={a.url} download={a.filename} data-testid={`attachment-${a.index}`}>
-                  {a.filename}
-                </a>{" "}
-                <span className="size">
-                  {formatSize(a.size, t)} · {a.content_type}
-                </span>
-              </li>
-            ))}
-          </ul>
-        </section>
-      )}
+      <AttachmentList attachments={files} />
     </article>
   );
 }

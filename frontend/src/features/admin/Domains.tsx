@@ -1,0 +1,308 @@
+// Domains: the list (search, add — superadmin), and one domain: enable/disable and remove
+// (superadmin; refused while it has accounts unless forced), catch-all, DKIM keys with the
+// DNS record to publish, and a DNS check (MX/SPF/DKIM/DMARC: ok, missing, wrong).
+import { useState, type FormEvent } from "react";
+import { ApiError } from "../../api/client";
+import { adminApi, type DnsReport, type Domain } from "./adminApi";
+import { useAdminT } from "./adminMessages";
+import { ActionStatus, CopyBox, Empty, ErrorBox, Field, Listing, Loading, LoadMore, PageHead, Pending, SearchBar, useAction, useConfirm, useLoad, usePaged } from "./common";
+import { AdminLink, useAdmin } from "./context";
+import { checkDomainName, parseTargets } from "./validate";
+
+export function Domains({ name }: { name: string | null }) {
+  return name === null ? <DomainList /> : <DomainDetail key={name} name={name} />;
+}
+
+function AddDomain({ onAdded }: { onAdded: (d: Domain) => void }) {
+  const { t } = useAdminT();
+  const [name, setName] = useState("");
+  const [invalid, setInvalid] = useState<string | null>(null);
+  const action = useAction();
+  const submit = (e: FormEvent): void => {
+    e.preventDefault();
+    const problem = checkDomainName(name);
+    setInvalid(problem && t(problem));
+    if (problem) return;
+    void action.run(
+      () => adminApi.addDomain(name.trim()),
+      (d) => {
+        setName("");
+        onAdded(d);
+        return t("dom.added", { name: d.name });
+      },
+    );
+  };
+  return (
+    <form className="admin-form inline" onSubmit={submit} noValidate aria-label={t("dom.add")}>
+      <Field label={t("dom.name")} id="dom-name" error={invalid}>
+        {(aria) => <input value={name} onChange={(e) => setName(e.target.value)} maxLength={253} {...aria} />}
+      </Field>
+      <button type="submit" disabled={action.busy}>
+        {t("dom.add")}
+      </button>
+      <ActionStatus action={action} />
+    </form>
+  );
+}
+
+function DomainList() {
+  const { t } = useAdminT();
+  const { isSuper } = useAdmin();
+  const [filter, setFilter] = useState("");
+  const paged = usePaged(adminApi.domains, { q: filter });
+  return (
+    <section className="admin-page" aria-labelledby="admin-h">
+      <PageHead title={t("dom.title")} />
+      <SearchBar label={t("dom.search")} maxLength={253} onSearch={setFilter} />
+      {isSuper && <AddDomain onAdded={paged.reload} />}
+      <Listing items={paged.items} error={paged.error} onRetry={paged.reload} empty={<Empty k="dom.none" />}>
+        {(items) => (
+          <table className="admin-table" aria-label={t("dom.list")}>
+            <thead>
+              <tr>
+                <th scope="col">{t("dom.name")}</th>
+                <th scope="col">{t("a.status")}</th>
+                <th scope="col">{t("dom.accounts")}</th>
+                <th scope="col">{t("dom.aliases")}</th>
+                <th scope="col">{t("dom.catchall")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((d) => (
+                <tr key={d.id}>
+                  <td>
+                    <AdminLink to={{ page: "domains", name: d.name }}>{d.unicode_name}</AdminLink>
+                    {d.unicode_name !== d.name && <span className="muted"> ({d.name})</span>}
+                  </td>
+                  <td>{d.is_active ? t("dom.active") : t("dom.disabled")}</td>
+                  <td>{d.accounts}</td>
+                  <td>{d.aliases}</td>
+                  <td>{d.catchall ? d.catchall.join(", ") : "—"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Listing>
+      <LoadMore paged={paged} />
+    </section>
+  );
+}
+
+function DomainDetail({ name }: { name: string }) {
+  const { t } = useAdminT();
+  const { isSuper, go } = useAdmin();
+  const domain = useLoad((signal) => adminApi.domain(name, signal), name);
+  const confirm = useConfirm();
+  const action = useAction();
+
+  if (domain.error !== null || domain.data === null) return <Pending load={domain} />;
+  const d = domain.data;
+
+  const remove = (force: boolean): void => {
+    void adminApi.removeDomain(d.name, force).then(
+      () => go({ page: "domains", name: null }),
+      (err: unknown) => {
+        if (!force && err instanceof ApiError && err.status === 409) {
+          confirm.ask({
+            title: t("dom.removeForce"),
+            text: t("dom.removeForceConfirm", { name: d.name, detail: err.detail }),
+            ok: t("dom.removeForce"),
+            run: () => remove(true),
+          });
+        } else action.setError(err);
+      },
+    );
+  };
+
+  return (
+    <section className="admin-page" aria-labelledby="admin-h">
+      <PageHead title={d.unicode_name}>
+        <AdminLink to={{ page: "domains", name: null }}>{t("dom.list")}</AdminLink>
+      </PageHead>
+      <dl className="admin-facts">
+        <dt>{t("a.status")}</dt>
+        <dd>{d.is_active ? t("dom.active") : t("dom.disabled")}</dd>
+        <dt>{t("dom.accounts")}</dt>
+        <dd>
+          <AdminLink to={{ page: "accounts", id: null }}>{d.accounts}</AdminLink>
+        </dd>
+        <dt>{t("dom.aliases")}</dt>
+        <dd>{d.aliases}</dd>
+      </dl>
+      {isSuper && (
+        <div className="admin-buttons">
+          <button
+            type="button"
+            disabled={action.busy}
+            onClick={() => void action.run(() => adminApi.patchDomain(d.name, !d.is_active), (nd) => {
+              domain.set(nd);
+              return t("a.saved");
+            })}
+          >
+            {d.is_active ? t("dom.disable") : t("dom.enable")}
+          </button>
+          <button
+            type="button"
+            className="danger"
+            onClick={() => confirm.ask({ title: t("dom.remove"), text: t("dom.removeConfirm", { name: d.name }), ok: t("dom.remove"), run: () => remove(false) })}
+          >
+            {t("dom.remove")}
+          </button>
+        </div>
+      )}
+      <ActionStatus action={action} />
+      <Catchall domain={d} onChanged={domain.reload} />
+      <Dkim name={d.name} />
+      <DnsCheck name={d.name} />
+      {confirm.dialog}
+    </section>
+  );
+}
+
+function Catchall({ domain, onChanged }: { domain: Domain; onChanged: () => void }) {
+  const { t } = useAdminT();
+  const [text, setText] = useState((domain.catchall ?? []).join(", "));
+  const [invalid, setInvalid] = useState<string | null>(null);
+  const action = useAction();
+  const save = (e: FormEvent): void => {
+    e.preventDefault();
+    const parsed = parseTargets(text);
+    setInvalid(parsed.error && t(parsed.error, { value: parsed.bad, max: 50 }));
+    if (parsed.error) return;
+    void action.run(() => adminApi.setCatchall(domain.name, parsed.targets), () => {
+      onChanged();
+      return t("a.saved");
+    });
+  };
+  return (
+    <section className="admin-section" aria-labelledby="catchall-h">
+      <h2 id="catchall-h">{t("dom.catchall")}</h2>
+      <p className="help">{domain.catchall ? t("dom.catchallHelp") : t("dom.catchallNone")}</p>
+      <form className="admin-form inline" onSubmit={save} noValidate>
+        <Field label={t("dom.catchallTargets")} id="catchall" error={invalid}>
+          {(aria) => <input value={text} onChange={(e) => setText(e.target.value)} maxLength={5000} {...aria} />}
+        </Field>
+        <button type="submit" disabled={action.busy}>
+          {t("a.save")}
+        </button>
+        {domain.catchall && (
+          <button
+            type="button"
+            disabled={action.busy}
+            onClick={() => void action.run(() => adminApi.removeCatchall(domain.name), () => {
+              setText("");
+              onChanged();
+              return t("a.saved");
+            })}
+          >
+            {t("dom.catchallRemove")}
+          </button>
+        )}
+      </form>
+      <ActionStatus action={action} />
+    </section>
+  );
+}
+
+function Dkim({ name }: { name: string }) {
+  const { t } = useAdminT();
+  const keys = useLoad((signal) => adminApi.dkim(name, signal), name);
+  const [algorithm, setAlgorithm] = useState<"rsa" | "ed25519">("rsa");
+  const action = useAction();
+  return (
+    <section className="admin-section" aria-labelledby="dkim-h">
+      <h2 id="dkim-h">{t("dom.dkim")}</h2>
+      {keys.error !== null && <ErrorBox error={keys.error} onRetry={keys.reload} />}
+      {keys.data === null ? (
+        keys.error === null && <Loading />
+      ) : keys.data.keys.length === 0 ? (
+        <Empty k="dom.dkimNone" />
+      ) : (
+        keys.data.keys.map((k) => (
+          <div key={k.selector} className="dkim-key">
+            <h3>
+              {t("dom.dkimSelector", { selector: k.selector, algorithm: k.algorithm })}
+              {k.is_active && <span className="badge">{t("dom.dkimActive")}</span>}
+            </h3>
+            <p className="help">{t("dom.dkimPublish")}</p>
+            <CopyBox label={t("dom.dkimRecord", { selector: k.selector })} value={k.dns_record} multiline />
+          </div>
+        ))
+      )}
+      <form
+        className="admin-form inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void action.run(() => adminApi.generateDkim(name, algorithm), () => {
+            keys.reload();
+          });
+        }}
+      >
+        <label className="field">
+          <span>{t("dom.dkimAlgorithm")}</span>
+          <select value={algorithm} onChange={(e) => setAlgorithm(e.target.value === "ed25519" ? "ed25519" : "rsa")}>
+            <option value="rsa">RSA 2048</option>
+            <option value="ed25519">Ed25519</option>
+          </select>
+        </label>
+        <button type="submit" disabled={action.busy}>
+          {action.busy ? t("a.working") : t("dom.dkimGenerate")}
+        </button>
+      </form>
+      {action.error !== null && <ErrorBox error={action.error} />}
+    </section>
+  );
+}
+
+export function DnsTable({ report }: { report: DnsReport }) {
+  const { t } = useAdminT();
+  return (
+    <>
+      <p className={report.ok ? "admin-ok" : "admin-warn"} role="status">
+        {report.ok ? t("dom.dnsOk") : t("dom.dnsProblems")}
+      </p>
+      <table className="admin-table dns-table" aria-label={t("dom.dns")}>
+        <thead>
+          <tr>
+            <th scope="col">{t("dom.dnsRecord")}</th>
+            <th scope="col">{t("dom.dnsName")}</th>
+            <th scope="col">{t("dom.dnsExpected")}</th>
+            <th scope="col">{t("dom.dnsFound")}</th>
+            <th scope="col">{t("dom.dnsStatus")}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {report.checks.map((c) => (
+            <tr key={`${c.kind}-${c.name}`} className={`dns-${c.status}`}>
+              <th scope="row">{c.kind.toUpperCase()}</th>
+              <td className="mono">{c.name}</td>
+              <td className="mono">{c.expected || "—"}</td>
+              <td className="mono">{c.found.length ? c.found.join("\n") : t("dom.dnsNothing")}</td>
+              <td>
+                <span className={`status status-${c.status}`}>{t(`dom.dns.${c.status}`)}</span>
+                {c.detail && <div className="help">{c.detail}</div>}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+function DnsCheck({ name }: { name: string }) {
+  const { t } = useAdminT();
+  const [report, setReport] = useState<DnsReport | null>(null);
+  const action = useAction();
+  return (
+    <section className="admin-section" aria-labelledby="dns-h">
+      <h2 id="dns-h">{t("dom.dns")}</h2>
+      <button type="button" disabled={action.busy} onClick={() => void action.run(() => adminApi.dns(name), setReport)}>
+        {action.busy ? t("a.working") : t("dom.dnsRun")}
+      </button>
+      {action.error !== null && <ErrorBox error={action.error} />}
+      {report && <DnsTable report={report} />}
+    </section>
+  );
+}

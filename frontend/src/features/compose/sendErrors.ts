@@ -1,0 +1,95 @@
+// A failed send, draft save or upload in words, from the API's error codes (webmail/api/errors.py,
+// webmail/api/compose.py): refused recipients by address, limits, size, storage, network.
+import { ApiError } from "../../api/client";
+import type { Translate } from "../../i18n/translate";
+
+export type RecipientField = "to" | "cc" | "bcc";
+
+export interface RecipientProblem {
+  field?: RecipientField;
+  index?: number;
+  address?: string;
+  reason: string;
+}
+
+export interface Failure {
+  text: string;
+  recipients: RecipientProblem[];
+}
+
+function messages(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value)) return value.flatMap(messages);
+  if (typeof value === "object" && value !== null) return Object.values(value).flatMap(messages);
+  return [];
+}
+
+/** Per-address problems from DRF's list-field errors: {"to": {"1": ["…"]}}. */
+function fieldProblems(fields: Readonly<Record<string, unknown>>): RecipientProblem[] {
+  const out: RecipientProblem[] = [];
+  for (const field of ["to", "cc", "bcc"] as const) {
+    const value = fields[field];
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      for (const [index, reasons] of Object.entries(value)) {
+        out.push({ field, index: Number(index), reason: messages(reasons).join(" ") });
+      }
+    } else if (value !== undefined) {
+      out.push({ field, reason: messages(value).join(" ") });
+    }
+  }
+  return out;
+}
+
+export function describeFailure(error: unknown, t: Translate): Failure {
+  if (!(error instanceof ApiError)) {
+    return { text: t("error.generic", { detail: String(error) }), recipients: [] };
+  }
+  const detail = error.detail || error.code;
+  switch (error.code) {
+    case "network":
+      return { text: t("error.network"), recipients: [] };
+    case "recipient_rejected": {
+      // mailcore.delivery.submit: "<address>: reason"
+      const match = /^<([^>]*)>:\s*(.*)$/s.exec(error.detail);
+      const problem: RecipientProblem = match
+        ? { address: match[1] ?? "", reason: match[2] ?? "" }
+        : { reason: error.detail };
+      const list = match ? `${problem.address} (${problem.reason})` : error.detail;
+      return { text: t("compose.error.refused", { list }), recipients: [problem] };
+    }
+    case "daily_limit":
+      return { text: t("compose.error.dailyLimit", { detail }), recipients: [] };
+    case "too_many_recipients":
+    case "send_limit":
+      return { text: t("compose.error.limit", { detail }), recipients: [] };
+    case "sender_not_allowed":
+      return { text: t("compose.error.sender"), recipients: [] };
+    case "message_too_large":
+      return { text: t("compose.error.tooLarge", { detail }), recipients: [] };
+    case "upload_too_large":
+      return { text: t("compose.error.uploadTooLarge", { detail: error.detail || "" }).trim(), recipients: [] };
+    case "not_found":
+      return { text: t("compose.error.notFound"), recipients: [] };
+    case "storage_unavailable":
+      return { text: t("compose.error.storage"), recipients: [] };
+    case "invalid":
+    case "invalid_message": {
+      const recipients = fieldProblems(error.fields);
+      if (error.fields.attachments !== undefined) {
+        return {
+          text: t("compose.error.tooLarge", { detail: messages(error.fields.attachments).join(" ") }),
+          recipients,
+        };
+      }
+      if (recipients.length > 0) {
+        const list = recipients.map((r) => r.reason).filter(Boolean).join("; ");
+        return { text: t("compose.error.recipients", { detail: list }), recipients };
+      }
+      return { text: t("compose.error.invalid", { detail }), recipients };
+    }
+    default:
+      if (error.status === 429) return { text: t("compose.error.rateLimit"), recipients: [] };
+      if (error.status === 413) return { text: t("compose.error.uploadTooLarge", { detail: "" }).trim(), recipients: [] };
+      return { text: t("error.generic", { detail }), recipients: [] };
+  }
+}
