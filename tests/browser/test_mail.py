@@ -6,6 +6,7 @@ test_korean.py)."""
 from __future__ import annotations
 
 import hashlib
+import re
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,12 @@ def test_read_a_message_marks_it_read(stack: LiveStack, pages: Any, new_user: An
     ui.body().get_by_text("Revenue is up.").wait_for()
     api = stack.api(user)
     wait_until(lambda: api.message(msg["id"])["flags"]["seen"], 10, "the message marked read")
+    # The storage meter under the folders shows the usage the server counts (no quota set).
+    status, quota = api.call("GET", "/api/v1/quota")
+    assert status == 200 and quota["used_bytes"] > 0 and quota["limit_bytes"] == 0
+    meter = ui.page.get_by_test_id("quota")
+    meter.wait_for()
+    assert re.fullmatch(r"[0-9.]+ (B|KB) used", meter.text_content() or ""), meter.text_content()
 
 
 def test_attachment_download_matches_the_bytes(stack: LiveStack, pages: Any, new_user: Any) -> None:

@@ -125,6 +125,11 @@ export const en = {
   "size.bytes": "{n} B",
   "size.kb": "{n} KB",
   "size.mb": "{n} MB",
+  "quota.label": "Mailbox usage",
+  "quota.used": "{used} of {limit} used ({percent}%)",
+  "quota.usedUnlimited": "{used} used",
+  "quota.warn": "Your mailbox is almost full. Empty the Trash or delete large messages.",
+  "quota.full": "Your mailbox is full: new mail cannot be delivered until you make room.",
   // fe-shell (en): shell, folders, list, search, shortcuts
   "shell.compose": "Compose",
   "shell.menu": "Folders menu",
@@ -396,6 +401,11 @@ export const ko: Dictionary = {
   "size.bytes": "{n} B",
   "size.kb": "{n} KB",
   "size.mb": "{n} MB",
+  "quota.label": "메일함 용량",
+  "quota.used": "{limit} 중 {used} 사용 ({percent}%)",
+  "quota.usedUnlimited": "{used} 사용",
+  "quota.warn": "메일함 용량이 거의 찼습니다. 휴지통을 비우거나 큰 메일을 지워 주세요.",
+  "quota.full": "메일함이 가득 찼습니다. 공간을 비울 때까지 새 메일을 받을 수 없습니다.",
   // fe-shell (ko): shell, folders, list, search, shortcuts
   "shell.compose": "메일 쓰기",
   "shell.menu": "메일함 메뉴",

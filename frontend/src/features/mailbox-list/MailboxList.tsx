@@ -10,6 +10,7 @@ import { useT } from "../../i18n/I18nContext";
 import { singleLine } from "../../lib/plainText";
 import { routeHref } from "../../lib/route";
 import { folderDisplayName, sortFolders } from "./folderName";
+import { QuotaMeter } from "./QuotaMeter";
 
 interface Props {
   folders: readonly Folder[];
@@ -180,6 +181,7 @@ export function MailboxList({ folders, selectedId, onSelect, onCompose, onChange
         </button>
       )}
       {error !== null && <ErrorNotice error={error} />}
+      <QuotaMeter refreshKey={folders.reduce((n, f) => n + f.total, 0)} />
       {pending.kind === "delete" && (
         <ConfirmDialog
           title={t("folders.deleteNamed", { name: singleLine(pending.folder.name) })}
