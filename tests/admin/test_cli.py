@@ -63,3 +63,24 @@ def test_admin_of_from_the_shell() -> None:
             stdin="long enough password\n",
         )
     assert not Account.objects.filter(address="x@a.example").exists()
+
+
+def test_changes_from_the_shell_are_in_the_audit_log() -> None:
+    from mailcore.directory.models import AuditLog
+
+    run("domain", "add", "c.example")
+    run("account", "add", "ann@c.example", "--password-stdin", stdin="long enough password\n")
+    run("alias", "add", "info@c.example", "ann@c.example")
+    run("account", "disable", "ann@c.example")
+    run("access", "add", "192.0.2.0/24", "REJECT")
+    with pytest.raises(CommandError):  # a refused change leaves no audit row
+        run("alias", "add", "ann@c.example", "info@c.example")
+    rows = list(AuditLog.objects.order_by("id").values_list("actor", "action", "target", "ip"))
+    assert [r[1:3] for r in rows] == [
+        ("domain.create", "c.example"),
+        ("account.create", "ann@c.example"),
+        ("alias.create", "info@c.example"),
+        ("account.update", "ann@c.example"),
+        ("relay_rule.set", "192.0.2.0/24 REJECT"),
+    ]
+    assert all(actor.startswith("cli:") and ip == "local" for actor, _, _, ip in rows)

@@ -1,14 +1,16 @@
-"""Shared pieces of the provisioning commands: error translation and password input."""
+"""Shared pieces of the provisioning commands: error translation, password input and the audit
+row every change from the shell leaves beside the console's (actor "cli:<unix user>")."""
 
 from __future__ import annotations
 
 import getpass
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.core.management.base import CommandError
 
+from mailcore.directory.actions import do_record_audit
 from mailcore.errors import MailcoreError
 
 T = TypeVar("T")
@@ -32,3 +34,14 @@ def read_password(from_stdin: bool) -> str:
     if len(password) < 8:
         raise CommandError("password must have at least 8 characters")
     return password
+
+
+def audit_cli(action: str, target: str, /, *, domain: str = "", **detail: Any) -> None:
+    """Record a change made from the shell in the audit log the console shows."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for this uid (containers)
+        user = "unknown"
+    do_record_audit(
+        actor=f"cli:{user}", action=action, target=target, domain=domain, detail=detail, ip="local"
+    )

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from mailcore.directory.actions import do_add_relay_rule, do_remove_relay_rule
 from mailcore.directory.models import RelayAction, RelayRule
-from mailcore.management.commands._base import run_action
+from mailcore.management.commands._base import audit_cli, run_action
 
 
 class Command(BaseCommand):
@@ -58,6 +58,7 @@ class Command(BaseCommand):
                     force=opts["force"],
                 )
             )
+            audit_cli("relay_rule.set", str(rule), network=rule.network, action=rule.action)
             self.stdout.write(_line(rule))
         elif opts["op"] == "list":
             for rule in RelayRule.objects.all():
@@ -70,6 +71,7 @@ class Command(BaseCommand):
                     recipient_domain=opts["recipient_domain"],
                 )
             )
+            audit_cli("relay_rule.remove", opts["network"], network=opts["network"])
             self.stdout.write(f"removed {opts['network']}")
 
 

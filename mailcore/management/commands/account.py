@@ -15,7 +15,7 @@ from mailcore.directory.actions import (
     do_set_password,
 )
 from mailcore.directory.models import Account
-from mailcore.management.commands._base import read_password, run_action
+from mailcore.management.commands._base import audit_cli, read_password, run_action
 
 
 class Command(BaseCommand):
@@ -73,6 +73,13 @@ class Command(BaseCommand):
                 return account
 
             account = run_action(create)
+            audit_cli(
+                "account.create",
+                account.address,
+                domain=account.domain.name,
+                superadmin=account.is_staff,
+                admin_of=opts["admin_of"] or [],
+            )
             self.stdout.write(f"created {account.address} (Maildir: {account.storage_path})")
         elif op == "list":
             qs = Account.objects.select_related("domain")
@@ -88,17 +95,21 @@ class Command(BaseCommand):
         elif op == "passwd":
             password = read_password(opts["password_stdin"])
             run_action(lambda: do_set_password(opts["address"], password))
+            audit_cli("account.password", opts["address"])
             self.stdout.write(f"password changed for {opts['address']}")
         elif op == "admin-of":
             account = run_action(lambda: _account(opts["address"]))
             domains = run_action(lambda: do_set_admin_domains(account, opts["domains"]))
+            audit_cli("account.update", account.address, admin_domains=[d.name for d in domains])
             names = ", ".join(d.name for d in domains) or "no domain"
             self.stdout.write(f"{account.address} is domain admin of {names}")
         elif op == "remove":
             run_action(lambda: do_remove_account(opts["address"]))
+            audit_cli("account.remove", opts["address"])
             self.stdout.write(f"removed {opts['address']} (its Maildir stays on disk)")
         else:
             run_action(lambda: do_set_account_active(opts["address"], op == "enable"))
+            audit_cli("account.update", opts["address"], is_active=op == "enable")
             self.stdout.write(f"{op}d {opts['address']}")
 
 

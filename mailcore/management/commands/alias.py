@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from mailcore.directory.actions import do_add_alias, do_remove_alias
 from mailcore.directory.models import Alias
-from mailcore.management.commands._base import run_action
+from mailcore.management.commands._base import audit_cli, run_action
 
 
 class Command(BaseCommand):
@@ -27,10 +27,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         if opts["op"] == "add":
             alias = run_action(lambda: do_add_alias(opts["source"], opts["targets"]))
+            audit_cli("alias.create", alias.source, domain=alias.domain.name, targets=alias.targets)
             self.stdout.write(f"{alias.source} → {', '.join(alias.targets)}")
         elif opts["op"] == "list":
             for alias in Alias.objects.all():
                 self.stdout.write(f"{alias.source}\t{', '.join(alias.targets)}")
         else:
             run_action(lambda: do_remove_alias(opts["source"], opts["targets"] or None))
+            audit_cli("alias.remove", opts["source"], targets=opts["targets"])
             self.stdout.write(f"removed {opts['source']} {' '.join(opts['targets'])}".rstrip())

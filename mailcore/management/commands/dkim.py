@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from mailcore.addresses import canonical_domain
 from mailcore.delivery.dkim import dns_record, do_generate_dkim_key
 from mailcore.delivery.models import DkimAlgorithm, DkimKey
-from mailcore.management.commands._base import run_action
+from mailcore.management.commands._base import audit_cli, run_action
 
 
 class Command(BaseCommand):
@@ -45,6 +45,12 @@ class Command(BaseCommand):
                         )
                     )
                 )
+            audit_cli(
+                "dkim.generate",
+                keys[0].domain,
+                domain=keys[0].domain,
+                selectors=[k.selector for k in keys],
+            )
             self.stdout.write("; publish in DNS, then mail from this domain is signed with:")
         else:
             domain = run_action(lambda: canonical_domain(opts["domain"]))

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from mailcore.addresses import unicode_domain
 from mailcore.directory.actions import do_create_domain, do_remove_domain
 from mailcore.directory.models import Domain
-from mailcore.management.commands._base import run_action
+from mailcore.management.commands._base import audit_cli, run_action
 
 
 class Command(BaseCommand):
@@ -27,6 +27,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         if opts["op"] == "add":
             d = run_action(lambda: do_create_domain(opts["name"]))
+            audit_cli("domain.create", d.name, domain=d.name)
             self.stdout.write(f"added {d.name}")
         elif opts["op"] == "list":
             for d in Domain.objects.all():
@@ -35,4 +36,5 @@ class Command(BaseCommand):
                 self.stdout.write(f"{d.name}{extra}\taccounts={d.accounts.count()}")
         else:
             run_action(lambda: do_remove_domain(opts["name"], force=opts["force"]))
+            audit_cli("domain.remove", opts["name"], domain=opts["name"], force=opts["force"])
             self.stdout.write(f"removed {opts['name']}")

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mailcore.delivery import queueops
 from mailcore.errors import NotFoundError
-from mailcore.management.commands._base import run_action
+from mailcore.management.commands._base import audit_cli, run_action
 
 
 class Command(BaseCommand):
@@ -31,15 +31,19 @@ class Command(BaseCommand):
         try:
             if op == "flush":
                 n = queueops.do_flush_queue()
+                audit_cli("queue.flush", "*", flushed=n)
                 self.stdout.write(f"flushed {n} entr{'y' if n == 1 else 'ies'}")
             elif op == "retry":
                 run_action(lambda: queueops.do_retry_entry(opts["queue_id"]))
+                audit_cli("queue.retry", opts["queue_id"])
                 self.stdout.write(f"{opts['queue_id']}: due now")
             elif op == "delete":
                 run_action(lambda: queueops.do_delete_entry(opts["queue_id"]))
+                audit_cli("queue.delete", opts["queue_id"])
                 self.stdout.write(f"{opts['queue_id']}: deleted")
             else:
                 n = run_action(lambda: queueops.do_bounce_entry(opts["queue_id"]))
+                audit_cli("queue.bounce", opts["queue_id"], recipients=n)
                 self.stdout.write(f"{opts['queue_id']}: bounced {n} recipient(s)")
         except NotFoundError as exc:
             raise CommandError(str(exc)) from exc
