@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 
 from django.conf import settings
 from django.db import connection
@@ -18,6 +16,7 @@ from django.db.models import Sum
 
 from mailcore.directory.models import Account
 from mailcore.errors import OverQuotaError
+from mailcore.mime.build import ComposeRequest, build_message, make_recipient
 from mailcore.store.models import Folder, Source, SpecialUse
 
 log = logging.getLogger("mailroom")
@@ -91,18 +90,20 @@ def warn_if_nearly_full(account: Account, before: Usage, added: int) -> bool:
 
 
 def _warning_message(account: Account, state: Usage, now: datetime) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"Mail system <postmaster@{account.domain.name}>"
-    msg["To"] = account.address
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(domain=settings.MAIL_HOSTNAME)
-    msg["Subject"] = f"메일함 용량 경고 / Your mailbox is {state.percent:.0f}% full"
+    """The warning, composed like any mail the system writes (mailcore.mime.build)."""
     mb = f"{state.used / 1048576:.1f} / {state.limit / 1048576:.1f} MB"
-    msg.set_content(
-        f"메일함 사용량이 {state.percent:.0f}%입니다 ({mb}).\n"
-        "용량이 가득 차면 새 메일을 받을 수 없습니다. 휴지통을 비우거나 큰 메일을 지워 주세요.\n\n"
-        f"Your mailbox is {state.percent:.0f}% full ({mb}).\n"
-        "When it is full, new mail cannot be delivered to you and senders are told to retry\n"
-        "later. Empty the Trash or delete large messages to make room.\n"
+    request = ComposeRequest(
+        sender=make_recipient("Mail system", f"postmaster@{account.domain.name}"),
+        to=(make_recipient("", account.address),),
+        subject=f"메일함 용량 경고 / Your mailbox is {state.percent:.0f}% full",
+        text=(
+            f"메일함 사용량이 {state.percent:.0f}%입니다 ({mb}).\n"
+            "용량이 가득 차면 새 메일을 받을 수 없습니다.\n"
+            "휴지통을 비우거나 큰 메일을 지워 주세요.\n\n"
+            f"Your mailbox is {state.percent:.0f}% full ({mb}).\n"
+            "When it is full, new mail cannot be delivered to you and senders are told to retry\n"
+            "later. Empty the Trash or delete large messages to make room.\n"
+        ),
+        date=now,
     )
-    return msg.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return build_message(request, max_bytes=1024 * 1024).data
