@@ -76,8 +76,9 @@ describe("MailLayout", () => {
     await renderShell();
     expect(window.location.pathname).toBe("/folders/1");
     expect(document.title).toBe("(2) Inbox - Mailroom");
-    // The list asks for the page size from settings.
-    expect(calls.some((c) => c.url.startsWith("/api/v1/folders/1/messages") && c.url.includes("limit=25"))).toBe(true);
+    // The list waits for the page size from settings: one fetch, not the default's and then 25's.
+    const pages = calls.filter((c) => c.url.startsWith("/api/v1/folders/1/messages"));
+    expect(pages.map((c) => new URL(c.url, "http://x").searchParams.get("limit"))).toEqual(["25"]);
   });
 
   it("moves the cursor with j/k, stars with s and deletes with #", async () => {

@@ -12,19 +12,24 @@ export function browserLocale() {
   return pickLocale(nav ? (nav.languages.length ? nav.languages : [nav.language]) : []);
 }
 
-/** `version` changes → read again (after the settings screen). */
-export function useShellSettings(version: number): { pageSize: number } {
+/** `version` changes → read again (after the settings screen). `pageSize` is null until the
+ * first read has settled (answered or failed), so the list is fetched once, at the user's
+ * size, rather than at the default and then again. */
+export function useShellSettings(version: number): { pageSize: number | null } {
   const { locale, setLocale } = useI18n();
-  const [pageSize, setPageSize] = useState(DEFAULT_PAGE_SIZE);
+  const [pageSize, setPageSize] = useState<number | null>(null);
   useEffect(() => {
     const abort = new AbortController();
     getShellSettings(abort.signal).then(
       (s) => {
-        if ([25, 50, 100].includes(s.page_size)) setPageSize(s.page_size);
+        setPageSize([25, 50, 100].includes(s.page_size) ? s.page_size : (n) => n ?? DEFAULT_PAGE_SIZE);
         const wanted = s.language === "ko" || s.language === "en" ? s.language : browserLocale();
         if (wanted !== locale) setLocale(wanted);
       },
-      () => undefined, // defaults stay: the app works without its preferences
+      () => {
+        // Defaults stay: the app works without its preferences.
+        if (!abort.signal.aborted) setPageSize((n) => n ?? DEFAULT_PAGE_SIZE);
+      },
     );
     return () => abort.abort();
     // The locale is an output here, not an input.

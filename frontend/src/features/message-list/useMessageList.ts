@@ -25,7 +25,8 @@ function normalise(items: readonly (MessageListItem & { folder_id?: number })[])
   return items.map((m) => (m.folder_id !== undefined && m.folder === undefined ? { ...m, folder: m.folder_id } : m));
 }
 
-export function useMessageList(source: ListSource | null, pageSize: number) {
+/** `pageSize` null: not known yet, nothing is fetched until it is. */
+export function useMessageList(source: ListSource | null, pageSize: number | null) {
   const key = sourceKey(source);
   const [state, dispatch] = useReducer(listReducer, key, initialList);
   const sourceRef = useRef(source);
@@ -37,7 +38,7 @@ export function useMessageList(source: ListSource | null, pageSize: number) {
   const load = useCallback(
     (cursor: string | null) => {
       const src = sourceRef.current;
-      if (src === null) return;
+      if (src === null || pageSize === null) return;
       const k = sourceKey(src);
       abortRef.current?.abort();
       const abort = new AbortController();
@@ -86,7 +87,7 @@ export function useMessageList(source: ListSource | null, pageSize: number) {
   /** Polling fallback: the first page again, merged in (new mail on top, flags updated). */
   const pollHead = useCallback(() => {
     const src = sourceRef.current;
-    if (src === null) return;
+    if (src === null || pageSize === null) return;
     const k = sourceKey(src);
     const abort = new AbortController();
     fetchPage(src, null, pageSize, abort.signal).then(
