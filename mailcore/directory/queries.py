@@ -312,6 +312,15 @@ def account_owns_address(account: Account, address: str) -> bool:
     return False
 
 
+def sending_addresses(account: Account) -> list[str]:
+    """The addresses `account` sends as, its own first, then the aliases that deliver to it
+    (what account_owns_address accepts, +tags and catch-alls aside). A reply leaves them all out
+    of its recipients, as Gmail does with "send mail as" addresses."""
+    # icontains narrows the scan in the database (the JSON text); membership decides.
+    aliases = Alias.objects.filter(targets__icontains=account.address).exclude(source__startswith="@")
+    return [account.address, *sorted(a.source for a in aliases if account.address in a.targets)]
+
+
 # --- app passwords and admin roles ---------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
-from mailcore.directory.actions import do_set_account_active
+from mailcore.directory.actions import do_add_alias, do_set_account_active
 from mailcore.directory.models import Account
 
 TOKEN = "/api/v1/auth/token"
@@ -149,6 +149,7 @@ def test_session_login_with_csrf_rotates_session_and_reports_user(alice: Account
         "display_name": "",
         "is_superadmin": False,
         "admin_domains": [],
+        "addresses": ["alice@example.com"],
     }
     assert client.cookies[settings.SESSION_COOKIE_NAME].value != planted
     # login() rotates the CSRF token too.
@@ -157,6 +158,23 @@ def test_session_login_with_csrf_rotates_session_and_reports_user(alice: Account
     me = client.get(SESSION)
     assert me.status_code == 200
     assert me.json()["address"] == "alice@example.com"
+
+
+def test_session_lists_the_aliases_the_user_sends_as(alice: Account, bob: Account) -> None:
+    """For a reply-all to leave them out: aliases that deliver to alice, not a catch-all and
+    not an alias of bob's or one that only forwards elsewhere."""
+    do_add_alias("sales@example.com", ["alice@example.com", "bob@example.com"])
+    do_add_alias("info@example.com", ["bob@example.com"])
+    do_add_alias("ex@example.com", ["alice@elsewhere.test"])
+    do_add_alias("@example.com", ["alice@example.com"])
+    do_add_alias("a@example.com", ["ALICE@example.com"])  # stored canonical: lower case
+    client = APIClient()
+    client.force_login(alice)
+    assert client.get(SESSION).json()["addresses"] == [
+        "alice@example.com",
+        "a@example.com",
+        "sales@example.com",
+    ]
 
 
 def test_session_login_without_csrf_is_refused(alice: Account) -> None:

@@ -50,10 +50,16 @@ def remote_host() -> Iterator[RemoteHost]:
     host.stop()
 
 
+# What one step may take on a loaded 2-core CI machine (CI ran the Vitest suite 5x slower
+# than a quiet one): generous, since a passing step never waits for it.
+STEP_TIMEOUT_MS = 20_000
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=STEP_TIMEOUT_MS)  # assertions; its own default is 5 s
     with sync_playwright() as p:
         browser = launch_chromium(p)
         yield browser
@@ -76,7 +82,7 @@ class Pages:
             viewport=viewport or DESKTOP,
             accept_downloads=True,
         )
-        ctx.set_default_timeout(10_000)
+        ctx.set_default_timeout(STEP_TIMEOUT_MS)
         self.contexts.append(ctx)
         return ctx
 

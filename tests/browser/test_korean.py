@@ -55,7 +55,7 @@ def test_korean_compose_and_live_arrival(stack: LiveStack, pages: Any, new_user:
     ui.write("다음 주 화요일 오후 3시에 만나요.")
     ui.button("compose.send").click()
 
-    reader_ui.row(subject).wait_for(timeout=15_000)
+    reader_ui.row(subject).wait_for(timeout=30_000)
     assert reader_ui.page.evaluate("() => window.__noReload") == 1
     reader_ui.open_message(subject)
     reader_ui.body().get_by_text("다음 주 화요일 오후 3시에 만나요.").wait_for()

@@ -120,7 +120,7 @@ def test_send_with_attachment_arrives_live_for_the_other_user(
     ).first.wait_for()
 
     # Bob sees it without reloading: the live stream brought it.
-    bob_ui.row(subject).wait_for(timeout=15_000)
+    bob_ui.row(subject).wait_for(timeout=30_000)
     assert bob_ui.page.evaluate("() => window.__noReload") == "still here"
     bob_ui.open_message(subject)
     bob_ui.body().get_by_text("Shall we try the new place?").wait_for()

@@ -111,11 +111,19 @@ class SessionUserSerializer(serializers.Serializer):
     # For the app to show the admin console link (webmail.adminconsole enforces the roles).
     is_superadmin = serializers.BooleanField(source="is_staff")
     admin_domains = serializers.SerializerMethodField()
+    addresses = serializers.SerializerMethodField(
+        help_text="the addresses this account sends as: its own first, then its aliases"
+    )
 
     def get_admin_domains(self, account: Account) -> list[str]:
         from mailcore.directory.queries import list_admin_domains
 
         return list_admin_domains(account)
+
+    def get_addresses(self, account: Account) -> list[str]:
+        from mailcore.directory.queries import sending_addresses
+
+        return sending_addresses(account)
 
 
 # --- folders ----------------------------------------------------------------------------------

@@ -1742,6 +1742,8 @@ export interface components {
             display_name: string;
             is_superadmin: boolean;
             readonly admin_domains: string[];
+            /** @description the addresses this account sends as: its own first, then its aliases */
+            readonly addresses: string[];
         };
         Settings: {
             /** @description shown in From: of mail you send */

@@ -29,7 +29,8 @@ function fakeApi(routes: Record<string, Handler>) {
   return calls;
 }
 
-const session = (): Response => Response.json({ address: "alice@example.com", display_name: "Alice" });
+const session = (): Response =>
+  Response.json({ address: "alice@example.com", display_name: "Alice", addresses: ["alice@example.com", "sales@example.com"] });
 const settings = (): Response =>
   Response.json({
     display_name: "Alice",
@@ -54,7 +55,11 @@ const original = detail({
   subject: "Re: Lunch",
   from: { name: "Bob", address: "bob@example.com" },
   to: [{ name: "Alice", address: "alice@example.com" }],
-  cc: [{ name: "Carol", address: "carol@example.com" }],
+  // sales@ is one of Alice's aliases: reply-all leaves it out like her own address.
+  cc: [
+    { name: "Carol", address: "carol@example.com" },
+    { name: "Sales", address: "sales@example.com" },
+  ],
   text: "See you at noon",
   html: "<p>See you at <b>noon</b></p>",
   date: "2024-05-01T09:30:00Z",

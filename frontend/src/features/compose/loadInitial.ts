@@ -165,7 +165,8 @@ export async function loadInitial(req: LoadRequest, t: Translate, locale: Locale
       };
     }
     const replyAll = req.mode === "replyall";
-    const { to, cc } = replyRecipients(original, replyAll, me.address ? [me.address] : []);
+    const own = [...(session?.addresses ?? []), me.address].filter(Boolean);
+    const { to, cc } = replyRecipients(original, replyAll, own);
     const author = message.from.name || message.from.address || t("compose.someone");
     const header = t("compose.quoteHeader", { date, name: author });
     const quote = { html: quoteHtml(original, header), text: quoteText(original, header) };

@@ -63,6 +63,21 @@ describe("replyRecipients", () => {
     expect(cc.map((p) => p.address)).toEqual(["dan@example.com"]);
   });
 
+  it("leaves out the user's aliases and +tag addresses too", () => {
+    const toAliases: Original = {
+      ...original,
+      to: [
+        { name: "", address: "sales@example.com" },
+        { name: "", address: "alice+news@example.com" },
+        { name: "Carol", address: "carol@example.com" },
+      ],
+      cc: [{ name: "", address: "dan+x@example.com" }],
+    };
+    const { to, cc } = replyRecipients(toAliases, true, ["alice@example.com", "sales@example.com"]);
+    expect(to.map((p) => p.address)).toEqual(["bob@example.com", "carol@example.com"]);
+    expect(cc.map((p) => p.address)).toEqual(["dan+x@example.com"]);
+  });
+
   it("prefers Reply-To over From", () => {
     const withReplyTo = { ...original, reply_to: [{ name: "List", address: "list@example.com" }] };
     expect(replyRecipients(withReplyTo, false, ["alice@example.com"]).to).toEqual([

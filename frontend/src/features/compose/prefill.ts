@@ -49,7 +49,7 @@ function dedupe(people: readonly Person[], already: readonly Person[] = []): Per
 }
 
 /** (To, Cc) of a reply: Reply-To (else From); reply-all adds the original To and Cc. The
- * user's own addresses are left out, except that answering one's own message (in Sent)
+ * user's own addresses (its aliases and +tags too) are left out, except that answering one's own message (in Sent)
  * goes to that message's recipients, as mail clients do. */
 export function replyRecipients(
   original: Original,
@@ -57,7 +57,10 @@ export function replyRecipients(
   ownAddresses: readonly string[],
 ): { to: Person[]; cc: Person[] } {
   const own = new Set(ownAddresses.map(addressKey));
-  const mine = (p: Person): boolean => own.has(addressKey(p.address));
+  const mine = (p: Person): boolean => {
+    const key = addressKey(p.address);
+    return own.has(key) || own.has(key.replace(/\+[^@]*@/, "@")); // alice+news@ is alice@ (mailcore's recipient delimiter)
+  };
   const authors = (original.reply_to.length ? original.reply_to : [original.from]).filter(
     (p) => p.address,
   );
