@@ -317,7 +317,9 @@ def sending_addresses(account: Account) -> list[str]:
     (what account_owns_address accepts, +tags and catch-alls aside). A reply leaves them all out
     of its recipients, as Gmail does with "send mail as" addresses."""
     # icontains narrows the scan in the database (the JSON text); membership decides.
-    aliases = Alias.objects.filter(targets__icontains=account.address).exclude(source__startswith="@")
+    aliases = Alias.objects.filter(targets__icontains=account.address).exclude(
+        source__startswith="@"
+    )
     return [account.address, *sorted(a.source for a in aliases if account.address in a.targets)]
 
 
