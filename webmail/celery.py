@@ -28,7 +28,9 @@ app.conf.update(
     task_default_queue="mailroom",
     worker_hijack_root_logger=False,
 )
-app.autodiscover_tasks(["mailcore.delivery", "mailcore.store", "webmail.compose"])
+app.autodiscover_tasks(
+    ["mailcore.delivery", "mailcore.directory", "mailcore.store", "webmail.compose"]
+)
 
 
 @app.on_after_finalize.connect
@@ -36,10 +38,12 @@ def _schedule(sender: Celery, **_: object) -> None:
     from django.conf import settings
 
     from mailcore.delivery.tasks import sweep_queue
+    from mailcore.directory.tasks import purge_audit_log
     from mailcore.store.tasks import clean_maildir_tmp
 
     sender.add_periodic_task(settings.QUEUE_SWEEP_SECONDS, sweep_queue.s(), name="queue sweep")
     sender.add_periodic_task(3600.0, clean_maildir_tmp.s(), name="maildir tmp cleanup")
+    sender.add_periodic_task(24 * 3600.0, purge_audit_log.s(), name="audit log purge")
     from webmail.compose.tasks import cleanup_uploads_task
 
     sender.add_periodic_task(3600.0, cleanup_uploads_task.s(), name="upload cleanup")

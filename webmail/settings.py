@@ -242,6 +242,8 @@ DELIVERY_RETRY_MAX_SECONDS = env_int("DELIVERY_RETRY_MAX_SECONDS", 4 * 3600)
 QUEUE_SWEEP_SECONDS = env_float("QUEUE_SWEEP_SECONDS", 30.0)
 SPOOL_ORPHAN_SECONDS = env_int("SPOOL_ORPHAN_SECONDS", 24 * 3600)
 MAILDIR_TMP_MAX_AGE_SECONDS = env_int("MAILDIR_TMP_MAX_AGE_SECONDS", 36 * 3600)
+# Admin audit log rows older than this are purged once a day (beat); 0 = keep forever.
+AUDIT_LOG_RETENTION_DAYS = env_int("AUDIT_LOG_RETENTION_DAYS", 365)
 
 # --- outbound relay, bounces and DKIM (issue 3: mailcore.delivery.relay/dsn/dkim) ----------
 # Resolvers for MX lookups, "ip[:port],…"; empty = /etc/resolv.conf (sendmail's resolver).

@@ -7,6 +7,7 @@ import hashlib
 import ipaddress
 import secrets
 import string
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -472,3 +473,33 @@ def do_record_audit(
         ip=ip[:45],
         created_at=timezone.now(),
     )
+
+
+AUDIT_PURGE_BATCH = 5000  # ids per DELETE: a first purge of millions never holds one long lock
+
+
+def do_purge_audit_log(
+    days: int, *, batch_size: int = AUDIT_PURGE_BATCH, dry_run: bool = False
+) -> int:
+    """Delete audit rows older than `days` days (0 = keep forever: deletes nothing); returns
+    how many went (with `dry_run`, how many would go, deleting nothing). Each batch of at most
+    `batch_size` ids is its own short transaction, so this must not run inside one."""
+    if days < 0:
+        raise UserError("retention days must be 0 (keep forever) or more")
+    if batch_size < 1:
+        raise UserError("batch size must be at least 1")
+    if days == 0:
+        return 0
+    old = AuditLog.objects.filter(created_at__lt=timezone.now() - timedelta(days=days))
+    if dry_run:
+        return old.count()
+    # Oldest first, along the created_at index (the model's default order is newest first).
+    batch = old.order_by("created_at").values("id")[:batch_size]
+    removed = 0
+    while True:
+        with transaction.atomic(durable=True):
+            # One DELETE … WHERE id IN (SELECT id … LIMIT batch_size) per transaction.
+            n, _ = AuditLog.objects.filter(id__in=batch).delete()
+        removed += n
+        if n < batch_size:
+            return removed
