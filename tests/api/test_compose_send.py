@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from mailcore.delivery.models import QueueEntry
+from mailcore.directory.actions import do_add_alias
 from mailcore.directory.models import Account
 from mailcore.mime import get_attachment, parse_message
 from tests.api.compose_helpers import messages_in, raw, send, upload, upload_dir
@@ -262,3 +264,45 @@ def test_smtp_submitted_mail_has_a_delivery_report_too(
     assert [r["state"] for r in alice_api.get(url).json()["recipients"]] == ["queued"]
     run_queue()
     assert [r["state"] for r in alice_api.get(url).json()["recipients"]] == ["delivered"]
+
+
+def test_send_as_an_alias_of_ones_own(alice: Account, bob: Account, alice_api: APIClient) -> None:
+    """Gmail's "send mail as": From (and the envelope) may be an alias that delivers to the
+    account; a draft written from it reopens from it."""
+    do_add_alias("sales@example.com", ["alice@example.com"])
+    response = send(
+        alice_api, from_address="Sales@example.com", to=["bob@example.com"], subject="s", text="x"
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["message"]["from"]["address"] == "Sales@example.com"
+    assert run_queue() == ["done"]
+    [got] = messages_in(bob, "inbox")
+    assert b"From: Sales@example.com\r\n" in raw(got)
+    assert QueueEntry.objects.get(queue_id=response.json()["queue_ids"][0]).sender == (
+        "sales@example.com"
+    )
+
+    draft = alice_api.post(
+        "/api/v1/drafts", {"from_address": "sales@example.com", "subject": "d"}, format="json"
+    ).json()
+    assert alice_api.get(f"/api/v1/drafts/{draft['id']}").json()["from_address"] == (
+        "sales@example.com"
+    )
+    plain = alice_api.post("/api/v1/drafts", {"subject": "e"}, format="json").json()
+    assert alice_api.get(f"/api/v1/drafts/{plain['id']}").json()["from_address"] == (
+        "alice@example.com"
+    )
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["bob@example.com", "info@example.com", "someone@remote.test", "not an address", ""],
+)
+def test_send_as_an_address_not_ones_own_is_400(
+    alice: Account, bob: Account, alice_api: APIClient, address: str
+) -> None:
+    do_add_alias("info@example.com", ["bob@example.com"])
+    response = send(alice_api, from_address=address, to=["bob@example.com"], text="x")
+    assert response.status_code == 400
+    assert "from_address" in response.json()["fields"], response.json()
+    assert messages_in(alice, "sent") == [] and run_queue() == []

@@ -78,6 +78,7 @@ def _form(data: dict[str, Any]) -> ComposeInput:
         return tuple(data[name]) if name in data else None
 
     return ComposeInput(
+        from_address=data.get("from_address"),
         to=opt_tuple("to"),
         cc=opt_tuple("cc"),
         bcc=tuple(data["bcc"]),

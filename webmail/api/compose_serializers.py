@@ -80,6 +80,13 @@ def _indexes(help_text: str) -> serializers.ListField:
 
 
 class DraftInputSerializer(StrictSerializer):
+    from_address = serializers.CharField(
+        required=False,
+        allow_null=True,
+        max_length=320,
+        help_text="send as this address: one of GET /api/v1/auth/session `addresses` (your "
+        "own or an alias that delivers to you); omitted: your own address",
+    )
     to = _recipients(
         required=False,
         help_text="omit on a reply to answer the original's "
@@ -168,6 +175,7 @@ class DraftAttachmentSerializer(serializers.Serializer):
 
 class DraftFieldsSerializer(serializers.Serializer):
     id = serializers.IntegerField()
+    from_address = serializers.CharField(help_text="the address the draft is written from")
     to = serializers.ListField(child=serializers.CharField())
     cc = serializers.ListField(child=serializers.CharField())
     bcc = serializers.ListField(child=serializers.CharField())

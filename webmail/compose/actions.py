@@ -140,6 +140,7 @@ class ComposeInput:
     """Validated compose fields. None means "not given": for replies and forwards the
     subject and recipients are then derived from the original."""
 
+    from_address: str | None = None  # None: the account's own address
     to: tuple[Recipient, ...] | None = None
     cc: tuple[Recipient, ...] | None = None
     bcc: tuple[Recipient, ...] = ()
@@ -166,8 +167,14 @@ class _Prepared:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def sender_of(account: Account) -> Recipient:
-    return make_recipient(account.display_name, account.address, "from")
+def sender_of(account: Account, address: str | None = None) -> Recipient:
+    """The From of a message the account writes: its own address, or one it may send as (an
+    alias that delivers to it, as SMTP submission allows; Gmail's "send mail as")."""
+    if address is None or address.strip().lower() == account.address:
+        return make_recipient(account.display_name, account.address, "from_address")
+    if not account_owns_address(account, address):
+        raise InvalidMessageError(f"{address!r} is not one of your addresses", field="from_address")
+    return make_recipient(account.display_name, address.strip(), "from_address")
 
 
 def _parts(
@@ -239,7 +246,7 @@ def _prepare(account: Account, form: ComposeInput, *, for_draft: bool) -> _Prepa
                     safe = sanitize_html(parsed.html).html if parsed.html else None
                     html += quote_html(parsed, safe)
 
-    me = sender_of(account)
+    me = sender_of(account, form.from_address)
     if form.to_me:
         to, cc = (me,), ()
     extra: dict[str, str] = {}

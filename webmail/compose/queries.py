@@ -8,6 +8,7 @@ from datetime import datetime
 
 from mailcore.delivery.models import QueueRecipient, RecipientState
 from mailcore.directory.models import Account
+from mailcore.directory.queries import account_owns_address
 from mailcore.errors import NotFoundError
 from mailcore.mime import parse_message, sanitize_html
 from mailcore.mime.build import parse_address_header
@@ -79,6 +80,7 @@ class DraftAttachment:
 @dataclass(frozen=True, slots=True)
 class DraftFields:
     id: int
+    from_address: str
     to: list[str]
     cc: list[str]
     bcc: list[str]
@@ -113,8 +115,13 @@ def read_draft(account: Account, message_id: int) -> DraftFields:
     original: int | None = int(original_raw) if original_raw.isdigit() else None
     if original is not None and not Message.objects.filter(pk=original, account=account).exists():
         original = None  # the original was deleted since: reopen as a new message
+    written_from = parsed.from_[0].addr if parsed.from_ else ""
     return DraftFields(
         id=message.pk,
+        # IMAP clients write Drafts too: a From the account may not send as is not kept.
+        from_address=written_from
+        if written_from and account_owns_address(account, written_from)
+        else account.address,
         to=[_format(a.name, a.addr) for a in parsed.to],
         cc=[_format(a.name, a.addr) for a in parsed.cc],
         bcc=[_format(n, a) for n, a in parse_address_header(headers.get("bcc", ""))],

@@ -1380,6 +1380,8 @@ export interface components {
         };
         DraftFields: {
             id: number;
+            /** @description the address the draft is written from */
+            from_address: string;
             to: string[];
             cc: string[];
             bcc: string[];
@@ -1395,6 +1397,8 @@ export interface components {
         };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         DraftInputRequest: {
+            /** @description send as this address: one of GET /api/v1/auth/session `addresses` (your own or an alias that delivers to you); omitted: your own address */
+            from_address?: string | null;
             /** @description omit on a reply to answer the original's sender (reply_all: and its other recipients) */
             to?: string[];
             cc?: string[];
@@ -1688,6 +1692,8 @@ export interface components {
         };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         SendInputRequest: {
+            /** @description send as this address: one of GET /api/v1/auth/session `addresses` (your own or an alias that delivers to you); omitted: your own address */
+            from_address?: string | null;
             /** @description omit on a reply to answer the original's sender (reply_all: and its other recipients) */
             to?: string[];
             cc?: string[];

@@ -22,6 +22,7 @@ import {
   type SendResult,
   type UploadHandle,
 } from "./composeApi";
+import { singleLine } from "../../lib/plainText";
 import { rememberFormat, type BodyFormat, type Initial } from "./loadInitial";
 import { hasFormatting, htmlToText, textToHtml } from "./prefill";
 import { RecipientInput, makeToken, tokenInvalid, type Token } from "./RecipientInput";
@@ -39,7 +40,7 @@ interface Props {
 }
 
 /** What the form holds: the editable part of what it was opened with, plus "write to myself". */
-interface FormState extends Pick<Initial, "to" | "cc" | "bcc" | "subject" | "format" | "html" | "text"> {
+interface FormState extends Pick<Initial, "from" | "to" | "cc" | "bcc" | "subject" | "format" | "html" | "text"> {
   toMe: boolean;
 }
 
@@ -52,6 +53,7 @@ function valid(tokens: readonly Token[]): string[] {
 function baseFields(s: FormState, initial: Initial, items: readonly AttachmentItem[]): DraftInput & { order: string[] } {
   const parts = attachmentPayload(items);
   const body: DraftInput & { order: string[] } = {
+    from_address: s.from,
     to: s.toMe ? [formatAddress(initial.me)] : valid(s.to),
     cc: s.toMe ? [] : valid(s.cc),
     bcc: s.toMe ? [] : valid(s.bcc),
@@ -74,6 +76,8 @@ function baseFields(s: FormState, initial: Initial, items: readonly AttachmentIt
 export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
   const { t, locale } = useI18n();
   const subjectId = useId();
+  const fromId = useId();
+  const [from, setFrom] = useState(initial.from);
   const [to, setTo] = useState<Token[]>(initial.to);
   const [cc, setCc] = useState<Token[]>(initial.cc);
   const [bcc, setBcc] = useState<Token[]>(initial.bcc);
@@ -94,8 +98,8 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
   const [sent, setSent] = useState<SendResult | null>(null);
   const [sentToMe, setSentToMe] = useState(false);
 
-  const stateRef = useRef<FormState>({ to, cc, bcc, subject, format, html, text, toMe });
-  stateRef.current = { to, cc, bcc, subject, format, html, text, toMe };
+  const stateRef = useRef<FormState>({ from, to, cc, bcc, subject, format, html, text, toMe });
+  stateRef.current = { from, to, cc, bcc, subject, format, html, text, toMe };
   // Attachments and the draft id change inside async saves: refs are their source of truth.
   const attachmentsRef = useRef<AttachmentItem[]>(initial.attachments);
   const draftIdRef = useRef<number | null>(initial.draftId);
@@ -503,6 +507,25 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
         </div>
       )}
       <div className="compose-fields">
+        {/* Gmail's "send mail as": only when the user has an alias to choose. */}
+        {initial.fromChoices.length > 1 && (
+          <div className="subject-field from-field">
+            <label htmlFor={fromId}>{t("compose.from")}</label>
+            <select
+              id={fromId}
+              value={from}
+              disabled={locked}
+              onChange={(e) => setField(setFrom)(e.target.value)}
+              data-testid="compose-from"
+            >
+              {initial.fromChoices.map((address) => (
+                <option key={address} value={address}>
+                  {initial.me.name ? `${singleLine(initial.me.name)} <${address}>` : address}
+                </option>
+              ))}
+            </select>
+          </div>
+        )}
         <div className="recipient-row">
           <RecipientInput
             label={t("compose.to")}

@@ -54,12 +54,9 @@ const original = detail({
   id: 42,
   subject: "Re: Lunch",
   from: { name: "Bob", address: "bob@example.com" },
-  to: [{ name: "Alice", address: "alice@example.com" }],
-  // sales@ is one of Alice's aliases: reply-all leaves it out like her own address.
-  cc: [
-    { name: "Carol", address: "carol@example.com" },
-    { name: "Sales", address: "sales@example.com" },
-  ],
+  // sales@ is one of Alice's aliases: reply-all leaves it out, as it would her own address.
+  to: [{ name: "Sales", address: "sales@example.com" }],
+  cc: [{ name: "Carol", address: "carol@example.com" }],
   text: "See you at noon",
   html: "<p>See you at <b>noon</b></p>",
   date: "2024-05-01T09:30:00Z",
@@ -82,7 +79,11 @@ describe("ComposeView", { timeout: 30000 }, () => {
     expect(subject.value).toBe("Re: Lunch");
     expect(screen.getByTestId("compose-to").textContent).toContain("Bob");
     expect(screen.getByTestId("compose-cc").textContent).toContain("Carol"); // Cc shown because it is filled
-    expect(screen.getByTestId("compose-to").textContent).not.toContain("alice@example.com");
+    expect(screen.getByTestId("compose-to").textContent).not.toContain("sales@example.com");
+    // Sent to her alias sales@: the reply goes out from it (she may pick her own instead).
+    const from = screen.getByRole("combobox", { name: "From" }) as HTMLSelectElement;
+    expect(from.value).toBe("sales@example.com");
+    expect(Array.from(from.options).map((o) => o.textContent)).toEqual(["Alice <alice@example.com>", "Alice <sales@example.com>"]);
     const body = screen.getByRole("textbox", { name: "Message body" });
     expect(body.querySelector("blockquote")?.textContent).toBe("See you at noon");
     expect(body.textContent).toContain("Alice Kim");
@@ -94,6 +95,7 @@ describe("ComposeView", { timeout: 30000 }, () => {
     const sent = calls.find((c) => c.path === "/api/v1/messages/send")?.body;
     expect(sent).toMatchObject({
       mode: "reply_all",
+      from_address: "sales@example.com",
       in_reply_to_message: 42,
       quote: false,
       to: ['"Bob" <bob@example.com>'],
@@ -152,6 +154,7 @@ describe("ComposeView", { timeout: 30000 }, () => {
       "GET /api/v1/drafts/77": () =>
         Response.json({
           id: 77,
+          from_address: "sales@example.com",
           to: ['"Bob" <bob@example.com>'],
           cc: [],
           bcc: ["secret@example.com"],
@@ -172,6 +175,7 @@ describe("ComposeView", { timeout: 30000 }, () => {
     expect(body.tagName).toBe("TEXTAREA"); // a text-only draft opens in plain-text mode
     expect(body.value).toBe("plain words");
     expect(screen.getByTestId("compose-bcc").textContent).toContain("secret@example.com");
+    expect((screen.getByRole("combobox", { name: "From" }) as HTMLSelectElement).value).toBe("sales@example.com");
     expect(screen.getByTestId("compose-attachment").textContent).toContain("plan.pdf");
     expect(screen.getByTestId("attachments-total").textContent).toBe("Attached: 1 · 2.0 KB in total");
     fireEvent.click(screen.getByRole("button", { name: "Discard" }));

@@ -15,6 +15,7 @@ import {
   forwardText,
   quoteHtml,
   quoteText,
+  replyFrom,
   replyRecipients,
   replySubject,
   textToHtml,
@@ -32,6 +33,9 @@ export interface Initial {
   originalId: number | null;
   draftId: number | null;
   me: Person;
+  /** the From address chosen, and the addresses the user may send as (own first, aliases) */
+  from: string;
+  fromChoices: string[];
   to: Token[];
   cc: Token[];
   bcc: Token[];
@@ -101,17 +105,23 @@ export async function loadInitial(req: LoadRequest, t: Translate, locale: Locale
     name: settings?.display_name ?? session?.display_name ?? "",
     address: settings?.address || session?.address || "",
   };
-  const base = { me, bcc: [] as Token[], originalId: null, draftId: null };
+  const fromChoices = session?.addresses?.length ? session.addresses : [me.address];
+  const base = { me, from: fromChoices[0] ?? me.address, fromChoices, bcc: [] as Token[], originalId: null, draftId: null };
 
   if (req.mode === "draft" && req.id !== null) {
     const d = await getDraft(req.id, signal);
     const html = d.html;
+    const from = d.from_address || base.from;
     return {
       ...base,
       // The original may have been deleted since: then the draft goes on as a new message.
       apiMode: d.in_reply_to_message === null ? "new" : d.mode,
       originalId: d.in_reply_to_message,
       draftId: d.id,
+      from,
+      // An address no longer among the user's: shown, so the draft is never silently changed
+      // (sending from it is then refused in words).
+      fromChoices: fromChoices.includes(from) ? fromChoices : [...fromChoices, from],
       to: d.to.map((a) => makeToken(parseAddress(a))),
       cc: d.cc.map((a) => makeToken(parseAddress(a))),
       bcc: d.bcc.map((a) => makeToken(parseAddress(a))),
@@ -145,6 +155,7 @@ export async function loadInitial(req: LoadRequest, t: Translate, locale: Locale
         ...base,
         apiMode: "forward",
         originalId: message.id,
+        from: replyFrom(original, fromChoices),
         to: [],
         cc: [],
         subject: forwardSubject(message.subject),
@@ -165,8 +176,7 @@ export async function loadInitial(req: LoadRequest, t: Translate, locale: Locale
       };
     }
     const replyAll = req.mode === "replyall";
-    const own = [...(session?.addresses ?? []), me.address].filter(Boolean);
-    const { to, cc } = replyRecipients(original, replyAll, own);
+    const { to, cc } = replyRecipients(original, replyAll, [...fromChoices, me.address]);
     const author = message.from.name || message.from.address || t("compose.someone");
     const header = t("compose.quoteHeader", { date, name: author });
     const quote = { html: quoteHtml(original, header), text: quoteText(original, header) };
@@ -175,6 +185,7 @@ export async function loadInitial(req: LoadRequest, t: Translate, locale: Locale
       ...base,
       apiMode: replyAll ? "reply_all" : "reply",
       originalId: message.id,
+      from: replyFrom(original, fromChoices),
       to: people(to),
       cc: people(cc),
       subject: replySubject(message.subject),

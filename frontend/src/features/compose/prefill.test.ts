@@ -7,6 +7,7 @@ import {
   htmlToText,
   quoteHtml,
   quoteText,
+  replyFrom,
   replyRecipients,
   replySubject,
   textToHtml,
@@ -76,6 +77,18 @@ describe("replyRecipients", () => {
     const { to, cc } = replyRecipients(toAliases, true, ["alice@example.com", "sales@example.com"]);
     expect(to.map((p) => p.address)).toEqual(["bob@example.com", "carol@example.com"]);
     expect(cc.map((p) => p.address)).toEqual(["dan+x@example.com"]);
+  });
+
+  it("answers from the alias the original was sent to, else from the first choice", () => {
+    const choices = ["alice@example.com", "sales@example.com", "info@example.com"];
+    const toSales = { ...original, to: [{ name: "", address: "Sales@Example.com" }] };
+    expect(replyFrom(toSales, choices)).toBe("sales@example.com");
+    // To before Cc: sent to alice@ and Cc info@, answered from alice@.
+    const toBoth = { ...original, cc: [{ name: "", address: "info@example.com" }] };
+    expect(replyFrom(toBoth, choices)).toBe("alice@example.com");
+    expect(replyFrom(original, ["sales@example.com", "info@example.com"])).toBe("sales@example.com");
+    expect(replyFrom(original, choices)).toBe("alice@example.com");
+    expect(replyFrom(original, [])).toBe("");
   });
 
   it("prefers Reply-To over From", () => {

@@ -78,6 +78,17 @@ export function replyRecipients(
   return { to, cc };
 }
 
+/** The From of a reply or forward: the first of the user's addresses the original was sent
+ * to, To before Cc (one of their aliases, as Gmail does), else the first choice (their own). */
+export function replyFrom(original: Original, choices: readonly string[]): string {
+  const byKey = new Map(choices.map((a) => [addressKey(a), a]));
+  for (const p of [...original.to, ...original.cc]) {
+    const hit = byKey.get(addressKey(p.address));
+    if (hit !== undefined) return hit;
+  }
+  return choices[0] ?? "";
+}
+
 export function escapeHtml(text: string): string {
   return text
     .replace(/&/g, "&amp;")
