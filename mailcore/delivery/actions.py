@@ -32,7 +32,7 @@ from mailcore.directory.models import Account
 from mailcore.directory.queries import Expansion, expand_recipient
 from mailcore.errors import MailcoreError, StorageError
 from mailcore.faults import fault_point
-from mailcore.mime import ParsedMessage, parse_message
+from mailcore.mime import ParsedMessage, get_header, parse_message
 from mailcore.store.actions import Arrival, Delivered, do_deliver_many
 from mailcore.store.maildir import safe_hostname
 from mailcore.store.models import Folder, Message, Source, SpecialUse
@@ -112,17 +112,14 @@ def do_enqueue(
     return entry
 
 
-_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*((?:[^\r\n]|\r?\n[ \t])*)", re.I | re.M)
-
-
 def header_message_id(data: bytes) -> str:
-    """The Message-ID of `data` without <> (first 64 KB of the header only; '' if none)."""
-    end = data.find(b"\r\n\r\n", 0, 65536)
-    match = _MESSAGE_ID.search(data[: end if end >= 0 else 65536])
-    if match is None:
+    """The Message-ID of `data` without <> ('' if none). Only the header block is read, and
+    only its first MAX_HEADER_BYTES; folded values are unfolded, CRLF and bare LF alike."""
+    value = get_header(data, "message-id")
+    if value is None:
         return ""
-    value = re.sub(rb"\s+", b"", match.group(1)).decode("ascii", "replace")
-    return value.removeprefix("<").removesuffix(">")[:998]
+    text = re.sub(rb"\s+", b"", value).decode("ascii", "replace")
+    return text.removeprefix("<").removesuffix(">")[:998]
 
 
 def retry_delay(attempt: int, direction: str = Direction.INBOUND) -> timedelta:

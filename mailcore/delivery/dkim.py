@@ -20,6 +20,7 @@ from django.utils import timezone
 from mailcore.addresses import canonical_domain
 from mailcore.delivery.models import DkimAlgorithm, DkimKey
 from mailcore.errors import ConflictError
+from mailcore.mime.headers import header_fields
 
 RSA_BITS = 2048
 # RFC 6376 §5.4.1 recommends these; MIME headers too, so a relay cannot re-type the body.
@@ -37,20 +38,11 @@ SIGNED_HEADERS = (
     "content-type",
     "content-transfer-encoding",
 )
-_HEADER_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:", re.MULTILINE)
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
-
-
-def _header_block(data: bytes) -> bytes:
-    end = _HEADER_END.search(data)
-    if end is None:
-        return data
-    return data[: end.start() + 1]
 
 
 def _header_names(data: bytes) -> list[str]:
-    """Names of the top-level header fields, in order (continuation lines are skipped)."""
-    return [m.group(1).decode("ascii").lower() for m in _HEADER_NAME.finditer(_header_block(data))]
+    """Names of the top-level header fields, in order (those in its first MAX_HEADER_BYTES)."""
+    return [name.decode("latin-1").lower() for name, _ in header_fields(data)]
 
 
 def _new_selector(algorithm: str) -> str:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, make_msgid
 
-MAX_ORIGINAL_HEADERS = 64 * 1024
+from mailcore.mime.headers import find_header_block
+
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +45,9 @@ def _addr_field(address: str) -> str:
 
 
 def original_headers(data: bytes) -> bytes:
-    """The header block of the original message, CRLF-terminated and size-capped."""
-    end = _HEADER_END.search(data)
-    head = data[: end.start()] if end else data
-    head = head[:MAX_ORIGINAL_HEADERS]
+    """The header block of the original message with CRLF line ends, capped at
+    MAX_HEADER_BYTES (a longer block is cut there)."""
+    head = data[: find_header_block(data).end]
     head = re.sub(rb"\r\n|\r|\n", b"\r\n", head)
     return head.rstrip(b"\r\n") + b"\r\n"
 

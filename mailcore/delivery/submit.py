@@ -25,10 +25,12 @@ from mailcore.directory.queries import Resolution, account_owns_address, resolve
 from mailcore.errors import (
     DailyLimitError,
     InvalidAddressError,
+    InvalidMessageError,
     RecipientRejectedError,
     SenderNotAllowedError,
     TooManyRecipientsError,
 )
+from mailcore.mime.headers import MAX_HEADER_BYTES, find_header_block, header_lines
 from mailcore.store.actions import do_append
 from mailcore.store.models import Folder, Message, SpecialUse
 from mailcore.store.queries import get_folder_by_special_use, maildir_for
@@ -39,6 +41,7 @@ ORIGIN_PREFIX = "submit:"
 _ANY_EOL = re.compile(rb"\r\n|\r|\n")
 _FIELD = re.compile(rb"^([!-9;-~]+)[ \t]*:")
 _STRIPPED_FIELDS = {b"bcc", b"resent-bcc"}
+_TOO_LARGE = f"the header block is larger than {MAX_HEADER_BYTES // 1024} KB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +56,14 @@ class Submission:
 # --- header surgery on raw bytes (the body is never touched, so signatures stay valid) -------
 
 
-def _split(data: bytes) -> tuple[list[bytes], bytes]:
-    """Header lines (each without its CRLF) and the body after the blank line."""
-    head, sep, body = data.partition(b"\r\n\r\n")
-    if not sep:
-        if data.endswith(b"\r\n") and all(
-            _FIELD.match(ln) or ln[:1] in b" \t" for ln in data[:-2].split(b"\r\n")
-        ):
-            return data[:-2].split(b"\r\n"), b""
-        return [], data  # no header block at all: everything is body
-    return head.split(b"\r\n"), body
+def _split(data: bytes) -> tuple[list[bytes], bytes] | None:
+    """Header lines (each without its line end) and the body (after the blank line, if any);
+    None when the header block does not end within MAX_HEADER_BYTES: a block whose end was
+    not seen cannot be edited safely (a Bcc could follow)."""
+    block = find_header_block(data)
+    if block.truncated:
+        return None
+    return header_lines(data[: block.end]), data[block.body_start :]
 
 
 def _join(lines: list[bytes], body: bytes) -> bytes:
@@ -90,9 +91,13 @@ def _without_fields(lines: list[bytes], names: set[bytes]) -> list[bytes]:
 
 def complete_headers(data: bytes, *, hostname: str) -> bytes:
     """CRLF line ends everywhere; Message-ID and Date added when missing (RFC 5322 §3.6:
-    Date is required, Message-ID should be present; RFC 6409 §8.3 lets the MSA add both)."""
+    Date is required, Message-ID should be present; RFC 6409 §8.3 lets the MSA add both).
+    A header block larger than MAX_HEADER_BYTES is left as it is."""
     data = _ANY_EOL.sub(b"\r\n", data)
-    lines, body = _split(data)
+    split = _split(data)
+    if split is None:  # only relayed mail: do_submit refuses such a block
+        return data
+    lines, body = split
     present = _field_names(lines)
     if b"date" not in present:
         lines.append(b"Date: " + format_datetime(datetime.now(UTC)).encode())
@@ -103,15 +108,21 @@ def complete_headers(data: bytes, *, hostname: str) -> bytes:
 
 def strip_bcc(data: bytes) -> bytes:
     """The copy that goes out: no Bcc (RFC 5322 §3.6.3), the rest byte for byte."""
-    lines, body = _split(data)
+    split = _split(data)
+    if split is None:
+        raise InvalidMessageError(_TOO_LARGE)
+    lines, body = split
     return _join(_without_fields(lines, _STRIPPED_FIELDS), body)
 
 
 def header_from_address(data: bytes) -> str:
     """The one mailbox of the one From field, or raise SenderNotAllowedError. Ambiguous forms
     (two From fields, two mailboxes, groups, parse defects) are refused, never guessed at
-    (security.md S26, A2)."""
-    lines, _ = _split(data)
+    (security.md S26, A2); so is a header block too large to see a second From in."""
+    split = _split(data)
+    if split is None:
+        raise SenderNotAllowedError(_TOO_LARGE)
+    lines, _ = split
     try:
         head = b"\r\n".join(lines).decode("utf-8")
     except UnicodeDecodeError as exc:
