@@ -14,9 +14,10 @@ import errno
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from mailcore.errors import InvalidFolderNameError, StorageError
 from mailcore.fsutil import fsync_dir, write_all, write_new_file
@@ -28,6 +29,9 @@ MAX_COMPONENT_BYTES = 200
 SYSTEM_FLAGS = "DFPRST"  # maildir(5): Draft Flagged Passed Replied Seen Trashed
 KEYWORD_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _INFO_SEP = ":2,"
+LOCATE_ATTEMPTS = 5  # lookups of a file renamed under us (each rename is one more flag change)
+
+_T = TypeVar("_T")
 
 
 # --- folder names ---------------------------------------------------------------------------
@@ -307,39 +311,60 @@ class Maildir:
             pass
         raise StorageError(f"message file {key} is missing from {path or 'INBOX'}")
 
+    def _on_file(
+        self, path: str, key: str, in_cur: bool, info: str, op: Callable[[Path], _T], what: str
+    ) -> _T:
+        """op(file of `key`), looking the file up again when it vanished between the lookup
+        and the op: a concurrent flag change renames it (new/ → cur/, other ':2,' letters),
+        e.g. the web app marking a message seen while its body is being read. A rename is
+        atomic, so the next lookup finds the new name; a file that is really gone (or moved to
+        another folder) ends in StorageError from locate()."""
+        for attempt in range(1, LOCATE_ATTEMPTS + 1):
+            try:
+                # A rename inside cur/ during the scan can hide the file from it once, too.
+                found = self.locate(path, key, in_cur=in_cur, info=info)
+            except StorageError:
+                if attempt == LOCATE_ATTEMPTS:
+                    raise
+                continue
+            try:
+                return op(found)
+            except FileNotFoundError as exc:
+                if attempt == LOCATE_ATTEMPTS:
+                    raise StorageError(f"cannot {what} {key}: {exc}") from exc
+            except OSError as exc:
+                raise StorageError(f"cannot {what} {key}: {exc}") from exc
+        raise AssertionError("unreachable")
+
     def read(self, path: str, key: str, *, in_cur: bool = False, info: str = "") -> bytes:
-        try:
-            return self.locate(path, key, in_cur=in_cur, info=info).read_bytes()
-        except OSError as exc:
-            raise StorageError(f"cannot read message {key}: {exc}") from exc
+        return self._on_file(path, key, in_cur, info, Path.read_bytes, "read message")
 
     def set_info(self, path: str, key: str, *, in_cur: bool, info: str, new_info: str) -> None:
         """Rename the file into cur/ with the new ':2,' letters."""
-        src = self.locate(path, key, in_cur=in_cur, info=info)
-        d = self.folder_dir(path)
-        dst = d / "cur" / f"{key}{_INFO_SEP}{new_info}"
-        if src == dst:
-            return
-        try:
+        dst = self.folder_dir(path) / "cur" / f"{key}{_INFO_SEP}{new_info}"
+
+        def rename(src: Path) -> None:
+            if src == dst:
+                return
             os.rename(src, dst)
             fsync_dir(dst.parent)
             if src.parent != dst.parent:
                 fsync_dir(src.parent)
-        except OSError as exc:
-            raise StorageError(f"cannot update flags of {key}: {exc}") from exc
+
+        self._on_file(path, key, in_cur, info, rename, "update flags of")
 
     def move(
         self, src_path: str, dst_path: str, key: str, *, in_cur: bool, info: str, new_info: str
     ) -> None:
         """Move the file into another folder's cur/ (rename: same file system)."""
-        src = self.locate(src_path, key, in_cur=in_cur, info=info)
         dst = self.folder_dir(dst_path) / "cur" / f"{key}{_INFO_SEP}{new_info}"
-        try:
+
+        def rename(src: Path) -> None:
             os.rename(src, dst)
             fsync_dir(dst.parent)
             fsync_dir(src.parent)
-        except OSError as exc:
-            raise StorageError(f"cannot move {key}: {exc}") from exc
+
+        self._on_file(src_path, key, in_cur, info, rename, "move")
 
     def unlink(self, path: str, key: str, *, in_cur: bool = False, info: str = "") -> None:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -91,6 +93,68 @@ def test_flags_live_in_the_info_suffix(tmp_path: Path) -> None:
     md.unlink("", "k1", in_cur=True, info="FS")
     assert not list((tmp_path / "cur").iterdir())
     md.unlink("", "k1")  # idempotent
+
+
+def test_a_file_renamed_between_lookup_and_use_is_found_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The web app marks a message seen (new/ → cur/:2,S) while its body is being read: the
+    reader looked the file up under its old name just before the rename."""
+    md = Maildir(tmp_path)
+    md.create_folder("", 1)
+    md.deliver("", "k1", b"body")
+    real_locate = Maildir.locate
+    renames = iter(["S", "RS"])  # two flag changes land between lookups and uses
+
+    def locate_then_lose_the_race(self: Maildir, *args: object, **kwargs: object) -> Path:
+        found = real_locate(self, *args, **kwargs)  # type: ignore[arg-type]
+        letters = next(renames, None)
+        if letters is not None:
+            found.rename(tmp_path / "cur" / f"k1:2,{letters}")
+        return found
+
+    monkeypatch.setattr(Maildir, "locate", locate_then_lose_the_race)
+    assert md.read("", "k1") == b"body"
+    renames = iter(["S"])
+    md.set_info("", "k1", in_cur=False, info="", new_info="FS")  # renames what it finds now
+    renames = iter(["FRS"])
+    md.create_folder(".Archive", 2)
+    md.move("", ".Archive", "k1", in_cur=True, info="FS", new_info="FRS")
+    monkeypatch.undo()
+    assert [p.name for p in (tmp_path / ".Archive" / "cur").iterdir()] == ["k1:2,FRS"]
+    assert not list((tmp_path / "cur").iterdir()) and not list((tmp_path / "new").iterdir())
+    # Gone for good: a clear StorageError, not an endless search.
+    with pytest.raises(StorageError, match="missing"):
+        md.read("", "k1")
+
+
+def test_reads_never_fail_while_flags_change_under_them(tmp_path: Path) -> None:
+    """Real concurrency, bounded: one thread changes flags every 0.2 ms (far faster than
+    any user or IMAP client) while this one reads; every read returns the bytes."""
+    md = Maildir(tmp_path)
+    md.create_folder("", 1)
+    md.deliver("", "k1", b"body")
+    stop = threading.Event()
+    state = {"info": "", "in_cur": False}
+
+    def flip() -> None:
+        letters = ["S", "FS", "RS", ""]
+        for i in range(20_000):
+            if stop.is_set():
+                return
+            new = letters[i % len(letters)]
+            md.set_info("", "k1", in_cur=state["in_cur"], info=state["info"], new_info=new)
+            state.update(info=new, in_cur=True)
+            time.sleep(0.0002)
+
+    writer = threading.Thread(target=flip)
+    writer.start()
+    try:
+        reads = [md.read("", "k1") for _ in range(2_000)]
+    finally:
+        stop.set()
+        writer.join(timeout=30)
+    assert set(reads) == {b"body"}
 
 
 def test_uidlist_append_and_compact(tmp_path: Path) -> None:
