@@ -533,17 +533,23 @@ def do_set_flags(
     add_keywords: Iterable[str] = (),
     remove_keywords: Iterable[str] = (),
 ) -> list[Message]:
-    """Change flags: the file is renamed first (Maildir is the truth), then the row."""
+    """Change flags: the file is renamed first (Maildir is the truth), then the row.
+
+    The caller's rows may be stale: opening a message marks it seen while a star on it is
+    being saved. So the rows are written from their locked, current state (ordered by id):
+    the change is applied again to that, the file renamed again if this gives other letters
+    (rare), and the unseen counters move by what really changed; no flag is lost. The
+    caller's Message objects are brought up to date."""
     add_s, remove_s = set(add), set(remove)
     unknown = (add_s | remove_s) - set(SYSTEM_FLAGS)
     if unknown:
         raise UserError(f"unknown flag(s): {', '.join(sorted(unknown))}")
+    if any(m.account_id != acting_account.pk for m in messages):
+        raise NotFoundError("message not found")  # before any file is touched
     add_kw, remove_kw = _clean_keywords(add_keywords), set(_clean_keywords(remove_keywords))
     maildir = maildir_for(acting_account)
-    changed: list[tuple[Message, dict[str, bool], list[str], str]] = []
-    for message in messages:
-        if message.account_id != acting_account.pk:
-            raise NotFoundError("message not found")
+
+    def changed_state(message: Message) -> tuple[dict[str, bool], list[str], str] | None:
         state = _message_flags(message)
         for name in add_s:
             state[name] = True
@@ -552,8 +558,11 @@ def do_set_flags(
         keywords = [k for k in [*message.keywords, *add_kw] if k not in remove_kw]
         keywords = list(dict.fromkeys(keywords))
         if state == _message_flags(message) and keywords == message.keywords:
-            continue
+            return None
         info = _system_letters(state) + maildir.keyword_letters(message.folder.path, keywords)
+        return state, keywords, info
+
+    def rename(message: Message, info: str) -> None:
         maildir.set_info(
             message.folder.path,
             message.maildir_key,
@@ -561,11 +570,39 @@ def do_set_flags(
             info=message.info,
             new_info=info,
         )
-        changed.append((message, state, keywords, info))
-    if not changed:
+
+    # The files first, from the caller's view: outside any lock, like every store write.
+    renamed: dict[int, str] = {}
+    for message in messages:
+        change = changed_state(message)
+        if change is not None:
+            rename(message, change[2])
+            renamed[message.pk] = change[2]
+    if not renamed:
         return messages
     with transaction.atomic():
-        for message, state, keywords, info in changed:
+        locked = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("folder")
+            .filter(pk__in=list(renamed))
+            .order_by("pk")
+        )
+        current = {m.pk: m for m in locked}  # expunged meanwhile: gone, nothing to write
+        written: list[Message] = []
+        for message in current.values():
+            change = changed_state(message)
+            if change is None:
+                continue  # another change got there first: the row already says so
+            state, keywords, info = change
+            if info != renamed[message.pk]:
+                # Someone else changed its flags between our rename and this lock.
+                maildir.set_info(
+                    message.folder.path,
+                    message.maildir_key,
+                    in_cur=True,
+                    info=renamed[message.pk],
+                    new_info=info,
+                )
             unseen_delta = int(message.seen) - int(state["seen"])
             modseq = _bump_modseq(message.folder_id, unseen_delta=unseen_delta)
             for name, on in state.items():
@@ -577,7 +614,13 @@ def do_set_flags(
                 modseq,
             )
             message.save(update_fields=[*SYSTEM_FLAGS, "keywords", "info", "in_cur", "modseq"])
-        _publish_by_folder(acting_account, "flags", [m for m, *_ in changed])
+            written.append(message)
+        _publish_by_folder(acting_account, "flags", written)
+    for message in messages:
+        fresh = current.get(message.pk)
+        if fresh is not None:
+            for name in (*SYSTEM_FLAGS, "keywords", "info", "in_cur", "modseq"):
+                setattr(message, name, getattr(fresh, name))
     return messages
 
 

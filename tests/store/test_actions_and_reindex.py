@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from mailcore.errors import StorageError
 from mailcore.store.actions import (
     do_append,
     do_create_folder,
@@ -97,6 +98,36 @@ def test_flags_move_delete_keep_disk_and_index_in_step(alice, settings) -> None:
     assert do_delete_messages(acting_account=alice, messages=[m2]) == {"trashed": 0, "expunged": 1}
     assert not Message.objects.filter(pk=m2.pk).exists()
     assert not list((root(settings, alice) / ".Trash" / "cur").iterdir())
+    assert_counters_match(alice)
+
+
+def test_flag_changes_from_stale_rows_lose_nothing(alice, settings) -> None:
+    """Opening a message marks it seen while a star on it is being saved: two requests, each
+    with the row as it was before the other. Both flags stay, on disk and in the index, and
+    the unseen counter moves once."""
+    inbox = folder(alice, "inbox")
+    do_append(acting_account=alice, folder=inbox, data=raw(1))
+    opened, starred = Message.objects.get(), Message.objects.get()  # two views of one row
+    do_set_flags(acting_account=alice, messages=[opened], add=["seen"])
+    do_set_flags(acting_account=alice, messages=[starred], add=["flagged"])
+    assert (starred.seen, starred.flagged, starred.info) == (True, True, "FS")  # caller's copy
+    m = Message.objects.get()
+    assert (m.seen, m.flagged, m.info, m.in_cur) == (True, True, "FS", True)
+    assert [p.name for p in (root(settings, alice) / "cur").iterdir()] == [f"{m.maildir_key}:2,FS"]
+    assert_counters_match(alice)
+    # A stale "unread" after it was read and unstarred elsewhere: the counter stays exact.
+    unread = Message.objects.get()
+    do_set_flags(acting_account=alice, messages=[Message.objects.get()], remove=["flagged"])
+    do_set_flags(acting_account=alice, messages=[unread], remove=["seen"])
+    m = Message.objects.get()
+    assert (m.seen, m.flagged, m.info) == (False, False, "")
+    assert_counters_match(alice)
+    # Expunged meanwhile: nothing to write, no error.
+    gone = Message.objects.get()
+    do_delete_messages(acting_account=alice, messages=[Message.objects.get()])
+    do_delete_messages(acting_account=alice, messages=[Message.objects.get()])
+    with pytest.raises(StorageError):  # its file is gone: the caller learns it
+        do_set_flags(acting_account=alice, messages=[gone], add=["seen"])
     assert_counters_match(alice)
 
 
