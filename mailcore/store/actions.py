@@ -676,6 +676,19 @@ def do_move(
     if not moved:
         return messages
     with transaction.atomic():
+        # The counters move by the rows as they are now (a message marked seen since the
+        # caller read it counts as seen); a row moved or expunged meanwhile is not counted.
+        locked = Message.objects.select_for_update(of=("self",)).filter(
+            pk__in=[m.pk for m, _ in moved]
+        )
+        current = {m.pk: m for m in locked.order_by("pk")}
+        moved = [
+            (_with_row(message, current[message.pk]), old)
+            for message, old in moved
+            if message.pk in current and current[message.pk].folder_id == old
+        ]
+        if not moved:
+            return messages
         uid, modseq = allocate_uids(
             destination.pk,
             len(moved),
@@ -691,6 +704,22 @@ def do_move(
                 removed_size=sum(m.size for m in gone),
             )
         for message, old_folder_id in moved:
+            row = current[message.pk]
+            wanted = row.info
+            if row.keywords:
+                wanted = _system_letters(_message_flags(row)) + maildir.keyword_letters(
+                    destination.path, row.keywords
+                )
+            if wanted != message.info:
+                # Its flags changed between our rename and this lock: the file follows the row.
+                maildir.set_info(
+                    destination.path,
+                    message.maildir_key,
+                    in_cur=True,
+                    info=message.info,
+                    new_info=wanted,
+                )
+                message.info = wanted
             publish_on_commit(acting_account.pk, Change("expunge", old_folder_id, (message.pk,)))
             message.folder, message.uid, message.in_cur, message.modseq = (
                 destination,
@@ -705,6 +734,13 @@ def do_move(
             acting_account.pk, Change("add", destination.pk, tuple(m.pk for m, _ in moved))
         )
     return messages
+
+
+def _with_row(message: Message, row: Message) -> Message:
+    """`message` (the caller's object) with the flags of `row` (its locked, current row)."""
+    for name in (*SYSTEM_FLAGS, "keywords"):
+        setattr(message, name, getattr(row, name))
+    return message
 
 
 def do_expunge(*, acting_account: Account, messages: list[Message]) -> int:

@@ -131,6 +131,22 @@ def test_flag_changes_from_stale_rows_lose_nothing(alice, settings) -> None:
     assert_counters_match(alice)
 
 
+def test_a_move_from_a_stale_row_keeps_the_flags_and_the_counters(alice, settings) -> None:
+    """Read (marked seen) in one request, moved with the row as it was before in another."""
+    inbox = folder(alice, "inbox")
+    do_append(acting_account=alice, folder=inbox, data=raw(1))
+    stale = Message.objects.get()
+    do_set_flags(acting_account=alice, messages=[Message.objects.get()], add=["seen"])
+    work = do_create_folder(acting_account=alice, name="Work")
+    do_move(acting_account=alice, messages=[stale], destination=work)
+    m = Message.objects.get()
+    assert (m.folder_id, m.seen, m.info, stale.seen) == (work.pk, True, "S", True)
+    assert [p.name for p in (root(settings, alice) / ".Work" / "cur").iterdir()] == [
+        f"{m.maildir_key}:2,S"
+    ]
+    assert_counters_match(alice)
+
+
 def test_rename_folder_moves_children(alice, settings) -> None:
     parent = do_create_folder(acting_account=alice, name="Projects")
     child = do_create_folder(acting_account=alice, name="Projects/2026")
