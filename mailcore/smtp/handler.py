@@ -26,14 +26,13 @@ from mailcore.directory.queries import (
     resolve_recipient,
 )
 from mailcore.errors import InvalidAddressError, StorageError
+from mailcore.mime.headers import header_fields
 from mailcore.store.quota import Usage, usage_of_address
 
 log = logging.getLogger("mailroom")
 
 _BARE_CR = re.compile(rb"\r(?!\n)")
 _BARE_LF = re.compile(rb"(?<!\r)\n")
-_RECEIVED = re.compile(rb"^received:", re.IGNORECASE | re.MULTILINE)
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +44,9 @@ class IngressPolicy:
 
 
 def count_received(data: bytes) -> int:
-    """Received: headers in the header block only (RFC 5321 §6.3 loop detection)."""
-    end = _HEADER_END.search(data)
-    head = data[: end.start() + 1] if end else data
-    return len(_RECEIVED.findall(head))
+    """Received: fields of the header block only, where every reader ends it (RFC 5321 §6.3
+    loop detection; a "Received:" line in the body is not a hop)."""
+    return sum(1 for name, _ in header_fields(data) if name.lower() == b"received")
 
 
 def received_header(
