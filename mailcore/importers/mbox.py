@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import BinaryIO
 
+from mailcore.mime.headers import find_header_block
+
 CHUNK = 64 * 1024
 METADATA_HEADERS = {
     b"status",
@@ -202,8 +204,12 @@ def _imapbase(value: str | None) -> tuple[int, int] | None:
 
 def _strip_metadata(data: bytes) -> tuple[bytes, dict[bytes, str]]:
     """Remove the mbox metadata fields from the header (folded lines included)."""
-    end = data.find(b"\r\n\r\n")
-    header, body = (data, b"") if end < 0 else (data[: end + 2], data[end + 2 :])
+    # Where every reader ends the header (mailcore.mime.headers); a block that runs past the
+    # cap is left whole rather than edited half-seen.
+    block = find_header_block(data)
+    if block.truncated:
+        return data, {}
+    header, body = data[: block.end], data[block.end :]
     kept: list[bytes] = []
     meta: dict[bytes, str] = {}
     dropping = b""
