@@ -33,6 +33,11 @@ class StorageError(MailcoreError):
     """Maildir or spool I/O failed; the operation was not done and may be retried."""
 
 
+class MessageFileMissingError(StorageError):
+    """A message's file is in none of the places it may be: expunged or moved by another
+    request or Maildir client since its row was read."""
+
+
 class TemporaryDeliveryError(MailcoreError):
     """Delivery of one recipient failed for now; the queue retries later."""
 

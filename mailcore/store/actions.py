@@ -6,10 +6,11 @@ Change after commit, and takes the acting account explicitly. Nothing else write
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
@@ -22,6 +23,7 @@ from mailcore.directory.models import Account
 from mailcore.errors import (
     ConflictError,
     MailcoreError,
+    MessageFileMissingError,
     NotEmptiableError,
     NotFoundError,
     StorageError,
@@ -575,8 +577,9 @@ def do_set_flags(
     renamed: dict[int, str] = {}
     for message in messages:
         change = changed_state(message)
-        if change is not None:
-            rename(message, change[2])
+        if change is not None and _file_still_there(
+            functools.partial(rename, message, change[2]), message
+        ):
             renamed[message.pk] = change[2]
     if not renamed:
         return messages
@@ -624,6 +627,19 @@ def do_set_flags(
     return messages
 
 
+def _file_still_there(op: Callable[[], object], message: Message) -> bool:
+    """op() on the message's file; False when the file is gone: expunged or moved by another
+    request or Maildir client since the caller read the row (IMAP servers ignore a STORE on
+    such a message too). The others of a bulk action go ahead; the index follows the disk at
+    the next change notice or reindex."""
+    try:
+        op()
+    except MessageFileMissingError:
+        log.warning("message %s: its file is gone, left as it is", message.pk)
+        return False
+    return True
+
+
 def _bump_modseq(
     folder_id: int, *, removed: int = 0, unseen_delta: int = 0, removed_size: int = 0
 ) -> int:
@@ -663,7 +679,8 @@ def do_move(
             info = _system_letters(_message_flags(message)) + maildir.keyword_letters(
                 destination.path, message.keywords
             )
-        maildir.move(
+        moving = functools.partial(
+            maildir.move,
             message.folder.path,
             destination.path,
             message.maildir_key,
@@ -671,6 +688,8 @@ def do_move(
             info=message.info,
             new_info=info,
         )
+        if not _file_still_there(moving, message):
+            continue
         message.info = info
         moved.append((message, message.folder_id))
     if not moved:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from mailcore.errors import InvalidFolderNameError, StorageError
+from mailcore.errors import InvalidFolderNameError, MessageFileMissingError, StorageError
 from mailcore.fsutil import fsync_dir, write_all, write_new_file
 
 UIDLIST = "mailroom-uidlist"
@@ -309,7 +309,7 @@ class Maildir:
                         return Path(entry.path)
         except FileNotFoundError:
             pass
-        raise StorageError(f"message file {key} is missing from {path or 'INBOX'}")
+        raise MessageFileMissingError(f"message file {key} is missing from {path or 'INBOX'}")
 
     def _on_file(
         self, path: str, key: str, in_cur: bool, info: str, op: Callable[[Path], _T], what: str
@@ -323,7 +323,7 @@ class Maildir:
             try:
                 # A rename inside cur/ during the scan can hide the file from it once, too.
                 found = self.locate(path, key, in_cur=in_cur, info=info)
-            except StorageError:
+            except MessageFileMissingError:
                 if attempt == LOCATE_ATTEMPTS:
                     raise
                 continue
@@ -369,7 +369,7 @@ class Maildir:
     def unlink(self, path: str, key: str, *, in_cur: bool = False, info: str = "") -> None:
         try:
             target = self.locate(path, key, in_cur=in_cur, info=info)
-        except StorageError:
+        except MessageFileMissingError:
             return  # already gone: unlink is idempotent
         try:
             target.unlink()
@@ -387,7 +387,7 @@ class Maildir:
             for key, in_cur, info in files:
                 try:
                     target = self.locate(path, key, in_cur=in_cur, info=info)
-                except StorageError:
+                except MessageFileMissingError:
                     continue  # already gone: unlink is idempotent
                 try:
                     target.unlink()

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from mailcore.errors import StorageError
 from mailcore.store.actions import (
     do_append,
     do_create_folder,
@@ -126,9 +125,28 @@ def test_flag_changes_from_stale_rows_lose_nothing(alice, settings) -> None:
     gone = Message.objects.get()
     do_delete_messages(acting_account=alice, messages=[Message.objects.get()])
     do_delete_messages(acting_account=alice, messages=[Message.objects.get()])
-    with pytest.raises(StorageError):  # its file is gone: the caller learns it
-        do_set_flags(acting_account=alice, messages=[gone], add=["seen"])
+    do_set_flags(acting_account=alice, messages=[gone], add=["seen"])
+    assert not gone.seen and not Message.objects.exists()
     assert_counters_match(alice)
+
+
+def test_a_bulk_action_goes_ahead_when_one_file_is_gone(alice, settings) -> None:
+    """A message expunged in another tab (or its file removed by another Maildir client)
+    since the list was read: the rest of a bulk mark-read or move is done, that one is left."""
+    inbox = folder(alice, "inbox")
+    m1, m2, m3 = (do_append(acting_account=alice, folder=inbox, data=raw(n)) for n in (1, 2, 3))
+    (root(settings, alice) / "new" / m2.maildir_key).unlink()
+    do_set_flags(acting_account=alice, messages=[m1, m2, m3], add=["seen"])
+    assert [m.seen for m in Message.objects.order_by("uid")] == [True, False, True]
+    assert_counters_match(alice)
+    work = do_create_folder(acting_account=alice, name="Work")
+    do_move(acting_account=alice, messages=[m1, m2, m3], destination=work)
+    assert [m.folder_id for m in Message.objects.order_by("pk")] == [work.pk, inbox.pk, work.pk]
+    assert len(list((root(settings, alice) / ".Work" / "cur").iterdir())) == 2
+    assert_counters_match(alice)
+    # reindex then drops the row whose file is gone, as Maildir is the truth.
+    call_command("reindex", alice.address, stdout=io.StringIO())
+    assert Message.objects.filter(folder=inbox).count() == 0
 
 
 def test_a_move_from_a_stale_row_keeps_the_flags_and_the_counters(alice, settings) -> None:
