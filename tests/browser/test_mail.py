@@ -153,6 +153,35 @@ def test_reply(stack: LiveStack, pages: Any, new_user: Any) -> None:
     assert full["from"]["address"] == bob.address
 
 
+def test_reply_goes_out_from_the_alias_it_was_sent_to(
+    stack: LiveStack, pages: Any, new_user: Any
+) -> None:
+    """Gmail's "send mail as": a mail to bob's alias is answered from the alias, which the
+    From choice shows; reply-all leaves the alias out of the recipients."""
+    alice, bob = new_user("alice"), new_user("bob")
+    sales = f"sales-{bob.address}"
+    stack.manage("alias", "add", sales, bob.address)
+    subject = "Quote for 40 chairs"
+    msg = inbound(bob, subject, "Please send a quote.", sender=alice.address)
+    msg.replace_header("To", sales)
+    stack.smtp_send(msg, [sales])
+    stack.api(bob).wait_for("inbox", subject)
+
+    ui = open_app(pages, bob)
+    ui.open_message(subject)
+    ui.action("view.replyAll").click()
+    ui.editor().wait_for()
+    chooser = ui.page.get_by_role("combobox", name=ui.t("compose.from"))
+    assert chooser.input_value() == sales
+    assert sales not in (ui.page.get_by_test_id("compose-to").text_content() or "")
+    ui.write("The quote is attached in spirit.")
+    ui.button("compose.send").click()
+    reply = stack.api(alice).wait_for("inbox", f"Re: {subject}")
+    full = stack.api(alice).message(reply["id"])
+    assert full["from"]["address"] == sales
+    assert [a["address"] for a in full["to"]] == [alice.address]
+
+
 def test_forward_with_attachment(stack: LiveStack, pages: Any, new_user: Any) -> None:
     bob, carol = new_user("bob"), new_user("carol")
     subject = "Signed contract"
