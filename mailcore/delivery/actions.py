@@ -33,6 +33,7 @@ from mailcore.directory.queries import Expansion, expand_recipient
 from mailcore.errors import MailcoreError, StorageError
 from mailcore.faults import fault_point
 from mailcore.mime import ParsedMessage, get_header, parse_message
+from mailcore.mime.headers import delivered_to, for_final_delivery, with_delivered_to
 from mailcore.store.actions import Arrival, Delivered, do_deliver_many
 from mailcore.store.maildir import safe_hostname
 from mailcore.store.models import Folder, Message, Source, SpecialUse
@@ -167,10 +168,12 @@ def _claim(entry_ids: list[int], worker: str) -> list[tuple[QueueEntry, Delivery
     return list(zip(entries, attempts, strict=True))
 
 
-def local_key(entry: QueueEntry, account: Account) -> str:
-    """Maildir base name derived from (queue entry, recipient): the idempotency key (R4)."""
+def local_key(entry: QueueEntry, account: Account, size: int) -> str:
+    """Maildir base name derived from (queue entry, recipient): the idempotency key (R4).
+    `size` is that copy's (S=, as Dovecot reads it): the same on every attempt, since the
+    copy is made from the same spool file, envelope sender and recipient."""
     digest = hashlib.sha256(account.address.encode()).hexdigest()[:16]
-    return f"{entry.queue_id}.{digest}.{safe_hostname(settings.MAIL_HOSTNAME)},S={entry.size}"
+    return f"{entry.queue_id}.{digest}.{safe_hostname(settings.MAIL_HOSTNAME)},S={size}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +336,15 @@ def _deliver_local(
     room = _QuotaRoom()
     for entry, pending, data, known in jobs:
         parsed = known or (parse_message(data) if pending else None)
+        been = delivered_to(data) if pending else set()
         for rcpt in pending:
+            if rcpt.address.lower() in been:
+                # It came back to an address that already delivered or forwarded it.
+                plans.append(_LocalRcpt(entry, rcpt, data, Expansion(), []))
+                plans[-1].early = Outcome(
+                    RecipientState.BOUNCED, f"5.4.6 mail forwarding loop for {rcpt.address}"
+                )
+                continue
             expansion = expansions.get(rcpt.address)
             if expansion is None:
                 expansion = expansions[rcpt.address] = expand_recipient(rcpt.address)
@@ -344,14 +355,20 @@ def _deliver_local(
                 plan.early = Outcome(RecipientState.BOUNCED, "5.1.1 " + problems)
                 continue
             for account in expansion.accounts:
+                if account.address in been:
+                    plan.early = Outcome(
+                        RecipientState.BOUNCED, f"5.4.6 mail forwarding loop for {account.address}"
+                    )
+                    break
                 inbox = _inbox(account, inboxes)
                 if inbox is None:
                     plan.early = Outcome(
                         RecipientState.DEFERRED, f"4.3.0 {account.address} has no INBOX"
                     )
                     break
-                key = local_key(entry, account)
-                full = room.refusal(entry, account, key, len(data))
+                copy = for_final_delivery(data, return_path=entry.sender, recipient=account.address)
+                key = local_key(entry, account, len(copy))
+                full = room.refusal(entry, account, key, len(copy))
                 if full is not None:
                     plan.early = full
                     break
@@ -361,7 +378,7 @@ def _deliver_local(
                     Arrival(
                         account=account,
                         folder=inbox,
-                        data=data,
+                        data=copy,
                         key=key,
                         parsed=parsed,
                         internal_date=entry.received_at,
@@ -385,7 +402,8 @@ def _deliver_local(
             delivered.append(arrivals[n].account.address)
         outcome = outcome or plan.early
         if outcome is None and plan.expansion.external:
-            _forward(plan.entry, plan.rcpt, plan.expansion.external, plan.data)
+            forwarded = with_delivered_to(plan.data, plan.rcpt.address)
+            _forward(plan.entry, plan.rcpt, plan.expansion.external, forwarded)
             delivered.append("forwarded to " + ", ".join(plan.expansion.external))
         outcomes[plan.rcpt.pk] = outcome or Outcome(
             RecipientState.DELIVERED, "2.0.0 " + ", ".join(delivered)

@@ -124,3 +124,42 @@ def get_header(data: bytes, name: str, *, limit: int = MAX_HEADER_BYTES) -> byte
         if key.lower() == wanted:
             return value
     return None
+
+
+# --- final delivery (RFC 5321 §4.4; Postfix local(8), Dovecot LDA) ---------------------------
+
+# A Return-Path field with its continuation lines. Only the final delivery writes one: any
+# that came with the message is dropped (Postfix's message_drop_headers does the same).
+_RETURN_PATH: Final = re.compile(
+    rb"^Return-Path[ \t]*:[^\r\n]*+(?:\r\n|\r|\n)?(?:[ \t][^\r\n]*+(?:\r\n|\r|\n)?)*+",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def delivered_to(data: bytes) -> set[str]:
+    """The addresses of the Delivered-To fields of the header (lower-cased, without <>): the
+    mail has already been delivered to, or forwarded by, each of them."""
+    out: set[str] = set()
+    for name, value in header_fields(data):
+        if name.lower() == b"delivered-to":
+            text = value.decode("utf-8", "replace").strip().strip("<>").strip()
+            if text:
+                out.add(text.lower())
+    return out
+
+
+def with_delivered_to(data: bytes, address: str) -> bytes:
+    """`data` with ``Delivered-To: address`` on top: what an alias adds before it forwards a
+    copy elsewhere, so that the copy coming back is seen as a loop (Postfix local(8))."""
+    return b"Delivered-To: " + address.encode("utf-8") + b"\r\n" + data
+
+
+def for_final_delivery(data: bytes, *, return_path: str, recipient: str) -> bytes:
+    """The copy a mailbox keeps: ``Return-Path: <envelope sender>`` and ``Delivered-To:`` on
+    top, Return-Path fields that came with the message removed. A header block that does not
+    end within the cap is not edited, only prefixed."""
+    block = find_header_block(data)
+    if not block.truncated:
+        data = _RETURN_PATH.sub(b"", data[: block.end]) + data[block.end :]
+    top = b"Return-Path: <" + return_path.encode("utf-8") + b">\r\n"
+    return top + with_delivered_to(data, recipient)

@@ -13,6 +13,7 @@ from mailcore.delivery.actions import do_enqueue, do_process_entry, do_sweep, lo
 from mailcore.delivery.models import DeliveryAttempt, Direction, QueueEntry, QueueRecipient
 from mailcore.directory.actions import do_add_alias
 from mailcore.directory.models import Alias
+from mailcore.mime.headers import for_final_delivery
 from mailcore.store.maildir import Maildir
 from mailcore.store.models import Folder, Message
 from tests.conftest import load_eml, run_queue
@@ -40,7 +41,14 @@ def test_smtp_to_maildir_end_to_end(alice, smtp_server, settings) -> None:
     assert run_queue() == ["done"]
     files = maildir_files(settings, alice)
     assert len(files) == 1 and files[0].read_bytes().endswith(MSG)
-    assert files[0].read_bytes().startswith(b"Received: from ")
+    assert (
+        files[0]
+        .read_bytes()
+        .startswith(
+            b"Return-Path: <bob@remote.example>\r\nDelivered-To: alice@example.com\r\n"
+            b"Received: from "
+        )
+    )
     msg = Message.objects.get()
     assert (msg.folder.special_use, msg.uid, msg.subject) == ("inbox", 1, "Lunch?")
     assert (msg.from_name, msg.from_addr, msg.message_id) == (
@@ -80,7 +88,8 @@ def test_crash_between_file_and_commit_leaves_no_duplicate(alice, settings) -> N
     # What a worker killed after the Maildir link (before its commit) leaves behind:
     inbox = Folder.objects.get(account=alice, special_use="inbox")
     md = Maildir(Path(settings.MAIL_ROOT) / alice.storage_path / "Maildir")
-    md.deliver(inbox.path, local_key(entry, alice), MSG)
+    copy = for_final_delivery(MSG, return_path=entry.sender, recipient=alice.address)
+    md.deliver(inbox.path, local_key(entry, alice, len(copy)), copy)
     assert do_process_entry(entry.pk) == "done"
     assert Message.objects.count() == 1 and len(maildir_files(settings, alice)) == 1
 
@@ -207,8 +216,10 @@ def test_every_corpus_message_is_delivered_never_dropped(alice, settings, name: 
     entry = enqueue(["alice@example.com"], data=data)
     assert do_process_entry(entry.pk) == "done"
     msg = Message.objects.get()
-    assert maildir_files(settings, alice)[0].read_bytes() == data
-    assert msg.size == len(data)
+    # Byte for byte, under the two lines of final delivery.
+    top = b"Return-Path: <bob@remote.example>\r\nDelivered-To: alice@example.com\r\n"
+    assert maildir_files(settings, alice)[0].read_bytes() == top + data
+    assert msg.size == len(top + data)
 
 
 KOREAN = [
