@@ -118,15 +118,17 @@ class Target:
 # --- MX lookup -------------------------------------------------------------------------------
 
 
-def _resolver(cfg: RelayConfig) -> dns.resolver.Resolver:
+def make_resolver(cfg: RelayConfig, *, lifetime: float | None = None) -> dns.resolver.Resolver:
+    """A resolver asking RELAY_NAMESERVERS (else /etc/resolv.conf): `lifetime` per lookup
+    (default the relay's DNS timeout), at most 5 s per try."""
     if cfg.nameservers:
         r = dns.resolver.Resolver(configure=False)
         r.nameservers = [ip for ip, _ in cfg.nameservers]
         r.nameserver_ports = dict(cfg.nameservers)
     else:
         r = dns.resolver.Resolver()
-    r.lifetime = cfg.dns_timeout
-    r.timeout = min(cfg.dns_timeout, 5.0)
+    r.lifetime = cfg.dns_timeout if lifetime is None else lifetime
+    r.timeout = min(r.lifetime, 5.0)
     return r
 
 
@@ -158,7 +160,7 @@ def _is_public(ip: str) -> bool:
 
 def resolve_targets(domain: str, cfg: RelayConfig) -> list[Target]:
     """Where mail for `domain` goes, in the order to try. Raises RouteError."""
-    resolver = _resolver(cfg)
+    resolver = make_resolver(cfg)
     try:
         answer = resolver.resolve(domain, "MX")
         mxs = [(rr.preference, rr.exchange) for rr in answer]

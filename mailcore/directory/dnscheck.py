@@ -18,7 +18,7 @@ import dns.resolver
 from django.conf import settings
 
 from mailcore.delivery.dkim import active_keys, txt_value
-from mailcore.delivery.relay import relay_config
+from mailcore.delivery.relay import make_resolver, relay_config
 
 OK, MISSING, WRONG, ERROR = "ok", "missing", "wrong", "error"
 
@@ -39,16 +39,8 @@ class _LookupError(Exception):
 
 def resolver() -> dns.resolver.Resolver:
     cfg = relay_config()
-    if cfg.nameservers:
-        r = dns.resolver.Resolver(configure=False)
-        r.nameservers = [ip for ip, _ in cfg.nameservers]
-        r.nameserver_ports = dict(cfg.nameservers)
-    else:
-        r = dns.resolver.Resolver()
     # An operator is waiting for the page: at most 5 s per lookup, whatever the relay allows.
-    r.lifetime = min(cfg.dns_timeout, 5.0)
-    r.timeout = r.lifetime
-    return r
+    return make_resolver(cfg, lifetime=min(cfg.dns_timeout, 5.0))
 
 
 def _query(r: dns.resolver.Resolver, name: str, rtype: str) -> list[object]:
