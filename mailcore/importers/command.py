@@ -13,6 +13,7 @@ from mailcore.directory.models import Account
 from mailcore.errors import InvalidAddressError
 from mailcore.importers.report import Report, format_report
 from mailcore.importers.textmap import MAX_MAP_BYTES
+from mailcore.management.commands._base import audit_cli
 
 DEFAULT_MAX_MESSAGE_BYTES = 100 * 1024 * 1024
 
@@ -55,6 +56,17 @@ class ImportCommand(BaseCommand):
         verbose = int(opts.get("verbosity", 1)) >= 1
         for line in format_report(report, dry_run=opts["dry_run"], verbose=verbose):
             self.stdout.write(line)
+        if not opts["dry_run"]:
+            # One audit row per run, with the report's totals: the console shows who imported
+            # what, and when, beside the changes made in it.
+            kind = type(self).__module__.rpartition(".")[2].removeprefix("import_")
+            source = str(opts.get("file") or opts.get("path") or opts.get("value") or "")
+            audit_cli(
+                f"import.{kind}",
+                source[:200],
+                account=str(opts.get("account") or ""),
+                **dict(sorted(report.counts.items())),
+            )
         if report.errors:
             raise CommandError(f"{report.errors} error(s); see above")
 

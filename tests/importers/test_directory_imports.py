@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mailcore.directory.actions import do_create_account, do_create_domain
-from mailcore.directory.models import Account, Alias, Domain, RelayRule
+from mailcore.directory.models import Account, Alias, AuditLog, Domain, RelayRule
 from mailcore.directory.queries import (
     Resolution,
     expand_recipient,
@@ -38,7 +38,17 @@ def test_import_hosts_dry_run_then_real_then_again() -> None:
         "skipped 3, errors 1"
     )
     assert Domain.objects.count() == 0
+    assert not AuditLog.objects.filter(action__startswith="import.").exists()  # dry: no row
     first = run("import_hosts", path)
+    [row] = AuditLog.objects.filter(action="import.hosts")
+    assert row.actor.startswith("cli:") and row.target == path and row.ip == "local"
+    assert row.detail == {
+        "account": "",
+        "created": 6,
+        "present": 1,
+        "skipped": 3,
+        "error": 1,
+    }
     assert first.failed == "1 error(s); see above"
     assert "line 9: bad_domain!" in first.out
     assert sorted(Domain.objects.values_list("name", flat=True)) == [
