@@ -13,6 +13,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from mailcore.auth import verify_credentials
+from mailcore.directory.actions import do_add_alias
 from mailcore.directory.models import Account, AppPassword
 from tests.api.helpers import token_client
 from webmail.accounts.models import Preferences, SessionRecord, TrustedImageSender
@@ -35,6 +36,7 @@ DEFAULTS = {
     "page_size": 50,
     "remote_images": "ask",
     "address": "alice@example.com",
+    "aliases": [],
 }
 
 
@@ -64,6 +66,12 @@ def test_defaults_without_creating_a_row(alice: Account, alice_api: APIClient) -
     assert response.status_code == 200
     assert response.json() == DEFAULTS
     assert not Preferences.objects.exists()  # created lazily, on the first change
+
+
+def test_settings_list_the_aliases_one_may_send_from(alice: Account, alice_api: APIClient) -> None:
+    do_add_alias("sales@example.com", ["alice@example.com"])
+    do_add_alias("info@example.com", ["someone@elsewhere.test"])
+    assert alice_api.get(SETTINGS).json()["aliases"] == ["sales@example.com"]
 
 
 def test_patch_any_subset_and_it_persists(alice: Account, alice_api: APIClient) -> None:

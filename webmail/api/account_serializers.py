@@ -34,6 +34,11 @@ class SettingsSerializer(serializers.Serializer):
         "message's; never: none by themselves (?images=1 still loads them on request)",
     )
     address = serializers.CharField(help_text="your address (read only)")
+    aliases = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="the aliases that deliver to you, which you may also send from (read only; "
+        "an administrator manages them)",
+    )
 
 
 class SettingsPatchSerializer(StrictSerializer):

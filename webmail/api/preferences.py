@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from mailcore.directory.actions import do_create_app_password, do_revoke_app_password
 from mailcore.directory.models import Account
-from mailcore.directory.queries import list_app_passwords
+from mailcore.directory.queries import list_app_passwords, sending_addresses
 from webmail.accounts.actions import (
     do_change_password,
     do_logout_everywhere,
@@ -56,6 +56,7 @@ def _settings_data(account: Account) -> dict[str, object]:
             "page_size": prefs.page_size,
             "remote_images": prefs.remote_images,
             "address": account.address,
+            "aliases": sending_addresses(account)[1:],
         }
     ).data
 

@@ -1776,6 +1776,8 @@ export interface components {
             remote_images: components["schemas"]["RemoteImagesEnum"];
             /** @description your address (read only) */
             address: string;
+            /** @description the aliases that deliver to you, which you may also send from (read only; an administrator manages them) */
+            aliases: string[];
         };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         SpamRequest: {

@@ -79,6 +79,11 @@ export function ProfileSection({ settings, onSaved }: Props) {
             {t("settings.displayNameHelp", { address: settings.address })}
           </span>
           <FieldError id="display-name-error" messages={nameErrors} />
+          {settings.aliases.length > 0 && (
+            <p className="help" data-testid="settings-aliases">
+              {t("settings.aliases", { addresses: settings.aliases.join(", ") })}
+            </p>
+          )}
         </div>
         <div className="field">
           <label htmlFor="settings-signature">{t("settings.signature")}</label>

@@ -14,6 +14,7 @@ const SETTINGS = {
   page_size: 50,
   remote_images: "ask",
   address: "alice@example.com",
+  aliases: ["sales@example.com"],
 };
 
 function server(extra: Record<string, (req: StubRequest) => Response> = {}) {
@@ -54,6 +55,7 @@ describe("SettingsView profile", () => {
     const { calls } = server();
     renderIn("en", <SettingsView onClose={vi.fn()} />);
     const name = await screen.findByLabelText("Display name");
+    expect(screen.getByTestId("settings-aliases").textContent).toContain("also send from sales@example.com");
     expect((name as HTMLInputElement).value).toBe("Alice");
     fireEvent.change(name, { target: { value: "  Alice Kim " } });
     fireEvent.change(screen.getByLabelText("Signature"), { target: { value: "Alice <R&D>\nMailroom" } });
