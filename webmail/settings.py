@@ -298,6 +298,8 @@ if REDIS_URL:
     }
 else:
     CELERY_BROKER_URL = "filesystem://"
+    # Kombu's filesystem transport with whole-file writes (see webmail/fsbroker.py).
+    CELERY_BROKER_TRANSPORT = "webmail.fsbroker:Transport"
     for _sub in ("queue", "processed", "control"):
         (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
