@@ -55,8 +55,11 @@ export function MailLayout({ user, onSignOut }: Props) {
   const { pageSize } = useShellSettings(settingsVersion);
   const [drawerOpen, setDrawerOpen] = useState(false);
   const [helpOpen, setHelpOpen] = useState(false);
-  const [selection, setSelection] = useState<Selection>(EMPTY_SELECTION);
-  const [activeId, setActiveId] = useState<number | null>(null);
+  const [selected, setSelected] = useState<{ key: string; value: Selection } | null>(null);
+  // The keyboard cursor and the selection belong to the list they were made in: another list
+  // has none. Derived from the list's key rather than reset by an effect, so that a key or
+  // click that comes before such an effect has run is never undone by it.
+  const [cursor, setCursor] = useState<{ key: string; id: number } | null>(null);
   const [confirmDelete, setConfirmDelete] = useState<readonly number[] | null>(null);
   const searchRef = useRef<HTMLInputElement>(null);
   const lastListRoute = useRef<Route>(INBOX);
@@ -95,6 +98,22 @@ export function MailLayout({ user, onSignOut }: Props) {
   const source = listSource(route);
   const list = useMessageList(source, pageSize);
   const { items } = list.state;
+  const listKey = list.state.key;
+  const activeId = cursor !== null && cursor.key === listKey ? cursor.id : null;
+  const listKeyRef = useRef(listKey);
+  listKeyRef.current = listKey;
+  const setActiveId = useCallback((id: number | null) => {
+    setCursor(id === null ? null : { key: listKeyRef.current, id });
+  }, []);
+  const selection = selected !== null && selected.key === listKey ? selected.value : EMPTY_SELECTION;
+  const setSelection = useCallback((next: Selection | ((s: Selection) => Selection)) => {
+    setSelected((st) => {
+      const key = listKeyRef.current;
+      const current = st !== null && st.key === key ? st.value : EMPTY_SELECTION;
+      const value = typeof next === "function" ? next(current) : next;
+      return st !== null && st.key === key && value === current ? st : { key, value };
+    });
+  }, []);
   const currentFolderId = route.kind === "mail" ? route.folderId : route.kind === "search" ? route.folderId : null;
   const currentFolder = folders?.find((f) => f.id === currentFolderId) ?? null;
   const folderLabel = useCallback(
@@ -105,17 +124,13 @@ export function MailLayout({ user, onSignOut }: Props) {
     [folders, t],
   );
 
-  // A new list: nothing selected, no cursor, drawer closed.
-  useEffect(() => {
-    setSelection(EMPTY_SELECTION);
-    setActiveId(null);
-    setDrawerOpen(false);
-  }, [list.state.key]);
+  // A new list: the drawer closes (cursor and selection: see above).
+  useEffect(() => setDrawerOpen(false), [listKey]);
   // Rows that left the list leave the selection.
-  useEffect(() => setSelection((s) => prune(s, items.map((m) => m.id))), [items]);
+  useEffect(() => setSelection((s) => prune(s, items.map((m) => m.id))), [items, setSelection]);
   useEffect(() => {
     if (openId !== null) setActiveId(openId);
-  }, [openId]);
+  }, [openId, setActiveId]);
 
   const onSeen = useCallback(
     (m: MessageDetail) => {
