@@ -33,7 +33,12 @@ from mailcore.directory.queries import Expansion, expand_recipient
 from mailcore.errors import MailcoreError, StorageError
 from mailcore.faults import fault_point
 from mailcore.mime import ParsedMessage, get_header, parse_message
-from mailcore.mime.headers import delivered_to, for_final_delivery, with_delivered_to
+from mailcore.mime.headers import (
+    delivered_to,
+    final_delivery_top,
+    with_delivered_to,
+    without_return_path,
+)
 from mailcore.store.actions import Arrival, Delivered, do_deliver_many
 from mailcore.store.maildir import safe_hostname
 from mailcore.store.models import Folder, Message, Source, SpecialUse
@@ -337,6 +342,7 @@ def _deliver_local(
     for entry, pending, data, known in jobs:
         parsed = known or (parse_message(data) if pending else None)
         been = delivered_to(data) if pending else set()
+        stripped = without_return_path(data) if pending else data  # once, for every mailbox
         for rcpt in pending:
             if rcpt.address.lower() in been:
                 # It came back to an address that already delivered or forwarded it.
@@ -366,7 +372,8 @@ def _deliver_local(
                         RecipientState.DEFERRED, f"4.3.0 {account.address} has no INBOX"
                     )
                     break
-                copy = for_final_delivery(data, return_path=entry.sender, recipient=account.address)
+                top = final_delivery_top(return_path=entry.sender, recipient=account.address)
+                copy = top + stripped
                 key = local_key(entry, account, len(copy))
                 full = room.refusal(entry, account, key, len(copy))
                 if full is not None:

@@ -154,12 +154,28 @@ def with_delivered_to(data: bytes, address: str) -> bytes:
     return b"Delivered-To: " + address.encode("utf-8") + b"\r\n" + data
 
 
+def without_return_path(data: bytes) -> bytes:
+    """`data` without the Return-Path fields that came with it (only the final delivery
+    writes one). A header block that does not end within the cap is left as it is."""
+    block = find_header_block(data)
+    if block.truncated:
+        return data
+    return _RETURN_PATH.sub(b"", data[: block.end]) + data[block.end :]
+
+
+def final_delivery_top(*, return_path: str, recipient: str) -> bytes:
+    """The two lines final delivery puts on top of a mailbox's copy."""
+    return (
+        b"Return-Path: <"
+        + return_path.encode("utf-8")
+        + b">\r\n"
+        + with_delivered_to(b"", recipient)
+    )
+
+
 def for_final_delivery(data: bytes, *, return_path: str, recipient: str) -> bytes:
     """The copy a mailbox keeps: ``Return-Path: <envelope sender>`` and ``Delivered-To:`` on
-    top, Return-Path fields that came with the message removed. A header block that does not
-    end within the cap is not edited, only prefixed."""
-    block = find_header_block(data)
-    if not block.truncated:
-        data = _RETURN_PATH.sub(b"", data[: block.end]) + data[block.end :]
-    top = b"Return-Path: <" + return_path.encode("utf-8") + b">\r\n"
-    return top + with_delivered_to(data, recipient)
+    top of `data` without its own Return-Path fields. Delivery of one message to many
+    mailboxes strips once (without_return_path) and puts each mailbox's top on that."""
+    top = final_delivery_top(return_path=return_path, recipient=recipient)
+    return top + without_return_path(data)
