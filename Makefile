@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: install run test test-fast test-frontend smoke lint fmt frontend schema check-schema \
-	bench-ingest bench-api bench-browser chromium screenshots clean
+	bench-ingest bench-api bench-browser bench-imap chromium imap-tools screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -54,13 +54,17 @@ run: install frontend
 # The whole suite: Vitest for the browser app, then unit, store, protocol, delivery, API and
 # end-to-end tests (including the embedded-default smoke that starts `manage.py runall` itself).
 # Uses PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set, else SQLite and the filesystem broker.
-test: install lint frontend chromium
+test: install lint frontend chromium imap-tools
 	cd frontend && npm test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Debian's Chromium for the browser tests (tests/browser/), installed with apt-get if missing.
 chromium:
 	@bash scripts/ensure-chromium.sh
+
+# Debian's isync (mbsync), the real IMAP client of tests/e2e/test_mbsync.py, installed if missing.
+imap-tools:
+	@bash scripts/ensure-imap-tools.sh
 
 # Screenshots of the main screens (Korean and English, desktop and phone) → docs/screenshots/.
 screenshots: install frontend chromium
@@ -88,6 +92,10 @@ bench-ingest: install
 
 bench-api: install
 	$(PY) bench/api_list.py $(BENCH_ARGS)
+
+bench-imap: install
+	@bash scripts/ensure-imap-tools.sh --dovecot
+	$(PY) bench/imap.py $(BENCH_ARGS)
 
 bench-browser: install frontend chromium
 	$(PY) bench/browser_list.py $(BENCH_ARGS)

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Makes sure the IMAP clients and servers we did not write are installed from Debian:
+#   isync (mbsync)           for the end-to-end test tests/e2e/test_mbsync.py (`make test`);
+#   dovecot-imapd (--dovecot) for bench/imap.py only, which runs it beside Mailroom.
+# Idempotent and quiet when all is there. Installing Dovecot never leaves a system Dovecot
+# running on 143/993: service starts are refused during the install (policy-rc.d) and the
+# unit is disabled afterwards; the benchmark starts its own Dovecot on loopback high ports.
+# MBSYNC=/path/to/mbsync and DOVECOT=/path/to/dovecot use other binaries.
+set -euo pipefail
+
+MBSYNC="${MBSYNC:-/usr/bin/mbsync}"
+DOVECOT="${DOVECOT:-/usr/sbin/dovecot}"
+want_dovecot=0
+for arg in "$@"; do
+  case "$arg" in
+    --dovecot) want_dovecot=1 ;;
+    *) echo "usage: $0 [--dovecot]" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+[ -x "$MBSYNC" ] || missing+=(isync)
+if [ "$want_dovecot" -eq 1 ]; then
+  [ -x "$DOVECOT" ] || missing+=(dovecot-core)
+  [ -e /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
+fi
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+for bin in "$MBSYNC" "$DOVECOT"; do
+  case "$bin" in /usr/bin/mbsync | /usr/sbin/dovecot) ;; *)
+    if [ ! -x "$bin" ]; then echo "ensure-imap-tools: $bin is not an executable" >&2; exit 1; fi ;;
+  esac
+done
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "ensure-imap-tools: missing ${missing[*]} and no apt-get here; install them" \
+    "and set MBSYNC=/path/to/mbsync (DOVECOT=/path/to/dovecot for the benchmark)" >&2
+  exit 1
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; else
+    echo "ensure-imap-tools: need root to apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# Debian starts a daemon right after installing it (invoke-rc.d), on 143/993 for Dovecot.
+# policy-rc.d exit 101 = "action forbidden": nothing starts. One already present (as in
+# Docker images) is left alone; ours is removed again on exit.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [[ " ${missing[*]} " == *" dovecot"* ]] && [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# ensure-imap-tools.sh: no service starts while it installs\nexit 101\n' \
+    | $sudo tee "$policy" >/dev/null
+  $sudo chmod 755 "$policy"
+  own_policy=1
+fi
+cleanup() { if [ "$own_policy" -eq 1 ]; then $sudo rm -f "$policy"; fi; }
+trap cleanup EXIT
+
+echo "ensure-imap-tools: installing ${missing[*]} (Debian packages)"
+log="$(mktemp)"
+# One lock wait: another apt-get (a colleague's install) may hold /var/lib/dpkg/lock.
+if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+      -o DPkg::Lock::Timeout=300 --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  echo "ensure-imap-tools: apt-get install ${missing[*]} failed (see above)" >&2
+  rm -f "$log"
+  exit 1
+fi
+rm -f "$log"
+
+if [[ " ${missing[*]} " == *" dovecot"* ]]; then
+  # Belt and braces for machines whose policy let the service start: stop it and keep it off.
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    $sudo systemctl disable --now dovecot.service dovecot.socket >/dev/null 2>&1 || true
+  elif command -v update-rc.d >/dev/null 2>&1; then
+    $sudo invoke-rc.d dovecot stop >/dev/null 2>&1 || true
+    $sudo update-rc.d dovecot disable >/dev/null 2>&1 || true
+  fi
+fi
+
+[ -x "$MBSYNC" ] || { echo "ensure-imap-tools: $MBSYNC still missing after installing isync" >&2; exit 1; }
+if [ "$want_dovecot" -eq 1 ] && [ ! -x "$DOVECOT" ]; then
+  echo "ensure-imap-tools: $DOVECOT still missing after installing dovecot-imapd" >&2
+  exit 1
+fi
