@@ -318,6 +318,26 @@ def _rule_domain(value: str) -> str:
     return canonical_domain(value.removeprefix("@")) if value else ""
 
 
+def wide_rule_is_safe(
+    net: ipaddress.IPv4Network | ipaddress.IPv6Network,
+    action: str,
+    sender_domain: str,
+    recipient_domain: str,
+) -> bool:
+    """May a rule wider than /24 (/56) be added without `force`? The one answer for the
+    `access` command, the console and the importers (access, mynetworks):
+    - loopback (127.0.0.0/8, ::1): only this machine, as in Postfix's default mynetworks;
+    - a rule for a recipient domain (sendmail `To:example.com RELAY`, backup MX) or a
+      non-RELAY rule for a sender domain (`From:spam.example REJECT`): the domain is the
+      point of the rule and every client is meant. RELAY for a sender domain stays forced:
+      envelope senders are forged at will (security.md R17)."""
+    if net.network_address.is_loopback and net.broadcast_address.is_loopback:
+        return True
+    if recipient_domain:
+        return True
+    return bool(sender_domain) and action != RelayAction.RELAY
+
+
 def do_add_relay_rule(
     network: str,
     action: str,
@@ -328,7 +348,8 @@ def do_add_relay_rule(
     force: bool = False,
 ) -> RelayRule:
     """Add (or change the action of) an access rule. Rules wider than /24 (IPv4) or /56 (IPv6)
-    are refused unless `force`: relaying for a whole provider is almost always a mistake."""
+    are refused unless `force` (relaying for a whole provider is almost always a mistake),
+    except those wide_rule_is_safe() allows."""
     net = canonical_network(network)
     try:
         relay_action = RelayAction(action.upper())
@@ -336,13 +357,18 @@ def do_add_relay_rule(
         raise InvalidAddressError(
             f"action must be one of {', '.join(RelayAction.values)}, not {action!r}"
         ) from exc
+    sender, recipient = _rule_domain(sender_domain), _rule_domain(recipient_domain)
     widest = WIDEST_IPV4_PREFIX if net.version == 4 else WIDEST_IPV6_PREFIX
-    if net.prefixlen < widest and not force:
+    if (
+        net.prefixlen < widest
+        and not force
+        and not wide_rule_is_safe(net, relay_action, sender, recipient)
+    ):
         raise ConflictError(f"{net} is wider than /{widest}; refusing without --force")
     rule, _ = RelayRule.objects.update_or_create(
         network=str(net),
-        sender_domain=_rule_domain(sender_domain),
-        recipient_domain=_rule_domain(recipient_domain),
+        sender_domain=sender,
+        recipient_domain=recipient,
         defaults={"action": relay_action, "comment": comment[:200]},
     )
     return rule

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import ipaddress
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -331,11 +330,6 @@ def import_virtual(
 # --- relay rules (access, mynetworks) -----------------------------------------------------------
 
 
-def _is_loopback(network: str) -> bool:
-    net = ipaddress.ip_network(network, strict=False)
-    return net.network_address.is_loopback and net.broadcast_address.is_loopback
-
-
 def import_access(
     records: list[AccessRecord],
     skips: list[Skip],
@@ -345,9 +339,9 @@ def import_access(
     dry_run: bool,
     origin: str = "access",
 ) -> Report:
-    """Each record becomes a relay rule per network. Domain-keyed rules span every address
-    (0.0.0.0/0 and ::/0) and need no --force; a client network wider than /24 (/56) does,
-    except loopback. The first entry for a key wins, later ones are reported."""
+    """Each record becomes a relay rule per network. Which wide rules need --force is decided
+    by do_add_relay_rule, as for `access add` (loopback and domain-keyed rules do not).
+    The first entry for a key wins, later ones are reported."""
     report = Report()
     _bad_lines(report, bad)
     for s in skips:
@@ -396,7 +390,7 @@ def import_access(
                             sender_domain=sender,
                             recipient_domain=recipient,
                             comment=comment,
-                            force=force or rec.domain_rule or _is_loopback(network),
+                            force=force,
                         )
                 except MailcoreError as exc:
                     report.error(shown, str(exc), where=where)
