@@ -1,38 +1,68 @@
 """`manage.py runall` (what `make run` starts): every Mailroom process under one supervisor.
 
 Migrates, makes a self-signed certificate if none is configured, prints what listens where,
-then runs web, SMTP, the delivery worker and the queue sweep (beat), restarting any that die.
+then runs web, SMTP, the delivery worker and the queue sweep (beat). Each child is restarted on
+its own whenever it dies, with growing back-off while it keeps dying, never stopping the others.
 """
 
 from __future__ import annotations
 
+import logging
+import logging.handlers
 import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mailcore.tls import ensure_self_signed
 
-RESTART_WINDOW = 60.0
-MAX_RESTARTS = 5
+log = logging.getLogger("mailroom.supervisor")
+
+# Restart back-off (Postfix master throttles a failing service; systemd grows RestartSec): the
+# n-th quick death in a row waits BASE * 2**(n-1) seconds, at most MAX, for as long as it keeps
+# failing. A child that ran STABLE seconds before it died starts a new count.
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 60.0
+STABLE_SECONDS = 30.0
+POLL_SECONDS = 0.2
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
 
 
 @dataclass
 class Child:
+    """One supervised process. Each child is restarted on its own schedule: one that keeps
+    dying never stops or delays the others."""
+
     name: str
     argv: list[str]
     proc: subprocess.Popen[bytes] | None = None
-    restarts: list[float] = field(default_factory=list)
+    started_at: float = 0.0
+    failures: int = 0  # quick deaths in a row
+    restart_at: float | None = None  # set while waiting out the back-off
 
     def start(self) -> None:
+        self.started_at = time.monotonic()
+        self.restart_at = None
         self.proc = subprocess.Popen(self.argv, start_new_session=False)
+
+    def backoff(self, base: float, cap: float) -> float:
+        return float(min(cap, base * 2 ** max(0, self.failures - 1)))
 
 
 def web_argv(python: str, bind: str, *, workers: int, threads: int) -> list[str]:
@@ -74,6 +104,78 @@ def describe_broker() -> str:
     return f"filesystem:// {settings.BROKER_DIR}"
 
 
+def children(py: str, opts: dict[str, Any]) -> list[Child]:
+    """Every process runall supervises, in start order; one line per child."""
+    var = str(settings.BROKER_DIR.parent)
+    return [
+        Child(
+            "web",
+            web_argv(
+                py,
+                str(settings.WEB_LISTEN),
+                workers=opts["web_workers"],
+                threads=opts["web_threads"],
+            ),
+        ),
+        Child("smtp", [py, "-m", "mailcore.smtp"]),
+        Child("worker", worker_argv(py, opts["worker_concurrency"], opts["worker_pool"])),
+        Child("beat", beat_argv(py, os.path.join(var, "celerybeat-schedule"))),
+    ]
+
+
+def open_log(path: Path) -> Path:
+    """The supervisor's own log (its starts, deaths and restarts), rotated at 1 MB with 5 old
+    files kept. Not propagated to the root handler: the console gets its own line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for old in list(log.handlers):
+        log.removeHandler(old)
+        old.close()
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=1 << 20, backupCount=5)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    return path
+
+
+def worker_argv(python: str, concurrency: int, pool: str) -> list[str]:
+    return [
+        python,
+        "-m",
+        "celery",
+        "-A",
+        "webmail",
+        "worker",
+        "-Q",
+        "mailroom",
+        "--concurrency",
+        str(concurrency),
+        "--pool",
+        pool,
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--hostname",
+        f"worker@{settings.MAIL_HOSTNAME}",
+    ]
+
+
+def beat_argv(python: str, schedule: str) -> list[str]:
+    return [
+        python,
+        "-m",
+        "celery",
+        "-A",
+        "webmail",
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--schedule",
+        schedule,
+    ]
+
+
 class Command(BaseCommand):
     help = "Run every Mailroom process (web, SMTP, worker, sweep) in the foreground."
 
@@ -93,69 +195,43 @@ class Command(BaseCommand):
             "--skip",
             action="append",
             default=[],
-            choices=["web", "smtp", "worker", "beat"],
-            help="do not start this process (e.g. workers on another host)",
+            metavar="NAME",
+            help="do not start this process (web, smtp, worker, beat …; e.g. workers on "
+            "another host); may be repeated",
+        )
+        parser.add_argument(
+            "--restart-delay",
+            type=float,
+            default=BACKOFF_BASE_SECONDS,
+            help="seconds before restarting a child that died quickly; doubles with each "
+            "further quick death (default %(default)s)",
+        )
+        parser.add_argument(
+            "--restart-delay-max",
+            type=float,
+            default=BACKOFF_MAX_SECONDS,
+            help="the longest wait between restarts of a failing child (default %(default)s)",
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        procs = children(sys.executable, opts)
+        unknown = set(opts["skip"]) - {c.name for c in procs}
+        if unknown:
+            known = ", ".join(c.name for c in procs)
+            raise CommandError(f"--skip {', '.join(sorted(unknown))}: not one of {known}")
+        procs = [c for c in procs if c.name not in opts["skip"]]
+        base = max(0.05, opts["restart_delay"])
+        cap = max(base, opts["restart_delay_max"])
         call_command("migrate", interactive=False, verbosity=0)
         created = False
         if settings.TLS_SELF_SIGNED:
             created = ensure_self_signed(
                 settings.TLS_CERT_FILE, settings.TLS_KEY_FILE, settings.MAIL_HOSTNAME
             )
-        py = sys.executable
-        web = settings.WEB_LISTEN
-        var = str(settings.BROKER_DIR.parent)
-        children = [
-            Child(
-                "web",
-                web_argv(py, str(web), workers=opts["web_workers"], threads=opts["web_threads"]),
-            ),
-            Child("smtp", [py, "-m", "mailcore.smtp"]),
-            Child(
-                "worker",
-                [
-                    py,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "webmail",
-                    "worker",
-                    "-Q",
-                    "mailroom",
-                    "--concurrency",
-                    str(opts["worker_concurrency"]),
-                    "--pool",
-                    opts["worker_pool"],
-                    "--loglevel",
-                    "INFO",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--hostname",
-                    f"worker@{settings.MAIL_HOSTNAME}",
-                ],
-            ),
-            Child(
-                "beat",
-                [
-                    py,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "webmail",
-                    "beat",
-                    "--loglevel",
-                    "INFO",
-                    "--schedule",
-                    os.path.join(var, "celerybeat-schedule"),
-                ],
-            ),
-        ]
-        children = [c for c in children if c.name not in opts["skip"]]
         # Event streams may take three quarters of the web threads; the rest serve requests.
         os.environ.setdefault("EVENTS_MAX_STREAMS", str(max(1, opts["web_threads"] * 3 // 4)))
-        self._banner(created)
+        log_file = open_log(Path(settings.BROKER_DIR).parent / "log" / "runall.log")
+        self._banner(created, log_file)
         stopping = False
 
         def stop(signum: int, _frame: object) -> None:
@@ -164,42 +240,80 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        for child in children:
-            child.start()
-        exit_code = 0
         try:
+            for child in procs:
+                self._start(child, base, cap)
             while not stopping:
-                time.sleep(0.5)
-                for child in children:
-                    assert child.proc is not None
-                    code = child.proc.poll()
-                    if code is None or stopping:
-                        continue
-                    now = time.monotonic()
-                    child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW]
-                    if len(child.restarts) >= MAX_RESTARTS:
-                        self.stderr.write(f"{child.name} keeps dying (exit {code}); stopping all")
-                        stopping, exit_code = True, 1
+                time.sleep(POLL_SECONDS)
+                for child in procs:
+                    if stopping:
                         break
-                    self.stderr.write(f"{child.name} exited with {code}; restarting")
-                    child.restarts.append(now)
-                    child.start()
+                    self._tend(child, base, cap)
         finally:
-            for child in children:
-                if child.proc and child.proc.poll() is None:
-                    child.proc.terminate()
-            deadline = time.monotonic() + 10
-            for child in children:
-                if child.proc is None:
-                    continue
-                try:
-                    child.proc.wait(max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    child.proc.kill()
-                    child.proc.wait()
-        sys.exit(exit_code)
+            self._stop_all(procs)
+        sys.exit(0)
 
-    def _banner(self, cert_created: bool) -> None:
+    def _say(self, message: str, *, level: int = logging.INFO) -> None:
+        """To the supervisor's log file and to the console runall was started from."""
+        log.log(level, message)
+        self.stdout.write(f"[runall] {message}")
+        self.stdout.flush()
+
+    def _start(self, child: Child, base: float, cap: float) -> None:
+        try:
+            child.start()
+        except OSError as exc:  # cannot even fork/exec: fail like a quick death
+            child.proc = None
+            child.failures += 1
+            delay = child.backoff(base, cap)
+            child.restart_at = time.monotonic() + delay
+            self._say(
+                f"{child.name} could not start ({exc}; failure {child.failures} in a row); "
+                f"retrying in {delay:g} s",
+                level=logging.ERROR,
+            )
+            return
+        assert child.proc is not None
+        self._say(f"started {child.name} (pid {child.proc.pid})")
+
+    def _tend(self, child: Child, base: float, cap: float) -> None:
+        """Notice a dead child and schedule its restart, or restart it once its wait is over."""
+        now = time.monotonic()
+        if child.restart_at is not None:
+            if now >= child.restart_at:
+                self._start(child, base, cap)
+            return
+        if child.proc is None:
+            return
+        code = child.proc.poll()
+        if code is None:
+            return
+        ran = now - child.started_at
+        child.failures = 1 if ran >= STABLE_SECONDS else child.failures + 1
+        delay = child.backoff(base, cap)
+        child.restart_at = now + delay
+        self._say(
+            f"{child.name} (pid {child.proc.pid}) exited with {describe_exit(code)} after "
+            f"{ran:.1f} s (failure {child.failures} in a row); restarting in {delay:g} s",
+            level=logging.WARNING if child.failures == 1 else logging.ERROR,
+        )
+
+    @staticmethod
+    def _stop_all(procs: list[Child]) -> None:
+        for child in procs:
+            if child.proc and child.proc.poll() is None:
+                child.proc.terminate()
+        deadline = time.monotonic() + 10
+        for child in procs:
+            if child.proc is None:
+                continue
+            try:
+                child.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                child.proc.wait()
+
+    def _banner(self, cert_created: bool, log_file: Path) -> None:
         s = settings
         lines = [
             "Mailroom is starting",
@@ -214,6 +328,7 @@ class Command(BaseCommand):
             f"  TLS certificate           {s.TLS_CERT_FILE}"
             + (" (self-signed, created now)" if cert_created else ""),
             f"  hostname                  {s.MAIL_HOSTNAME}",
+            f"  supervisor log            {log_file}",
             "  not yet available: IMAP, POP3 — see the README",
         ]
         self.stdout.write("\n".join(lines))
