@@ -79,7 +79,10 @@ class Message(models.Model):
     info = models.CharField(max_length=64, blank=True, default="", help_text="letters after ':2,'")
     size = models.BigIntegerField()
     internal_date = models.DateTimeField()
+    # The account-wide modseq of the last change to this row (ARCHITECTURE rule 8), and of its
+    # arrival: CONDSTORE/QRESYNC and JMAP /changes read them (mailcore.store.history).
     modseq = models.BigIntegerField(default=1)
+    created_modseq = models.BigIntegerField(default=0)
     seen = models.BooleanField(default=False)
     answered = models.BooleanField(default=False)
     flagged = models.BooleanField(default=False)
@@ -106,6 +109,8 @@ class Message(models.Model):
             models.UniqueConstraint(fields=("folder", "uid"), name="message_unique_uid"),
             models.UniqueConstraint(fields=("account", "maildir_key"), name="message_unique_key"),
         )
+        # FETCH … (CHANGEDSINCE m), SEARCH MODSEQ and the polling watcher: one range scan.
+        indexes = (models.Index(fields=("folder", "modseq"), name="message_folder_modseq"),)
 
     def __str__(self) -> str:
         return f"{self.folder_id}:{self.uid}"
@@ -122,3 +127,80 @@ class MessageText(models.Model):
 
     def __str__(self) -> str:
         return f"text of {self.message_id}"
+
+
+class MessageMeta(models.Model):
+    """What IMAP FETCH needs beyond the listing fields, computed once at delivery/APPEND by
+    mailcore.mime.imapmeta (ENVELOPE, BODYSTRUCTURE, the prefetched header fields), so a
+    full-folder FETCH never opens a message file. Kept apart from Message so listing rows and
+    flag-only FETCHes stay narrow; filled by every store path and by `reindex --imap-meta`."""
+
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, primary_key=True, related_name="meta"
+    )
+    # imapmeta.VERSION that computed the row: older rows are recomputed by reindex.
+    version = models.SmallIntegerField(default=0)
+    # Nested lists (see imapmeta): str = UTF-8 IMAP string, {"b": base64} = other bytes,
+    # int = number, None = NIL, list = parenthesised list.
+    envelope = models.JSONField(default=list)
+    bodystructure = models.JSONField(default=list)
+    # The PREFETCH_FIELDS of the header, raw CRLF lines in their order (imapmeta).
+    header_fields = models.BinaryField(default=b"")
+    # False when some prefetch field was left out (over the size cap): read the file then.
+    header_fields_complete = models.BooleanField(default=True)
+    header_size = models.BigIntegerField(default=0, help_text="CRLF form, with the blank line")
+    body_size = models.BigIntegerField(default=0, help_text="CRLF form")
+    body_lines = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"IMAP metadata of {self.message_id}"
+
+
+class ChangeCounter(models.Model):
+    """One row per account: the account-wide modseq counter (ARCHITECTURE rule 8), taken under
+    this row's lock in the same transaction as the change, so modseqs commit in order. Created
+    on the account's first change (mailcore.store.history.next_modseq)."""
+
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, primary_key=True, related_name="change_counter"
+    )
+    highestmodseq = models.BigIntegerField(default=1)
+    # Tombstones with a modseq at or below this were purged: an older client state cannot be
+    # answered from history any more (the client must resync).
+    purged_modseq = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"modseq {self.highestmodseq} of {self.account_id}"
+
+
+class TombstoneKind(models.TextChoices):
+    EXPUNGED = "expunged", "Message destroyed"
+    MOVED = "moved", "UID left the folder (the message lives on elsewhere)"
+    FOLDER = "folder", "Folder destroyed"
+
+
+class Tombstone(models.Model):
+    """A UID that left a folder (expunge or move away) or a folder that went, with the modseq
+    of that change: QRESYNC VANISHED (RFC 7162 §3.2.10) and JMAP /changes read it. Kept for
+    CHANGES_HISTORY_DAYS, then purged (mailcore.store.tasks.purge_tombstones). Folder and
+    message are plain ids: both rows are usually gone."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="tombstones", db_index=False
+    )
+    kind = models.CharField(max_length=10, choices=TombstoneKind.choices)
+    folder_id = models.BigIntegerField()
+    uid = models.BigIntegerField(null=True, blank=True)
+    message_pk = models.BigIntegerField(null=True, blank=True)
+    modseq = models.BigIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = (
+            models.Index(fields=("folder_id", "modseq"), name="tombstone_folder_modseq"),
+            models.Index(fields=("account", "modseq"), name="tombstone_account_modseq"),
+            models.Index(fields=("created_at",), name="tombstone_created"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.folder_id}:{self.uid} @{self.modseq}"
