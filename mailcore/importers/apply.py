@@ -52,9 +52,17 @@ MAX_KEYWORDS = 64
 
 
 @contextlib.contextmanager
-def _writes(dry_run: bool) -> Iterator[None]:
+def _writes(
+    dry_run: bool, report: Report | None = None, *, skip_errors: bool = True
+) -> Iterator[None]:
+    """One transaction for a directory import. It is rolled back for a dry run, and when the
+    run found errors unless `skip_errors`: half an import (some domains, aliases whose targets
+    failed) is worse than none, and the admin fixes the file and runs it again."""
     with transaction.atomic():
         yield
+        if report is not None and report.errors and not skip_errors and not dry_run:
+            report.discarded = True
+            transaction.set_rollback(True)
         if dry_run:
             transaction.set_rollback(True)
 
@@ -83,13 +91,18 @@ def _ensure_domain(report: Report, name: str, where: str) -> str | None:
 
 
 def import_hosts(
-    names: list[HostName], skips: list[HostSkip], bad: list[BadLine], *, dry_run: bool
+    names: list[HostName],
+    skips: list[HostSkip],
+    bad: list[BadLine],
+    *,
+    dry_run: bool,
+    skip_errors: bool = False,
 ) -> Report:
     report = Report()
     _bad_lines(report, bad)
     for s in skips:
-        report.skipped(s.name, s.reason, where=f"line {s.line}")
-    with _writes(dry_run):
+        report.skipped(s.name, s.reason, where=f"line {s.line}" if s.line else "")
+    with _writes(dry_run, report, skip_errors=skip_errors):
         for host in names:
             _ensure_domain(report, host.name, f"line {host.line}")
     return report
@@ -208,19 +221,24 @@ def _apply_alias(
         report.add(UPDATED, shown, where=where, reason=f"added {', '.join(new)}")
 
 
-def _note_dangling(report: Report, pairs: list[tuple[str, str]]) -> None:
+def _note_dangling(report: Report, pairs: list[tuple[str, str]], *, allow: bool) -> None:
     """Local targets with neither an account nor an alias: on the old host they were Unix
-    users; here mail to them would bounce until their accounts exist."""
+    users; here mail to them would bounce until their accounts exist (a stock /etc/aliases
+    sends postmaster to root). An error, so the run exits 1, unless `allow` (a note then)."""
     local = set(Domain.objects.values_list("name", flat=True))
     wanted = {t for _, t in pairs if t.rpartition("@")[2] in local}
     known = set(Account.objects.filter(address__in=wanted).values_list("address", flat=True))
     known |= set(Alias.objects.filter(source__in=wanted).values_list("source", flat=True))
     for target in sorted(wanted - known):
         sources = sorted({src for src, t in pairs if t == target})
-        report.note(
-            f"{target} (target of {', '.join(sources)}) is neither an account nor an alias "
-            "yet: create it, or mail to it bounces"
-        )
+        text = f"{target} (target of {', '.join(sources)}) is neither an account nor an alias"
+        if allow:
+            report.note(f"{text} yet: create it, or mail to it bounces")
+        else:
+            report.error(
+                target,
+                f"{text}: create it first (account add), or import with --allow-dangling",
+            )
 
 
 def import_aliases(
@@ -230,9 +248,12 @@ def import_aliases(
     domains: list[str],
     target_domain: str | None = None,
     dry_run: bool,
+    skip_errors: bool = False,
+    allow_dangling: bool = False,
 ) -> Report:
     """`domains`: where bare names (root) become aliases (see alias_domains); bare targets
-    (alice) are taken in the alias's own domain unless `target_domain` is given."""
+    (alice) are taken in the alias's own domain unless `target_domain` is given. A local
+    target that is neither an account nor an alias is an error unless `allow_dangling`."""
     report = Report()
     _bad_lines(report, bad)
     seen: dict[str, str] = {}
@@ -243,7 +264,7 @@ def import_aliases(
         for t in e.targets
     ):
         report.note("include files were copied as they are now; later edits are not followed")
-    with _writes(dry_run):
+    with _writes(dry_run, report, skip_errors=skip_errors):
         for entry in entries:
             where = f"line {entry.line}"
             names = [entry.name] if "@" in entry.name else [f"{entry.name}@{d}" for d in domains]
@@ -262,7 +283,7 @@ def import_aliases(
                     seen=seen,
                     imported=imported,
                 )
-        _note_dangling(report, imported)
+        _note_dangling(report, imported, allow=allow_dangling)
     return report
 
 
@@ -274,6 +295,8 @@ def import_virtual(
     *,
     bare_domains: list[str],
     dry_run: bool,
+    skip_errors: bool = False,
+    allow_dangling: bool = False,
 ) -> Report:
     """Virtual alias domains first (they become local domains), then the aliases. '@domain'
     keys are catch-alls; bare keys need `bare_domains`; bare targets get the alias's domain."""
@@ -283,7 +306,7 @@ def import_virtual(
         report.skipped(s.key, s.reason, where=f"line {s.line}")
     seen: dict[str, str] = {}
     imported: list[tuple[str, str]] = []
-    with _writes(dry_run):
+    with _writes(dry_run, report, skip_errors=skip_errors):
         for d in domains:
             _ensure_domain(report, d.domain, f"line {d.line}")
         for a in aliases:
@@ -323,7 +346,7 @@ def import_virtual(
                     seen=seen,
                     imported=imported,
                 )
-        _note_dangling(report, imported)
+        _note_dangling(report, imported, allow=allow_dangling)
     return report
 
 
@@ -338,6 +361,7 @@ def import_access(
     force: bool,
     dry_run: bool,
     origin: str = "access",
+    skip_errors: bool = False,
 ) -> Report:
     """Each record becomes a relay rule per network. Which wide rules need --force is decided
     by do_add_relay_rule, as for `access add` (loopback and domain-keyed rules do not).
@@ -347,7 +371,7 @@ def import_access(
     for s in skips:
         report.skipped(s.key, s.reason, where=f"line {s.line}")
     seen: dict[tuple[str, str, str], int] = {}
-    with _writes(dry_run):
+    with _writes(dry_run, report, skip_errors=skip_errors):
         for rec in records:
             where = f"line {rec.line}"
             if rec.note:

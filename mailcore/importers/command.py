@@ -26,6 +26,23 @@ class ImportCommand(BaseCommand):
             help="show what would be imported; write nothing",
         )
 
+    def add_directory_arguments(self, parser: CommandParser) -> None:
+        """--skip-errors, shared by the importers of the directory (domains, aliases, rules)."""
+        parser.add_argument(
+            "--skip-errors",
+            action="store_true",
+            help="import what can be imported even when some lines have errors "
+            "(default: a run with errors writes nothing)",
+        )
+
+    def add_dangling_argument(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--allow-dangling",
+            action="store_true",
+            help="accept local targets that are neither an account nor an alias yet "
+            "(mail to them bounces until they exist; default: an error)",
+        )
+
     def add_message_arguments(self, parser: CommandParser) -> None:
         """--max-size and --no-progress, shared by the importers of messages (Maildir, mbox)."""
         parser.add_argument(
@@ -56,7 +73,7 @@ class ImportCommand(BaseCommand):
         verbose = int(opts.get("verbosity", 1)) >= 1
         for line in format_report(report, dry_run=opts["dry_run"], verbose=verbose):
             self.stdout.write(line)
-        if not opts["dry_run"]:
+        if not opts["dry_run"] and not report.discarded:
             # One audit row per run, with the report's totals: the console shows who imported
             # what, and when, beside the changes made in it.
             kind = type(self).__module__.rpartition(".")[2].removeprefix("import_")
@@ -66,6 +83,11 @@ class ImportCommand(BaseCommand):
                 source[:200],
                 account=str(opts.get("account") or ""),
                 **dict(sorted(report.counts.items())),
+            )
+        if report.discarded:
+            raise CommandError(
+                f"{report.errors} error(s), so nothing was written; see above "
+                "(fix them, or run again with --skip-errors to import the rest)"
             )
         if report.errors:
             raise CommandError(f"{report.errors} error(s); see above")

@@ -29,6 +29,8 @@ class Report:
     entries: list[Entry] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    # A directory import with errors and without --skip-errors writes nothing (rolled back).
+    discarded: bool = False
 
     def add(
         self, outcome: str, what: str, *, where: str = "", reason: str = "", keep: bool = True
@@ -74,7 +76,11 @@ def summary_line(report: Report, *, dry_run: bool) -> str:
     parts = [f"{_LABELS[o]} {report.counts[o]}" for o in (CREATED, UPDATED, PRESENT)]
     parts += [f"{_LABELS[o]} {report.counts[o]}" for o in (SKIPPED, ERROR)]
     text = ", ".join(parts)
-    return f"dry run, nothing written: would have {text}" if dry_run else text
+    if dry_run:
+        return f"dry run, nothing written: would have {text}"
+    if report.discarded:
+        return f"nothing written because of the errors (--skip-errors imports the rest): {text}"
+    return text
 
 
 def format_report(report: Report, *, dry_run: bool, verbose: bool = True) -> list[str]:

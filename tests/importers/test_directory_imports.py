@@ -39,7 +39,13 @@ def test_import_hosts_dry_run_then_real_then_again() -> None:
     )
     assert Domain.objects.count() == 0
     assert not AuditLog.objects.filter(action__startswith="import.").exists()  # dry: no row
-    first = run("import_hosts", path)
+    # A run with errors writes nothing (and leaves no audit row) unless --skip-errors.
+    refused = run("import_hosts", path)
+    assert refused.failed.startswith("1 error(s), so nothing was written")
+    assert summary(refused.out).startswith("nothing written because of the errors")
+    assert Domain.objects.count() == 0
+    assert not AuditLog.objects.filter(action__startswith="import.").exists()
+    first = run("import_hosts", path, "--skip-errors")
     [row] = AuditLog.objects.filter(action="import.hosts")
     assert row.actor.startswith("cli:") and row.target == path and row.ip == "local"
     assert row.detail == {
@@ -61,7 +67,7 @@ def test_import_hosts_dry_run_then_real_then_again() -> None:
     ]
     assert "already present  line 8: domain example.com" in first.out
     assert "skipped  line 2: localhost — names of the machine itself" in first.out
-    again = run("import_hosts", path)
+    again = run("import_hosts", path, "--skip-errors")
     assert "created 0, updated 0, already present 7, skipped 3, errors 1" in summary(again.out)
     assert Domain.objects.count() == 6
 
@@ -77,9 +83,11 @@ def example(db: None) -> Account:
 
 def test_import_aliases(example: Account) -> None:
     path = str(FIXTURES / "aliases")
-    dry = run("import_aliases", path, "--dry-run")
+    dry = run("import_aliases", path, "--dry-run", "--allow-dangling")
     assert dry.failed and Alias.objects.count() == 0
-    res = run("import_aliases", path)
+    assert run("import_aliases", path).failed.endswith("--skip-errors to import the rest)")
+    assert Alias.objects.count() == 0
+    res = run("import_aliases", path, "--skip-errors", "--allow-dangling")
     got = aliases()
     assert got == {
         "mailer-daemon@example.com": ["postmaster@example.com"],
@@ -130,7 +138,7 @@ def test_import_aliases(example: Account) -> None:
     assert [a.address for a in expansion.accounts] == ["alice@example.com"]
     assert expansion.external == ["bob@example.org"]
 
-    again = run("import_aliases", path)
+    again = run("import_aliases", path, "--skip-errors", "--allow-dangling")
     assert "bob@example.com (target of staff@example.com)" in again.out
     assert aliases() == got
     assert "created 0, updated 0, already present 12" in summary(again.out)
@@ -173,7 +181,9 @@ def test_import_aliases_domains(example: Account, tmp_path) -> None:  # type: ig
 
 def test_import_virtual(example: Account) -> None:
     path = str(FIXTURES / "virtual")
-    res = run("import_virtual", path)
+    assert run("import_virtual", path).failed.startswith("4 error(s), so nothing was written")
+    assert Alias.objects.count() == 0 and not Domain.objects.filter(name="example.net").exists()
+    res = run("import_virtual", path, "--skip-errors")
     assert res.failed
     assert Domain.objects.filter(name="example.net").exists()
     assert aliases() == {
@@ -193,7 +203,7 @@ def test_import_virtual(example: Account) -> None:
     # The catch-all answers for any other address of the new domain.
     assert resolve_recipient("anyone@example.net").resolution == Resolution.ALIAS
 
-    again = run("import_virtual", path, "--domain", "example.com")
+    again = run("import_virtual", path, "--domain", "example.com", "--skip-errors")
     assert aliases()["joe@example.com"] == ["joe@example.org"]
     assert "created 1, updated 0, already present 5" in summary(again.out)
 
@@ -214,7 +224,9 @@ def decide(ip: str, sender: str = "x@client.example", recipient: str = "y@far.ex
 
 def test_import_access(db: None) -> None:
     path = str(FIXTURES / "access")
-    res = run("import_access", path)
+    assert run("import_access", path).failed.startswith("3 error(s), so nothing was written")
+    assert not RelayRule.objects.exists()
+    res = run("import_access", path, "--skip-errors")
     assert res.failed == "3 error(s); see above"
     assert "error  line 11: 2001:db8:2::/48 REJECT — 2001:db8:2::/48 is wider than /56" in res.out
     assert "error  line 23: 10.0.0.0/8 RELAY — 10.0.0.0/8 is wider than /24" in res.out
@@ -253,14 +265,14 @@ def test_import_access(db: None) -> None:
     assert decide("2001:db8:2::99") == ""
     assert decide("::ffff:192.0.2.44") == "DISCARD"
 
-    forced = run("import_access", path, "--force")
+    forced = run("import_access", path, "--force", "--skip-errors")
     assert ("10.0.0.0/8", "", "", "RELAY") in rules()
     assert "created 2, updated 0, already present 19" in summary(forced.out)
     assert decide("2001:db8:2::99") == "REJECT"
 
 
 def test_import_mynetworks_from_main_cf_and_value(db: None) -> None:
-    res = run("import_mynetworks", str(FIXTURES / "main.cf"))
+    res = run("import_mynetworks", str(FIXTURES / "main.cf"), "--skip-errors")
     assert res.failed == "1 error(s); see above"
     assert "2001:db8:abcd::/48 RELAY — 2001:db8:abcd::/48 is wider than /56" in res.out
     assert "skipped  line 5: [::ffff:127.0.0.0]/104 RELAY — duplicate of line 5" in res.out
@@ -281,3 +293,71 @@ def test_import_mynetworks_from_main_cf_and_value(db: None) -> None:
     assert run("import_mynetworks", "/etc/postfix/no-such-file").failed == (
         "cannot read /etc/postfix/no-such-file: no such file"
     )
+
+
+# --- issue 9: main.cf as input, all-or-nothing runs, dangling alias targets --------------------
+
+
+def test_import_hosts_reads_mydestination_of_a_main_cf() -> None:
+    """A stock Debian main.cf: only mydestination counts, with $myhostname, $mydomain,
+    ${…} and $(…) expanded; no 'all', 'biff', 'esmtp', 'no' or 'myhostname' domains."""
+    res = run("import_hosts", str(FIXTURES / "main.cf-debian"))
+    assert res.failed == ""
+    assert sorted(Domain.objects.values_list("name", flat=True)) == [
+        "example.org",
+        "lists.example.org",
+        "mx1.example.org",
+    ]
+    out = res.out
+    assert "already present  line 36: domain example.org" in out  # $(mydomain) again
+    assert "skipped  line 36: localhost.example.org — names of the machine itself" in out
+    assert "skipped  line 36: localhost — names of the machine itself" in out
+    assert "skipped  line 36: hash:/etc/postfix/more-domains — lookup tables" in out
+    # The smaller fixture (the one import_mynetworks reads) gives its two domains.
+    assert run("import_hosts", str(FIXTURES / "main.cf")).failed == ""
+    assert Domain.objects.filter(name__in=["mx.example.com", "example.com"]).count() == 2
+
+
+def test_import_hosts_main_cf_without_mydestination_uses_postfix_default(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    conf = tmp_path / "main.cf"
+    conf.write_text("myhostname = mail.example.net\nbiff = no\ninet_interfaces = all\n")
+    res = run("import_hosts", str(conf))
+    assert res.failed == ""
+    assert list(Domain.objects.values_list("name", flat=True)) == ["mail.example.net"]
+    assert "not set in this main.cf; Postfix's default is used" in res.out
+    unset = tmp_path / "bare.cf"
+    unset.write_text("mydestination = $myhostname, example.com\n")
+    res = run("import_hosts", str(unset))
+    assert "$myhostname is not set in this main.cf" in res.out
+    assert Domain.objects.filter(name="example.com").exists()
+
+
+def test_import_hosts_with_errors_writes_nothing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "local-host-names"
+    f.write_text("good.example\nbad_domain!\n")
+    assert run("import_hosts", str(f)).failed.startswith("1 error(s), so nothing was written")
+    assert not Domain.objects.exists()
+    assert run("import_hosts", str(f), "--skip-errors").failed == "1 error(s); see above"
+    assert list(Domain.objects.values_list("name", flat=True)) == ["good.example"]
+
+
+def test_stock_aliases_without_root_fail_unless_allowed(example: Account, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """postmaster: root with no root@ account would accept postmaster mail and bounce it."""
+    f = tmp_path / "aliases"
+    f.write_text("MAILER-DAEMON: postmaster\npostmaster: root\nabuse: root\n")
+    res = run("import_aliases", str(f))
+    assert res.failed.startswith("1 error(s), so nothing was written")
+    assert (
+        "error  root@example.com — root@example.com (target of abuse@example.com, "
+        "postmaster@example.com) is neither an account nor an alias: create it first "
+        "(account add), or import with --allow-dangling" in res.out
+    )
+    assert not Alias.objects.exists()
+    res = run("import_aliases", str(f), "--allow-dangling")
+    assert res.failed == ""
+    assert "note: root@example.com (target of" in res.out
+    assert aliases()["postmaster@example.com"] == ["root@example.com"]
+    # With the target in the same file there is nothing dangling.
+    Alias.objects.all().delete()
+    f.write_text("postmaster: root\nroot: alice\n")
+    assert run("import_aliases", str(f)).failed == ""

@@ -21,6 +21,7 @@ class Command(ImportCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
+        self.add_directory_arguments(parser)
         parser.add_argument("file")
         parser.add_argument(
             "--force",
@@ -37,5 +38,6 @@ class Command(ImportCommand):
             force=opts["force"],
             dry_run=opts["dry_run"],
             origin=Path(opts["file"]).name,
+            skip_errors=opts["skip_errors"],
         )
         self.finish(report, opts)

@@ -22,6 +22,8 @@ class Command(ImportCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
+        self.add_directory_arguments(parser)
+        self.add_dangling_argument(parser)
         parser.add_argument("file")
         parser.add_argument(
             "--domain",
@@ -52,6 +54,12 @@ class Command(ImportCommand):
         base = Path(opts["file"]).resolve().parent
         entries, bad = parse_aliases(data, read_include=reader_relative_to(base, MAX_INCLUDE_BYTES))
         report = import_aliases(
-            entries, bad, domains=domains, target_domain=target_domain, dry_run=opts["dry_run"]
+            entries,
+            bad,
+            domains=domains,
+            target_domain=target_domain,
+            dry_run=opts["dry_run"],
+            skip_errors=opts["skip_errors"],
+            allow_dangling=opts["allow_dangling"],
         )
         self.finish(report, opts)

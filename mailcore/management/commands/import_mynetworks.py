@@ -22,6 +22,7 @@ class Command(ImportCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
+        self.add_directory_arguments(parser)
         parser.add_argument("value", help="the networks, or a file holding them / main.cf")
         parser.add_argument(
             "--force",
@@ -45,5 +46,6 @@ class Command(ImportCommand):
             force=opts["force"],
             dry_run=opts["dry_run"],
             origin=os.path.basename(value) if is_file else "mynetworks",
+            skip_errors=opts["skip_errors"],
         )
         self.finish(report, opts)

@@ -21,6 +21,8 @@ class Command(ImportCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
+        self.add_directory_arguments(parser)
+        self.add_dangling_argument(parser)
         parser.add_argument("file")
         parser.add_argument("--domain", action="append", default=[], help="for bare names")
         parser.add_argument("--all-domains", action="store_true", help="bare names: every domain")
@@ -34,6 +36,13 @@ class Command(ImportCommand):
             except MailcoreError as exc:
                 raise CommandError(str(exc)) from exc
         report = import_virtual(
-            domains, aliases, skips, bad, bare_domains=bare, dry_run=opts["dry_run"]
+            domains,
+            aliases,
+            skips,
+            bad,
+            bare_domains=bare,
+            dry_run=opts["dry_run"],
+            skip_errors=opts["skip_errors"],
+            allow_dangling=opts["allow_dangling"],
         )
         self.finish(report, opts)
