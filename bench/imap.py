@@ -475,7 +475,9 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: floa
 class Mailroom:
     """`python -m mailcore.imap` on free loopback ports, against DATABASE_URL/REDIS_URL."""
 
-    def __init__(self, work: Path, cert: Path, key: Path, extra_env: dict[str, str]) -> None:
+    def __init__(
+        self, work: Path, cert: Path, key: Path, extra_env: dict[str, str], *, idle: int
+    ) -> None:
         self.work = work
         self.port_imap, self.port_imaps = free_port(), free_port()
         self.env = {
@@ -488,6 +490,10 @@ class Mailroom:
             "TLS_CERT_FILE": str(cert),
             "TLS_KEY_FILE": str(key),
             "LOG_LEVEL": "WARNING",
+            # One IP and three accounts hold all the benchmark's connections.
+            "IMAP_MAX_CONNECTIONS": str(idle + 1000),
+            "IMAP_MAX_CONNECTIONS_PER_IP": str(idle + 500),
+            "IMAP_MAX_CONNECTIONS_PER_ACCOUNT": str(idle + 500),
             **extra_env,
         }
         self.proc: subprocess.Popen[bytes] | None = None
@@ -1063,7 +1069,7 @@ def main() -> None:
             servers.append(("Dovecot", dovecot))
         if use_mailroom:
             extra = dict(kv.split("=", 1) for kv in args.mailroom_env)
-            mailroom = Mailroom(work / "mailroom", cert, key, extra)
+            mailroom = Mailroom(work / "mailroom", cert, key, extra, idle=args.idle)
             (work / "mailroom").mkdir()
             t0 = time.perf_counter()
             mailroom.load({u: dovecot.home(u) for u in USERS.values()}, args.timeout)
