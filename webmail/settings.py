@@ -208,6 +208,19 @@ SUBMISSION_LISTEN = env_listen("SUBMISSION_LISTEN", "127.0.0.1:2587")
 SMTPS_LISTEN = env_listen("SMTPS_LISTEN", "127.0.0.1:2465")
 IMAP_LISTEN = env_listen("IMAP_LISTEN", "127.0.0.1:2143")
 IMAPS_LISTEN = env_listen("IMAPS_LISTEN", "127.0.0.1:2993")
+# --- IMAP (issue 10: mailcore.imap) ------------------------------------------------------------
+# Plaintext LOGIN before STARTTLS only from loopback, and only when this is on (Dovecot's
+# disable_plaintext_auth=yes trusts loopback too; we keep it off unless asked).
+IMAP_ALLOW_PLAINTEXT_LOOPBACK = env_bool("IMAP_ALLOW_PLAINTEXT_LOOPBACK", False)
+IMAP_APPENDLIMIT = env_int("IMAP_APPENDLIMIT", 50 * 1024 * 1024)  # largest APPEND (RFC 7889)
+IMAP_MAX_LINE_BYTES = env_int("IMAP_MAX_LINE_BYTES", 65536)  # Dovecot imap_max_line_length
+IMAP_PREAUTH_TIMEOUT = env_int("IMAP_PREAUTH_TIMEOUT", 60)  # seconds before login
+IMAP_IDLE_TIMEOUT = env_int("IMAP_IDLE_TIMEOUT", 30 * 60)  # RFC 9051 §5.4: at least 30 min
+IMAP_MAX_CONNECTIONS = env_int("IMAP_MAX_CONNECTIONS", 10000)
+IMAP_MAX_CONNECTIONS_PER_IP = env_int("IMAP_MAX_CONNECTIONS_PER_IP", 50)
+# Dovecot mail_max_userip_connections is 10 per user and IP; phones, desktops and IDLE per
+# folder add up, so 20 per account over all IPs.
+IMAP_MAX_CONNECTIONS_PER_ACCOUNT = env_int("IMAP_MAX_CONNECTIONS_PER_ACCOUNT", 20)
 POP3_LISTEN = env_listen("POP3_LISTEN", "127.0.0.1:2110")
 POP3S_LISTEN = env_listen("POP3S_LISTEN", "127.0.0.1:2995")
 

@@ -762,6 +762,46 @@ def _with_row(message: Message, row: Message) -> Message:
     return message
 
 
+def do_copy(
+    *, acting_account: Account, messages: list[Message], destination: Folder
+) -> list[Message | None]:
+    """Copy messages into a folder of the same account (IMAP COPY, RFC 9051 §6.4.7): each
+    copy is a new file under a fresh key, stored by do_deliver with the original's flags,
+    keywords and internal date (so it is indexed and announced like any arrival). A message
+    whose file has gone meanwhile is skipped: None in its place. Quota is the caller's."""
+    from django.conf import settings
+
+    from mailcore.store.maildir import new_key
+
+    if destination.account_id != acting_account.pk:
+        raise NotFoundError("folder not found")
+    if any(m.account_id != acting_account.pk for m in messages):
+        raise NotFoundError("message not found")
+    maildir = maildir_for(acting_account)
+    copies: list[Message | None] = []
+    for message in messages:
+        try:
+            data = maildir.read(
+                message.folder.path, message.maildir_key, in_cur=message.in_cur, info=message.info
+            )
+        except MessageFileMissingError:
+            log.warning("message %s: its file is gone, not copied", message.pk)
+            copies.append(None)
+            continue
+        copy = do_deliver(
+            acting_account,
+            destination,
+            data,
+            key=new_key(settings.MAIL_HOSTNAME, len(data)),
+            source=Source.IMAP,
+            flags=[name for name in SYSTEM_FLAGS if getattr(message, name)],
+            keywords=message.keywords,
+            internal_date=message.internal_date,
+        )
+        copies.append(copy.message)
+    return copies
+
+
 def do_expunge(*, acting_account: Account, messages: list[Message]) -> int:
     """Remove messages for good: files first (Maildir is the truth), then rows. Returns how
     many rows went: only those still in the folder the caller saw them in count, so a

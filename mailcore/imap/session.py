@@ -1,0 +1,1605 @@
+"""IMAP session state machine (RFC 9051 §3): not authenticated → authenticated → selected →
+logout. Each `cmd_<verb>` translates one command into store queries/actions (through
+mailcore.asyncdb) and writes the responses. It keeps per-connection state only (the selected
+folder, its UID↔sequence map, enabled extensions), nothing persistent.
+
+Errors are caught in one place (`dispatch`): ProtocolSyntaxError → BAD, UserError → NO,
+NotFoundError → NO [NONEXISTENT], anything else → logged, NO [SERVERBUG].
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import bisect
+import contextlib
+import logging
+import time
+from array import array
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from django.db.models import Q
+
+from mailcore import asyncdb
+from mailcore.directory.models import Account
+from mailcore.errors import MailcoreError, NotFoundError, UserError
+from mailcore.imap import message as mime
+from mailcore.imap import search as searching
+from mailcore.imap.protocol import (
+    Append,
+    Authenticate,
+    Command,
+    CommandReader,
+    Compress,
+    CopyMove,
+    Enable,
+    Fetch,
+    FetchAtt,
+    GetQuota,
+    Id,
+    Limits,
+    ListCmd,
+    Literal,
+    Login,
+    MailboxCommand,
+    ProtocolSyntaxError,
+    RawCommand,
+    Rename,
+    Search,
+    Section,
+    Select,
+    SeqSet,
+    Simple,
+    Status,
+    Store,
+    UidExpunge,
+    Value,
+    encode_mailbox,
+    format_datetime,
+    format_seqset,
+    parse_command,
+    quote,
+    render,
+)
+from mailcore.store.models import Folder, Message, Source, SpecialUse
+
+log = logging.getLogger("mailroom.imap")
+
+VERSION = "1.0"
+FLAG_COLUMNS = (
+    ("\\Answered", "answered"),
+    ("\\Flagged", "flagged"),
+    ("\\Deleted", "deleted"),
+    ("\\Seen", "seen"),
+    ("\\Draft", "draft"),
+)
+FLAG_OF_COLUMN = {c: f for f, c in FLAG_COLUMNS}
+COLUMN_OF_FLAG = {f.lower(): c for f, c in FLAG_COLUMNS}
+SPECIAL_USE_ATTR = {
+    SpecialUse.SENT: "\\Sent",
+    SpecialUse.DRAFTS: "\\Drafts",
+    SpecialUse.JUNK: "\\Junk",
+    SpecialUse.TRASH: "\\Trash",
+}
+FETCH_BATCH = 500
+MAX_LOGIN_FAILURES = 3  # per connection, then BYE (Dovecot disconnects after a few, too)
+IDLE_RECHECK_SECONDS = 60.0  # a lost notice is caught up at the latest after this
+# Header fields computed at delivery (mailcore.store MessageMeta.header_fields); the issue's list.
+PREFETCH_FIELDS = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "subject",
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "content-type",
+        "list-id",
+        "priority",
+        "x-priority",
+        "importance",
+        "bcc",
+        "reply-to",
+        "sender",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    hostname: str
+    limits: Limits
+    appendlimit: int
+    allow_plaintext_loopback: bool = False
+    preauth_timeout: float = 60.0
+    idle_timeout: float = 30 * 60.0
+    max_per_account: int = 20
+
+
+class Wire(Protocol):
+    """What the server gives a session: the connection, seen from the state machine."""
+
+    reader: CommandReader
+    peer_ip: str
+    tls: bool
+    loopback: bool
+    data_event: asyncio.Event
+    closed: bool
+
+    async def write(self, data: bytes) -> None: ...
+    async def start_tls(self) -> None: ...
+    def start_compress(self) -> None: ...
+
+
+class AccountRegistry(Protocol):
+    def admit_account(self, account_id: int) -> bool: ...
+    def release_account(self, account_id: int) -> None: ...
+    def register(self, account_id: int) -> Any: ...
+    def unregister(self, waiter: Any) -> None: ...
+
+
+class Logout(Exception):
+    """The session ends (LOGOUT, BYE, fatal error)."""
+
+
+@dataclass(slots=True)
+class Selected:
+    folder: Folder
+    readonly: bool
+    uids: array[int] = field(default_factory=lambda: array("Q"))
+    uidnext: int = 1
+    highestmodseq: int = 0
+    reported: dict[int, int] = field(default_factory=dict)  # uid → modseq already sent
+    gone: bool = False
+
+    def seq_of(self, uid: int) -> int:
+        i = bisect.bisect_left(self.uids, uid)
+        return i + 1 if i < len(self.uids) and self.uids[i] == uid else 0
+
+
+@dataclass(frozen=True, slots=True)
+class FolderChanges:
+    exists: bool
+    highestmodseq: int
+    uidnext: int
+    count: int
+    new_uids: tuple[int, ...] = ()
+    flag_rows: tuple[tuple[int, tuple[str, ...], int], ...] = ()
+    expunged: tuple[int, ...] = ()
+
+
+def flags_of(row: Message | dict[str, Any]) -> tuple[str, ...]:
+    get = row.get if isinstance(row, dict) else (lambda k: getattr(row, k))
+    flags = [f for f, c in FLAG_COLUMNS if get(c)]
+    flags += [str(k) for k in (get("keywords") or [])]
+    return tuple(flags)
+
+
+def _meta_value(value: Any) -> Value:
+    """MessageMeta JSON (str, int, None, list, {"b": base64}) to renderable values."""
+    if isinstance(value, list):
+        return [_meta_value(v) for v in value]
+    if isinstance(value, dict) and "b" in value:
+        return base64.b64decode(str(value["b"]))
+    if isinstance(value, (str, int)) or value is None:
+        return value
+    return str(value)
+
+
+def _render_thread(node: list[Any]) -> bytes:
+    head = [str(x).encode() for x in node if not isinstance(x, list)]
+    subs = [_render_thread(x) for x in node if isinstance(x, list)]
+    return b"(" + b" ".join(head) + (b" " if head and subs else b"") + b"".join(subs) + b")"
+
+
+class Session:
+    def __init__(self, config: SessionConfig, wire: Wire, registry: AccountRegistry) -> None:
+        self.config = config
+        self.wire = wire
+        self.registry = registry
+        self.account: Account | None = None
+        self.selected: Selected | None = None
+        self.enabled: set[str] = set()
+        self.condstore = False
+        self.compressed = False
+        self.login_failures = 0
+        self.saved: tuple[int, ...] = ()  # SEARCHRES $ (UIDs)
+        self.waiter: Any = None
+        self.started = time.monotonic()
+
+    # --- output helpers ---------------------------------------------------------------------
+
+    @property
+    def utf8(self) -> bool:
+        return "UTF8=ACCEPT" in self.enabled
+
+    @property
+    def rev2(self) -> bool:
+        return "IMAP4REV2" in self.enabled
+
+    async def send(self, line: str | bytes) -> None:
+        data = line.encode("utf-8") if isinstance(line, str) else line
+        await self.wire.write(data + b"\r\n")
+
+    def mailbox_text(self, name: str) -> str:
+        encoded = encode_mailbox(name, utf8=self.utf8)
+        return quote(encoded)
+
+    def capabilities(self) -> str:
+        caps = ["IMAP4rev1", "IMAP4rev2", "SASL-IR", "ID", "ENABLE", "IDLE", "LITERAL+"]
+        if self.account is None:
+            if not self.wire.tls:
+                caps.append("STARTTLS")
+            if self._may_login():
+                caps.append("AUTH=PLAIN")
+            else:
+                caps.append("LOGINDISABLED")
+            return " ".join(caps)
+        caps += [
+            "NAMESPACE",
+            "UIDPLUS",
+            "MOVE",
+            "SPECIAL-USE",
+            "UNSELECT",
+            "CHILDREN",
+            "LIST-EXTENDED",
+            "LIST-STATUS",
+            "STATUS=SIZE",
+            "CONDSTORE",
+            "QRESYNC",
+            "ESEARCH",
+            "SEARCHRES",
+            "SORT",
+            "SORT=DISPLAY",
+            "THREAD=ORDEREDSUBJECT",
+            "THREAD=REFERENCES",
+            "WITHIN",
+            "QUOTA",
+            "QUOTA=RES-STORAGE",
+            f"APPENDLIMIT={self.config.appendlimit}",
+            "BINARY",
+            "UTF8=ACCEPT",
+        ]
+        if not self.compressed:
+            caps.append("COMPRESS=DEFLATE")
+        return " ".join(caps)
+
+    def _may_login(self) -> bool:
+        return self.wire.tls or (self.config.allow_plaintext_loopback and self.wire.loopback)
+
+    async def greet(self) -> None:
+        await self.send(f"* OK [CAPABILITY {self.capabilities()}] {self.config.hostname} ready")
+
+    # --- dispatch -----------------------------------------------------------------------------
+
+    async def handle_raw(self, raw: RawCommand) -> None:
+        try:
+            cmd = parse_command(raw, self.config.limits, utf8=self.utf8)
+        except ProtocolSyntaxError as exc:
+            code = f"[{exc.code}] " if exc.code else ""
+            await self.send(f"{exc.tag} BAD {code}{exc}")
+            return
+        await self.dispatch(cmd)
+
+    async def dispatch(self, cmd: Command) -> None:
+        handler = self._handler(cmd)
+        try:
+            if handler is None:
+                raise ProtocolSyntaxError(f"{cmd.name} is not allowed now", cmd.tag)
+            await handler(cmd)
+        except Logout:
+            raise
+        except ProtocolSyntaxError as exc:
+            await self.send(f"{cmd.tag} BAD {exc}")
+        except NotFoundError as exc:
+            await self.send(f"{cmd.tag} NO [NONEXISTENT] {exc}")
+        except searching.CannotSearchError as exc:
+            await self.send(f"{cmd.tag} NO [CANNOT] {exc}")
+        except UserError as exc:
+            code = _user_error_code(exc)
+            await self.send(f"{cmd.tag} NO {code}{exc}")
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except MailcoreError as exc:
+            log.warning("IMAP %s failed: %s", cmd.name, exc)
+            await self.send(f"{cmd.tag} NO [UNAVAILABLE] {type(exc).__name__}: try again")
+        except Exception:
+            log.exception("IMAP %s failed", cmd.name)
+            await self.send(f"{cmd.tag} NO [SERVERBUG] Internal error, try again later")
+
+    def _handler(self, cmd: Command) -> Callable[[Any], Awaitable[None]] | None:
+        any_state = {"CAPABILITY", "NOOP", "LOGOUT", "ID", "ENABLE"}
+        not_auth = {"STARTTLS", "LOGIN", "AUTHENTICATE"}
+        selected_only = {
+            "CHECK",
+            "CLOSE",
+            "UNSELECT",
+            "EXPUNGE",
+            "UID EXPUNGE",
+            "FETCH",
+            "STORE",
+            "COPY",
+            "MOVE",
+            "SEARCH",
+            "SORT",
+            "THREAD",
+        }
+        name = cmd.name
+        if name in not_auth and self.account is not None:
+            return None
+        if name not in any_state and name not in not_auth and self.account is None:
+            return None
+        if name in selected_only and self.selected is None:
+            return None
+        if name == "ENABLE" and self.account is None:
+            return None
+        method = getattr(self, "cmd_" + name.lower().replace(" ", "_"), None)
+        return method  # type: ignore[no-any-return]
+
+    # --- any state ----------------------------------------------------------------------------
+
+    async def cmd_capability(self, cmd: Simple) -> None:
+        await self.send(f"* CAPABILITY {self.capabilities()}")
+        await self.send(f"{cmd.tag} OK CAPABILITY completed")
+
+    async def cmd_noop(self, cmd: Simple) -> None:
+        if self.selected is not None:
+            await self.sync(expunges=True)
+        await self.send(f"{cmd.tag} OK NOOP completed")
+
+    async def cmd_check(self, cmd: Simple) -> None:
+        await self.cmd_noop(Simple(cmd.tag, "CHECK"))
+
+    async def cmd_logout(self, cmd: Simple) -> None:
+        await self.send("* BYE Logging out")
+        await self.send(f"{cmd.tag} OK LOGOUT completed")
+        raise Logout
+
+    async def cmd_id(self, cmd: Id) -> None:
+        # RFC 2971: name and version only (Dovecot's default); no OS or build details.
+        await self.send(f'* ID ("name" "Mailroom" "version" "{VERSION}")')
+        await self.send(f"{cmd.tag} OK ID completed")
+
+    async def cmd_enable(self, cmd: Enable) -> None:
+        done: list[str] = []
+        for cap in cmd.capabilities:
+            if cap in {"CONDSTORE", "QRESYNC", "UTF8=ACCEPT", "IMAP4REV2"} and (
+                cap not in self.enabled
+            ):
+                self.enabled.add(cap)
+                done.append(cap)
+                if cap in {"CONDSTORE", "QRESYNC"}:
+                    self.condstore = True
+        if done:
+            await self.send("* ENABLED " + " ".join(done))
+        await self.send(f"{cmd.tag} OK ENABLE completed")
+
+    # --- not authenticated -------------------------------------------------------------------
+
+    async def cmd_starttls(self, cmd: Simple) -> None:
+        if self.wire.tls:
+            raise ProtocolSyntaxError("TLS is already active", cmd.tag)
+        await self.send(f"{cmd.tag} OK Begin TLS negotiation now")
+        # RFC 9051 §11.1 / CVE-2011-0411: whatever was pipelined after STARTTLS is dropped.
+        self.wire.reader.discard_buffer()
+        await self.wire.start_tls()
+
+    async def cmd_login(self, cmd: Login) -> None:
+        if not self._may_login():
+            await self.send(
+                f"{cmd.tag} NO [PRIVACYREQUIRED] Plaintext authentication is disallowed on "
+                "non-secure connections: use STARTTLS"
+            )
+            return
+        await self._authenticate(cmd.tag, cmd.user, cmd.password)
+
+    async def cmd_authenticate(self, cmd: Authenticate) -> None:
+        if cmd.mechanism != "PLAIN":
+            await self.send(f"{cmd.tag} NO [CANNOT] Unsupported authentication mechanism")
+            return
+        if not self._may_login():
+            await self.send(f"{cmd.tag} NO [PRIVACYREQUIRED] Use STARTTLS first")
+            return
+        response = cmd.initial
+        if response is None:
+            await self.send("+ ")
+            line = await self._read_line()
+            if line is None:
+                raise Logout
+            response = line.decode("ascii", "replace").strip()
+        if response == "*":
+            await self.send(f"{cmd.tag} BAD Authentication cancelled")
+            return
+        try:
+            raw = b"" if response == "=" else base64.b64decode(response, validate=True)
+            authz, user, password = raw.decode("utf-8").split("\x00")
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            await self.send(f"{cmd.tag} BAD Invalid SASL PLAIN response")
+            return
+        if authz and authz != user:
+            await self.send(f"{cmd.tag} NO [AUTHORIZATIONFAILED] Cannot log in as another user")
+            return
+        await self._authenticate(cmd.tag, user, password)
+
+    async def _read_line(self) -> bytes | None:
+        deadline = time.monotonic() + self.config.preauth_timeout
+        while True:
+            line = self.wire.reader.take_line()
+            if line is not None:
+                return line
+            left = deadline - time.monotonic()
+            if left <= 0 or self.wire.closed:
+                return None
+            self.wire.data_event.clear()
+            try:
+                await asyncio.wait_for(self.wire.data_event.wait(), left)
+            except TimeoutError:
+                return None
+
+    async def _authenticate(self, tag: str, user: str, password: str) -> None:
+        from mailcore.ratelimit import AuthStatus, authenticate
+
+        attempt = await asyncdb.run_db(authenticate, self.wire.peer_ip, user, password)
+        if attempt.status is not AuthStatus.OK or attempt.account is None:
+            await asyncio.sleep(attempt.delay)
+            self.login_failures += 1
+            if attempt.status is AuthStatus.BLOCKED:
+                await self.send(f"{tag} NO [UNAVAILABLE] Too many failed logins, try again later")
+            else:
+                await self.send(f"{tag} NO [AUTHENTICATIONFAILED] Authentication failed")
+            if self.login_failures >= MAX_LOGIN_FAILURES:
+                await self.send("* BYE Too many failed logins")
+                raise Logout
+            return
+        account = attempt.account
+        if not self.registry.admit_account(account.pk):
+            await self.send(f"{tag} NO [LIMIT] Too many connections for this account")
+            return
+        self.account = account
+        self.wire.reader.authenticated = True
+        self.waiter = self.registry.register(account.pk)
+        await self.send(f"{tag} OK [CAPABILITY {self.capabilities()}] Logged in")
+
+    def close(self) -> None:
+        if self.account is not None:
+            self.registry.release_account(self.account.pk)
+        if self.waiter is not None:
+            self.registry.unregister(self.waiter)
+            self.waiter = None
+
+    # --- authenticated: mailboxes -------------------------------------------------------------
+
+    @property
+    def acct(self) -> Account:
+        assert self.account is not None
+        return self.account
+
+    async def cmd_compress(self, cmd: Compress) -> None:
+        if cmd.mechanism != "DEFLATE":
+            raise ProtocolSyntaxError("Unknown compression mechanism", cmd.tag)
+        if self.compressed:
+            await self.send(f"{cmd.tag} NO [COMPRESSIONACTIVE] Compression is already on")
+            return
+        await self.send(f"{cmd.tag} OK DEFLATE active")
+        self.compressed = True
+        self.wire.start_compress()
+
+    async def cmd_namespace(self, cmd: Simple) -> None:
+        await self.send('* NAMESPACE (("" "/")) NIL NIL')
+        await self.send(f"{cmd.tag} OK NAMESPACE completed")
+
+    def _folder_by_name(self, name: str) -> Folder:
+        folders = Folder.objects.filter(account=self.acct)
+        folder = (
+            folders.filter(path="").first()
+            if name == "INBOX"
+            else folders.filter(name=name).first()
+        )
+        if folder is None:
+            raise NotFoundError(f"Mailbox doesn't exist: {name}")
+        return folder
+
+    async def folder(self, name: str) -> Folder:
+        return await asyncdb.run_db(self._folder_by_name, name)
+
+    async def cmd_select(self, cmd: Select) -> None:
+        await self._select(cmd, readonly=False)
+
+    async def cmd_examine(self, cmd: Select) -> None:
+        await self._select(cmd, readonly=True)
+
+    async def _select(self, cmd: Select, *, readonly: bool) -> None:
+        if self.selected is not None:
+            self.selected = None
+            await self.send("* OK [CLOSED] Previous mailbox closed")
+        if cmd.qresync is not None and "QRESYNC" not in self.enabled:
+            raise ProtocolSyntaxError("QRESYNC is not enabled", cmd.tag)
+        if cmd.condstore:
+            self.condstore = True
+
+        def load() -> tuple[Folder, list[int], int, list[str]]:
+            folder = self._folder_by_name(cmd.mailbox)
+            uids = list(
+                Message.objects.filter(folder=folder).order_by("uid").values_list("uid", flat=True)
+            )
+            first_unseen = (
+                Message.objects.filter(folder=folder, seen=False)
+                .order_by("uid")
+                .values_list("uid", flat=True)
+                .first()
+            )
+            keywords = _folder_keywords(folder)
+            return folder, uids, int(first_unseen or 0), keywords
+
+        folder, uids, unseen_uid, keywords = await asyncdb.run_db(load)
+        sel = Selected(folder, readonly, array("Q", uids), folder.uidnext, folder.highestmodseq)
+        flags = " ".join([f for f, _ in FLAG_COLUMNS] + keywords)
+        await self.send(f"* {len(uids)} EXISTS")
+        if not self.rev2:
+            await self.send("* 0 RECENT")
+        await self.send(f"* FLAGS ({flags})")
+        permanent = "" if readonly else f"{flags} \\*"
+        await self.send(f"* OK [PERMANENTFLAGS ({permanent})] Flags permitted")
+        if unseen_uid and not self.rev2:
+            await self.send(f"* OK [UNSEEN {sel.seq_of(unseen_uid)}] First unseen")
+        await self.send(f"* OK [UIDVALIDITY {folder.uidvalidity}] UIDs valid")
+        await self.send(f"* OK [UIDNEXT {folder.uidnext}] Predicted next UID")
+        await self.send(f"* OK [HIGHESTMODSEQ {folder.highestmodseq}] Highest")
+        if self.rev2:
+            await self.send(f'* LIST () "/" {self.mailbox_text(_wire_name(folder))}')
+        self.selected = sel
+        if cmd.qresync is not None and cmd.qresync[0] == folder.uidvalidity:
+            await self._qresync(sel, cmd.qresync)
+        mode = "READ-ONLY" if readonly else "READ-WRITE"
+        await self.send(f"{cmd.tag} OK [{mode}] {cmd.name} completed")
+
+    async def _qresync(
+        self, sel: Selected, params: tuple[int, int, SeqSet | None, tuple[SeqSet, SeqSet] | None]
+    ) -> None:
+        """RFC 7162 §3.2.5: VANISHED (EARLIER) and the FETCHes of what changed since."""
+        _, modseq, known, _pairs = params
+        from mailcore.errors import HistoryGoneError
+        from mailcore.store import history
+
+        def load() -> tuple[list[int], list[tuple[int, tuple[str, ...], int]]]:
+            try:
+                vanished = history.vanished_since(sel.folder, modseq)
+            except HistoryGoneError:
+                vanished = []  # fall back on the known UIDs below
+                if known is not None:
+                    present = set(sel.uids)
+                    largest = max(sel.uidnext - 1, 1)
+                    vanished = [
+                        u
+                        for lo, hi in known.resolve(largest)
+                        for u in range(lo, min(hi, largest) + 1)
+                        if u not in present
+                    ][:100000]
+            rows = history.changed_since(sel.folder, modseq).values(
+                "uid", "modseq", "keywords", *(c for _, c in FLAG_COLUMNS)
+            )
+            return vanished, [(int(r["uid"]), flags_of(r), int(r["modseq"])) for r in rows]
+
+        vanished, rows = await asyncdb.run_db(load)
+        if known is not None:
+            largest = max(sel.uidnext - 1, 1)
+            vanished = [u for u in vanished if known.contains(u, largest)]
+        present = set(sel.uids)
+        vanished = [u for u in vanished if u not in present]
+        if vanished:
+            await self.send(f"* VANISHED (EARLIER) {format_seqset(vanished)}")
+        for uid, flags, mseq in rows:
+            seq = sel.seq_of(uid)
+            if seq:
+                await self.send(
+                    f"* {seq} FETCH (UID {uid} FLAGS ({' '.join(flags)}) MODSEQ ({mseq}))"
+                )
+
+    async def cmd_create(self, cmd: MailboxCommand) -> None:
+        from mailcore.store.actions import do_create_folder
+
+        name = cmd.mailbox.rstrip("/")
+        if name == "INBOX":
+            await self.send(f"{cmd.tag} NO [ALREADYEXISTS] INBOX exists already")
+            return
+
+        def create() -> None:
+            # RFC 9051 §6.3.4: missing superior levels are created too.
+            parts = name.split("/")
+            for i in range(1, len(parts) + 1):
+                level = "/".join(parts[:i])
+                exists = Folder.objects.filter(account=self.acct, name=level).exists()
+                if i == len(parts) and exists:
+                    raise _AlreadyExistsError(f"Mailbox exists already: {name}")
+                if not exists:
+                    do_create_folder(acting_account=self.acct, name=level)
+
+        await asyncdb.run_db(create)
+        await self.send(f"{cmd.tag} OK CREATE completed")
+
+    async def cmd_delete(self, cmd: MailboxCommand) -> None:
+        from mailcore.store.actions import do_delete_folder
+
+        if cmd.mailbox == "INBOX":
+            await self.send(f"{cmd.tag} NO [CANNOT] INBOX cannot be deleted")
+            return
+
+        def delete() -> None:
+            folder = self._folder_by_name(cmd.mailbox)
+            # RFC 9051 §6.3.5 (Dovecot too): a mailbox with children is not deleted with them.
+            if Folder.objects.filter(account=self.acct, name__startswith=folder.name + "/"):
+                raise _HasChildrenError("Mailbox has children, delete them first")
+            do_delete_folder(acting_account=self.acct, folder=folder)
+
+        if self.selected is not None and self.selected.folder.name == cmd.mailbox:
+            self.selected.gone = True
+        await asyncdb.run_db(delete)
+        await self.send(f"{cmd.tag} OK DELETE completed")
+
+    async def cmd_rename(self, cmd: Rename) -> None:
+        from mailcore.store.actions import do_rename_folder
+
+        if cmd.mailbox == "INBOX":
+            await self.send(f"{cmd.tag} NO [CANNOT] Renaming INBOX is not supported")
+            return
+
+        def rename() -> None:
+            folder = self._folder_by_name(cmd.mailbox)
+            if (
+                cmd.new_name == "INBOX"
+                or Folder.objects.filter(account=self.acct, name=cmd.new_name).exists()
+            ):
+                raise _AlreadyExistsError(f"Mailbox exists already: {cmd.new_name}")
+            parent = cmd.new_name.rpartition("/")[0]
+            if parent and not Folder.objects.filter(account=self.acct, name=parent).exists():
+                from mailcore.store.actions import do_create_folder
+
+                do_create_folder(acting_account=self.acct, name=parent)
+            do_rename_folder(acting_account=self.acct, folder=folder, name=cmd.new_name)
+
+        await asyncdb.run_db(rename)
+        await self.send(f"{cmd.tag} OK RENAME completed")
+
+    async def cmd_subscribe(self, cmd: MailboxCommand) -> None:
+        await self._subscribe(cmd, True)
+
+    async def cmd_unsubscribe(self, cmd: MailboxCommand) -> None:
+        await self._subscribe(cmd, False)
+
+    async def _subscribe(self, cmd: MailboxCommand, on: bool) -> None:
+        from mailcore.store import actions
+
+        def change() -> None:
+            folder = self._folder_by_name(cmd.mailbox)
+            setter = getattr(actions, "do_set_subscribed", None)
+            if setter is not None:
+                setter(acting_account=self.acct, folder=folder, subscribed=on)
+            else:
+                # XXX: no store action for the subscription flag yet; it is a per-folder
+                # preference column with no file or change notice behind it.
+                Folder.objects.filter(pk=folder.pk).update(subscribed=on)
+
+        await asyncdb.run_db(change)
+        await self.send(f"{cmd.tag} OK {cmd.name} completed")
+
+    async def cmd_list(self, cmd: ListCmd) -> None:
+        await self._list(cmd)
+
+    async def cmd_lsub(self, cmd: ListCmd) -> None:
+        await self._list(cmd)
+
+    async def _list(self, cmd: ListCmd) -> None:
+        lsub = cmd.name == "LSUB"
+        if cmd.patterns == ("",):
+            await self.send('* LIST (\\Noselect) "/" ""')
+            await self.send(f"{cmd.tag} OK {cmd.name} completed")
+            return
+        folders = await asyncdb.run_db(lambda: list(Folder.objects.filter(account=self.acct)))
+        names = {_wire_name(f): f for f in folders}
+        # Levels that have children but no folder of their own (Maildir++ allows them).
+        phantoms = {
+            "/".join(n.split("/")[:i]) for n in names for i in range(1, n.count("/") + 1)
+        } - set(names)
+        subscribed_only = lsub or "SUBSCRIBED" in cmd.select_opts
+        special_only = "SPECIAL-USE" in cmd.select_opts
+        ret_sub = "SUBSCRIBED" in cmd.return_opts or "SUBSCRIBED" in cmd.select_opts
+        ret_special = "SPECIAL-USE" in cmd.return_opts or not cmd.return_opts or special_only
+        patterns = [_pattern_regex(cmd.reference, p, self.utf8) for p in cmd.patterns]
+        all_names = sorted(set(names) | phantoms, key=lambda n: (n != "INBOX", n))
+        status_rows: list[Folder] = []
+        for name in all_names:
+            if not any(p.match(name) for p in patterns):
+                continue
+            folder = names.get(name)
+            attrs: list[str] = []
+            has_children = any(other.startswith(name + "/") for other in names)
+            if folder is None:
+                if subscribed_only or special_only:
+                    continue
+                attrs.append(
+                    "\\NonExistent" if cmd.select_opts or cmd.return_opts else "\\Noselect"
+                )
+            else:
+                if subscribed_only and not folder.subscribed:
+                    continue
+                if special_only and folder.special_use not in SPECIAL_USE_ATTR:
+                    continue
+                if ret_sub and folder.subscribed and not lsub:
+                    attrs.append("\\Subscribed")
+                if ret_special and folder.special_use in SPECIAL_USE_ATTR:
+                    attrs.append(SPECIAL_USE_ATTR[SpecialUse(folder.special_use)])
+            attrs.append("\\HasChildren" if has_children else "\\HasNoChildren")
+            await self.send(f'* {cmd.name} ({" ".join(attrs)}) "/" {self.mailbox_text(name)}')
+            if folder is not None and cmd.status_items:
+                status_rows.append(folder)
+                await self._status_line(folder, cmd.status_items)
+        await self.send(f"{cmd.tag} OK {cmd.name} completed")
+
+    async def cmd_status(self, cmd: Status) -> None:
+        folder = await self.folder(cmd.mailbox)
+        await self._status_line(folder, cmd.items)
+        await self.send(f"{cmd.tag} OK STATUS completed")
+
+    async def _status_line(self, folder: Folder, items: Sequence[str]) -> None:
+        values: dict[str, int] = {
+            "MESSAGES": folder.message_count,
+            "RECENT": 0,
+            "UIDNEXT": folder.uidnext,
+            "UIDVALIDITY": folder.uidvalidity,
+            "UNSEEN": folder.unseen_count,
+            "SIZE": folder.size_bytes,
+            "HIGHESTMODSEQ": folder.highestmodseq,
+            "APPENDLIMIT": self.config.appendlimit,
+        }
+        if "DELETED" in items:
+            values["DELETED"] = await asyncdb.run_db(
+                lambda: Message.objects.filter(folder=folder, deleted=True).count()
+            )
+        if "HIGHESTMODSEQ" in items:
+            self.condstore = True
+        parts = " ".join(f"{i} {values[i]}" for i in items)
+        await self.send(f"* STATUS {self.mailbox_text(_wire_name(folder))} ({parts})")
+
+    async def cmd_getquotaroot(self, cmd: MailboxCommand) -> None:
+        await self.folder(cmd.mailbox)
+        await self.send(f'* QUOTAROOT {self.mailbox_text(cmd.mailbox)} ""')
+        await self._quota_line()
+        await self.send(f"{cmd.tag} OK GETQUOTAROOT completed")
+
+    async def cmd_getquota(self, cmd: GetQuota) -> None:
+        if cmd.root != "":
+            raise NotFoundError("No such quota root")
+        await self._quota_line()
+        await self.send(f"{cmd.tag} OK GETQUOTA completed")
+
+    async def _quota_line(self) -> None:
+        from mailcore.store.quota import usage
+
+        state = await asyncdb.run_db(usage, self.acct)
+        if state.limit:
+            # RFC 9208 §5.1: STORAGE in units of 1024 octets.
+            await self.send(
+                f'* QUOTA "" (STORAGE {(state.used + 1023) // 1024} {state.limit // 1024})'
+            )
+        else:
+            await self.send('* QUOTA "" ()')
+
+    async def cmd_append(self, cmd: Append) -> None:
+        from mailcore.store.actions import do_append
+        from mailcore.store.quota import check_room
+
+        if len(cmd.message) > self.config.appendlimit:
+            await self.send(f"{cmd.tag} NO [TOOBIG] Message is larger than APPENDLIMIT")
+            return
+        if not cmd.message:
+            raise ProtocolSyntaxError("Empty message", cmd.tag)
+        system, keywords = _split_flags(cmd.flags)
+
+        def append() -> tuple[int, int]:
+            try:
+                folder = self._folder_by_name(cmd.mailbox)
+            except NotFoundError as exc:
+                raise _TryCreateError(str(exc)) from None
+            check_room(self.acct, len(cmd.message))
+            message = do_append(
+                acting_account=self.acct,
+                folder=folder,
+                data=cmd.message,
+                source=Source.IMAP,
+                flags=system,
+                keywords=keywords,
+                internal_date=cmd.internal_date,
+            )
+            return folder.uidvalidity, message.uid
+
+        uidvalidity, uid = await asyncdb.run_db(append)
+        if self.selected is not None:
+            await self.sync(expunges=True)
+        await self.send(f"{cmd.tag} OK [APPENDUID {uidvalidity} {uid}] APPEND completed")
+
+    # --- selected state -----------------------------------------------------------------------
+
+    @property
+    def sel(self) -> Selected:
+        assert self.selected is not None
+        return self.selected
+
+    def _check_gone(self, tag: str) -> None:
+        if self.sel.gone:
+            raise NotFoundError("The selected mailbox has been deleted")
+
+    async def cmd_close(self, cmd: Simple) -> None:
+        sel = self.sel
+        if not sel.readonly and not sel.gone:
+            await asyncdb.run_db(self._expunge_rows, sel, None)
+        self.selected = None
+        await self.send(f"{cmd.tag} OK CLOSE completed")
+
+    async def cmd_unselect(self, cmd: Simple) -> None:
+        self.selected = None
+        await self.send(f"{cmd.tag} OK UNSELECT completed")
+
+    def _expunge_rows(self, sel: Selected, uid_ranges: list[tuple[int, int]] | None) -> list[int]:
+        from mailcore.store.actions import do_expunge
+
+        qs = Message.objects.select_related("folder").filter(folder=sel.folder, deleted=True)
+        if sel.uids:
+            qs = qs.filter(uid__lte=sel.uids[-1])
+        else:
+            return []
+        if uid_ranges is not None:
+            q = Q(pk__in=[])
+            for lo, hi in uid_ranges:
+                q |= Q(uid__gte=lo, uid__lte=hi)
+            qs = qs.filter(q)
+        messages = list(qs)
+        for m in messages:
+            m.account = self.acct
+        if messages:
+            do_expunge(acting_account=self.acct, messages=messages)
+        return [m.uid for m in messages]
+
+    async def cmd_expunge(self, cmd: Simple) -> None:
+        await self._expunge(cmd.tag, None)
+
+    async def cmd_uid_expunge(self, cmd: UidExpunge) -> None:
+        ranges = searching.uid_ranges(cmd.seqset, self._mapping(), self.sel.uidnext)
+        await self._expunge(cmd.tag, ranges)
+
+    async def _expunge(self, tag: str, ranges: list[tuple[int, int]] | None) -> None:
+        self._check_gone(tag)
+        if self.sel.readonly:
+            await self.send(f"{tag} NO [READ-ONLY] Mailbox is read-only")
+            return
+        await asyncdb.run_db(self._expunge_rows, self.sel, ranges)
+        await self.sync(expunges=True)
+        await self.send(f"{tag} OK [HIGHESTMODSEQ {self.sel.highestmodseq}] EXPUNGE completed")
+
+    def _mapping(self) -> searching.Mapping:
+        return searching.Mapping(self.sel.uids, self.saved)
+
+    def _uids_for(self, seqset: SeqSet, uid: bool) -> list[int]:
+        """UIDs in the session's view named by a sequence set (or UID set)."""
+        sel = self.sel
+        if seqset.saved:
+            return [u for u in self.saved if sel.seq_of(u)]
+        if uid:
+            out: list[int] = []
+            for lo, hi in searching.uid_ranges(seqset, self._mapping(), sel.uidnext):
+                i = bisect.bisect_left(sel.uids, lo)
+                j = bisect.bisect_right(sel.uids, hi)
+                out.extend(sel.uids[i:j])
+            return out
+        n = len(sel.uids)
+        if n == 0:
+            raise ProtocolSyntaxError("No messages in the mailbox")
+        out = []
+        for lo, hi in seqset.resolve(n):
+            if hi > n:
+                raise ProtocolSyntaxError("Invalid message sequence number")
+            out.extend(sel.uids[lo - 1 : hi])
+        return out
+
+    # --- FETCH ---------------------------------------------------------------------------------
+
+    async def cmd_fetch(self, cmd: Fetch) -> None:
+        self._check_gone(cmd.tag)
+        atts = list(cmd.atts)
+        if cmd.uid and not any(a.name == "UID" for a in atts):
+            atts.insert(0, FetchAtt("UID"))
+        if cmd.changedsince is not None or any(a.name == "MODSEQ" for a in atts):
+            self.condstore = True
+        if (
+            self.condstore
+            and cmd.changedsince is not None
+            and not any(a.name == "MODSEQ" for a in atts)
+        ):
+            atts.append(FetchAtt("MODSEQ"))
+        if cmd.vanished and "QRESYNC" not in self.enabled:
+            raise ProtocolSyntaxError("VANISHED needs ENABLE QRESYNC", cmd.tag)
+        uids = self._uids_for(cmd.seqset, cmd.uid)
+        if cmd.vanished and cmd.changedsince is not None:
+            await self._fetch_vanished(cmd)
+        sel = self.sel
+        need_meta = any(
+            a.name in {"ENVELOPE", "BODYSTRUCTURE", "BODY"} and a.section is None for a in atts
+        ) or any(a.section is not None and a.section.text in {"HEADER.FIELDS"} for a in atts)
+        sets_seen = not sel.readonly and any(
+            (a.section is not None and not a.peek and a.name in {"BODY", "BINARY"})
+            or a.name in {"RFC822", "RFC822.TEXT"}
+            for a in atts
+        )
+        for i in range(0, len(uids), FETCH_BATCH):
+            batch = uids[i : i + FETCH_BATCH]
+            rows = await asyncdb.run_db(
+                self._load_rows, sel.folder, batch, need_meta, cmd.changedsince
+            )
+            if sets_seen:
+                unseen = [m for m in rows if not m.seen]
+                if unseen:
+                    from mailcore.store.actions import do_set_flags
+
+                    await asyncdb.run_db(
+                        lambda ms=unseen: do_set_flags(
+                            acting_account=self.acct, messages=ms, add=["seen"]
+                        )
+                    )
+                    for m in unseen:
+                        sel.reported[m.uid] = m.modseq
+            for row in rows:
+                seq = sel.seq_of(row.uid)
+                if not seq:
+                    continue
+                items = await self._fetch_items(row, atts, seen_set=sets_seen)
+                await self.wire.write(f"* {seq} FETCH (".encode() + b" ".join(items) + b")\r\n")
+        if cmd.uid:
+            await self.sync(expunges=True)
+        else:
+            await self.sync(expunges=False)
+        await self.send(f"{cmd.tag} OK FETCH completed")
+
+    async def _fetch_vanished(self, cmd: Fetch) -> None:
+        from mailcore.errors import HistoryGoneError
+        from mailcore.store import history
+
+        assert cmd.changedsince is not None
+        sel = self.sel
+        try:
+            vanished = await asyncdb.run_db(history.vanished_since, sel.folder, cmd.changedsince)
+        except HistoryGoneError:
+            vanished = []
+        largest = max(sel.uidnext - 1, 1)
+        vanished = [u for u in vanished if cmd.seqset.contains(u, largest) and not sel.seq_of(u)]
+        if vanished:
+            await self.send(f"* VANISHED (EARLIER) {format_seqset(vanished)}")
+
+    def _load_rows(
+        self, folder: Folder, uids: list[int], need_meta: bool, changedsince: int | None
+    ) -> list[Message]:
+        qs = Message.objects.filter(folder=folder, uid__gte=uids[0], uid__lte=uids[-1])
+        if len(uids) != uids[-1] - uids[0] + 1:
+            qs = qs.filter(uid__in=uids)
+        if changedsince is not None:
+            qs = qs.filter(modseq__gt=changedsince)
+        if need_meta:
+            qs = qs.select_related("meta")
+        rows = list(qs.order_by("uid"))
+        for row in rows:
+            row.account = self.acct
+            row.folder = folder
+        return rows
+
+    async def _fetch_items(
+        self, row: Message, atts: list[FetchAtt], *, seen_set: bool
+    ) -> list[bytes]:
+        items: list[bytes] = []
+        body: _Body | None = None
+        names = {a.name for a in atts}
+        for att in atts:
+            name = att.name
+            if name == "UID":
+                items.append(b"UID %d" % row.uid)
+            elif name == "FLAGS":
+                items.append(f"FLAGS ({' '.join(flags_of(row))})".encode())
+            elif name == "INTERNALDATE":
+                items.append(f'INTERNALDATE "{format_datetime(row.internal_date)}"'.encode())
+            elif name == "RFC822.SIZE":
+                items.append(b"RFC822.SIZE %d" % row.size)
+            elif name == "MODSEQ":
+                items.append(b"MODSEQ (%d)" % row.modseq)
+            elif name == "EMAILID":
+                items.append(b"EMAILID (M%d)" % row.pk)
+            elif name == "THREADID":
+                items.append(b"THREADID NIL")
+            elif name in {"ENVELOPE", "BODYSTRUCTURE"} or (name == "BODY" and att.section is None):
+                meta = _meta_of(row)
+                key = "envelope" if name == "ENVELOPE" else "bodystructure"
+                value: Value
+                if meta is not None and getattr(meta, key, None):
+                    value = _meta_value(getattr(meta, key))
+                    if name == "BODY":
+                        value = _strip_extension(value)
+                else:
+                    body = body or await self._body(row)
+                    if name == "ENVELOPE":
+                        value = mime.envelope(body.tree.headers)  # type: ignore[arg-type]
+                    else:
+                        value = mime.bodystructure(
+                            body.data, body.tree, extended=name == "BODYSTRUCTURE"
+                        )  # type: ignore[assignment]
+                items.append(name.encode() + b" " + render(value, utf8=self.utf8))
+            elif name in {"RFC822", "RFC822.HEADER", "RFC822.TEXT"}:
+                section = {
+                    "RFC822": Section(),
+                    "RFC822.HEADER": Section(text="HEADER"),
+                    "RFC822.TEXT": Section(text="TEXT"),
+                }[name]
+                data = await self._section_data(row, section, None)
+                items.append(name.encode() + b" " + render(Literal(data or b"")))
+            elif name in {"BODY", "BINARY", "BINARY.SIZE"} and att.section is not None:
+                items.append(await self._section_item(row, att))
+        if seen_set and "FLAGS" not in names:
+            items.append(f"FLAGS ({' '.join(flags_of(row))})".encode())
+        if self.condstore and "MODSEQ" not in names:
+            items.append(b"MODSEQ (%d)" % row.modseq)
+        return items
+
+    async def _body(self, row: Message) -> _Body:
+        data = await asyncdb.run_db(_read_crlf, row)
+        return _Body(data, mime.parse(data))
+
+    async def _section_data(
+        self, row: Message, section: Section, partial: tuple[int, int] | None
+    ) -> bytes | None:
+        if not section.part and section.text == "" and partial is not None:
+            start, length = partial
+            return await asyncdb.run_db(_read_crlf_range, row, start, length)
+        if (
+            section.text == "HEADER.FIELDS"
+            and not section.part
+            and {f.lower() for f in section.fields} <= PREFETCH_FIELDS
+        ):
+            meta = _meta_of(row)
+            if meta is not None and getattr(meta, "header_fields_complete", False):
+                block = bytes(getattr(meta, "header_fields", b"") or b"")
+                return mime.header_fields(block, section.fields, exclude=False)
+        if not section.part and section.text == "":
+            return await asyncdb.run_db(_read_crlf, row)
+        body = await self._body(row)
+        return mime.section_bytes(body.data, body.tree, section)
+
+    async def _section_item(self, row: Message, att: FetchAtt) -> bytes:
+        assert att.section is not None
+        section = att.section
+        label = f"{att.name}[{section.render()}]"
+        if att.name in {"BINARY", "BINARY.SIZE"}:
+            body = await self._body(row)
+            part = mime.find_part(body.tree, section.part) if section.part else body.tree
+            data = None if part is None else mime.decode_part(body.data, part)
+            if part is not None and data is None:
+                raise UserError("[UNKNOWN-CTE] Cannot decode this part's transfer encoding")
+            data = data or b""
+            if att.name == "BINARY.SIZE":
+                return f"{label} {len(data)}".encode()
+            if att.partial is not None:
+                start, length = att.partial
+                data = data[start : start + length]
+                label += f"<{start}>"
+            return label.encode() + b" ~" + render(Literal(data))
+        whole_partial = att.partial if not section.part and section.text == "" else None
+        data = await self._section_data(row, section, whole_partial)
+        if data is None:
+            data = b""
+        if att.partial is not None:
+            start, length = att.partial
+            if whole_partial is None:
+                data = data[start : start + length]
+            label += f"<{start}>"
+        return label.encode() + b" " + render(Literal(data))
+
+    # --- STORE, COPY, MOVE --------------------------------------------------------------------
+
+    async def cmd_store(self, cmd: Store) -> None:
+        from mailcore.store.actions import do_set_flags
+
+        self._check_gone(cmd.tag)
+        if self.sel.readonly:
+            await self.send(f"{cmd.tag} NO [READ-ONLY] Mailbox is read-only")
+            return
+        if cmd.unchangedsince is not None:
+            self.condstore = True
+        uids = self._uids_for(cmd.seqset, cmd.uid)
+        system, keywords = _split_flags(cmd.flags)
+        sel = self.sel
+
+        def store() -> tuple[list[Message], list[int]]:
+            rows: list[Message] = []
+            for i in range(0, len(uids), 1000):
+                rows += self._load_rows(sel.folder, uids[i : i + 1000], False, None)
+            modified: list[int] = []
+            if cmd.unchangedsince is not None:
+                modified = [m.uid for m in rows if m.modseq > cmd.unchangedsince]
+                rows = [m for m in rows if m.modseq <= cmd.unchangedsince]
+            if cmd.mode == "+":
+                add, remove, add_kw, remove_kw = system, [], keywords, []
+            elif cmd.mode == "-":
+                add, remove, add_kw, remove_kw = [], system, [], keywords
+            else:
+                add = system
+                remove = [c for _, c in FLAG_COLUMNS if c not in system]
+                add_kw = keywords
+                current = {k for m in rows for k in (m.keywords or [])}
+                remove_kw = sorted(current - set(keywords))
+            before = {m.pk: m.modseq for m in rows}
+            if rows:
+                do_set_flags(
+                    acting_account=self.acct,
+                    messages=rows,
+                    add=add,
+                    remove=remove,
+                    add_keywords=add_kw,
+                    remove_keywords=remove_kw,
+                )
+            changed = [m for m in rows if m.modseq != before[m.pk]]
+            return (rows if not cmd.silent else changed if self.condstore else []), modified
+
+        rows, modified = await asyncdb.run_db(store)
+        for row in rows:
+            seq = sel.seq_of(row.uid)
+            if not seq:
+                continue
+            sel.reported[row.uid] = row.modseq
+            parts = []
+            if not cmd.silent:
+                parts.append(f"FLAGS ({' '.join(flags_of(row))})")
+            if cmd.uid:
+                parts.append(f"UID {row.uid}")
+            if self.condstore:
+                parts.append(f"MODSEQ ({row.modseq})")
+            await self.send(f"* {seq} FETCH ({' '.join(parts)})")
+        await self.sync(expunges=cmd.uid)
+        if modified:
+            numbers = modified if cmd.uid else [sel.seq_of(u) for u in modified]
+            await self.send(
+                f"{cmd.tag} OK [MODIFIED {format_seqset([n for n in numbers if n])}] "
+                "Conditional STORE failed for some messages"
+            )
+            return
+        await self.send(f"{cmd.tag} OK STORE completed")
+
+    async def cmd_copy(self, cmd: CopyMove) -> None:
+        await self._copy_move(cmd, move=False)
+
+    async def cmd_move(self, cmd: CopyMove) -> None:
+        await self._copy_move(cmd, move=True)
+
+    async def _copy_move(self, cmd: CopyMove, *, move: bool) -> None:
+        from mailcore.store import actions
+
+        self._check_gone(cmd.tag)
+        if move and self.sel.readonly:
+            await self.send(f"{cmd.tag} NO [READ-ONLY] Mailbox is read-only")
+            return
+        uids = self._uids_for(cmd.seqset, cmd.uid)
+        sel = self.sel
+
+        def run() -> tuple[int, list[int], list[int]]:
+            try:
+                dest = self._folder_by_name(cmd.mailbox)
+            except NotFoundError as exc:
+                raise _TryCreateError(str(exc)) from None
+            rows: list[Message] = []
+            for i in range(0, len(uids), 1000):
+                rows += self._load_rows(sel.folder, uids[i : i + 1000], False, None)
+            if not rows:
+                return dest.uidvalidity, [], []
+            old = [m.uid for m in rows]
+            if move:
+                if dest.pk == sel.folder.pk:
+                    raise UserError("[CANNOT] Source and destination are the same mailbox")
+                moved = actions.do_move(acting_account=self.acct, messages=rows, destination=dest)
+                pairs = [
+                    (o, m.uid) for o, m in zip(old, moved, strict=True) if m.folder_id == dest.pk
+                ]
+            else:
+                from mailcore.store.quota import check_room
+
+                check_room(self.acct, sum(m.size for m in rows))
+                copies = actions.do_copy(acting_account=self.acct, messages=rows, destination=dest)
+                pairs = [(o, c.uid) for o, c in zip(old, copies, strict=True) if c is not None]
+            return dest.uidvalidity, [p[0] for p in pairs], [p[1] for p in pairs]
+
+        uidvalidity, src, dst = await asyncdb.run_db(run)
+        code = ""
+        if src:
+            code = f"[COPYUID {uidvalidity} {_uid_list(src)} {_uid_list(dst)}] "
+        if move:
+            if code:
+                await self.send(f"* OK {code}Moved")
+            await self.sync(expunges=True)
+            await self.send(f"{cmd.tag} OK {cmd.name} completed")
+            return
+        await self.sync(expunges=cmd.uid)
+        await self.send(f"{cmd.tag} OK {code}{cmd.name} completed")
+
+    # --- SEARCH, SORT, THREAD -----------------------------------------------------------------
+
+    async def cmd_search(self, cmd: Search) -> None:
+        await self._search(cmd)
+
+    async def cmd_sort(self, cmd: Search) -> None:
+        await self._search(cmd)
+
+    async def cmd_thread(self, cmd: Search) -> None:
+        await self._search(cmd)
+
+    async def _search(self, cmd: Search) -> None:
+        self._check_gone(cmd.tag)
+        if cmd.charset not in {"", "UTF-8", "US-ASCII"}:
+            await self.send(f"{cmd.tag} NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset")
+            return
+        if _uses_modseq(cmd.key):
+            self.condstore = True
+        sel = self.sel
+        mapping = self._mapping()
+
+        def run() -> tuple[list[int], list[Any], int]:
+            uids = searching.search_uids(sel.folder, cmd.key, mapping, sel.uidnext)
+            threads: list[Any] = []
+            if cmd.name == "SORT":
+                uids = searching.sort_uids(sel.folder, uids, cmd.sort)
+            elif cmd.name == "THREAD":
+                threads = searching.thread_uids(sel.folder, uids, cmd.algorithm)
+            modseq = (
+                searching.max_modseq(sel.folder, uids)
+                if self.condstore and _uses_modseq(cmd.key)
+                else 0
+            )
+            return uids, threads, modseq
+
+        uids, threads, modseq = await asyncdb.run_db(run)
+
+        def number(u: int) -> int:
+            return u if cmd.uid else sel.seq_of(u)
+
+        if cmd.name == "THREAD":
+
+            def convert(node: list[Any]) -> list[Any]:
+                return [convert(x) if isinstance(x, list) else number(int(x)) for x in node]
+
+            text = b"".join(_render_thread(convert(t)) for t in threads)
+            await self.wire.write(b"* THREAD " + text + b"\r\n" if text else b"* THREAD\r\n")
+        elif cmd.return_opts is not None or (self.rev2 and cmd.name == "SEARCH"):
+            opts = set(cmd.return_opts or ()) or {"ALL"}
+            if opts == {"SAVE"}:
+                opts = {"SAVE"}
+            parts = [f"(TAG {quote(cmd.tag)})"]
+            if cmd.uid:
+                parts.append("UID")
+            numbers = [number(u) for u in uids]
+            if numbers:
+                if "MIN" in opts:
+                    parts.append(f"MIN {min(numbers)}")
+                if "MAX" in opts:
+                    parts.append(f"MAX {max(numbers)}")
+                if "ALL" in opts:
+                    parts.append(f"ALL {format_seqset(numbers)}")
+            if "COUNT" in opts:
+                parts.append(f"COUNT {len(numbers)}")
+            if modseq and numbers:
+                parts.append(f"MODSEQ {modseq}")
+            if "SAVE" in opts:
+                self.saved = tuple(uids)
+            if opts != {"SAVE"}:
+                await self.send("* ESEARCH " + " ".join(parts))
+        else:
+            numbers = [number(u) for u in uids]
+            tail = f" (MODSEQ {modseq})" if modseq and numbers else ""
+            await self.send(" ".join(["* " + cmd.name, *map(str, numbers)]) + tail)
+        await self.sync(expunges=cmd.uid)
+        await self.send(f"{cmd.tag} OK {cmd.name} completed")
+
+    # --- IDLE -----------------------------------------------------------------------------------
+
+    async def cmd_idle(self, cmd: Simple) -> None:
+        await self.send("+ idling")
+        if self.selected is not None:
+            await self.sync(expunges=True)
+        deadline = time.monotonic() + self.config.idle_timeout
+        waiter = self.waiter
+        while True:
+            line = self.wire.reader.take_line()
+            if line is not None:
+                if line.strip().upper() == b"DONE":
+                    await self.send(f"{cmd.tag} OK IDLE terminated")
+                else:
+                    await self.send(f"{cmd.tag} BAD Expected DONE")
+                return
+            if self.wire.closed:
+                raise Logout
+            left = deadline - time.monotonic()
+            if left <= 0:
+                await self.send("* BYE Autologout: idle for too long")
+                raise Logout
+            self.wire.data_event.clear()
+            waits = [asyncio.ensure_future(self.wire.data_event.wait())]
+            if waiter is not None:
+                waits.append(asyncio.ensure_future(waiter.event.wait()))
+            done, pending = await asyncio.wait(
+                waits,
+                timeout=min(left, IDLE_RECHECK_SECONDS),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            for task in pending:
+                task.cancel()
+            woke = waiter is not None and waiter.event.is_set()
+            if (woke or not done) and self.selected is not None:
+                if waiter is not None:
+                    waiter.event.clear()
+                await self.sync(expunges=True)
+            elif woke and waiter is not None:
+                waiter.event.clear()
+
+    # --- change synchronisation ----------------------------------------------------------------
+
+    async def sync(self, *, expunges: bool) -> None:
+        """Tell the client what changed in the selected folder since it last heard: EXISTS,
+        FETCH (FLAGS) and — only where allowed (RFC 9051 §7.5.1: not during FETCH, STORE,
+        SEARCH by sequence number) — EXPUNGE or VANISHED."""
+        sel = self.selected
+        if sel is None or sel.gone:
+            return
+        known = (sel.highestmodseq, sel.uidnext, len(sel.uids))
+        changes = await asyncdb.run_db(_folder_changes, sel.folder.pk, known, list_uids(sel))
+        if not changes.exists:
+            sel.gone = True
+            await self.send("* BYE [CLOSED] The selected mailbox was deleted")
+            raise Logout
+        expunged = [u for u in changes.expunged if sel.seq_of(u)] if expunges else []
+        if expunged:
+            if "QRESYNC" in self.enabled:
+                for u in expunged:
+                    i = bisect.bisect_left(sel.uids, u)
+                    del sel.uids[i]
+                await self.send(f"* VANISHED {format_seqset(expunged)}")
+            else:
+                for u in sorted(expunged, reverse=True):
+                    seq = sel.seq_of(u)
+                    del sel.uids[seq - 1]
+                    await self.send(f"* {seq} EXPUNGE")
+        new = [u for u in changes.new_uids if not sel.uids or u > sel.uids[-1]]
+        if new:
+            sel.uids.extend(sorted(new))
+            await self.send(f"* {len(sel.uids)} EXISTS")
+        for uid, flags, modseq in changes.flag_rows:
+            if uid in new or sel.reported.get(uid, -1) >= modseq:
+                continue
+            seq = sel.seq_of(uid)
+            if not seq:
+                continue
+            extra = f" MODSEQ ({modseq})" if self.condstore else ""
+            await self.send(f"* {seq} FETCH (UID {uid} FLAGS ({' '.join(flags)}){extra})")
+        sel.reported.clear()
+        pending_expunge = bool(changes.expunged) and not expunges
+        if not pending_expunge:
+            sel.highestmodseq = max(sel.highestmodseq, changes.highestmodseq)
+        sel.uidnext = max(sel.uidnext, changes.uidnext)
+
+
+def list_uids(sel: Selected) -> Sequence[int]:
+    return sel.uids
+
+
+def _folder_changes(
+    folder_id: int, known: tuple[int, int, int], uids: Sequence[int]
+) -> FolderChanges:
+    known_modseq, known_uidnext, known_count = known
+    row = (
+        Folder.objects.filter(pk=folder_id)
+        .values_list("highestmodseq", "uidnext", "message_count")
+        .first()
+    )
+    if row is None:
+        return FolderChanges(False, 0, 0, 0)
+    highestmodseq, uidnext, count = (int(x) for x in row)
+    if highestmodseq == known_modseq and uidnext == known_uidnext and count == known_count:
+        return FolderChanges(True, highestmodseq, uidnext, count)
+    rows = list(
+        Message.objects.filter(folder_id=folder_id, modseq__gt=known_modseq)
+        .order_by("uid")
+        .values("uid", "modseq", "keywords", *(c for _, c in FLAG_COLUMNS))
+    )
+    last = uids[-1] if uids else 0
+    new = tuple(int(r["uid"]) for r in rows if int(r["uid"]) > last)
+    flag_rows = tuple(
+        (int(r["uid"]), flags_of(r), int(r["modseq"])) for r in rows if int(r["uid"]) <= last
+    )
+    expunged: tuple[int, ...] = ()
+    if len(uids) + len(new) != count:
+        from mailcore.store.models import Tombstone
+
+        gone = set(
+            Tombstone.objects.filter(
+                folder_id=folder_id, modseq__gt=known_modseq, uid__isnull=False
+            ).values_list("uid", flat=True)
+        )
+        if len(uids) + len(new) - len(gone & set(uids)) != count:
+            # No (or incomplete) history: compare with the rows themselves.
+            present = set(
+                Message.objects.filter(folder_id=folder_id, uid__lte=last).values_list(
+                    "uid", flat=True
+                )
+            )
+            gone = set(uids) - present
+        expunged = tuple(sorted(int(u) for u in gone if u <= last))
+    return FolderChanges(True, highestmodseq, uidnext, count, new, flag_rows, expunged)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Body:
+    data: bytes
+    tree: mime.Part
+
+
+def _read_crlf(row: Message) -> bytes:
+    from mailcore.store.queries import read_message_bytes
+
+    return mime.to_crlf(read_message_bytes(row))
+
+
+def _read_crlf_range(row: Message, start: int, length: int) -> bytes:
+    """Bytes [start, start+length) of the CRLF form, reading only that part when the Maildir
+    offers ranged CRLF reads."""
+    from mailcore.store.queries import maildir_for
+
+    maildir = maildir_for(row.account)
+    ranged = getattr(maildir, "read_crlf_range", None)
+    if ranged is not None:
+        data = ranged(
+            row.folder.path, row.maildir_key, start, length, in_cur=row.in_cur, info=row.info
+        )
+        return bytes(data)
+    return _read_crlf(row)[start : start + length]
+
+
+def _meta_of(row: Message) -> Any:
+    try:
+        return row.meta  # type: ignore[attr-defined]
+    except Exception:  # no MessageMeta row (not computed yet): read the file instead
+        return None
+
+
+def _strip_extension(value: Value) -> Value:
+    """BODY (non-extensible BODYSTRUCTURE): drop the extension data of every part."""
+    if not isinstance(value, list) or not value:
+        return value
+    if isinstance(value[0], list):  # multipart: parts…, subtype, extension data
+        n = 0
+        while n < len(value) and isinstance(value[n], list):
+            n += 1
+        parts = [_strip_extension(v) for v in value[:n]]
+        return [*parts, value[n]] if n < len(value) else parts
+    base = 7
+    kind = str(value[0]).upper()
+    if kind == "TEXT":
+        base = 8
+    elif kind == "MESSAGE" and str(value[1]).upper() in {"RFC822", "GLOBAL"} and len(value) >= 10:
+        return [*value[:7], value[7], _strip_extension(value[8]), value[9]]
+    return value[:base]
+
+
+def _wire_name(folder: Folder) -> str:
+    return "INBOX" if folder.path == "" else folder.name
+
+
+def _folder_keywords(folder: Folder) -> list[str]:
+    seen: dict[str, None] = {}
+    rows = (
+        Message.objects.filter(folder=folder)
+        .exclude(keywords=[])
+        .order_by("-uid")
+        .values_list("keywords", flat=True)[:2000]
+    )
+    for kws in rows:
+        for k in kws or []:
+            seen.setdefault(str(k), None)
+    return [k for k in seen if k][:64]
+
+
+def _split_flags(flags: Iterable[str]) -> tuple[list[str], list[str]]:
+    system: list[str] = []
+    keywords: list[str] = []
+    for flag in flags:
+        if flag.startswith("\\"):
+            column = COLUMN_OF_FLAG.get(flag.lower())
+            if column is not None and column not in system:
+                system.append(column)
+        elif flag not in keywords:
+            keywords.append(flag)
+    return system, keywords
+
+
+def _uid_list(uids: list[int]) -> str:
+    # UIDPLUS pairs the two lists by position: keep the order, compress runs only.
+    parts: list[str] = []
+    i = 0
+    while i < len(uids):
+        j = i
+        while j + 1 < len(uids) and uids[j + 1] == uids[j] + 1:
+            j += 1
+        parts.append(str(uids[i]) if i == j else f"{uids[i]}:{uids[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def _uses_modseq(key: Any) -> bool:
+    if getattr(key, "op", "") == "MODSEQ":
+        return True
+    return any(_uses_modseq(a) for a in getattr(key, "args", ()) if hasattr(a, "op"))
+
+
+def _pattern_regex(reference: str, pattern: str, utf8: bool) -> Any:
+    """LIST pattern → regex on decoded names ('*' anything, '%' anything but '/')."""
+    import re
+
+    from mailcore.imap.protocol import mutf7_decode
+
+    full = reference + pattern
+    if full[:5].upper() == "INBOX" and full[5:6] in {"", "/", "*", "%"}:
+        full = "INBOX" + full[5:]
+    if not utf8 or full.isascii():
+        with contextlib.suppress(ProtocolSyntaxError):
+            full = mutf7_decode(full)
+    out = ["^"]
+    for ch in full:
+        if ch == "*":
+            out.append(".*")
+        elif ch == "%":
+            out.append("[^/]*")
+        else:
+            out.append(re.escape(ch))
+    out.append("$")
+    regex = "".join(out)
+    return re.compile(regex, re.S)
+
+
+class _AlreadyExistsError(UserError):
+    code = "alreadyexists"
+
+
+class _HasChildrenError(UserError):
+    code = "haschildren"
+
+
+class _TryCreateError(UserError):
+    code = "trycreate"
+
+
+def _user_error_code(exc: UserError) -> str:
+    text = str(exc)
+    if text.startswith("["):
+        return ""
+    code = getattr(exc, "code", "")
+    table = {
+        "alreadyexists": "[ALREADYEXISTS] ",
+        "conflict": "[ALREADYEXISTS] ",
+        "haschildren": "[HASCHILDREN] ",
+        "trycreate": "[TRYCREATE] ",
+        "over_quota": "[OVERQUOTA] ",
+        "invalid_folder_name": "[CANNOT] ",
+    }
+    if type(exc).__name__ == "OverQuotaError":
+        return "[OVERQUOTA] "
+    return table.get(code, "")
+
+
+__all__ = ["Logout", "Session", "SessionConfig", "Wire", "datetime"]
