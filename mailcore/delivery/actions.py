@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from mailcore.dbutil import bulk_set, insert_is_one_statement, insert_with_children
 from mailcore.delivery import spool
+from mailcore.delivery.dsnparams import MailDsn, RcptDsn
 from mailcore.delivery.models import (
     DeliveryAttempt,
     Direction,
@@ -69,8 +71,11 @@ def do_enqueue(
     origin: str = "",
     queue_id: str | None = None,
     sent_copy: Message | None = None,
+    dsn: MailDsn | None = None,
+    rcpt_dsn: Mapping[str, RcptDsn] | None = None,
 ) -> QueueEntry:
     """Spool `data` durably and commit its queue row; only then may the caller say 250.
+    `dsn` and `rcpt_dsn` (by recipient) are the RFC 3461 parameters the client gave.
 
     Raises StorageError (spool) or a database error (row); in either case nothing is queued
     and no spool file is left behind.
@@ -94,8 +99,19 @@ def do_enqueue(
         origin=origin,
         sent_copy=sent_copy,
         message_id=header_message_id(data),
+        dsn_ret=dsn.ret if dsn else "",
+        dsn_envid=dsn.envid if dsn else "",
     )
-    rows = [QueueRecipient(entry=entry, address=r) for r in dict.fromkeys(recipients)]
+    asked = rcpt_dsn or {}
+    rows = [
+        QueueRecipient(
+            entry=entry,
+            address=r,
+            dsn_notify=asked[r].notify if r in asked else "",
+            dsn_orcpt=asked[r].orcpt if r in asked else "",
+        )
+        for r in dict.fromkeys(recipients)
+    ]
     # Once per accepted message: raw inserts (no ORM query building) and, on PostgreSQL
     # outside a caller's transaction, one autocommitted statement instead of BEGIN, two
     # INSERTs and COMMIT. Either way the rows are committed (or rolled back) together.
@@ -260,7 +276,7 @@ def _process_batch(entry_ids: list[int], worker: str) -> dict[int, str]:
         )
         for job, pending, data in local:
             job.outcomes = {r.pk: outcomes[r.pk] for r in pending}
-            _send_inbound_bounces(job.entry, data, job.outcomes)
+            _send_inbound_notices(job.entry, data, pending, job.outcomes)
     for job in work:
         if job.state == EntryState.HELD:
             continue
@@ -454,26 +470,29 @@ class _QuotaRoom:
             warn_if_nearly_full(accounts[account_id], self.start[account_id], size)
 
 
-def _send_inbound_bounces(entry: QueueEntry, data: bytes, outcomes: dict[int, Outcome]) -> None:
+def _send_inbound_notices(
+    entry: QueueEntry, data: bytes, pending: list[QueueRecipient], outcomes: dict[int, Outcome]
+) -> None:
     """A DSN to the sender for local recipients that failed for good after the 250 (alias
-    problems, a mailbox full for too long): accepted mail is never dropped silently."""
-    from mailcore.delivery.dsn import DsnRecipient, status_of
-    from mailcore.delivery.outbound import do_queue_dsn, failure_key
+    problems, a mailbox full for too long): accepted mail is never dropped silently. And the
+    success notice ("delivered") for those whose NOTIFY asked for one (RFC 3461 §4.1)."""
+    from mailcore.delivery.dsn import status_of
+    from mailcore.delivery.outbound import do_queue_notices
+    from mailcore.delivery.relay import RcptResult
 
-    bounced = [pk for pk, o in outcomes.items() if o.state == RecipientState.BOUNCED]
-    if not bounced:
-        return
-    address = dict(QueueRecipient.objects.filter(pk__in=bounced).values_list("pk", "address"))
-    failed = [
-        DsnRecipient(
-            address[pk],
-            "failed",
-            status_of(outcomes[pk].reply, permanent=True),
-            outcomes[pk].reply,
+    results = {
+        pk: RcptResult(
+            o.state,
+            "2.0.0"
+            if o.state == RecipientState.DELIVERED
+            else status_of(o.reply, permanent=o.state == RecipientState.BOUNCED),
+            o.reply,
         )
-        for pk in bounced
-    ]
-    do_queue_dsn(entry, data, failed, key=failure_key([f.address for f in failed]))
+        for pk, o in outcomes.items()
+        if o.state in FINAL_STATES
+    }
+    if results:
+        do_queue_notices(entry, data, pending, results, local=set(results))
 
 
 def _forward(entry: QueueEntry, rcpt: QueueRecipient, targets: list[str], data: bytes) -> None:
@@ -481,6 +500,13 @@ def _forward(entry: QueueEntry, rcpt: QueueRecipient, targets: list[str], data: 
     origin = f"fwd:{entry.queue_id}:{rcpt.pk}"
     if QueueEntry.objects.filter(origin=origin).exists():
         return
+    # The sender's DSN request goes along (Postfix): failures and delays of the forwarded
+    # copies still reach them; success was reported here ("expanded"), so not again.
+    notify = ",".join(w for w in rcpt.dsn_notify.split(",") if w and w != "SUCCESS")
+    asked = RcptDsn(
+        notify or ("NEVER" if rcpt.dsn_notify else ""),
+        rcpt.dsn_orcpt or f"{'rfc822' if rcpt.address.isascii() else 'utf-8'};{rcpt.address}",
+    )
     do_enqueue(
         sender=entry.sender,
         recipients=targets,
@@ -488,6 +514,8 @@ def _forward(entry: QueueEntry, rcpt: QueueRecipient, targets: list[str], data: 
         origin=origin,
         smtputf8=entry.smtputf8,
         direction=Direction.OUTBOUND,
+        dsn=MailDsn(entry.dsn_ret, entry.dsn_envid),
+        rcpt_dsn=dict.fromkeys(targets, asked),
     )
 
 

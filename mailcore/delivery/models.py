@@ -57,6 +57,9 @@ class QueueEntry(models.Model):
     origin = models.CharField(max_length=100, blank=True, default="", db_index=True)
     # The Message-ID header without <>, for the delivery log search ('' when absent).
     message_id = models.CharField(max_length=998, blank=True, default="", db_index=True)
+    # DSN (RFC 3461) of MAIL FROM: RET (FULL | HDRS, '' = not given) and ENVID (decoded).
+    dsn_ret = models.CharField(max_length=4, blank=True, default="")
+    dsn_envid = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         indexes = (models.Index(fields=("state", "next_attempt_at"), name="queue_due"),)
@@ -73,6 +76,10 @@ class QueueRecipient(models.Model):
         max_length=10, choices=RecipientState.choices, default=RecipientState.PENDING
     )
     last_reply = models.TextField(blank=True, default="")
+    # DSN (RFC 3461) of RCPT TO: NOTIFY ('' = not given, NEVER, or a subset of
+    # SUCCESS,DELAY,FAILURE) and ORCPT as "addr-type;address" (decoded).
+    dsn_notify = models.CharField(max_length=24, blank=True, default="")
+    dsn_orcpt = models.CharField(max_length=500, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -9,7 +9,7 @@ are keyed by origin so that a repeated attempt never sends the same DSN twice.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -21,6 +21,7 @@ from django.utils import timezone
 from mailcore.delivery import dkim
 from mailcore.delivery.actions import Outcome, do_enqueue
 from mailcore.delivery.dsn import DsnRecipient, build_dsn, status_of
+from mailcore.delivery.dsnparams import MailDsn, RcptDsn
 from mailcore.delivery.models import Direction, QueueEntry, QueueRecipient, RecipientState
 from mailcore.delivery.relay import (
     BOUNCED,
@@ -87,6 +88,8 @@ def do_queue_dsn(
         reporting_mta=settings.MAIL_HOSTNAME,
         recipients=recipients,
         retry_until=retry_until,
+        envid=entry.dsn_envid,
+        ret=entry.dsn_ret,
     )
     local = is_local_domain(_domain(entry.sender))
     return do_enqueue(
@@ -101,6 +104,54 @@ def do_queue_dsn(
 
 def failure_key(addresses: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(sorted(addresses)).encode()).hexdigest()[:16]
+
+
+def do_queue_notices(
+    entry: QueueEntry,
+    data: bytes,
+    rcpts: Sequence[QueueRecipient],
+    results: Mapping[int, RcptResult],
+    *,
+    local: Collection[int],
+) -> None:
+    """The failure notice and the success notice for one attempt's final results, each to
+    the recipients whose NOTIFY asks for it (RFC 3461 §4.1; no NOTIFY: failures only).
+    Success is "delivered" for a local mailbox, "expanded" for an alias that also forwarded,
+    and "relayed" for a remote server that does not offer DSN; one that does was given the
+    NOTIFY and reports itself (Postfix)."""
+    by_pk = {r.pk: r for r in rcpts}
+
+    def item(pk: int, action: str) -> DsnRecipient:
+        res = results[pk]
+        rcpt = by_pk[pk]
+        return DsnRecipient(
+            rcpt.address, action, res.status, res.diagnostic, res.remote_mta, rcpt.dsn_orcpt
+        )
+
+    def wants(pk: int, what: str) -> bool:
+        return RcptDsn(by_pk[pk].dsn_notify).wants(what)
+
+    failed = [
+        item(pk, "failed")
+        for pk, res in results.items()
+        if res.state == BOUNCED and wants(pk, "FAILURE")
+    ]
+    if failed:
+        do_queue_dsn(entry, data, failed, key=failure_key([f.address for f in failed]))
+    succeeded: list[DsnRecipient] = []
+    for pk, res in results.items():
+        if res.state != DELIVERED or not wants(pk, "SUCCESS"):
+            continue
+        if pk in local:
+            action = "expanded" if "forwarded to" in res.diagnostic else "delivered"
+        elif res.dsn_passed:
+            continue
+        else:
+            action = "relayed"
+        succeeded.append(item(pk, action))
+    if succeeded:
+        key = "ok:" + failure_key([f.address for f in succeeded])
+        do_queue_dsn(entry, data, succeeded, key=key)
 
 
 def do_relay_entry(
@@ -118,10 +169,12 @@ def do_relay_entry(
     outcomes: dict[int, Outcome] = {}
     results: dict[int, RcptResult] = {}
     remote: list[QueueRecipient] = []
+    local: set[int] = set()
     for rcpt in pending:
         if _domain(rcpt.address) not in local_domains:
             remote.append(rcpt)
             continue
+        local.add(rcpt.pk)
         outcome = deliver_local(rcpt)
         outcomes[rcpt.pk] = outcome
         results[rcpt.pk] = RcptResult(
@@ -139,6 +192,12 @@ def do_relay_entry(
             data=wire,
             smtputf8=entry.smtputf8,
             cfg=cfg,
+            dsn=MailDsn(entry.dsn_ret, entry.dsn_envid),
+            rcpt_dsn={
+                r.address: RcptDsn(r.dsn_notify, r.dsn_orcpt)
+                for r in remote
+                if r.dsn_notify or r.dsn_orcpt
+            },
         )
         for rcpt in remote:
             results[rcpt.pk] = res = by_address[rcpt.address]
@@ -158,18 +217,19 @@ def do_relay_entry(
                     res.remote_mta,
                 )
                 outcomes[pk] = Outcome(RecipientState.BOUNCED, results[pk].reply)
-    address = {r.pk: r.address for r in pending}
-    failed = [
-        DsnRecipient(address[pk], "failed", res.status, res.diagnostic, res.remote_mta)
-        for pk, res in results.items()
-        if res.state == BOUNCED
-    ]
-    if failed:
-        do_queue_dsn(entry, data, failed, key=failure_key([f.address for f in failed]))
+    do_queue_notices(entry, data, pending, results, local=local)
+    by_pk = {r.pk: r for r in pending}
     delayed = [
-        DsnRecipient(address[pk], "delayed", res.status, res.diagnostic, res.remote_mta)
+        DsnRecipient(
+            by_pk[pk].address,
+            "delayed",
+            res.status,
+            res.diagnostic,
+            res.remote_mta,
+            by_pk[pk].dsn_orcpt,
+        )
         for pk, res in results.items()
-        if res.state == DEFERRED
+        if res.state == DEFERRED and RcptDsn(by_pk[pk].dsn_notify).wants("DELAY")
     ]
     notice_after = settings.RELAY_DELAY_NOTICE_SECONDS
     if delayed and notice_after and age >= timedelta(seconds=notice_after):

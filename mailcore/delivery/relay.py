@@ -15,13 +15,15 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import dns.exception
 import dns.name
 import dns.resolver
 from django.conf import settings
+
+from mailcore.delivery.dsnparams import MailDsn, RcptDsn, encode_orcpt, xtext_encode
 
 log = logging.getLogger("mailroom")
 
@@ -92,6 +94,9 @@ class RcptResult:
     status: str  # RFC 3463 code, e.g. "5.1.1"
     diagnostic: str  # what the remote said, or what went wrong here
     remote_mta: str = ""
+    # The next hop offers DSN and was given the NOTIFY/ORCPT of this recipient: any notice
+    # from here on is its job (RFC 3461 §4.1; no "relayed" notice from us).
+    dsn_passed: bool = False
 
     @property
     def reply(self) -> str:
@@ -263,17 +268,21 @@ class Envelope:
     data: bytes  # CRLF-normalised, signed; not yet dot-stuffed
     smtputf8: bool
     eightbit: bool = field(init=False)
+    dsn: MailDsn = field(default_factory=MailDsn)  # RET, ENVID (RFC 3461)
+    rcpt_dsn: Mapping[str, RcptDsn] = field(default_factory=dict)  # NOTIFY, ORCPT
 
     def __post_init__(self) -> None:
         self.eightbit = not self.data.isascii()
 
 
-def _reply_result(code: int, text: str, remote: str, stage: str) -> RcptResult:
+def _reply_result(
+    code: int, text: str, remote: str, stage: str, *, dsn_passed: bool = False
+) -> RcptResult:
     from mailcore.delivery.dsn import status_of
 
     diag = f"{code} {text} (in reply to {stage})"
     if 200 <= code < 300:
-        return RcptResult(DELIVERED, "2.0.0", diag, remote)
+        return RcptResult(DELIVERED, "2.0.0", diag, remote, dsn_passed)
     permanent = code >= 500
     return RcptResult(
         BOUNCED if permanent else DEFERRED, status_of(text, permanent=permanent), diag, remote
@@ -394,8 +403,15 @@ def _transaction(
         params.append("BODY=8BITMIME")  # RFC 6152
     if env.smtputf8:
         params.append("SMTPUTF8")  # RFC 6531 §3.4
+    # RFC 3461 §4: the sender's DSN parameters go on to a next hop that offers DSN (Postfix);
+    # one that does not gets none, and a success notice ("relayed") comes from us.
+    dsn = client.has_extn("dsn")
+    if dsn and env.dsn.ret:
+        params.append(f"RET={env.dsn.ret}")
+    if dsn and env.dsn.envid:
+        params.append(f"ENVID={xtext_encode(env.dsn.envid)}")
     mail = f"MAIL FROM:<{env.sender}>" + "".join(f" {p}" for p in params)
-    commands = [mail] + [f"RCPT TO:<{r}>" for r in rcpts] + ["DATA"]
+    commands = [mail] + [f"RCPT TO:<{r}>{_rcpt_params(env, r, dsn)}" for r in rcpts] + ["DATA"]
     wire = [(c + "\r\n").encode("utf-8") for c in commands]
     replies: list[tuple[int, str]] = []
     pipelining = client.has_extn("pipelining")
@@ -457,8 +473,18 @@ def _transaction(
         )
         results.update(dict.fromkeys(accepted, lost))
         raise _Partial(results) from exc
-    results.update(dict.fromkeys(accepted, _reply_result(code, text, remote, "end of DATA")))
+    results.update(
+        dict.fromkeys(accepted, _reply_result(code, text, remote, "end of DATA", dsn_passed=dsn))
+    )
     return results
+
+
+def _rcpt_params(env: Envelope, rcpt: str, dsn: bool) -> str:
+    asked = env.rcpt_dsn.get(rcpt)
+    if not dsn or asked is None:
+        return ""
+    out = f" NOTIFY={asked.notify}" if asked.notify else ""
+    return out + (f" ORCPT={encode_orcpt(asked.orcpt)}" if asked.orcpt else "")
 
 
 class _Partial(Exception):
@@ -479,7 +505,12 @@ def deliver_domain(domain: str, env: Envelope, cfg: RelayConfig) -> dict[str, Rc
     bad = [r for r in env.recipients if not _valid_path(r)]
     results = {r: RcptResult(BOUNCED, "5.1.3", "bad recipient address syntax") for r in bad}
     env = Envelope(
-        env.sender, [r for r in env.recipients if r not in results], env.data, env.smtputf8
+        env.sender,
+        [r for r in env.recipients if r not in results],
+        env.data,
+        env.smtputf8,
+        env.dsn,
+        env.rcpt_dsn,
     )
     if not env.recipients:
         return results
@@ -535,13 +566,17 @@ def relay_message(
     data: bytes,
     smtputf8: bool,
     cfg: RelayConfig | None = None,
+    dsn: MailDsn | None = None,
+    rcpt_dsn: Mapping[str, RcptDsn] | None = None,
 ) -> dict[str, RcptResult]:
     """Deliver `data` to remote `recipients`, grouped per destination domain. `data` must be
-    final (signed); line ends are normalised here. Never raises for remote trouble."""
+    final (signed); line ends are normalised here. `dsn`/`rcpt_dsn`: the sender's RFC 3461
+    parameters, passed on where the next hop offers DSN. Never raises for remote trouble."""
     cfg = cfg or relay_config()
     body = normalize_lines(data)
     results: dict[str, RcptResult] = {}
     for domain, rcpts in by_domain(recipients).items():
         needs_utf8 = smtputf8 or not sender.isascii() or not all(r.isascii() for r in rcpts)
-        results.update(deliver_domain(domain, Envelope(sender, rcpts, body, needs_utf8), cfg))
+        env = Envelope(sender, rcpts, body, needs_utf8, dsn or MailDsn(), rcpt_dsn or {})
+        results.update(deliver_domain(domain, env, cfg))
     return results

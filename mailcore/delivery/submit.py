@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import errors, policy
@@ -19,6 +20,7 @@ from django.utils import timezone
 from mailcore.addresses import canonical_domain, canonical_local, split_address
 from mailcore.delivery import spool
 from mailcore.delivery.actions import do_enqueue
+from mailcore.delivery.dsnparams import MailDsn, RcptDsn
 from mailcore.delivery.models import Direction, QueueEntry
 from mailcore.directory.models import Account
 from mailcore.directory.queries import Resolution, account_owns_address, resolve_recipient
@@ -185,25 +187,34 @@ def remote_address(address: str) -> str:
 
 def route_recipients(recipients: list[str]) -> tuple[list[str], list[str]]:
     """(local, remote) canonical recipients; RecipientRejectedError for any that cannot be."""
+    local, remote, _ = _route(recipients)
+    return local, remote
+
+
+def _route(recipients: list[str]) -> tuple[list[str], list[str], dict[str, str]]:
+    """route_recipients() and the canonical form of each recipient as given."""
     local: list[str] = []
     remote: list[str] = []
+    canonical: dict[str, str] = {}
     for raw in recipients:
         found = resolve_recipient(raw)
         match found.resolution:
             case Resolution.ACCOUNT | Resolution.ALIAS | Resolution.POSTMASTER:
                 local.append(found.address)
+                canonical[raw] = found.address
             case Resolution.NOT_LOCAL if found.address:
                 try:
                     remote.append(remote_address(raw))
                 except InvalidAddressError as exc:
                     raise RecipientRejectedError(f"<{raw}>: {exc}") from exc
+                canonical[raw] = remote[-1]
             case Resolution.DISABLED:
                 raise RecipientRejectedError(f"<{raw}>: mailbox disabled")
             case Resolution.UNKNOWN:
                 raise RecipientRejectedError(f"<{raw}>: no such local mailbox")
             case _:
                 raise RecipientRejectedError(f"<{raw}>: not a deliverable address")
-    return list(dict.fromkeys(local)), list(dict.fromkeys(remote))
+    return list(dict.fromkeys(local)), list(dict.fromkeys(remote)), canonical
 
 
 # --- the actions -----------------------------------------------------------------------------
@@ -222,10 +233,13 @@ def do_enqueue_routed(
     authenticated_as: Account | None = None,
     origin: str = "",
     sent_copy: Message | None = None,
+    dsn: MailDsn | None = None,
+    rcpt_dsn: Mapping[str, RcptDsn] | None = None,
 ) -> list[QueueEntry]:
     """Queue one message for local recipients (an inbound entry, delivered by the worker like
     mail from outside) and remote ones (one outbound entry for the relay), both or neither.
-    `queue_id` names the inbound entry (the id the SMTP client is told)."""
+    `queue_id` names the inbound entry (the id the SMTP client is told); `dsn` and `rcpt_dsn`
+    (keyed by the recipients as given here) are the client's RFC 3461 parameters."""
     jobs = [
         (direction, rcpts, qid)
         for direction, rcpts, qid in (
@@ -248,6 +262,8 @@ def do_enqueue_routed(
             origin=origin,
             queue_id=qid,
             sent_copy=sent_copy,
+            dsn=dsn,
+            rcpt_dsn=rcpt_dsn,
         )
 
     if len(jobs) == 1:  # the common case: no outer transaction, no savepoint round trips
@@ -278,6 +294,8 @@ def do_submit(
     client_helo: str = "",
     smtputf8: bool = False,
     queue_id: str | None = None,
+    dsn: MailDsn | None = None,
+    rcpt_dsn: Mapping[str, RcptDsn] | None = None,
 ) -> Submission:
     """Send `data` as `acting_account`.
 
@@ -288,12 +306,14 @@ def do_submit(
     that retries after an error never causes a second copy or a second send.
     `trace` (a Received header) goes on the queued copies only, not on the Sent copy;
     `queue_id` (default: a new one) is the id of the first queue entry, named in `trace`.
+    `dsn`, `rcpt_dsn` (keyed by the addresses in `recipients`): RFC 3461 parameters.
     """
     check_sender(acting_account, envelope_sender, what="envelope sender")
     message = complete_headers(data, hostname=settings.MAIL_HOSTNAME)
     check_sender(acting_account, header_from_address(message), what="header From")
-    local, remote = route_recipients(recipients)
+    local, remote, canonical = _route(recipients)
     check_recipient_count(len(local) + len(remote))
+    asked = {canonical[raw]: params for raw, params in (rcpt_dsn or {}).items() if raw in canonical}
     outgoing = trace + strip_bcc(message)
     submission_id = queue_id or spool.new_queue_id()
     origin = f"{ORIGIN_PREFIX}{submission_id}"
@@ -324,6 +344,8 @@ def do_submit(
                 authenticated_as=acting_account,
                 origin=origin,
                 sent_copy=sent,
+                dsn=dsn,
+                rcpt_dsn=asked,
             )
             spooled.extend(e.spool_name for e in entries)
     except BaseException:

@@ -58,8 +58,10 @@ def received_header(
     tls: bool,
     auth: bool,
     recipient: str | None,
+    utf8: bool = False,
 ) -> bytes:
-    proto = "ESMTP" + ("S" if tls else "") + ("A" if auth else "")
+    # RFC 3848 (ESMTP, ESMTPS, ESMTPA, ESMTPSA); RFC 6531 §3.7.3 for SMTPUTF8 transactions.
+    proto = ("UTF8SMTP" if utf8 else "ESMTP") + ("S" if tls else "") + ("A" if auth else "")
     helo_clean = re.sub(r"[^\x21-\x7e]", "?", helo)[:100] or "unknown"
     for_clause = f"\r\n\tfor <{recipient}>" if recipient else ""
     stamp = format_datetime(timezone.now())
@@ -68,6 +70,15 @@ def received_header(
         f"Received: from {helo_clean} ([{ip}])\r\n\tby {hostname} (Mailroom) with {proto} "
         f"id {queue_id}{for_clause};\r\n\t{stamp}\r\n"
     ).encode("utf-8", "replace")
+
+
+def with_extensions(responses: list[str]) -> list[str]:
+    """aiosmtpd's EHLO lines plus what MailroomSMTP adds: RFC 2920 and RFC 2034 (honoured by
+    the session, see server.py) and DSN (RFC 3461, parameters kept with the queue entry)."""
+    out = list(responses)
+    for line in ("250-PIPELINING", "250-ENHANCEDSTATUSCODES", "250-DSN"):
+        out.insert(-1, line)
+    return out
 
 
 class IngressHandler:
@@ -81,10 +92,7 @@ class IngressHandler:
     ) -> list[str]:
         session.host_name = hostname
         out = [r for r in responses if not r[4:].startswith("AUTH")]
-        # RFC 2920 and RFC 2034: both are honoured by the session (see server.py).
-        out.insert(-1, "250-PIPELINING")
-        out.insert(-1, "250-ENHANCEDSTATUSCODES")
-        return out
+        return with_extensions(out)
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
@@ -182,6 +190,7 @@ class IngressHandler:
             tls=session.ssl is not None or _implicit_tls(server),
             auth=bool(session.authenticated),
             recipient=recipients[0] if len(recipients) == 1 else None,
+            utf8=bool(envelope.smtp_utf8),
         )
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -208,6 +217,8 @@ class IngressHandler:
                 client_ip=ip if ip != "unknown" else None,
                 client_helo=session.host_name or "",
                 smtputf8=bool(envelope.smtp_utf8),
+                dsn=getattr(envelope, "mailroom_dsn", None),
+                rcpt_dsn=getattr(envelope, "mailroom_rcpt_dsn", None),
             )
         except StorageError as exc:
             log.error("spool failure: %s", exc)

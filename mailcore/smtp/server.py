@@ -13,9 +13,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, AnyStr
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import MISSING, SMTP, syntax
 
 from mailcore.config import Listen
+from mailcore.delivery.dsnparams import (
+    DsnParamError,
+    MailDsn,
+    RcptDsn,
+    parse_mail_params,
+    parse_rcpt_params,
+    split_params,
+)
 from mailcore.smtp.handler import IngressHandler, IngressPolicy
 from mailcore.smtp.submission import SubmissionHandler, SubmissionPolicy
 
@@ -77,18 +85,103 @@ class ConnectionLimits:
             del self.active[ip]
 
 
+class BareLineFeedError(Exception):
+    """A command line ended by LF alone (SMTP smuggling, security.md)."""
+
+
+class _CrlfReader(asyncio.StreamReader):
+    """aiosmtpd's stream reader, made to refuse command lines not ended by CRLF (Postfix
+    smtpd_forbid_bare_newline); message content is read line by line through read_data_line."""
+
+    _cr_before = False  # the last read() (an overlong line's head) ended with CR
+
+    async def read(self, n: int = -1) -> bytes:
+        data = await super().read(n)
+        self._cr_before = data.endswith(b"\r")
+        return data
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes:
+        line = await super().readuntil(separator)
+        cr_before, self._cr_before = self._cr_before, False
+        if separator == b"\n" and not (line.endswith(b"\r\n") or (line == b"\n" and cr_before)):
+            raise BareLineFeedError
+        return line
+
+    async def read_data_line(self) -> bytes:
+        """One line of DATA content up to its LF, CRLF-ended or not."""
+        return await super().readuntil(b"\n")
+
+
+# Commands whose budget belongs to one transaction: it starts afresh after each message
+# (end of DATA), so a client may send any number of messages over one connection, each
+# bounded, as Postfix serves it. The others (STARTTLS, AUTH, VRFY, HELP …) count per session.
+_TRANSACTION_COMMANDS = frozenset({"MAIL", "RCPT", "DATA", "RSET", "NOOP", "EHLO", "HELO"})
+
+
 class MailroomSMTP(SMTP):
-    """aiosmtpd's SMTP with connection caps and enhanced status codes on every reply."""
+    """aiosmtpd's SMTP with connection caps and enhanced status codes on every reply, command
+    budgets per transaction, CRLF-only command lines, line limits that count lines whatever
+    their ending, and the DSN parameters (RFC 3461)."""
 
     # RFC 5321 §4.5.3.1.6 says 1000, but real mailers write longer lines (Postfix accepts
     # and folds at 2048); we accept up to 64 KiB per line and store the bytes unchanged.
     line_length_limit = 65536
 
-    def __init__(self, handler: Any, *, limits: ConnectionLimits, **kwargs: Any) -> None:
-        super().__init__(handler, **kwargs)
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        limits: ConnectionLimits,
+        command_call_limit: int,
+        recipient_limit: int,
+        **kwargs: Any,
+    ) -> None:
+        # aiosmtpd counts each command per session (the 101st RCPT or MAIL of a connection
+        # would get 421); our budgets are per transaction, see _budgeted.
+        super().__init__(handler, command_call_limit=None, **kwargs)
         self._limits = limits
         self._admitted_ip: str | None = None
         self._raw_replies = False
+        self._hang_up = False
+        self._call_limit = command_call_limit
+        # RFC 5321 §4.5.3.1.8: past the recipient limit each RCPT gets 452 and the session
+        # goes on; only that many more (Postfix smtpd_recipient_overshoot_limit) end it.
+        self._rcpt_budget = recipient_limit + command_call_limit
+        self._calls: Counter[str] = Counter()
+        reader = self._stream_reader
+        if reader is not None:
+            reader.__class__ = _CrlfReader
+        self._smtp_methods = {
+            name: self._budgeted(name, method) for name, method in self._smtp_methods.items()
+        }
+
+    def _budgeted(self, name: str, method: Any) -> Any:
+        @functools.wraps(method)
+        async def call(arg: str | None) -> None:
+            budget = self._rcpt_budget if name == "RCPT" else self._call_limit
+            if self._calls[name] >= budget:
+                log.warning("%r over limit for %s", self.session and self.session.peer, name)
+                self._hang_up = True
+                await self.push(f"421 4.7.0 {name} sent too many times")
+                return
+            self._calls[name] += 1
+            await method(arg)
+
+        return call
+
+    def _transaction_done(self) -> None:
+        for name in _TRANSACTION_COMMANDS:
+            self._calls.pop(name, None)
+
+    async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, BareLineFeedError):
+            # Postfix (smtpd_forbid_bare_newline): reply and hang up; nothing after the bare
+            # LF is read as a command.
+            log.warning("%r sent a bare LF in a command line", self.session and self.session.peer)
+            self._hang_up = True
+            return "521 5.5.2 Error: bare <LF> received"
+        status: str = await super().handle_exception(error)
+        return status
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._original_transport is None and self.transport is None:
@@ -136,7 +229,143 @@ class MailroomSMTP(SMTP):
             and (self.session is None or self.session.extended_smtp)
         ):
             status = _with_enhanced_code(status)
+        if self.transport is None or self.transport.is_closing():
+            return
         await super().push(status)
+        if self._hang_up and self.transport is not None:
+            self.transport.close()
+
+    # --- DSN parameters (RFC 3461 §4) ----------------------------------------------------------
+
+    def _dsn_split(self, arg: str, keyword: str) -> tuple[str, list[tuple[str, str, bool]]] | None:
+        """("FROM:<path>", parameters as sent) of a MAIL/RCPT argument; None if it does not
+        parse (aiosmtpd then answers the syntax error)."""
+        stripped = self._strip_command_keyword(keyword, arg)
+        if stripped is None:
+            return None
+        address, params = self._getaddr(stripped)
+        if address is None or params is None:
+            return None
+        return keyword + stripped[: len(stripped) - len(params)].rstrip(), split_params(params)
+
+    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        dsn = MailDsn()
+        envelope = self.envelope
+        open_before = envelope is not None and envelope.mail_from is not None
+        if arg is not None and self.session is not None and self.session.extended_smtp:
+            split = None if open_before else self._dsn_split(arg, "FROM:")
+            if split is not None:
+                head, params = split
+                try:
+                    dsn, rest = parse_mail_params(params)
+                except DsnParamError as exc:
+                    await self.push(f"501 5.5.4 Malformed DSN parameter: {exc}")
+                    return
+                arg = " ".join([head, *rest])
+        await super().smtp_MAIL(arg)
+        envelope = self.envelope
+        if not open_before and envelope is not None and envelope.mail_from is not None:
+            envelope.mailroom_dsn = dsn
+
+    @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        dsn = RcptDsn()
+        envelope = self.envelope
+        before = len(envelope.rcpt_tos) if envelope is not None else 0
+        in_transaction = envelope is not None and envelope.mail_from is not None
+        if arg is not None and in_transaction and self.session and self.session.extended_smtp:
+            split = self._dsn_split(arg, "TO:")
+            if split is not None:
+                head, params = split
+                try:
+                    dsn, rest = parse_rcpt_params(params)
+                except DsnParamError as exc:
+                    await self.push(f"501 5.5.4 Malformed DSN parameter: {exc}")
+                    return
+                arg = " ".join([head, *rest])
+        await super().smtp_RCPT(arg)
+        envelope = self.envelope
+        if envelope is not None and len(envelope.rcpt_tos) > before and dsn != RcptDsn():
+            asked = getattr(envelope, "mailroom_rcpt_dsn", None)
+            if asked is None:
+                asked = envelope.mailroom_rcpt_dsn = {}
+            asked[envelope.rcpt_tos[-1]] = dsn
+
+    # --- DATA ------------------------------------------------------------------------------------
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str | None) -> None:
+        """aiosmtpd's DATA, reading line by line up to each LF: a line's length is counted
+        whatever its ending (a message with LF-only lines is not one long line), dots are
+        unstuffed at every line start, and only CRLF "." CRLF ends the data (RFC 5321
+        §4.1.1.4; Postfix smtpd_forbid_bare_newline=normalize)."""
+        if await self.check_helo_needed():
+            return
+        if await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        reader = self._reader
+        assert isinstance(reader, _CrlfReader)
+        data: list[bytes] = []
+        pending: list[bytes] = []  # the current line, when longer than the reader's buffer
+        pending_size = 0
+        total = 0
+        limit = self.data_size_limit
+        too_long = too_much = False
+        after_crlf = True
+        last_cr = False  # the previous piece (an overlong line's head) ended with CR
+        while self.transport is not None:
+            # eof_received cancels this coroutine: no IncompleteReadError here.
+            try:
+                piece = await reader.read_data_line()
+            except asyncio.LimitOverrunError as exc:
+                piece = await reader.read(exc.consumed)
+            cr_before, last_cr = last_cr, piece.endswith(b"\r")
+            if pending_size == 0 and after_crlf and piece == b".\r\n":
+                break
+            total += len(piece)
+            if limit and total > limit and not too_long:
+                too_much = True
+            pending_size += len(piece)
+            if pending_size > self.line_length_limit and not too_much:
+                too_long = True
+            if too_long or too_much:
+                data.clear()  # keep reading to the end, keep nothing (RFC 5321 §4.2.5)
+                pending.clear()
+            else:
+                pending.append(piece)
+            if piece.endswith(b"\n"):
+                after_crlf = piece.endswith(b"\r\n") or (piece == b"\n" and cr_before)
+                if pending:
+                    line = b"".join(pending)
+                    data.append(line[1:] if line.startswith(b".") else line)
+                pending.clear()
+                pending_size = 0
+        if too_long or too_much:
+            await self.push(
+                "500 Line too long (see RFC5321 4.5.3.1.6)"
+                if too_long
+                else "552 Error: Too much mail data"
+            )
+            self._set_post_data_state()
+            self._transaction_done()
+            return
+        content = b"".join(data)
+        data.clear()
+        self.envelope.content = content
+        self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        self._transaction_done()
+        await self.push("250 OK" if status is MISSING else status)
 
 
 def _with_enhanced_code(status: str) -> str:
@@ -194,6 +423,7 @@ class SmtpServer:
             enable_SMTPUTF8=True,
             decode_data=False,
             hostname=cfg.hostname,
+            recipient_limit=cfg.policy.max_recipients,
             ident="Mailroom ESMTP",
             tls_context=cfg.tls_context,
             require_starttls=False,
@@ -213,6 +443,7 @@ class SmtpServer:
             enable_SMTPUTF8=True,
             decode_data=False,
             hostname=cfg.hostname,
+            recipient_limit=cfg.submission_policy.max_recipients or cfg.policy.max_recipients,
             ident="Mailroom ESMTP Submission",
             timeout=cfg.timeout,
             command_call_limit=cfg.command_call_limit,

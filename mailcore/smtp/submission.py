@@ -40,6 +40,7 @@ from mailcore.smtp.handler import (
     _printable,
     discarded,
     kept_recipients,
+    with_extensions,
 )
 from mailcore.store.models import Source
 
@@ -65,10 +66,8 @@ class SubmissionHandler(IngressHandler):
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname
-        out = list(responses)  # AUTH is listed by aiosmtpd only once TLS is up (RFC 4954 §4)
-        out.insert(-1, "250-PIPELINING")
-        out.insert(-1, "250-ENHANCEDSTATUSCODES")
-        return out
+        # AUTH is listed by aiosmtpd only once TLS is up (RFC 4954 §4).
+        return with_extensions(responses)
 
     # --- AUTH (RFC 4954), mechanisms PLAIN (RFC 4616) and LOGIN ---------------------------------
 
@@ -197,6 +196,8 @@ class SubmissionHandler(IngressHandler):
                 client_helo=session.host_name or "",
                 smtputf8=bool(envelope.smtp_utf8),
                 queue_id=queue_id,
+                dsn=getattr(envelope, "mailroom_dsn", None),
+                rcpt_dsn=getattr(envelope, "mailroom_rcpt_dsn", None),
             )
         except SenderNotAllowedError as exc:
             return f"553 5.7.1 {exc}"

@@ -137,10 +137,16 @@ def test_5xx_bounces_with_dsn_in_senders_inbox(alice, routed, remote, settings) 
     assert per_message["reporting-mta"] == "dns; mx.test"
     assert per_rcpt["final-recipient"] == "rfc822; bob@remote.test"
     assert per_rcpt["action"] == "failed" and per_rcpt["status"] == "5.1.1"
-    assert per_rcpt["remote-mta"] == "dns; mx1.remote.test[127.0.0.2]"
-    assert "550 5.1.1" in per_rcpt["diagnostic-code"]
+    # RFC 3464 §2.3.5: a host name only; the address is in the text (as Postfix words it).
+    assert per_rcpt["remote-mta"] == "dns; mx1.remote.test"
+    assert per_rcpt["diagnostic-code"].startswith("smtp; 550 5.1.1")
+    text = next(p for p in msg.walk() if p.get_content_type() == "text/plain").get_content()
+    assert "host mx1.remote.test[127.0.0.2] said: 550 5.1.1" in text
+    # The text says what is attached, and that is what is attached (RFC 6522 §3).
+    assert "The headers of your message are attached below." in text
     headers = next(p for p in msg.walk() if p.get_content_type() == "text/rfc822-headers")
     assert "Subject: Hello there" in headers.get_content()
+    assert "first line" not in headers.get_content()
     # A second run of the same attempt (crash before bookkeeping) adds no second DSN.
     assert do_process_entry(dsn.pk) == "skipped"
 
