@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 from django.conf import settings as django_settings
@@ -31,7 +32,7 @@ from tests.conftest import database_url
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-KOREAN_FOLDER = "보고서"  # mUTF-7 on the wire: &vPTAbMEc-
+KOREAN_FOLDER = "보고서"  # modified UTF-7 on the wire: &vPSs4MEc-
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,7 @@ def imap_server(
     """Start `python -m mailcore.imap` against the test database and MAIL_ROOT; returns (the
     implicit-TLS port, the certificate file)."""
     procs: list[subprocess.Popen[bytes]] = []
+    logs: list[IO[bytes]] = []
     cert, key = tmp_path / "tls" / "cert.pem", tmp_path / "tls" / "key.pem"
     ensure_self_signed(cert, key, "localhost")
     log_path = tmp_path / "imap.log"
@@ -90,6 +92,7 @@ def imap_server(
                 "TLS_KEY_FILE": str(key),
             }
             log = log_path.open("ab")
+            logs.append(log)
             proc = subprocess.Popen(
                 [sys.executable, "-m", "mailcore.imap"],
                 cwd=ROOT,
@@ -119,6 +122,8 @@ def imap_server(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(15)
+    for log in logs:
+        log.close()
 
 
 def _mbsync_config(tmp_path: Path, port: int, cert: Path, user: str, secret: str) -> Path:
@@ -239,13 +244,15 @@ def test_mbsync_down_and_up_with_the_api_in_agreement(
     assert all("S" in _flags(p) for p in sent_files.values())
     korean_dirs = [p for p in local.iterdir() if p.name not in ("INBOX", "Sent")]
     korean_local = next(
-        (p for p in korean_dirs if p.name in (KOREAN_FOLDER, "&vPTAbMEc-")), None
+        (p for p in korean_dirs if p.name in (KOREAN_FOLDER, "&vPSs4MEc-")), None
     )  # isync 1.4 keeps the mUTF-7 name, later versions may decode it
     assert korean_local is not None, sorted(p.name for p in local.iterdir())
     korean_files = _files(korean_local)
     assert set(korean_files) == {"보고서 첫째", "report two"}
-    # The bytes are the message's (line ends aside): mbsync checked the literal's size too.
+    # The bytes are the message's, line ends aside and the X-TUID header mbsync adds to every
+    # message it copies; mbsync also read exactly the literal's announced size.
     got = korean_files["보고서 첫째"].read_bytes().replace(b"\r\n", b"\n")
+    got = re.sub(rb"(?m)^X-TUID: [^\n]*\n", b"", got, count=1)
     assert got == _message("보고서 첫째", "본문입니다.\r\n").replace(b"\r\n", b"\n")
 
     # 2. Up: mark one seen and flagged, delete another, in the local Maildir.
