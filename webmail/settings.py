@@ -262,6 +262,15 @@ AUDIT_LOG_RETENTION_DAYS = env_int("AUDIT_LOG_RETENTION_DAYS", 365)
 # Resolvers for MX lookups, "ip[:port],…"; empty = /etc/resolv.conf (sendmail's resolver).
 RELAY_NAMESERVERS = env_str("RELAY_NAMESERVERS", "")
 RELAY_DNS_TIMEOUT = env_float("RELAY_DNS_TIMEOUT", 10.0)
+# Worker liveness: each worker process refreshes a heartbeat row this often; one silent for
+# WORKER_STALE_SECONDS (or, on the same machine, whose process is gone) is dead, and the
+# entries it leased are retried at once instead of after their lease.
+WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 10.0)
+WORKER_STALE_SECONDS = env_int("WORKER_STALE_SECONDS", 90)
+# A queue row whose spool file is missing and that no attempt ever delivered from is one whose
+# commit reply was lost (SMTP said 451, the client retries): the sweep removes it once it is
+# this old.
+QUEUE_UNACKED_GRACE_SECONDS = env_int("QUEUE_UNACKED_GRACE_SECONDS", 60)
 RELAY_SMTP_PORT = env_int("RELAY_SMTP_PORT", 25)
 RELAY_CONNECT_TIMEOUT = env_float("RELAY_CONNECT_TIMEOUT", 30.0)
 # Loopback/private/link-local MX targets are refused (SSRF) unless this is set (tests).

@@ -1,7 +1,8 @@
 """The queue: accept a message (spool + row, the promise behind SMTP's 250), deliver it
 (alias expansion, Maildir + rows, idempotent per recipient), and sweep what is due.
 
-Each attempt is recorded before it is made; a killed worker costs a lease period, never mail.
+Each attempt is recorded before it is made; a killed worker costs the time until its death is
+noticed (delivery.workers), never mail.
 """
 
 from __future__ import annotations
@@ -162,7 +163,12 @@ def lease_for(direction: str) -> timedelta:
 
 def _claim(entry_ids: list[int], worker: str) -> list[tuple[QueueEntry, DeliveryAttempt]]:
     """Take the leases of those entries that are due and free, and record their attempts
-    (R3: before making them), in one transaction."""
+    (R3: before making them), in one transaction. In a registered worker process the attempt
+    carries the process's name: its liveness is what keeps the lease (delivery.workers)."""
+    from mailcore.delivery.workers import current
+
+    me = current()
+    worker = me.name if me else worker
     now = timezone.now()
     with transaction.atomic():
         qs = QueueEntry.objects.filter(pk__in=entry_ids, state=EntryState.QUEUED).filter(
@@ -547,7 +553,13 @@ def due_entries(limit: int = 1000, now: datetime | None = None) -> list[int]:
 
 
 def do_sweep(*, dispatch_due: bool = True) -> dict[str, int]:
-    """Re-ring the bell for every due entry; drop spool files no committed row claims."""
+    """Free the leases of dead workers, remove rows whose commit was never acknowledged,
+    re-ring the bell for every due entry; drop spool files no committed row claims."""
+    from mailcore.delivery.recovery import do_retire_unacknowledged
+    from mailcore.delivery.workers import do_release_dead_leases
+
+    released = do_release_dead_leases()
+    retired = do_retire_unacknowledged()
     ids = due_entries()
     if dispatch_due:
         from mailcore.delivery.doorbell import doorbell
@@ -561,4 +573,9 @@ def do_sweep(*, dispatch_due: bool = True) -> dict[str, int]:
         if entry is None or entry.state == EntryState.DONE:
             spool.remove(name)
             removed += 1
-    return {"dispatched": len(ids), "orphans_removed": removed}
+    return {
+        "dispatched": len(ids),
+        "orphans_removed": removed,
+        "released": len(released),
+        "unacknowledged_removed": len(retired),
+    }

@@ -139,3 +139,21 @@ class DkimKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.selector}._domainkey.{self.domain} ({self.algorithm})"
+
+
+class DeliveryWorker(models.Model):
+    """A running delivery worker process (mailcore.delivery.workers): its heartbeat says it is
+    alive, so the entries it leased wait for it; once it is gone they are taken at once."""
+
+    name = models.CharField(max_length=200, unique=True, help_text="host:pid:random")
+    host = models.CharField(max_length=200)
+    host_key = models.CharField(
+        max_length=100, blank=True, default="", help_text="boot id + pid namespace"
+    )
+    pid = models.IntegerField()
+    pid_started = models.BigIntegerField(default=0, help_text="process start, ticks after boot")
+    started_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name

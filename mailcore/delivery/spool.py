@@ -102,3 +102,15 @@ def iter_files(older_than: float) -> Iterator[tuple[str, float]]:
             st = entry.stat()
             if st.st_mtime < cutoff:
                 yield f"{sub.name}/{entry.name}", st.st_mtime
+
+
+def exists(name: str) -> bool:
+    """Whether the spool file `name` is there (an unreadable directory counts as there: only a
+    file known to be missing is ever judged missing)."""
+    try:
+        _path(name).stat()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return True

@@ -3,11 +3,20 @@ job here: the queue row's next_attempt_at and the periodic sweep are the retry s
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import shared_task
+from celery.signals import (
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 
 from mailcore.delivery.actions import do_process_entries, do_sweep
+
+log = logging.getLogger("mailroom")
 
 
 @shared_task(bind=True, name="mailcore.deliver_entries", acks_late=True, ignore_result=True)
@@ -19,3 +28,44 @@ def deliver_entries(self: Any, entry_ids: list[int]) -> dict[int, str]:
 @shared_task(name="mailcore.sweep_queue", ignore_result=True)
 def sweep_queue() -> dict[str, int]:
     return do_sweep()
+
+
+def _start_worker(**_: Any) -> None:
+    """A worker process starts: register it (heartbeat), and take over at once what workers
+    that are gone had leased (Postfix's qmgr re-scans its active queue at start). Runs in a
+    thread of its own, so a database connection inherited over fork is never touched."""
+    import threading
+
+    thread = threading.Thread(target=_take_over, name="worker-start")
+    thread.start()
+    thread.join(30)
+
+
+def _take_over() -> None:
+    from django.db import DatabaseError, connection
+
+    from mailcore.delivery.actions import dispatch
+    from mailcore.delivery.workers import do_release_dead_leases, register
+
+    register()
+    try:
+        for entry_id in do_release_dead_leases():
+            dispatch(entry_id)
+    except DatabaseError:  # the database is away: the sweep does this once it is back
+        log.warning("could not release the leases of dead workers", exc_info=True)
+    finally:
+        connection.close()
+
+
+def _stop_worker(**_: Any) -> None:
+    from mailcore.delivery.workers import unregister
+
+    unregister()
+
+
+# worker_ready: the main process (it runs the tasks with --pool solo/threads); prefork children
+# run them otherwise, and register themselves.
+worker_ready.connect(_start_worker, weak=False)
+worker_process_init.connect(_start_worker, weak=False)
+worker_shutdown.connect(_stop_worker, weak=False)
+worker_process_shutdown.connect(_stop_worker, weak=False)
