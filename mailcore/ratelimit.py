@@ -1,6 +1,7 @@
-"""The login limiter shared by SMTP AUTH (and later IMAP, POP3, the web login): failures per
-client IP and per account, counted in the database so every process sees the same numbers.
-Protocol replies and sleeping belong to the callers; this module only decides."""
+"""The login limiter shared by every way in (SMTP AUTH, the web session and API token logins,
+IMAP and POP3): failures per client IP and per account, counted in the database so every
+process sees the same numbers. Protocol replies and sleeping belong to the callers; this module
+only decides."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import enum
 import hashlib
 import hmac
 import ipaddress
+import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +22,8 @@ from mailcore.auth import verify_credentials
 from mailcore.directory.models import Account, AuthEvent
 from mailcore.directory.queries import client_ip
 from mailcore.errors import InvalidAddressError
+
+log = logging.getLogger("mailroom.auth")
 
 
 def ip_key(ip: str) -> str:
@@ -47,6 +52,7 @@ def _secret_hash(account: str, password: str) -> str:
 class AuthCheck:
     allowed: bool
     reason: str = ""  # "ip" or "account" when refused
+    retry_after: int = 0  # when refused: seconds until enough failures have aged out
 
 
 def _window_start() -> datetime:
@@ -72,6 +78,39 @@ def _account_failures(account: str) -> int:
     )
 
 
+def _seconds_until_below(expiries: list[datetime], limit: int) -> int:
+    """Seconds until fewer than `limit` of the failures counted at `expiries` (the moments
+    they stop counting) remain; at least 1."""
+    expiries.sort()
+    excess = len(expiries) - limit  # this many must expire, plus one
+    if excess < 0:
+        return 1
+    wait = (expiries[excess] - timezone.now()).total_seconds()
+    return max(1, math.ceil(wait))
+
+
+def _ip_retry_after(ip: str) -> int:
+    window = timedelta(seconds=settings.AUTH_FAILURE_WINDOW_SECONDS)
+    times = AuthEvent.objects.filter(
+        kind=AuthEvent.FAILURE, ip=ip_key(ip), created_at__gte=_window_start()
+    ).values_list("created_at", flat=True)
+    return _seconds_until_below([t + window for t in times], settings.AUTH_MAX_FAILURES_PER_IP)
+
+
+def _account_retry_after(account: str) -> int:
+    # A distinct password stops counting when its latest use leaves the window.
+    window = timedelta(seconds=settings.AUTH_FAILURE_WINDOW_SECONDS)
+    latest: dict[str, datetime] = {}
+    rows = AuthEvent.objects.filter(
+        kind=AuthEvent.FAILURE, account=account_key(account), created_at__gte=_window_start()
+    ).values_list("secret_hash", "created_at")
+    for secret, created in rows:
+        latest[secret] = max(created, latest.get(secret, created))
+    return _seconds_until_below(
+        [t + window for t in latest.values()], settings.AUTH_MAX_FAILURES_PER_ACCOUNT
+    )
+
+
 def _trusted(ip: str, account: str) -> bool:
     """A client that logged in to this account recently is not locked out by others' guesses."""
     since = timezone.now() - timedelta(seconds=settings.AUTH_TRUSTED_SECONDS)
@@ -84,11 +123,11 @@ def check_auth_allowed(ip: str, account: str) -> AuthCheck:
     """May this client try a password for this account now? Check BEFORE verifying, so a
     blocked client learns nothing about its guesses."""
     if _ip_failures(ip) >= settings.AUTH_MAX_FAILURES_PER_IP:
-        return AuthCheck(False, "ip")
+        return AuthCheck(False, "ip", _ip_retry_after(ip))
     if _account_failures(account) >= settings.AUTH_MAX_FAILURES_PER_ACCOUNT and not _trusted(
         ip, account
     ):
-        return AuthCheck(False, "account")
+        return AuthCheck(False, "account", _account_retry_after(account))
     return AuthCheck(True)
 
 
@@ -145,16 +184,34 @@ class AuthAttempt:
     status: AuthStatus
     account: Account | None = None
     delay: float = 0.0  # how long the caller should stall before answering
+    retry_after: int = 0  # BLOCKED: seconds until the client may try again
 
 
-def authenticate(ip: str, address: str, password: str) -> AuthAttempt:
-    """check → verify_credentials → record: the whole login for a protocol layer (sync; call
-    through mailcore.asyncdb.run_db from asyncio code)."""
-    if not check_auth_allowed(ip, address).allowed:
-        return AuthAttempt(AuthStatus.BLOCKED, delay=failure_delay(1))
-    account = verify_credentials(address, password, ip=ip)
+def authenticate(
+    ip: str,
+    address: str,
+    password: str,
+    *,
+    door: str = "mail",
+    allow_app_password: bool = True,
+) -> AuthAttempt:
+    """check → verify_credentials → record: the whole login for every way in (sync; call
+    through mailcore.asyncdb.run_db from asyncio code). `door` ("smtp", "imap", "pop3", "web",
+    "api") only names the way in for the log; every door counts against the same limits.
+    The web and API logins pass allow_app_password=False (app passwords are for mail clients).
+
+    A BLOCKED answer is decided before the password is looked at, so it is the same whether
+    the password was right or wrong."""
+    check = check_auth_allowed(ip, address)
+    if not check.allowed:
+        log.info("login blocked (%s) door=%s ip=%s account=%r", check.reason, door, ip, address)
+        return AuthAttempt(
+            AuthStatus.BLOCKED, delay=failure_delay(1), retry_after=check.retry_after
+        )
+    account = verify_credentials(address, password, ip=ip, allow_app_password=allow_app_password)
     if account is None:
         failures = record_auth_failure(ip, address, password)
+        log.info("login failed door=%s ip=%s account=%r", door, ip, address)
         return AuthAttempt(AuthStatus.FAILED, delay=failure_delay(failures))
     record_auth_success(ip, account.address)
     return AuthAttempt(AuthStatus.OK, account=account)

@@ -150,7 +150,14 @@ SESSION_COOKIE_SECURE = env_bool(
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("API_MAX_REQUEST_BYTES", 35 * 1024 * 1024)
+API_MAX_REQUEST_BYTES = env_int("API_MAX_REQUEST_BYTES", 35 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_REQUEST_BYTES
+# JSON bodies: arrays/objects nested deeper than this answer 400 before parsing (no request
+# of the API nests more than a few levels; 1000 would overflow Python's parser).
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
+# Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed; empty:
+# the socket peer is the client (webmail.api.clientip). See README "Behind a proxy".
+TRUSTED_PROXIES = [p.strip() for p in env_str("TRUSTED_PROXIES", "").split(",") if p.strip()]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -160,10 +167,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON in and out only: a cross-site <form> cannot send application/json (one more wall
     # behind CSRF, security.md W10), and no browsable-API HTML pages of mail data.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["webmail.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "webmail.api.errors.exception_handler",
+    # Counted by webmail.api.throttles in Redis or the database, shared by every web process.
     "DEFAULT_THROTTLE_RATES": {"login": env_str("API_LOGIN_RATE", "20/min")},
 }
 SPECTACULAR_SETTINGS = {

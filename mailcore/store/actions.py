@@ -198,6 +198,9 @@ def do_deliver(
     """
     if folder.account_id != account.pk:
         raise NotFoundError("folder not found")
+    from mailcore.store.maildir import canonical_crlf
+
+    data = canonical_crlf(data)  # what reads back: its length is the file's W=, Message.size
     parsed = parsed if parsed is not None else parse_message(data)
     flag_state = {name: name in set(flags) for name in SYSTEM_FLAGS}
     kw = _clean_keywords(keywords)
@@ -265,6 +268,12 @@ class Arrival:
     parsed: ParsedMessage
     internal_date: datetime
     source: str = Source.SMTP
+
+    def __post_init__(self) -> None:
+        from mailcore.store.maildir import canonical_crlf
+
+        # The bytes that read back (Maildir stores LF): len(data) is W=, Message.size.
+        object.__setattr__(self, "data", canonical_crlf(self.data))
 
 
 def do_deliver_many(arrivals: list[Arrival]) -> list[Delivered | MailcoreError]:

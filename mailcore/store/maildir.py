@@ -4,6 +4,50 @@ Writes follow the Maildir protocol (tmp/ → fsync file → link into new/ or cu
 directory), so a message is either completely there or not at all. Flags live in the ':2,'
 suffix, UIDs in `mailroom-uidlist` (append-only), keyword letters in `dovecot-keywords`.
 Nothing here knows about the database.
+
+Line ends and sizes (as Postfix local/virtual, procmail and Dovecot's LDA store mail)
+-----------------------------------------------------------------------------------------
+Files hold LF line ends, so mutt, grep and every Unix mail tool read them natively, and are
+named `<stem>,S=<bytes on disk>,W=<bytes in CRLF form>[:2,<flags>]` (Dovecot's convention: W=
+is the "virtual" size IMAP RFC822.SIZE and POP3 report, so nobody reads a file for its size).
+
+* The **key** a caller passes (Message.maildir_key, the uidlist) is the message's identity. Its
+  `,S=`/`,W=` fields are not: a file belongs to a key when their stems match (`key_stem`: the
+  name without its size fields), so keys written before this layout ('q1.abc.host,S=5', whose
+  S= was the CRLF size) find their files before and after `convert_folder`, and stay valid
+  database keys. Stems are unique per account (queue id + recipient digest, random, or a digest
+  of the content); a caller must never give two messages keys with the same stem.
+* **Writing** (`deliver`): CRLF → LF. A CR, or a run of CRs, right before a line end is part of
+  that line end (RFC 5322 forbids bare CR; SMTP ingress refuses it), so `a\r\r\n` is stored as
+  `a\n`. Any other bare CR is kept as it is and survives the round trip byte for byte. A bare LF
+  is a line end: it reads back as CRLF. So data in canonical form (CRLF line ends, no CR before
+  a CRLF) reads back exactly; other data reads back in its canonical form, and
+  `StoredFile.wire_size` (= W=) is the size of what reads back.
+* **Reading** gives the CRLF ("wire") form: every LF not preceded by CR becomes CRLF, an
+  existing CRLF stays (Dovecot's i_stream_create_crlf). This is right for converted files, for
+  files written before this layout (CRLF), and for foreign LF files dropped in by other tools.
+
+  - `read()` - the whole message, CRLF form (parsing, the API, /raw downloads).
+  - `open_crlf()` - a `CrlfReader` over an open file (safe against a concurrent flag rename):
+    `.size` (W= when the name carries a consistent one, else one streaming pass), `.chunks()`
+    (CRLF chunks of at most 2 x chunk_size bytes, memory bounded by the chunk size),
+    `.read_range(start, length)` (IMAP `BODY[]<start.length>`: bytes [start, start+length) of
+    the CRLF form, shorter or empty past the end) and `.read_all()`. Use it as a context
+    manager; one reader serves several ranges of the same message.
+  - `iter_crlf()` / `read_crlf_range()` / `crlf_size()` - one-shot wrappers of the above.
+
+  The total length of `chunks()` always equals `.size`; the database's Message.size is that
+  size (what IMAP, POP3, the API and quotas report).
+* **Conversion** of files written before this layout: `convert_folder()` (the command
+  `manage.py maildir convert`). Per file, under the folder's rename lock: the LF copy is
+  written to tmp/ and fsynced, renamed over the old name (content swap, same name), then
+  renamed to its new name. Each step is one atomic rename, so at every instant there is
+  exactly one file per message; a killed run leaves valid files and a rerun finishes the job.
+  A file whose CRLF form would change (a CR before a CRLF) is left as it is (readers still read
+  it right) and reported.
+* Our renames of existing files (flags, moves, expunges, conversion) take the folder's
+  `mailroom-rename.lock` (flock: shared for flag changes, exclusive for a conversion step), so
+  a conversion never resurrects a file expunged or renamed under it.
 """
 
 from __future__ import annotations
@@ -11,15 +55,20 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
+import fcntl
 import os
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from types import TracebackType
+from typing import BinaryIO, TypeVar
 
 from mailcore.errors import InvalidFolderNameError, MessageFileMissingError, StorageError
+from mailcore.faults import fault_point
 from mailcore.fsutil import fsync_dir, write_all, write_new_file
 
 UIDLIST = "mailroom-uidlist"
@@ -30,6 +79,10 @@ SYSTEM_FLAGS = "DFPRST"  # maildir(5): Draft Flagged Passed Replied Seen Trashed
 KEYWORD_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _INFO_SEP = ":2,"
 LOCATE_ATTEMPTS = 5  # lookups of a file renamed under us (each rename is one more flag change)
+RENAME_LOCK = "mailroom-rename.lock"
+CHUNK_SIZE = 64 * 1024  # read unit of the CRLF readers and the conversion
+MAX_NAME_BYTES = 255  # NAME_MAX of every Linux file system
+STEM_CACHE_NAMES = 200_000  # names the per-process stem index keeps, over all directories
 
 _T = TypeVar("_T")
 
@@ -151,13 +204,218 @@ def split_filename(filename: str) -> tuple[str, str]:
     return (key, info) if sep else (filename, "")
 
 
+_SIZE_FIELD = re.compile(r",[SW]=\d+")
+_S_FIELD = re.compile(r",S=(\d+)")
+_W_FIELD = re.compile(r",W=(\d+)")
+_LINE_END_IN = re.compile(rb"\r*\n")  # CRLF, bare LF, CRs before a line end → one LF on disk
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+_CR_BEFORE_CRLF = re.compile(rb"\r\r\n")
+
+
+def key_stem(key: str) -> str:
+    """A key or file base name without its ',S=' and ',W=' size fields: what identifies the
+    message ('q1.abc.host,S=5' and 'q1.abc.host,S=4,W=5' are the same message)."""
+    return _SIZE_FIELD.sub("", key)
+
+
+def sized_name(key: str, disk_size: int, wire_size: int) -> str:
+    """The base file name of `key` in the LF layout: '<stem>,S=<disk>,W=<crlf>'."""
+    return f"{key_stem(key)},S={disk_size},W={wire_size}"
+
+
+def name_sizes(base: str) -> tuple[int | None, int | None]:
+    """(S=, W=) of a base file name, None where absent (first field wins, as in Dovecot)."""
+    s = _S_FIELD.search(base)
+    w = _W_FIELD.search(base)
+    return (int(s.group(1)) if s else None, int(w.group(1)) if w else None)
+
+
+def to_disk_form(data: bytes) -> bytes:
+    """Message bytes as stored: every line end (CRLF, bare LF, CRs before an LF) → LF."""
+    if b"\r" not in data:
+        return data
+    return _LINE_END_IN.sub(b"\n", data)
+
+
+def disk_wire_size(disk: bytes) -> int:
+    """CRLF size of bytes in disk form (no LF there follows a CR): one more byte per line."""
+    return len(disk) + disk.count(b"\n")
+
+
+def to_crlf_form(data: bytes) -> bytes:
+    """The CRLF ("wire") form of file bytes: each LF not preceded by CR → CRLF."""
+    if b"\r" not in data:
+        return data.replace(b"\n", b"\r\n")
+    return _BARE_LF.sub(b"\r\n", data)
+
+
+def canonical_crlf(data: bytes) -> bytes:
+    """`data` as it reads back after deliver(): CRLF line ends (bare LF → CRLF, CRs before a
+    line end dropped), every other byte as it is. `data` itself when it is canonical already
+    (no copy), so its length is the W= size the file gets."""
+    if _BARE_LF.search(data) is None and _CR_BEFORE_CRLF.search(data) is None:
+        return data
+    return to_crlf_form(to_disk_form(data))
+
+
+def _crlf_chunk(chunk: bytes, after_cr: bool) -> bytes:
+    """to_crlf_form of one chunk of a file, `after_cr` when the byte before it is a CR."""
+    out = to_crlf_form(chunk)
+    if after_cr and chunk[:1] == b"\n":
+        return out[1:]  # that LF ends a CRLF split between two chunks
+    return out
+
+
+def _crlf_chunk_len(chunk: bytes, after_cr: bool) -> int:
+    if b"\r" not in chunk:
+        extra = chunk.count(b"\n")
+        return len(chunk) + extra - (1 if after_cr and chunk[:1] == b"\n" else 0)
+    return len(_crlf_chunk(chunk, after_cr))
+
+
 @dataclass(frozen=True, slots=True)
 class StoredFile:
-    key: str
+    key: str  # the file's base name (without ':2,info'), as it is on disk
     in_cur: bool
     info: str  # letters after ':2,' (system flags then keyword letters)
-    size: int
+    size: int  # bytes on disk
     mtime: float
+    # Size of the CRLF form: W= of the name where it has one (scan), or computed (deliver).
+    wire_size: int | None = None
+
+
+class CrlfReader:
+    """The CRLF form of one open message file (see the module docstring). Not thread-safe:
+    one reader per task; close it (or use `with`)."""
+
+    def __init__(self, fh: BinaryIO, name: str, chunk_size: int = CHUNK_SIZE) -> None:
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be positive")
+        self._fh = fh
+        self._chunk_size = chunk_size
+        self._size: int | None = None
+        disk, wire = name_sizes(split_filename(name)[0])
+        # W= is trusted when S= matches the file: a name that lies about one lies about both.
+        if disk is not None and wire is not None and disk == os.fstat(fh.fileno()).st_size:
+            self._size = wire
+
+    def __enter__(self) -> CrlfReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def _raw_chunks(self) -> Iterator[tuple[bytes, bool]]:
+        """(file chunk, whether the byte before it is a CR), from the start of the file."""
+        self._fh.seek(0)
+        after_cr = False
+        while True:
+            chunk = self._fh.read(self._chunk_size)
+            if not chunk:
+                return
+            yield chunk, after_cr
+            after_cr = chunk[-1:] == b"\r"
+
+    @property
+    def size(self) -> int:
+        """Bytes of the CRLF form (W=, or counted in one pass over the file)."""
+        if self._size is None:
+            self._size = sum(_crlf_chunk_len(c, cr) for c, cr in self._raw_chunks())
+        return self._size
+
+    def chunks(self) -> Iterator[bytes]:
+        """The CRLF form in order, chunk by chunk (none of them empty)."""
+        for chunk, after_cr in self._raw_chunks():
+            yield _crlf_chunk(chunk, after_cr)
+
+    def read_all(self) -> bytes:
+        return b"".join(self.chunks())
+
+    def read_range(self, start: int, length: int) -> bytes:
+        """Bytes [start, start+length) of the CRLF form; fewer (or none) past its end."""
+        if start < 0 or length < 0:
+            raise ValueError("start and length must not be negative")
+        out: list[bytes] = []
+        want = length
+        pos = 0  # CRLF offset of the current chunk
+        for chunk, after_cr in self._raw_chunks():
+            if want <= 0:
+                break
+            n = _crlf_chunk_len(chunk, after_cr)
+            if pos + n <= start:
+                pos += n  # before the range: counted, not converted
+                continue
+            piece = _crlf_chunk(chunk, after_cr)[max(0, start - pos) :][:want]
+            out.append(piece)
+            want -= len(piece)
+            pos += n
+        return b"".join(out)
+
+
+class _StemIndex:
+    """Per-process hint of which file in a new/ or cur/ directory holds a stem (an LF-layout
+    name carries S=, which no caller knows, so it cannot be stat()ed by name). Entries are
+    checked before use and a miss rescans, so a stale hint costs a rescan, never a wrong file.
+    Bounded by STEM_CACHE_NAMES names over all directories (least recently used go first)."""
+
+    def __init__(self, max_names: int = STEM_CACHE_NAMES) -> None:
+        self._lock = threading.Lock()
+        self._dirs: OrderedDict[str, tuple[int, dict[str, str]]] = OrderedDict()
+        self._names = 0
+        self._max = max_names
+
+    def find(self, directory: Path, stem: str) -> Path | None:
+        try:
+            mtime = os.stat(directory).st_mtime_ns
+        except FileNotFoundError:
+            return None
+        ident = str(directory)
+        with self._lock:
+            cached = self._dirs.get(ident)
+            name = cached[1].get(stem) if cached is not None and cached[0] == mtime else None
+            if cached is not None:
+                self._dirs.move_to_end(ident)
+        if name is not None and os.path.lexists(directory / name):
+            return directory / name
+        names: dict[str, str] = {}
+        try:
+            with os.scandir(directory) as it:
+                for entry in it:
+                    if not entry.name.startswith("."):
+                        names.setdefault(key_stem(split_filename(entry.name)[0]), entry.name)
+        except FileNotFoundError:
+            return None
+        with self._lock:
+            old = self._dirs.pop(ident, None)
+            if old is not None:
+                self._names -= len(old[1])
+            if len(names) <= self._max:
+                self._dirs[ident] = (mtime, names)  # mtime from before the scan: safe side
+                self._names += len(names)
+                while self._names > self._max:
+                    _, (_, dropped) = self._dirs.popitem(last=False)
+                    self._names -= len(dropped)
+        found = names.get(stem)
+        return directory / found if found is not None else None
+
+
+_STEMS = _StemIndex()
+
+
+@dataclass(slots=True)
+class ConvertReport:
+    converted: int = 0  # rewritten with LF line ends and renamed
+    renamed: int = 0  # content was LF already (an interrupted run, a foreign file): renamed
+    current: int = 0  # in the LF layout already
+    kept: list[str] = field(default_factory=list)  # left as they are, with the reason
 
 
 def _check_key(key: str) -> None:
@@ -246,23 +504,32 @@ class Maildir:
         in_cur: bool = False,
         mtime: float | None = None,
     ) -> tuple[StoredFile, bool]:
-        """Store `data` as `key` in folder `path`. Returns (file, created).
+        """Store `data` (CRLF form) for `key` in folder `path`, with LF line ends under
+        '<stem>,S=<disk>,W=<crlf>'. Returns (file, created); file.wire_size is the CRLF size.
 
-        created is False when the key is already present (a repeated delivery): the existing
-        file is kept untouched. Raises StorageError on any I/O failure; nothing is left in
-        new/ or cur/ then.
+        created is False when the message is present already under either layout's name (a
+        repeated delivery, also one that started before the LF layout): the existing file is
+        kept untouched. Raises StorageError on any I/O failure; nothing is left in new/ or
+        cur/ then.
         """
         _check_key(key)
+        disk = to_disk_form(data)
+        wire = disk_wire_size(disk)
+        base = sized_name(key, len(disk), wire)
+        if len(base.encode()) + len(_INFO_SEP) + len(info) > MAX_NAME_BYTES:
+            raise StorageError(f"maildir key {key!r} is too long")
         d = self.folder_dir(path)
-        existing = self._lookup_fast(d, key, info, in_cur)
+        existing = self._lookup_fast(d, (base, key), info, wire)
         if existing is not None:
             return existing, False
-        tmp = d / "tmp" / key
-        target = (d / "cur" / f"{key}{_INFO_SEP}{info}") if (in_cur or info) else (d / "new" / key)
+        tmp = d / "tmp" / base
+        target = (
+            (d / "cur" / f"{base}{_INFO_SEP}{info}") if (in_cur or info) else (d / "new" / base)
+        )
         try:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()  # debris of an attempt that died before its link
-            write_new_file(tmp, data)
+            write_new_file(tmp, disk)
             if mtime is not None:
                 os.utime(tmp, (mtime, mtime))
             created = True
@@ -279,21 +546,26 @@ class Maildir:
                 tmp.unlink()
             raise StorageError(f"cannot write message {key}: {exc}") from exc
         st = target.stat()
-        return StoredFile(key, target.parent.name == "cur", info, st.st_size, st.st_mtime), created
+        in_cur_now = target.parent.name == "cur"
+        return StoredFile(base, in_cur_now, info, st.st_size, st.st_mtime, wire), created
 
-    def _lookup_fast(self, d: Path, key: str, info: str, in_cur: bool) -> StoredFile | None:
-        for candidate in (d / "new" / key, d / "cur" / f"{key}{_INFO_SEP}{info}"):
-            try:
-                st = candidate.stat()
-            except FileNotFoundError:
-                continue
-            cur = candidate.parent.name == "cur"
-            return StoredFile(key, cur, info if cur else "", st.st_size, st.st_mtime)
+    def _lookup_fast(
+        self, d: Path, bases: tuple[str, ...], info: str, wire: int
+    ) -> StoredFile | None:
+        for base in bases:
+            for candidate in (d / "new" / base, d / "cur" / f"{base}{_INFO_SEP}{info}"):
+                try:
+                    st = candidate.stat()
+                except FileNotFoundError:
+                    continue
+                cur = candidate.parent.name == "cur"
+                return StoredFile(base, cur, info if cur else "", st.st_size, st.st_mtime, wire)
         return None
 
     def locate(self, path: str, key: str, *, in_cur: bool = False, info: str = "") -> Path:
-        """Path of the file for `key`; tries the expected name first, then scans (another
-        Maildir client may have renamed it). Raises StorageError when it is gone."""
+        """Path of the file of `key` (any name with the same stem, either layout); tries the
+        expected names first, then the stem index (another Maildir client may have renamed
+        it, or it has an LF-layout name). Raises MessageFileMissingError when it is gone."""
         _check_key(key)
         d = self.folder_dir(path)
         expected = d / "cur" / f"{key}{_INFO_SEP}{info}" if in_cur else d / "new" / key
@@ -301,14 +573,11 @@ class Maildir:
             return expected
         if (d / "new" / key).exists():
             return d / "new" / key
-        prefix = key + ":"
-        try:
-            with os.scandir(d / "cur") as it:
-                for entry in it:
-                    if entry.name == key or entry.name.startswith(prefix):
-                        return Path(entry.path)
-        except FileNotFoundError:
-            pass
+        stem = key_stem(key)
+        for sub in ("cur", "new") if in_cur else ("new", "cur"):
+            found = _STEMS.find(d / sub, stem)
+            if found is not None:
+                return found
         raise MessageFileMissingError(f"message file {key} is missing from {path or 'INBOX'}")
 
     def _on_file(
@@ -337,13 +606,93 @@ class Maildir:
         raise AssertionError("unreachable")
 
     def read(self, path: str, key: str, *, in_cur: bool = False, info: str = "") -> bytes:
-        return self._on_file(path, key, in_cur, info, Path.read_bytes, "read message")
+        """The whole message in CRLF form (whatever the file's layout)."""
+
+        def read_crlf(p: Path) -> bytes:
+            return to_crlf_form(p.read_bytes())
+
+        return self._on_file(path, key, in_cur, info, read_crlf, "read message")
+
+    def open_crlf(
+        self,
+        path: str,
+        key: str,
+        *,
+        in_cur: bool = False,
+        info: str = "",
+        chunk_size: int = CHUNK_SIZE,
+    ) -> CrlfReader:
+        """A CrlfReader over the file of `key` (open: later renames do not disturb it)."""
+
+        def open_file(p: Path) -> CrlfReader:
+            fh = open(p, "rb")  # noqa: SIM115 - the reader owns and closes it
+            try:
+                return CrlfReader(fh, p.name, chunk_size)
+            except BaseException:
+                fh.close()
+                raise
+
+        return self._on_file(path, key, in_cur, info, open_file, "read message")
+
+    def iter_crlf(
+        self,
+        path: str,
+        key: str,
+        *,
+        in_cur: bool = False,
+        info: str = "",
+        chunk_size: int = CHUNK_SIZE,
+    ) -> Iterator[bytes]:
+        """The CRLF form of the message in chunks (the file is opened on the first next())."""
+        with self.open_crlf(path, key, in_cur=in_cur, info=info, chunk_size=chunk_size) as r:
+            try:
+                yield from r.chunks()
+            except OSError as exc:
+                raise StorageError(f"cannot read message {key}: {exc}") from exc
+
+    def read_crlf_range(
+        self, path: str, key: str, start: int, length: int, *, in_cur: bool = False, info: str = ""
+    ) -> bytes:
+        """Bytes [start, start+length) of the message's CRLF form (IMAP partial FETCH)."""
+        with self.open_crlf(path, key, in_cur=in_cur, info=info) as r:
+            try:
+                return r.read_range(start, length)
+            except OSError as exc:
+                raise StorageError(f"cannot read message {key}: {exc}") from exc
+
+    def crlf_size(self, path: str, key: str, *, in_cur: bool = False, info: str = "") -> int:
+        """Size of the message's CRLF form: W= of its name, else one pass over the file."""
+        with self.open_crlf(path, key, in_cur=in_cur, info=info) as r:
+            try:
+                return r.size
+            except OSError as exc:
+                raise StorageError(f"cannot read message {key}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _rename_lock(self, d: Path, *, exclusive: bool) -> Iterator[None]:
+        """The folder's flock that orders our renames of existing files against a conversion
+        step (shared: flags, moves, expunges; exclusive: one file's conversion)."""
+        try:
+            fd: int | None = os.open(d / RENAME_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            fd = None  # the folder itself is gone: nothing to order against
+        except OSError as exc:
+            raise StorageError(f"cannot lock folder {d.name or 'INBOX'}: {exc}") from exc
+        if fd is None:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # closing drops the lock
 
     def set_info(self, path: str, key: str, *, in_cur: bool, info: str, new_info: str) -> None:
-        """Rename the file into cur/ with the new ':2,' letters."""
-        dst = self.folder_dir(path) / "cur" / f"{key}{_INFO_SEP}{new_info}"
+        """Rename the file into cur/ with the new ':2,' letters (its base name is kept)."""
+        d = self.folder_dir(path)
 
         def rename(src: Path) -> None:
+            dst = d / "cur" / f"{split_filename(src.name)[0]}{_INFO_SEP}{new_info}"
             if src == dst:
                 return
             os.rename(src, dst)
@@ -351,57 +700,63 @@ class Maildir:
             if src.parent != dst.parent:
                 fsync_dir(src.parent)
 
-        self._on_file(path, key, in_cur, info, rename, "update flags of")
+        with self._rename_lock(d, exclusive=False):
+            self._on_file(path, key, in_cur, info, rename, "update flags of")
 
     def move(
         self, src_path: str, dst_path: str, key: str, *, in_cur: bool, info: str, new_info: str
     ) -> None:
         """Move the file into another folder's cur/ (rename: same file system)."""
-        dst = self.folder_dir(dst_path) / "cur" / f"{key}{_INFO_SEP}{new_info}"
+        dst_dir = self.folder_dir(dst_path) / "cur"
 
         def rename(src: Path) -> None:
+            dst = dst_dir / f"{split_filename(src.name)[0]}{_INFO_SEP}{new_info}"
             os.rename(src, dst)
             fsync_dir(dst.parent)
             fsync_dir(src.parent)
 
-        self._on_file(src_path, key, in_cur, info, rename, "move")
+        with self._rename_lock(self.folder_dir(src_path), exclusive=False):
+            self._on_file(src_path, key, in_cur, info, rename, "move")
 
     def unlink(self, path: str, key: str, *, in_cur: bool = False, info: str = "") -> None:
-        try:
-            target = self.locate(path, key, in_cur=in_cur, info=info)
-        except MessageFileMissingError:
-            return  # already gone: unlink is idempotent
-        try:
-            target.unlink()
-            fsync_dir(target.parent)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise StorageError(f"cannot remove {key}: {exc}") from exc
+        with self._rename_lock(self.folder_dir(path), exclusive=False):
+            try:
+                target = self.locate(path, key, in_cur=in_cur, info=info)
+            except MessageFileMissingError:
+                return  # already gone: unlink is idempotent
+            try:
+                target.unlink()
+                fsync_dir(target.parent)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise StorageError(f"cannot remove {key}: {exc}") from exc
 
     def unlink_many(self, path: str, files: list[tuple[str, bool, str]]) -> None:
         """unlink() for many (key, in_cur, info) of one folder, with one fsync per directory
         instead of one per file (emptying a Trash of 10 000 messages)."""
         dirs: set[Path] = set()
-        try:
-            for key, in_cur, info in files:
-                try:
-                    target = self.locate(path, key, in_cur=in_cur, info=info)
-                except MessageFileMissingError:
-                    continue  # already gone: unlink is idempotent
-                try:
-                    target.unlink()
-                except FileNotFoundError:
-                    continue
-                except OSError as exc:
-                    raise StorageError(f"cannot remove {key}: {exc}") from exc
-                dirs.add(target.parent)
-        finally:
-            for d in dirs:
-                fsync_dir(d)
+        with self._rename_lock(self.folder_dir(path), exclusive=False):
+            try:
+                for key, in_cur, info in files:
+                    try:
+                        target = self.locate(path, key, in_cur=in_cur, info=info)
+                    except MessageFileMissingError:
+                        continue  # already gone: unlink is idempotent
+                    try:
+                        target.unlink()
+                    except FileNotFoundError:
+                        continue
+                    except OSError as exc:
+                        raise StorageError(f"cannot remove {key}: {exc}") from exc
+                    dirs.add(target.parent)
+            finally:
+                for d in dirs:
+                    fsync_dir(d)
 
     def scan(self, path: str) -> Iterator[StoredFile]:
-        """Every message file of a folder (new/ and cur/), for reindexing."""
+        """Every message file of a folder (new/ and cur/), for reindexing. StoredFile.key is
+        the file's base name; match it to index keys by key_stem()."""
         d = self.folder_dir(path)
         for sub in ("new", "cur"):
             try:
@@ -414,9 +769,157 @@ class Maildir:
                         continue
                     key, info = split_filename(entry.name)
                     st = entry.stat(follow_symlinks=False)
+                    disk, wire = name_sizes(key)
                     yield StoredFile(
-                        key, sub == "cur", info if sub == "cur" else "", st.st_size, st.st_mtime
+                        key,
+                        sub == "cur",
+                        info if sub == "cur" else "",
+                        st.st_size,
+                        st.st_mtime,
+                        wire if disk == st.st_size else None,
                     )
+
+    # -- conversion to the LF layout --
+    def convert_folder(
+        self, path: str, *, dry_run: bool = False, report: ConvertReport | None = None
+    ) -> ConvertReport:
+        """Rewrite every file of folder `path` not yet in the LF layout (see the module
+        docstring). Safe to interrupt and to run again; flags and keys are kept. dry_run
+        counts what would change and writes nothing."""
+        report = report if report is not None else ConvertReport()
+        d = self.folder_dir(path)
+        for sub in ("new", "cur"):
+            try:
+                names = sorted(e.name for e in os.scandir(d / sub) if not e.name.startswith("."))
+            except FileNotFoundError:
+                continue
+            for name in names:
+                src = d / sub / name
+                if not src.is_file() or src.is_symlink():
+                    continue
+                try:
+                    self._convert_file(d, src, dry_run, report)
+                except FileNotFoundError:
+                    continue  # renamed or removed meanwhile: converted under its new name
+                except OSError as exc:
+                    raise StorageError(f"cannot convert {src}: {exc}") from exc
+        return report
+
+    def _convert_file(self, d: Path, src: Path, dry_run: bool, report: ConvertReport) -> None:
+        base, info = split_filename(src.name)
+        sep = _INFO_SEP if src.parent.name == "cur" and _INFO_SEP in src.name else ""
+        st = src.stat()
+        disk_size, wire_size = name_sizes(base)
+        stem = key_stem(base)
+        if (
+            disk_size == st.st_size
+            and wire_size is not None
+            and base == sized_name(stem, disk_size, wire_size)
+            and wire_size != disk_size  # S=W: no line end, or a CRLF file named by an import
+        ):
+            report.current += 1
+            return
+        # One streaming pass: is the content LF already, would its CRLF form change?
+        lf_only, lossy, disk_len, lines = self._survey(src)
+        if lossy:
+            report.kept.append(f"{src.relative_to(self.root)}: a CR before a line end")
+            return
+        new_base = sized_name(stem, disk_len, disk_len + lines)
+        if lf_only and new_base == base:
+            report.current += 1
+            return
+        if len(new_base.encode()) + len(sep) + len(info) > MAX_NAME_BYTES:
+            report.kept.append(f"{src.relative_to(self.root)}: the new name would be too long")
+            return
+        if dry_run:
+            if lf_only:
+                report.renamed += 1
+            else:
+                report.converted += 1
+            return
+        dst = src.parent / f"{new_base}{sep}{info}"
+        if dst.exists():
+            report.kept.append(f"{src.relative_to(self.root)}: {dst.name} exists already")
+            return
+        tmp = d / "tmp" / f"{new_base}.lf"
+        if not lf_only:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()  # debris of an interrupted run
+            self._write_disk_form(src, tmp, st)
+        try:
+            with self._rename_lock(d, exclusive=True):
+                try:
+                    now = src.stat()
+                except FileNotFoundError:
+                    return  # expunged, moved or renamed meanwhile: the next run sees it
+                if (now.st_ino, now.st_size, now.st_mtime_ns) != (
+                    st.st_ino,
+                    st.st_size,
+                    st.st_mtime_ns,
+                ):
+                    return  # replaced meanwhile: the next run converts the new one
+                if not lf_only:
+                    os.rename(tmp, src)  # same name, LF content: readers see the same bytes
+                    fsync_dir(src.parent)
+                    fault_point("maildir.convert.after_content")
+                os.rename(src, dst)
+                fsync_dir(src.parent)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        if lf_only:
+            report.renamed += 1
+        else:
+            report.converted += 1
+
+    @staticmethod
+    def _survey(src: Path) -> tuple[bool, bool, int, int]:
+        """(no CR before any LF, a CR before a CRLF, disk-form length, LF count) of a file."""
+        lf_only, lossy = True, False
+        disk_len = lines = 0
+        carry = b""
+        with open(src, "rb") as fh:
+            while True:
+                chunk = fh.read(CHUNK_SIZE)
+                block = carry + chunk
+                # Hold back trailing CRs: whether they end a line shows in the next chunk.
+                keep = len(block) - len(block.rstrip(b"\r")) if chunk else 0
+                carry = block[len(block) - keep :] if keep else b""
+                block = block[: len(block) - keep] if keep else block
+                if b"\r\n" in block:
+                    lf_only = False
+                    lossy = lossy or _CR_BEFORE_CRLF.search(block) is not None
+                disk = to_disk_form(block)
+                disk_len += len(disk)
+                lines += disk.count(b"\n")
+                if not chunk:
+                    return lf_only, lossy, disk_len, lines
+
+    @staticmethod
+    def _write_disk_form(src: Path, tmp: Path, st: os.stat_result) -> None:
+        """tmp ← src with LF line ends (streamed), same mode and times, fsynced."""
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            with open(src, "rb") as fh:
+                carry = b""
+                while True:
+                    chunk = fh.read(CHUNK_SIZE)
+                    block = carry + chunk
+                    keep = len(block) - len(block.rstrip(b"\r")) if chunk else 0
+                    carry = block[len(block) - keep :] if keep else b""
+                    block = block[: len(block) - keep] if keep else block
+                    write_all(fd, to_disk_form(block))
+                    if not chunk:
+                        break
+            os.fchmod(fd, st.st_mode & 0o777)
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        os.close(fd)
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))  # internal date of reindexed rows
 
     def clean_tmp(self, path: str, max_age: float) -> int:
         """Remove tmp/ files older than max_age seconds (maildir(5): 36 hours)."""

@@ -13,7 +13,7 @@ from django.db.models.expressions import RawSQL
 
 from mailcore.directory.models import Account
 from mailcore.errors import NotFoundError, UserError
-from mailcore.store.maildir import Maildir
+from mailcore.store.maildir import CrlfReader, Maildir
 from mailcore.store.models import Folder, Message, SpecialUse
 
 
@@ -75,8 +75,17 @@ def list_messages(folder: Folder, *, before_uid: int | None, limit: int) -> Quer
 
 
 def read_message_bytes(message: Message) -> bytes:
-    """The stored bytes of `message` (raises StorageError if the file has gone)."""
+    """The message in CRLF form, whole (the file on disk has LF line ends; raises StorageError
+    if the file has gone). len() of it is message.size."""
     return maildir_for(message.account).read(
+        message.folder.path, message.maildir_key, in_cur=message.in_cur, info=message.info
+    )
+
+
+def open_message_crlf(message: Message) -> CrlfReader:
+    """A streaming reader of the message's CRLF form: .chunks(), .read_range(start, length),
+    .size (IMAP FETCH, POP3 RETR/TOP without reading the whole file into memory). Close it."""
+    return maildir_for(message.account).open_crlf(
         message.folder.path, message.maildir_key, in_cur=message.in_cur, info=message.info
     )
 

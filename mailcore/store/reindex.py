@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from mailcore.store.maildir import (
     StoredFile,
     flags_from_info,
     folder_name_for_path,
+    key_stem,
 )
 from mailcore.store.models import Folder, Message, MessageText, Source
 from mailcore.store.queries import maildir_for
@@ -54,10 +55,15 @@ def reindex_account(
     if not (maildir.root / "cur").is_dir():
         maildir.create_folder("", new_uidvalidity())
     paths = maildir.list_folder_paths()
-    scanned: dict[str, list[StoredFile]] = {p: list(maildir.scan(p)) for p in paths}
+    rows_by_key = {m.maildir_key: m for m in Message.objects.filter(account=account)}
+    # A file matches its row by stem: its name carries S=/W= sizes the key may not (LF layout).
+    key_of = {key_stem(k): k for k in rows_by_key}
+    scanned: dict[str, list[StoredFile]] = {
+        p: [replace(f, key=key_of.get(key_stem(f.key), f.key)) for f in maildir.scan(p)]
+        for p in paths
+    }
     if on_total:
         on_total(sum(len(v) for v in scanned.values()))
-    rows_by_key = {m.maildir_key: m for m in Message.objects.filter(account=account)}
     # Rows indexed before body texts existed (or whose text went missing) get one now.
     with_text = set(
         MessageText.objects.filter(message__account=account).values_list("message_id", flat=True)
@@ -73,8 +79,17 @@ def reindex_account(
         folder = _folder_for(account, path, name, maildir)
         kept_folder_ids.add(folder.pk)
         report.folders += 1
-        uidvalidity, mapping = maildir.read_uidlist(path)
-        files = [f for f in scanned[path] if f.key not in seen_keys]
+        uidvalidity, listed = maildir.read_uidlist(path)
+        # A file the index lost keeps the key its uidlist line names (the LF conversion
+        # renamed the file, not the key); uidlist lines find their files by stem.
+        listed_key = {key_stem(k): k for k in listed}
+        here = [
+            f if f.key in rows_by_key else replace(f, key=listed_key.get(key_stem(f.key), f.key))
+            for f in scanned[path]
+        ]
+        file_key = {key_stem(f.key): f.key for f in here}
+        mapping = {file_key.get(key_stem(k), k): uid for k, uid in listed.items()}
+        files = [f for f in here if f.key not in seen_keys]
         seen_keys.update(f.key for f in files)
         used = set()
         assigned: dict[str, int] = {}
@@ -109,6 +124,8 @@ def reindex_account(
                         f.info,
                     )
                     row.keywords = kws
+                    if f.wire_size is not None:  # W= of the name: the CRLF size
+                        row.size = f.wire_size
                     for attr, on in state.items():
                         setattr(row, attr, on)
                     row.save()
@@ -221,7 +238,7 @@ def _new_row(
         maildir_key=f.key,
         in_cur=f.in_cur,
         info=f.info,
-        size=len(data) or f.size,
+        size=f.wire_size if f.wire_size is not None else (len(data) or f.size),
         internal_date=datetime.fromtimestamp(f.mtime, tz=UTC),
         modseq=folder.highestmodseq + 1,
         keywords=keywords,

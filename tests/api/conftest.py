@@ -5,19 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from mailcore.directory.models import Account
 from tests.api.helpers import token_client
+from webmail.accounts.ratecounters import clear
 
 
 @pytest.fixture(autouse=True)
 def _fresh_throttles() -> Iterator[None]:
-    # Login throttling counts in the (process-wide, locmem) cache; tests must not share counts.
-    cache.clear()
+    # Throttles count in Redis or the database (webmail.accounts.ratecounters), shared by
+    # every process; tests must not share counts. Database rows go with each test's
+    # transaction (or flush); Redis keys are removed here.
+    clear(database=False)
     yield
-    cache.clear()
+    clear(database=False)
 
 
 @pytest.fixture

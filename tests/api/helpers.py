@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from mailcore.directory.models import Account
 from mailcore.store.actions import do_append
+from mailcore.store.maildir import key_stem, split_filename
 from mailcore.store.models import Folder, Message
 from mailcore.store.queries import get_folder_by_special_use
 
@@ -112,9 +113,15 @@ def put(
 
 
 def message_path(account: Account, message: Message) -> Path:
-    """Where the row says the file is: cur/<key>:2,<info> (or new/<key>)."""
+    """Where the row says the file is: cur/<stem>,S=..,W=..:2,<info> (or new/…), the file of
+    the row's key (same stem) with the row's flags; the legacy name when there is none."""
     message.refresh_from_db()
     folder_dir = settings.MAIL_ROOT / account.storage_path / "Maildir" / message.folder.path
+    sub = folder_dir / ("cur" if message.in_cur else "new")
+    for p in sub.iterdir() if sub.is_dir() else ():
+        base, info = split_filename(p.name)
+        if key_stem(base) == key_stem(message.maildir_key) and info == message.info:
+            return p
     if message.in_cur:
-        return folder_dir / "cur" / f"{message.maildir_key}:2,{message.info}"
-    return folder_dir / "new" / message.maildir_key
+        return sub / f"{message.maildir_key}:2,{message.info}"
+    return sub / message.maildir_key

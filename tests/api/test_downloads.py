@@ -59,7 +59,11 @@ def test_raw_returns_the_stored_bytes(alice: Account, alice_api: APIClient) -> N
     # Accept of a mail client: no 406, the stored type whatever was asked for.
     response = alice_api.get(f"/api/v1/messages/{message.pk}/raw", HTTP_ACCEPT="message/rfc822")
     assert response.status_code == 200
-    assert response.content == message_path(alice, message).read_bytes()
+    # The .eml is the CRLF form (RFC 5322), though the file on disk has LF line ends.
+    on_disk = message_path(alice, message).read_bytes()
+    assert b"\r" not in on_disk
+    assert response.content == on_disk.replace(b"\n", b"\r\n")
+    assert len(response.content) == message.size
     assert response["Content-Type"] == "message/rfc822"
     assert response["Content-Disposition"] == (f'attachment; filename="message-{message.pk}.eml"')
     _assert_hardened(response)
@@ -69,7 +73,7 @@ def test_raw_view_shows_the_bytes_as_text(alice: Account, alice_api: APIClient) 
     message = put(alice, subject="raw 원문")
     response = alice_api.get(f"/api/v1/messages/{message.pk}/raw?view=1")
     assert response.status_code == 200
-    assert response.content == message_path(alice, message).read_bytes()
+    assert response.content == message_path(alice, message).read_bytes().replace(b"\n", b"\r\n")
     # Displayed in the tab ("View source"), not saved, and never rendered as HTML.
     assert response["Content-Type"] == "text/plain; charset=utf-8"
     assert response["Content-Disposition"] == "inline"

@@ -245,11 +245,12 @@ def test_password_change_by_token_ends_that_token_too(alice: Account) -> None:
 
 
 def test_password_guesses_are_throttled(
-    alice: Account, alice_api: APIClient, monkeypatch: pytest.MonkeyPatch
+    alice: Account, alice_api: APIClient, settings: Any
 ) -> None:
-    from rest_framework.throttling import ScopedRateThrottle
-
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"login": "3/min"})
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login": "3/min"},
+    }
     bad = {"current_password": "guess", "new_password": NEW_PASSWORD}
     codes = [alice_api.post(PASSWORD_URL, bad, format="json").status_code for _ in range(4)]
     assert codes == [400, 400, 400, 429]

@@ -14,8 +14,9 @@ from mailcore.delivery.models import DeliveryAttempt, Direction, QueueEntry, Que
 from mailcore.directory.actions import do_add_alias
 from mailcore.directory.models import Alias
 from mailcore.mime.headers import for_final_delivery
-from mailcore.store.maildir import Maildir
+from mailcore.store.maildir import Maildir, key_stem
 from mailcore.store.models import Folder, Message
+from mailcore.store.queries import read_message_bytes
 from tests.conftest import load_eml, run_queue
 
 MSG = (
@@ -40,14 +41,12 @@ def test_smtp_to_maildir_end_to_end(alice, smtp_server, settings) -> None:
         c.sendmail("bob@remote.example", ["alice@example.com"], MSG)
     assert run_queue() == ["done"]
     files = maildir_files(settings, alice)
-    assert len(files) == 1 and files[0].read_bytes().endswith(MSG)
-    assert (
-        files[0]
-        .read_bytes()
-        .startswith(
-            b"Return-Path: <bob@remote.example>\r\nDelivered-To: alice@example.com\r\n"
-            b"Received: from "
-        )
+    # Stored with LF line ends, as Postfix local/virtual, procmail and Dovecot's LDA do.
+    on_disk = files[0].read_bytes()
+    assert len(files) == 1 and on_disk.endswith(MSG.replace(b"\r\n", b"\n"))
+    assert b"\r" not in on_disk
+    assert on_disk.startswith(
+        b"Return-Path: <bob@remote.example>\nDelivered-To: alice@example.com\nReceived: from "
     )
     msg = Message.objects.get()
     assert (msg.folder.special_use, msg.uid, msg.subject) == ("inbox", 1, "Lunch?")
@@ -56,8 +55,11 @@ def test_smtp_to_maildir_end_to_end(alice, smtp_server, settings) -> None:
         "bob@remote.example",
         "m1@remote.example",
     )
-    assert msg.snippet.startswith("Noodles at noon.") and msg.size == files[0].stat().st_size
-    assert msg.maildir_key == files[0].name and not msg.seen
+    # The index keeps the CRLF (wire) size: the W= of the name; S= is the size on disk.
+    crlf_size = len(on_disk) + on_disk.count(b"\n")
+    assert msg.snippet.startswith("Noodles at noon.") and msg.size == crlf_size
+    assert files[0].name == f"{key_stem(msg.maildir_key)},S={len(on_disk)},W={crlf_size}"
+    assert not msg.seen
     assert (msg.folder.message_count, msg.folder.unseen_count) == (1, 1)
     entry = QueueEntry.objects.get()
     assert entry.state == "done" and entry.recipients.get().state == "delivered"
@@ -218,8 +220,10 @@ def test_every_corpus_message_is_delivered_never_dropped(alice, settings, name: 
     msg = Message.objects.get()
     # Byte for byte, under the two lines of final delivery.
     top = b"Return-Path: <bob@remote.example>\r\nDelivered-To: alice@example.com\r\n"
-    assert maildir_files(settings, alice)[0].read_bytes() == top + data
-    assert msg.size == len(top + data)
+    on_disk = maildir_files(settings, alice)[0].read_bytes()
+    assert on_disk == (top + data).replace(b"\r\n", b"\n")
+    assert read_message_bytes(msg) == top + data
+    assert msg.size == len(top + data) and on_disk.count(b"\n") + len(on_disk) == msg.size
 
 
 KOREAN = [
@@ -261,5 +265,5 @@ def test_mime_bombs_are_delivered_raw_and_indexed(alice, smtp_server, settings) 
     assert sorted(run_queue()) == ["done", "done"]
     subjects = sorted(Message.objects.values_list("subject", flat=True))
     assert subjects == ["deep", "wide"]
-    stored = sorted(p.read_bytes() for p in maildir_files(settings, alice))
+    stored = sorted(p.read_bytes().replace(b"\n", b"\r\n") for p in maildir_files(settings, alice))
     assert any(s.endswith(deep) for s in stored) and any(s.endswith(wide) for s in stored)

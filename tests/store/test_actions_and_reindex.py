@@ -17,7 +17,9 @@ from mailcore.store.actions import (
     do_rename_folder,
     do_set_flags,
 )
+from mailcore.store.maildir import key_stem, split_filename
 from mailcore.store.models import Folder, Message
+from tests.api.helpers import message_path
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,6 +37,15 @@ def folder(account, special: str) -> Folder:  # type: ignore[no-untyped-def]
 
 def root(settings, account) -> Path:  # type: ignore[no-untyped-def]
     return Path(settings.MAIL_ROOT) / account.storage_path / "Maildir"
+
+
+def stem_names(directory: Path) -> list[str]:
+    """The files of a new/ or cur/ directory as '<key stem>[:2,<info>]' (no S=/W= sizes)."""
+    out = []
+    for p in directory.iterdir():
+        base, info = split_filename(p.name)
+        out.append(f"{key_stem(base)}:2,{info}" if ":2," in p.name else key_stem(base))
+    return sorted(out)
 
 
 def snapshot(account) -> dict[str, tuple]:  # type: ignore[no-untyped-def]
@@ -84,12 +95,14 @@ def test_flags_move_delete_keep_disk_and_index_in_step(alice, settings) -> None:
     )
     m1.refresh_from_db()
     assert (m1.seen, m1.flagged, m1.info, m1.in_cur) == (True, True, "FSa", True)
-    assert (root(settings, alice) / "cur" / f"{m1.maildir_key}:2,FSa").exists()
+    assert f"{key_stem(m1.maildir_key)}:2,FSa" in stem_names(root(settings, alice) / "cur")
     work = do_create_folder(acting_account=alice, name="Work")
     do_move(acting_account=alice, messages=[m1], destination=work)
     m1.refresh_from_db()
     assert m1.folder_id == work.pk and m1.uid == 1
-    assert (root(settings, alice) / ".Work" / "cur" / f"{m1.maildir_key}:2,FSa").exists()
+    assert stem_names(root(settings, alice) / ".Work" / "cur") == [
+        f"{key_stem(m1.maildir_key)}:2,FSa"
+    ]
     assert m1.keywords == ["$Work"]
     do_delete_messages(acting_account=alice, messages=[m2])
     m2.refresh_from_db()
@@ -112,7 +125,7 @@ def test_flag_changes_from_stale_rows_lose_nothing(alice, settings) -> None:
     assert (starred.seen, starred.flagged, starred.info) == (True, True, "FS")  # caller's copy
     m = Message.objects.get()
     assert (m.seen, m.flagged, m.info, m.in_cur) == (True, True, "FS", True)
-    assert [p.name for p in (root(settings, alice) / "cur").iterdir()] == [f"{m.maildir_key}:2,FS"]
+    assert stem_names(root(settings, alice) / "cur") == [f"{key_stem(m.maildir_key)}:2,FS"]
     assert_counters_match(alice)
     # A stale "unread" after it was read and unstarred elsewhere: the counter stays exact.
     unread = Message.objects.get()
@@ -135,7 +148,7 @@ def test_a_bulk_action_goes_ahead_when_one_file_is_gone(alice, settings) -> None
     since the list was read: the rest of a bulk mark-read or move is done, that one is left."""
     inbox = folder(alice, "inbox")
     m1, m2, m3 = (do_append(acting_account=alice, folder=inbox, data=raw(n)) for n in (1, 2, 3))
-    (root(settings, alice) / "new" / m2.maildir_key).unlink()
+    message_path(alice, m2).unlink()
     do_set_flags(acting_account=alice, messages=[m1, m2, m3], add=["seen"])
     assert [m.seen for m in Message.objects.order_by("uid")] == [True, False, True]
     assert_counters_match(alice)
@@ -159,9 +172,7 @@ def test_a_move_from_a_stale_row_keeps_the_flags_and_the_counters(alice, setting
     do_move(acting_account=alice, messages=[stale], destination=work)
     m = Message.objects.get()
     assert (m.folder_id, m.seen, m.info, stale.seen) == (work.pk, True, "S", True)
-    assert [p.name for p in (root(settings, alice) / ".Work" / "cur").iterdir()] == [
-        f"{m.maildir_key}:2,S"
-    ]
+    assert stem_names(root(settings, alice) / ".Work" / "cur") == [f"{key_stem(m.maildir_key)}:2,S"]
     assert_counters_match(alice)
 
 
@@ -218,8 +229,9 @@ def test_reindex_picks_up_changes_made_by_another_maildir_client(alice, settings
     kept = do_append(acting_account=alice, folder=inbox, data=raw(1))
     gone = do_append(acting_account=alice, folder=inbox, data=raw(2))
     r = root(settings, alice)
-    (r / "new" / kept.maildir_key).rename(r / "cur" / f"{kept.maildir_key}:2,RS")  # mutt read it
-    (r / "new" / gone.maildir_key).unlink()  # and deleted one
+    kept_file = message_path(alice, kept)
+    kept_file.rename(r / "cur" / f"{kept_file.name}:2,RS")  # mutt read it
+    message_path(alice, gone).unlink()  # and deleted one
     (r / "new" / "1700000000.M1P1.mutt").write_bytes(raw(3))  # and dropped one in
     call_command("reindex", "alice@example.com", "--no-progress", stdout=io.StringIO())
     kept.refresh_from_db()

@@ -11,7 +11,7 @@ from django.db import IntegrityError
 
 from mailcore.mime import parse_message
 from mailcore.store.actions import Arrival, Delivered, do_append, do_deliver_many, do_move
-from mailcore.store.maildir import Maildir
+from mailcore.store.maildir import Maildir, key_stem
 from mailcore.store.models import Folder, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,7 +39,9 @@ def maildir(settings, account) -> Maildir:  # type: ignore[no-untyped-def]
 
 
 def new_files(settings, account, folder: str = "") -> list[str]:  # type: ignore[no-untyped-def]
-    return sorted(p.name for p in (maildir(settings, account).folder_dir(folder) / "new").iterdir())
+    """Stems of the files in new/ (their names carry S=/W= sizes besides)."""
+    directory = maildir(settings, account).folder_dir(folder) / "new"
+    return sorted(key_stem(p.name) for p in directory.iterdir())
 
 
 def test_a_batch_is_filed_per_folder_in_one_go(alice, bob, settings) -> None:

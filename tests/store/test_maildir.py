@@ -73,12 +73,14 @@ def test_deliver_is_atomic_and_idempotent(tmp_path: Path) -> None:
     md.create_folder("", 1234)
     stored, created = md.deliver("", "q1.abc.host,S=5", b"hello", mtime=1_700_000_000)
     assert created and not stored.in_cur
-    assert (tmp_path / "Maildir/new/q1.abc.host,S=5").read_bytes() == b"hello"
+    # The key's S= is not the file's: the name carries the sizes of what is on disk.
+    assert stored.key == "q1.abc.host,S=5,W=5" and stored.wire_size == 5
+    assert (tmp_path / "Maildir/new/q1.abc.host,S=5,W=5").read_bytes() == b"hello"
     assert list((tmp_path / "Maildir/tmp").iterdir()) == []
     again, created_again = md.deliver("", "q1.abc.host,S=5", b"hello")
     assert not created_again and again.key == stored.key
     assert len(list((tmp_path / "Maildir/new").iterdir())) == 1
-    assert (tmp_path / "Maildir/new/q1.abc.host,S=5").stat().st_mtime == 1_700_000_000
+    assert (tmp_path / "Maildir/new/q1.abc.host,S=5,W=5").stat().st_mtime == 1_700_000_000
 
 
 def test_flags_live_in_the_info_suffix(tmp_path: Path) -> None:
@@ -86,9 +88,9 @@ def test_flags_live_in_the_info_suffix(tmp_path: Path) -> None:
     md.create_folder("", 1)
     md.deliver("", "k1", b"x")
     md.set_info("", "k1", in_cur=False, info="", new_info="FS")
-    assert [p.name for p in (tmp_path / "cur").iterdir()] == ["k1:2,FS"]
+    assert [p.name for p in (tmp_path / "cur").iterdir()] == ["k1,S=1,W=1:2,FS"]
     # Another Maildir client renamed it behind our back: locate still finds it.
-    (tmp_path / "cur/k1:2,FS").rename(tmp_path / "cur/k1:2,S")
+    (tmp_path / "cur/k1,S=1,W=1:2,FS").rename(tmp_path / "cur/k1,S=1,W=1:2,S")
     assert md.read("", "k1", in_cur=True, info="FS") == b"x"
     md.unlink("", "k1", in_cur=True, info="FS")
     assert not list((tmp_path / "cur").iterdir())

@@ -81,3 +81,23 @@ class SessionRecord(models.Model):
 
     def __str__(self) -> str:
         return f"session of account {self.account_id}"
+
+
+class RateCounter(models.Model):
+    """Requests counted in one fixed window for one (scope, client), for the API throttles when
+    there is no Redis (the embedded default): every web process reads and writes the same
+    rows. Written only by webmail.accounts.ratecounters; rows past their window are pruned."""
+
+    key = models.CharField(max_length=200, help_text="scope:client")
+    window = models.BigIntegerField(help_text="window number: unix time // period")
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=("key", "window"), name="rate_counter_unique"),
+        )
+        indexes = (models.Index(fields=("expires_at",), name="rate_counter_expiry"),)
+
+    def __str__(self) -> str:
+        return f"{self.key} #{self.window}: {self.count}"

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from mailcore.directory.actions import do_record_audit
 from mailcore.directory.roles import AdminScope, get_admin_scope
 from mailcore.errors import AdminForbiddenError
+from webmail.api.clientip import client_ip
 
 M = TypeVar("M", bound=Model)
 
@@ -66,7 +67,7 @@ class AdminView(APIView):
             target=target,
             domain=domain,
             detail=detail,
-            ip=self.request.META.get("REMOTE_ADDR", "") or "",
+            ip=client_ip(self.request),
         )
 
 
@@ -108,7 +109,3 @@ def keyset_page(
     more = len(items) > limit
     items = items[:limit]
     return items, (_encode(getattr(items[-1], key)) if more and items else None)
-
-
-def client_ip(request: Request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or ""

@@ -1,7 +1,9 @@
 """Sign-in for the API: tokens for mobile apps, the session for the browser SPA.
 
-Every password check goes through mailcore.auth.verify_credentials; nothing here says whether
-an address exists. Views only authenticate, validate and call one function.
+Every password check goes through mailcore.ratelimit.authenticate, the login limiter that SMTP
+AUTH, IMAP and POP3 share: failures here count against the same per-IP and per-account limits,
+and a client blocked there is blocked here. Nothing here says whether an address exists. Views
+only authenticate, validate and call one function.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from mailcore.auth import verify_credentials
 from mailcore.directory.models import Account
-from webmail.api.errors import InvalidCredentials
+from mailcore.ratelimit import AuthStatus, authenticate
+from webmail.api.clientip import client_ip
+from webmail.api.errors import InvalidCredentials, LoginBlocked
 from webmail.api.serializers import (
     ErrorSerializer,
     LoginSerializer,
@@ -31,25 +34,35 @@ from webmail.api.serializers import (
     TokenSerializer,
     ValidationErrorSerializer,
 )
+from webmail.api.throttles import SharedRateThrottle
+
+# A login body is an address and a password: a few KB at most, whoever sends it.
+LOGIN_MAX_JSON_BYTES = 8192
 
 
 def _login_throttles(request: Request) -> list[BaseThrottle]:
     # Only password guesses are rate limited; signing out is not.
-    return [ScopedRateThrottle()] if request.method == "POST" else []
+    return [SharedRateThrottle()] if request.method == "POST" else []
 
 
-def _check_credentials(request: Request) -> Account:
+def _check_credentials(request: Request, door: str) -> Account:
     serializer = LoginSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     # App passwords are for mail clients only (Gmail's rule): not for the web or API login.
-    account = verify_credentials(
+    # No sleep on failure, unlike SMTP: a sleeping request holds one of a few web threads,
+    # and the limiter already caps the guesses.
+    attempt = authenticate(
+        client_ip(request),
         serializer.validated_data["address"],
         serializer.validated_data["password"],
+        door=door,
         allow_app_password=False,
     )
-    if account is None:
+    if attempt.status is AuthStatus.BLOCKED:
+        raise LoginBlocked(attempt.retry_after)
+    if attempt.account is None:
         raise InvalidCredentials
-    return account
+    return attempt.account
 
 
 # Tokens are DRF's authtoken rows, which mailcore cannot know about (it never imports DRF).
@@ -68,7 +81,12 @@ _LOGIN_ERRORS = {
         ValidationErrorSerializer,
         description="invalid_credentials (wrong address or password) or invalid",
     ),
-    429: OpenApiResponse(ErrorSerializer, description="throttled"),
+    429: OpenApiResponse(
+        ErrorSerializer,
+        description="throttled (too many requests) or too_many_failures (too many wrong "
+        "passwords from this client or for this account, on any protocol; the password was "
+        "not checked). Retry-After says when to try again.",
+    ),
 }
 
 
@@ -77,6 +95,7 @@ class TokenView(APIView):
 
     authentication_classes = [TokenAuthentication]
     throttle_scope = "login"
+    max_json_bytes = LOGIN_MAX_JSON_BYTES
 
     def get_permissions(self) -> list[BasePermission]:
         return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
@@ -93,7 +112,7 @@ class TokenView(APIView):
     def post(self, request: Request) -> Response:
         # One token per account (authtoken's model): signing in on a second device hands out
         # the same key, and DELETE signs out all of them.
-        token = issue_token(_check_credentials(request))
+        token = issue_token(_check_credentials(request, "api"))
         return Response(TokenSerializer({"token": token.key}).data)
 
     @extend_schema(
@@ -111,6 +130,7 @@ class SessionView(APIView):
 
     authentication_classes = [SessionAuthentication]
     throttle_scope = "login"
+    max_json_bytes = LOGIN_MAX_JSON_BYTES
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # DRF's SessionAuthentication checks CSRF only once somebody is signed in, which
@@ -146,7 +166,7 @@ class SessionView(APIView):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        account = _check_credentials(request)
+        account = _check_credentials(request, "web")
         # login() gives the session a new key and a new CSRF token, so an id planted before
         # sign-in is worthless afterwards (session fixation, W10).
         login(request._request, account)

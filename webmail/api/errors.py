@@ -31,6 +31,19 @@ class InvalidCredentials(exceptions.APIException):
     default_detail = "Wrong address or password."
 
 
+class LoginBlocked(exceptions.APIException):
+    """Too many wrong passwords from this client or for this account (mailcore.ratelimit). The
+    password was not checked, so the answer is the same whether it was right or wrong."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_failures"
+    default_detail = "Too many failed sign-ins; try again later."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.wait = retry_after  # DRF turns .wait into the Retry-After header
+
+
 def error_response(code: str, detail: str, http_status: int, **extra: Any) -> Response:
     return Response({"error": code, "detail": detail, **extra}, status=http_status)
 

@@ -11,14 +11,16 @@ from django.contrib.auth import logout
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from mailcore.directory.actions import do_create_app_password, do_revoke_app_password
 from mailcore.directory.models import Account
 from mailcore.directory.queries import list_app_passwords, sending_addresses
+from mailcore.ratelimit import check_auth_allowed, record_auth_failure
 from webmail.accounts.actions import (
     do_change_password,
     do_logout_everywhere,
@@ -38,7 +40,10 @@ from webmail.api.account_serializers import (
     SettingsPatchSerializer,
     SettingsSerializer,
 )
+from webmail.api.clientip import client_ip
+from webmail.api.errors import LoginBlocked
 from webmail.api.serializers import ErrorSerializer, ValidationErrorSerializer
+from webmail.api.throttles import SharedRateThrottle
 
 INVALID = OpenApiResponse(ValidationErrorSerializer, description="invalid input")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="no such id (or not yours)")
@@ -89,7 +94,7 @@ class PasswordView(APIView):
     throttle_scope = "login"
 
     def get_throttles(self) -> list[BaseThrottle]:
-        return [ScopedRateThrottle()]
+        return [SharedRateThrottle()]
 
     @extend_schema(
         operation_id="settings_password",
@@ -97,15 +102,27 @@ class PasswordView(APIView):
         responses={
             204: OpenApiResponse(description="changed"),
             400: INVALID,
-            429: OpenApiResponse(ErrorSerializer, description="throttled"),
+            429: OpenApiResponse(
+                ErrorSerializer, description="throttled, or too_many_failures (login limiter)"
+            ),
         },
         description="Change the password. Every other browser session, the API token and all "
         "app passwords are revoked; the browser session making the request stays signed in "
         "(a token client signs in again).",
     )
     def post(self, request: Request) -> Response:
+        # The current password is a guess like a login's: the same limiter decides first,
+        # and a wrong one counts against the client and the account (mailcore.ratelimit).
+        ip, address = client_ip(request), request.user.address
+        check = check_auth_allowed(ip, address)
+        if not check.allowed:
+            raise LoginBlocked(check.retry_after)
         data = PasswordChangeSerializer(data=request.data, context={"account": request.user})
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            wrong = data.errors.get("current_password") == ["Wrong password."]
+            if wrong and isinstance(request.data, dict):
+                record_auth_failure(ip, address, str(request.data.get("current_password", "")))
+            raise ValidationError(data.errors)
         by_session = _signed_in_by_session(request)
         do_change_password(
             acting_account=request.user,

@@ -3699,7 +3699,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description throttled */
+            /** @description throttled (too many requests) or too_many_failures (too many wrong passwords from this client or for this account, on any protocol; the password was not checked). Retry-After says when to try again. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3758,7 +3758,7 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description throttled */
+            /** @description throttled (too many requests) or too_many_failures (too many wrong passwords from this client or for this account, on any protocol; the password was not checked). Retry-After says when to try again. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5089,7 +5089,7 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description throttled */
+            /** @description throttled, or too_many_failures (login limiter) */
             429: {
                 headers: {
                     [name: string]: unknown;
