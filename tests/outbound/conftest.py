@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 from dnslib import QTYPE, RCODE, RR, TXT
 from dnslib.server import BaseResolver, DNSServer
 
@@ -134,6 +135,8 @@ class Behaviour:
     data_reply: str = ""  # reply at end of DATA instead of 250
     drop_after_data: bool = False
     pipelining: bool = False  # advertise PIPELINING (RFC 2920); aiosmtpd answers in order
+    dsn: bool = False  # advertise DSN (RFC 3461) and take its parameters (see DsnSinkSMTP)
+    commands: list[str] = field(default_factory=list)  # MAIL/RCPT arguments as sent (dsn only)
     received: list[Received] = field(default_factory=list)
     rcpt_calls: int = 0
 
@@ -148,6 +151,8 @@ class SinkHandler:
         session.host_name = hostname
         if self.b.pipelining:
             responses.insert(-1, "250-PIPELINING")
+        if self.b.dsn:
+            responses.insert(-1, "250-DSN")
         return responses
 
     async def handle_RCPT(
@@ -179,6 +184,30 @@ class SinkHandler:
         return "250 2.0.0 queued as SINK"
 
 
+class DsnSinkSMTP(SMTP):
+    """aiosmtpd knows no RFC 3461: this one records MAIL/RCPT as sent and drops the DSN
+    parameters before aiosmtpd parses the rest."""
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        await super().smtp_MAIL(self._record(arg, ("RET", "ENVID")))
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        await super().smtp_RCPT(self._record(arg, ("NOTIFY", "ORCPT")))
+
+    def _record(self, arg: str | None, names: tuple[str, ...]) -> str | None:
+        if arg is None:
+            return None
+        self.event_handler.b.commands.append(arg)
+        return " ".join(w for w in arg.split(" ") if w.partition("=")[0].upper() not in names)
+
+
+class SinkController(Controller):
+    def factory(self) -> SMTP:
+        if self.handler.b.dsn:
+            return DsnSinkSMTP(self.handler, **self.SMTP_kwargs)
+        return super().factory()
+
+
 @pytest.fixture
 def remote_port(settings) -> int:  # type: ignore[no-untyped-def]
     port = free_port_everywhere(tuple(f"127.0.0.{n}" for n in range(2, 10)))
@@ -206,7 +235,7 @@ def remote(remote_port: int, tmp_path: Path):  # type: ignore[no-untyped-def]
             cert, key = tmp_path / f"{ip}.crt", tmp_path / f"{ip}.key"
             ensure_self_signed(cert, key, "mx.remote.test")
             kwargs["tls_context"] = server_context(cert, key)
-        ctl = Controller(SinkHandler(b), hostname=ip, port=remote_port, **kwargs)
+        ctl = SinkController(SinkHandler(b), hostname=ip, port=remote_port, **kwargs)
         ctl.start()
         controllers.append(ctl)
         return b
