@@ -25,6 +25,13 @@ class ConflictError(UserError):
     code = "conflict"
 
 
+class HistoryGoneError(UserError):
+    """A client's modseq is older than the oldest kept change history of its account (or newer
+    than the account's current one): the caller must resync the client, never guess."""
+
+    code = "cannot_calculate_changes"
+
+
 class NotFoundError(MailcoreError):
     """The object does not exist or belongs to someone else: both look the same to callers."""
 

@@ -263,6 +263,12 @@ DELIVERY_RETRY_MAX_SECONDS = env_int("DELIVERY_RETRY_MAX_SECONDS", 4 * 3600)
 QUEUE_SWEEP_SECONDS = env_float("QUEUE_SWEEP_SECONDS", 30.0)
 SPOOL_ORPHAN_SECONDS = env_int("SPOOL_ORPHAN_SECONDS", 24 * 3600)
 MAILDIR_TMP_MAX_AGE_SECONDS = env_int("MAILDIR_TMP_MAX_AGE_SECONDS", 36 * 3600)
+# Change history (ARCHITECTURE rule 8): tombstones of expunged/moved messages are kept this
+# long (Debian's Cyrus keeps 28 days); an IMAP/JMAP client whose state is older resyncs.
+CHANGES_HISTORY_DAYS = env_int("CHANGES_HISTORY_DAYS", 30)
+# An IMAP APPEND to Sent of a message (same Message-ID) that SMTP submission or the API put
+# there this recently returns that copy instead of a second one (Gmail does the same).
+SENT_DEDUPE_SECONDS = env_int("SENT_DEDUPE_SECONDS", 600)
 # Admin audit log rows older than this are purged once a day (beat); 0 = keep forever.
 AUDIT_LOG_RETENTION_DAYS = env_int("AUDIT_LOG_RETENTION_DAYS", 365)
 

@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -32,8 +32,23 @@ from mailcore.errors import (
 from mailcore.faults import fault_point
 from mailcore.mime import ParsedMessage, parse_message, search_text
 from mailcore.store.changes import Change, publish_on_commit
+from mailcore.store.history import (
+    add_tombstones,
+    next_modseq,
+    next_modseqs,
+    tombstone_folders,
+)
 from mailcore.store.maildir import Maildir, StoredFile, folder_path_for_name
-from mailcore.store.models import Folder, Message, MessageText, Source, SpecialUse
+from mailcore.store.meta import meta_row
+from mailcore.store.models import (
+    Folder,
+    Message,
+    MessageMeta,
+    MessageText,
+    Source,
+    SpecialUse,
+    TombstoneKind,
+)
 from mailcore.store.queries import get_folder_by_special_use, maildir_for
 
 DEFAULT_FOLDERS: tuple[tuple[str, str], ...] = (
@@ -115,6 +130,9 @@ def _create_folder(account: Account, maildir: Maildir, name: str, special_use: s
         uidvalidity=uidvalidity or new_uidvalidity(),
     )
     maildir.create_folder(path, folder.uidvalidity)
+    # A change of the account (rule 8); also keeps a folder re-created with the UIDVALIDITY of
+    # its old uidlist above any modseq a client cached for it.
+    folder.highestmodseq = next_modseq(account.pk)
     folder.save()
     return folder
 
@@ -122,7 +140,10 @@ def _create_folder(account: Account, maildir: Maildir, name: str, special_use: s
 @transaction.atomic
 def do_create_folder(*, acting_account: Account, name: str) -> Folder:
     folder = _create_folder(acting_account, maildir_for(acting_account), name.strip())
-    publish_on_commit(acting_account.pk, Change("folder", folder.pk, extra={"op": "create"}))
+    publish_on_commit(
+        acting_account.pk,
+        Change("folder", folder.pk, extra={"op": "create"}, modseq=folder.highestmodseq),
+    )
     return folder
 
 
@@ -136,15 +157,19 @@ def do_rename_folder(*, acting_account: Account, folder: Folder, name: str) -> F
     if new_path == "" or Folder.objects.filter(account=acting_account, path=new_path).exists():
         raise ConflictError(f"folder {name!r} exists already")
     old_path = folder.path
+    modseq = next_modseq(acting_account.pk)
     maildir_for(acting_account).rename_folder(old_path, new_path)
     # Children ('.A.B' under '.A') follow the parent on disk; keep their rows in step.
     for child in Folder.objects.filter(account=acting_account, path__startswith=old_path + "."):
         child.path = new_path + child.path[len(old_path) :]
         child.name = name.strip() + child.name[len(folder.name) :]
-        child.save(update_fields=["path", "name"])
-    folder.path, folder.name = new_path, name.strip()
-    folder.save(update_fields=["path", "name"])
-    publish_on_commit(acting_account.pk, Change("folder", folder.pk, extra={"op": "rename"}))
+        child.highestmodseq = modseq
+        child.save(update_fields=["path", "name", "highestmodseq"])
+    folder.path, folder.name, folder.highestmodseq = new_path, name.strip(), modseq
+    folder.save(update_fields=["path", "name", "highestmodseq"])
+    publish_on_commit(
+        acting_account.pk, Change("folder", folder.pk, extra={"op": "rename"}, modseq=modseq)
+    )
     return folder
 
 
@@ -162,9 +187,12 @@ def do_delete_folder(*, acting_account: Account, folder: Folder) -> None:
     for victim in victims:
         maildir.delete_folder(victim.path)  # Maildir first: it is the truth
     with transaction.atomic():
+        modseq = next_modseq(acting_account.pk)
+        tombstone_folders(acting_account.pk, [v.pk for v in victims], modseq)
         for victim in victims:
             publish_on_commit(
-                acting_account.pk, Change("folder", victim.pk, extra={"op": "delete"})
+                acting_account.pk,
+                Change("folder", victim.pk, extra={"op": "delete"}, modseq=modseq),
             )
             victim.delete()
 
@@ -218,10 +246,12 @@ def do_deliver(
     fault_point("deliver.after_file")
     outer = transaction.get_connection().in_atomic_block
     text = MessageText(text=search_text(parsed))  # parsed outside the folder-row lock
+    meta = meta_row(data)
     try:
         with transaction.atomic():
-            uid, modseq = allocate_uids(
-                folder.pk, unseen=0 if flag_state["seen"] else 1, size=len(data)
+            modseq = next_modseq(account.pk)
+            uid, _ = allocate_uids(
+                folder.pk, unseen=0 if flag_state["seen"] else 1, size=len(data), modseq=modseq
             )
             message = Message(
                 account=account,
@@ -233,6 +263,7 @@ def do_deliver(
                 size=len(data),
                 internal_date=when,
                 modseq=modseq,
+                created_modseq=modseq,
                 keywords=kw,
                 source=source,
                 **flag_state,
@@ -240,8 +271,12 @@ def do_deliver(
             )
             # Row and body text in one round trip on PostgreSQL.
             insert_with_children(message, [text], "message")
+            meta.message = message
+            meta.save(force_insert=True)
             maildir.append_uid(folder.path, uid, key)
-            publish_on_commit(account.pk, Change("add", folder.pk, (message.pk,)))
+            publish_on_commit(
+                account.pk, Change("add", folder.pk, (message.pk,), modseq=modseq, uids=(uid,))
+            )
     except IntegrityError:
         # Same key indexed in another folder (the user moved the first copy): keep that one.
         if created and not outer:
@@ -367,13 +402,18 @@ def _index_arrivals(
         by_folder.setdefault(arrivals[i].folder.pk, []).append((i, stored))
     rows: list[tuple[int, Message]] = []
     texts = {i: search_text(arrivals[i].parsed) for i, _ in fresh}  # before the row locks
+    metas = {i: meta_row(arrivals[i].data) for i, _ in fresh}
     with transaction.atomic():
+        # Counters first, in account order, then folders: the lock order of every action.
+        modseqs = next_modseqs(arrivals[i].account.pk for i, _ in fresh)
         for folder_id, group in by_folder.items():
-            uid, modseq = allocate_uids(
+            modseq = modseqs[arrivals[group[0][0]].account.pk]
+            uid, _ = allocate_uids(
                 folder_id,
                 len(group),
                 unseen=len(group),
                 size=sum(len(arrivals[i].data) for i, _ in group),
+                modseq=modseq,
             )
             for i, stored in group:
                 item = arrivals[i]
@@ -387,6 +427,7 @@ def _index_arrivals(
                     size=len(item.data),
                     internal_date=item.internal_date,
                     modseq=modseq,
+                    created_modseq=modseq,
                     keywords=[],
                     source=item.source,
                     **listing_fields(item.parsed),
@@ -395,6 +436,9 @@ def _index_arrivals(
                 uid += 1
         Message.objects.bulk_create([m for _, m in rows])
         MessageText.objects.bulk_create([MessageText(message=m, text=texts[i]) for i, m in rows])
+        for i, m in rows:
+            metas[i].message = m
+        MessageMeta.objects.bulk_create([metas[i] for i, _ in rows])
         by_index = dict(rows)
         for folder_id, group in by_folder.items():
             item = arrivals[group[0][0]]
@@ -402,7 +446,14 @@ def _index_arrivals(
                 item.folder.path, [(by_index[i].uid, arrivals[i].key) for i, _ in group]
             )
             publish_on_commit(
-                item.account.pk, Change("add", folder_id, tuple(by_index[i].pk for i, _ in group))
+                item.account.pk,
+                Change(
+                    "add",
+                    folder_id,
+                    tuple(by_index[i].pk for i, _ in group),
+                    modseq=modseqs[item.account.pk],
+                    uids=tuple(by_index[i].uid for i, _ in group),
+                ),
             )
     return rows
 
@@ -465,10 +516,11 @@ def _unlink_stored(maildirs: _Maildirs, item: Arrival, stored: StoredFile) -> No
 
 
 def allocate_uids(
-    folder_id: int, count: int = 1, *, unseen: int = 0, size: int = 0
+    folder_id: int, count: int = 1, *, unseen: int = 0, size: int = 0, modseq: int
 ) -> tuple[int, int]:
-    """Reserve `count` consecutive UIDs and the next modseq of a folder for `count` arriving
-    messages (`unseen` of them without \\Seen, `size` bytes in all): (first uid, modseq).
+    """Reserve `count` consecutive UIDs of a folder for `count` arriving messages (`unseen` of
+    them without \\Seen, `size` bytes in all) that get account modseq `modseq` (taken first
+    with history.next_modseq, in the same transaction): (first uid, modseq).
 
     One UPDATE … RETURNING: the row stays locked until the caller's transaction ends, so UIDs
     are unique and increasing (RFC 9051 §2.3.1.1) across processes.
@@ -476,10 +528,10 @@ def allocate_uids(
     table = Folder._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET uidnext = uidnext + %s, highestmodseq = highestmodseq + 1, "  # noqa: S608
+            f"UPDATE {table} SET uidnext = uidnext + %s, highestmodseq = %s, "  # noqa: S608
             "message_count = message_count + %s, unseen_count = unseen_count + %s, "
             "size_bytes = size_bytes + %s WHERE id = %s RETURNING uidnext, highestmodseq",
-            [count, count, unseen, size, folder_id],
+            [count, modseq, count, unseen, size, folder_id],
         )
         row = cursor.fetchone()
     if row is None:
@@ -513,12 +565,33 @@ def do_append(
     flags: Iterable[str] = (),
     keywords: Iterable[str] = (),
     internal_date: datetime | None = None,
+    dedupe_sent: bool = False,
 ) -> Message:
-    """Add a message a user uploads (API, IMAP APPEND, Sent copy) under a fresh key."""
+    """Add a message a user uploads (API, IMAP APPEND, Sent copy) under a fresh key.
+
+    dedupe_sent (IMAP APPEND): when `folder` is the Sent folder and SMTP submission or the
+    API put a message with the same Message-ID there within SENT_DEDUPE_SECONDS, that
+    message is returned (with the APPEND's flags and keywords added) instead of storing a
+    second copy: a client that saves its own copy after sending leaves one (Gmail does the
+    same)."""
     from django.conf import settings
 
     from mailcore.store.maildir import new_key
 
+    parsed = parse_message(data)
+    if dedupe_sent:
+        copy = find_sent_copy(acting_account, folder, parsed.message_id)
+        if copy is not None:
+            wanted = [f for f in flags if not getattr(copy, f, True)]
+            new_kw = [k for k in _clean_keywords(keywords) if k not in copy.keywords]
+            if wanted or new_kw:
+                do_set_flags(
+                    acting_account=acting_account,
+                    messages=[copy],
+                    add=wanted,
+                    add_keywords=new_kw,
+                )
+            return copy
     key = new_key(settings.MAIL_HOSTNAME, len(data))
     return do_deliver(
         acting_account,
@@ -526,10 +599,48 @@ def do_append(
         data,
         key=key,
         source=source,
+        parsed=parsed,
         flags=flags,
         keywords=keywords,
         internal_date=internal_date,
     ).message
+
+
+SENT_DEDUPE_SCAN = 1000  # the newest UIDs of Sent looked at: a window, never a folder scan
+
+
+def find_sent_copy(account: Account, folder: Folder, message_id: str) -> Message | None:
+    """The message with `message_id` that SMTP submission or the API stored in `folder` (the
+    account's Sent folder) within SENT_DEDUPE_SECONDS, among its newest SENT_DEDUPE_SCAN
+    UIDs; None otherwise (or for a message without Message-ID)."""
+    from django.conf import settings
+
+    if (
+        not message_id
+        or folder.account_id != account.pk
+        or folder.special_use != SpecialUse.SENT
+        or settings.SENT_DEDUPE_SECONDS <= 0
+    ):
+        return None
+    uidnext = Folder.objects.filter(pk=folder.pk).values_list("uidnext", flat=True).first()
+    if uidnext is None:
+        return None
+    since = datetime.now(tz=UTC) - timedelta(seconds=settings.SENT_DEDUPE_SECONDS)
+    found = (
+        Message.objects.select_related("folder")
+        .filter(
+            folder_id=folder.pk,
+            uid__gte=uidnext - SENT_DEDUPE_SCAN,
+            message_id=message_id[:998],
+            source__in=(Source.SMTP, Source.API),
+            internal_date__gte=since,
+        )
+        .order_by("-uid")
+        .first()
+    )
+    if found is not None:
+        found.account = account
+    return found
 
 
 # --- flags, move, delete -------------------------------------------------------------------
@@ -593,6 +704,7 @@ def do_set_flags(
     if not renamed:
         return messages
     with transaction.atomic():
+        modseq = next_modseq(acting_account.pk)  # first: the account's lock order
         locked = (
             Message.objects.select_for_update(of=("self",))
             .select_related("folder")
@@ -601,6 +713,7 @@ def do_set_flags(
         )
         current = {m.pk: m for m in locked}  # expunged meanwhile: gone, nothing to write
         written: list[Message] = []
+        unseen_by_folder: dict[int, int] = {}
         for message in current.values():
             change = changed_state(message)
             if change is None:
@@ -615,8 +728,9 @@ def do_set_flags(
                     info=renamed[message.pk],
                     new_info=info,
                 )
-            unseen_delta = int(message.seen) - int(state["seen"])
-            modseq = _bump_modseq(message.folder_id, unseen_delta=unseen_delta)
+            unseen_by_folder[message.folder_id] = (
+                unseen_by_folder.get(message.folder_id, 0) + int(message.seen) - int(state["seen"])
+            )
             for name, on in state.items():
                 setattr(message, name, on)
             message.keywords, message.info, message.in_cur, message.modseq = (
@@ -627,7 +741,9 @@ def do_set_flags(
             )
             message.save(update_fields=[*SYSTEM_FLAGS, "keywords", "info", "in_cur", "modseq"])
             written.append(message)
-        _publish_by_folder(acting_account, "flags", written)
+        for folder_id, delta in sorted(unseen_by_folder.items()):
+            _adjust_folder(folder_id, modseq, unseen_delta=delta)
+        _publish_by_folder(acting_account, "flags", written, modseq)
     for message in messages:
         fresh = current.get(message.pk)
         if fresh is not None:
@@ -649,25 +765,46 @@ def _file_still_there(op: Callable[[], object], message: Message) -> bool:
     return True
 
 
-def _bump_modseq(
-    folder_id: int, *, removed: int = 0, unseen_delta: int = 0, removed_size: int = 0
-) -> int:
-    """Next modseq of a folder, adjusting its counters for removed messages / seen changes."""
+def _adjust_folder(
+    folder_id: int,
+    modseq: int,
+    *,
+    removed: int = 0,
+    unseen_delta: int = 0,
+    removed_size: int = 0,
+) -> None:
+    """A folder touched by a change at account modseq `modseq` (its highestmodseq now), its
+    counters adjusted for removed messages / seen changes."""
     Folder.objects.filter(pk=folder_id).update(
-        highestmodseq=F("highestmodseq") + 1,
+        highestmodseq=modseq,
         message_count=F("message_count") - removed,
         unseen_count=F("unseen_count") + unseen_delta,
         size_bytes=F("size_bytes") - removed_size,
     )
-    return int(Folder.objects.values_list("highestmodseq", flat=True).get(pk=folder_id))
 
 
-def _publish_by_folder(account: Account, kind: str, messages: list[Message]) -> None:
-    by_folder: dict[int, list[int]] = {}
+def _publish_by_folder(
+    account: Account,
+    kind: str,
+    messages: list[Message],
+    modseq: int,
+    uids: dict[int, int] | None = None,
+) -> None:
+    """One notice per folder; `uids` maps pk → the UID to report (else the row's)."""
+    by_folder: dict[int, list[Message]] = {}
     for m in messages:
-        by_folder.setdefault(m.folder_id, []).append(m.pk)
-    for folder_id, ids in by_folder.items():
-        publish_on_commit(account.pk, Change(kind, folder_id, tuple(ids)))
+        by_folder.setdefault(m.folder_id, []).append(m)
+    for folder_id, rows in by_folder.items():
+        publish_on_commit(
+            account.pk,
+            Change(
+                kind,
+                folder_id,
+                tuple(m.pk for m in rows),
+                modseq=modseq,
+                uids=tuple((uids or {}).get(m.pk, m.uid) for m in rows),
+            ),
+        )
 
 
 def do_move(
@@ -704,6 +841,7 @@ def do_move(
     if not moved:
         return messages
     with transaction.atomic():
+        modseq = next_modseq(acting_account.pk)  # first: the account's lock order
         # The counters move by the rows as they are now (a message marked seen since the
         # caller read it counts as seen); a row moved or expunged meanwhile is not counted.
         locked = Message.objects.select_for_update(of=("self",)).filter(
@@ -717,21 +855,38 @@ def do_move(
         ]
         if not moved:
             return messages
-        uid, modseq = allocate_uids(
+        uid, _ = allocate_uids(
             destination.pk,
             len(moved),
             unseen=sum(1 for m, _ in moved if not m.seen),
             size=sum(m.size for m, _ in moved),
+            modseq=modseq,
         )
-        for source_id in {old for _, old in moved}:
+        # The UIDs leave their folders (QRESYNC VANISHED); the message lives on (same pk).
+        old_uids = {m.pk: current[m.pk].uid for m, _ in moved}
+        add_tombstones(
+            acting_account.pk,
+            TombstoneKind.MOVED,
+            [(old, old_uids[m.pk], m.pk) for m, old in moved],
+            modseq,
+        )
+        for source_id in sorted({old for _, old in moved}):
             gone = [m for m, old in moved if old == source_id]
-            _bump_modseq(
+            _publish_by_folder(
+                acting_account,
+                "expunge",
+                gone,
+                modseq,
+                old_uids,
+            )
+            _adjust_folder(
                 source_id,
+                modseq,
                 removed=len(gone),
                 unseen_delta=-sum(1 for m in gone if not m.seen),
                 removed_size=sum(m.size for m in gone),
             )
-        for message, old_folder_id in moved:
+        for message, _old_folder_id in moved:
             row = current[message.pk]
             wanted = row.info
             if row.keywords:
@@ -748,7 +903,6 @@ def do_move(
                     new_info=wanted,
                 )
                 message.info = wanted
-            publish_on_commit(acting_account.pk, Change("expunge", old_folder_id, (message.pk,)))
             message.folder, message.uid, message.in_cur, message.modseq = (
                 destination,
                 uid,
@@ -759,7 +913,14 @@ def do_move(
             maildir.append_uid(destination.path, uid, message.maildir_key)
             uid += 1
         publish_on_commit(
-            acting_account.pk, Change("add", destination.pk, tuple(m.pk for m, _ in moved))
+            acting_account.pk,
+            Change(
+                "add",
+                destination.pk,
+                tuple(m.pk for m, _ in moved),
+                modseq=modseq,
+                uids=tuple(m.uid for m, _ in moved),
+            ),
         )
     return messages
 
@@ -827,15 +988,23 @@ def do_expunge(*, acting_account: Account, messages: list[Message]) -> int:
         maildir.unlink_many(path, files)
     seen_in = {m.pk: m.folder_id for m in messages}
     with transaction.atomic():
+        modseq = next_modseq(acting_account.pk)  # first: the account's lock order
         locked = Message.objects.select_for_update().filter(pk__in=list(seen_in)).order_by("pk")
         messages = [m for m in locked if seen_in[m.pk] == m.folder_id]
         if not messages:
             return 0
-        _publish_by_folder(acting_account, "expunge", messages)
-        for folder_id in {m.folder_id for m in messages}:
+        _publish_by_folder(acting_account, "expunge", messages, modseq)
+        add_tombstones(
+            acting_account.pk,
+            TombstoneKind.EXPUNGED,
+            [(m.folder_id, m.uid, m.pk) for m in messages],
+            modseq,
+        )
+        for folder_id in sorted({m.folder_id for m in messages}):
             gone = [m for m in messages if m.folder_id == folder_id]
-            _bump_modseq(
+            _adjust_folder(
                 folder_id,
+                modseq,
                 removed=len(gone),
                 unseen_delta=-sum(1 for m in gone if not m.seen),
                 removed_size=sum(m.size for m in gone),
@@ -966,6 +1135,7 @@ def do_adopt_uidvalidity(*, acting_account: Account, folder: Folder, uidvalidity
     it (else clients would mix two UID spaces); True when the folder has it now."""
     if folder.account_id != acting_account.pk:
         raise NotFoundError("folder not found")
+    modseq = next_modseq(acting_account.pk)  # first: the account's lock order
     locked = Folder.objects.select_for_update().get(pk=folder.pk)
     if locked.uidvalidity == uidvalidity:
         return True
@@ -974,9 +1144,12 @@ def do_adopt_uidvalidity(*, acting_account: Account, folder: Folder, uidvalidity
     maildir = maildir_for(acting_account)
     _, mapping = maildir.read_uidlist(locked.path)
     maildir.rewrite_uidlist(locked.path, uidvalidity, mapping)
-    Folder.objects.filter(pk=locked.pk).update(uidvalidity=uidvalidity)
-    folder.uidvalidity = uidvalidity
-    publish_on_commit(acting_account.pk, Change("folder", folder.pk, extra={"op": "uidvalidity"}))
+    Folder.objects.filter(pk=locked.pk).update(uidvalidity=uidvalidity, highestmodseq=modseq)
+    folder.uidvalidity, folder.highestmodseq = uidvalidity, modseq
+    publish_on_commit(
+        acting_account.pk,
+        Change("folder", folder.pk, extra={"op": "uidvalidity"}, modseq=modseq),
+    )
     return True
 
 

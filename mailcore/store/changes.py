@@ -1,6 +1,9 @@
 """Change notices (new message, flags, move, expunge) published after commit on the account's
 Redis channel; IMAP IDLE and the web push both listen there. A lost notice costs freshness,
-never data, so publishing failures are logged and swallowed."""
+never data, so publishing failures are logged and swallowed. A notice carries the account
+modseq of its change and the UIDs it concerns (for "expunge": the UIDs that left the folder),
+so IDLE can answer EXPUNGE/VANISHED/FETCH from it; the history (mailcore.store.history) is the
+record, a notice only the doorbell."""
 
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ class Change:
     folder_id: int
     message_ids: tuple[int, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    modseq: int = 0  # the account modseq of the change (0: unknown, e.g. a polled guess)
+    uids: tuple[int, ...] = ()  # parallel to message_ids when given (same order)
 
 
 def channel_for(account_id: int) -> str:

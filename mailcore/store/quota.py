@@ -24,20 +24,35 @@ log = logging.getLogger("mailroom")
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    used: int
+    used: int  # bytes (CRLF sizes, as RFC822.SIZE)
     limit: int  # 0 = unlimited
+    messages: int = 0  # how many messages the account holds (IMAP QUOTA's MESSAGE usage)
 
     @property
     def percent(self) -> float:
         return 100.0 * self.used / self.limit if self.limit else 0.0
+
+    @property
+    def used_kib(self) -> int:
+        """IMAP QUOTA STORAGE usage (RFC 9208 §5.1: units of 1024 octets), rounded up."""
+        return (self.used + 1023) // 1024
+
+    @property
+    def limit_kib(self) -> int:
+        """IMAP QUOTA STORAGE limit in KiB, rounded down (0 = unlimited: send no STORAGE)."""
+        return self.limit // 1024
 
     def has_room(self, size: int) -> bool:
         return not self.limit or self.used + size <= self.limit
 
 
 def usage(account: Account) -> Usage:
-    used = Folder.objects.filter(account_id=account.pk).aggregate(s=Sum("size_bytes"))["s"] or 0
-    return Usage(int(used), int(account.quota_bytes or 0))
+    """Bytes and messages of the account: one aggregate over its folders' counters (no
+    message rows are read, whatever the mailbox size)."""
+    sums = Folder.objects.filter(account_id=account.pk).aggregate(
+        s=Sum("size_bytes"), n=Sum("message_count")
+    )
+    return Usage(int(sums["s"] or 0), int(account.quota_bytes or 0), int(sums["n"] or 0))
 
 
 def usage_of_address(address: str) -> Usage | None:

@@ -15,9 +15,10 @@ from django.db.models import Count, F, Q, Sum
 from mailcore.addresses import canonical_domain, local_from_storage_name
 from mailcore.directory.models import Account, Domain
 from mailcore.errors import InvalidAddressError, InvalidFolderNameError, StorageError
-from mailcore.mime import parse_message, search_text
+from mailcore.mime import imapmeta, parse_message, search_text
 from mailcore.store.actions import DEFAULT_FOLDERS, listing_fields, new_uidvalidity
 from mailcore.store.changes import Change, publish_on_commit
+from mailcore.store.history import add_tombstones, next_modseq, tombstone_folders, touch_folders
 from mailcore.store.maildir import (
     KEYWORD_LETTERS,
     StoredFile,
@@ -25,7 +26,8 @@ from mailcore.store.maildir import (
     folder_name_for_path,
     key_stem,
 )
-from mailcore.store.models import Folder, Message, MessageText, Source
+from mailcore.store.meta import fill_imap_meta
+from mailcore.store.models import Folder, Message, MessageText, Source, TombstoneKind
 from mailcore.store.queries import maildir_for
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,12 @@ def reindex_account(
         pending: list[tuple[Message, str]] = []
         texts: list[MessageText] = []
         with transaction.atomic():
+            # One change of the account (rule 8): rows whose place or flags the disk changed
+            # get its modseq; a UID a row leaves behind gets a tombstone.
+            modseq = next_modseq(account.pk)
+            known = [rows_by_key[f.key] for f in files if f.key in rows_by_key]
+            was = {m.pk: _row_state(m) for m in known}
+            added_before = report.added
             # Free the UIDs this pass will hand out, so reassignments cannot collide.
             Message.objects.filter(folder=folder).update(uid=-F("id"))
             for f in files:
@@ -136,6 +144,7 @@ def reindex_account(
                     pending.append(
                         _new_row(account, folder, maildir, path, f, assigned[f.key], state, kws)
                     )
+                    pending[-1][0].modseq = pending[-1][0].created_modseq = modseq
                     report.added += 1
                     if len(pending) >= BATCH:
                         _create_rows(pending)
@@ -146,21 +155,69 @@ def reindex_account(
             if pending:
                 _create_rows(pending)
             MessageText.objects.bulk_create(texts, batch_size=BATCH)
+            changed = [m for m in known if _row_state(m) != was[m.pk]]
+            Message.objects.filter(pk__in=[m.pk for m in changed]).update(modseq=modseq)
+            left = [
+                (was[m.pk][0], was[m.pk][1], m.pk)
+                for m in changed
+                if was[m.pk][:2] != (m.folder_id, m.uid)
+            ]
+            add_tombstones(account.pk, TombstoneKind.MOVED, left, modseq)
             Folder.objects.filter(pk=folder.pk).update(
                 uidnext=max(next_uid, folder.uidnext),
-                highestmodseq=folder.highestmodseq + 1,
                 uidvalidity=uidvalidity or folder.uidvalidity,
             )
+            if changed or report.added > added_before:
+                touch_folders({folder.pk, *(f for f, _, _ in left)}, modseq)
             maildir.rewrite_uidlist(path, uidvalidity or folder.uidvalidity, assigned)
     with transaction.atomic():
+        modseq = next_modseq(account.pk)
         gone = Message.objects.filter(account=account).exclude(maildir_key__in=seen_keys)
+        dead = list(
+            Folder.objects.filter(account=account)
+            .exclude(pk__in=kept_folder_ids)
+            .values_list("pk", flat=True)
+        )
+        tombstone_folders(account.pk, dead, modseq)  # with their messages' tombstones
+        # UIDs as they were before this run (the passes above renumbered what they kept).
+        lost = [
+            (m.folder_id, m.uid, m.pk)
+            for m in rows_by_key.values()
+            if m.maildir_key not in seen_keys and m.folder_id not in dead
+        ]
+        add_tombstones(account.pk, TombstoneKind.EXPUNGED, lost, modseq)
+        touch_folders({f for f, _, _ in lost}, modseq)
         _, deleted = gone.delete()
         report.removed = deleted.get(Message._meta.label, 0)  # without their body texts
         Folder.objects.filter(account=account).exclude(pk__in=kept_folder_ids).delete()
         recount_folders(account)
         for folder_id in sorted(kept_folder_ids):  # open clients reload what they show
             publish_on_commit(account.pk, Change("folder", folder_id, extra={"op": "reindex"}))
+    # IMAP metadata for rows that have none (new here, or indexed before it existed).
+    fill_account_meta(account)
     return report
+
+
+def fill_account_meta(account: Account, *, progress: Callable[[int], None] | None = None) -> int:
+    """Compute the IMAP metadata (ENVELOPE, BODYSTRUCTURE, …) of every message of the account
+    without a current MessageMeta row, from its file (`reindex --imap-meta`). Returns how many
+    rows were written."""
+    stale = (
+        Message.objects.filter(account=account)
+        .exclude(meta__version=imapmeta.VERSION)
+        .select_related("folder")
+        .order_by("pk")
+    )
+    messages = list(stale)
+    for message in messages:
+        message.account = account
+    return fill_imap_meta(messages, progress=progress)
+
+
+def _row_state(row: Message) -> tuple[object, ...]:
+    """What a client sees of a row: its place and its flags."""
+    flags = (row.seen, row.answered, row.flagged, row.deleted, row.draft)
+    return (row.folder_id, row.uid, *flags, tuple(row.keywords))
 
 
 def recount_folders(account: Account) -> None:

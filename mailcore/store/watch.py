@@ -1,6 +1,12 @@
 """Waiting for the changes of one account's mailboxes: the Redis channel of
 mailcore.store.changes when REDIS_URL is set, else polling the folders' counters (the embedded
-default has no pub/sub). Read-only; callers (web push, later IMAP IDLE) decide what to send.
+default has no pub/sub). Read-only; callers (web push, IMAP IDLE) decide what to send.
+
+Both give the same notices: kind, folder id, message ids, their UIDs (for "expunge": the UIDs
+that left the folder) and the account modseq. The polling watcher reads them from the change
+history (rows with a newer modseq, tombstones), so IDLE on the embedded default knows exactly
+which UIDs went. A notice is a doorbell: IMAP re-reads the folder's state (CHANGEDSINCE its
+last modseq, history.vanished_since) rather than trusting a notice to be complete.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from django.conf import settings
 from django.db import connection
 
 from mailcore.store.changes import Change, channel_for
-from mailcore.store.models import Folder, Message
+from mailcore.store.models import Folder, Message, Tombstone
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -59,9 +65,9 @@ class Watcher(Protocol):
 
 
 class PollingWatcher:
-    """Compares folder counters every POLL_SECONDS. Message ids come from the rows: UIDs at
-    or above the old uidnext arrived, older rows with a newer modseq changed flags; fewer
-    messages than arrivals explain were expunged (their ids are gone with their rows)."""
+    """Compares folder counters every POLL_SECONDS. Message ids come from the history: UIDs
+    at or above the old uidnext arrived, older rows with a newer modseq changed flags, and
+    tombstones newer than the old highestmodseq name the UIDs that left."""
 
     polls = True
 
@@ -96,23 +102,56 @@ def diff_states(old: dict[int, FolderState], new: dict[int, FolderState]) -> lis
         if was.highestmodseq == now.highestmodseq and was.uidnext == now.uidnext:
             continue
         found: list[Change] = []
+        modseq = now.highestmodseq
+        gone = list(
+            Tombstone.objects.filter(folder_id=fid, modseq__gt=was.highestmodseq, uid__isnull=False)
+            .order_by("uid")
+            .values_list("message_pk", "uid")[:MAX_IDS]
+        )
+        if gone:
+            found.append(
+                Change(
+                    "expunge",
+                    fid,
+                    tuple(int(pk or 0) for pk, _ in gone),
+                    modseq=modseq,
+                    uids=tuple(int(uid) for _, uid in gone),
+                )
+            )
         arrived = max(0, now.uidnext - was.uidnext)
         if arrived:
             added = Message.objects.filter(folder_id=fid, uid__gte=was.uidnext).order_by("uid")
-            ids = tuple(added.values_list("pk", flat=True)[:MAX_IDS])
-            if ids:
-                found.append(Change("add", fid, ids))
+            rows = list(added.values_list("pk", "uid")[:MAX_IDS])
+            if rows:
+                found.append(
+                    Change(
+                        "add",
+                        fid,
+                        tuple(pk for pk, _ in rows),
+                        modseq=modseq,
+                        uids=tuple(uid for _, uid in rows),
+                    )
+                )
         flagged = Message.objects.filter(
             folder_id=fid, uid__lt=was.uidnext, modseq__gt=was.highestmodseq
         ).order_by("uid")
-        ids = tuple(flagged.values_list("pk", flat=True)[:MAX_IDS])
-        if ids:
-            found.append(Change("flags", fid, ids))
-        if was.message_count + arrived > now.message_count:
-            found.append(Change("expunge", fid))
+        rows = list(flagged.values_list("pk", "uid")[:MAX_IDS])
+        if rows:
+            found.append(
+                Change(
+                    "flags",
+                    fid,
+                    tuple(pk for pk, _ in rows),
+                    modseq=modseq,
+                    uids=tuple(uid for _, uid in rows),
+                )
+            )
+        if not gone and was.message_count + arrived > now.message_count:
+            found.append(Change("expunge", fid, modseq=modseq))  # history purged meanwhile
         # Something changed that left no trace in the rows (a flag change undone by an
         # expunge, say): still tell the client to look.
-        changes.extend(found or [Change("flags", fid)])
+        if found or was.name == now.name:  # a rename moves highestmodseq by itself
+            changes.extend(found or [Change("flags", fid, modseq=modseq)])
     return changes
 
 
@@ -167,7 +206,10 @@ def parse_notice(data: Any) -> Change | None:
         if kind not in KINDS or not isinstance(folder_id, int) or not isinstance(extra, dict):
             return None
         ids = tuple(int(i) for i in list(raw.get("message_ids") or [])[:MAX_IDS])
-        return Change(kind, folder_id, ids, {"op": str(extra["op"])} if "op" in extra else {})
+        uids = tuple(int(u) for u in list(raw.get("uids") or [])[:MAX_IDS])
+        modseq = int(raw.get("modseq") or 0)
+        op = {"op": str(extra["op"])} if "op" in extra else {}
+        return Change(kind, folder_id, ids, op, modseq=modseq, uids=uids)
     except (ValueError, TypeError, KeyError):
         log.warning("ignored a malformed change notice")
         return None

@@ -341,6 +341,82 @@ files["hostile_html.eml"] = msg(
     HOSTILE,
 )
 
+# IMAP ENVELOPE/BODYSTRUCTURE cases (tests/unit/test_imapmeta.py, checked against Dovecot).
+files["forwarded_rfc822.eml"] = msg(
+    """From: Fwd Sender <fwd@example.com>
+To: team@example.com
+Subject: Fwd: weekly
+Date: Thu, 03 Jul 2025 08:00:00 +0000
+Message-ID: <fwd-1@example.com>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="outer; b"
+Content-Language: ko, en
+Content-Location: http://example.com/fwd
+
+preamble
+--outer; b
+Content-Type: text/plain; charset=us-ascii
+Content-Description: the note
+Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==
+
+See below.
+--outer; b
+Content-Type: message/rfc822
+Content-Disposition: inline; filename="weekly.eml"
+
+From: "Kim, Minsu" <kim@example.kr>
+Sender: list-bounces@example.kr
+To: Undisclosed recipients:;
+Subject: weekly
+Date: Wed, 02 Jul 2025 18:00:00 +0900
+Message-ID: <inner-1@example.kr>
+Content-Type: multipart/alternative; boundary=alt
+
+--alt
+Content-Type: text/plain; charset=utf-8
+
+plain
+--alt
+Content-Type: text/html; charset=utf-8
+
+<p>html</p>
+--alt--
+--outer; b
+Content-Type: multipart/digest; boundary=dig
+
+--dig
+
+From: d1@example.com
+Subject: digest one
+
+one
+--dig--
+--outer; b
+Content-Type: message/rfc822
+Content-Transfer-Encoding: base64
+
+RnJvbTogeEBleGFtcGxlLmNvbQ0KDQp4DQo=
+--outer; b--
+epilogue
+""",
+)
+
+files["address_forms.eml"] = msg(
+    """From: (Comment Name) plain@example.com
+Reply-To: <@relay1.example,@relay2.example:route@example.com>
+To: Team: a@example.com, "B. User" <b@example.com>;, "quoted local"@example.com
+Cc: nodomain, <>, =?utf-8?B?7ZmN6ri464+Z?= <hong@example.kr>
+Bcc: Empty Group:;
+Subject:
+In-Reply-To: <p1@example.com>
+Message-ID: <m1@example.com>
+Content-Type: text/plain; charset="utf-8"; format=flowed; delsp="a;b"
+Content-Disposition: inline
+
+body
+""",
+)
+
 for name, data in files.items():
     (OUT / name).write_bytes(data)
 print(len(files), "files")

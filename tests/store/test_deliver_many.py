@@ -11,6 +11,7 @@ from django.db import IntegrityError
 
 from mailcore.mime import parse_message
 from mailcore.store.actions import Arrival, Delivered, do_append, do_deliver_many, do_move
+from mailcore.store.history import history_state
 from mailcore.store.maildir import Maildir, key_stem
 from mailcore.store.models import Folder, Message
 
@@ -65,10 +66,12 @@ def test_a_batch_is_filed_per_folder_in_one_go(alice, bob, settings) -> None:
     ]
     for f in (a_inbox, b_inbox, sent):
         f.refresh_from_db()
-        # One UID reservation per folder: one modseq step, however many messages.
-        assert f.highestmodseq == before[f.pk] + 1
+        # One change per account: every row of the batch of an account gets the account's
+        # next modseq, and so does each folder it touched (ARCHITECTURE rule 8).
+        assert f.highestmodseq == history_state(f.account_id).highestmodseq > before[f.pk]
         assert f.message_count == f.unseen_count == f.messages.count()
         assert set(f.messages.values_list("modseq", flat=True)) == {f.highestmodseq}
+    assert a_inbox.highestmodseq == sent.highestmodseq
     assert new_files(settings, alice) == ["q1.k", "q3.k"]
     assert new_files(settings, alice, sent.path) == ["q4.k"]
     assert maildir(settings, alice).read_uidlist("")[1] == {"q1.k": 1, "q3.k": 2}

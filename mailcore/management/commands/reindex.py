@@ -1,4 +1,6 @@
-"""`manage.py reindex <address>… | --all`: rebuild the index of accounts from their Maildirs."""
+"""`manage.py reindex <address>… | --all`: rebuild the index of accounts from their Maildirs.
+With --imap-meta, only fill in the IMAP metadata (ENVELOPE, BODYSTRUCTURE, prefetched
+headers) of messages that have none yet: the backfill after upgrading to IMAP."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from tqdm import tqdm
 from mailcore.addresses import canonical_address
 from mailcore.directory.models import Account
 from mailcore.errors import InvalidAddressError
-from mailcore.store.reindex import discover_accounts, reindex_account
+from mailcore.store.reindex import discover_accounts, fill_account_meta, reindex_account
 
 
 class Command(BaseCommand):
@@ -26,6 +28,11 @@ class Command(BaseCommand):
             action="store_true",
             help="with --all: first recreate domains and accounts found under "
             "MAIL_ROOT that the database lost (they get no password)",
+        )
+        parser.add_argument(
+            "--imap-meta",
+            action="store_true",
+            help="only compute missing IMAP metadata (ENVELOPE, BODYSTRUCTURE) from the files",
         )
         parser.add_argument("--no-progress", action="store_true")
 
@@ -52,6 +59,18 @@ class Command(BaseCommand):
                     raise CommandError(f"no account {raw}") from exc
         else:
             raise CommandError("name one or more addresses, or --all")
+        if opts["imap_meta"]:
+            for account in accounts:
+                bar = tqdm(
+                    desc=account.address,
+                    unit="msg",
+                    disable=opts["no_progress"],
+                    file=self.stderr._out,
+                )
+                written = fill_account_meta(account, progress=bar.update)
+                bar.close()
+                self.stdout.write(f"{account.address}: IMAP metadata of {written} messages")
+            return
         for account in accounts:
             bar = tqdm(
                 desc=account.address, unit="msg", disable=opts["no_progress"], file=self.stderr._out

@@ -1,0 +1,195 @@
+"""One change history per account (ARCHITECTURE rule 8): the modseq counter, tombstones, and
+the queries IMAP CONDSTORE/QRESYNC, the web push and a JMAP /changes read.
+
+How it works: every store action takes `next_modseq(account)` FIRST in its transaction (an
+UPSERT … RETURNING on the account's ChangeCounter row, which stays locked until commit). So
+modseqs commit in order within an account (a client that saw modseq M has seen every change
+at or below M), and folder/message row locks are always taken after the counter's: no lock
+order cycles between two actions of one account. Every row the action touches gets that
+modseq; rows leaving a folder leave a Tombstone with it; each touched folder's highestmodseq
+is set to it (`touch_folders`), so Folder.highestmodseq is the largest modseq among its rows
+and tombstones. Tombstones are purged after CHANGES_HISTORY_DAYS (`purge_tombstones`); the
+counter then remembers the highest purged modseq, and `check_since` raises HistoryGoneError
+for a client state below it (or above the current one): the caller resyncs the client.
+
+Writes here run only inside the store actions' transactions; the queries are read-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Max, QuerySet
+from django.utils import timezone
+
+from mailcore.errors import HistoryGoneError
+from mailcore.store.models import ChangeCounter, Folder, Message, Tombstone, TombstoneKind
+
+PURGE_BATCH = 5000
+
+
+def next_modseq(account_id: int) -> int:
+    """The account's next modseq, with its counter row locked until the caller's transaction
+    ends (call it first in the transaction; outside one it is a single committed statement).
+    One UPSERT … RETURNING: PostgreSQL and SQLite (3.35+) alike."""
+    table = ChangeCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (account_id, highestmodseq, purged_modseq) VALUES (%s, 2, 0) "  # noqa: S608
+            f"ON CONFLICT (account_id) DO UPDATE SET highestmodseq = {table}.highestmodseq + 1 "
+            "RETURNING highestmodseq",
+            [account_id],
+        )
+        row = cursor.fetchone()
+    assert row is not None  # an UPSERT returns its row
+    return int(row[0])
+
+
+def next_modseqs(account_ids: Iterable[int]) -> dict[int, int]:
+    """next_modseq for several accounts, locked in id order (no deadlock between batches)."""
+    return {account_id: next_modseq(account_id) for account_id in sorted(set(account_ids))}
+
+
+def touch_folders(folder_ids: Iterable[int], modseq: int) -> None:
+    """Folders whose rows or tombstones got `modseq`: that is their highestmodseq now."""
+    ids = sorted(set(folder_ids))
+    if ids:
+        Folder.objects.filter(pk__in=ids).update(highestmodseq=modseq)
+
+
+def add_tombstones(
+    account_id: int, kind: str, gone: Iterable[tuple[int, int | None, int | None]], modseq: int
+) -> None:
+    """Tombstones for (folder id, uid, message pk) triples that left their folder at `modseq`."""
+    now = timezone.now()
+    Tombstone.objects.bulk_create(
+        [
+            Tombstone(
+                account_id=account_id,
+                kind=kind,
+                folder_id=folder_id,
+                uid=uid,
+                message_pk=message_pk,
+                modseq=modseq,
+                created_at=now,
+            )
+            for folder_id, uid, message_pk in gone
+        ],
+        batch_size=1000,
+    )
+
+
+def tombstone_folders(account_id: int, folder_ids: Sequence[int], modseq: int) -> None:
+    """A folder tombstone for each of `folder_ids` and an expunged tombstone for each message
+    still in them (one INSERT … SELECT, however many messages): call before deleting them."""
+    if not folder_ids:
+        return
+    now = timezone.now()
+    add_tombstones(account_id, TombstoneKind.FOLDER, [(f, None, None) for f in folder_ids], modseq)
+    table, messages = Tombstone._meta.db_table, Message._meta.db_table
+    marks = ", ".join(["%s"] * len(folder_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (account_id, kind, folder_id, uid, message_pk, modseq, "  # noqa: S608
+            f"created_at) SELECT account_id, %s, folder_id, uid, id, %s, %s FROM {messages} "
+            f"WHERE folder_id IN ({marks})",
+            [TombstoneKind.EXPUNGED, modseq, now, *folder_ids],
+        )
+
+
+# --- queries ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryState:
+    highestmodseq: int  # the account's current modseq
+    purged_modseq: int  # history at or below this is gone
+
+
+def history_state(account_id: int) -> HistoryState:
+    row = (
+        ChangeCounter.objects.filter(account_id=account_id)
+        .values_list("highestmodseq", "purged_modseq")
+        .first()
+    )
+    return HistoryState(1, 0) if row is None else HistoryState(int(row[0]), int(row[1]))
+
+
+def check_since(account_id: int, modseq: int) -> HistoryState:
+    """HistoryGoneError unless every change after `modseq` is still known: `modseq` below the
+    purged history, or above the account's current modseq (a state this server never gave)."""
+    state = history_state(account_id)
+    if modseq < state.purged_modseq or modseq > state.highestmodseq or modseq < 0:
+        raise HistoryGoneError(
+            f"changes since modseq {modseq} are not known any more; resynchronise"
+        )
+    return state
+
+
+def changed_since(folder: Folder, modseq: int) -> QuerySet[Message]:
+    """Messages of `folder` whose row changed (arrived, flags, moved in) after `modseq`, in
+    UID order: FETCH … (CHANGEDSINCE m) (RFC 7162 §3.1.4.1), SEARCH MODSEQ. Needs no history
+    check: rows carry their own modseq."""
+    return Message.objects.filter(folder_id=folder.pk, modseq__gt=modseq).order_by("uid")
+
+
+def vanished_since(folder: Folder, modseq: int, *, limit: int | None = None) -> list[int]:
+    """UIDs that left `folder` (expunged or moved away) after `modseq`, ascending, for
+    QRESYNC's VANISHED (EARLIER) (RFC 7162 §3.2.5.1). HistoryGoneError when the history does
+    not reach back to `modseq`: answering from a purged history would be a wrong answer."""
+    check_since(folder.account_id, modseq)
+    qs = (
+        Tombstone.objects.filter(folder_id=folder.pk, modseq__gt=modseq, uid__isnull=False)
+        .order_by("uid")
+        .values_list("uid", flat=True)
+        .distinct()
+    )
+    uids = list(qs if limit is None else qs[:limit])
+    return [int(u) for u in uids]
+
+
+def tombstones_since(account_id: int, modseq: int) -> QuerySet[Tombstone]:
+    """Every tombstone of the account after `modseq` (JMAP /changes: destroyed ids), modseq
+    order; HistoryGoneError as for vanished_since."""
+    check_since(account_id, modseq)
+    return Tombstone.objects.filter(account_id=account_id, modseq__gt=modseq).order_by("modseq")
+
+
+def folder_highestmodseq(folder: Folder) -> int:
+    """Recomputed from rows and tombstones (the stored Folder.highestmodseq must equal it;
+    reindex and tests use this)."""
+    rows = Message.objects.filter(folder_id=folder.pk).aggregate(m=Max("modseq"))["m"] or 0
+    dead = Tombstone.objects.filter(folder_id=folder.pk).aggregate(m=Max("modseq"))["m"] or 0
+    return max(int(rows), int(dead), 1)
+
+
+# --- retention ---------------------------------------------------------------------------------
+
+
+def purge_tombstones(older_than: timedelta, *, now: datetime | None = None) -> int:
+    """Drop tombstones created before now - `older_than`, in batches, first recording per
+    account the highest purged modseq (so older client states answer HistoryGoneError, never
+    a history with holes). Returns how many went."""
+    cutoff = (now or timezone.now()) - older_than
+    removed = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Tombstone.objects.filter(created_at__lt=cutoff)
+                .order_by("created_at", "pk")
+                .values_list("pk", "account_id", "modseq")[:PURGE_BATCH]
+            )
+            if not batch:
+                return removed
+            highest: dict[int, int] = {}
+            for _, account_id, modseq in batch:
+                highest[account_id] = max(highest.get(account_id, 0), int(modseq))
+            for account_id in sorted(highest):
+                ChangeCounter.objects.filter(
+                    account_id=account_id, purged_modseq__lt=highest[account_id]
+                ).update(purged_modseq=highest[account_id])
+            Tombstone.objects.filter(pk__in=[pk for pk, _, _ in batch]).delete()
+            removed += len(batch)
