@@ -11,6 +11,7 @@ from django.utils import timezone
 from mailcore.delivery import spool
 from mailcore.delivery.actions import FINAL_STATES, dispatch
 from mailcore.delivery.dsn import DsnRecipient
+from mailcore.delivery.dsnparams import RcptDsn
 from mailcore.delivery.models import EntryState, QueueEntry, QueueRecipient, RecipientState
 from mailcore.delivery.outbound import do_queue_dsn, failure_key
 from mailcore.errors import ConflictError, NotFoundError, StorageError
@@ -79,10 +80,13 @@ def do_bounce_entry(queue_id: str, reason: str = "bounced by the mail administra
                 "failed",
                 "5.0.0",
                 f"{reason}; last reply: {r.last_reply}" if r.last_reply else reason,
+                orcpt=r.dsn_orcpt,
             )
             for r in pending
+            if RcptDsn(r.dsn_notify).wants("FAILURE")  # RFC 3461 §4.1: NOTIFY=NEVER etc.
         ]
-        do_queue_dsn(entry, data, dsn, key=failure_key([r.address for r in pending]))
+        if dsn:
+            do_queue_dsn(entry, data, dsn, key=failure_key([r.address for r in pending]))
         QueueRecipient.objects.filter(pk__in=[r.pk for r in pending]).update(
             state=RecipientState.BOUNCED, last_reply=f"5.0.0 {reason}", updated_at=timezone.now()
         )

@@ -6,6 +6,7 @@ the dnslib zone of conftest."""
 from __future__ import annotations
 
 import email
+import io
 import smtplib
 from datetime import timedelta
 from email import policy
@@ -319,3 +320,19 @@ def test_dsn_message_parses_as_multipart_report(alice, routed, remote, settings)
     msg = email.message_from_bytes(raw, policy=policy.default)
     assert msg.get_content_type() == "multipart/report"
     assert not msg.defects
+
+
+def test_admin_bounce_honours_notify_never(alice) -> None:
+    from django.core.management import call_command
+
+    entry = send_out("bob@remote.test", notify="NEVER")
+    call_command("queue", "bounce", entry.queue_id, stdout=io.StringIO())
+    assert entry.recipients.get().state == "bounced"
+    assert dsn_entries() == []
+    other = send_out("carol@remote.test", orcpt="rfc822;carol@remote.test")
+    call_command("queue", "bounce", other.queue_id, stdout=io.StringIO())
+    [dsn] = dsn_entries()
+    from mailcore.delivery import spool
+
+    raw = spool.read(dsn.spool_name, size=dsn.size, sha256=dsn.sha256)
+    assert b"Original-Recipient: rfc822; carol@remote.test" in raw
