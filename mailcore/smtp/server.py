@@ -100,10 +100,11 @@ class _CrlfReader(asyncio.StreamReader):
         self._cr_before = data.endswith(b"\r")
         return data
 
-    async def readuntil(self, separator: bytes = b"\n") -> bytes:
+    async def readuntil(self, separator: Any = b"\n") -> bytes:  # typeshed: _ReaduntilBuffer
         line = await super().readuntil(separator)
         cr_before, self._cr_before = self._cr_before, False
-        if separator == b"\n" and not (line.endswith(b"\r\n") or (line == b"\n" and cr_before)):
+        crlf = line.endswith(b"\r\n") or (line == b"\n" and cr_before)
+        if separator == b"\n" and not crlf:
             raise BareLineFeedError
         return line
 
@@ -148,7 +149,7 @@ class MailroomSMTP(SMTP):
         # goes on; only that many more (Postfix smtpd_recipient_overshoot_limit) end it.
         self._rcpt_budget = recipient_limit + command_call_limit
         self._calls: Counter[str] = Counter()
-        reader = self._stream_reader
+        reader = getattr(self, "_stream_reader", None)  # asyncio.StreamReaderProtocol's
         if reader is not None:
             reader.__class__ = _CrlfReader
         self._smtp_methods = {
@@ -266,7 +267,7 @@ class MailroomSMTP(SMTP):
         await super().smtp_MAIL(arg)
         envelope = self.envelope
         if not open_before and envelope is not None and envelope.mail_from is not None:
-            envelope.mailroom_dsn = dsn
+            envelope.mailroom_dsn = dsn  # type: ignore[attr-defined]
 
     @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
     async def smtp_RCPT(self, arg: str | None) -> None:
@@ -289,7 +290,7 @@ class MailroomSMTP(SMTP):
         if envelope is not None and len(envelope.rcpt_tos) > before and dsn != RcptDsn():
             asked = getattr(envelope, "mailroom_rcpt_dsn", None)
             if asked is None:
-                asked = envelope.mailroom_rcpt_dsn = {}
+                asked = envelope.mailroom_rcpt_dsn = {}  # type: ignore[attr-defined]
             asked[envelope.rcpt_tos[-1]] = dsn
 
     # --- DATA ------------------------------------------------------------------------------------
@@ -355,7 +356,7 @@ class MailroomSMTP(SMTP):
                 if too_long
                 else "552 Error: Too much mail data"
             )
-            self._set_post_data_state()
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
             self._transaction_done()
             return
         content = b"".join(data)
@@ -363,7 +364,7 @@ class MailroomSMTP(SMTP):
         self.envelope.content = content
         self.envelope.original_content = content
         status = await self._call_handler_hook("DATA")
-        self._set_post_data_state()
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
         self._transaction_done()
         await self.push("250 OK" if status is MISSING else status)
 
