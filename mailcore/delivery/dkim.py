@@ -1,6 +1,10 @@
 """DKIM (RFC 6376, ed25519 per RFC 8463): per-domain keys, their DNS records, and signing of
 outgoing mail at relay time; plus the Message-ID/Date helper for mail we originate.
 
+Key rotation: a new key of a domain that signs already is pending; the old key keeps signing
+until an admin activates the new one, which is refused until the DNS check sees its record
+(both records are published side by side meanwhile, under their own selectors).
+
 The only reader of DkimKey.private_key. Signs whole messages (never `l=`, security.md item 9);
 does not verify inbound mail.
 """
@@ -10,6 +14,8 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import dkim
 from cryptography.hazmat.primitives import serialization
@@ -18,8 +24,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from mailcore.addresses import canonical_domain
-from mailcore.delivery.models import DkimAlgorithm, DkimKey
-from mailcore.errors import ConflictError
+from mailcore.delivery.models import DkimAlgorithm, DkimKey, DkimKeyState
+from mailcore.errors import ConflictError, NotFoundError
 from mailcore.mime.headers import header_fields
 
 RSA_BITS = 2048
@@ -57,11 +63,12 @@ def do_generate_dkim_key(
     *,
     algorithm: str = DkimAlgorithm.RSA,
     selector: str | None = None,
-    replace: bool = True,
 ) -> DkimKey:
-    """Create a key for `domain`; with `replace`, older active keys of the same algorithm are
-    retired (kept, inactive, so the old DNS record can be removed after mail in flight lands).
-    Raises ConflictError if the selector is taken, InvalidAddressError for a bad domain."""
+    """Create a key for `domain`. The domain's first key of `algorithm` is active at once
+    (nothing signed before, nothing breaks); otherwise the new key is pending: the active one
+    keeps signing until do_activate_dkim_key, and an older pending key of the algorithm (never
+    used) is retired. Raises ConflictError if the selector is taken, InvalidAddressError for a
+    bad domain."""
     alabel = canonical_domain(domain)
     selector = (selector or _new_selector(algorithm)).lower()
     if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", selector):
@@ -89,18 +96,79 @@ def do_generate_dkim_key(
         public = signing.verify_key.encode(encoder=nacl.encoding.Base64Encoder).decode("ascii")
     else:
         raise ConflictError(f"unknown DKIM algorithm {algorithm!r}")
-    if replace:
-        DkimKey.objects.filter(domain=alabel, algorithm=algorithm, is_active=True).update(
-            is_active=False
-        )
+    same = DkimKey.objects.select_for_update().filter(domain=alabel, algorithm=algorithm)
+    signing_already = same.filter(state=DkimKeyState.ACTIVE).exists()
+    if signing_already:
+        same.filter(state=DkimKeyState.PENDING).update(state=DkimKeyState.RETIRED)
+    now = timezone.now()
     return DkimKey.objects.create(
         domain=alabel,
         selector=selector,
         algorithm=algorithm,
         private_key=private,
         public_key=public,
-        created_at=timezone.now(),
+        state=DkimKeyState.PENDING if signing_already else DkimKeyState.ACTIVE,
+        created_at=now,
+        activated_at=None if signing_already else now,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    key: DkimKey
+    retired: list[str]  # selectors that stopped signing
+    forced: bool  # activated although the DNS check did not see the record
+
+
+def do_activate_dkim_key(
+    domain: str,
+    selector: str,
+    *,
+    force: bool = False,
+    verify: Callable[[DkimKey], str | None] | None = None,
+) -> Activation:
+    """Make the pending key `selector` of `domain` the one that signs; the active key of its
+    algorithm is retired. Refused (ConflictError, with what DNS said) unless the DNS check
+    sees the key's record, or `force`. `verify` returns None when the record is right, else
+    the reason (default: mailcore.directory.dnscheck against the relay's resolvers)."""
+    alabel = canonical_domain(domain)
+    key = DkimKey.objects.filter(domain=alabel, selector=selector.lower()).first()
+    if key is None:
+        raise NotFoundError(f"no DKIM key {selector} for {alabel}")
+    if key.state != DkimKeyState.PENDING:
+        raise ConflictError(f"DKIM key {key.selector} of {alabel} is {key.state}, not pending")
+    if not force:
+        if verify is None:
+            from mailcore.directory.dnscheck import dkim_record_problem
+
+            verify = dkim_record_problem
+        problem = verify(key)
+        if problem is not None:
+            raise ConflictError(
+                f"DNS does not show the new key yet ({problem}); publish "
+                f"{key.selector}._domainkey.{alabel} first, or force the switch"
+            )
+    with transaction.atomic():
+        key = DkimKey.objects.select_for_update().get(pk=key.pk)
+        if key.state != DkimKeyState.PENDING:
+            raise ConflictError(f"DKIM key {key.selector} of {alabel} is {key.state}, not pending")
+        old = DkimKey.objects.select_for_update().filter(
+            domain=alabel, algorithm=key.algorithm, state=DkimKeyState.ACTIVE
+        )
+        retired = sorted(old.values_list("selector", flat=True))
+        old.update(state=DkimKeyState.RETIRED)
+        key.state, key.activated_at = DkimKeyState.ACTIVE, timezone.now()
+        key.save(update_fields=["state", "activated_at"])
+    return Activation(key, retired, forced=force)
+
+
+def published_keys(domain: str) -> list[DkimKey]:
+    """Keys whose records must be in DNS now: the active ones and the pending ones (during a
+    change both are published side by side), active first."""
+    keys = DkimKey.objects.filter(
+        domain=domain, state__in=(DkimKeyState.ACTIVE, DkimKeyState.PENDING)
+    )
+    return sorted(keys, key=lambda k: (k.state != DkimKeyState.ACTIVE, k.algorithm, -k.pk))
 
 
 def txt_value(key: DkimKey) -> str:
@@ -118,7 +186,11 @@ def dns_record(key: DkimKey) -> str:
 
 def active_keys(domain: str) -> list[DkimKey]:
     """RSA first, then ed25519 (RFC 8463 §4: send both until ed25519 is widely verified)."""
-    keys = list(DkimKey.objects.filter(domain=domain, is_active=True).order_by("-created_at"))
+    keys = list(
+        DkimKey.objects.filter(domain=domain, state=DkimKeyState.ACTIVE).order_by(
+            "-created_at", "-pk"
+        )
+    )
     seen: set[str] = set()
     chosen: list[DkimKey] = []
     for key in keys:  # one per algorithm, the newest

@@ -115,6 +115,14 @@ class DkimAlgorithm(models.TextChoices):
     ED25519 = "ed25519-sha256", "Ed25519-SHA256"
 
 
+class DkimKeyState(models.TextChoices):
+    # A new key of a domain that signs already: its record may not be in DNS yet, so the old
+    # key keeps signing until an admin activates this one (after the DNS check sees it).
+    PENDING = "pending", "Pending"
+    ACTIVE = "active", "Active"  # signs (the newest active key per algorithm)
+    RETIRED = "retired", "Retired"  # replaced; its DNS record can go once mail in flight landed
+
+
 class DkimKey(models.Model):
     """A DKIM signing key of one sending domain (RFC 6376; ed25519 per RFC 8463).
 
@@ -128,17 +136,24 @@ class DkimKey(models.Model):
     algorithm = models.CharField(max_length=16, choices=DkimAlgorithm.choices)
     private_key = models.TextField(help_text="PEM (RSA) or base64 seed (ed25519)")
     public_key = models.TextField(help_text="base64 value of the DNS p= tag")
-    is_active = models.BooleanField(default=True)
+    state = models.CharField(
+        max_length=8, choices=DkimKeyState.choices, default=DkimKeyState.ACTIVE
+    )
     created_at = models.DateTimeField()
+    activated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = (
             models.UniqueConstraint(fields=("domain", "selector"), name="dkim_key_selector_unique"),
         )
-        indexes = (models.Index(fields=("domain", "is_active"), name="dkim_key_domain"),)
+        indexes = (models.Index(fields=("domain", "state"), name="dkim_key_domain_state"),)
 
     def __str__(self) -> str:
-        return f"{self.selector}._domainkey.{self.domain} ({self.algorithm})"
+        return f"{self.selector}._domainkey.{self.domain} ({self.algorithm}, {self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state == DkimKeyState.ACTIVE
 
 
 class DeliveryWorker(models.Model):

@@ -17,7 +17,8 @@ import dns.name
 import dns.resolver
 from django.conf import settings
 
-from mailcore.delivery.dkim import active_keys, txt_value
+from mailcore.delivery.dkim import published_keys, txt_value
+from mailcore.delivery.models import DkimKey, DkimKeyState
 from mailcore.delivery.relay import make_resolver, relay_config
 
 OK, MISSING, WRONG, ERROR = "ok", "missing", "wrong", "error"
@@ -182,8 +183,37 @@ def _tags(value: str) -> dict[str, str]:
     return {m.group(1).lower(): m.group(2).strip() for m in _TAG.finditer(value)}
 
 
+def check_dkim_key(r: dns.resolver.Resolver, key: DkimKey) -> DnsCheck:
+    """Whether DNS publishes exactly this key under its selector."""
+    name = f"{key.selector}._domainkey.{key.domain}"
+    expected = f'{name}. IN TXT "{txt_value(key)}"'
+    pending = key.state == DkimKeyState.PENDING
+    found = _txt(r, name)
+    if not found:
+        why = "the key's TXT record is not published"
+        if pending:
+            why = (
+                "the new (pending) key's TXT record is not published yet: publish it next "
+                "to the current one"
+            )
+        return DnsCheck("dkim", MISSING, name, found, expected, why)
+    published = "".join(_tags(found[0]).get("p", "").split())
+    if len(found) > 1 or published != key.public_key:
+        return DnsCheck(
+            "dkim",
+            WRONG,
+            name,
+            found,
+            expected,
+            "the published key is not this server's signing key",
+        )
+    detail = "published; the key is pending: activate it to sign with it" if pending else ""
+    return DnsCheck("dkim", OK, name, found, "", detail)
+
+
 def check_dkim(r: dns.resolver.Resolver, domain: str) -> list[DnsCheck]:
-    keys = active_keys(domain)
+    """The active keys and, during a change, the pending ones."""
+    keys = published_keys(domain)
     if not keys:
         return [
             DnsCheck(
@@ -195,33 +225,19 @@ def check_dkim(r: dns.resolver.Resolver, domain: str) -> list[DnsCheck]:
                 "no DKIM key for this domain yet: generate one, then publish its record",
             )
         ]
-    out = []
-    for key in keys:
-        name = f"{key.selector}._domainkey.{domain}"
-        expected = f'{name}. IN TXT "{txt_value(key)}"'
-        found = _txt(r, name)
-        if not found:
-            out.append(
-                DnsCheck(
-                    "dkim", MISSING, name, found, expected, "the key's TXT record is not published"
-                )
-            )
-            continue
-        published = "".join(_tags(found[0]).get("p", "").split())
-        if len(found) > 1 or published != key.public_key:
-            out.append(
-                DnsCheck(
-                    "dkim",
-                    WRONG,
-                    name,
-                    found,
-                    expected,
-                    "the published key is not this server's signing key",
-                )
-            )
-        else:
-            out.append(DnsCheck("dkim", OK, name, found))
-    return out
+    return [check_dkim_key(r, key) for key in keys]
+
+
+def dkim_record_problem(key: DkimKey) -> str | None:
+    """None when DNS publishes `key` under its selector, else what is wrong (for activation)."""
+    try:
+        check = check_dkim_key(resolver(), key)
+    except _LookupError as exc:
+        return str(exc)
+    if check.status == OK:
+        return None
+    found = "; ".join(check.found) or "nothing"
+    return f"{check.name}: {check.status}, found {found}"
 
 
 def check_dmarc(r: dns.resolver.Resolver, domain: str) -> DnsCheck:
@@ -272,7 +288,7 @@ def check_domain_dns(domain: str) -> list[DnsCheck]:
     dead: list[str] = []  # once the resolver failed, the other lookups would only wait too
 
     def run(kind: str, name: str, fn):  # type: ignore[no-untyped-def]
-        if dead and not (kind == "dkim" and not active_keys(domain)):
+        if dead and not (kind == "dkim" and not published_keys(domain)):
             results.append(DnsCheck(kind, ERROR, name, [], "", f"not checked: {dead[0]}"))
             return None
         try:

@@ -172,5 +172,7 @@ def access_relay_rule(rule_id: int) -> RelayRule:
 
 
 def list_dkim_keys(domain: Domain) -> list[DkimKey]:
-    """The domain's DKIM keys, active first, newest first."""
-    return list(DkimKey.objects.filter(domain=domain.name).order_by("-is_active", "-created_at"))
+    """The domain's DKIM keys: active, then pending, then retired; newest first in each."""
+    rank = {"active": 0, "pending": 1, "retired": 2}
+    keys = DkimKey.objects.filter(domain=domain.name).order_by("-created_at", "-pk")[:200]
+    return sorted(keys, key=lambda k: rank.get(k.state, 3))

@@ -119,10 +119,11 @@ def test_dkim_generate_and_show(world: World) -> None:
         api.post(P + "domains/a.example/dkim", {"algorithm": "dsa"}, format="json").status_code
         == 400
     )
-    # A second RSA key retires the first (kept, inactive, for mail in flight).
-    api.post(P + "domains/a.example/dkim", {}, format="json")
+    # A second RSA key is pending: the first keeps signing until it is activated.
+    pending = api.post(P + "domains/a.example/dkim", {}, format="json").json()
+    assert pending["state"] == "pending"
     assert (
-        DkimKey.objects.filter(domain="a.example", algorithm="rsa-sha256", is_active=True).count()
+        DkimKey.objects.filter(domain="a.example", algorithm="rsa-sha256", state="active").count()
         == 1
     )
 

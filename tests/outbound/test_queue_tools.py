@@ -80,13 +80,14 @@ def test_dkim_generate_and_show(db) -> None:
     out = run("dkim", "generate", "Example.COM", "--ed25519", "--selector", "s1")
     assert 's1._domainkey.example.com. IN TXT ( "v=DKIM1; k=rsa; p=' in out
     assert "k=ed25519" in out
-    keys = DkimKey.objects.filter(domain="example.com", is_active=True)
+    keys = DkimKey.objects.filter(domain="example.com", state="active")
     assert {k.algorithm for k in keys} == {"rsa-sha256", "ed25519-sha256"}
     shown = run("dkim", "show", "example.com")
     assert "s1._domainkey.example.com." in shown and "k=ed25519" in shown
-    # A new RSA key retires the old one; the selector must be new.
+    # A new RSA key is pending (s1 keeps signing until it is activated); selectors are unique.
     run("dkim", "generate", "example.com", "--selector", "s2")
-    assert not DkimKey.objects.get(selector="s1").is_active
+    assert DkimKey.objects.get(selector="s1").is_active
+    assert DkimKey.objects.get(selector="s2").state == "pending"
     with pytest.raises(CommandError, match="already exists"):
         run("dkim", "generate", "example.com", "--selector", "s2")
     with pytest.raises(CommandError, match="no DKIM key"):

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mailcore.delivery.dkim import dns_record as dkim_dns_record
-from mailcore.delivery.dkim import do_generate_dkim_key, txt_value
+from mailcore.delivery.dkim import do_activate_dkim_key, do_generate_dkim_key, txt_value
 from mailcore.delivery.models import DkimAlgorithm, DkimKey
 from mailcore.directory.actions import (
     do_create_domain,
@@ -150,8 +150,10 @@ def _key_data(key: DkimKey) -> dict[str, object]:
     return {
         "selector": key.selector,
         "algorithm": key.algorithm,
+        "state": key.state,
         "is_active": key.is_active,
         "created_at": key.created_at,
+        "activated_at": key.activated_at,
         "dns_name": f"{key.selector}._domainkey.{key.domain}",
         "dns_value": txt_value(key),
         "dns_record": dkim_dns_record(key),
@@ -175,8 +177,9 @@ class DkimView(AdminView):
         operation_id="admin_domains_dkim_create",
         request=s.AdminDkimCreateSerializer,
         responses={201: s.AdminDkimKeySerializer, 400: INVALID, 404: NOT_FOUND},
-        description="A new signing key (RSA-2048 or ed25519); the older active key of the "
-        "same algorithm is retired. Publish dns_record, then mail is signed with it.",
+        description="A new signing key (RSA-2048 or ed25519). The domain's first key of the "
+        "algorithm signs at once; otherwise the new key is pending: the active key keeps "
+        "signing while dns_record is published beside it, until the new key is activated.",
     )
     def post(self, request: Request, name: str) -> Response:
         domain = access_domain(self.scope, name)
@@ -194,8 +197,43 @@ class DkimView(AdminView):
             domain=domain.name,
             selector=key.selector,
             algorithm=key.algorithm,
+            state=key.state,
         )
         return Response(s.AdminDkimKeySerializer(_key_data(key)).data, status=201)
+
+
+class DkimActivateView(AdminView):
+    @extend_schema(
+        operation_id="admin_domains_dkim_activate",
+        request=s.AdminDkimActivateSerializer,
+        responses={
+            200: s.AdminDkimActivationSerializer,
+            400: INVALID,
+            404: NOT_FOUND,
+            409: OpenApiResponse(
+                s.AdminDetailSerializer,
+                description="the key is not pending, or DNS does not show its record yet "
+                "(detail says what DNS answered); force=true overrides the DNS check",
+            ),
+        },
+        description="Sign with this pending key from now on; the active key of its algorithm "
+        "is retired. Refused until the DNS check sees the key's record, unless force.",
+    )
+    def post(self, request: Request, name: str, selector: str) -> Response:
+        domain = access_domain(self.scope, name)
+        data = s.AdminDkimActivateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        done = do_activate_dkim_key(domain.name, selector, force=data.validated_data["force"])
+        self.audit(
+            "dkim.activate",
+            f"{done.key.selector}._domainkey.{domain.name}",
+            domain=domain.name,
+            selector=done.key.selector,
+            retired=done.retired,
+            forced=done.forced,
+        )
+        body = {"key": _key_data(done.key), "retired": done.retired, "forced": done.forced}
+        return Response(s.AdminDkimActivationSerializer(body).data)
 
 
 class DnsCheckView(AdminView):

@@ -17,6 +17,7 @@ Overview for the console pages:
   GET    domains/{name}  PATCH {is_active}  DELETE ?force=true   (PATCH/DELETE: superadmin)
   PUT    domains/{name}/catchall {targets}   DELETE domains/{name}/catchall
   GET    domains/{name}/dkim   POST {algorithm: rsa|ed25519}     keys + TXT records
+  POST   domains/{name}/dkim/{selector}/activate {force?}        pending key signs from now on
   GET    domains/{name}/dns                    MX/SPF/DKIM/DMARC: ok|missing|wrong|error
   GET    accounts?domain=&q=&active=   POST accounts {address, password?, …}
   GET    accounts/{id}  PATCH {display_name, quota_bytes, is_active, is_superadmin,
@@ -49,6 +50,11 @@ urlpatterns = [
     path("domains/<str:name>", domains.DomainDetailView.as_view(), name="domain-detail"),
     path("domains/<str:name>/catchall", domains.CatchallView.as_view(), name="domain-catchall"),
     path("domains/<str:name>/dkim", domains.DkimView.as_view(), name="domain-dkim"),
+    path(
+        "domains/<str:name>/dkim/<str:selector>/activate",
+        domains.DkimActivateView.as_view(),
+        name="domain-dkim-activate",
+    ),
     path("domains/<str:name>/dns", domains.DnsCheckView.as_view(), name="domain-dns"),
     path("accounts", accounts.AccountListView.as_view(), name="account-list"),
     path("accounts/<int:pk>", accounts.AccountDetailView.as_view(), name="account-detail"),

@@ -5,8 +5,9 @@ import { useState, type FormEvent } from "react";
 import { ApiError } from "../../api/client";
 import { adminApi, type DnsReport, type Domain } from "./adminApi";
 import { useAdminT } from "./adminMessages";
-import { ActionStatus, CopyBox, Empty, ErrorBox, Field, Listing, Loading, LoadMore, PageHead, Pending, SearchBar, useAction, useConfirm, useLoad, usePaged } from "./common";
+import { ActionStatus, Empty, ErrorBox, Field, Listing, LoadMore, PageHead, Pending, SearchBar, useAction, useConfirm, useLoad, usePaged } from "./common";
 import { AdminLink, useAdmin } from "./context";
+import { DkimKeys } from "./DkimKeys";
 import { checkDomainName, parseTargets } from "./validate";
 
 export function Domains({ name }: { name: string | null }) {
@@ -153,7 +154,7 @@ function DomainDetail({ name }: { name: string }) {
       )}
       <ActionStatus action={action} />
       <Catchall domain={d} onChanged={domain.reload} />
-      <Dkim name={d.name} />
+      <DkimKeys name={d.name} />
       <DnsCheck name={d.name} />
       {confirm.dialog}
     </section>
@@ -201,56 +202,6 @@ function Catchall({ domain, onChanged }: { domain: Domain; onChanged: () => void
         )}
       </form>
       <ActionStatus action={action} />
-    </section>
-  );
-}
-
-function Dkim({ name }: { name: string }) {
-  const { t } = useAdminT();
-  const keys = useLoad((signal) => adminApi.dkim(name, signal), name);
-  const [algorithm, setAlgorithm] = useState<"rsa" | "ed25519">("rsa");
-  const action = useAction();
-  return (
-    <section className="admin-section" aria-labelledby="dkim-h">
-      <h2 id="dkim-h">{t("dom.dkim")}</h2>
-      {keys.error !== null && <ErrorBox error={keys.error} onRetry={keys.reload} />}
-      {keys.data === null ? (
-        keys.error === null && <Loading />
-      ) : keys.data.keys.length === 0 ? (
-        <Empty k="dom.dkimNone" />
-      ) : (
-        keys.data.keys.map((k) => (
-          <div key={k.selector} className="dkim-key">
-            <h3>
-              {t("dom.dkimSelector", { selector: k.selector, algorithm: k.algorithm })}
-              {k.is_active && <span className="badge">{t("dom.dkimActive")}</span>}
-            </h3>
-            <p className="help">{t("dom.dkimPublish")}</p>
-            <CopyBox label={t("dom.dkimRecord", { selector: k.selector })} value={k.dns_record} multiline />
-          </div>
-        ))
-      )}
-      <form
-        className="admin-form inline"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void action.run(() => adminApi.generateDkim(name, algorithm), () => {
-            keys.reload();
-          });
-        }}
-      >
-        <label className="field">
-          <span>{t("dom.dkimAlgorithm")}</span>
-          <select value={algorithm} onChange={(e) => setAlgorithm(e.target.value === "ed25519" ? "ed25519" : "rsa")}>
-            <option value="rsa">RSA 2048</option>
-            <option value="ed25519">Ed25519</option>
-          </select>
-        </label>
-        <button type="submit" disabled={action.busy}>
-          {action.busy ? t("a.working") : t("dom.dkimGenerate")}
-        </button>
-      </form>
-      {action.error !== null && <ErrorBox error={action.error} />}
     </section>
   );
 }

@@ -59,6 +59,8 @@ export const adminApi = {
   removeCatchall: (name: string) => send<void>("DELETE", `domains/${enc(name)}/catchall`),
   dkim: (name: string, signal?: AbortSignal) => get<Schemas["AdminDkimList"]>(`domains/${enc(name)}/dkim`, undefined, signal),
   generateDkim: (name: string, algorithm: "rsa" | "ed25519") => send<DkimKey>("POST", `domains/${enc(name)}/dkim`, { algorithm }),
+  activateDkim: (name: string, selector: string, force: boolean) =>
+    send<Schemas["AdminDkimActivation"]>("POST", `domains/${enc(name)}/dkim/${enc(selector)}/activate`, { force }),
   dns: (name: string) => get<DnsReport>(`domains/${enc(name)}/dns`),
 
   accounts: (query: Query, signal?: AbortSignal) => get<Page<Account>>("accounts", cleanQuery(query), signal),
