@@ -259,6 +259,18 @@ class _HostFailure(Exception):
     text: str
     remote: str
     tls_failed: bool = False
+    spoke: bool = True  # False: no SMTP reply at all (connect failed): nobody "said" anything
+
+
+def _connect_failure(remote: str, port: int, exc: OSError) -> _HostFailure:
+    """Postfix's wording: "connect to host[ip]:25: Connection refused" (no errno, no "said")."""
+    if isinstance(exc, ConnectionRefusedError):
+        why = "connection refused"
+    elif isinstance(exc, TimeoutError):
+        why = "connection timed out"
+    else:
+        why = (exc.strerror or str(exc) or type(exc).__name__).lower()
+    return _HostFailure("4.4.1", f"connect to {remote}:{port}: {why}", remote, spoke=False)
 
 
 @dataclass(slots=True)
@@ -302,7 +314,7 @@ def _session(
         except smtplib.SMTPConnectError as exc:
             raise _HostFailure("4.4.1", f"connect to {remote}: {exc}", remote) from exc
         except OSError as exc:
-            raise _HostFailure("4.4.1", f"connect to {remote}: {exc}", remote) from exc
+            raise _connect_failure(remote, cfg.port, exc) from exc
         if code != 220:
             raise _HostFailure(
                 "5.0.0" if code >= 500 else "4.4.2",
@@ -548,7 +560,8 @@ def deliver_domain(domain: str, env: Envelope, cfg: RelayConfig) -> dict[str, Rc
     # Every host failed. A 5xx greeting everywhere is permanent; anything else is retried.
     last = failures[-1] if failures else _HostFailure("4.4.1", "no host to try", "")
     permanent = bool(failures) and all(f.status.startswith("5") for f in failures)
-    fail = RcptResult(BOUNCED if permanent else DEFERRED, last.status, last.text, last.remote)
+    remote_mta = last.remote if last.spoke else ""
+    fail = RcptResult(BOUNCED if permanent else DEFERRED, last.status, last.text, remote_mta)
     return results | dict.fromkeys(env.recipients, fail)
 
 
