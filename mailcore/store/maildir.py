@@ -232,9 +232,10 @@ def name_sizes(base: str) -> tuple[int | None, int | None]:
 
 def to_disk_form(data: bytes) -> bytes:
     """Message bytes as stored: every line end (CRLF, bare LF, CRs before an LF) → LF."""
-    if b"\r" not in data:
-        return data
-    return _LINE_END_IN.sub(b"\n", data)
+    out = data.replace(b"\r\n", b"\n")  # bytes.replace: ten times a regex's speed
+    while b"\r\n" in out:  # CRs before a line end (rare): each pass drops one
+        out = _LINE_END_IN.sub(b"\n", out)
+    return out
 
 
 def disk_wire_size(disk: bytes) -> int:
@@ -244,9 +245,11 @@ def disk_wire_size(disk: bytes) -> int:
 
 def to_crlf_form(data: bytes) -> bytes:
     """The CRLF ("wire") form of file bytes: each LF not preceded by CR → CRLF."""
-    if b"\r" not in data:
-        return data.replace(b"\n", b"\r\n")
-    return _BARE_LF.sub(b"\r\n", data)
+    if b"\r" in data:
+        # Same result as _BARE_LF.sub(b"\r\n", data): every LF ends up with exactly one CR
+        # before it, its own or a new one (the CR of a CRLF is dropped, then put back).
+        data = data.replace(b"\r\n", b"\n")
+    return data.replace(b"\n", b"\r\n")
 
 
 def canonical_crlf(data: bytes) -> bytes:
@@ -267,10 +270,9 @@ def _crlf_chunk(chunk: bytes, after_cr: bool) -> bytes:
 
 
 def _crlf_chunk_len(chunk: bytes, after_cr: bool) -> int:
-    if b"\r" not in chunk:
-        extra = chunk.count(b"\n")
-        return len(chunk) + extra - (1 if after_cr and chunk[:1] == b"\n" else 0)
-    return len(_crlf_chunk(chunk, after_cr))
+    """len(_crlf_chunk(chunk, after_cr)), counted without building it."""
+    bare = chunk.count(b"\n") - (chunk.count(b"\r\n") if b"\r" in chunk else 0)
+    return len(chunk) + bare - (1 if after_cr and chunk[:1] == b"\n" else 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -860,10 +862,9 @@ class Maildir:
                     return  # replaced meanwhile: the next run converts the new one
                 if not lf_only:
                     os.rename(tmp, src)  # same name, LF content: readers see the same bytes
-                    fsync_dir(src.parent)
                     fault_point("maildir.convert.after_content")
                 os.rename(src, dst)
-                fsync_dir(src.parent)
+                fsync_dir(src.parent)  # both renames (one directory, journalled in order)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()

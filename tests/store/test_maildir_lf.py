@@ -298,3 +298,27 @@ def test_a_missing_file_is_a_clear_error(md: Maildir) -> None:
         md.read_crlf_range("", "nope", 0, 10)
     with pytest.raises(StorageError, match="missing"):
         list(md.iter_crlf("", "nope"))
+
+
+def test_fast_line_end_paths_agree_with_the_regex_definitions(tmp_path: Path) -> None:
+    """bytes.replace fast paths and chunked readers against the plain definitions, on many
+    random strings of 'a', CR and LF (seeded: the same strings every run)."""
+    import random
+    import re
+
+    from mailcore.store.maildir import CrlfReader, to_crlf_form, to_disk_form
+
+    rng = random.Random(16)
+    for n in range(400):
+        data = bytes(rng.choice(b"a\r\n") for _ in range(rng.randrange(0, 40)))
+        crlf = re.sub(rb"(?<!\r)\n", b"\r\n", data)
+        assert to_crlf_form(data) == crlf
+        assert to_disk_form(data) == re.sub(rb"\r*\n", b"\n", data)
+        path = tmp_path / f"m{n}"
+        path.write_bytes(data)
+        for chunk_size in (1, 2, 3, 64):
+            with CrlfReader(open(path, "rb"), path.name, chunk_size) as reader:
+                assert reader.size == len(crlf)
+                assert reader.read_all() == crlf
+                start, length = rng.randrange(0, 45), rng.randrange(0, 45)
+                assert reader.read_range(start, length) == crlf[start : start + length]
