@@ -4,6 +4,8 @@ answers 413, on the unauthenticated login endpoints and everywhere else."""
 
 from __future__ import annotations
 
+import json
+import random
 from typing import Any
 
 import pytest
@@ -87,7 +89,41 @@ def test_malformed_json_is_still_a_parse_error(db: None) -> None:
         (b'["[[[[", "\\"[[["]', 1, False),
         (b"[]" * 10_000, 1, False),  # wide is fine, only depth counts
         (DEEP.encode(), 32, True),
+        (b"[[],[[],[[],[]]]]", 3, True),  # deep without a run of openers
+        (b"[[],[[],[[],[]]]]", 4, False),
+        (b'["\\\\", [[]]]', 2, True),  # an escaped backslash ends before the quote
+        (b'["\\"[[[[[", [[]]]', 3, False),  # an escaped quote does not end the string
+        (b'{"a": "[[[[[[[[", "b": {"c": [1]}}', 3, False),
+        (b"[[[[", 5, False),  # unbalanced: json.loads says what is wrong
+        (b'"[[[[[[[[[[[[', 2, False),  # an unterminated string hides the rest
     ],
 )
 def test_json_depth_exceeds(data: bytes, limit: int, exceeds: bool) -> None:
     assert json_depth_exceeds(data, limit) is exceeds
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _random_json(rng: random.Random, depth: int) -> object:
+    kind = rng.random()
+    if depth <= 0 or kind < 0.3:
+        return rng.choice([1, None, "x", '"[{', "\\]}\\", "", 2.5, True])
+    items = [_random_json(rng, depth - 1) for _ in range(rng.randint(0, 4))]
+    if kind < 0.65:
+        return items
+    return {rng.choice(["k", '"[', "}"]) + str(i): item for i, item in enumerate(items)}
+
+
+def test_json_depth_matches_the_parsed_depth() -> None:
+    rng = random.Random(9)
+    for _ in range(2000):
+        data = json.dumps(_random_json(rng, rng.randint(0, 12))).encode()
+        depth = _depth(json.loads(data))
+        for limit in (max(0, depth - 1), depth, depth + 1):
+            assert json_depth_exceeds(data, limit) is (depth > limit), (data, limit)
