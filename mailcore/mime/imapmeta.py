@@ -38,7 +38,7 @@ from typing import Any, Final
 from . import parse as _parse
 from .parse import DEFAULT_LIMITS, ParseLimits
 
-VERSION: Final = 1  # bump when the output changes: `reindex --imap-meta` recomputes older rows
+VERSION: Final = 2  # bump when the output changes: `reindex --imap-meta` recomputes older rows
 
 # The header fields clients prefetch (Thunderbird, iOS, K-9: issue 10 item 5), kept raw.
 PREFETCH_FIELDS: Final = frozenset(
@@ -76,6 +76,8 @@ _FOLDS: Final = re.compile(rb"\r\n(?=[ \t])")
 class ImapMeta:
     envelope: list[Json]
     bodystructure: list[Json]
+    envelope_imap: bytes  # render_envelope(envelope)
+    bodystructure_imap: bytes  # render_body(bodystructure)
     header_fields: bytes  # the PREFETCH_FIELDS lines of the top header, CRLF, in order
     header_fields_complete: bool
     size: int  # of the CRLF form (RFC822.SIZE)
@@ -100,9 +102,12 @@ def compute(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImapMeta:
     root, structure = _message(raw, limits, limits.max_depth, budget)
     fields, complete = _prefetch_block(raw, root.body_start)
     body = raw[root.body_start :]
+    envelope = _envelope(root.headers)
     return ImapMeta(
-        envelope=_envelope(root.headers),
+        envelope=envelope,
         bodystructure=structure,
+        envelope_imap=render_envelope(envelope),
+        bodystructure_imap=render_body(structure),
         header_fields=fields,
         header_fields_complete=complete,
         size=len(raw),
@@ -383,9 +388,9 @@ def _merge_2231(pairs: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
             order.append((m.group(1), None))
         sections[base].setdefault(int(m.group(2)), (val, bool(m.group(3))))
     out: list[tuple[bytes, bytes]] = []
-    for name, val in order:
-        if val is not None:
-            out.append((name, val))
+    for name, plain in order:
+        if plain is not None:
+            out.append((name, plain))
             continue
         secs = sections[name.lower()]
         encoded = any(e for _, e in secs.values())

@@ -30,6 +30,8 @@ def meta_row(data: bytes) -> MessageMeta:
         version=imapmeta.VERSION,
         envelope=meta.envelope,
         bodystructure=meta.bodystructure,
+        envelope_imap=meta.envelope_imap,
+        bodystructure_imap=meta.bodystructure_imap,
         header_fields=meta.header_fields,
         header_fields_complete=meta.header_fields_complete,
         header_size=meta.header_size,

@@ -144,6 +144,11 @@ class MessageMeta(models.Model):
     # int = number, None = NIL, list = parenthesised list.
     envelope = models.JSONField(default=list)
     bodystructure = models.JSONField(default=list)
+    # The same two already in IMAP syntax (imapmeta.render_envelope/render_body: exact RFC 9051
+    # grammar, 8-bit strings as literals, valid with or without UTF8=ACCEPT): a full-folder
+    # FETCH copies bytes instead of decoding JSON and rendering it (Dovecot caches it so too).
+    envelope_imap = models.BinaryField(default=b"")
+    bodystructure_imap = models.BinaryField(default=b"")
     # The PREFETCH_FIELDS of the header, raw CRLF lines in their order (imapmeta).
     header_fields = models.BinaryField(default=b"")
     # False when some prefetch field was left out (over the size cap): read the file then.

@@ -38,6 +38,8 @@ def assert_meta(message: Message, name: str) -> None:
     assert row.version == imapmeta.VERSION
     assert row.envelope == want.envelope
     assert row.bodystructure == want.bodystructure
+    assert bytes(row.envelope_imap) == imapmeta.render_envelope(want.envelope)
+    assert bytes(row.bodystructure_imap) == imapmeta.render_body(want.bodystructure)
     assert bytes(row.header_fields) == want.header_fields
     assert (row.header_size, row.body_size, row.body_lines) == (
         want.header_size,

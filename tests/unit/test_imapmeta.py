@@ -99,6 +99,9 @@ def test_matches_dovecot(name: str) -> None:
     }
     assert ours["RFC822.SIZE"] == theirs["RFC822.SIZE"]
     assert ours["ENVELOPE"] == theirs["ENVELOPE"]
+    # The stored IMAP text parses back to the same values.
+    assert _parse_imap(meta.envelope_imap, 0)[0] == ours["ENVELOPE"]
+    assert _parse_imap(meta.bodystructure_imap, 0)[0] == ours["BODYSTRUCTURE"]
     if name in DEVIATIONS:
         assert ours["BODYSTRUCTURE"] != theirs["BODYSTRUCTURE"]  # still a deviation?
     else:
