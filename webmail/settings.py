@@ -238,8 +238,6 @@ SMTP_MAX_RECEIVED_HEADERS = env_int("SMTP_MAX_RECEIVED_HEADERS", 50)
 SMTP_MAX_CONNECTIONS = env_int("SMTP_MAX_CONNECTIONS", 500)
 SMTP_MAX_CONNECTIONS_PER_IP = env_int("SMTP_MAX_CONNECTIONS_PER_IP", 50)
 SMTP_TIMEOUT = env_int("SMTP_TIMEOUT", 300)
-# Times each command may be sent: per message for MAIL/RCPT/DATA/RSET/NOOP/EHLO/HELO (counted
-# afresh after each DATA; RCPT this many past the recipient limit), per session for the others.
 SMTP_COMMAND_CALL_LIMIT = env_int("SMTP_COMMAND_CALL_LIMIT", 100)
 # "normalize" (Postfix smtpd_forbid_bare_newline=normalize) or "reject" (mox); bare CR is
 # always rejected.
@@ -319,8 +317,18 @@ EVENTS_HEARTBEAT_SECONDS = env_int("EVENTS_HEARTBEAT_SECONDS", 15)
 # --- compose (REST API write side) ------------------------------------------------------------
 # A composed message (attachments base64-encoded) may not exceed this; defaults to the SMTP limit.
 COMPOSE_MAX_MESSAGE_BYTES = env_int("COMPOSE_MAX_MESSAGE_BYTES", SMTP_MAX_MESSAGE_BYTES)
-# One uploaded attachment: base64 grows it by a third, so 18 MiB still fits a 25 MiB message.
-COMPOSE_MAX_UPLOAD_BYTES = env_int("COMPOSE_MAX_UPLOAD_BYTES", 18 * 1024 * 1024)
+# Room kept in a message for its headers, text and HTML bodies and MIME framing.
+COMPOSE_MESSAGE_OVERHEAD_BYTES = env_int("COMPOSE_MESSAGE_OVERHEAD_BYTES", 256 * 1024)
+# What the attachments of one message may add up to (their own bytes): base64 turns every 57
+# bytes into a 78-byte line (76 characters + CRLF, RFC 2045 §6.8). 25 MiB → 18.09 MiB.
+COMPOSE_MAX_ATTACHMENTS_BYTES = (
+    max(0, COMPOSE_MAX_MESSAGE_BYTES - COMPOSE_MESSAGE_OVERHEAD_BYTES) * 57 // 78
+)
+# One uploaded attachment: what fits in a message, unless set lower. Larger → 413.
+COMPOSE_MAX_UPLOAD_BYTES = min(
+    env_int("COMPOSE_MAX_UPLOAD_BYTES", COMPOSE_MAX_ATTACHMENTS_BYTES),
+    COMPOSE_MAX_ATTACHMENTS_BYTES,
+)
 # All uploads of one account not yet cleaned up (they are removed a day after upload).
 COMPOSE_UPLOAD_QUOTA_BYTES = env_int("COMPOSE_UPLOAD_QUOTA_BYTES", 200 * 1024 * 1024)
 UPLOAD_DIR = env_path("UPLOAD_DIR", VAR_DIR / "uploads")

@@ -381,6 +381,13 @@ def _deliver_local(
             if not expansion.accounts and not expansion.external:
                 problems = "; ".join(expansion.problems) or "no such mailbox"
                 plan.early = Outcome(RecipientState.BOUNCED, "5.1.1 " + problems)
+                if expansion.unrouted_postmaster:
+                    # Accepted because RFC 5321 §4.5.1 says so: kept until a route exists.
+                    plan.early = Outcome(
+                        RecipientState.DEFERRED,
+                        f"4.3.0 {rcpt.address} has nowhere to go yet ({problems}): create it, "
+                        "alias it or set POSTMASTER_ADDRESS; it is delivered on the next retry",
+                    )
                 continue
             for account in expansion.accounts:
                 if account.address in been:

@@ -114,6 +114,9 @@ class Expansion:
     accounts: list[Account] = field(default_factory=list)
     external: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # postmaster@ that reaches nobody: RFC 5321 §4.5.1 made us accept it, so delivery keeps
+    # it in the queue (deferred, then held) until a route exists, instead of bouncing it.
+    unrouted_postmaster: bool = False
 
 
 def expand_recipient(address: str) -> Expansion:
@@ -175,6 +178,8 @@ def expand_recipient(address: str) -> Expansion:
         result.problems.append(f"no mailbox for {addr}")
 
     visit(address, 0)
+    if address.rpartition("@")[0] == "postmaster" and not result.accounts and not result.external:
+        result.unrouted_postmaster = True
     return result
 
 
@@ -185,6 +190,53 @@ def postmaster_target(alabel: str) -> str:
         return canonical_address(settings.POSTMASTER_ADDRESS)
     admin = Account.objects.filter(is_staff=True, is_active=True).order_by("pk").first()
     return admin.address if admin else ""
+
+
+# RFC 5321 §4.5.1 requires postmaster@; RFC 2142 asks for abuse@ where there is a service.
+ROLE_LOCAL_PARTS = ("postmaster", "abuse")
+MAX_ROLE_CHECK_DOMAINS = 200  # a dashboard view and a banner, not an audit of every domain
+
+
+@dataclass(frozen=True, slots=True)
+class UnroutedRoleAddress:
+    address: str
+    domain: str
+    local: str  # postmaster | abuse
+
+    @property
+    def advice(self) -> str:
+        """What the admin can do, as one sentence (banner, command output, console)."""
+        fix = f"create an account or `alias add {self.address} <admin address>`" + (
+            ", or set POSTMASTER_ADDRESS" if self.local == "postmaster" else ""
+        )
+        what = (
+            "it is accepted (RFC 5321) but kept in the queue"
+            if self.local == "postmaster"
+            else "mail to it is refused"
+        )
+        return f"{self.address} has nowhere to go ({what}): {fix}"
+
+
+def list_unrouted_role_addresses(domains: list[str] | None = None) -> list[UnroutedRoleAddress]:
+    """postmaster@ and abuse@ of active local domains (`domains`, or all; at most
+    MAX_ROLE_CHECK_DOMAINS, by name) that reach no mailbox or outside address, following
+    accounts, aliases, POSTMASTER_ADDRESS / the first admin and catch-alls as delivery does.
+    Read-only; a few indexed lookups per address."""
+    qs = Domain.objects.filter(is_active=True).order_by("name")
+    if domains is not None:
+        qs = qs.filter(name__in=domains)
+    out: list[UnroutedRoleAddress] = []
+    for alabel in qs.values_list("name", flat=True)[:MAX_ROLE_CHECK_DOMAINS]:
+        for local in ROLE_LOCAL_PARTS:
+            found = expand_recipient(f"{local}@{alabel}")
+            if not found.accounts and not found.external:
+                out.append(UnroutedRoleAddress(f"{local}@{alabel}", alabel, local))
+    return out
+
+
+def role_address_warnings(domains: list[str] | None = None) -> list[str]:
+    """One warning line per unrouted postmaster@/abuse@ (for a banner or a command)."""
+    return [f"WARNING: {gap.advice}" for gap in list_unrouted_role_addresses(domains)]
 
 
 def alias_graph_has_cycle(source: str, targets: list[str]) -> bool:

@@ -23,6 +23,7 @@ from mailcore.delivery.models import (
     RecipientState,
 )
 from mailcore.directory.models import Account, AuditLog
+from mailcore.directory.queries import UnroutedRoleAddress, list_unrouted_role_addresses
 from mailcore.directory.roles import AdminScope, list_accounts, list_domains
 from mailcore.errors import AdminForbiddenError, NotFoundError
 
@@ -223,6 +224,11 @@ def top_accounts_by_storage(scope: AdminScope, limit: int = 20) -> list[AccountU
         AccountUsage(a.pk, a.address, int(a.used_bytes), a.quota_bytes)
         for a in accounts_with_usage(scope).order_by("-used_bytes", "address")[:limit]
     ]
+
+
+def unrouted_role_addresses(scope: AdminScope) -> list[UnroutedRoleAddress]:
+    """postmaster@/abuse@ of the domains in scope that have nowhere to go (dashboard)."""
+    return list_unrouted_role_addresses(None if scope.is_superadmin else sorted(scope.domains))
 
 
 def list_audit_log(scope: AdminScope) -> QuerySet[AuditLog]:

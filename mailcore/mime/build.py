@@ -363,12 +363,15 @@ def _normalise_newlines(text: str) -> str:
 
 
 def reply_subject(subject: str) -> str:
-    """`Re: ` once, whatever prefixes the original already stacked (Re: RE: Fwd: → Re:)."""
-    return "Re: " + _ANY_PREFIX_RE.sub("", subject).strip() if subject.strip() else "Re:"
+    """`Re: ` once, whatever prefixes the original already stacked (Re: RE: Fwd: → Re:); cut
+    to what a Subject may hold, so answering a very long subject still works."""
+    text = "Re: " + _ANY_PREFIX_RE.sub("", subject).strip() if subject.strip() else "Re:"
+    return text[:MAX_HEADER_CHARS]
 
 
 def forward_subject(subject: str) -> str:
-    return "Fwd: " + _ANY_PREFIX_RE.sub("", subject).strip() if subject.strip() else "Fwd:"
+    text = "Fwd: " + _ANY_PREFIX_RE.sub("", subject).strip() if subject.strip() else "Fwd:"
+    return text[:MAX_HEADER_CHARS]
 
 
 def threading(original: ParsedMessage) -> tuple[str, tuple[str, ...]]:

@@ -95,7 +95,10 @@ _MAX_2231_SECTIONS: Final = 100  # RFC 2231 continuations considered per paramet
 _MAX_BOUNDARY: Final = 200  # RFC 2046 §5.1.1 says 70; be lenient but bounded (M7)
 _MAX_REFERENCES: Final = 1000
 _MAX_ID: Final = 998  # RFC 5322 §2.1.1 line limit, used as a sane cap for ids
-_MAX_SUBJECT: Final = 998
+# Subjects and display names are kept whole up to this (the header block is capped anyway):
+# the index cuts its copies to 998/500 with a mark, and the message detail shows all of it.
+_MAX_SUBJECT: Final = 16 * 1024
+_MAX_ADDR: Final = 998
 _MAX_FILENAME: Final = 255
 _SNIPPET_CHARS: Final = 200
 _META_SNIFF_BYTES: Final = 4096
@@ -856,7 +859,7 @@ def _parse_addresses(
             defects.add("control characters in address")
             addr = ""
         if addr or name:
-            out.append(Address(name=name, addr=addr[:_MAX_SUBJECT]))
+            out.append(Address(name=name, addr=addr[:_MAX_ADDR]))
         phrase.clear()
         raw_parts.clear()
         comments.clear()

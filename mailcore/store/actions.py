@@ -539,15 +539,27 @@ def allocate_uids(
     return int(row[0]) - count, int(row[1])
 
 
+CUT_MARK = "…"  # ends a listing field that was longer than its column
+
+
+def clip(value: str, limit: int) -> str:
+    """`value`, or its first `limit` - 1 characters and CUT_MARK when it is longer: a cut
+    value shows that it was cut, within the column (the detail view has the whole value)."""
+    return value if len(value) <= limit else value[: limit - 1] + CUT_MARK
+
+
 def listing_fields(parsed: ParsedMessage) -> dict[str, object]:
+    """The index row's copy of the headers a list shows, cut to the columns (with CUT_MARK).
+    Identifiers (Message-ID, In-Reply-To, References) are cut without a mark: they are matched,
+    not read, and a mark would make a cut one look like a different real one."""
     sender = parsed.from_[0] if parsed.from_ else None
     return {
         "message_id": parsed.message_id[:998],
-        "subject": parsed.subject[:998],
-        "from_name": (sender.name if sender else "")[:500],
-        "from_addr": (sender.addr if sender else "")[:500],
-        "to_addrs": [[a.name, a.addr] for a in parsed.to[:100]],
-        "cc_addrs": [[a.name, a.addr] for a in parsed.cc[:100]],
+        "subject": clip(parsed.subject, 998),
+        "from_name": clip(sender.name if sender else "", 500),
+        "from_addr": clip(sender.addr if sender else "", 500),
+        "to_addrs": [[clip(a.name, 500), clip(a.addr, 500)] for a in parsed.to[:100]],
+        "cc_addrs": [[clip(a.name, 500), clip(a.addr, 500)] for a in parsed.cc[:100]],
         "sent_date": parsed.date,
         "in_reply_to": parsed.in_reply_to[:998],
         "references": " ".join(parsed.references)[:10000],

@@ -33,6 +33,7 @@ PATHS = {
     "/api/v1/messages/delete": {"post"},
     "/api/v1/messages/send": {"post"},
     "/api/v1/messages/{id}/delivery": {"get"},
+    "/api/v1/compose-limits": {"get"},
     "/api/v1/uploads": {"post"},
     "/api/v1/uploads/{id}": {"delete"},
     "/api/v1/drafts": {"post"},

@@ -24,6 +24,7 @@ from mailcore.directory.reports import (
     storage_per_domain,
     top_accounts_by_storage,
     traffic_per_day,
+    unrouted_role_addresses,
     visible_recipients,
 )
 from mailcore.directory.roles import (
@@ -298,7 +299,8 @@ class DashboardView(AdminView):
         parameters=[s.AdminDashboardQuerySerializer],
         responses={200: s.AdminDashboardSerializer, 403: FORBIDDEN},
         description="Messages in/out per UTC day (from the queue of record), the queue size, "
-        "storage per domain and the 20 largest accounts; all within your domains.",
+        "storage per domain, the 20 largest accounts and warnings (postmaster@ or abuse@ "
+        "with nowhere to go); all within your domains.",
     )
     def get(self, request: Request) -> Response:
         q = s.AdminDashboardQuerySerializer(data=request.query_params)
@@ -308,6 +310,15 @@ class DashboardView(AdminView):
             "queue": queue_size(self.scope),
             "domains": storage_per_domain(self.scope),
             "top_accounts": top_accounts_by_storage(self.scope),
+            "warnings": [
+                {
+                    "code": f"{gap.local}_unrouted",
+                    "address": gap.address,
+                    "domain": gap.domain,
+                    "detail": gap.advice,
+                }
+                for gap in unrouted_role_addresses(self.scope)
+            ],
         }
         return Response(s.AdminDashboardSerializer(data).data)
 

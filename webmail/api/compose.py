@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from mailcore.errors import InvalidMessageError, MessageTooLargeError
 from mailcore.mime.build import check_header_text, normalise_content_type
 from webmail.api.compose_serializers import (
+    ComposeLimitsSerializer,
     DeliveryReportSerializer,
     DraftFieldsSerializer,
     DraftInputSerializer,
@@ -35,6 +36,7 @@ from webmail.api.serializers import (
 from webmail.compose.actions import (
     ComposeInput,
     UploadTooLargeError,
+    compose_limits,
     do_create_upload,
     do_delete_draft,
     do_delete_upload,
@@ -106,8 +108,8 @@ class UploadListView(APIView):
         request={"multipart/form-data": UploadInputSerializer},
         responses={201: UploadSerializer, 400: INVALID, 413: TOO_LARGE, 503: STORAGE},
         description="Upload an attachment first; pass its id in `attachments` of a send or "
-        f"draft. Unused uploads are removed after a day. Limit per file: "
-        f"COMPOSE_MAX_UPLOAD_BYTES (default {18} MiB).",
+        "draft. Unused uploads are removed after a day. Limits (per file, per message): "
+        "GET compose-limits.",
     )
     def post(self, request: Request) -> Response:
         limit = settings.COMPOSE_MAX_UPLOAD_BYTES
@@ -132,6 +134,17 @@ class UploadListView(APIView):
         except UploadTooLargeError as exc:
             raise PayloadTooLarge(str(exc)) from exc
         return Response(UploadSerializer(upload).data, status=status.HTTP_201_CREATED)
+
+
+class ComposeLimitsView(APIView):
+    @extend_schema(
+        operation_id="compose_limits",
+        responses={200: ComposeLimitsSerializer},
+        description="The size limits of uploads and of a message's attachments, derived from "
+        "the message size limit (base64 makes 57 bytes 78): show them before a file is picked.",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(ComposeLimitsSerializer(compose_limits()).data)
 
 
 class UploadDetailView(APIView):

@@ -159,6 +159,17 @@ class UploadSerializer(serializers.Serializer):
     size = serializers.IntegerField()
 
 
+class ComposeLimitsSerializer(serializers.Serializer):
+    max_upload_bytes = serializers.IntegerField(help_text="one file; larger uploads get 413")
+    max_attachments_bytes = serializers.IntegerField(
+        help_text="all attachments of one message together (their own size): what fits in "
+        "max_message_bytes after base64; more is refused with 400 (field attachments)"
+    )
+    max_message_bytes = serializers.IntegerField(
+        help_text="the whole message after MIME encoding (SMTP_MAX_MESSAGE_BYTES by default)"
+    )
+
+
 class SendResultSerializer(serializers.Serializer):
     message = MessageListItemSerializer(help_text="your Sent copy (or the To me message)")
     queue_ids = serializers.ListField(

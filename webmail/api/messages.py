@@ -121,8 +121,14 @@ def message_detail(
         )
         for a in parsed.attachments
     ]
+    sender = parsed.from_[0] if parsed.from_ else None
     return MessageDetail(
         message=message,
+        subject=parsed.subject,
+        from_name=sender.name if sender else "",
+        from_addr=sender.addr if sender else "",
+        to_addrs=[[a.name, a.addr] for a in parsed.to],
+        cc_addrs=[[a.name, a.addr] for a in parsed.cc],
         reply_to=[[a.name, a.addr] for a in parsed.reply_to],
         text=parsed.text or "",
         html=html,

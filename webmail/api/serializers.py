@@ -257,10 +257,16 @@ class MessageDetail:
     """One message as the detail endpoint shows it: the index row plus the parsed body.
 
     Attribute lookups it does not define fall through to the row, so the listing fields of
-    MessageDetailSerializer read exactly as they do for a Message.
+    MessageDetailSerializer read exactly as they do for a Message; subject, sender and
+    recipients come whole from the parsed file (the row's copies are cut to their columns).
     """
 
     message: Message
+    subject: str
+    from_name: str
+    from_addr: str
+    to_addrs: list[list[str]]
+    cc_addrs: list[list[str]]
     reply_to: list[list[str]]
     text: str
     html: str | None

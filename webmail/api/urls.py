@@ -33,6 +33,7 @@ urlpatterns = [
     path("messages/spam", junk.SpamView.as_view(), name="messages-spam"),
     path("contacts", finding.ContactsView.as_view(), name="contacts"),
     path("events", events.EventsView.as_view(), name="events"),
+    path("compose-limits", compose.ComposeLimitsView.as_view(), name="compose-limits"),
     path("uploads", compose.UploadListView.as_view(), name="upload-list"),
     path("uploads/<int:pk>", compose.UploadDetailView.as_view(), name="upload-detail"),
     path("drafts", compose.DraftListView.as_view(), name="draft-list"),

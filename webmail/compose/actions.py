@@ -23,6 +23,7 @@ from mailcore.directory.queries import account_owns_address
 from mailcore.errors import (
     InvalidMessageError,
     MailcoreError,
+    MessageTooLargeError,
     NotFoundError,
     OverQuotaError,
     UserError,
@@ -61,6 +62,38 @@ FORWARDED_KEYWORD = "$Forwarded"  # RFC 5788 keyword registry
 
 class UploadTooLargeError(UserError):
     code = "upload_too_large"
+
+
+class AttachmentsTooLargeError(MessageTooLargeError):
+    """The attachments of a message add up to more than fits in it after base64
+    (COMPOSE_MAX_ATTACHMENTS_BYTES), whatever the body."""
+
+    code = "attachments_too_large"
+
+    def __init__(self, *, total: int, limit: int) -> None:
+        UserError.__init__(
+            self,
+            f"The attachments add up to {total / 1048576:.1f} MB; at most "
+            f"{limit / 1048576:.1f} MB of attachments fit in one message. Remove some.",
+        )
+        self.size, self.limit = total, limit
+
+
+@dataclass(frozen=True, slots=True)
+class ComposeLimits:
+    """What the compose screen shows before a file is picked (all in bytes)."""
+
+    max_upload_bytes: int  # one file
+    max_attachments_bytes: int  # all attachments of one message, decoded
+    max_message_bytes: int  # the whole message after MIME encoding
+
+
+def compose_limits() -> ComposeLimits:
+    return ComposeLimits(
+        max_upload_bytes=settings.COMPOSE_MAX_UPLOAD_BYTES,
+        max_attachments_bytes=settings.COMPOSE_MAX_ATTACHMENTS_BYTES,
+        max_message_bytes=settings.COMPOSE_MAX_MESSAGE_BYTES,
+    )
 
 
 # --- uploads ----------------------------------------------------------------------------------
@@ -246,6 +279,7 @@ def _prepare(account: Account, form: ComposeInput, *, for_draft: bool) -> _Prepa
                     safe = sanitize_html(parsed.html).html if parsed.html else None
                     html += quote_html(parsed, safe)
 
+    _check_attachments(attachments)  # draft parts, uploads and forwarded parts together
     me = sender_of(account, form.from_address)
     if form.to_me:
         to, cc = (me,), ()
@@ -268,6 +302,13 @@ def _prepare(account: Account, form: ComposeInput, *, for_draft: bool) -> _Prepa
         extra_headers=tuple(extra.items()),
     )
     return _Prepared(request, original, draft, extra)
+
+
+def _check_attachments(attachments: list[OutgoingAttachment]) -> None:
+    """Refuse attachments that cannot fit before building (and base64-encoding) them."""
+    total = sum(len(a.data) for a in attachments)
+    if total > settings.COMPOSE_MAX_ATTACHMENTS_BYTES:
+        raise AttachmentsTooLargeError(total=total, limit=settings.COMPOSE_MAX_ATTACHMENTS_BYTES)
 
 
 def _build(prepared: _Prepared) -> BuiltMessage:

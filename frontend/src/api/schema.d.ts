@@ -167,7 +167,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Messages in/out per UTC day (from the queue of record), the queue size, storage per domain and the 20 largest accounts; all within your domains. */
+        /** @description Messages in/out per UTC day (from the queue of record), the queue size, storage per domain, the 20 largest accounts and warnings (postmaster@ or abuse@ with nowhere to go); all within your domains. */
         get: operations["admin_dashboard"];
         put?: never;
         post?: never;
@@ -256,25 +256,8 @@ export interface paths {
         /** @description The domain's DKIM keys (active first) and the TXT records to publish. */
         get: operations["admin_domains_dkim_list"];
         put?: never;
-        /** @description A new signing key (RSA-2048 or ed25519). The domain's first key of the algorithm signs at once; otherwise the new key is pending: the active key keeps signing while dns_record is published beside it, until the new key is activated. */
+        /** @description A new signing key (RSA-2048 or ed25519); the older active key of the same algorithm is retired. Publish dns_record, then mail is signed with it. */
         post: operations["admin_domains_dkim_create"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/admin/domains/{name}/dkim/{selector}/activate": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** @description Sign with this pending key from now on; the active key of its algorithm is retired. Refused until the DNS check sees the key's record, unless force. */
-        post: operations["admin_domains_dkim_activate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -508,6 +491,23 @@ export interface paths {
         post: operations["auth_token_create"];
         /** @description POST exchanges an address and password for an API token; DELETE revokes it. */
         delete: operations["auth_token_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/compose-limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The size limits of uploads and of a message's attachments, derived from the message size limit (base64 makes 57 bytes 78): show them before a file is picked. */
+        get: operations["compose_limits"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -942,7 +942,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Upload an attachment first; pass its id in `attachments` of a send or draft. Unused uploads are removed after a day. Limit per file: COMPOSE_MAX_UPLOAD_BYTES (default 18 MiB). */
+        /** @description Upload an attachment first; pass its id in `attachments` of a send or draft. Unused uploads are removed after a day. Limits (per file, per message): GET compose-limits. */
         post: operations["uploads_create"];
         delete?: never;
         options?: never;
@@ -1118,6 +1118,7 @@ export interface components {
             queue: components["schemas"]["AdminQueueSize"];
             domains: components["schemas"]["AdminDomainUsage"][];
             top_accounts: components["schemas"]["AdminAccountUsage"][];
+            warnings: components["schemas"]["AdminWarning"][];
         };
         AdminDayTraffic: {
             /** Format: date */
@@ -1147,19 +1148,6 @@ export interface components {
             dns_record: string;
         };
         AdminDkimList: {
-        AdminDkimActivateRequest: {
-            /**
-             * @description activate although the DNS check does not see the record (mail may fail DKIM)
-             * @default false
-             */
-            force: boolean;
-        };
-        AdminDkimActivation: {
-            key: components["schemas"]["AdminDkimKey"];
-            /** @description selectors that stopped signing */
-            retired: string[];
-            forced: boolean;
-        };
             keys: components["schemas"]["AdminDkimKey"][];
         };
         AdminDnsCheck: {
@@ -1167,20 +1155,9 @@ export interface components {
             status: components["schemas"]["StatusEnum"];
             name: string;
             found: string[];
-            /**
-             * @description pending: published beside the active key, not signing until activated; active: signs; retired: replaced (its record can go once mail in flight landed)
-             *
-             *     * `pending` - pending
-             *     * `active` - active
-             *     * `retired` - retired
-             */
-            state: components["schemas"]["AdminDkimKeyStateEnum"];
-            /** @description state == active */
             /** @description what to publish, when not ok */
             expected: string;
             detail: string;
-            /** Format: date-time */
-            activated_at: string | null;
         };
         AdminDnsReport: {
             domain: string;
@@ -1188,13 +1165,6 @@ export interface components {
             hostname: string;
             ok: boolean;
             checks: components["schemas"]["AdminDnsCheck"][];
-        /**
-         * @description * `pending` - pending
-         *     * `active` - active
-         *     * `retired` - retired
-         * @enum {string}
-         */
-        AdminDkimKeyStateEnum: "pending" | "active" | "retired";
         };
         AdminDomain: {
             id: number;
@@ -1335,6 +1305,19 @@ export interface components {
         AdminTargetsRequest: {
             targets: string[];
         };
+        AdminWarning: {
+            /**
+             * @description postmaster_unrouted: postmaster@ is accepted (RFC 5321) but reaches nobody and waits in the queue; abuse_unrouted: mail to abuse@ is refused
+             *
+             *     * `postmaster_unrouted` - postmaster_unrouted
+             *     * `abuse_unrouted` - abuse_unrouted
+             */
+            code: components["schemas"]["CodeEnum"];
+            address: string;
+            domain: string;
+            /** @description what to do, in English */
+            detail: string;
+        };
         /**
          * @description * `rsa` - rsa
          *     * `ed25519` - ed25519
@@ -1398,6 +1381,20 @@ export interface components {
             ids: number[];
             /** Format: int64 */
             folder: number;
+        };
+        /**
+         * @description * `postmaster_unrouted` - postmaster_unrouted
+         *     * `abuse_unrouted` - abuse_unrouted
+         * @enum {string}
+         */
+        CodeEnum: "postmaster_unrouted" | "abuse_unrouted";
+        ComposeLimits: {
+            /** @description one file; larger uploads get 413 */
+            max_upload_bytes: number;
+            /** @description all attachments of one message together (their own size): what fits in max_message_bytes after base64; more is refused with 400 (field attachments) */
+            max_attachments_bytes: number;
+            /** @description the whole message after MIME encoding (SMTP_MAX_MESSAGE_BYTES by default) */
+            max_message_bytes: number;
         };
         Contact: {
             name: string;
@@ -3208,59 +3205,6 @@ export interface operations {
                 queue_id?: string;
                 recipient?: string;
                 sender?: string;
-    admin_domains_dkim_activate: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                name: string;
-                selector: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["AdminDkimActivateRequest"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AdminDkimActivation"];
-                };
-            };
-            /** @description invalid input */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AdminDetail"];
-                };
-            };
-            /** @description no such domain (or not yours) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AdminDetail"];
-                };
-            };
-            /** @description the key is not pending, or DNS does not show its record yet (detail says what DNS answered); force=true overrides the DNS check */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AdminDetail"];
-                };
-            };
-        };
-    };
                 since?: string | null;
                 /**
                  * @description * `` -
@@ -3892,6 +3836,25 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    compose_limits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComposeLimits"];
                 };
             };
         };

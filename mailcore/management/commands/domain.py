@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from mailcore.addresses import unicode_domain
 from mailcore.directory.actions import do_create_domain, do_remove_domain
 from mailcore.directory.models import Domain
+from mailcore.directory.queries import role_address_warnings
 from mailcore.management.commands._base import audit_cli, run_action
 
 
@@ -29,6 +30,9 @@ class Command(BaseCommand):
             d = run_action(lambda: do_create_domain(opts["name"]))
             audit_cli("domain.create", d.name, domain=d.name)
             self.stdout.write(f"added {d.name}")
+            # postmaster@ must exist (RFC 5321 §4.5.1): say how to route it if nothing does.
+            for warning in role_address_warnings([d.name]):
+                self.stdout.write(warning)
         elif opts["op"] == "list":
             for d in Domain.objects.all():
                 shown = unicode_domain(d.name)

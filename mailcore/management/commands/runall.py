@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from mailcore.directory.queries import role_address_warnings
 from mailcore.tls import ensure_self_signed
 
 log = logging.getLogger("mailroom.supervisor")
@@ -331,5 +332,7 @@ class Command(BaseCommand):
             f"  supervisor log            {log_file}",
             "  not yet available: IMAP, POP3 — see the README",
         ]
+        # postmaster@ (RFC 5321 §4.5.1) and abuse@ with nowhere to go: said where it is seen.
+        lines += [f"  {warning}" for warning in role_address_warnings()]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()

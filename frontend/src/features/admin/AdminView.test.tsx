@@ -93,7 +93,7 @@ describe("AdminView roles", () => {
   });
 
   it("navigates inside the console with real links", async () => {
-    server(SUPER, { "GET /api/v1/admin/dashboard?days=14": () => json({ traffic: [], queue: { queued: 0, held: 0, deferred_recipients: 0 }, domains: [], top_accounts: [] }) });
+    server(SUPER, { "GET /api/v1/admin/dashboard?days=14": () => json({ traffic: [], queue: { queued: 0, held: 0, deferred_recipients: 0 }, domains: [], top_accounts: [], warnings: [] }) });
     const onNavigate = show("");
     const nav = await screen.findByRole("navigation", { name: "Admin console sections" });
     const link = within(nav).getByRole("link", { name: "Mail queue" });
@@ -194,6 +194,7 @@ describe("AdminView pages", () => {
           queue: { queued: 5, held: 1, deferred_recipients: 2 },
           domains: [{ name: "a.example", accounts: 3, used_bytes: 2 * MB }],
           top_accounts: [{ id: 7, address: "ann@a.example", used_bytes: MB, quota_bytes: 4 * MB }],
+          warnings: [],
         }),
     });
     show("");
@@ -203,6 +204,29 @@ describe("AdminView pages", () => {
     expect(screen.getByText("Received").nextElementSibling?.textContent).toBe("6");
     expect(screen.getByText("Queued").nextElementSibling?.textContent).toBe("5");
     expect(screen.getByRole("link", { name: "ann@a.example" }).getAttribute("href")).toBe("/admin/accounts/7");
+  });
+
+  it("warns while postmaster@ or abuse@ has nowhere to go", async () => {
+    server(SUPER, {
+      "GET /api/v1/admin/dashboard?days=14": () =>
+        json({
+          traffic: [],
+          queue: { queued: 0, held: 0, deferred_recipients: 0 },
+          domains: [],
+          top_accounts: [],
+          warnings: [
+            { code: "postmaster_unrouted", address: "postmaster@a.example", domain: "a.example", detail: "…" },
+            { code: "abuse_unrouted", address: "abuse@a.example", domain: "a.example", detail: "…" },
+          ],
+        }),
+    });
+    show("");
+    const box = await screen.findByRole("alert", { name: "Needs attention" });
+    const items = Array.from(box.querySelectorAll("li")).map((li) => li.textContent);
+    expect(items).toEqual([
+      "postmaster@a.example has nowhere to go: mail to it is accepted (the mail standard requires it) but waits in the queue. Create an account or an alias for it, or set POSTMASTER_ADDRESS.",
+      "abuse@a.example has nowhere to go: mail to it is refused. Create an account or an alias for it.",
+    ]);
   });
 
   it("retries a queue entry only after confirming, and words a refusal", async () => {

@@ -59,6 +59,17 @@ export function Dashboard() {
     <section className="admin-page" aria-labelledby="admin-h">
       <PageHead title={t("dash.title")} />
       <p className="admin-sub">{t("dash.days", { days: DAYS })}</p>
+      {data.warnings.length > 0 && (
+        <section className="admin-warnings" role="alert" aria-label={t("dash.warnings")} data-testid="dash-warnings">
+          <ul>
+            {data.warnings.map((w) => (
+              <li key={w.address}>
+                {t(w.code === "postmaster_unrouted" ? "dash.postmasterUnrouted" : "dash.abuseUnrouted", { address: w.address })}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       <dl className="admin-figures">
         {figures.map(([label, value]) => (
           <div key={label}>
