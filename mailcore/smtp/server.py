@@ -9,7 +9,7 @@ import logging
 import re
 import ssl
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, AnyStr
 
@@ -149,6 +149,9 @@ class MailroomSMTP(SMTP):
         # goes on; only that many more (Postfix smtpd_recipient_overshoot_limit) end it.
         self._rcpt_budget = recipient_limit + command_call_limit
         self._calls: Counter[str] = Counter()
+        # aiosmtpd keeps these in a class-level dict that every EHLO of every session adds to;
+        # ours are per session and set at EHLO (see smtp_EHLO).
+        self.command_size_limits = defaultdict(lambda: SMTP.command_size_limit)
         reader = getattr(self, "_stream_reader", None)  # asyncio.StreamReaderProtocol's
         if reader is not None:
             reader.__class__ = _CrlfReader
@@ -215,6 +218,12 @@ class MailroomSMTP(SMTP):
             await super().smtp_EHLO(hostname)
         finally:
             self._raw_replies = False
+        # RFC 5321 §4.5.3.1.4 (512) plus what each offered extension may add: SIZE (RFC 1870,
+        # 26), SMTPUTF8 (10), DSN (RFC 3461 §5: 110 on MAIL for RET and ENVID, 500 on RCPT for
+        # NOTIFY and ORCPT).
+        base = SMTP.command_size_limit
+        self.command_size_limits.clear()
+        self.command_size_limits.update({"MAIL": base + 26 + 10 + 110, "RCPT": base + 500})
 
     async def smtp_HELO(self, hostname: str) -> None:
         self._raw_replies = True

@@ -112,6 +112,7 @@ def test_dsn_parameters_are_kept_with_the_queue_entry(alice, smtp_server) -> Non
         ("", "NOTIFY=SOMETIMES"),
         ("", "NOTIFY=SUCCESS NOTIFY=FAILURE"),
         ("", "ORCPT=alice@example.com"),
+        ("", "ORCPT=rfc822;" + "a" * 500),
         ("", "ORCPT=rfc822;a+zz@example.com"),
         ("", "ORCPT=rfc822;a=b@example.com"),
     ],
@@ -124,6 +125,20 @@ def test_malformed_dsn_parameters_are_501(alice, smtp_server, mail: str, rcpt: s
             code, reply = c.docmd(f"RCPT TO:<alice@example.com> {rcpt}")
         assert code == 501 and reply.startswith(b"5.5.4"), reply
         assert c.noop()[0] == 250
+
+
+def test_longest_dsn_parameters_fit_the_command_line(alice, smtp_server) -> None:
+    # RFC 3461 §5: MAIL grows by up to 110 characters, RCPT by up to 500.
+    envid = "e" * 100
+    orcpt = "rfc822;" + "a" * 480 + "@example.com"
+    with client(smtp_server) as c:
+        code, _ = c.docmd(f"MAIL FROM:<bob@remote.example> SIZE=100 RET=HDRS ENVID={envid}")
+        assert code == 250
+        code, _ = c.docmd(f"RCPT TO:<alice@example.com> NOTIFY=SUCCESS,DELAY,FAILURE ORCPT={orcpt}")
+        assert code == 250
+        assert c.data(LOCAL_MSG)[0] == 250
+    rcpt = QueueEntry.objects.get().recipients.get()
+    assert rcpt.dsn_orcpt == orcpt and rcpt.entry.dsn_envid == envid
 
 
 # --- notices for local delivery ----------------------------------------------------------------
