@@ -52,7 +52,7 @@ def assert_blocked(response: Any) -> None:
         "error": "too_many_failures",
         "detail": "Too many failed sign-ins; try again later.",
     }
-    assert int(response.headers["Retry-After"]) >= 1
+    assert 1 <= int(response.headers["Retry-After"]) <= django_settings.AUTH_FAILURE_WINDOW_SECONDS
 
 
 @pytest.fixture(autouse=True)
@@ -225,7 +225,7 @@ def test_a_trusted_proxy_names_the_client(alice: Account, settings: Any) -> None
         ("2001:db8:ffff::9", "198.51.100.1", "198.51.100.1"),
         ("2001:db8:fffe::9", "198.51.100.1", "2001:db8:fffe::9"),  # outside the /48
         ("::ffff:203.0.113.5", "198.51.100.1", "203.0.113.5"),
-        ("", "198.51.100.1", ""),
+        ("", "198.51.100.1", ""),  # a Unix socket peer, `unix:` not listed
     ],
 )
 def test_client_address(peer: str, forwarded: str | None, expected: str) -> None:
@@ -233,6 +233,12 @@ def test_client_address(peer: str, forwarded: str | None, expected: str) -> None
     if peer == "203.0.113.5":
         trusted = []
     assert client_address(peer, forwarded, trusted) == expected
+
+
+def test_a_proxy_on_a_unix_socket_is_trusted_only_when_listed() -> None:
+    assert client_address("", "1.1.1.1, 198.51.100.1", ["unix:"]) == "198.51.100.1"
+    assert client_address("", "198.51.100.1", ["127.0.0.1"]) == ""
+    assert client_address("", None, ["unix:"]) == ""
 
 
 def test_a_long_forwarded_chain_is_bounded() -> None:

@@ -27,10 +27,16 @@ MAX_FORWARDED_HOPS = 20
 MAX_FORWARDED_CHARS = 4096
 
 
+UNIX_PEER = "unix:"  # nginx's `set_real_ip_from unix:`: a proxy on a Unix socket (no address)
+
+
 def parse_trusted_proxies(entries: Sequence[str]) -> tuple[Network, ...]:
-    """IPs or CIDRs (`10.0.0.0/8`, `::1`); a bad entry is a configuration error at startup."""
+    """IPs or CIDRs (`10.0.0.0/8`, `::1`), or `unix:`; a bad entry is a configuration error at
+    startup."""
     networks: list[Network] = []
     for entry in entries:
+        if entry.strip() == UNIX_PEER:
+            continue
         try:
             networks.append(ipaddress.ip_network(entry.strip(), strict=False))
         except ValueError as exc:
@@ -60,13 +66,15 @@ def _hop(text: str) -> Address | None:
 def client_address(remote_addr: str, forwarded_for: str | None, trusted: Sequence[str]) -> str:
     """The client of a request whose socket peer is `remote_addr` (pure; see client_ip)."""
     peer = parse_ip(remote_addr or "")
-    if peer is None:
-        return remote_addr or ""
     networks = _trusted_networks(tuple(trusted))
-    if not networks or not forwarded_for or not _is_trusted(peer, networks):
+    if peer is None:
+        # No address: a Unix socket. Its proxy is believed only when `unix:` is listed.
+        if remote_addr or not forwarded_for or UNIX_PEER not in trusted:
+            return remote_addr or ""
+    elif not networks or not forwarded_for or not _is_trusted(peer, networks):
         return str(peer)
     # Walk from the right: each trusted proxy vouches for the hop to its left.
-    client = peer
+    client: Address | None = peer
     hops = forwarded_for[-MAX_FORWARDED_CHARS:].split(",")[-MAX_FORWARDED_HOPS:]
     for text in reversed(hops):
         hop = _hop(text)
@@ -75,7 +83,7 @@ def client_address(remote_addr: str, forwarded_for: str | None, trusted: Sequenc
         client = hop
         if not _is_trusted(hop, networks):
             break
-    return str(client)
+    return str(client) if client is not None else ""
 
 
 def client_ip(request: HttpRequest) -> str:
