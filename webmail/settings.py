@@ -262,6 +262,15 @@ DELIVERY_RETRY_BASE_SECONDS = env_int("DELIVERY_RETRY_BASE_SECONDS", 60)
 DELIVERY_RETRY_MAX_SECONDS = env_int("DELIVERY_RETRY_MAX_SECONDS", 4 * 3600)
 QUEUE_SWEEP_SECONDS = env_float("QUEUE_SWEEP_SECONDS", 30.0)
 SPOOL_ORPHAN_SECONDS = env_int("SPOOL_ORPHAN_SECONDS", 24 * 3600)
+# Worker liveness: each worker process refreshes a heartbeat row this often; one silent for
+# WORKER_STALE_SECONDS (or, on the same machine, whose process is gone) is dead, and the
+# entries it leased are retried at once instead of after their lease.
+WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 10.0)
+WORKER_STALE_SECONDS = env_int("WORKER_STALE_SECONDS", 90)
+# A queue row whose spool file is missing and that no attempt ever delivered from is one whose
+# commit reply was lost (SMTP said 451, the client retries): the sweep removes it once it is
+# this old.
+QUEUE_UNACKED_GRACE_SECONDS = env_int("QUEUE_UNACKED_GRACE_SECONDS", 60)
 MAILDIR_TMP_MAX_AGE_SECONDS = env_int("MAILDIR_TMP_MAX_AGE_SECONDS", 36 * 3600)
 # Change history (ARCHITECTURE rule 8): tombstones of expunged/moved messages are kept this
 # long (Debian's Cyrus keeps 28 days); an IMAP/JMAP client whose state is older resyncs.
@@ -276,15 +285,6 @@ AUDIT_LOG_RETENTION_DAYS = env_int("AUDIT_LOG_RETENTION_DAYS", 365)
 # Resolvers for MX lookups, "ip[:port],…"; empty = /etc/resolv.conf (sendmail's resolver).
 RELAY_NAMESERVERS = env_str("RELAY_NAMESERVERS", "")
 RELAY_DNS_TIMEOUT = env_float("RELAY_DNS_TIMEOUT", 10.0)
-# Worker liveness: each worker process refreshes a heartbeat row this often; one silent for
-# WORKER_STALE_SECONDS (or, on the same machine, whose process is gone) is dead, and the
-# entries it leased are retried at once instead of after their lease.
-WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 10.0)
-WORKER_STALE_SECONDS = env_int("WORKER_STALE_SECONDS", 90)
-# A queue row whose spool file is missing and that no attempt ever delivered from is one whose
-# commit reply was lost (SMTP said 451, the client retries): the sweep removes it once it is
-# this old.
-QUEUE_UNACKED_GRACE_SECONDS = env_int("QUEUE_UNACKED_GRACE_SECONDS", 60)
 RELAY_SMTP_PORT = env_int("RELAY_SMTP_PORT", 25)
 RELAY_CONNECT_TIMEOUT = env_float("RELAY_CONNECT_TIMEOUT", 30.0)
 # Loopback/private/link-local MX targets are refused (SSRF) unless this is set (tests).

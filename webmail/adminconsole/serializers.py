@@ -86,8 +86,14 @@ class AdminCatchallSerializer(serializers.Serializer):
 class AdminDkimKeySerializer(serializers.Serializer):
     selector = serializers.CharField()
     algorithm = serializers.CharField()
-    is_active = serializers.BooleanField()
+    state = serializers.ChoiceField(
+        choices=("pending", "active", "retired"),
+        help_text="pending: published beside the active key, not signing until activated; "
+        "active: signs; retired: replaced (its record can go once mail in flight landed)",
+    )
+    is_active = serializers.BooleanField(help_text="state == active")
     created_at = serializers.DateTimeField()
+    activated_at = serializers.DateTimeField(allow_null=True)
     dns_name = serializers.CharField(help_text="where to publish the TXT record")
     dns_value = serializers.CharField(help_text="the TXT record's value")
     dns_record = serializers.CharField(help_text="the same as a zone-file line")
@@ -99,6 +105,21 @@ class AdminDkimListSerializer(serializers.Serializer):
 
 class AdminDkimCreateSerializer(serializers.Serializer):
     algorithm = serializers.ChoiceField(choices=("rsa", "ed25519"), default="rsa")
+
+
+class AdminDkimActivateSerializer(serializers.Serializer):
+    force = serializers.BooleanField(
+        default=False,
+        help_text="activate although the DNS check does not see the record (mail may fail DKIM)",
+    )
+
+
+class AdminDkimActivationSerializer(serializers.Serializer):
+    key = AdminDkimKeySerializer()
+    retired = serializers.ListField(
+        child=serializers.CharField(), help_text="selectors that stopped signing"
+    )
+    forced = serializers.BooleanField()
 
 
 class AdminDnsCheckSerializer(serializers.Serializer):

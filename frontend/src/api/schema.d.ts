@@ -256,8 +256,25 @@ export interface paths {
         /** @description The domain's DKIM keys (active first) and the TXT records to publish. */
         get: operations["admin_domains_dkim_list"];
         put?: never;
-        /** @description A new signing key (RSA-2048 or ed25519); the older active key of the same algorithm is retired. Publish dns_record, then mail is signed with it. */
+        /** @description A new signing key (RSA-2048 or ed25519). The domain's first key of the algorithm signs at once; otherwise the new key is pending: the active key keeps signing while dns_record is published beside it, until the new key is activated. */
         post: operations["admin_domains_dkim_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/domains/{name}/dkim/{selector}/activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Sign with this pending key from now on; the active key of its algorithm is retired. Refused until the DNS check sees the key's record, unless force. */
+        post: operations["admin_domains_dkim_activate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1130,6 +1147,19 @@ export interface components {
             error: string;
             detail: string;
         };
+        AdminDkimActivateRequest: {
+            /**
+             * @description activate although the DNS check does not see the record (mail may fail DKIM)
+             * @default false
+             */
+            force: boolean;
+        };
+        AdminDkimActivation: {
+            key: components["schemas"]["AdminDkimKey"];
+            /** @description selectors that stopped signing */
+            retired: string[];
+            forced: boolean;
+        };
         AdminDkimCreateRequest: {
             /** @default rsa */
             algorithm: components["schemas"]["AlgorithmEnum"];
@@ -1137,9 +1167,20 @@ export interface components {
         AdminDkimKey: {
             selector: string;
             algorithm: string;
+            /**
+             * @description pending: published beside the active key, not signing until activated; active: signs; retired: replaced (its record can go once mail in flight landed)
+             *
+             *     * `pending` - pending
+             *     * `active` - active
+             *     * `retired` - retired
+             */
+            state: components["schemas"]["AdminDkimKeyStateEnum"];
+            /** @description state == active */
             is_active: boolean;
             /** Format: date-time */
             created_at: string;
+            /** Format: date-time */
+            activated_at: string | null;
             /** @description where to publish the TXT record */
             dns_name: string;
             /** @description the TXT record's value */
@@ -1147,6 +1188,13 @@ export interface components {
             /** @description the same as a zone-file line */
             dns_record: string;
         };
+        /**
+         * @description * `pending` - pending
+         *     * `active` - active
+         *     * `retired` - retired
+         * @enum {string}
+         */
+        AdminDkimKeyStateEnum: "pending" | "active" | "retired";
         AdminDkimList: {
             keys: components["schemas"]["AdminDkimKey"][];
         };
@@ -3151,6 +3199,59 @@ export interface operations {
             };
             /** @description no such domain (or not yours) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_dkim_activate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                selector: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AdminDkimActivateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDkimActivation"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such domain (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description the key is not pending, or DNS does not show its record yet (detail says what DNS answered); force=true overrides the DNS check */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
