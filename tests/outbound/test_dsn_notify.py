@@ -351,3 +351,31 @@ def test_admin_bounce_honours_notify_never(alice) -> None:
 
     raw = spool.read(dsn.spool_name, size=dsn.size, sha256=dsn.sha256)
     assert b"Original-Recipient: rfc822; carol@remote.test" in raw
+
+
+def test_alias_forward_reports_expanded_and_keeps_failure_notify(
+    alice, bob, routed, remote, settings
+) -> None:
+    from mailcore.delivery.dsnparams import RcptDsn
+    from mailcore.directory.actions import do_add_alias
+
+    do_add_alias("team@example.com", ["alice@example.com", "carol@remote.test"])
+    remote("127.0.0.2", behaviour=Behaviour(rcpt_reply="550 5.1.1 no such user"))
+    entry = do_enqueue(
+        sender="bob@example.com",
+        recipients=["team@example.com"],
+        data=LOCAL_MSG,
+        rcpt_dsn={"team@example.com": RcptDsn("SUCCESS,FAILURE")},
+    )
+    assert do_process_entry(entry.pk) == "done"
+    forward = QueueEntry.objects.get(origin__startswith="fwd:")
+    fwd_rcpt = forward.recipients.get()
+    assert (fwd_rcpt.dsn_notify, fwd_rcpt.dsn_orcpt) == ("FAILURE", "rfc822;team@example.com")
+    assert do_process_entry(forward.pk) == "done"  # carol@remote.test: 550
+    deliver_dsns()
+    notices = {m["Subject"]: m for m in inbox_messages(settings, bob)}
+    _, expanded = delivery_status(notices["Successful Mail Delivery Report"])
+    assert expanded["action"] == "expanded"
+    _, failed = delivery_status(notices["Undelivered Mail Returned to Sender"])
+    assert failed["final-recipient"] == "rfc822; carol@remote.test"
+    assert failed["original-recipient"] == "rfc822; team@example.com"
