@@ -64,6 +64,11 @@ class Stack:
                 "SMTP_LISTEN": f"127.0.0.1:{self.smtp}",
                 "SUBMISSION_LISTEN": f"127.0.0.1:{free_port()}",
                 "SMTPS_LISTEN": f"127.0.0.1:{free_port()}",
+                # Every other listener runall may start gets a free port too, never a fixed one.
+                **{
+                    name: f"127.0.0.1:{free_port()}"
+                    for name in ("IMAP_LISTEN", "IMAPS_LISTEN", "POP3_LISTEN", "POP3S_LISTEN")
+                },
                 "MAIL_HOSTNAME": "mx.runall.test",
                 "LOG_LEVEL": "WARNING",
             }
