@@ -231,7 +231,7 @@ class Command(BaseCommand):
             )
         # Event streams may take three quarters of the web threads; the rest serve requests.
         os.environ.setdefault("EVENTS_MAX_STREAMS", str(max(1, opts["web_threads"] * 3 // 4)))
-        log_file = open_log(Path(settings.BROKER_DIR).parent / "log" / "runall.log")
+        log_file = open_log(Path(settings.VAR_DIR) / "log" / "runall.log")
         self._banner(created, log_file)
         stopping = False
 
