@@ -268,6 +268,10 @@ export const en = {
   "compose.error.sender": "You may not send from this address.",
   "compose.error.tooLarge": "The message is too large: {detail}",
   "compose.error.uploadTooLarge": "The file is too large to attach. {detail}",
+  "compose.error.fileTooLarge": "{name} was not attached: it is {size}, and one file may be at most {limit}.",
+  "compose.error.attachmentsTooLarge":
+    "The attachments would add up to {total}, but at most {limit} of attachments fit in one message. Remove some.",
+  "compose.limits": "Up to {file} per file, {total} of attachments per message",
   "compose.error.notFound": "The original message, draft or an attachment no longer exists.",
   "compose.error.storage": "Mail storage is unavailable right now. Nothing was lost; try again.",
   "compose.error.invalid": "The message was not accepted: {detail}",
@@ -546,6 +550,10 @@ export const ko: Dictionary = {
   "compose.error.sender": "이 주소로는 보낼 수 없습니다.",
   "compose.error.tooLarge": "메일이 너무 큽니다: {detail}",
   "compose.error.uploadTooLarge": "파일이 너무 커서 첨부할 수 없습니다. {detail}",
+  "compose.error.fileTooLarge": "{name}을(를) 첨부하지 않았습니다: 파일 크기가 {size}인데, 파일 하나는 {limit}까지입니다.",
+  "compose.error.attachmentsTooLarge":
+    "첨부파일이 모두 {total}가 되어, 메일 한 통에 넣을 수 있는 {limit}를 넘습니다. 일부를 빼 주세요.",
+  "compose.limits": "파일당 최대 {file}, 메일 한 통에 첨부파일 모두 {total}까지",
   "compose.error.notFound": "원본 메일, 임시저장 메일 또는 첨부파일이 더 이상 없습니다.",
   "compose.error.storage": "메일 저장소를 지금 쓸 수 없습니다. 잃어버린 것은 없으니 다시 시도하세요.",
   "compose.error.invalid": "메일을 받아들이지 않았습니다: {detail}",

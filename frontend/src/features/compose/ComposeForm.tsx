@@ -6,22 +6,33 @@ import { ApiError } from "../../api/client";
 import { useI18n } from "../../i18n/I18nContext";
 import { AttachmentList } from "./AttachmentList";
 import { addressKey, formatAddress } from "./addresses";
-import { attachmentPayload, mapSavedParts, uploading, type AttachmentItem } from "./attachments";
+import {
+  admitFiles,
+  attachmentPayload,
+  mapSavedParts,
+  totalProblem,
+  uploading,
+  type AttachmentItem,
+  type LimitProblem,
+} from "./attachments";
 import { AutoSaver, type SaveStatus } from "./autosave";
 import {
   createDraft,
   deleteDraft,
   deleteUpload,
+  getComposeLimits,
   getDraft,
   replaceDraft,
   searchContacts,
   sendMessage,
   uploadFile,
+  type ComposeLimits,
   type DraftInput,
   type SendInput,
   type SendResult,
   type UploadHandle,
 } from "./composeApi";
+import { formatSize } from "../../lib/formatSize";
 import { singleLine } from "../../lib/plainText";
 import { rememberFormat, type BodyFormat, type Initial } from "./loadInitial";
 import { hasFormatting, htmlToText, textToHtml } from "./prefill";
@@ -31,6 +42,18 @@ import { SentPanel } from "./SentPanel";
 import { describeFailure, type RecipientField, type RecipientProblem } from "./sendErrors";
 
 export const MAX_ATTACHMENTS = 100;
+
+/** The attachment limits, fetched once per compose form; null until known (or if the request
+ * fails: the server still enforces them). */
+function useComposeLimits(): ComposeLimits | null {
+  const [limits, setLimits] = useState<ComposeLimits | null>(null);
+  useEffect(() => {
+    const abort = new AbortController();
+    getComposeLimits(abort.signal).then(setLimits, () => undefined);
+    return () => abort.abort();
+  }, []);
+  return limits;
+}
 
 interface Props {
   initial: Initial;
@@ -97,6 +120,7 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
   const [error, setError] = useState<string | null>(null);
   const [sent, setSent] = useState<SendResult | null>(null);
   const [sentToMe, setSentToMe] = useState(false);
+  const limits = useComposeLimits();
 
   const stateRef = useRef<FormState>({ from, to, cc, bcc, subject, format, html, text, toMe });
   stateRef.current = { from, to, cc, bcc, subject, format, html, text, toMe };
@@ -211,13 +235,27 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
 
   // --- attachments --------------------------------------------------------------------------
 
-  const addFiles = (files: readonly File[]): void => {
-    if (files.length === 0) return;
-    if (attachmentsRef.current.length + files.length > MAX_ATTACHMENTS) {
+  const limitText = (problem: LimitProblem): string =>
+    problem.kind === "file"
+      ? t("compose.error.fileTooLarge", {
+          name: problem.name,
+          size: formatSize(problem.size, t),
+          limit: formatSize(problem.limit, t),
+        })
+      : t("compose.error.attachmentsTooLarge", {
+          total: formatSize(problem.total, t),
+          limit: formatSize(problem.limit, t),
+        });
+
+  const addFiles = (picked: readonly File[]): void => {
+    if (picked.length === 0) return;
+    if (attachmentsRef.current.length + picked.length > MAX_ATTACHMENTS) {
       setError(t("compose.error.tooManyFiles", { max: MAX_ATTACHMENTS }));
       return;
     }
-    setError(null);
+    // Files that cannot fit are not uploaded at all (the server would refuse them anyway).
+    const { accepted: files, problem } = admitFiles(attachmentsRef.current, picked, limits);
+    setError(problem === null ? null : limitText(problem));
     for (const file of files) {
       keySeq.current += 1;
       const key = `upload-${keySeq.current}`;
@@ -338,6 +376,11 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
     }
     if (uploading(attachmentsRef.current)) {
       setError(t("compose.error.stillUploading"));
+      return;
+    }
+    const tooMuch = totalProblem(attachmentsRef.current, limits);
+    if (tooMuch !== null) {
+      setError(limitText(tooMuch));
       return;
     }
     setSending(true);
@@ -483,6 +526,14 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
         <button type="button" onClick={() => fileInputRef.current?.click()} disabled={locked}>
           {t("compose.attach")}
         </button>
+        {limits !== null && (
+          <span className="compose-limits" data-testid="compose-limits">
+            {t("compose.limits", {
+              file: formatSize(limits.max_upload_bytes, t),
+              total: formatSize(limits.max_attachments_bytes, t),
+            })}
+          </span>
+        )}
         <input
           ref={fileInputRef}
           type="file"

@@ -317,6 +317,49 @@ describe("ComposeView", { timeout: 30000 }, () => {
     expect(calls.find((c) => c.path === "/api/v1/messages/send")?.body).toMatchObject({ attachments: [31], to: ["bob@example.com"] });
   });
 
+  it("shows the attachment limits before a file is picked and does not upload what cannot fit", async () => {
+    FakeXhr.all = [];
+    vi.stubGlobal("XMLHttpRequest", FakeXhr);
+    const calls = fakeApi({
+      "GET /api/v1/auth/session": session,
+      "GET /api/v1/settings": settings,
+      "GET /api/v1/compose-limits": () =>
+        Response.json({ max_upload_bytes: 18_965_110, max_attachments_bytes: 18_965_110, max_message_bytes: 26_214_400 }),
+    });
+    renderIn("ko", <ComposeView params={{ mode: "new", id: null, to: "bob@example.com" }} onClose={vi.fn()} />);
+    expect((await screen.findByTestId("compose-limits")).textContent).toBe("파일당 최대 18 MB, 메일 한 통에 첨부파일 모두 18 MB까지");
+    const sized = (name: string, size: number): File => {
+      const file = new File(["x"], name);
+      Object.defineProperty(file, "size", { value: size });
+      return file;
+    };
+    // 20 MB: over the per-file limit, refused without an upload.
+    fireEvent.change(screen.getByTestId("compose-file-input"), { target: { files: [sized("movie.mp4", 20_000_000)] } });
+    expect(screen.getByRole("alert").textContent).toBe(
+      "movie.mp4을(를) 첨부하지 않았습니다: 파일 크기가 19 MB인데, 파일 하나는 18 MB까지입니다.",
+    );
+    expect(FakeXhr.all).toHaveLength(0);
+    // Two files that fit one by one but not together: the first is uploaded, the second not.
+    fireEvent.change(screen.getByTestId("compose-file-input"), {
+      target: { files: [sized("a.zip", 10_000_000), sized("b.zip", 10_000_000)] },
+    });
+    expect(FakeXhr.all).toHaveLength(1);
+    expect(screen.getByRole("alert").textContent).toBe(
+      "첨부파일이 모두 19 MB가 되어, 메일 한 통에 넣을 수 있는 18 MB를 넘습니다. 일부를 빼 주세요.",
+    );
+    expect(calls.some((c) => c.path === "/api/v1/compose-limits")).toBe(true);
+  });
+
+  it("words the limits in English", async () => {
+    fakeApi({
+      "GET /api/v1/auth/session": session,
+      "GET /api/v1/settings": settings,
+      "GET /api/v1/compose-limits": () => Response.json({ max_upload_bytes: 5 * 1048576, max_attachments_bytes: 7 * 1048576, max_message_bytes: 10 * 1048576 }),
+    });
+    renderIn("en", <ComposeView params={{ mode: "new", id: null, to: "bob@example.com" }} onClose={vi.fn()} />);
+    expect((await screen.findByTestId("compose-limits")).textContent).toBe("Up to 5.0 MB per file, 7.0 MB of attachments per message");
+  });
+
   it("autosaves an upload into the draft, then keeps it as a draft part and sends with draft_id", async () => {
     vi.useFakeTimers();
     FakeXhr.all = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { attachmentPayload, mapSavedParts, totalSize, uploading, type AttachmentItem } from "./attachments";
+import { admitFiles, attachmentPayload, mapSavedParts, totalProblem, totalSize, uploading, type AttachmentItem } from "./attachments";
 
 const up = (key: string, uploadId: number | null, status: "uploading" | "done" | "error" = "done", size = 10): AttachmentItem => ({
   key,
@@ -83,5 +83,28 @@ describe("totals", () => {
     expect(totalSize(items)).toBe(150);
     expect(uploading(items)).toBe(false);
     expect(uploading([...items, up("d", null, "uploading")])).toBe(true);
+  });
+});
+
+describe("attachment limits", () => {
+  const limits = { max_upload_bytes: 1000, max_attachments_bytes: 1500 };
+  const file = (name: string, size: number): File => {
+    const f = new File(["x"], name);
+    Object.defineProperty(f, "size", { value: size });
+    return f;
+  };
+  const part = (size: number): AttachmentItem => ({ key: `d${size}`, kind: "draft", index: 1, filename: "d", size, contentType: "x/y" });
+
+  it("leaves out a file over the per-file limit and one past the message's room", () => {
+    const { accepted, problem } = admitFiles([part(400)], [file("big", 1001), file("a", 900), file("b", 300)], limits);
+    expect(accepted.map((f) => f.name)).toEqual(["a"]);
+    expect(problem).toEqual({ kind: "file", name: "big", size: 1001, limit: 1000 });
+    expect(admitFiles([part(400)], [file("a", 900), file("b", 300)], limits).problem).toEqual({ kind: "total", total: 1600, limit: 1500 });
+    expect(admitFiles([], [file("big", 5000)], null).accepted).toHaveLength(1); // limits unknown: the server decides
+  });
+
+  it("says when what is attached already cannot be sent (forwarded or draft parts)", () => {
+    expect(totalProblem([part(1000), part(600)], limits)).toEqual({ kind: "total", total: 1600, limit: 1500 });
+    expect(totalProblem([part(1500)], limits)).toBeNull();
   });
 });

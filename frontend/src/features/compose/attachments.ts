@@ -106,3 +106,46 @@ export function totalSize(items: readonly AttachmentItem[]): number {
 export function uploading(items: readonly AttachmentItem[]): boolean {
   return items.some((i) => i.kind === "upload" && i.status === "uploading");
 }
+
+export interface AttachmentLimits {
+  max_upload_bytes: number;
+  max_attachments_bytes: number;
+}
+
+export type LimitProblem =
+  | { kind: "file"; name: string; size: number; limit: number }
+  | { kind: "total"; total: number; limit: number };
+
+/** Which of `files` may be uploaded next to `items` under `limits` (GET /compose-limits):
+ * a file over the per-file limit, or one that would take the attachments past what fits in a
+ * message, is left out, and the first such problem is returned to be shown. The server checks
+ * the same limits; this only spares a doomed upload. */
+export function admitFiles(
+  items: readonly AttachmentItem[],
+  files: readonly File[],
+  limits: AttachmentLimits | null,
+): { accepted: File[]; problem: LimitProblem | null } {
+  if (limits === null) return { accepted: [...files], problem: null };
+  const accepted: File[] = [];
+  let problem: LimitProblem | null = null;
+  let total = totalSize(items);
+  for (const file of files) {
+    if (file.size > limits.max_upload_bytes) {
+      problem ??= { kind: "file", name: file.name, size: file.size, limit: limits.max_upload_bytes };
+    } else if (total + file.size > limits.max_attachments_bytes) {
+      problem ??= { kind: "total", total: total + file.size, limit: limits.max_attachments_bytes };
+    } else {
+      accepted.push(file);
+      total += file.size;
+    }
+  }
+  return { accepted, problem };
+}
+
+/** The problem with sending `items`, if their sizes add up to more than fits in a message. */
+export function totalProblem(items: readonly AttachmentItem[], limits: AttachmentLimits | null): LimitProblem | null {
+  const total = totalSize(items);
+  return limits !== null && total > limits.max_attachments_bytes
+    ? { kind: "total", total, limit: limits.max_attachments_bytes }
+    : null;
+}

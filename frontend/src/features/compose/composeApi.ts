@@ -9,6 +9,7 @@ export type DraftFields = Schemas["DraftFields"];
 export type SavedDraft = Schemas["MessageListItem"];
 export type Upload = Schemas["Upload"];
 export type DeliveryReport = Schemas["DeliveryReport"];
+export type ComposeLimits = Schemas["ComposeLimits"];
 
 export type Contact = Schemas["Contact"];
 export type ComposeSettings = Pick<Schemas["Settings"], "display_name" | "signature_html" | "signature_text" | "address">;
@@ -43,6 +44,12 @@ export function getDelivery(messageId: number, signal?: AbortSignal): Promise<De
 
 export function searchContacts(q: string, signal?: AbortSignal): Promise<Contact[]> {
   return apiFetch("GET", "/api/v1/contacts", { query: { q }, ...(signal ? { signal } : {}) });
+}
+
+/** Per-file and per-message attachment limits (derived on the server from the message size
+ * limit, after base64): shown before a file is picked, and checked before uploading. */
+export function getComposeLimits(signal?: AbortSignal): Promise<ComposeLimits> {
+  return apiFetch("GET", "/api/v1/compose-limits", signal ? { signal } : {});
 }
 
 export function getSettings(signal?: AbortSignal): Promise<ComposeSettings> {
