@@ -131,3 +131,14 @@ def test_counter_allows_exactly_the_limit(store: str) -> None:
     refused = hit("test:203.0.113.1", limit=5, period=3600)
     assert not refused.allowed
     assert 0 < refused.wait <= 3600
+
+
+def test_counter_falls_back_to_the_database_when_redis_is_down(settings: Any) -> None:
+    configured = settings.REDIS_URL
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    try:
+        outcomes = [hit("test:203.0.113.3", limit=2, period=3600).allowed for _ in range(3)]
+    finally:
+        settings.REDIS_URL = configured  # the fixture that clears Redis keys runs after this
+    assert outcomes == [True, True, False]
+    assert RateCounter.objects.get(key="test:203.0.113.3").count == 2
