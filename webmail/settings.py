@@ -238,6 +238,8 @@ SMTP_MAX_RECEIVED_HEADERS = env_int("SMTP_MAX_RECEIVED_HEADERS", 50)
 SMTP_MAX_CONNECTIONS = env_int("SMTP_MAX_CONNECTIONS", 500)
 SMTP_MAX_CONNECTIONS_PER_IP = env_int("SMTP_MAX_CONNECTIONS_PER_IP", 50)
 SMTP_TIMEOUT = env_int("SMTP_TIMEOUT", 300)
+# Times each command may be sent: per message for MAIL/RCPT/DATA/RSET/NOOP/EHLO/HELO (counted
+# afresh after each DATA; RCPT this many past the recipient limit), per session for the others.
 SMTP_COMMAND_CALL_LIMIT = env_int("SMTP_COMMAND_CALL_LIMIT", 100)
 # "normalize" (Postfix smtpd_forbid_bare_newline=normalize) or "reject" (mox); bare CR is
 # always rejected.
