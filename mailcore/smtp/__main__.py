@@ -16,7 +16,25 @@ def main() -> None:
     ):
         if listen.enabled:
             print(f"smtp: {name} listening on {listen}", flush=True)
+    _warn_unrouted_role_addresses()
     server.serve_forever()
+
+
+def _warn_unrouted_role_addresses() -> None:
+    """postmaster@ is accepted whatever happens (RFC 5321 §4.5.1): say loudly at startup when
+    it, or abuse@, reaches nobody. A database not up yet only skips the check."""
+    import logging
+
+    from django.db import DatabaseError
+
+    from mailcore.directory.queries import role_address_warnings
+
+    try:
+        warnings = role_address_warnings()
+    except DatabaseError:
+        return
+    for warning in warnings:
+        logging.getLogger("mailroom").warning("smtp: %s", warning)
 
 
 if __name__ == "__main__":

@@ -119,3 +119,18 @@ def test_smtp_accepts_postmaster_with_no_route(settings, smtp_factory) -> None: 
         client.mail("someone@remote.test")
         assert client.rcpt("postmaster@example.com")[0] == 250
         assert client.rcpt("abuse@example.com")[0] == 550
+
+
+def test_smtp_startup_logs_the_warning(settings, caplog) -> None:  # type: ignore[no-untyped-def]
+    from mailcore.smtp.__main__ import _warn_unrouted_role_addresses
+
+    settings.POSTMASTER_ADDRESS = ""
+    do_create_domain("example.com")
+    do_set_alias("abuse@example.com", ["ops@remote.test"])
+    with caplog.at_level("WARNING", logger="mailroom"):
+        _warn_unrouted_role_addresses()
+    assert [r.getMessage() for r in caplog.records] == [
+        "smtp: WARNING: postmaster@example.com has nowhere to go (it is accepted (RFC 5321) "
+        "but kept in the queue): create an account or `alias add postmaster@example.com "
+        "<admin address>`, or set POSTMASTER_ADDRESS"
+    ]
