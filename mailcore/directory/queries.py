@@ -221,16 +221,43 @@ def list_unrouted_role_addresses(domains: list[str] | None = None) -> list[Unrou
     """postmaster@ and abuse@ of active local domains (`domains`, or all; at most
     MAX_ROLE_CHECK_DOMAINS, by name) that reach no mailbox or outside address, following
     accounts, aliases, POSTMASTER_ADDRESS / the first admin and catch-alls as delivery does.
-    Read-only; a few indexed lookups per address."""
+
+    Read-only and cheap for a dashboard: two queries for all accounts and aliases; the full
+    expansion runs only where aliases decide, and once for the postmaster fallback, which is
+    the same for every domain without its own route."""
     qs = Domain.objects.filter(is_active=True).order_by("name")
     if domains is not None:
         qs = qs.filter(name__in=domains)
+    names = list(qs.values_list("name", flat=True)[:MAX_ROLE_CHECK_DOMAINS])
+    wanted = [f"{local}@{alabel}" for alabel in names for local in ROLE_LOCAL_PARTS]
+    mailboxes = set(
+        Account.objects.filter(address__in=wanted, is_active=True).values_list("address", flat=True)
+    )
+    sources = [*wanted, *(f"@{alabel}" for alabel in names)]
+    aliased = set(Alias.objects.filter(source__in=sources).values_list("source", flat=True))
+    fallback = postmaster_target(names[0]) if names else ""
+    via_fallback: bool | None = None
+
+    def reaches(address: str) -> bool:
+        found = expand_recipient(address)
+        return bool(found.accounts or found.external)
+
     out: list[UnroutedRoleAddress] = []
-    for alabel in qs.values_list("name", flat=True)[:MAX_ROLE_CHECK_DOMAINS]:
+    for alabel in names:
         for local in ROLE_LOCAL_PARTS:
-            found = expand_recipient(f"{local}@{alabel}")
-            if not found.accounts and not found.external:
-                out.append(UnroutedRoleAddress(f"{local}@{alabel}", alabel, local))
+            address = f"{local}@{alabel}"
+            if address in mailboxes:
+                continue
+            if address in aliased or f"@{alabel}" in aliased or address == fallback:
+                routed = reaches(address)  # the alias targets (or the catch-all) decide
+            elif local == "postmaster":
+                if via_fallback is None:
+                    via_fallback = reaches(address)
+                routed = via_fallback
+            else:
+                routed = False  # abuse@: no account, alias or catch-all
+            if not routed:
+                out.append(UnroutedRoleAddress(address, alabel, local))
     return out
 
 

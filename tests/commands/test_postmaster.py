@@ -134,3 +134,17 @@ def test_smtp_startup_logs_the_warning(settings, caplog) -> None:  # type: ignor
         "but kept in the queue): create an account or `alias add postmaster@example.com "
         "<admin address>`, or set POSTMASTER_ADDRESS"
     ]
+
+
+def test_the_check_costs_a_few_queries_whatever_the_number_of_domains(
+    settings,  # type: ignore[no-untyped-def]
+    django_assert_max_num_queries,
+) -> None:
+    settings.POSTMASTER_ADDRESS = ""
+    for n in range(40):
+        do_create_domain(f"d{n}.example")
+    do_create_account("admin@d0.example", password="correct horse 1", is_staff=True)
+    with django_assert_max_num_queries(12):
+        gaps = list_unrouted_role_addresses()
+    # postmaster@ everywhere goes to the admin; abuse@ nowhere.
+    assert sorted(g.address for g in gaps) == sorted(f"abuse@d{n}.example" for n in range(40))
