@@ -510,10 +510,12 @@ class Mailroom:
             [sys.executable, __file__, "--load-mailroom", str(spec)],
             cwd=ROOT,
             env=self.env,
-            check=True,
+            check=False,
             capture_output=True,
             timeout=timeout,
         )
+        if out.returncode != 0:
+            raise RuntimeError(f"loading Mailroom failed:\n{out.stderr.decode()[-3000:]}")
         self.secrets = json.loads(out.stdout.decode().strip().splitlines()[-1])
 
     def start(self) -> None:

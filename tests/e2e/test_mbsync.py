@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -66,16 +67,16 @@ def _free_port() -> int:
 @pytest.fixture
 def imap_server(
     transactional_db: None, settings: object, tmp_path: Path
-) -> Iterator[Callable[[], tuple[int, Path]]]:
-    """Start `python -m mailcore.imap` against the test database and MAIL_ROOT; returns (the
-    implicit-TLS port, the certificate file)."""
+) -> Iterator[Callable[[], Listeners]]:
+    """Start `python -m mailcore.imap` against the test database and MAIL_ROOT; returns its
+    ports and the certificate file."""
     procs: list[subprocess.Popen[bytes]] = []
     logs: list[IO[bytes]] = []
     cert, key = tmp_path / "tls" / "cert.pem", tmp_path / "tls" / "key.pem"
     ensure_self_signed(cert, key, "localhost")
     log_path = tmp_path / "imap.log"
 
-    def start() -> tuple[int, Path]:
+    def start() -> Listeners:
         for _ in range(3):  # a free port can be taken between our probe and the server's bind
             imap, imaps = _free_port(), _free_port()
             env = {
@@ -105,7 +106,9 @@ def imap_server(
             while proc.poll() is None and time.monotonic() < deadline:
                 try:
                     with socket.create_connection(("127.0.0.1", imaps), timeout=1):
-                        return imaps, cert
+                        pass
+                    with socket.create_connection(("127.0.0.1", imap), timeout=1):
+                        return Listeners(imap, imaps, cert)
                 except OSError:
                     time.sleep(0.2)
             if proc.poll() is None:
@@ -126,7 +129,16 @@ def imap_server(
         log.close()
 
 
-def _mbsync_config(tmp_path: Path, port: int, cert: Path, user: str, secret: str) -> Path:
+@dataclass(frozen=True, slots=True)
+class Listeners:
+    starttls: int  # 143-style
+    implicit: int  # 993-style
+    cert: Path
+
+
+def _mbsync_config(
+    tmp_path: Path, port: int, cert: Path, user: str, secret: str, *, tls: str = "IMAPS"
+) -> Path:
     version = subprocess.run(["mbsync", "--version"], capture_output=True, text=True, check=True)
     # isync 1.5 renamed SSLType to TLSType (1.4, Debian 12's, knows only SSLType).
     major_minor = tuple(int(x) for x in re.findall(r"\d+", version.stdout)[:2])
@@ -141,7 +153,7 @@ Host 127.0.0.1
 Port {port}
 User {user}
 PassCmd "cat {tmp_path / "secret"}"
-{tls_keyword} IMAPS
+{tls_keyword} {tls}
 CertificateFile {cert}
 AuthMechs PLAIN
 Timeout 60
@@ -210,7 +222,7 @@ def _api_messages(api: APIClient, folder_id: int) -> dict[str, dict[str, object]
 
 def test_mbsync_down_and_up_with_the_api_in_agreement(
     mbsync: str,
-    imap_server: Callable[[], tuple[int, Path]],
+    imap_server: Callable[[], Listeners],
     smtp_server: tuple[str, int],
     deliver_all: Callable[[], list[str]],
     alice: Account,
@@ -230,8 +242,8 @@ def test_mbsync_down_and_up_with_the_api_in_agreement(
     do_append(acting_account=alice, folder=korean, data=_message("report two"))
     _, secret = do_create_app_password(alice, "mbsync")
 
-    port, cert = imap_server()
-    config = _mbsync_config(tmp_path, port, cert, alice.address, secret)
+    listeners = imap_server()
+    config = _mbsync_config(tmp_path, listeners.implicit, listeners.cert, alice.address, secret)
     local = tmp_path / "local"
 
     # 1. Down: every folder, every message, flags as the store has them.
@@ -286,3 +298,35 @@ def test_mbsync_down_and_up_with_the_api_in_agreement(
     assert set(inbox) == {"inbox one", "inbox three"}
     assert "F" in _flags(inbox["inbox three"])
     assert _flags(inbox["inbox one"]) == "FS"
+
+
+def test_mbsync_over_starttls(
+    mbsync: str,
+    imap_server: Callable[[], Listeners],
+    alice: Account,
+    tmp_path: Path,
+) -> None:
+    """The 143-style listener: mbsync says STARTTLS and sends its next command as soon as the
+    handshake is done (a command the server must not drop). Every run must work."""
+    inbox = get_folder_by_special_use(alice, "inbox")
+    for subject in ("plain one", "plain two"):
+        do_append(acting_account=alice, folder=inbox, data=_message(subject))
+    _, secret = do_create_app_password(alice, "mbsync")
+    listeners = imap_server()
+    config = _mbsync_config(
+        tmp_path, listeners.starttls, listeners.cert, alice.address, secret, tls="STARTTLS"
+    )
+    local = tmp_path / "local"
+
+    _sync(mbsync, config)
+    files = _files(local / "INBOX")
+    assert set(files) == {"plain one", "plain two"}
+    one = files["plain one"]
+    one.rename(one.parent.parent / "cur" / (one.name.split(":2,")[0] + ":2,S"))
+    for _ in range(5):  # each run is a new connection: a new STARTTLS handshake
+        _sync(mbsync, config)
+
+    api = token_client(alice)
+    listed = _api_messages(api, inbox.pk)
+    assert listed["plain one"]["flags"]["seen"] is True
+    assert listed["plain two"]["flags"]["seen"] is False
