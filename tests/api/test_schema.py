@@ -49,6 +49,7 @@ PATHS = {
     "/api/v1/admin/domains/{name}": {"get", "patch", "delete"},
     "/api/v1/admin/domains/{name}/catchall": {"put", "delete"},
     "/api/v1/admin/domains/{name}/dkim": {"get", "post"},
+    "/api/v1/admin/domains/{name}/dkim/{selector}/activate": {"post"},
     "/api/v1/admin/domains/{name}/dns": {"get"},
     "/api/v1/admin/accounts": {"get", "post"},
     "/api/v1/admin/accounts/{id}": {"get", "patch", "delete"},
