@@ -177,7 +177,14 @@ def test_a_crash_looping_worker_never_takes_web_and_smtp_down(stack: Stack) -> N
         worker = stack.child("worker")
         assert worker
         os.kill(worker, signal.SIGKILL)
-    wait_until(lambda: stack.running() and stack.child("worker") not in (None, worker), "worker")
+    wait_until(
+        lambda: (
+            stack.running()
+            and stack.child("worker") not in (None, worker)
+            and len(stack.pids("worker")) == kills + 1
+        ),  # its console line may come just after
+        "the last restart",
+    )
     text = stack.text()
     assert f"failure {kills} in a row" in text
     delays = [
