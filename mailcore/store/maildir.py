@@ -366,33 +366,54 @@ class _StemIndex:
     """Per-process hint of which file in a new/ or cur/ directory holds a stem (an LF-layout
     name carries S=, which no caller knows, so it cannot be stat()ed by name). Entries are
     checked before use and a miss rescans, so a stale hint costs a rescan, never a wrong file.
-    Bounded by STEM_CACHE_NAMES names over all directories (least recently used go first)."""
+    Two files with one stem in a directory (a repeated delivery about to be rolled back, a copy
+    left by another client) are told apart by their ':2,' letters. Bounded by
+    STEM_CACHE_NAMES names over all directories (least recently used go first); a directory
+    larger than that is scanned on every lookup."""
 
     def __init__(self, max_names: int = STEM_CACHE_NAMES) -> None:
         self._lock = threading.Lock()
-        self._dirs: OrderedDict[str, tuple[int, dict[str, str]]] = OrderedDict()
+        self._dirs: OrderedDict[str, tuple[int, dict[str, str], dict[str, list[str]]]] = (
+            OrderedDict()
+        )
         self._names = 0
         self._max = max_names
 
-    def find(self, directory: Path, stem: str) -> Path | None:
+    @staticmethod
+    def _pick(
+        names: dict[str, str], dups: dict[str, list[str]], stem: str, info: str
+    ) -> str | None:
+        many = dups.get(stem)
+        if many:
+            return next((n for n in many if split_filename(n)[1] == info), many[0])
+        return names.get(stem)
+
+    def find(self, directory: Path, stem: str, info: str = "") -> Path | None:
         try:
             mtime = os.stat(directory).st_mtime_ns
         except FileNotFoundError:
             return None
         ident = str(directory)
+        name: str | None = None
         with self._lock:
             cached = self._dirs.get(ident)
-            name = cached[1].get(stem) if cached is not None and cached[0] == mtime else None
             if cached is not None:
+                if cached[0] == mtime:
+                    name = self._pick(cached[1], cached[2], stem, info)
                 self._dirs.move_to_end(ident)
         if name is not None and os.path.lexists(directory / name):
             return directory / name
         names: dict[str, str] = {}
+        dups: dict[str, list[str]] = {}
         try:
             with os.scandir(directory) as it:
                 for entry in it:
-                    if not entry.name.startswith("."):
-                        names.setdefault(key_stem(split_filename(entry.name)[0]), entry.name)
+                    if entry.name.startswith("."):
+                        continue
+                    stem_of = key_stem(split_filename(entry.name)[0])
+                    first = names.setdefault(stem_of, entry.name)
+                    if first != entry.name:
+                        dups.setdefault(stem_of, [first]).append(entry.name)
         except FileNotFoundError:
             return None
         with self._lock:
@@ -400,12 +421,12 @@ class _StemIndex:
             if old is not None:
                 self._names -= len(old[1])
             if len(names) <= self._max:
-                self._dirs[ident] = (mtime, names)  # mtime from before the scan: safe side
+                self._dirs[ident] = (mtime, names, dups)  # mtime from before the scan
                 self._names += len(names)
                 while self._names > self._max:
-                    _, (_, dropped) = self._dirs.popitem(last=False)
+                    _, (_, dropped, _) = self._dirs.popitem(last=False)
                     self._names -= len(dropped)
-        found = names.get(stem)
+        found = self._pick(names, dups, stem, info)
         return directory / found if found is not None else None
 
 
@@ -577,7 +598,7 @@ class Maildir:
             return d / "new" / key
         stem = key_stem(key)
         for sub in ("cur", "new") if in_cur else ("new", "cur"):
-            found = _STEMS.find(d / sub, stem)
+            found = _STEMS.find(d / sub, stem, info if sub == "cur" else "")
             if found is not None:
                 return found
         raise MessageFileMissingError(f"message file {key} is missing from {path or 'INBOX'}")

@@ -322,3 +322,14 @@ def test_fast_line_end_paths_agree_with_the_regex_definitions(tmp_path: Path) ->
                 assert reader.read_all() == crlf
                 start, length = rng.randrange(0, 45), rng.randrange(0, 45)
                 assert reader.read_range(start, length) == crlf[start : start + length]
+
+
+def test_two_files_of_one_stem_are_told_apart_by_their_flags(md: Maildir) -> None:
+    """A repeated delivery wrote a second copy beside one the user flagged meanwhile; rolling
+    the repeat back removes the repeat, not the user's copy."""
+    md.deliver("", "k1,S=171", MSG, info="F")
+    stored, created = md.deliver("", "k1,S=171", MSG, info="S")
+    assert created and len(files(md.root)) == 2
+    md.read("", "k1,S=171", in_cur=True, info="F")  # index the directory with both in it
+    md.unlink("", "k1,S=171", in_cur=stored.in_cur, info=stored.info)
+    assert [split_filename(p.name)[1] for p in files(md.root)] == ["F"]
