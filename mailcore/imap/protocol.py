@@ -298,7 +298,7 @@ class CommandReader:
                 self._reset()
                 return RawCommand(text, literals)
             size = int(match.group(2))
-            nonsync = match.group(3) == b"+"
+            nonsync = match.group(3) in {b"+", b"-"}
             if match.group(3) == b"-" and size > 4096:
                 # RFC 7888 §4: LITERAL- allows non-synchronizing literals up to 4096 only.
                 nonsync = False

@@ -95,6 +95,7 @@ class Connection(asyncio.Protocol):
             self.closed = True
             return
         self._admitted = True
+        self.server.open_connections.add(self)
         transport.set_write_buffer_limits(high=self.config.write_buffer_bytes)
         self.session = Session(self.config.session, self, self.server)
         self._task = asyncio.ensure_future(self._run())
@@ -125,6 +126,7 @@ class Connection(asyncio.Protocol):
         self.closed = True
         self.data_event.set()
         self._can_write.set()
+        self.server.open_connections.discard(self)
         if self._admitted:
             self._admitted = False
             self.server.release_ip(self.peer_ip)
@@ -189,8 +191,8 @@ class Connection(asyncio.Protocol):
             raise ConnectionResetError("TLS handshake failed")
         self.transport = transport
         self.tls = True
-        # Anything that arrived before the handshake is plaintext injection: dropped.
-        self.reader.discard_buffer()
+        # What arrives from here on came through TLS; plaintext sent before the handshake
+        # was dropped above (any later plaintext would break the handshake itself).
 
     def start_compress(self) -> None:
         # RFC 4978: raw DEFLATE both ways from the next byte on.
@@ -254,6 +256,7 @@ class ImapServer:
         self.loop = _new_loop()
         self.ports: dict[str, int] = {}
         self.tasks: set[asyncio.Task[None]] = set()
+        self.open_connections: set[Connection] = set()
         self._servers: list[asyncio.base_events.Server] = []
         self._thread: threading.Thread | None = None
         self._caps = _Caps()
@@ -348,8 +351,11 @@ class ImapServer:
             server.close()
         for task in list(self.tasks):
             task.cancel()
-        for server in self._servers:
-            await server.wait_closed()
+        for conn in list(self.open_connections):
+            if conn.transport is not None:
+                conn.transport.abort()
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=5)
 
     def stop(self) -> None:
         self.hub.stop()

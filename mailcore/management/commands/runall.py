@@ -119,6 +119,7 @@ def children(py: str, opts: dict[str, Any]) -> list[Child]:
             ),
         ),
         Child("smtp", [py, "-m", "mailcore.smtp"]),
+        Child("imap", [py, "-m", "mailcore.imap"]),
         Child("worker", worker_argv(py, opts["worker_concurrency"], opts["worker_pool"])),
         Child("beat", beat_argv(py, os.path.join(var, "celerybeat-schedule"))),
     ]
@@ -322,6 +323,8 @@ class Command(BaseCommand):
             f"  SMTP (MX, STARTTLS)       {s.SMTP_LISTEN}",
             f"  submission (STARTTLS)     {s.SUBMISSION_LISTEN}",
             f"  submission (implicit TLS) {s.SMTPS_LISTEN}",
+            f"  IMAP (STARTTLS)           {s.IMAP_LISTEN}",
+            f"  IMAP (implicit TLS)       {s.IMAPS_LISTEN}",
             f"  database                  {describe_database()}",
             f"  broker                    {describe_broker()}",
             f"  mail store (Maildir)      {s.MAIL_ROOT}",
@@ -330,7 +333,7 @@ class Command(BaseCommand):
             + (" (self-signed, created now)" if cert_created else ""),
             f"  hostname                  {s.MAIL_HOSTNAME}",
             f"  supervisor log            {log_file}",
-            "  not yet available: IMAP, POP3 — see the README",
+            "  not yet available: POP3 — see the README",
         ]
         # postmaster@ (RFC 5321 §4.5.1) and abuse@ with nowhere to go: said where it is seen.
         lines += [f"  {warning}" for warning in role_address_warnings()]

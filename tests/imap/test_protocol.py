@@ -1,0 +1,366 @@
+"""The IMAP wire format without a server: framing, literals, quoted strings, modified UTF-7,
+mailbox-name safety, every command's syntax errors (ProtocolSyntaxError → BAD)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailcore.imap.protocol import (
+    Append,
+    Atom,
+    CommandReader,
+    Fetch,
+    Limits,
+    ListCmd,
+    Literal,
+    Login,
+    NeedContinuation,
+    ProtocolSyntaxError,
+    RawCommand,
+    ReaderError,
+    Search,
+    Select,
+    SeqSet,
+    Store,
+    decode_mailbox,
+    format_seqset,
+    mutf7_decode,
+    mutf7_encode,
+    parse_command,
+    render,
+)
+
+LIMITS = Limits(max_literal_preauth=100, max_literal=1000, max_line=200, max_ranges=5)
+
+
+def read_all(data: bytes, *, authenticated: bool = True) -> list[object]:
+    reader = CommandReader(LIMITS)
+    reader.authenticated = authenticated
+    reader.feed(data)
+    events = []
+    while (event := reader.next_event()) is not None:
+        events.append(event)
+    return events
+
+
+def cmd(line: bytes, *literals: bytes, utf8: bool = False) -> object:
+    return parse_command(RawCommand(line, literals), LIMITS, utf8=utf8)
+
+
+# --- framing -------------------------------------------------------------------------------------
+
+
+def test_synchronizing_literal_asks_for_continuation_then_completes() -> None:
+    reader = CommandReader(LIMITS)
+    reader.feed(b"a1 LOGIN {5}\r\n")
+    assert reader.next_event() == NeedContinuation()
+    assert reader.next_event() is None
+    reader.feed(b'alice "pass"\r\n')
+    raw = reader.next_event()
+    assert isinstance(raw, RawCommand)
+    assert cmd(raw.text, *raw.literals) == Login("a1", "LOGIN", "alice", "pass")
+
+
+@pytest.mark.parametrize("marker", [b"{5+}", b"{5-}"])
+def test_non_synchronizing_literals_need_no_continuation(marker: bytes) -> None:
+    events = read_all(b"a LOGIN " + marker + b"\r\nalice pw\r\n")
+    assert len(events) == 1 and isinstance(events[0], RawCommand)
+    assert events[0].literals == (b"alice",)
+
+
+def test_literal_bytes_may_hold_crlf_and_nul() -> None:
+    (raw,) = read_all(b"a APPEND INBOX {7+}\r\nx\r\n\x00y\r\n\r\n")
+    assert isinstance(raw, RawCommand)
+    parsed = cmd(raw.text, *raw.literals)
+    assert isinstance(parsed, Append) and parsed.message == b"x\r\n\x00y\r\n"
+
+
+def test_literal_over_preauth_limit_refused_without_continuation() -> None:
+    events = read_all(b"a LOGIN {101}\r\n", authenticated=False)
+    assert events == [ReaderError("a", "Literal too big", "TOOBIG")]
+
+
+def test_huge_announced_literal_allocates_nothing() -> None:
+    events = read_all(b"a LOGIN {18446744073709551615}\r\nb NOOP\r\n", authenticated=False)
+    assert isinstance(events[0], ReaderError) and events[0].code == "TOOBIG"
+    assert isinstance(events[1], RawCommand) and events[1].text == b"b NOOP"
+
+
+def test_refused_non_sync_literal_is_skipped_and_session_resyncs() -> None:
+    events = read_all(b"a LOGIN {150+}\r\n" + b"x" * 150 + b" y\r\nb NOOP\r\n", authenticated=False)
+    assert isinstance(events[0], ReaderError) and not events[0].fatal
+    assert isinstance(events[1], RawCommand) and events[1].text == b"b NOOP"
+
+
+def test_absurd_non_sync_literal_is_fatal() -> None:
+    (event,) = read_all(b"a LOGIN {99999999999+}\r\n", authenticated=False)
+    assert isinstance(event, ReaderError) and event.fatal
+
+
+def test_literal_minus_over_4096_is_synchronizing() -> None:
+    reader = CommandReader(Limits())
+    reader.authenticated = True
+    reader.feed(b"a APPEND INBOX {5000-}\r\n")
+    assert reader.next_event() == NeedContinuation()
+
+
+def test_overlong_line_answers_and_next_command_works() -> None:
+    events = read_all(b"a NOOP " + b"x" * 500 + b"\r\nb NOOP\r\n")
+    assert isinstance(events[0], ReaderError) and events[0].code == "TOOBIG"
+    assert events[1] == RawCommand(b"b NOOP", ())
+
+
+def test_nul_in_command_line_refused() -> None:
+    events = read_all(b'a LOGIN "al\x00ice" pw\r\nb NOOP\r\n')
+    assert isinstance(events[0], ReaderError) and events[0].tag == "a"
+    assert events[1] == RawCommand(b"b NOOP", ())
+
+
+def test_bare_lf_line_end_accepted() -> None:
+    assert read_all(b"a NOOP\n") == [RawCommand(b"a NOOP", ())]
+
+
+# --- quoted strings, literals, astrings ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "user", "password"),
+    [
+        (b'a LOGIN "a b" "p\\"w"', "a b", 'p"w'),
+        (b'a LOGIN "x\\\\y" ""', "x\\y", ""),
+        (b"a LOGIN alice secret", "alice", "secret"),
+        (b'a LOGIN "\xed\x95\x9c" pw', "한", "pw"),
+    ],
+)
+def test_login_strings(line: bytes, user: str, password: str) -> None:
+    assert cmd(line) == Login("a", "LOGIN", user, password)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'a LOGIN "unterminated pw',
+        b'a LOGIN "bad \\n escape" pw',
+        b"a LOGIN onlyone",
+        b"a LOGIN a b c",
+        b"a LOGIN (a) b",
+        b'a LOGIN "\xff" pw',
+    ],
+)
+def test_login_syntax_errors(line: bytes) -> None:
+    with pytest.raises(ProtocolSyntaxError) as err:
+        cmd(line)
+    assert err.value.tag == "a"
+
+
+# --- modified UTF-7 and mailbox names --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "wire"),
+    [
+        ("받은메일함", "&vBvHQLpUx3zVaA-"),
+        ("A&B", "A&-B"),
+        ("Entwürfe", "Entw&APw-rfe"),
+        ("~peter/mail/台北/日本語", "~peter/mail/&U,BTFw-/&ZeVnLIqe-"),
+        ("😀", "&2D3eAA-"),
+    ],
+)
+def test_mutf7_round_trip(text: str, wire: str) -> None:
+    assert mutf7_encode(text) == wire
+    assert mutf7_decode(wire) == text
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        "&vBvHQLpUx3zVaA",  # unterminated
+        "&AGE-",  # encodes printable ASCII 'a'
+        "&vBvHQLpUx3zVaA-&vBvHQLpUx3zVaA-",  # two adjacent runs: not canonical
+        "&Jjo!-",  # not base64
+        "&2D0-",  # lone surrogate
+        "caf\u00e9",  # 8-bit in a 7-bit name
+        "&ZeVnLIqe",
+    ],
+)
+def test_invalid_mutf7_refused(wire: str) -> None:
+    with pytest.raises(ProtocolSyntaxError):
+        mutf7_decode(wire)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["..", "a/../b", "/abs", "a//b", "a/", "~root", "a/~b", "a\x00b", "a\tb", "a/./b", "a\\b"],
+)
+def test_unsafe_mailbox_names_refused(name: str) -> None:
+    with pytest.raises(ProtocolSyntaxError):
+        decode_mailbox(name, utf8=False)
+
+
+def test_mailbox_names_decode() -> None:
+    assert decode_mailbox("inbox", utf8=False) == "INBOX"
+    assert decode_mailbox("Inbox/Sub", utf8=False) == "INBOX/Sub"
+    assert decode_mailbox("&vBvHQLpUx3zVaA-/Work", utf8=False) == "받은메일함/Work"
+    assert decode_mailbox("받은메일함", utf8=True) == "받은메일함"
+
+
+def test_select_parses_mutf7_literal_and_qresync() -> None:
+    parsed = cmd(b"t SELECT &vBvHQLpUx3zVaA-")
+    assert isinstance(parsed, Select) and parsed.mailbox == "받은메일함"
+    parsed = cmd(b"t EXAMINE \x00 (QRESYNC (67890007 20050715194045000 41:211,214:541))", b"Sent")
+    assert isinstance(parsed, Select) and parsed.mailbox == "Sent" and parsed.name == "EXAMINE"
+    assert parsed.qresync is not None and parsed.qresync[:2] == (67890007, 20050715194045000)
+
+
+# --- sequence sets, fetch, store, search -------------------------------------------------------
+
+
+def test_seqset_resolution() -> None:
+    parsed = cmd(b"a FETCH 5:3,*,1 FLAGS")
+    assert isinstance(parsed, Fetch)
+    assert parsed.seqset.resolve(10) == [(1, 1), (3, 5), (10, 10)]
+    assert SeqSet(((4, 0),)).resolve(2) == [(2, 4)]
+    assert format_seqset([1, 2, 3, 7, 9, 10]) == "1:3,7,9:10"
+
+
+def test_fetch_attributes() -> None:
+    parsed = cmd(
+        b"a UID FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (From To)]<0.100>"
+        b" BODY[1.2.MIME] BINARY.PEEK[1] RFC822.SIZE) (CHANGEDSINCE 12345)"
+    )
+    assert isinstance(parsed, Fetch) and parsed.uid and parsed.changedsince == 12345
+    names = [
+        (a.name, a.section.render() if a.section else None, a.partial, a.peek) for a in parsed.atts
+    ]
+    assert names == [
+        ("UID", None, None, False),
+        ("FLAGS", None, None, False),
+        ("BODY", "HEADER.FIELDS (FROM TO)", (0, 100), True),
+        ("BODY", "1.2.MIME", None, False),
+        ("BINARY", "1", None, True),
+        ("RFC822.SIZE", None, None, False),
+    ]
+    assert [a.name for a in cmd(b"a FETCH 1 FAST").atts] == [  # type: ignore[union-attr]
+        "FLAGS",
+        "INTERNALDATE",
+        "RFC822.SIZE",
+    ]
+
+
+def test_store_and_search() -> None:
+    parsed = cmd(b"a UID STORE 1:3 (UNCHANGEDSINCE 7) -FLAGS.SILENT (\\Seen $Junk)")
+    assert isinstance(parsed, Store)
+    assert (parsed.mode, parsed.silent, parsed.flags, parsed.unchangedsince) == (
+        "-",
+        True,
+        ("\\Seen", "$Junk"),
+        7,
+    )
+    parsed = cmd(
+        b"a UID SEARCH RETURN (MIN COUNT) CHARSET UTF-8 OR FROM x (UNSEEN SINCE 1-Feb-2024)"
+    )
+    assert isinstance(parsed, Search) and parsed.return_opts == ("MIN", "COUNT")
+    assert parsed.key.op == "OR"
+
+
+def test_list_extended() -> None:
+    parsed = cmd(b'a LIST (SUBSCRIBED) "" ("INBOX" "%") RETURN (CHILDREN STATUS (MESSAGES SIZE))')
+    assert isinstance(parsed, ListCmd)
+    assert parsed.patterns == ("INBOX", "%") and parsed.status_items == ("MESSAGES", "SIZE")
+
+
+def test_deep_nesting_refused() -> None:
+    with pytest.raises(ProtocolSyntaxError):
+        cmd(b"a SEARCH " + b"(" * 100 + b"ALL" + b")" * 100)
+    with pytest.raises(ProtocolSyntaxError):
+        cmd(b"a SEARCH " + b"NOT " * 100 + b"ALL")
+
+
+def test_too_many_ranges_refused() -> None:
+    with pytest.raises(ProtocolSyntaxError):
+        cmd(b"a FETCH 1,3,5,7,9,11,13 FLAGS")
+
+
+# Every command, with malformed arguments: a syntax error naming the tag (answered BAD).
+BAD_COMMANDS = [
+    b"a",
+    b"a FOO",
+    b"a NOOP extra",
+    b"a CAPABILITY x",
+    b"a LOGOUT now",
+    b"a STARTTLS x",
+    b"a LOGIN",
+    b"a AUTHENTICATE",
+    b"a ENABLE",
+    b"a ID",
+    b'a ID ("name")',
+    b"a SELECT",
+    b"a SELECT INBOX (BOGUS)",
+    b"a EXAMINE",
+    b"a CREATE",
+    b"a CREATE ../etc",
+    b"a DELETE",
+    b"a RENAME INBOX",
+    b"a SUBSCRIBE",
+    b"a UNSUBSCRIBE",
+    b"a LIST",
+    b'a LIST ""',
+    b'a LIST (BOGUS) "" *',
+    b'a LSUB ""',
+    b"a STATUS INBOX",
+    b"a STATUS INBOX (BOGUS)",
+    b"a STATUS INBOX ()",
+    b"a APPEND INBOX",
+    b'a APPEND INBOX (\\Seen) "bad date" \x00',
+    b"a CHECK now",
+    b"a CLOSE now",
+    b"a UNSELECT now",
+    b"a EXPUNGE 1",
+    b"a UID EXPUNGE",
+    b"a SEARCH",
+    b"a SEARCH BOGUS",
+    b"a SEARCH SINCE 32-Jan-2024",
+    b"a SEARCH OR SEEN",
+    b"a FETCH",
+    b"a FETCH 1",
+    b"a FETCH 0 FLAGS",
+    b"a FETCH 1:x FLAGS",
+    b"a FETCH 1 (BOGUS)",
+    b"a FETCH 1 BODY[4.BOGUS]",
+    b"a FETCH 1 BODY[]<0.0>",
+    b"a FETCH 1 ()",
+    b"a STORE 1 FLAGS",
+    b"a STORE 1 BOGUS (\\Seen)",
+    b"a STORE 1 +FLAGS (\\Bogus)",
+    b"a COPY 1",
+    b"a MOVE",
+    b"a UID",
+    b"a UID LOGIN x y",
+    b"a SORT (BOGUS) UTF-8 ALL",
+    b"a SORT (DATE REVERSE) UTF-8 ALL",
+    b"a THREAD BOGUS UTF-8 ALL",
+    b"a IDLE now",
+    b"a NAMESPACE x",
+    b"a COMPRESS",
+    b"a GETQUOTAROOT",
+    b"a GETQUOTA",
+]
+
+
+@pytest.mark.parametrize("line", BAD_COMMANDS)
+def test_syntax_errors(line: bytes) -> None:
+    literals = (b"msg",) if b"\x00" in line else ()
+    with pytest.raises(ProtocolSyntaxError):
+        cmd(line, *literals)
+
+
+# --- serializer --------------------------------------------------------------------------------
+
+
+def test_render_nested_values() -> None:
+    value = ["a b", 12, None, ['q"\\', b"\r\n"], Atom("\\Seen"), Literal(b"xy"), "한"]
+    assert render(value) == (
+        b'("a b" 12 NIL ("q\\"\\\\" {2}\r\n\r\n) \\Seen {2}\r\nxy {3}\r\n\xed\x95\x9c)'
+    )
+    assert render("한", utf8=True) == b'"\xed\x95\x9c"'
+    assert render("line\r\nbreak") == b"{11}\r\nline\r\nbreak"
