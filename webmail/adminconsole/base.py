@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from mailcore.directory.actions import do_record_audit
 from mailcore.directory.roles import AdminScope, get_admin_scope
 from mailcore.errors import AdminForbiddenError
+from webmail.accounts.current import current_account
 from webmail.api.clientip import client_ip
 
 M = TypeVar("M", bound=Model)
@@ -32,7 +33,7 @@ class IsAdministrator(BasePermission):
     message = "This needs an administrator account."
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        scope = get_admin_scope(request.user)
+        scope = get_admin_scope(current_account(request))
         if scope is None:
             return False
         if getattr(view, "superadmin_only", False) and not scope.is_superadmin:

@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 
 from mailcore.directory.models import Account
 from mailcore.ratelimit import AuthStatus, authenticate
+from webmail.accounts.current import current_account
 from webmail.api.clientip import client_ip
 from webmail.api.errors import InvalidCredentials, LoginBlocked
 from webmail.api.serializers import (
@@ -119,7 +120,7 @@ class TokenView(APIView):
         operation_id="auth_token_destroy", request=None, responses={204: None, 401: ErrorSerializer}
     )
     def delete(self, request: Request) -> Response:
-        revoke_token(request.user)
+        revoke_token(current_account(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -153,7 +154,7 @@ class SessionView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        return Response(SessionUserSerializer(request.user).data)
+        return Response(SessionUserSerializer(current_account(request)).data)
 
     @extend_schema(
         operation_id="auth_session_create",

@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from mailcore.mime import ParsedMessage, parse_message, sanitize_html
 from mailcore.store.models import Message
 from mailcore.store.queries import access_message, read_message_bytes
+from webmail.accounts.current import current_account
 from webmail.accounts.queries import remote_images_allowed
 from webmail.api.cidsign import sign_cid_access
 from webmail.api.downloads import normalize_type
@@ -149,11 +150,11 @@ class MessageBodyView(_BytesView):
         "sender under policy 'ask'). Inline image URLs work without cookies for 1 hour.",
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
-        message = access_message(request.user, pk)
+        message = access_message(current_account(request), pk)
         query = BodyQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         load_remote = bool(query.validated_data["images"]) or remote_images_allowed(
-            request.user, message.from_addr
+            current_account(request), message.from_addr
         )
         parsed = parse_message(read_message_bytes(message))
         response = HttpResponse(

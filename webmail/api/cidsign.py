@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from mailcore.errors import NotFoundError
 from mailcore.store.models import Message
 from mailcore.store.queries import access_message
+from webmail.accounts.current import current_account
 from webmail.accounts.queries import get_active_account
 
 CID_URL_MAX_AGE = 3600  # seconds; a body left open longer is reloaded to get fresh URLs
@@ -51,7 +52,7 @@ def access_message_for_cid(request: Request, message_id: int) -> Message:
         if account_id is not None:
             return access_message(get_active_account(account_id), message_id)
     if request.user.is_authenticated:
-        return access_message(request.user, message_id)
+        return access_message(current_account(request), message_id)
     if sig is not None:
         raise NotFoundError("bad or expired image signature")
     raise NotAuthenticated

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from mailcore.errors import InvalidMessageError, MessageTooLargeError
 from mailcore.mime.build import check_header_text, normalise_content_type
+from webmail.accounts.current import current_account
 from webmail.api.compose_serializers import (
     ComposeLimitsSerializer,
     DeliveryReportSerializer,
@@ -126,7 +127,7 @@ class UploadListView(APIView):
             filename = check_header_text(file.name or "attachment", "file", limit=255)
         try:
             upload = do_create_upload(
-                acting_account=request.user,
+                acting_account=current_account(request),
                 filename=filename,
                 content_type=normalise_content_type(file.content_type or ""),
                 chunks=file.chunks(),
@@ -153,7 +154,10 @@ class UploadDetailView(APIView):
         responses={204: OpenApiResponse(description="removed"), 404: NOT_FOUND},
     )
     def delete(self, request: Request, pk: int) -> Response:
-        do_delete_upload(acting_account=request.user, upload=access_upload(request.user, pk))
+        do_delete_upload(
+            acting_account=current_account(request),
+            upload=access_upload(current_account(request), pk),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -171,7 +175,9 @@ class SendView(APIView):
         data = SendInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         with _as_field_errors():
-            result = do_send_message(acting_account=request.user, form=_form(data.validated_data))
+            result = do_send_message(
+                acting_account=current_account(request), form=_form(data.validated_data)
+            )
         return Response(SendResultSerializer(result).data, status=status.HTTP_201_CREATED)
 
 
@@ -186,7 +192,9 @@ class DraftListView(APIView):
         data = DraftInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         with _as_field_errors():
-            draft = do_save_draft(acting_account=request.user, form=_form(data.validated_data))
+            draft = do_save_draft(
+                acting_account=current_account(request), form=_form(data.validated_data)
+            )
         return Response(MessageListItemSerializer(draft).data, status=status.HTTP_201_CREATED)
 
 
@@ -197,7 +205,7 @@ class DraftDetailView(APIView):
         description="The compose fields of a draft, to reopen it in an editor.",
     )
     def get(self, request: Request, pk: int) -> Response:
-        return Response(DraftFieldsSerializer(read_draft(request.user, pk)).data)
+        return Response(DraftFieldsSerializer(read_draft(current_account(request), pk)).data)
 
     @extend_schema(
         operation_id="drafts_update",
@@ -207,12 +215,14 @@ class DraftDetailView(APIView):
         "removed. The answer carries the NEW id; use it for the next save.",
     )
     def put(self, request: Request, pk: int) -> Response:
-        old = access_draft(request.user, pk)
+        old = access_draft(current_account(request), pk)
         data = DraftInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         with _as_field_errors():
             draft = do_save_draft(
-                acting_account=request.user, form=_form(data.validated_data), replace=old
+                acting_account=current_account(request),
+                form=_form(data.validated_data),
+                replace=old,
             )
         return Response(MessageListItemSerializer(draft).data)
 
@@ -221,7 +231,10 @@ class DraftDetailView(APIView):
         responses={204: OpenApiResponse(description="removed"), 404: NOT_FOUND},
     )
     def delete(self, request: Request, pk: int) -> Response:
-        do_delete_draft(acting_account=request.user, draft=access_draft(request.user, pk))
+        do_delete_draft(
+            acting_account=current_account(request),
+            draft=access_draft(current_account(request), pk),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -233,5 +246,5 @@ class MessageDeliveryView(APIView):
         "delivered, deferred (with the last reply) or bounced. Empty for other messages.",
     )
     def get(self, request: Request, pk: int) -> Response:
-        report = get_delivery_report(request.user, pk)
+        report = get_delivery_report(current_account(request), pk)
         return Response(DeliveryReportSerializer({"recipients": report}).data)

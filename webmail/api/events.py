@@ -32,6 +32,7 @@ from rest_framework.views import APIView
 
 from mailcore.store.changes import Change
 from mailcore.store.watch import Watcher, folder_states, release_connection, watch
+from webmail.accounts.current import current_account
 from webmail.api.errors import error_response
 from webmail.api.serializers import ErrorSerializer
 
@@ -218,7 +219,7 @@ class EventsView(APIView):
         "after a few minutes and the browser reconnects. New mail arrives within 2 s.",
     )
     def get(self, request: Request) -> StreamingHttpResponse | Response:
-        account_id = request.user.pk
+        account_id = current_account(request).pk
         if not SLOTS.take(account_id):
             response = error_response(
                 "too_many_streams",

@@ -21,6 +21,7 @@ from mailcore.store.queries import (
     list_contacts,
     search_messages,
 )
+from webmail.accounts.current import current_account
 from webmail.api.pagination import InvalidCursor, decode_opaque, encode_opaque
 from webmail.api.serializers import (
     ErrorSerializer,
@@ -101,12 +102,14 @@ class SearchView(APIView):
         query = SearchQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        folder = access_folder(request.user, data["folder"]) if "folder" in data else None
+        folder = (
+            access_folder(current_account(request), data["folder"]) if "folder" in data else None
+        )
         limit = data.get("limit", settings.API_PAGE_SIZE)
         before_id = decode_search_cursor(data["cursor"]) if "cursor" in data else None
         # One row more than asked says whether another page exists, without a COUNT.
         rows = search_messages(
-            request.user, data["q"], folder=folder, before_id=before_id, limit=limit + 1
+            current_account(request), data["q"], folder=folder, before_id=before_id, limit=limit + 1
         )
         page = rows[:limit]
         next_cursor = encode_search_cursor(page[-1].pk) if len(rows) > limit else None
@@ -128,6 +131,6 @@ class ContactsView(APIView):
         query = ContactsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         contacts = list_contacts(
-            request.user, query.validated_data.get("q", ""), limit=CONTACTS_LIMIT
+            current_account(request), query.validated_data.get("q", ""), limit=CONTACTS_LIMIT
         )
         return Response(ContactSerializer(contacts, many=True).data)

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from mailcore.store.actions import do_create_folder, do_delete_folder, do_rename_folder
 from mailcore.store.queries import access_folder, list_folders_with_counts, list_messages
+from webmail.accounts.current import current_account
 from webmail.api.pagination import decode_cursor, encode_cursor
 from webmail.api.serializers import (
     ErrorSerializer,
@@ -32,7 +33,7 @@ CONFLICT = OpenApiResponse(ErrorSerializer, description="a folder of that name e
 class FolderListView(APIView):
     @extend_schema(operation_id="folders_list", responses={200: FolderListSerializer})
     def get(self, request: Request) -> Response:
-        folders = list_folders_with_counts(request.user)
+        folders = list_folders_with_counts(current_account(request))
         return Response(FolderListSerializer({"results": folders}).data)
 
     @extend_schema(
@@ -43,7 +44,9 @@ class FolderListView(APIView):
     def post(self, request: Request) -> Response:
         data = FolderNameSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        folder = do_create_folder(acting_account=request.user, name=data.validated_data["name"])
+        folder = do_create_folder(
+            acting_account=current_account(request), name=data.validated_data["name"]
+        )
         return Response(FolderSerializer(folder).data, status=status.HTTP_201_CREATED)
 
 
@@ -54,11 +57,11 @@ class FolderDetailView(APIView):
         responses={200: FolderSerializer, 400: INVALID, 404: NOT_FOUND, 409: CONFLICT},
     )
     def patch(self, request: Request, pk: int) -> Response:
-        folder = access_folder(request.user, pk)
+        folder = access_folder(current_account(request), pk)
         data = FolderNameSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         folder = do_rename_folder(
-            acting_account=request.user, folder=folder, name=data.validated_data["name"]
+            acting_account=current_account(request), folder=folder, name=data.validated_data["name"]
         )
         return Response(FolderSerializer(folder).data)
 
@@ -73,7 +76,10 @@ class FolderDetailView(APIView):
         },
     )
     def delete(self, request: Request, pk: int) -> Response:
-        do_delete_folder(acting_account=request.user, folder=access_folder(request.user, pk))
+        do_delete_folder(
+            acting_account=current_account(request),
+            folder=access_folder(current_account(request), pk),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -87,7 +93,7 @@ class FolderMessagesView(APIView):
         f"capped at {settings.API_MAX_PAGE_SIZE}.",
     )
     def get(self, request: Request, pk: int) -> Response:
-        folder = access_folder(request.user, pk)
+        folder = access_folder(current_account(request), pk)
         query = MessageListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         limit = query.validated_data.get("limit", settings.API_PAGE_SIZE)

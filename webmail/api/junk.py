@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from mailcore.store.actions import do_empty_folder, do_mark_spam
 from mailcore.store.queries import access_folder, access_messages
+from webmail.accounts.current import current_account
 from webmail.api.serializers import (
     BulkIdsSerializer,
     ErrorSerializer,
@@ -44,7 +45,10 @@ class FolderEmptyView(APIView):
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        do_empty_folder(acting_account=request.user, folder=access_folder(request.user, pk))
+        do_empty_folder(
+            acting_account=current_account(request),
+            folder=access_folder(current_account(request), pk),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -66,8 +70,10 @@ class SpamView(APIView):
     def post(self, request: Request) -> Response:
         data = SpamSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        messages = access_messages(request.user, data.validated_data["ids"])
+        messages = access_messages(current_account(request), data.validated_data["ids"])
         moved = do_mark_spam(
-            acting_account=request.user, messages=messages, spam=data.validated_data["spam"]
+            acting_account=current_account(request),
+            messages=messages,
+            spam=data.validated_data["spam"],
         )
         return Response(SpamResultSerializer({"moved": moved}).data)

@@ -37,6 +37,7 @@ from mailcore.store.queries import (
     access_messages,
     read_message_bytes,
 )
+from webmail.accounts.current import current_account
 from webmail.accounts.queries import remote_images_allowed
 from webmail.api.cidsign import access_message_for_cid
 from webmail.api.downloads import (
@@ -149,7 +150,7 @@ class MessageDetailView(APIView):
         'does not mark the message seen: PATCH {"seen": true} does.',
     )
     def get(self, request: Request, pk: int) -> Response:
-        message = access_message(request.user, pk)
+        message = access_message(current_account(request), pk)
         query = MessageDetailQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         parsed = parse_message(read_message_bytes(message))
@@ -157,7 +158,7 @@ class MessageDetailView(APIView):
             message,
             parsed,
             remote_images=query.validated_data["remote_images"],
-            images_allowed=remote_images_allowed(request.user, message.from_addr),
+            images_allowed=remote_images_allowed(current_account(request), message.from_addr),
         )
         return Response(MessageDetailSerializer(detail).data)
 
@@ -169,21 +170,27 @@ class MessageDetailView(APIView):
         "(it gets a new uid there). Unknown fields are refused.",
     )
     def patch(self, request: Request, pk: int) -> Response:
-        message = access_message(request.user, pk)
+        message = access_message(current_account(request), pk)
         data = MessagePatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         changes = data.validated_data
         # Resolve the destination before changing anything: a foreign folder id is a 404 with
         # the message untouched.
         destination = (
-            access_folder(request.user, changes["folder"]) if "folder" in changes else None
+            access_folder(current_account(request), changes["folder"])
+            if "folder" in changes
+            else None
         )
         add = [name for name in _PATCH_FLAGS if changes.get(name) is True]
         remove = [name for name in _PATCH_FLAGS if changes.get(name) is False]
         if add or remove:
-            do_set_flags(acting_account=request.user, messages=[message], add=add, remove=remove)
+            do_set_flags(
+                acting_account=current_account(request), messages=[message], add=add, remove=remove
+            )
         if destination is not None:
-            do_move(acting_account=request.user, messages=[message], destination=destination)
+            do_move(
+                acting_account=current_account(request), messages=[message], destination=destination
+            )
         return Response(MessageListItemSerializer(message).data)
 
     @extend_schema(
@@ -195,7 +202,10 @@ class MessageDetailView(APIView):
         },
     )
     def delete(self, request: Request, pk: int) -> Response:
-        do_delete_messages(acting_account=request.user, messages=[access_message(request.user, pk)])
+        do_delete_messages(
+            acting_account=current_account(request),
+            messages=[access_message(current_account(request), pk)],
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -213,10 +223,10 @@ class BulkMoveView(APIView):
     def post(self, request: Request) -> Response:
         data = BulkMoveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        destination = access_folder(request.user, data.validated_data["folder"])
+        destination = access_folder(current_account(request), data.validated_data["folder"])
         ids = data.validated_data["ids"]
-        messages = _in_request_order(ids, access_messages(request.user, ids))
-        do_move(acting_account=request.user, messages=messages, destination=destination)
+        messages = _in_request_order(ids, access_messages(current_account(request), ids))
+        do_move(acting_account=current_account(request), messages=messages, destination=destination)
         return Response(MessageResultsSerializer({"results": messages}).data)
 
 
@@ -231,9 +241,9 @@ class BulkFlagsView(APIView):
         data = BulkFlagsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         ids = data.validated_data["ids"]
-        messages = _in_request_order(ids, access_messages(request.user, ids))
+        messages = _in_request_order(ids, access_messages(current_account(request), ids))
         do_set_flags(
-            acting_account=request.user,
+            acting_account=current_account(request),
             messages=messages,
             add=data.validated_data["add"],
             remove=data.validated_data["remove"],
@@ -251,8 +261,8 @@ class BulkDeleteView(APIView):
     def post(self, request: Request) -> Response:
         data = BulkIdsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        messages = access_messages(request.user, data.validated_data["ids"])
-        result = do_delete_messages(acting_account=request.user, messages=messages)
+        messages = access_messages(current_account(request), data.validated_data["ids"])
+        result = do_delete_messages(acting_account=current_account(request), messages=messages)
         return Response(DeleteResultSerializer(result).data)
 
 
@@ -295,7 +305,7 @@ class MessageRawView(_BytesView):
         },
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
-        message = access_message(request.user, pk)
+        message = access_message(current_account(request), pk)
         data = read_message_bytes(message)
         if request.query_params.get("view") in ("1", "true"):
             return raw_text_response(data)
@@ -315,7 +325,7 @@ class MessageAttachmentView(_BytesView):
         "application/octet-stream.",
     )
     def get(self, request: Request, pk: int, index: int) -> HttpResponse:
-        message = access_message(request.user, pk)
+        message = access_message(current_account(request), pk)
         found = get_attachment(read_message_bytes(message), index)
         if found is None:
             raise NotFoundError("no such attachment")

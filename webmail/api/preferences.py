@@ -28,6 +28,7 @@ from webmail.accounts.actions import (
     do_untrust_image_sender,
     do_update_settings,
 )
+from webmail.accounts.current import current_account
 from webmail.accounts.queries import get_preferences, list_trusted_senders
 from webmail.accounts.sessions import keep_current_session
 from webmail.api.account_serializers import (
@@ -73,7 +74,7 @@ def _signed_in_by_session(request: Request) -> bool:
 class SettingsView(APIView):
     @extend_schema(operation_id="settings_retrieve", responses={200: SettingsSerializer})
     def get(self, request: Request) -> Response:
-        return Response(_settings_data(request.user))
+        return Response(_settings_data(current_account(request)))
 
     @extend_schema(
         operation_id="settings_partial_update",
@@ -85,8 +86,10 @@ class SettingsView(APIView):
     def patch(self, request: Request) -> Response:
         data = SettingsPatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        do_update_settings(acting_account=request.user, changes=dict(data.validated_data))
-        return Response(_settings_data(request.user))
+        do_update_settings(
+            acting_account=current_account(request), changes=dict(data.validated_data)
+        )
+        return Response(_settings_data(current_account(request)))
 
 
 class PasswordView(APIView):
@@ -113,11 +116,13 @@ class PasswordView(APIView):
     def post(self, request: Request) -> Response:
         # The current password is a guess like a login's: the same limiter decides first,
         # and a wrong one counts against the client and the account (mailcore.ratelimit).
-        ip, address = client_ip(request), request.user.address
+        ip, address = client_ip(request), current_account(request).address
         check = check_auth_allowed(ip, address)
         if not check.allowed:
             raise LoginBlocked(check.retry_after)
-        data = PasswordChangeSerializer(data=request.data, context={"account": request.user})
+        data = PasswordChangeSerializer(
+            data=request.data, context={"account": current_account(request)}
+        )
         if not data.is_valid():
             wrong = data.errors.get("current_password") == ["Wrong password."]
             if wrong and isinstance(request.data, dict):
@@ -125,12 +130,12 @@ class PasswordView(APIView):
             raise ValidationError(data.errors)
         by_session = _signed_in_by_session(request)
         do_change_password(
-            acting_account=request.user,
+            acting_account=current_account(request),
             new_password=data.validated_data["new_password"],
             keep_session=request.session.session_key if by_session else None,
         )
         if by_session:
-            keep_current_session(request._request, request.user)
+            keep_current_session(request._request, current_account(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -143,7 +148,7 @@ class LogoutEverywhereView(APIView):
         "revoke its API token. App passwords (mail clients) stay; revoke them one by one.",
     )
     def post(self, request: Request) -> Response:
-        do_logout_everywhere(acting_account=request.user)
+        do_logout_everywhere(acting_account=current_account(request))
         if _signed_in_by_session(request):
             logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -154,7 +159,7 @@ class ImageSenderListView(APIView):
         operation_id="image_senders_list", responses={200: ImageSenderSerializer(many=True)}
     )
     def get(self, request: Request) -> Response:
-        senders = list_trusted_senders(request.user)
+        senders = list_trusted_senders(current_account(request))
         return Response(ImageSenderSerializer(senders, many=True).data)
 
     @extend_schema(
@@ -172,7 +177,7 @@ class ImageSenderListView(APIView):
         data = ImageSenderCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         sender, created = do_trust_image_sender(
-            acting_account=request.user, address=data.validated_data["address"]
+            acting_account=current_account(request), address=data.validated_data["address"]
         )
         return Response(
             ImageSenderSerializer(sender).data,
@@ -186,7 +191,7 @@ class ImageSenderDetailView(APIView):
         responses={204: OpenApiResponse(description="removed"), 404: NOT_FOUND},
     )
     def delete(self, request: Request, pk: int) -> Response:
-        do_untrust_image_sender(acting_account=request.user, sender_id=pk)
+        do_untrust_image_sender(acting_account=current_account(request), sender_id=pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -196,7 +201,9 @@ class AppPasswordListView(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(
-            AppPasswordSerializer(list(list_app_passwords(request.user)), many=True).data
+            AppPasswordSerializer(
+                list(list_app_passwords(current_account(request))), many=True
+            ).data
         )
 
     @extend_schema(
@@ -209,7 +216,7 @@ class AppPasswordListView(APIView):
     def post(self, request: Request) -> Response:
         data = AppPasswordCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        row, secret = do_create_app_password(request.user, data.validated_data["name"])
+        row, secret = do_create_app_password(current_account(request), data.validated_data["name"])
         created = {"id": row.pk, "name": row.name, "created_at": row.created_at, "password": secret}
         return Response(AppPasswordCreatedSerializer(created).data, status=status.HTTP_201_CREATED)
 
@@ -220,5 +227,5 @@ class AppPasswordDetailView(APIView):
         responses={204: OpenApiResponse(description="revoked"), 404: NOT_FOUND},
     )
     def delete(self, request: Request, pk: int) -> Response:
-        do_revoke_app_password(request.user, pk)
+        do_revoke_app_password(current_account(request), pk)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mailcore.store.quota import usage
+from webmail.accounts.current import current_account
 
 
 class QuotaSerializer(serializers.Serializer):
@@ -20,7 +21,7 @@ class QuotaSerializer(serializers.Serializer):
 class QuotaView(APIView):
     @extend_schema(operation_id="quota_retrieve", responses={200: QuotaSerializer})
     def get(self, request: Request) -> Response:
-        state = usage(request.user)
+        state = usage(current_account(request))
         return Response(
             QuotaSerializer(
                 {
