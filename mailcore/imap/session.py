@@ -781,7 +781,8 @@ class Session:
     async def _quota_line(self) -> None:
         from mailcore.store.quota import usage
 
-        state = await asyncdb.run_db(usage, self.acct)
+        # The account row again: an operator may have changed the quota since login.
+        state = await asyncdb.run_db(lambda: usage(Account.objects.get(pk=self.acct.pk)))
         if state.limit:
             # RFC 9208 §5.1: STORAGE in units of 1024 octets.
             await self.send(
@@ -1091,7 +1092,9 @@ class Session:
                 start, length = att.partial
                 data = data[start : start + length]
                 label += f"<{start}>"
-            return label.encode() + b" ~" + render(Literal(data))
+            # RFC 3516 §4.2: literal8 only where the content holds NUL.
+            marker = b" ~" if b"\x00" in data else b" "
+            return label.encode() + marker + render(Literal(data))
         whole_partial = att.partial if not section.part and section.text == "" else None
         data = await self._section_data(row, section, whole_partial)
         if data is None:

@@ -64,7 +64,7 @@ def test_implicit_tls_login_and_id(alice: Account, imaps_addr: tuple[str, int]) 
     c = imaplib.IMAP4_SSL(*imaps_addr, ssl_context=tls_context(), timeout=10)
     assert "AUTH=PLAIN" in c.capabilities and "STARTTLS" not in c.capabilities
     c.login("alice@example.com", PASSWORD)
-    typ, data = c.xatom("ID", '("name" "test")')
+    typ, _data = c.xatom("ID", '("name" "test")')
     assert typ == "OK"
     assert b'"name" "Mailroom"' in c.untagged_responses["ID"][0]
     c.logout()
