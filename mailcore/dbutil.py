@@ -25,7 +25,7 @@ def bulk_set(
     pk = meta.pk
     assert pk is not None
     model_fields = [meta.get_field(f) for f in fields]
-    columns = [connection.ops.quote_name(f.column) for f in model_fields]  # type: ignore[union-attr]
+    columns = [_column(f) for f in model_fields]
     width = len(fields) + 1
     values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(rows))
     # VALUES columns are called column1, column2, … on both PostgreSQL and SQLite.
@@ -36,7 +36,7 @@ def bulk_set(
     )
     sql = (
         f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v "  # noqa: S608
-        f"WHERE {table}.{connection.ops.quote_name(pk.column)} = v.column1"
+        f"WHERE {table}.{_column(pk)} = v.column1"
     )
     params: list[Any] = []
     for row in rows:
@@ -67,8 +67,8 @@ def insert_with_children(obj: models.Model, children: Sequence[models.Model], fk
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
     sql = (
-        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"  # noqa: S608
-        f" VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(pk.column)}"
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(_column(f) for f in fields)})"  # noqa: S608
+        f" VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {_column(pk)}"
     )
     if not children:
         with connection.cursor() as cursor:
@@ -83,18 +83,15 @@ def insert_with_children(obj: models.Model, children: Sequence[models.Model], fk
         [f.get_db_prep_save(f.pre_save(child, True), connection) for f in cfields]
         for child in children
     ]
-    into = (
-        f"INSERT INTO {qn(cmeta.db_table)}"
-        f" ({', '.join(qn(f.column) for f in (link, *cfields))})"  # type: ignore[union-attr]
-    )
+    into = f"INSERT INTO {qn(cmeta.db_table)} ({', '.join(_column(f) for f in (link, *cfields))})"
     with connection.cursor() as cursor:
         if insert_is_one_statement():
             # VALUES columns are column1, column2, …; typed from their first row, hence casts.
             selected = ", ".join(f"v.column{i + 1}{_cast(f)}" for i, f in enumerate(cfields))
             values = ", ".join(["(" + ", ".join(["%s"] * len(cfields)) + ")"] * len(children))
             cursor.execute(
-                f"WITH parent AS ({sql}) {into} SELECT parent.{qn(pk.column)}, {selected}"  # noqa: S608
-                f" FROM parent, (VALUES {values}) AS v RETURNING {qn(link.column)}",  # type: ignore[union-attr]
+                f"WITH parent AS ({sql}) {into} SELECT parent.{_column(pk)}, {selected}"  # noqa: S608
+                f" FROM parent, (VALUES {values}) AS v RETURNING {_column(link)}",
                 params + [p for row in crows for p in row],
             )
             obj.pk = cursor.fetchone()[0]
@@ -106,6 +103,14 @@ def insert_with_children(obj: models.Model, children: Sequence[models.Model], fk
     _mark_saved(obj)
     for child in children:
         setattr(child, link.attname, obj.pk)  # type: ignore[union-attr]
+
+
+def _column(field: Any) -> str:
+    """The quoted column of a concrete field (a reverse relation has none)."""
+    column = field.column
+    if not isinstance(column, str):
+        raise TypeError(f"{field!r} has no column of its own")
+    return connection.ops.quote_name(column)
 
 
 def _mark_saved(obj: models.Model) -> None:

@@ -4,6 +4,8 @@ never races a worker that holds the lease."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -38,7 +40,7 @@ def do_flush_queue() -> int:
         )
         QueueEntry.objects.filter(pk__in=ids).update(state=EntryState.QUEUED, next_attempt_at=now)
         for pk in ids:
-            transaction.on_commit(lambda pk=pk: dispatch(pk), robust=True)
+            transaction.on_commit(partial(dispatch, pk), robust=True)
     return len(ids)
 
 

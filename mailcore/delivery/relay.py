@@ -235,6 +235,8 @@ def dot_stuff(data: bytes) -> bytes:
 class _Client(smtplib.SMTP):
     """smtplib with a separate connect timeout and per-phase read timeouts."""
 
+    _host: str  # smtplib's own: connect()'s host, which starttls() sends as SNI (not in typeshed)
+
     def __init__(self, *, local_hostname: str, connect_timeout: float) -> None:
         self.connect_timeout = connect_timeout
         super().__init__(local_hostname=local_hostname, timeout=TIMEOUT_GREETING)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import errors, policy
+from email.headerregistry import Address
 from email.parser import HeaderParser
 from email.utils import format_datetime, make_msgid
 
@@ -134,7 +135,7 @@ def header_from_address(data: bytes) -> str:
     if len(fields) != 1:
         raise SenderNotAllowedError("the message needs exactly one From header")
     field = fields[0]
-    addresses = getattr(field, "addresses", ())
+    addresses: tuple[Address, ...] = getattr(field, "addresses", ())
     bad = [
         d
         for d in getattr(field, "defects", ())

@@ -8,7 +8,9 @@ No writes here: queue actions are mailcore.delivery.queueops.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
@@ -26,6 +28,13 @@ from mailcore.directory.models import Account, AuditLog
 from mailcore.directory.queries import UnroutedRoleAddress, list_unrouted_role_addresses
 from mailcore.directory.roles import AdminScope, list_accounts, list_domains
 from mailcore.errors import AdminForbiddenError, NotFoundError
+
+if TYPE_CHECKING:  # django-stubs' name for "a model row with these annotations"
+    from django_stubs_ext import WithAnnotations
+
+
+class _UsedBytes(TypedDict):
+    used_bytes: int
 
 
 def _domain_q(scope: AdminScope) -> Q:
@@ -198,13 +207,13 @@ def queue_size(scope: AdminScope) -> QueueSize:
     return QueueSize(by_state.get(EntryState.QUEUED, 0), by_state.get(EntryState.HELD, 0), deferred)
 
 
-def accounts_with_usage(scope: AdminScope) -> QuerySet[Account]:
+def accounts_with_usage(scope: AdminScope) -> QuerySet[WithAnnotations[Account, _UsedBytes]]:
     """Accounts in scope annotated with `used_bytes` (the sum of their folders' counters)."""
     return list_accounts(scope).annotate(used_bytes=Coalesce(Sum("folders__size_bytes"), 0))
 
 
 def storage_per_domain(scope: AdminScope) -> list[DomainUsage]:
-    used = {
+    used: dict[str, Mapping[str, Any]] = {
         row["domain__name"]: row
         for row in list_accounts(scope)
         .values("domain__name")

@@ -7,6 +7,7 @@ The admin API, and later anything else that acts for an administrator, checks th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
@@ -141,7 +142,7 @@ def attach_catchalls(domains: list[Domain]) -> None:
         d.catchall_targets = found.get(f"@{d.name}")  # type: ignore[attr-defined]
 
 
-def attach_admin_domains(accounts: list[Account]) -> None:
+def attach_admin_domains(accounts: Sequence[Account]) -> None:
     """Set `admin_domains` (A-labels) on each account: one query for the page."""
     by_account: dict[int, list[str]] = {a.pk: [] for a in accounts}
     for account_id, name in (

@@ -81,6 +81,7 @@ class ImportCommand(BaseCommand):
             audit_cli(
                 f"import.{kind}",
                 source[:200],
+                domain="",
                 account=str(opts.get("account") or ""),
                 **dict(sorted(report.counts.items())),
             )

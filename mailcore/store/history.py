@@ -148,7 +148,7 @@ def vanished_since(folder: Folder, modseq: int, *, limit: int | None = None) -> 
         .distinct()
     )
     uids = list(qs if limit is None else qs[:limit])
-    return [int(u) for u in uids]
+    return [u for u in uids if u is not None]  # none are: uid__isnull=False
 
 
 def tombstones_since(account_id: int, modseq: int) -> QuerySet[Tombstone]:

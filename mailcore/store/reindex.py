@@ -21,6 +21,7 @@ from mailcore.store.changes import Change, publish_on_commit
 from mailcore.store.history import add_tombstones, next_modseq, tombstone_folders, touch_folders
 from mailcore.store.maildir import (
     KEYWORD_LETTERS,
+    Maildir,
     StoredFile,
     flags_from_info,
     folder_name_for_path,
@@ -214,7 +215,10 @@ def fill_account_meta(account: Account, *, progress: Callable[[int], None] | Non
     return fill_imap_meta(messages, progress=progress)
 
 
-def _row_state(row: Message) -> tuple[object, ...]:
+RowState = tuple[int, int, bool, bool, bool, bool, bool, tuple[str, ...]]
+
+
+def _row_state(row: Message) -> RowState:
     """What a client sees of a row: its place and its flags."""
     flags = (row.seen, row.answered, row.flagged, row.deleted, row.draft)
     return (row.folder_id, row.uid, *flags, tuple(row.keywords))
@@ -240,7 +244,7 @@ def _create_rows(pending: list[tuple[Message, str]]) -> None:
     MessageText.objects.bulk_create([MessageText(message=m, text=t) for m, t in pending])
 
 
-def _text_of(maildir, path: str, f: StoredFile) -> str:  # type: ignore[no-untyped-def]
+def _text_of(maildir: Maildir, path: str, f: StoredFile) -> str:
     try:
         return search_text(parse_message(maildir.read(path, f.key, in_cur=f.in_cur, info=f.info)))
     except StorageError:
@@ -275,10 +279,10 @@ def _folder_for(account: Account, path: str, name: str, maildir) -> Folder:  # t
 def _new_row(
     account: Account,
     folder: Folder,
-    maildir,
+    maildir: Maildir,
     path: str,
     f: StoredFile,
-    uid: int,  # type: ignore[no-untyped-def]
+    uid: int,
     state: dict[str, bool],
     keywords: list[str],
 ) -> tuple[Message, str]:

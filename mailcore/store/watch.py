@@ -115,7 +115,7 @@ def diff_states(old: dict[int, FolderState], new: dict[int, FolderState]) -> lis
                     fid,
                     tuple(int(pk or 0) for pk, _ in gone),
                     modseq=modseq,
-                    uids=tuple(int(uid) for _, uid in gone),
+                    uids=tuple(uid for _, uid in gone if uid is not None),
                 )
             )
         arrived = max(0, now.uidnext - was.uidnext)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
@@ -37,7 +38,7 @@ class Command(ImportCommand):
             raise CommandError(f"cannot read {value}: no such file")
         data = self.read_file(value) if is_file else value.encode()
         records, skips = parse_mynetworks(
-            data, read_file=reader_relative_to(os.getcwd(), MAX_MAP_BYTES)
+            data, read_file=reader_relative_to(Path.cwd(), MAX_MAP_BYTES)
         )
         report = import_access(
             records,

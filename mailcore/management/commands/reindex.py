@@ -4,6 +4,7 @@ headers) of messages that have none yet: the backfill after upgrading to IMAP.""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ class Command(BaseCommand):
                 desc=account.address, unit="msg", disable=opts["no_progress"], file=self.stderr._out
             )
             report = reindex_account(
-                account, progress=bar.update, on_total=lambda n, b=bar: setattr(b, "total", n)
+                account, progress=bar.update, on_total=partial(setattr, bar, "total")
             )
             bar.close()
             self.stdout.write(
