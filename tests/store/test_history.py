@@ -244,3 +244,20 @@ def test_concurrent_changes_in_two_folders_get_distinct_modseqs(alice: Account) 
     assert len(modseqs) == 16 == len(set(modseqs))
     assert max(modseqs) <= history.history_state(alice.pk).highestmodseq
     assert_invariant(inbox, sent)
+
+
+def test_purge_task_keeps_the_setting_and_runs_from_beat(alice: Account, settings: Any) -> None:
+    from mailcore.store.tasks import purge_tombstones
+    from webmail.celery import app
+
+    msg = put(alice, subject="old")
+    do_expunge(acting_account=alice, messages=[msg])
+    settings.CHANGES_HISTORY_DAYS = 2
+    Tombstone.objects.update(created_at=timezone.now() - timedelta(days=1))
+    assert purge_tombstones() == 0
+    Tombstone.objects.update(created_at=timezone.now() - timedelta(days=3))
+    assert purge_tombstones() == 1
+    assert history.history_state(alice.pk).purged_modseq == fresh(folder(alice)).highestmodseq
+    app.finalize()
+    entry = app.conf.beat_schedule["change history purge"]
+    assert entry["task"] == "mailcore.purge_tombstones"
