@@ -34,7 +34,9 @@ MAX_BAD_FILES_PER_POLL = 100  # bounded: each bad file is moved out of the queue
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+    # kombu names this parameter `payload` here and `message` in AbstractChannel; its stubs
+    # copy both, so no name satisfies both supertypes (kombu passes it by position).
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Put `payload` onto `queue`: written whole, then renamed into the queue."""
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
@@ -49,8 +51,9 @@ class Channel(filesystem.Channel):
                 os.unlink(temp)
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
-    def _get(self, queue: str) -> Any:
-        """The next message of `queue`; a file that is not a whole message is dropped."""
+    def _get(self, queue: str, timeout: float | None = None) -> Any:
+        """The next message of `queue`; a file that is not a whole message is dropped.
+        (`timeout` is the base channel's signature; the filesystem poll does not wait.)"""
         for _ in range(MAX_BAD_FILES_PER_POLL):
             try:
                 return super()._get(queue)

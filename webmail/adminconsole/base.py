@@ -49,7 +49,7 @@ class AdminView(APIView):
 
     @property
     def scope(self) -> AdminScope:
-        return self.request.admin_scope  # type: ignore[attr-defined,no-any-return]
+        return self.request.admin_scope  # type: ignore[attr-defined]
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, AdminForbiddenError):

@@ -79,7 +79,8 @@ class AdminTargetsSerializer(serializers.Serializer):
 
 
 class AdminCatchallSerializer(serializers.Serializer):
-    source = serializers.CharField()
+    # A declared field called "source"; the stubs see Field.source (a str) being replaced.
+    source = serializers.CharField()  # type: ignore[assignment]
     targets = serializers.ListField(child=serializers.CharField())
 
 
@@ -237,7 +238,9 @@ class AdminAppPasswordCreatedSerializer(serializers.Serializer):
 
 
 class AdminAccountAliasCreateSerializer(serializers.Serializer):
-    source = serializers.CharField(max_length=320, help_text="the alias address to create")
+    source = serializers.CharField(  # type: ignore[assignment]
+        max_length=320, help_text="the alias address to create"
+    )
 
 
 # --- aliases -------------------------------------------------------------------------------------
@@ -250,7 +253,7 @@ class AdminAliasQuerySerializer(AdminPageQuerySerializer):
 
 class AdminAliasSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    source = serializers.CharField(help_text="'@domain' is the catch-all")
+    source = serializers.CharField(help_text="'@domain' is the catch-all")  # type: ignore[assignment]
     domain = serializers.CharField(source="domain.name")
     targets = serializers.ListField(child=serializers.CharField())
     is_catchall = serializers.BooleanField()
@@ -277,7 +280,9 @@ class AdminAliasListSerializer(serializers.Serializer):
 
 
 class AdminAliasCreateSerializer(AdminTargetsSerializer):
-    source = serializers.CharField(max_length=320, help_text="address, or '@domain' (catch-all)")
+    source = serializers.CharField(  # type: ignore[assignment]
+        max_length=320, help_text="address, or '@domain' (catch-all)"
+    )
 
 
 # --- relay rules ---------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ class ImageSenderCreateSerializer(StrictSerializer):
 
 
 class _EmptyAsNullField(serializers.CharField):
-    def to_representation(self, value: Any) -> str | None:
+    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]
         return str(value) if value else None
 
 

@@ -16,7 +16,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +25,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -126,7 +127,9 @@ def client_gone_check(meta: dict[str, Any]) -> Callable[[], bool]:
     return gone
 
 
-def event_stream(account_id: int, watcher: Watcher, gone: Callable[[], bool]) -> Iterator[bytes]:
+def event_stream(
+    account_id: int, watcher: Watcher, gone: Callable[[], bool]
+) -> Generator[bytes, None, None]:
     """retry, the current counts, then a `change` per change and `counts` after each batch,
     a heartbeat comment when nothing was written for EVENTS_HEARTBEAT_SECONDS."""
     deadline = time.monotonic() + settings.EVENTS_STREAM_SECONDS
@@ -191,11 +194,11 @@ class _JsonErrorsNegotiation(BaseContentNegotiation):
     """EventSource asks for text/event-stream: the stream sets its own type, and the errors
     before it (401, 429) are JSON whatever Accept says."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
     def select_renderer(
-        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, str]:
         return JSONRenderer(), JSONRenderer.media_type
 
@@ -233,7 +236,7 @@ class EventsView(APIView):
         except BaseException:
             SLOTS.give_back(account_id)
             raise
-        response = StreamingHttpResponse(body, content_type="text/event-stream; charset=utf-8")
-        response["Cache-Control"] = "no-cache, no-store"
-        response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
-        return response
+        stream = StreamingHttpResponse(body, content_type="text/event-stream; charset=utf-8")
+        stream["Cache-Control"] = "no-cache, no-store"
+        stream["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+        return stream

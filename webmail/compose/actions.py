@@ -7,6 +7,7 @@ before anything is built) and builds the bytes with mailcore.mime.build.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -249,7 +250,7 @@ def _prepare(account: Account, form: ComposeInput, *, for_draft: bool) -> _Prepa
 
     to, cc = form.to, form.cc
     subject, text, html = form.subject, form.text, form.html
-    in_reply_to, references = "", ()
+    in_reply_to, references = "", tuple[str, ...]()
     if original is not None and form.mode != "new":
         raw = read_message_bytes(original)
         parsed = parse_message(raw)
@@ -386,7 +387,7 @@ def do_save_draft(
     if replace is not None:
         replace = access_draft(acting_account, replace.pk)
         # The draft being replaced is the source of its own kept attachments.
-        form = ComposeInput(**{**_fields(form), "draft_id": replace.pk})
+        form = dataclasses.replace(form, draft_id=replace.pk)
     prepared = _prepare(acting_account, form, for_draft=True)
     built = _build(prepared)
     drafts = get_folder_by_special_use(acting_account, SpecialUse.DRAFTS)
@@ -400,10 +401,6 @@ def do_save_draft(
     if replace is not None:
         do_expunge(acting_account=acting_account, messages=[replace])
     return message
-
-
-def _fields(form: ComposeInput) -> dict[str, object]:
-    return {name: getattr(form, name) for name in ComposeInput.__dataclass_fields__}
 
 
 def do_delete_draft(*, acting_account: Account, draft: Message) -> None:

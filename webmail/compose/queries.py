@@ -50,7 +50,7 @@ class RecipientDelivery:
     updated_at: datetime
 
 
-_STATES = {RecipientState.PENDING: "queued"}
+_STATES: dict[str, str] = {RecipientState.PENDING: "queued"}
 
 
 def get_delivery_report(account: Account, message_id: int) -> list[RecipientDelivery]:
