@@ -99,7 +99,7 @@ def compute(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImapMeta:
     the parser's recovery rules apply (mailcore.mime.parse)."""
     raw = crlf_form(data)
     budget = [max(1, limits.max_parts)]
-    root, structure = _message(raw, limits, limits.max_depth, budget)
+    root, structure = _message(raw, 0, len(raw), limits, limits.max_depth, budget)
     fields, complete = _prefetch_block(raw, root.body_start)
     body = raw[root.body_start :]
     envelope = _envelope(root.headers)
@@ -230,20 +230,59 @@ def pick_header_fields(
 
 
 def _message(
-    raw: bytes, limits: ParseLimits, depth: int, budget: list[int]
+    raw: bytes, start: int, end: int, limits: ParseLimits, depth: int, budget: list[int]
 ) -> tuple[Any, list[Json]]:
-    """(root entity, BODYSTRUCTURE) of the message in `raw` (CRLF form)."""
-    sub = ParseLimits(
-        max_bytes=limits.max_bytes,
-        max_depth=max(0, depth),
-        max_parts=max(1, budget[0]),
-        max_header_bytes=limits.max_header_bytes,
-        max_headers=limits.max_headers,
-        max_text_chars=limits.max_text_chars,
-        max_addresses=limits.max_addresses,
-    )
-    root, _ = _parse._build(raw, sub, _parse._Defects())
+    """(root entity, BODYSTRUCTURE) of the message at raw[start:end] (CRLF form)."""
+    root = _build_span(raw, start, end, limits, max(0, depth), budget[0])
     return root, _part(raw, root, limits, depth, budget)
+
+
+def _build_span(
+    raw: bytes, start: int, end: int, limits: ParseLimits, max_depth: int, max_parts: int
+) -> Any:
+    """The entity tree of the message at raw[start:end]: mailcore.mime.parse's _build (same
+    rules, same limits, explicit stack) over a span, so an encapsulated message/rfc822 is read
+    in place: no copy per nesting level (50 levels of a 25 MB message would be 1.25 GB)."""
+    defects = _parse._Defects()
+    root: Any = None
+    count = 0
+    stack: list[tuple[int, int, int, str, Any]] = [(start, end, 0, "", None)]
+    while stack:
+        s, e, depth, parent_subtype, parent = stack.pop()
+        if count >= max(1, max_parts):
+            break
+        count += 1
+        ent = _parse._make_entity(
+            raw, s, e, depth, parent_subtype, limits, defects, root=parent is None
+        )
+        if parent is None:
+            root = ent
+        elif parent.children is not None:
+            parent.children.append(ent)
+        if ent.maintype != "multipart":
+            continue
+        if depth >= max_depth:
+            ent.opaque = True
+            continue
+        boundary = _parse._param_raw(ent.params, "boundary").rstrip()
+        spans: list[tuple[int, int]] = []
+        if boundary and len(boundary) <= _parse._MAX_BOUNDARY:
+            spans = _parse._split_multipart(
+                raw,
+                ent.body_start,
+                e,
+                boundary.encode("latin-1"),
+                max(1, max_parts - count + 1),
+                defects,
+            )
+        if spans:
+            ent.children = []
+            for a, b in reversed(spans):
+                stack.append((a, b, depth + 1, ent.subtype, ent))
+            continue
+        ent.content_type = "text/plain"  # recovery, as parse.py: the body shown as text
+    assert root is not None  # the first pop always creates it
+    return root
 
 
 def _part(raw: bytes, ent: Any, limits: ParseLimits, depth: int, budget: list[int]) -> list[Json]:
@@ -285,8 +324,7 @@ def _part(raw: bytes, ent: Any, limits: ParseLimits, depth: int, budget: list[in
         and depth > 0
         and budget[0] > 0
     ):
-        inner_raw = raw[ent.body_start : ent.end]
-        inner, inner_structure = _message(inner_raw, limits, depth - 1, budget)
+        inner, inner_structure = _message(raw, ent.body_start, ent.end, limits, depth - 1, budget)
         out += [_envelope(inner.headers), inner_structure, lines]
     elif maintype == "text":
         out.append(lines)

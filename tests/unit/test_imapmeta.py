@@ -198,3 +198,16 @@ def test_rendering_follows_the_rfc_grammar() -> None:
     assert b'(("Bob" NIL "bob" "example.org")(NIL NIL "carol" "example.net"))' in rendered
     raw8 = imapmeta.compute((MAIL / "raw8bit_cp949_header.eml").read_bytes())
     assert b"{29}\r\n" in imapmeta.render_envelope(raw8.envelope)  # 8-bit: a literal
+
+
+def test_nested_messages_are_read_in_place() -> None:
+    # 60 levels of message/rfc822 around 2.4 MB: each level is parsed where it lies (no copy
+    # per level), and the depth limit ends the nesting with an empty message.
+    data = b"Content-Type: message/rfc822\r\n\r\n" * 60 + b"Subject: end\r\n\r\n"
+    data += (b"x" * 76 + b"\r\n") * 32000
+    meta = imapmeta.compute(data)
+    depth, node = 0, meta.bodystructure
+    while node[0] == "message" and isinstance(node[8], list):
+        depth, node = depth + 1, node[8]
+    assert depth == 51  # max_depth (50) levels parsed, then the empty message
+    assert meta.bodystructure[6] == len(data) - len(b"Content-Type: message/rfc822\r\n\r\n")
