@@ -82,6 +82,7 @@ lint: install
 	$(VENV)/bin/ruff check mailcore webmail tests bench scripts
 	$(VENV)/bin/ruff format --check mailcore webmail tests bench scripts
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 fmt: install
 	$(VENV)/bin/ruff check --fix mailcore webmail tests bench scripts
