@@ -32,6 +32,8 @@ Argon2, ~1.3 s each); Dovecot's passwd-file holds {SHA256} hashes, the same cost
         .venv/bin/python bench/imap.py                 # full size: 10,000 / 100,000 / 5,000
     ... bench/imap.py --messages 2000 --big-messages 20000 --idle 500 --seconds 5   # quick
 
+Loading is part of the run: 22,000 messages took 80 s into Mailroom (one fsynced file each,
+then `reindex`), so the full size needs several minutes before the first figure.
 Every loop is bounded by a count and a time (--seconds, --max-ops, --timeout). Needs root or
 a user that may run Dovecot: as root, Dovecot's mail processes run as `nobody`.
 """
