@@ -40,6 +40,9 @@ class Folder(models.Model):
     )
     uidvalidity = models.BigIntegerField()
     uidnext = models.BigIntegerField(default=1)
+    # The account modseq of the last change in this folder: the largest modseq among its rows
+    # and tombstones, set in the same transactions (mailcore.store.history); creating, renaming
+    # or re-keying (UIDVALIDITY) the folder sets it too.
     highestmodseq = models.BigIntegerField(default=1)
     # Kept in step by the store actions in the same transactions as the rows (Dovecot keeps
     # these in its index header), so folder lists never count 100 000 rows; reindex recounts.
