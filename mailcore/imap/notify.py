@@ -133,7 +133,9 @@ class ChangeHub:
                     now[int(row[0])].append(row[1:])
                 for account_id in accounts:
                     state = tuple(now.get(account_id, ()))
-                    if account_id in known and known[account_id] != state:
+                    # A first sight notifies too: a change made between the session's own
+                    # look and this baseline would be missed otherwise.
+                    if known.get(account_id) != state:
                         self.notify(account_id)
                     known[account_id] = state
                 release_connection()

@@ -1063,8 +1063,13 @@ def parse_command(raw: RawCommand, limits: Limits, *, utf8: bool = False) -> Com
         name = c.atom().upper()
         if name not in {"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD"}:
             raise c.error(f"UID {name} is not a command")
-    cmd = _parse_args(c, tag, name, uid, limits, utf8)
-    c.end()
+    try:
+        cmd = _parse_args(c, tag, name, uid, limits, utf8)
+        c.end()
+    except ProtocolSyntaxError as exc:
+        if exc.tag == "*":
+            exc.tag = tag  # raised below the cursor (a mailbox name): still this command's
+        raise
     return cmd
 
 

@@ -350,8 +350,9 @@ BAD_COMMANDS = [
 @pytest.mark.parametrize("line", BAD_COMMANDS)
 def test_syntax_errors(line: bytes) -> None:
     literals = (b"msg",) if b"\x00" in line else ()
-    with pytest.raises(ProtocolSyntaxError):
+    with pytest.raises(ProtocolSyntaxError) as err:
         cmd(line, *literals)
+    assert err.value.tag == "a"  # the BAD carries the command's tag
 
 
 # --- serializer --------------------------------------------------------------------------------
