@@ -134,7 +134,7 @@ def envelope(headers: EmailMessage) -> list[object]:
 
     def h(name: str) -> str | None:
         v = headers.get(name)
-        return None if v is None else _nstr(str(v)).strip()
+        return None if v is None else str(v).replace("\r\n", " ").replace("\n", " ").strip()
 
     sender_from = _addresses(headers, "from")
     return [

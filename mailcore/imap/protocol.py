@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 # --- errors and limits -------------------------------------------------------------------------
 
@@ -480,11 +484,11 @@ class Cursor:
             raise self.error("expected a mailbox pattern")
         return _text(self.text[start : self.pos], self)
 
-    def paren_list(self, item: callable, depth: int = 1) -> list:  # type: ignore[valid-type]
+    def paren_list(self, item: Callable[[], _T], depth: int = 1) -> list[_T]:
         if depth > self.max_depth:
             raise self.error("too deeply nested")
         self.expect(b"(")
-        out = []
+        out: list[_T] = []
         if self.take(b")"):
             return out
         while True:
@@ -1102,10 +1106,11 @@ def _parse_args(c: Cursor, tag: str, name: str, uid: bool, limits: Limits, utf8:
         c.sp()
         if c.take(b"NIL"):
             return Id(tag, name, None)
-        items = c.paren_list(lambda: c.nstring())
-        if len(items) % 2 or len(items) > 60:
+        fields = c.paren_list(lambda: c.nstring())
+        if len(fields) % 2 or len(fields) > 60:
             raise c.error("ID takes field/value pairs")
-        return Id(tag, name, tuple((items[i], items[i + 1]) for i in range(0, len(items), 2)))
+        pairs = tuple((str(fields[i]), fields[i + 1]) for i in range(0, len(fields), 2))
+        return Id(tag, name, pairs)
     if name in {"SELECT", "EXAMINE"}:
         c.sp()
         mailbox = _mailbox(c, utf8)
@@ -1123,8 +1128,8 @@ def _parse_args(c: Cursor, tag: str, name: str, uid: bool, limits: Limits, utf8:
                     uidvalidity = c.nz_number()
                     c.sp()
                     modseq = c.number()
-                    known = None
-                    pairs = None
+                    known: SeqSet | None = None
+                    known_pairs: tuple[SeqSet, SeqSet] | None = None
                     if c.take(b" "):
                         if c.peek() != ord("("):
                             known = parse_seqset(c, limits)
@@ -1135,9 +1140,9 @@ def _parse_args(c: Cursor, tag: str, name: str, uid: bool, limits: Limits, utf8:
                             c.sp()
                             uids = parse_seqset(c, limits)
                             c.expect(b")")
-                            pairs = (seqs, uids)
+                            known_pairs = (seqs, uids)
                     c.expect(b")")
-                    qresync = (uidvalidity, modseq, known, pairs)
+                    qresync = (uidvalidity, modseq, known, known_pairs)
                 else:
                     raise c.error(f"unknown SELECT parameter {word}")
                 c.take(b" ")
@@ -1208,10 +1213,10 @@ def _parse_args(c: Cursor, tag: str, name: str, uid: bool, limits: Limits, utf8:
         c.sp()
         mailbox = _mailbox(c, utf8)
         c.sp()
-        items = [s.upper() for s in c.paren_list(lambda: c.atom())]
-        if not items or not set(items) <= _STATUS_ITEMS:
+        wanted = [s.upper() for s in c.paren_list(lambda: c.atom())]
+        if not wanted or not set(wanted) <= _STATUS_ITEMS:
             raise c.error("unknown or missing STATUS item")
-        return Status(tag, name, mailbox, tuple(items))
+        return Status(tag, name, mailbox, tuple(wanted))
     if name == "APPEND":
         c.sp()
         mailbox = _mailbox(c, utf8)
@@ -1289,10 +1294,10 @@ def _parse_args(c: Cursor, tag: str, name: str, uid: bool, limits: Limits, utf8:
         return CopyMove(tag, name, uid, seqset, _mailbox(c, utf8))
     if name == "SEARCH":
         c.sp()
-        return_opts = None
+        search_opts: list[str] | None = None
         if c.take(b"RETURN "):
-            return_opts = [s.upper() for s in c.paren_list(lambda: c.atom())]
-            if not set(return_opts) <= {"MIN", "MAX", "ALL", "COUNT", "SAVE"}:
+            search_opts = [s.upper() for s in c.paren_list(lambda: c.atom())]
+            if not set(search_opts) <= {"MIN", "MAX", "ALL", "COUNT", "SAVE"}:
                 raise c.error("unknown SEARCH RETURN option")
             c.sp()
         charset = ""
@@ -1301,7 +1306,7 @@ def _parse_args(c: Cursor, tag: str, name: str, uid: bool, limits: Limits, utf8:
             c.sp()
         key = parse_search_key(c, limits)
         return Search(
-            tag, name, uid, key, tuple(return_opts) if return_opts is not None else None, charset
+            tag, name, uid, key, tuple(search_opts) if search_opts is not None else None, charset
         )
     if name == "SORT":
         c.sp()

@@ -7,10 +7,12 @@ Runs synchronously: the session calls it through mailcore.asyncdb.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection
 from django.db.models import Q
@@ -309,11 +311,15 @@ def sort_uids(folder: Folder, uids: list[int], criteria: tuple[str, ...]) -> lis
         keys.append((name, reverse))
         reverse = False
     for name, rev in reversed(keys):
-        rows.sort(key=lambda r, n=name: key_of(n, r), reverse=rev)  # type: ignore[misc]
+        rows.sort(key=functools.partial(_sort_value, key_of, name), reverse=rev)
     return [int(str(r["uid"])) for r in rows]
 
 
 Thread = list[object]  # [uid, child-thread, …] rendered by the session
+
+
+def _sort_value(key_of: Any, name: str, row: dict[str, object]) -> Any:
+    return key_of(name, row)
 
 
 def thread_uids(folder: Folder, uids: list[int], algorithm: str) -> list[list[object]]:
@@ -393,4 +399,4 @@ def _nest(head: list[object], subthreads: list[list[object]]) -> list[object]:
     """A thread node: [uid, …] continues a single chain; several children become sublists."""
     if len(subthreads) == 1:
         return head + subthreads[0]
-    return head + subthreads  # type: ignore[operator]
+    return [*head, *subthreads]

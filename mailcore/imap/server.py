@@ -13,7 +13,7 @@ import threading
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from mailcore.config import Listen
 from mailcore.imap.notify import ChangeHub, Waiter
@@ -81,7 +81,9 @@ class Connection(asyncio.Protocol):
     # --- asyncio.Protocol -------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # uvloop's TLS transports are not asyncio.Transport subclasses, but behave as one.
+        tr = cast(asyncio.Transport, transport)
+        self.transport = tr
         peer = transport.get_extra_info("peername")
         self.peer_ip = str(peer[0]) if peer else "?"
         try:
@@ -90,13 +92,13 @@ class Connection(asyncio.Protocol):
             self.loopback = False
         if not self.server.admit_ip(self.peer_ip):
             log.warning("IMAP connection from %s refused: too many connections", self.peer_ip)
-            transport.write(b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n")
-            transport.close()
+            tr.write(b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n")
+            tr.close()
             self.closed = True
             return
         self._admitted = True
         self.server.open_connections.add(self)
-        transport.set_write_buffer_limits(high=self.config.write_buffer_bytes)
+        tr.set_write_buffer_limits(high=self.config.write_buffer_bytes)
         self.session = Session(self.config.session, self, self.server)
         self._task = asyncio.ensure_future(self._run())
         self.server.tasks.add(self._task)

@@ -14,13 +14,15 @@ import base64
 import binascii
 import bisect
 import contextlib
+import functools
 import logging
 import time
 from array import array
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from email.message import Message as EmailMessage
+from typing import Any, Protocol, cast
 
 from django.db.models import Q
 
@@ -339,8 +341,10 @@ class Session:
             return None
         if name == "ENABLE" and self.account is None:
             return None
-        method = getattr(self, "cmd_" + name.lower().replace(" ", "_"), None)
-        return method  # type: ignore[no-any-return]
+        method: Callable[[Any], Awaitable[None]] | None = getattr(
+            self, "cmd_" + name.lower().replace(" ", "_"), None
+        )
+        return method
 
     # --- any state ----------------------------------------------------------------------------
 
@@ -947,8 +951,8 @@ class Session:
                     from mailcore.store.actions import do_set_flags
 
                     await asyncdb.run_db(
-                        lambda ms=unseen: do_set_flags(
-                            acting_account=self.acct, messages=ms, add=["seen"]
+                        functools.partial(
+                            do_set_flags, acting_account=self.acct, messages=unseen, add=["seen"]
                         )
                     )
                     for m in unseen:
@@ -1029,11 +1033,14 @@ class Session:
                 else:
                     body = body or await self._body(row)
                     if name == "ENVELOPE":
-                        value = mime.envelope(body.tree.headers)  # type: ignore[arg-type]
+                        value = cast(Value, mime.envelope(body.tree.headers or EmailMessage()))
                     else:
-                        value = mime.bodystructure(
-                            body.data, body.tree, extended=name == "BODYSTRUCTURE"
-                        )  # type: ignore[assignment]
+                        value = cast(
+                            Value,
+                            mime.bodystructure(
+                                body.data, body.tree, extended=name == "BODYSTRUCTURE"
+                            ),
+                        )
                 items.append(name.encode() + b" " + render(value, utf8=self.utf8))
             elif name in {"RFC822", "RFC822.HEADER", "RFC822.TEXT"}:
                 section = {
@@ -1427,11 +1434,13 @@ def _folder_changes(
     if len(uids) + len(new) != count:
         from mailcore.store.models import Tombstone
 
-        gone = set(
-            Tombstone.objects.filter(
+        gone = {
+            int(u)
+            for u in Tombstone.objects.filter(
                 folder_id=folder_id, modseq__gt=known_modseq, uid__isnull=False
             ).values_list("uid", flat=True)
-        )
+            if u is not None
+        }
         if len(uids) + len(new) - len(gone & set(uids)) != count:
             # No (or incomplete) history: compare with the rows themselves.
             present = set(
@@ -1476,7 +1485,7 @@ def _read_crlf_range(row: Message, start: int, length: int) -> bytes:
 
 def _meta_of(row: Message) -> Any:
     try:
-        return row.meta  # type: ignore[attr-defined]
+        return row.meta
     except Exception:  # no MessageMeta row (not computed yet): read the file instead
         return None
 
