@@ -1,8 +1,6 @@
-"""MIME structure of a message's CRLF bytes for IMAP: BODYSTRUCTURE, ENVELOPE, BODY[section]
-and HEADER.FIELDS extraction. Pure functions over bytes (no I/O, no Django).
-
-Used for section fetches and for messages whose precomputed ENVELOPE/BODYSTRUCTURE are not
-in the index yet; sizes and line counts are those of the CRLF bytes given.
+"""MIME part boundaries of a message's CRLF bytes for IMAP BODY[section], BINARY[part] and
+HEADER.FIELDS. Pure functions over bytes (no I/O, no Django). ENVELOPE and BODYSTRUCTURE come
+from mailcore.mime.imapmeta (computed at delivery), not from here.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ from dataclasses import dataclass, field
 from email.message import Message as EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import getaddresses
 
 from mailcore.imap.protocol import Section
 
@@ -108,120 +105,6 @@ def _split(data: bytes, start: int, end: int, boundary: bytes) -> list[tuple[int
         pos = m.end() if m.end() > pos else pos + 1
         if len(spans) >= MAX_PARTS:
             return spans
-
-
-def _nstr(value: str | None) -> str | None:
-    if value is None:
-        return None
-    return " ".join(str(value).split("\r\n")).replace("\n", " ")
-
-
-def _addresses(headers: EmailMessage, name: str) -> list[list[str | None]] | None:
-    values = headers.get_all(name)
-    if not values:
-        return None
-    out: list[list[str | None]] = []
-    for display, addr in getaddresses([_nstr(str(v)) or "" for v in values]):
-        if not addr and not display:
-            continue
-        local, _, domain = addr.rpartition("@") if "@" in addr else (addr, "", "")
-        out.append([display or None, None, local or None, domain or None])
-    return out or None
-
-
-def envelope(headers: EmailMessage) -> list[object]:
-    """RFC 9051 §7.5.2 ENVELOPE from raw header values (encoded words stay encoded)."""
-
-    def h(name: str) -> str | None:
-        v = headers.get(name)
-        return None if v is None else str(v).replace("\r\n", " ").replace("\n", " ").strip()
-
-    sender_from = _addresses(headers, "from")
-    return [
-        h("date"),
-        h("subject"),
-        sender_from,
-        _addresses(headers, "sender") or sender_from,
-        _addresses(headers, "reply-to") or sender_from,
-        _addresses(headers, "to"),
-        _addresses(headers, "cc"),
-        _addresses(headers, "bcc"),
-        h("in-reply-to"),
-        h("message-id"),
-    ]
-
-
-def _param_list(params: list[tuple[str, str]]) -> list[str] | None:
-    flat: list[str] = []
-    for k, v in params:
-        flat += [k.upper(), v]
-    return flat or None
-
-
-def bodystructure(data: bytes, part: Part, *, extended: bool = True) -> list[object]:
-    """RFC 9051 §7.5.2 BODYSTRUCTURE (extended) or BODY (not extended) of `part`."""
-    headers = part.headers if part.headers is not None else EmailMessage()
-    if part.maintype == "multipart" and part.children:
-        out: list[object] = [bodystructure(data, c, extended=extended) for c in part.children]
-        out.append(part.subtype.upper())
-        if extended:
-            out += [
-                _param_list(part.params),
-                _disposition(headers),
-                _language(headers),
-                _nstr(headers.get("content-location")),
-            ]
-        return out
-    if part.maintype == "multipart":  # no parts found: show it as an empty text part
-        part = Part(part.start, part.body_start, part.end, "text", "plain", [], headers)
-    size = part.end - part.body_start
-    encoding = (headers.get("content-transfer-encoding") or "7BIT").strip().upper() or "7BIT"
-    params = part.params
-    if part.maintype == "text" and not any(k.lower() == "charset" for k, _ in params):
-        params = [("charset", "us-ascii"), *params]
-    out = [
-        part.maintype.upper(),
-        part.subtype.upper(),
-        _param_list(params),
-        _nstr(headers.get("content-id")),
-        _nstr(headers.get("content-description")),
-        encoding,
-        size,
-    ]
-    if part.message is not None:
-        inner = part.message.headers or EmailMessage()
-        out += [
-            envelope(inner),
-            bodystructure(data, part.message, extended=extended),
-            data.count(b"\r\n", part.body_start, part.end),
-        ]
-    elif part.maintype == "text":
-        out.append(data.count(b"\r\n", part.body_start, part.end))
-    if extended:
-        out += [
-            _nstr(headers.get("content-md5")),
-            _disposition(headers),
-            _language(headers),
-            _nstr(headers.get("content-location")),
-        ]
-    return out
-
-
-def _disposition(headers: EmailMessage) -> list[object] | None:
-    value = headers.get("content-disposition")
-    if value is None:
-        return None
-    kind = str(value).split(";", 1)[0].strip().upper() or "ATTACHMENT"
-    params = headers.get_params(header="content-disposition") or []
-    return [kind, _param_list([(k, v) for k, v in params[1:] if isinstance(v, str)])]
-
-
-def _language(headers: EmailMessage) -> list[str] | None:
-    value = headers.get("content-language")
-    if value is None:
-        return None
-    langs = [x.strip() for x in str(value).split(",") if x.strip()]
-    return langs or None
 
 
 def find_part(root: Part, numbers: tuple[int, ...]) -> Part | None:

@@ -21,14 +21,14 @@ from array import array
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.message import Message as EmailMessage
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from django.db.models import Q
 
 from mailcore import asyncdb
 from mailcore.directory.models import Account
 from mailcore.errors import MailcoreError, NotFoundError, UserError
+from mailcore.imap import index as fetch_index
 from mailcore.imap import message as mime
 from mailcore.imap import search as searching
 from mailcore.imap.protocol import (
@@ -59,7 +59,6 @@ from mailcore.imap.protocol import (
     Status,
     Store,
     UidExpunge,
-    Value,
     encode_mailbox,
     format_datetime,
     format_seqset,
@@ -67,6 +66,7 @@ from mailcore.imap.protocol import (
     quote,
     render,
 )
+from mailcore.mime import imapmeta
 from mailcore.store.models import Folder, Message, Source, SpecialUse
 
 log = logging.getLogger("mailroom.imap")
@@ -88,29 +88,9 @@ SPECIAL_USE_ATTR = {
     SpecialUse.TRASH: "\\Trash",
 }
 FETCH_BATCH = 500
+INDEX_BATCH = 1000  # rows per query of a FETCH answered from the index
 MAX_LOGIN_FAILURES = 3  # per connection, then BYE (Dovecot disconnects after a few, too)
 IDLE_RECHECK_SECONDS = 60.0  # a lost notice is caught up at the latest after this
-# Header fields computed at delivery (mailcore.store MessageMeta.header_fields); the issue's list.
-PREFETCH_FIELDS = frozenset(
-    {
-        "from",
-        "to",
-        "cc",
-        "subject",
-        "date",
-        "message-id",
-        "in-reply-to",
-        "references",
-        "content-type",
-        "list-id",
-        "priority",
-        "x-priority",
-        "importance",
-        "bcc",
-        "reply-to",
-        "sender",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +139,7 @@ class Selected:
     highestmodseq: int = 0
     reported: dict[int, int] = field(default_factory=dict)  # uid → modseq already sent
     gone: bool = False
+    rings: int = -1  # the account's change-notice count when the folder was last looked at
 
     def seq_of(self, uid: int) -> int:
         i = bisect.bisect_left(self.uids, uid)
@@ -181,17 +162,6 @@ def flags_of(row: Message | dict[str, Any]) -> tuple[str, ...]:
     flags = [f for f, c in FLAG_COLUMNS if get(c)]
     flags += [str(k) for k in (get("keywords") or [])]
     return tuple(flags)
-
-
-def _meta_value(value: Any) -> Value:
-    """MessageMeta JSON (str, int, None, list, {"b": base64}) to renderable values."""
-    if isinstance(value, list):
-        return [_meta_value(v) for v in value]
-    if isinstance(value, dict) and "b" in value:
-        return base64.b64decode(str(value["b"]))
-    if isinstance(value, (str, int)) or value is None:
-        return value
-    return str(value)
 
 
 def _render_thread(node: list[Any]) -> bytes:
@@ -527,22 +497,13 @@ class Session:
         if cmd.condstore:
             self.condstore = True
 
-        def load() -> tuple[Folder, list[int], int, list[str]]:
+        def load() -> tuple[Folder, array[int], int, list[str]]:
             folder = self._folder_by_name(cmd.mailbox)
-            uids = list(
-                Message.objects.filter(folder=folder).order_by("uid").values_list("uid", flat=True)
-            )
-            first_unseen = (
-                Message.objects.filter(folder=folder, seen=False)
-                .order_by("uid")
-                .values_list("uid", flat=True)
-                .first()
-            )
-            keywords = _folder_keywords(folder)
-            return folder, uids, int(first_unseen or 0), keywords
+            return (folder, *fetch_index.folder_view(folder.pk))
 
+        rings = self._rings()
         folder, uids, unseen_uid, keywords = await asyncdb.run_db(load)
-        sel = Selected(folder, readonly, array("Q", uids), folder.uidnext, folder.highestmodseq)
+        sel = Selected(folder, readonly, uids, folder.uidnext, folder.highestmodseq, rings=rings)
         flags = " ".join([f for f, _ in FLAG_COLUMNS] + keywords)
         await self.send(f"* {len(uids)} EXISTS")
         if not self.rev2:
@@ -940,6 +901,10 @@ class Session:
             or a.name in {"RFC822", "RFC822.TEXT"}
             for a in atts
         )
+        indexed = None if sets_seen else fetch_index.plan(atts, condstore=self.condstore)
+        if indexed is not None:
+            await self._fetch_indexed(uids, atts, indexed, cmd.changedsince)
+            uids = []
         for i in range(0, len(uids), FETCH_BATCH):
             batch = uids[i : i + FETCH_BATCH]
             rows = await asyncdb.run_db(
@@ -963,11 +928,40 @@ class Session:
                     continue
                 items = await self._fetch_items(row, atts, seen_set=sets_seen)
                 await self.wire.write(f"* {seq} FETCH (".encode() + b" ".join(items) + b")\r\n")
-        if cmd.uid:
-            await self.sync(expunges=True)
-        else:
-            await self.sync(expunges=False)
+        await self.sync(expunges=cmd.uid, quick=True)
         await self.send(f"{cmd.tag} OK FETCH completed")
+
+    async def _fetch_indexed(
+        self, uids: list[int], atts: list[FetchAtt], plan: fetch_index.Plan, since: int | None
+    ) -> None:
+        """FETCH from the index columns (fetch_index.plan), INDEX_BATCH rows per query, each
+        batch written (and drained) before the next is read: constant memory at any size."""
+        sel = self.sel
+        for i in range(0, len(uids), INDEX_BATCH):
+            batch = uids[i : i + INDEX_BATCH]
+            lo, hi = batch[0], batch[-1]
+            only = None if hi - lo + 1 == len(batch) else batch
+            rows = await asyncdb.run_db(
+                fetch_index.fetch_rows, sel.folder.pk, lo, hi, only, since, plan.meta
+            )
+            out: list[bytes] = []
+            slow: list[int] = []  # no current MessageMeta yet: the general path
+            for r in rows:
+                seq = sel.seq_of(r[1])
+                if seq:
+                    line = fetch_index.render_row(seq, r, plan)
+                    if line is None:
+                        slow.append(r[1])
+                    else:
+                        out.append(line)
+            del rows
+            if out:
+                await self.wire.write(b"".join(out))
+            if slow:
+                for row in await asyncdb.run_db(self._load_rows, sel.folder, slow, True, since):
+                    items = await self._fetch_items(row, atts, seen_set=False)
+                    seq = sel.seq_of(row.uid)
+                    await self.wire.write(b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n")
 
     async def _fetch_vanished(self, cmd: Fetch) -> None:
         from mailcore.errors import HistoryGoneError
@@ -1004,7 +998,6 @@ class Session:
         self, row: Message, atts: list[FetchAtt], *, seen_set: bool
     ) -> list[bytes]:
         items: list[bytes] = []
-        body: _Body | None = None
         names = {a.name for a in atts}
         for att in atts:
             name = att.name
@@ -1023,25 +1016,8 @@ class Session:
             elif name == "THREADID":
                 items.append(b"THREADID NIL")
             elif name in {"ENVELOPE", "BODYSTRUCTURE"} or (name == "BODY" and att.section is None):
-                meta = _meta_of(row)
-                key = "envelope" if name == "ENVELOPE" else "bodystructure"
-                value: Value
-                if meta is not None and getattr(meta, key, None):
-                    value = _meta_value(getattr(meta, key))
-                    if name == "BODY":
-                        value = _strip_extension(value)
-                else:
-                    body = body or await self._body(row)
-                    if name == "ENVELOPE":
-                        value = cast(Value, mime.envelope(body.tree.headers or EmailMessage()))
-                    else:
-                        value = cast(
-                            Value,
-                            mime.bodystructure(
-                                body.data, body.tree, extended=name == "BODYSTRUCTURE"
-                            ),
-                        )
-                items.append(name.encode() + b" " + render(value, utf8=self.utf8))
+                structure = await self._structure(row)
+                items.append(name.encode() + b" " + structure.item(name))
             elif name in {"RFC822", "RFC822.HEADER", "RFC822.TEXT"}:
                 section = {
                     "RFC822": Section(),
@@ -1058,6 +1034,21 @@ class Session:
             items.append(b"MODSEQ (%d)" % row.modseq)
         return items
 
+    async def _structure(self, row: Message) -> _Structure:
+        """ENVELOPE/BODYSTRUCTURE of a row: from its MessageMeta (computed at delivery, in
+        IMAP syntax already), else computed now from the file by the same code
+        (mailcore.mime.imapmeta) for a message not backfilled yet."""
+        meta = _meta_of(row)
+        if meta is not None and meta.envelope_imap and meta.bodystructure_imap:
+            return _Structure(
+                bytes(meta.envelope_imap), bytes(meta.bodystructure_imap), meta.bodystructure
+            )
+        data = await asyncdb.run_db(_read_crlf, row)
+        computed = imapmeta.compute(data)
+        return _Structure(
+            computed.envelope_imap, computed.bodystructure_imap, computed.bodystructure
+        )
+
     async def _body(self, row: Message) -> _Body:
         data = await asyncdb.run_db(_read_crlf, row)
         return _Body(data, mime.parse(data))
@@ -1068,15 +1059,16 @@ class Session:
         if not section.part and section.text == "" and partial is not None:
             start, length = partial
             return await asyncdb.run_db(_read_crlf_range, row, start, length)
-        if (
-            section.text == "HEADER.FIELDS"
-            and not section.part
-            and {f.lower() for f in section.fields} <= PREFETCH_FIELDS
-        ):
+        if section.text == "HEADER.FIELDS" and not section.part:
             meta = _meta_of(row)
-            if meta is not None and getattr(meta, "header_fields_complete", False):
-                block = bytes(getattr(meta, "header_fields", b"") or b"")
-                return mime.header_fields(block, section.fields, exclude=False)
+            if meta is not None:
+                picked = imapmeta.pick_header_fields(
+                    bytes(meta.header_fields),
+                    section.fields,
+                    complete=bool(meta.header_fields_complete),
+                )
+                if picked is not None:
+                    return picked
         if not section.part and section.text == "":
             return await asyncdb.run_db(_read_crlf, row)
         body = await self._body(row)
@@ -1173,7 +1165,7 @@ class Session:
             if self.condstore:
                 parts.append(f"MODSEQ ({row.modseq})")
             await self.send(f"* {seq} FETCH ({' '.join(parts)})")
-        await self.sync(expunges=cmd.uid)
+        await self.sync(expunges=cmd.uid, quick=True)
         if modified:
             numbers = modified if cmd.uid else [sel.seq_of(u) for u in modified]
             await self.send(
@@ -1312,7 +1304,7 @@ class Session:
             numbers = [number(u) for u in uids]
             tail = f" (MODSEQ {modseq})" if modseq and numbers else ""
             await self.send(" ".join(["* " + cmd.name, *map(str, numbers)]) + tail)
-        await self.sync(expunges=cmd.uid)
+        await self.sync(expunges=cmd.uid, quick=True)
         await self.send(f"{cmd.tag} OK {cmd.name} completed")
 
     # --- IDLE -----------------------------------------------------------------------------------
@@ -1358,15 +1350,23 @@ class Session:
 
     # --- change synchronisation ----------------------------------------------------------------
 
-    async def sync(self, *, expunges: bool) -> None:
+    def _rings(self) -> int:
+        """How many change notices this session's account has had (-1: no change feed)."""
+        return -1 if self.waiter is None else int(getattr(self.waiter, "rings", -1))
+
+    async def sync(self, *, expunges: bool, quick: bool = False) -> None:
         """Tell the client what changed in the selected folder since it last heard: EXISTS,
         FETCH (FLAGS) and — only where allowed (RFC 9051 §7.5.1: not during FETCH, STORE,
         SEARCH by sequence number) — EXPUNGE or VANISHED."""
         sel = self.selected
         if sel is None or sel.gone:
             return
+        rings = self._rings()
+        if quick and rings == sel.rings and rings >= 0:
+            return  # no change notice since the last look: nothing to tell
         known = (sel.highestmodseq, sel.uidnext, len(sel.uids))
         changes = await asyncdb.run_db(_folder_changes, sel.folder.pk, known, list_uids(sel))
+        sel.rings = rings
         if not changes.exists:
             sel.gone = True
             await self.send("* BYE [CLOSED] The selected mailbox was deleted")
@@ -1397,7 +1397,9 @@ class Session:
             await self.send(f"* {seq} FETCH (UID {uid} FLAGS ({' '.join(flags)}){extra})")
         sel.reported.clear()
         pending_expunge = bool(changes.expunged) and not expunges
-        if not pending_expunge:
+        if pending_expunge:
+            sel.rings = -1  # to be told at the next command that may
+        else:
             sel.highestmodseq = max(sel.highestmodseq, changes.highestmodseq)
         sel.uidnext = max(sel.uidnext, changes.uidnext)
 
@@ -1456,6 +1458,20 @@ def _folder_changes(
 # --- helpers ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Structure:
+    envelope: bytes
+    bodystructure: bytes
+    structure: Any  # the JSON form, for BODY (non-extensible)
+
+    def item(self, name: str) -> bytes:
+        if name == "ENVELOPE":
+            return self.envelope
+        if name == "BODYSTRUCTURE":
+            return self.bodystructure
+        return imapmeta.render_body(imapmeta.body_of(self.structure))
+
+
 @dataclass(slots=True)
 class _Body:
     data: bytes
@@ -1488,25 +1504,6 @@ def _meta_of(row: Message) -> Any:
         return row.meta
     except Exception:  # no MessageMeta row (not computed yet): read the file instead
         return None
-
-
-def _strip_extension(value: Value) -> Value:
-    """BODY (non-extensible BODYSTRUCTURE): drop the extension data of every part."""
-    if not isinstance(value, list) or not value:
-        return value
-    if isinstance(value[0], list):  # multipart: parts…, subtype, extension data
-        n = 0
-        while n < len(value) and isinstance(value[n], list):
-            n += 1
-        parts = [_strip_extension(v) for v in value[:n]]
-        return [*parts, value[n]] if n < len(value) else parts
-    base = 7
-    kind = str(value[0]).upper()
-    if kind == "TEXT":
-        base = 8
-    elif kind == "MESSAGE" and str(value[1]).upper() in {"RFC822", "GLOBAL"} and len(value) >= 10:
-        return [*value[:7], value[7], _strip_extension(value[8]), value[9]]
-    return value[:base]
 
 
 def _wire_name(folder: Folder) -> str:
