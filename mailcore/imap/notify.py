@@ -25,13 +25,16 @@ log = logging.getLogger("mailroom.imap")
 
 
 class Waiter:
-    """One session's doorbell: `event` is set by the hub when its account changed."""
+    """One session's doorbell: `event` is set by the hub when its account changed, and
+    `rings` counts the changes (a session that saw no new ring since it last read its folder
+    need not ask the database again)."""
 
-    __slots__ = ("account_id", "event")
+    __slots__ = ("account_id", "event", "rings")
 
     def __init__(self, account_id: int) -> None:
         self.account_id = account_id
         self.event = asyncio.Event()
+        self.rings = 0
 
 
 class ChangeHub:
@@ -69,6 +72,7 @@ class ChangeHub:
 
     def _ring(self, account_id: int) -> None:
         for waiter in list(self._waiters.get(account_id, ())):
+            waiter.rings += 1
             waiter.event.set()
 
     def notify(self, account_id: int) -> None:

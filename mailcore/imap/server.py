@@ -29,6 +29,7 @@ log = logging.getLogger("mailroom.imap")
 
 READ_PAUSE_BYTES = 1024 * 1024  # stop reading while this much input waits to be parsed
 INFLATE_CHUNK = 256 * 1024  # COMPRESS: inflate at most this much per step (zip bombs)
+FLUSH_BYTES = 64 * 1024  # output queued before it is sent without waiting for the next pause
 _OFF = Listen("", 0)
 
 
@@ -74,6 +75,9 @@ class Connection(asyncio.Protocol):
         self._inflate: Any = None
         self._inflate_tail = b""
         self._paused = False
+        self._out: list[bytes] = []  # written by the session, not yet given to the transport
+        self._out_size = 0
+        self._flush_soon = False
         self._admitted = False
         self._task: asyncio.Task[None] | None = None
         self.session: Session | None = None
@@ -164,11 +168,39 @@ class Connection(asyncio.Protocol):
     # --- Wire -------------------------------------------------------------------------------
 
     async def write(self, data: bytes) -> None:
+        """Queue `data`; it goes out as one TLS record (and one DEFLATE flush) with whatever
+        else the session writes before it next waits (a response of ten lines is one send,
+        not ten), or at once when FLUSH_BYTES are queued: then this waits for the client to
+        read (output backpressure)."""
         if self.closed or self.transport is None:
             raise ConnectionResetError("connection closed")
+        self._out.append(data)
+        self._out_size += len(data)
+        if self._out_size >= FLUSH_BYTES:
+            self.flush()
+            await self._drain()
+        elif not self._flush_soon:
+            self._flush_soon = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Hand the queued output to the transport (before TLS or COMPRESS starts, and before
+        the connection closes)."""
+        self._flush_soon = False
+        if not self._out:
+            return
+        data = b"".join(self._out)
+        self._out.clear()
+        self._out_size = 0
+        if self.transport is None or self.transport.is_closing():
+            return
         if self._deflate is not None:
             data = self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
         self.transport.write(data)
+
+    async def _drain(self) -> None:
+        if self.transport is None:
+            raise ConnectionResetError("connection closed")
         if not self._can_write.is_set():
             try:
                 await asyncio.wait_for(self._can_write.wait(), self.config.write_timeout)
@@ -183,6 +215,7 @@ class Connection(asyncio.Protocol):
         ctx = self.config.tls_context
         assert ctx is not None and self.transport is not None
         loop = asyncio.get_running_loop()
+        self.flush()  # the tagged OK goes out in plaintext
         self._inflate_tail = b""
         self.reader.discard_buffer()
         transport = await asyncio.wait_for(
@@ -197,7 +230,8 @@ class Connection(asyncio.Protocol):
         # was dropped above (any later plaintext would break the handshake itself).
 
     def start_compress(self) -> None:
-        # RFC 4978: raw DEFLATE both ways from the next byte on.
+        # RFC 4978: raw DEFLATE both ways from the next byte on (the tagged OK is not).
+        self.flush()
         self._deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
         self._inflate = zlib.decompressobj(-15)
         pending = self.reader.take_buffer()  # received after the COMPRESS command: compressed
@@ -244,6 +278,7 @@ class Connection(asyncio.Protocol):
             log.exception("IMAP connection from %s failed", self.peer_ip)
         finally:
             session.close()
+            self.flush()
             if self.transport is not None and not self.transport.is_closing():
                 self.transport.close()
             self.closed = True

@@ -1,0 +1,198 @@
+"""The hot reads of IMAP sessions, straight from the index as column tuples: the UID list of
+SELECT and the FETCH responses that need no message file (flags, dates, sizes, MODSEQ and
+the ENVELOPE, BODYSTRUCTURE and prefetched header fields that MessageMeta keeps already in
+IMAP syntax). No model objects per row and one query per batch: a 100,000-message
+`UID FETCH 1:* (… ENVELOPE BODYSTRUCTURE)` is copied from the rows to the client batch by
+batch, in constant memory, never opening a message file.
+
+Runs synchronously (callers go through mailcore.asyncdb).
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+
+from mailcore.imap.protocol import FetchAtt, format_datetime
+from mailcore.mime import imapmeta
+from mailcore.store.models import Message
+
+# Attributes answered from the columns alone (BODY without a section needs the JSON form).
+_COLUMN_ATTS = frozenset(
+    {"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ", "EMAILID", "THREADID"}
+)
+_META_ATTS = frozenset({"ENVELOPE", "BODYSTRUCTURE"})
+_FLAG_NAMES = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+# Column order of fetch_rows: pk, uid, modseq, size, internal_date, keywords, the five flags,
+# then (with meta) version, envelope_imap, bodystructure_imap, header_fields, complete.
+_BASE = (
+    "id",
+    "uid",
+    "modseq",
+    "size",
+    "internal_date",
+    "keywords",
+    "answered",
+    "flagged",
+    "deleted",
+    "seen",
+    "draft",
+)
+_META = (
+    "version",
+    "envelope_imap",
+    "bodystructure_imap",
+    "header_fields",
+    "header_fields_complete",
+)
+
+
+def folder_view(folder_id: int) -> tuple[array[int], int, list[str]]:
+    """(UIDs in order, first unseen UID or 0, keywords in use) of a folder for SELECT: two
+    plain queries instead of three ORM ones and a model per row."""
+    table = connection.ops.quote_name(Message._meta.db_table)  # a constant, not input
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT uid, seen FROM {table} WHERE folder_id = %s ORDER BY uid",  # noqa: S608
+            [folder_id],
+        )
+        rows = cursor.fetchall()
+        # The keywords of the newest 2,000 messages that have any (as _folder_keywords did).
+        cursor.execute(
+            f"SELECT keywords FROM {table} WHERE folder_id = %s AND keywords <> %s "  # noqa: S608
+            "ORDER BY uid DESC LIMIT 2000",
+            [folder_id, "[]"],
+        )
+        kw_rows = cursor.fetchall()
+    uids = array("Q", [int(r[0]) for r in rows])
+    first_unseen = next((int(r[0]) for r in rows if not r[1]), 0)
+    seen: dict[str, None] = {}
+    for (value,) in kw_rows:
+        for k in _json_list(value):
+            seen.setdefault(str(k), None)
+    return uids, first_unseen, [k for k in seen if k][:64]
+
+
+def _json_list(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, (str, bytes)):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return []
+        return parsed if isinstance(parsed, list) else []
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How a FETCH is answered from the columns: `atts` in the client's order (plus MODSEQ
+    when CONDSTORE asks for it); `meta` when MessageMeta columns are needed."""
+
+    atts: tuple[FetchAtt, ...]
+    meta: bool
+    modseq: bool
+
+
+def plan(atts: Sequence[FetchAtt], *, condstore: bool) -> Plan | None:
+    """A Plan when every attribute comes from the index, else None (the general path)."""
+    meta = False
+    for att in atts:
+        if att.name in _COLUMN_ATTS and att.section is None:
+            continue
+        if att.name in _META_ATTS and att.section is None:
+            meta = True
+            continue
+        section = att.section
+        if (
+            att.name == "BODY"
+            and att.peek
+            and section is not None
+            and not section.part
+            and section.text == "HEADER.FIELDS"
+            and att.partial is None
+            and {f.lower() for f in section.fields} <= imapmeta.PREFETCH_FIELDS
+        ):
+            meta = True
+            continue
+        return None
+    names = {a.name for a in atts}
+    return Plan(tuple(atts), meta, condstore and "MODSEQ" not in names)
+
+
+def fetch_rows(
+    folder_id: int,
+    lo: int,
+    hi: int,
+    uids: Sequence[int] | None,
+    changedsince: int | None,
+    meta: bool,
+) -> list[tuple[Any, ...]]:
+    """Rows of fetch_plan's columns for UIDs lo..hi (only `uids` when given), in UID order."""
+    fields = [*_BASE, *(f"meta__{m}" for m in _META)] if meta else list(_BASE)
+    qs = Message.objects.filter(folder_id=folder_id, uid__gte=lo, uid__lte=hi)
+    if uids is not None:
+        qs = qs.filter(uid__in=list(uids))
+    if changedsince is not None:
+        qs = qs.filter(modseq__gt=changedsince)
+    return list(qs.order_by("uid").values_list(*fields))
+
+
+def render_row(seq: int, r: tuple[Any, ...], p: Plan) -> bytes | None:
+    """`* seq FETCH (…)` of one row; None when its metadata cannot answer (general path)."""
+    items: list[bytes] = []
+    for att in p.atts:
+        name = att.name
+        if name == "UID":
+            items.append(b"UID %d" % r[1])
+        elif name == "FLAGS":
+            items.append(b"FLAGS (" + _flags(r).encode() + b")")
+        elif name == "INTERNALDATE":
+            when: datetime = r[4]
+            items.append(b'INTERNALDATE "' + format_datetime(when).encode() + b'"')
+        elif name == "RFC822.SIZE":
+            items.append(b"RFC822.SIZE %d" % r[3])
+        elif name == "MODSEQ":
+            items.append(b"MODSEQ (%d)" % r[2])
+        elif name == "EMAILID":
+            items.append(b"EMAILID (M%d)" % r[0])
+        elif name == "THREADID":
+            items.append(b"THREADID NIL")
+        elif name == "ENVELOPE":
+            value = r[12]
+            if r[11] != imapmeta.VERSION or not value:
+                return None
+            items.append(b"ENVELOPE " + bytes(value))
+        elif name == "BODYSTRUCTURE":
+            value = r[13]
+            if r[11] != imapmeta.VERSION or not value:
+                return None
+            items.append(b"BODYSTRUCTURE " + bytes(value))
+        else:  # BODY.PEEK[HEADER.FIELDS (…)] from the prefetched block
+            section = att.section
+            assert section is not None
+            if r[11] != imapmeta.VERSION:
+                return None
+            block = imapmeta.pick_header_fields(
+                bytes(r[14] or b""), section.fields, complete=bool(r[15])
+            )
+            if block is None:
+                return None
+            label = b"BODY[" + section.render().encode() + b"] {%d}\r\n" % len(block)
+            items.append(label + block)
+    if p.modseq:
+        items.append(b"MODSEQ (%d)" % r[2])
+    return b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n"
+
+
+def _flags(r: tuple[Any, ...]) -> str:
+    flags = [f for f, on in zip(_FLAG_NAMES, r[6:11], strict=True) if on]
+    flags += [str(k) for k in _json_list(r[5])]
+    return " ".join(flags)
