@@ -491,7 +491,8 @@ class Session:
     async def _select(self, cmd: Select, *, readonly: bool) -> None:
         if self.selected is not None:
             self.selected = None
-            await self.send("* OK [CLOSED] Previous mailbox closed")
+            if "QRESYNC" in self.enabled or self.rev2:  # RFC 7162 §3.2.11, RFC 9051 §6.3.2
+                await self.send("* OK [CLOSED] Previous mailbox closed")
         if cmd.qresync is not None and "QRESYNC" not in self.enabled:
             raise ProtocolSyntaxError("QRESYNC is not enabled", cmd.tag)
         if cmd.condstore:
@@ -1333,13 +1334,15 @@ class Session:
             waits = [asyncio.ensure_future(self.wire.data_event.wait())]
             if waiter is not None:
                 waits.append(asyncio.ensure_future(waiter.event.wait()))
-            done, pending = await asyncio.wait(
-                waits,
-                timeout=min(left, IDLE_RECHECK_SECONDS),
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            for task in pending:
-                task.cancel()
+            try:
+                done, _ = await asyncio.wait(
+                    waits,
+                    timeout=min(left, IDLE_RECHECK_SECONDS),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                for task in waits:
+                    task.cancel()
             woke = waiter is not None and waiter.event.is_set()
             if (woke or not done) and self.selected is not None:
                 if waiter is not None:

@@ -433,3 +433,24 @@ def test_compress_deflate(alice: Account, imaps_addr: tuple[str, int]) -> None:
     send(b"z3 LOGOUT\r\n")
     until(b"z3")
     raw.shutdown()
+
+
+def test_utf8_accept_names_on_the_wire(alice: Account, imaps_addr: tuple[str, int]) -> None:
+    raw = imaplib.IMAP4_SSL(*imaps_addr, ssl_context=tls_context())
+    raw.login("alice@example.com", PASSWORD)
+    raw._simple_command("ENABLE", "UTF8=ACCEPT")
+    assert raw.untagged_responses.pop("ENABLED") == [b"UTF8=ACCEPT"]
+    raw._encoding = "utf-8"
+    typ, _ = raw._simple_command("CREATE", '"받은메일함"')
+    assert typ == "OK"
+    assert Folder.objects.filter(account=alice, name="받은메일함").exists()
+    _, data = raw.list('""', "*")
+    assert '"받은메일함"'.encode() in b" ".join(data)
+    raw.logout()
+
+
+def test_starttls_refused_under_implicit_tls(alice: Account, imaps_addr: tuple[str, int]) -> None:
+    raw = imaplib.IMAP4_SSL(*imaps_addr, ssl_context=tls_context())
+    with pytest.raises(imaplib.IMAP4.error, match="BAD"):
+        raw._simple_command("STARTTLS")
+    raw.logout()
