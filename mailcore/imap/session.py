@@ -643,13 +643,7 @@ class Session:
 
         def change() -> None:
             folder = self._folder_by_name(cmd.mailbox)
-            setter = getattr(actions, "do_set_subscribed", None)
-            if setter is not None:
-                setter(acting_account=self.acct, folder=folder, subscribed=on)
-            else:
-                # XXX: no store action for the subscription flag yet; it is a per-folder
-                # preference column with no file or change notice behind it.
-                Folder.objects.filter(pk=folder.pk).update(subscribed=on)
+            actions.do_set_subscribed(acting_account=self.acct, folder=folder, subscribed=on)
 
         await asyncdb.run_db(change)
         await self.send(f"{cmd.tag} OK {cmd.name} completed")

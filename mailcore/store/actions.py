@@ -173,6 +173,19 @@ def do_rename_folder(*, acting_account: Account, folder: Folder, name: str) -> F
     return folder
 
 
+@transaction.atomic
+def do_set_subscribed(*, acting_account: Account, folder: Folder, subscribed: bool) -> Folder:
+    """IMAP SUBSCRIBE/UNSUBSCRIBE (RFC 9051 §6.3.7): the folder's subscription flag, a
+    preference with no file behind it (Dovecot keeps it in a `subscriptions` file beside the
+    Maildir; here the row is its only home). Publishes a folder change."""
+    if folder.account_id != acting_account.pk:
+        raise NotFoundError("folder not found")
+    Folder.objects.filter(pk=folder.pk).update(subscribed=subscribed)
+    folder.subscribed = subscribed
+    publish_on_commit(acting_account.pk, Change("folder", folder.pk, extra={"op": "subscribe"}))
+    return folder
+
+
 def do_delete_folder(*, acting_account: Account, folder: Folder) -> None:
     """Delete a user folder with its messages (and subfolders). Special folders stay."""
     if folder.account_id != acting_account.pk:
