@@ -776,6 +776,8 @@ class Session:
                 flags=system,
                 keywords=keywords,
                 internal_date=cmd.internal_date,
+                # Issue 10 item 3: a client saving its own copy after SMTP submission.
+                dedupe_sent=True,
             )
             return folder.uidvalidity, message.uid
 

@@ -454,3 +454,18 @@ def test_starttls_refused_under_implicit_tls(alice: Account, imaps_addr: tuple[s
     with pytest.raises(imaplib.IMAP4.error, match="BAD"):
         raw._simple_command("STARTTLS")
     raw.logout()
+
+
+def test_append_to_sent_after_submission_keeps_one_copy(alice: Account, imc: IMAPClient) -> None:
+    sent = Folder.objects.get(account=alice, special_use="sent")
+    data = simple("sent once")  # Message-ID <sent.once@x>
+    stored = do_append(
+        acting_account=alice, folder=sent, data=data, flags=["seen"]
+    )  # the Sent copy
+    result = imc.append("Sent", data, flags=[b"\\Seen", b"$Sent"])
+    assert f"APPENDUID {sent.uidvalidity} {stored.uid}".encode() in result
+    assert Message.objects.filter(folder=sent).count() == 1
+    assert Message.objects.get(pk=stored.pk).keywords == ["$Sent"]
+    # Elsewhere (or another Message-ID) an APPEND always stores.
+    imc.append("Drafts", data)
+    assert Message.objects.filter(account=alice).count() == 2
