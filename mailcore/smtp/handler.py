@@ -124,14 +124,14 @@ class IngressHandler:
         if rules is None:
             rules = session.mailroom_access_rules = loaded or []
         shown = _printable(address)
-        rule = pick_access_rule(rules, sender=envelope.mail_from or "", recipient=address)
+        rule = pick_access_rule(rules, sender=reverse_path(envelope), recipient=address)
         action = rule.action if rule is not None else ""
         if action == RelayAction.REJECT:
             log.info(
                 "access rule #%s (%s) rejects %s -> %s",
                 rule.pk if rule else "",
                 _peer_ip(session),
-                _printable(envelope.mail_from or ""),
+                _printable(reverse_path(envelope)),
                 shown,
             )
             return f"554 5.7.1 <{shown}>: Access denied"
@@ -210,7 +210,7 @@ class IngressHandler:
             entries = await run_db(
                 do_enqueue_routed,
                 queue_id=queue_id,
-                sender=envelope.mail_from or "",
+                sender=reverse_path(envelope),
                 local=[r for r in recipients if r not in remote],
                 remote=[r for r in recipients if r in remote],
                 data=trace + data,
@@ -253,7 +253,7 @@ def discarded(envelope: Any, queue_id: str, ip: str) -> str:
     log.warning(
         "%s: discarded by access rule: from=<%s> client=%s rcpts=%s",
         queue_id,
-        _printable(envelope.mail_from or ""),
+        _printable(reverse_path(envelope)),
         ip,
         ",".join(_printable(r) for r in envelope.rcpt_tos),
     )
@@ -285,6 +285,14 @@ def _declared_size(envelope: Any) -> int:
 def _implicit_tls(server: Any) -> bool:
     transport = getattr(server, "transport", None)
     return transport is not None and transport.get_extra_info("sslcontext") is not None
+
+
+def reverse_path(envelope: Any) -> str:
+    """The envelope sender as stored: aiosmtpd keeps a null reverse-path (`MAIL FROM:<>`, the
+    sender of every bounce) as the string "<>" so that its own "need MAIL" checks see a true
+    value; everywhere past the wire it is the empty string (RFC 5321 §4.5.5)."""
+    sender = envelope.mail_from or ""
+    return "" if sender == "<>" else sender
 
 
 def _printable(address: str) -> str:

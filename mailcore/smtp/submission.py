@@ -40,6 +40,7 @@ from mailcore.smtp.handler import (
     _printable,
     discarded,
     kept_recipients,
+    reverse_path,
     with_extensions,
 )
 from mailcore.store.models import Source
@@ -187,7 +188,7 @@ class SubmissionHandler(IngressHandler):
             result = await run_db(
                 _submit,
                 _account(session),
-                envelope_sender=envelope.mail_from or "",
+                envelope_sender=reverse_path(envelope),
                 recipients=recipients,
                 data=data,
                 source=Source.SMTP,
