@@ -398,8 +398,12 @@ class _StemIndex:
         with self._lock:
             cached = self._dirs.get(ident)
             if cached is not None:
-                if cached[0] == mtime:
-                    name = self._pick(cached[1], cached[2], stem, info)
+                name = self._pick(cached[1], cached[2], stem, info)
+                if cached[0] != mtime and name is not None and split_filename(name)[1] != info:
+                    # The directory changed since the scan (any flag change in it does): a
+                    # hint is still good if it names exactly the file asked for, stem and
+                    # letters, and that file exists; anything else is looked up again.
+                    name = None
                 self._dirs.move_to_end(ident)
         if name is not None and os.path.lexists(directory / name):
             return directory / name
@@ -428,6 +432,20 @@ class _StemIndex:
                     self._names -= len(dropped)
         found = self._pick(names, dups, stem, info)
         return directory / found if found is not None else None
+
+    def note(self, directory: Path, name: str) -> None:
+        """This process just put `name` in `directory` (a delivery, a flag change): the hint
+        follows it, so the next lookup of its stem needs no rescan of a busy directory."""
+        stem = key_stem(split_filename(name)[0])
+        with self._lock:
+            cached = self._dirs.get(str(directory))
+            if cached is None or stem in cached[2]:
+                return  # not scanned yet, or two files of the stem: left to a rescan
+            if stem not in cached[1]:
+                if self._names >= self._max:
+                    return
+                self._names += 1
+            cached[1][stem] = name
 
 
 _STEMS = _StemIndex()
@@ -564,6 +582,8 @@ class Maildir:
             # Only the link must be durable; a tmp/ name that reappears after a crash is
             # debris that clean_tmp() removes.
             fsync_dir(target.parent)
+            if created:
+                _STEMS.note(target.parent, target.name)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -722,6 +742,7 @@ class Maildir:
             fsync_dir(dst.parent)
             if src.parent != dst.parent:
                 fsync_dir(src.parent)
+            _STEMS.note(dst.parent, dst.name)
 
         with self._rename_lock(d, exclusive=False):
             self._on_file(path, key, in_cur, info, rename, "update flags of")
