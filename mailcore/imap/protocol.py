@@ -360,6 +360,10 @@ class Cursor:
     def peek(self) -> int:
         return self.text[self.pos] if self.pos < len(self.text) else -1
 
+    def peek_in(self, chars: bytes) -> bool:
+        """The next byte is one of `chars` (False at the end: `-1 in b"…"` would raise)."""
+        return self.pos < len(self.text) and self.text[self.pos] in chars
+
     def peek_is(self, s: bytes) -> bool:
         return self.text[self.pos : self.pos + len(s)].upper() == s.upper()
 
@@ -685,7 +689,7 @@ class _SearchParser:
                 c.sp()
                 keys.append(self.key(depth + 1))
             return keys[0] if len(keys) == 1 else SearchKey("AND", tuple(keys))
-        if c.peek() in b"0123456789*$":
+        if c.peek_in(b"0123456789*$"):
             return SearchKey("SEQ", (parse_seqset(c, self.limits),))
         word = c.atom().upper()
         if word == "ALL":
@@ -798,7 +802,7 @@ def _section(c: Cursor, binary: bool) -> Section:
     part: list[int] = []
     text = ""
     fields: tuple[str, ...] = ()
-    while c.peek() in b"0123456789":
+    while c.peek_in(b"0123456789"):
         part.append(c.nz_number())
         if len(part) > 64:
             raise c.error("section too deep")

@@ -91,6 +91,8 @@ def test_selected_state_garbage(raw: Raw) -> None:
         b"b8 SELECT ../../etc",
         b"b9 CREATE &Jjo!-",
         b"b10 UID FETCH 1:* (BODY[HEADER.FIELDS ()])",
+        b"b11 FETCH 1 BODY[",  # item 1: once a ValueError that closed the connection
+        b"b12 SEARCH (SEEN ",
     ]
     for line in bad:
         tag = line.split(b" ", 1)[0]

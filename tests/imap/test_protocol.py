@@ -3,6 +3,8 @@ mailbox-name safety, every command's syntax errors (ProtocolSyntaxError → BAD)
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from mailcore.imap.protocol import (
@@ -365,3 +367,113 @@ def test_render_nested_values() -> None:
     )
     assert render("한", utf8=True) == b'"\xed\x95\x9c"'
     assert render("line\r\nbreak") == b"{11}\r\nline\r\nbreak"
+
+
+# --- robustness: every prefix and some mutations of every valid command ------------------------
+
+# One or more valid forms of every command the parser knows; \x00 marks a literal (given after).
+VALID_COMMANDS: list[tuple[bytes, tuple[bytes, ...]]] = [
+    (b"a CAPABILITY", ()),
+    (b"a NOOP", ()),
+    (b"a LOGOUT", ()),
+    (b"a STARTTLS", ()),
+    (b'a LOGIN "a b" "p\\"w"', ()),
+    (b"a LOGIN \x00 \x00", (b"alice", b"pw")),
+    (b"a AUTHENTICATE PLAIN AGFsaWNlAHB3", ()),
+    (b"a ENABLE CONDSTORE UTF8=ACCEPT", ()),
+    (b'a ID ("name" "x" "version" NIL)', ()),
+    (b"a ID NIL", ()),
+    (b"a SELECT &vBvHQLpUx3zVaA-/Work (CONDSTORE)", ()),
+    (b"a EXAMINE INBOX (QRESYNC (67890007 20050715194045000 41:211,214:541 (1:5 10:14)))", ()),
+    (b"a CREATE Projects/2024", ()),
+    (b"a DELETE Projects", ()),
+    (b'a RENAME "Old" New', ()),
+    (b"a SUBSCRIBE INBOX", ()),
+    (b"a UNSUBSCRIBE INBOX", ()),
+    (b'a LIST (SUBSCRIBED) "" ("INBOX" "%") RETURN (CHILDREN STATUS (MESSAGES SIZE))', ()),
+    (b'a LIST "" *', ()),
+    (b'a LSUB "" %', ()),
+    (b"a STATUS INBOX (MESSAGES UIDNEXT UNSEEN HIGHESTMODSEQ)", ()),
+    (b'a APPEND INBOX (\\Seen $Junk) " 1-Feb-2024 10:00:00 +0900" \x00', (b"Subject: x\r\n\r\n",)),
+    (b"a APPEND INBOX UTF8 (\x00)", (b"Subject: x\r\n\r\n",)),
+    (b"a CHECK", ()),
+    (b"a CLOSE", ()),
+    (b"a UNSELECT", ()),
+    (b"a EXPUNGE", ()),
+    (b"a UID EXPUNGE 1:3,7", ()),
+    (b"a IDLE", ()),
+    (b"a NAMESPACE", ()),
+    (b"a GETQUOTAROOT INBOX", ()),
+    (b'a GETQUOTA ""', ()),
+    (b"a COMPRESS DEFLATE", ()),
+    (b"a FETCH 5:3,*,1 FAST", ()),
+    (
+        b"a UID FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (From To)]<0.100>"
+        b" BODY[1.2.MIME] BINARY.PEEK[1] BINARY.SIZE[2] BODY[TEXT] RFC822.SIZE)"
+        b" (CHANGEDSINCE 12345 VANISHED)",
+        (),
+    ),
+    (b"a FETCH $ (BODY[] BODY[HEADER.FIELDS.NOT (X-A)] ENVELOPE BODYSTRUCTURE)", ()),
+    (b"a UID STORE 1:3 (UNCHANGEDSINCE 7) -FLAGS.SILENT (\\Seen $Junk)", ()),
+    (b"a STORE 1 +FLAGS \\Flagged \\Deleted", ()),
+    (b"a COPY 1:2 Trash", ()),
+    (b"a UID MOVE 4,6 &vBvHQLpUx3zVaA-", ()),
+    (
+        b"a UID SEARCH RETURN (MIN COUNT SAVE) CHARSET UTF-8 OR FROM x (UNSEEN SINCE 1-Feb-2024)"
+        b' NOT HEADER "Message-ID" "<r@x>" UID 1:* 2,4 LARGER 10 KEYWORD $Junk'
+        b' MODSEQ "/flags/\\\\Seen" all 5 SENTON "2-Mar-2024" YOUNGER 60',
+        (),
+    ),
+    (b"a SEARCH SUBJECT \x00", (b"x",)),
+    (b"a SEARCH (SEEN FLAGGED) $", ()),
+    (b"a UID SORT (REVERSE DATE SUBJECT) UTF-8 ALL", ()),
+    (b"a THREAD REFERENCES UTF-8 (SINCE 1-Jan-2024 TEXT hello)", ()),
+]
+MUTATIONS = [b"", b" ", b"(", b")", b"[", b"]", b"<", b">", b"{", b'"', b"\\", b"*", b"0", b"$",
+             b":", b".", b"\x00", b"\xff", b"\r", b"9" * 25]  # fmt: skip
+
+
+def _parse_or_bad(text: bytes, literals: tuple[bytes, ...], utf8: bool = False) -> None:
+    """The parser's answer is a command or ProtocolSyntaxError (BAD), never another exception."""
+    with contextlib.suppress(ProtocolSyntaxError):
+        parse_command(RawCommand(text, literals), LIMITS, utf8=utf8)
+
+
+@pytest.mark.parametrize(("line", "literals"), VALID_COMMANDS, ids=lambda v: repr(v)[:40])
+def test_valid_commands_parse(line: bytes, literals: tuple[bytes, ...]) -> None:
+    assert parse_command(RawCommand(line, literals), Limits(), utf8=False).tag == "a"
+
+
+@pytest.mark.parametrize(("line", "literals"), VALID_COMMANDS, ids=lambda v: repr(v)[:40])
+def test_every_prefix_and_mutation_is_a_command_or_bad(
+    line: bytes, literals: tuple[bytes, ...]
+) -> None:
+    for end in range(len(line)):
+        for utf8 in (False, True):
+            _parse_or_bad(line[:end], literals, utf8)
+            _parse_or_bad(line[:end], (), utf8)  # a literal mark with no literal behind it
+    for pos in range(len(line)):
+        for repl in MUTATIONS:
+            mutated = line[:pos] + repl + line[pos + 1 :]
+            _parse_or_bad(mutated, literals)
+            _parse_or_bad(line[:pos] + repl + line[pos:], literals)  # inserted
+
+
+@pytest.mark.parametrize(("line", "literals"), VALID_COMMANDS, ids=lambda v: repr(v)[:40])
+def test_every_prefix_through_the_reader(line: bytes, literals: tuple[bytes, ...]) -> None:
+    """The same prefixes as bytes on the wire (literals announced as {n+}): each line ends
+    in a command or an error event, and the next command still reads."""
+    parts = line.split(b"\x00")
+    wire = parts[0]
+    for lit, rest in zip(literals, parts[1:], strict=True):
+        wire += b"{%d+}\r\n" % len(lit) + lit + rest
+    for end in range(len(wire) + 1):
+        reader = CommandReader(LIMITS)
+        reader.authenticated = True
+        reader.feed(wire[:end] + b"\r\nz NOOP\r\n")
+        events = []
+        while (event := reader.next_event()) is not None:
+            events.append(event)
+            if isinstance(event, RawCommand):
+                _parse_or_bad(event.text, event.literals)
+        assert all(isinstance(e, (RawCommand, ReaderError, NeedContinuation)) for e in events)
