@@ -89,6 +89,9 @@ SPECIAL_USE_ATTR = {
 }
 FETCH_BATCH = 500
 INDEX_BATCH = 1000  # rows per query of a FETCH answered from the index
+PREFETCH_ROWS = 8  # a FETCH of this few messages reads their files with the rows …
+PREFETCH_BYTES = 4 * 1024 * 1024  # … up to this much in all
+_CRLF = "_imap_crlf"  # where such a row keeps its bytes
 MAX_LOGIN_FAILURES = 3  # per connection, then BYE (Dovecot disconnects after a few, too)
 IDLE_RECHECK_SECONDS = 60.0  # a lost notice is caught up at the latest after this
 
@@ -899,13 +902,14 @@ class Session:
             for a in atts
         )
         indexed = None if sets_seen else fetch_index.plan(atts, condstore=self.condstore)
+        reads_file = any(_reads_whole_file(a) for a in atts)
         if indexed is not None:
             await self._fetch_indexed(uids, atts, indexed, cmd.changedsince)
             uids = []
         for i in range(0, len(uids), FETCH_BATCH):
             batch = uids[i : i + FETCH_BATCH]
             rows = await asyncdb.run_db(
-                self._load_rows, sel.folder, batch, need_meta, cmd.changedsince
+                self._load_rows, sel.folder, batch, need_meta, cmd.changedsince, reads_file
             )
             if sets_seen:
                 unseen = [m for m in rows if not m.seen]
@@ -976,8 +980,15 @@ class Session:
             await self.send(f"* VANISHED (EARLIER) {format_seqset(vanished)}")
 
     def _load_rows(
-        self, folder: Folder, uids: list[int], need_meta: bool, changedsince: int | None
+        self,
+        folder: Folder,
+        uids: list[int],
+        need_meta: bool,
+        changedsince: int | None,
+        read_files: bool = False,
     ) -> list[Message]:
+        """The rows of `uids`; with read_files, a few small ones come with their CRLF bytes
+        read in the same trip to the pool (a body FETCH of one message: one hop, not two)."""
         qs = Message.objects.filter(folder=folder, uid__gte=uids[0], uid__lte=uids[-1])
         if len(uids) != uids[-1] - uids[0] + 1:
             qs = qs.filter(uid__in=uids)
@@ -989,6 +1000,14 @@ class Session:
         for row in rows:
             row.account = self.acct
             row.folder = folder
+        if read_files and len(rows) <= PREFETCH_ROWS:
+            budget = PREFETCH_BYTES
+            for row in rows:
+                if row.size <= budget:
+                    budget -= row.size
+                    # A file that cannot be read fails where its item is answered.
+                    with contextlib.suppress(MailcoreError):
+                        row.__dict__[_CRLF] = _read_crlf(row)
         return rows
 
     async def _fetch_items(
@@ -1047,8 +1066,14 @@ class Session:
         )
 
     async def _body(self, row: Message) -> _Body:
-        data = await asyncdb.run_db(_read_crlf, row)
+        data = await self._crlf(row)
         return _Body(data, mime.parse(data))
+
+    async def _crlf(self, row: Message) -> bytes:
+        data = row.__dict__.get(_CRLF)
+        if isinstance(data, bytes):
+            return data
+        return await asyncdb.run_db(_read_crlf, row)
 
     async def _section_data(
         self, row: Message, section: Section, partial: tuple[int, int] | None
@@ -1067,7 +1092,7 @@ class Session:
                 if picked is not None:
                     return picked
         if not section.part and section.text == "":
-            return await asyncdb.run_db(_read_crlf, row)
+            return await self._crlf(row)
         body = await self._body(row)
         return mime.section_bytes(body.data, body.tree, section)
 
@@ -1475,6 +1500,19 @@ class _Structure:
 class _Body:
     data: bytes
     tree: mime.Part
+
+
+def _reads_whole_file(att: FetchAtt) -> bool:
+    """Whether answering `att` reads the whole message file (not a partial of BODY[], not
+    the header fields the index keeps)."""
+    if att.name in {"RFC822", "RFC822.HEADER", "RFC822.TEXT"}:
+        return True
+    section = att.section
+    if section is None or att.name not in {"BODY", "BINARY", "BINARY.SIZE"}:
+        return False
+    if section.text == "HEADER.FIELDS" and not section.part:
+        return False
+    return not (att.partial is not None and not section.part and section.text == "")
 
 
 def _read_crlf(row: Message) -> bytes:

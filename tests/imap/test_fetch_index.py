@@ -123,3 +123,26 @@ def test_select_reports_keywords_first_unseen_and_count(
         b"(FLAGS (\\Seen $Work))",
         b"(FLAGS ())",
     ]
+
+
+def test_a_small_body_fetch_reads_its_file_with_the_row(
+    alice: Account, client: imaplib.IMAP4_SSL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One trip to the database pool for the row and the file, not one for each."""
+    from mailcore import asyncdb
+
+    first = add(alice, MULTIPART)
+    second = add(alice, simple("two"))
+    assert client.select("INBOX")[0] == "OK"
+    calls: list[str] = []
+    real = asyncdb.run_db
+
+    async def counting(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(getattr(fn, "__name__", ""))
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(asyncdb, "run_db", counting)
+    typ, data = client.uid("FETCH", f"{first.uid},{second.uid}", "(BODY.PEEK[] BODY.PEEK[1])")
+    assert typ == "OK"
+    assert data[0][1] == MULTIPART and data[1][1] == b"hello body text"  # type: ignore[index]
+    assert "_read_crlf" not in calls and "_load_rows" in calls
