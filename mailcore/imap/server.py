@@ -215,12 +215,20 @@ class Connection(asyncio.Protocol):
         ctx = self.config.tls_context
         assert ctx is not None and self.transport is not None
         loop = asyncio.get_running_loop()
+        # Stop reading before the OK leaves: a ClientHello sent the moment the OK arrives
+        # must stay in the socket for the TLS layer, not reach the plaintext reader in a loop
+        # turn before start_tls pauses reading (imap-bugs item 2). start_tls is awaited
+        # directly (asyncio.wait_for would run it in a task of its own, one turn later).
+        self.transport.pause_reading()
         self.flush()  # the tagged OK goes out in plaintext
         self._inflate_tail = b""
         self.reader.discard_buffer()
-        transport = await asyncio.wait_for(
-            loop.start_tls(self.transport, self, ctx, server_side=True),
-            self.config.session.preauth_timeout,
+        transport = await loop.start_tls(
+            self.transport,
+            self,
+            ctx,
+            server_side=True,
+            ssl_handshake_timeout=self.config.session.preauth_timeout,
         )
         if transport is None:
             raise ConnectionResetError("TLS handshake failed")
