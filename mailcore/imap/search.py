@@ -32,6 +32,8 @@ _INDEXED_HEADERS = {
     "references": ("references",),
 }
 
+_ID_HEADERS = {"message-id", "in-reply-to", "references"}
+
 
 class CannotSearchError(UserError):
     code = "cannot"
@@ -193,6 +195,9 @@ def _header_q(name: str, value: str) -> Q:
         for f in fields:
             q |= ~Q(**{f: ""})
         return q
+    if lname in _ID_HEADERS:
+        # Kept without angle brackets: "<r@x>" and "<a@b> <c@d>" match "r@x" and "a@b c@d".
+        value = " ".join(value.replace("<", " ").replace(">", " ").split()) or value
     q = Q()
     for f in fields:
         q |= Q(**{f"{f}__icontains": value})
@@ -341,15 +346,16 @@ def thread_uids(folder: Folder, uids: list[int], algorithm: str) -> list[list[ob
     # REFERENCES, simplified (RFC 5256 §3 steps 1-4): a message's parent is the nearest of its
     # references (In-Reply-To last) present in the result; threads with one base subject whose
     # roots have no parent are merged under the earliest.
+    # The index keeps message ids without angle brackets ("a@b", References space-separated).
     by_id: dict[str, dict[str, object]] = {}
     for r in rows:
-        mid = str(r["message_id"]).strip()
-        if mid and mid not in by_id:
-            by_id[mid] = r
+        mid = _bare_ids(str(r["message_id"]))
+        if mid and mid[0] not in by_id:
+            by_id[mid[0]] = r
     children: dict[int, list[int]] = {}
     roots: list[dict[str, object]] = []
     for r in rows:
-        refs = re.findall(r"<[^>]+>", f"{r['references']} {r['in_reply_to']}")
+        refs = _bare_ids(f"{r['references']} {r['in_reply_to']}")
         parent = None
         for ref in reversed(refs):
             cand = by_id.get(ref)
@@ -378,6 +384,11 @@ def thread_uids(folder: Folder, uids: list[int], algorithm: str) -> list[list[ob
         return _nest([uid], [build(k, depth + 1) for k in kids])
 
     return [build(int(str(r["uid"])), 0) for r in out_roots]
+
+
+def _bare_ids(text: str) -> list[str]:
+    """Message ids as the index keeps them, from ids with or without angle brackets."""
+    return [t for t in (w.strip("<>") for w in text.replace(">", "> ").split()) if t]
 
 
 def _ancestor(children: dict[int, list[int]], uid: int, candidate: int) -> bool:

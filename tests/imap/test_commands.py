@@ -377,6 +377,32 @@ def test_sort_and_thread(alice: Account, imc: IMAPClient) -> None:
     assert sorted(imc.thread(algorithm="ORDEREDSUBJECT"), key=lambda t: t[0]) == [(1, 3), (2,)]
 
 
+def test_thread_by_references_and_header_search_on_message_ids(
+    alice: Account, imc: IMAPClient
+) -> None:
+    """imap-bugs item 3: Message-ID, In-Reply-To and References are kept without angle
+    brackets; THREAD=REFERENCES and SEARCH HEADER must match them all the same."""
+    add(alice, b"From: a@x.org\r\nSubject: root\r\nMessage-ID: <r@x>\r\n\r\none\r\n")
+    add(
+        alice,
+        b"From: b@x.org\r\nSubject: another subject\r\nMessage-ID: <c@x>\r\n"
+        b"In-Reply-To: <r@x>\r\n\r\ntwo\r\n",
+    )
+    add(alice, b"From: c@x.org\r\nSubject: unrelated\r\nMessage-ID: <u@x>\r\n\r\n3\r\n")
+    add(
+        alice,
+        b"From: d@x.org\r\nSubject: third subject\r\nMessage-ID: <d@x>\r\n"
+        b"References: <r@x> <c@x>\r\n\r\nfour\r\n",
+    )
+    imc.select_folder("INBOX")
+    assert list(imc.thread(algorithm="REFERENCES")) == [(1, 2, 4), (3,)]
+    assert imc.search(["HEADER", "Message-ID", "<r@x>"]) == [1]
+    assert imc.search(["HEADER", "Message-ID", "r@x"]) == [1]
+    assert imc.search(["HEADER", "In-Reply-To", "<r@x>"]) == [2]
+    assert imc.search(["HEADER", "References", "<r@x> <c@x>"]) == [4]
+    assert imc.search(["HEADER", "References", "<c@x>"]) == [4]
+
+
 def test_quota_namespace_enable_id(alice: Account, imc: IMAPClient) -> None:
     alice.quota_bytes = 10 * 1024 * 1024
     alice.save(update_fields=["quota_bytes"])
