@@ -142,6 +142,7 @@ def encode_mailbox(name: str, *, utf8: bool) -> str:
 # --- command reader: line and literal framing ------------------------------------------------
 
 _LITERAL_AT_END = re.compile(rb"(~?)\{(\d{1,20})([+-]?)\}$")
+LINE_TOO_LONG = "Line too long"
 LITERAL_MARK = 0  # byte value standing for a literal in the joined command text
 
 
@@ -269,7 +270,7 @@ class CommandReader:
                 if len(self._buf) > self.limits.max_line:
                     self._pending_error = ReaderError(
                         self._tag if self._parts else _guess_tag(bytes(self._buf)),
-                        "Line too long",
+                        LINE_TOO_LONG,
                         "TOOBIG",
                     )
                     self._buf.clear()
@@ -282,7 +283,7 @@ class CommandReader:
             if not self._parts:
                 self._tag = _guess_tag(line)
             if len(line) > self.limits.max_line:
-                error = ReaderError(self._tag, "Line too long", "TOOBIG")
+                error = ReaderError(self._tag, LINE_TOO_LONG, "TOOBIG")
                 self._reset()
                 return error
             self._size += len(line)

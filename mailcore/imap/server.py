@@ -18,6 +18,7 @@ from typing import Any, cast
 from mailcore.config import Listen
 from mailcore.imap.notify import ChangeHub, Waiter
 from mailcore.imap.protocol import (
+    LINE_TOO_LONG,
     CommandReader,
     NeedContinuation,
     RawCommand,
@@ -271,7 +272,10 @@ class Connection(asyncio.Protocol):
                     await self.write(b"+ Ready for literal data\r\n")
                 elif isinstance(event, ReaderError):
                     code = f"[{event.code}] " if event.code else ""
-                    kind = "NO" if event.code == "TOOBIG" and session.account else "BAD"
+                    # NO [TOOBIG] for a literal over APPENDLIMIT (RFC 7889); a line too
+                    # long is a malformed command: BAD [TOOBIG], as Dovecot answers.
+                    too_big = event.code == "TOOBIG" and event.message != LINE_TOO_LONG
+                    kind = "NO" if too_big and session.account else "BAD"
                     await self.write(f"{event.tag} {kind} {code}{event.message}\r\n".encode())
                     if event.fatal:
                         await self.write(b"* BYE Too much input\r\n")

@@ -100,6 +100,10 @@ def test_selected_state_garbage(raw: Raw) -> None:
         answer = raw.until(tag)[-1]
         assert answer.startswith((tag + b" BAD", tag + b" NO")), answer
         alive(raw)
+    # A line too long is a malformed command: BAD [TOOBIG] (imap-bugs item 4), session alive.
+    raw.send(b"d1 NOOP " + b"x" * 70000 + b"\r\n")
+    assert raw.readline().startswith(b"d1 BAD [TOOBIG]")
+    alive(raw)
     # Over APPENDLIMIT: refused before any byte is sent, NO [TOOBIG] (RFC 7889).
     raw.send(b"c1 APPEND INBOX {999999999999}\r\n")
     assert raw.readline().startswith(b"c1 NO [TOOBIG]")
