@@ -970,11 +970,18 @@ class Session:
 
         assert cmd.changedsince is not None
         sel = self.sel
+        largest = max(sel.uidnext - 1, 1)
         try:
             vanished = await asyncdb.run_db(history.vanished_since, sel.folder, cmd.changedsince)
         except HistoryGoneError:
-            vanished = []
-        largest = max(sel.uidnext - 1, 1)
+            # The history does not reach back: every UID of the set below UIDNEXT that is not
+            # in the mailbox (RFC 7162 §3.6 lets VANISHED (EARLIER) name UIDs that never
+            # existed), as SELECT's QRESYNC falls back on the known UIDs.
+            absent = _absent_ranges(cmd.seqset.resolve(largest), sel.uids, sel.uidnext - 1)
+            if absent:
+                text = ",".join(str(a) if a == b else f"{a}:{b}" for a, b in absent)
+                await self.send(f"* VANISHED (EARLIER) {text}")
+            return
         vanished = [u for u in vanished if cmd.seqset.contains(u, largest) and not sel.seq_of(u)]
         if vanished:
             await self.send(f"* VANISHED (EARLIER) {format_seqset(vanished)}")
@@ -1513,6 +1520,27 @@ def _reads_whole_file(att: FetchAtt) -> bool:
     if section.text == "HEADER.FIELDS" and not section.part:
         return False
     return not (att.partial is not None and not section.part and section.text == "")
+
+
+def _absent_ranges(
+    ranges: list[tuple[int, int]], uids: Sequence[int], largest: int
+) -> list[tuple[int, int]]:
+    """The parts of ascending `ranges` (cut at `largest`) holding none of the ascending `uids`:
+    as ranges, so a set of 1:4294967295 costs one step per present UID, not per number."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in ranges:
+        hi = min(hi, largest)
+        i = bisect.bisect_left(uids, lo)
+        while lo <= hi:
+            if i < len(uids) and uids[i] <= hi:
+                if uids[i] > lo:
+                    out.append((lo, uids[i] - 1))
+                lo = uids[i] + 1
+                i += 1
+            else:
+                out.append((lo, hi))
+                break
+    return out
 
 
 def _read_crlf(row: Message) -> bytes:

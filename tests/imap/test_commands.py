@@ -360,6 +360,34 @@ def test_qresync_vanished(alice: Account, imaps_addr: tuple[str, int]) -> None:
     raw.logout()
 
 
+def test_fetch_vanished_when_history_is_gone_names_the_missing_uids(
+    alice: Account, imaps_addr: tuple[str, int]
+) -> None:
+    """imap-bugs item 5: UID FETCH … (CHANGEDSINCE m VANISHED) with m older than the kept
+    history answers the UIDs of the set (up to UIDNEXT-1) that are not in the mailbox, as
+    SELECT's QRESYNC fallback does (RFC 7162 allows naming UIDs that never existed)."""
+    from datetime import timedelta
+
+    from mailcore.store.actions import do_expunge
+    from mailcore.store.history import purge_tombstones
+
+    for i in range(5):
+        add(alice, simple(f"v{i}"))
+    folder = inbox(alice)
+    modseq = folder.highestmodseq
+    rows = list(Message.objects.select_related("folder").filter(folder=folder).order_by("uid"))
+    do_expunge(acting_account=alice, messages=[rows[1], rows[3]])
+    assert purge_tombstones(timedelta(0)) >= 2
+    raw = imaplib.IMAP4_SSL(*imaps_addr, ssl_context=tls_context())
+    raw.login("alice@example.com", PASSWORD)
+    raw._simple_command("ENABLE", "QRESYNC")
+    raw.select("INBOX")
+    typ, _ = raw.uid("FETCH", "1:100", "FLAGS", f"(CHANGEDSINCE {modseq} VANISHED)")
+    assert typ == "OK"
+    assert raw.untagged_responses.get("VANISHED") == [b"(EARLIER) 2,4"]
+    raw.logout()
+
+
 def test_sort_and_thread(alice: Account, imc: IMAPClient) -> None:
     add(alice, simple("banana", sender="b@x.org"))
     add(alice, simple("apple", sender="c@x.org"))
