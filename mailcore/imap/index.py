@@ -11,7 +11,9 @@ Runs synchronously (callers go through mailcore.asyncdb).
 from __future__ import annotations
 
 import json
+import threading
 from array import array
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +23,7 @@ from django.db import connection
 
 from mailcore.imap.protocol import FetchAtt, format_datetime
 from mailcore.mime import imapmeta
-from mailcore.store.models import Message, MessageMeta
+from mailcore.store.models import Folder, Message, MessageMeta
 
 # Attributes answered from the columns alone (BODY without a section needs the JSON form).
 _COLUMN_ATTS = frozenset(
@@ -53,30 +55,77 @@ _META = (
 )
 
 
-def folder_view(folder_id: int) -> tuple[array[int], int, list[str]]:
-    """(UIDs in order, first unseen UID or 0, keywords in use) of a folder for SELECT: two
-    plain queries instead of three ORM ones and a model per row."""
+# SELECT's view of a folder, kept per process: (highestmodseq, uidnext, message_count) →
+# (UIDs, first unseen, keywords). Every change of a folder's UIDs, flags or keywords moves
+# its highestmodseq in the same transaction, so an entry whose counters match the Folder row
+# just read is that folder's current view. Bounded by VIEW_CACHE_UIDS UIDs in all.
+VIEW_CACHE_UIDS = 2_000_000
+_views: OrderedDict[int, tuple[tuple[int, int, int], array[int], int, tuple[str, ...]]] = (
+    OrderedDict()
+)
+_views_size = 0
+_views_lock = threading.Lock()
+
+
+def _state(folder: Folder) -> tuple[int, int, int]:
+    return (int(folder.highestmodseq), int(folder.uidnext), int(folder.message_count))
+
+
+def folder_view(folder: Folder) -> tuple[array[int], int, list[str]]:
+    """(UIDs in order, first unseen UID or 0, keywords in use) of a folder for SELECT, as of
+    the `folder` row just read: from the cache when nothing changed since, else two plain
+    queries (instead of three ORM ones and a model per row)."""
+    global _views_size
+    state = _state(folder)
+    with _views_lock:
+        hit = _views.get(folder.pk)
+        if hit is not None and hit[0] == state:
+            _views.move_to_end(folder.pk)
+            return array("Q", hit[1]), hit[2], list(hit[3])
     table = connection.ops.quote_name(Message._meta.db_table)  # a constant, not input
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT uid, seen FROM {table} WHERE folder_id = %s ORDER BY uid",  # noqa: S608
-            [folder_id],
+            [folder.pk],
         )
         rows = cursor.fetchall()
         # The keywords of the newest 2,000 messages that have any (as _folder_keywords did).
         cursor.execute(
             f"SELECT keywords FROM {table} WHERE folder_id = %s AND keywords <> %s "  # noqa: S608
             "ORDER BY uid DESC LIMIT 2000",
-            [folder_id, "[]"],
+            [folder.pk, "[]"],
         )
         kw_rows = cursor.fetchall()
+        # Cached only if no change committed while the two were read (they may see newer
+        # rows than `folder`: read committed).
+        cursor.execute(
+            f"SELECT highestmodseq, uidnext, message_count FROM {qn_folder()} WHERE id = %s",  # noqa: S608
+            [folder.pk],
+        )
+        after = cursor.fetchone()
     uids = array("Q", [int(r[0]) for r in rows])
     first_unseen = next((int(r[0]) for r in rows if not r[1]), 0)
     seen: dict[str, None] = {}
     for (value,) in kw_rows:
         for k in _json_list(value):
             seen.setdefault(str(k), None)
-    return uids, first_unseen, [k for k in seen if k][:64]
+    keywords = [k for k in seen if k][:64]
+    if after is not None and tuple(int(x) for x in after) == state and len(uids) == state[2]:
+        with _views_lock:
+            old = _views.pop(folder.pk, None)
+            if old is not None:
+                _views_size -= len(old[1])
+            if len(uids) <= VIEW_CACHE_UIDS:
+                _views[folder.pk] = (state, array("Q", uids), first_unseen, tuple(keywords))
+                _views_size += len(uids)
+                while _views_size > VIEW_CACHE_UIDS:
+                    _, dropped = _views.popitem(last=False)
+                    _views_size -= len(dropped[1])
+    return uids, first_unseen, keywords
+
+
+def qn_folder() -> str:
+    return connection.ops.quote_name(Folder._meta.db_table)
 
 
 def _json_list(value: Any) -> list[Any]:

@@ -503,7 +503,7 @@ class Session:
 
         def load() -> tuple[Folder, array[int], int, list[str]]:
             folder = self._folder_by_name(cmd.mailbox)
-            return (folder, *fetch_index.folder_view(folder.pk))
+            return (folder, *fetch_index.folder_view(folder))
 
         rings = self._rings()
         folder, uids, unseen_uid, keywords = await asyncdb.run_db(load)

@@ -146,3 +146,34 @@ def test_a_small_body_fetch_reads_its_file_with_the_row(
     assert typ == "OK"
     assert data[0][1] == MULTIPART and data[1][1] == b"hello body text"  # type: ignore[index]
     assert "_read_crlf" not in calls and "_load_rows" in calls
+
+
+def test_select_view_is_cached_per_process_and_follows_every_change(
+    alice: Account, connect: Callable[..., imaplib.IMAP4_SSL]
+) -> None:
+    """A second SELECT of an unchanged folder needs no UID list from the database; a flag,
+    keyword, delivery or expunge in between is seen all the same."""
+    from mailcore.imap import index as fetch_index
+
+    first = add(alice, simple("one"))
+    add(alice, simple("two"))
+    c = connect()
+    assert c.select("INBOX") == ("OK", [b"2"])
+    folder = inbox(alice)
+    state = (folder.highestmodseq, folder.uidnext, folder.message_count)
+    assert fetch_index._views[folder.pk][0] == state
+    assert c.untagged_responses.get("UNSEEN") == [b"1"]
+    do_set_flags(acting_account=alice, messages=[Message.objects.get(pk=first.pk)], add=["seen"])
+    assert c.select("INBOX") == ("OK", [b"2"])
+    assert c.untagged_responses.get("UNSEEN") == [b"2"]
+    do_set_flags(
+        acting_account=alice, messages=[Message.objects.get(pk=first.pk)], add_keywords=["$Later"]
+    )
+    c.select("INBOX")
+    assert b"$Later" in c.untagged_responses["FLAGS"][0]
+    add(alice, simple("three"))
+    assert c.select("INBOX") == ("OK", [b"3"])
+    do_expunge(acting_account=alice, messages=[Message.objects.get(pk=first.pk)])
+    assert c.select("INBOX") == ("OK", [b"2"])
+    _typ, data = c.fetch("1:*", "(UID)")
+    assert [int(x.split()[-1].rstrip(b")")) for x in data] == [2, 3]  # type: ignore[union-attr]
