@@ -1,5 +1,6 @@
-"""The queue: accept a message (spool + row, the promise behind SMTP's 250), deliver it
-(alias expansion, Maildir + rows, idempotent per recipient), and sweep what is due.
+"""The queue: deliver what was accepted (delivery.entries: spool + row, the promise behind
+SMTP's 250) — alias expansion, Maildir + rows, idempotent per recipient, remote recipients
+through delivery.outbound — and sweep what is due.
 
 Each attempt is recorded before it is made; a killed worker costs the time until its death is
 noticed (delivery.workers), never mail.
@@ -7,11 +8,8 @@ noticed (delivery.workers), never mail.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,9 +18,12 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from mailcore.dbutil import bulk_set, insert_is_one_statement, insert_with_children
+from mailcore.dbutil import bulk_set
 from mailcore.delivery import spool
+from mailcore.delivery.doorbell import doorbell
 from mailcore.delivery.dsnparams import MailDsn, RcptDsn
+from mailcore.delivery.entries import FINAL_STATES, Outcome, dispatch, do_enqueue
+from mailcore.delivery.entries import header_message_id as header_message_id  # re-exported
 from mailcore.delivery.models import (
     DeliveryAttempt,
     Direction,
@@ -31,11 +32,12 @@ from mailcore.delivery.models import (
     QueueRecipient,
     RecipientState,
 )
+from mailcore.delivery.outbound import do_queue_notices, do_relay_entry
 from mailcore.directory.models import Account
 from mailcore.directory.queries import Expansion, expand_recipient
 from mailcore.errors import MailcoreError, StorageError
 from mailcore.faults import fault_point
-from mailcore.mime import ParsedMessage, get_header, parse_message
+from mailcore.mime import ParsedMessage, parse_message
 from mailcore.mime.headers import (
     delivered_to,
     final_delivery_top,
@@ -48,101 +50,6 @@ from mailcore.store.models import Folder, Message, Source, SpecialUse
 from mailcore.store.quota import Usage, usage, warn_if_nearly_full
 
 log = logging.getLogger("mailroom")
-
-FINAL_STATES = (RecipientState.DELIVERED, RecipientState.BOUNCED)
-
-
-def dispatch(entry_id: int) -> None:
-    """Ring the doorbell (coalesced, never raises): the sweep covers a lost notice."""
-    from mailcore.delivery.doorbell import doorbell
-
-    doorbell.ring(entry_id)
-
-
-def do_enqueue(
-    *,
-    sender: str,
-    recipients: list[str],
-    data: bytes,
-    client_ip: str | None = None,
-    client_helo: str = "",
-    smtputf8: bool = False,
-    authenticated_as: Account | None = None,
-    direction: str = Direction.INBOUND,
-    origin: str = "",
-    queue_id: str | None = None,
-    sent_copy: Message | None = None,
-    dsn: MailDsn | None = None,
-    rcpt_dsn: Mapping[str, RcptDsn] | None = None,
-) -> QueueEntry:
-    """Spool `data` durably and commit its queue row; only then may the caller say 250.
-    `dsn` and `rcpt_dsn` (by recipient) are the RFC 3461 parameters the client gave.
-
-    Raises StorageError (spool) or a database error (row); in either case nothing is queued
-    and no spool file is left behind.
-    """
-    queue_id = queue_id or spool.new_queue_id()
-    stored = spool.write(queue_id, data)
-    now = timezone.now()
-    entry = QueueEntry(
-        queue_id=queue_id,
-        direction=direction,
-        sender=sender,
-        spool_name=stored.name,
-        size=stored.size,
-        sha256=stored.sha256,
-        client_ip=client_ip,
-        client_helo=client_helo[:255],
-        smtputf8=smtputf8,
-        authenticated_as=authenticated_as,
-        received_at=now,
-        next_attempt_at=now,
-        origin=origin,
-        sent_copy=sent_copy,
-        message_id=header_message_id(data),
-        dsn_ret=dsn.ret if dsn else "",
-        dsn_envid=dsn.envid if dsn else "",
-    )
-    asked = rcpt_dsn or {}
-    rows = [
-        QueueRecipient(
-            entry=entry,
-            address=r,
-            dsn_notify=asked[r].notify if r in asked else "",
-            dsn_orcpt=asked[r].orcpt if r in asked else "",
-        )
-        for r in dict.fromkeys(recipients)
-    ]
-    # Once per accepted message: raw inserts (no ORM query building) and, on PostgreSQL
-    # outside a caller's transaction, one autocommitted statement instead of BEGIN, two
-    # INSERTs and COMMIT. Either way the rows are committed (or rolled back) together.
-    try:
-        one_statement = insert_is_one_statement() and connection.get_autocommit()
-        with contextlib.nullcontext() if one_statement else transaction.atomic():
-            insert_with_children(entry, rows, "entry")
-            transaction.on_commit(lambda: dispatch(entry.pk), robust=True)
-    except BaseException:
-        spool.remove(stored.name)
-        raise
-    log.info(
-        "%s: from=<%s>, size=%d, nrcpt=%d, client=%s",
-        queue_id,
-        sender,
-        stored.size,
-        len(recipients),
-        client_ip,
-    )
-    return entry
-
-
-def header_message_id(data: bytes) -> str:
-    """The Message-ID of `data` without <> ('' if none). Only the header block is read, and
-    only its first MAX_HEADER_BYTES; folded values are unfolded, CRLF and bare LF alike."""
-    value = get_header(data, "message-id")
-    if value is None:
-        return ""
-    text = re.sub(rb"\s+", b"", value).decode("ascii", "replace")
-    return text.removeprefix("<").removesuffix(">")[:998]
 
 
 def retry_delay(attempt: int, direction: str = Direction.INBOUND) -> timedelta:
@@ -201,12 +108,6 @@ def local_key(entry: QueueEntry, account: Account, size: int) -> str:
     copy is made from the same spool file, envelope sender and recipient."""
     digest = hashlib.sha256(account.address.encode()).hexdigest()[:16]
     return f"{entry.queue_id}.{digest}.{safe_hostname(settings.MAIL_HOSTNAME)},S={size}"
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    state: str
-    reply: str
 
 
 def do_process_entry(entry_id: int, *, worker: str = "") -> str:
@@ -490,7 +391,6 @@ def _send_inbound_notices(
     problems, a mailbox full for too long): accepted mail is never dropped silently. And the
     success notice ("delivered") for those whose NOTIFY asked for one (RFC 3461 §4.1)."""
     from mailcore.delivery.dsn import status_of
-    from mailcore.delivery.outbound import do_queue_notices
     from mailcore.delivery.relay import RcptResult
 
     results = {
@@ -537,8 +437,6 @@ def _relay_outbound(
 ) -> dict[int, Outcome]:
     """Remote recipients by MX, recipients in our own domains locally like inbound mail; DKIM,
     bounces and delay notices in mailcore.delivery.outbound."""
-    from mailcore.delivery.outbound import do_relay_entry
-
     parsed: list[ParsedMessage] = []
 
     def deliver_local(rcpt: QueueRecipient) -> Outcome:
@@ -569,8 +467,6 @@ def do_sweep(*, dispatch_due: bool = True) -> dict[str, int]:
     retired = do_retire_unacknowledged()
     ids = due_entries()
     if dispatch_due:
-        from mailcore.delivery.doorbell import doorbell
-
         for pk in ids:
             dispatch(pk)
         doorbell.flush()

@@ -5,3 +5,13 @@ class DeliveryConfig(AppConfig):
     name = "mailcore.delivery"
     label = "delivery"
     verbose_name = "Mail queue and delivery"
+
+    def ready(self) -> None:
+        # The one place the doorbell learns what to ring: the deliver_entries task sits on
+        # top of the delivery layers (tasks → actions → entries → doorbell), so the bell
+        # takes it by injection instead of importing it.
+        from mailcore.delivery.doorbell import doorbell
+        from mailcore.delivery.tasks import deliver_entries
+
+        # Looked up at each ring, as before: connecting must not finalize the Celery app.
+        doorbell.connect(lambda batch: deliver_entries.delay(batch))

@@ -1,6 +1,10 @@
 """The doorbell: tells workers that queue entries were committed. Notices are coalesced into
 one Celery task per short window (a publish costs about a millisecond of CPU; at hundreds of
-messages a second that matters). Losing a notice is harmless: the sweep finds every due row."""
+messages a second that matters). Losing a notice is harmless: the sweep finds every due row.
+
+The bell knows nothing of Celery: what it rings (the deliver_entries task) is connected once,
+by the delivery app when Django starts (DeliveryConfig.ready), so the layers read one way:
+tasks → actions → entries → doorbell."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 log = logging.getLogger("mailroom")
 
@@ -22,6 +27,11 @@ class Doorbell:
         self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
+        self._publish_batch: Callable[[list[int]], object] | None = None
+
+    def connect(self, publish: Callable[[list[int]], object]) -> None:
+        """What a batch of rung entry ids is handed to (the deliver_entries task's delay)."""
+        self._publish_batch = publish
 
     def ring(self, entry_id: int) -> None:
         self._idle.clear()
@@ -56,12 +66,12 @@ class Doorbell:
             if self._queue.empty():
                 self._idle.set()
 
-    @staticmethod
-    def _publish(batch: list[int]) -> None:
-        from mailcore.delivery.tasks import deliver_entries
-
+    def _publish(self, batch: list[int]) -> None:
+        if self._publish_batch is None:
+            log.warning("doorbell not connected; entries %s wait for the sweep", batch)
+            return
         try:
-            deliver_entries.delay(batch)
+            self._publish_batch(batch)
         except Exception:
             log.warning("broker unavailable; entries %s wait for the sweep", batch, exc_info=True)
 

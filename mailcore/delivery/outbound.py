@@ -19,9 +19,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from mailcore.delivery import dkim
-from mailcore.delivery.actions import Outcome, do_enqueue
 from mailcore.delivery.dsn import DsnRecipient, build_dsn, status_of
 from mailcore.delivery.dsnparams import MailDsn, RcptDsn
+from mailcore.delivery.entries import Outcome, do_enqueue
 from mailcore.delivery.models import Direction, QueueEntry, QueueRecipient, RecipientState
 from mailcore.delivery.relay import (
     BOUNCED,

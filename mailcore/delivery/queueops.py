@@ -11,9 +11,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from mailcore.delivery import spool
-from mailcore.delivery.actions import FINAL_STATES, dispatch
 from mailcore.delivery.dsn import DsnRecipient
 from mailcore.delivery.dsnparams import RcptDsn
+from mailcore.delivery.entries import FINAL_STATES, dispatch
 from mailcore.delivery.models import EntryState, QueueEntry, QueueRecipient, RecipientState
 from mailcore.delivery.outbound import do_queue_dsn, failure_key
 from mailcore.errors import ConflictError, NotFoundError, StorageError

@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from mailcore.addresses import canonical_domain, canonical_local, split_address
 from mailcore.delivery import spool
-from mailcore.delivery.actions import do_enqueue
 from mailcore.delivery.dsnparams import MailDsn, RcptDsn
+from mailcore.delivery.entries import do_enqueue
 from mailcore.delivery.models import Direction, QueueEntry
 from mailcore.directory.models import Account
 from mailcore.directory.queries import Resolution, account_owns_address, resolve_recipient

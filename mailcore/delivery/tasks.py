@@ -44,7 +44,7 @@ def _start_worker(**_: Any) -> None:
 def _take_over() -> None:
     from django.db import DatabaseError, connection
 
-    from mailcore.delivery.actions import dispatch
+    from mailcore.delivery.entries import dispatch
     from mailcore.delivery.workers import do_release_dead_leases, register
 
     register()
