@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.request import Request
@@ -40,7 +40,7 @@ from mailcore.directory.roles import (
 from mailcore.errors import ConflictError, InvalidAddressError
 from webmail.accounts.actions import do_logout_everywhere
 from webmail.adminconsole import serializers as s
-from webmail.adminconsole.base import AdminView, keyset_page
+from webmail.adminconsole.base import AdminListView, AdminView
 
 NOT_FOUND = OpenApiResponse(s.AdminDetailSerializer, description="no such account (or not yours)")
 FORBIDDEN = OpenApiResponse(
@@ -85,18 +85,12 @@ def _domain_of(address: str) -> str:
         return ""
 
 
-class AccountListView(AdminView):
-    @extend_schema(
-        operation_id="admin_accounts_list",
-        parameters=[s.AdminAccountQuerySerializer],
-        responses={200: s.AdminAccountPageSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
-        description="Sorted by address. domain= filters one domain (404 if not yours); "
-        "q= matches address or display name.",
-    )
-    def get(self, request: Request) -> Response:
-        q = s.AdminAccountQuerySerializer(data=request.query_params)
-        q.is_valid(raise_exception=True)
-        v = q.validated_data
+class AccountListView(AdminListView):
+    query_serializer = s.AdminAccountQuerySerializer
+    page_serializer = s.AdminAccountPageSerializer
+    page_key = "address"
+
+    def rows(self, v: dict[str, Any]) -> QuerySet[Any]:
         qs = accounts_with_usage(self.scope)
         if v["domain"]:
             qs = qs.filter(domain=access_domain(self.scope, v["domain"]))
@@ -105,11 +99,21 @@ class AccountListView(AdminView):
             qs = qs.filter(Q(address__icontains=term.lower()) | Q(display_name__icontains=term))
         if v["active"] is not None:
             qs = qs.filter(is_active=v["active"])
-        items, cursor = keyset_page(
-            qs, key="address", descending=False, cursor=v["cursor"], limit=v["limit"]
-        )
+        return qs
+
+    def on_page(self, items: list[Any]) -> list[Any]:
         attach_admin_domains(items)
-        return Response(s.AdminAccountPageSerializer({"items": items, "next_cursor": cursor}).data)
+        return items
+
+    @extend_schema(
+        operation_id="admin_accounts_list",
+        parameters=[s.AdminAccountQuerySerializer],
+        responses={200: s.AdminAccountPageSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+        description="Sorted by address. domain= filters one domain (404 if not yours); "
+        "q= matches address or display name.",
+    )
+    def get(self, request: Request) -> Response:
+        return self.list_page()
 
     @extend_schema(
         operation_id="admin_accounts_create",
@@ -125,9 +129,7 @@ class AccountListView(AdminView):
         "password one is generated and returned once. 404 when the domain is not yours.",
     )
     def post(self, request: Request) -> Response:
-        data = s.AdminAccountCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = self.body(s.AdminAccountCreateSerializer)
         alabel = _domain_of(v["address"])
         if not alabel:
             raise InvalidAddressError(f"invalid address {v['address']!r}")
@@ -161,7 +163,7 @@ class AccountDetailView(AdminView):
     )
     def get(self, request: Request, pk: int) -> Response:
         access_account(self.scope, pk)
-        return Response(s.AdminAccountSerializer(_one(self, pk)).data)
+        return self.answer(s.AdminAccountSerializer, _one(self, pk))
 
     @extend_schema(
         operation_id="admin_accounts_update",
@@ -178,9 +180,7 @@ class AccountDetailView(AdminView):
     )
     def patch(self, request: Request, pk: int) -> Response:
         account = _managed(self, pk)
-        data = s.AdminAccountUpdateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v: dict[str, Any] = dict(data.validated_data)
+        v = self.body(s.AdminAccountUpdateSerializer)
         if ("is_superadmin" in v or "admin_domains" in v) and not self.scope.is_superadmin:
             raise exceptions.PermissionDenied("Only a superadmin may change roles.")
         if account.pk == self.scope.account.pk and (
@@ -198,7 +198,7 @@ class AccountDetailView(AdminView):
             domains = do_set_admin_domains(account, v["admin_domains"])
             v["admin_domains"] = [d.name for d in domains]
         self.audit("account.update", account.address, domain=account.domain.name, **v)
-        return Response(s.AdminAccountSerializer(_one(self, pk)).data)
+        return self.answer(s.AdminAccountSerializer, _one(self, pk))
 
     @extend_schema(
         operation_id="admin_accounts_destroy",
@@ -210,8 +210,7 @@ class AccountDetailView(AdminView):
         if account.pk == self.scope.account.pk:
             raise ConflictError("you cannot remove your own account")
         do_remove_account(account.address)
-        self.audit("account.remove", account.address, domain=account.domain.name)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.done("account.remove", account.address, domain=account.domain.name)
 
 
 class AccountPasswordView(AdminView):
@@ -229,16 +228,15 @@ class AccountPasswordView(AdminView):
     )
     def post(self, request: Request, pk: int) -> Response:
         account = _managed(self, pk)
-        data = s.AdminPasswordSetSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        password, generated = _password_or_generated(data.validated_data.get("password"), account)
+        v = self.body(s.AdminPasswordSetSerializer)
+        password, generated = _password_or_generated(v.get("password"), account)
         do_set_password(account.address, password)
         do_logout_everywhere(acting_account=account)
         self.audit(
             "account.password", account.address, domain=account.domain.name, generated=generated
         )
         result = {"password": password if generated else None}
-        return Response(s.AdminPasswordResultSerializer(result).data)
+        return self.answer(s.AdminPasswordResultSerializer, result)
 
 
 class AppPasswordListView(AdminView):
@@ -264,9 +262,8 @@ class AppPasswordListView(AdminView):
     )
     def post(self, request: Request, pk: int) -> Response:
         account = _managed(self, pk)
-        data = s.AdminAppPasswordCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        row, secret = do_create_app_password(account, data.validated_data["name"])
+        v = self.body(s.AdminAppPasswordCreateSerializer)
+        row, secret = do_create_app_password(account, v["name"])
         self.audit(
             "app_password.create",
             account.address,
@@ -275,9 +272,7 @@ class AppPasswordListView(AdminView):
             id=row.pk,
         )
         out = {"id": row.pk, "name": row.name, "created_at": row.created_at, "password": secret}
-        return Response(
-            s.AdminAppPasswordCreatedSerializer(out).data, status=status.HTTP_201_CREATED
-        )
+        return self.answer(s.AdminAppPasswordCreatedSerializer, out, status=201)
 
 
 class AppPasswordDetailView(AdminView):
@@ -288,10 +283,9 @@ class AppPasswordDetailView(AdminView):
     def delete(self, request: Request, pk: int, app_password_id: int) -> Response:
         account = _managed(self, pk)
         do_revoke_app_password(account, app_password_id)
-        self.audit(
+        return self.done(
             "app_password.revoke", account.address, domain=account.domain.name, id=app_password_id
         )
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def local_domain_names(view: AdminView) -> set[str]:
@@ -299,6 +293,9 @@ def local_domain_names(view: AdminView) -> set[str]:
 
 
 class AccountAliasesView(AdminView):
+    def serializer_context(self) -> dict[str, Any]:
+        return {"local_domains": local_domain_names(self)}
+
     @extend_schema(
         operation_id="admin_accounts_aliases_list",
         responses={200: s.AdminAliasListSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
@@ -307,8 +304,7 @@ class AccountAliasesView(AdminView):
     def get(self, request: Request, pk: int) -> Response:
         account = access_account(self.scope, pk)
         aliases = list_account_aliases(self.scope, account)
-        ctx = {"local_domains": local_domain_names(self)}
-        return Response(s.AdminAliasListSerializer({"items": aliases}, context=ctx).data)
+        return self.answer(s.AdminAliasListSerializer, {"items": aliases})
 
     @extend_schema(
         operation_id="admin_accounts_aliases_create",
@@ -325,9 +321,7 @@ class AccountAliasesView(AdminView):
     )
     def post(self, request: Request, pk: int) -> Response:
         account = access_account(self.scope, pk)
-        data = s.AdminAccountAliasCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        source = data.validated_data["source"]
+        source = self.body(s.AdminAccountAliasCreateSerializer)["source"]
         alabel = _domain_of(source) if not source.startswith("@") else source[1:]
         if not alabel:
             raise InvalidAddressError(f"invalid address {source!r}")
@@ -336,7 +330,4 @@ class AccountAliasesView(AdminView):
         self.audit(
             "alias.add_target", alias.source, domain=alias.domain.name, targets=[account.address]
         )
-        ctx = {"local_domains": local_domain_names(self)}
-        return Response(
-            s.AdminAliasSerializer(alias, context=ctx).data, status=status.HTTP_201_CREATED
-        )
+        return self.answer(s.AdminAliasSerializer, alias, status=201)

@@ -3,17 +3,19 @@ as root@ and postmaster@, the catch-all '@domain'. Loops are refused when saved 
 
 from __future__ import annotations
 
-from django.db.models import Q
+from typing import Any
+
+from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mailcore.directory.actions import canonical_alias_source, do_remove_alias, do_set_alias
+from mailcore.directory.models import Alias
 from mailcore.directory.roles import access_alias, access_domain, list_aliases
 from webmail.adminconsole import serializers as s
 from webmail.adminconsole.accounts import local_domain_names
-from webmail.adminconsole.base import AdminView, keyset_page
+from webmail.adminconsole.base import AdminListView, AdminView
 
 NOT_FOUND = OpenApiResponse(s.AdminDetailSerializer, description="no such alias (or not yours)")
 FORBIDDEN = OpenApiResponse(s.AdminDetailSerializer, description="not an administrator")
@@ -23,17 +25,12 @@ CONFLICT = OpenApiResponse(
 )
 
 
-class AliasListView(AdminView):
-    @extend_schema(
-        operation_id="admin_aliases_list",
-        parameters=[s.AdminAliasQuerySerializer],
-        responses={200: s.AdminAliasPageSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
-        description="Sorted by source. q= matches the source or a target.",
-    )
-    def get(self, request: Request) -> Response:
-        q = s.AdminAliasQuerySerializer(data=request.query_params)
-        q.is_valid(raise_exception=True)
-        v = q.validated_data
+class AliasListView(AdminListView):
+    query_serializer = s.AdminAliasQuerySerializer
+    page_serializer = s.AdminAliasPageSerializer
+    page_key = "source"
+
+    def rows(self, v: dict[str, Any]) -> QuerySet[Alias]:
         qs = list_aliases(self.scope)
         if v["domain"]:
             qs = qs.filter(domain=access_domain(self.scope, v["domain"]))
@@ -41,13 +38,19 @@ class AliasListView(AdminView):
             term = v["q"].strip().lower()
             # The JSON list serialised as text: a portable substring match on targets.
             qs = qs.filter(Q(source__icontains=term) | Q(targets__icontains=term))
-        items, cursor = keyset_page(
-            qs, key="source", descending=False, cursor=v["cursor"], limit=v["limit"]
-        )
-        ctx = {"local_domains": local_domain_names(self)}
-        return Response(
-            s.AdminAliasPageSerializer({"items": items, "next_cursor": cursor}, context=ctx).data
-        )
+        return qs
+
+    def serializer_context(self) -> dict[str, Any]:
+        return {"local_domains": local_domain_names(self)}
+
+    @extend_schema(
+        operation_id="admin_aliases_list",
+        parameters=[s.AdminAliasQuerySerializer],
+        responses={200: s.AdminAliasPageSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+        description="Sorted by source. q= matches the source or a target.",
+    )
+    def get(self, request: Request) -> Response:
+        return self.list_page()
 
     @extend_schema(
         operation_id="admin_aliases_create",
@@ -63,29 +66,24 @@ class AliasListView(AdminView):
         "be local or external (forwarding).",
     )
     def post(self, request: Request) -> Response:
-        data = s.AdminAliasCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        _, alabel = canonical_alias_source(data.validated_data["source"])
+        v = self.body(s.AdminAliasCreateSerializer)
+        _, alabel = canonical_alias_source(v["source"])
         access_domain(self.scope, alabel)
-        alias = do_set_alias(
-            data.validated_data["source"], data.validated_data["targets"], replace=False
-        )
+        alias = do_set_alias(v["source"], v["targets"], replace=False)
         self.audit("alias.create", alias.source, domain=alabel, targets=alias.targets)
-        ctx = {"local_domains": local_domain_names(self)}
-        return Response(
-            s.AdminAliasSerializer(alias, context=ctx).data, status=status.HTTP_201_CREATED
-        )
+        return self.answer(s.AdminAliasSerializer, alias, status=201)
 
 
 class AliasDetailView(AdminView):
+    def serializer_context(self) -> dict[str, Any]:
+        return {"local_domains": local_domain_names(self)}
+
     @extend_schema(
         operation_id="admin_aliases_retrieve",
         responses={200: s.AdminAliasSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def get(self, request: Request, pk: int) -> Response:
-        alias = access_alias(self.scope, pk)
-        ctx = {"local_domains": local_domain_names(self)}
-        return Response(s.AdminAliasSerializer(alias, context=ctx).data)
+        return self.answer(s.AdminAliasSerializer, access_alias(self.scope, pk))
 
     @extend_schema(
         operation_id="admin_aliases_update",
@@ -101,10 +99,9 @@ class AliasDetailView(AdminView):
     )
     def put(self, request: Request, pk: int) -> Response:
         alias = access_alias(self.scope, pk)
-        data = s.AdminTargetsSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        v = self.body(s.AdminTargetsSerializer)
         before = list(alias.targets)
-        alias = do_set_alias(alias.source, data.validated_data["targets"], create=False)
+        alias = do_set_alias(alias.source, v["targets"], create=False)
         self.audit(
             "alias.update",
             alias.source,
@@ -112,8 +109,7 @@ class AliasDetailView(AdminView):
             before=before,
             targets=alias.targets,
         )
-        ctx = {"local_domains": local_domain_names(self)}
-        return Response(s.AdminAliasSerializer(alias, context=ctx).data)
+        return self.answer(s.AdminAliasSerializer, alias)
 
     @extend_schema(
         operation_id="admin_aliases_destroy",
@@ -122,5 +118,6 @@ class AliasDetailView(AdminView):
     def delete(self, request: Request, pk: int) -> Response:
         alias = access_alias(self.scope, pk)
         do_remove_alias(alias.source)
-        self.audit("alias.remove", alias.source, domain=alias.domain.name, targets=alias.targets)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.done(
+            "alias.remove", alias.source, domain=alias.domain.name, targets=alias.targets
+        )

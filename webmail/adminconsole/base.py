@@ -1,15 +1,21 @@
 """What every admin view shares: the role check (superadmin, domain admin, else 403), the
-audit helper, keyset paging and the 403 translation of AdminForbiddenError."""
+403 translation of AdminForbiddenError, and one shape for the three kinds of endpoint:
+
+- a list (AdminListView): query parameters validated, the scoped rows narrowed by the
+  filters, one keyset page (cursor, limit) serialized as {items, next_cursor};
+- a detail: `self.answer(Serializer, obj)`;
+- an audited change: input from `self.body(Serializer)`, the mailcore action, then one audit
+  row (`self.audit`) before the answer, or `self.done(...)` for the 204 ones."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from django.db.models import Model, QuerySet
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -70,6 +76,68 @@ class AdminView(APIView):
             detail=detail,
             ip=client_ip(self.request),
         )
+
+    def query(self, serializer: type[serializers.Serializer[Any]]) -> dict[str, Any]:
+        """The query parameters through `serializer`: validated, or 400."""
+        return _validated(serializer, self.request.query_params)
+
+    def body(self, serializer: type[serializers.Serializer[Any]]) -> dict[str, Any]:
+        """The request body through `serializer`: validated, or 400."""
+        return _validated(serializer, self.request.data)
+
+    def serializer_context(self) -> dict[str, Any]:
+        """What this view's output serializers are given (`answer`, `list_page`)."""
+        return {}
+
+    def answer(
+        self, serializer: type[serializers.Serializer[Any]], obj: Any, *, status: int = 200
+    ) -> Response:
+        """`obj` through the output `serializer`, with this view's serializer_context()."""
+        return Response(serializer(obj, context=self.serializer_context()).data, status=status)
+
+    def done(self, what: str, target: str, /, *, domain: str = "", **detail: Any) -> Response:
+        """A change that answers nothing: its audit row, then 204."""
+        self.audit(what, target, domain=domain, **detail)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _validated(serializer: type[serializers.Serializer[Any]], data: Any) -> dict[str, Any]:
+    checked = serializer(data=data)
+    checked.is_valid(raise_exception=True)
+    return dict(checked.validated_data)
+
+
+# (Comments, not docstrings: drf-spectacular would publish a docstring as the description of
+# every endpoint that has none of its own.)
+class AdminListView(AdminView):
+    # GET of a list: `query_serializer` (a subclass of AdminPageQuerySerializer) checks the
+    # parameters, `rows()` gives the scoped rows narrowed by them, one keyset page on
+    # `page_key` is taken, `on_page()` may complete it, and `page_serializer` wraps it as
+    # {items, next_cursor}. Subclasses keep their own `get` (for its schema) and call
+    # `self.list_page()`.
+
+    query_serializer: ClassVar[type[serializers.Serializer[Any]]]
+    page_serializer: ClassVar[type[serializers.Serializer[Any]]]
+    page_key: ClassVar[str]
+    newest_first: ClassVar[bool] = False
+
+    def rows(self, v: dict[str, Any]) -> QuerySet[Any]:
+        raise NotImplementedError
+
+    def on_page(self, items: list[Any]) -> list[Any]:
+        return items
+
+    def list_page(self) -> Response:
+        v = self.query(self.query_serializer)
+        items, cursor = keyset_page(
+            self.rows(v),
+            key=self.page_key,
+            descending=self.newest_first,
+            cursor=v["cursor"],
+            limit=v["limit"],
+        )
+        page = {"items": self.on_page(items), "next_cursor": cursor}
+        return self.answer(self.page_serializer, page)
 
 
 class InvalidCursor(exceptions.APIException):

@@ -4,9 +4,11 @@ domains; any other name answers 404."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,9 +23,10 @@ from mailcore.directory.actions import (
     do_set_domain_active,
 )
 from mailcore.directory.dnscheck import check_domain_dns
+from mailcore.directory.models import Domain
 from mailcore.directory.roles import access_domain, attach_catchalls, domains_with_counts
 from webmail.adminconsole import serializers as s
-from webmail.adminconsole.base import AdminView, keyset_page
+from webmail.adminconsole.base import AdminListView, AdminView
 
 NOT_FOUND = OpenApiResponse(s.AdminDetailSerializer, description="no such domain (or not yours)")
 FORBIDDEN = OpenApiResponse(
@@ -40,27 +43,28 @@ def _one(view: AdminView, name: str) -> object:
     return annotated
 
 
-class DomainListView(AdminView):
+class DomainListView(AdminListView):
+    query_serializer = s.AdminDomainQuerySerializer
+    page_serializer = s.AdminDomainPageSerializer
+    page_key = "name"
+
+    def rows(self, v: dict[str, Any]) -> QuerySet[Domain]:
+        qs = domains_with_counts(self.scope)
+        if v["q"]:
+            qs = qs.filter(name__icontains=v["q"].strip().lower())
+        return qs
+
+    def on_page(self, items: list[Any]) -> list[Any]:
+        attach_catchalls(items)
+        return items
+
     @extend_schema(
         operation_id="admin_domains_list",
         parameters=[s.AdminDomainQuerySerializer],
         responses={200: s.AdminDomainPageSerializer, 403: FORBIDDEN},
     )
     def get(self, request: Request) -> Response:
-        q = s.AdminDomainQuerySerializer(data=request.query_params)
-        q.is_valid(raise_exception=True)
-        qs = domains_with_counts(self.scope)
-        if q.validated_data["q"]:
-            qs = qs.filter(name__icontains=q.validated_data["q"].strip().lower())
-        items, cursor = keyset_page(
-            qs,
-            key="name",
-            descending=False,
-            cursor=q.validated_data["cursor"],
-            limit=q.validated_data["limit"],
-        )
-        attach_catchalls(items)
-        return Response(s.AdminDomainPageSerializer({"items": items, "next_cursor": cursor}).data)
+        return self.list_page()
 
     @extend_schema(
         operation_id="admin_domains_create",
@@ -70,11 +74,9 @@ class DomainListView(AdminView):
     )
     def post(self, request: Request) -> Response:
         self.require_superadmin()
-        data = s.AdminDomainCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        domain = do_create_domain(data.validated_data["name"])
+        domain = do_create_domain(self.body(s.AdminDomainCreateSerializer)["name"])
         self.audit("domain.create", domain.name, domain=domain.name)
-        return Response(s.AdminDomainSerializer(_one(self, domain.name)).data, status=201)
+        return self.answer(s.AdminDomainSerializer, _one(self, domain.name), status=201)
 
 
 class DomainDetailView(AdminView):
@@ -83,7 +85,7 @@ class DomainDetailView(AdminView):
         responses={200: s.AdminDomainSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def get(self, request: Request, name: str) -> Response:
-        return Response(s.AdminDomainSerializer(_one(self, name)).data)
+        return self.answer(s.AdminDomainSerializer, _one(self, name))
 
     @extend_schema(
         operation_id="admin_domains_update",
@@ -94,12 +96,10 @@ class DomainDetailView(AdminView):
     def patch(self, request: Request, name: str) -> Response:
         domain = access_domain(self.scope, name)
         self.require_superadmin()
-        data = s.AdminDomainUpdateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        active = data.validated_data["is_active"]
+        active = self.body(s.AdminDomainUpdateSerializer)["is_active"]
         do_set_domain_active(domain.name, active)
         self.audit("domain.update", domain.name, domain=domain.name, is_active=active)
-        return Response(s.AdminDomainSerializer(_one(self, domain.name)).data)
+        return self.answer(s.AdminDomainSerializer, _one(self, domain.name))
 
     @extend_schema(
         operation_id="admin_domains_destroy",
@@ -111,13 +111,9 @@ class DomainDetailView(AdminView):
     def delete(self, request: Request, name: str) -> Response:
         domain = access_domain(self.scope, name)
         self.require_superadmin()
-        q = s.AdminDomainDeleteQuerySerializer(data=request.query_params)
-        q.is_valid(raise_exception=True)
-        do_remove_domain(domain.name, force=q.validated_data["force"])
-        self.audit(
-            "domain.remove", domain.name, domain=domain.name, force=q.validated_data["force"]
-        )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        force = self.query(s.AdminDomainDeleteQuerySerializer)["force"]
+        do_remove_domain(domain.name, force=force)
+        return self.done("domain.remove", domain.name, domain=domain.name, force=force)
 
 
 class CatchallView(AdminView):
@@ -129,11 +125,10 @@ class CatchallView(AdminView):
     )
     def put(self, request: Request, name: str) -> Response:
         domain = access_domain(self.scope, name)
-        data = s.AdminTargetsSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        alias = do_set_alias(f"@{domain.name}", data.validated_data["targets"])
+        targets = self.body(s.AdminTargetsSerializer)["targets"]
+        alias = do_set_alias(f"@{domain.name}", targets)
         self.audit("domain.catchall", alias.source, domain=domain.name, targets=alias.targets)
-        return Response(s.AdminCatchallSerializer(alias).data)
+        return self.answer(s.AdminCatchallSerializer, alias)
 
     @extend_schema(
         operation_id="admin_domains_catchall_destroy",
@@ -142,8 +137,7 @@ class CatchallView(AdminView):
     def delete(self, request: Request, name: str) -> Response:
         domain = access_domain(self.scope, name)
         do_remove_alias(f"@{domain.name}")
-        self.audit("domain.catchall_remove", f"@{domain.name}", domain=domain.name)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.done("domain.catchall_remove", f"@{domain.name}", domain=domain.name)
 
 
 def _key_data(key: DkimKey) -> dict[str, object]:
@@ -171,7 +165,7 @@ class DkimView(AdminView):
 
         domain = access_domain(self.scope, name)
         keys = [_key_data(k) for k in list_dkim_keys(domain)]
-        return Response(s.AdminDkimListSerializer({"keys": keys}).data)
+        return self.answer(s.AdminDkimListSerializer, {"keys": keys})
 
     @extend_schema(
         operation_id="admin_domains_dkim_create",
@@ -183,13 +177,8 @@ class DkimView(AdminView):
     )
     def post(self, request: Request, name: str) -> Response:
         domain = access_domain(self.scope, name)
-        data = s.AdminDkimCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        algorithm = (
-            DkimAlgorithm.ED25519
-            if data.validated_data["algorithm"] == "ed25519"
-            else DkimAlgorithm.RSA
-        )
+        v = self.body(s.AdminDkimCreateSerializer)
+        algorithm = DkimAlgorithm.ED25519 if v["algorithm"] == "ed25519" else DkimAlgorithm.RSA
         key = do_generate_dkim_key(domain.name, algorithm=algorithm)
         self.audit(
             "dkim.generate",
@@ -199,7 +188,7 @@ class DkimView(AdminView):
             algorithm=key.algorithm,
             state=key.state,
         )
-        return Response(s.AdminDkimKeySerializer(_key_data(key)).data, status=201)
+        return self.answer(s.AdminDkimKeySerializer, _key_data(key), status=201)
 
 
 class DkimActivateView(AdminView):
@@ -221,9 +210,8 @@ class DkimActivateView(AdminView):
     )
     def post(self, request: Request, name: str, selector: str) -> Response:
         domain = access_domain(self.scope, name)
-        data = s.AdminDkimActivateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        done = do_activate_dkim_key(domain.name, selector, force=data.validated_data["force"])
+        force = self.body(s.AdminDkimActivateSerializer)["force"]
+        done = do_activate_dkim_key(domain.name, selector, force=force)
         self.audit(
             "dkim.activate",
             f"{done.key.selector}._domainkey.{domain.name}",
@@ -233,7 +221,7 @@ class DkimActivateView(AdminView):
             forced=done.forced,
         )
         body = {"key": _key_data(done.key), "retired": done.retired, "forced": done.forced}
-        return Response(s.AdminDkimActivationSerializer(body).data)
+        return self.answer(s.AdminDkimActivationSerializer, body)
 
 
 class DnsCheckView(AdminView):
@@ -252,4 +240,4 @@ class DnsCheckView(AdminView):
             "ok": all(c.status == "ok" for c in checks),
             "checks": checks,
         }
-        return Response(s.AdminDnsReportSerializer(report).data)
+        return self.answer(s.AdminDnsReportSerializer, report)

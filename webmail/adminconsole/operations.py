@@ -3,16 +3,17 @@ to a domain admin's domains), the dashboard and the audit log."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mailcore.delivery import queueops
 from mailcore.delivery.models import QueueEntry
 from mailcore.directory.actions import do_add_relay_rule, do_remove_relay_rule
+from mailcore.directory.models import AuditLog, RelayRule
 from mailcore.directory.reports import (
     EntryFilter,
     access_entry,
@@ -34,7 +35,7 @@ from mailcore.directory.roles import (
     list_relay_rules,
 )
 from webmail.adminconsole import serializers as s
-from webmail.adminconsole.base import AdminView, keyset_page
+from webmail.adminconsole.base import AdminListView, AdminView
 
 FORBIDDEN = OpenApiResponse(
     s.AdminDetailSerializer, description="not an administrator (or not allowed for this entry)"
@@ -47,8 +48,14 @@ NOT_FOUND = OpenApiResponse(s.AdminDetailSerializer, description="not found (or 
 # --- relay access rules --------------------------------------------------------------------------
 
 
-class RelayRuleListView(AdminView):
+class RelayRuleListView(AdminListView):
     superadmin_only = True
+    query_serializer = s.AdminPageQuerySerializer
+    page_serializer = s.AdminRelayRulePageSerializer
+    page_key = "id"
+
+    def rows(self, v: dict[str, Any]) -> QuerySet[RelayRule]:
+        return list_relay_rules()
 
     @extend_schema(
         operation_id="admin_relay_rules_list",
@@ -57,18 +64,7 @@ class RelayRuleListView(AdminView):
         description="Superadmin only (sendmail's /etc/mail/access).",
     )
     def get(self, request: Request) -> Response:
-        q = s.AdminPageQuerySerializer(data=request.query_params)
-        q.is_valid(raise_exception=True)
-        items, cursor = keyset_page(
-            list_relay_rules(),
-            key="id",
-            descending=False,
-            cursor=q.validated_data["cursor"],
-            limit=q.validated_data["limit"],
-        )
-        return Response(
-            s.AdminRelayRulePageSerializer({"items": items, "next_cursor": cursor}).data
-        )
+        return self.list_page()
 
     @extend_schema(
         operation_id="admin_relay_rules_create",
@@ -79,9 +75,7 @@ class RelayRuleListView(AdminView):
         "otherwise), exactly as `manage.py access add --force`.",
     )
     def post(self, request: Request) -> Response:
-        data = s.AdminRelayRuleCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = self.body(s.AdminRelayRuleCreateSerializer)
         rule = do_add_relay_rule(
             v["network"],
             v["action"],
@@ -99,7 +93,7 @@ class RelayRuleListView(AdminView):
             recipient_domain=rule.recipient_domain,
             force=v["force"],
         )
-        return Response(s.AdminRelayRuleSerializer(rule).data)
+        return self.answer(s.AdminRelayRuleSerializer, rule)
 
 
 class RelayRuleDetailView(AdminView):
@@ -114,8 +108,7 @@ class RelayRuleDetailView(AdminView):
         do_remove_relay_rule(
             rule.network, sender_domain=rule.sender_domain, recipient_domain=rule.recipient_domain
         )
-        self.audit("relay_rule.remove", str(rule), network=rule.network, action=rule.action)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.done("relay_rule.remove", str(rule), network=rule.network, action=rule.action)
 
 
 # --- queue and delivery log ----------------------------------------------------------------------
@@ -157,16 +150,21 @@ def _filter(v: dict[str, Any], *, default_state: str) -> EntryFilter:
     )
 
 
-def _page(view: AdminView, request: Request, *, default_state: str) -> Response:
-    q = s.AdminQueueQuerySerializer(data=request.query_params)
-    q.is_valid(raise_exception=True)
-    v = q.validated_data
-    qs = search_entries(view.scope, _filter(v, default_state=default_state)).prefetch_related(
-        "recipients"
-    )
-    items, cursor = keyset_page(qs, key="id", descending=True, cursor=v["cursor"], limit=v["limit"])
-    data = {"items": _entries_data(view.scope, items), "next_cursor": cursor}
-    return Response(s.AdminQueuePageSerializer(data).data)
+class _EntryListView(AdminListView):
+    # Queue entries, newest first, matching the search; `default_state` when none is asked.
+
+    query_serializer = s.AdminQueueQuerySerializer
+    page_serializer = s.AdminQueuePageSerializer
+    page_key = "id"
+    newest_first = True
+    default_state: ClassVar[str]
+
+    def rows(self, v: dict[str, Any]) -> QuerySet[QueueEntry]:
+        found = search_entries(self.scope, _filter(v, default_state=self.default_state))
+        return found.prefetch_related("recipients")
+
+    def on_page(self, items: list[Any]) -> list[Any]:
+        return _entries_data(self.scope, items)
 
 
 def _acted_on(view: AdminView, queue_id: str) -> QueueEntry:
@@ -179,10 +177,12 @@ def _acted_on(view: AdminView, queue_id: str) -> QueueEntry:
 def _entry_response(view: AdminView, queue_id: str) -> Response:
     """The entry as it is now in the database, with its recipients and attempts."""
     entry = access_entry(view.scope, queue_id)
-    return Response(s.AdminQueueEntrySerializer(_entries_data(view.scope, [entry])[0]).data)
+    return view.answer(s.AdminQueueEntrySerializer, _entries_data(view.scope, [entry])[0])
 
 
-class QueueListView(AdminView):
+class QueueListView(_EntryListView):
+    default_state = "pending"
+
     @extend_schema(
         operation_id="admin_queue_list",
         parameters=[s.AdminQueueQuerySerializer],
@@ -191,10 +191,12 @@ class QueueListView(AdminView):
         "newest first, with each recipient's state and last reply and every attempt.",
     )
     def get(self, request: Request) -> Response:
-        return _page(self, request, default_state="pending")
+        return self.list_page()
 
 
-class DeliveryLogView(AdminView):
+class DeliveryLogView(_EntryListView):
+    default_state = ""
+
     @extend_schema(
         operation_id="admin_delivery_log",
         parameters=[s.AdminQueueQuerySerializer],
@@ -203,7 +205,7 @@ class DeliveryLogView(AdminView):
         "queue_id, message_id, sender, recipient (substrings) and a received_at range.",
     )
     def get(self, request: Request) -> Response:
-        return _page(self, request, default_state="")
+        return self.list_page()
 
 
 class QueueEntryView(AdminView):
@@ -223,8 +225,7 @@ class QueueEntryView(AdminView):
         entry = _acted_on(self, queue_id)
         domain = _entry_domain(self.scope, entry)  # before the recipients rows go
         queueops.do_delete_entry(entry.queue_id)
-        self.audit("queue.delete", entry.queue_id, domain=domain, sender=entry.sender)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.done("queue.delete", entry.queue_id, domain=domain, sender=entry.sender)
 
 
 def _entry_domain(scope: AdminScope, entry: QueueEntry) -> str:
@@ -272,7 +273,7 @@ class QueueBounceView(AdminView):
         self.audit(
             "queue.bounce", entry.queue_id, domain=_entry_domain(self.scope, entry), bounced=n
         )
-        return Response(s.AdminBounceResultSerializer({"bounced": n}).data)
+        return self.answer(s.AdminBounceResultSerializer, {"bounced": n})
 
 
 class QueueFlushView(AdminView):
@@ -287,7 +288,7 @@ class QueueFlushView(AdminView):
     def post(self, request: Request) -> Response:
         n = queueops.do_flush_queue()
         self.audit("queue.flush", "*", flushed=n)
-        return Response(s.AdminFlushResultSerializer({"flushed": n}).data)
+        return self.answer(s.AdminFlushResultSerializer, {"flushed": n})
 
 
 # --- dashboard and audit log ---------------------------------------------------------------------
@@ -303,10 +304,9 @@ class DashboardView(AdminView):
         "with nowhere to go); all within your domains.",
     )
     def get(self, request: Request) -> Response:
-        q = s.AdminDashboardQuerySerializer(data=request.query_params)
-        q.is_valid(raise_exception=True)
+        days = self.query(s.AdminDashboardQuerySerializer)["days"]
         data = {
-            "traffic": traffic_per_day(self.scope, q.validated_data["days"]),
+            "traffic": traffic_per_day(self.scope, days),
             "queue": queue_size(self.scope),
             "domains": storage_per_domain(self.scope),
             "top_accounts": top_accounts_by_storage(self.scope),
@@ -320,20 +320,16 @@ class DashboardView(AdminView):
                 for gap in unrouted_role_addresses(self.scope)
             ],
         }
-        return Response(s.AdminDashboardSerializer(data).data)
+        return self.answer(s.AdminDashboardSerializer, data)
 
 
-class AuditLogView(AdminView):
-    @extend_schema(
-        operation_id="admin_audit_log",
-        parameters=[s.AdminAuditQuerySerializer],
-        responses={200: s.AdminAuditPageSerializer, 403: FORBIDDEN},
-        description="Newest first. A domain admin sees the entries of its domains only.",
-    )
-    def get(self, request: Request) -> Response:
-        q = s.AdminAuditQuerySerializer(data=request.query_params)
-        q.is_valid(raise_exception=True)
-        v = q.validated_data
+class AuditLogView(AdminListView):
+    query_serializer = s.AdminAuditQuerySerializer
+    page_serializer = s.AdminAuditPageSerializer
+    page_key = "id"
+    newest_first = True
+
+    def rows(self, v: dict[str, Any]) -> QuerySet[AuditLog]:
         qs = list_audit_log(self.scope)
         if v["actor"]:
             qs = qs.filter(actor__icontains=v["actor"].strip())
@@ -343,7 +339,13 @@ class AuditLogView(AdminView):
             qs = qs.filter(target__icontains=v["target"].strip())
         if v["domain"]:
             qs = qs.filter(domain=v["domain"].strip().lower())
-        items, cursor = keyset_page(
-            qs, key="id", descending=True, cursor=v["cursor"], limit=v["limit"]
-        )
-        return Response(s.AdminAuditPageSerializer({"items": items, "next_cursor": cursor}).data)
+        return qs
+
+    @extend_schema(
+        operation_id="admin_audit_log",
+        parameters=[s.AdminAuditQuerySerializer],
+        responses={200: s.AdminAuditPageSerializer, 403: FORBIDDEN},
+        description="Newest first. A domain admin sees the entries of its domains only.",
+    )
+    def get(self, request: Request) -> Response:
+        return self.list_page()
