@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from mailcore.addresses import canonical_address
@@ -53,6 +54,12 @@ class AuthCheck:
     allowed: bool
     reason: str = ""  # "ip" or "account" when refused
     retry_after: int = 0  # when refused: seconds until enough failures have aged out
+    reservation: int = 0  # reserve_auth_attempt: the pending AuthEvent's id while in flight
+
+
+# Guesses being verified count as failures until they are settled (a pending row), so guesses
+# that arrive together cannot all pass the check while each other's Argon2 runs.
+_COUNTED = (AuthEvent.FAILURE, AuthEvent.PENDING)
 
 
 def _window_start() -> datetime:
@@ -60,9 +67,13 @@ def _window_start() -> datetime:
 
 
 def _ip_failures(ip: str) -> int:
-    return AuthEvent.objects.filter(
-        kind=AuthEvent.FAILURE, ip=ip_key(ip), created_at__gte=_window_start()
-    ).count()
+    # One per distinct (account, password): a guess in flight twice counts once.
+    return (
+        AuthEvent.objects.filter(kind__in=_COUNTED, ip=ip_key(ip), created_at__gte=_window_start())
+        .values("account", "secret_hash")
+        .distinct()
+        .count()
+    )
 
 
 def _account_failures(account: str) -> int:
@@ -70,7 +81,7 @@ def _account_failures(account: str) -> int:
     # times counts once (Mailu #3157), a dictionary counts every word.
     return (
         AuthEvent.objects.filter(
-            kind=AuthEvent.FAILURE, account=account_key(account), created_at__gte=_window_start()
+            kind__in=_COUNTED, account=account_key(account), created_at__gte=_window_start()
         )
         .values("secret_hash")
         .distinct()
@@ -91,10 +102,15 @@ def _seconds_until_below(expiries: list[datetime], limit: int) -> int:
 
 def _ip_retry_after(ip: str) -> int:
     window = timedelta(seconds=settings.AUTH_FAILURE_WINDOW_SECONDS)
-    times = AuthEvent.objects.filter(
-        kind=AuthEvent.FAILURE, ip=ip_key(ip), created_at__gte=_window_start()
-    ).values_list("created_at", flat=True)
-    return _seconds_until_below([t + window for t in times], settings.AUTH_MAX_FAILURES_PER_IP)
+    latest: dict[tuple[str, str], datetime] = {}
+    rows = AuthEvent.objects.filter(
+        kind__in=_COUNTED, ip=ip_key(ip), created_at__gte=_window_start()
+    ).values_list("account", "secret_hash", "created_at")
+    for account, secret, created in rows:
+        latest[(account, secret)] = max(created, latest.get((account, secret), created))
+    return _seconds_until_below(
+        [t + window for t in latest.values()], settings.AUTH_MAX_FAILURES_PER_IP
+    )
 
 
 def _account_retry_after(account: str) -> int:
@@ -102,7 +118,7 @@ def _account_retry_after(account: str) -> int:
     window = timedelta(seconds=settings.AUTH_FAILURE_WINDOW_SECONDS)
     latest: dict[str, datetime] = {}
     rows = AuthEvent.objects.filter(
-        kind=AuthEvent.FAILURE, account=account_key(account), created_at__gte=_window_start()
+        kind__in=_COUNTED, account=account_key(account), created_at__gte=_window_start()
     ).values_list("secret_hash", "created_at")
     for secret, created in rows:
         latest[secret] = max(created, latest.get(secret, created))
@@ -119,9 +135,7 @@ def _trusted(ip: str, account: str) -> bool:
     ).exists()
 
 
-def check_auth_allowed(ip: str, account: str) -> AuthCheck:
-    """May this client try a password for this account now? Check BEFORE verifying, so a
-    blocked client learns nothing about its guesses."""
+def _decide(ip: str, account: str) -> AuthCheck:
     if _ip_failures(ip) >= settings.AUTH_MAX_FAILURES_PER_IP:
         return AuthCheck(False, "ip", _ip_retry_after(ip))
     if _account_failures(account) >= settings.AUTH_MAX_FAILURES_PER_ACCOUNT and not _trusted(
@@ -131,35 +145,101 @@ def check_auth_allowed(ip: str, account: str) -> AuthCheck:
     return AuthCheck(True)
 
 
-def record_auth_failure(ip: str, account: str, password: str) -> int:
-    """Count a wrong password (once per distinct password per IP and account); returns the
-    client IP's failures in the window, for the caller's slow-down."""
+def check_auth_allowed(ip: str, account: str) -> AuthCheck:
+    """Would this client be let try a password for this account now? A read-only look; a
+    caller that goes on to check a password uses reserve_auth_attempt instead, so guesses
+    in flight count."""
+    return _decide(ip, account)
+
+
+def _lock_keys(ip: str, account: str) -> None:
+    """Serialise decisions for this client IP and this account across every process until
+    the transaction ends. PostgreSQL: transaction-level advisory locks (no rows to create or
+    clean up per IP or account seen), taken in one order so two callers cannot deadlock.
+    SQLite: the transaction already holds the database's write lock (transaction_mode
+    IMMEDIATE in webmail/settings.py; the pending row is written in the same transaction)."""
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted(
+        int.from_bytes(
+            hashlib.sha256(f"mailroom-auth\0{k}".encode()).digest()[:8], "big", signed=True
+        )
+        for k in (f"ip\0{ip_key(ip)}", f"account\0{account_key(account)}")
+    )
+    with connection.cursor() as cursor:
+        for key in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def reserve_auth_attempt(ip: str, account: str, password: str) -> AuthCheck:
+    """May this client try this password for this account now? Decide BEFORE verifying, so a
+    blocked client learns nothing about its guesses; when allowed, the guess is counted at
+    once as a pending failure (AuthCheck.reservation), atomically with the decision, so
+    guesses that arrive together are counted against each other. Settle it with
+    record_auth_failure or record_auth_success (or release_reservation). A reservation never
+    settled (a crash) counts as a failure until it leaves the window like one."""
+    key_ip, key_account = ip_key(ip), account_key(account)
+    with transaction.atomic():
+        _lock_keys(ip, account)
+        check = _decide(ip, account)
+        if not check.allowed:
+            return check
+        pending = AuthEvent.objects.create(
+            kind=AuthEvent.PENDING,
+            ip=key_ip,
+            account=key_account,
+            secret_hash=_secret_hash(key_account, password),
+            created_at=timezone.now(),
+        )
+    return AuthCheck(True, reservation=pending.pk)
+
+
+def release_reservation(reservation: int) -> None:
+    """Forget a pending guess whose password turned out right (not a login: nothing is
+    recorded)."""
+    if reservation:
+        AuthEvent.objects.filter(pk=reservation, kind=AuthEvent.PENDING).delete()
+
+
+def record_auth_failure(ip: str, account: str, password: str, reservation: int = 0) -> int:
+    """Count a wrong password (once per distinct password per IP and account), settling its
+    reservation if it had one; returns the client IP's failures in the window, for the
+    caller's slow-down."""
     now = timezone.now()
     key_ip, key_account = ip_key(ip), account_key(account)
     secret = _secret_hash(key_account, password)
-    AuthEvent.objects.filter(kind=AuthEvent.FAILURE, created_at__lt=_window_start()).delete()
-    repeated = AuthEvent.objects.filter(
-        kind=AuthEvent.FAILURE,
-        ip=key_ip,
-        account=key_account,
-        secret_hash=secret,
-        created_at__gte=_window_start(),
-    )
-    if not repeated.exists():
-        AuthEvent.objects.create(
+    with transaction.atomic():
+        _lock_keys(ip, account)
+        AuthEvent.objects.filter(kind__in=_COUNTED, created_at__lt=_window_start()).delete()
+        repeated = AuthEvent.objects.filter(
             kind=AuthEvent.FAILURE,
             ip=key_ip,
             account=key_account,
             secret_hash=secret,
-            created_at=now,
-        )
+            created_at__gte=_window_start(),
+        ).exists()
+        pending = AuthEvent.objects.filter(pk=reservation, kind=AuthEvent.PENDING)
+        if repeated:
+            pending.delete()
+        elif not (reservation and pending.update(kind=AuthEvent.FAILURE, created_at=now)):
+            AuthEvent.objects.create(
+                kind=AuthEvent.FAILURE,
+                ip=key_ip,
+                account=key_account,
+                secret_hash=secret,
+                created_at=now,
+            )
     return _ip_failures(ip)
 
 
-def record_auth_success(ip: str, account: str) -> None:
-    """Remember the (IP, account) pair as trusted and forget its earlier failures."""
+def record_auth_success(ip: str, account: str, reservation: int = 0) -> None:
+    """Remember the (IP, account) pair as trusted and forget its earlier failures (and this
+    login's own reservation; other guesses still in flight keep theirs)."""
     key_ip, key_account = ip_key(ip), account_key(account)
-    AuthEvent.objects.filter(ip=key_ip, account=key_account).delete()
+    release_reservation(reservation)
+    AuthEvent.objects.filter(ip=key_ip, account=key_account).exclude(
+        kind=AuthEvent.PENDING
+    ).delete()
     AuthEvent.objects.create(
         kind=AuthEvent.SUCCESS, ip=key_ip, account=key_account, created_at=timezone.now()
     )
@@ -195,23 +275,29 @@ def authenticate(
     door: str = "mail",
     allow_app_password: bool = True,
 ) -> AuthAttempt:
-    """check → verify_credentials → record: the whole login for every way in (sync; call
+    """reserve → verify_credentials → settle: the whole login for every way in (sync; call
     through mailcore.asyncdb.run_db from asyncio code). `door` ("smtp", "imap", "pop3", "web",
     "api") only names the way in for the log; every door counts against the same limits.
     The web and API logins pass allow_app_password=False (app passwords are for mail clients).
 
     A BLOCKED answer is decided before the password is looked at, so it is the same whether
     the password was right or wrong."""
-    check = check_auth_allowed(ip, address)
+    check = reserve_auth_attempt(ip, address, password)
     if not check.allowed:
         log.info("login blocked (%s) door=%s ip=%s account=%r", check.reason, door, ip, address)
         return AuthAttempt(
             AuthStatus.BLOCKED, delay=failure_delay(1), retry_after=check.retry_after
         )
-    account = verify_credentials(address, password, ip=ip, allow_app_password=allow_app_password)
+    try:
+        account = verify_credentials(
+            address, password, ip=ip, allow_app_password=allow_app_password
+        )
+    except BaseException:
+        release_reservation(check.reservation)  # not a verdict on the password
+        raise
     if account is None:
-        failures = record_auth_failure(ip, address, password)
+        failures = record_auth_failure(ip, address, password, check.reservation)
         log.info("login failed door=%s ip=%s account=%r", door, ip, address)
         return AuthAttempt(AuthStatus.FAILED, delay=failure_delay(failures))
-    record_auth_success(ip, account.address)
+    record_auth_success(ip, account.address, check.reservation)
     return AuthAttempt(AuthStatus.OK, account=account)

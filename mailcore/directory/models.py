@@ -126,13 +126,19 @@ class RelayRule(models.Model):
 
 
 class AuthEvent(models.Model):
-    """Login limiter state shared by every process (SMTP AUTH now; IMAP, POP3, web later):
-    one row per distinct wrong password per (client IP, account), and one per success."""
+    """Login limiter state shared by every process (SMTP AUTH, IMAP, POP3, web and API): one
+    row per distinct wrong password per (client IP, account), one per success, and one per
+    guess whose password is being checked right now (pending: counted like a failure until it
+    is settled, or until it leaves the window if its process died)."""
 
     FAILURE = "fail"
     SUCCESS = "ok"
+    PENDING = "pend"
 
-    kind = models.CharField(max_length=4, choices=((FAILURE, "failure"), (SUCCESS, "success")))
+    kind = models.CharField(
+        max_length=4,
+        choices=((FAILURE, "failure"), (SUCCESS, "success"), (PENDING, "being checked")),
+    )
     ip = models.CharField(max_length=45)
     account = models.CharField(max_length=320, help_text="canonical address tried (or raw)")
     # A keyed, truncated hash of the wrong password: tells distinct guesses apart (Mailu),

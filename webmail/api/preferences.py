@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from mailcore.directory.actions import do_create_app_password, do_revoke_app_password
 from mailcore.directory.models import Account
 from mailcore.directory.queries import list_app_passwords, sending_addresses
-from mailcore.ratelimit import check_auth_allowed, record_auth_failure
+from mailcore.ratelimit import record_auth_failure, release_reservation, reserve_auth_attempt
 from webmail.accounts.actions import (
     do_change_password,
     do_logout_everywhere,
@@ -117,17 +117,25 @@ class PasswordView(APIView):
         # The current password is a guess like a login's: the same limiter decides first,
         # and a wrong one counts against the client and the account (mailcore.ratelimit).
         ip, address = client_ip(request), current_account(request).address
-        check = check_auth_allowed(ip, address)
+        current = request.data.get("current_password", "") if isinstance(request.data, dict) else ""
+        check = reserve_auth_attempt(ip, address, str(current))
         if not check.allowed:
             raise LoginBlocked(check.retry_after)
         data = PasswordChangeSerializer(
             data=request.data, context={"account": current_account(request)}
         )
-        if not data.is_valid():
-            wrong = data.errors.get("current_password") == ["Wrong password."]
-            if wrong and isinstance(request.data, dict):
-                record_auth_failure(ip, address, str(request.data.get("current_password", "")))
+        try:
+            valid = data.is_valid()
+        except BaseException:
+            release_reservation(check.reservation)
+            raise
+        if not valid:
+            if data.errors.get("current_password") == ["Wrong password."]:
+                record_auth_failure(ip, address, str(current), check.reservation)
+            else:
+                release_reservation(check.reservation)
             raise ValidationError(data.errors)
+        release_reservation(check.reservation)
         by_session = _signed_in_by_session(request)
         do_change_password(
             acting_account=current_account(request),
