@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from mailcore.delivery import spool
 from mailcore.delivery.models import EntryState, QueueEntry, QueueRecipient, RecipientState
+from mailcore.errors import StorageError
 
 log = logging.getLogger("mailroom")
 
@@ -48,7 +49,13 @@ def do_retire_unacknowledged() -> list[str]:
     ids. Each removal is logged."""
     retired: list[str] = []
     for candidate in unacknowledged_candidates():
-        if spool.exists(candidate.spool_name):
+        try:
+            if spool.exists(candidate.spool_name):
+                continue
+        except StorageError:
+            # Not a name SMTP ever writes (a damaged or hand-edited row): nothing to judge by,
+            # so the row is held for the admin, and the other rows are still looked at.
+            hold_bad_spool_name(candidate.pk)
             continue
         with transaction.atomic():
             # Re-read under the row lock: a worker may have finished it meanwhile (a done
@@ -76,3 +83,23 @@ def do_retire_unacknowledged() -> list[str]:
         )
         retired.append(entry.queue_id)
     return retired
+
+
+def hold_bad_spool_name(pk: int) -> None:
+    """Hold the entry whose spool_name is malformed, with a last_error that says so; logged
+    once (an entry already held for it is left as it is)."""
+    with transaction.atomic():
+        entry = QueueEntry.objects.select_for_update().filter(pk=pk).first()
+        if entry is None or entry.state == EntryState.DONE:
+            return
+        error = f"bad spool name {entry.spool_name!r}: the row does not name a spool file"
+        if entry.state == EntryState.HELD and entry.last_error == error:
+            return
+        entry.state, entry.last_error, entry.locked_until = EntryState.HELD, error, None
+        entry.save(update_fields=["state", "last_error", "locked_until"])
+    log.error(
+        "%s: held: %s (from=<%s>); see it with mailq, remove it with queue delete",
+        entry.queue_id,
+        error,
+        entry.sender,
+    )

@@ -78,8 +78,14 @@ def read(name: str, *, size: int, sha256: str) -> bytes:
 
 
 def remove(name: str) -> None:
+    """Remove the spool file `name`; a malformed name (a damaged row) names no file: nothing
+    is removed."""
+    try:
+        path = _path(name)
+    except StorageError:
+        return
     with contextlib.suppress(FileNotFoundError):
-        _path(name).unlink()
+        path.unlink()
 
 
 def _path(name: str) -> Path:

@@ -143,3 +143,35 @@ def test_rows_that_may_hold_real_mail_are_left_alone(alice, settings) -> None:
     )
     assert do_sweep(dispatch_due=False)["unacknowledged_removed"] == 0
     assert QueueEntry.objects.filter(pk__in=[fresh.pk, touched.pk, intact.pk]).count() == 3
+
+
+def test_a_row_with_a_malformed_spool_name_is_held_and_the_sweep_goes_on(
+    alice, settings, caplog
+) -> None:
+    # A hand-edited (or damaged) row whose spool_name is not a spool name: before, the sweep
+    # raised StorageError("bad spool name …") on it every cycle and did nothing else.
+    bad = do_enqueue(sender="bob@remote.example", recipients=["alice@example.com"], data=MSG)
+    QueueEntry.objects.filter(pk=bad.pk).update(
+        spool_name="../../etc/passwd", received_at=timezone.now() - timedelta(minutes=5)
+    )
+    lost = lost_reply(settings)
+    due = do_enqueue(sender="a@remote.example", recipients=["alice@example.com"], data=MSG)
+    with caplog.at_level(logging.ERROR, logger="mailroom"):
+        result = do_sweep(dispatch_due=False)
+    assert result["unacknowledged_removed"] == 1  # the others were still looked at
+    assert not QueueEntry.objects.filter(pk=lost.pk).exists()
+    assert result["dispatched"] == 1
+    bad.refresh_from_db()
+    assert bad.state == "held"
+    assert bad.last_error == "bad spool name '../../etc/passwd': the row does not name a spool file"
+    assert f"{bad.queue_id}: held: bad spool name" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="mailroom"):
+        assert do_sweep(dispatch_due=False)["unacknowledged_removed"] == 0  # still no raise
+    assert "bad spool name" not in caplog.text  # said once, not every cycle
+    assert run_queue() == ["done"]  # the good entry is delivered
+    assert QueueEntry.objects.get(pk=due.pk).state == "done"
+    assert QueueEntry.objects.get(pk=bad.pk).state == "held"
+    assert bad.queue_id in mailq()
+    call_command("queue", "delete", bad.queue_id, stdout=StringIO())  # and the admin can drop it
+    assert not QueueEntry.objects.filter(pk=bad.pk).exists()
