@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +15,8 @@ from django.utils import timezone
 
 from mailcore.delivery.actions import do_enqueue, due_entries
 from mailcore.delivery.models import Direction, DkimKey, QueueEntry
+from mailcore.store.models import Message
+from tests.conftest import database_url, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MSG = b"From: alice@example.com\r\nTo: x@far.test\r\nSubject: queued\r\n\r\nbody\r\n"
@@ -68,6 +73,35 @@ def test_bounce_sends_one_dsn(alice, settings) -> None:
     assert list(dsn.recipients.values_list("address", flat=True)) == ["alice@example.com"]
     out = run("mailq")
     assert dsn.queue_id in out and "<>" in out
+
+
+def test_bounce_from_the_command_line_rings_the_doorbell_before_it_exits(
+    alice, settings, celery_worker_process
+) -> None:
+    # `manage.py queue bounce` in its own process, as an admin runs it: the DSN was rung on
+    # commit, but the doorbell's thread died with the process before it reached the broker,
+    # so the DSN waited for the next sweep (the worker here runs none: it would never come).
+    entry = outbound()
+    celery_worker_process()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "MAIL_ROOT": str(settings.MAIL_ROOT),
+        "SPOOL_DIR": str(settings.SPOOL_DIR),
+        "BROKER_DIR": str(settings.BROKER_DIR),
+        "MAIL_HOSTNAME": settings.MAIL_HOSTNAME,
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "queue", "bounce", entry.queue_id],
+        cwd=Path(__file__).resolve().parent.parent.parent,
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    [dsn] = QueueEntry.objects.filter(origin__startswith="dsn:")
+    wait_for(lambda: QueueEntry.objects.get(pk=dsn.pk).state == "done")
+    assert Message.objects.filter(account=alice).count() == 1  # the DSN, in alice's inbox
 
 
 def test_bounce_of_null_sender_sends_nothing(alice) -> None:

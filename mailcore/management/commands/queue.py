@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mailcore.delivery import queueops
+from mailcore.delivery.doorbell import doorbell
 from mailcore.errors import NotFoundError
 from mailcore.management.commands._base import audit_cli, run_action
 
@@ -47,3 +48,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"{opts['queue_id']}: bounced {n} recipient(s)")
         except NotFoundError as exc:
             raise CommandError(str(exc)) from exc
+        finally:
+            # flush, retry and bounce ring the doorbell on commit, from a thread that dies
+            # with this process: hand the notices to the broker before exiting, or the
+            # entries (a bounce's DSN) wait for the next sweep.
+            if not doorbell.flush():
+                self.stderr.write("the broker did not answer; the entries wait for the sweep")
