@@ -7,6 +7,7 @@ Runs synchronously: the session calls it through mailcore.asyncdb.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Sequence
@@ -18,12 +19,13 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from mailcore.errors import UserError
+from mailcore.errors import MailcoreError, StorageError, UserError
 from mailcore.imap.protocol import SearchKey, SeqSet
+from mailcore.store.maildir import Maildir
 from mailcore.store.models import Folder, Message
 from mailcore.store.queries import _recipient_matches, search_terms
 
-# HEADER keys answered from the index; other header names are refused (NO [CANNOT]).
+# HEADER keys answered from the index; other header names are read from the files.
 _INDEXED_HEADERS = {
     "subject": ("subject",),
     "from": ("from_name", "from_addr"),
@@ -35,8 +37,18 @@ _INDEXED_HEADERS = {
 _ID_HEADERS = {"message-id", "in-reply-to", "references"}
 
 
+# HEADER on any other field (and BCC) reads the header blocks of the message files, as
+# Dovecot does, within these bounds: files read by one SEARCH, bytes read of one header.
+HEADER_SCAN_MESSAGES = 50000
+HEADER_SCAN_BYTES = 256 * 1024
+
+
 class CannotSearchError(UserError):
     code = "cannot"
+
+
+class SearchLimitError(UserError):
+    code = "limit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +112,12 @@ def _day_bounds(day: datetime) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def build_q(key: SearchKey, mapping: Mapping, uidnext: int) -> Q:
+def build_q(
+    key: SearchKey, mapping: Mapping, uidnext: int, found: dict[SearchKey, Q] | None = None
+) -> Q:
+    """The filter of `key`; `found` holds the answers of the keys read from the files."""
+    if found is not None and key in found:
+        return found[key]
     op, args = key.op, key.args
     if op == "ALL":
         return Q()
@@ -110,16 +127,16 @@ def build_q(key: SearchKey, mapping: Mapping, uidnext: int) -> Q:
         q = Q()
         for sub in args:
             assert isinstance(sub, SearchKey)
-            q &= build_q(sub, mapping, uidnext)
+            q &= build_q(sub, mapping, uidnext, found)
         return q
     if op == "OR":
         a, b = args
         assert isinstance(a, SearchKey) and isinstance(b, SearchKey)
-        return build_q(a, mapping, uidnext) | build_q(b, mapping, uidnext)
+        return build_q(a, mapping, uidnext, found) | build_q(b, mapping, uidnext, found)
     if op == "NOT":
         (sub,) = args
         assert isinstance(sub, SearchKey)
-        return ~build_q(sub, mapping, uidnext)
+        return ~build_q(sub, mapping, uidnext, found)
     if op == "SEQ":
         (seqset,) = args
         assert isinstance(seqset, SeqSet)
@@ -139,7 +156,9 @@ def build_q(key: SearchKey, mapping: Mapping, uidnext: int) -> Q:
     if op in {"TEXT", "BODY", "SUBJECT", "FROM", "TO", "CC", "BCC", "HEADER"} and not text:
         if op == "HEADER" and not str(args[1]):
             return _header_q(str(args[0]), "")
-        return Q() if op != "BCC" else Q(pk__in=[])
+        if op == "BCC":
+            raise CannotSearchError("BCC is searched in the message files")
+        return Q()
     if op == "TEXT":
         return _text_q(text)
     if op == "BODY":
@@ -157,7 +176,8 @@ def build_q(key: SearchKey, mapping: Mapping, uidnext: int) -> Q:
         # _recipient_matches looks at To and Cc together; narrow by the JSON text too.
         return Q(_recipient_matches(pattern)) & Q(**{f"{field}__icontains": text})
     if op == "BCC":
-        return Q(pk__in=[])  # Bcc is not kept in delivered mail's index (nor, mostly, in mail)
+        # Answered from the files (search_uids); build_q alone cannot read them.
+        raise CannotSearchError("BCC is searched in the message files")
     if op == "HEADER":
         return _header_q(str(args[0]), str(args[1]))
     if op in {"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"}:
@@ -207,13 +227,130 @@ def _header_q(name: str, value: str) -> Q:
 def search_uids(folder: Folder, key: SearchKey, mapping: Mapping, uidnext: int) -> list[int]:
     """UIDs of the folder's messages matching `key`, ascending; only those in the session's
     view (a message that arrived since is not answered before its EXISTS)."""
-    q = build_q(key, mapping, uidnext)
-    qs = Message.objects.filter(folder=folder).filter(q)
-    if mapping.uids:
-        qs = qs.filter(uid__lte=mapping.uids[-1])
-    else:
+    if not mapping.uids:
         return []
+    found = _file_header_matches(folder, key, mapping, uidnext)
+    q = build_q(key, mapping, uidnext, found)
+    qs = Message.objects.filter(folder=folder).filter(q)
+    qs = qs.filter(uid__lte=mapping.uids[-1])
     return list(qs.order_by("uid").values_list("uid", flat=True).distinct())
+
+
+def _file_keys(key: SearchKey, out: list[SearchKey]) -> list[SearchKey]:
+    """The keys of the tree answered from the message files: HEADER on a field the index
+    does not keep, and BCC."""
+    if key.op in {"AND", "OR", "NOT"}:
+        for sub in key.args:
+            assert isinstance(sub, SearchKey)
+            _file_keys(sub, out)
+    elif key.op == "BCC" or (
+        key.op == "HEADER"
+        and str(key.args[0]).lower() not in _INDEXED_HEADERS
+        and str(key.args[0]).lower() not in {"to", "cc"}
+    ):
+        out.append(key)
+    return out
+
+
+def _file_header_matches(
+    folder: Folder, key: SearchKey, mapping: Mapping, uidnext: int
+) -> dict[SearchKey, Q]:
+    """For each key read from the files: a filter on the UIDs whose header block matches.
+    Only the messages that the rest of a top-level AND leaves are read; a file that has gone
+    (expunged meanwhile) matches nothing."""
+    from mailcore.store.queries import maildir_for
+
+    keys = _file_keys(key, [])
+    if not keys:
+        return {}
+    others = Q()
+    if key.op == "AND":
+        for sub in key.args:
+            assert isinstance(sub, SearchKey)
+            if not _file_keys(sub, []):
+                others &= build_q(sub, mapping, uidnext)
+    rows = list(
+        Message.objects.filter(folder=folder, uid__lte=mapping.uids[-1])
+        .filter(others)
+        .order_by("uid")
+        .values_list("uid", "maildir_key", "in_cur", "info")[: HEADER_SCAN_MESSAGES + 1]
+    )
+    if len(rows) > HEADER_SCAN_MESSAGES:
+        raise SearchLimitError(
+            f"[LIMIT] Searching this header reads at most {HEADER_SCAN_MESSAGES} messages: "
+            "narrow the search"
+        )
+    wanted = [(k, *_header_key(k)) for k in keys]
+    matched: dict[SearchKey, list[int]] = {k: [] for k in keys}
+    maildir = maildir_for(folder.account)
+    for uid, mkey, in_cur, info in rows:
+        try:
+            block = _header_block(maildir, folder.path, mkey, in_cur, info)
+        except MailcoreError:
+            continue  # the file has gone: nothing to match
+        values = _header_values(block, {name for _, name, _ in wanted})
+        for k, name, needle in wanted:
+            if any(needle in v for v in values.get(name, ())):
+                matched[k].append(uid)
+    return {k: _uid_ranges_q(_compact(uids)) for k, uids in matched.items()}
+
+
+def _header_key(key: SearchKey) -> tuple[str, str]:
+    if key.op == "BCC":
+        return "bcc", _fold(str(key.args[0]))
+    return str(key.args[0]).lower(), _fold(str(key.args[1]))
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _compact(uids: list[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for u in uids:
+        if out and out[-1][1] == u - 1:
+            out[-1] = (out[-1][0], u)
+        else:
+            out.append((u, u))
+    return out
+
+
+def _header_block(maildir: Maildir, path: str, key: str, in_cur: bool, info: str) -> bytes:
+    """The header block of a message file (CRLF form), read up to its blank line and at most
+    HEADER_SCAN_BYTES."""
+    block = b""
+    with maildir.open_crlf(path, key, in_cur=in_cur, info=info, chunk_size=8192) as reader:
+        try:
+            for chunk in reader.chunks():
+                block += chunk
+                if block.startswith(b"\r\n"):
+                    return b""
+                end = block.find(b"\r\n\r\n")
+                if end >= 0:
+                    return block[: end + 2]
+                if len(block) >= HEADER_SCAN_BYTES:
+                    return block[:HEADER_SCAN_BYTES]
+        except OSError as exc:
+            raise StorageError(f"cannot read message {key}: {exc}") from exc
+    return block
+
+
+def _header_values(block: bytes, names: set[str]) -> dict[str, list[str]]:
+    """The unfolded, RFC 2047-decoded, whitespace-collapsed, casefolded values of the fields
+    `names` (lower case) in a header block."""
+    from email.header import decode_header, make_header
+
+    out: dict[str, list[str]] = {}
+    for field in re.split(rb"\r\n(?![ \t])", block):
+        name, sep, raw = field.partition(b":")
+        lname = name.strip().decode("latin-1").lower()
+        if not sep or lname not in names:
+            continue
+        text = raw.decode("utf-8", "replace")
+        with contextlib.suppress(ValueError, LookupError, UnicodeError):
+            text = str(make_header(decode_header(text)))
+        out.setdefault(lname, []).append(_fold(text))
+    return out
 
 
 def max_modseq(folder: Folder, uids: list[int]) -> int:

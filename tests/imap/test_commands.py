@@ -231,6 +231,48 @@ def test_search_keys(alice: Account, imc: IMAPClient) -> None:
     assert imc._imap.uid("SEARCH", "TO", "alice")[1] == [b"1 2 3"]
 
 
+def test_header_search_reads_header_blocks_for_fields_the_index_lacks(
+    alice: Account, imc: IMAPClient
+) -> None:
+    """HEADER on a field the index does not keep searches the message files' header blocks
+    (as Dovecot: decoded, unfolded, case-insensitive substring; "" = the field is there);
+    BCC matches the Bcc header, which only Sent/Drafts copies carry."""
+    add(alice, b"From: a@x.org\r\nSubject: one\r\nX-Spam-Flag: YES\r\n\r\nbody\r\n")
+    add(
+        alice,
+        b"From: b@x.org\r\nSubject: two\r\nX-Spam-Flag: NO\r\n"
+        b"List-Unsubscribe: <mailto:leave@lists.example>,\r\n <https://lists.example/u>\r\n"
+        b"\r\nX-Spam-Flag: YES (in the body, not a header)\r\n",
+    )
+    add(alice, b"From: c@x.org\r\nSubject: three\r\nX-Note: =?UTF-8?B?7ZWc6riA?=\r\n\r\n3\r\n")
+    gone = add(alice, b"From: d@x.org\r\nSubject: four\r\nX-Spam-Flag: YES\r\n\r\n4\r\n")
+    sent = Folder.objects.get(account=alice, special_use="sent")
+    add(
+        alice,
+        b"From: alice@example.com\r\nTo: b@x.org\r\nBcc: Hidden <secret@y.org>\r\n"
+        b"Subject: s\r\n\r\nhi\r\n",
+        folder=sent,
+    )
+    from mailcore.store.queries import maildir_for
+
+    # The file of message 4 vanished (another process): no match, no error.
+    maildir_for(alice).unlink("", gone.maildir_key, in_cur=gone.in_cur, info=gone.info)
+    imc.select_folder("INBOX")
+    assert imc.search(["HEADER", "X-Spam-Flag", "yes"]) == [1]
+    assert imc.search(["HEADER", "X-Spam-Flag", ""]) == [1, 2]
+    assert imc.search(["NOT", "HEADER", "X-Spam-Flag", "YES"]) == [2, 3, 4]
+    assert imc.search(["HEADER", "List-Unsubscribe", "leave@lists.example>, <https"]) == [2]
+    assert imc.search(["HEADER", "X-Note", "한글"], charset="UTF-8") == [3]
+    assert imc.search(["OR", "HEADER", "X-Note", "", "SUBJECT", "one"]) == [1, 3]
+    assert imc.search(["SUBJECT", "two", "HEADER", "X-Spam-Flag", "no"]) == [2]
+    assert imc.search(["BCC", "secret@y.org"]) == []
+    imc.select_folder("Sent")
+    assert imc.search(["BCC", "secret@y.org"]) == [1]
+    assert imc.search(["BCC", "hidden"]) == [1]
+    assert imc.search(["HEADER", "bcc", ""]) == [1]
+    assert imc.search(["BCC", "nobody"]) == []
+
+
 def test_esearch_and_searchres(alice: Account, imc: IMAPClient) -> None:
     for i in range(5):
         add(alice, simple(f"m{i}"), flags=["seen"] if i % 2 else [])
