@@ -233,7 +233,12 @@ def _note_dangling(report: Report, pairs: list[tuple[str, str]], *, allow: bool)
         sources = sorted({src for src, t in pairs if t == target})
         text = f"{target} (target of {', '.join(sources)}) is neither an account nor an alias"
         if allow:
-            report.note(f"{text} yet: create it, or mail to it bounces")
+            waits = [src for src in sources if src.partition("@")[0] == "postmaster"]
+            bounces = [src for src in sources if src not in waits]
+            until = [f"mail to {', '.join(bounces)} bounces"] if bounces else []
+            if waits:  # RFC 5321 §4.5.1: accepted, so kept (mailcore.directory.queries)
+                until.append(f"mail to {', '.join(waits)} waits in the queue (deferred, then held)")
+            report.note(f"{text} yet: create it; until then {' and '.join(until)}")
         else:
             report.error(
                 target,

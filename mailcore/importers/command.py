@@ -40,7 +40,8 @@ class ImportCommand(BaseCommand):
             "--allow-dangling",
             action="store_true",
             help="accept local targets that are neither an account nor an alias yet "
-            "(mail to them bounces until they exist; default: an error)",
+            "(until they exist, mail to them bounces, and postmaster@ mail waits in the "
+            "queue; default: an error)",
         )
 
     def add_message_arguments(self, parser: CommandParser) -> None:

@@ -355,7 +355,12 @@ def test_stock_aliases_without_root_fail_unless_allowed(example: Account, tmp_pa
     assert not Alias.objects.exists()
     res = run("import_aliases", str(f), "--allow-dangling")
     assert res.failed == ""
-    assert "note: root@example.com (target of" in res.out
+    assert (
+        "note: root@example.com (target of abuse@example.com, postmaster@example.com) is "
+        "neither an account nor an alias yet: create it; until then mail to abuse@example.com "
+        "bounces and mail to postmaster@example.com waits in the queue (deferred, then held)"
+    ) in res.out
+    assert "or mail to it bounces" not in res.out
     assert aliases()["postmaster@example.com"] == ["root@example.com"]
     # With the target in the same file there is nothing dangling.
     Alias.objects.all().delete()
