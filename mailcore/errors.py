@@ -104,8 +104,8 @@ class MessageTooLargeError(UserError):
 
     def __init__(self, *, size: int, limit: int) -> None:
         super().__init__(
-            f"The message would be {size / 1048576:.1f} MB after encoding; the limit is "
-            f"{limit / 1048576:.1f} MB. Remove or shrink attachments."
+            f"The message would be {size / 1048576:.1f} MiB after encoding; the limit is "
+            f"{limit / 1048576:.1f} MiB. Remove or shrink attachments."
         )
         self.size, self.limit = size, limit
 

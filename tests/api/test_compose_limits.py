@@ -76,7 +76,7 @@ def test_attachments_that_cannot_fit_are_refused_before_building(
     )
     assert response.status_code == 400
     [text] = response.json()["fields"]["attachments"]
-    assert text.startswith("The attachments add up to 0.0 MB; at most 0.0 MB of attachments")
+    assert text.startswith("The attachments add up to 0.0 MiB; at most 0.0 MiB of attachments")
     assert messages_in(alice, "sent") == []
     # Drafts are held to the same limit: a draft that could never be sent is refused too.
     response = alice_api.post(

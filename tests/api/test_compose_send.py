@@ -202,7 +202,7 @@ def test_oversize_message_is_400_with_a_clear_error(
         alice_api, to=["bob@example.com"], text="x", attachments=[first["id"], second["id"]]
     )
     assert response.status_code == 400
-    assert "limit is 0.1 MB" in response.json()["fields"]["attachments"][0]
+    assert "limit is 0.1 MiB" in response.json()["fields"]["attachments"][0]
     assert messages_in(alice, "sent") == []
 
 

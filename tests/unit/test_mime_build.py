@@ -163,7 +163,7 @@ def test_size_limit_is_a_clear_error() -> None:
     request = ComposeRequest(sender=ALICE, to=(BOB,), subject="x", text="y", attachments=(big,))
     with pytest.raises(MessageTooLargeError) as info:
         build_message(request, max_bytes=300_000)
-    assert "limit is 0.3 MB" in str(info.value) and info.value.size > 400_000
+    assert "limit is 0.3 MiB" in str(info.value) and info.value.size > 400_000
 
 
 @pytest.mark.parametrize(

@@ -118,7 +118,7 @@ class UploadListView(APIView):
         # Refuse before reading the body when the client says it is too large anyway.
         if declared.isdigit() and int(declared) > limit + _MULTIPART_OVERHEAD:
             raise PayloadTooLarge(
-                f"The file is larger than the {limit / 1048576:.1f} MB upload limit."
+                f"The file is larger than the {limit / 1048576:.1f} MiB upload limit."
             )
         data = UploadInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -74,8 +74,8 @@ class AttachmentsTooLargeError(MessageTooLargeError):
     def __init__(self, *, total: int, limit: int) -> None:
         UserError.__init__(
             self,
-            f"The attachments add up to {total / 1048576:.1f} MB; at most "
-            f"{limit / 1048576:.1f} MB of attachments fit in one message. Remove some.",
+            f"The attachments add up to {total / 1048576:.1f} MiB; at most "
+            f"{limit / 1048576:.1f} MiB of attachments fit in one message. Remove some.",
         )
         self.size, self.limit = total, limit
 
@@ -118,7 +118,7 @@ def do_create_upload(
                 "or wait a day for unused uploads to be removed."
             ) from exc
         raise UploadTooLargeError(
-            f"The file is larger than the {limit / 1048576:.1f} MB upload limit."
+            f"The file is larger than the {limit / 1048576:.1f} MiB upload limit."
         ) from exc
     try:
         # The attachment will take room in the Sent folder: a full mailbox refuses it (Gmail).

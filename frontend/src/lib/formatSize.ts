@@ -1,4 +1,5 @@
-// Attachment sizes in B / KB / MB (1024-based, one decimal under 10).
+// Attachment sizes in B / KiB / MiB (1024-based, so named by their binary units; one decimal
+// under 10).
 import type { Translate } from "../i18n/translate";
 
 export function formatSize(bytes: number, t: Translate): string {

@@ -177,7 +177,7 @@ describe("ComposeView", { timeout: 30000 }, () => {
     expect(screen.getByTestId("compose-bcc").textContent).toContain("secret@example.com");
     expect((screen.getByRole("combobox", { name: "From" }) as HTMLSelectElement).value).toBe("sales@example.com");
     expect(screen.getByTestId("compose-attachment").textContent).toContain("plan.pdf");
-    expect(screen.getByTestId("attachments-total").textContent).toBe("Attached: 1 · 2.0 KB in total");
+    expect(screen.getByTestId("attachments-total").textContent).toBe("Attached: 1 · 2.0 KiB in total");
     fireEvent.click(screen.getByRole("button", { name: "Discard" }));
     await waitFor(() => expect(onClose).toHaveBeenCalledOnce());
     expect(calls.some((c) => c.method === "DELETE" && c.path === "/api/v1/drafts/77")).toBe(true);
@@ -303,15 +303,15 @@ describe("ComposeView", { timeout: 30000 }, () => {
     act(() => FakeXhr.all[0]?.upload.onprogress?.({ lengthComputable: true, loaded: 512, total: 2048 } as ProgressEvent));
     expect(screen.getByRole("progressbar", { name: "Uploading notes.txt" }).getAttribute("aria-valuetext")).toBe("25%");
     expect(screen.getByRole("button", { name: "Send" }).hasAttribute("disabled")).toBe(true);
-    await act(async () => FakeXhr.all[1]?.respond(413, { error: "upload_too_large", detail: "The file is larger than the 18.0 MB upload limit." }));
+    await act(async () => FakeXhr.all[1]?.respond(413, { error: "upload_too_large", detail: "The file is larger than the 18.0 MiB upload limit." }));
     expect(screen.getByRole("alert").textContent).toBe(
-      "movie.mp4 was not attached: The file is too large to attach. The file is larger than the 18.0 MB upload limit.",
+      "movie.mp4 was not attached: The file is too large to attach. The file is larger than the 18.0 MiB upload limit.",
     );
     await act(async () => FakeXhr.all[0]?.respond(201, { id: 31, filename: "notes.txt", content_type: "text/plain", size: 2048 }));
     expect(screen.queryByRole("progressbar")).toBeNull();
     fireEvent.click(screen.getByRole("button", { name: "Remove movie.mp4" }));
     expect(screen.getAllByTestId("compose-attachment")).toHaveLength(1);
-    expect(screen.getByTestId("attachments-total").textContent).toBe("Attached: 1 · 2.0 KB in total");
+    expect(screen.getByTestId("attachments-total").textContent).toBe("Attached: 1 · 2.0 KiB in total");
     fireEvent.click(screen.getByRole("button", { name: "Send" }));
     await screen.findByRole("heading", { name: "Sent" });
     expect(calls.find((c) => c.path === "/api/v1/messages/send")?.body).toMatchObject({ attachments: [31], to: ["bob@example.com"] });
@@ -327,7 +327,7 @@ describe("ComposeView", { timeout: 30000 }, () => {
         Response.json({ max_upload_bytes: 18_965_110, max_attachments_bytes: 18_965_110, max_message_bytes: 26_214_400 }),
     });
     renderIn("ko", <ComposeView params={{ mode: "new", id: null, to: "bob@example.com" }} onClose={vi.fn()} />);
-    expect((await screen.findByTestId("compose-limits")).textContent).toBe("파일당 최대 18 MB, 메일 한 통에 첨부파일 모두 18 MB까지");
+    expect((await screen.findByTestId("compose-limits")).textContent).toBe("파일당 최대 18 MiB, 메일 한 통에 첨부파일 모두 18 MiB까지");
     const sized = (name: string, size: number): File => {
       const file = new File(["x"], name);
       Object.defineProperty(file, "size", { value: size });
@@ -336,7 +336,7 @@ describe("ComposeView", { timeout: 30000 }, () => {
     // 20 MB: over the per-file limit, refused without an upload.
     fireEvent.change(screen.getByTestId("compose-file-input"), { target: { files: [sized("movie.mp4", 20_000_000)] } });
     expect(screen.getByRole("alert").textContent).toBe(
-      "movie.mp4을(를) 첨부하지 않았습니다: 파일 크기가 19 MB인데, 파일 하나는 18 MB까지입니다.",
+      "movie.mp4을(를) 첨부하지 않았습니다: 파일 크기가 19 MiB인데, 파일 하나는 18 MiB까지입니다.",
     );
     expect(FakeXhr.all).toHaveLength(0);
     // Two files that fit one by one but not together: the first is uploaded, the second not.
@@ -345,7 +345,7 @@ describe("ComposeView", { timeout: 30000 }, () => {
     });
     expect(FakeXhr.all).toHaveLength(1);
     expect(screen.getByRole("alert").textContent).toBe(
-      "첨부파일이 모두 19 MB가 되어, 메일 한 통에 넣을 수 있는 18 MB를 넘습니다. 일부를 빼 주세요.",
+      "첨부파일이 모두 19 MiB가 되어, 메일 한 통에 넣을 수 있는 18 MiB를 넘습니다. 일부를 빼 주세요.",
     );
     expect(calls.some((c) => c.path === "/api/v1/compose-limits")).toBe(true);
   });
@@ -357,7 +357,7 @@ describe("ComposeView", { timeout: 30000 }, () => {
       "GET /api/v1/compose-limits": () => Response.json({ max_upload_bytes: 5 * 1048576, max_attachments_bytes: 7 * 1048576, max_message_bytes: 10 * 1048576 }),
     });
     renderIn("en", <ComposeView params={{ mode: "new", id: null, to: "bob@example.com" }} onClose={vi.fn()} />);
-    expect((await screen.findByTestId("compose-limits")).textContent).toBe("Up to 5.0 MB per file, 7.0 MB of attachments per message");
+    expect((await screen.findByTestId("compose-limits")).textContent).toBe("Up to 5.0 MiB per file, 7.0 MiB of attachments per message");
   });
 
   it("autosaves an upload into the draft, then keeps it as a draft part and sends with draft_id", async () => {

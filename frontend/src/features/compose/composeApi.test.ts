@@ -29,10 +29,10 @@ describe("uploadFile", () => {
 
   it("rejects with the server's size-limit error in its own words", async () => {
     const { handle, xhr } = start();
-    xhr.respond(413, { error: "upload_too_large", detail: "The file is larger than the 18.0 MB upload limit." });
+    xhr.respond(413, { error: "upload_too_large", detail: "The file is larger than the 18.0 MiB upload limit." });
     const err = (await handle.promise.catch((e: unknown) => e)) as ApiError;
     expect(err).toBeInstanceOf(ApiError);
-    expect([err.status, err.code, err.detail]).toEqual([413, "upload_too_large", "The file is larger than the 18.0 MB upload limit."]);
+    expect([err.status, err.code, err.detail]).toEqual([413, "upload_too_large", "The file is larger than the 18.0 MiB upload limit."]);
   });
 
   it("knows a 413 from a proxy (no JSON) is a size error too", async () => {

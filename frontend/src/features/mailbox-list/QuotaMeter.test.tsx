@@ -15,7 +15,7 @@ describe("QuotaMeter", () => {
   it("shows usage against the quota in Korean", async () => {
     answer({ used_bytes: 10 * 1048576, limit_bytes: 100 * 1048576, percent: 10 });
     renderIn("ko", <QuotaMeter refreshKey={1} />);
-    await waitFor(() => expect(screen.getByTestId("quota").textContent).toContain("100 MB 중 10 MB 사용 (10%)"));
+    await waitFor(() => expect(screen.getByTestId("quota").textContent).toContain("100 MiB 중 10 MiB 사용 (10%)"));
     expect(screen.queryByRole("status")).toBeNull();
   });
 
@@ -30,7 +30,7 @@ describe("QuotaMeter", () => {
   it("shows only the usage when there is no quota", async () => {
     answer({ used_bytes: 2048, limit_bytes: 0, percent: 0 });
     renderIn("en", <QuotaMeter refreshKey={1} />);
-    await waitFor(() => expect(screen.getByTestId("quota").textContent).toBe("2.0 KB used"));
+    await waitFor(() => expect(screen.getByTestId("quota").textContent).toBe("2.0 KiB used"));
     expect(screen.queryByRole("progressbar")).toBeNull();
   });
 });

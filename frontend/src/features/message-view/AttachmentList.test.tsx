@@ -25,7 +25,7 @@ describe("AttachmentList", () => {
     expect(link.getAttribute("href")).toBe("/api/v1/messages/1/attachments/2");
     expect(link.getAttribute("download")).toBe("보고서.pdf");
     expect(link.textContent).toBe("보고서.pdf");
-    expect(link.parentElement?.textContent).toContain("2.0 KB · application/pdf");
+    expect(link.parentElement?.textContent).toContain("2.0 KiB · application/pdf");
     expect(screen.getByRole("heading").textContent).toContain("Attachments (1)");
     expect(screen.queryByTestId("thumbnail-2")).toBeNull();
   });
