@@ -27,7 +27,13 @@ from django.db.models import Q
 
 from mailcore import asyncdb
 from mailcore.directory.models import Account
-from mailcore.errors import MailcoreError, NotFoundError, UserError
+from mailcore.errors import (
+    MailcoreError,
+    MessageFileMissingError,
+    NotFoundError,
+    StorageError,
+    UserError,
+)
 from mailcore.imap import index as fetch_index
 from mailcore.imap import message as mime
 from mailcore.imap import search as searching
@@ -903,8 +909,9 @@ class Session:
         )
         indexed = None if sets_seen else fetch_index.plan(atts, condstore=self.condstore)
         reads_file = any(_reads_whole_file(a) for a in atts)
+        tally = [0, 0]  # messages answered, of them left out (their file had gone)
         if indexed is not None:
-            await self._fetch_indexed(uids, atts, indexed, cmd.changedsince)
+            tally = await self._fetch_indexed(uids, atts, indexed, cmd.changedsince)
             uids = []
         for i in range(0, len(uids), FETCH_BATCH):
             batch = uids[i : i + FETCH_BATCH]
@@ -927,17 +934,48 @@ class Session:
                 seq = sel.seq_of(row.uid)
                 if not seq:
                     continue
-                items = await self._fetch_items(row, atts, seen_set=sets_seen)
+                tally[0] += 1
+                items = await self._fetch_row_items(row, atts, seen_set=sets_seen)
+                if items is None:
+                    tally[1] += 1
+                    continue
                 await self.wire.write(f"* {seq} FETCH (".encode() + b" ".join(items) + b")\r\n")
         await self.sync(expunges=cmd.uid, quick=True)
-        await self.send(f"{cmd.tag} OK FETCH completed")
+        tried, omitted = tally
+        if not omitted:
+            await self.send(f"{cmd.tag} OK FETCH completed")
+        elif omitted < tried:
+            # RFC 5530 EXPUNGEISSUED, Dovecot's answer: the others were sent; the EXPUNGE
+            # comes at the next command that may carry it (NOOP, or this one under UID).
+            await self.send(f"{cmd.tag} OK [EXPUNGEISSUED] Some messages were already expunged")
+        else:
+            await self.send(
+                f"{cmd.tag} NO [EXPUNGEISSUED] Some of the requested messages no longer exist"
+            )
+
+    async def _fetch_row_items(
+        self, row: Message, atts: list[FetchAtt], *, seen_set: bool
+    ) -> list[bytes] | None:
+        """The items of one message; None when its file has gone (another session expunged
+        it after this one loaded the row: files go first): it is left out of the answer."""
+        try:
+            return await self._fetch_items(row, atts, seen_set=seen_set)
+        except StorageError as exc:
+            if not isinstance(exc, MessageFileMissingError) and not isinstance(
+                exc.__cause__, FileNotFoundError
+            ):
+                raise
+            log.info("IMAP FETCH: message %s was expunged meanwhile: left out", row.uid)
+            return None
 
     async def _fetch_indexed(
         self, uids: list[int], atts: list[FetchAtt], plan: fetch_index.Plan, since: int | None
-    ) -> None:
+    ) -> list[int]:
         """FETCH from the index columns (fetch_index.plan), INDEX_BATCH rows per query, each
-        batch written (and drained) before the next is read: constant memory at any size."""
+        batch written (and drained) before the next is read: constant memory at any size.
+        Returns [messages answered, of them left out]."""
         sel = self.sel
+        tally = [0, 0]
         for i in range(0, len(uids), INDEX_BATCH):
             batch = uids[i : i + INDEX_BATCH]
             lo, hi = batch[0], batch[-1]
@@ -956,13 +994,18 @@ class Session:
                     else:
                         out.append(line)
             del rows
+            tally[0] += len(out) + len(slow)
             if out:
                 await self.wire.write(b"".join(out))
             if slow:
                 for row in await asyncdb.run_db(self._load_rows, sel.folder, slow, True, since):
-                    items = await self._fetch_items(row, atts, seen_set=False)
+                    items = await self._fetch_row_items(row, atts, seen_set=False)
+                    if items is None:
+                        tally[1] += 1
+                        continue
                     seq = sel.seq_of(row.uid)
                     await self.wire.write(b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n")
+        return tally
 
     async def _fetch_vanished(self, cmd: Fetch) -> None:
         from mailcore.errors import HistoryGoneError

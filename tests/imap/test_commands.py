@@ -193,6 +193,34 @@ def test_fetch_items_and_exact_sizes(alice: Account, imc: IMAPClient) -> None:
     assert Message.objects.get(pk=m.pk).seen
 
 
+def test_fetch_of_a_message_whose_file_vanished_sends_the_others(
+    alice: Account, imc: IMAPClient
+) -> None:
+    """Another session expunges a message between SELECT and FETCH (files go first, then the
+    row): the FETCH sends every other message and ends OK [EXPUNGEISSUED], as Dovecot; NO
+    [EXPUNGEISSUED] only when nothing at all could be sent. The session stays usable."""
+    from mailcore.store.queries import maildir_for
+
+    add(alice, simple("kept one"))
+    gone = add(alice, simple("vanishing"))
+    add(alice, simple("kept three"))
+    imc.select_folder("INBOX")
+    maildir_for(alice).unlink("", gone.maildir_key, in_cur=gone.in_cur, info=gone.info)
+    raw = imc._imap
+    typ, data = raw._simple_command("FETCH", "1:3", "(UID BODY.PEEK[])")
+    assert typ == "OK" and b"[EXPUNGEISSUED]" in data[0], data
+    fetched = raw._untagged_response(typ, data, "FETCH")[1]
+    bodies = [d for d in fetched if isinstance(d, tuple)]
+    assert [b"kept one" in b[1] or b"kept three" in b[1] for b in bodies] == [True, True]
+    assert all(b"vanishing" not in b[1] for b in bodies)
+    typ, data = raw._simple_command("FETCH", "2", "(BODY.PEEK[TEXT])")
+    assert typ == "NO" and b"[EXPUNGEISSUED]" in data[0], data
+    typ, data = raw.uid("FETCH", "1:*", "(BODYSTRUCTURE RFC822.HEADER)")
+    assert typ == "OK"
+    assert imc.fetch([1, 2, 3], ["FLAGS"]).keys() == {1, 2, 3}  # from the index: all there
+    assert imc.noop()[0].startswith(b"NOOP")
+
+
 def test_store_flags_and_keywords(alice: Account, imc: IMAPClient) -> None:
     m = add(alice, simple("s"))
     imc.select_folder("INBOX")
