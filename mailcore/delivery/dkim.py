@@ -63,11 +63,13 @@ def do_generate_dkim_key(
     *,
     algorithm: str = DkimAlgorithm.RSA,
     selector: str | None = None,
+    replace_pending: bool = False,
 ) -> DkimKey:
     """Create a key for `domain`. The domain's first key of `algorithm` is active at once
     (nothing signed before, nothing breaks); otherwise the new key is pending: the active one
-    keeps signing until do_activate_dkim_key, and an older pending key of the algorithm (never
-    used) is retired. Raises ConflictError if the selector is taken, InvalidAddressError for a
+    keeps signing until do_activate_dkim_key. A pending key of the algorithm is never replaced
+    silently (its record may be published already): ConflictError, unless `replace_pending`,
+    which retires it. Raises ConflictError if the selector is taken, InvalidAddressError for a
     bad domain."""
     alabel = canonical_domain(domain)
     selector = (selector or _new_selector(algorithm)).lower()
@@ -75,6 +77,18 @@ def do_generate_dkim_key(
         raise ConflictError(f"invalid selector {selector!r}")
     if DkimKey.objects.filter(domain=alabel, selector=selector).exists():
         raise ConflictError(f"selector {selector} already exists for {alabel}")
+    waiting = sorted(
+        DkimKey.objects.select_for_update()
+        .filter(domain=alabel, algorithm=algorithm, state=DkimKeyState.PENDING)
+        .values_list("selector", flat=True)
+    )
+    if waiting and not replace_pending:
+        raise ConflictError(
+            f"{alabel} already has a pending {algorithm} key ({', '.join(waiting)}) waiting to "
+            f"be activated: publish its record and activate it (dkim activate {alabel} "
+            f"{waiting[0]}), or replace it on purpose (dkim generate --replace-pending); "
+            "nothing was changed"
+        )
     if algorithm == DkimAlgorithm.RSA:
         key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
         private = key.private_bytes(

@@ -103,10 +103,23 @@ def test_force_activates_without_the_dns_record(db, zone) -> None:  # type: igno
     assert AuditLog.objects.get(action="dkim.activate").detail["forced"] is True
 
 
-def test_a_second_pending_key_replaces_the_first_one(db) -> None:
+def test_a_second_pending_key_is_refused_unless_replacing_it_is_asked_for(db) -> None:
     do_generate_dkim_key("a.example", selector="one")
     do_generate_dkim_key("a.example", selector="two")
-    do_generate_dkim_key("a.example", selector="three")
+    # "two" may already be published: a second generate never replaces it silently.
+    with pytest.raises(CommandError) as info:
+        run("dkim", "generate", "a.example", "--selector", "three")
+    assert str(info.value) == (
+        "a.example already has a pending rsa-sha256 key (two) waiting to be activated: publish "
+        "its record and activate it (dkim activate a.example two), or replace it on purpose "
+        "(dkim generate --replace-pending); nothing was changed"
+    )
+    assert dict(DkimKey.objects.values_list("selector", "state")) == {
+        "one": "active",
+        "two": "pending",
+    }
+    out = run("dkim", "generate", "a.example", "--selector", "three", "--replace-pending")
+    assert "three is pending" in out
     states = dict(DkimKey.objects.values_list("selector", "state"))
     assert states == {"one": "active", "two": "retired", "three": "pending"}
     # Each algorithm rotates on its own: the first ed25519 key signs at once.

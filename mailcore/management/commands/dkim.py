@@ -37,6 +37,12 @@ class Command(BaseCommand):
             help="also an ed25519 key: a second signature (RFC 8463)",
         )
         gen.add_argument("--selector", help="selector of the RSA key (default: mrYYYYMMr…)")
+        gen.add_argument(
+            "--replace-pending",
+            action="store_true",
+            help="retire a pending key of the domain (never activated) and make a new one; "
+            "without it a second generate is refused while a key is pending",
+        )
         show = sub.add_parser(
             "show", help="the TXT records of the active keys and of pending ones (publish both)"
         )
@@ -58,11 +64,20 @@ class Command(BaseCommand):
         getattr(self, f"_{opts['op']}")(opts)
 
     def _generate(self, opts: dict[str, Any]) -> None:
-        keys = [run_action(lambda: do_generate_dkim_key(opts["domain"], selector=opts["selector"]))]
+        replace = bool(opts["replace_pending"])
+        keys = [
+            run_action(
+                lambda: do_generate_dkim_key(
+                    opts["domain"], selector=opts["selector"], replace_pending=replace
+                )
+            )
+        ]
         if opts["ed25519"]:
             keys.append(
                 run_action(
-                    lambda: do_generate_dkim_key(opts["domain"], algorithm=DkimAlgorithm.ED25519)
+                    lambda: do_generate_dkim_key(
+                        opts["domain"], algorithm=DkimAlgorithm.ED25519, replace_pending=replace
+                    )
                 )
             )
         audit_cli(
