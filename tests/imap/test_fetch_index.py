@@ -177,3 +177,36 @@ def test_select_view_is_cached_per_process_and_follows_every_change(
     assert c.select("INBOX") == ("OK", [b"2"])
     _typ, data = c.fetch("1:*", "(UID)")
     assert [int(x.split()[-1].rstrip(b")")) for x in data] == [2, 3]  # type: ignore[union-attr]
+
+
+NUL_MULTI = (
+    b"From: Bob <bob@example.net>\r\n"
+    b"To: a@example.com, b@example.com\r\n"
+    b"Subject: nul\x00here\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b1"\r\n'
+    b"\r\n--b1\r\nContent-Type: text/plain\r\n\r\none\r\n"
+    b"--b1\r\nContent-Type: text/html\r\n\r\n<p>two</p>\r\n--b1--\r\n"
+)
+
+
+@pytest.mark.parametrize("path", ["index", "general", "no metadata"])
+def test_envelope_and_bodystructure_wire_grammar(
+    alice: Account, connect: Callable[..., imaplib.IMAP4_SSL], path: str
+) -> None:
+    """imap-bugs items 6 and 7 (fixed by 8fa9ea5, kept fixed here): no NUL inside a string
+    (U+FFFD instead, as Dovecot), and no SP between the parts of a multipart nor between the
+    addresses of a list (RFC 9051 "1*body", "1*address"), on every FETCH path."""
+    m = add(alice, NUL_MULTI)
+    if path == "no metadata":
+        MessageMeta.objects.filter(pk=m.pk).delete()
+    c = connect()
+    c.select("INBOX")
+    extra = " BODY.PEEK[HEADER]" if path != "index" else ""
+    typ, data = c.fetch("1", f"(ENVELOPE BODYSTRUCTURE BODY{extra})")
+    assert typ == "OK"
+    line = b"".join(b"".join(d) if isinstance(d, tuple) else d for d in data)
+    assert b"\x00" not in line.split(b"BODY[HEADER]")[0]
+    assert "nul\ufffdhere".encode() in line
+    assert b'(NIL NIL "a" "example.com")(NIL NIL "b" "example.com")' in line
+    assert b')("text" "html"' in line and b') ("text" "html"' not in line
