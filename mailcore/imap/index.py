@@ -16,12 +16,12 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
 
-from mailcore.imap.protocol import FetchAtt, format_datetime
+from mailcore.imap.protocol import MONTHS, FetchAtt
 from mailcore.mime import imapmeta
 from mailcore.store.models import Folder, Message, MessageMeta
 
@@ -30,6 +30,7 @@ _COLUMN_ATTS = frozenset(
     {"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ", "EMAILID", "THREADID"}
 )
 _META_ATTS = frozenset({"ENVELOPE", "BODYSTRUCTURE"})
+_MONTHS = tuple(m.encode() for m in MONTHS)
 _FLAG_NAMES = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 # Column order of fetch_rows: pk, uid, modseq, size, internal_date, keywords, the five flags,
 # then (with meta) version, envelope_imap, bodystructure_imap, header_fields, complete.
@@ -209,6 +210,27 @@ def fetch_rows(
         return [tuple(r) for r in cursor.fetchall()]
 
 
+def message_rows(
+    folder_id: int, uids: Sequence[int], changedsince: int | None
+) -> list[Message] | None:
+    """The Message rows of `uids` (sorted) through one plain statement on PostgreSQL, skipping
+    the ORM's query compilation (most of a one-message body FETCH); None elsewhere."""
+    if connection.vendor != "postgresql" or not uids:
+        return None
+    lo, hi = uids[0], uids[-1]
+    where = "folder_id = %s AND uid >= %s AND uid <= %s"
+    params: list[Any] = [folder_id, lo, hi]
+    if hi - lo + 1 != len(uids):
+        where += " AND uid = ANY(%s)"
+        params.append([int(u) for u in uids])
+    if changedsince is not None:
+        where += " AND modseq > %s"
+        params.append(changedsince)
+    table = connection.ops.quote_name(Message._meta.db_table)
+    sql = f"SELECT * FROM {table} WHERE {where} ORDER BY uid"  # noqa: S608
+    return list(Message.objects.raw(sql, params))
+
+
 def _fetch_rows_orm(
     folder_id: int,
     lo: int,
@@ -236,8 +258,7 @@ def render_row(seq: int, r: tuple[Any, ...], p: Plan) -> bytes | None:
         elif name == "FLAGS":
             items.append(b"FLAGS (" + _flags(r).encode() + b")")
         elif name == "INTERNALDATE":
-            when: datetime = r[4]
-            items.append(b'INTERNALDATE "' + format_datetime(when).encode() + b'"')
+            items.append(_internaldate(r[4]))
         elif name == "RFC822.SIZE":
             items.append(b"RFC822.SIZE %d" % r[3])
         elif name == "MODSEQ":
@@ -271,6 +292,21 @@ def render_row(seq: int, r: tuple[Any, ...], p: Plan) -> bytes | None:
     if p.modseq:
         items.append(b"MODSEQ (%d)" % r[2])
     return b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n"
+
+
+def _internaldate(when: datetime) -> bytes:
+    """INTERNALDATE item (protocol.format_datetime's text, without strftime: it is on every
+    row of a full-folder FETCH)."""
+    if when.utcoffset():
+        when = when.astimezone(UTC)
+    return b'INTERNALDATE "%02d-%s-%04d %02d:%02d:%02d +0000"' % (
+        when.day,
+        _MONTHS[when.month - 1],
+        when.year,
+        when.hour,
+        when.minute,
+        when.second,
+    )
 
 
 def _flags(r: tuple[Any, ...]) -> str:

@@ -1039,14 +1039,16 @@ class Session:
     ) -> list[Message]:
         """The rows of `uids`; with read_files, a few small ones come with their CRLF bytes
         read in the same trip to the pool (a body FETCH of one message: one hop, not two)."""
-        qs = Message.objects.filter(folder=folder, uid__gte=uids[0], uid__lte=uids[-1])
-        if len(uids) != uids[-1] - uids[0] + 1:
-            qs = qs.filter(uid__in=uids)
-        if changedsince is not None:
-            qs = qs.filter(modseq__gt=changedsince)
-        if need_meta:
-            qs = qs.select_related("meta")
-        rows = list(qs.order_by("uid"))
+        rows = None if need_meta else fetch_index.message_rows(folder.pk, uids, changedsince)
+        if rows is None:
+            qs = Message.objects.filter(folder=folder, uid__gte=uids[0], uid__lte=uids[-1])
+            if len(uids) != uids[-1] - uids[0] + 1:
+                qs = qs.filter(uid__in=uids)
+            if changedsince is not None:
+                qs = qs.filter(modseq__gt=changedsince)
+            if need_meta:
+                qs = qs.select_related("meta")
+            rows = list(qs.order_by("uid"))
         for row in rows:
             row.account = self.acct
             row.folder = folder
