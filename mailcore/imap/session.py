@@ -266,6 +266,15 @@ class Session:
             code = f"[{exc.code}] " if exc.code else ""
             await self.send(f"{exc.tag} BAD {code}{exc}")
             return
+        except Exception:
+            # A parser bug must cost the client one BAD, never its session (the fuzz table in
+            # tests/imap/test_protocol.py keeps this path unused).
+            tag = raw.text.split(b" ", 1)[0].decode("ascii", "replace")
+            if not tag or not tag.isprintable() or len(tag) > 64:
+                tag = "*"
+            log.exception("IMAP parser failed on a command")
+            await self.send(f"{tag} BAD Unparsable command")
+            return
         await self.dispatch(cmd)
 
     async def dispatch(self, cmd: Command) -> None:

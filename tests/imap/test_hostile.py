@@ -153,3 +153,23 @@ def test_client_that_does_not_read_is_dropped(alice: Account) -> None:
         s.close()
     finally:
         server.stop()
+
+
+def test_a_parser_bug_costs_one_bad_not_the_session(
+    raw: Raw, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fuzz table keeps the parser from raising anything but syntax errors; should a bug
+    # slip through all the same, the client gets a tagged BAD and keeps its session.
+    from mailcore.imap import session as imap_session
+
+    real = imap_session.parse_command
+
+    def flaky(raw_cmd, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if raw_cmd.text.startswith(b"boom "):
+            raise IndexError("parser bug")
+        return real(raw_cmd, *args, **kwargs)
+
+    monkeypatch.setattr(imap_session, "parse_command", flaky)
+    raw.send(b"boom NOOP\r\n")
+    assert raw.until(b"boom")[-1].startswith(b"boom BAD")
+    alive(raw)
