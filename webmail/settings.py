@@ -231,6 +231,17 @@ IMAP_MAX_CONNECTIONS_PER_IP = env_int("IMAP_MAX_CONNECTIONS_PER_IP", 50)
 IMAP_MAX_CONNECTIONS_PER_ACCOUNT = env_int("IMAP_MAX_CONNECTIONS_PER_ACCOUNT", 20)
 POP3_LISTEN = env_listen("POP3_LISTEN", "127.0.0.1:2110")
 POP3S_LISTEN = env_listen("POP3S_LISTEN", "127.0.0.1:2995")
+# --- POP3 (issue 11: mailcore.pop3) ------------------------------------------------------------
+# USER/PASS and AUTH PLAIN before STLS only from loopback, and only when this is on.
+POP3_ALLOW_PLAINTEXT_LOOPBACK = env_bool("POP3_ALLOW_PLAINTEXT_LOOPBACK", False)
+POP3_PREAUTH_TIMEOUT = env_int("POP3_PREAUTH_TIMEOUT", 60)  # seconds before login
+POP3_IDLE_TIMEOUT = env_int("POP3_IDLE_TIMEOUT", 10 * 60)  # RFC 1939 §3: at least 10 min
+POP3_MAX_CONNECTIONS = env_int("POP3_MAX_CONNECTIONS", 10000)
+POP3_MAX_CONNECTIONS_PER_IP = env_int("POP3_MAX_CONNECTIONS_PER_IP", 50)
+# What a POP3 DELE does at QUIT: trash (into Trash), expunge (for good), keep, read (keep, \Seen).
+POP3_DELETE_ACTION = env_str("POP3_DELETE_ACTION", "trash")
+POP3_EXPIRE = env_str("POP3_EXPIRE", "")  # CAPA EXPIRE (RFC 2449): days or NEVER; "" = none
+POP3_LOGIN_DELAY = env_int("POP3_LOGIN_DELAY", 0)  # seconds between logins; 0 = none
 
 SMTP_MAX_MESSAGE_BYTES = env_int("SMTP_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
 SMTP_MAX_RECIPIENTS = env_int("SMTP_MAX_RECIPIENTS", 1000)

@@ -120,6 +120,7 @@ def children(py: str, opts: dict[str, Any]) -> list[Child]:
         ),
         Child("smtp", [py, "-m", "mailcore.smtp"]),
         Child("imap", [py, "-m", "mailcore.imap"]),
+        Child("pop3", [py, "-m", "mailcore.pop3"]),
         Child("worker", worker_argv(py, opts["worker_concurrency"], opts["worker_pool"])),
         Child("beat", beat_argv(py, os.path.join(var, "celerybeat-schedule"))),
     ]
@@ -325,6 +326,8 @@ class Command(BaseCommand):
             f"  submission (implicit TLS) {s.SMTPS_LISTEN}",
             f"  IMAP (STARTTLS)           {s.IMAP_LISTEN}",
             f"  IMAP (implicit TLS)       {s.IMAPS_LISTEN}",
+            f"  POP3 (STLS)               {s.POP3_LISTEN}",
+            f"  POP3 (implicit TLS)       {s.POP3S_LISTEN}",
             f"  database                  {describe_database()}",
             f"  broker                    {describe_broker()}",
             f"  mail store (Maildir)      {s.MAIL_ROOT}",

@@ -1,0 +1,532 @@
+"""POP3 session state machine (RFC 1939 §3): AUTHORIZATION → TRANSACTION → UPDATE.
+
+It parses each command line (mailcore.pop3.protocol), reads the store through
+mailcore.asyncdb and changes it only through mailcore.store.actions, at QUIT. The maildrop
+is the account's INBOX as it was at login; DELE marks, and only QUIT applies the marks, so a
+dropped connection deletes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import enum
+import logging
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Protocol
+
+from mailcore import asyncdb
+from mailcore.directory.models import Account
+from mailcore.errors import MailcoreError
+from mailcore.pop3.protocol import (
+    Command,
+    DotStuffer,
+    LineReader,
+    Pop3SyntaxError,
+    line_count,
+    message_number,
+    parse_command,
+    uidl_of,
+)
+
+log = logging.getLogger("mailroom.pop3")
+
+MAX_LOGIN_FAILURES = 3  # per connection, then the connection closes
+MAX_BAD_COMMANDS = 20  # Dovecot's pop3 disconnects after 20 invalid commands, too
+MAX_COMMANDS = 100_000  # per session (a 1,000-message RETR+DELE run is 2,000)
+READ_CHUNK = 256 * 1024
+
+
+class DeleteAction(enum.StrEnum):
+    """What a POP3 DELE does at QUIT (POP3_DELETE_ACTION)."""
+
+    TRASH = "trash"  # into Trash, as the webmail's delete
+    EXPUNGE = "expunge"  # gone for good (classic POP3)
+    KEEP = "keep"  # nothing: the message stays in INBOX
+    READ = "read"  # stays in INBOX, marked \Seen
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    hostname: str
+    allow_plaintext_loopback: bool = False
+    preauth_timeout: float = 60.0
+    idle_timeout: float = 600.0  # RFC 1939 §3: at least 10 minutes
+    delete_action: DeleteAction = DeleteAction.TRASH
+    expire: str = ""  # CAPA EXPIRE value ("NEVER", days), "" = not advertised
+    login_delay: int = 0  # seconds between logins of one account, 0 = no limit
+
+
+class Wire(Protocol):
+    reader: LineReader
+    peer_ip: str
+    tls: bool
+    loopback: bool
+    closed: bool
+
+    async def write(self, data: bytes) -> None: ...
+    async def start_tls(self) -> None: ...
+
+
+class Registry(Protocol):
+    """The server's per-account state: the maildrop lock and the last login times."""
+
+    def lock(self, account_id: int) -> bool: ...
+    def unlock(self, account_id: int) -> None: ...
+    def login_delay_left(self, account_id: int, delay: int) -> float: ...
+    def note_login(self, account_id: int) -> None: ...
+
+
+class Quit(Exception):
+    """The connection closes (QUIT, too many errors)."""
+
+
+class State(enum.Enum):
+    AUTHORIZATION = "authorization"
+    TRANSACTION = "transaction"
+
+
+@dataclass(slots=True)
+class Entry:
+    """One message of the maildrop as it was at login."""
+
+    pk: int
+    uid: int
+    size: int
+    key: str
+    in_cur: bool
+    info: str
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Maildrop:
+    folder_id: int
+    folder_path: str
+    uidvalidity: int
+    entries: list[Entry]
+
+
+def load_maildrop(account: Account) -> Maildrop:
+    from mailcore.store.models import Message, SpecialUse
+    from mailcore.store.queries import get_folder_by_special_use
+
+    inbox = get_folder_by_special_use(account, SpecialUse.INBOX)
+    rows = (
+        Message.objects.filter(folder=inbox)
+        .order_by("uid")
+        .values_list("pk", "uid", "size", "maildir_key", "in_cur", "info")
+    )
+    entries = [Entry(*row) for row in rows]
+    return Maildrop(inbox.pk, inbox.path, inbox.uidvalidity, entries)
+
+
+def apply_deletions(account: Account, drop: Maildrop, pks: list[int], action: DeleteAction) -> int:
+    """UPDATE state: the marked messages still in INBOX get `action` through the store's
+    actions. Returns how many were acted on (a message moved or expunged meanwhile by
+    another client is left alone)."""
+    from mailcore.store import actions
+    from mailcore.store.models import Message
+
+    if not pks or action is DeleteAction.KEEP:
+        return 0
+    messages = list(
+        Message.objects.select_related("folder").filter(
+            pk__in=pks, folder_id=drop.folder_id, account=account
+        )
+    )
+    if not messages:
+        return 0
+    if action is DeleteAction.READ:
+        actions.do_set_flags(acting_account=account, messages=messages, add=["\\Seen"])
+    elif action is DeleteAction.EXPUNGE:
+        actions.do_expunge(acting_account=account, messages=messages)
+    else:
+        actions.do_delete_messages(acting_account=account, messages=messages)
+    return len(messages)
+
+
+class Session:
+    def __init__(self, config: SessionConfig, wire: Wire, registry: Registry) -> None:
+        self.config = config
+        self.wire = wire
+        self.registry = registry
+        self.state = State.AUTHORIZATION
+        self.account: Account | None = None
+        self.user: str | None = None
+        self.sasl_pending = False
+        self.utf8 = False
+        self.login_failures = 0
+        self.bad_commands = 0
+        self.commands = 0
+        self.drop: Maildrop | None = None
+        self.locked = False
+
+    # --- output -------------------------------------------------------------------------------
+
+    async def send(self, line: str) -> None:
+        await self.wire.write(line.encode("utf-8") + b"\r\n")
+
+    async def ok(self, text: str = "") -> None:
+        await self.send(f"+OK {text}" if text else "+OK")
+
+    async def err(self, text: str, code: str = "") -> None:
+        await self.send(f"-ERR [{code}] {text}" if code else f"-ERR {text}")
+
+    def may_login(self) -> bool:
+        return self.wire.tls or (self.config.allow_plaintext_loopback and self.wire.loopback)
+
+    def capabilities(self) -> list[str]:
+        caps = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
+        if self.state is State.AUTHORIZATION:
+            if self.may_login():
+                caps += ["USER", "SASL PLAIN"]
+            if not self.wire.tls:
+                caps.append("STLS")
+            caps.append("UTF8")
+        if self.config.expire:
+            caps.append(f"EXPIRE {self.config.expire}")
+        if self.config.login_delay:
+            caps.append(f"LOGIN-DELAY {self.config.login_delay}")
+        caps.append("IMPLEMENTATION Mailroom")
+        return caps
+
+    async def greet(self) -> None:
+        await self.ok(f"{self.config.hostname} POP3 ready")
+
+    @property
+    def timeout(self) -> float:
+        if self.state is State.AUTHORIZATION:
+            return self.config.preauth_timeout
+        return self.config.idle_timeout
+
+    # --- dispatch -----------------------------------------------------------------------------
+
+    async def bad(self, text: str) -> None:
+        self.bad_commands += 1
+        await self.err(text)
+        if self.bad_commands >= MAX_BAD_COMMANDS:
+            await self.err("Too many invalid commands, closing")
+            raise Quit
+
+    async def handle_line(self, line: bytes) -> None:
+        self.commands += 1
+        if self.commands > MAX_COMMANDS:
+            await self.err("Too many commands, closing")
+            raise Quit
+        if self.sasl_pending:
+            self.sasl_pending = False
+            await self._sasl_plain(line.decode("ascii", "replace").strip())
+            return
+        try:
+            cmd = parse_command(line)
+        except Pop3SyntaxError as exc:
+            await self.bad(str(exc))
+            return
+        handler = getattr(self, f"cmd_{cmd.name.lower()}", None)
+        allowed = _AUTH_COMMANDS if self.state is State.AUTHORIZATION else _TRANS_COMMANDS
+        if handler is None or cmd.name not in allowed:
+            await self.bad(f"{cmd.name} is not allowed now")
+            return
+        try:
+            await handler(cmd)
+        except Pop3SyntaxError as exc:
+            await self.bad(str(exc))
+        except (Quit, ConnectionError, asyncio.CancelledError):
+            raise
+        except MailcoreError as exc:
+            log.warning("POP3 %s failed: %s", cmd.name, exc)
+            await self.err("Temporary failure, try again later", "SYS/TEMP")
+
+    # --- any state ----------------------------------------------------------------------------
+
+    async def cmd_capa(self, cmd: Command) -> None:
+        await self.wire.write(
+            b"".join(
+                [b"+OK Capability list follows\r\n"]
+                + [c.encode() + b"\r\n" for c in self.capabilities()]
+                + [b".\r\n"]
+            )
+        )
+
+    async def cmd_noop(self, cmd: Command) -> None:
+        await self.ok()
+
+    async def cmd_quit(self, cmd: Command) -> None:
+        if self.state is State.TRANSACTION and self.account is not None and self.drop:
+            pks = [e.pk for e in self.drop.entries if e.deleted]
+            try:
+                await asyncdb.run_db(
+                    apply_deletions, self.account, self.drop, pks, self.config.delete_action
+                )
+            except MailcoreError as exc:
+                log.warning("POP3 deletions of %s failed: %s", self.account.address, exc)
+                await self.err("Some deleted messages were not removed", "SYS/TEMP")
+                raise Quit from exc
+        await self.ok(f"{self.config.hostname} POP3 signing off")
+        raise Quit
+
+    # --- AUTHORIZATION ------------------------------------------------------------------------
+
+    async def cmd_stls(self, cmd: Command) -> None:
+        if self.wire.tls:
+            raise Pop3SyntaxError("TLS is already active")
+        await self.ok("Begin TLS negotiation now")
+        # RFC 2595 §4 / CVE-2011-0411: anything pipelined after STLS is dropped.
+        self.wire.reader.discard_buffer()
+        self.user = None
+        await self.wire.start_tls()
+
+    async def cmd_utf8(self, cmd: Command) -> None:
+        self.utf8 = True
+        await self.ok("UTF8 enabled")
+
+    async def _refuse_plaintext(self) -> bool:
+        if self.may_login():
+            return False
+        await self.err(
+            "Plaintext authentication disallowed on non-secure connections: use STLS", "AUTH"
+        )
+        return True
+
+    async def cmd_user(self, cmd: Command) -> None:
+        if await self._refuse_plaintext():
+            return
+        self.user = cmd.args[0]
+        await self.ok()
+
+    async def cmd_pass(self, cmd: Command) -> None:
+        if await self._refuse_plaintext():
+            return
+        if self.user is None:
+            await self.err("Give USER first")
+            return
+        user, self.user = self.user, None
+        await self._login(user, cmd.args[0])
+
+    async def cmd_auth(self, cmd: Command) -> None:
+        if not cmd.args:
+            await self.wire.write(b"+OK\r\nPLAIN\r\n.\r\n")  # RFC 1734 mechanism listing
+            return
+        if cmd.args[0].upper() != "PLAIN":
+            await self.err("Unsupported authentication mechanism")
+            return
+        if await self._refuse_plaintext():
+            return
+        if len(cmd.args) == 2:
+            await self._sasl_plain(cmd.args[1])
+            return
+        self.sasl_pending = True
+        await self.send("+ ")
+
+    async def _sasl_plain(self, response: str) -> None:
+        if response == "*":
+            await self.err("Authentication cancelled")
+            return
+        try:
+            raw = b"" if response == "=" else base64.b64decode(response, validate=True)
+            authz, user, password = raw.decode("utf-8").split("\x00")
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            await self.err("Invalid SASL PLAIN response")
+            return
+        if authz and authz != user:
+            await self.err("Cannot log in as another user", "AUTH")
+            return
+        await self._login(user, password)
+
+    async def _login(self, user: str, password: str) -> None:
+        from mailcore.ratelimit import AuthStatus, authenticate
+
+        attempt = await asyncdb.run_db(authenticate, self.wire.peer_ip, user, password, door="pop3")
+        if attempt.status is not AuthStatus.OK or attempt.account is None:
+            await asyncio.sleep(attempt.delay)
+            self.login_failures += 1
+            if attempt.status is AuthStatus.BLOCKED:
+                await self.err("Too many failed logins, try again later", "SYS/TEMP")
+            else:
+                await self.err("Authentication failed", "AUTH")
+            if self.login_failures >= MAX_LOGIN_FAILURES:
+                raise Quit
+            return
+        account = attempt.account
+        if self.config.login_delay:
+            left = self.registry.login_delay_left(account.pk, self.config.login_delay)
+            if left > 0:
+                wait = f"Wait {int(left) + 1} seconds before logging in again"
+                await self.err(wait, "LOGIN-DELAY")
+                return
+        if not self.registry.lock(account.pk):
+            await self.err("Mailbox is locked by another POP3 session", "IN-USE")
+            return
+        self.locked = True
+        try:
+            drop = await asyncdb.run_db(load_maildrop, account)
+        except MailcoreError as exc:
+            log.warning("POP3 maildrop of %s not opened: %s", account.address, exc)
+            self.registry.unlock(account.pk)
+            self.locked = False
+            await self.err("Cannot open the mailbox, try again later", "SYS/TEMP")
+            return
+        self.account = account
+        self.drop = drop
+        self.state = State.TRANSACTION
+        self.registry.note_login(account.pk)
+        await self.ok(f"Logged in, {len(drop.entries)} messages")
+
+    def close(self) -> None:
+        if self.locked and self.account is not None:
+            self.registry.unlock(self.account.pk)
+        self.locked = False
+
+    # --- TRANSACTION --------------------------------------------------------------------------
+
+    @property
+    def entries(self) -> list[Entry]:
+        assert self.drop is not None
+        return self.drop.entries
+
+    def entry(self, arg: str) -> Entry | None:
+        n = message_number(arg)
+        if n > len(self.entries):
+            return None
+        e = self.entries[n - 1]
+        return None if e.deleted else e
+
+    async def no_such_message(self) -> None:
+        await self.err("No such message")
+
+    async def cmd_stat(self, cmd: Command) -> None:
+        live = [e for e in self.entries if not e.deleted]
+        await self.ok(f"{len(live)} {sum(e.size for e in live)}")
+
+    async def cmd_list(self, cmd: Command) -> None:
+        await self._listing(cmd, lambda e: str(e.size), "scan listing")
+
+    async def cmd_uidl(self, cmd: Command) -> None:
+        assert self.drop is not None
+        validity = self.drop.uidvalidity
+        await self._listing(cmd, lambda e: uidl_of(validity, e.uid), "unique-id listing")
+
+    async def _listing(self, cmd: Command, value: _Value, what: str) -> None:
+        if cmd.args:
+            e = self.entry(cmd.args[0])
+            if e is None:
+                await self.no_such_message()
+            else:
+                await self.ok(f"{cmd.args[0].lstrip('0')} {value(e)}")
+            return
+        await self.wire.write(f"+OK {what} follows\r\n".encode())
+        batch: list[bytes] = []
+        for n, e in enumerate(self.entries, 1):
+            if not e.deleted:
+                batch.append(f"{n} {value(e)}\r\n".encode())
+            if len(batch) >= 1000:
+                await self.wire.write(b"".join(batch))
+                batch.clear()
+        batch.append(b".\r\n")
+        await self.wire.write(b"".join(batch))
+
+    async def cmd_retr(self, cmd: Command) -> None:
+        e = self.entry(cmd.args[0])
+        if e is None:
+            await self.no_such_message()
+            return
+        await self._send_message(e, f"{e.size} octets", None)
+
+    async def cmd_top(self, cmd: Command) -> None:
+        e = self.entry(cmd.args[0])
+        lines = line_count(cmd.args[1])
+        if e is None:
+            await self.no_such_message()
+            return
+        await self._send_message(e, "top of message follows", lines)
+
+    async def _send_message(self, e: Entry, text: str, body_lines: int | None) -> None:
+        from mailcore.errors import StorageError
+        from mailcore.store.queries import maildir_for
+
+        assert self.account is not None and self.drop is not None
+        account, path = self.account, self.drop.folder_path
+
+        def open_chunks() -> Generator[bytes, None, None]:
+            reader = maildir_for(account).open_crlf(
+                path, e.key, in_cur=e.in_cur, info=e.info, chunk_size=READ_CHUNK
+            )
+            return _closing_chunks(reader)
+
+        try:
+            chunks = await asyncdb.run_db(open_chunks)
+        except StorageError as exc:
+            log.info("POP3 message %s gone: %s", e.key, exc)
+            await self.err("Message was removed by another client")
+            return
+        loop = asyncio.get_running_loop()
+        stuffer = DotStuffer(body_lines)
+        try:
+            try:
+                chunk = await loop.run_in_executor(None, next, chunks, b"")
+            except OSError as exc:
+                log.warning("POP3 message %s unreadable: %s", e.key, exc)
+                await self.err("Cannot read the message, try again later", "SYS/TEMP")
+                return
+            await self.ok(text)
+            while chunk and not stuffer.done:
+                out = stuffer.feed(chunk)
+                if out:
+                    await self.wire.write(out)
+                try:
+                    chunk = await loop.run_in_executor(None, next, chunks, b"")
+                except OSError as exc:
+                    # Half a message went out: only closing the connection tells the client.
+                    log.warning("POP3 message %s unreadable mid-way: %s", e.key, exc)
+                    raise Quit from exc
+        finally:
+            chunks.close()
+        await self.wire.write(stuffer.finish())
+
+    async def cmd_dele(self, cmd: Command) -> None:
+        e = self.entry(cmd.args[0])
+        if e is None:
+            n = message_number(cmd.args[0])
+            if n <= len(self.entries):
+                await self.err(f"Message {n} already deleted")
+            else:
+                await self.no_such_message()
+            return
+        e.deleted = True
+        await self.ok("Marked to be deleted")
+
+    async def cmd_rset(self, cmd: Command) -> None:
+        for e in self.entries:
+            e.deleted = False
+        await self.ok(f"{len(self.entries)} messages")
+
+
+class _Value(Protocol):
+    def __call__(self, e: Entry, /) -> str: ...
+
+
+def _closing_chunks(reader: object) -> Generator[bytes, None, None]:
+    """The reader's chunks; closing the generator closes the file."""
+    from mailcore.store.maildir import CrlfReader
+
+    assert isinstance(reader, CrlfReader)
+    with reader:
+        yield from reader.chunks()
+
+
+_AUTH_COMMANDS = {"CAPA", "QUIT", "STLS", "UTF8", "USER", "PASS", "AUTH", "NOOP"}
+_TRANS_COMMANDS = {
+    "CAPA",
+    "QUIT",
+    "NOOP",
+    "STAT",
+    "LIST",
+    "UIDL",
+    "RETR",
+    "TOP",
+    "DELE",
+    "RSET",
+}
