@@ -44,12 +44,15 @@ class LineReader:
         while True:
             nl = self._buf.find(b"\n", 0, self.max_line + 1)
             if nl < 0:
-                if len(self._buf) > self.max_line:
-                    del self._buf[:]
-                    if not self._skipping:
-                        self._skipping = True
-                        return TooLong()
-                return None
+                if len(self._buf) <= self.max_line:
+                    return None
+                # Too long: drop it up to its end (what follows is the next command).
+                end = self._buf.find(b"\n", self.max_line + 1)
+                del self._buf[: len(self._buf) if end < 0 else end + 1]
+                was_skipping, self._skipping = self._skipping, end < 0
+                if not was_skipping:
+                    return TooLong()
+                continue
             line = bytes(self._buf[:nl])
             del self._buf[: nl + 1]
             if self._skipping:
@@ -99,7 +102,7 @@ def parse_command(line: bytes) -> Command:
         raise Pop3SyntaxError("Command is not UTF-8") from None
     keyword, _, rest = text.partition(" ")
     name = keyword.upper()
-    if not name or not name.isascii() or not name.isalpha() or len(name) > 4:
+    if not name or not name.isascii() or not name.isalnum() or len(name) > 4:
         raise Pop3SyntaxError("Unknown command")
     if name in _WHOLE:
         if not rest:
