@@ -981,12 +981,16 @@ class Maildir:
         return removed
 
     # -- UIDs --
-    def append_uid(self, path: str, uid: int, key: str) -> None:
+    def append_uid(self, path: str, uid: int, key: str, *, sync: bool = True) -> None:
         """Record uid → key durably (O_APPEND: concurrent appenders never interleave lines)."""
-        self.append_uids(path, [(uid, key)])
+        self.append_uids(path, [(uid, key)], sync=sync)
 
-    def append_uids(self, path: str, entries: list[tuple[int, str]]) -> None:
-        """Record several uid → key lines durably with one write and one fdatasync."""
+    def append_uids(self, path: str, entries: list[tuple[int, str]], *, sync: bool = True) -> None:
+        """Record several uid → key lines durably with one write and one fdatasync.
+
+        sync=False leaves the fdatasync to a later sync_uidlist(path): a store action writes
+        its lines inside its transaction (a process that dies after the commit has written
+        them) and makes them durable after the commit, outside the account's modseq lock."""
         if not entries:
             return
         data = "".join(f"{uid} {key}\n" for uid, key in entries).encode()
@@ -998,6 +1002,19 @@ class Maildir:
                 # O_APPEND: each write lands at the end, so concurrent appenders never
                 # interleave inside one write; a short write (disk full) is finished here.
                 write_all(fd, data)
+                if sync:
+                    os.fdatasync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StorageError(f"cannot record UID: {exc}") from exc
+
+    def sync_uidlist(self, path: str) -> None:
+        """fdatasync the folder's uidlist: the lines append_uids(sync=False) wrote (by any
+        process: the file's dirty pages are flushed whoever wrote them) reach the disk."""
+        try:
+            fd = os.open(self.folder_dir(path) / UIDLIST, os.O_WRONLY | os.O_APPEND)
+            try:
                 os.fdatasync(fd)
             finally:
                 os.close(fd)
