@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "mailcore.directory",
     "mailcore.store",
     "mailcore.delivery",
+    "mailcore.pop3",
     "webmail.api",
     "webmail.compose",
     "webmail.accounts",
@@ -238,7 +239,9 @@ POP3_PREAUTH_TIMEOUT = env_int("POP3_PREAUTH_TIMEOUT", 60)  # seconds before log
 POP3_IDLE_TIMEOUT = env_int("POP3_IDLE_TIMEOUT", 10 * 60)  # RFC 1939 §3: at least 10 min
 POP3_MAX_CONNECTIONS = env_int("POP3_MAX_CONNECTIONS", 10000)
 POP3_MAX_CONNECTIONS_PER_IP = env_int("POP3_MAX_CONNECTIONS_PER_IP", 50)
-# What a POP3 DELE does at QUIT: trash (into Trash), expunge (for good), keep, read (keep, \Seen).
+# What "delete" means for accounts whose POP3 policy is to delete (the admin's choice): trash
+# (into Trash, as the webmail's delete) or expunge (for good, classic POP3). Each account
+# chooses delete, keep or keep-and-mark-read itself (mailcore.pop3.models.Pop3Settings).
 POP3_DELETE_ACTION = env_str("POP3_DELETE_ACTION", "trash")
 POP3_EXPIRE = env_str("POP3_EXPIRE", "")  # CAPA EXPIRE (RFC 2449): days or NEVER; "" = none
 POP3_LOGIN_DELAY = env_int("POP3_LOGIN_DELAY", 0)  # seconds between logins; 0 = none

@@ -17,8 +17,9 @@ from typing import cast
 
 from mailcore.config import Listen
 from mailcore.imap.server import FLUSH_BYTES, _new_loop
+from mailcore.pop3.actions import DeleteAction
 from mailcore.pop3.protocol import MAX_AUTH_LINE, LineReader, TooLong
-from mailcore.pop3.session import DeleteAction, Quit, Session, SessionConfig
+from mailcore.pop3.session import Quit, Session, SessionConfig
 
 log = logging.getLogger("mailroom.pop3")
 

@@ -20,6 +20,7 @@ from typing import Protocol
 from mailcore import asyncdb
 from mailcore.directory.models import Account
 from mailcore.errors import MailcoreError
+from mailcore.pop3.actions import DeleteAction, SessionEnd, do_end_session
 from mailcore.pop3.protocol import (
     Command,
     DotStuffer,
@@ -37,15 +38,6 @@ MAX_LOGIN_FAILURES = 3  # per connection, then the connection closes
 MAX_BAD_COMMANDS = 20  # Dovecot's pop3 disconnects after 20 invalid commands, too
 MAX_COMMANDS = 100_000  # per session (a 1,000-message RETR+DELE run is 2,000)
 READ_CHUNK = 256 * 1024
-
-
-class DeleteAction(enum.StrEnum):
-    """What a POP3 DELE does at QUIT (POP3_DELETE_ACTION)."""
-
-    TRASH = "trash"  # into Trash, as the webmail's delete
-    EXPUNGE = "expunge"  # gone for good (classic POP3)
-    KEEP = "keep"  # nothing: the message stays in INBOX
-    READ = "read"  # stays in INBOX, marked \Seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +91,7 @@ class Entry:
     in_cur: bool
     info: str
     deleted: bool = False
+    retrieved: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +103,7 @@ class Maildrop:
 
 
 def load_maildrop(account: Account) -> Maildrop:
+    from mailcore.pop3.actions import downloaded_uids, get_pop3_settings
     from mailcore.store.models import Message, SpecialUse
     from mailcore.store.queries import get_folder_by_special_use
 
@@ -120,32 +114,12 @@ def load_maildrop(account: Account) -> Maildrop:
         .values_list("pk", "uid", "size", "maildir_key", "in_cur", "info")
     )
     entries = [Entry(*row) for row in rows]
+    if get_pop3_settings(account).only_new:
+        # "Offer only mail not downloaded before": a keep-copies client is not offered the
+        # same mail twice.
+        seen = downloaded_uids(account, inbox.uidvalidity)
+        entries = [e for e in entries if e.uid not in seen]
     return Maildrop(inbox.pk, inbox.path, inbox.uidvalidity, entries)
-
-
-def apply_deletions(account: Account, drop: Maildrop, pks: list[int], action: DeleteAction) -> int:
-    """UPDATE state: the marked messages still in INBOX get `action` through the store's
-    actions. Returns how many were acted on (a message moved or expunged meanwhile by
-    another client is left alone)."""
-    from mailcore.store import actions
-    from mailcore.store.models import Message
-
-    if not pks or action is DeleteAction.KEEP:
-        return 0
-    messages = list(
-        Message.objects.select_related("folder").filter(
-            pk__in=pks, folder_id=drop.folder_id, account=account
-        )
-    )
-    if not messages:
-        return 0
-    if action is DeleteAction.READ:
-        actions.do_set_flags(acting_account=account, messages=messages, add=["\\Seen"])
-    elif action is DeleteAction.EXPUNGE:
-        actions.do_expunge(acting_account=account, messages=messages)
-    else:
-        actions.do_delete_messages(acting_account=account, messages=messages)
-    return len(messages)
 
 
 class Session:
@@ -256,11 +230,15 @@ class Session:
 
     async def cmd_quit(self, cmd: Command) -> None:
         if self.state is State.TRANSACTION and self.account is not None and self.drop:
-            pks = [e.pk for e in self.drop.entries if e.deleted]
+            drop = self.drop
+            end = SessionEnd(
+                folder_id=drop.folder_id,
+                uidvalidity=drop.uidvalidity,
+                deleted=[e.pk for e in drop.entries if e.deleted],
+                taken=[e.uid for e in drop.entries if e.deleted or e.retrieved],
+            )
             try:
-                await asyncdb.run_db(
-                    apply_deletions, self.account, self.drop, pks, self.config.delete_action
-                )
+                await asyncdb.run_db(do_end_session, self.account, end, self.config.delete_action)
             except MailcoreError as exc:
                 log.warning("POP3 deletions of %s failed: %s", self.account.address, exc)
                 await self.err("Some deleted messages were not removed", "SYS/TEMP")
@@ -433,7 +411,8 @@ class Session:
         if e is None:
             await self.no_such_message()
             return
-        await self._send_message(e, f"{e.size} octets", None)
+        if await self._send_message(e, f"{e.size} octets", None):
+            e.retrieved = True
 
     async def cmd_top(self, cmd: Command) -> None:
         e = self.entry(cmd.args[0])
@@ -443,7 +422,8 @@ class Session:
             return
         await self._send_message(e, "top of message follows", lines)
 
-    async def _send_message(self, e: Entry, text: str, body_lines: int | None) -> None:
+    async def _send_message(self, e: Entry, text: str, body_lines: int | None) -> bool:
+        """Send a message (RETR) or its top (TOP); False when it could not be read."""
         from mailcore.errors import StorageError
         from mailcore.store.queries import maildir_for
 
@@ -461,7 +441,7 @@ class Session:
         except StorageError as exc:
             log.info("POP3 message %s gone: %s", e.key, exc)
             await self.err("Message was removed by another client")
-            return
+            return False
         loop = asyncio.get_running_loop()
         stuffer = DotStuffer(body_lines)
         try:
@@ -470,7 +450,7 @@ class Session:
             except OSError as exc:
                 log.warning("POP3 message %s unreadable: %s", e.key, exc)
                 await self.err("Cannot read the message, try again later", "SYS/TEMP")
-                return
+                return False
             await self.ok(text)
             while chunk and not stuffer.done:
                 out = stuffer.feed(chunk)
@@ -485,6 +465,7 @@ class Session:
         finally:
             chunks.close()
         await self.wire.write(stuffer.finish())
+        return True
 
     async def cmd_dele(self, cmd: Command) -> None:
         e = self.entry(cmd.args[0])
