@@ -23,6 +23,7 @@ PATHS = {
     "/api/v1/quota": {"get"},
     "/api/v1/settings": {"get", "patch"},
     "/api/v1/settings/password": {"post"},
+    "/api/v1/settings/pop3": {"get", "patch"},
     "/api/v1/auth/logout-everywhere": {"post"},
     "/api/v1/image-senders": {"get", "post"},
     "/api/v1/image-senders/{id}": {"delete"},

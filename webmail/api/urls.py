@@ -15,6 +15,7 @@ from webmail.api import (
     folders,
     junk,
     messages,
+    pop3,
     preferences,
     quota,
 )
@@ -63,6 +64,7 @@ urlpatterns = [
     ),
     path("settings", preferences.SettingsView.as_view(), name="settings"),
     path("settings/password", preferences.PasswordView.as_view(), name="settings-password"),
+    path("settings/pop3", pop3.Pop3SettingsView.as_view(), name="settings-pop3"),
     path(
         "auth/logout-everywhere",
         preferences.LogoutEverywhereView.as_view(),
