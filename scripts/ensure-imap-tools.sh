@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the IMAP clients and servers we did not write are installed from Debian:
 #   isync (mbsync)           for the end-to-end test tests/e2e/test_mbsync.py (`make test`);
+#   fetchmail                for the POP3 end-to-end test tests/pop3/test_fetchmail.py;
 #   dovecot-imapd (--dovecot) for bench/imap.py only, which runs it beside Mailroom.
 # Idempotent and quiet when all is there. Installing Dovecot never leaves a system Dovecot
 # running on 143/993: service starts are refused during the install (policy-rc.d) and the
@@ -9,6 +10,7 @@
 set -euo pipefail
 
 MBSYNC="${MBSYNC:-/usr/bin/mbsync}"
+FETCHMAIL="${FETCHMAIL:-/usr/bin/fetchmail}"
 DOVECOT="${DOVECOT:-/usr/sbin/dovecot}"
 want_dovecot=0
 for arg in "$@"; do
@@ -20,6 +22,7 @@ done
 
 missing=()
 [ -x "$MBSYNC" ] || missing+=(isync)
+[ -x "$FETCHMAIL" ] || missing+=(fetchmail)
 if [ "$want_dovecot" -eq 1 ]; then
   [ -x "$DOVECOT" ] || missing+=(dovecot-core)
   [ -e /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
@@ -81,6 +84,7 @@ if [[ " ${missing[*]} " == *" dovecot"* ]]; then
 fi
 
 [ -x "$MBSYNC" ] || { echo "ensure-imap-tools: $MBSYNC still missing after installing isync" >&2; exit 1; }
+[ -x "$FETCHMAIL" ] || { echo "ensure-imap-tools: $FETCHMAIL still missing after installing fetchmail" >&2; exit 1; }
 if [ "$want_dovecot" -eq 1 ] && [ ! -x "$DOVECOT" ]; then
   echo "ensure-imap-tools: $DOVECOT still missing after installing dovecot-imapd" >&2
   exit 1
