@@ -180,6 +180,7 @@ class Session:
 
     async def bad(self, text: str) -> None:
         self.bad_commands += 1
+        self.sasl_pending = False  # a line too long for a SASL response ends the exchange
         await self.err(text)
         if self.bad_commands >= MAX_BAD_COMMANDS:
             await self.err("Too many invalid commands, closing")

@@ -163,3 +163,36 @@ def test_list_errors(alice: Account, connect: Connect) -> None:
             c._shortcmd(bad)
     assert c.stat()[0] == 1  # the session is alive
     c.quit()
+
+
+def test_message_expunged_by_imap_meanwhile(alice: Account, connect: Connect) -> None:
+    from mailcore.store.actions import do_expunge
+
+    a = add(alice, msg("a"))
+    add(alice, msg("b"))
+    c = connect()
+    do_expunge(
+        acting_account=alice, messages=[Message.objects.select_related("folder").get(pk=a.pk)]
+    )
+    with pytest.raises(poplib.error_proto, match="removed by another client"):
+        c.retr(1)
+    assert c.retr(2)[0].startswith(b"+OK")  # the session goes on
+    c.dele(1)
+    c.dele(2)
+    c.quit()  # the gone one is skipped, the other goes to Trash
+    assert Message.objects.filter(folder=inbox(alice)).count() == 0
+    trash = Folder.objects.get(account=alice, special_use=SpecialUse.TRASH)
+    assert list(Message.objects.filter(folder=trash).values_list("subject", flat=True)) == ["b"]
+
+
+def test_update_failure_answers_sys_temp_and_loses_nothing(
+    alice: Account, connect: Connect
+) -> None:
+    add(alice, msg("a"))
+    # An account without a Trash folder: the store refuses the delete.
+    Folder.objects.filter(account=alice, special_use=SpecialUse.TRASH).update(special_use="")
+    c = connect()
+    c.dele(1)
+    with pytest.raises(poplib.error_proto, match=r"\[SYS/TEMP\]"):
+        c.quit()
+    assert Message.objects.filter(folder=inbox(alice)).count() == 1
