@@ -31,6 +31,7 @@ from mailcore.pop3.protocol import (
     parse_command,
     uidl_of,
 )
+from mailcore.store.maildir import Maildir
 
 log = logging.getLogger("mailroom.pop3")
 
@@ -136,6 +137,7 @@ class Session:
         self.bad_commands = 0
         self.commands = 0
         self.drop: Maildrop | None = None
+        self.maildir: Maildir | None = None
         self.locked = False
 
     # --- output -------------------------------------------------------------------------------
@@ -424,34 +426,43 @@ class Session:
         await self._send_message(e, "top of message follows", lines)
 
     async def _send_message(self, e: Entry, text: str, body_lines: int | None) -> bool:
-        """Send a message (RETR) or its top (TOP); False when it could not be read."""
-        from mailcore.errors import StorageError
+        """Send a message (RETR) or its top (TOP), streamed from the Maildir in READ_CHUNK
+        pieces; False when it could not be read."""
+        from mailcore.errors import MessageFileMissingError, StorageError
         from mailcore.store.queries import maildir_for
 
         assert self.account is not None and self.drop is not None
         account, path = self.account, self.drop.folder_path
+        loop = asyncio.get_running_loop()
+        if self.maildir is None:
+            self.maildir = await loop.run_in_executor(None, maildir_for, account)
+        maildir = self.maildir
 
-        def open_chunks() -> Generator[bytes, None, None]:
-            reader = maildir_for(account).open_crlf(
+        def open_first() -> tuple[Generator[bytes, None, None], bytes]:
+            # One trip to a thread opens the file and reads its first chunk (most messages
+            # fit in it).
+            reader = maildir.open_crlf(
                 path, e.key, in_cur=e.in_cur, info=e.info, chunk_size=READ_CHUNK
             )
-            return _closing_chunks(reader)
+            chunks = _closing_chunks(reader)
+            try:
+                return chunks, next(chunks, b"")
+            except BaseException:
+                chunks.close()
+                raise
 
         try:
-            chunks = await asyncdb.run_db(open_chunks)
-        except StorageError as exc:
+            chunks, chunk = await loop.run_in_executor(None, open_first)
+        except MessageFileMissingError as exc:
             log.info("POP3 message %s gone: %s", e.key, exc)
             await self.err("Message was removed by another client")
             return False
-        loop = asyncio.get_running_loop()
+        except (StorageError, OSError) as exc:
+            log.warning("POP3 message %s unreadable: %s", e.key, exc)
+            await self.err("Cannot read the message, try again later", "SYS/TEMP")
+            return False
         stuffer = DotStuffer(body_lines)
         try:
-            try:
-                chunk = await loop.run_in_executor(None, next, chunks, b"")
-            except OSError as exc:
-                log.warning("POP3 message %s unreadable: %s", e.key, exc)
-                await self.err("Cannot read the message, try again later", "SYS/TEMP")
-                return False
             await self.ok(text)
             while chunk and not stuffer.done:
                 out = stuffer.feed(chunk)
