@@ -55,6 +55,7 @@ PATHS = {
     "/api/v1/admin/accounts": {"get", "post"},
     "/api/v1/admin/accounts/{id}": {"get", "patch", "delete"},
     "/api/v1/admin/accounts/{id}/password": {"post"},
+    "/api/v1/admin/accounts/{id}/pop3": {"get", "patch"},
     "/api/v1/admin/accounts/{id}/app-passwords": {"get", "post"},
     "/api/v1/admin/accounts/{id}/app-passwords/{app_password_id}": {"delete"},
     "/api/v1/admin/accounts/{id}/aliases": {"get", "post"},

@@ -36,3 +36,22 @@ def test_keep_set_by_api_applies_to_pop3(
     c.dele(1)
     c.quit()
     assert Message.objects.filter(folder=inbox(alice)).count() == 1
+
+
+def test_admin_sets_the_policy_within_scope(alice: Account, bob: Account, make_account) -> None:  # type: ignore[no-untyped-def]
+    from mailcore.directory.actions import do_create_domain, do_set_admin_domains
+
+    admin = make_account("admin@example.com")
+    do_set_admin_domains(admin, ["example.com"])
+    do_create_domain("other.example")
+    stranger = make_account("carol@other.example")
+    api = token_client(admin)
+    url = f"/api/v1/admin/accounts/{alice.pk}/pop3"
+    assert api.get(url).json() == {"on_delete": "delete", "only_new": False}
+    r = api.patch(url, {"on_delete": "keep", "only_new": True}, format="json")
+    assert r.status_code == 200 and r.json() == {"on_delete": "keep", "only_new": True}
+    assert token_client(alice).get(URL).json() == {"on_delete": "keep", "only_new": True}
+    assert api.patch(url, {"on_delete": "x"}, format="json").status_code == 400
+    other = f"/api/v1/admin/accounts/{stranger.pk}/pop3"
+    assert api.patch(other, {"on_delete": "keep"}, format="json").status_code == 404
+    assert token_client(bob).get(url).status_code == 403  # not an admin

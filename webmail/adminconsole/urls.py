@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from webmail.adminconsole import accounts, aliases, domains, operations
+from webmail.adminconsole import accounts, aliases, domains, operations, pop3
 
 app_name = "adminconsole"
 
@@ -58,6 +58,7 @@ urlpatterns = [
     path("domains/<str:name>/dns", domains.DnsCheckView.as_view(), name="domain-dns"),
     path("accounts", accounts.AccountListView.as_view(), name="account-list"),
     path("accounts/<int:pk>", accounts.AccountDetailView.as_view(), name="account-detail"),
+    path("accounts/<int:pk>/pop3", pop3.AdminPop3SettingsView.as_view(), name="account-pop3"),
     path(
         "accounts/<int:pk>/password",
         accounts.AccountPasswordView.as_view(),
