@@ -108,6 +108,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/accounts/{id}/pop3": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["admin_accounts_pop3_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** @description Any subset of the account's POP3 choices. */
+        patch: operations["admin_accounts_pop3_update"];
+        trace?: never;
+    };
     "/api/v1/admin/aliases": {
         parameters: {
             query?: never;
@@ -950,6 +967,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/settings/pop3": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["settings_pop3_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch: operations["settings_pop3_partial_update"];
+        trace?: never;
+    };
     "/api/v1/uploads": {
         parameters: {
             query?: never;
@@ -1669,6 +1702,13 @@ export interface components {
          */
         ModeEnum: "new" | "reply" | "reply_all" | "forward";
         /**
+         * @description * `delete` - delete
+         *     * `keep` - keep
+         *     * `read` - read
+         * @enum {string}
+         */
+        OnDeleteEnum: "delete" | "keep" | "read";
+        /**
          * @description * `25` - 25
          *     * `50` - 50
          *     * `100` - 100
@@ -1710,6 +1750,11 @@ export interface components {
             folder?: number;
         };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        PatchedPop3SettingsPatchRequest: {
+            on_delete?: components["schemas"]["OnDeleteEnum"];
+            only_new?: boolean;
+        };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         PatchedSettingsPatchRequest: {
             display_name?: string;
             signature_html?: string;
@@ -1717,6 +1762,18 @@ export interface components {
             language?: components["schemas"]["LanguageEnum"] | components["schemas"]["BlankEnum"];
             page_size?: components["schemas"]["PageSizeEnum"];
             remote_images?: components["schemas"]["RemoteImagesEnum"];
+        };
+        Pop3Settings: {
+            /**
+             * @description when a POP3 client deletes a message: delete (to Trash or for good, as the server is set), keep (leave it on the server) or read (leave it, marked read)
+             *
+             *     * `delete` - delete
+             *     * `keep` - keep
+             *     * `read` - read
+             */
+            on_delete: components["schemas"]["OnDeleteEnum"];
+            /** @description offer a POP3 client only mail it has not downloaded before */
+            only_new: boolean;
         };
         /**
          * @description * `high` - high
@@ -2446,6 +2503,97 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AdminPasswordResult"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not an administrator, or the account outranks you */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such account (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_pop3_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pop3Settings"];
+                };
+            };
+            /** @description not an administrator, or the account outranks you */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such account (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_pop3_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedPop3SettingsPatchRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pop3Settings"];
                 };
             };
             /** @description invalid input */
@@ -5261,6 +5409,57 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    settings_pop3_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pop3Settings"];
+                };
+            };
+        };
+    };
+    settings_pop3_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedPop3SettingsPatchRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pop3Settings"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
         };
