@@ -22,6 +22,8 @@ function server(extra: Record<string, (req: StubRequest) => Response> = {}) {
     "GET /api/v1/settings": () => json(SETTINGS),
     "PATCH /api/v1/settings": (req) => json({ ...SETTINGS, ...(req.body as object) }),
     "GET /api/v1/image-senders": () => json([{ id: 4, address: "news@shop.example" }]),
+    "GET /api/v1/settings/pop3": () => json({ on_delete: "delete", only_new: false }),
+    "PATCH /api/v1/settings/pop3": (req) => json({ on_delete: "delete", only_new: false, ...(req.body as object) }),
     "GET /api/v1/app-passwords": () =>
       json([
         {
@@ -248,5 +250,27 @@ describe("SettingsView sessions", () => {
     expect((await screen.findByRole("alert")).textContent).toContain("db down");
     fireEvent.click(screen.getByRole("button", { name: "Back to mail" }));
     expect(onClose).toHaveBeenCalled();
+  });
+});
+
+describe("SettingsView POP3", () => {
+  it("saves what a POP3 delete does and the only-new switch, in Korean too", async () => {
+    const { calls } = server();
+    renderIn("ko", <SettingsView onClose={vi.fn()} section="pop3" />);
+    const policy = await screen.findByLabelText("POP3 프로그램에서 메일을 삭제하면");
+    expect((policy as HTMLSelectElement).value).toBe("delete");
+    fireEvent.change(policy, { target: { value: "keep" } });
+    await waitFor(() =>
+      expect(calls.some((c) => c.method === "PATCH" && c.path === "/api/v1/settings/pop3")).toBe(true),
+    );
+    const patch = calls.find((c) => c.method === "PATCH" && c.path === "/api/v1/settings/pop3");
+    expect(patch?.body).toEqual({ on_delete: "keep" });
+    fireEvent.click(screen.getByTestId("settings-pop3-only-new"));
+    await waitFor(() =>
+      expect(calls.filter((c) => c.method === "PATCH" && c.path === "/api/v1/settings/pop3").at(-1)?.body).toEqual({
+        only_new: true,
+      }),
+    );
+    expect((screen.getByTestId("settings-pop3-only-new") as HTMLInputElement).checked).toBe(true);
   });
 });

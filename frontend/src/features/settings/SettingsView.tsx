@@ -7,6 +7,7 @@ import { useT } from "../../i18n/I18nContext";
 import type { MessageKey } from "../../i18n/messages";
 import { AppPasswordsSection } from "./AppPasswordsSection";
 import { PasswordSection } from "./PasswordSection";
+import { Pop3Section } from "./Pop3Section";
 import { PreferencesSection } from "./PreferencesSection";
 import { ProfileSection } from "./ProfileSection";
 import { SessionsSection } from "./SessionsSection";
@@ -15,7 +16,7 @@ import "./settings.css";
 
 export interface SettingsViewProps {
   onClose: () => void;
-  /** The section named in the URL (profile, preferences, password, app-passwords, sessions). */
+  /** The section named in the URL (profile, preferences, password, app-passwords, pop3, sessions). */
   section?: string | null;
   onNavigate?: (section: string | null) => void;
   /** After "sign out everywhere"; defaults to reloading the app at / (the sign-in screen). */
@@ -27,6 +28,7 @@ export const SECTIONS: readonly { id: string; key: MessageKey }[] = [
   { id: "preferences", key: "settings.preferences" },
   { id: "password", key: "settings.password" },
   { id: "app-passwords", key: "settings.appPasswords" },
+  { id: "pop3", key: "settings.pop3" },
   { id: "sessions", key: "settings.sessions" },
 ];
 
@@ -95,6 +97,7 @@ export function SettingsView({ onClose, section = null, onNavigate, onSignedOut 
             <PreferencesSection settings={settings} onSaved={setSettings} />
             <PasswordSection />
             <AppPasswordsSection />
+            <Pop3Section />
             <SessionsSection onSignedOut={signedOut} />
           </>
         )}

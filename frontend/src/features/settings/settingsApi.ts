@@ -70,3 +70,14 @@ export function revokeAppPassword(id: number): Promise<void> {
 export function signOutEverywhere(): Promise<void> {
   return apiFetch<void>("POST", "/api/v1/auth/logout-everywhere");
 }
+
+export type Pop3Settings = Schemas["Pop3Settings"];
+export const POP3_DELETE_POLICIES: readonly Pop3Settings["on_delete"][] = ["delete", "keep", "read"];
+
+export function loadPop3Settings(signal?: AbortSignal): Promise<Pop3Settings> {
+  return apiFetch("GET", "/api/v1/settings/pop3", signal ? { signal } : {});
+}
+
+export function savePop3Settings(patch: Partial<Pop3Settings>): Promise<Pop3Settings> {
+  return apiFetch("PATCH", "/api/v1/settings/pop3", { body: patch });
+}
