@@ -396,7 +396,7 @@ class Session:
             if e is None:
                 await self.no_such_message()
             else:
-                await self.ok(f"{cmd.args[0].lstrip('0')} {value(e)}")
+                await self.ok(f"{message_number(cmd.args[0])} {value(e)}")
             return
         await self.wire.write(f"+OK {what} follows\r\n".encode())
         batch: list[bytes] = []

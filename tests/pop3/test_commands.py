@@ -43,6 +43,7 @@ def test_stat_list_retr_exact_octets(alice: Account, connect: Connect) -> None:
     resp, listing, _ = c.list()
     assert listing == [f"1 {a.size}".encode(), f"2 {b.size}".encode()]
     assert c.list(2).split() == [b"+OK", b"2", str(b.size).encode()]
+    assert c.list("002").split() == [b"+OK", b"2", str(b.size).encode()]
     resp, lines, _ = c.retr(2)
     assert resp.startswith(f"+OK {b.size} octets".encode())
     # poplib undoes the stuffing: the lines are the message's lines exactly.
