@@ -53,10 +53,11 @@ def insert_is_one_statement() -> bool:
 
 
 def insert_with_children(obj: models.Model, children: Sequence[models.Model], fk: str) -> None:
-    """INSERT `obj` and `children` (unsaved instances whose ForeignKey `fk` points to obj) and
-    set the primary key on obj and the link on the children: no ORM query building, and one
-    round trip on PostgreSQL (a data-modifying WITH); two elsewhere, so there the caller must
-    hold a transaction.
+    """INSERT `obj` and `children` (unsaved instances whose ForeignKey `fk` points to obj; of
+    one model or of several, e.g. a message's body text and its IMAP metadata) and set the
+    primary key on obj and the link on the children: no ORM query building, and one round
+    trip on PostgreSQL (a data-modifying WITH); one per model elsewhere, so there the caller
+    must hold a transaction.
 
     Field values go through pre_save (auto_now) and get_db_prep_save, as in Model.save().
     """
@@ -76,33 +77,55 @@ def insert_with_children(obj: models.Model, children: Sequence[models.Model], fk
             obj.pk = cursor.fetchone()[0]
         _mark_saved(obj)
         return
-    cmeta = children[0]._meta
-    link = cmeta.get_field(fk)
-    cfields = [f for f in cmeta.concrete_fields if not f.primary_key and f is not link]
-    crows = [
-        [f.get_db_prep_save(f.pre_save(child, True), connection) for f in cfields]
-        for child in children
-    ]
-    into = f"INSERT INTO {qn(cmeta.db_table)} ({', '.join(_column(f) for f in (link, *cfields))})"
+    groups: dict[type[models.Model], list[models.Model]] = {}
+    for child in children:
+        groups.setdefault(type(child), []).append(child)
+    # Per child model: INSERT INTO … (link, fields…), its fields, its rows' parameters.
+    inserts: list[tuple[str, list[Any], list[list[Any]], Any]] = []
+    for model, rows in groups.items():
+        cmeta = model._meta
+        link = cmeta.get_field(fk)
+        cfields = [f for f in cmeta.concrete_fields if not f.primary_key and f is not link]
+        crows = [
+            [f.get_db_prep_save(f.pre_save(child, True), connection) for f in cfields]
+            for child in rows
+        ]
+        into = (
+            f"INSERT INTO {qn(cmeta.db_table)} ({', '.join(_column(f) for f in (link, *cfields))})"
+        )
+        inserts.append((into, cfields, crows, link))
     with connection.cursor() as cursor:
         if insert_is_one_statement():
             # VALUES columns are column1, column2, …; typed from their first row, hence casts.
-            selected = ", ".join(f"v.column{i + 1}{_cast(f)}" for i, f in enumerate(cfields))
-            values = ", ".join(["(" + ", ".join(["%s"] * len(cfields)) + ")"] * len(children))
-            cursor.execute(
-                f"WITH parent AS ({sql}) {into} SELECT parent.{_column(pk)}, {selected}"  # noqa: S608
-                f" FROM parent, (VALUES {values}) AS v RETURNING {_column(link)}",
-                params + [p for row in crows for p in row],
-            )
+            # Every child INSERT but the last is a CTE of its own (each runs exactly once).
+            parts, cparams = [f"parent AS ({sql})"], list(params)
+            last = ""
+            for i, (into, cfields, crows, link) in enumerate(inserts):
+                selected = ", ".join(f"v.column{j + 1}{_cast(f)}" for j, f in enumerate(cfields))
+                row = "(" + ", ".join(["%s"] * len(cfields)) + ")"
+                statement = (
+                    f"{into} SELECT parent.{_column(pk)}, {selected} FROM parent, "  # noqa: S608
+                    f"(VALUES {', '.join([row] * len(crows))}) AS v RETURNING {_column(link)}"
+                )
+                cparams += [p for r in crows for p in r]
+                if i < len(inserts) - 1:
+                    parts.append(f"c{i} AS ({statement})")
+                else:
+                    last = statement
+            cursor.execute(f"WITH {', '.join(parts)} {last}", cparams)
             obj.pk = cursor.fetchone()[0]
         else:
             cursor.execute(sql, params)
             obj.pk = cursor.fetchone()[0]
-            values = ", ".join(["(" + ", ".join(["%s"] * (len(cfields) + 1)) + ")"] * len(children))
-            cursor.execute(f"{into} VALUES {values}", [p for row in crows for p in (obj.pk, *row)])
+            for into, cfields, crows, _link in inserts:
+                row = "(" + ", ".join(["%s"] * (len(cfields) + 1)) + ")"
+                cursor.execute(
+                    f"{into} VALUES {', '.join([row] * len(crows))}",
+                    [p for r in crows for p in (obj.pk, *r)],
+                )
     _mark_saved(obj)
     for child in children:
-        setattr(child, link.attname, obj.pk)  # type: ignore[union-attr]
+        setattr(child, child._meta.get_field(fk).attname, obj.pk)  # type: ignore[union-attr]
 
 
 def _column(field: Any) -> str:

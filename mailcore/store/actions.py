@@ -284,10 +284,8 @@ def do_deliver(
                 **flag_state,
                 **listing_fields(parsed),
             )
-            # Row and body text in one round trip on PostgreSQL.
-            insert_with_children(message, [text], "message")
-            meta.message = message
-            meta.save(force_insert=True)
+            # Row, body text and IMAP metadata in one round trip on PostgreSQL.
+            insert_with_children(message, [text, meta], "message")
             # Written under the lock (UIDs in order), made durable after the commit.
             maildir.append_uid(folder.path, uid, key, sync=outer)
             publish_on_commit(
@@ -756,6 +754,9 @@ def do_set_flags(
         )
         current = {m.pk: m for m in locked}  # expunged meanwhile: gone, nothing to write
         written: list[Message] = []
+        # Rows that end in the same flags, keywords and letters: one UPDATE for them all
+        # (a STORE on a whole folder is a few statements inside the lock, not one per row).
+        same: dict[tuple[tuple[bool, ...], tuple[str, ...], str], list[int]] = {}
         unseen_by_folder: dict[int, int] = {}
         for message in current.values():
             change = changed_state(message)
@@ -782,8 +783,18 @@ def do_set_flags(
                 True,
                 modseq,
             )
-            message.save(update_fields=[*SYSTEM_FLAGS, "keywords", "info", "in_cur", "modseq"])
+            group = (tuple(state[name] for name in SYSTEM_FLAGS), tuple(keywords), info)
+            same.setdefault(group, []).append(message.pk)
             written.append(message)
+        for (flags, keywords_t, info), pks in same.items():
+            for i in range(0, len(pks), 1000):  # bounded statement size (SQLite's variables)
+                Message.objects.filter(pk__in=pks[i : i + 1000]).update(
+                    **dict(zip(SYSTEM_FLAGS, flags, strict=True)),
+                    keywords=list(keywords_t),
+                    info=info,
+                    in_cur=True,
+                    modseq=modseq,
+                )
         for folder_id, delta in sorted(unseen_by_folder.items()):
             _adjust_folder(folder_id, modseq, unseen_delta=delta)
         _publish_by_folder(acting_account, "flags", written, modseq)

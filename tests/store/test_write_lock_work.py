@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from mailcore.delivery.models import QueueEntry
 from mailcore.directory.models import Account
-from mailcore.store.actions import do_expunge, do_move
+from mailcore.store.actions import do_expunge, do_move, do_set_flags
 from mailcore.store.maildir import UIDLIST
 from mailcore.store.models import (
     Folder,
@@ -26,7 +26,7 @@ from mailcore.store.models import (
     Tombstone,
     TombstoneKind,
 )
-from tests.api.helpers import folder, put
+from tests.api.helpers import folder, message_path, put
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -122,3 +122,46 @@ def test_uidlist_is_synced_after_the_commit(
     assert synced.count((UIDLIST, False)) == 1
     assert (UIDLIST, True) not in synced
     assert f"{m.uid} {m.maildir_key}\n" in uidlist_of(alice, trash).read_text()
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_append_on_postgresql_is_three_statements_inside_the_lock(alice: Account) -> None:
+    put(alice, subject="first")
+    with CaptureQueriesContext(connection) as ctx:
+        m = put(alice, subject="Quarterly report", text="the numbers are in")
+    sql = [q["sql"] for q in ctx.captured_queries]
+    inside = sql[sql.index("BEGIN") + 1 : sql.index("COMMIT")]
+    # next_modseq, the folder's UID, the row with its body text and IMAP metadata (one
+    # WITH … INSERT): the meta row was a statement of its own.
+    assert len(inside) == 3, [s[:60] for s in inside]
+    assert "store_changecounter" in inside[0]
+    text = MessageText.objects.get(message_id=m.pk)
+    assert "the numbers are in" in text.text
+    meta = MessageMeta.objects.get(message_id=m.pk)
+    assert b"Quarterly report" in bytes(meta.envelope_imap)
+    assert meta.header_size > 0 and meta.version > 0
+
+
+def test_flag_change_on_many_messages_is_one_update_per_resulting_state(alice: Account) -> None:
+    """STORE 1:* +FLAGS (\\Seen) in a folder of 30: one UPDATE for the rows that end in the
+    same flags, keywords and letters (two here: flagged or not), not one per row; every row
+    gets the change and the modseq, the file its letters."""
+    messages = [put(alice, subject=f"m{i}", flags=["flagged"] if i % 2 else []) for i in range(30)]
+    rows = list(Message.objects.select_related("folder").filter(pk__in=[m.pk for m in messages]))
+    for m in rows:
+        m.account = alice
+    with CaptureQueriesContext(connection) as ctx:
+        do_set_flags(acting_account=alice, messages=rows, add=["seen"])
+    updates = [
+        q["sql"] for q in ctx.captured_queries if q["sql"].startswith('UPDATE "store_message"')
+    ]
+    assert len(updates) == 2, [u[:80] for u in updates]
+    fresh = {m.pk: m for m in Message.objects.filter(pk__in=[m.pk for m in messages])}
+    modseqs = {m.modseq for m in fresh.values()}
+    assert len(modseqs) == 1
+    for i, m in enumerate(messages):
+        row = fresh[m.pk]
+        assert row.seen and row.flagged == bool(i % 2)
+        assert row.info == ("FS" if i % 2 else "S") and row.in_cur
+        assert message_path(alice, row).exists()
+    assert Folder.objects.get(pk=folder(alice).pk).unseen_count == 0
