@@ -136,12 +136,38 @@ def _trusted(ip: str, account: str) -> bool:
     ).exists()
 
 
+def _failures(ip: str, account: str) -> tuple[int, int]:
+    """(_ip_failures(ip), _account_failures(account)) in one statement: one round trip less
+    inside reserve_auth_attempt's locks, which every login from the same IP waits for."""
+    ip_count = (
+        AuthEvent.objects.filter(kind__in=_COUNTED, ip=ip_key(ip), created_at__gte=_window_start())
+        .values("account", "secret_hash")
+        .distinct()
+    )
+    account_count = (
+        AuthEvent.objects.filter(
+            kind__in=_COUNTED, account=account_key(account), created_at__gte=_window_start()
+        )
+        .values("secret_hash")
+        .distinct()
+    )
+    sql_ip, params_ip = ip_count.query.sql_with_params()
+    sql_account, params_account = account_count.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM ({sql_ip}) AS i), "  # noqa: S608
+            f"(SELECT COUNT(*) FROM ({sql_account}) AS a)",
+            [*params_ip, *params_account],
+        )
+        row = cursor.fetchone()
+    return int(row[0]), int(row[1])
+
+
 def _decide(ip: str, account: str) -> AuthCheck:
-    if _ip_failures(ip) >= settings.AUTH_MAX_FAILURES_PER_IP:
+    ip_failures, account_failures = _failures(ip, account)
+    if ip_failures >= settings.AUTH_MAX_FAILURES_PER_IP:
         return AuthCheck(False, "ip", _ip_retry_after(ip))
-    if _account_failures(account) >= settings.AUTH_MAX_FAILURES_PER_ACCOUNT and not _trusted(
-        ip, account
-    ):
+    if account_failures >= settings.AUTH_MAX_FAILURES_PER_ACCOUNT and not _trusted(ip, account):
         return AuthCheck(False, "account", _account_retry_after(account))
     return AuthCheck(True)
 

@@ -62,7 +62,13 @@ def test_app_password_login_waits_for_no_wal_flush(alice: Account) -> None:
         attempt = authenticate("127.0.0.1", "alice@example.com", secret, door="imap")
     assert attempt.status is AuthStatus.OK
     assert durable_writes(ctx.captured_queries) == []
-    assert len(transactions(ctx.captured_queries)) <= 4  # reserve, two reads, settle
+    groups = transactions(ctx.captured_queries)
+    assert len(groups) <= 4  # reserve, two reads, settle
+    # The reservation, which holds the per-IP and per-account locks until its commit: the
+    # locks (one statement), both failure counts (one), the pending row.
+    reserve = groups[0]
+    assert len(reserve) == 3, [s[:60] for s in reserve]
+    assert "pg_advisory_xact_lock" in reserve[0] and "COUNT" in reserve[1]
     # What it leaves: one success for the pair, no pending reservation.
     events = AuthEvent.objects.filter(ip="127.0.0.1", account="alice@example.com")
     assert list(events.values_list("kind", flat=True)) == [AuthEvent.SUCCESS]
