@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
@@ -1081,14 +1081,16 @@ def _child_statements(ids: str) -> list[str]:
     Message's reverse relations: DELETE for CASCADE (its body text, its IMAP metadata),
     UPDATE … SET NULL for SET_NULL (a queue entry's sent copy). What Django's delete collector
     would do, without its SELECTs; any other on_delete is refused (add it here first)."""
-    from django.db.models import CASCADE, SET_NULL
+    from django.db.models import CASCADE, SET_NULL, ForeignObjectRel
     from django.db.models.deletion import get_candidate_relations_to_delete
 
     statements = []
     # Hidden ones too (related_name="+": the queue's sent_copy), as the collector does.
-    for rel in get_candidate_relations_to_delete(Message._meta):
-        table, column = rel.related_model._meta.db_table, rel.field.column
-        leaf = not any(get_candidate_relations_to_delete(rel.related_model._meta))
+    for found in get_candidate_relations_to_delete(cast(Any, Message._meta)):
+        rel = cast(ForeignObjectRel, found)
+        model = rel.related_model
+        table, column = model._meta.db_table, cast(str, rel.field.column)
+        leaf = not any(get_candidate_relations_to_delete(model._meta))
         if rel.on_delete is CASCADE and leaf:
             statements.append(f"DELETE FROM {table} WHERE {column} IN ({ids})")  # noqa: S608
         elif rel.on_delete is SET_NULL:
@@ -1096,7 +1098,7 @@ def _child_statements(ids: str) -> list[str]:
                 f"UPDATE {table} SET {column} = NULL WHERE {column} IN ({ids})"  # noqa: S608
             )
         else:
-            raise NotImplementedError(f"expunge: {rel} ({rel.on_delete.__name__})")
+            raise NotImplementedError(f"expunge: {rel} ({rel.on_delete!r})")
     return statements
 
 
