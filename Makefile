@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: install run test test-fast test-frontend smoke lint fmt frontend schema check-schema \
-	bench-ingest bench-api bench-browser bench-imap chromium imap-tools screenshots clean
+	bench-ingest bench-api bench-browser bench-imap bench-pop3 chromium imap-tools screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -97,6 +97,10 @@ bench-api: install
 bench-imap: install
 	@bash scripts/ensure-imap-tools.sh --dovecot
 	$(PY) bench/imap.py $(BENCH_ARGS)
+
+bench-pop3: install
+	@bash scripts/ensure-imap-tools.sh --dovecot
+	$(PY) bench/pop3.py $(BENCH_ARGS)
 
 bench-browser: install frontend chromium
 	$(PY) bench/browser_list.py $(BENCH_ARGS)

@@ -2,7 +2,8 @@
 # Makes sure the IMAP clients and servers we did not write are installed from Debian:
 #   isync (mbsync)           for the end-to-end test tests/e2e/test_mbsync.py (`make test`);
 #   fetchmail                for the POP3 end-to-end test tests/pop3/test_fetchmail.py;
-#   dovecot-imapd (--dovecot) for bench/imap.py only, which runs it beside Mailroom.
+#   dovecot-imapd (--dovecot) for bench/imap.py only, which runs it beside Mailroom;
+#   dovecot-pop3d (--dovecot) for bench/pop3.py only, likewise.
 # Idempotent and quiet when all is there. Installing Dovecot never leaves a system Dovecot
 # running on 143/993: service starts are refused during the install (policy-rc.d) and the
 # unit is disabled afterwards; the benchmark starts its own Dovecot on loopback high ports.
@@ -26,6 +27,7 @@ missing=()
 if [ "$want_dovecot" -eq 1 ]; then
   [ -x "$DOVECOT" ] || missing+=(dovecot-core)
   [ -e /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
+  [ -e /usr/lib/dovecot/pop3 ] || missing+=(dovecot-pop3d)
 fi
 [ "${#missing[@]}" -eq 0 ] && exit 0
 
