@@ -60,6 +60,7 @@ from bench.imap import (  # noqa: E402
     PASSWORD,
     Dovecot,
     Mailroom,
+    corpus_message,
     fmt_ratio,
     raise_nofile,
     wait_port,
@@ -77,6 +78,30 @@ def users(clients: int) -> dict[str, str]:
     out["download"] = f"popdl@{DOMAIN}"
     out["dele"] = f"popdele@{DOMAIN}"
     return out
+
+
+def write_padded_maildir(home: Path, to: str, count: int, uidvalidity: int, pad_kb: int) -> None:
+    """As bench/imap.py's write_dovecot_maildir, each corpus message followed by pad_kb KiB of
+    76-character text lines (the body of a text/plain message grows; a multipart one gets an
+    epilogue), for a mailbox of the issue's size (1,000 messages, about 25 MB)."""
+    md = home / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (md / sub).mkdir(parents=True, exist_ok=True)
+    line = base64.b64encode(hashlib.sha256(b"pad").digest() * 2)[:76] + b"\r\n"
+    padding = line * (pad_kb * 1024 // len(line))
+    lines = []
+    for i in range(count):
+        data, letters, mtime = corpus_message(i, to)
+        data += padding
+        base = f"{int(mtime)}.M{i}P1.bench,S={len(data)},W={len(data)}"
+        path = md / "cur" / f"{base}:2,{letters}"
+        path.write_bytes(data)
+        os.utime(path, (mtime, mtime))
+        lines.append(f"{i + 1} :{base}\n")
+    guid = hashlib.md5(str(home).encode()).hexdigest()
+    (md / "dovecot-uidlist").write_text(
+        f"3 V{uidvalidity} N{count + 1} G{guid}\n" + "".join(lines), encoding="ascii"
+    )
 
 
 # --- the servers -------------------------------------------------------------------------------
@@ -441,6 +466,12 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=2_000, help="mailbox of each client")
     ap.add_argument("--k", type=int, default=10, help="RETR and TOP 0 per session")
     ap.add_argument("--download-messages", type=int, default=1_000)
+    ap.add_argument(
+        "--download-pad-kb",
+        type=int,
+        default=20,
+        help="KiB added to each downloaded message (20: about 25 MB for 1,000)",
+    )
     ap.add_argument("--dele-messages", type=int, default=200)
     ap.add_argument("--dele-per-session", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=15, help="length of each timed run")
@@ -458,6 +489,7 @@ def main() -> None:
         ("--messages", args.messages, 1, 200_000),
         ("--k", args.k, 0, 1000),
         ("--download-messages", args.download_messages, 1, 200_000),
+        ("--download-pad-kb", args.download_pad_kb, 0, 10_240),
         ("--dele-messages", args.dele_messages, 1, 100_000),
         ("--dele-per-session", args.dele_per_session, 1, 1000),
         ("--rounds", args.rounds, 1, 20),
@@ -483,7 +515,8 @@ def main() -> None:
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(
         f"bench/pop3.py: {args.clients} clients × {args.messages} messages, k={args.k}, "
-        f"download {args.download_messages}, dele {args.dele_messages} "
+        f"download {args.download_messages} (+{args.download_pad_kb} KiB each), "
+        f"dele {args.dele_messages} "
         f"({args.dele_per_session} per session); {args.seconds:g} s per run "
         f"(≤ {args.max_sessions} sessions per client), {args.rounds} rounds; scratch {work}"
     )
@@ -500,7 +533,12 @@ def main() -> None:
     sizes["download"], sizes["dele"] = args.download_messages, args.dele_messages
     t0 = time.perf_counter()
     for role, user in accounts.items():
-        write_dovecot_maildir(dovecot.home(user), user, sizes[role], 1_700_000_000 + len(role))
+        validity = 1_700_000_000 + len(role)
+        if role == "download" and args.download_pad_kb:
+            home = dovecot.home(user)
+            write_padded_maildir(home, user, sizes[role], validity, args.download_pad_kb)
+        else:
+            write_dovecot_maildir(dovecot.home(user), user, sizes[role], validity)
     dovecot.prepare_mail()
     print(
         f"corpus: {sum(sizes.values())} messages written as Maildir in "
@@ -550,8 +588,7 @@ def main() -> None:
                     )
             print(
                 f"\nFull sessions, {args.clients} clients, {args.messages}-message mailboxes, "
-                f"RETR and TOP 0 of {args.k} each (median of rounds; per-command rate = "
-                "commands/s over all clients; p50/p99 ms)"
+                f"RETR and TOP 0 of {args.k} each (median of rounds)"
             )
             print(f"{'':14}" + "".join(f"{n:>28}" for n in names) + "   ratio")
             rates = [
@@ -603,7 +640,10 @@ def main() -> None:
 
         # 2. single-client download -------------------------------------------------------
         if "download" not in skip:
-            print(f"\nDownload of a {args.download_messages}-message mailbox by one client")
+            print(
+                f"\nDownload of a {args.download_messages}-message mailbox by one client "
+                f"(UIDL, LIST, RETR 1..n; messages padded by {args.download_pad_kb} KiB)"
+            )
             dl: dict[str, list[float]] = {n: [] for n in names}
             for r in range(max(2, args.rounds) + 1):
                 for name in order(r):
