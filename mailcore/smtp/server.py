@@ -8,7 +8,6 @@ import functools
 import logging
 import re
 import ssl
-import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, AnyStr
@@ -24,6 +23,7 @@ from mailcore.delivery.dsnparams import (
     parse_rcpt_params,
     split_params,
 )
+from mailcore.listeners import OFF, LoopThread
 from mailcore.smtp.handler import IngressHandler, IngressPolicy
 from mailcore.smtp.submission import SubmissionHandler, SubmissionPolicy
 
@@ -388,7 +388,6 @@ def _with_enhanced_code(status: str) -> str:
     return f"{code}{status[3]}{_ENHANCED_DEFAULT[code]} {text}"
 
 
-_OFF = Listen("", 0)
 _SUBMISSION_DEFAULTS = SubmissionPolicy(max_recipients=100, max_auth_failures=3)
 
 
@@ -407,21 +406,20 @@ class SmtpConfig:
     tls_context: ssl.SSLContext | None = None
     # Submission (RFC 6409): 587 with STARTTLS, 465 with implicit TLS (RFC 8314); both need
     # tls_context and are not started without it (no AUTH over plaintext).
-    submission: Listen = _OFF
-    smtps: Listen = _OFF
+    submission: Listen = OFF
+    smtps: Listen = OFF
     submission_policy: SubmissionPolicy = _SUBMISSION_DEFAULTS
 
 
-class SmtpServer:
+class SmtpServer(LoopThread):
     """Runs the listeners on an asyncio loop, either in this thread (serve_forever) or in a
     background thread (start/stop, for tests). `ports` holds the bound ports."""
 
+    thread_name = "smtp"
+
     def __init__(self, config: SmtpConfig) -> None:
+        super().__init__()
         self.config = config
-        self.loop = _new_loop()
-        self.ports: dict[str, int] = {}
-        self._servers: list[asyncio.base_events.Server] = []
-        self._thread: threading.Thread | None = None
         self._limits = ConnectionLimits(config.max_connections, config.max_connections_per_ip)
 
     def _factory(self) -> MailroomSMTP:
@@ -491,59 +489,10 @@ class SmtpServer:
             factory = functools.partial(self._submission_factory, implicit_tls=implicit)
             await self._listen(name, listen, factory, cfg.tls_context if implicit else None)
 
-    def start(self) -> None:
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            asyncio.set_event_loop(self.loop)
-            try:
-                self.loop.run_until_complete(self._bind())
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                return
-            ready.set()
-            self.loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="smtp", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        if failure:
-            raise failure[0]
-
-    def stop(self) -> None:
-        async def close() -> None:
-            for server in self._servers:
-                server.close()
-                await server.wait_closed()
-
-        if self._thread is not None:
-            asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(10)
-            self._thread = None
-            self.loop.close()
-        from mailcore import asyncdb
-
-        asyncdb.shutdown()
-
-    def serve_forever(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self._bind())
-        try:
-            self.loop.run_forever()
-        finally:
-            self.loop.close()
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    # uvloop roughly halves the event loop's share of the CPU per SMTP session.
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
+    async def _close(self) -> None:
+        for server in self._servers:
+            server.close()
+            await server.wait_closed()
 
 
 def config_from_settings() -> SmtpConfig:
