@@ -336,7 +336,6 @@ class Command(BaseCommand):
             + (" (self-signed, created now)" if cert_created else ""),
             f"  hostname                  {s.MAIL_HOSTNAME}",
             f"  supervisor log            {log_file}",
-            "  not yet available: POP3 — see the README",
         ]
         # postmaster@ (RFC 5321 §4.5.1) and abuse@ with nowhere to go: said where it is seen.
         lines += [f"  {warning}" for warning in role_address_warnings()]
