@@ -5,45 +5,20 @@ transactional (the server's threads use their own connections)."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import imaplib
-import ssl
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from mailcore.config import Listen
 from mailcore.directory.models import Account
 from mailcore.imap.server import ImapConfig, ImapServer, config_from_settings
+from tests.listening import on_free_ports, tls_context
 
 PASSWORD = "correct horse 1"
 
 
-def tls_context() -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # the test server's certificate is self-signed
-    return ctx
-
-
 def start_server(**overrides: object) -> ImapServer:
-    base = config_from_settings()
-    session = dataclasses.replace(
-        base.session,
-        **{
-            k: v
-            for k, v in overrides.items()
-            if k in {f.name for f in dataclasses.fields(base.session)}
-        },
-    )
-    rest = {k: v for k, v in overrides.items() if k in {f.name for f in dataclasses.fields(base)}}
-    config: ImapConfig = dataclasses.replace(
-        base,
-        session=session,
-        imap=Listen("127.0.0.1", 0),
-        imaps=Listen("127.0.0.1", 0),
-        **rest,
-    )
+    config: ImapConfig = on_free_ports(config_from_settings(), ("imap", "imaps"), **overrides)
     server = ImapServer(config)
     server.start()
     return server

@@ -5,44 +5,23 @@ session in a background thread; tests drive it with poplib. The database is tran
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import poplib
-import ssl
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from mailcore.config import Listen
 from mailcore.directory.models import Account
 from mailcore.pop3.server import Pop3Config, Pop3Server, config_from_settings
 from mailcore.store.actions import do_append
 from mailcore.store.models import Folder, Message
 from tests.conftest import wait_for
+from tests.listening import on_free_ports, tls_context
 
 PASSWORD = "correct horse 1"
 
 
-def tls_context() -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # the test server's certificate is self-signed
-    return ctx
-
-
 def start_server(**overrides: object) -> Pop3Server:
-    base = config_from_settings()
-    names = {f.name for f in dataclasses.fields(base.session)}
-    session = dataclasses.replace(
-        base.session, **{k: v for k, v in overrides.items() if k in names}
-    )
-    rest = {k: v for k, v in overrides.items() if k in {f.name for f in dataclasses.fields(base)}}
-    config: Pop3Config = dataclasses.replace(
-        base,
-        session=session,
-        pop3=Listen("127.0.0.1", 0),
-        pop3s=Listen("127.0.0.1", 0),
-        **rest,
-    )
+    config: Pop3Config = on_free_ports(config_from_settings(), ("pop3", "pop3s"), **overrides)
     server = Pop3Server(config)
     server.start()
     return server
