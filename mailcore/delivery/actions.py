@@ -78,9 +78,13 @@ def _claim(entry_ids: list[int], worker: str) -> list[tuple[QueueEntry, Delivery
     worker = me.name if me else worker
     now = timezone.now()
     with transaction.atomic():
-        qs = QueueEntry.objects.filter(pk__in=entry_ids, state=EntryState.QUEUED).filter(
-            Q(locked_until__isnull=True) | Q(locked_until__lt=now)
-        )
+        # Due, not only free: a second notice for an entry that was just deferred (a sweep that
+        # read it as due a moment before the first attempt) must not retry it at once: the
+        # retry delay is what a greylisting remote server asked for. Everything that means
+        # "now" (enqueue, `mailq flush`, release, dead workers) sets next_attempt_at to now.
+        qs = QueueEntry.objects.filter(
+            pk__in=entry_ids, state=EntryState.QUEUED, next_attempt_at__lte=now
+        ).filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True)
         entries = list(qs.order_by("pk"))

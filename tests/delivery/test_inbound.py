@@ -7,6 +7,7 @@ import smtplib
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from mailcore.delivery import spool
 from mailcore.delivery.actions import do_enqueue, do_process_entry, do_sweep, local_key
@@ -75,7 +76,7 @@ def test_delivery_is_idempotent_per_recipient(alice, settings) -> None:
     assert do_process_entry(entry.pk) == "done"
     # A second run (a duplicate doorbell, a redelivered task) finds nothing to do.
     assert do_process_entry(entry.pk) == "skipped"
-    QueueEntry.objects.filter(pk=entry.pk).update(state="queued")
+    QueueEntry.objects.filter(pk=entry.pk).update(state="queued", next_attempt_at=timezone.now())
     QueueRecipient.objects.filter(entry=entry).update(state="pending")
     entry.refresh_from_db()
     # Spool is gone after success; put it back to force a full second attempt.

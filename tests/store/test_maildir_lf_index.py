@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from mailcore.delivery import spool
@@ -83,7 +84,7 @@ def test_a_retry_of_a_committed_delivery_stores_nothing(alice: Account) -> None:
     assert do_process_entry(entry.pk) == "done"
     msg = Message.objects.get()
     old = make_legacy(alice, msg)
-    QueueEntry.objects.filter(pk=entry.pk).update(state="queued")
+    QueueEntry.objects.filter(pk=entry.pk).update(state="queued", next_attempt_at=timezone.now())
     QueueRecipient.objects.filter(entry=entry).update(state="pending")
     spool.write(entry.queue_id, MSG)
     assert do_process_entry(entry.pk) == "done"
