@@ -8,6 +8,7 @@ and a "remote" HTTP host on another loopback address that records every request 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
 import itertools
@@ -190,11 +191,12 @@ class LiveStack:
         try:
             with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=1):
                 pass
-            conn = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=5)
-            conn.request("GET", "/healthz")
-            ok = conn.getresponse().status == 200
-            conn.close()
-            return ok
+            # Closed on every path: a probe that times out under load must not leak its socket
+            # (pytest turns the ResourceWarning into a failure).
+            probe = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=5)
+            with contextlib.closing(probe) as conn:
+                conn.request("GET", "/healthz")
+                return conn.getresponse().status == 200
         except OSError:
             return False
 
