@@ -145,6 +145,7 @@ def login(prefork: Prefork, settings: object) -> Iterator[Callable[..., imaplib.
     for c in clients:
         with contextlib.suppress(imaplib.IMAP4.error, OSError):
             c.logout()
+        c.sock.close()
     wait_until(lambda: per_ip_free(prefork) >= PER_IP)
 
 
@@ -162,11 +163,12 @@ def per_ip_free(prefork: Prefork) -> int:
     try:
         for _ in range(PER_IP + 1):
             raw = socket.create_connection(("127.0.0.1", prefork.imaps), timeout=5)
-            s = tls_context().wrap_socket(raw)
+            held.append(raw)
+            s = tls_context().wrap_socket(raw)  # raw is closed with s from here on
             held.append(s)
             if not s.recv(200).startswith(b"* OK"):
-                return len(held) - 1
-        return len(held)
+                return len(held) // 2 - 1
+        return len(held) // 2
     finally:
         for s in held:
             s.close()
