@@ -22,7 +22,7 @@ from mailcore.imap.protocol import (
     ReaderError,
 )
 from mailcore.imap.session import Logout, Session, SessionConfig
-from mailcore.imap.workers import SharedCaps
+from mailcore.imap.workers import SharedCaps, SharedCapsDownError
 from mailcore.listeners import OFF, ListenerConfig, ListenerServer, StreamConnection
 
 log = logging.getLogger("mailroom.imap")
@@ -171,6 +171,8 @@ class ImapServer(ListenerServer[ImapConfig]):
         assert self.caps is not None
         try:
             return self.caps.admit(caps)
+        except SharedCapsDownError:
+            return None
         except Exception:
             log.warning("IMAP connection caps: Redis failed; counting in this worker only")
             return None
@@ -184,8 +186,8 @@ class ImapServer(ListenerServer[ImapConfig]):
         assert self.caps is not None
         try:
             self.caps.release(["total", key] if key.startswith("ip:") else [key])
-        except Exception:
-            log.warning("IMAP connection caps: Redis failed on release", exc_info=True)
+        except Exception:  # kept by caps and retried with its next call
+            log.debug("IMAP connection caps: Redis failed on release", exc_info=True)
 
     def admit_ip(self, ip: str) -> bool:
         if self.caps is None:

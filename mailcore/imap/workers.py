@@ -31,6 +31,14 @@ log = logging.getLogger("mailroom.imap")
 RESTART_DELAY_MAX = 30.0  # seconds between restarts of a worker that keeps dying
 STABLE_SECONDS = 30.0  # a worker that ran this long starts a new back-off count
 STOP_GRACE_SECONDS = 10.0
+REDIS_TIMEOUT = 0.25  # seconds a worker waits for Redis on a connection's admission
+REDIS_BACKOFF = 5.0  # after a failure, the worker counts on its own this long
+MAX_UNRELEASED = 100_000
+
+
+class SharedCapsDownError(Exception):
+    """Redis failed within REDIS_BACKOFF: not asked again yet."""
+
 
 _ADMIT = """
 local n = #KEYS - 1
@@ -73,26 +81,56 @@ class SharedCaps:
     def __init__(self, url: str, prefix: str, worker: int) -> None:
         import redis
 
-        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        # Called on the event loop's thread: a slow or absent Redis may cost a worker at most
+        # REDIS_TIMEOUT, then REDIS_BACKOFF of counting on its own (SharedCapsDown).
+        self.client = redis.Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
         self.prefix = prefix
         self.worker = str(worker)
         self._admit = self.client.register_script(_ADMIT)
         self._release = self.client.register_script(_RELEASE)
         self._forget = self.client.register_script(_FORGET_WORKER)
+        self._down_until = 0.0
+        self._unreleased: list[list[str]] = []  # releases Redis missed, retried later
 
     def _keyset(self, worker: str) -> str:
         return f"{self.prefix}:keys:{worker}"
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        if time.monotonic() < self._down_until:
+            raise SharedCapsDownError("Redis failed a moment ago")
+        try:
+            while self._unreleased:
+                self._release_now(self._unreleased[-1])
+                self._unreleased.pop()
+            return fn()
+        except Exception:
+            self._down_until = time.monotonic() + REDIS_BACKOFF
+            raise
 
     def admit(self, caps: dict[str, int]) -> bool:
         """Count one connection under every key of `caps` ({"ip:1.2.3.4": 50, …}) if none
         is at its cap; True when counted."""
         keys = [f"{self.prefix}:{k}" for k in caps]
         args = [self.worker, *caps.values()]
-        return bool(self._admit(keys=[*keys, self._keyset(self.worker)], args=args))
+        return bool(
+            self._call(lambda: self._admit(keys=[*keys, self._keyset(self.worker)], args=args))
+        )
 
-    def release(self, names: list[str]) -> None:
+    def _release_now(self, names: list[str]) -> None:
         keys = [f"{self.prefix}:{k}" for k in names]
         self._release(keys=[*keys, self._keyset(self.worker)], args=[self.worker])
+
+    def release(self, names: list[str]) -> None:
+        """Uncount one connection; while Redis fails, kept and retried with the next call
+        (up to MAX_UNRELEASED; the parent clears all at its next start)."""
+        try:
+            self._call(lambda: self._release_now(names))
+        except Exception:
+            if len(self._unreleased) < MAX_UNRELEASED:
+                self._unreleased.append(names)
+            raise
 
     def forget_worker(self, worker: int) -> None:
         """Drop every count of `worker` (it died: its connections are gone)."""

@@ -273,3 +273,42 @@ def test_a_killed_worker_is_restarted_and_its_counts_dropped(
     again = [login("alice") for _ in on_victim]
     for c in again:
         assert c.select("INBOX")[0] == "OK"
+
+
+def test_shared_caps_when_redis_fails() -> None:
+    """Redis down: the worker waits at most REDIS_TIMEOUT once, then counts on its own for
+    REDIS_BACKOFF without asking (the caps still hold per worker); a release Redis missed is
+    kept and made with the next call that reaches Redis."""
+    from mailcore.imap import workers
+    from mailcore.imap.server import ImapServer, config_from_settings
+    from tests.listening import on_free_ports
+
+    dead = workers.SharedCaps("redis://127.0.0.1:1/0", "mailroom:imap:caps:test-dead", 0)
+    t0 = time.monotonic()
+    with pytest.raises(Exception):  # noqa: B017 - whatever redis-py raises for a refusal
+        dead.admit({"ip:192.0.2.1": 5})
+    with pytest.raises(workers.SharedCapsDownError):
+        dead.admit({"ip:192.0.2.1": 5})
+    assert time.monotonic() - t0 < 2 * workers.REDIS_TIMEOUT + 0.5
+    config = on_free_ports(
+        config_from_settings(), ("imap", "imaps"), max_connections_per_ip=1, max_per_account=1
+    )
+    server = ImapServer(config, caps=dead)
+    try:
+        assert server.admit_ip("192.0.2.1") and not server.admit_ip("192.0.2.1")
+        assert server.admit_account(7) and not server.admit_account(7)
+        server.release_ip("192.0.2.1")
+        server.release_account(7)
+        assert server.admit_ip("192.0.2.1") and server.admit_account(7)
+        assert dead._unreleased == []  # what was counted here was released here
+    finally:
+        server.loop.close()
+    if django_settings.REDIS_URL:
+        live = workers.SharedCaps(django_settings.REDIS_URL, "mailroom:imap:caps:test-live", 3)
+        live.clear()
+        assert live.admit({"acct:9": 1}) and not live.admit({"acct:9": 1})
+        live._unreleased.append(["acct:9"])  # as if Redis had failed on its release
+        assert live.admit({"acct:8": 1})  # the next call makes the missed release first
+        assert live.admit({"acct:9": 1})
+        live.clear()
+        live.close()
