@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import socket
 import ssl
 import threading
 from collections import Counter
@@ -137,6 +138,9 @@ class ListenerServer(LoopThread, Generic[ConfigT]):
         self.open_connections: set[StreamConnection[Any]] = set()
         self._total = 0
         self._per_ip: Counter[str] = Counter()
+        # Listening sockets bound by a parent process and inherited over fork, by listener
+        # name (a pre-forked server's workers accept on the same sockets).
+        self.inherited: dict[str, socket.socket] = {}
 
     def admit_ip(self, ip: str) -> bool:
         cfg = self.config
@@ -172,11 +176,15 @@ class ListenerServer(LoopThread, Generic[ConfigT]):
         for name, listen, implicit in listeners:
             if not listen.enabled:
                 continue
+            sock = self.inherited.get(name)
+            where: dict[str, Any] = (
+                {"sock": sock}
+                if sock is not None
+                else {"host": listen.host, "port": listen.port, "reuse_address": True}
+            )
             server = await self.loop.create_server(
                 lambda implicit=implicit: factory(implicit),
-                listen.host,
-                listen.port,
-                reuse_address=True,
+                **where,
                 ssl=tls if implicit else None,
                 ssl_handshake_timeout=self.handshake_timeout if implicit else None,
                 backlog=1024,

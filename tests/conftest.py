@@ -18,6 +18,8 @@ from mailcore.directory.actions import do_create_account, do_create_domain
 from mailcore.directory.models import Account, Domain
 
 MAIL_DIR = Path(__file__).parent / "mail"
+# Servers started as processes by tests run one IMAP process unless a test asks for more.
+os.environ.setdefault("IMAP_PROCESSES", "1")
 
 
 def load_eml(name: str) -> bytes:

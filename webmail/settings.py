@@ -230,6 +230,9 @@ IMAP_MAX_CONNECTIONS_PER_IP = env_int("IMAP_MAX_CONNECTIONS_PER_IP", 50)
 # Dovecot mail_max_userip_connections is 10 per user and IP; phones, desktops and IDLE per
 # folder add up, so 20 per account over all IPs.
 IMAP_MAX_CONNECTIONS_PER_ACCOUNT = env_int("IMAP_MAX_CONNECTIONS_PER_ACCOUNT", 20)
+# Worker processes of `python -m mailcore.imap` (0: one per CPU); the caps above hold across
+# them through Redis (per worker on the embedded default). Tests run one unless they ask.
+IMAP_PROCESSES = env_int("IMAP_PROCESSES", 0)
 POP3_LISTEN = env_listen("POP3_LISTEN", "127.0.0.1:2110")
 POP3S_LISTEN = env_listen("POP3S_LISTEN", "127.0.0.1:2995")
 # --- POP3 (issue 11: mailcore.pop3) ------------------------------------------------------------

@@ -125,6 +125,27 @@ def folder_view(folder: Folder) -> tuple[array[int], int, list[str]]:
     return uids, first_unseen, keywords
 
 
+def folder_by_name(account_id: int, name: str) -> Folder | None:
+    """The account's folder named `name` on the wire ("INBOX" is the root), or None. On
+    PostgreSQL one plain statement (the ORM's query compilation was most of a SELECT)."""
+    if connection.vendor != "postgresql":
+        folders = Folder.objects.filter(account_id=account_id)
+        if name == "INBOX":
+            return folders.filter(path="").first()
+        return folders.filter(name=name).first()
+    fields = [f.attname for f in Folder._meta.concrete_fields]
+    cols = ", ".join(connection.ops.quote_name(str(f.column)) for f in Folder._meta.concrete_fields)
+    where = "path = %s" if name == "INBOX" else "name = %s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {cols} FROM {qn_folder()} WHERE account_id = %s AND {where} "  # noqa: S608
+            "ORDER BY id LIMIT 1",
+            [account_id, "" if name == "INBOX" else name],
+        )
+        row = cursor.fetchone()
+    return None if row is None else Folder.from_db(connection.alias, fields, row)
+
+
 def qn_folder() -> str:
     return connection.ops.quote_name(Folder._meta.db_table)
 
@@ -149,6 +170,8 @@ class Plan:
     atts: tuple[FetchAtt, ...]
     meta: bool
     modseq: bool
+    # `BODY[HEADER.FIELDS (…)]` of each header-fields att (None for the others), rendered once
+    labels: tuple[bytes | None, ...] = ()
 
 
 def plan(atts: Sequence[FetchAtt], *, condstore: bool) -> Plan | None:
@@ -174,7 +197,11 @@ def plan(atts: Sequence[FetchAtt], *, condstore: bool) -> Plan | None:
             continue
         return None
     names = {a.name for a in atts}
-    return Plan(tuple(atts), meta, condstore and "MODSEQ" not in names)
+    labels = tuple(
+        b"BODY[" + a.section.render().encode() + b"]" if a.section is not None else None
+        for a in atts
+    )
+    return Plan(tuple(atts), meta, condstore and "MODSEQ" not in names, labels)
 
 
 def fetch_rows(
@@ -251,7 +278,7 @@ def _fetch_rows_orm(
 def render_row(seq: int, r: tuple[Any, ...], p: Plan) -> bytes | None:
     """`* seq FETCH (…)` of one row; None when its metadata cannot answer (general path)."""
     items: list[bytes] = []
-    for att in p.atts:
+    for i, att in enumerate(p.atts):
         name = att.name
         if name == "UID":
             items.append(b"UID %d" % r[1])
@@ -287,8 +314,9 @@ def render_row(seq: int, r: tuple[Any, ...], p: Plan) -> bytes | None:
             )
             if block is None:
                 return None
-            label = b"BODY[" + section.render().encode() + b"] {%d}\r\n" % len(block)
-            items.append(label + block)
+            label = p.labels[i]
+            assert label is not None
+            items.append(label + b" {%d}\r\n" % len(block) + block)
     if p.modseq:
         items.append(b"MODSEQ (%d)" % r[2])
     return b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n"
@@ -311,5 +339,76 @@ def _internaldate(when: datetime) -> bytes:
 
 def _flags(r: tuple[Any, ...]) -> str:
     flags = [f for f, on in zip(_FLAG_NAMES, r[6:11], strict=True) if on]
-    flags += [str(k) for k in _json_list(r[5])]
+    keywords = r[5]
+    if keywords and keywords != "[]":  # most messages have none: no JSON to decode
+        flags += [str(k) for k in _json_list(keywords)]
     return " ".join(flags)
+
+
+# --- where each message's file is, for body FETCHes --------------------------------------------
+
+# Per process: folder id → (uidvalidity, {uid: (maildir key, in cur/, info, CRLF size)}). A
+# UID names one message for the life of its UIDVALIDITY, and a message's key never changes
+# (its flags letters may: the Maildir finds the file by its key's stem then), so an entry
+# never goes wrong; a message expunged or moved away since has no file in the folder any
+# more, which the FETCH reports as expunged, as it does when the row was read just before.
+# Flags, MODSEQs and which UIDs exist still come from the database.
+FILES_CACHE_ENTRIES = 400_000  # in all folders
+FILES_WHOLE_FOLDER = 100_000  # a folder this big or smaller is loaded whole at its first use
+FileEntry = tuple[str, bool, str, int]
+_files: OrderedDict[int, tuple[int, dict[int, FileEntry]]] = OrderedDict()
+_files_size = 0
+
+
+def cached_files(folder_id: int, uidvalidity: int, uids: Sequence[int]) -> list[FileEntry] | None:
+    """The file entries of `uids` when this process knows them all, else None."""
+    with _views_lock:
+        hit = _files.get(folder_id)
+        if hit is None or hit[0] != uidvalidity:
+            return None
+        known = hit[1]
+        out = []
+        for uid in uids:
+            entry = known.get(uid)
+            if entry is None:
+                return None
+            out.append(entry)
+        _files.move_to_end(folder_id)
+        return out
+
+
+def load_files(folder: Folder, uids: Sequence[int]) -> None:
+    """Learn the file entries of `uids` (of the whole folder when it is not too big and not
+    known yet): one plain query; UIDs without a row (expunged) stay unknown."""
+    global _files_size
+    uidvalidity = int(folder.uidvalidity)
+    with _views_lock:
+        hit = _files.get(folder.pk)
+        fresh = hit is None or hit[0] != uidvalidity
+    table = connection.ops.quote_name(Message._meta.db_table)
+    where, params = "folder_id = %s", [folder.pk]
+    if not (fresh and int(folder.message_count) <= FILES_WHOLE_FOLDER):
+        where += f" AND uid IN ({', '.join('%s' for _ in uids)})"
+        params += [int(u) for u in uids]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT uid, maildir_key, in_cur, info, size FROM {table} WHERE {where}",  # noqa: S608
+            params,
+        )
+        rows = cursor.fetchall()
+    with _views_lock:
+        hit = _files.get(folder.pk)
+        if hit is None or hit[0] != uidvalidity:
+            if hit is not None:
+                _files_size -= len(hit[1])
+            hit = (uidvalidity, {})
+            _files[folder.pk] = hit
+        known = hit[1]
+        before = len(known)
+        for uid, key, in_cur, info, size in rows:
+            known[int(uid)] = (str(key), bool(in_cur), str(info), int(size))
+        _files_size += len(known) - before
+        _files.move_to_end(folder.pk)
+        while _files_size > FILES_CACHE_ENTRIES and len(_files) > 1:
+            _, (_, dropped) = _files.popitem(last=False)
+            _files_size -= len(dropped)

@@ -22,6 +22,7 @@ from mailcore.imap.protocol import (
     ReaderError,
 )
 from mailcore.imap.session import Logout, Session, SessionConfig
+from mailcore.imap.workers import SharedCaps, SharedCapsDownError
 from mailcore.listeners import OFF, ListenerConfig, ListenerServer, StreamConnection
 
 log = logging.getLogger("mailroom.imap")
@@ -156,23 +157,83 @@ class ImapServer(ListenerServer[ImapConfig]):
     log = log
     thread_name = "imap"
 
-    def __init__(self, config: ImapConfig) -> None:
+    def __init__(self, config: ImapConfig, *, caps: SharedCaps | None = None) -> None:
         super().__init__(config, handshake_timeout=config.session.preauth_timeout)
         self._per_account: Counter[int] = Counter()
         self.hub = ChangeHub(self.loop)
+        # IMAP_PROCESSES > 1 with Redis: the caps count every worker's connections. What was
+        # admitted while Redis failed was counted here only (and is released here only).
+        self.caps = caps
+        self._local_only: Counter[str] = Counter()
+
+    def _shared_admit(self, caps: dict[str, int]) -> bool | None:
+        """Admitted by the shared counts (None: Redis failed, count locally)."""
+        assert self.caps is not None
+        try:
+            return self.caps.admit(caps)
+        except SharedCapsDownError:
+            return None
+        except Exception:
+            log.warning("IMAP connection caps: Redis failed; counting in this worker only")
+            return None
+
+    def _shared_release(self, key: str) -> None:
+        if self._local_only[key] > 0:
+            self._local_only[key] -= 1
+            if self._local_only[key] <= 0:
+                del self._local_only[key]
+            return
+        assert self.caps is not None
+        try:
+            self.caps.release(["total", key] if key.startswith("ip:") else [key])
+        except Exception:  # kept by caps and retried with its next call
+            log.debug("IMAP connection caps: Redis failed on release", exc_info=True)
+
+    def admit_ip(self, ip: str) -> bool:
+        if self.caps is None:
+            return super().admit_ip(ip)
+        cfg = self.config
+        key = f"ip:{ip}"
+        shared = self._shared_admit({"total": cfg.max_connections, key: cfg.max_connections_per_ip})
+        if shared is None:
+            if not super().admit_ip(ip):
+                return False
+            self._local_only[key] += 1
+            return True
+        if shared:  # this worker's own tally (`connections`), no cap of its own
+            self._total += 1
+            self._per_ip[ip] += 1
+        return shared
+
+    def release_ip(self, ip: str) -> None:
+        super().release_ip(ip)
+        if self.caps is not None:
+            self._shared_release(f"ip:{ip}")
 
     # --- AccountRegistry for sessions -------------------------------------------------------
 
     def admit_account(self, account_id: int) -> bool:
-        if self._per_account[account_id] >= self.config.session.max_per_account:
+        cap = self.config.session.max_per_account
+        key = f"acct:{account_id}"
+        if self.caps is not None:
+            shared = self._shared_admit({key: cap})
+            if shared is not None:
+                if shared:  # this worker's own tally
+                    self._per_account[account_id] += 1
+                return shared
+        if self._per_account[account_id] >= cap:
             return False
         self._per_account[account_id] += 1
+        if self.caps is not None:
+            self._local_only[key] += 1
         return True
 
     def release_account(self, account_id: int) -> None:
         self._per_account[account_id] -= 1
         if self._per_account[account_id] <= 0:
             del self._per_account[account_id]
+        if self.caps is not None:
+            self._shared_release(f"acct:{account_id}")
 
     def register(self, account_id: int) -> Waiter:
         return self.hub.register(account_id)

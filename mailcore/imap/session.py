@@ -97,6 +97,7 @@ FETCH_BATCH = 500
 INDEX_BATCH = 1000  # rows per query of a FETCH answered from the index
 PREFETCH_ROWS = 8  # a FETCH of this few messages reads their files with the rows …
 PREFETCH_BYTES = 4 * 1024 * 1024  # … up to this much in all
+SMALL_READ = 256 * 1024  # a body FETCH reads a file this small on the event loop's thread
 _CRLF = "_imap_crlf"  # where such a row keeps its bytes
 MAX_LOGIN_FAILURES = 3  # per connection, then BYE (Dovecot disconnects after a few, too)
 IDLE_RECHECK_SECONDS = 60.0  # a lost notice is caught up at the latest after this
@@ -193,6 +194,7 @@ class Session:
         self.saved: tuple[int, ...] = ()  # SEARCHRES $ (UIDs)
         self.waiter: Any = None
         self.started = time.monotonic()
+        self._maildir: Any = None  # the account's Maildir, once a body FETCH needed it
 
     # --- output helpers ---------------------------------------------------------------------
 
@@ -487,12 +489,7 @@ class Session:
         await self.send(f"{cmd.tag} OK NAMESPACE completed")
 
     def _folder_by_name(self, name: str) -> Folder:
-        folders = Folder.objects.filter(account=self.acct)
-        folder = (
-            folders.filter(path="").first()
-            if name == "INBOX"
-            else folders.filter(name=name).first()
-        )
+        folder = fetch_index.folder_by_name(self.acct.pk, name)
         if folder is None:
             raise NotFoundError(f"Mailbox doesn't exist: {name}")
         return folder
@@ -922,6 +919,10 @@ class Session:
         if indexed is not None:
             tally = await self._fetch_indexed(uids, atts, indexed, cmd.changedsince)
             uids = []
+        elif not sets_seen and cmd.changedsince is None and not self.condstore:
+            files = await self._fetch_files(uids, atts)
+            if files is not None:
+                tally, uids = files, []
         for i in range(0, len(uids), FETCH_BATCH):
             batch = uids[i : i + FETCH_BATCH]
             rows = await asyncdb.run_db(
@@ -1014,6 +1015,73 @@ class Session:
                         continue
                     seq = sel.seq_of(row.uid)
                     await self.wire.write(b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n")
+        return tally
+
+    async def _fetch_files(self, uids: list[int], atts: list[FetchAtt]) -> list[int] | None:
+        """A body FETCH of a few messages (`BODY.PEEK[]`, `BODY[]<p.n>`, with UID and
+        RFC822.SIZE at most) from the process's file entries of the folder (index.load_files,
+        one query the first time) and the files: no database trip per command, and a small
+        file is read right here, not in the thread pool. None when the FETCH asks for more
+        (the general path answers). Returns [messages answered, of them left out]."""
+        if not uids or len(uids) > PREFETCH_ROWS or not all(map(_file_att, atts)):
+            return None
+        sel = self.sel
+        folder = sel.folder
+        entries = fetch_index.cached_files(folder.pk, int(folder.uidvalidity), uids)
+        if entries is None:
+            await asyncdb.run_db(fetch_index.load_files, folder, uids)
+            entries = fetch_index.cached_files(folder.pk, int(folder.uidvalidity), uids)
+            if entries is None:
+                return None  # a UID without a row (expunged): the general path tells
+        if self._maildir is None:
+            from mailcore.store.queries import maildir_for
+
+            self._maildir = maildir_for(self.acct)
+        maildir = self._maildir
+        tally = [0, 0]
+        for uid, (key, in_cur, info, size) in zip(uids, entries, strict=True):
+            seq = sel.seq_of(uid)
+            if not seq:
+                continue
+            tally[0] += 1
+            items: list[bytes] = []
+            try:
+                for att in atts:
+                    if att.name == "UID":
+                        items.append(b"UID %d" % uid)
+                    elif att.name == "RFC822.SIZE":
+                        items.append(b"RFC822.SIZE %d" % size)
+                    else:
+                        read: Callable[[], bytes]
+                        label = b"BODY[]"
+                        if att.partial is None:
+                            read = functools.partial(
+                                maildir.read, folder.path, key, in_cur=in_cur, info=info
+                            )
+                        else:
+                            start, length = att.partial
+                            label += b"<%d>" % start
+                            read = functools.partial(
+                                maildir.read_crlf_range,
+                                folder.path,
+                                key,
+                                start,
+                                length,
+                                in_cur=in_cur,
+                                info=info,
+                            )
+                        # A small file (from the page cache, mostly) costs less than the hop.
+                        data = read() if size <= SMALL_READ else await asyncdb.run_db(read)
+                        items.append(label + b" " + render(Literal(data)))
+            except StorageError as exc:
+                if not isinstance(exc, MessageFileMissingError) and not isinstance(
+                    exc.__cause__, FileNotFoundError
+                ):
+                    raise
+                log.info("IMAP FETCH: message %s was expunged meanwhile: left out", uid)
+                tally[1] += 1
+                continue
+            await self.wire.write(b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n")
         return tally
 
     async def _fetch_vanished(self, cmd: Fetch) -> None:
@@ -1561,6 +1629,15 @@ class _Structure:
 class _Body:
     data: bytes
     tree: mime.Part
+
+
+def _file_att(att: FetchAtt) -> bool:
+    """Whether _fetch_files can answer `att`: UID, RFC822.SIZE, the whole message (BODY[],
+    BODY.PEEK[], with or without a partial)."""
+    section = att.section
+    if section is None:
+        return att.name in {"UID", "RFC822.SIZE"}
+    return att.name == "BODY" and not section.part and not section.text and not section.fields
 
 
 def _reads_whole_file(att: FetchAtt) -> bool:

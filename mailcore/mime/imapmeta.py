@@ -30,6 +30,7 @@ or follow Dovecot and leave SP out between adjacent lists.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -212,18 +213,35 @@ def pick_header_fields(
     """BODY[HEADER.FIELDS (names)] (RFC 9051 §6.4.5) from a stored prefetch block: the
     matching fields in order plus the empty line; None when the block cannot answer (a name
     not in PREFETCH_FIELDS, or an incomplete block): then read the message file."""
-    wanted = {n.lower() for n in names}
-    if not complete or not wanted <= PREFETCH_FIELDS:
+    wanted = _wanted(tuple(names))
+    if not complete or wanted is None:
         return None
+    if wanted is _ALL_FIELDS:  # every field the block holds: the block as it is
+        return block + b"\r\n"
+    # The block holds only whole fields (as header_fields_block wrote them, CRLF): each
+    # starts at a line that is not a fold.
     out: list[bytes] = []
     keep = False
-    for line in block.splitlines(keepends=True):
+    for line in block.split(b"\r\n")[:-1]:
         if line[:1] not in (b" ", b"\t"):
-            m = _FIELD_LINE.match(line)
-            keep = m is not None and m.group(1).decode("latin-1").lower() in wanted
+            keep = line[: line.find(b":")].rstrip(b" \t").lower() in wanted
         if keep:
             out.append(line)
-    return b"".join(out) + b"\r\n"
+    out.append(b"\r\n")
+    return b"\r\n".join(out)
+
+
+_ALL_FIELDS: Final = frozenset(n.encode() for n in PREFETCH_FIELDS)
+
+
+@functools.lru_cache(maxsize=256)
+def _wanted(names: tuple[str, ...]) -> frozenset[bytes] | None:
+    """The field names of a HEADER.FIELDS list as the block spells them (lower case), or None
+    when one is not kept in the block; _ALL_FIELDS itself when they are all of them."""
+    wanted = frozenset(n.lower() for n in names)
+    if not wanted <= PREFETCH_FIELDS:
+        return None
+    return _ALL_FIELDS if wanted == PREFETCH_FIELDS else frozenset(n.encode() for n in wanted)
 
 
 # --- structure ----------------------------------------------------------------------------------
