@@ -267,9 +267,8 @@ def do_deliver(
     meta = meta_row(data)
     try:
         with transaction.atomic():
-            modseq = next_modseq(account.pk)
-            uid, _ = allocate_uids(
-                folder.pk, unseen=0 if flag_state["seen"] else 1, size=len(data), modseq=modseq
+            uid, modseq = _modseq_and_uid(
+                account.pk, folder.pk, unseen=0 if flag_state["seen"] else 1, size=len(data)
             )
             message = Message(
                 account=account,
@@ -569,6 +568,31 @@ def allocate_uids(
     if row is None:
         raise NotFoundError("folder not found")
     return int(row[0]) - count, int(row[1])
+
+
+def _modseq_and_uid(account_id: int, folder_id: int, *, unseen: int, size: int) -> tuple[int, int]:
+    """next_modseq and allocate_uids for one arriving message, inside the caller's
+    transaction: (uid, modseq). One statement on PostgreSQL (history.modseq_cte: the
+    counter's lock first, then the folder's), so an APPEND holds the account's lock for one
+    round trip less; its commit stays synchronous (an APPEND answered is durable)."""
+    if connection.vendor != "postgresql":
+        modseq = next_modseq(account_id)
+        return allocate_uids(folder_id, unseen=unseen, size=size, modseq=modseq)[0], modseq
+    counter, params = modseq_cte(account_id)
+    table = Folder._meta.db_table
+    sql = (
+        f"WITH {counter}, f AS (UPDATE {table} fo SET uidnext = fo.uidnext + 1, "  # noqa: S608
+        "highestmodseq = c.highestmodseq, message_count = fo.message_count + 1, "
+        "unseen_count = fo.unseen_count + %s, size_bytes = fo.size_bytes + %s FROM c "
+        "WHERE fo.id = %s RETURNING fo.uidnext) "
+        "SELECT c.highestmodseq, f.uidnext FROM c LEFT JOIN f ON true"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, unseen, size, folder_id])
+        row = cursor.fetchone()
+    if row is None or row[1] is None:
+        raise NotFoundError("folder not found")
+    return int(row[1]) - 1, int(row[0])
 
 
 CUT_MARK = "…"  # ends a listing field that was longer than its column

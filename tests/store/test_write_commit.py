@@ -328,3 +328,23 @@ def test_a_flag_change_does_not_fsync_an_append_does(
     assert Message.objects.get(pk=a.pk).info == "FS"
     put(alice, subject="b")
     assert len(synced) >= 3  # the file, its directory entry, the uidlist
+
+
+def test_an_append_into_a_folder_deleted_meanwhile_is_refused_and_leaves_nothing(
+    alice: Account,
+) -> None:
+    """The folder went between the caller's lookup and the UID allocation (another session
+    deleted it): NotFoundError, no row, no file, the counter's change rolled back."""
+    from mailcore.errors import NotFoundError
+
+    projects = do_create_folder(acting_account=alice, name="Projects")
+    before = history.history_state(alice.pk).highestmodseq
+    Folder.objects.filter(pk=projects.pk).delete()
+    with pytest.raises(NotFoundError):
+        put(alice, into=projects, subject="into the void")
+    assert not Message.objects.filter(account=alice).exists()
+    assert history.history_state(alice.pk).highestmodseq == before
+    from django.conf import settings
+
+    cur_new = settings.MAIL_ROOT / alice.storage_path / "Maildir" / projects.path
+    assert not [p for sub in ("cur", "new") for p in (cur_new / sub).glob("*")]
