@@ -31,21 +31,82 @@ from mailcore.store.models import ChangeCounter, Folder, Message, Tombstone, Tom
 PURGE_BATCH = 5000
 
 
-def next_modseq(account_id: int) -> int:
+# How far an account's modseq jumps on its first change after the database server started
+# again: past every modseq a crash can have lost (see next_modseq). PostgreSQL flushes an
+# asynchronous commit within 3 x wal_writer_delay (600 ms by default); a million changes of
+# one account in that time is far beyond what a server can do. Modseqs are 63-bit (RFC 7162).
+RESTART_JUMP = 1_000_000
+
+
+def next_modseq(account_id: int, *, durable: bool = True) -> int:
     """The account's next modseq, with its counter row locked until the caller's transaction
     ends (call it first in the transaction; outside one it is a single committed statement).
-    One UPSERT … RETURNING: PostgreSQL and SQLite (3.35+) alike."""
+    One UPSERT … RETURNING: PostgreSQL and SQLite (3.35+) alike.
+
+    durable=False (PostgreSQL; flag changes and expunges, as Dovecot's mail_fsync=optimized
+    does not fsync them): the transaction commits asynchronously (synchronous_commit off for
+    this transaction only, set in the same statement), so the counter's lock, which every
+    other change of the account waits for, is released without waiting for the WAL flush.
+    Other sessions see the change at once, in modseq order as before; what a crash of the
+    database server (not of ours) may lose is the last fraction of a second of such changes.
+    Only for the outermost transaction (a caller's own transaction keeps its synchronous
+    commit), and never for the counter row's first insert. A synchronous commit flushes
+    every earlier asynchronous one with it: APPEND and delivery stay durable when answered.
+
+    So that a lost modseq is never handed out again (a client that saw it would miss the
+    change that reuses it), the counter remembers the database server's start time
+    (pg_postmaster_start_time()): the first change after a restart or failover jumps
+    RESTART_JUMP past the highest modseq that survived, and records that value in
+    `lost_after`; check_since answers HistoryGoneError for a client state inside such a gap
+    (a state that may include a change the crash lost: that client resynchronises)."""
     table = ChangeCounter._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (account_id, highestmodseq, purged_modseq) VALUES (%s, 2, 0) "  # noqa: S608
-            f"ON CONFLICT (account_id) DO UPDATE SET highestmodseq = {table}.highestmodseq + 1 "
-            "RETURNING highestmodseq",
-            [account_id],
+    if connection.vendor != "postgresql":
+        sql = (
+            f"INSERT INTO {table} (account_id, highestmodseq, purged_modseq, lost_after) "  # noqa: S608
+            "VALUES (%s, 2, 0, '[]') ON CONFLICT (account_id) DO UPDATE "
+            f"SET highestmodseq = {table}.highestmodseq + 1 RETURNING highestmodseq"
         )
+        params: list[int] = [account_id]
+    else:
+        # Only when this is the outermost transaction: the setting lasts until its commit.
+        asynchronous = not durable and len(connection.atomic_blocks) == 1
+        cte, params = modseq_cte(account_id)
+        sql = f"WITH {cte} SELECT c.highestmodseq, {commit_mode(asynchronous)} FROM c"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     assert row is not None  # an UPSERT returns its row
     return int(row[0])
+
+
+def modseq_cte(account_id: int) -> tuple[str, list[int]]:
+    """PostgreSQL: next_modseq's UPSERT as `c AS (…)` for a WITH, returning highestmodseq
+    and xmax, with its parameters; a statement that joins its writes with `c` takes the
+    counter's lock before any row it writes, as the account's lock order wants (the rows
+    are only locked as the join with c produces them). Pair it with commit_mode in the
+    statement's SELECT list."""
+    table = ChangeCounter._meta.db_table
+    same = f"{table}.server_started = EXCLUDED.server_started"
+    cte = (
+        f"c AS (INSERT INTO {table} (account_id, highestmodseq, purged_modseq, "  # noqa: S608
+        "server_started, lost_after) VALUES (%s, 2, 0, pg_postmaster_start_time(), '[]') "
+        f"ON CONFLICT (account_id) DO UPDATE SET highestmodseq = {table}.highestmodseq + "
+        f"CASE WHEN {same} THEN 1 ELSE %s END, "
+        f"lost_after = CASE WHEN {same} THEN {table}.lost_after "
+        f"ELSE {table}.lost_after || to_jsonb({table}.highestmodseq) END, "
+        "server_started = EXCLUDED.server_started RETURNING highestmodseq, xmax)"
+    )
+    return cte, [account_id, RESTART_JUMP]
+
+
+def commit_mode(asynchronous: bool) -> str:
+    """SELECT-list expression for a statement with modseq_cte: when `asynchronous`, makes the
+    transaction's commit asynchronous (synchronous_commit off until it ends), except when
+    the counter row was inserted just now (xmax is 0 on a freshly inserted row, our
+    transaction id on an updated one): lost, that insert would hand out its modseq again."""
+    if not asynchronous:
+        return "''"
+    return "CASE WHEN c.xmax::text <> '0' THEN set_config('synchronous_commit', 'off', true) END"
 
 
 def next_modseqs(account_ids: Iterable[int]) -> dict[int, int]:
@@ -107,22 +168,38 @@ def tombstone_folders(account_id: int, folder_ids: Sequence[int], modseq: int) -
 class HistoryState:
     highestmodseq: int  # the account's current modseq
     purged_modseq: int  # history at or below this is gone
+    # Modseqs after each of these, up to RESTART_JUMP further, may have been handed out and
+    # then lost by a crash of the database server (next_modseq).
+    lost_after: tuple[int, ...] = ()
+
+    def lost(self, modseq: int) -> bool:
+        """Is a client state at `modseq` inside a gap a crash may have left?"""
+        return any(low < modseq < low + RESTART_JUMP for low in self.lost_after)
 
 
 def history_state(account_id: int) -> HistoryState:
     row = (
         ChangeCounter.objects.filter(account_id=account_id)
-        .values_list("highestmodseq", "purged_modseq")
+        .values_list("highestmodseq", "purged_modseq", "lost_after")
         .first()
     )
-    return HistoryState(1, 0) if row is None else HistoryState(int(row[0]), int(row[1]))
+    if row is None:
+        return HistoryState(1, 0)
+    return HistoryState(int(row[0]), int(row[1]), tuple(int(v) for v in row[2] or ()))
 
 
 def check_since(account_id: int, modseq: int) -> HistoryState:
     """HistoryGoneError unless every change after `modseq` is still known: `modseq` below the
-    purged history, or above the account's current modseq (a state this server never gave)."""
+    purged history, above the account's current modseq (a state this server never gave, or
+    gave and then lost in a crash of the database server before its next change), or inside
+    the gap such a crash left (a state that may hold a change that was lost)."""
     state = history_state(account_id)
-    if modseq < state.purged_modseq or modseq > state.highestmodseq or modseq < 0:
+    if (
+        modseq < state.purged_modseq
+        or modseq > state.highestmodseq
+        or modseq < 0
+        or state.lost(modseq)
+    ):
         raise HistoryGoneError(
             f"changes since modseq {modseq} are not known any more; resynchronise"
         )

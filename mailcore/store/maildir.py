@@ -731,7 +731,12 @@ class Maildir:
             os.close(fd)  # closing drops the lock
 
     def set_info(self, path: str, key: str, *, in_cur: bool, info: str, new_info: str) -> None:
-        """Rename the file into cur/ with the new ':2,' letters (its base name is kept)."""
+        """Rename the file into cur/ with the new ':2,' letters (its base name is kept).
+
+        Not followed by a directory fsync, as Dovecot does not fsync a flag change
+        (mail_fsync=optimized) and as the flag change's database commit is asynchronous
+        (history.next_modseq): a crash of the machine may lose the last seconds of flag
+        changes (the file keeps its old name, whole: a rename is atomic), never a message."""
         d = self.folder_dir(path)
 
         def rename(src: Path) -> None:
@@ -739,9 +744,6 @@ class Maildir:
             if src == dst:
                 return
             os.rename(src, dst)
-            fsync_dir(dst.parent)
-            if src.parent != dst.parent:
-                fsync_dir(src.parent)
             _STEMS.note(dst.parent, dst.name)
 
         with self._rename_lock(d, exclusive=False):

@@ -176,6 +176,12 @@ class ChangeCounter(models.Model):
     # Tombstones with a modseq at or below this were purged: an older client state cannot be
     # answered from history any more (the client must resync).
     purged_modseq = models.BigIntegerField(default=0)
+    # PostgreSQL: pg_postmaster_start_time() at the last change. A change that finds another
+    # value is the first since the database server started again: the modseq jumps past any
+    # a crash may have lost, and the value it jumped from is appended to lost_after
+    # (mailcore.store.history.next_modseq). SQLite commits every change durably: unused.
+    server_started = models.DateTimeField(null=True, blank=True)
+    lost_after = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return f"modseq {self.highestmodseq} of {self.account_id}"
