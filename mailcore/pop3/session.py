@@ -21,6 +21,7 @@ from mailcore import asyncdb
 from mailcore.directory.models import Account
 from mailcore.errors import MailcoreError
 from mailcore.pop3.actions import DeleteAction, SessionEnd, do_end_session
+from mailcore.pop3.models import DeletePolicy
 from mailcore.pop3.protocol import (
     Command,
     DotStuffer,
@@ -30,6 +31,7 @@ from mailcore.pop3.protocol import (
     message_number,
     parse_command,
     uidl_of,
+    uidl_of_key,
 )
 from mailcore.store.maildir import Maildir
 
@@ -66,7 +68,7 @@ class Wire(Protocol):
 class Registry(Protocol):
     """The server's per-account state: the maildrop lock and the last login times."""
 
-    def lock(self, account_id: int) -> bool: ...
+    async def lock(self, account_id: int) -> bool: ...
     def unlock(self, account_id: int) -> None: ...
     def login_delay_left(self, account_id: int, delay: int) -> float: ...
     def note_login(self, account_id: int) -> None: ...
@@ -91,6 +93,7 @@ class Entry:
     key: str
     in_cur: bool
     info: str
+    uidl: str
     deleted: bool = False
     retrieved: bool = False
 
@@ -99,28 +102,53 @@ class Entry:
 class Maildrop:
     folder_id: int
     folder_path: str
-    uidvalidity: int
     entries: list[Entry]
+    on_delete: str  # the account's DeletePolicy at login
+    only_new: bool
 
 
 def load_maildrop(account: Account) -> Maildrop:
-    from mailcore.pop3.actions import downloaded_uids, get_pop3_settings
+    """The account's INBOX with each message's UIDL: the stored one (mailcore.pop3.models.Uidl),
+    else, for a message offered for the first time, Dovecot's %08Xu%08Xv of its UID and the
+    INBOX's UIDVALIDITY, stored before any client can see it."""
+    from django.db import connection
+
+    from mailcore.pop3.actions import do_fix_uidls, get_pop3_settings
+    from mailcore.pop3.models import Uidl
     from mailcore.store.models import Message, SpecialUse
     from mailcore.store.queries import get_folder_by_special_use
 
     inbox = get_folder_by_special_use(account, SpecialUse.INBOX)
-    rows = (
-        Message.objects.filter(folder=inbox)
-        .order_by("uid")
-        .values_list("pk", "uid", "size", "maildir_key", "in_cur", "info")
+    policy = get_pop3_settings(account)
+    # One query with the stored UIDLs (no relation joins the models). Table names are the
+    # models' own, the folder a parameter.
+    message_table, uidl_table = Message._meta.db_table, Uidl._meta.db_table
+    sql = (
+        "SELECT m.id, m.uid, m.size, m.maildir_key, m.in_cur, m.info, u.uidl, u.downloaded"  # noqa: S608
+        f" FROM {message_table} m LEFT JOIN {uidl_table} u"
+        " ON u.account_id = m.account_id AND u.maildir_key = m.maildir_key"
+        " WHERE m.folder_id = %s ORDER BY m.uid"
     )
-    entries = [Entry(*row) for row in rows]
-    if get_pop3_settings(account).only_new:
-        # "Offer only mail not downloaded before": a keep-copies client is not offered the
-        # same mail twice.
-        seen = downloaded_uids(account, inbox.uidvalidity)
-        entries = [e for e in entries if e.uid not in seen]
-    return Maildrop(inbox.pk, inbox.path, inbox.uidvalidity, entries)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [inbox.pk])
+        rows = cursor.fetchall()
+    stored = {row[6] for row in rows if row[6] is not None}
+    fresh: dict[str, str] = {}
+    entries: list[Entry] = []
+    for pk, uid, size, key, in_cur, info, uidl, downloaded in rows:
+        if uidl is None:
+            uidl = uidl_of(inbox.uidvalidity, uid)
+            if uidl in stored:  # cannot happen while INBOX UIDs are never reused; never twice
+                uidl = uidl_of_key(key)
+            fresh[key] = uidl
+        elif downloaded and policy.only_new:
+            # "Offer only mail not downloaded before": a keep-copies client is not offered
+            # the same mail twice.
+            continue
+        entries.append(Entry(pk, uid, size, key, bool(in_cur), info, uidl))
+    if fresh:
+        do_fix_uidls(account, fresh)
+    return Maildrop(inbox.pk, inbox.path, entries, policy.on_delete, policy.only_new)
 
 
 class Session:
@@ -234,12 +262,10 @@ class Session:
     async def cmd_quit(self, cmd: Command) -> None:
         if self.state is State.TRANSACTION and self.account is not None and self.drop:
             drop = self.drop
-            end = SessionEnd(
-                folder_id=drop.folder_id,
-                uidvalidity=drop.uidvalidity,
-                deleted=[e.pk for e in drop.entries if e.deleted],
-                taken=[e.uid for e in drop.entries if e.deleted or e.retrieved],
-            )
+            end = session_end(drop)
+            if end is None:
+                await self.ok(f"{self.config.hostname} POP3 signing off")
+                raise Quit
             try:
                 await asyncdb.run_db(do_end_session, self.account, end, self.config.delete_action)
             except MailcoreError as exc:
@@ -338,7 +364,7 @@ class Session:
                 wait = f"Wait {int(left) + 1} seconds before logging in again"
                 await self.err(wait, "LOGIN-DELAY")
                 return
-        if not self.registry.lock(account.pk):
+        if not await self.registry.lock(account.pk):
             await self.err("Mailbox is locked by another POP3 session", "IN-USE")
             return
         self.locked = True
@@ -386,9 +412,7 @@ class Session:
         await self._listing(cmd, lambda e: str(e.size), "scan listing")
 
     async def cmd_uidl(self, cmd: Command) -> None:
-        assert self.drop is not None
-        validity = self.drop.uidvalidity
-        await self._listing(cmd, lambda e: uidl_of(validity, e.uid), "unique-id listing")
+        await self._listing(cmd, lambda e: e.uidl, "unique-id listing")
 
     async def _listing(self, cmd: Command, value: _Value, what: str) -> None:
         if cmd.args:
@@ -438,21 +462,21 @@ class Session:
             self.maildir = await loop.run_in_executor(None, maildir_for, account)
         maildir = self.maildir
 
-        def open_first() -> tuple[Generator[bytes, None, None], bytes]:
-            # One trip to a thread opens the file and reads its first chunk (most messages
-            # fit in it).
+        def open_first() -> tuple[Generator[bytes, None, None], bytes, bytes]:
+            # One trip to a thread opens the file and reads its first two chunks: a message
+            # that fits in one (most do) needs no second trip to learn that it ended.
             reader = maildir.open_crlf(
                 path, e.key, in_cur=e.in_cur, info=e.info, chunk_size=READ_CHUNK
             )
             chunks = _closing_chunks(reader)
             try:
-                return chunks, next(chunks, b"")
+                return chunks, next(chunks, b""), next(chunks, b"")
             except BaseException:
                 chunks.close()
                 raise
 
         try:
-            chunks, chunk = await loop.run_in_executor(None, open_first)
+            chunks, chunk, ahead = await loop.run_in_executor(None, open_first)
         except MessageFileMissingError as exc:
             log.info("POP3 message %s gone: %s", e.key, exc)
             await self.err("Message was removed by another client")
@@ -462,12 +486,18 @@ class Session:
             await self.err("Cannot read the message, try again later", "SYS/TEMP")
             return False
         stuffer = DotStuffer(body_lines)
+        ended = not ahead  # the file ended within the first chunk
         try:
             await self.ok(text)
             while chunk and not stuffer.done:
                 out = stuffer.feed(chunk)
                 if out:
                     await self.wire.write(out)
+                if ahead:
+                    chunk, ahead = ahead, b""
+                    continue
+                if ended:
+                    break
                 try:
                     chunk = await loop.run_in_executor(None, next, chunks, b"")
                 except OSError as exc:
@@ -495,6 +525,25 @@ class Session:
         for e in self.entries:
             e.deleted = False
         await self.ok(f"{len(self.entries)} messages")
+
+
+def session_end(drop: Maildrop) -> SessionEnd | None:
+    """What QUIT has to write, None when nothing: the deletions unless the policy keeps mail,
+    and, only when the account is offered only mail not downloaded before, what was taken
+    and stays (retrieved, or deleted and kept)."""
+    deleted = [e.pk for e in drop.entries if e.deleted]
+    kept = drop.on_delete != DeletePolicy.DELETE
+    downloaded = (
+        [e.key for e in drop.entries if e.retrieved and (kept or not e.deleted)]
+        + [e.key for e in drop.entries if e.deleted and not e.retrieved and kept]
+        if drop.only_new
+        else []
+    )
+    if drop.on_delete == DeletePolicy.KEEP:
+        deleted = []
+    if not deleted and not downloaded:
+        return None
+    return SessionEnd(drop.folder_id, drop.on_delete, deleted, downloaded)
 
 
 class _Value(Protocol):
