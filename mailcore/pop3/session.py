@@ -167,6 +167,7 @@ class Session:
         self.drop: Maildrop | None = None
         self.maildir: Maildir | None = None
         self.locked = False
+        self._prefetch: tuple[Entry, asyncio.Future[_Opened]] | None = None
 
     # --- output -------------------------------------------------------------------------------
 
@@ -383,6 +384,7 @@ class Session:
         await self.ok(f"Logged in, {len(drop.entries)} messages")
 
     def close(self) -> None:
+        self._drop_prefetched()
         if self.locked and self.account is not None:
             self.registry.unlock(self.account.pk)
         self.locked = False
@@ -438,7 +440,7 @@ class Session:
         if e is None:
             await self.no_such_message()
             return
-        if await self._send_message(e, f"{e.size} octets", None):
+        if await self._send_message(e, f"{e.size} octets", None, message_number(cmd.args[0])):
             e.retrieved = True
 
     async def cmd_top(self, cmd: Command) -> None:
@@ -447,36 +449,26 @@ class Session:
         if e is None:
             await self.no_such_message()
             return
-        await self._send_message(e, "top of message follows", lines)
+        await self._send_message(e, "top of message follows", lines, 0)
 
-    async def _send_message(self, e: Entry, text: str, body_lines: int | None) -> bool:
+    async def _send_message(self, e: Entry, text: str, body_lines: int | None, n: int) -> bool:
         """Send a message (RETR) or its top (TOP), streamed from the Maildir in READ_CHUNK
-        pieces; False when it could not be read."""
+        pieces; False when it could not be read. RETR (`n`, its message number) reads the
+        next message ahead."""
         from mailcore.errors import MessageFileMissingError, StorageError
         from mailcore.store.queries import maildir_for
 
-        assert self.account is not None and self.drop is not None
-        account, path = self.account, self.drop.folder_path
         loop = asyncio.get_running_loop()
         if self.maildir is None:
-            self.maildir = await loop.run_in_executor(None, maildir_for, account)
-        maildir = self.maildir
-
-        def open_first() -> tuple[Generator[bytes, None, None], bytes, bytes]:
-            # One trip to a thread opens the file and reads its first two chunks: a message
-            # that fits in one (most do) needs no second trip to learn that it ended.
-            reader = maildir.open_crlf(
-                path, e.key, in_cur=e.in_cur, info=e.info, chunk_size=READ_CHUNK
-            )
-            chunks = _closing_chunks(reader)
-            try:
-                return chunks, next(chunks, b""), next(chunks, b"")
-            except BaseException:
-                chunks.close()
-                raise
-
+            assert self.account is not None
+            self.maildir = await loop.run_in_executor(None, maildir_for, self.account)
+        opening = self._take_prefetched(e)
+        if opening is None:
+            opening = loop.run_in_executor(None, self._open_message, e)
+        if body_lines is None:
+            self._prefetch_after(n)
         try:
-            chunks, chunk, ahead = await loop.run_in_executor(None, open_first)
+            chunks, chunk, ahead = await opening
         except MessageFileMissingError as exc:
             log.info("POP3 message %s gone: %s", e.key, exc)
             await self.err("Message was removed by another client")
@@ -508,6 +500,47 @@ class Session:
             chunks.close()
         await self.wire.write(stuffer.finish())
         return True
+
+    def _open_message(self, e: Entry) -> _Opened:
+        """In a thread: open the message's file and read its first two chunks, so a message
+        that fits in one (most do) needs no second trip to a thread to learn that it ended."""
+        assert self.maildir is not None and self.drop is not None
+        reader = self.maildir.open_crlf(
+            self.drop.folder_path, e.key, in_cur=e.in_cur, info=e.info, chunk_size=READ_CHUNK
+        )
+        chunks = _closing_chunks(reader)
+        try:
+            return chunks, next(chunks, b""), next(chunks, b"")
+        except BaseException:
+            chunks.close()
+            raise
+
+    def _prefetch_after(self, n: int) -> None:
+        """Read ahead the message after number `n` (a client taking the whole maildrop asks for it
+        next): the thread opens and reads it while this one is sent, so its RETR waits for
+        no thread. Only one, of at most READ_CHUNK octets, at a time."""
+        self._drop_prefetched()
+        entries = self.entries
+        while n < len(entries) and entries[n].deleted:
+            n += 1
+        if n < len(entries) and entries[n].size <= READ_CHUNK:
+            loop = asyncio.get_running_loop()
+            nxt = entries[n]
+            self._prefetch = (nxt, loop.run_in_executor(None, self._open_message, nxt))
+
+    def _take_prefetched(self, e: Entry) -> asyncio.Future[_Opened] | None:
+        if self._prefetch is not None and self._prefetch[0] is e:
+            future = self._prefetch[1]
+            self._prefetch = None
+            return future
+        self._drop_prefetched()
+        return None
+
+    def _drop_prefetched(self) -> None:
+        """Close the file of a read-ahead that is not wanted (when its thread is done)."""
+        if self._prefetch is not None:
+            self._prefetch[1].add_done_callback(_close_opened)
+            self._prefetch = None
 
     async def cmd_dele(self, cmd: Command) -> None:
         e = self.entry(cmd.args[0])
@@ -548,6 +581,15 @@ def session_end(drop: Maildrop) -> SessionEnd | None:
 
 class _Value(Protocol):
     def __call__(self, e: Entry, /) -> str: ...
+
+
+_Opened = tuple[Generator[bytes, None, None], bytes, bytes]  # chunks, the first two of them
+
+
+def _close_opened(future: asyncio.Future[_Opened]) -> None:
+    if future.cancelled() or future.exception() is not None:
+        return  # nothing open (an error is not news: its RETR never came)
+    future.result()[0].close()
 
 
 def _closing_chunks(reader: object) -> Generator[bytes, None, None]:

@@ -246,6 +246,8 @@ def disk_wire_size(disk: bytes) -> int:
 def to_crlf_form(data: bytes) -> bytes:
     """The CRLF ("wire") form of file bytes: each LF not preceded by CR → CRLF."""
     if b"\r" in data:
+        if data.count(b"\r\n") == data.count(b"\n"):
+            return data  # every LF has its CR already (files delivered in CRLF form): no copy
         # Same result as _BARE_LF.sub(b"\r\n", data): every LF ends up with exactly one CR
         # before it, its own or a new one (the CR of a CRLF is dropped, then put back).
         data = data.replace(b"\r\n", b"\n")
