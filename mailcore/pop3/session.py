@@ -168,6 +168,7 @@ class Session:
         self.maildir: Maildir | None = None
         self.locked = False
         self._prefetch: tuple[Entry, asyncio.Future[_Opened]] | None = None
+        self._last_sent = 0  # number of the last message RETR or TOP sent
 
     # --- output -------------------------------------------------------------------------------
 
@@ -449,12 +450,12 @@ class Session:
         if e is None:
             await self.no_such_message()
             return
-        await self._send_message(e, "top of message follows", lines, 0)
+        await self._send_message(e, "top of message follows", lines, message_number(cmd.args[0]))
 
     async def _send_message(self, e: Entry, text: str, body_lines: int | None, n: int) -> bool:
-        """Send a message (RETR) or its top (TOP), streamed from the Maildir in READ_CHUNK
-        pieces; False when it could not be read. RETR (`n`, its message number) reads the
-        next message ahead."""
+        """Send message number `n` (RETR) or its top (TOP), streamed from the Maildir in
+        READ_CHUNK pieces; False when it could not be read. A client going through the
+        maildrop in order (n is 1 or follows the last one) has the next message read ahead."""
         from mailcore.errors import MessageFileMissingError, StorageError
         from mailcore.store.queries import maildir_for
 
@@ -465,8 +466,9 @@ class Session:
         opening = self._take_prefetched(e)
         if opening is None:
             opening = loop.run_in_executor(None, self._open_message, e)
-        if body_lines is None:
+        if n in (1, self._last_sent + 1):
             self._prefetch_after(n)
+        self._last_sent = n
         try:
             chunks, chunk, ahead = await opening
         except MessageFileMissingError as exc:
