@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
+from mailcore.errors import MailcoreError
+
 log = logging.getLogger("mailroom.pop3")
 
 HEARTBEAT_SECONDS = 30.0  # how often a process holding locks checks its lock connection
@@ -167,7 +169,8 @@ class MaildropLocks:
             # The connection is gone and its locks with it; nothing is left to release.
             log.warning("POP3 maildrop lock of account %s: release failed", account_id)
 
-    def _check(self) -> None:
+    def check(self) -> None:
+        """In the lock thread: a broken lock connection is replaced and its locks re-taken."""
         try:
             self._get_backend().check()
         except Exception:
@@ -175,7 +178,7 @@ class MaildropLocks:
 
     async def acquire(self, account_id: int) -> bool:
         """True when this session may open the maildrop; False: another POP3 session (of
-        this or another process) has it."""
+        this or another process) has it. MailcoreError when the lock cannot be asked for."""
         if account_id in self._held:
             return False
         self._held.add(account_id)
@@ -183,6 +186,9 @@ class MaildropLocks:
         got = False
         try:
             got = await loop.run_in_executor(self._executor, self._take, account_id)
+        except Exception as exc:  # the database or the lock directory is unavailable
+            log.warning("POP3 maildrop lock of account %s not taken: %s", account_id, exc)
+            raise MailcoreError("the maildrop lock is unavailable") from exc
         finally:
             if not got:
                 # Not taken, failed or cancelled: a lock taken meanwhile is given back.
@@ -205,7 +211,7 @@ class MaildropLocks:
         loop = asyncio.get_running_loop()
         while self._held:
             await asyncio.sleep(HEARTBEAT_SECONDS)
-            await loop.run_in_executor(self._executor, self._check)
+            await loop.run_in_executor(self._executor, self.check)
 
     def stop_heartbeat(self) -> None:
         """On the server's loop, as it stops."""
@@ -213,6 +219,10 @@ class MaildropLocks:
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             self._heartbeat = None
+
+    async def check_now(self) -> None:
+        """What the heartbeat does, at once."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self.check)
 
     def close(self) -> None:
         """Give back every lock (from any thread, once the loop is done with them)."""

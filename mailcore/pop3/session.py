@@ -366,7 +366,12 @@ class Session:
                 wait = f"Wait {int(left) + 1} seconds before logging in again"
                 await self.err(wait, "LOGIN-DELAY")
                 return
-        if not await self.registry.lock(account.pk):
+        try:
+            locked = await self.registry.lock(account.pk)
+        except MailcoreError:
+            await self.err("Cannot open the mailbox, try again later", "SYS/TEMP")
+            return
+        if not locked:
             await self.err("Mailbox is locked by another POP3 session", "IN-USE")
             return
         self.locked = True

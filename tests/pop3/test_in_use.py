@@ -6,6 +6,7 @@ are in place when +OK arrives, a dropped session deletes nothing and records not
 
 from __future__ import annotations
 
+import asyncio
 import os
 import poplib
 import signal
@@ -18,9 +19,11 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.hashers import make_password
+from django.db import connection
 
 from mailcore.directory.models import Account
 from mailcore.pop3.actions import do_set_pop3_settings
+from mailcore.pop3.locks import lock_key
 from mailcore.pop3.models import Uidl
 from mailcore.pop3.server import Pop3Server
 from mailcore.store.models import Message
@@ -159,3 +162,45 @@ def test_quit_semantics(alice: Account, connect: Connect, pop3_server: Pop3Serve
     c = connect()
     assert c.stat()[0] == 0
     c.quit()
+
+
+def test_a_broken_lock_connection_is_replaced_and_its_locks_retaken(
+    alice: Account, connect: Connect, pop3_server: Pop3Server
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("advisory locks: PostgreSQL")
+    add(alice, msg("x"))
+    other = start_server()
+    try:
+        held = connect()
+        key = lock_key(alice.pk) & 0xFFFF_FFFF_FFFF_FFFF
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                " AND classid = %s AND objid = %s AND granted",
+                [key >> 32, key & 0xFFFF_FFFF],
+            )
+            assert cursor.fetchall() == [(True,)]
+        # What the heartbeat does every 30 s: a new connection takes the lock again.
+        asyncio.run_coroutine_threadsafe(pop3_server.locks.check_now(), pop3_server.loop).result(15)
+        assert_in_use(other.ports["pop3s"])
+        held.quit()
+        login(other.ports["pop3s"]).quit()
+    finally:
+        other.stop()
+
+
+def test_lock_unavailable_answers_sys_temp(
+    alice: Account, transactional_db: None, tmp_path: Path
+) -> None:
+    if connection.vendor == "postgresql":
+        pytest.skip("lock files: SQLite")
+    add(alice, msg("x"))
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    server = start_server(lock_dir=not_a_dir)
+    try:
+        with pytest.raises(poplib.error_proto, match=r"\[SYS/TEMP\]"):
+            login(server.ports["pop3s"])
+    finally:
+        server.stop()
