@@ -39,3 +39,17 @@ def test_retr_of_a_file_renamed_behind_the_session(alice: Account, connect: Conn
     assert b"Subject: a" in lines and lines[-1] == b"body a"
     c.quit()
     assert Message.objects.filter(folder=inbox(alice)).count() == 1
+
+
+def test_to_crlf_form_keeps_crlf_data_as_it_is() -> None:
+    import re
+
+    from mailcore.store.maildir import to_crlf_form
+
+    def slow(data: bytes) -> bytes:  # the definition: each LF not after a CR gets one
+        return re.sub(rb"(?<!\r)\n", b"\r\n", data)
+
+    crlf = b"A: b\r\n\r\nbody\r\n.\r\n"
+    assert to_crlf_form(crlf) is crlf  # no copy
+    for data in (b"a\r\nb\nc", b"a\r\r\nb\n", b"a\rb\r\n", b"\n\r\n", b"x\r", crlf):
+        assert to_crlf_form(data) == slow(data)
