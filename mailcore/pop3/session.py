@@ -112,14 +112,29 @@ def load_maildrop(account: Account) -> Maildrop:
     else, for a message offered for the first time, Dovecot's %08Xu%08Xv of its UID and the
     INBOX's UIDVALIDITY, stored before any client can see it."""
     from django.db import connection
+    from django.db.models import OuterRef, Subquery
 
-    from mailcore.pop3.actions import do_fix_uidls, get_pop3_settings
-    from mailcore.pop3.models import Uidl
-    from mailcore.store.models import Message, SpecialUse
-    from mailcore.store.queries import get_folder_by_special_use
+    from mailcore.errors import NotFoundError
+    from mailcore.pop3.actions import do_fix_uidls
+    from mailcore.pop3.models import DeletePolicy, Pop3Settings, Uidl
+    from mailcore.store.models import Folder, Message, SpecialUse
 
-    inbox = get_folder_by_special_use(account, SpecialUse.INBOX)
-    policy = get_pop3_settings(account)
+    # The INBOX and the account's policy in one round trip (no row: the defaults).
+    policy = Pop3Settings.objects.filter(account=OuterRef("account"))
+    found = (
+        Folder.objects.filter(account=account, special_use=SpecialUse.INBOX)
+        .annotate(
+            on_delete=Subquery(policy.values("on_delete")[:1]),
+            only_new=Subquery(policy.values("only_new")[:1]),
+        )
+        .values_list("pk", "path", "uidvalidity", "on_delete", "only_new")
+        .first()
+    )
+    if found is None:
+        raise NotFoundError("account has no inbox folder")
+    inbox_id, inbox_path, uidvalidity, on_delete, only_new = found
+    on_delete = on_delete or DeletePolicy.DELETE
+    only_new = bool(only_new)
     # One query with the stored UIDLs (no relation joins the models). Table names are the
     # models' own, the folder a parameter.
     message_table, uidl_table = Message._meta.db_table, Uidl._meta.db_table
@@ -130,25 +145,25 @@ def load_maildrop(account: Account) -> Maildrop:
         " WHERE m.folder_id = %s ORDER BY m.uid"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [inbox.pk])
+        cursor.execute(sql, [inbox_id])
         rows = cursor.fetchall()
     stored = {row[6] for row in rows if row[6] is not None}
     fresh: dict[str, str] = {}
     entries: list[Entry] = []
     for pk, uid, size, key, in_cur, info, uidl, downloaded in rows:
         if uidl is None:
-            uidl = uidl_of(inbox.uidvalidity, uid)
+            uidl = uidl_of(uidvalidity, uid)
             if uidl in stored:  # cannot happen while INBOX UIDs are never reused; never twice
                 uidl = uidl_of_key(key)
             fresh[key] = uidl
-        elif downloaded and policy.only_new:
+        elif downloaded and only_new:
             # "Offer only mail not downloaded before": a keep-copies client is not offered
             # the same mail twice.
             continue
         entries.append(Entry(pk, uid, size, key, bool(in_cur), info, uidl))
     if fresh:
         do_fix_uidls(account, fresh)
-    return Maildrop(inbox.pk, inbox.path, entries, policy.on_delete, policy.only_new)
+    return Maildrop(inbox_id, inbox_path, entries, on_delete, only_new)
 
 
 class Session:
