@@ -92,7 +92,7 @@ def test_in_use_held_by_another_process_until_it_dies(
         "MAIL_HOSTNAME": settings.MAIL_HOSTNAME,
         "TLS_CERT_FILE": str(settings.TLS_CERT_FILE),
         "TLS_KEY_FILE": str(settings.TLS_KEY_FILE),
-        "POP3_LOCK_DIR": str(settings.POP3_LOCK_DIR),
+        "POP3_LOCK_DIR": str(pop3_server.config.lock_dir),
         "POP3_LISTEN": "off",
         "POP3S_LISTEN": f"127.0.0.1:{port}",
     }
