@@ -248,6 +248,8 @@ POP3_MAX_CONNECTIONS_PER_IP = env_int("POP3_MAX_CONNECTIONS_PER_IP", 50)
 POP3_DELETE_ACTION = env_str("POP3_DELETE_ACTION", "trash")
 POP3_EXPIRE = env_str("POP3_EXPIRE", "")  # CAPA EXPIRE (RFC 2449): days or NEVER; "" = none
 POP3_LOGIN_DELAY = env_int("POP3_LOGIN_DELAY", 0)  # seconds between logins; 0 = none
+# SQLite only: flock files of the one-session-per-account lock (PostgreSQL: advisory locks).
+POP3_LOCK_DIR = env_path("POP3_LOCK_DIR", VAR_DIR / "pop3-locks")
 
 SMTP_MAX_MESSAGE_BYTES = env_int("SMTP_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
 SMTP_MAX_RECIPIENTS = env_int("SMTP_MAX_RECIPIENTS", 1000)

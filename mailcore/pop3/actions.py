@@ -6,11 +6,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from mailcore.directory.models import Account
 from mailcore.errors import UserError
-from mailcore.pop3.models import DeletePolicy, Download, Pop3Settings
+from mailcore.pop3.models import DeletePolicy, Pop3Settings, Uidl
 
 
 class DeleteAction(enum.StrEnum):
@@ -46,21 +46,31 @@ def do_set_pop3_settings(
 @dataclass(frozen=True, slots=True)
 class SessionEnd:
     folder_id: int
-    uidvalidity: int
+    on_delete: str  # the account's DeletePolicy when the session began
     deleted: list[int]  # Message pks the client deleted
-    taken: list[int]  # UIDs the client retrieved or deleted (downloaded)
+    downloaded: list[str]  # Maildir keys to mark downloaded ("offer only new" is on)
 
 
 def do_end_session(account: Account, end: SessionEnd, action: DeleteAction) -> int:
-    """UPDATE state (RFC 1939 §6): apply the account's policy to the messages the client
-    deleted that are still in INBOX (one moved or expunged meanwhile by another client is
-    left alone), and note what was downloaded. Returns how many messages were acted on."""
+    """UPDATE state (RFC 1939 §6): note what was downloaded, when "offer only mail not
+    downloaded before" needs it, then apply the policy to the messages the client deleted
+    that are still in INBOX (one moved or expunged meanwhile by another client is left
+    alone). Returns how many messages were acted on.
+
+    The downloads are one UPDATE committed asynchronously on PostgreSQL (it does not wait
+    for the WAL flush): a database crash may forget the last fraction of a second of them,
+    which offers those messages once more, never loses one. Deletions go through the store's
+    actions and are durable before this returns."""
     from mailcore.store import actions
     from mailcore.store.models import Message
 
-    policy = get_pop3_settings(account)
-    _note_downloads(account, end)
-    if not end.deleted or policy.on_delete == DeletePolicy.KEEP:
+    if end.downloaded:
+        with transaction.atomic():
+            async_commit()
+            Uidl.objects.filter(
+                account=account, maildir_key__in=end.downloaded, downloaded=False
+            ).update(downloaded=True)
+    if not end.deleted or end.on_delete == DeletePolicy.KEEP:
         return 0
     messages = list(
         Message.objects.select_related("folder").filter(
@@ -69,7 +79,7 @@ def do_end_session(account: Account, end: SessionEnd, action: DeleteAction) -> i
     )
     if not messages:
         return 0
-    if policy.on_delete == DeletePolicy.READ:
+    if end.on_delete == DeletePolicy.READ:
         actions.do_set_flags(acting_account=account, messages=messages, add=["seen"])
     elif action is DeleteAction.EXPUNGE:
         actions.do_expunge(acting_account=account, messages=messages)
@@ -78,26 +88,31 @@ def do_end_session(account: Account, end: SessionEnd, action: DeleteAction) -> i
     return len(messages)
 
 
-def _note_downloads(account: Account, end: SessionEnd) -> None:
+def do_fix_uidls(account: Account, fresh: dict[str, str]) -> None:
+    """Store the UIDLs (Maildir key → value) of messages offered for the first time, and
+    forget those of messages gone from the account (expunged by any client; a message that
+    only left INBOX keeps its row, to have it again when it comes back).
+
+    Committed asynchronously on PostgreSQL: a row a database crash forgets is computed
+    again from the same INBOX UID at the next login, so the value only changes if the
+    message also moved out and back meanwhile (then it is offered once more)."""
+    from django.db.models import Exists, OuterRef
+
     from mailcore.store.models import Message
 
     with transaction.atomic():
-        if end.taken:
-            Download.objects.bulk_create(
-                [Download(account=account, uidvalidity=end.uidvalidity, uid=u) for u in end.taken],
-                ignore_conflicts=True,
-            )
-        # Forget what left INBOX (bounded table; a message moved back gets a new UID anyway).
-        in_inbox = Message.objects.filter(folder_id=end.folder_id).values("uid")
-        stale = Download.objects.filter(account=account).exclude(
-            uidvalidity=end.uidvalidity, uid__in=in_inbox
+        async_commit()
+        Uidl.objects.bulk_create(
+            [Uidl(account=account, maildir_key=k, uidl=v) for k, v in fresh.items()],
+            batch_size=1000,
+            ignore_conflicts=True,
         )
-        stale.delete()
+        alive = Message.objects.filter(account=account, maildir_key=OuterRef("maildir_key"))
+        Uidl.objects.filter(account=account).exclude(Exists(alive)).delete()
 
 
-def downloaded_uids(account: Account, uidvalidity: int) -> set[int]:
-    return set(
-        Download.objects.filter(account=account, uidvalidity=uidvalidity).values_list(
-            "uid", flat=True
-        )
-    )
+def async_commit() -> None:
+    """PostgreSQL, in the outermost transaction: its commit does not wait for the WAL flush."""
+    if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")

@@ -4,6 +4,7 @@ parser and the dot-stuffing of multi-line responses. Pure: no Django, no store, 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 MAX_COMMAND_LINE = 255  # RFC 2449 §4: octets of a command line, CRLF included
@@ -143,6 +144,12 @@ def uidl_of(uidvalidity: int, uid: int) -> str:
     return f"{uid:08X}{uidvalidity:08X}"
 
 
+def uidl_of_key(key: str) -> str:
+    """A UIDL from a message's Maildir base name (unique in the account), for a message whose
+    UID form is taken: 'K' and 32 hex digits of its SHA-256, never of the UID form's shape."""
+    return "K" + hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32].upper()
+
+
 class DotStuffer:
     """Streams the CRLF form of a message as a multi-line response body (RFC 1939 §3): a '.'
     at the start of a line is doubled. With `body_lines` (TOP) it stops after the header,
@@ -157,6 +164,19 @@ class DotStuffer:
         self.done = False
 
     def feed(self, chunk: bytes) -> bytes:
+        if self.left is None:
+            # A whole message (RETR): every line start is after a LF, so one C-speed replace
+            # stuffs the chunk, whatever its size, instead of a Python step per line.
+            if not chunk:
+                return b""
+            out = chunk.replace(b"\n.", b"\n..")
+            if self.bol and chunk[:1] == b".":
+                out = b"." + out
+            self.bol = chunk[-1:] == b"\n"
+            return out
+        return self._feed_lines(chunk)
+
+    def _feed_lines(self, chunk: bytes) -> bytes:
         out: list[bytes] = []
         pos = 0
         end = len(chunk)

@@ -9,10 +9,12 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from mailcore.config import Listen
 from mailcore.listeners import OFF, ListenerConfig, ListenerServer, StreamConnection
 from mailcore.pop3.actions import DeleteAction
+from mailcore.pop3.locks import MaildropLocks
 from mailcore.pop3.protocol import MAX_AUTH_LINE, LineReader, TooLong
 from mailcore.pop3.session import Quit, Session, SessionConfig
 
@@ -25,9 +27,11 @@ READ_PAUSE_BYTES = 64 * 1024  # stop reading while this much input waits to be p
 class Pop3Config(ListenerConfig):
     """Everything one POP3 process needs; passed in, never read from globals: the sessions'
     timeouts, delete action and LOGIN-DELAY, `pop3` (110-style, STLS) and `pop3s` (995-style,
-    implicit TLS); the TLS context, caps and write limits are ListenerConfig's."""
+    implicit TLS), where the maildrop locks live on SQLite; the TLS context, caps and write
+    limits are ListenerConfig's."""
 
     session: SessionConfig
+    lock_dir: Path  # maildrop lock files when the database is SQLite (mailcore.pop3.locks)
     pop3: Listen = OFF
     pop3s: Listen = OFF
 
@@ -43,6 +47,11 @@ class Connection(StreamConnection["Pop3Server"]):
         super().__init__(server, implicit_tls=implicit_tls)
         self.reader = LineReader(MAX_AUTH_LINE)
         self.session: Session | None = None
+        self._idled = False
+
+    def _idle(self) -> None:
+        self._idled = True
+        self.data_event.set()
 
     def _open(self) -> None:
         self.session = Session(self.server.config.session, self, self.server)
@@ -78,9 +87,13 @@ class Connection(StreamConnection["Pop3Server"]):
             if line is None:
                 self._resume()
                 self.data_event.clear()
+                # A timer, not asyncio.wait_for: that makes a task for every command line.
+                timer = asyncio.get_running_loop().call_later(session.timeout, self._idle)
                 try:
-                    await asyncio.wait_for(self.data_event.wait(), session.timeout)
-                except TimeoutError:
+                    await self.data_event.wait()
+                finally:
+                    timer.cancel()
+                if self._idled:
                     await self.write(b"-ERR Autologout: idle for too long\r\n")
                     break
                 continue
@@ -100,21 +113,26 @@ class Pop3Server(ListenerServer[Pop3Config]):
 
     def __init__(self, config: Pop3Config) -> None:
         super().__init__(config, handshake_timeout=config.session.preauth_timeout)
-        self._locked: set[int] = set()
+        self.locks = MaildropLocks(config.lock_dir)
         self._last_login: dict[int, float] = {}
+
+    async def _close(self) -> None:
+        self.locks.stop_heartbeat()
+        await super()._close()
+
+    def stop(self) -> None:
+        super().stop()
+        self.locks.close()
 
     # --- the per-account Registry -----------------------------------------------------------
 
-    def lock(self, account_id: int) -> bool:
-        """One POP3 session per maildrop (RFC 1939 §8, Dovecot's POP3 lock); IMAP and the
-        webmail are not locked out."""
-        if account_id in self._locked:
-            return False
-        self._locked.add(account_id)
-        return True
+    async def lock(self, account_id: int) -> bool:
+        """One POP3 session per maildrop across every POP3 process (RFC 1939 §8, Dovecot's
+        POP3 lock); IMAP and the webmail are not locked out."""
+        return await self.locks.acquire(account_id)
 
     def unlock(self, account_id: int) -> None:
-        self._locked.discard(account_id)
+        self.locks.release(account_id)
 
     def login_delay_left(self, account_id: int, delay: int) -> float:
         last = self._last_login.get(account_id)
@@ -155,6 +173,7 @@ def config_from_settings() -> Pop3Config:
             expire=settings.POP3_EXPIRE,
             login_delay=settings.POP3_LOGIN_DELAY,
         ),
+        lock_dir=settings.POP3_LOCK_DIR,
         pop3=settings.POP3_LISTEN,
         pop3s=settings.POP3S_LISTEN,
         tls_context=tls,

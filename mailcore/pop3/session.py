@@ -21,6 +21,7 @@ from mailcore import asyncdb
 from mailcore.directory.models import Account
 from mailcore.errors import MailcoreError
 from mailcore.pop3.actions import DeleteAction, SessionEnd, do_end_session
+from mailcore.pop3.models import DeletePolicy
 from mailcore.pop3.protocol import (
     Command,
     DotStuffer,
@@ -30,6 +31,7 @@ from mailcore.pop3.protocol import (
     message_number,
     parse_command,
     uidl_of,
+    uidl_of_key,
 )
 from mailcore.store.maildir import Maildir
 
@@ -66,7 +68,7 @@ class Wire(Protocol):
 class Registry(Protocol):
     """The server's per-account state: the maildrop lock and the last login times."""
 
-    def lock(self, account_id: int) -> bool: ...
+    async def lock(self, account_id: int) -> bool: ...
     def unlock(self, account_id: int) -> None: ...
     def login_delay_left(self, account_id: int, delay: int) -> float: ...
     def note_login(self, account_id: int) -> None: ...
@@ -91,6 +93,7 @@ class Entry:
     key: str
     in_cur: bool
     info: str
+    uidl: str
     deleted: bool = False
     retrieved: bool = False
 
@@ -99,28 +102,68 @@ class Entry:
 class Maildrop:
     folder_id: int
     folder_path: str
-    uidvalidity: int
     entries: list[Entry]
+    on_delete: str  # the account's DeletePolicy at login
+    only_new: bool
 
 
 def load_maildrop(account: Account) -> Maildrop:
-    from mailcore.pop3.actions import downloaded_uids, get_pop3_settings
-    from mailcore.store.models import Message, SpecialUse
-    from mailcore.store.queries import get_folder_by_special_use
+    """The account's INBOX with each message's UIDL: the stored one (mailcore.pop3.models.Uidl),
+    else, for a message offered for the first time, Dovecot's %08Xu%08Xv of its UID and the
+    INBOX's UIDVALIDITY, stored before any client can see it."""
+    from django.db import connection
+    from django.db.models import OuterRef, Subquery
 
-    inbox = get_folder_by_special_use(account, SpecialUse.INBOX)
-    rows = (
-        Message.objects.filter(folder=inbox)
-        .order_by("uid")
-        .values_list("pk", "uid", "size", "maildir_key", "in_cur", "info")
+    from mailcore.errors import NotFoundError
+    from mailcore.pop3.actions import do_fix_uidls
+    from mailcore.pop3.models import DeletePolicy, Pop3Settings, Uidl
+    from mailcore.store.models import Folder, Message, SpecialUse
+
+    # The INBOX and the account's policy in one round trip (no row: the defaults).
+    policy = Pop3Settings.objects.filter(account=OuterRef("account"))
+    found = (
+        Folder.objects.filter(account=account, special_use=SpecialUse.INBOX)
+        .annotate(
+            on_delete=Subquery(policy.values("on_delete")[:1]),
+            only_new=Subquery(policy.values("only_new")[:1]),
+        )
+        .values_list("pk", "path", "uidvalidity", "on_delete", "only_new")
+        .first()
     )
-    entries = [Entry(*row) for row in rows]
-    if get_pop3_settings(account).only_new:
-        # "Offer only mail not downloaded before": a keep-copies client is not offered the
-        # same mail twice.
-        seen = downloaded_uids(account, inbox.uidvalidity)
-        entries = [e for e in entries if e.uid not in seen]
-    return Maildrop(inbox.pk, inbox.path, inbox.uidvalidity, entries)
+    if found is None:
+        raise NotFoundError("account has no inbox folder")
+    inbox_id, inbox_path, uidvalidity, on_delete, only_new = found
+    on_delete = on_delete or DeletePolicy.DELETE
+    only_new = bool(only_new)
+    # One query with the stored UIDLs (no relation joins the models). Table names are the
+    # models' own, the folder a parameter.
+    message_table, uidl_table = Message._meta.db_table, Uidl._meta.db_table
+    sql = (
+        "SELECT m.id, m.uid, m.size, m.maildir_key, m.in_cur, m.info, u.uidl, u.downloaded"  # noqa: S608
+        f" FROM {message_table} m LEFT JOIN {uidl_table} u"
+        " ON u.account_id = m.account_id AND u.maildir_key = m.maildir_key"
+        " WHERE m.folder_id = %s ORDER BY m.uid"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [inbox_id])
+        rows = cursor.fetchall()
+    stored = {row[6] for row in rows if row[6] is not None}
+    fresh: dict[str, str] = {}
+    entries: list[Entry] = []
+    for pk, uid, size, key, in_cur, info, uidl, downloaded in rows:
+        if uidl is None:
+            uidl = uidl_of(uidvalidity, uid)
+            if uidl in stored:  # cannot happen while INBOX UIDs are never reused; never twice
+                uidl = uidl_of_key(key)
+            fresh[key] = uidl
+        elif downloaded and only_new:
+            # "Offer only mail not downloaded before": a keep-copies client is not offered
+            # the same mail twice.
+            continue
+        entries.append(Entry(pk, uid, size, key, bool(in_cur), info, uidl))
+    if fresh:
+        do_fix_uidls(account, fresh)
+    return Maildrop(inbox_id, inbox_path, entries, on_delete, only_new)
 
 
 class Session:
@@ -139,6 +182,8 @@ class Session:
         self.drop: Maildrop | None = None
         self.maildir: Maildir | None = None
         self.locked = False
+        self._prefetch: tuple[Entry, asyncio.Future[_Opened]] | None = None
+        self._last_sent = 0  # number of the last message RETR or TOP sent
 
     # --- output -------------------------------------------------------------------------------
 
@@ -234,12 +279,10 @@ class Session:
     async def cmd_quit(self, cmd: Command) -> None:
         if self.state is State.TRANSACTION and self.account is not None and self.drop:
             drop = self.drop
-            end = SessionEnd(
-                folder_id=drop.folder_id,
-                uidvalidity=drop.uidvalidity,
-                deleted=[e.pk for e in drop.entries if e.deleted],
-                taken=[e.uid for e in drop.entries if e.deleted or e.retrieved],
-            )
+            end = session_end(drop)
+            if end is None:
+                await self.ok(f"{self.config.hostname} POP3 signing off")
+                raise Quit
             try:
                 await asyncdb.run_db(do_end_session, self.account, end, self.config.delete_action)
             except MailcoreError as exc:
@@ -338,7 +381,12 @@ class Session:
                 wait = f"Wait {int(left) + 1} seconds before logging in again"
                 await self.err(wait, "LOGIN-DELAY")
                 return
-        if not self.registry.lock(account.pk):
+        try:
+            locked = await self.registry.lock(account.pk)
+        except MailcoreError:
+            await self.err("Cannot open the mailbox, try again later", "SYS/TEMP")
+            return
+        if not locked:
             await self.err("Mailbox is locked by another POP3 session", "IN-USE")
             return
         self.locked = True
@@ -357,6 +405,7 @@ class Session:
         await self.ok(f"Logged in, {len(drop.entries)} messages")
 
     def close(self) -> None:
+        self._drop_prefetched()
         if self.locked and self.account is not None:
             self.registry.unlock(self.account.pk)
         self.locked = False
@@ -386,9 +435,7 @@ class Session:
         await self._listing(cmd, lambda e: str(e.size), "scan listing")
 
     async def cmd_uidl(self, cmd: Command) -> None:
-        assert self.drop is not None
-        validity = self.drop.uidvalidity
-        await self._listing(cmd, lambda e: uidl_of(validity, e.uid), "unique-id listing")
+        await self._listing(cmd, lambda e: e.uidl, "unique-id listing")
 
     async def _listing(self, cmd: Command, value: _Value, what: str) -> None:
         if cmd.args:
@@ -414,7 +461,7 @@ class Session:
         if e is None:
             await self.no_such_message()
             return
-        if await self._send_message(e, f"{e.size} octets", None):
+        if await self._send_message(e, f"{e.size} octets", None, message_number(cmd.args[0])):
             e.retrieved = True
 
     async def cmd_top(self, cmd: Command) -> None:
@@ -423,36 +470,37 @@ class Session:
         if e is None:
             await self.no_such_message()
             return
-        await self._send_message(e, "top of message follows", lines)
+        await self._send_message(e, "top of message follows", lines, message_number(cmd.args[0]))
 
-    async def _send_message(self, e: Entry, text: str, body_lines: int | None) -> bool:
-        """Send a message (RETR) or its top (TOP), streamed from the Maildir in READ_CHUNK
-        pieces; False when it could not be read."""
+    async def _send_message(self, e: Entry, text: str, body_lines: int | None, n: int) -> bool:
+        """Send message number `n` (RETR) or its top (TOP), streamed from the Maildir in
+        READ_CHUNK pieces; False when it could not be read. A client going through the
+        maildrop in order (n is 1 or follows the last one) has the next message read ahead."""
         from mailcore.errors import MessageFileMissingError, StorageError
         from mailcore.store.queries import maildir_for
 
-        assert self.account is not None and self.drop is not None
-        account, path = self.account, self.drop.folder_path
         loop = asyncio.get_running_loop()
         if self.maildir is None:
-            self.maildir = await loop.run_in_executor(None, maildir_for, account)
-        maildir = self.maildir
-
-        def open_first() -> tuple[Generator[bytes, None, None], bytes]:
-            # One trip to a thread opens the file and reads its first chunk (most messages
-            # fit in it).
-            reader = maildir.open_crlf(
-                path, e.key, in_cur=e.in_cur, info=e.info, chunk_size=READ_CHUNK
+            assert self.account is not None
+            self.maildir = await loop.run_in_executor(None, maildir_for, self.account)
+        opening = self._take_prefetched(e)
+        cached = None
+        if opening is None and e.size <= READ_CHUNK and self.drop is not None:
+            # Small and in the page cache (most are): read here, no trip to a thread.
+            cached = self.maildir.read_crlf_cached(
+                self.drop.folder_path, e.key, in_cur=e.in_cur, info=e.info, limit=READ_CHUNK
             )
-            chunks = _closing_chunks(reader)
-            try:
-                return chunks, next(chunks, b"")
-            except BaseException:
-                chunks.close()
-                raise
-
+        if opening is None and cached is None:
+            opening = loop.run_in_executor(None, self._open_message, e)
+        if n in (1, self._last_sent + 1):
+            self._prefetch_after(n)
+        self._last_sent = n
         try:
-            chunks, chunk = await loop.run_in_executor(None, open_first)
+            if cached is not None:
+                chunks, chunk, ahead = _no_more(), cached, b""
+            else:
+                assert opening is not None
+                chunks, chunk, ahead = await opening
         except MessageFileMissingError as exc:
             log.info("POP3 message %s gone: %s", e.key, exc)
             await self.err("Message was removed by another client")
@@ -462,12 +510,18 @@ class Session:
             await self.err("Cannot read the message, try again later", "SYS/TEMP")
             return False
         stuffer = DotStuffer(body_lines)
+        ended = not ahead  # the file ended within the first chunk
         try:
             await self.ok(text)
             while chunk and not stuffer.done:
                 out = stuffer.feed(chunk)
                 if out:
                     await self.wire.write(out)
+                if ahead:
+                    chunk, ahead = ahead, b""
+                    continue
+                if ended:
+                    break
                 try:
                     chunk = await loop.run_in_executor(None, next, chunks, b"")
                 except OSError as exc:
@@ -478,6 +532,47 @@ class Session:
             chunks.close()
         await self.wire.write(stuffer.finish())
         return True
+
+    def _open_message(self, e: Entry) -> _Opened:
+        """In a thread: open the message's file and read its first two chunks, so a message
+        that fits in one (most do) needs no second trip to a thread to learn that it ended."""
+        assert self.maildir is not None and self.drop is not None
+        reader = self.maildir.open_crlf(
+            self.drop.folder_path, e.key, in_cur=e.in_cur, info=e.info, chunk_size=READ_CHUNK
+        )
+        chunks = _closing_chunks(reader)
+        try:
+            return chunks, next(chunks, b""), next(chunks, b"")
+        except BaseException:
+            chunks.close()
+            raise
+
+    def _prefetch_after(self, n: int) -> None:
+        """Read ahead the message after number `n` (a client taking the whole maildrop asks for it
+        next): the thread opens and reads it while this one is sent, so its RETR waits for
+        no thread. Only one, of at most READ_CHUNK octets, at a time."""
+        self._drop_prefetched()
+        entries = self.entries
+        while n < len(entries) and entries[n].deleted:
+            n += 1
+        if n < len(entries) and entries[n].size <= READ_CHUNK:
+            loop = asyncio.get_running_loop()
+            nxt = entries[n]
+            self._prefetch = (nxt, loop.run_in_executor(None, self._open_message, nxt))
+
+    def _take_prefetched(self, e: Entry) -> asyncio.Future[_Opened] | None:
+        if self._prefetch is not None and self._prefetch[0] is e:
+            future = self._prefetch[1]
+            self._prefetch = None
+            return future
+        self._drop_prefetched()
+        return None
+
+    def _drop_prefetched(self) -> None:
+        """Close the file of a read-ahead that is not wanted (when its thread is done)."""
+        if self._prefetch is not None:
+            self._prefetch[1].add_done_callback(_close_opened)
+            self._prefetch = None
 
     async def cmd_dele(self, cmd: Command) -> None:
         e = self.entry(cmd.args[0])
@@ -497,8 +592,41 @@ class Session:
         await self.ok(f"{len(self.entries)} messages")
 
 
+def session_end(drop: Maildrop) -> SessionEnd | None:
+    """What QUIT has to write, None when nothing: the deletions unless the policy keeps mail,
+    and, only when the account is offered only mail not downloaded before, what was taken
+    and stays (retrieved, or deleted and kept)."""
+    deleted = [e.pk for e in drop.entries if e.deleted]
+    kept = drop.on_delete != DeletePolicy.DELETE
+    downloaded = (
+        [e.key for e in drop.entries if e.retrieved and (kept or not e.deleted)]
+        + [e.key for e in drop.entries if e.deleted and not e.retrieved and kept]
+        if drop.only_new
+        else []
+    )
+    if drop.on_delete == DeletePolicy.KEEP:
+        deleted = []
+    if not deleted and not downloaded:
+        return None
+    return SessionEnd(drop.folder_id, drop.on_delete, deleted, downloaded)
+
+
 class _Value(Protocol):
     def __call__(self, e: Entry, /) -> str: ...
+
+
+_Opened = tuple[Generator[bytes, None, None], bytes, bytes]  # chunks, the first two of them
+
+
+def _no_more() -> Generator[bytes, None, None]:
+    """The rest of a message read whole: nothing."""
+    yield from ()
+
+
+def _close_opened(future: asyncio.Future[_Opened]) -> None:
+    if future.cancelled() or future.exception() is not None:
+        return  # nothing open (an error is not news: its RETR never came)
+    future.result()[0].close()
 
 
 def _closing_chunks(reader: object) -> Generator[bytes, None, None]:

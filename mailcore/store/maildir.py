@@ -246,6 +246,8 @@ def disk_wire_size(disk: bytes) -> int:
 def to_crlf_form(data: bytes) -> bytes:
     """The CRLF ("wire") form of file bytes: each LF not preceded by CR → CRLF."""
     if b"\r" in data:
+        if data.count(b"\r\n") == data.count(b"\n"):
+            return data  # every LF has its CR already (files delivered in CRLF form): no copy
         # Same result as _BARE_LF.sub(b"\r\n", data): every LF ends up with exactly one CR
         # before it, its own or a new one (the CR of a CRLF is dropped, then put back).
         data = data.replace(b"\r\n", b"\n")
@@ -387,6 +389,22 @@ class _StemIndex:
         if many:
             return next((n for n in many if split_filename(n)[1] == info), many[0])
         return names.get(stem)
+
+    def hint(self, directory: Path, stem: str, info: str = "") -> Path | None:
+        """find() without a rescan: the name a scan noted, if it still holds and the file
+        exists; None otherwise (then find() or locate())."""
+        try:
+            mtime = os.stat(directory).st_mtime_ns
+        except OSError:
+            return None
+        with self._lock:
+            cached = self._dirs.get(str(directory))
+            if cached is None:
+                return None
+            name = self._pick(cached[1], cached[2], stem, info)
+        if name is None or (cached[0] != mtime and split_filename(name)[1] != info):
+            return None
+        return directory / name if os.path.lexists(directory / name) else None
 
     def find(self, directory: Path, stem: str, info: str = "") -> Path | None:
         try:
@@ -655,6 +673,50 @@ class Maildir:
             return to_crlf_form(p.read_bytes())
 
         return self._on_file(path, key, in_cur, info, read_crlf, "read message")
+
+    def read_crlf_cached(
+        self, path: str, key: str, *, in_cur: bool = False, info: str = "", limit: int
+    ) -> bytes | None:
+        """The message's whole CRLF form, only when its file is found without a directory
+        scan (the name the row gives, or the stem index's note of its LF-layout name), has at
+        most `limit` bytes and is all in the page cache: read with RWF_NOWAIT, so this never
+        waits for the disk and an event loop may call it. None in every other case (a file
+        renamed behind the index, a missing one, a larger one, a page-cache miss, no
+        RWF_NOWAIT here): then read it with open_crlf in a thread, which looks further."""
+        nowait = getattr(os, "RWF_NOWAIT", None)
+        if nowait is None:
+            return None
+        _check_key(key)
+        d = self.folder_dir(path)
+        p = d / "cur" / f"{key}{_INFO_SEP}{info}" if in_cur else d / "new" / key
+        try:
+            fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            # An LF-layout name (S= and W= added to the key): the stem index's note of it,
+            # if it has one (no directory scan here).
+            sub = "cur" if in_cur else "new"
+            hinted = _STEMS.hint(d / sub, key_stem(key), info if in_cur else "")
+            if hinted is None:
+                return None
+            try:
+                fd = os.open(hinted, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return None
+        try:
+            size = os.fstat(fd).st_size
+            if size > limit:
+                return None
+            buf = bytearray(size + 1)  # one more: a file that grew is not read as complete
+            try:
+                n = os.preadv(fd, [buf], 0, nowait)
+            except OSError:  # EAGAIN (not cached), EOPNOTSUPP (file system without it)
+                return None
+            if n != size:
+                return None
+        finally:
+            os.close(fd)
+        del buf[n:]
+        return to_crlf_form(bytes(buf))
 
     def open_crlf(
         self,

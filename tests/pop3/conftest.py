@@ -5,8 +5,11 @@ session in a background thread; tests drive it with poplib. The database is tran
 from __future__ import annotations
 
 import contextlib
+import os
 import poplib
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +23,12 @@ from tests.listening import on_free_ports, tls_context
 PASSWORD = "correct horse 1"
 
 
+# SQLite: the maildrop lock files of the test servers, apart from a `make run` of this tree.
+LOCK_DIR = Path(tempfile.gettempdir()) / f"mailroom-test-pop3-locks-{os.getpid()}"
+
+
 def start_server(**overrides: object) -> Pop3Server:
+    overrides.setdefault("lock_dir", LOCK_DIR)
     config: Pop3Config = on_free_ports(config_from_settings(), ("pop3", "pop3s"), **overrides)
     server = Pop3Server(config)
     server.start()

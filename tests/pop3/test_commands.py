@@ -197,3 +197,21 @@ def test_update_failure_answers_sys_temp_and_loses_nothing(
     with pytest.raises(poplib.error_proto, match=r"\[SYS/TEMP\]"):
         c.quit()
     assert Message.objects.filter(folder=inbox(alice)).count() == 1
+
+
+def test_read_ahead_serves_each_message_whatever_the_order(
+    alice: Account, connect: Connect
+) -> None:
+    """RETR n reads n+1 ahead: in order, out of order, after a DELE and between TOPs, each
+    RETR still answers its own message, exactly."""
+    for i in range(6):
+        add(alice, msg(f"s{i}", f"body {i}\n" + ("x" * 70 + "\n") * (i * 10) + ".dot line\n"))
+    c = connect()
+    c.dele(3)
+    for n in (1, 2, 4, 6, 5, 1):
+        lines = c.retr(n)[1]
+        assert f"Subject: s{n - 1}".encode() in lines
+        assert len(lines) == 6 + (n - 1) * 10 and lines[-1] == b".dot line"
+    assert c.top(2, 0)[1][2] == b"Subject: s1"
+    assert f"Subject: s{3}".encode() in c.retr(4)[1]
+    c.quit()
