@@ -208,13 +208,25 @@ def _opened(target: Target, policy: Policy) -> Iterator[socket.socket]:
             raise
 
 
+def _close_file(client: object) -> None:
+    """The reader a client made over its socket (a greeting that never came): the socket
+    itself closes only once this is closed too."""
+    file = getattr(client, "file", None)
+    if file is not None:
+        file.close()
+
+
 # --- POP3 (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS) ----------------------------------------------
 
 
 class _Pop3(poplib.POP3):
     def __init__(self, host: str, port: int, sock: socket.socket) -> None:
         self._given = sock
-        super().__init__(host, port)
+        try:
+            super().__init__(host, port)
+        except BaseException:
+            _close_file(self)
+            raise
 
     def _create_socket(self, timeout: object) -> socket.socket:
         return self._given
@@ -335,7 +347,11 @@ class _Imap(imaplib.IMAP4):
     def __init__(self, host: str, port: int, sock: socket.socket, max_literal: int) -> None:
         self._given = sock
         self._max_literal = max_literal
-        super().__init__(host, port)
+        try:
+            super().__init__(host, port)
+        except BaseException:
+            _close_file(self)
+            raise
 
     def _create_socket(self, timeout: object) -> socket.socket:
         return self._given

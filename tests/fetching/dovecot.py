@@ -54,7 +54,7 @@ class Dovecot:
         (work / "dovecot.conf").write_text(
             f"""# tests/fetching/dovecot.py: the remote server of the fetching tests
 protocols = imap pop3
-listen = 127.0.0.1
+listen = 127.0.0.1, 127.0.0.2
 base_dir = {work}/run
 state_dir = {work}/state
 instance_name = mailroom-fetch-test-{os.getpid()}
