@@ -174,7 +174,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "webmail.api.errors.exception_handler",
     # Counted by webmail.api.throttles in Redis or the database, shared by every web process.
-    "DEFAULT_THROTTLE_RATES": {"login": env_str("API_LOGIN_RATE", "20/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env_str("API_LOGIN_RATE", "20/min"),
+        # Adding, changing or running an external account (a connection to another server).
+        "fetch": env_str("FETCH_API_RATE", "60/hour"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Mailroom API",

@@ -28,7 +28,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from mailcore.directory.models import Account
-from mailcore.errors import ConflictError, FetchError, MailcoreError, UserError
+from mailcore.errors import ConflictError, FetchError, MailcoreError, NotFoundError, UserError
 from mailcore.faults import fault_point
 from mailcore.fetching import remote, secrets
 from mailcore.fetching.models import ExternalAccount, FetchedId, Protocol, Security
@@ -239,7 +239,7 @@ def do_update_external_account(
     first; pointing it at another mailbox (protocol, host or user) forgets what was taken
     from the old one."""
     if external.account_id != acting_account.pk:
-        raise FetchError("not_found", "no such external account")
+        raise NotFoundError("external account not found")
     folder = _folder(acting_account, data.folder_id)
     host = normal_host(data.host)
     new = {
@@ -285,14 +285,14 @@ def do_update_external_account(
 def do_delete_external_account(*, acting_account: Account, external: ExternalAccount) -> None:
     """Forget the account (what was fetched stays in the mailbox)."""
     if external.account_id != acting_account.pk:
-        raise FetchError("not_found", "no such external account")
+        raise NotFoundError("external account not found")
     external.delete()
 
 
 def do_request_fetch(*, acting_account: Account, external: ExternalAccount) -> ExternalAccount:
     """ "Fetch now": queue a run (a run already going is not doubled: the lease)."""
     if external.account_id != acting_account.pk:
-        raise FetchError("not_found", "no such external account")
+        raise NotFoundError("external account not found")
     if not external.enabled:
         raise UserError("This account is switched off; switch it on to fetch.")
     _mark_dispatched([external.pk])

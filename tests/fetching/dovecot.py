@@ -77,6 +77,13 @@ userdb {{
   driver = static
   args = uid={self.uid} gid={self.gid} home={work}/mail/%n
 }}
+# No anvil auth penalty (Dovecot's documented switch): after a wrong password it would slow
+# every next login from 127.0.0.1 for seconds, and wrong passwords are part of the tests.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 service imap-login {{
   inet_listener imap {{
     port = {self.ports["imap"]}
