@@ -183,6 +183,18 @@ def _translated(target: Target) -> Iterator[None]:
         raise FetchError("network", f"{target.host} closed the connection.") from exc
 
 
+def _login_reason(text: str) -> str:
+    """A refused login by its response code: the mailbox is busy (POP3 [IN-USE], RFC 2449),
+    the server has a passing problem (POP3 [SYS/TEMP] RFC 3206, IMAP [UNAVAILABLE] RFC 5530),
+    or the user name or password is wrong (anything else)."""
+    upper = text.upper()
+    if "[IN-USE]" in upper:
+        return "in_use"
+    if "[SYS/TEMP]" in upper or "[UNAVAILABLE]" in upper:
+        return "unavailable"
+    return "login"
+
+
 def _no_plaintext(target: Target, policy: Policy) -> None:
     if target.security == PLAIN and not policy.allow_plaintext:
         raise FetchError(
@@ -272,8 +284,9 @@ class Pop3Session:
             self.pop.pass_(target.password)
         except poplib.error_proto as exc:
             text = _server_text(exc)
-            reason = "in_use" if "[IN-USE]" in text.upper() else "login"
-            raise FetchError(reason, f"{target.host} refused the login: {text}") from exc
+            raise FetchError(
+                _login_reason(text), f"{target.host} refused the login: {text}"
+            ) from exc
 
     def listing(self) -> list[RemoteMessage]:
         with _translated(self.target):
@@ -398,8 +411,9 @@ class ImapSession:
         try:
             imap.login(target.username, target.password)
         except imaplib.IMAP4.error as exc:
+            text = _server_text(exc)
             raise FetchError(
-                "login", f"{target.host} refused the login: {_server_text(exc)}"
+                _login_reason(text), f"{target.host} refused the login: {text}"
             ) from exc
         typ, data = imap.select("INBOX", readonly=not writable)
         if typ != "OK":

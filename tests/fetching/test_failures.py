@@ -260,3 +260,17 @@ def test_resolve_checks_every_address() -> None:
     with pytest.raises(FetchError):
         remote.resolve("localhost", 110, allow_private=False)
     assert remote.resolve("127.0.0.1", 110, allow_private=True)
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        ("-ERR [AUTH] Authentication failed.", "login"),
+        ("-ERR [IN-USE] Mailbox is locked by another POP3 session", "in_use"),
+        ("-ERR [SYS/TEMP] Temporary authentication failure.", "unavailable"),
+        ("[UNAVAILABLE] Temporary authentication failure.", "unavailable"),
+        ("[AUTHENTICATIONFAILED] Authentication failed.", "login"),
+    ],
+)
+def test_login_refusals_by_response_code(reply: str, reason: str) -> None:
+    assert remote._login_reason(reply) == reason

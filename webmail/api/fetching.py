@@ -39,8 +39,8 @@ from webmail.api.throttles import SharedRateThrottle
 INVALID = OpenApiResponse(
     ErrorSerializer,
     description="invalid input, or the connection test failed: error fetch_<reason> "
-    "(dns, refused, timeout, network, tls, certificate, login, in_use, private_target, "
-    "plaintext, protocol, no_uidl), detail in words with the server's reply",
+    "(dns, refused, timeout, network, tls, certificate, login, in_use, unavailable, "
+    "private_target, plaintext, protocol, no_uidl), detail in words with the server's reply",
 )
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="no such id (or not yours)")
 CONFLICT = OpenApiResponse(ErrorSerializer, description="the per-user limit of accounts")
@@ -72,8 +72,9 @@ class ExternalAccountSerializer(serializers.Serializer):
     total_fetched = serializers.IntegerField()
     last_error_code = serializers.CharField(
         help_text="reason of the last run's error or warning ('' = none): dns, refused, "
-        "timeout, network, tls, certificate, login, in_use, private_target, plaintext, "
-        "protocol, no_uidl, over_quota, too_large, password_unreadable, storage, internal"
+        "timeout, network, tls, certificate, login, in_use, unavailable, private_target, "
+        "plaintext, protocol, no_uidl, over_quota, too_large, password_unreadable, storage, "
+        "internal"
     )
     last_error_detail = serializers.CharField(help_text="the same in English words")
 

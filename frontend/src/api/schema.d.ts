@@ -1656,7 +1656,7 @@ export interface components {
             /** @description messages that came in at the last run */
             last_fetched: number;
             total_fetched: number;
-            /** @description reason of the last run's error or warning ('' = none): dns, refused, timeout, network, tls, certificate, login, in_use, private_target, plaintext, protocol, no_uidl, over_quota, too_large, password_unreadable, storage, internal */
+            /** @description reason of the last run's error or warning ('' = none): dns, refused, timeout, network, tls, certificate, login, in_use, unavailable, private_target, plaintext, protocol, no_uidl, over_quota, too_large, password_unreadable, storage, internal */
             last_error_code: string;
             /** @description the same in English words */
             last_error_detail: string;
@@ -5556,7 +5556,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExternalAccount"];
                 };
             };
-            /** @description invalid input, or the connection test failed: error fetch_<reason> (dns, refused, timeout, network, tls, certificate, login, in_use, private_target, plaintext, protocol, no_uidl), detail in words with the server's reply */
+            /** @description invalid input, or the connection test failed: error fetch_<reason> (dns, refused, timeout, network, tls, certificate, login, in_use, unavailable, private_target, plaintext, protocol, no_uidl), detail in words with the server's reply */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5667,7 +5667,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExternalAccount"];
                 };
             };
-            /** @description invalid input, or the connection test failed: error fetch_<reason> (dns, refused, timeout, network, tls, certificate, login, in_use, private_target, plaintext, protocol, no_uidl), detail in words with the server's reply */
+            /** @description invalid input, or the connection test failed: error fetch_<reason> (dns, refused, timeout, network, tls, certificate, login, in_use, unavailable, private_target, plaintext, protocol, no_uidl), detail in words with the server's reply */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5706,7 +5706,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExternalAccount"];
                 };
             };
-            /** @description invalid input, or the connection test failed: error fetch_<reason> (dns, refused, timeout, network, tls, certificate, login, in_use, private_target, plaintext, protocol, no_uidl), detail in words with the server's reply */
+            /** @description invalid input, or the connection test failed: error fetch_<reason> (dns, refused, timeout, network, tls, certificate, login, in_use, unavailable, private_target, plaintext, protocol, no_uidl), detail in words with the server's reply */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -47,6 +47,7 @@ const REASONS = [
   "certificate",
   "login",
   "in_use",
+  "unavailable",
   "private_target",
   "plaintext",
   "protocol",
