@@ -79,12 +79,3 @@ def test_key_rotation(settings, alice: Account) -> None:
     assert exc.value.reason == "password_unreadable"
     run = actions.do_fetch(ext.pk)  # the run says so, in words the user can act on
     assert run.error is not None and run.error.reason == "password_unreadable"
-
-
-def test_default_key_is_derived_from_secret_key(settings) -> None:
-    settings.FETCH_ENCRYPTION_KEY = ""
-    token = secrets.encrypt("x")
-    assert Fernet(secrets.derived_key(settings.SECRET_KEY)).decrypt(token.encode()) == b"x"
-    settings.SECRET_KEY = "another secret key of the installation"
-    with pytest.raises(FetchError):
-        secrets.decrypt(token)
