@@ -159,10 +159,7 @@ def check_connection(target: remote.Target) -> ConnectionCheck:
     settings pass before they are saved. FetchError says what failed, in plain words."""
     session = remote.open_session(target, policy(), writable=False)
     try:
-        if isinstance(session, remote.Pop3Session):
-            count = len(session.listing())
-        else:
-            count = len(session._search("ALL"))
+        count = session.count()
         session.finish()
     except BaseException:
         session.abort()

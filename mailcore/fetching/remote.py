@@ -311,6 +311,10 @@ class Pop3Session:
             raise FetchError("protocol", f"{self.target.host} sent a bad LIST/UIDL line.") from exc
         return out
 
+    def count(self) -> int:
+        with _translated(self.target):
+            return int(self.pop.stat()[0])
+
     def retrieve(self, msg: RemoteMessage) -> bytes:
         """RETR with the size cap enforced while reading (the announced size may lie)."""
         limit = self.policy.max_message_bytes
@@ -452,6 +456,9 @@ class ImapSession:
             if uid and size:
                 sizes[int(uid.group(1))] = int(size.group(1))
         return [RemoteMessage(str(u), sizes.get(u, 0), u) for u in uids if u in sizes]
+
+    def count(self) -> int:
+        return len(self._search("ALL"))
 
     def present(self, uids: list[int]) -> list[int]:
         if not uids:

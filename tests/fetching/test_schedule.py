@@ -79,3 +79,24 @@ def test_key_rotation(settings, alice: Account) -> None:
     assert exc.value.reason == "password_unreadable"
     run = actions.do_fetch(ext.pk)  # the run says so, in words the user can act on
     assert run.error is not None and run.error.reason == "password_unreadable"
+
+
+def test_deleted_target_folder_falls_back_to_inbox(
+    alice: Account, dovecot: Dovecot, remote_user: str, add_external
+) -> None:
+    from mailcore.store.actions import do_create_folder, do_delete_folder
+
+    folder = do_create_folder(acting_account=alice, name="Old")
+    ext = add_external(
+        protocol="pop3",
+        host="localhost",
+        port=dovecot.ports["pop3s"],
+        username=remote_user,
+        folder_id=folder.pk,
+    )
+    do_delete_folder(acting_account=alice, folder=folder)
+    ext.refresh_from_db()
+    assert ext.folder_id is None
+    dovecot.put(remote_user, msg("to the inbox"))
+    assert actions.do_fetch(ext.pk).fetched == 1
+    assert subjects(alice) == ["to the inbox"]
