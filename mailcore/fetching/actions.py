@@ -17,7 +17,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -331,7 +331,6 @@ class FetchRun:
     left_large: int = 0  # larger than FETCH_MAX_MESSAGE_BYTES: left on the server
     more: bool = False  # the per-run limit stopped it; the next run comes soon
     error: FetchError | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def _claim(external_id: int) -> ExternalAccount | None:
@@ -400,10 +399,13 @@ def _finish(ext: ExternalAccount, run: FetchRun) -> None:
     )
 
 
-def fetch_key(external_id: int, uidvalidity: int, remote_id: str) -> str:
-    """The Maildir key of a fetched message: the same on every attempt (the idempotency key)."""
-    digest = hashlib.sha256(f"{uidvalidity}:{remote_id}".encode()).hexdigest()[:32]
-    return f"fetch-{external_id}-{digest}"
+def fetch_key(ext: ExternalAccount, uidvalidity: int, remote_id: str) -> str:
+    """The Maildir key of a fetched message: the same on every attempt (the idempotency key).
+    The remote mailbox (protocol, host, user) is part of it: an account pointed at another
+    mailbox must not take that one's "1" for the old one's "1"."""
+    mailbox = f"{ext.protocol}|{ext.host}|{ext.username}"
+    digest = hashlib.sha256(f"{mailbox}|{uidvalidity}:{remote_id}".encode()).hexdigest()[:32]
+    return f"fetch-{ext.pk}-{digest}"
 
 
 def _received(ext: ExternalAccount, protocol: str, remote_id: str, when: datetime) -> bytes:
@@ -435,7 +437,7 @@ class _Store:
         arrivals: list[Arrival] = []
         stopped: FetchError | None = None
         for msg, data in items:
-            key = fetch_key(self.ext.pk, uidvalidity, msg.remote_id)
+            key = fetch_key(self.ext, uidvalidity, msg.remote_id)
             copy = _received(self.ext, self.ext.protocol, msg.remote_id, self.started) + data
             limit = self.before.limit
             full = limit and self.before.used + self.added + len(copy) > limit

@@ -140,6 +140,12 @@ service pop3-login {{
             (home / "Maildir" / sub).mkdir(parents=True, exist_ok=True)
         self._own(home)
 
+    def set_uidvalidity(self, user: str, uidvalidity: int) -> None:
+        """Give a fresh (never opened) mailbox this UIDVALIDITY, through Dovecot's uidlist."""
+        path = self.maildir(user) / "dovecot-uidlist"
+        path.write_text(f"3 V{uidvalidity} N1\n")
+        self._own(path)
+
     def put(self, user: str, data: bytes) -> None:
         """A message into the user's INBOX, as a delivery agent leaves it (Maildir new/)."""
         md = self.maildir(user)

@@ -100,3 +100,36 @@ def test_deleted_target_folder_falls_back_to_inbox(
     dovecot.put(remote_user, msg("to the inbox"))
     assert actions.do_fetch(ext.pk).fetched == 1
     assert subjects(alice) == ["to the inbox"]
+
+
+def test_pointed_at_another_mailbox_takes_its_mail_too(
+    alice: Account, dovecot: Dovecot, add_external
+) -> None:
+    """Two mailboxes with the same UIDVALIDITY, whose first messages have the same UID (1):
+    after the account is moved from one to the other, the other's message 1 is new, not
+    "already taken" (the fetch key names the mailbox, not only UIDVALIDITY and UID)."""
+    from mailcore.fetching.actions import ExternalInput, do_update_external_account
+
+    first, second = dovecot.new_user(), dovecot.new_user()
+    for user in (first, second):
+        dovecot.set_uidvalidity(user, 1234567)
+    dovecot.put(first, msg("first box"))
+    dovecot.put(second, msg("second box"))
+    ext = add_external(
+        protocol="imap", host="localhost", port=dovecot.ports["imaps"], username=first
+    )
+    assert actions.do_fetch(ext.pk).fetched == 1
+    do_update_external_account(
+        acting_account=alice,
+        external=ExternalAccount.objects.get(pk=ext.pk),
+        data=ExternalInput(
+            protocol="imap",
+            host="localhost",
+            port=dovecot.ports["imaps"],
+            security="tls",
+            username=second,
+            password="",
+        ),
+    )
+    assert actions.do_fetch(ext.pk).fetched == 1
+    assert subjects(alice) == ["first box", "second box"]
