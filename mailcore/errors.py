@@ -127,3 +127,19 @@ class NotEmptiableError(UserError):
     """Only Trash and Junk can be emptied in one go; other folders keep their mail."""
 
     code = "folder_not_emptiable"
+
+
+# --- fetching from external accounts (mailcore.fetching) ---------------------------------------
+
+
+class FetchError(UserError):
+    """Talking to an external POP3/IMAP server failed, or its account cannot be used. `reason`
+    (dns, refused, timeout, tls, certificate, login, protocol, private_target, …) is what the
+    UI translates into plain words; the message carries the server's own text."""
+
+    code = "fetch_failed"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.code = f"fetch_{reason}"

@@ -2,8 +2,9 @@
 # Makes sure the IMAP clients and servers we did not write are installed from Debian:
 #   isync (mbsync)           for the end-to-end test tests/e2e/test_mbsync.py (`make test`);
 #   fetchmail                for the POP3 end-to-end test tests/pop3/test_fetchmail.py;
-#   dovecot-imapd (--dovecot) for bench/imap.py only, which runs it beside Mailroom;
-#   dovecot-pop3d (--dovecot) for bench/pop3.py only, likewise.
+#   dovecot-imapd (--dovecot) for bench/imap.py, which runs it beside Mailroom, and the
+#                             fetching tests (tests/fetching: the "other server"; `make test`);
+#   dovecot-pop3d (--dovecot) for bench/pop3.py and the fetching tests, likewise.
 # Idempotent and quiet when all is there. Installing Dovecot never leaves a system Dovecot
 # running on 143/993: service starts are refused during the install (policy-rc.d) and the
 # unit is disabled afterwards; the benchmark starts its own Dovecot on loopback high ports.

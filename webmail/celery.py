@@ -29,7 +29,13 @@ app.conf.update(
     worker_hijack_root_logger=False,
 )
 app.autodiscover_tasks(
-    ["mailcore.delivery", "mailcore.directory", "mailcore.store", "webmail.compose"]
+    [
+        "mailcore.delivery",
+        "mailcore.directory",
+        "mailcore.store",
+        "mailcore.fetching",
+        "webmail.compose",
+    ]
 )
 
 
@@ -48,3 +54,6 @@ def _schedule(sender: Celery, **_: object) -> None:
     from webmail.compose.tasks import cleanup_uploads_task
 
     sender.add_periodic_task(3600.0, cleanup_uploads_task.s(), name="upload cleanup")
+    from mailcore.fetching.tasks import fetch_due
+
+    sender.add_periodic_task(settings.FETCH_SWEEP_SECONDS, fetch_due.s(), name="external fetch")

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "mailcore.store",
     "mailcore.delivery",
     "mailcore.pop3",
+    "mailcore.fetching",
     "webmail.api",
     "webmail.compose",
     "webmail.accounts",
@@ -173,7 +174,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "webmail.api.errors.exception_handler",
     # Counted by webmail.api.throttles in Redis or the database, shared by every web process.
-    "DEFAULT_THROTTLE_RATES": {"login": env_str("API_LOGIN_RATE", "20/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env_str("API_LOGIN_RATE", "20/min"),
+        # Adding, changing or running an external account (a connection to another server).
+        "fetch": env_str("FETCH_API_RATE", "60/hour"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Mailroom API",
@@ -334,6 +339,29 @@ EVENTS_MAX_STREAMS = env_int("EVENTS_MAX_STREAMS", 24)
 EVENTS_MAX_STREAMS_PER_USER = env_int("EVENTS_MAX_STREAMS_PER_USER", 5)
 EVENTS_STREAM_SECONDS = env_int("EVENTS_STREAM_SECONDS", 300)  # then the browser reconnects
 EVENTS_HEARTBEAT_SECONDS = env_int("EVENTS_HEARTBEAT_SECONDS", 15)
+
+# --- fetching from external POP3/IMAP accounts (issue 11 §7-10: mailcore.fetching) ------------
+# Fernet key for the saved passwords (Fernet.generate_key()); "" = derived from SECRET_KEY
+# (HKDF). To rotate: new key here, old one(s) in FETCH_ENCRYPTION_OLD_KEYS (comma-separated),
+# `manage.py fetch rekey`, then drop the old keys.
+FETCH_ENCRYPTION_KEY = env_str("FETCH_ENCRYPTION_KEY", "")
+FETCH_ENCRYPTION_OLD_KEYS = env_str("FETCH_ENCRYPTION_OLD_KEYS", "")
+# Loopback, private, link-local (any non-global) addresses as targets: off, so the feature
+# cannot probe the internal network; tests and single-LAN setups turn it on.
+FETCH_ALLOW_PRIVATE_TARGETS = env_bool("FETCH_ALLOW_PRIVATE_TARGETS", False)
+# Security "none" (the password in plaintext on the wire): off.
+FETCH_ALLOW_PLAINTEXT = env_bool("FETCH_ALLOW_PLAINTEXT", False)
+# Extra CA certificates (PEM) trusted beside the system's, for servers under a private CA.
+FETCH_CA_FILE = env_str("FETCH_CA_FILE", "")
+FETCH_MAX_ACCOUNTS = env_int("FETCH_MAX_ACCOUNTS", 5)  # external accounts per user
+FETCH_MAX_MESSAGE_BYTES = env_int("FETCH_MAX_MESSAGE_BYTES", SMTP_MAX_MESSAGE_BYTES)
+FETCH_MAX_MESSAGES_PER_RUN = env_int("FETCH_MAX_MESSAGES_PER_RUN", 500)
+FETCH_RUN_SECONDS = env_int("FETCH_RUN_SECONDS", 600)  # no new download after this long
+FETCH_RUN_LEASE_SECONDS = env_int("FETCH_RUN_LEASE_SECONDS", 1800)  # one run at a time
+FETCH_MIN_INTERVAL_MINUTES = env_int("FETCH_MIN_INTERVAL_MINUTES", 5)
+FETCH_TIMEOUT_SECONDS = env_int("FETCH_TIMEOUT_SECONDS", 30)  # per network operation
+FETCH_SWEEP_SECONDS = env_int("FETCH_SWEEP_SECONDS", 60)  # beat: queue the due accounts
+FETCH_REDISPATCH_SECONDS = env_int("FETCH_REDISPATCH_SECONDS", 300)  # a lost queued run
 
 # --- compose (REST API write side) ------------------------------------------------------------
 # A composed message (attachments base64-encoded) may not exceed this; defaults to the SMTP limit.

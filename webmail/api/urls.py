@@ -11,6 +11,7 @@ from webmail.api import (
     body,
     compose,
     events,
+    fetching,
     finding,
     folders,
     junk,
@@ -65,6 +66,21 @@ urlpatterns = [
     path("settings", preferences.SettingsView.as_view(), name="settings"),
     path("settings/password", preferences.PasswordView.as_view(), name="settings-password"),
     path("settings/pop3", pop3.Pop3SettingsView.as_view(), name="settings-pop3"),
+    path(
+        "settings/fetch-accounts",
+        fetching.ExternalAccountListView.as_view(),
+        name="settings-fetch-accounts",
+    ),
+    path(
+        "settings/fetch-accounts/<int:pk>",
+        fetching.ExternalAccountDetailView.as_view(),
+        name="settings-fetch-account",
+    ),
+    path(
+        "settings/fetch-accounts/<int:pk>/runs",
+        fetching.ExternalAccountRunsView.as_view(),
+        name="settings-fetch-account-runs",
+    ),
     path(
         "auth/logout-everywhere",
         preferences.LogoutEverywhereView.as_view(),

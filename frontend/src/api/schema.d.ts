@@ -950,6 +950,66 @@ export interface paths {
         patch: operations["settings_partial_update"];
         trace?: never;
     };
+    "/api/v1/settings/fetch-accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Adding, changing and running accounts make this server connect to another one: they
+         *     share the rate FETCH_API_RATE per client address (password guessing, probing).
+         */
+        get: operations["settings_fetch_accounts_list"];
+        put?: never;
+        /** @description Tests the connection (log in, look at INBOX, change nothing), then saves the account; its first run is queued at once. */
+        post: operations["settings_fetch_accounts_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/fetch-accounts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Adding, changing and running accounts make this server connect to another one: they
+         *     share the rate FETCH_API_RATE per client address (password guessing, probing).
+         */
+        get: operations["settings_fetch_accounts_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description Forgets the account; mail fetched from it stays. */
+        delete: operations["settings_fetch_accounts_destroy"];
+        options?: never;
+        head?: never;
+        /** @description A change of where or how it connects, or a new password, is tested first; another protocol, host or user forgets what was taken from the old mailbox. */
+        patch: operations["settings_fetch_accounts_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/settings/fetch-accounts/{id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Fetch now: a run is queued (one that is going on already is not doubled). Its outcome shows in last_run_at, last_fetched and last_error_* when it is done. */
+        post: operations["settings_fetch_accounts_runs_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings/password": {
         parameters: {
             query?: never;
@@ -1564,6 +1624,62 @@ export interface components {
             /** @description human-readable explanation */
             detail: string;
         };
+        ExternalAccount: {
+            id: number;
+            protocol: components["schemas"]["ProtocolEnum"];
+            host: string;
+            port: number;
+            /**
+             * @description tls: implicit TLS (995/993); starttls: STLS/STARTTLS (110/143); none: plaintext, only where the administrator allows it
+             *
+             *     * `tls` - tls
+             *     * `starttls` - starttls
+             *     * `none` - none
+             */
+            security: components["schemas"]["SecurityEnum"];
+            username: string;
+            /** @description target folder; null: INBOX */
+            folder_id: number | null;
+            /** @description leave a copy on the other server */
+            keep: boolean;
+            interval_minutes: number;
+            enabled: boolean;
+            allow_self_signed: boolean;
+            /** @description with allow_self_signed: the SHA-256 of the certificate trusted when saved */
+            cert_sha256: string;
+            /** @description a run is going on now */
+            running: boolean;
+            /** Format: date-time */
+            last_run_at: string | null;
+            /** Format: date-time */
+            next_run_at: string;
+            /** @description messages that came in at the last run */
+            last_fetched: number;
+            total_fetched: number;
+            /** @description reason of the last run's error or warning ('' = none): dns, refused, timeout, network, tls, certificate, login, in_use, unavailable, private_target, plaintext, protocol, no_uidl, over_quota, too_large, password_unreadable, storage, internal */
+            last_error_code: string;
+            /** @description the same in English words */
+            last_error_detail: string;
+        };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        ExternalAccountInputRequest: {
+            protocol: components["schemas"]["ProtocolEnum"];
+            host: string;
+            port: number;
+            /** @default tls */
+            security: components["schemas"]["SecurityEnum"];
+            username: string;
+            password: string;
+            folder_id?: number | null;
+            /** @default true */
+            keep: boolean;
+            /** @default 10 */
+            interval_minutes: number;
+            /** @default true */
+            enabled: boolean;
+            /** @default false */
+            allow_self_signed: boolean;
+        };
         /**
          * @description * `seen` - seen
          *     * `answered` - answered
@@ -1732,6 +1848,20 @@ export interface components {
         PatchedAdminDomainUpdateRequest: {
             is_active?: boolean;
         };
+        /** @description Every field optional; an absent or empty password keeps the saved one. */
+        PatchedExternalAccountPatchRequest: {
+            protocol?: components["schemas"]["ProtocolEnum"];
+            host?: string;
+            port?: number;
+            security?: components["schemas"]["SecurityEnum"];
+            username?: string;
+            password?: string;
+            folder_id?: number | null;
+            keep?: boolean;
+            interval_minutes?: number;
+            enabled?: boolean;
+            allow_self_signed?: boolean;
+        };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         PatchedFolderNameRequest: {
             /** @description '/' separates levels */
@@ -1782,6 +1912,12 @@ export interface components {
          * @enum {string}
          */
         PriorityEnum: "high" | "normal" | "low";
+        /**
+         * @description * `pop3` - pop3
+         *     * `imap` - imap
+         * @enum {string}
+         */
+        ProtocolEnum: "pop3" | "imap";
         Quota: {
             used_bytes: number;
             /** @description 0 = unlimited */
@@ -1840,6 +1976,13 @@ export interface components {
             /** @description pass as ?cursor= for the next page; null at the end */
             next_cursor: string | null;
         };
+        /**
+         * @description * `tls` - tls
+         *     * `starttls` - starttls
+         *     * `none` - none
+         * @enum {string}
+         */
+        SecurityEnum: "tls" | "starttls" | "none";
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         SendInputRequest: {
             /** @description send as this address: one of GET /api/v1/auth/session `addresses` (your own or an alias that delivers to you); omitted: your own address */
@@ -5369,6 +5512,216 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    settings_fetch_accounts_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExternalAccount"][];
+                };
+            };
+        };
+    };
+    settings_fetch_accounts_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExternalAccountInputRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExternalAccount"];
+                };
+            };
+            /** @description invalid input, or the connection test failed: error fetch_<reason> (dns, refused, timeout, network, tls, certificate, login, in_use, unavailable, private_target, plaintext, protocol, no_uidl), detail in words with the server's reply */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such id (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the per-user limit of accounts */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    settings_fetch_accounts_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExternalAccount"];
+                };
+            };
+            /** @description no such id (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    settings_fetch_accounts_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such id (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    settings_fetch_accounts_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedExternalAccountPatchRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExternalAccount"];
+                };
+            };
+            /** @description invalid input, or the connection test failed: error fetch_<reason> (dns, refused, timeout, network, tls, certificate, login, in_use, unavailable, private_target, plaintext, protocol, no_uidl), detail in words with the server's reply */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description no such id (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    settings_fetch_accounts_runs_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExternalAccount"];
+                };
+            };
+            /** @description invalid input, or the connection test failed: error fetch_<reason> (dns, refused, timeout, network, tls, certificate, login, in_use, unavailable, private_target, plaintext, protocol, no_uidl), detail in words with the server's reply */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such id (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };

@@ -1,5 +1,6 @@
 // Every string the app shows, in English and Korean. `en` defines the keys; `ko` must have
 // exactly the same ones (the type checker enforces it). Placeholders are {name}.
+import { fetchEn, fetchKo } from "./fetchMessages";
 export const en = {
   appName: "Mailroom",
   loading: "Loading…",
@@ -283,6 +284,7 @@ export const en = {
   "compose.error.invalid": "The message was not accepted: {detail}",
   "compose.error.discard": "The draft could not be deleted: {detail}",
   "compose.error.closeUnsaved": "The draft could not be saved, so the window stays open: {detail}",
+  ...fetchEn,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -571,6 +573,7 @@ export const ko: Dictionary = {
   "compose.error.invalid": "메일을 받아들이지 않았습니다: {detail}",
   "compose.error.discard": "임시저장 메일을 지우지 못했습니다: {detail}",
   "compose.error.closeUnsaved": "임시저장하지 못해 창을 닫지 않았습니다: {detail}",
+  ...fetchKo,
 };
 
 export const dictionaries = { en, ko } as const;

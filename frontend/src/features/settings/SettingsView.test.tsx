@@ -24,6 +24,8 @@ function server(extra: Record<string, (req: StubRequest) => Response> = {}) {
     "GET /api/v1/image-senders": () => json([{ id: 4, address: "news@shop.example" }]),
     "GET /api/v1/settings/pop3": () => json({ on_delete: "delete", only_new: false }),
     "PATCH /api/v1/settings/pop3": (req) => json({ on_delete: "delete", only_new: false, ...(req.body as object) }),
+    "GET /api/v1/settings/fetch-accounts": () => json([]),
+    "GET /api/v1/folders": () => json({ results: [] }),
     "GET /api/v1/app-passwords": () =>
       json([
         {

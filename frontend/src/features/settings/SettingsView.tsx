@@ -6,6 +6,7 @@ import { ErrorNotice } from "../../components/ErrorNotice";
 import { useT } from "../../i18n/I18nContext";
 import type { MessageKey } from "../../i18n/messages";
 import { AppPasswordsSection } from "./AppPasswordsSection";
+import { FetchAccountsSection } from "./FetchAccountsSection";
 import { PasswordSection } from "./PasswordSection";
 import { Pop3Section } from "./Pop3Section";
 import { PreferencesSection } from "./PreferencesSection";
@@ -29,6 +30,7 @@ export const SECTIONS: readonly { id: string; key: MessageKey }[] = [
   { id: "password", key: "settings.password" },
   { id: "app-passwords", key: "settings.appPasswords" },
   { id: "pop3", key: "settings.pop3" },
+  { id: "fetch", key: "settings.fetch" },
   { id: "sessions", key: "settings.sessions" },
 ];
 
@@ -98,6 +100,7 @@ export function SettingsView({ onClose, section = null, onNavigate, onSignedOut 
             <PasswordSection />
             <AppPasswordsSection />
             <Pop3Section />
+            <FetchAccountsSection />
             <SessionsSection onSignedOut={signedOut} />
           </>
         )}
