@@ -355,6 +355,7 @@ def mailroom_end_to_end(payloads: list[bytes], args: argparse.Namespace) -> Run:
         poller = threading.Thread(
             target=lambda: samples.extend(watch(count, len(payloads), stop)), daemon=True
         )
+        profilers = _profile(stack.proc.pid, args.profile) if args.profile else []
         meter.start()
         t0 = time.perf_counter()
         poller.start()
@@ -367,6 +368,8 @@ def mailroom_end_to_end(payloads: list[bytes], args: argparse.Namespace) -> Run:
         poller.join(args.timeout)
         stop.set()
         cpu = meter.stop()
+        for proc in profilers:
+            proc.wait(60)
         latencies: list[float] = []
         cursor = ""
         while True:  # uid → message number, from the listing
@@ -391,6 +394,44 @@ def mailroom_end_to_end(payloads: list[bytes], args: argparse.Namespace) -> Run:
         )
     finally:
         stack.stop()
+
+
+def _profile(root: int, out: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy (sampling, from PyPI) on the SMTP process and each delivery worker process for
+    the first 20 s of the load: flame graphs `smtp.svg`, `worker-N.svg` under `out`."""
+    from bench.imap import descendants
+
+    out.mkdir(parents=True, exist_ok=True)
+    spy = str(Path(sys.executable).parent / "py-spy")
+    targets: list[tuple[str, int]] = []
+    for pid in descendants(root):
+        line = cmdline(pid)
+        if "-m mailcore.smtp" in line:
+            targets.append((f"smtp-{len(targets)}", pid))
+        elif " worker " in line and "celery" in line:
+            targets.append((f"worker-{len(targets)}", pid))
+    return [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(pid),
+                "--duration",
+                "20",
+                "--rate",
+                "250",
+                "--nonblocking",
+                "--format",
+                "flamegraph",
+                "-o",
+                str(out / f"{name}.svg"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in targets
+    ]
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -457,6 +498,11 @@ def main() -> None:
     ap.add_argument("--smtp-processes", type=int, default=0, help="SMTP_PROCESSES for Mailroom")
     ap.add_argument("--only", choices=("both", "postfix", "mailroom"), default="both")
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy flame graphs of Mailroom's SMTP and worker processes (e2e runs) here",
+    )
     args = ap.parse_args()
     if args.only != "mailroom" and not available():
         sys.exit("Postfix/Dovecot LMTP missing: bash scripts/ensure-postfix.sh")
