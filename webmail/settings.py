@@ -249,6 +249,9 @@ POP3_LOGIN_DELAY = env_int("POP3_LOGIN_DELAY", 0)  # seconds between logins; 0 =
 SMTP_MAX_MESSAGE_BYTES = env_int("SMTP_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
 SMTP_MAX_RECIPIENTS = env_int("SMTP_MAX_RECIPIENTS", 1000)
 SMTP_MAX_RECEIVED_HEADERS = env_int("SMTP_MAX_RECEIVED_HEADERS", 50)
+# SMTP processes runall starts, all on the same ports (SO_REUSEPORT); the connection caps
+# below are shared out among them.
+SMTP_PROCESSES = env_int("SMTP_PROCESSES", 1)
 SMTP_MAX_CONNECTIONS = env_int("SMTP_MAX_CONNECTIONS", 500)
 SMTP_MAX_CONNECTIONS_PER_IP = env_int("SMTP_MAX_CONNECTIONS_PER_IP", 50)
 SMTP_TIMEOUT = env_int("SMTP_TIMEOUT", 300)
