@@ -353,6 +353,10 @@ COMPOSE_UPLOAD_QUOTA_BYTES = env_int("COMPOSE_UPLOAD_QUOTA_BYTES", 200 * 1024 * 
 UPLOAD_DIR = env_path("UPLOAD_DIR", VAR_DIR / "uploads")
 
 # --- Celery -----------------------------------------------------------------------------------
+# Celery's Django fixup closes every database connection before and after each task unless
+# this is set (a new PostgreSQL backend per delivery batch); the tasks themselves drop broken
+# or aged connections instead (mailcore.delivery.tasks).
+CELERY_DB_REUSE_MAX = 1_000_000
 REDIS_URL = env_str("REDIS_URL", "")
 BROKER_DIR = env_path("BROKER_DIR", VAR_DIR / "broker")
 if REDIS_URL:
