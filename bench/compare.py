@@ -80,6 +80,7 @@ class CpuMeter:
         self._pids = pids
         self._first: dict[tuple[int, int], int] = {}
         self._last: dict[tuple[int, int], int] = {}
+        self._kind: dict[tuple[int, int], str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -91,6 +92,7 @@ class CpuMeter:
             key = (pid, got[0])
             if key not in self._first:
                 self._first[key] = got[1] if first else 0  # born during the run: all of it
+                self._kind[key] = kind_of(cmdline(pid))
             self._last[key] = got[1]
 
     def _run(self) -> None:
@@ -107,6 +109,31 @@ class CpuMeter:
         self._thread.join()
         self._sample(first=False)
         return sum(self._last[k] - self._first[k] for k in self._last) / TICK
+
+    def by_kind(self) -> dict[str, float]:
+        """CPU seconds per kind of process (after stop())."""
+        out: dict[str, float] = {}
+        for k, last in self._last.items():
+            out[self._kind[k]] = out.get(self._kind[k], 0.0) + (last - self._first[k]) / TICK
+        return out
+
+
+def kind_of(title: str) -> str:
+    """A short name for a process: Postfix's and Dovecot's daemons name themselves in their
+    process titles; Mailroom's are told by their module."""
+    if title.startswith("postgres: "):
+        return "postgres"
+    for needle, kind in (
+        ("mailcore.smtp", "smtp"),
+        ("celery", "worker"),
+        ("runall", "runall"),
+        ("mailcore.imap", "imap/pop3"),
+        ("mailcore.pop3", "imap/pop3"),
+    ):
+        if needle in title:
+            return kind
+    word = title.split()[0] if title else "?"
+    return word.rsplit("/", 1)[-1]
 
 
 # --- the load ----------------------------------------------------------------------------------
@@ -164,6 +191,7 @@ class Run:
     cpu_s: float
     visible_s: float | None = None
     latencies: list[float] = field(default_factory=list)
+    kinds: dict[str, float] = field(default_factory=dict)
 
     @property
     def accept_rate(self) -> float:
@@ -195,7 +223,7 @@ def postfix_accept(scratch: Path, payload: Path, args: argparse.Namespace) -> Ru
         held = postfix.queued()
         if held < args.messages:
             raise RuntimeError(f"Postfix holds {held} of {args.messages} messages")
-        return Run("postfix", "accept", args.messages, took, cpu)
+        return Run("postfix", "accept", args.messages, took, cpu, kinds=meter.by_kind())
     finally:
         postfix.stop()
         postfix.cleanup()
@@ -267,6 +295,7 @@ def postfix_end_to_end(scratch: Path, payloads: list[bytes], args: argparse.Name
             cpu,
             (last - t0) if last else None,
             latencies,
+            meter.by_kind(),
         )
     finally:
         postfix.stop()
@@ -333,7 +362,8 @@ def mailroom_accept(payload: Path, args: argparse.Namespace) -> Run:
             messages=args.messages,
             concurrency=args.concurrency,
         )
-        return Run("mailroom", "accept", args.messages, took, meter.stop())
+        cpu = meter.stop()
+        return Run("mailroom", "accept", args.messages, took, cpu, kinds=meter.by_kind())
     finally:
         stack.stop()
 
@@ -391,6 +421,7 @@ def mailroom_end_to_end(payloads: list[bytes], args: argparse.Namespace) -> Run:
             cpu,
             (last - t0) if last else None,
             latencies,
+            meter.by_kind(),
         )
     finally:
         stack.stop()
@@ -540,9 +571,15 @@ def main() -> None:
                 f", visible {_fmt(run.visible_rate).strip()} msgs/s, "
                 f"p50 {percentile(run.latencies, 50) * 1000:.0f} ms"
             )
+        split = ", ".join(
+            f"{kind} {secs / run.messages * 1000:.2f}"
+            for kind, secs in sorted(run.kinds.items(), key=lambda kv: -kv[1])
+            if secs / run.messages >= 0.00005
+        )
         print(
             f"  {name:16} accepted {run.accept_rate:7.1f} msgs/s{extra}, "
-            f"CPU {run.cpu_ms:.2f} ms/msg (load {os.getloadavg()[0]:.1f})",
+            f"CPU {run.cpu_ms:.2f} ms/msg (load {os.getloadavg()[0]:.1f})\n"
+            f"  {'':16} CPU ms/msg by process: {split}",
             flush=True,
         )
     report(runs)
