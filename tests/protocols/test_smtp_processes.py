@@ -22,9 +22,7 @@ def test_two_smtp_servers_on_one_port_both_accept(alice, settings) -> None:
     base = dataclasses.replace(
         config_from_settings(), submission=Listen("", 0), smtps=Listen("", 0), reuse_port=True
     )
-    first = SmtpServer(
-        dataclasses.replace(base, hostname="one.test", mx=Listen("127.0.0.1", 0))
-    )
+    first = SmtpServer(dataclasses.replace(base, hostname="one.test", mx=Listen("127.0.0.1", 0)))
     first.start()
     port = first.ports["mx"]
     second = SmtpServer(
