@@ -133,7 +133,7 @@ def kind_of(title: str) -> str:
         if needle in title:
             return kind
     word = title.split()[0] if title else "?"
-    return word.rsplit("/", 1)[-1]
+    return word if word.startswith("dovecot") else word.rsplit("/", 1)[-1]
 
 
 # --- the load ----------------------------------------------------------------------------------
