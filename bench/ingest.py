@@ -32,6 +32,35 @@ def message(i: int, size: int) -> bytes:
     return head + body
 
 
+def send_all(
+    port: int, payloads: list[bytes], *, concurrency: int, reuse: bool = False
+) -> dict[int, float]:
+    """Send every payload to bench@bench.test on 127.0.0.1:`port` from `concurrency` smtplib
+    threads, one SMTP session per message unless `reuse`; returns when each was accepted
+    (time.perf_counter() after its 250), by index."""
+    accepted_at: dict[int, float] = {}
+    lock = threading.Lock()
+
+    def send(indices: list[int]) -> None:
+        client: smtplib.SMTP | None = None
+        for i in indices:
+            if client is None or not reuse:
+                client = smtplib.SMTP("127.0.0.1", port, timeout=60)
+            client.sendmail("load@sender.example", ["bench@bench.test"], payloads[i])
+            with lock:
+                accepted_at[i] = time.perf_counter()
+            if not reuse:
+                client.quit()
+                client = None
+        if client is not None:
+            client.quit()
+
+    chunks = [list(range(c, len(payloads), concurrency)) for c in range(concurrency)]
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(send, chunks))
+    return accepted_at
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -66,7 +95,6 @@ def main() -> None:
         payloads = [message(i, args.size) for i in range(args.messages)]
         accepted_at: dict[int, float] = {}
         visible_at: dict[int, float] = {}
-        lock = threading.Lock()
         stop = threading.Event()
 
         samples: list[tuple[float, int]] = []
@@ -84,27 +112,13 @@ def main() -> None:
                     return
                 time.sleep(0.05)
 
-        def send(indices: list[int]) -> None:
-            client: smtplib.SMTP | None = None
-            for i in indices:
-                if client is None or not args.reuse:
-                    client = smtplib.SMTP("127.0.0.1", stack.smtp_port, timeout=60)
-                client.sendmail("load@sender.example", ["bench@bench.test"], payloads[i])
-                with lock:
-                    accepted_at[i] = time.perf_counter()
-                if not args.reuse:
-                    client.quit()
-                    client = None
-            if client is not None:
-                client.quit()
-
         poller = threading.Thread(target=poll, daemon=True)
         if not args.accept_only:
             poller.start()
-        chunks = [list(range(c, args.messages, args.concurrency)) for c in range(args.concurrency)]
         t0 = time.perf_counter()
-        with ThreadPoolExecutor(args.concurrency) as pool:
-            list(pool.map(send, chunks))
+        accepted_at.update(
+            send_all(stack.smtp_port, payloads, concurrency=args.concurrency, reuse=args.reuse)
+        )
         t_accept = time.perf_counter() - t0
         if args.accept_only:
             print(f"machine: {machine()}")

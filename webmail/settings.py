@@ -259,6 +259,9 @@ POP3_LOCK_DIR = env_path("POP3_LOCK_DIR", VAR_DIR / "pop3-locks")
 SMTP_MAX_MESSAGE_BYTES = env_int("SMTP_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
 SMTP_MAX_RECIPIENTS = env_int("SMTP_MAX_RECIPIENTS", 1000)
 SMTP_MAX_RECEIVED_HEADERS = env_int("SMTP_MAX_RECEIVED_HEADERS", 50)
+# SMTP processes runall starts, all on the same ports (SO_REUSEPORT); the connection caps
+# below are shared out among them.
+SMTP_PROCESSES = env_int("SMTP_PROCESSES", 1)
 SMTP_MAX_CONNECTIONS = env_int("SMTP_MAX_CONNECTIONS", 500)
 SMTP_MAX_CONNECTIONS_PER_IP = env_int("SMTP_MAX_CONNECTIONS_PER_IP", 50)
 SMTP_TIMEOUT = env_int("SMTP_TIMEOUT", 300)
@@ -383,6 +386,10 @@ COMPOSE_UPLOAD_QUOTA_BYTES = env_int("COMPOSE_UPLOAD_QUOTA_BYTES", 200 * 1024 * 
 UPLOAD_DIR = env_path("UPLOAD_DIR", VAR_DIR / "uploads")
 
 # --- Celery -----------------------------------------------------------------------------------
+# Celery's Django fixup closes every database connection before and after each task unless
+# this is set (a new PostgreSQL backend per delivery batch); the tasks themselves drop broken
+# or aged connections instead (mailcore.delivery.tasks).
+CELERY_DB_REUSE_MAX = 1_000_000
 REDIS_URL = env_str("REDIS_URL", "")
 BROKER_DIR = env_path("BROKER_DIR", VAR_DIR / "broker")
 if REDIS_URL:

@@ -68,10 +68,14 @@ def lease_for(direction: str) -> timedelta:
     return timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
 
 
-def _claim(entry_ids: list[int], worker: str) -> list[tuple[QueueEntry, DeliveryAttempt]]:
+def _claim(
+    entry_ids: list[int], worker: str, *, fill_to: int = 0
+) -> list[tuple[QueueEntry, DeliveryAttempt]]:
     """Take the leases of those entries that are due and free, and record their attempts
     (R3: before making them), in one transaction. In a registered worker process the attempt
-    carries the process's name: its liveness is what keeps the lease (delivery.workers)."""
+    carries the process's name: its liveness is what keeps the lease (delivery.workers).
+    With `fill_to`, other due and free inbound entries (oldest first) join the claim until
+    it holds that many: under a backlog one batch takes many messages."""
     from mailcore.delivery.workers import current
 
     me = current()
@@ -82,12 +86,16 @@ def _claim(entry_ids: list[int], worker: str) -> list[tuple[QueueEntry, Delivery
         # read it as due a moment before the first attempt) must not retry it at once: the
         # retry delay is what a greylisting remote server asked for. Everything that means
         # "now" (enqueue, `mailq flush`, release, dead workers) sets next_attempt_at to now.
-        qs = QueueEntry.objects.filter(
-            pk__in=entry_ids, state=EntryState.QUEUED, next_attempt_at__lte=now
-        ).filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        due = QueueEntry.objects.filter(state=EntryState.QUEUED, next_attempt_at__lte=now).filter(
+            Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+        )
         if connection.features.has_select_for_update_skip_locked:
-            qs = qs.select_for_update(skip_locked=True)
-        entries = list(qs.order_by("pk"))
+            due = due.select_for_update(skip_locked=True)
+        entries = list(due.filter(pk__in=entry_ids).order_by("pk"))
+        if fill_to > len(entries):
+            taken = {e.pk for e in entries} | set(entry_ids)
+            extra = due.filter(direction=Direction.INBOUND).exclude(pk__in=taken)
+            entries += list(extra.order_by("pk")[: fill_to - len(entries)])
         if not entries:
             return []
         for entry in entries:
@@ -129,8 +137,11 @@ class _Attempt:
     detail: str = ""
 
 
-def do_process_entries(entry_ids: list[int], *, worker: str = "") -> dict[int, str]:
-    """One delivery attempt for each of `entry_ids` that is due and not leased elsewhere.
+def do_process_entries(
+    entry_ids: list[int], *, worker: str = "", fill_to: int = 0
+) -> dict[int, str]:
+    """One delivery attempt for each of `entry_ids` that is due and not leased elsewhere,
+    and with `fill_to` for other due inbound entries too, up to that many in the batch.
 
     Inbound entries go as one batch: claims and the final bookkeeping are one transaction
     each, and every local delivery commits on its own (Maildir file first), so a crash repeats
@@ -143,14 +154,14 @@ def do_process_entries(entry_ids: list[int], *, worker: str = "") -> dict[int, s
         )
     )
     inbound = [i for i in entry_ids if i not in outbound]
-    results = _process_batch(inbound, worker) if inbound else {}
+    results = _process_batch(inbound, worker, fill_to) if inbound or fill_to else {}
     for entry_id in sorted(outbound):
         results.update(_process_batch([entry_id], worker))
     return results
 
 
-def _process_batch(entry_ids: list[int], worker: str) -> dict[int, str]:
-    claimed = _claim(entry_ids, worker)
+def _process_batch(entry_ids: list[int], worker: str, fill_to: int = 0) -> dict[int, str]:
+    claimed = _claim(entry_ids, worker, fill_to=fill_to)
     if not claimed:
         return {}
     recipients: dict[int, list[QueueRecipient]] = {}

@@ -13,20 +13,29 @@ from celery.signals import (
     worker_ready,
     worker_shutdown,
 )
+from django.db import close_old_connections
 
 from mailcore.delivery.actions import do_process_entries, do_sweep
 
 log = logging.getLogger("mailroom")
 
 
+# A task rung for a few entries also takes other due inbound entries, up to this many in all:
+# under a backlog, batches grow (one claim, one index transaction, one bookkeeping transaction
+# for many messages) and the notices for what it took find nothing left to do.
+PULL_BATCH = 64
+
+
 @shared_task(bind=True, name="mailcore.deliver_entries", acks_late=True, ignore_result=True)
 def deliver_entries(self: Any, entry_ids: list[int]) -> dict[int, str]:
+    close_old_connections()  # connections live across tasks (CELERY_DB_REUSE_MAX): drop bad ones
     ids = [int(i) for i in entry_ids][:100]
-    return do_process_entries(ids, worker=str(self.request.hostname or ""))
+    return do_process_entries(ids, worker=str(self.request.hostname or ""), fill_to=PULL_BATCH)
 
 
 @shared_task(name="mailcore.sweep_queue", ignore_result=True)
 def sweep_queue() -> dict[str, int]:
+    close_old_connections()
     return do_sweep()
 
 

@@ -409,6 +409,10 @@ class SmtpConfig:
     submission: Listen = OFF
     smtps: Listen = OFF
     submission_policy: SubmissionPolicy = _SUBMISSION_DEFAULTS
+    # SO_REUSEPORT on every listener: several SMTP processes (SMTP_PROCESSES under runall)
+    # bind the same ports and the kernel spreads connections over them, as Postfix's master
+    # hands each client to one of its smtpd processes.
+    reuse_port: bool = False
 
 
 class SmtpServer(LoopThread):
@@ -468,7 +472,12 @@ class SmtpServer(LoopThread):
         self, name: str, listen: Listen, factory: Any, tls: ssl.SSLContext | None = None
     ) -> None:
         server = await self.loop.create_server(
-            factory, listen.host, listen.port, reuse_address=True, ssl=tls
+            factory,
+            listen.host,
+            listen.port,
+            reuse_address=True,
+            reuse_port=self.config.reuse_port or None,
+            ssl=tls,
         )
         self._servers.append(server)
         self.ports[name] = server.sockets[0].getsockname()[1]
@@ -503,6 +512,7 @@ def config_from_settings() -> SmtpConfig:
     if settings.TLS_SELF_SIGNED:
         ensure_self_signed(settings.TLS_CERT_FILE, settings.TLS_KEY_FILE, settings.MAIL_HOSTNAME)
     tls = server_context(settings.TLS_CERT_FILE, settings.TLS_KEY_FILE)
+    processes = max(1, settings.SMTP_PROCESSES)
     return SmtpConfig(
         hostname=settings.MAIL_HOSTNAME,
         mx=settings.SMTP_LISTEN,
@@ -521,7 +531,15 @@ def config_from_settings() -> SmtpConfig:
         max_message_bytes=settings.SMTP_MAX_MESSAGE_BYTES,
         timeout=settings.SMTP_TIMEOUT,
         command_call_limit=settings.SMTP_COMMAND_CALL_LIMIT,
-        max_connections=settings.SMTP_MAX_CONNECTIONS,
-        max_connections_per_ip=settings.SMTP_MAX_CONNECTIONS_PER_IP,
+        # Each of the processes counts its own connections: the caps are shared out among
+        # them, so all together never hold more than configured.
+        max_connections=per_process(settings.SMTP_MAX_CONNECTIONS, processes),
+        max_connections_per_ip=per_process(settings.SMTP_MAX_CONNECTIONS_PER_IP, processes),
         tls_context=tls,
+        reuse_port=processes > 1,
     )
+
+
+def per_process(limit: int, processes: int) -> int:
+    """One process's share of a connection cap (at least 1)."""
+    return max(1, limit // processes)

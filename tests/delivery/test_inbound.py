@@ -268,3 +268,35 @@ def test_mime_bombs_are_delivered_raw_and_indexed(alice, smtp_server, settings) 
     assert subjects == ["deep", "wide"]
     stored = sorted(p.read_bytes().replace(b"\n", b"\r\n") for p in maildir_files(settings, alice))
     assert any(s.endswith(deep) for s in stored) and any(s.endswith(wide) for s in stored)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rung_batch_pulls_other_due_inbound_entries(alice, settings) -> None:
+    """fill_to (what the Celery task passes): the batch takes other due, free inbound entries,
+    oldest first, never a leased, deferred-until-later or outbound one."""
+    from datetime import timedelta
+
+    from mailcore.delivery.actions import do_process_entries
+
+    rung, older, leased, later, newer = (enqueue(["alice@example.com"]) for _ in range(5))
+    outbound = do_enqueue(
+        sender="alice@example.com",
+        recipients=["carol@remote.example"],
+        data=MSG,
+        direction=Direction.OUTBOUND,
+    )
+    soon = timezone.now() + timedelta(minutes=5)
+    QueueEntry.objects.filter(pk=leased.pk).update(locked_until=soon)
+    QueueEntry.objects.filter(pk=later.pk).update(next_attempt_at=soon)
+    results = do_process_entries([newer.pk], fill_to=3)
+    # The rung one first, then the oldest due ones until the batch holds three.
+    assert results == {newer.pk: "done", rung.pk: "done", older.pk: "done"}
+    states = dict(QueueEntry.objects.values_list("pk", "state"))
+    assert [states[e.pk] for e in (leased, later, outbound)] == ["queued"] * 3
+    assert Message.objects.count() == 3
+    # Without fill_to only what was rung is attempted (tests and the sweep rely on it).
+    QueueEntry.objects.filter(pk__in=[leased.pk, later.pk]).update(
+        locked_until=None, next_attempt_at=timezone.now()
+    )
+    assert do_process_entries([leased.pk]) == {leased.pk: "done"}
+    assert QueueEntry.objects.get(pk=later.pk).state == "queued"

@@ -4,7 +4,6 @@ SIGTERM still stops everything cleanly. Runs the embedded default in a scratch d
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import os
 import re
@@ -71,6 +70,7 @@ class Stack:
                     for name in ("IMAP_LISTEN", "IMAPS_LISTEN", "POP3_LISTEN", "POP3S_LISTEN")
                 },
                 "MAIL_HOSTNAME": "mx.runall.test",
+                "SMTP_PROCESSES": "2",  # a second SMTP process on the same port
                 "LOG_LEVEL": "WARNING",
             }
         )
@@ -125,15 +125,14 @@ class Stack:
         return None
 
     def web_ok(self) -> bool:
+        conn = http.client.HTTPConnection("127.0.0.1", self.web, timeout=5)
         try:
-            # Closed on every path: a probe that times out under load must not leak its socket
-            # (pytest turns the ResourceWarning into a failure).
-            probe = http.client.HTTPConnection("127.0.0.1", self.web, timeout=5)
-            with contextlib.closing(probe) as conn:
-                conn.request("GET", "/healthz")
-                return conn.getresponse().status == 200
-        except OSError:
+            conn.request("GET", "/healthz")
+            return conn.getresponse().status == 200
+        except OSError:  # not up yet, or dropped mid-request (gunicorn still starting)
             return False
+        finally:
+            conn.close()
 
     def smtp_ok(self) -> bool:
         try:
@@ -205,8 +204,12 @@ def test_a_crash_looping_worker_never_takes_web_and_smtp_down(stack: Stack) -> N
     worker = stack.child("worker")
     assert worker
 
+    # The second SMTP process (SMTP_PROCESSES=2) runs beside the first, on the same port.
+    second = re.search(r"\[runall\] started smtp-2 \(pid (\d+)\)", text)
+    assert second and alive(int(second.group(1)))
+
     # SIGTERM still shuts every child down and runall exits 0.
-    children = [web, smtp, worker]
+    children = [web, smtp, worker, int(second.group(1))]
     stack.proc.send_signal(signal.SIGTERM)
     assert stack.proc.wait(60) == 0
     assert not any(alive(pid) for pid in children)

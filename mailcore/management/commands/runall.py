@@ -118,11 +118,20 @@ def children(py: str, opts: dict[str, Any]) -> list[Child]:
                 threads=opts["web_threads"],
             ),
         ),
-        Child("smtp", [py, "-m", "mailcore.smtp"]),
+        *smtp_children(py, settings.SMTP_PROCESSES),
         Child("imap", [py, "-m", "mailcore.imap"]),
         Child("pop3", [py, "-m", "mailcore.pop3"]),
         Child("worker", worker_argv(py, opts["worker_concurrency"], opts["worker_pool"])),
         Child("beat", beat_argv(py, os.path.join(var, "celerybeat-schedule"))),
+    ]
+
+
+def smtp_children(python: str, processes: int) -> list[Child]:
+    """SMTP_PROCESSES listeners on the same ports (SO_REUSEPORT, see mailcore.smtp.server):
+    "smtp", then "smtp-2" …, each restarted on its own."""
+    return [
+        Child("smtp" if n == 1 else f"smtp-{n}", [python, "-m", "mailcore.smtp"])
+        for n in range(1, max(1, processes) + 1)
     ]
 
 
@@ -222,7 +231,8 @@ class Command(BaseCommand):
         if unknown:
             known = ", ".join(c.name for c in procs)
             raise CommandError(f"--skip {', '.join(sorted(unknown))}: not one of {known}")
-        procs = [c for c in procs if c.name not in opts["skip"]]
+        # --skip smtp skips every SMTP process (smtp, smtp-2 …).
+        procs = [c for c in procs if not {c.name, c.name.partition("-")[0]} & set(opts["skip"])]
         base = max(0.05, opts["restart_delay"])
         cap = max(base, opts["restart_delay_max"])
         call_command("migrate", interactive=False, verbosity=0)
