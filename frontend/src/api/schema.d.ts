@@ -1272,7 +1272,10 @@ export interface components {
             found: string[];
             /** @description what to publish, when not ok */
             expected: string;
+            /** @description what is wrong, in English */
             detail: string;
+            /** @description a stable code for detail (mx_missing, spf_duplicate, lookup_failed…), for clients to say it in the user's language; '' when there is no detail */
+            readonly reason: string;
         };
         AdminDnsReport: {
             domain: string;

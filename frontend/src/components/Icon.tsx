@@ -2,6 +2,13 @@
 // these ship). Decorative: the button or link next to it carries the accessible name.
 import {
   ArrowLeft,
+  Bold,
+  Italic,
+  Link,
+  List,
+  ListOrdered,
+  Quote,
+  Underline,
   Ellipsis,
   FileCode,
   FolderInput,
@@ -37,6 +44,13 @@ const ICONS = {
   compose: SquarePen,
   star: Star,
   delete: Trash,
+  bold: Bold,
+  italic: Italic,
+  underline: Underline,
+  bulletList: List,
+  orderedList: ListOrdered,
+  blockquote: Quote,
+  link: Link,
 } satisfies Record<string, LucideIcon>;
 
 export type IconName = keyof typeof ICONS;
