@@ -22,7 +22,15 @@ class InvalidFolderNameError(UserError):
 
 
 class ConflictError(UserError):
+    """Refused because of the current state. `code` (default "conflict") names the case for
+    clients, which say it in the user's language; the message stays English for the log."""
+
     code = "conflict"
+
+    def __init__(self, message: str = "", *, code: str = "") -> None:
+        super().__init__(message)
+        if code:
+            self.code = code
 
 
 class HistoryGoneError(UserError):

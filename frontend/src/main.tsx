@@ -5,6 +5,7 @@ import { createRoot } from "react-dom/client";
 import { App } from "./App";
 import { I18nProvider } from "./i18n/I18nContext";
 import "./styles.css";
+import "./theme.css";
 
 const root = document.getElementById("root");
 if (root) {

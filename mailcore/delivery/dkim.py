@@ -160,7 +160,8 @@ def do_activate_dkim_key(
         if problem is not None:
             raise ConflictError(
                 f"DNS does not show the new key yet ({problem}); publish "
-                f"{key.selector}._domainkey.{alabel} first, or force the switch"
+                f"{key.selector}._domainkey.{alabel} first, or force the switch",
+                code="dkim_not_published",
             )
     with transaction.atomic():
         key = DkimKey.objects.select_for_update().get(pk=key.pk)

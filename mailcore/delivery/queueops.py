@@ -25,7 +25,9 @@ def _locked(queue_id: str) -> QueueEntry:
         raise NotFoundError(f"no queue entry {queue_id}")
     now = timezone.now()
     if entry.locked_until and entry.locked_until > now and entry.state == EntryState.QUEUED:
-        raise ConflictError(f"{queue_id} is being delivered right now; try again shortly")
+        raise ConflictError(
+            f"{queue_id} is being delivered right now; try again shortly", code="queue_busy"
+        )
     return entry
 
 
@@ -49,7 +51,7 @@ def do_retry_entry(queue_id: str) -> QueueEntry:
     with transaction.atomic():
         entry = _locked(queue_id)
         if entry.state == EntryState.DONE:
-            raise ConflictError(f"{queue_id} is already done")
+            raise ConflictError(f"{queue_id} is already done", code="queue_done")
         entry.state, entry.next_attempt_at = EntryState.QUEUED, timezone.now()
         entry.save(update_fields=["state", "next_attempt_at"])
         transaction.on_commit(lambda: dispatch(entry.pk), robust=True)

@@ -38,7 +38,7 @@ def do_create_domain(name: str) -> Domain:
     alabel = canonical_domain(name)
     domain, created = Domain.objects.get_or_create(name=alabel)
     if not created:
-        raise ConflictError(f"domain {alabel} exists already")
+        raise ConflictError(f"domain {alabel} exists already", code="domain_exists")
     return domain
 
 
@@ -53,7 +53,8 @@ def do_remove_domain(name: str, *, force: bool = False) -> None:
         accounts = Account.objects.filter(domain=domain)
         if accounts.exists() and not force:
             raise ConflictError(
-                f"domain {alabel} still has {accounts.count()} account(s); remove them or force"
+                f"domain {alabel} still has {accounts.count()} account(s); remove them or force",
+                code="domain_not_empty",
             )
         for account in accounts:
             _delete_account_rows(account)
@@ -96,9 +97,11 @@ def do_create_account(
         except Domain.DoesNotExist as exc:
             raise InvalidAddressError(f"{alabel} is not a local domain; add it first") from exc
         if Account.objects.filter(address=canonical).exists():
-            raise ConflictError(f"account {canonical} exists already")
+            raise ConflictError(f"account {canonical} exists already", code="account_exists")
         if Alias.objects.filter(source=canonical).exists():
-            raise ConflictError(f"{canonical} is an alias; remove the alias first")
+            raise ConflictError(
+                f"{canonical} is an alias; remove the alias first", code="address_is_alias"
+            )
         account = Account(
             address=canonical,
             local_part=local,
@@ -216,7 +219,9 @@ def _alias_domain(canonical: str, alabel: str) -> Domain:
     except Domain.DoesNotExist as exc:
         raise InvalidAddressError(f"{alabel} is not a local domain") from exc
     if Account.objects.filter(address=canonical).exists():
-        raise ConflictError(f"{canonical} is an account; an alias cannot shadow it")
+        raise ConflictError(
+            f"{canonical} is an account; an alias cannot shadow it", code="address_is_account"
+        )
     return domain
 
 
@@ -226,9 +231,11 @@ def _check_no_loop(canonical: str, targets: list[str], *, added: list[str]) -> N
     from mailcore.directory.queries import alias_graph_has_cycle
 
     if canonical in targets:
-        raise ConflictError(f"alias {canonical} cannot point at itself")
+        raise ConflictError(f"alias {canonical} cannot point at itself", code="alias_loop")
     if alias_graph_has_cycle(canonical, targets):
-        raise ConflictError(f"alias {canonical} → {', '.join(added)} would create a loop")
+        raise ConflictError(
+            f"alias {canonical} → {', '.join(added)} would create a loop", code="alias_loop"
+        )
 
 
 def do_add_alias(source: str, targets: list[str]) -> Alias:
@@ -268,7 +275,7 @@ def do_set_alias(
                 raise NotFoundError(f"no alias {canonical}")
             alias = Alias(source=canonical, domain=domain)
         elif not replace:
-            raise ConflictError(f"alias {canonical} exists already")
+            raise ConflictError(f"alias {canonical} exists already", code="alias_exists")
         _check_no_loop(canonical, clean, added=clean)
         alias.targets = clean
         alias.save()
@@ -364,7 +371,9 @@ def do_add_relay_rule(
         and not force
         and not wide_rule_is_safe(net, relay_action, sender, recipient)
     ):
-        raise ConflictError(f"{net} is wider than /{widest}; refusing without --force")
+        raise ConflictError(
+            f"{net} is wider than /{widest}; refusing without --force", code="relay_too_wide"
+        )
     rule, _ = RelayRule.objects.update_or_create(
         network=str(net),
         sender_domain=sender,
@@ -427,10 +436,13 @@ def do_create_app_password(account: Account, name: str) -> tuple[AppPassword, st
         existing = AppPassword.objects.filter(account=account)
         if existing.count() >= MAX_APP_PASSWORDS:
             raise ConflictError(
-                f"an account has at most {MAX_APP_PASSWORDS} app passwords; revoke one first"
+                f"an account has at most {MAX_APP_PASSWORDS} app passwords; revoke one first",
+                code="app_password_limit",
             )
         if existing.filter(name=clean).exists():
-            raise ConflictError(f"an app password named {clean!r} exists already")
+            raise ConflictError(
+                f"an app password named {clean!r} exists already", code="app_password_exists"
+            )
         secret = "".join(secrets.choice(APP_PASSWORD_LETTERS) for _ in range(APP_PASSWORD_LENGTH))
         row = AppPassword.objects.create(
             account=account,

@@ -55,16 +55,24 @@ ATTRIBUTES: Final = {
     "li": {"value"},
 }
 
-# No position/z-index/display/float tricks (W5), nothing that takes url() (W4).
+# No position/z-index/float tricks (W5), nothing that takes url() (W4: _CSS_BAD drops any
+# declaration that could load something). Colours and backgrounds stay (newsletters are
+# coloured tables: a white text on a dropped dark background would be unreadable).
 CSS_PROPERTIES: Final = frozenset(
     {
-        "color", "background-color", "font-size", "font-family", "font-weight", "font-style",
-        "text-align", "text-decoration", "line-height", "margin", "margin-left",
-        "margin-right", "margin-top", "margin-bottom", "padding", "padding-left",
-        "padding-right", "padding-top", "padding-bottom", "border", "border-collapse",
-        "width", "height", "max-width", "vertical-align", "white-space", "direction",
+        "color", "background", "background-color", "font", "font-size", "font-family",
+        "font-weight", "font-style", "font-variant", "text-align", "text-decoration",
+        "text-transform", "text-indent", "letter-spacing", "word-spacing", "word-break",
+        "overflow-wrap", "line-height", "margin", "margin-left", "margin-right",
+        "margin-top", "margin-bottom", "padding", "padding-left", "padding-right",
+        "padding-top", "padding-bottom", "border", "border-top", "border-right",
+        "border-bottom", "border-left", "border-color", "border-style", "border-width",
+        "border-radius", "border-collapse", "border-spacing", "width", "height",
+        "min-width", "min-height", "max-width", "max-height", "vertical-align",
+        "white-space", "direction", "table-layout", "display",
     }
 )  # fmt: skip
+_BACKGROUND_PROPERTIES: Final = frozenset({"background", "background-color", "background-image"})
 
 # Schemes ammonia lets through to our filter; the filter narrows them per attribute.
 _URL_SCHEMES: Final = frozenset({"http", "https", "mailto", "cid", "data"})
@@ -167,14 +175,23 @@ class _Filter:
 
     def _style(self, value: str) -> str | None:
         kept: list[str] = []
+        lost_background = False
         for decl in value.split(";"):
             compact = "".join(decl.split()).lower()
             if not compact:
                 continue
+            prop = compact.split(":", 1)[0]
             if any(bad in compact for bad in _CSS_BAD):
                 self.blocked += len(_CSS_REMOTE_URL_RE.findall(decl))
+                lost_background |= prop in _BACKGROUND_PROPERTIES
                 continue
             kept.append(decl.strip())
+        props = ["".join(d.split()).lower().split(":", 1)[0] for d in kept]
+        if lost_background and not _BACKGROUND_PROPERTIES.intersection(props):
+            # The text colour was chosen for the background that had to go (an image) and no
+            # background colour is left under it: on the page's own background it could be
+            # invisible (white on white). Drop it too.
+            kept = [d for d, p in zip(kept, props, strict=True) if p != "color"]
         # ammonia then keeps only CSS_PROPERTIES from what we return.
         return ";".join(kept) if kept else None
 

@@ -7,6 +7,7 @@ can be rebuilt from it by `manage.py reindex`. Rows are written only by mailcore
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 
 from mailcore.directory.models import Account
 
@@ -113,7 +114,22 @@ class Message(models.Model):
             models.UniqueConstraint(fields=("account", "maildir_key"), name="message_unique_key"),
         )
         # FETCH … (CHANGEDSINCE m), SEARCH MODSEQ and the polling watcher: one range scan.
-        indexes = (models.Index(fields=("folder", "modseq"), name="message_folder_modseq"),)
+        indexes = (
+            models.Index(fields=("folder", "modseq"), name="message_folder_modseq"),
+            # The quick views (안읽은메일, 중요메일, 첨부메일): a page is a range scan of the
+            # few matching rows, newest first, however large the account.
+            models.Index(
+                fields=("account", "id"), condition=Q(seen=False), name="message_view_unread"
+            ),
+            models.Index(
+                fields=("account", "id"), condition=Q(flagged=True), name="message_view_flagged"
+            ),
+            models.Index(
+                fields=("account", "id"),
+                condition=Q(has_attachments=True),
+                name="message_view_attachments",
+            ),
+        )
 
     def __str__(self) -> str:
         return f"{self.folder_id}:{self.uid}"

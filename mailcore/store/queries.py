@@ -66,9 +66,36 @@ def list_folders_with_counts(account: Account) -> list[Folder]:
     return folders
 
 
-def list_messages(folder: Folder, *, before_uid: int | None, limit: int) -> QuerySet[Message]:
+@dataclass(frozen=True, slots=True)
+class MessageFilters:
+    """Narrowing of a list or search (the quick views 안읽은메일, 중요메일, 첨부메일): None
+    leaves a property out, True/False keeps only messages with/without it."""
+
+    unread: bool | None = None
+    flagged: bool | None = None
+    has_attachments: bool | None = None
+
+    def __bool__(self) -> bool:
+        return not (self.unread is None and self.flagged is None and self.has_attachments is None)
+
+
+def filter_messages(qs: QuerySet[Message], filters: MessageFilters | None) -> QuerySet[Message]:
+    if filters is None:
+        return qs
+    if filters.unread is not None:
+        qs = qs.filter(seen=not filters.unread)
+    if filters.flagged is not None:
+        qs = qs.filter(flagged=filters.flagged)
+    if filters.has_attachments is not None:
+        qs = qs.filter(has_attachments=filters.has_attachments)
+    return qs
+
+
+def list_messages(
+    folder: Folder, *, before_uid: int | None, limit: int, filters: MessageFilters | None = None
+) -> QuerySet[Message]:
     """Newest first (arrival order = UID order), keyset-paginated: any page costs the same."""
-    qs = Message.objects.filter(folder=folder)
+    qs = filter_messages(Message.objects.filter(folder=folder), filters)
     if before_uid is not None:
         qs = qs.filter(uid__lt=before_uid)
     return qs.order_by("-uid")[:limit]
@@ -95,6 +122,45 @@ def open_message_crlf(message: Message) -> CrlfReader:
 MAX_SEARCH_CHARS = 200
 MAX_SEARCH_TERMS = 10
 NOT_SEARCHED_BY_DEFAULT = (SpecialUse.TRASH, SpecialUse.JUNK)  # as Gmail: ask for them by name
+
+
+def _default_scope(account: Account) -> QuerySet[Message]:
+    hidden = Folder.objects.filter(account=account, special_use__in=NOT_SEARCHED_BY_DEFAULT)
+    return Message.objects.filter(account=account).exclude(folder_id__in=hidden.values("pk"))
+
+
+def list_view_messages(
+    account: Account, filters: MessageFilters, *, before_id: int | None, limit: int
+) -> list[Message]:
+    """A quick view (안읽은메일, 중요메일, 첨부메일): the messages of every folder but Trash
+    and Junk that pass `filters`, newest first by arrival (row id), keyset-paginated below
+    `before_id`. The partial indexes of migration 0005 keep each page an index range scan."""
+    qs = filter_messages(_default_scope(account), filters)
+    if before_id is not None:
+        qs = qs.filter(pk__lt=before_id)
+    return list(qs.order_by("-pk")[:limit])
+
+
+@dataclass(frozen=True, slots=True)
+class ViewCounts:
+    unread: int
+    flagged: int
+    has_attachments: int
+
+
+def count_views(account: Account) -> ViewCounts:
+    """How many messages each quick view holds (all folders but Trash and Junk): unread from
+    the folders' maintained counters, the other two counted over their partial indexes."""
+    folders = Folder.objects.filter(account=account).exclude(
+        special_use__in=NOT_SEARCHED_BY_DEFAULT
+    )
+    unread = sum(f.unseen_count for f in folders)
+    scope = _default_scope(account)
+    return ViewCounts(
+        unread,
+        scope.filter(flagged=True).count(),
+        scope.filter(has_attachments=True).count(),
+    )
 
 
 def search_terms(q: str) -> list[str]:
@@ -137,6 +203,7 @@ def search_messages(
     folder: Folder | None = None,
     before_id: int | None = None,
     limit: int,
+    filters: MessageFilters | None = None,
 ) -> list[Message]:
     """Messages of `account` where every term of `q` (search_terms) is a case-insensitive
     substring of the subject, the sender's name or address, a To/Cc name or address, or the
@@ -166,7 +233,7 @@ def search_messages(
             | Q(text__text__contains=term.casefold())
             | Q(_recipient_matches(pattern))
         )
-    qs = qs.filter(match)
+    qs = filter_messages(qs.filter(match), filters)
     if before_id is not None:
         qs = qs.filter(pk__lt=before_id)
     return list(qs.order_by("-pk")[:limit])

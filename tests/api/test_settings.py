@@ -35,6 +35,8 @@ DEFAULTS = {
     "language": "",
     "page_size": 50,
     "remote_images": "ask",
+    "list_density": "compact",
+    "reading_mode": "split",
     "address": "alice@example.com",
     "aliases": [],
 }
@@ -77,11 +79,18 @@ def test_settings_list_the_aliases_one_may_send_from(alice: Account, alice_api: 
 def test_patch_any_subset_and_it_persists(alice: Account, alice_api: APIClient) -> None:
     response = alice_api.patch(
         SETTINGS,
-        {"display_name": "  Alice Kim ", "language": "ko", "page_size": 100},
+        {
+            "display_name": "  Alice Kim ",
+            "language": "ko",
+            "page_size": 100,
+            "list_density": "comfortable",
+            "reading_mode": "list",
+        },
         format="json",
     )
     assert response.status_code == 200
     expected = {**DEFAULTS, "display_name": "Alice Kim", "language": "ko", "page_size": 100}
+    expected |= {"list_density": "comfortable", "reading_mode": "list"}
     assert response.json() == expected
     assert alice_api.get(SETTINGS).json() == expected
     alice.refresh_from_db()
@@ -123,6 +132,8 @@ def test_signature_html_is_sanitized_before_it_is_stored(
         ({"page_size": 30}, "page_size"),
         ({"page_size": True}, "page_size"),
         ({"remote_images": "sometimes"}, "remote_images"),
+        ({"list_density": "tiny"}, "list_density"),
+        ({"reading_mode": "popup"}, "reading_mode"),
         ({"display_name": "x" * 201}, "display_name"),
         ({"signature_html": "x" * 10_001}, "signature_html"),
         ({"signature_text": "x" * 10_001}, "signature_text"),

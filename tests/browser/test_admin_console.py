@@ -219,7 +219,7 @@ def test_superadmin_runs_the_console(
     add_alias("pong@shop.test", "ping@shop.test")
     refusal = add.get_by_role("alert").filter(has_text="would deliver in a circle")
     refusal.wait_for()
-    assert "loop" in refusal.inner_text()
+    assert "→" not in refusal.inner_text()  # words, not the server's English detail
     aliases = page.get_by_role("table", name="Aliases")
     aliases.get_by_role("cell", name=re.compile(r"^team@shop\.test")).wait_for()
     aliases.get_by_text("forward").first.wait_for()

@@ -24,6 +24,17 @@ def dictionaries() -> dict[str, dict[str, str]]:
         begin = source.index(start) + len(start)
         end = source.index("\n}", begin)
         out[lang] = {k: json.loads(v) for k, v in _ENTRY.findall(source[begin:end])}
+    # Tables spread into messages.ts from files of their own (i18n/<name>Messages.ts, each
+    # with `export const <name>En = {` and `export const <name>Ko… = {`).
+    for extra in sorted(MESSAGES_TS.parent.glob("*Messages.ts")):
+        text = extra.read_text(encoding="utf-8")
+        for lang, marker in (
+            ("en", re.compile(r"export const \w+En = \{")),
+            ("ko", re.compile(r"export const \w+Ko\b[^=]*= \{")),
+        ):
+            for m in marker.finditer(text):
+                end = text.index("\n}", m.end())
+                out[lang].update({k: json.loads(v) for k, v in _ENTRY.findall(text[m.end() : end])})
     return out
 
 

@@ -223,7 +223,8 @@ def test_remote_images_blocked_and_counted() -> None:
     blocked = sanitize_html(html)
     assert "t.example" not in blocked.html
     assert blocked.blocked_remote == 5  # 3 img + table background + CSS url()
-    assert 'style="color:red"' in blocked.html
+    # The CSS background went, so its text colour went with it (issue 12 defect 3).
+    assert "<div>y</div>" in blocked.html
 
     loaded = sanitize_html(html, load_remote=True)
     assert '<img src="http://t.example/a.gif">' in loaded.html
@@ -320,3 +321,56 @@ def test_plain_markup_survives() -> None:
 def test_empty_and_text_input() -> None:
     assert sanitize_html("").html == ""
     assert sanitize_html("a < b & c").html == "a &lt; b &amp; c"
+
+
+# --- newsletters (issue 12 defect 3): colours, backgrounds and table layout survive ---------
+
+
+def test_background_shorthand_keeps_a_dark_header_readable() -> None:
+    # Naver Pay / GitHub style: a dark header cell with white text.
+    out = sanitize_html(
+        '<table width="600" align="center" cellpadding="0" cellspacing="0" bgcolor="#f5f5f5">'
+        '<tr><td style="background:#24292f;color:#ffffff;padding:16px">GitHub</td>'
+        '<td valign="top" style="background-color: rgb(3, 199, 90); color: #fff">N Pay</td>'
+        "</tr></table>"
+    ).html
+    assert 'style="background:#24292f;color:#ffffff;padding:16px"' in out
+    assert "background-color:rgb(3, 199, 90);color:#fff" in out
+    for attr in ('width="600"', 'align="center"', 'cellpadding="0"', 'bgcolor="#f5f5f5"'):
+        assert attr in out
+    assert 'valign="top"' in out
+
+
+def test_style_block_backgrounds_survive_inlining() -> None:
+    out = sanitize_html(
+        "<style>.btn{background:#ff5a00;color:#fff;border-radius:4px;display:inline-block}"
+        "</style><a class='btn' href='https://shop.example/'>쿠팡 주문 확인</a>"
+    ).html
+    assert "background:#ff5a00" in out.replace(" ", "")
+    assert "color:#fff" in out.replace(" ", "")
+    assert "display:inline-block" in out.replace(" ", "")
+
+
+@pytest.mark.parametrize(
+    "style",
+    [
+        "background:#000 url(https://t.example/bg.png);color:#fff",
+        "background-image:url(https://t.example/bg.png);color:#ffffff",
+        "background: image-set('x.png' 1x); color: white",
+    ],
+)
+def test_background_that_must_go_takes_its_text_colour(style: str) -> None:
+    result = sanitize_html(f'<div style="{style};font-size:13px">hello</div>')
+    assert "url(" not in result.html and "image" not in result.html
+    assert "color" not in result.html  # white text would land on a white page
+    assert "font-size:13px" in result.html
+
+
+def test_kept_background_keeps_its_colour_and_loads_nothing() -> None:
+    result = sanitize_html(
+        '<div style="background:linear-gradient(#fff,#eee);color:#333">x</div>'
+        '<div style="position:fixed;background:#123;color:#fff">y</div>'
+    )
+    assert "linear-gradient" in result.html and "color:#333" in result.html
+    assert "position" not in result.html and "color:#fff" in result.html
+    assert result.blocked_remote == 0

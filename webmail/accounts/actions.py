@@ -16,7 +16,15 @@ from webmail.accounts.queries import canonical_sender
 from webmail.accounts.sessions import end_sessions, revoke_tokens
 
 MAX_TRUSTED_SENDERS = 1000
-PREFERENCE_FIELDS = ("signature_html", "signature_text", "language", "page_size", "remote_images")
+PREFERENCE_FIELDS = (
+    "signature_html",
+    "signature_text",
+    "language",
+    "page_size",
+    "remote_images",
+    "list_density",
+    "reading_mode",
+)
 
 
 @transaction.atomic(durable=True)

@@ -18,6 +18,16 @@ class RemoteImages(models.TextChoices):
     NEVER = "never", "Never show automatically"
 
 
+class ListDensity(models.TextChoices):
+    COMPACT = "compact", "Compact: one line per message (Naver's default)"
+    COMFORTABLE = "comfortable", "Comfortable: sender, subject and preview"
+
+
+class ReadingMode(models.TextChoices):
+    SPLIT = "split", "List and message side by side"
+    LIST = "list", "List only: a message opens full width"
+
+
 PAGE_SIZES = (25, 50, 100)
 DEFAULT_PAGE_SIZE = 50
 
@@ -38,6 +48,12 @@ class Preferences(models.Model):
     )
     remote_images = models.CharField(
         max_length=8, default=RemoteImages.ASK, choices=RemoteImages.choices
+    )
+    list_density = models.CharField(
+        max_length=12, default=ListDensity.COMPACT, choices=ListDensity.choices
+    )
+    reading_mode = models.CharField(
+        max_length=8, default=ReadingMode.SPLIT, choices=ReadingMode.choices
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -186,7 +186,7 @@ class AccountDetailView(AdminView):
         if account.pk == self.scope.account.pk and (
             v.get("is_active") is False or v.get("is_superadmin") is False
         ):
-            raise ConflictError("you cannot disable or demote your own account")
+            raise ConflictError("you cannot disable or demote your own account", code="own_account")
         do_update_account(
             account,
             display_name=v.get("display_name"),
@@ -208,7 +208,7 @@ class AccountDetailView(AdminView):
     def delete(self, request: Request, pk: int) -> Response:
         account = _managed(self, pk)
         if account.pk == self.scope.account.pk:
-            raise ConflictError("you cannot remove your own account")
+            raise ConflictError("you cannot remove your own account", code="own_account")
         do_remove_account(account.address)
         return self.done("account.remove", account.address, domain=account.domain.name)
 

@@ -12,7 +12,13 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from webmail.accounts.models import PAGE_SIZES, LanguageChoice, RemoteImages
+from webmail.accounts.models import (
+    PAGE_SIZES,
+    LanguageChoice,
+    ListDensity,
+    ReadingMode,
+    RemoteImages,
+)
 from webmail.api.serializers import StrictSerializer
 
 MAX_SIGNATURE_CHARS = 10_000  # Gmail's signature limit
@@ -32,6 +38,14 @@ class SettingsSerializer(serializers.Serializer):
         choices=RemoteImages.values,
         help_text="ask: only trusted senders' remote images load by themselves; always: every "
         "message's; never: none by themselves (?images=1 still loads them on request)",
+    )
+    list_density = serializers.ChoiceField(
+        choices=ListDensity.values,
+        help_text="compact: one line per message; comfortable: sender, subject and preview",
+    )
+    reading_mode = serializers.ChoiceField(
+        choices=ReadingMode.values,
+        help_text="split: the list beside the open message; list: a message opens full width",
     )
     address = serializers.CharField(help_text="your address (read only)")
     aliases = serializers.ListField(
@@ -54,6 +68,8 @@ class SettingsPatchSerializer(StrictSerializer):
     language = serializers.ChoiceField(required=False, choices=LanguageChoice.values)
     page_size = serializers.ChoiceField(required=False, choices=PAGE_SIZES)
     remote_images = serializers.ChoiceField(required=False, choices=RemoteImages.values)
+    list_density = serializers.ChoiceField(required=False, choices=ListDensity.values)
+    reading_mode = serializers.ChoiceField(required=False, choices=ReadingMode.values)
 
     def validate_page_size(self, value: Any) -> int:
         # ChoiceField would also take "25" or 25.0; the stored value is an int either way.

@@ -29,6 +29,7 @@ from webmail.api.serializers import (
     MessageListItemSerializer,
     MessageListQuerySerializer,
     ValidationErrorSerializer,
+    message_filters,
 )
 
 CONTACTS_LIMIT = 10
@@ -109,7 +110,12 @@ class SearchView(APIView):
         before_id = decode_search_cursor(data["cursor"]) if "cursor" in data else None
         # One row more than asked says whether another page exists, without a COUNT.
         rows = search_messages(
-            current_account(request), data["q"], folder=folder, before_id=before_id, limit=limit + 1
+            current_account(request),
+            data["q"],
+            folder=folder,
+            before_id=before_id,
+            limit=limit + 1,
+            filters=message_filters(data),
         )
         page = rows[:limit]
         next_cursor = encode_search_cursor(page[-1].pk) if len(rows) > limit else None

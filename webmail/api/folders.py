@@ -23,6 +23,7 @@ from webmail.api.serializers import (
     MessageListQuerySerializer,
     MessagePageSerializer,
     ValidationErrorSerializer,
+    message_filters,
 )
 
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="no such folder (or not yours)")
@@ -100,7 +101,14 @@ class FolderMessagesView(APIView):
         cursor = query.validated_data.get("cursor")
         before_uid = decode_cursor(cursor, uidvalidity=folder.uidvalidity) if cursor else None
         # One row more than asked says whether another page exists, without a COUNT.
-        rows = list(list_messages(folder, before_uid=before_uid, limit=limit + 1))
+        rows = list(
+            list_messages(
+                folder,
+                before_uid=before_uid,
+                limit=limit + 1,
+                filters=message_filters(query.validated_data),
+            )
+        )
         page = rows[:limit]
         next_cursor = encode_cursor(folder.uidvalidity, page[-1].uid) if len(rows) > limit else None
         return Response(MessagePageSerializer({"results": page, "next_cursor": next_cursor}).data)

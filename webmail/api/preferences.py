@@ -61,6 +61,8 @@ def _settings_data(account: Account) -> dict[str, object]:
             "language": prefs.language,
             "page_size": prefs.page_size,
             "remote_images": prefs.remote_images,
+            "list_density": prefs.list_density,
+            "reading_mode": prefs.reading_mode,
             "address": account.address,
             "aliases": sending_addresses(account)[1:],
         }

@@ -17,6 +17,7 @@ from rest_framework import serializers
 
 from mailcore.directory.models import Account
 from mailcore.store.models import Message, SpecialUse
+from mailcore.store.queries import MessageFilters
 
 MAX_BULK_IDS = 1000
 _MAX_DB_INT = 2**63 - 1  # bigint: larger ids cannot exist, and PostgreSQL would refuse them
@@ -318,9 +319,37 @@ class MessageListQuerySerializer(serializers.Serializer):
         help_text="next_cursor of the previous page",
     )
 
+    unread = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="true: only unread messages; false: only read ones",
+    )
+    flagged = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="true: only starred (flagged) messages; false: only unstarred ones",
+    )
+    has_attachments = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="true: only messages with attachments; false: only those without",
+    )
+
     def validate_limit(self, value: int) -> int:
         # Capped rather than refused: a client asking for "as many as you allow" gets a page.
         return min(value, settings.API_MAX_PAGE_SIZE)
+
+
+def message_filters(data: Mapping[str, Any]) -> MessageFilters:
+    """The unread/flagged/has_attachments narrowing of validated list or search parameters."""
+    return MessageFilters(
+        unread=data.get("unread"),
+        flagged=data.get("flagged"),
+        has_attachments=data.get("has_attachments"),
+    )
 
 
 class MessageDetailQuerySerializer(serializers.Serializer):

@@ -18,6 +18,7 @@ from webmail.api import (
     messages,
     pop3,
     preferences,
+    quickviews,
     quota,
 )
 
@@ -31,6 +32,8 @@ urlpatterns = [
     path("folders/<int:pk>", folders.FolderDetailView.as_view(), name="folder-detail"),
     path("folders/<int:pk>/messages", folders.FolderMessagesView.as_view(), name="folder-messages"),
     path("folders/<int:pk>/empty", junk.FolderEmptyView.as_view(), name="folder-empty"),
+    path("messages", quickviews.AllMessagesView.as_view(), name="messages-list"),
+    path("messages/counts", quickviews.ViewCountsView.as_view(), name="messages-counts"),
     path("messages/search", finding.SearchView.as_view(), name="messages-search"),
     path("messages/spam", junk.SpamView.as_view(), name="messages-spam"),
     path("contacts", finding.ContactsView.as_view(), name="contacts"),

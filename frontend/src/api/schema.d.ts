@@ -714,6 +714,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Messages of every folder but Trash and Junk, newest first by arrival, narrowed by unread, flagged and has_attachments (the quick views: ?unread=true, ?flagged=true, ?has_attachments=true). Follow next_cursor until it is null. limit defaults to 50 and is capped at 200. */
+        get: operations["messages_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/messages/{id}": {
         parameters: {
             query?: never;
@@ -808,6 +825,23 @@ export interface paths {
             cookie?: never;
         };
         get: operations["messages_raw"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description How many messages each quick view holds (every folder but Trash and Junk). */
+        get: operations["messages_counts"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1298,7 +1332,10 @@ export interface components {
             found: string[];
             /** @description what to publish, when not ok */
             expected: string;
+            /** @description what is wrong, in English */
             detail: string;
+            /** @description a stable code for detail (mx_missing, spf_duplicate, lookup_failed…), for clients to say it in the user's language; '' when there is no detail */
+            readonly reason: string;
         };
         AdminDnsReport: {
             domain: string;
@@ -1745,6 +1782,12 @@ export interface components {
          * @enum {string}
          */
         LanguageEnum: "ko" | "en";
+        /**
+         * @description * `compact` - compact
+         *     * `comfortable` - comfortable
+         * @enum {string}
+         */
+        ListDensityEnum: "compact" | "comfortable";
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         LoginRequest: {
             address: string;
@@ -1892,6 +1935,8 @@ export interface components {
             language?: components["schemas"]["LanguageEnum"] | components["schemas"]["BlankEnum"];
             page_size?: components["schemas"]["PageSizeEnum"];
             remote_images?: components["schemas"]["RemoteImagesEnum"];
+            list_density?: components["schemas"]["ListDensityEnum"];
+            reading_mode?: components["schemas"]["ReadingModeEnum"];
         };
         Pop3Settings: {
             /**
@@ -1928,6 +1973,12 @@ export interface components {
              */
             percent: number;
         };
+        /**
+         * @description * `split` - split
+         *     * `list` - list
+         * @enum {string}
+         */
+        ReadingModeEnum: "split" | "list";
         RecipientDelivery: {
             address: string;
             state: components["schemas"]["RecipientDeliveryStateEnum"];
@@ -2067,6 +2118,20 @@ export interface components {
              *     * `never` - never
              */
             remote_images: components["schemas"]["RemoteImagesEnum"];
+            /**
+             * @description compact: one line per message; comfortable: sender, subject and preview
+             *
+             *     * `compact` - compact
+             *     * `comfortable` - comfortable
+             */
+            list_density: components["schemas"]["ListDensityEnum"];
+            /**
+             * @description split: the list beside the open message; list: a message opens full width
+             *
+             *     * `split` - split
+             *     * `list` - list
+             */
+            reading_mode: components["schemas"]["ReadingModeEnum"];
             /** @description your address (read only) */
             address: string;
             /** @description the aliases that deliver to you, which you may also send from (read only; an administrator manages them) */
@@ -2127,6 +2192,14 @@ export interface components {
             fields?: {
                 [key: string]: unknown;
             };
+        };
+        ViewCounts: {
+            /** @description unread messages (안읽은메일) */
+            unread: number;
+            /** @description starred messages (중요메일) */
+            flagged: number;
+            /** @description messages with attachments (첨부메일) */
+            has_attachments: number;
         };
     };
     responses: never;
@@ -4682,8 +4755,14 @@ export interface operations {
             query?: {
                 /** @description next_cursor of the previous page */
                 cursor?: string;
+                /** @description true: only starred (flagged) messages; false: only unstarred ones */
+                flagged?: boolean | null;
+                /** @description true: only messages with attachments; false: only those without */
+                has_attachments?: boolean | null;
                 /** @description page size; larger values are capped */
                 limit?: number;
+                /** @description true: only unread messages; false: only read ones */
+                unread?: boolean | null;
             };
             header?: never;
             path: {
@@ -4815,6 +4894,45 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    messages_list: {
+        parameters: {
+            query?: {
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+                /** @description true: only starred (flagged) messages; false: only unstarred ones */
+                flagged?: boolean | null;
+                /** @description true: only messages with attachments; false: only those without */
+                has_attachments?: boolean | null;
+                /** @description page size; larger values are capped */
+                limit?: number;
+                /** @description true: only unread messages; false: only read ones */
+                unread?: boolean | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessagePage"];
+                };
+            };
+            /** @description invalid query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
         };
@@ -5150,6 +5268,25 @@ export interface operations {
             };
         };
     };
+    messages_counts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ViewCounts"];
+                };
+            };
+        };
+    };
     messages_delete: {
         parameters: {
             query?: never;
@@ -5305,12 +5442,18 @@ export interface operations {
             query: {
                 /** @description next_cursor of the previous page */
                 cursor?: string;
+                /** @description true: only starred (flagged) messages; false: only unstarred ones */
+                flagged?: boolean | null;
                 /** @description search only this folder (default: all but Trash and Junk) */
                 folder?: number;
+                /** @description true: only messages with attachments; false: only those without */
+                has_attachments?: boolean | null;
                 /** @description page size; larger values are capped */
                 limit?: number;
                 /** @description words separated by spaces; each must appear (case-insensitive) in the subject, the sender, a recipient or the body */
                 q: string;
+                /** @description true: only unread messages; false: only read ones */
+                unread?: boolean | null;
             };
             header?: never;
             path?: never;

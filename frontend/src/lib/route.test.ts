@@ -66,3 +66,13 @@ describe("routeHref", () => {
     expect(withMessage({ kind: "settings", section: null }, 3)).toEqual({ kind: "settings", section: null });
   });
 });
+
+describe("quick view routes", () => {
+  it("parse and print /views/{view}[/messages/{id}]", () => {
+    expect(parseRoute("/views/unread")).toEqual({ kind: "view", view: "unread", messageId: null });
+    expect(parseRoute("/views/attachments/messages/42")).toEqual({ kind: "view", view: "attachments", messageId: 42 });
+    expect(parseRoute("/views/bogus")).toEqual(inbox);
+    expect(routeHref({ kind: "view", view: "flagged", messageId: 7 })).toBe("/views/flagged/messages/7");
+    expect(withMessage({ kind: "view", view: "flagged", messageId: null }, 3)).toEqual({ kind: "view", view: "flagged", messageId: 3 });
+  });
+});

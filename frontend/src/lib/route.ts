@@ -4,6 +4,7 @@
 //   /                                       → the Inbox (redirects to /folders/{inbox id})
 //   /folders/{id}                           → mail: a folder's list
 //   /folders/{id}/messages/{mid}            → mail: a folder's list + one message
+//   /views/{unread|flagged|attachments}[/messages/{mid}] → a quick view (all folders but Trash/Junk)
 //   /search?q=…[&folder={id}]               → search results (all folders but Trash/Junk, or one)
 //   /search/messages/{mid}?q=…[&folder=…]   → search results + one message
 //   /compose                                → new message
@@ -32,8 +33,13 @@ export interface ComposeParams {
   to: string;
 }
 
+/** The quick views of the folder pane: 안읽은메일, 중요메일, 첨부메일. */
+export type QuickView = "unread" | "flagged" | "attachments";
+export const QUICK_VIEWS: readonly QuickView[] = ["unread", "flagged", "attachments"];
+
 export type Route =
   | { kind: "mail"; folderId: number | null; messageId: number | null }
+  | { kind: "view"; view: QuickView; messageId: number | null }
   | { kind: "search"; q: string; folderId: number | null; messageId: number | null }
   | { kind: "compose"; params: ComposeParams }
   | { kind: "settings"; section: string | null }
@@ -42,6 +48,7 @@ export type Route =
 export const INBOX_ROUTE: Route = { kind: "mail", folderId: null, messageId: null };
 
 const MAIL = /^\/folders\/(\d{1,15})(?:\/messages\/(\d{1,15}))?\/?$/;
+const VIEW = /^\/views\/(unread|flagged|attachments)(?:\/messages\/(\d{1,15}))?\/?$/;
 const SEARCH = /^\/search(?:\/messages\/(\d{1,15}))?\/?$/;
 const SETTINGS = /^\/settings(?:\/([A-Za-z0-9_-]{1,40}))?\/?$/;
 const ADMIN = /^\/admin(?:\/(.*))?$/;
@@ -60,6 +67,8 @@ export function parseRoute(pathname: string, search = ""): Route {
   if (m) {
     return { kind: "mail", folderId: positiveId(m[1] ?? null), messageId: positiveId(m[2] ?? null) };
   }
+  m = VIEW.exec(pathname);
+  if (m) return { kind: "view", view: m[1] as QuickView, messageId: positiveId(m[2] ?? null) };
   m = SEARCH.exec(pathname);
   if (m) {
     return {
@@ -101,6 +110,8 @@ export function routeHref(route: Route): string {
       const base = `/folders/${route.folderId}`;
       return route.messageId === null ? base : `${base}/messages/${route.messageId}`;
     }
+    case "view":
+      return route.messageId === null ? `/views/${route.view}` : `/views/${route.view}/messages/${route.messageId}`;
     case "search":
       return withQuery(route.messageId === null ? "/search" : `/search/messages/${route.messageId}`, {
         q: route.q,
@@ -123,7 +134,7 @@ export const routePath = routeHref;
 
 /** The route of the list a message was opened from, with another (or no) message open. */
 export function withMessage(route: Route, messageId: number | null): Route {
-  if (route.kind === "mail" || route.kind === "search") return { ...route, messageId };
+  if (route.kind === "mail" || route.kind === "search" || route.kind === "view") return { ...route, messageId };
   return route;
 }
 

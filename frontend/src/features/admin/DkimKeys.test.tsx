@@ -68,11 +68,12 @@ describe("DKIM keys", () => {
     const api = server((req) =>
       (req.body as { force: boolean }).force
         ? json({ key: key("new", "active"), retired: ["old"], forced: true })
-        : json({ error: "conflict", detail: "DNS does not show the new key yet (new._domainkey.a.example: missing, found nothing)" }, 409),
+        : json({ error: "dkim_not_published", detail: "DNS does not show the new key yet (new._domainkey.a.example: missing, found nothing)" }, 409),
     );
     fireEvent.click(await screen.findByTestId("dkim-activate-new"));
     const dialog = await screen.findByRole("alertdialog", { name: "Activate without the DNS record" });
-    expect(dialog.textContent).toContain("DNS does not show the new key yet");
+    expect(dialog.textContent).toContain("DNS does not show the new key's record yet");
+    expect(dialog.textContent).not.toContain("found nothing");
     expect(within(screen.getByTestId("dkim-key-new")).getByText("pending")).toBeTruthy();
     fireEvent.click(within(dialog).getByRole("button", { name: "Activate anyway" }));
     expect(await screen.findByText("new now signs outgoing mail; old is retired.")).toBeTruthy();

@@ -32,7 +32,7 @@ export function DkimKeys({ name }: { name: string }) {
         if (!force && err instanceof ApiError && err.status === 409 && key.state === "pending") {
           confirm.ask({
             title: t("dom.dkimForceTitle"),
-            text: t("dom.dkimForceConfirm", { detail: err.detail }),
+            text: t("dom.dkimForceConfirm"),
             ok: t("dom.dkimForce"),
             run: () => runActivate(key, true),
           });

@@ -5,7 +5,7 @@ import { useState, type FormEvent } from "react";
 import { ApiError } from "../../api/client";
 import { adminApi, type DnsReport, type Domain } from "./adminApi";
 import { useAdminT } from "./adminMessages";
-import { ActionStatus, Empty, ErrorBox, Field, Listing, LoadMore, PageHead, Pending, SearchBar, useAction, useConfirm, useLoad, usePaged } from "./common";
+import { ActionStatus, dnsReasonText, Empty, ErrorBox, Field, Listing, LoadMore, PageHead, Pending, SearchBar, useAction, useConfirm, useLoad, usePaged } from "./common";
 import { AdminLink, useAdmin } from "./context";
 import { DkimKeys } from "./DkimKeys";
 import { checkDomainName, parseTargets } from "./validate";
@@ -107,7 +107,7 @@ function DomainDetail({ name }: { name: string }) {
         if (!force && err instanceof ApiError && err.status === 409) {
           confirm.ask({
             title: t("dom.removeForce"),
-            text: t("dom.removeForceConfirm", { name: d.name, detail: err.detail }),
+            text: t("dom.removeForceConfirm", { name: d.name }),
             ok: t("dom.removeForce"),
             run: () => remove(true),
           });
@@ -232,7 +232,7 @@ export function DnsTable({ report }: { report: DnsReport }) {
               <td className="mono">{c.found.length ? c.found.join("\n") : t("dom.dnsNothing")}</td>
               <td>
                 <span className={`status status-${c.status}`}>{t(`dom.dns.${c.status}`)}</span>
-                {c.detail && <div className="help">{c.detail}</div>}
+                {c.reason && <div className="help">{dnsReasonText(t, c.reason)}</div>}
               </td>
             </tr>
           ))}

@@ -64,8 +64,8 @@ export function AddRelayRule({ onAdded }: { onAdded: () => void }) {
         onAdded();
       },
       (err: unknown) => {
-        if (err instanceof ApiError && err.status === 409 && /wider|force/i.test(err.detail)) {
-          confirm.ask({ title: t("rel.wideTitle"), text: t("rel.wideConfirm", { detail: err.detail }), ok: t("rel.wideOk"), run: () => save({ ...body, force: true }) });
+        if (err instanceof ApiError && err.status === 409 && err.code === "relay_too_wide") {
+          confirm.ask({ title: t("rel.wideTitle"), text: t("rel.wideConfirm"), ok: t("rel.wideOk"), run: () => save({ ...body, force: true }) });
         } else {
           action.setError(err);
         }

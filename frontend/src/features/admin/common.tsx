@@ -5,16 +5,30 @@ import { ApiError } from "../../api/client";
 import { ConfirmDialog } from "../../components/Dialog";
 import type { Locale } from "../../i18n/messages";
 import type { Page, Query } from "./adminApi";
-import { useAdminT, type AdminKey, type AdminT } from "./adminMessages";
+import { adminDictionaries, useAdminT, type AdminKey, type AdminT } from "./adminMessages";
 
-/** What went wrong, in words the admin can act on (the server's detail kept when useful). */
+/** The words for a refusal's stable code (issue 12 defect 5): never the server's English. */
+export function codeText(t: AdminT, code: string): string {
+  const key = `code.${code}`;
+  return key in adminDictionaries.en ? t(key as AdminKey) : t("code.other", { code });
+}
+
+/** A DNS check's reason code in words; "" when it has none. */
+export function dnsReasonText(t: AdminT, reason: string): string {
+  if (!reason) return "";
+  const key = `dns.${reason}`;
+  return key in adminDictionaries.en ? t(key as AdminKey) : t("dns.other");
+}
+
+/** What went wrong, in words the admin can act on, in the admin's language: the API's
+ * stable codes are translated; the server's English details stay in its log. */
 export function errorText(t: AdminT, error: unknown): string {
   if (!(error instanceof ApiError)) return t("err.other", { detail: String(error) });
   const detail = error.detail || error.code;
   if (error.code === "network") return t("err.network");
   if (error.status === 404) return t("err.notFound");
-  if (error.status === 403) return error.detail ? `${t("err.forbidden")} (${error.detail})` : t("err.forbidden");
-  if (error.status === 409) return /loop|itself/i.test(detail) ? t("err.loop", { detail }) : t("err.conflict", { detail });
+  if (error.status === 403) return t("err.forbidden");
+  if (error.status === 409) return codeText(t, error.code);
   if (error.status === 400) {
     const fields = Object.entries(error.fields)
       .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(" ") : String(v)}`)

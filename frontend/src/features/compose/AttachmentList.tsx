@@ -1,17 +1,19 @@
 // The attachments of the message being written: name, size, upload progress or the error in
-// words, a remove button each, and the total.
+// words (with a retry), a remove button each, and the total of what will be sent.
 import { useT } from "../../i18n/I18nContext";
 import { formatSize } from "../../lib/formatSize";
-import { totalSize, type AttachmentItem } from "./attachments";
+import { countedItems, totalSize, type AttachmentItem } from "./attachments";
 import { describeFailure } from "./sendErrors";
 
 interface Props {
   items: readonly AttachmentItem[];
   onRemove: (key: string) => void;
+  /** a failed upload: try it again (the file is still at hand) */
+  onRetry?: (key: string) => void;
   disabled?: boolean;
 }
 
-export function AttachmentList({ items, onRemove, disabled }: Props) {
+export function AttachmentList({ items, onRemove, onRetry, disabled }: Props) {
   const t = useT();
   if (items.length === 0) return null;
   return (
@@ -43,6 +45,17 @@ export function AttachmentList({ items, onRemove, disabled }: Props) {
                   {t("compose.uploadFailed", { name: item.filename, reason: describeFailure(item.error, t).text })}
                 </span>
               )}
+              {failed && onRetry && item.kind === "upload" && item.file && (
+                <button
+                  type="button"
+                  className="attachment-retry"
+                  onClick={() => onRetry(item.key)}
+                  disabled={disabled}
+                  data-testid="attachment-retry"
+                >
+                  {t("compose.uploadRetry")}
+                </button>
+              )}
               <button
                 type="button"
                 className="attachment-remove"
@@ -57,7 +70,7 @@ export function AttachmentList({ items, onRemove, disabled }: Props) {
         })}
       </ul>
       <p className="attachments-total" data-testid="attachments-total">
-        {t("compose.attachmentsTotal", { count: items.length, size: formatSize(totalSize(items), t) })}
+        {t("compose.attachmentsTotal", { count: countedItems(items).length, size: formatSize(totalSize(items), t) })}
       </p>
     </section>
   );

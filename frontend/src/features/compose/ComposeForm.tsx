@@ -9,6 +9,7 @@ import { addressKey, formatAddress } from "./addresses";
 import {
   admitFiles,
   attachmentPayload,
+  failedUploads,
   mapSavedParts,
   totalProblem,
   uploading,
@@ -259,12 +260,6 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
     for (const file of files) {
       keySeq.current += 1;
       const key = `upload-${keySeq.current}`;
-      const handle = uploadFile(file, (progress) =>
-        updateAttachments((items) =>
-          items.map((i) => (i.key === key && i.kind === "upload" ? { ...i, progress } : i)),
-        ),
-      );
-      uploadsRef.current.set(key, handle);
       updateAttachments((items) => [
         ...items,
         {
@@ -277,29 +272,52 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
           progress: 0,
           uploadId: null,
           error: null,
+          file,
         },
       ]);
-      handle.promise.then(
-        (upload) => {
-          uploadsRef.current.delete(key);
-          updateAttachments((items) =>
-            items.map((i) =>
-              i.key === key && i.kind === "upload"
-                ? { ...i, status: "done", progress: 1, uploadId: upload.id, size: upload.size }
-                : i,
-            ),
-          );
-          changed();
-        },
-        (err: unknown) => {
-          uploadsRef.current.delete(key);
-          if (err instanceof DOMException && err.name === "AbortError") return;
-          updateAttachments((items) =>
-            items.map((i) => (i.key === key && i.kind === "upload" ? { ...i, status: "error", error: err } : i)),
-          );
-        },
-      );
+      startUpload(key, file);
     }
+  };
+
+  const startUpload = (key: string, file: File): void => {
+    const handle = uploadFile(file, (progress) =>
+      updateAttachments((items) =>
+        items.map((i) => (i.key === key && i.kind === "upload" ? { ...i, progress } : i)),
+      ),
+    );
+    uploadsRef.current.set(key, handle);
+    handle.promise.then(
+      (upload) => {
+        uploadsRef.current.delete(key);
+        updateAttachments((items) =>
+          items.map((i) =>
+            i.key === key && i.kind === "upload"
+              ? { ...i, status: "done", progress: 1, uploadId: upload.id, size: upload.size }
+              : i,
+          ),
+        );
+        changed();
+      },
+      (err: unknown) => {
+        uploadsRef.current.delete(key);
+        if (err instanceof DOMException && err.name === "AbortError") return;
+        updateAttachments((items) =>
+          items.map((i) => (i.key === key && i.kind === "upload" ? { ...i, status: "error", error: err } : i)),
+        );
+      },
+    );
+  };
+
+  /** Tries a failed upload again with the file the user picked. */
+  const retryAttachment = (key: string): void => {
+    const item = attachmentsRef.current.find((i) => i.key === key);
+    if (!item || item.kind !== "upload" || item.status !== "error" || !item.file) return;
+    const file = item.file;
+    setError(null);
+    updateAttachments((items) =>
+      items.map((i) => (i.key === key && i.kind === "upload" ? { ...i, status: "uploading", progress: 0, error: null } : i)),
+    );
+    startUpload(key, file);
   };
 
   const removeAttachment = (key: string): void => {
@@ -376,6 +394,11 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
     }
     if (uploading(attachmentsRef.current)) {
       setError(t("compose.error.stillUploading"));
+      return;
+    }
+    // A failed upload would silently be left out of the mail: never send without it.
+    if (failedUploads(attachmentsRef.current).length > 0) {
+      setError(t("compose.uploadFailedBlock"));
       return;
     }
     const tooMuch = totalProblem(attachmentsRef.current, limits);
@@ -508,7 +531,7 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
       {...dropHandlers}
     >
       <header className="compose-header">
-        <h2>{title}</h2>
+        <h1>{title}</h1>
         <span className="save-status" role="status" data-testid="save-status">
           {saveText}
         </span>
@@ -648,7 +671,7 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
           data-testid="compose-body"
         />
       )}
-      <AttachmentList items={attachments} onRemove={removeAttachment} disabled={locked} />
+      <AttachmentList items={attachments} onRemove={removeAttachment} onRetry={retryAttachment} disabled={locked} />
       {dragging && (
         <div className="drop-overlay" aria-hidden="true">
           {t("compose.dropHere")}

@@ -305,7 +305,7 @@ describe("ComposeView", { timeout: 30000 }, () => {
     expect(screen.getByRole("button", { name: "Send" }).hasAttribute("disabled")).toBe(true);
     await act(async () => FakeXhr.all[1]?.respond(413, { error: "upload_too_large", detail: "The file is larger than the 18.0 MiB upload limit." }));
     expect(screen.getByRole("alert").textContent).toBe(
-      "movie.mp4 was not attached: The file is too large to attach. The file is larger than the 18.0 MiB upload limit.",
+      "movie.mp4 was not attached: The file is too large to attach.",
     );
     await act(async () => FakeXhr.all[0]?.respond(201, { id: 31, filename: "notes.txt", content_type: "text/plain", size: 2048 }));
     expect(screen.queryByRole("progressbar")).toBeNull();
@@ -315,6 +315,33 @@ describe("ComposeView", { timeout: 30000 }, () => {
     fireEvent.click(screen.getByRole("button", { name: "Send" }));
     await screen.findByRole("heading", { name: "Sent" });
     expect(calls.find((c) => c.path === "/api/v1/messages/send")?.body).toMatchObject({ attachments: [31], to: ["bob@example.com"] });
+  });
+
+  it("does not send while an upload has failed, counts only what will go, and retries (issue 12 defect 7)", async () => {
+    FakeXhr.all = [];
+    vi.stubGlobal("XMLHttpRequest", FakeXhr);
+    const calls = fakeApi({
+      "GET /api/v1/auth/session": session,
+      "GET /api/v1/settings": settings,
+      "POST /api/v1/messages/send": () => Response.json({ message: listItem(9), queue_ids: ["q"] }, { status: 201 }),
+    });
+    renderIn("ko", <ComposeView params={{ mode: "new", id: null, to: "bob@example.com" }} onClose={vi.fn()} />);
+    await screen.findByRole("textbox", { name: "제목" });
+    const file = new File(["z".repeat(4096)], "견적서.pdf", { type: "application/pdf" });
+    fireEvent.change(screen.getByTestId("compose-file-input"), { target: { files: [file] } });
+    await act(async () => FakeXhr.all[0]?.respond(503, { error: "storage_unavailable", detail: "disk" }));
+    expect(screen.getByTestId("attachments-total").textContent).not.toMatch(/1/);
+    fireEvent.click(screen.getByRole("button", { name: "보내기" }));
+    expect((await screen.findAllByRole("alert")).map((a) => a.textContent).join(" ")).toContain(
+      "올리지 못한 첨부파일이 있습니다",
+    );
+    expect(calls.some((c) => c.path === "/api/v1/messages/send")).toBe(false);
+    fireEvent.click(screen.getByTestId("attachment-retry"));
+    expect(FakeXhr.all).toHaveLength(2);
+    await act(async () => FakeXhr.all[1]?.respond(201, { id: 77, filename: "견적서.pdf", content_type: "application/pdf", size: 4096 }));
+    expect(screen.getByTestId("attachments-total").textContent).toContain("1");
+    fireEvent.click(screen.getByRole("button", { name: "보내기" }));
+    await waitFor(() => expect(calls.find((c) => c.path === "/api/v1/messages/send")?.body).toMatchObject({ attachments: [77] }));
   });
 
   it("shows the attachment limits before a file is picked and does not upload what cannot fit", async () => {

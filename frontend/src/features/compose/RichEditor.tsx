@@ -4,6 +4,7 @@
 import { EditorContent, useEditor, useEditorState, type Editor } from "@tiptap/react";
 import StarterKit from "@tiptap/starter-kit";
 import { useEffect, useState, type FormEvent } from "react";
+import { Icon } from "../../components/Icon";
 import { useT } from "../../i18n/I18nContext";
 import type { MessageKey } from "../../i18n/messages";
 
@@ -17,13 +18,13 @@ interface Props {
 
 type Mark = "bold" | "italic" | "underline" | "bulletList" | "orderedList" | "blockquote" | "link";
 
-const BUTTONS: ReadonlyArray<{ mark: Mark; key: MessageKey; icon: string; run: (e: Editor) => void }> = [
-  { mark: "bold", key: "compose.toolbar.bold", icon: "B", run: (e) => e.chain().focus().toggleBold().run() },
-  { mark: "italic", key: "compose.toolbar.italic", icon: "I", run: (e) => e.chain().focus().toggleItalic().run() },
-  { mark: "underline", key: "compose.toolbar.underline", icon: "U", run: (e) => e.chain().focus().toggleUnderline().run() },
-  { mark: "bulletList", key: "compose.toolbar.bulletList", icon: "•", run: (e) => e.chain().focus().toggleBulletList().run() },
-  { mark: "orderedList", key: "compose.toolbar.orderedList", icon: "1.", run: (e) => e.chain().focus().toggleOrderedList().run() },
-  { mark: "blockquote", key: "compose.toolbar.quote", icon: "❝", run: (e) => e.chain().focus().toggleBlockquote().run() },
+const BUTTONS: ReadonlyArray<{ mark: Mark; key: MessageKey; run: (e: Editor) => void }> = [
+  { mark: "bold", key: "compose.toolbar.bold", run: (e) => e.chain().focus().toggleBold().run() },
+  { mark: "italic", key: "compose.toolbar.italic", run: (e) => e.chain().focus().toggleItalic().run() },
+  { mark: "underline", key: "compose.toolbar.underline", run: (e) => e.chain().focus().toggleUnderline().run() },
+  { mark: "bulletList", key: "compose.toolbar.bulletList", run: (e) => e.chain().focus().toggleBulletList().run() },
+  { mark: "orderedList", key: "compose.toolbar.orderedList", run: (e) => e.chain().focus().toggleOrderedList().run() },
+  { mark: "blockquote", key: "compose.toolbar.quote", run: (e) => e.chain().focus().toggleBlockquote().run() },
 ];
 
 /** http(s) and mailto links only; a bare host gets https://. */
@@ -139,7 +140,7 @@ export function RichEditor({ initialHtml, onChange, label, disabled, autoFocus }
             onMouseDown={(e) => e.preventDefault()}
             onClick={() => editor && b.run(editor)}
           >
-            {b.icon}
+            <Icon name={b.mark} />
           </button>
         ))}
         <button
@@ -153,7 +154,7 @@ export function RichEditor({ initialHtml, onChange, label, disabled, autoFocus }
           onMouseDown={(e) => e.preventDefault()}
           onClick={openLink}
         >
-          🔗
+          <Icon name="link" />
         </button>
       </div>
       {linkOpen && (

@@ -18,6 +18,8 @@ export type AttachmentItem =
       progress: number;
       uploadId: number | null;
       error: unknown;
+      /** the picked file, kept so a failed upload can be tried again */
+      file?: File;
     })
   // A part of the draft version we last saved or opened, by its index in that draft.
   | (Common & { kind: "draft"; index: number })
@@ -101,6 +103,16 @@ export function draftItems(parts: readonly DraftPart[]): AttachmentItem[] {
 
 export function totalSize(items: readonly AttachmentItem[]): number {
   return items.reduce((sum, i) => sum + (i.kind === "upload" && i.status === "error" ? 0 : i.size), 0);
+}
+
+/** Uploads that failed: sending would silently leave them out (issue 12 defect 7). */
+export function failedUploads(items: readonly AttachmentItem[]): AttachmentItem[] {
+  return items.filter((i) => i.kind === "upload" && i.status === "error");
+}
+
+/** What the total line counts: the attachments that will go with the mail. */
+export function countedItems(items: readonly AttachmentItem[]): AttachmentItem[] {
+  return items.filter((i) => !(i.kind === "upload" && i.status === "error"));
 }
 
 export function uploading(items: readonly AttachmentItem[]): boolean {

@@ -43,7 +43,7 @@ describe("describeFailure", () => {
       "The message is too large: The message would be 30.2 MiB after encoding; the limit is 25.0 MiB. Remove or shrink attachments.",
     );
     expect(describeFailure(new ApiError(413, "upload_too_large", "The file is larger than the 18.0 MiB upload limit."), ko).text).toBe(
-      "파일이 너무 커서 첨부할 수 없습니다. The file is larger than the 18.0 MiB upload limit.",
+      "파일이 너무 커서 첨부할 수 없습니다.",
     );
     expect(describeFailure(new ApiError(503, "storage_unavailable", "x"), en).text).toContain("Nothing was lost");
     expect(describeFailure(new ApiError(0, "network", "Failed to fetch"), ko).text).toBe("서버에 연결할 수 없습니다.");

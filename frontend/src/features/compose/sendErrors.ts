@@ -67,7 +67,9 @@ export function describeFailure(error: unknown, t: Translate): Failure {
     case "message_too_large":
       return { text: t("compose.error.tooLarge", { detail }), recipients: [] };
     case "upload_too_large":
-      return { text: t("compose.error.uploadTooLarge", { detail: error.detail || "" }).trim(), recipients: [] };
+      // The server's English sentence stays out of the (Korean) page: the limit is shown in
+      // the compose form itself (compose-limits).
+      return { text: t("compose.error.uploadTooLarge", { detail: "" }).trim(), recipients: [] };
     case "not_found":
       return { text: t("compose.error.notFound"), recipients: [] };
     case "storage_unavailable":

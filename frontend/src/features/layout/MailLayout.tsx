@@ -16,6 +16,7 @@ import { MailboxList } from "../mailbox-list/MailboxList";
 import { useFolders } from "../mailbox-list/useFolders";
 import { BulkToolbar, type BulkCommand } from "../message-list/BulkToolbar";
 import { MessageList } from "../message-list/MessageList";
+import { QuickViewList, VIEW_LABEL } from "../quick-views/QuickViewList";
 import { EMPTY_SELECTION, allState, prune, selectAll, toggleOne, type Selection } from "../message-list/selection";
 import { useBulkActions } from "../message-list/useBulkActions";
 import { useMessageList, type ListSource } from "../message-list/useMessageList";
@@ -43,6 +44,7 @@ const INBOX: Route = { kind: "mail", folderId: null, messageId: null };
 
 function listSource(route: Route): ListSource | null {
   if (route.kind === "mail" && route.folderId !== null) return { kind: "folder", folderId: route.folderId };
+  if (route.kind === "view") return { kind: "view", view: route.view };
   if (route.kind === "search" && route.q.trim() !== "") return { kind: "search", q: route.q.trim(), folderId: route.folderId };
   return null;
 }
@@ -52,7 +54,7 @@ export function MailLayout({ user, onSignOut }: Props) {
   const [route, navigate] = useRoute();
   const { folders, error: foldersError, reload: reloadFolders, adjustUnread, updateCounts } = useFolders();
   const [settingsVersion, setSettingsVersion] = useState(0);
-  const { pageSize } = useShellSettings(settingsVersion);
+  const { pageSize, listDensity, readingMode } = useShellSettings(settingsVersion);
   const [drawerOpen, setDrawerOpen] = useState(false);
   const [helpOpen, setHelpOpen] = useState(false);
   const [selected, setSelected] = useState<{ key: string; value: Selection } | null>(null);
@@ -64,7 +66,7 @@ export function MailLayout({ user, onSignOut }: Props) {
   const searchRef = useRef<HTMLInputElement>(null);
   const lastListRoute = useRef<Route>(INBOX);
 
-  const isList = route.kind === "mail" || route.kind === "search";
+  const isList = route.kind === "mail" || route.kind === "search" || route.kind === "view";
   if (isList) lastListRoute.current = withMessage(route, null);
   const openId = isList ? route.messageId : null;
 
@@ -116,6 +118,11 @@ export function MailLayout({ user, onSignOut }: Props) {
   }, []);
   const currentFolderId = route.kind === "mail" ? route.folderId : route.kind === "search" ? route.folderId : null;
   const currentFolder = folders?.find((f) => f.id === currentFolderId) ?? null;
+  const recipientFolders = useMemo(
+    () => new Set((folders ?? []).filter((f) => f.special_use === "sent" || f.special_use === "drafts").map((f) => f.id)),
+    [folders],
+  );
+  const showsRecipients = useCallback((id: number) => recipientFolders.has(id), [recipientFolders]);
   const folderLabel = useCallback(
     (id: number): string => {
       const f = folders?.find((x) => x.id === id);
@@ -225,7 +232,9 @@ export function MailLayout({ user, onSignOut }: Props) {
       ? currentFolder
         ? singleLine(folderDisplayName(currentFolder, t))
         : ""
-      : route.kind === "search"
+      : route.kind === "view"
+        ? t(VIEW_LABEL[route.view])
+        : route.kind === "search"
         ? t("search.resultsFor", { q: singleLine(route.q) })
         : route.kind === "compose"
           ? t("shell.compose")
@@ -327,7 +336,8 @@ export function MailLayout({ user, onSignOut }: Props) {
   const order = useMemo(() => items.map((m) => m.id), [items]);
   const screenClose = useCallback(() => navigate(lastListRoute.current), [navigate]);
   const view = !isList ? "screen" : openId !== null ? "reading" : "listing";
-  const emptyText = route.kind === "search" ? t("search.none") : t("list.empty");
+  const emptyText =
+    route.kind === "search" ? t("search.none") : route.kind === "view" ? t(`views.empty.${route.view}`) : t("list.empty");
 
   let screen: ReactNode = null;
   if (route.kind === "compose") {
@@ -346,7 +356,9 @@ export function MailLayout({ user, onSignOut }: Props) {
 
   return (
     <NavigateContext.Provider value={navigate}>
-      <div className={`app ${view}${drawerOpen ? " drawer-open" : ""}`}>
+      <div
+        className={`app ${view}${drawerOpen ? " drawer-open" : ""}${readingMode === "list" ? " list-only" : ""}${route.kind === "admin" ? " admin-shell" : ""}`}
+      >
         <a className="skip-link" href="#main-content">
           {t("shell.skip")}
         </a>
@@ -381,6 +393,16 @@ export function MailLayout({ user, onSignOut }: Props) {
                   if (deletedId !== undefined && deletedId === currentFolderId) navigate(INBOX, true);
                   else list.reload();
                 }}
+                header={
+                  <QuickViewList
+                    selected={route.kind === "view" ? route.view : null}
+                    refreshKey={folders}
+                    onSelect={(v) => {
+                      setDrawerOpen(false);
+                      navigate({ kind: "view", view: v, messageId: null });
+                    }}
+                  />
+                }
               />
             )}
           </aside>
@@ -402,6 +424,7 @@ export function MailLayout({ user, onSignOut }: Props) {
                 {route.kind === "mail" && currentFolder && (
                   <h1 className="list-heading visually-hidden">{place}</h1>
                 )}
+                {route.kind === "view" && <h1 className="list-heading">{place}</h1>}
                 <BulkToolbar
                   count={selection.ids.size}
                   all={allState(selection, order)}
@@ -417,7 +440,9 @@ export function MailLayout({ user, onSignOut }: Props) {
                   openId={openId}
                   activeId={activeId}
                   selection={selection}
-                  folderNameOf={route.kind === "search" ? folderLabel : null}
+                  folderNameOf={route.kind === "search" || route.kind === "view" ? folderLabel : null}
+                  showsRecipients={showsRecipients}
+                  density={listDensity}
                   emptyText={emptyText}
                   onOpen={open}
                   onActivate={setActiveId}

@@ -15,14 +15,24 @@ export function browserLocale() {
 /** `version` changes → read again (after the settings screen). `pageSize` is null until the
  * first read has settled (answered or failed), so the list is fetched once, at the user's
  * size, rather than at the default and then again. */
-export function useShellSettings(version: number): { pageSize: number | null } {
+export interface ShellPrefs {
+  pageSize: number | null;
+  listDensity: "compact" | "comfortable";
+  readingMode: "split" | "list";
+}
+
+export function useShellSettings(version: number): ShellPrefs {
   const { locale, setLocale } = useI18n();
   const [pageSize, setPageSize] = useState<number | null>(null);
+  const [listDensity, setListDensity] = useState<ShellPrefs["listDensity"]>("compact");
+  const [readingMode, setReadingMode] = useState<ShellPrefs["readingMode"]>("split");
   useEffect(() => {
     const abort = new AbortController();
     getShellSettings(abort.signal).then(
       (s) => {
         setPageSize([25, 50, 100].includes(s.page_size) ? s.page_size : (n) => n ?? DEFAULT_PAGE_SIZE);
+        setListDensity(s.list_density === "comfortable" ? "comfortable" : "compact");
+        setReadingMode(s.reading_mode === "list" ? "list" : "split");
         const wanted = s.language === "ko" || s.language === "en" ? s.language : browserLocale();
         if (wanted !== locale) setLocale(wanted);
       },
@@ -34,5 +44,5 @@ export function useShellSettings(version: number): { pageSize: number | null } {
     return () => abort.abort();
     // The locale is an output here, not an input.
   }, [version]);
-  return { pageSize };
+  return { pageSize, listDensity, readingMode };
 }

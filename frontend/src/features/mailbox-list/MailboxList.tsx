@@ -1,7 +1,7 @@
 // The left pane: the Compose button, folders in Naver order (받은메일함, 보낸메일함, 임시보관함,
 // 내게쓴메일함, 스팸메일함, 휴지통, then the user's own) with unread counts, and folder
 // management: new, rename, delete (user folders), empty (Trash and Junk).
-import { useState, type FormEvent, type MouseEvent } from "react";
+import { useState, type FormEvent, type MouseEvent, type ReactNode } from "react";
 import type { Folder } from "../../api/folders";
 import { createFolder, deleteFolder, emptyFolder, renameFolder } from "../../api/mail";
 import { ConfirmDialog } from "../../components/Dialog";
@@ -19,6 +19,8 @@ interface Props {
   onCompose: () => void;
   /** the folder list changed on the server (created, renamed, deleted, emptied) */
   onChanged: (deletedId?: number) => void;
+  /** shown under the Compose button, above the folders (the quick views) */
+  header?: ReactNode;
 }
 
 type Pending =
@@ -33,7 +35,7 @@ function isPlainClick(e: MouseEvent): boolean {
   return e.button === 0 && !e.metaKey && !e.ctrlKey && !e.shiftKey && !e.altKey;
 }
 
-export function MailboxList({ folders, selectedId, onSelect, onCompose, onChanged }: Props) {
+export function MailboxList({ folders, selectedId, onSelect, onCompose, onChanged, header }: Props) {
   const t = useT();
   const [pending, setPending] = useState<Pending>({ kind: "none" });
   const [name, setName] = useState("");
@@ -108,6 +110,7 @@ export function MailboxList({ folders, selectedId, onSelect, onCompose, onChange
       <button type="button" className="compose-button" onClick={onCompose} data-testid="compose">
         {t("shell.compose")}
       </button>
+      {header}
       <ul>
         {sortFolders(folders).map((folder) => {
           const label = singleLine(folderDisplayName(folder, t));

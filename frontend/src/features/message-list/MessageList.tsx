@@ -5,7 +5,7 @@ import { useCallback, useEffect, useLayoutEffect, useRef, useState, type Keyboar
 import { ErrorNotice } from "../../components/ErrorNotice";
 import { useT } from "../../i18n/I18nContext";
 import type { ListState } from "./listState";
-import { MessageRow, ROW_HEIGHT } from "./MessageRow";
+import { MessageRow, rowHeight, type ListDensity } from "./MessageRow";
 import { toggleOne, toggleRange, type Selection } from "./selection";
 import { nearEnd, scrollToReveal, visibleWindow } from "./virtualWindow";
 
@@ -16,6 +16,9 @@ interface Props {
   selection: Selection;
   /** on search results: the folder name of each row */
   folderNameOf: ((folderId: number) => string) | null;
+  /** true for rows of Sent and Drafts: they show recipients instead of the sender */
+  showsRecipients?: (folderId: number) => boolean;
+  density?: ListDensity;
   emptyText: string;
   onOpen: (id: number) => void;
   onActivate: (id: number) => void;
@@ -33,6 +36,8 @@ export function MessageList({
   activeId,
   selection,
   folderNameOf,
+  showsRecipients,
+  density = "comfortable",
   emptyText,
   onOpen,
   onActivate,
@@ -45,6 +50,7 @@ export function MessageList({
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(FALLBACK_HEIGHT);
   const { items } = state;
+  const ROW_HEIGHT = rowHeight(density);
   const range = visibleWindow(scrollTop, height, ROW_HEIGHT, items.length);
 
   useLayoutEffect(() => {
@@ -137,7 +143,7 @@ export function MessageList({
   const tabStop = activeId !== null && items.some((m) => m.id === activeId) ? activeId : (items[0]?.id ?? null);
 
   return (
-    <div className="message-list">
+    <div className={`message-list density-${density}`}>
       <div
         ref={scrollRef}
         className="list-scroll"
@@ -161,6 +167,7 @@ export function MessageList({
                 checked={selection.ids.has(m.id)}
                 active={m.id === tabStop}
                 folderName={folderNameOf ? folderNameOf(m.folder) : null}
+                showRecipients={showsRecipients ? showsRecipients(m.folder) : false}
                 onOpen={onOpen}
                 onCheck={onCheck}
                 onStar={onStar}

@@ -1,12 +1,20 @@
-// One row of the message grid: select checkbox, star toggle, then sender, subject, snippet,
-// marks and date; bold while unread. Fixed height (ROW_HEIGHT, kept in step with styles.css).
+// One row of the message grid: select checkbox, star toggle, then sender (recipients in Sent
+// and Drafts), subject, snippet, marks and arrival time; bold while unread. Fixed height
+// (rowHeight(density), kept in step with shell.css and listDensity.css).
 import { memo, type MouseEvent } from "react";
 import type { MessageListItem } from "../../api/folders";
 import { useI18n } from "../../i18n/I18nContext";
 import { formatListDate } from "../../lib/formatDate";
 import { singleLine } from "../../lib/plainText";
+import { recipientSummary, recipientTitle } from "../../lib/recipients";
 
 export const ROW_HEIGHT = 72;
+export const COMPACT_ROW_HEIGHT = 34;
+export type ListDensity = "compact" | "comfortable";
+
+export function rowHeight(density: ListDensity): number {
+  return density === "compact" ? COMPACT_ROW_HEIGHT : ROW_HEIGHT;
+}
 
 interface Props {
   message: MessageListItem;
@@ -16,6 +24,8 @@ interface Props {
   active: boolean;
   /** folder name shown on search results */
   folderName: string | null;
+  /** Sent and Drafts: who it went to, not who sent it (always the owner) */
+  showRecipients?: boolean;
   onOpen: (id: number) => void;
   onCheck: (id: number, shift: boolean) => void;
   onStar: (id: number, on: boolean) => void;
@@ -29,6 +39,7 @@ export const MessageRow = memo(function MessageRow({
   checked,
   active,
   folderName,
+  showRecipients = false,
   onOpen,
   onCheck,
   onStar,
@@ -37,7 +48,10 @@ export const MessageRow = memo(function MessageRow({
   const { t, locale } = useI18n();
   const unread = !message.flags.seen;
   const starred = message.flags.flagged;
-  const sender = singleLine(message.from.name || message.from.address) || t("list.unknownSender");
+  const sender = showRecipients
+    ? recipientSummary(message.to, message.cc, t)
+    : singleLine(message.from.name || message.from.address) || t("list.unknownSender");
+  const senderTitle = showRecipients ? recipientTitle(message.to, message.cc) : message.from.address;
   const subject = singleLine(message.subject) || t("list.noSubject");
   const classes = ["message-row", unread ? "unread" : "read", open ? "open" : "", checked ? "checked" : "", active ? "active" : ""];
   const onRowClick = (e: MouseEvent<HTMLDivElement>): void => {
@@ -86,7 +100,7 @@ export const MessageRow = memo(function MessageRow({
           {starred ? "★" : "☆"}
         </button>
       </span>
-      <span role="gridcell" className="cell-main" title={message.from.address}>
+      <span role="gridcell" className="cell-main" title={senderTitle}>
         <bdi className="sender">{sender}</bdi>
         <span className="marks">
           {folderName !== null && <bdi className="folder-chip">{folderName}</bdi>}
@@ -96,8 +110,8 @@ export const MessageRow = memo(function MessageRow({
             </span>
           )}
         </span>
-        <time className="date" dateTime={message.date}>
-          {formatListDate(message.date, locale)}
+        <time className="date" dateTime={message.internal_date} data-testid="arrival">
+          {formatListDate(message.internal_date, locale)}
         </time>
         <bdi className="subject">
           {unread && <span className="visually-hidden">{t("list.unread")} </span>}

@@ -3,18 +3,23 @@
 import { useCallback, useEffect, useReducer, useRef } from "react";
 import type { MessageListItem } from "../../api/folders";
 import { listFolderPage, refreshMessages, searchMessages } from "../../api/mail";
+import { listViewPage } from "../../api/quickViews";
+import type { QuickView } from "../../lib/route";
 import { initialList, listReducer, type ListAction } from "./listState";
 
 export type ListSource =
   | { kind: "folder"; folderId: number }
-  | { kind: "search"; q: string; folderId: number | null };
+  | { kind: "search"; q: string; folderId: number | null }
+  | { kind: "view"; view: QuickView };
 
 export function sourceKey(source: ListSource | null): string {
   if (source === null) return "none";
+  if (source.kind === "view") return `view:${source.view}`;
   return source.kind === "folder" ? `folder:${source.folderId}` : `search:${source.folderId ?? ""}:${source.q}`;
 }
 
 function fetchPage(source: ListSource, cursor: string | null, limit: number, signal: AbortSignal) {
+  if (source.kind === "view") return listViewPage(source.view, cursor, limit, signal);
   return source.kind === "folder"
     ? listFolderPage(source.folderId, cursor, limit, signal)
     : searchMessages(source.q, source.folderId, cursor, limit, signal);

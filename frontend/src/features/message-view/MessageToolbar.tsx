@@ -1,7 +1,9 @@
 // The actions on the open message: answer, delete, star, mark unread, move, spam, view the
-// source, print. Buttons only; MessageView does the calls.
+// source, print. Buttons only; MessageView does the calls. On a phone only reply, reply all
+// and delete stay in the bar; the others are in the More menu (theme.css hides the rest).
 import { useEffect, useRef, useState } from "react";
 import type { Folder } from "../../api/folders";
+import { Icon, type IconName } from "../../components/Icon";
 import { useT } from "../../i18n/I18nContext";
 import { folderDisplayName } from "../mailbox-list/folderName";
 
@@ -29,7 +31,26 @@ interface Props {
 export function MessageToolbar({ starred, inJunk, busy, targets, onAction, onMove }: Props) {
   const t = useT();
   const [moving, setMoving] = useState(false);
+  const [more, setMore] = useState(false);
   const moveRoot = useRef<HTMLSpanElement>(null);
+  const moreRoot = useRef<HTMLSpanElement>(null);
+  useEffect(() => {
+    if (!more) return;
+    const onKey = (e: KeyboardEvent): void => {
+      if (e.key !== "Escape") return;
+      e.stopPropagation();
+      setMore(false);
+    };
+    const onDown = (e: MouseEvent): void => {
+      if (moreRoot.current && e.target instanceof Node && !moreRoot.current.contains(e.target)) setMore(false);
+    };
+    window.addEventListener("keydown", onKey, true);
+    document.addEventListener("mousedown", onDown);
+    return () => {
+      window.removeEventListener("keydown", onKey, true);
+      document.removeEventListener("mousedown", onDown);
+    };
+  }, [more]);
   useEffect(() => {
     if (!moving) return;
     // Capture phase: this Escape closes the menu, not the message (the shell's shortcut).
@@ -48,10 +69,47 @@ export function MessageToolbar({ starred, inJunk, busy, targets, onAction, onMov
       document.removeEventListener("mousedown", onDown);
     };
   }, [moving]);
+  const ICON: Record<ToolbarAction, IconName> = {
+    reply: "reply",
+    replyall: "replyall",
+    forward: "forward",
+    delete: "delete",
+    star: "star",
+    unread: "unread",
+    spam: inJunk ? "notspam" : "spam",
+    source: "source",
+    print: "print",
+  };
+  const secondary = (action: ToolbarAction): boolean => !["reply", "replyall", "delete"].includes(action);
   const button = (action: ToolbarAction, label: string, extra: Record<string, unknown> = {}) => (
-    <button type="button" onClick={() => onAction(action)} disabled={busy} data-testid={`action-${action}`} {...extra}>
+    <button
+      type="button"
+      onClick={() => onAction(action)}
+      disabled={busy}
+      data-testid={`action-${action}`}
+      {...extra}
+      className={[secondary(action) ? "toolbar-secondary" : "", (extra.className as string | undefined) ?? ""].join(" ").trim() || undefined}
+    >
+      <Icon name={ICON[action]} filled={action === "star" && starred} />
       {label}
     </button>
+  );
+  const menuItem = (action: ToolbarAction, label: string) => (
+    <li key={action} role="none">
+      <button
+        type="button"
+        role="menuitem"
+        disabled={busy}
+        onClick={() => {
+          setMore(false);
+          onAction(action);
+        }}
+        data-testid={`more-${action}`}
+      >
+        <Icon name={ICON[action]} filled={action === "star" && starred} />
+        {label}
+      </button>
+    </li>
   );
   return (
     <div className="message-toolbar" role="toolbar" aria-label={t("view.actions")}>
@@ -61,7 +119,7 @@ export function MessageToolbar({ starred, inJunk, busy, targets, onAction, onMov
       {button("delete", t("view.delete"))}
       {button("star", t("view.star"), { "aria-pressed": starred, className: starred ? "starred" : undefined })}
       {button("unread", t("view.markUnread"))}
-      <span className="move" ref={moveRoot}>
+      <span className="move toolbar-secondary" ref={moveRoot}>
         <button
           type="button"
           aria-expanded={moving}
@@ -69,6 +127,7 @@ export function MessageToolbar({ starred, inJunk, busy, targets, onAction, onMov
           onClick={() => setMoving((v) => !v)}
           data-testid="action-move"
         >
+          <Icon name="move" />
           {t("view.move")}
         </button>
         {moving && (
@@ -97,6 +156,44 @@ export function MessageToolbar({ starred, inJunk, busy, targets, onAction, onMov
       {button("spam", inJunk ? t("view.notSpam") : t("view.spam"))}
       {button("source", t("view.viewSource"))}
       {button("print", t("view.print"))}
+      <span className="toolbar-more" ref={moreRoot}>
+        <button
+          type="button"
+          aria-haspopup="menu"
+          aria-expanded={more}
+          onClick={() => setMore((v) => !v)}
+          data-testid="action-more"
+        >
+          <Icon name="more" />
+          {t("view.more")}
+        </button>
+        {more && (
+          <ul className="more-menu" role="menu" aria-label={t("view.moreActions")}>
+            {menuItem("forward", t("view.forward"))}
+            {menuItem("star", t("view.star"))}
+            {menuItem("unread", t("view.markUnread"))}
+            {menuItem("spam", inJunk ? t("view.notSpam") : t("view.spam"))}
+            {menuItem("source", t("view.viewSource"))}
+            {menuItem("print", t("view.print"))}
+            {(targets ?? []).map((f) => (
+              <li key={`move-${f.id}`} role="none">
+                <button
+                  type="button"
+                  role="menuitem"
+                  disabled={busy}
+                  onClick={() => {
+                    setMore(false);
+                    onMove(f.id);
+                  }}
+                >
+                  <Icon name="move" />
+                  {t("view.moveTo")}: {folderDisplayName(f, t)}
+                </button>
+              </li>
+            ))}
+          </ul>
+        )}
+      </span>
     </div>
   );
 }

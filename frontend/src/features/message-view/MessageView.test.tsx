@@ -135,7 +135,7 @@ describe("MessageView headers", () => {
         />,
       ),
     );
-    expect(screen.getByRole("heading", { level: 2 }).textContent).toBe("<b>제목</b>");
+    expect(screen.getByRole("heading", { level: 1 }).textContent).toBe("<b>제목</b>");
     expect(screen.getByText("보낸 사람")).toBeTruthy();
     expect(screen.getByTitle("cs@example.kr").textContent).toContain("김철수");
     expect(screen.getByText("참조")).toBeTruthy();

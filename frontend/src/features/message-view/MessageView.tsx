@@ -175,9 +175,9 @@ export function MessageView({ message, onBack, onRemoved, onFlagsChanged }: Prop
         onMove={(folderId) => run(() => moveMessage(message.id, folderId), () => removed(message.id))}
       />
       {error !== null && <ErrorNotice error={error} />}
-      <h2 id="message-subject">
+      <h1 id="message-subject">
         <bdi>{subject}</bdi>
-      </h2>
+      </h1>
       <dl className="headers">
         <dt>{t("view.from")}</dt>
         <dd>

@@ -30,6 +30,8 @@ export function PreferencesSection({ settings, onSaved }: Props) {
     language: settings.language,
     page_size: settings.page_size,
     remote_images: settings.remote_images,
+    list_density: settings.list_density,
+    reading_mode: settings.reading_mode,
   });
 
   const save = (patch: SettingsPatch): void => {
@@ -108,6 +110,36 @@ export function PreferencesSection({ settings, onSaved }: Props) {
         <span className="help" id="settings-remote-images-help">
           {t("settings.remoteImagesHelp")}
         </span>
+      </div>
+      <div className="field">
+        <label htmlFor="settings-list-density">{t("settings.listDensity")}</label>
+        <select
+          id="settings-list-density"
+          value={shown.list_density}
+          onChange={(e) => save({ list_density: e.target.value as UserSettings["list_density"] })}
+          data-testid="settings-list-density"
+        >
+          {(["compact", "comfortable"] as const).map((d) => (
+            <option key={d} value={d}>
+              {t(`settings.listDensity.${d}`)}
+            </option>
+          ))}
+        </select>
+      </div>
+      <div className="field">
+        <label htmlFor="settings-reading-mode">{t("settings.readingMode")}</label>
+        <select
+          id="settings-reading-mode"
+          value={shown.reading_mode}
+          onChange={(e) => save({ reading_mode: e.target.value as UserSettings["reading_mode"] })}
+          data-testid="settings-reading-mode"
+        >
+          {(["split", "list"] as const).map((m) => (
+            <option key={m} value={m}>
+              {t(`settings.readingMode.${m}`)}
+            </option>
+          ))}
+        </select>
       </div>
       {error !== null && <ErrorNotice error={error} />}
       {saved && <span role="status">{t("settings.saved")}</span>}

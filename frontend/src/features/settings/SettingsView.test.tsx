@@ -13,6 +13,8 @@ const SETTINGS = {
   language: "",
   page_size: 50,
   remote_images: "ask",
+  list_density: "compact",
+  reading_mode: "split",
   address: "alice@example.com",
   aliases: ["sales@example.com"],
 };
@@ -131,6 +133,21 @@ describe("SettingsView preferences", () => {
     expect(policy.value).toBe("always");
     expect((await screen.findByRole("alert")).textContent).toContain("try later");
     expect(policy.value).toBe("ask");
+  });
+
+  it("saves the list density and the reading mode (issue 12 item 14)", async () => {
+    const { calls } = server();
+    renderIn("ko", <SettingsView onClose={vi.fn()} />);
+    const density = (await screen.findByLabelText("목록 간격")) as HTMLSelectElement;
+    expect(density.value).toBe("compact");
+    fireEvent.change(density, { target: { value: "comfortable" } });
+    fireEvent.change(screen.getByLabelText("메일 읽기"), { target: { value: "list" } });
+    await waitFor(() =>
+      expect(calls.filter((c) => c.method === "PATCH").map((c) => c.body)).toEqual([
+        { list_density: "comfortable" },
+        { reading_mode: "list" },
+      ]),
+    );
   });
 
   it("lists trusted senders and removes one", async () => {
