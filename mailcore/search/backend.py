@@ -183,12 +183,9 @@ class SearchBackend(ABC):
                             return out
         return out
 
-    def matching_ids(self, account: Account, query: SearchQuery, folder: Folder) -> list[int]:
-        """Every id in `folder` matching `query` (IMAP SEARCH): no page, no window."""
-        return [
-            m.pk
-            for m in self.search(account, query, folder=folder, limit=1 << 62, scan_bound=1 << 62)
-        ]
+    def search_all(self, account: Account, query: SearchQuery, folder: Folder) -> list[Message]:
+        """Every message of `folder` matching `query` (IMAP SEARCH): no page, no scan bound."""
+        return self.search(account, query, folder=folder, limit=1 << 62, scan_bound=1 << 62)
 
     def filters(self, account: Account, query: SearchQuery, folder: Folder | None) -> Q:
         q = Q()

@@ -31,7 +31,7 @@ _DATE_RE: Final = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\.?$")
 
 
 class SearchSyntaxError(UserError):
-    code = "search_syntax"
+    code = "invalid"
 
 
 @dataclass(frozen=True, slots=True)

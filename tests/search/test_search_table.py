@@ -195,3 +195,17 @@ def test_unknown_folder_and_bad_dates_are_clear_errors(alice: Account) -> None:
         search_messages(alice, "in:nowhere x", limit=10)
     with pytest.raises(SearchSyntaxError, match="date"):
         search_messages(alice, "before:yesterday", limit=10)
+
+
+def test_search_rebuild_command(alice: Account, corpus: dict[str, int]) -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    MessageSearch.objects.all().delete()
+    out = StringIO()
+    call_command("search", "rebuild", "--account", "alice@example.com", "--no-progress", stdout=out)
+    assert f"alice@example.com: {len(CORPUS)} messages indexed" in out.getvalue()
+    assert check_table(alice, corpus) == []
+    with pytest.raises(CommandError, match="no account"):
+        call_command("search", "rebuild", "--account", "nobody@example.com", "--no-progress")
