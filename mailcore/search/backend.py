@@ -109,7 +109,10 @@ def _fields_of(message: Message, body: str, filenames: str) -> list[str]:
 class SearchBackend(ABC):
     """See the module docstring. Subclasses say how keys are stored and looked up."""
 
-    cjk_trigrams: bool = False
+    # Hangul trigrams too (a term of three or more syllables looks up its trigrams): with
+    # bigrams only, a rare word made of two very common bigrams (적서류: 적서, 서류) has
+    # nearly every message as a candidate, and each must be rechecked.
+    cjk_trigrams: bool = True
 
     def entry_for(self, account_id: int, fields: list[str], filenames: str) -> MessageSearch:
         """The (unsaved, unlinked) index row of a message of `account_id` whose folded field
@@ -171,10 +174,19 @@ class SearchBackend(ABC):
             else _scan(qs, before_id, scan_bound)
         )
         out: list[Message] = []
+        # Rows are loaded in slices that start at about a page and grow: most candidates
+        # match, and building a thousand model rows to show fifty costs more than the index.
+        size = min(limit + 10, 1000)
         for batch in batches:
-            for ids in batched(batch, 1000):
+            i = 0
+            while i < len(batch):
+                ids, i = batch[i : i + size], i + size
+                size = min(size * 4, 1000)
                 rows = (
-                    qs.filter(pk__in=ids).select_related("folder", "text", "search").order_by("-pk")
+                    qs.filter(pk__in=ids)
+                    .select_related("folder", "text", "search")
+                    .defer("search__keys")
+                    .order_by("-pk")
                 )
                 for row in rows:
                     if matches(row, query):
@@ -367,7 +379,6 @@ class PostgresBackend(SearchBackend):
     only below them asks the GIN index, whose planner estimates cannot then turn a rare
     term into a scan of the whole mailbox."""
 
-    cjk_trigrams = True
     RECENT_WINDOW: Final = 5000
 
     def candidates(

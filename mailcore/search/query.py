@@ -119,3 +119,8 @@ def parse_query(q: str) -> SearchQuery:
     if query.after and query.before and query.after >= query.before:
         raise SearchSyntaxError("after: must be earlier than before:.")
     return query
+
+
+def highlight_terms(q: str) -> list[str]:
+    """The words of `q` a result list marks (every term and field term, folded)."""
+    return parse_query(q).all_terms()

@@ -45,7 +45,7 @@ def build(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
             fields = folded_fields(
                 r["subject"], r["from_name"], r["from_addr"], recipients, body, ""
             )
-            keys = document_keys(fields, cjk_trigrams=vendor == "postgresql")
+            keys = document_keys(fields, cjk_trigrams=True)
             stored = (
                 sorted(keys)
                 if vendor == "postgresql"
