@@ -19,7 +19,7 @@ import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Final
 
@@ -32,7 +32,13 @@ from mailcore.errors import MailcoreError
 from mailcore.mime import ParsedMessage, fold, parse_message, search_text
 from mailcore.search.fields import key_hash
 from mailcore.search.query import SearchQuery, SearchSyntaxError
-from mailcore.search.text import document_keys, folded_fields, term_keys
+from mailcore.search.text import (
+    document_keys,
+    folded_fields,
+    month_key,
+    month_keys,
+    term_keys,
+)
 from mailcore.store.models import Folder, Message, MessageSearch, MessageText, SpecialUse
 
 log = logging.getLogger(__name__)
@@ -81,10 +87,13 @@ def indexed_filenames(parsed: ParsedMessage) -> str:
     return "\n".join(dict.fromkeys(n for n in names if n))[:MAX_FILENAMES_CHARS]
 
 
-def search_entry(account_id: int, parsed: ParsedMessage, body: str) -> MessageSearch:
+def search_entry(
+    account_id: int, parsed: ParsedMessage, body: str, arrived: datetime
+) -> MessageSearch:
     """The (unsaved) index row of a message being stored: parsed as `parsed`, its stored body
-    text `body` (search_text). The caller sets .message and inserts it with the message row,
-    in the same transaction; computed before, outside any lock."""
+    text `body` (search_text), arriving at `arrived` (its internal date). The caller sets
+    .message and inserts it with the message row, in the same transaction; computed before,
+    outside any lock."""
     sender = parsed.from_[0] if parsed.from_ else None
     recipients = [[a.name, a.addr] for a in (*parsed.to[:100], *parsed.cc[:100])]
     names = indexed_filenames(parsed)
@@ -96,7 +105,7 @@ def search_entry(account_id: int, parsed: ParsedMessage, body: str) -> MessageSe
         body,
         names,
     )
-    return get_backend().entry_for(account_id, fields, names)
+    return get_backend().entry_for(account_id, fields, names, arrived)
 
 
 def _fields_of(message: Message, body: str, filenames: str) -> list[str]:
@@ -114,10 +123,14 @@ class SearchBackend(ABC):
     # nearly every message as a candidate, and each must be rechecked.
     cjk_trigrams: bool = True
 
-    def entry_for(self, account_id: int, fields: list[str], filenames: str) -> MessageSearch:
+    def entry_for(
+        self, account_id: int, fields: list[str], filenames: str, arrived: datetime
+    ) -> MessageSearch:
         """The (unsaved, unlinked) index row of a message of `account_id` whose folded field
-        texts are `fields` (text.folded_fields) and attachment names `filenames`."""
+        texts are `fields` (text.folded_fields) and attachment names `filenames`; its
+        arrival month is a key too (before:/after: look it up)."""
         keys = document_keys(fields, cjk_trigrams=self.cjk_trigrams)
+        keys.add(month_key(arrived))
         return MessageSearch(
             account_id=account_id, filenames=filenames, keys=self.stored_keys(account_id, keys)
         )
@@ -125,7 +138,8 @@ class SearchBackend(ABC):
     def index_entry(self, message: Message, body: str, filenames: str) -> MessageSearch:
         """The (unsaved) index row of the stored `message`, whose body text is `body`
         (search_text) and attachment names `filenames` (indexed_filenames)."""
-        entry = self.entry_for(message.account_id, _fields_of(message, body, filenames), filenames)
+        fields = _fields_of(message, body, filenames)
+        entry = self.entry_for(message.account_id, fields, filenames, message.internal_date)
         entry.message = message
         return entry
 
@@ -138,10 +152,11 @@ class SearchBackend(ABC):
 
     @abstractmethod
     def candidates(
-        self, account_id: int, keys: list[str], below: int | None
+        self, account_id: int, keys: list[str], below: int | None, any_of: list[str] | None = None
     ) -> Iterator[list[int]]:
         """Batches of ids of the account's messages below `below` having every key in
-        `keys`, newest first across batches; may hold ids that turn out not to match."""
+        `keys` and (unless None) one of `any_of` (month keys), newest first across batches;
+        may hold ids that turn out not to match."""
 
     # --- searching -------------------------------------------------------------------------
 
@@ -161,16 +176,18 @@ class SearchBackend(ABC):
         filters = self.filters(account, query, folder)
         qs = Message.objects.filter(account=account).filter(filters)
         terms = query.all_terms()
-        if not terms:
+        months = _months(query)
+        if not terms and months is None:
             if before_id is not None:
                 qs = qs.filter(pk__lt=before_id)
             return list(qs.select_related("folder").order_by("-pk")[:limit])
         keys = list(
             dict.fromkeys(k for t in terms for k in term_keys(t, cjk_trigrams=self.cjk_trigrams))
         )
+        short = any(not term_keys(t, cjk_trigrams=self.cjk_trigrams) for t in terms)
         batches = (
-            self.candidates(account.pk, keys, before_id)
-            if keys
+            self.candidates(account.pk, keys, before_id, months)
+            if keys or (months is not None and not short)
             else _scan(qs, before_id, scan_bound)
         )
         out: list[Message] = []
@@ -276,6 +293,17 @@ class SearchBackend(ABC):
         return done
 
 
+def _months(query: SearchQuery) -> list[str] | None:
+    """The month keys of the query's date range (None: no range, or too long for keys)."""
+    if query.after is None and query.before is None:
+        return None
+    start = _start_of(query.after) if query.after else None
+    end = _start_of(query.before) - timedelta(microseconds=1) if query.before else None
+    if start is None or end is None:
+        return None  # open-ended: the rows' dates do it (the newest first stops early)
+    return month_keys(start, end)
+
+
 def _start_of(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
 
@@ -352,9 +380,12 @@ class SqliteBackend(SearchBackend):
         return [f"{self.ACCOUNT_PREFIX}{account_id}", *sorted(keys)]
 
     def candidates(
-        self, account_id: int, keys: list[str], below: int | None
+        self, account_id: int, keys: list[str], below: int | None, any_of: list[str] | None = None
     ) -> Iterator[list[int]]:
-        match = " AND ".join(f'"{k}"' for k in [f"{self.ACCOUNT_PREFIX}{account_id}", *keys])
+        parts = [f'"{k}"' for k in [f"{self.ACCOUNT_PREFIX}{account_id}", *keys]]
+        if any_of:
+            parts.append("(" + " OR ".join(f'"{k}"' for k in any_of) + ")")
+        match = " AND ".join(parts)
         below = (1 << 62) if below is None else below
         batch = 200
         while True:
@@ -382,19 +413,27 @@ class PostgresBackend(SearchBackend):
     RECENT_WINDOW: Final = 5000
 
     def candidates(
-        self, account_id: int, keys: list[str], below: int | None
+        self, account_id: int, keys: list[str], below: int | None, any_of: list[str] | None = None
     ) -> Iterator[list[int]]:
-        hashes = sorted({key_hash(k) for k in keys})
+        # Only fixed SQL text is formatted in; keys and ids are parameters.
+        tests, params = [], []
+        if keys:
+            tests.append("keys @> %s::integer[]")
+            params.append(sorted({key_hash(k) for k in keys}))
+        if any_of:
+            tests.append("keys && %s::integer[]")
+            params.append(sorted({key_hash(k) for k in any_of}))
+        test = " AND ".join(tests) or "true"
         below = (1 << 62) if below is None else below
         with connection.cursor() as cursor:
-            # OFFSET-free LIMIT subquery: the planner cannot push the key test into an
-            # index scan, it filters exactly the window's rows.
+            # A LIMIT subquery: the planner cannot push the key test into an index scan, it
+            # filters exactly the window's rows.
             cursor.execute(
-                "SELECT message_id, keys @> %s::integer[] FROM ("
+                f"SELECT message_id, {test} FROM ("  # noqa: S608
                 " SELECT message_id, keys FROM store_messagesearch"
                 " WHERE account_id = %s AND message_id < %s"
                 " ORDER BY message_id DESC LIMIT %s) w ORDER BY message_id DESC",
-                [hashes, account_id, below, self.RECENT_WINDOW],
+                [*params, account_id, below, self.RECENT_WINDOW],
             )
             window = cursor.fetchall()
         hits = [pk for pk, hit in window if hit]
@@ -407,10 +446,10 @@ class PostgresBackend(SearchBackend):
             # MATERIALIZED and unordered inside: a bitmap scan of the GIN index, then a sort
             # of the (few) matches, never a walk down the primary key filtering every row.
             cursor.execute(
-                "WITH c AS MATERIALIZED (SELECT message_id FROM store_messagesearch"
-                " WHERE account_id = %s AND keys @> %s::integer[] AND message_id < %s)"
+                "WITH c AS MATERIALIZED (SELECT message_id FROM store_messagesearch"  # noqa: S608
+                f" WHERE account_id = %s AND {test} AND message_id < %s)"
                 " SELECT message_id FROM c ORDER BY message_id DESC",
-                [account_id, hashes, below],
+                [account_id, *params, below],
             )
             while rows := cursor.fetchmany(2000):
                 yield [r[0] for r in rows]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Final
 
 from mailcore.mime import fold
@@ -21,7 +22,9 @@ _SEGMENT_RE: Final = re.compile(f"[{_CJK}]+|[^{_CJK}]+")
 _RUN_RE: Final = re.compile(r"[^\W_]+")  # letters and digits: punctuation splits words
 _CJK_RE: Final = re.compile(f"[{_CJK}]")
 
-MAX_TERM_KEYS: Final = 12  # keys looked up per term: enough to be selective, cheap to AND
+MAX_TERM_KEYS: Final = 4  # keys looked up per term: selective enough (the recheck does the
+# rest), and each more costs every row the recent window filters
+MAX_MONTHS: Final = 36  # a longer date range is filtered on the rows only
 
 
 def segments(text: str) -> Iterable[tuple[str, bool]]:
@@ -85,4 +88,22 @@ def folded_fields(
         out.extend(fold(str(x)) for x in pair)
     out.append(body)
     out.extend(filenames.split("\n"))
+    return out
+
+
+def month_key(when: datetime) -> str:
+    """The key of a message's arrival month (UTC): longer than any n-gram, so never one."""
+    return f"m{when.astimezone(UTC):%Y%m}"
+
+
+def month_keys(start: datetime, end: datetime) -> list[str] | None:
+    """The month keys of arrivals in [start, end]; None when more than MAX_MONTHS."""
+    a, b = start.astimezone(UTC), end.astimezone(UTC)
+    y, m = a.year, a.month
+    out: list[str] = []
+    while (y, m) <= (b.year, b.month):
+        out.append(f"m{y:04d}{m:02d}")
+        if len(out) > MAX_MONTHS:
+            return None
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return out

@@ -263,7 +263,7 @@ def do_deliver(
     fault_point("deliver.after_file")
     outer = transaction.get_connection().in_atomic_block
     text = MessageText(text=search_text(parsed))  # parsed outside the folder-row lock
-    entry = search_entry(account.pk, parsed, text.text)
+    entry = search_entry(account.pk, parsed, text.text, when)
     meta = meta_row(data)
     try:
         with transaction.atomic():
@@ -434,7 +434,10 @@ def _index_arrivals(
         by_folder.setdefault(arrivals[i].folder.pk, []).append((i, stored))
     rows: list[tuple[int, Message]] = []
     texts = {i: search_text(arrivals[i].parsed) for i, _ in fresh}  # before the row locks
-    entries = {i: search_entry(arrivals[i].account.pk, arrivals[i].parsed, texts[i]) for i in texts}
+    entries = {
+        i: search_entry(a.account.pk, a.parsed, texts[i], a.internal_date)
+        for i, a in ((i, arrivals[i]) for i in texts)
+    }
     metas = {i: meta_row(arrivals[i].data) for i, _ in fresh}
     with transaction.atomic():
         # Counters first, in account order, then folders: the lock order of every action.

@@ -321,7 +321,7 @@ def _new_row(
         **listing_fields(parsed),
     )
     text = search_text(parsed)
-    return row, text, search_entry(account.pk, parsed, text)
+    return row, text, search_entry(account.pk, parsed, text, row.internal_date)
 
 
 def discover_accounts(mail_root: Path) -> list[Account]:

@@ -111,6 +111,8 @@ TABLE: list[tuple[str, set[str]]] = [
     ("after:2026-03-09 실적", {"cross", "mixed"}),
     ("before:2026-03-04 실적", {"budget"}),  # before: leaves its own day out
     ("after:2026-03-04 before:2026-03-05 has:attachment", set()),
+    ("after:2026-03-09 before:2026-03-11", {"cross", "mixed"}),  # dates alone: month keys
+    ("after:2026-03-09 before:2026-03-11 q3", {"mixed"}),
 ]
 
 

@@ -8,7 +8,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.state import StateApps
 
 from mailcore.mime import fold
-from mailcore.search.text import document_keys, folded_fields
+from mailcore.search.text import document_keys, folded_fields, month_key
 
 BUILD_BATCH = 1000
 
@@ -24,7 +24,14 @@ def build(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
             Message.objects.filter(pk__gt=last, search__isnull=True)
             .order_by("pk")
             .values(
-                "pk", "account_id", "subject", "from_name", "from_addr", "to_addrs", "cc_addrs"
+                "pk",
+                "account_id",
+                "subject",
+                "from_name",
+                "from_addr",
+                "to_addrs",
+                "cc_addrs",
+                "internal_date",
             )[:BUILD_BATCH]
         )
         if not rows:
@@ -46,6 +53,7 @@ def build(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
                 r["subject"], r["from_name"], r["from_addr"], recipients, body, ""
             )
             keys = document_keys(fields, cjk_trigrams=True)
+            keys.add(month_key(r["internal_date"]))
             stored = (
                 sorted(keys)
                 if vendor == "postgresql"
