@@ -2,26 +2,9 @@ import { describe, expect, it } from "vitest";
 import { buildQuery, EMPTY_FIELDS, highlightParts, highlightTerms, parseQuery } from "./searchQuery";
 
 describe("buildQuery / parseQuery", () => {
-  it("writes one operator per filled field, quoting values with spaces", () => {
-    const q = buildQuery({
+  it("writes one operator per filled field, quoting values with spaces, and reads it back", () => {
+    const fields = {
       ...EMPTY_FIELDS,
-      words: " 회의 ",
-      from: "Kim Minsu",
-      to: "bob",
-      subject: "분기",
-      body: "실적",
-      filename: "보고서.pdf",
-      after: "2026-03-01",
-      before: "2026-03-31",
-      hasAttachment: true,
-      read: "unread",
-      starred: true,
-    });
-    expect(q).toBe(
-      '회의 from:"Kim Minsu" to:bob subject:분기 body:실적 filename:보고서.pdf has:attachment is:unread is:starred after:2026-03-01 before:2026-04-01',
-    );
-    // The panel's end date is inclusive; before: is exclusive, so it reads back as the same day.
-    expect(parseQuery(q)).toEqual({
       words: "회의",
       from: "Kim Minsu",
       to: "bob",
@@ -31,9 +14,15 @@ describe("buildQuery / parseQuery", () => {
       after: "2026-03-01",
       before: "2026-03-31",
       hasAttachment: true,
-      read: "unread",
+      read: "unread" as const,
       starred: true,
-    });
+    };
+    const q = buildQuery({ ...fields, words: " 회의 " });
+    expect(q).toBe(
+      '회의 from:"Kim Minsu" to:bob subject:분기 body:실적 filename:보고서.pdf has:attachment is:unread is:starred after:2026-03-01 before:2026-04-01',
+    );
+    // The panel's end date is inclusive; before: is exclusive, so it reads back as the same day.
+    expect(parseQuery(q)).toEqual(fields);
   });
 
   it("gives nothing for an empty panel and keeps unknown words as words", () => {
