@@ -27,11 +27,16 @@ MAX_TERM_KEYS: Final = 4  # keys looked up per term: selective enough (the reche
 MAX_MONTHS: Final = 36  # a longer date range is filtered on the rows only
 
 
+def _segments_of(run: str) -> Iterable[tuple[str, bool]]:
+    if run.isascii():
+        return ((run, False),)
+    return ((seg, _CJK_RE.match(seg) is not None) for seg in _SEGMENT_RE.findall(run))
+
+
 def segments(text: str) -> Iterable[tuple[str, bool]]:
     """(segment, is_cjk) for each letter/digit run of `text`, split where the script changes."""
     for run in _RUN_RE.findall(text):
-        for seg in _SEGMENT_RE.findall(run):
-            yield seg, _CJK_RE.match(seg) is not None
+        yield from _segments_of(run)
 
 
 def _grams(seg: str, n: int) -> list[str]:
@@ -40,18 +45,22 @@ def _grams(seg: str, n: int) -> list[str]:
 
 def document_keys(fields: Iterable[str], *, cjk_trigrams: bool) -> set[str]:
     """The keys of a message whose (already folded) field texts are `fields`."""
-    keys: set[str] = set()
+    runs: set[str] = set()
     for text in fields:
-        for seg, cjk in segments(text):
+        runs.update(_RUN_RE.findall(text))  # each distinct word once: mail repeats its words
+    keys: set[str] = set()
+    for run in runs:
+        for seg, cjk in _segments_of(run):
+            n = len(seg)
             if cjk:
-                if len(seg) == 1:
+                if n == 1:
                     keys.add(seg)
                     continue
-                keys.update(_grams(seg, 2))
+                keys.update(seg[i : i + 2] for i in range(n - 1))
                 if cjk_trigrams:
-                    keys.update(_grams(seg, 3))
-            elif len(seg) >= 3:
-                keys.update(_grams(seg, 3))
+                    keys.update(seg[i : i + 3] for i in range(n - 2))
+            elif n >= 3:
+                keys.update(seg[i : i + 3] for i in range(n - 2))
     return keys
 
 
