@@ -950,10 +950,57 @@ def _parse_date(text: str, defects: _Defects) -> dt.datetime | None:
 # Elements that end a line when rendered: they separate words. Any other tag (span, b, a,
 # font…) is inline and joins the text on both sides, as a browser shows it.
 _BLOCK_TAGS: Final = frozenset(
-    "address article aside blockquote br caption center dd details dialog dir div dl dt "
-    "fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr img input li main "
-    "menu nav ol option p pre section select summary table tbody td textarea tfoot th thead "
-    "tr ul".split()
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "caption",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "img",
+        "input",
+        "li",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "option",
+        "p",
+        "pre",
+        "section",
+        "select",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "textarea",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    ]
 )
 
 
