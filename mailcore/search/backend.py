@@ -33,10 +33,10 @@ from mailcore.mime import ParsedMessage, fold, parse_message, search_text
 from mailcore.search.fields import key_hash
 from mailcore.search.query import SearchQuery, SearchSyntaxError
 from mailcore.search.text import (
+    date_keys,
     document_keys,
     folded_fields,
-    month_key,
-    month_keys,
+    range_keys,
     term_keys,
 )
 from mailcore.store.models import Folder, Message, MessageSearch, MessageText, SpecialUse
@@ -128,9 +128,9 @@ class SearchBackend(ABC):
     ) -> MessageSearch:
         """The (unsaved, unlinked) index row of a message of `account_id` whose folded field
         texts are `fields` (text.folded_fields) and attachment names `filenames`; its
-        arrival month is a key too (before:/after: look it up)."""
+        arrival day and month are keys too (before:/after: look them up)."""
         keys = document_keys(fields, cjk_trigrams=self.cjk_trigrams)
-        keys.add(month_key(arrived))
+        keys.update(date_keys(arrived))
         return MessageSearch(
             account_id=account_id, filenames=filenames, keys=self.stored_keys(account_id, keys)
         )
@@ -155,7 +155,7 @@ class SearchBackend(ABC):
         self, account_id: int, keys: list[str], below: int | None, any_of: list[str] | None = None
     ) -> Iterator[list[int]]:
         """Batches of ids of the account's messages below `below` having every key in
-        `keys` and (unless None) one of `any_of` (month keys), newest first across batches;
+        `keys` and (unless None) one of `any_of` (date keys), newest first across batches;
         may hold ids that turn out not to match."""
 
     # --- searching -------------------------------------------------------------------------
@@ -176,8 +176,8 @@ class SearchBackend(ABC):
         filters = self.filters(account, query, folder)
         qs = Message.objects.filter(account=account).filter(filters)
         terms = query.all_terms()
-        months = _months(query)
-        if not terms and months is None:
+        dates = _date_keys(query)
+        if not terms and dates is None:
             if before_id is not None:
                 qs = qs.filter(pk__lt=before_id)
             return list(qs.select_related("folder").order_by("-pk")[:limit])
@@ -186,8 +186,8 @@ class SearchBackend(ABC):
         )
         short = any(not term_keys(t, cjk_trigrams=self.cjk_trigrams) for t in terms)
         batches = (
-            self.candidates(account.pk, keys, before_id, months)
-            if keys or (months is not None and not short)
+            self.candidates(account.pk, keys, before_id, dates)
+            if keys or (dates is not None and not short)
             else _scan(qs, before_id, scan_bound)
         )
         out: list[Message] = []
@@ -293,15 +293,16 @@ class SearchBackend(ABC):
         return done
 
 
-def _months(query: SearchQuery) -> list[str] | None:
-    """The month keys of the query's date range (None: no range, or too long for keys)."""
+def _date_keys(query: SearchQuery) -> list[str] | None:
+    """The date keys of the query's range, one of which a message needs (None: no range, or
+    one that needs too many keys)."""
     if query.after is None and query.before is None:
         return None
     start = _start_of(query.after) if query.after else None
     end = _start_of(query.before) - timedelta(microseconds=1) if query.before else None
     if start is None or end is None:
         return None  # open-ended: the rows' dates do it (the newest first stops early)
-    return month_keys(start, end)
+    return range_keys(start, end)
 
 
 def _start_of(day: date) -> datetime:

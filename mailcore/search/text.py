@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from mailcore.mime import fold
@@ -24,7 +24,7 @@ _CJK_RE: Final = re.compile(f"[{_CJK}]")
 
 MAX_TERM_KEYS: Final = 4  # keys looked up per term: selective enough (the recheck does the
 # rest), and each more costs every row the recent window filters
-MAX_MONTHS: Final = 36  # a longer date range is filtered on the rows only
+MAX_DATE_KEYS: Final = 100  # a date range needing more is filtered on the rows only
 
 
 def _segments_of(run: str) -> Iterable[tuple[str, bool]]:
@@ -100,19 +100,26 @@ def folded_fields(
     return out
 
 
-def month_key(when: datetime) -> str:
-    """The key of a message's arrival month (UTC): longer than any n-gram, so never one."""
-    return f"m{when.astimezone(UTC):%Y%m}"
+def date_keys(when: datetime) -> list[str]:
+    """The keys of a message's arrival day and month (UTC): longer than any n-gram, so never
+    one."""
+    u = when.astimezone(UTC)
+    return [f"m{u:%Y%m}", f"d{u:%Y%m%d}"]
 
 
-def month_keys(start: datetime, end: datetime) -> list[str] | None:
-    """The month keys of arrivals in [start, end]; None when more than MAX_MONTHS."""
-    a, b = start.astimezone(UTC), end.astimezone(UTC)
-    y, m = a.year, a.month
+def range_keys(start: datetime, end: datetime) -> list[str] | None:
+    """Keys of which every arrival in [start, end] has one: whole months inside the range as
+    month keys, the days at its ragged ends as day keys; None when more than MAX_DATE_KEYS."""
+    day, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
     out: list[str] = []
-    while (y, m) <= (b.year, b.month):
-        out.append(f"m{y:04d}{m:02d}")
-        if len(out) > MAX_MONTHS:
+    while day <= last:
+        month_end = (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        if day.day == 1 and month_end <= last:
+            out.append(f"m{day:%Y%m}")
+            day = month_end + timedelta(days=1)
+        else:
+            out.append(f"d{day:%Y%m%d}")
+            day += timedelta(days=1)
+        if len(out) > MAX_DATE_KEYS:
             return None
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return out

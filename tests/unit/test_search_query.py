@@ -68,3 +68,22 @@ def test_keys() -> None:
         ["mailroom"], cjk_trigrams=True
     )
     assert len(term_keys("a" * 5 + "bcdefghijklmnopqrstuvwxyz", cjk_trigrams=True)) == 4
+
+
+def test_date_range_keys() -> None:
+    from datetime import UTC, datetime
+
+    from mailcore.search.text import date_keys, range_keys
+
+    assert date_keys(datetime(2026, 3, 9, 23, 30, tzinfo=UTC)) == ["m202603", "d20260309"]
+    at = datetime(2026, 1, 30, tzinfo=UTC)
+    to = datetime(2026, 4, 2, 23, 59, tzinfo=UTC)
+    assert range_keys(at, to) == [
+        "d20260130",
+        "d20260131",
+        "m202602",
+        "m202603",
+        "d20260401",
+        "d20260402",
+    ]
+    assert range_keys(at, datetime(2040, 1, 1, tzinfo=UTC)) is None  # too many: rows only

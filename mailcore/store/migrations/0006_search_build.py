@@ -8,7 +8,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.state import StateApps
 
 from mailcore.mime import fold
-from mailcore.search.text import document_keys, folded_fields, month_key
+from mailcore.search.text import date_keys, document_keys, folded_fields
 
 BUILD_BATCH = 1000
 
@@ -53,7 +53,7 @@ def build(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
                 r["subject"], r["from_name"], r["from_addr"], recipients, body, ""
             )
             keys = document_keys(fields, cjk_trigrams=True)
-            keys.add(month_key(r["internal_date"]))
+            keys.update(date_keys(r["internal_date"]))
             stored = (
                 sorted(keys)
                 if vendor == "postgresql"
