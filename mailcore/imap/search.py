@@ -1,7 +1,8 @@
 """IMAP SEARCH, SORT and THREAD over the database index (never the message files).
 
-Text keys use the web's search (mailcore.store.queries: the same fields, the same body text
-index, the same LIKE rules); flag, date, size, UID and MODSEQ keys are plain column filters.
+TEXT and BODY go through the search backend (mailcore.search: the web's fields, index and
+exact folded-substring rules); SUBJECT, FROM, TO, CC and HEADER match the listing columns;
+flag, date, size, UID and MODSEQ keys are plain column filters.
 Runs synchronously: the session calls it through mailcore.asyncdb.
 """
 
@@ -21,6 +22,9 @@ from django.utils import timezone
 
 from mailcore.errors import MailcoreError, StorageError, UserError
 from mailcore.imap.protocol import SearchKey, SeqSet
+from mailcore.mime import fold
+from mailcore.search.backend import get_backend
+from mailcore.search.query import SearchQuery
 from mailcore.store.maildir import Maildir
 from mailcore.store.models import Folder, Message
 from mailcore.store.queries import _recipient_matches, search_terms
@@ -230,10 +234,30 @@ def search_uids(folder: Folder, key: SearchKey, mapping: Mapping, uidnext: int) 
     if not mapping.uids:
         return []
     found = _file_header_matches(folder, key, mapping, uidnext)
+    found.update(_text_matches(folder, key))
     q = build_q(key, mapping, uidnext, found)
     qs = Message.objects.filter(folder=folder).filter(q)
     qs = qs.filter(uid__lte=mapping.uids[-1])
     return list(qs.order_by("uid").values_list("uid", flat=True).distinct())
+
+
+def _text_matches(folder: Folder, key: SearchKey) -> dict[SearchKey, Q]:
+    """For each TEXT and BODY key of the tree: the folder's messages the search backend
+    finds for it (every word of it a substring of a field, or of the body for BODY)."""
+    out: dict[SearchKey, Q] = {}
+    stack = [key]
+    while stack:
+        k = stack.pop()
+        if k.op in {"AND", "OR", "NOT"}:
+            stack.extend(sub for sub in k.args if isinstance(sub, SearchKey))
+        elif k.op in {"TEXT", "BODY"} and k.args and str(k.args[0]).strip() and k not in out:
+            words = tuple(dict.fromkeys(fold(str(k.args[0])).split()))
+            query = (
+                SearchQuery(terms=words) if k.op == "TEXT" else SearchQuery(fields={"body": words})
+            )
+            rows = get_backend().search_all(folder.account, query, folder)
+            out[k] = _uid_ranges_q(_compact(sorted(m.uid for m in rows)))
+    return out
 
 
 def _file_keys(key: SearchKey, out: list[SearchKey]) -> list[SearchKey]:

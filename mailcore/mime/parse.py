@@ -23,6 +23,7 @@ import binascii
 import datetime as dt
 import html as html_lib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Final
@@ -946,8 +947,67 @@ def _parse_date(text: str, defects: _Defects) -> dt.datetime | None:
     return value
 
 
-def _html_text(html: str, want: int) -> str:
-    """Visible text from the start of an HTML document, for snippets only (linear)."""
+# Elements that end a line when rendered: they separate words. Any other tag (span, b, a,
+# font…) is inline and joins the text on both sides, as a browser shows it.
+_BLOCK_TAGS: Final = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "caption",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "img",
+        "input",
+        "li",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "option",
+        "p",
+        "pre",
+        "section",
+        "select",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "textarea",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    ]
+)
+
+
+def _html_text(html: str, want: int, *, inline_joins: bool = False) -> str:
+    """Visible text from the start of an HTML document (linear). With `inline_joins`, only
+    block elements and <br> become spaces (the text as rendered, for search); without it,
+    every tag does (snippets)."""
     out: list[str] = []
     got = 0
     i = 0
@@ -981,7 +1041,8 @@ def _html_text(html: str, want: int) -> str:
             close = _CLOSE_TAG_RE[name].search(html, k + 1)
             i = n if close is None else close.end()
             continue
-        out.append(" ")
+        if not inline_joins or name in _BLOCK_TAGS:
+            out.append(" ")
         i = k + 1
     return html_lib.unescape("".join(out))
 
@@ -989,14 +1050,23 @@ def _html_text(html: str, want: int) -> str:
 SEARCH_TEXT_CHARS: Final = 64 * 1024
 
 
+def fold(text: str) -> str:
+    """The search form of a text: NFKC, then Unicode case folding (so ＡＢＣ, ABC and abc
+    are one, ÄRGER and ärger too), then NFKC again (folding can un-normalise)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
 def search_text(parsed: ParsedMessage, limit: int = SEARCH_TEXT_CHARS) -> str:
-    """The body as plain text for substring search: the text/plain part, else the visible
-    text of the HTML part; whitespace runs collapsed to one space, case-folded (so a search
-    compares with a plain, fast LIKE instead of upper-casing every body), at most `limit`
-    characters."""
-    source = parsed.text if parsed.text.strip() else _html_text(parsed.html, limit)
+    """The body as plain text for substring search: the text/plain part, else the text of
+    the HTML part as rendered (inline tags join words, block elements and <br> split them);
+    whitespace runs collapsed to one space, folded (`fold`: a search compares with a plain
+    substring test), at most `limit` characters."""
+    if parsed.text.strip():
+        source = parsed.text
+    else:
+        source = _html_text(parsed.html, limit, inline_joins=True)
     # Collapse a bounded prefix only: a 2 MB body costs the same as a 128 KB one.
-    return " ".join(source[: limit * 2].split()).casefold()[:limit].rstrip()
+    return " ".join(fold(source[: limit * 2]).split())[:limit].rstrip()
 
 
 def _snippet(text: str, html: str) -> str:

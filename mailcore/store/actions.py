@@ -33,6 +33,7 @@ from mailcore.errors import (
 )
 from mailcore.faults import fault_point
 from mailcore.mime import ParsedMessage, parse_message, search_text
+from mailcore.search.backend import search_entry
 from mailcore.store.changes import Change, publish_on_commit
 from mailcore.store.history import (
     add_tombstones,
@@ -48,6 +49,7 @@ from mailcore.store.models import (
     Folder,
     Message,
     MessageMeta,
+    MessageSearch,
     MessageText,
     Source,
     SpecialUse,
@@ -264,6 +266,7 @@ def do_deliver(
     fault_point("deliver.after_file")
     outer = transaction.get_connection().in_atomic_block
     text = MessageText(text=search_text(parsed))  # parsed outside the folder-row lock
+    entry = search_entry(account.pk, parsed, text.text, when)
     meta = meta_row(data)
     try:
         with transaction.atomic():
@@ -286,8 +289,8 @@ def do_deliver(
                 **flag_state,
                 **listing_fields(parsed),
             )
-            # Row, body text and IMAP metadata in one round trip on PostgreSQL.
-            insert_with_children(message, [text, meta], "message")
+            # Row, body text, IMAP metadata and search keys in one round trip on PostgreSQL.
+            insert_with_children(message, [text, meta, entry], "message")
             # Written under the lock (UIDs in order), made durable after the commit.
             maildir.append_uid(folder.path, uid, key, sync=outer)
             publish_on_commit(
@@ -433,6 +436,10 @@ def _index_arrivals(
         by_folder.setdefault(arrivals[i].folder.pk, []).append((i, stored))
     rows: list[tuple[int, Message]] = []
     texts = {i: search_text(arrivals[i].parsed) for i, _ in fresh}  # before the row locks
+    entries = {
+        i: search_entry(a.account.pk, a.parsed, texts[i], a.internal_date)
+        for i, a in ((i, arrivals[i]) for i in texts)
+    }
     metas = {i: meta_row(arrivals[i].data) for i, _ in fresh}
     with transaction.atomic():
         # Counters first, in account order, then folders: the lock order of every action.
@@ -467,6 +474,9 @@ def _index_arrivals(
                 uid += 1
         Message.objects.bulk_create([m for _, m in rows])
         MessageText.objects.bulk_create([MessageText(message=m, text=texts[i]) for i, m in rows])
+        for i, m in rows:
+            entries[i].message = m
+        MessageSearch.objects.bulk_create([entries[i] for i, _ in rows])
         for i, m in rows:
             metas[i].message = m
         MessageMeta.objects.bulk_create([metas[i] for i, _ in rows])

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from mailcore.directory.models import Account
+from mailcore.search.fields import SearchKeysField
 
 
 class SpecialUse(models.TextChoices):
@@ -234,3 +235,25 @@ class Tombstone(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.folder_id}:{self.uid} @{self.modseq}"
+
+
+class MessageSearch(models.Model):
+    """A message's entry in the search index (mailcore.search): its n-gram keys and its
+    attachment file names (folded, one a line). Kept apart from Message so listing rows stay
+    narrow; written with the row (same transaction), deleted with it, rebuilt by reindex and
+    `manage.py search rebuild`."""
+
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, primary_key=True, related_name="search"
+    )
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
+    filenames = models.TextField(blank=True, default="")
+    keys = SearchKeysField()
+
+    class Meta:
+        # The newest entries of an account first (the search's recent window); the GIN
+        # index over (account_id, keys) is created by migration 0005 on PostgreSQL only.
+        indexes = (models.Index(fields=("account", "message"), name="messagesearch_recent"),)
+
+    def __str__(self) -> str:
+        return f"search keys of {self.message_id}"

@@ -3,6 +3,7 @@ NotFoundError for anything the account cannot see, whoever asks (API, IMAP, POP3
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.db.models.expressions import RawSQL
 
 from mailcore.directory.models import Account
 from mailcore.errors import NotFoundError, UserError
+from mailcore.search import query as _query
 from mailcore.store.maildir import CrlfReader, Maildir
 from mailcore.store.models import Folder, Message, SpecialUse
 
@@ -119,8 +121,8 @@ def open_message_crlf(message: Message) -> CrlfReader:
 
 # --- search and contacts ----------------------------------------------------------------------
 
-MAX_SEARCH_CHARS = 200
-MAX_SEARCH_TERMS = 10
+MAX_SEARCH_CHARS = _query.MAX_SEARCH_CHARS
+MAX_SEARCH_TERMS = _query.MAX_SEARCH_TERMS
 NOT_SEARCHED_BY_DEFAULT = (SpecialUse.TRASH, SpecialUse.JUNK)  # as Gmail: ask for them by name
 
 
@@ -205,38 +207,25 @@ def search_messages(
     limit: int,
     filters: MessageFilters | None = None,
 ) -> list[Message]:
-    """Messages of `account` where every term of `q` (search_terms) is a case-insensitive
-    substring of the subject, the sender's name or address, a To/Cc name or address, or the
-    body text; in `folder` (the caller resolved it with access_folder), else everywhere but
-    Trash and Junk. Newest first by arrival (the row id, as folder listings go by UID), keyset-
-    paginated below `before_id`: the primary key orders the scan, so a page of a common word
-    stops early instead of sorting every match.
+    """Messages of `account` matching the search `q` (mailcore.search.query: words and
+    operators), through the database's search backend (mailcore.search.backend): every word
+    a substring of the subject, the sender, a To/Cc name or address, the body text or an
+    attachment's file name, after NFKC and case folding of both sides; in `folder` (the
+    caller resolved it with access_folder), else as in:, else everywhere but Trash and Junk.
+    Newest first by arrival (the row id), keyset-paginated below `before_id`."""
+    from mailcore.search.backend import get_backend
 
-    LIKE wildcards in the terms match themselves. Body texts are stored case-folded and
-    compared with a plain LIKE (no per-row upper-casing: several times faster on PostgreSQL).
-    Header fields fold case fully on PostgreSQL, ASCII-only on SQLite (its LIKE). Hangul has
-    no case, and substrings find words through their particles (견적서 in 견적서를).
-    """
-    qs = Message.objects.filter(account=account)
-    if folder is not None:
-        qs = qs.filter(folder=folder)
-    else:
-        hidden = Folder.objects.filter(account=account, special_use__in=NOT_SEARCHED_BY_DEFAULT)
-        qs = qs.exclude(folder_id__in=hidden.values("pk"))
-    match = Q()
-    for term in search_terms(q):
-        pattern = f"%{connection.ops.prep_for_like_query(term)}%"
-        match &= (
-            Q(subject__icontains=term)
-            | Q(from_name__icontains=term)
-            | Q(from_addr__icontains=term)
-            | Q(text__text__contains=term.casefold())
-            | Q(_recipient_matches(pattern))
+    query = _query.parse_query(q)
+    if filters:  # the API's quick-view filters narrow the query's own operators
+        query = dataclasses.replace(
+            query,
+            unread=query.unread if filters.unread is None else filters.unread,
+            starred=query.starred if filters.flagged is None else filters.flagged,
+            has_attachment=(
+                query.has_attachment if filters.has_attachments is None else filters.has_attachments
+            ),
         )
-    qs = filter_messages(qs.filter(match), filters)
-    if before_id is not None:
-        qs = qs.filter(pk__lt=before_id)
-    return list(qs.order_by("-pk")[:limit])
+    return get_backend().search(account, query, folder=folder, before_id=before_id, limit=limit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from mailcore.addresses import canonical_domain, local_from_storage_name
 from mailcore.directory.models import Account, Domain
 from mailcore.errors import InvalidAddressError, InvalidFolderNameError, StorageError
 from mailcore.mime import imapmeta, parse_message, search_text
+from mailcore.search.backend import get_backend, search_entry
 from mailcore.store.actions import DEFAULT_FOLDERS, listing_fields, new_uidvalidity
 from mailcore.store.changes import Change, publish_on_commit
 from mailcore.store.history import add_tombstones, next_modseq, tombstone_folders, touch_folders
@@ -28,7 +29,14 @@ from mailcore.store.maildir import (
     key_stem,
 )
 from mailcore.store.meta import fill_imap_meta
-from mailcore.store.models import Folder, Message, MessageText, Source, TombstoneKind
+from mailcore.store.models import (
+    Folder,
+    Message,
+    MessageSearch,
+    MessageText,
+    Source,
+    TombstoneKind,
+)
 from mailcore.store.queries import maildir_for
 
 log = logging.getLogger(__name__)
@@ -105,7 +113,7 @@ def reindex_account(
             used.add(uid)
             assigned[f.key] = uid
         keywords = maildir.read_keywords(path)
-        pending: list[tuple[Message, str]] = []
+        pending: list[tuple[Message, str, MessageSearch]] = []
         texts: list[MessageText] = []
         with transaction.atomic():
             # One change of the account (rule 8): rows whose place or flags the disk changed
@@ -196,6 +204,8 @@ def reindex_account(
             publish_on_commit(account.pk, Change("folder", folder_id, extra={"op": "reindex"}))
     # IMAP metadata for rows that have none (new here, or indexed before it existed).
     fill_account_meta(account)
+    # Search entries likewise (rows indexed before it existed, or an index wiped).
+    get_backend().rebuild_account(account, missing_only=True)
     return report
 
 
@@ -239,9 +249,12 @@ def recount_folders(account: Account) -> None:
         )
 
 
-def _create_rows(pending: list[tuple[Message, str]]) -> None:
-    Message.objects.bulk_create([m for m, _ in pending])
-    MessageText.objects.bulk_create([MessageText(message=m, text=t) for m, t in pending])
+def _create_rows(pending: list[tuple[Message, str, MessageSearch]]) -> None:
+    Message.objects.bulk_create([m for m, _, _ in pending])
+    MessageText.objects.bulk_create([MessageText(message=m, text=t) for m, t, _ in pending])
+    for m, _, entry in pending:
+        entry.message = m
+    MessageSearch.objects.bulk_create([entry for _, _, entry in pending])
 
 
 def _text_of(maildir: Maildir, path: str, f: StoredFile) -> str:
@@ -285,8 +298,8 @@ def _new_row(
     uid: int,
     state: dict[str, bool],
     keywords: list[str],
-) -> tuple[Message, str]:
-    """The row of a file the index does not know, and its body text."""
+) -> tuple[Message, str, MessageSearch]:
+    """The row of a file the index does not know, its body text and its search entry."""
     try:
         data = maildir.read(path, f.key, in_cur=f.in_cur, info=f.info)
     except StorageError:
@@ -307,7 +320,8 @@ def _new_row(
         **state,
         **listing_fields(parsed),
     )
-    return row, search_text(parsed)
+    text = search_text(parsed)
+    return row, text, search_entry(account.pk, parsed, text, row.internal_date)
 
 
 def discover_accounts(mail_root: Path) -> list[Account]:

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mailcore.search.query import highlight_terms
 from mailcore.store.queries import (
     MAX_SEARCH_CHARS,
     MAX_SEARCH_TERMS,
@@ -52,8 +53,10 @@ class SearchQuerySerializer(MessageListQuerySerializer):
     # limit and cursor (capped page size, next_cursor) as for a folder's message list.
     q = serializers.CharField(
         max_length=MAX_SEARCH_CHARS,
-        help_text="words separated by spaces; each must appear (case-insensitive) in the "
-        "subject, the sender, a recipient or the body",
+        help_text="words separated by spaces; each must appear (after NFKC and case folding) "
+        "in the subject, the sender, a recipient, the body or an attachment's file name; "
+        "operators from: to: subject: body: filename: has:attachment is:unread is:read "
+        "is:starred is:unstarred before:YYYY-MM-DD after:YYYY-MM-DD (arrival) in:FOLDER",
     )
     folder = IdField(
         required=False, help_text="search only this folder (default: all but Trash and Junk)"
@@ -66,6 +69,11 @@ class SearchItemSerializer(MessageListItemSerializer):
 
 class SearchPageSerializer(serializers.Serializer):
     results = SearchItemSerializer(many=True)
+    highlight = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="the search's words as matched (folded: NFKC, case-folded); mark them "
+        "case-insensitively in subjects, names and snippets",
+    )
     next_cursor = serializers.CharField(
         allow_null=True, help_text="pass as ?cursor= for the next page; null at the end"
     )
@@ -96,8 +104,9 @@ class SearchView(APIView):
             404: OpenApiResponse(ErrorSerializer, description="no such folder (or not yours)"),
         },
         description="Newest first (by arrival). Terms match as substrings (so 견적서 finds "
-        f"견적서를); % and _ are plain characters. q is 1–{MAX_SEARCH_CHARS} characters, at "
-        f"most {MAX_SEARCH_TERMS} words. Without folder, Trash and Junk are left out.",
+        "견적서를, room finds Mailroom, ＡＢＣ finds abc), never across a space, a line "
+        f"break or two fields. q is 1–{MAX_SEARCH_CHARS} characters, at most "
+        f"{MAX_SEARCH_TERMS} words. Without folder or in:, Trash and Junk are left out.",
     )
     def get(self, request: Request) -> Response:
         query = SearchQuerySerializer(data=request.query_params)
@@ -119,7 +128,12 @@ class SearchView(APIView):
         )
         page = rows[:limit]
         next_cursor = encode_search_cursor(page[-1].pk) if len(rows) > limit else None
-        return Response(SearchPageSerializer({"results": page, "next_cursor": next_cursor}).data)
+        body = {
+            "results": page,
+            "next_cursor": next_cursor,
+            "highlight": highlight_terms(data["q"]),
+        }
+        return Response(SearchPageSerializer(body).data)
 
 
 class ContactsView(APIView):

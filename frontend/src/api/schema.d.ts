@@ -907,7 +907,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Newest first (by arrival). Terms match as substrings (so 견적서 finds 견적서를); % and _ are plain characters. q is 1–200 characters, at most 10 words. Without folder, Trash and Junk are left out. */
+        /** @description Newest first (by arrival). Terms match as substrings (so 견적서 finds 견적서를, room finds Mailroom, ＡＢＣ finds abc), never across a space, a line break or two fields. q is 1–200 characters, at most 10 words. Without folder or in:, Trash and Junk are left out. */
         get: operations["messages_search"];
         put?: never;
         post?: never;
@@ -2024,6 +2024,8 @@ export interface components {
         };
         SearchPage: {
             results: components["schemas"]["SearchItem"][];
+            /** @description the search's words as matched (folded: NFKC, case-folded); mark them case-insensitively in subjects, names and snippets */
+            highlight: string[];
             /** @description pass as ?cursor= for the next page; null at the end */
             next_cursor: string | null;
         };
@@ -5450,7 +5452,7 @@ export interface operations {
                 has_attachments?: boolean | null;
                 /** @description page size; larger values are capped */
                 limit?: number;
-                /** @description words separated by spaces; each must appear (case-insensitive) in the subject, the sender, a recipient or the body */
+                /** @description words separated by spaces; each must appear (after NFKC and case folding) in the subject, the sender, a recipient, the body or an attachment's file name; operators from: to: subject: body: filename: has:attachment is:unread is:read is:starred is:unstarred before:YYYY-MM-DD after:YYYY-MM-DD (arrival) in:FOLDER */
                 q: string;
                 /** @description true: only unread messages; false: only read ones */
                 unread?: boolean | null;

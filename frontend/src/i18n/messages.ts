@@ -1,10 +1,12 @@
 // Every string the app shows, in English and Korean. `en` defines the keys; `ko` must have
 // exactly the same ones (the type checker enforces it). Placeholders are {name}.
 import { fetchEn, fetchKo } from "./fetchMessages";
+import { searchEn, searchKo } from "./searchMessages";
 import { web1En, web1Ko } from "./web1Messages";
 
 export const en = {
   ...web1En,
+  ...searchEn,
   appName: "Mailroom",
   loading: "Loading…",
   "login.title": "Sign in to Mailroom",
@@ -295,6 +297,7 @@ export type Dictionary = Readonly<Record<MessageKey, string>>;
 
 export const ko: Dictionary = {
   ...web1Ko,
+  ...searchKo,
   appName: "Mailroom",
   loading: "불러오는 중…",
   "login.title": "Mailroom 로그인",

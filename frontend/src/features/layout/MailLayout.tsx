@@ -25,6 +25,7 @@ import { useMessage } from "../message-view/useMessage";
 import { effectsOf, type LiveEvent } from "./liveEvents";
 import { shortcutFor, type ShortcutCommand } from "./shortcuts";
 import { ShortcutHelp } from "./ShortcutHelp";
+import { HighlightProvider } from "../search/Highlight";
 import { TopBar } from "./TopBar";
 import { useLive } from "./useLive";
 import { useShellSettings } from "./useShellSettings";
@@ -368,6 +369,7 @@ export function MailLayout({ user, onSignOut }: Props) {
           folder={currentFolder ? { id: currentFolder.id, name: singleLine(folderDisplayName(currentFolder, t)) } : null}
           drawerOpen={drawerOpen}
           searchRef={searchRef}
+          folders={folders ?? []}
           onMenu={() => setDrawerOpen((v) => !v)}
           onHelp={() => setHelpOpen(true)}
           onSignOut={onSignOut}
@@ -435,6 +437,7 @@ export function MailLayout({ user, onSignOut }: Props) {
                   onCommand={(c) => command(c, [...selection.ids])}
                 />
                 {bulk.error !== null && <ErrorNotice error={bulk.error} onRetry={bulk.clearError} />}
+                <HighlightProvider q={route.kind === "search" ? route.q : null}>
                 <MessageList
                   state={list.state}
                   openId={openId}
@@ -450,6 +453,7 @@ export function MailLayout({ user, onSignOut }: Props) {
                   onStar={(id, on) => bulk.run({ kind: on ? "star" : "unstar" }, [id])}
                   onLoadMore={list.loadMore}
                 />
+                </HighlightProvider>
               </section>
               <main className="pane pane-message" {...(openId !== null ? { id: "main-content" } : {})} tabIndex={-1}>
                 {openId === null ? (

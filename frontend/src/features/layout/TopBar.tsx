@@ -2,11 +2,13 @@
 // all folders), help, settings, admin console (for admins), language, sign out.
 import { useEffect, useState, type FormEvent, type MouseEvent, type RefObject } from "react";
 import { patchShellSettings } from "../../api/mail";
+import type { Folder } from "../../api/folders";
 import type { SessionUser } from "../../api/session";
 import { useI18n } from "../../i18n/I18nContext";
 import { LOCALES, type Locale } from "../../i18n/messages";
 import { routeHref, type Route } from "../../lib/route";
 import { useNavigate } from "../../lib/useRoute";
+import { DetailedSearch } from "../search/DetailedSearch";
 
 const LOCALE_NAMES: Readonly<Record<Locale, string>> = { ko: "한국어", en: "English" };
 
@@ -17,6 +19,8 @@ interface Props {
   folder: { id: number; name: string } | null;
   drawerOpen: boolean;
   searchRef: RefObject<HTMLInputElement | null>;
+  /** for detailed search's folder choice */
+  folders?: readonly Folder[];
   onMenu: () => void;
   onHelp: () => void;
   onSignOut: () => void;
@@ -27,7 +31,7 @@ export function isAdmin(user: SessionUser): boolean {
   return user.is_superadmin || user.admin_domains.length > 0;
 }
 
-export function TopBar({ user, route, folder, drawerOpen, searchRef, onMenu, onHelp, onSignOut }: Props) {
+export function TopBar({ user, route, folder, drawerOpen, searchRef, folders = [], onMenu, onHelp, onSignOut }: Props) {
   const { t, locale, setLocale } = useI18n();
   const navigate = useNavigate();
   const routeQ = route.kind === "search" ? route.q : "";
@@ -94,6 +98,12 @@ export function TopBar({ user, route, folder, drawerOpen, searchRef, onMenu, onH
           {t("search.submit")}
         </button>
       </form>
+      <DetailedSearch
+        folders={folders}
+        q={routeQ}
+        folderId={route.kind === "search" ? route.folderId : null}
+        onSearch={(text, folderId) => navigate({ kind: "search", q: text, folderId, messageId: null })}
+      />
       <span className="user" title={user.address}>
         {user.display_name || user.address}
       </span>

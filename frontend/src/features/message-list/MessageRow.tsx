@@ -7,6 +7,7 @@ import { useI18n } from "../../i18n/I18nContext";
 import { formatListDate } from "../../lib/formatDate";
 import { singleLine } from "../../lib/plainText";
 import { recipientSummary, recipientTitle } from "../../lib/recipients";
+import { Highlight } from "../search/Highlight";
 
 export const ROW_HEIGHT = 72;
 export const COMPACT_ROW_HEIGHT = 34;
@@ -115,9 +116,11 @@ export const MessageRow = memo(function MessageRow({
         </time>
         <bdi className="subject">
           {unread && <span className="visually-hidden">{t("list.unread")} </span>}
-          {subject}
+          <Highlight text={subject} />
         </bdi>
-        <span className="snippet">{singleLine(message.snippet)}</span>
+        <span className="snippet">
+          <Highlight text={singleLine(message.snippet)} />
+        </span>
       </span>
     </div>
   );
