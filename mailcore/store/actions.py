@@ -33,6 +33,7 @@ from mailcore.errors import (
 from mailcore.faults import fault_point
 from mailcore.mime import ParsedMessage, parse_message, search_text
 from mailcore.store.changes import Change, publish_on_commit
+from mailcore.store.conversation import conversation_fields
 from mailcore.store.history import (
     add_tombstones,
     next_modseq,
@@ -262,6 +263,7 @@ def do_deliver(
     outer = transaction.get_connection().in_atomic_block
     text = MessageText(text=search_text(parsed))  # parsed outside the folder-row lock
     meta = meta_row(data)
+    [conversation] = conversation_fields([(account, parsed, when, key)])
     try:
         with transaction.atomic():
             modseq = next_modseq(account.pk)
@@ -283,6 +285,7 @@ def do_deliver(
                 source=source,
                 **flag_state,
                 **listing_fields(parsed),
+                **conversation,
             )
             # Row, body text and IMAP metadata in one round trip on PostgreSQL.
             insert_with_children(message, [text, meta], "message")
@@ -432,6 +435,8 @@ def _index_arrivals(
     rows: list[tuple[int, Message]] = []
     texts = {i: search_text(arrivals[i].parsed) for i, _ in fresh}  # before the row locks
     metas = {i: meta_row(arrivals[i].data) for i, _ in fresh}
+    found = conversation_fields([(a.account, a.parsed, a.internal_date, a.key) for a in arrivals])
+    convs = {i: found[i] for i, _ in fresh}
     with transaction.atomic():
         # Counters first, in account order, then folders: the lock order of every action.
         modseqs = next_modseqs(arrivals[i].account.pk for i, _ in fresh)
@@ -460,6 +465,7 @@ def _index_arrivals(
                     keywords=[],
                     source=item.source,
                     **listing_fields(item.parsed),
+                    **convs[i],
                 )
                 rows.append((i, message))
                 uid += 1

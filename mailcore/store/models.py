@@ -106,6 +106,10 @@ class Message(models.Model):
     references = models.TextField(blank=True, default="")
     snippet = models.CharField(max_length=300, blank=True, default="")
     has_attachments = models.BooleanField(default=False)
+    # Conversation keys (mailcore.store.conversation), computed when the row is made and
+    # rebuilt by reindex: grouping a list probes (account, conversation_id).
+    conversation_id = models.BigIntegerField(default=0)
+    subject_key = models.BigIntegerField(default=0, help_text="hash of the normalised subject")
 
     class Meta:
         constraints = (
@@ -113,7 +117,12 @@ class Message(models.Model):
             models.UniqueConstraint(fields=("account", "maildir_key"), name="message_unique_key"),
         )
         # FETCH … (CHANGEDSINCE m), SEARCH MODSEQ and the polling watcher: one range scan.
-        indexes = (models.Index(fields=("folder", "modseq"), name="message_folder_modseq"),)
+        indexes = (
+            models.Index(fields=("folder", "modseq"), name="message_folder_modseq"),
+            models.Index(fields=("account", "conversation_id"), name="message_conversation"),
+            models.Index(fields=("account", "message_id"), name="message_account_msgid"),
+            models.Index(fields=("account", "subject_key"), name="message_subject_key"),
+        )
 
     def __str__(self) -> str:
         return f"{self.folder_id}:{self.uid}"

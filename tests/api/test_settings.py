@@ -35,6 +35,8 @@ DEFAULTS = {
     "language": "",
     "page_size": 50,
     "remote_images": "ask",
+    "group_by_conversation": False,
+    "contacts_auto_add": True,
     "address": "alice@example.com",
     "aliases": [],
 }

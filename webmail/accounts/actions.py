@@ -16,7 +16,14 @@ from webmail.accounts.queries import canonical_sender
 from webmail.accounts.sessions import end_sessions, revoke_tokens
 
 MAX_TRUSTED_SENDERS = 1000
-PREFERENCE_FIELDS = ("signature_html", "signature_text", "language", "page_size", "remote_images")
+PREFERENCE_FIELDS: tuple[str, ...] = (
+    "signature_html",
+    "signature_text",
+    "language",
+    "page_size",
+    "remote_images",
+)
+PREFERENCE_FIELDS += ("group_by_conversation",)
 
 
 @transaction.atomic(durable=True)

@@ -39,6 +39,9 @@ class Preferences(models.Model):
     remote_images = models.CharField(
         max_length=8, default=RemoteImages.ASK, choices=RemoteImages.choices
     )
+    group_by_conversation = models.BooleanField(
+        default=False, help_text="message lists show one row per conversation"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

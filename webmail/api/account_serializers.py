@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from webmail.accounts.models import PAGE_SIZES, LanguageChoice, RemoteImages
-from webmail.api.serializers import StrictSerializer
+from webmail.api.serializers import StrictBooleanField, StrictSerializer
 
 MAX_SIGNATURE_CHARS = 10_000  # Gmail's signature limit
 MAX_DISPLAY_NAME_CHARS = 200
@@ -32,6 +32,12 @@ class SettingsSerializer(serializers.Serializer):
         choices=RemoteImages.values,
         help_text="ask: only trusted senders' remote images load by themselves; always: every "
         "message's; never: none by themselves (?images=1 still loads them on request)",
+    )
+    group_by_conversation = serializers.BooleanField(
+        help_text="lists show one row per conversation (folders/{id}/messages?group=conversation)"
+    )
+    contacts_auto_add = serializers.BooleanField(
+        help_text="people you write to (and reply to) are added to the address book"
     )
     address = serializers.CharField(help_text="your address (read only)")
     aliases = serializers.ListField(
@@ -54,6 +60,8 @@ class SettingsPatchSerializer(StrictSerializer):
     language = serializers.ChoiceField(required=False, choices=LanguageChoice.values)
     page_size = serializers.ChoiceField(required=False, choices=PAGE_SIZES)
     remote_images = serializers.ChoiceField(required=False, choices=RemoteImages.values)
+    group_by_conversation = StrictBooleanField(required=False)
+    contacts_auto_add = StrictBooleanField(required=False)
 
     def validate_page_size(self, value: Any) -> int:
         # ChoiceField would also take "25" or 25.0; the stored value is an int either way.

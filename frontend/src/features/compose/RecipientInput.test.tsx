@@ -71,9 +71,9 @@ describe("RecipientInput", () => {
   it("suggests contacts as you type, with arrow keys and Enter to pick", async () => {
     const suggest = vi.fn((q: string) =>
       Promise.resolve<Contact[]>([
-        { name: "Bob Lee", address: "bob@example.com", count: 9 },
-        { name: "", address: "bobby@example.org", count: 2 },
-        { name: "Already", address: "a@x.kr", count: 1 },
+        { name: "Bob Lee", address: "bob@example.com", count: 9, contact_id: null, group_id: null, members: 0 },
+        { name: "", address: "bobby@example.org", count: 2, contact_id: null, group_id: null, members: 0 },
+        { name: "Already", address: "a@x.kr", count: 1, contact_id: null, group_id: null, members: 0 },
       ].filter((c) => c.address.includes(q) || c.name.includes(q) || q === "b")),
     );
     const spy = vi.fn();
@@ -103,7 +103,7 @@ describe("RecipientInput", () => {
   });
 
   it("closes the suggestions on Escape without picking", async () => {
-    const suggest = vi.fn(() => Promise.resolve<Contact[]>([{ name: "", address: "z@x.kr", count: 1 }]));
+    const suggest = vi.fn(() => Promise.resolve<Contact[]>([{ name: "", address: "z@x.kr", count: 1, contact_id: null, group_id: null, members: 0 }]));
     renderIn("en", <Harness suggest={suggest} />);
     const input = screen.getByRole("combobox", { name: "To" });
     fireEvent.change(input, { target: { value: "z" } });
