@@ -24,6 +24,12 @@ def dictionaries() -> dict[str, dict[str, str]]:
         begin = source.index(start) + len(start)
         end = source.index("\n}", begin)
         out[lang] = {k: json.loads(v) for k, v in _ENTRY.findall(source[begin:end])}
+    # Spread-in tables of their own (web2Messages.ts: conversations, address book).
+    web2 = (MESSAGES_TS.parent / "web2Messages.ts").read_text(encoding="utf-8")
+    for lang, start in (("en", "export const web2En = {"), ("ko", "Record<Web2Key, string>> = {")):
+        begin = web2.index(start) + len(start)
+        chunk = web2[begin : web2.index("\n}", begin)]
+        out[lang].update({k: json.loads(v) for k, v in _ENTRY.findall(chunk)})
     return out
 
 

@@ -1,6 +1,9 @@
 // Every string the app shows, in English and Korean. `en` defines the keys; `ko` must have
 // exactly the same ones (the type checker enforces it). Placeholders are {name}.
+import { web2En, web2Ko } from "./web2Messages";
+
 export const en = {
+  ...web2En,
   appName: "Mailroom",
   loading: "Loading…",
   "login.title": "Sign in to Mailroom",
@@ -289,6 +292,7 @@ export type MessageKey = keyof typeof en;
 export type Dictionary = Readonly<Record<MessageKey, string>>;
 
 export const ko: Dictionary = {
+  ...web2Ko,
   appName: "Mailroom",
   loading: "불러오는 중…",
   "login.title": "Mailroom 로그인",

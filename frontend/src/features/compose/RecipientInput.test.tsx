@@ -115,4 +115,28 @@ describe("RecipientInput", () => {
     expect(screen.queryAllByRole("option")).toEqual([]);
     expect(tokenTexts()).toEqual([]);
   });
+
+  it("offers a contact group as one recipient, once", async () => {
+    const group = { name: "가족", address: "", count: 0, contact_id: null, group_id: 7, members: 3 };
+    const suggest = vi.fn(() => Promise.resolve<Contact[]>([group]));
+    const spy = vi.fn();
+    renderIn("ko", <Harness suggest={suggest} spy={spy} />);
+    const input = screen.getByRole("combobox");
+    fireEvent.change(input, { target: { value: "가" } });
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(200);
+    });
+    expect(screen.getAllByRole("option").map((o) => o.textContent)).toEqual(["가족 그룹 · 3명"]);
+    fireEvent.keyDown(input, { key: "ArrowDown" });
+    fireEvent.keyDown(input, { key: "Enter" });
+    const last = spy.mock.calls.at(-1)?.[0] as Token[];
+    expect(last.map((t) => [t.name, t.address, t.groupId])).toEqual([["가족", "", 7]]);
+    expect(tokenTexts()).toEqual(["가족 (그룹)×"]);
+    // Typed again: the group is already a recipient, so it is not offered twice.
+    fireEvent.change(input, { target: { value: "가" } });
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(200);
+    });
+    expect(screen.queryAllByRole("option")).toEqual([]);
+  });
 });

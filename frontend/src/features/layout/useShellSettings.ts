@@ -15,13 +15,15 @@ export function browserLocale() {
 /** `version` changes → read again (after the settings screen). `pageSize` is null until the
  * first read has settled (answered or failed), so the list is fetched once, at the user's
  * size, rather than at the default and then again. */
-export function useShellSettings(version: number): { pageSize: number | null } {
+export function useShellSettings(version: number): { pageSize: number | null; grouped: boolean; setGrouped: (on: boolean) => void } {
   const { locale, setLocale } = useI18n();
   const [pageSize, setPageSize] = useState<number | null>(null);
+  const [grouped, setGrouped] = useState(false);
   useEffect(() => {
     const abort = new AbortController();
     getShellSettings(abort.signal).then(
       (s) => {
+        setGrouped(s.group_by_conversation === true);
         setPageSize([25, 50, 100].includes(s.page_size) ? s.page_size : (n) => n ?? DEFAULT_PAGE_SIZE);
         const wanted = s.language === "ko" || s.language === "en" ? s.language : browserLocale();
         if (wanted !== locale) setLocale(wanted);
@@ -34,5 +36,5 @@ export function useShellSettings(version: number): { pageSize: number | null } {
     return () => abort.abort();
     // The locale is an output here, not an input.
   }, [version]);
-  return { pageSize };
+  return { pageSize, grouped, setGrouped };
 }

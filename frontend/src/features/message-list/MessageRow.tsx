@@ -5,6 +5,7 @@ import type { MessageListItem } from "../../api/folders";
 import { useI18n } from "../../i18n/I18nContext";
 import { formatListDate } from "../../lib/formatDate";
 import { singleLine } from "../../lib/plainText";
+import { ConversationCount } from "../conversation/ConversationCount";
 
 export const ROW_HEIGHT = 72;
 
@@ -35,7 +36,8 @@ export const MessageRow = memo(function MessageRow({
   onFocusRow,
 }: Props) {
   const { t, locale } = useI18n();
-  const unread = !message.flags.seen;
+  const conv = message.conversation ?? null;
+  const unread = conv ? conv.unread > 0 : !message.flags.seen;
   const starred = message.flags.flagged;
   const sender = singleLine(message.from.name || message.from.address) || t("list.unknownSender");
   const subject = singleLine(message.subject) || t("list.noSubject");
@@ -88,6 +90,7 @@ export const MessageRow = memo(function MessageRow({
       </span>
       <span role="gridcell" className="cell-main" title={message.from.address}>
         <bdi className="sender">{sender}</bdi>
+        {conv && conv.count > 1 && <ConversationCount count={conv.count} id={message.id} />}
         <span className="marks">
           {folderName !== null && <bdi className="folder-chip">{folderName}</bdi>}
           {message.has_attachments && (
@@ -96,8 +99,8 @@ export const MessageRow = memo(function MessageRow({
             </span>
           )}
         </span>
-        <time className="date" dateTime={message.date}>
-          {formatListDate(message.date, locale)}
+        <time className="date" dateTime={conv ? conv.newest_date : message.date}>
+          {formatListDate(conv ? conv.newest_date : message.date, locale)}
         </time>
         <bdi className="subject">
           {unread && <span className="visually-hidden">{t("list.unread")} </span>}

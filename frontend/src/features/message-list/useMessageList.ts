@@ -6,17 +6,17 @@ import { listFolderPage, refreshMessages, searchMessages } from "../../api/mail"
 import { initialList, listReducer, type ListAction } from "./listState";
 
 export type ListSource =
-  | { kind: "folder"; folderId: number }
+  | { kind: "folder"; folderId: number; grouped?: boolean }
   | { kind: "search"; q: string; folderId: number | null };
 
 export function sourceKey(source: ListSource | null): string {
   if (source === null) return "none";
-  return source.kind === "folder" ? `folder:${source.folderId}` : `search:${source.folderId ?? ""}:${source.q}`;
+  return source.kind === "folder" ? `folder:${source.folderId}${source.grouped ? ":c" : ""}` : `search:${source.folderId ?? ""}:${source.q}`;
 }
 
 function fetchPage(source: ListSource, cursor: string | null, limit: number, signal: AbortSignal) {
   return source.kind === "folder"
-    ? listFolderPage(source.folderId, cursor, limit, signal)
+    ? listFolderPage(source.folderId, cursor, limit, signal, source.grouped ? "conversation" : null)
     : searchMessages(source.q, source.folderId, cursor, limit, signal);
 }
 
