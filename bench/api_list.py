@@ -1,7 +1,10 @@
 #!/usr/bin/env python
 """List-page benchmark: one account with N messages (seeded through the Maildir module and a
 bulk insert, bypassing SMTP), then p50/p99 over real HTTP of the first page of the folder, of a
-page 50,000 messages deep, and of the folder list with its counts.
+page 50,000 messages deep, and of the folder list with its counts; the same two pages grouped
+by conversation (group=conversation). The seeded mail is threads of 4 (a root and three
+replies naming it in References, ten threads interleaved in every 40 messages); their
+conversation keys are computed by rebuild_conversations, the migration's backfill, timed.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/mailroom_bench \
         .venv/bin/python bench/api_list.py --messages 100000 --requests 300
@@ -42,11 +45,15 @@ def seed(var: Path, address: str, count: int) -> int:
     mapping: dict[str, int] = {}
     t0 = time.perf_counter()
     for i in range(count):
-        subject = f"seeded {i}"
+        thread = (i // 40) * 10 + i % 10
+        root = (i // 40) * 40 + i % 10  # the first message of its thread
+        subject = f"seeded {thread}" if i == root else f"Re: seeded {thread}"
+        refs = "" if i == root else f"<seed-{root}@sender.example>"
         data = (
             f"From: Sender {i % 97} <s{i % 97}@sender.example>\r\nTo: {address}\r\n"
-            f"Subject: {subject}\r\nMessage-ID: <seed-{i}@sender.example>\r\n\r\n"
-            f"Body of message {i}, a little text to make a snippet.\r\n"
+            f"Subject: {subject}\r\nMessage-ID: <seed-{i}@sender.example>\r\n"
+            + (f"References: {refs}\r\nIn-Reply-To: {refs}\r\n" if refs else "")
+            + f"\r\nBody of message {i}, a little text to make a snippet.\r\n"
         ).encode()
         key = new_key(settings.MAIL_HOSTNAME, len(data))
         when = start + timedelta(minutes=i)
@@ -64,6 +71,9 @@ def seed(var: Path, address: str, count: int) -> int:
                 modseq=uid,
                 seen=i % 3 == 0,
                 subject=subject,
+                message_id=f"seed-{i}@sender.example",
+                in_reply_to=refs.strip("<>"),
+                references=refs.strip("<>"),
                 from_name=f"Sender {i % 97}",
                 from_addr=f"s{i % 97}@sender.example",
                 to_addrs=[["", address]],
@@ -83,11 +93,19 @@ def seed(var: Path, address: str, count: int) -> int:
         message_count=count,
         unseen_count=sum(1 for i in range(count) if i % 3 != 0),
     )
+    print(f"  seeded {count} messages in {time.perf_counter() - t0:.1f} s")
+    from mailcore.store.conversation import rebuild_conversations
+
+    t1 = time.perf_counter()
+    changed = rebuild_conversations(Message, Account, account_ids=[account.pk])
+    print(
+        f"  conversation keys of {changed} messages (the migration's backfill) in "
+        f"{time.perf_counter() - t1:.1f} s"
+    )
     from django.db import connection
 
     with connection.cursor() as cursor:  # what autovacuum would do after such a bulk load
         cursor.execute("ANALYZE")
-    print(f"  seeded {count} messages in {time.perf_counter() - t0:.1f} s")
     return inbox.uidvalidity
 
 
@@ -130,6 +148,8 @@ def main() -> None:
             "first page": base,
             "page 50,000 deep": f"{base}&cursor={deep}",
             "folder list + counts": "/api/v1/folders",
+            "grouped first page": f"{base}&group=conversation",
+            "grouped 50,000 deep": f"{base}&group=conversation&cursor={deep}",
         }
         print(
             f"api_list: {args.messages} messages, page size {args.page_size}, "

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "mailcore.delivery",
     "mailcore.pop3",
     "mailcore.fetching",
+    "mailcore.contacts",
     "webmail.api",
     "webmail.compose",
     "webmail.accounts",
@@ -418,3 +419,8 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 # Vite names every file under assets/ by its content hash: cache those for a year.
 WHITENOISE_IMMUTABLE_FILE_TEST = r"^/static/assets/"
+
+# Address book (mailcore.contacts): contacts and groups per account, largest import file.
+CONTACTS_MAX_PER_ACCOUNT = env_int("CONTACTS_MAX_PER_ACCOUNT", 5000)
+CONTACT_GROUPS_MAX = env_int("CONTACT_GROUPS_MAX", 200)
+CONTACTS_IMPORT_MAX_BYTES = env_int("CONTACTS_IMPORT_MAX_BYTES", 5 * 1024 * 1024)

@@ -35,6 +35,7 @@ from mailcore.faults import fault_point
 from mailcore.mime import ParsedMessage, parse_message, search_text
 from mailcore.search.backend import search_entry
 from mailcore.store.changes import Change, publish_on_commit
+from mailcore.store.conversation import conversation_fields
 from mailcore.store.history import (
     add_tombstones,
     commit_mode,
@@ -268,6 +269,7 @@ def do_deliver(
     text = MessageText(text=search_text(parsed))  # parsed outside the folder-row lock
     entry = search_entry(account.pk, parsed, text.text, when)
     meta = meta_row(data)
+    [conversation] = conversation_fields([(account, parsed, when, key)])
     try:
         with transaction.atomic():
             uid, modseq = _modseq_and_uid(
@@ -288,6 +290,7 @@ def do_deliver(
                 source=source,
                 **flag_state,
                 **listing_fields(parsed),
+                **conversation,
             )
             # Row, body text, IMAP metadata and search keys in one round trip on PostgreSQL.
             insert_with_children(message, [text, meta, entry], "message")
@@ -441,6 +444,8 @@ def _index_arrivals(
         for i, a in ((i, arrivals[i]) for i in texts)
     }
     metas = {i: meta_row(arrivals[i].data) for i, _ in fresh}
+    found = conversation_fields([(a.account, a.parsed, a.internal_date, a.key) for a in arrivals])
+    convs = {i: found[i] for i, _ in fresh}
     with transaction.atomic():
         # Counters first, in account order, then folders: the lock order of every action.
         modseqs = next_modseqs(arrivals[i].account.pk for i, _ in fresh)
@@ -469,6 +474,7 @@ def _index_arrivals(
                     keywords=[],
                     source=item.source,
                     **listing_fields(item.parsed),
+                    **convs[i],
                 )
                 rows.append((i, message))
                 uid += 1

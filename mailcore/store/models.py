@@ -108,6 +108,10 @@ class Message(models.Model):
     references = models.TextField(blank=True, default="")
     snippet = models.CharField(max_length=300, blank=True, default="")
     has_attachments = models.BooleanField(default=False)
+    # Conversation keys (mailcore.store.conversation), computed when the row is made and
+    # rebuilt by reindex: grouping a list probes (account, conversation_id).
+    conversation_id = models.BigIntegerField(default=0)
+    subject_key = models.BigIntegerField(default=0, help_text="hash of the normalised subject")
 
     class Meta:
         constraints = (
@@ -130,6 +134,9 @@ class Message(models.Model):
                 condition=Q(has_attachments=True),
                 name="message_view_attachments",
             ),
+            models.Index(fields=("account", "conversation_id"), name="message_conversation"),
+            models.Index(fields=("account", "message_id"), name="message_account_msgid"),
+            models.Index(fields=("account", "subject_key"), name="message_subject_key"),
         )
 
     def __str__(self) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Count, Max, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, Max, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from mailcore.directory.models import Account
@@ -101,6 +102,83 @@ def list_messages(
     if before_uid is not None:
         qs = qs.filter(uid__lt=before_uid)
     return qs.order_by("-uid")[:limit]
+
+
+# --- conversations (keys: mailcore.store.conversation) -----------------------------------------
+
+CONVERSATION_MAX_MESSAGES = 200  # the newest shown when one is opened
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    id: int
+    count: int
+    unread: int
+    newest_date: datetime
+
+
+def list_conversation_heads(
+    folder: Folder, *, before_uid: int | None, limit: int, filters: MessageFilters | None = None
+) -> QuerySet[Message]:
+    """The newest message in `folder` of each conversation that has one there, newest first by
+    UID, keyset-paginated like list_messages: a row is a head when no later UID of the folder
+    shares its conversation (one probe of the (account, conversation_id) index per row)."""
+    newer = Message.objects.filter(
+        account_id=OuterRef("account_id"),
+        conversation_id=OuterRef("conversation_id"),
+        folder_id=OuterRef("folder_id"),
+        uid__gt=OuterRef("uid"),
+    )
+    # Quick-view filters apply to the head row (the newest message of the conversation here).
+    qs = filter_messages(Message.objects.filter(folder=folder), filters).filter(~Exists(newer))
+    if before_uid is not None:
+        qs = qs.filter(uid__lt=before_uid)
+    return qs.order_by("-uid")[:limit]
+
+
+def _hidden_folders(account: Account, *, unless: Folder | None = None) -> QuerySet[Folder]:
+    hidden = Folder.objects.filter(account=account, special_use__in=NOT_SEARCHED_BY_DEFAULT)
+    return hidden.exclude(pk=unless.pk) if unless is not None else hidden
+
+
+def summarise_conversations(
+    account: Account, ids: list[int], *, listing: Folder | None = None
+) -> dict[int, ConversationSummary]:
+    """Count, unread count and newest arrival of each conversation in `ids`, over every folder
+    but Trash and Junk (those count too when they are the folder being listed): one query."""
+    rows = (
+        Message.objects.filter(account=account, conversation_id__in=set(ids))
+        .exclude(folder_id__in=_hidden_folders(account, unless=listing).values("pk"))
+        .values("conversation_id")
+        .annotate(
+            n=Count("pk"), unread=Count("pk", filter=Q(seen=False)), newest=Max("internal_date")
+        )
+    )
+    return {
+        r["conversation_id"]: ConversationSummary(
+            r["conversation_id"], r["n"], r["unread"], r["newest"]
+        )
+        for r in rows
+    }
+
+
+def access_conversation(account: Account, conversation_id: int) -> list[Message]:
+    """The messages of one of the account's conversations in every folder (Sent included),
+    oldest first, at most the newest CONVERSATION_MAX_MESSAGES. Trash and Junk are left out
+    unless the conversation lives only there. NotFoundError when the account has none."""
+    qs = Message.objects.select_related("folder").filter(
+        account=account, conversation_id=conversation_id
+    )
+    visible = qs.exclude(folder_id__in=_hidden_folders(account).values("pk"))
+    rows = list(visible.order_by("-internal_date", "-pk")[:CONVERSATION_MAX_MESSAGES])
+    if not rows:
+        rows = list(qs.order_by("-internal_date", "-pk")[:CONVERSATION_MAX_MESSAGES])
+    if not rows:
+        raise NotFoundError("conversation not found")
+    for message in rows:
+        message.account = account
+    rows.reverse()
+    return rows
 
 
 def read_message_bytes(message: Message) -> bytes:

@@ -19,6 +19,7 @@ from mailcore.mime import imapmeta, parse_message, search_text
 from mailcore.search.backend import get_backend, search_entry
 from mailcore.store.actions import DEFAULT_FOLDERS, listing_fields, new_uidvalidity
 from mailcore.store.changes import Change, publish_on_commit
+from mailcore.store.conversation import rebuild_conversations
 from mailcore.store.history import add_tombstones, next_modseq, tombstone_folders, touch_folders
 from mailcore.store.maildir import (
     KEYWORD_LETTERS,
@@ -202,6 +203,8 @@ def reindex_account(
         recount_folders(account)
         for folder_id in sorted(kept_folder_ids):  # open clients reload what they show
             publish_on_commit(account.pk, Change("folder", folder_id, extra={"op": "reindex"}))
+    # Conversation keys of the whole account, in arrival order (new rows came in with none).
+    rebuild_conversations(Message, Account, account_ids=[account.pk])
     # IMAP metadata for rows that have none (new here, or indexed before it existed).
     fill_account_meta(account)
     # Search entries likewise (rows indexed before it existed, or an index wiped).

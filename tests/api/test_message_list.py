@@ -66,6 +66,8 @@ def test_listing_item_shape(alice: Account, alice_api: APIClient) -> None:
             "draft": False,
         },
         "keywords": [],
+        "conversation_id": message.conversation_id,
+        "conversation": None,
     }
     assert response.json()["next_cursor"] is None
 

@@ -37,6 +37,8 @@ DEFAULTS = {
     "remote_images": "ask",
     "list_density": "compact",
     "reading_mode": "split",
+    "group_by_conversation": False,
+    "contacts_auto_add": True,
     "address": "alice@example.com",
     "aliases": [],
 }

@@ -16,7 +16,7 @@ from webmail.accounts.queries import canonical_sender
 from webmail.accounts.sessions import end_sessions, revoke_tokens
 
 MAX_TRUSTED_SENDERS = 1000
-PREFERENCE_FIELDS = (
+PREFERENCE_FIELDS: tuple[str, ...] = (
     "signature_html",
     "signature_text",
     "language",
@@ -24,6 +24,7 @@ PREFERENCE_FIELDS = (
     "remote_images",
     "list_density",
     "reading_mode",
+    "group_by_conversation",
 )
 
 

@@ -55,6 +55,9 @@ class Preferences(models.Model):
     reading_mode = models.CharField(
         max_length=8, default=ReadingMode.SPLIT, choices=ReadingMode.choices
     )
+    group_by_conversation = models.BooleanField(
+        default=False, help_text="message lists show one row per conversation"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

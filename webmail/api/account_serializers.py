@@ -19,7 +19,7 @@ from webmail.accounts.models import (
     ReadingMode,
     RemoteImages,
 )
-from webmail.api.serializers import StrictSerializer
+from webmail.api.serializers import StrictBooleanField, StrictSerializer
 
 MAX_SIGNATURE_CHARS = 10_000  # Gmail's signature limit
 MAX_DISPLAY_NAME_CHARS = 200
@@ -47,6 +47,12 @@ class SettingsSerializer(serializers.Serializer):
         choices=ReadingMode.values,
         help_text="split: the list beside the open message; list: a message opens full width",
     )
+    group_by_conversation = serializers.BooleanField(
+        help_text="lists show one row per conversation (folders/{id}/messages?group=conversation)"
+    )
+    contacts_auto_add = serializers.BooleanField(
+        help_text="people you write to (and reply to) are added to the address book"
+    )
     address = serializers.CharField(help_text="your address (read only)")
     aliases = serializers.ListField(
         child=serializers.CharField(),
@@ -70,6 +76,8 @@ class SettingsPatchSerializer(StrictSerializer):
     remote_images = serializers.ChoiceField(required=False, choices=RemoteImages.values)
     list_density = serializers.ChoiceField(required=False, choices=ListDensity.values)
     reading_mode = serializers.ChoiceField(required=False, choices=ReadingMode.values)
+    group_by_conversation = StrictBooleanField(required=False)
+    contacts_auto_add = StrictBooleanField(required=False)
 
     def validate_page_size(self, value: Any) -> int:
         # ChoiceField would also take "25" or 25.0; the stored value is an int either way.

@@ -16,8 +16,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mailcore.contacts.actions import do_remember_recipients
+from mailcore.contacts.queries import expand_groups
+from mailcore.directory.models import Account
 from mailcore.errors import InvalidMessageError, MessageTooLargeError
-from mailcore.mime.build import check_header_text, normalise_content_type
+from mailcore.mime.build import (
+    MAX_RECIPIENTS,
+    check_header_text,
+    make_recipient,
+    normalise_content_type,
+)
+from mailcore.store.models import Message
 from webmail.accounts.current import current_account
 from webmail.api.compose_serializers import (
     ComposeLimitsSerializer,
@@ -74,6 +83,39 @@ def _as_field_errors() -> Iterator[None]:
         raise exceptions.ValidationError({"attachments": [str(exc)]}) from exc
     except InvalidMessageError as exc:
         raise exceptions.ValidationError({exc.field or "non_field_errors": [str(exc)]}) from exc
+
+
+def _with_groups(account: Account, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with to_groups/cc_groups/bcc_groups expanded into to/cc/bcc (another account's
+    group is a 404; more than MAX_RECIPIENTS in all is a 400 on the groups field)."""
+    out = dict(data)
+    for field in ("to", "cc", "bcc"):
+        ids = out.pop(f"{field}_groups", [])
+        if not ids:
+            continue
+        have = list(out.get(field) or [])
+        known = {r.envelope.casefold() for r in have}
+        for name, address in expand_groups(account, ids):
+            try:
+                recipient = make_recipient(name, address, f"{field}_groups")
+            except InvalidMessageError:
+                continue
+            if recipient.envelope.casefold() not in known:
+                known.add(recipient.envelope.casefold())
+                have.append(recipient)
+        if len(have) > MAX_RECIPIENTS:
+            raise exceptions.ValidationError(
+                {f"{field}_groups": [f"More than {MAX_RECIPIENTS} recipients."]}
+            )
+        out[field] = have
+    return out
+
+
+def _remember(account: Account, message: Message, data: dict[str, Any]) -> None:
+    """The people this message went to join the address book (mailcore.contacts)."""
+    pairs = [(str(n), str(a)) for n, a in [*message.to_addrs, *message.cc_addrs]]
+    pairs += [(r.name, r.address) for r in data.get("bcc") or []]
+    do_remember_recipients(acting_account=account, recipients=pairs)
 
 
 def _form(data: dict[str, Any]) -> ComposeInput:
@@ -174,10 +216,11 @@ class SendView(APIView):
     def post(self, request: Request) -> Response:
         data = SendInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        fields = _with_groups(current_account(request), data.validated_data)
         with _as_field_errors():
-            result = do_send_message(
-                acting_account=current_account(request), form=_form(data.validated_data)
-            )
+            result = do_send_message(acting_account=current_account(request), form=_form(fields))
+        if not fields.get("to_me"):
+            _remember(current_account(request), result.message, fields)
         return Response(SendResultSerializer(result).data, status=status.HTTP_201_CREATED)
 
 
@@ -193,7 +236,8 @@ class DraftListView(APIView):
         data.is_valid(raise_exception=True)
         with _as_field_errors():
             draft = do_save_draft(
-                acting_account=current_account(request), form=_form(data.validated_data)
+                acting_account=current_account(request),
+                form=_form(_with_groups(current_account(request), data.validated_data)),
             )
         return Response(MessageListItemSerializer(draft).data, status=status.HTTP_201_CREATED)
 
@@ -221,7 +265,7 @@ class DraftDetailView(APIView):
         with _as_field_errors():
             draft = do_save_draft(
                 acting_account=current_account(request),
-                form=_form(data.validated_data),
+                form=_form(_with_groups(current_account(request), data.validated_data)),
                 replace=old,
             )
         return Response(MessageListItemSerializer(draft).data)

@@ -99,6 +99,15 @@ class DraftInputSerializer(StrictSerializer):
         help_text="kept in your Sent copy, never shown to other recipients",
     )
     reply_to = _recipients(required=False, default=list)
+    to_groups = serializers.ListField(
+        child=IdField(),
+        required=False,
+        default=list,
+        max_length=50,
+        help_text="ids of your contact groups, expanded to their members' first addresses",
+    )
+    cc_groups = serializers.ListField(child=IdField(), required=False, default=list, max_length=50)
+    bcc_groups = serializers.ListField(child=IdField(), required=False, default=list, max_length=50)
     subject = HeaderTextField(
         required=False,
         help_text="omit on a reply or forward for 'Re: …' / 'Fwd: …' of the original subject",

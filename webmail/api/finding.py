@@ -14,12 +14,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mailcore.contacts.queries import suggest_recipients
 from mailcore.search.query import highlight_terms
 from mailcore.store.queries import (
     MAX_SEARCH_CHARS,
     MAX_SEARCH_TERMS,
     access_folder,
-    list_contacts,
     search_messages,
 )
 from webmail.accounts.current import current_account
@@ -92,6 +92,13 @@ class ContactSerializer(serializers.Serializer):
     name = serializers.CharField()
     address = serializers.CharField()
     count = serializers.IntegerField(help_text="messages exchanged with this address, recently")
+    contact_id = serializers.IntegerField(
+        allow_null=True, help_text="the address-book contact it comes from, if any"
+    )
+    group_id = serializers.IntegerField(
+        allow_null=True, help_text="a contact group: send it as to_groups/cc_groups/bcc_groups"
+    )
+    members = serializers.IntegerField(help_text="contacts in the group (0 for an address)")
 
 
 class SearchView(APIView):
@@ -144,13 +151,14 @@ class ContactsView(APIView):
             200: ContactSerializer(many=True),
             400: OpenApiResponse(ValidationErrorSerializer, description="invalid query"),
         },
-        description=f"At most {CONTACTS_LIMIT} addresses you wrote to (Sent) or received mail "
-        "from, most used first, whose name or address contains q.",
+        description=f"At most {CONTACTS_LIMIT} suggestions whose name or address contains q: "
+        "your contact groups, then address-book addresses, then addresses you wrote to (Sent) "
+        "or received mail from, most used first.",
     )
     def get(self, request: Request) -> Response:
         query = ContactsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        contacts = list_contacts(
+        contacts = suggest_recipients(
             current_account(request), query.validated_data.get("q", ""), limit=CONTACTS_LIMIT
         )
         return Response(ContactSerializer(contacts, many=True).data)

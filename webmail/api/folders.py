@@ -12,7 +12,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mailcore.store.actions import do_create_folder, do_delete_folder, do_rename_folder
-from mailcore.store.queries import access_folder, list_folders_with_counts, list_messages
+from mailcore.store.queries import (
+    access_folder,
+    list_conversation_heads,
+    list_folders_with_counts,
+    list_messages,
+    summarise_conversations,
+)
 from webmail.accounts.current import current_account
 from webmail.api.pagination import decode_cursor, encode_cursor
 from webmail.api.serializers import (
@@ -89,8 +95,10 @@ class FolderMessagesView(APIView):
         operation_id="folders_messages_list",
         parameters=[MessageListQuerySerializer],
         responses={200: MessagePageSerializer, 400: INVALID, 404: NOT_FOUND},
-        description="Newest first (by UID). Follow next_cursor until it is null; each page "
-        f"costs the same however deep. limit defaults to {settings.API_PAGE_SIZE} and is "
+        description="Newest first (by UID); with group=conversation one row per "
+        "conversation (its newest message here) carrying `conversation` (count, unread, "
+        "newest date over every folder but Trash/Junk). Follow next_cursor until it is null; "
+        f"each page costs the same however deep. limit defaults to {settings.API_PAGE_SIZE} and is "
         f"capped at {settings.API_MAX_PAGE_SIZE}.",
     )
     def get(self, request: Request, pk: int) -> Response:
@@ -100,9 +108,11 @@ class FolderMessagesView(APIView):
         limit = query.validated_data.get("limit", settings.API_PAGE_SIZE)
         cursor = query.validated_data.get("cursor")
         before_uid = decode_cursor(cursor, uidvalidity=folder.uidvalidity) if cursor else None
+        grouped = query.validated_data.get("group") == "conversation"
+        lister = list_conversation_heads if grouped else list_messages
         # One row more than asked says whether another page exists, without a COUNT.
         rows = list(
-            list_messages(
+            lister(
                 folder,
                 before_uid=before_uid,
                 limit=limit + 1,
@@ -110,5 +120,11 @@ class FolderMessagesView(APIView):
             )
         )
         page = rows[:limit]
+        if grouped:
+            summaries = summarise_conversations(
+                current_account(request), [m.conversation_id for m in page], listing=folder
+            )
+            for message in page:
+                message.conversation_summary = summaries.get(message.conversation_id)  # type: ignore[attr-defined]
         next_cursor = encode_cursor(folder.uidvalidity, page[-1].uid) if len(rows) > limit else None
         return Response(MessagePageSerializer({"results": page, "next_cursor": next_cursor}).data)

@@ -17,6 +17,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from mailcore.contacts.actions import do_set_auto_add
+from mailcore.contacts.queries import contact_settings
 from mailcore.directory.actions import do_create_app_password, do_revoke_app_password
 from mailcore.directory.models import Account
 from mailcore.directory.queries import list_app_passwords, sending_addresses
@@ -63,6 +65,8 @@ def _settings_data(account: Account) -> dict[str, object]:
             "remote_images": prefs.remote_images,
             "list_density": prefs.list_density,
             "reading_mode": prefs.reading_mode,
+            "group_by_conversation": prefs.group_by_conversation,
+            "contacts_auto_add": contact_settings(account).auto_add,
             "address": account.address,
             "aliases": sending_addresses(account)[1:],
         }
@@ -88,9 +92,12 @@ class SettingsView(APIView):
     def patch(self, request: Request) -> Response:
         data = SettingsPatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        do_update_settings(
-            acting_account=current_account(request), changes=dict(data.validated_data)
-        )
+        changes = dict(data.validated_data)
+        if "contacts_auto_add" in changes:
+            do_set_auto_add(
+                acting_account=current_account(request), enabled=changes.pop("contacts_auto_add")
+            )
+        do_update_settings(acting_account=current_account(request), changes=changes)
         return Response(_settings_data(current_account(request)))
 
 

@@ -196,6 +196,25 @@ class FlagsSerializer(serializers.Serializer):
     draft = serializers.BooleanField()
 
 
+class ConversationSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    count = serializers.IntegerField(help_text="messages in every folder but Trash and Junk")
+    unread = serializers.IntegerField()
+    newest_date = serializers.DateTimeField(help_text="the latest arrival among them")
+
+
+class ConversationField(serializers.ReadOnlyField):
+    """The summary a grouped listing put on the row (attribute conversation_summary), else
+    null."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", allow_null=True, **kwargs)
+
+    def to_representation(self, value: Message) -> dict[str, Any] | None:
+        summary = getattr(value, "conversation_summary", None)
+        return ConversationSummarySerializer(summary).data if summary is not None else None
+
+
 class MessageListItemSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     folder = serializers.IntegerField(source="folder_id")
@@ -211,6 +230,10 @@ class MessageListItemSerializer(serializers.Serializer):
     has_attachments = serializers.BooleanField()
     flags = FlagsSerializer(source="*")
     keywords = serializers.ListField(child=serializers.CharField())
+    conversation_id = serializers.IntegerField(help_text="GET conversations/{conversation_id}")
+    conversation = extend_schema_field(ConversationSummarySerializer(allow_null=True))(
+        ConversationField
+    )(help_text="only in lists asked with group=conversation; null elsewhere")
 
     def get_fields(self) -> dict[str, serializers.Field]:
         # "from" is a Python keyword, so the field is declared as from_ and renamed here,
@@ -317,6 +340,11 @@ class MessageListQuerySerializer(serializers.Serializer):
         max_length=64,
         trim_whitespace=False,
         help_text="next_cursor of the previous page",
+    )
+    group = serializers.ChoiceField(
+        choices=["conversation"],
+        required=False,
+        help_text="conversation: one row per conversation (its newest message in the folder)",
     )
 
     unread = serializers.BooleanField(

@@ -10,6 +10,8 @@ from webmail.api import (
     auth,
     body,
     compose,
+    contacts,
+    conversations,
     events,
     fetching,
     finding,
@@ -37,6 +39,18 @@ urlpatterns = [
     path("messages/search", finding.SearchView.as_view(), name="messages-search"),
     path("messages/spam", junk.SpamView.as_view(), name="messages-spam"),
     path("contacts", finding.ContactsView.as_view(), name="contacts"),
+    path("contacts/entries", contacts.ContactListView.as_view(), name="contact-list"),
+    path("contacts/entries/<int:pk>", contacts.ContactDetailView.as_view(), name="contact-detail"),
+    path(
+        "contacts/entries/delete", contacts.ContactBulkDeleteView.as_view(), name="contact-delete"
+    ),
+    path("contacts/groups", contacts.GroupListView.as_view(), name="contact-group-list"),
+    path(
+        "contacts/groups/<int:pk>", contacts.GroupDetailView.as_view(), name="contact-group-detail"
+    ),
+    path("contacts/import", contacts.ImportView.as_view(), name="contact-import"),
+    path("contacts/export", contacts.ExportView.as_view(), name="contact-export"),
+    path("conversations/<int:pk>", conversations.ConversationView.as_view(), name="conversation"),
     path("events", events.EventsView.as_view(), name="events"),
     path("compose-limits", compose.ComposeLimitsView.as_view(), name="compose-limits"),
     path("uploads", compose.UploadListView.as_view(), name="upload-list"),

@@ -53,9 +53,10 @@ export function listFolderPage(
   cursor: string | null,
   limit: number,
   signal?: AbortSignal,
+  group: "conversation" | null = null,
 ): Promise<MessagePage> {
   return apiFetch("GET", `/api/v1/folders/${folderId}/messages`, {
-    query: { cursor, limit },
+    query: { cursor, limit, group },
     ...(signal ? { signal } : {}),
   });
 }

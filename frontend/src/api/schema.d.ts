@@ -554,8 +554,141 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description At most 10 addresses you wrote to (Sent) or received mail from, most used first, whose name or address contains q. */
+        /** @description At most 10 suggestions whose name or address contains q: your contact groups, then address-book addresses, then addresses you wrote to (Sent) or received mail from, most used first. */
         get: operations["contacts_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contacts/entries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Your contacts by name; q matches name, address, company or phone; group narrows to one group. Follow next_cursor until it is null. */
+        get: operations["contacts_entries_list"];
+        put?: never;
+        post: operations["contacts_entries_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contacts/entries/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["contacts_entries_retrieve"];
+        /** @description Replace the contact (fields left out become empty). */
+        put: operations["contacts_entries_update"];
+        post?: never;
+        delete: operations["contacts_entries_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contacts/entries/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Delete several contacts; if one id is not yours nothing is deleted. */
+        post: operations["contacts_entries_delete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contacts/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["contacts_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contacts/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["contacts_groups_list"];
+        put?: never;
+        post: operations["contacts_groups_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contacts/groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["contacts_groups_destroy"];
+        options?: never;
+        head?: never;
+        patch: operations["contacts_groups_rename"];
+        trace?: never;
+    };
+    "/api/v1/contacts/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description vCard (2.1/3.0/4.0) or CSV with Naver, Gmail or Outlook column names, UTF-8 (BOM or not), UTF-16 or CP949/EUC-KR. Cards whose address you already have are merged. Over CONTACTS_IMPORT_MAX_BYTES, unreadable, or past a limit: 400/409 and nothing changes. */
+        post: operations["contacts_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Oldest first, each with its folder id; at most the newest 200. Trash and Junk are left out unless the conversation lives only there. */
+        get: operations["conversations_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -671,7 +804,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Newest first (by UID). Follow next_cursor until it is null; each page costs the same however deep. limit defaults to 50 and is capped at 200. */
+        /** @description Newest first (by UID); with group=conversation one row per conversation (its newest message here) carrying `conversation` (count, unread, newest date over every folder but Trash/Junk). Follow next_cursor until it is null; each page costs the same however deep. limit defaults to 50 and is capped at 200. */
         get: operations["folders_messages_list"];
         put?: never;
         post?: never;
@@ -1117,6 +1250,23 @@ export interface components {
         Address: {
             name: string;
             address: string;
+        };
+        AddressBookContact: {
+            id: number;
+            name: string;
+            readonly addresses: string[];
+            phone: string;
+            company: string;
+            memo: string;
+            groups: components["schemas"]["GroupRef"][];
+            /** @description manual, auto (you wrote to them) or import */
+            source: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        AddressBookPage: {
+            results: components["schemas"]["AddressBookContact"][];
+            next_cursor: string | null;
         };
         AdminAccount: {
             id: number;
@@ -1579,6 +1729,53 @@ export interface components {
             address: string;
             /** @description messages exchanged with this address, recently */
             count: number;
+            /** @description the address-book contact it comes from, if any */
+            contact_id: number | null;
+            /** @description a contact group: send it as to_groups/cc_groups/bcc_groups */
+            group_id: number | null;
+            /** @description contacts in the group (0 for an address) */
+            members: number;
+        };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        ContactIdsRequest: {
+            ids: number[];
+        };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        ContactInputRequest: {
+            /** @default  */
+            name: string;
+            /** @description the first is the one a group send uses */
+            addresses?: string[];
+            /** @default  */
+            phone: string;
+            /** @default  */
+            company: string;
+            /** @default  */
+            memo: string;
+            /** @description ids of your groups */
+            groups?: number[];
+        };
+        Conversation: {
+            id: number;
+            /** @description of the first message shown */
+            subject: string;
+            count: number;
+            unread: number;
+            messages: components["schemas"]["MessageListItem"][];
+        };
+        ConversationSummary: {
+            id: number;
+            /** @description messages in every folder but Trash and Junk */
+            count: number;
+            unread: number;
+            /**
+             * Format: date-time
+             * @description the latest arrival among them
+             */
+            newest_date: string;
+        };
+        DeleteCount: {
+            deleted: number;
         };
         DeleteResult: {
             /** @description moved to Trash */
@@ -1628,6 +1825,10 @@ export interface components {
             /** @description kept in your Sent copy, never shown to other recipients */
             bcc?: string[];
             reply_to?: string[];
+            /** @description ids of your contact groups, expanded to their members' first addresses */
+            to_groups?: number[];
+            cc_groups?: number[];
+            bcc_groups?: number[];
             /** @description omit on a reply or forward for 'Re: …' / 'Fwd: …' of the original subject */
             subject?: string;
             /** @description text/plain body */
@@ -1759,6 +1960,23 @@ export interface components {
             /** @description messages without the seen flag */
             unread: number;
         };
+        Group: {
+            id: number;
+            name: string;
+            /** @description contacts in the group */
+            size: number;
+        };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        GroupInputRequest: {
+            name: string;
+        };
+        GroupList: {
+            results: components["schemas"]["Group"][];
+        };
+        GroupRef: {
+            id: number;
+            name: string;
+        };
         ImageSender: {
             id: number;
             address: string;
@@ -1766,6 +1984,23 @@ export interface components {
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         ImageSenderCreateRequest: {
             address: string;
+        };
+        ImportInputRequest: {
+            /**
+             * Format: binary
+             * @description a .vcf (vCard 2.1/3.0/4.0) or .csv file
+             */
+            file: string;
+        };
+        ImportReport: {
+            created: number;
+            /** @description existing contacts (same address) merged into */
+            updated: number;
+            skipped: components["schemas"]["ImportSkip"][];
+        };
+        ImportSkip: {
+            line: number;
+            reason: string;
         };
         /**
          * @description * `mx` - mx
@@ -1810,6 +2045,10 @@ export interface components {
             has_attachments: boolean;
             flags: components["schemas"]["Flags"];
             keywords: string[];
+            /** @description GET conversations/{conversation_id} */
+            conversation_id: number;
+            /** @description only in lists asked with group=conversation; null elsewhere */
+            readonly conversation: components["schemas"]["ConversationSummary"] | null;
             message_id: string;
             in_reply_to: string;
             readonly references: string[];
@@ -1843,6 +2082,10 @@ export interface components {
             has_attachments: boolean;
             flags: components["schemas"]["Flags"];
             keywords: string[];
+            /** @description GET conversations/{conversation_id} */
+            conversation_id: number;
+            /** @description only in lists asked with group=conversation; null elsewhere */
+            readonly conversation: components["schemas"]["ConversationSummary"] | null;
         };
         MessagePage: {
             results: components["schemas"]["MessageListItem"][];
@@ -1911,6 +2154,10 @@ export interface components {
             name?: string;
         };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        PatchedGroupInputRequest: {
+            name?: string;
+        };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         PatchedMessagePatchRequest: {
             seen?: boolean;
             answered?: boolean;
@@ -1937,6 +2184,8 @@ export interface components {
             remote_images?: components["schemas"]["RemoteImagesEnum"];
             list_density?: components["schemas"]["ListDensityEnum"];
             reading_mode?: components["schemas"]["ReadingModeEnum"];
+            group_by_conversation?: boolean;
+            contacts_auto_add?: boolean;
         };
         Pop3Settings: {
             /**
@@ -2019,6 +2268,10 @@ export interface components {
             has_attachments: boolean;
             flags: components["schemas"]["Flags"];
             keywords: string[];
+            /** @description GET conversations/{conversation_id} */
+            conversation_id: number;
+            /** @description only in lists asked with group=conversation; null elsewhere */
+            readonly conversation: components["schemas"]["ConversationSummary"] | null;
             /** @description the folder the message is in */
             folder_id: number;
         };
@@ -2046,6 +2299,10 @@ export interface components {
             /** @description kept in your Sent copy, never shown to other recipients */
             bcc?: string[];
             reply_to?: string[];
+            /** @description ids of your contact groups, expanded to their members' first addresses */
+            to_groups?: number[];
+            cc_groups?: number[];
+            bcc_groups?: number[];
             /** @description omit on a reply or forward for 'Re: …' / 'Fwd: …' of the original subject */
             subject?: string;
             /** @description text/plain body */
@@ -2134,6 +2391,10 @@ export interface components {
              *     * `list` - list
              */
             reading_mode: components["schemas"]["ReadingModeEnum"];
+            /** @description lists show one row per conversation (folders/{id}/messages?group=conversation) */
+            group_by_conversation: boolean;
+            /** @description people you write to (and reply to) are added to the address book */
+            contacts_auto_add: boolean;
             /** @description your address (read only) */
             address: string;
             /** @description the aliases that deliver to you, which you may also send from (read only; an administrator manages them) */
@@ -4357,6 +4618,485 @@ export interface operations {
             };
         };
     };
+    contacts_entries_list: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                group?: number;
+                limit?: number;
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AddressBookPage"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description no such contact or group (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    contacts_entries_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ContactInputRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AddressBookContact"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description no such contact or group (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description contact_limit (CONTACTS_MAX_PER_ACCOUNT, CONTACT_GROUPS_MAX) or a group of that name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    contacts_entries_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AddressBookContact"];
+                };
+            };
+            /** @description no such contact or group (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    contacts_entries_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ContactInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AddressBookContact"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description no such contact or group (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    contacts_entries_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such contact or group (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    contacts_entries_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ContactIdsRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeleteCount"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description no such contact or group (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    contacts_export: {
+        parameters: {
+            query?: {
+                /** @description vcard: vCard 3.0 (default); vcard4: vCard 4.0; csv: Google CSV columns, UTF-8 with BOM */
+                type?: "csv" | "vcard" | "vcard4";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/vcard": string;
+                    "text/csv": string;
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    contacts_groups_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupList"];
+                };
+            };
+        };
+    };
+    contacts_groups_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupInputRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description contact_limit (CONTACTS_MAX_PER_ACCOUNT, CONTACT_GROUPS_MAX) or a group of that name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    contacts_groups_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted; its contacts stay */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such contact or group (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    contacts_groups_rename: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedGroupInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description no such contact or group (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description contact_limit (CONTACTS_MAX_PER_ACCOUNT, CONTACT_GROUPS_MAX) or a group of that name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    contacts_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImportInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description contact_limit (CONTACTS_MAX_PER_ACCOUNT, CONTACT_GROUPS_MAX) or a group of that name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    conversations_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Conversation"];
+                };
+            };
+            /** @description no such conversation of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     drafts_create: {
         parameters: {
             query?: never;
@@ -4759,6 +5499,12 @@ export interface operations {
                 cursor?: string;
                 /** @description true: only starred (flagged) messages; false: only unstarred ones */
                 flagged?: boolean | null;
+                /**
+                 * @description conversation: one row per conversation (its newest message in the folder)
+                 *
+                 *     * `conversation` - conversation
+                 */
+                group?: "conversation";
                 /** @description true: only messages with attachments; false: only those without */
                 has_attachments?: boolean | null;
                 /** @description page size; larger values are capped */
@@ -4907,6 +5653,12 @@ export interface operations {
                 cursor?: string;
                 /** @description true: only starred (flagged) messages; false: only unstarred ones */
                 flagged?: boolean | null;
+                /**
+                 * @description conversation: one row per conversation (its newest message in the folder)
+                 *
+                 *     * `conversation` - conversation
+                 */
+                group?: "conversation";
                 /** @description true: only messages with attachments; false: only those without */
                 has_attachments?: boolean | null;
                 /** @description page size; larger values are capped */
@@ -5448,6 +6200,12 @@ export interface operations {
                 flagged?: boolean | null;
                 /** @description search only this folder (default: all but Trash and Junk) */
                 folder?: number;
+                /**
+                 * @description conversation: one row per conversation (its newest message in the folder)
+                 *
+                 *     * `conversation` - conversation
+                 */
+                group?: "conversation";
                 /** @description true: only messages with attachments; false: only those without */
                 has_attachments?: boolean | null;
                 /** @description page size; larger values are capped */

@@ -3,9 +3,11 @@
 import { fetchEn, fetchKo } from "./fetchMessages";
 import { searchEn, searchKo } from "./searchMessages";
 import { web1En, web1Ko } from "./web1Messages";
+import { web2En, web2Ko } from "./web2Messages";
 
 export const en = {
   ...web1En,
+  ...web2En,
   ...searchEn,
   appName: "Mailroom",
   loading: "Loading…",
@@ -298,6 +300,7 @@ export type Dictionary = Readonly<Record<MessageKey, string>>;
 export const ko: Dictionary = {
   ...web1Ko,
   ...searchKo,
+  ...web2Ko,
   appName: "Mailroom",
   loading: "불러오는 중…",
   "login.title": "Mailroom 로그인",

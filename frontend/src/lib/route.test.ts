@@ -25,6 +25,7 @@ describe("parseRoute", () => {
     ["/compose", "?reply=abc", { kind: "compose", params: { mode: "new", id: null, to: "" } }],
     ["/settings", "", { kind: "settings", section: null }],
     ["/settings/password", "", { kind: "settings", section: "password" }],
+    ["/contacts", "", { kind: "contacts" }],
     ["/admin", "", { kind: "admin", path: "" }],
     ["/admin/domains/3/", "", { kind: "admin", path: "domains/3" }],
   ])("parses %s%s", (path, search, route) => {
@@ -51,6 +52,7 @@ describe("routeHref", () => {
       "/compose?draft=2",
       "/compose?replyall=3",
       "/settings",
+      "/contacts",
       "/settings/signature",
       "/admin",
       "/admin/domains/1",

@@ -12,6 +12,7 @@
 //   /compose?reply={mid} | ?replyall={mid} | ?forward={mid}   → answer / forward a message
 //   /compose?to=addr                        → new message to an address (mailto-like)
 //   /settings[/{section}]                   → settings (section chosen by SettingsView)
+//   /contacts                               → the address book (주소록)
 //   /admin[/{rest…}]                        → admin console (rest is the console's own path)
 //
 // Screens of other helpers, rendered lazily by src/features/layout/MailLayout.tsx:
@@ -43,6 +44,7 @@ export type Route =
   | { kind: "search"; q: string; folderId: number | null; messageId: number | null }
   | { kind: "compose"; params: ComposeParams }
   | { kind: "settings"; section: string | null }
+  | { kind: "contacts" }
   | { kind: "admin"; path: string };
 
 export const INBOX_ROUTE: Route = { kind: "mail", folderId: null, messageId: null };
@@ -88,6 +90,7 @@ export function parseRoute(pathname: string, search = ""): Route {
   }
   m = SETTINGS.exec(pathname);
   if (m) return { kind: "settings", section: m[1] ?? null };
+  if (/^\/contacts\/?$/.test(pathname)) return { kind: "contacts" };
   m = ADMIN.exec(pathname);
   if (m) return { kind: "admin", path: (m[1] ?? "").replace(/\/+$/, "") };
   return INBOX_ROUTE;
@@ -126,6 +129,8 @@ export function routeHref(route: Route): string {
       return route.section === null ? "/settings" : `/settings/${route.section}`;
     case "admin":
       return route.path === "" ? "/admin" : `/admin/${route.path}`;
+    case "contacts":
+      return "/contacts";
   }
 }
 

@@ -22,6 +22,8 @@ export function listItem(overrides: Partial<MessageListItem> = {}): MessageListI
     has_attachments: false,
     flags: { seen: true, answered: false, flagged: false, deleted: false, draft: false },
     keywords: [],
+    conversation_id: 1,
+    conversation: null,
     ...overrides,
   };
 }

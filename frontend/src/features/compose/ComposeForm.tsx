@@ -69,7 +69,12 @@ interface FormState extends Pick<Initial, "from" | "to" | "cc" | "bcc" | "subjec
 }
 
 function valid(tokens: readonly Token[]): string[] {
-  return tokens.filter((tk) => !tokenInvalid(tk)).map(formatAddress);
+  return tokens.filter((tk) => !tokenInvalid(tk) && tk.groupId === undefined).map(formatAddress);
+}
+
+/** Address-book groups among the tokens, sent as to_groups/cc_groups/bcc_groups. */
+function groupIds(tokens: readonly Token[]): number[] {
+  return tokens.flatMap((tk) => (tk.groupId !== undefined ? [tk.groupId] : []));
 }
 
 /** The fields a draft save and a send share. Invalid addresses are left out of a draft
@@ -81,6 +86,9 @@ function baseFields(s: FormState, initial: Initial, items: readonly AttachmentIt
     to: s.toMe ? [formatAddress(initial.me)] : valid(s.to),
     cc: s.toMe ? [] : valid(s.cc),
     bcc: s.toMe ? [] : valid(s.bcc),
+    to_groups: s.toMe ? [] : groupIds(s.to),
+    cc_groups: s.toMe ? [] : groupIds(s.cc),
+    bcc_groups: s.toMe ? [] : groupIds(s.bcc),
     subject: s.subject.replace(/[\r\n\t]+/g, " "),
     // The text alternative of an HTML body, with quotes as "> " lines.
     text: s.format === "text" ? s.text : htmlToText(s.html),

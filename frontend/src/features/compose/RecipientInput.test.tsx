@@ -71,9 +71,9 @@ describe("RecipientInput", () => {
   it("suggests contacts as you type, with arrow keys and Enter to pick", async () => {
     const suggest = vi.fn((q: string) =>
       Promise.resolve<Contact[]>([
-        { name: "Bob Lee", address: "bob@example.com", count: 9 },
-        { name: "", address: "bobby@example.org", count: 2 },
-        { name: "Already", address: "a@x.kr", count: 1 },
+        { name: "Bob Lee", address: "bob@example.com", count: 9, contact_id: null, group_id: null, members: 0 },
+        { name: "", address: "bobby@example.org", count: 2, contact_id: null, group_id: null, members: 0 },
+        { name: "Already", address: "a@x.kr", count: 1, contact_id: null, group_id: null, members: 0 },
       ].filter((c) => c.address.includes(q) || c.name.includes(q) || q === "b")),
     );
     const spy = vi.fn();
@@ -103,7 +103,7 @@ describe("RecipientInput", () => {
   });
 
   it("closes the suggestions on Escape without picking", async () => {
-    const suggest = vi.fn(() => Promise.resolve<Contact[]>([{ name: "", address: "z@x.kr", count: 1 }]));
+    const suggest = vi.fn(() => Promise.resolve<Contact[]>([{ name: "", address: "z@x.kr", count: 1, contact_id: null, group_id: null, members: 0 }]));
     renderIn("en", <Harness suggest={suggest} />);
     const input = screen.getByRole("combobox", { name: "To" });
     fireEvent.change(input, { target: { value: "z" } });
@@ -114,5 +114,29 @@ describe("RecipientInput", () => {
     fireEvent.keyDown(input, { key: "Escape" });
     expect(screen.queryAllByRole("option")).toEqual([]);
     expect(tokenTexts()).toEqual([]);
+  });
+
+  it("offers a contact group as one recipient, once", async () => {
+    const group = { name: "가족", address: "", count: 0, contact_id: null, group_id: 7, members: 3 };
+    const suggest = vi.fn(() => Promise.resolve<Contact[]>([group]));
+    const spy = vi.fn();
+    renderIn("ko", <Harness suggest={suggest} spy={spy} />);
+    const input = screen.getByRole("combobox");
+    fireEvent.change(input, { target: { value: "가" } });
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(200);
+    });
+    expect(screen.getAllByRole("option").map((o) => o.textContent)).toEqual(["가족 그룹 · 3명"]);
+    fireEvent.keyDown(input, { key: "ArrowDown" });
+    fireEvent.keyDown(input, { key: "Enter" });
+    const last = spy.mock.calls.at(-1)?.[0] as Token[];
+    expect(last.map((t) => [t.name, t.address, t.groupId])).toEqual([["가족", "", 7]]);
+    expect(tokenTexts()).toEqual(["가족 (그룹)×"]);
+    // Typed again: the group is already a recipient, so it is not offered twice.
+    fireEvent.change(input, { target: { value: "가" } });
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(200);
+    });
+    expect(screen.queryAllByRole("option")).toEqual([]);
   });
 });

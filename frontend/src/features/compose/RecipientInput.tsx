@@ -10,12 +10,18 @@ export interface Token extends ParsedAddress {
   id: string;
   /** The server refused this address (shown like a local problem). */
   serverError?: string;
+  /** An address-book group (expanded by the server at send; address is ""). */
+  groupId?: number;
 }
 
 let nextId = 0;
 export function makeToken(parsed: ParsedAddress): Token {
   nextId += 1;
   return { ...parsed, id: `r${nextId}` };
+}
+
+export function groupToken(name: string, groupId: number): Token {
+  return { ...makeToken({ raw: name, name, address: "", problem: null }), groupId };
 }
 
 export function tokensFrom(text: string): Token[] {
@@ -69,7 +75,9 @@ export function RecipientInput({ label, tokens, onChange, suggest, disabled, aut
       suggest(q, abort.signal).then(
         (found) => {
           const have = new Set(tokensRef.current.map((tk) => addressKey(tk.address)));
-          setOptions(found.filter((c) => !have.has(addressKey(c.address))).slice(0, 10));
+          const taken = (c: Contact): boolean =>
+            c.group_id !== null ? tokensRef.current.some((tk) => tk.groupId === c.group_id) : have.has(addressKey(c.address));
+          setOptions(found.filter((c) => !taken(c)).slice(0, 10));
           setActive(-1);
         },
         () => setOptions([]), // no suggestions is not an error worth showing while typing
@@ -95,7 +103,10 @@ export function RecipientInput({ label, tokens, onChange, suggest, disabled, aut
   };
 
   const choose = (contact: Contact): void => {
-    add([{ raw: contact.address, name: contact.name, address: contact.address, problem: null }]);
+    const gid = contact.group_id;
+    if (gid !== null) {
+      if (!tokens.some((tk) => tk.groupId === gid)) onChange([...tokens, groupToken(contact.name, gid)]);
+    } else add([{ raw: contact.address, name: contact.name, address: contact.address, problem: null }]);
     setText("");
     setOpen(false);
     setOptions([]);
@@ -166,7 +177,7 @@ export function RecipientInput({ label, tokens, onChange, suggest, disabled, aut
             return (
               <li
                 key={token.id}
-                className={reason ? "token invalid" : "token"}
+                className={reason ? "token invalid" : token.groupId !== undefined ? "token group" : "token"}
                 title={reason ?? token.address}
                 data-testid="recipient-token"
                 data-invalid={reason ? "true" : "false"}
@@ -180,6 +191,7 @@ export function RecipientInput({ label, tokens, onChange, suggest, disabled, aut
                   aria-label={reason ? t("compose.recipient.invalid", { address: shown, reason }) : shown}
                 >
                   {token.name || token.address || token.raw}
+                  {token.groupId !== undefined && <span className="token-kind"> ({t("contacts.group")})</span>}
                 </button>
                 {reason && <span className="token-reason">{reason}</span>}
                 <button
@@ -227,7 +239,7 @@ export function RecipientInput({ label, tokens, onChange, suggest, disabled, aut
         {showList &&
           options.map((contact, i) => (
             <li
-              key={contact.address}
+              key={contact.group_id !== null ? `g${contact.group_id}` : contact.address}
               id={`${listId}-${i}`}
               role="option"
               aria-selected={i === active}
@@ -235,7 +247,14 @@ export function RecipientInput({ label, tokens, onChange, suggest, disabled, aut
               onMouseDown={(e) => e.preventDefault()}
               onClick={() => choose(contact)}
             >
-              {contact.name ? (
+              {contact.group_id !== null ? (
+                <>
+                  <span className="contact-name">{contact.name}</span>{" "}
+                  <span className="contact-address">
+                    {t("contacts.group")} · {t("contacts.groupMembers", { count: contact.members })}
+                  </span>
+                </>
+              ) : contact.name ? (
                 <>
                   <span className="contact-name">{contact.name}</span>{" "}
                   <span className="contact-address">{contact.address}</span>

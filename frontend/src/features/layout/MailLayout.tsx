@@ -20,6 +20,8 @@ import { QuickViewList, VIEW_LABEL } from "../quick-views/QuickViewList";
 import { EMPTY_SELECTION, allState, prune, selectAll, toggleOne, type Selection } from "../message-list/selection";
 import { useBulkActions } from "../message-list/useBulkActions";
 import { useMessageList, type ListSource } from "../message-list/useMessageList";
+import { ConversationToggle } from "../conversation/ConversationToggle";
+import { ConversationView } from "../conversation/ConversationView";
 import { MessageView } from "../message-view/MessageView";
 import { useMessage } from "../message-view/useMessage";
 import { effectsOf, type LiveEvent } from "./liveEvents";
@@ -34,6 +36,7 @@ import "./shell.css";
 // Split out of the first load: most sessions read mail and never open these.
 const ComposeView = lazy(() => import("../compose/ComposeView").then((m) => ({ default: m.ComposeView })));
 const SettingsView = lazy(() => import("../settings/SettingsView").then((m) => ({ default: m.SettingsView })));
+const ContactsView = lazy(() => import("../contacts/ContactsView").then((m) => ({ default: m.ContactsView })));
 const AdminView = lazy(() => import("../admin/AdminView").then((m) => ({ default: m.AdminView })));
 
 interface Props {
@@ -43,8 +46,8 @@ interface Props {
 
 const INBOX: Route = { kind: "mail", folderId: null, messageId: null };
 
-function listSource(route: Route): ListSource | null {
-  if (route.kind === "mail" && route.folderId !== null) return { kind: "folder", folderId: route.folderId };
+function listSource(route: Route, grouped = false): ListSource | null {
+  if (route.kind === "mail" && route.folderId !== null) return { kind: "folder", folderId: route.folderId, grouped };
   if (route.kind === "view") return { kind: "view", view: route.view };
   if (route.kind === "search" && route.q.trim() !== "") return { kind: "search", q: route.q.trim(), folderId: route.folderId };
   return null;
@@ -55,7 +58,7 @@ export function MailLayout({ user, onSignOut }: Props) {
   const [route, navigate] = useRoute();
   const { folders, error: foldersError, reload: reloadFolders, adjustUnread, updateCounts } = useFolders();
   const [settingsVersion, setSettingsVersion] = useState(0);
-  const { pageSize, listDensity, readingMode } = useShellSettings(settingsVersion);
+  const { pageSize, listDensity, readingMode, grouped, setGrouped } = useShellSettings(settingsVersion);
   const [drawerOpen, setDrawerOpen] = useState(false);
   const [helpOpen, setHelpOpen] = useState(false);
   const [selected, setSelected] = useState<{ key: string; value: Selection } | null>(null);
@@ -98,7 +101,7 @@ export function MailLayout({ user, onSignOut }: Props) {
     wasSettings.current = route.kind === "settings";
   }, [route.kind]);
 
-  const source = listSource(route);
+  const source = listSource(route, grouped);
   const list = useMessageList(source, pageSize);
   const { items } = list.state;
   const listKey = list.state.key;
@@ -241,7 +244,9 @@ export function MailLayout({ user, onSignOut }: Props) {
           ? t("shell.compose")
           : route.kind === "settings"
             ? t("shell.settings")
-            : t("shell.admin");
+            : route.kind === "contacts"
+              ? t("shell.contacts")
+              : t("shell.admin");
   useEffect(() => {
     const parts = [place, t("appName")].filter(Boolean).join(" - ");
     document.title = unreadInbox > 0 ? `(${unreadInbox}) ${parts}` : parts;
@@ -327,7 +332,7 @@ export function MailLayout({ user, onSignOut }: Props) {
       // Compose and settings have their own fields and keys: only Escape-free globals there.
       const c = shortcutFor(e);
       if (c === null) return;
-      if ((route.kind === "compose" || route.kind === "settings" || route.kind === "admin") && c !== "help" && c !== "search") return;
+      if ((route.kind === "compose" || route.kind === "settings" || route.kind === "admin" || route.kind === "contacts") && c !== "help" && c !== "search") return;
       shortcutRef.current(c, e);
     };
     document.addEventListener("keydown", onKey);
@@ -351,6 +356,8 @@ export function MailLayout({ user, onSignOut }: Props) {
         onNavigate={(section) => navigate({ kind: "settings", section }, true)}
       />
     );
+  } else if (route.kind === "contacts") {
+    screen = <ContactsView />;
   } else if (route.kind === "admin") {
     screen = <AdminView path={route.path} onNavigate={(path) => navigate({ kind: "admin", path })} />;
   }
@@ -427,6 +434,7 @@ export function MailLayout({ user, onSignOut }: Props) {
                   <h1 className="list-heading visually-hidden">{place}</h1>
                 )}
                 {route.kind === "view" && <h1 className="list-heading">{place}</h1>}
+                {route.kind === "mail" && <ConversationToggle on={grouped} onChange={setGrouped} />}
                 <BulkToolbar
                   count={selection.ids.size}
                   all={allState(selection, order)}
@@ -462,6 +470,15 @@ export function MailLayout({ user, onSignOut }: Props) {
                   <ErrorNotice error={messageError} onRetry={retry} />
                 ) : shown === null ? (
                   <p className="loading">{t("loading")}</p>
+                ) : row?.conversation && row.conversation.count > 1 ? (
+                  <ConversationView
+                    conversationId={row.conversation.id}
+                    current={shown}
+                    folderName={folderLabel}
+                    renderMessage={(m, collapse) => (
+                      <MessageView message={m.id === shown.id ? shown : m} onBack={collapse ?? closeMessage} onRemoved={() => list.reload()} />
+                    )}
+                  />
                 ) : (
                   <MessageView
                     message={shown}

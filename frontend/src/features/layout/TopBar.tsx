@@ -110,6 +110,9 @@ export function TopBar({ user, route, folder, drawerOpen, searchRef, folders = [
       <button type="button" className="help-button" onClick={onHelp} aria-label={t("shortcuts.title")} title={t("shortcuts.title")}>
         ?
       </button>
+      <a className="contacts-link" {...link({ kind: "contacts" })} data-testid="contacts-link">
+        {t("shell.contacts")}
+      </a>
       <a className="settings-link" {...link({ kind: "settings", section: null })} data-testid="settings-link">
         {t("shell.settings")}
       </a>

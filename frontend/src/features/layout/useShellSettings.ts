@@ -19,6 +19,8 @@ export interface ShellPrefs {
   pageSize: number | null;
   listDensity: "compact" | "comfortable";
   readingMode: "split" | "list";
+  grouped: boolean;
+  setGrouped: (on: boolean) => void;
 }
 
 export function useShellSettings(version: number): ShellPrefs {
@@ -26,10 +28,12 @@ export function useShellSettings(version: number): ShellPrefs {
   const [pageSize, setPageSize] = useState<number | null>(null);
   const [listDensity, setListDensity] = useState<ShellPrefs["listDensity"]>("compact");
   const [readingMode, setReadingMode] = useState<ShellPrefs["readingMode"]>("split");
+  const [grouped, setGrouped] = useState(false);
   useEffect(() => {
     const abort = new AbortController();
     getShellSettings(abort.signal).then(
       (s) => {
+        setGrouped(s.group_by_conversation === true);
         setPageSize([25, 50, 100].includes(s.page_size) ? s.page_size : (n) => n ?? DEFAULT_PAGE_SIZE);
         setListDensity(s.list_density === "comfortable" ? "comfortable" : "compact");
         setReadingMode(s.reading_mode === "list" ? "list" : "split");
@@ -44,5 +48,5 @@ export function useShellSettings(version: number): ShellPrefs {
     return () => abort.abort();
     // The locale is an output here, not an input.
   }, [version]);
-  return { pageSize, listDensity, readingMode };
+  return { pageSize, listDensity, readingMode, grouped, setGrouped };
 }

@@ -8,6 +8,7 @@ import { formatListDate } from "../../lib/formatDate";
 import { singleLine } from "../../lib/plainText";
 import { recipientSummary, recipientTitle } from "../../lib/recipients";
 import { Highlight } from "../search/Highlight";
+import { ConversationCount } from "../conversation/ConversationCount";
 
 export const ROW_HEIGHT = 72;
 export const COMPACT_ROW_HEIGHT = 34;
@@ -47,7 +48,8 @@ export const MessageRow = memo(function MessageRow({
   onFocusRow,
 }: Props) {
   const { t, locale } = useI18n();
-  const unread = !message.flags.seen;
+  const conv = message.conversation ?? null;
+  const unread = conv ? conv.unread > 0 : !message.flags.seen;
   const starred = message.flags.flagged;
   const sender = showRecipients
     ? recipientSummary(message.to, message.cc, t)
@@ -103,6 +105,7 @@ export const MessageRow = memo(function MessageRow({
       </span>
       <span role="gridcell" className="cell-main" title={senderTitle}>
         <bdi className="sender">{sender}</bdi>
+        {conv && conv.count > 1 && <ConversationCount count={conv.count} id={message.id} />}
         <span className="marks">
           {folderName !== null && <bdi className="folder-chip">{folderName}</bdi>}
           {message.has_attachments && (
@@ -111,8 +114,8 @@ export const MessageRow = memo(function MessageRow({
             </span>
           )}
         </span>
-        <time className="date" dateTime={message.internal_date} data-testid="arrival">
-          {formatListDate(message.internal_date, locale)}
+        <time className="date" dateTime={conv ? conv.newest_date : message.internal_date} data-testid="arrival">
+          {formatListDate(conv ? conv.newest_date : message.internal_date, locale)}
         </time>
         <bdi className="subject">
           {unread && <span className="visually-hidden">{t("list.unread")} </span>}

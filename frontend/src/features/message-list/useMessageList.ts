@@ -8,20 +8,20 @@ import type { QuickView } from "../../lib/route";
 import { initialList, listReducer, type ListAction } from "./listState";
 
 export type ListSource =
-  | { kind: "folder"; folderId: number }
+  | { kind: "folder"; folderId: number; grouped?: boolean }
   | { kind: "search"; q: string; folderId: number | null }
   | { kind: "view"; view: QuickView };
 
 export function sourceKey(source: ListSource | null): string {
   if (source === null) return "none";
   if (source.kind === "view") return `view:${source.view}`;
-  return source.kind === "folder" ? `folder:${source.folderId}` : `search:${source.folderId ?? ""}:${source.q}`;
+  return source.kind === "folder" ? `folder:${source.folderId}${source.grouped ? ":c" : ""}` : `search:${source.folderId ?? ""}:${source.q}`;
 }
 
 function fetchPage(source: ListSource, cursor: string | null, limit: number, signal: AbortSignal) {
   if (source.kind === "view") return listViewPage(source.view, cursor, limit, signal);
   return source.kind === "folder"
-    ? listFolderPage(source.folderId, cursor, limit, signal)
+    ? listFolderPage(source.folderId, cursor, limit, signal, source.grouped ? "conversation" : null)
     : searchMessages(source.q, source.folderId, cursor, limit, signal);
 }
 
