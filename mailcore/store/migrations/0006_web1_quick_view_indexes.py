@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("store", "0004_imap_meta_rendered"),
+        ("store", "0005_store_counter_restart"),
     ]
 
     operations = [

@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("store", "0004_imap_meta_rendered"),
+        ("store", "0006_web1_quick_view_indexes"),
     ]
 
     operations = [

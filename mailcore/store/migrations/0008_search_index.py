@@ -49,7 +49,7 @@ def _run(statements_by_vendor: dict[str, tuple[str, ...]]) -> Callable[..., None
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("store", "0004_imap_meta_rendered"),
+        ("store", "0007_web2_conversation"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

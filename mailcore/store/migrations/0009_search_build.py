@@ -73,6 +73,6 @@ def build(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("store", "0005_search_index")]
+    dependencies = [("store", "0008_search_index")]
 
     operations = [migrations.RunPython(build, migrations.RunPython.noop, elidable=True)]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0002_rate_counter'),
+        ('accounts', '0003_web1_list_density'),
     ]
 
     operations = [
