@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -237,6 +238,10 @@ class Prefork:
         connections.close_all()  # no connection may be shared with a child
         sockets = self._listening()
         parent = os.getpid()
+        # What the parent holds (Django, the settings, the modules) stays shared with the
+        # workers: the children's collector does not walk these objects, so their pages are
+        # not copied into every worker.
+        gc.freeze()
         pid = os.fork()
         if pid == 0:  # the worker
             code = 0
