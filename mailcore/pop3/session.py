@@ -475,7 +475,9 @@ class Session:
     async def _send_message(self, e: Entry, text: str, body_lines: int | None, n: int) -> bool:
         """Send message number `n` (RETR) or its top (TOP), streamed from the Maildir in
         READ_CHUNK pieces; False when it could not be read. A client going through the
-        maildrop in order (n is 1 or follows the last one) has the next message read ahead."""
+        maildrop in order (n is 1 or follows the last one) has the next message read ahead
+        in a thread, unless this one came from the page cache on the loop (then the next
+        one most likely does too, and a thread would only add wake-ups)."""
         from mailcore.errors import MessageFileMissingError, StorageError
         from mailcore.store.queries import maildir_for
 
@@ -492,7 +494,8 @@ class Session:
             )
         if opening is None and cached is None:
             opening = loop.run_in_executor(None, self._open_message, e)
-        if n in (1, self._last_sent + 1):
+        if cached is None and n in (1, self._last_sent + 1):
+            # Not in the page cache (or too large): the next one may not be either.
             self._prefetch_after(n)
         self._last_sent = n
         try:
