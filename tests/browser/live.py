@@ -8,6 +8,7 @@ and a "remote" HTTP host on another loopback address that records every request 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
 import itertools
@@ -152,7 +153,6 @@ class LiveStack:
             "SMTPS_LISTEN": f"127.0.0.1:{free_port()}",
             "MAIL_HOSTNAME": "mx.browser.test",
             "RELAY_NAMESERVERS": "127.0.0.1:1",  # never ask a real resolver
-            "FETCH_ALLOW_PRIVATE_TARGETS": "1",  # the external-mail test fetches from loopback
             "API_LOGIN_RATE": "10000/min",
             "LOG_LEVEL": "WARNING",
         }
@@ -191,12 +191,12 @@ class LiveStack:
         try:
             with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=1):
                 pass
-            conn = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=5)
-            try:  # closed also when a loaded machine makes the health check time out
+            # Closed on every path: a probe that times out under load must not leak its socket
+            # (pytest turns the ResourceWarning into a failure).
+            probe = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=5)
+            with contextlib.closing(probe) as conn:
                 conn.request("GET", "/healthz")
                 return conn.getresponse().status == 200
-            finally:
-                conn.close()
         except OSError:
             return False
 

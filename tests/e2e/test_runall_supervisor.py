@@ -4,6 +4,7 @@ SIGTERM still stops everything cleanly. Runs the embedded default in a scratch d
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -125,11 +126,12 @@ class Stack:
 
     def web_ok(self) -> bool:
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", self.web, timeout=5)
-            conn.request("GET", "/healthz")
-            ok = conn.getresponse().status == 200
-            conn.close()
-            return ok
+            # Closed on every path: a probe that times out under load must not leak its socket
+            # (pytest turns the ResourceWarning into a failure).
+            probe = http.client.HTTPConnection("127.0.0.1", self.web, timeout=5)
+            with contextlib.closing(probe) as conn:
+                conn.request("GET", "/healthz")
+                return conn.getresponse().status == 200
         except OSError:
             return False
 
