@@ -133,3 +133,39 @@ def test_pointed_at_another_mailbox_takes_its_mail_too(
     )
     assert actions.do_fetch(ext.pk).fetched == 1
     assert subjects(alice) == ["first box", "second box"]
+
+
+def test_arrivals_are_announced_to_imap_idle_and_the_web(
+    settings, alice: Account, dovecot: Dovecot, remote_user: str, add_external
+) -> None:
+    """The store's change notice (what IMAP IDLE and the web's event stream listen to) goes out
+    for fetched mail as for any arrival."""
+    import json
+    import os
+    import time
+
+    import redis
+
+    from mailcore.store.changes import channel_for
+
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/2"  # as tests/store
+    settings.REDIS_URL = url
+    client = redis.Redis.from_url(url)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(channel_for(alice.pk))
+    try:
+        ext = add_external(
+            protocol="imap", host="localhost", port=dovecot.ports["imaps"], username=remote_user
+        )
+        dovecot.put(remote_user, msg("announced"))
+        assert actions.do_fetch(ext.pk).fetched == 1
+        got: list[dict[str, object]] = []
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=0.2)
+            if message is not None:
+                got.append(json.loads(message["data"]))
+        assert got and got[0]["kind"] == "add", got
+    finally:
+        pubsub.close()
+        client.close()
