@@ -65,6 +65,11 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=20000)
     ap.add_argument("--body-words", type=int, default=60, help="words per body")
     ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="query a database an earlier run seeded (same --messages) instead of seeding",
+    )
     args = ap.parse_args()
 
     os.environ.setdefault("MAILROOM_VAR", tempfile.mkdtemp(prefix="mailroom-bench-"))
@@ -84,15 +89,20 @@ def main() -> None:
     from mailcore.store.queries import search_messages
 
     call_command("migrate", verbosity=0)
-    do_create_domain("p.test")
-    account = do_create_account("a@p.test", password="bench-password")
+    if args.reuse:
+        from mailcore.directory.models import Account
+
+        account = Account.objects.get(address="a@p.test")
+    else:
+        do_create_domain("p.test")
+        account = do_create_account("a@p.test", password="bench-password")
     inbox = Folder.objects.get(account=account, special_use="inbox")
     backend = get_backend()
     rng = random.Random(7)
     start = datetime(2024, 1, 1, tzinfo=UTC)
     rare_every = max(args.messages // 8, 1)  # 결재 (rare): about 8 messages
     t0 = time.perf_counter()
-    for base in range(0, args.messages, 1000):
+    for base in range(0, 0 if args.reuse else args.messages, 1000):
         rows, texts = [], []
         for i in range(base, min(base + 1000, args.messages)):
             body = " ".join(rng.choice(WORDS) for _ in range(args.body_words))
