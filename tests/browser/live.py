@@ -191,10 +191,11 @@ class LiveStack:
             with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=1):
                 pass
             conn = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=5)
-            conn.request("GET", "/healthz")
-            ok = conn.getresponse().status == 200
-            conn.close()
-            return ok
+            try:  # closed on failure too: a leaked socket fails a later test (ResourceWarning)
+                conn.request("GET", "/healthz")
+                return conn.getresponse().status == 200
+            finally:
+                conn.close()
         except OSError:
             return False
 

@@ -407,7 +407,9 @@ export function MailLayout({ user, onSignOut }: Props) {
             )}
           </aside>
           {isList ? (
-            <>
+            // One main landmark around list and message: on a phone only one of them shows,
+            // and each screen still has its main (display: contents keeps the panes' grid).
+            <main className="panes-main">
               <section
                 className="pane pane-list"
                 aria-label={route.kind === "search" ? t("search.resultsFor", { q: singleLine(route.q) }) : place || t("list.title")}
@@ -451,7 +453,12 @@ export function MailLayout({ user, onSignOut }: Props) {
                   onLoadMore={list.loadMore}
                 />
               </section>
-              <main className="pane pane-message" {...(openId !== null ? { id: "main-content" } : {})} tabIndex={-1}>
+              <section
+                className="pane pane-message"
+                aria-label={t("view.pane")}
+                {...(openId !== null ? { id: "main-content" } : {})}
+                tabIndex={-1}
+              >
                 {openId === null ? (
                   <p className="placeholder">{t("view.none")}</p>
                 ) : messageError !== null ? (
@@ -475,8 +482,8 @@ export function MailLayout({ user, onSignOut }: Props) {
                     }}
                   />
                 )}
-              </main>
-            </>
+              </section>
+            </main>
           ) : (
             <main className="pane pane-screen" id="main-content">
               <Suspense fallback={<p className="loading">{t("loading")}</p>}>{screen}</Suspense>
