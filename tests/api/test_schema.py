@@ -43,6 +43,8 @@ PATHS = {
     "/api/v1/drafts": {"post"},
     "/api/v1/drafts/{id}": {"get", "put", "delete"},
     "/api/v1/messages/search": {"get"},
+    "/api/v1/messages": {"get"},
+    "/api/v1/messages/counts": {"get"},
     "/api/v1/messages/spam": {"post"},
     "/api/v1/folders/{id}/empty": {"post"},
     "/api/v1/contacts": {"get"},

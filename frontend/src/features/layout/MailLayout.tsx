@@ -416,7 +416,9 @@ export function MailLayout({ user, onSignOut }: Props) {
             )}
           </aside>
           {isList ? (
-            <>
+            // One main landmark around list and message: on a phone only one of them shows,
+            // and each screen still has its main (display: contents keeps the panes' grid).
+            <main className="panes-main">
               <section
                 className="pane pane-list"
                 aria-label={route.kind === "search" ? t("search.resultsFor", { q: singleLine(route.q) }) : place || t("list.title")}
@@ -463,7 +465,12 @@ export function MailLayout({ user, onSignOut }: Props) {
                 />
                 </HighlightProvider>
               </section>
-              <main className="pane pane-message" {...(openId !== null ? { id: "main-content" } : {})} tabIndex={-1}>
+              <section
+                className="pane pane-message"
+                aria-label={t("view.pane")}
+                {...(openId !== null ? { id: "main-content" } : {})}
+                tabIndex={-1}
+              >
                 {openId === null ? (
                   <p className="placeholder">{t("view.none")}</p>
                 ) : messageError !== null ? (
@@ -496,8 +503,8 @@ export function MailLayout({ user, onSignOut }: Props) {
                     }}
                   />
                 )}
-              </main>
-            </>
+              </section>
+            </main>
           ) : (
             <main className="pane pane-screen" id="main-content">
               <Suspense fallback={<p className="loading">{t("loading")}</p>}>{screen}</Suspense>
