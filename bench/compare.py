@@ -268,11 +268,11 @@ def postfix_end_to_end(scratch: Path, payloads: list[bytes], args: argparse.Name
     work = Path(tempfile.mkdtemp(prefix="pf-e2e-", dir=scratch))
     os.chmod(work, 0o755)
     dovecot = DovecotLmtp(work / "dovecot")
-    dovecot.start()
     postfix = Postfix(
         work / "postfix", domain="bench.test", users=["bench"], lmtp_port=dovecot.port
     )
     try:
+        dovecot.start()
         postfix.start()
         new = dovecot.maildir("bench") / "new"
 
