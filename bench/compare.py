@@ -206,6 +206,22 @@ class Run:
         return self.cpu_s / self.messages * 1000
 
 
+def e2e_run(
+    side: str,
+    samples: list[tuple[float, int]],
+    total: int,
+    t0: float,
+    t_accept: float,
+    cpu: float,
+    latencies: list[float],
+    meter: CpuMeter,
+) -> Run:
+    """An end-to-end Run; visible when the last of `total` was seen (None if never)."""
+    last = samples[-1][0] if samples and samples[-1][1] >= total else None
+    visible = (last - t0) if last else None
+    return Run(side, "e2e", total, t_accept, cpu, visible, latencies, meter.by_kind())
+
+
 # --- Postfix → LMTP → Dovecot --------------------------------------------------------------
 
 
@@ -252,11 +268,11 @@ def postfix_end_to_end(scratch: Path, payloads: list[bytes], args: argparse.Name
     work = Path(tempfile.mkdtemp(prefix="pf-e2e-", dir=scratch))
     os.chmod(work, 0o755)
     dovecot = DovecotLmtp(work / "dovecot")
-    dovecot.start()
     postfix = Postfix(
         work / "postfix", domain="bench.test", users=["bench"], lmtp_port=dovecot.port
     )
     try:
+        dovecot.start()
         postfix.start()
         new = dovecot.maildir("bench") / "new"
 
@@ -286,17 +302,7 @@ def postfix_end_to_end(scratch: Path, payloads: list[bytes], args: argparse.Name
             for i, rank in ranks.items()
             if (seen := first_seen(samples, rank)) is not None and i in accepted_at
         ]
-        last = samples[-1][0] if samples and samples[-1][1] >= len(payloads) else None
-        return Run(
-            "postfix",
-            "e2e",
-            len(payloads),
-            t_accept,
-            cpu,
-            (last - t0) if last else None,
-            latencies,
-            meter.by_kind(),
-        )
+        return e2e_run("postfix", samples, len(payloads), t0, t_accept, cpu, latencies, meter)
     finally:
         postfix.stop()
         dovecot.stop()
@@ -427,17 +433,7 @@ def mailroom_end_to_end(payloads: list[bytes], args: argparse.Namespace) -> Run:
             if not page["next_cursor"]:  # type: ignore[index]
                 break
             cursor = f"&cursor={page['next_cursor']}"  # type: ignore[index]
-        last = samples[-1][0] if samples and samples[-1][1] >= len(payloads) else None
-        return Run(
-            "mailroom",
-            "e2e",
-            len(payloads),
-            t_accept,
-            cpu,
-            (last - t0) if last else None,
-            latencies,
-            meter.by_kind(),
-        )
+        return e2e_run("mailroom", samples, len(payloads), t0, t_accept, cpu, latencies, meter)
     finally:
         stack.stop()
 
