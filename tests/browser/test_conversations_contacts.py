@@ -36,7 +36,7 @@ def test_grouping_by_conversation_on_and_off(stack: LiveStack, pages: Any, new_u
     user = new_user("threads")
     api = stack.api(user)
     stack.smtp_send(_mail(user.address, "견적서 요청", "<q1@outside.example>"), [user.address])
-    first = api.wait_for("inbox", "견적서 요청")
+    first = api.wait_for("inbox", "견적서 요청", timeout=120)
     # My answer, sent from the webmail API, lands in Sent in the same conversation.
     status, _ = api.call(
         "POST",
@@ -54,8 +54,8 @@ def test_grouping_by_conversation_on_and_off(stack: LiveStack, pages: Any, new_u
         [user.address],
     )
     stack.smtp_send(_mail(user.address, "다른 이야기", "<o@outside.example>"), [user.address])
-    latest = api.wait_for("inbox", "회신: 견적서 요청")
-    api.wait_for("inbox", "다른 이야기")
+    latest = api.wait_for("inbox", "회신: 견적서 요청", timeout=120)
+    api.wait_for("inbox", "다른 이야기", timeout=120)
 
     ui = open_app(pages, user, lang="ko")
     rows = ui.grid().get_by_role("row")
