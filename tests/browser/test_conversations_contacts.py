@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.live import LiveStack
+from tests.browser.live import LiveStack, wait_until
 from tests.browser.ui import open_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -83,8 +83,11 @@ def test_grouping_by_conversation_on_and_off(stack: LiveStack, pages: Any, new_u
 
     ui.page.get_by_role("checkbox", name=ui.t("conv.toggle")).uncheck()
     expect(ui.grid().get_by_role("row")).to_have_count(3)
-    status, body = api.call("GET", "/api/v1/settings")
-    assert body["group_by_conversation"] is False
+    wait_until(
+        lambda: api.call("GET", "/api/v1/settings")[1]["group_by_conversation"] is False,
+        30,
+        "the setting stored off",
+    )
 
 
 NAVER_CSV = (
