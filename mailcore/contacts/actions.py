@@ -126,6 +126,19 @@ def _set_addresses(contact: Contact, addresses: Sequence[str]) -> None:
     )
 
 
+def _new_contact(account: Account, fields: ContactFields, source: str) -> Contact:
+    contact = Contact.objects.create(
+        account=account,
+        name=fields.name,
+        phone=fields.phone,
+        company=fields.company,
+        memo=fields.memo,
+        source=source,
+    )
+    _set_addresses(contact, list(fields.addresses))
+    return contact
+
+
 def _room(account: Account, wanted: int) -> None:
     have = Contact.objects.filter(account=account).count()
     if have + wanted > max_contacts():
@@ -144,15 +157,7 @@ def do_create_contact(
     # The account row's lock orders concurrent creates, so the count limit holds.
     Account.objects.select_for_update().filter(pk=acting_account.pk).first()
     _room(acting_account, 1)
-    contact = Contact.objects.create(
-        account=acting_account,
-        name=clean.name,
-        phone=clean.phone,
-        company=clean.company,
-        memo=clean.memo,
-        source=source,
-    )
-    _set_addresses(contact, clean.addresses)
+    contact = _new_contact(acting_account, clean, source)
     contact.groups.set(groups)
     return contact
 
@@ -333,15 +338,7 @@ def do_import_contacts(*, acting_account: Account, data: bytes) -> ImportReport:
     for fields, group_names in pending:
         existing = next((by_key[_key(a)] for a in fields.addresses if _key(a) in by_key), None)
         if existing is None:
-            contact = Contact.objects.create(
-                account=acting_account,
-                name=fields.name,
-                phone=fields.phone,
-                company=fields.company,
-                memo=fields.memo,
-                source=ContactSource.IMPORT,
-            )
-            _set_addresses(contact, list(fields.addresses))
+            contact = _new_contact(acting_account, fields, ContactSource.IMPORT)
             report.created += 1
         else:
             contact = existing

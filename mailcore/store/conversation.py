@@ -276,7 +276,7 @@ def rebuild_conversations(
     one Threader per account, reading and writing in batches of REBUILD_BATCH; rows whose keys
     did not change are not written. Takes the model classes so the migration can pass its
     historical ones. Returns how many rows changed."""
-    from django.db import transaction
+    from django.db import connection, transaction
 
     ids = (
         list(account_ids)
@@ -333,10 +333,14 @@ def rebuild_conversations(
                 conv, skey = threader.assign(item)
                 if (conv, skey) != (old_conv, old_skey):
                     updates.append((pk, conv, skey))
-            with transaction.atomic():
-                for pk, conv, skey in updates:
-                    message_model.objects.filter(pk=pk).update(
-                        conversation_id=conv, subject_key=skey
+            if updates:
+                # One statement per batch, pipelined (psycopg) or prepared once (SQLite).
+                table = connection.ops.quote_name(message_model._meta.db_table)
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.executemany(
+                        f"UPDATE {table} SET conversation_id = %s, subject_key = %s "  # noqa: S608
+                        "WHERE id = %s",
+                        [(conv, skey, pk) for pk, conv, skey in updates],
                     )
             changed += len(updates)
             last = (rows[-1][1], rows[-1][0])

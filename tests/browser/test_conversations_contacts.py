@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.live import LiveStack
+from tests.browser.live import LiveStack, wait_until
 from tests.browser.ui import open_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -36,7 +36,7 @@ def test_grouping_by_conversation_on_and_off(stack: LiveStack, pages: Any, new_u
     user = new_user("threads")
     api = stack.api(user)
     stack.smtp_send(_mail(user.address, "견적서 요청", "<q1@outside.example>"), [user.address])
-    first = api.wait_for("inbox", "견적서 요청")
+    first = api.wait_for("inbox", "견적서 요청", timeout=120)
     # My answer, sent from the webmail API, lands in Sent in the same conversation.
     status, _ = api.call(
         "POST",
@@ -54,8 +54,8 @@ def test_grouping_by_conversation_on_and_off(stack: LiveStack, pages: Any, new_u
         [user.address],
     )
     stack.smtp_send(_mail(user.address, "다른 이야기", "<o@outside.example>"), [user.address])
-    latest = api.wait_for("inbox", "회신: 견적서 요청")
-    api.wait_for("inbox", "다른 이야기")
+    latest = api.wait_for("inbox", "회신: 견적서 요청", timeout=120)
+    api.wait_for("inbox", "다른 이야기", timeout=120)
 
     ui = open_app(pages, user, lang="ko")
     rows = ui.grid().get_by_role("row")
@@ -83,8 +83,11 @@ def test_grouping_by_conversation_on_and_off(stack: LiveStack, pages: Any, new_u
 
     ui.page.get_by_role("checkbox", name=ui.t("conv.toggle")).uncheck()
     expect(ui.grid().get_by_role("row")).to_have_count(3)
-    status, body = api.call("GET", "/api/v1/settings")
-    assert body["group_by_conversation"] is False
+    wait_until(
+        lambda: api.call("GET", "/api/v1/settings")[1]["group_by_conversation"] is False,
+        30,
+        "the setting stored off",
+    )
 
 
 NAVER_CSV = (

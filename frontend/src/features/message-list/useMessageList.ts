@@ -30,6 +30,22 @@ function normalise(items: readonly (MessageListItem & { folder_id?: number })[])
   return items.map((m) => (m.folder_id !== undefined && m.folder === undefined ? { ...m, folder: m.folder_id } : m));
 }
 
+/** Rows for a grouped list: an incoming row without a summary keeps the one it had; a loaded
+ * row whose conversation now has a newer head among the incoming rows leaves (superseded). */
+export function mergeGrouped(
+  loaded: readonly MessageListItem[],
+  incoming: readonly MessageListItem[],
+): { rows: MessageListItem[]; superseded: number[] } {
+  const had = new Map(loaded.map((m) => [m.id, m]));
+  const heads = new Map(incoming.map((m) => [m.conversation_id, m.id]));
+  const superseded = loaded.filter((m) => heads.has(m.conversation_id) && heads.get(m.conversation_id) !== m.id).map((m) => m.id);
+  const rows = incoming.map((m) => {
+    const old = had.get(m.id);
+    return m.conversation == null && old?.conversation ? { ...m, conversation: old.conversation } : m;
+  });
+  return { rows, superseded };
+}
+
 /** `pageSize` null: not known yet, nothing is fetched until it is. */
 export function useMessageList(source: ListSource | null, pageSize: number | null) {
   const key = sourceKey(source);
@@ -73,7 +89,14 @@ export function useMessageList(source: ListSource | null, pageSize: number | nul
 
   const upsert = useCallback((items: readonly MessageListItem[]) => {
     const src = sourceRef.current;
-    dispatch({ type: "upsert", items: normalise(items), folderId: src?.kind === "folder" ? src.folderId : null });
+    const folderId = src?.kind === "folder" ? src.folderId : null;
+    if (src?.kind === "folder" && src.grouped === true) {
+      const { rows, superseded } = mergeGrouped(stateRef.current.items, normalise(items));
+      if (superseded.length > 0) dispatch({ type: "remove", ids: superseded, folderId: null });
+      dispatch({ type: "upsert", items: rows, folderId });
+      return;
+    }
+    dispatch({ type: "upsert", items: normalise(items), folderId });
   }, []);
 
   /** Re-reads these rows (capped at the API's 1000); rows that are gone are left to the
@@ -81,6 +104,12 @@ export function useMessageList(source: ListSource | null, pageSize: number | nul
   const refresh = useCallback(
     (ids: readonly number[]) => {
       if (ids.length === 0) return;
+      const src = sourceRef.current;
+      // Grouped rows carry conversation summaries that only a grouped page has.
+      if (src?.kind === "folder" && src.grouped === true) {
+        pollRef.current();
+        return;
+      }
       refreshMessages(ids.slice(0, 1000)).then(
         (res) => upsert(res.results),
         () => undefined, // best effort: the next poll or notice brings the list back in step
@@ -90,6 +119,7 @@ export function useMessageList(source: ListSource | null, pageSize: number | nul
   );
 
   /** Polling fallback: the first page again, merged in (new mail on top, flags updated). */
+  const pollRef = useRef<() => void>(() => undefined);
   const pollHead = useCallback(() => {
     const src = sourceRef.current;
     if (src === null || pageSize === null) return;
@@ -102,6 +132,8 @@ export function useMessageList(source: ListSource | null, pageSize: number | nul
       () => undefined,
     );
   }, [pageSize, upsert]);
+
+  pollRef.current = pollHead;
 
   const reload = useCallback(() => {
     dispatch({ type: "reset", key: sourceKey(sourceRef.current) });
