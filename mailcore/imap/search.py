@@ -255,8 +255,8 @@ def _text_matches(folder: Folder, key: SearchKey) -> dict[SearchKey, Q]:
             query = (
                 SearchQuery(terms=words) if k.op == "TEXT" else SearchQuery(fields={"body": words})
             )
-            rows = get_backend().search_all(folder.account, query, folder)
-            out[k] = _uid_ranges_q(_compact(sorted(m.uid for m in rows)))
+            uids = get_backend().search_uids(folder.account, query, folder)
+            out[k] = _uid_ranges_q(_compact(uids))
     return out
 
 

@@ -24,7 +24,7 @@ from functools import cache
 from typing import Final
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from mailcore.directory.models import Account
@@ -217,8 +217,62 @@ class SearchBackend(ABC):
         return out
 
     def search_all(self, account: Account, query: SearchQuery, folder: Folder) -> list[Message]:
-        """Every message of `folder` matching `query` (IMAP SEARCH): no page, no scan bound."""
+        """Every message of `folder` matching `query`: no page, no scan bound."""
         return self.search(account, query, folder=folder, limit=1 << 62, scan_bound=1 << 62)
+
+    def search_uids(self, account: Account, query: SearchQuery, folder: Folder) -> list[int]:
+        """The UIDs of every message of `folder` matching `query` (IMAP SEARCH TEXT/BODY).
+        The same candidates and the same exact recheck as search(), but the body part of the
+        recheck runs in the database: the stored body text is folded already, so a plain
+        substring test there is exact, and a common word no longer ships every matching body
+        to Python (9,885 of 10,000 rows: 1.1 s that way). Only rows whose body lacks a term
+        have their small fields loaded and checked here."""
+        terms = query.all_terms()
+        if not terms:
+            return [m.uid for m in self.search_all(account, query, folder)]
+        filters = self.filters(account, query, folder)
+        qs = Message.objects.filter(account=account).filter(filters)
+        keys = list(
+            dict.fromkeys(k for t in terms for k in term_keys(t, cjk_trigrams=self.cjk_trigrams))
+        )
+        dates = _date_keys(query)
+        short = any(not term_keys(t, cjk_trigrams=self.cjk_trigrams) for t in terms)
+        batches = (
+            self.candidates(account.pk, keys, None, dates)
+            if keys or (dates is not None and not short)
+            else _scan(qs, None, 1 << 62)
+        )
+        words = list(dict.fromkeys(terms))
+        flags = {
+            f"b{i}": ExpressionWrapper(Q(text__text__contains=w), output_field=BooleanField())
+            for i, w in enumerate(words)
+        }
+        uids: list[int] = []
+        for batch in batches:
+            for chunk in batched(batch, 2000):
+                rows = (
+                    Message.objects.filter(pk__in=chunk, account=account)
+                    .filter(filters)
+                    .annotate(**flags)
+                    .values_list("pk", "uid", *flags)
+                )
+                undecided: dict[int, tuple[int, set[str]]] = {}
+                for pk, uid, *has in rows:
+                    in_body = {w for w, h in zip(words, has, strict=True) if h}
+                    if _matches_fields(query, in_body.__contains__):
+                        uids.append(uid)
+                    else:
+                        undecided[pk] = (uid, in_body)
+                if undecided:
+                    for row in (
+                        Message.objects.filter(pk__in=list(undecided))
+                        .select_related("search")
+                        .defer("search__keys")
+                    ):
+                        uid, in_body = undecided[row.pk]
+                        if _row_matches(row, query, in_body.__contains__):
+                            uids.append(uid)
+        return sorted(uids)
 
     def filters(self, account: Account, query: SearchQuery, folder: Folder | None) -> Q:
         q = Q()
@@ -351,8 +405,23 @@ def resolve_folder(account: Account, name: str) -> Folder | None:
 def matches(row: Message, query: SearchQuery) -> bool:
     """Whether `row` (with its text and search rows loaded) has every term of `query`."""
     text = getattr(row, "text", None)
-    entry = getattr(row, "search", None)
     body = text.text if isinstance(text, MessageText) else ""
+    return _row_matches(row, query, body.__contains__)
+
+
+def _matches_fields(query: SearchQuery, in_body: Callable[[str], bool]) -> bool:
+    """Whether the body alone satisfies every term of `query` (terms for any field and
+    body: terms); False means the other fields must be looked at."""
+    return (
+        all(in_body(t) for t in query.terms)
+        and all(in_body(t) for name, ts in query.fields.items() for t in ts if name == "body")
+        and all(name == "body" for name in query.fields)
+    )
+
+
+def _row_matches(row: Message, query: SearchQuery, in_body: Callable[[str], bool]) -> bool:
+    """matches(), with the body tested by `in_body` (a substring test of the folded text)."""
+    entry = getattr(row, "search", None)
     names = entry.filenames.split("\n") if isinstance(entry, MessageSearch) else []
     sender = [fold(row.from_name), fold(row.from_addr)]
     recipients = [
@@ -363,14 +432,15 @@ def matches(row: Message, query: SearchQuery) -> bool:
         "from": sender,
         "to": recipients,
         "subject": [subject],
-        "body": [body],
         "filename": names,
     }
-    every = [subject, *sender, *recipients, body, *names]
-    if not all(any(t in f for f in every) for t in query.terms):
+    every = [subject, *sender, *recipients, *names]
+    if not all(in_body(t) or any(t in f for f in every) for t in query.terms):
         return False
     return all(
-        any(t in f for f in fields[name]) for name, terms in query.fields.items() for t in terms
+        in_body(t) if name == "body" else any(t in f for f in fields[name])
+        for name, terms in query.fields.items()
+        for t in terms
     )
 
 
