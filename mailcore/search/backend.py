@@ -181,15 +181,7 @@ class SearchBackend(ABC):
             if before_id is not None:
                 qs = qs.filter(pk__lt=before_id)
             return list(qs.select_related("folder").order_by("-pk")[:limit])
-        keys = list(
-            dict.fromkeys(k for t in terms for k in term_keys(t, cjk_trigrams=self.cjk_trigrams))
-        )
-        short = any(not term_keys(t, cjk_trigrams=self.cjk_trigrams) for t in terms)
-        batches = (
-            self.candidates(account.pk, keys, before_id, dates)
-            if keys or (dates is not None and not short)
-            else _scan(qs, before_id, scan_bound)
-        )
+        batches = self._batches(account, query, qs, before_id, scan_bound)
         out: list[Message] = []
         # Rows are loaded in slices that start at about a page and grow: most candidates
         # match, and building a thousand model rows to show fifty costs more than the index.
@@ -216,6 +208,21 @@ class SearchBackend(ABC):
                             return out
         return out
 
+    def _batches(
+        self, account: Account, query: SearchQuery, qs: object, below: int | None, bound: int
+    ) -> Iterator[list[int]]:
+        """Candidate ids, newest first in batches: from the index when the query's words (or
+        its date range) give keys, else a scan of the newest `bound` rows of `qs`."""
+        terms = query.all_terms()
+        dates = _date_keys(query)
+        keys = list(
+            dict.fromkeys(k for t in terms for k in term_keys(t, cjk_trigrams=self.cjk_trigrams))
+        )
+        short = any(not term_keys(t, cjk_trigrams=self.cjk_trigrams) for t in terms)
+        if keys or (dates is not None and not short):
+            return self.candidates(account.pk, keys, below, dates)
+        return _scan(qs, below, bound)
+
     def search_all(self, account: Account, query: SearchQuery, folder: Folder) -> list[Message]:
         """Every message of `folder` matching `query`: no page, no scan bound."""
         return self.search(account, query, folder=folder, limit=1 << 62, scan_bound=1 << 62)
@@ -232,16 +239,7 @@ class SearchBackend(ABC):
             return [m.uid for m in self.search_all(account, query, folder)]
         filters = self.filters(account, query, folder)
         qs = Message.objects.filter(account=account).filter(filters)
-        keys = list(
-            dict.fromkeys(k for t in terms for k in term_keys(t, cjk_trigrams=self.cjk_trigrams))
-        )
-        dates = _date_keys(query)
-        short = any(not term_keys(t, cjk_trigrams=self.cjk_trigrams) for t in terms)
-        batches = (
-            self.candidates(account.pk, keys, None, dates)
-            if keys or (dates is not None and not short)
-            else _scan(qs, None, 1 << 62)
-        )
+        batches = self._batches(account, query, qs, None, 1 << 62)
         words = list(dict.fromkeys(terms))
         flags = {
             f"b{i}": ExpressionWrapper(Q(text__text__contains=w), output_field=BooleanField())
