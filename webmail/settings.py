@@ -117,12 +117,30 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "directory.Account"
+# Password policy (mailcore/directory/passwords.py). Argon2id's cost: Django's defaults (t=2,
+# m=100 MiB, p=8); changed parameters rehash each password at its owner's next login.
+ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 2)
+ARGON2_MEMORY_KIB = env_int("ARGON2_MEMORY_KIB", 102400)
+ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", 8)
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "mailcore.directory.passwords.Argon2idHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+PASSWORD_MIN_LENGTH = env_int("PASSWORD_MIN_LENGTH", 8)
+# Breached passwords imported by `manage.py passwords import` (sorted SHA-1 digests).
+PASSWORD_DENYLIST_FILE = env_path("PASSWORD_DENYLIST_FILE", VAR_DIR / "password-denylist.sha1")
+_pv = "django.contrib.auth.password_validation."
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": _pv + "MinimumLengthValidator", "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH}},
+    {"NAME": "mailcore.directory.passwords.MaximumLengthValidator"},
+    {
+        "NAME": _pv + "UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("address", "display_name")},
+    },
+    {"NAME": _pv + "CommonPasswordValidator"},
+    {"NAME": "mailcore.directory.passwords.KoreanCommonPasswordValidator"},
+    {"NAME": _pv + "NumericPasswordValidator"},
+    {"NAME": "mailcore.directory.passwords.BreachedPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en"

@@ -67,4 +67,5 @@ def test_drf_errors_have_the_same_shape(alice_api: APIClient) -> None:
         "error": "invalid",
         "detail": "name: This field is required.",
         "fields": {"name": ["This field is required."]},
+        "field_codes": {"name": ["required"]},
     }

@@ -23,6 +23,7 @@ PATHS = {
     "/api/v1/quota": {"get"},
     "/api/v1/settings": {"get", "patch"},
     "/api/v1/settings/password": {"post"},
+    "/api/v1/settings/password-policy": {"get"},
     "/api/v1/settings/pop3": {"get", "patch"},
     "/api/v1/settings/fetch-accounts": {"get", "post"},
     "/api/v1/settings/fetch-accounts/{id}": {"get", "patch", "delete"},

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
+from rest_framework.fields import get_error_detail
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -54,7 +55,7 @@ def _check_password(password: str, account: Account | None = None) -> None:
     try:
         validate_password(password, account)
     except DjangoValidationError as exc:
-        raise exceptions.ValidationError({"password": list(exc.messages)}) from exc
+        raise exceptions.ValidationError({"password": get_error_detail(exc)}) from exc
 
 
 def _password_or_generated(given: str | None, account: Account | None = None) -> tuple[str, bool]:

@@ -11,7 +11,9 @@ from typing import Any
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.fields import get_error_detail
 
+from mailcore.directory import passwords
 from webmail.accounts.models import (
     PAGE_SIZES,
     LanguageChoice,
@@ -23,7 +25,7 @@ from webmail.api.serializers import StrictBooleanField, StrictSerializer
 
 MAX_SIGNATURE_CHARS = 10_000  # Gmail's signature limit
 MAX_DISPLAY_NAME_CHARS = 200
-MAX_PASSWORD_CHARS = 1024  # verify_credentials refuses longer ones
+MAX_PASSWORD_CHARS = passwords.MAX_PASSWORD_CHARS  # verify_credentials refuses longer ones
 
 
 class SettingsSerializer(serializers.Serializer):
@@ -96,7 +98,8 @@ class PasswordChangeSerializer(StrictSerializer):
         try:
             password_validation.validate_password(attrs["new_password"], user=account)
         except DjangoValidationError as exc:
-            raise serializers.ValidationError({"new_password": list(exc.messages)}) from exc
+            # With each message's code (password_too_common…), for forms that show their own text.
+            raise serializers.ValidationError({"new_password": get_error_detail(exc)}) from exc
         return attrs
 
 
@@ -132,4 +135,13 @@ class AppPasswordCreatedSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     password = serializers.CharField(
         help_text="the secret, shown only now; spaces in it are optional when signing in"
+    )
+
+
+class PasswordPolicySerializer(serializers.Serializer):
+    min_length = serializers.IntegerField()
+    max_length = serializers.IntegerField()
+    common_list = serializers.BooleanField(help_text="common passwords are refused")
+    breached_list_entries = serializers.IntegerField(
+        help_text="size of the admin's breached-password list (0: none imported)"
     )

@@ -92,7 +92,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.ValidationError):
         # Field errors stay machine-readable under "fields" for forms; "detail" is one line.
         fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = {"error": "invalid", "detail": _first_message(exc.detail), "fields": fields}
+        response.data = {
+            "error": "invalid",
+            "detail": _first_message(exc.detail),
+            "fields": fields,
+            # The same tree with each message's stable code (e.g. password_too_common), so a
+            # client can show its own words in the user's language.
+            "field_codes": exc.get_codes()
+            if isinstance(exc.detail, dict)
+            else {"non_field_errors": exc.get_codes()},
+        }
     else:
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else exc.default_code

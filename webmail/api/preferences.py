@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from mailcore.contacts.actions import do_set_auto_add
 from mailcore.contacts.queries import contact_settings
+from mailcore.directory import passwords
 from mailcore.directory.actions import do_create_app_password, do_revoke_app_password
 from mailcore.directory.models import Account
 from mailcore.directory.queries import list_app_passwords, sending_addresses
@@ -40,6 +41,7 @@ from webmail.api.account_serializers import (
     ImageSenderCreateSerializer,
     ImageSenderSerializer,
     PasswordChangeSerializer,
+    PasswordPolicySerializer,
     SettingsPatchSerializer,
     SettingsSerializer,
 )
@@ -99,6 +101,17 @@ class SettingsView(APIView):
             )
         do_update_settings(acting_account=current_account(request), changes=changes)
         return Response(_settings_data(current_account(request)))
+
+
+class PasswordPolicyView(APIView):
+    @extend_schema(
+        operation_id="settings_password_policy",
+        responses={200: PasswordPolicySerializer},
+        description="The password policy a new password must meet (the form checks the length "
+        "before asking; the server has the last word).",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(PasswordPolicySerializer(passwords.policy()).data)
 
 
 class PasswordView(APIView):

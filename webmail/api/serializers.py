@@ -91,6 +91,11 @@ class ValidationErrorSerializer(ErrorSerializer):
         required=False,
         help_text='messages per field, e.g. {"name": ["This field is required."]}',
     )
+    field_codes = serializers.DictField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text='the same tree with stable codes, e.g. {"new_password": ["password_too_common"]}',
+    )
 
 
 # --- auth -------------------------------------------------------------------------------------

@@ -82,6 +82,11 @@ urlpatterns = [
     ),
     path("settings", preferences.SettingsView.as_view(), name="settings"),
     path("settings/password", preferences.PasswordView.as_view(), name="settings-password"),
+    path(
+        "settings/password-policy",
+        preferences.PasswordPolicyView.as_view(),
+        name="settings-password-policy",
+    ),
     path("settings/pop3", pop3.Pop3SettingsView.as_view(), name="settings-pop3"),
     path(
         "settings/fetch-accounts",

@@ -27,14 +27,23 @@ export class ApiError extends Error {
   readonly code: string;
   readonly detail: string;
   readonly fields: Readonly<Record<string, unknown>>;
+  /** The same tree as `fields` with stable codes (`password_too_common`, `required`, …). */
+  readonly fieldCodes: Readonly<Record<string, unknown>>;
 
-  constructor(status: number, code: string, detail: string, fields: Record<string, unknown> = {}) {
+  constructor(
+    status: number,
+    code: string,
+    detail: string,
+    fields: Record<string, unknown> = {},
+    fieldCodes: Record<string, unknown> = {},
+  ) {
     super(`${status} ${code}: ${detail}`);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.detail = detail;
     this.fields = fields;
+    this.fieldCodes = fieldCodes;
   }
 }
 
@@ -82,7 +91,8 @@ async function toError(response: Response): Promise<ApiError> {
   if (isRecord(payload) && typeof payload.error === "string") {
     const detail = typeof payload.detail === "string" ? payload.detail : "";
     const fields = isRecord(payload.fields) ? payload.fields : {};
-    return new ApiError(response.status, payload.error, detail, fields);
+    const fieldCodes = isRecord(payload.field_codes) ? payload.field_codes : {};
+    return new ApiError(response.status, payload.error, detail, fields, fieldCodes);
   }
   return new ApiError(response.status, `http_${response.status}`, response.statusText);
 }

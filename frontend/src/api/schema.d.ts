@@ -1194,6 +1194,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/settings/password-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The password policy a new password must meet (the form checks the length before asking; the server has the last word). */
+        get: operations["settings_password_policy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings/pop3": {
         parameters: {
             query?: never;
@@ -2122,6 +2139,14 @@ export interface components {
             current_password: string;
             new_password: string;
         };
+        PasswordPolicy: {
+            min_length: number;
+            max_length: number;
+            /** @description common passwords are refused */
+            common_list: boolean;
+            /** @description size of the admin's breached-password list (0: none imported) */
+            breached_list_entries: number;
+        };
         PatchedAdminAccountUpdateRequest: {
             display_name?: string;
             quota_bytes?: number;
@@ -2453,6 +2478,10 @@ export interface components {
             detail: string;
             /** @description messages per field, e.g. {"name": ["This field is required."]} */
             fields?: {
+                [key: string]: unknown;
+            };
+            /** @description the same tree with stable codes, e.g. {"new_password": ["password_too_common"]} */
+            field_codes?: {
                 [key: string]: unknown;
             };
         };
@@ -6665,6 +6694,25 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    settings_password_policy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordPolicy"];
                 };
             };
         };

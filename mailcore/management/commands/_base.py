@@ -31,9 +31,21 @@ def read_password(from_stdin: bool) -> str:
         password = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != password:
             raise CommandError("passwords do not match")
-    if len(password) < 8:
-        raise CommandError("password must have at least 8 characters")
     return password
+
+
+def check_password_policy(password: str, address: str, display_name: str = "") -> None:
+    """The password policy the console and the API apply (AUTH_PASSWORD_VALIDATORS), for a
+    password set from the shell; a refusal lists every reason."""
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    from mailcore.directory.models import Account
+
+    try:
+        validate_password(password, Account(address=address.lower(), display_name=display_name))
+    except ValidationError as exc:
+        raise CommandError("password refused: " + " ".join(exc.messages)) from exc
 
 
 def audit_cli(action: str, target: str, /, *, domain: str = "", **detail: Any) -> None:

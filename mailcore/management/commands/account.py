@@ -15,7 +15,12 @@ from mailcore.directory.actions import (
     do_set_password,
 )
 from mailcore.directory.models import Account
-from mailcore.management.commands._base import audit_cli, read_password, run_action
+from mailcore.management.commands._base import (
+    audit_cli,
+    check_password_policy,
+    read_password,
+    run_action,
+)
 
 
 class Command(BaseCommand):
@@ -58,6 +63,7 @@ class Command(BaseCommand):
         op = opts["op"]
         if op == "add":
             password = read_password(opts["password_stdin"])
+            check_password_policy(password, opts["address"], opts["name"])
 
             def create() -> Account:
                 with transaction.atomic():  # an unknown --admin-of domain creates nothing
@@ -94,6 +100,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"{a.address}\t{state}{role}\tquota={a.quota_bytes or 'none'}")
         elif op == "passwd":
             password = read_password(opts["password_stdin"])
+            account = run_action(lambda: _account(opts["address"]))
+            check_password_policy(password, account.address, account.display_name)
             run_action(lambda: do_set_password(opts["address"], password))
             audit_cli("account.password", opts["address"])
             self.stdout.write(f"password changed for {opts['address']}")

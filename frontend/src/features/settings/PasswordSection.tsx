@@ -1,13 +1,34 @@
 // Changing the password: current, new, confirm. The server revokes the user's other sessions
 // and API tokens; this one stays signed in.
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { ErrorNotice } from "../../components/ErrorNotice";
 import { useT } from "../../i18n/I18nContext";
-import type { MessageKey } from "../../i18n/messages";
+import { en, type MessageKey } from "../../i18n/messages";
+
+function isMessageKey(key: string): key is MessageKey {
+  return Object.prototype.hasOwnProperty.call(en, key);
+}
 import { FieldError } from "./FieldError";
-import { fieldErrors, isFieldError } from "./formErrors";
+import { fieldErrorCodes, fieldErrors, isFieldError } from "./formErrors";
 import { MIN_PASSWORD_LENGTH, checkPasswordForm, type PasswordProblem } from "./passwordCheck";
-import { changePassword } from "./settingsApi";
+import { changePassword, getPasswordPolicy } from "./settingsApi";
+
+const MAX_PASSWORD_LENGTH = 1024;
+
+/** The server's refusals of a new password in the user's language, by their codes; a code
+ * this version does not know shows the server's own text. */
+function policyErrors(
+  t: ReturnType<typeof useT>,
+  error: unknown,
+  min: number,
+): string[] {
+  const texts = fieldErrors(error, "new_password");
+  const codes = fieldErrorCodes(error, "new_password");
+  return texts.map((text, i) => {
+    const key = `password.policy.${codes[i] ?? ""}`;
+    return isMessageKey(key) ? t(key, { min, max: MAX_PASSWORD_LENGTH }) : text;
+  });
+}
 
 const PROBLEM_KEYS: Readonly<Record<PasswordProblem, MessageKey>> = {
   currentMissing: "settings.password.currentMissing",
@@ -26,14 +47,24 @@ export function PasswordSection() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState(false);
+  const [minLength, setMinLength] = useState(MIN_PASSWORD_LENGTH);
 
-  const problems = checkPasswordForm({ current, next, confirm });
+  useEffect(() => {
+    const abort = new AbortController();
+    getPasswordPolicy(abort.signal).then(
+      (policy) => setMinLength(policy.min_length),
+      () => undefined, // the server still checks; the form keeps the default until then
+    );
+    return () => abort.abort();
+  }, []);
+
+  const problems = checkPasswordForm({ current, next, confirm }, minLength);
   const show = (field: "current" | "next" | "confirm", server: string[]): string[] => {
     const problem = submitted ? problems[field] : undefined;
-    return problem ? [t(PROBLEM_KEYS[problem], { min: MIN_PASSWORD_LENGTH })] : server;
+    return problem ? [t(PROBLEM_KEYS[problem], { min: minLength })] : server;
   };
   const currentErrors = show("current", fieldErrors(error, "current_password"));
-  const newErrors = show("next", fieldErrors(error, "new_password"));
+  const newErrors = show("next", policyErrors(t, error, minLength));
   const confirmErrors = show("confirm", []);
 
   const submit = (event: FormEvent): void => {

@@ -27,6 +27,8 @@ function server(extra: Record<string, (req: StubRequest) => Response> = {}) {
     "GET /api/v1/settings/pop3": () => json({ on_delete: "delete", only_new: false }),
     "PATCH /api/v1/settings/pop3": (req) => json({ on_delete: "delete", only_new: false, ...(req.body as object) }),
     "GET /api/v1/settings/fetch-accounts": () => json([]),
+    "GET /api/v1/settings/password-policy": () =>
+      json({ min_length: 8, max_length: 1024, common_list: true, breached_list_entries: 0 }),
     "GET /api/v1/folders": () => json({ results: [] }),
     "GET /api/v1/app-passwords": () =>
       json([
@@ -198,6 +200,45 @@ describe("SettingsView password", () => {
     fireEvent.click(screen.getByRole("button", { name: "Change password" }));
     expect(await screen.findByText("Password changed. Other devices and apps are signed out.")).toBeTruthy();
     expect((screen.getByLabelText("Current password") as HTMLInputElement).value).toBe("");
+  });
+});
+
+describe("SettingsView password policy", () => {
+  it("takes the minimum length from the server's policy", async () => {
+    server({
+      "GET /api/v1/settings/password-policy": () =>
+        json({ min_length: 12, max_length: 1024, common_list: true, breached_list_entries: 0 }),
+    });
+    renderIn("en", <SettingsView onClose={vi.fn()} />);
+    fireEvent.change(await screen.findByLabelText("Current password"), { target: { value: "old-secret" } });
+    await waitFor(() => {
+      fireEvent.change(screen.getByLabelText("New password"), { target: { value: "ten-chars!" } });
+      fireEvent.change(screen.getByLabelText("Confirm password"), { target: { value: "ten-chars!" } });
+      fireEvent.click(screen.getByRole("button", { name: "Change password" }));
+      expect(screen.getByText("Use at least 12 characters.")).toBeTruthy();
+    });
+  });
+
+  it("says the server's refusals in the user's language, by their codes", async () => {
+    server({
+      "POST /api/v1/settings/password": () =>
+        json(
+          {
+            error: "invalid",
+            detail: "new_password: This password is too common.",
+            fields: { new_password: ["This password is too common.", "Some future rule."] },
+            field_codes: { new_password: ["password_too_common", "password_future_rule"] },
+          },
+          400,
+        ),
+    });
+    renderIn("ko", <SettingsView onClose={vi.fn()} />);
+    fireEvent.change(await screen.findByLabelText("현재 비밀번호"), { target: { value: "old-secret" } });
+    fireEvent.change(screen.getByLabelText("새 비밀번호"), { target: { value: "1q2w3e4r!" } });
+    fireEvent.change(screen.getByLabelText("비밀번호 확인"), { target: { value: "1q2w3e4r!" } });
+    fireEvent.click(screen.getByRole("button", { name: "비밀번호 변경" }));
+    // One field error with both: the known code in Korean, an unknown one as the server said it.
+    expect(await screen.findByText("너무 흔해서 쉽게 추측되는 비밀번호입니다. Some future rule.")).toBeTruthy();
   });
 });
 

@@ -9,6 +9,7 @@ export type SettingsPatch = Schemas["PatchedSettingsPatchRequest"];
 export type RemoteImagePolicy = UserSettings["remote_images"];
 export type PageSize = UserSettings["page_size"];
 export type AppPassword = Schemas["AppPassword"];
+export type PasswordPolicy = Schemas["PasswordPolicy"];
 export type CreatedAppPassword = Schemas["AppPasswordCreated"];
 
 export const PAGE_SIZES: readonly PageSize[] = [25, 50, 100];
@@ -53,6 +54,10 @@ export function removeImageSender(id: number): Promise<void> {
 
 export function changePassword(current_password: string, new_password: string): Promise<void> {
   return apiFetch<void>("POST", "/api/v1/settings/password", { body: { current_password, new_password } });
+}
+
+export function getPasswordPolicy(signal?: AbortSignal): Promise<PasswordPolicy> {
+  return apiFetch("GET", "/api/v1/settings/password-policy", signal ? { signal } : {});
 }
 
 export function listAppPasswords(signal?: AbortSignal): Promise<AppPassword[]> {
