@@ -61,7 +61,9 @@ def verify_credentials(
         if not account.is_active:
             return None
         record_app_password_use(app_password, ip)
+        account.login_method = "app_password"  # for the login history (not a field)
         return account
     if not account.check_password(password) or not account.is_active:
         return None
+    account.login_method = "password"
     return account

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from mailcore.addresses import canonical_address
 from mailcore.auth import verify_credentials
-from mailcore.directory.models import Account, AuthEvent
+from mailcore.directory.logins import record_login
+from mailcore.directory.models import Account, AuthEvent, LoginRecord
 from mailcore.directory.queries import client_ip
 from mailcore.errors import InvalidAddressError
 
@@ -325,10 +326,12 @@ def authenticate(
     *,
     door: str = "mail",
     allow_app_password: bool = True,
+    client: str = "",
 ) -> AuthAttempt:
     """reserve → verify_credentials → settle: the whole login for every way in (sync; call
     through mailcore.asyncdb.run_db from asyncio code). `door` ("smtp", "imap", "pop3", "web",
-    "api") only names the way in for the log; every door counts against the same limits.
+    "api") names the way in for the log and the login history (`client`: the user agent, an
+    IMAP ID, an EHLO name); every door counts against the same limits.
     The web and API logins pass allow_app_password=False (app passwords are for mail clients).
 
     A BLOCKED answer is decided before the password is looked at, so it is the same whether
@@ -336,6 +339,7 @@ def authenticate(
     check = reserve_auth_attempt(ip, address, password)
     if not check.allowed:
         log.info("login blocked (%s) door=%s ip=%s account=%r", check.reason, door, ip, address)
+        _history(address, None, ip, door, LoginRecord.Result.BLOCKED, client)
         return AuthAttempt(
             AuthStatus.BLOCKED, delay=failure_delay(1), retry_after=check.retry_after
         )
@@ -349,6 +353,32 @@ def authenticate(
     if account is None:
         failures = record_auth_failure(ip, address, password, check.reservation)
         log.info("login failed door=%s ip=%s account=%r", door, ip, address)
+        _history(address, None, ip, door, LoginRecord.Result.FAILED, client)
         return AuthAttempt(AuthStatus.FAILED, delay=failure_delay(failures))
     record_auth_success(ip, account.address, check.reservation)
+    _history(address, account, ip, door, LoginRecord.Result.OK, client)
     return AuthAttempt(AuthStatus.OK, account=account)
+
+
+def _history(
+    address: str, account: Account | None, ip: str, door: str, result: str, client: str
+) -> None:
+    """One login-history row; an account is found for failures on a known address too (so
+    its owner sees the attempts on it). Never fails the login it records."""
+    try:
+        if account is None:
+            try:
+                account = Account.objects.filter(address=canonical_address(address)).first()
+            except InvalidAddressError:
+                account = None
+        record_login(
+            address=address,
+            account=account,
+            ip=ip,
+            door=door,
+            result=result,
+            method=getattr(account, "login_method", "") if result == "ok" else "",
+            client=client,
+        )
+    except DatabaseError:
+        log.exception("login history: could not record a %s login for %r", door, address)

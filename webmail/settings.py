@@ -328,6 +328,10 @@ CHANGES_HISTORY_DAYS = env_int("CHANGES_HISTORY_DAYS", 30)
 SENT_DEDUPE_SECONDS = env_int("SENT_DEDUPE_SECONDS", 600)
 # Admin audit log rows older than this are purged once a day (beat); 0 = keep forever.
 AUDIT_LOG_RETENTION_DAYS = env_int("AUDIT_LOG_RETENTION_DAYS", 365)
+# 로그인 기록: every login attempt through every door, kept this many days (0 = forever).
+LOGIN_HISTORY_DAYS = env_int("LOGIN_HISTORY_DAYS", 180)
+# How long the "this was not me" link of a new-device notice works (it dies with a password change).
+NOT_ME_LINK_DAYS = env_int("NOT_ME_LINK_DAYS", 7)
 
 # --- outbound relay, bounces and DKIM (issue 3: mailcore.delivery.relay/dsn/dkim) ----------
 # Resolvers for MX lookups, "ip[:port],…"; empty = /etc/resolv.conf (sendmail's resolver).

@@ -2,11 +2,13 @@
 
 from django.urls import include, path, re_path
 
+from webmail.web import notme
 from webmail.web import views as web
 
 urlpatterns = [
     path("api/v1/admin/", include("webmail.adminconsole.urls")),
     path("api/v1/", include("webmail.api.urls")),
     path("healthz", web.healthz, name="healthz"),
+    path("account/not-me", notme.not_me, name="not-me"),
     re_path(r"^(?!api/|static/).*$", web.spa, name="spa"),
 ]

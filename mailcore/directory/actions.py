@@ -11,7 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from mailcore.addresses import (
@@ -531,13 +532,31 @@ def do_purge_audit_log(
     old = AuditLog.objects.filter(created_at__lt=timezone.now() - timedelta(days=days))
     if dry_run:
         return old.count()
-    # Oldest first, along the created_at index (the model's default order is newest first).
-    batch = old.order_by("created_at").values("id")[:batch_size]
+    return purge_in_batches(AuditLog, old.order_by("created_at"), batch_size)
+
+
+def purge_in_batches(model: type[models.Model], old: QuerySet[Any], batch_size: int) -> int:
+    """Delete the rows of `old` (ordered oldest first, along an index) in batches of at most
+    `batch_size` ids, each its own short transaction (so never inside one): a first purge of
+    millions never holds one long lock."""
+    batch = old.values("id")[:batch_size]
     removed = 0
     while True:
         with transaction.atomic(durable=True):
             # One DELETE … WHERE id IN (SELECT id … LIMIT batch_size) per transaction.
-            n, _ = AuditLog.objects.filter(id__in=batch).delete()
+            n, _ = model._default_manager.filter(id__in=batch).delete()
         removed += n
         if n < batch_size:
             return removed
+
+
+def do_purge_login_history(days: int | None = None, *, batch_size: int = AUDIT_PURGE_BATCH) -> int:
+    """Delete login records older than `days` (default LOGIN_HISTORY_DAYS; 0 keeps all)."""
+    from mailcore.directory.logins import purge_cutoff
+    from mailcore.directory.models import LoginRecord
+
+    cutoff = purge_cutoff(days)
+    if cutoff is None:
+        return 0
+    old = LoginRecord.objects.filter(at__lt=cutoff).order_by("at")
+    return purge_in_batches(LoginRecord, old, batch_size)

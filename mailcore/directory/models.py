@@ -57,6 +57,9 @@ class Account(AbstractBaseUser):
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     objects = AccountManager()
+    # Not a column: how verify_credentials let this instance in ("password", "app_password"),
+    # for the login history.
+    login_method = ""
 
     class Meta:
         ordering = ("address",)
@@ -220,3 +223,52 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target}"
+
+
+class LoginRecord(models.Model):
+    """로그인 기록: one row per login attempt through any door, kept LOGIN_HISTORY_DAYS.
+
+    Unlike AuthEvent (the limiter's short-lived state) this is what the user and the admins
+    read: when, from where, through which door, with what, and how it ended. An attempt on an
+    unknown address has no account; the address tried is kept (truncated) for the admins."""
+
+    class Door(models.TextChoices):
+        WEB = "web"
+        API = "api"
+        SMTP = "smtp"
+        IMAP = "imap"
+        POP3 = "pop3"
+        OTHER = "mail"
+
+    class Result(models.TextChoices):
+        OK = "ok"
+        FAILED = "failed"  # wrong address or password, or a disabled account
+        BLOCKED = "blocked"  # refused by the limiter before the password was checked
+
+    class Method(models.TextChoices):
+        PASSWORD = "password"  # noqa: S105 (a kind of login, not a secret)
+        APP_PASSWORD = "app_password"  # noqa: S105
+        UNKNOWN = ""  # failed or blocked: which one was meant is not known
+
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="logins"
+    )
+    address = models.CharField(max_length=320)
+    at = models.DateTimeField()
+    ip = models.CharField(max_length=45, blank=True, default="")
+    door = models.CharField(max_length=4, choices=Door.choices)
+    method = models.CharField(max_length=12, choices=Method.choices, blank=True, default="")
+    result = models.CharField(max_length=8, choices=Result.choices)
+    client = models.CharField(
+        max_length=200, blank=True, default="", help_text="user agent, IMAP ID…"
+    )
+
+    class Meta:
+        ordering = ("-id",)
+        indexes = (
+            models.Index(fields=("account", "id"), name="loginrecord_account"),
+            models.Index(fields=("at",), name="loginrecord_age"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.address} {self.door} {self.result}"

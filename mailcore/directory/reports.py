@@ -24,7 +24,7 @@ from mailcore.delivery.models import (
     QueueRecipient,
     RecipientState,
 )
-from mailcore.directory.models import Account, AuditLog
+from mailcore.directory.models import Account, AuditLog, LoginRecord
 from mailcore.directory.queries import UnroutedRoleAddress, list_unrouted_role_addresses
 from mailcore.directory.roles import AdminScope, list_accounts, list_domains
 from mailcore.errors import AdminForbiddenError, NotFoundError
@@ -245,4 +245,17 @@ def list_audit_log(scope: AdminScope) -> QuerySet[AuditLog]:
     qs = AuditLog.objects.all()
     if not scope.is_superadmin:
         qs = qs.filter(domain__in=sorted(scope.domains))
+    return qs.order_by("-id")
+
+
+def list_login_history(scope: AdminScope) -> QuerySet[LoginRecord]:
+    """Every login attempt, newest first. Domain admins read those on their domains' accounts
+    (attempts on unknown addresses of their domains too)."""
+    qs = LoginRecord.objects.select_related("account")
+    if not scope.is_superadmin:
+        domains = sorted(scope.domains)
+        in_scope = Q(account__domain__name__in=domains)
+        for name in domains:
+            in_scope |= Q(account__isnull=True, address__iendswith="@" + name)
+        qs = qs.filter(in_scope)
     return qs.order_by("-id")

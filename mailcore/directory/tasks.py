@@ -1,11 +1,16 @@
-"""Periodic directory maintenance (Celery beat): the audit log's retention."""
+"""Periodic directory maintenance (Celery beat): the audit log's and the login history's
+retention."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
 
-from mailcore.directory.actions import do_purge_audit_log, do_record_audit
+from mailcore.directory.actions import (
+    do_purge_audit_log,
+    do_purge_login_history,
+    do_record_audit,
+)
 
 
 @shared_task(name="mailcore.purge_audit_log", ignore_result=True)
@@ -20,3 +25,8 @@ def purge_audit_log() -> int:
             detail={"days": days, "removed": removed},
         )
     return removed
+
+
+@shared_task(name="mailcore.purge_login_history", ignore_result=True)
+def purge_login_history() -> int:
+    return do_purge_login_history()

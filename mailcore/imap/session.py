@@ -191,6 +191,7 @@ class Session:
         self.condstore = False
         self.compressed = False
         self.login_failures = 0
+        self.client_id = ""  # the client's ID name/version (RFC 2971), for the login history
         self.saved: tuple[int, ...] = ()  # SEARCHRES $ (UIDs)
         self.waiter: Any = None
         self.started = time.monotonic()
@@ -357,6 +358,8 @@ class Session:
 
     async def cmd_id(self, cmd: Id) -> None:
         # RFC 2971: name and version only (Dovecot's default); no OS or build details.
+        given = {k.lower(): v for k, v in cmd.params or () if v}
+        self.client_id = " ".join(v for v in (given.get("name"), given.get("version")) if v)[:200]
         await self.send(f'* ID ("name" "Mailroom" "version" "{VERSION}")')
         await self.send(f"{cmd.tag} OK ID completed")
 
@@ -439,7 +442,9 @@ class Session:
     async def _authenticate(self, tag: str, user: str, password: str) -> None:
         from mailcore.ratelimit import AuthStatus, authenticate
 
-        attempt = await asyncdb.run_db(authenticate, self.wire.peer_ip, user, password)
+        attempt = await asyncdb.run_db(
+            authenticate, self.wire.peer_ip, user, password, door="imap", client=self.client_id
+        )
         if attempt.status is not AuthStatus.OK or attempt.account is None:
             await asyncio.sleep(attempt.delay)
             self.login_failures += 1

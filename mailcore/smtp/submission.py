@@ -104,7 +104,9 @@ class SubmissionHandler(IngressHandler):
             return await self._refuse(server, session)
         ip = _peer_ip(session)
         try:
-            attempt: AuthAttempt = await run_db(authenticate, ip, address, secret)
+            attempt: AuthAttempt = await run_db(
+                authenticate, ip, address, secret, door="smtp", client=session.host_name or ""
+            )
         except DatabaseError:
             log.exception("authentication lookup failed")
             return AuthResult(

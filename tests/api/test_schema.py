@@ -24,6 +24,7 @@ PATHS = {
     "/api/v1/settings": {"get", "patch"},
     "/api/v1/settings/password": {"post"},
     "/api/v1/settings/password-policy": {"get"},
+    "/api/v1/settings/login-history": {"get"},
     "/api/v1/settings/pop3": {"get", "patch"},
     "/api/v1/settings/fetch-accounts": {"get", "post"},
     "/api/v1/settings/fetch-accounts/{id}": {"get", "patch", "delete"},
@@ -84,6 +85,7 @@ PATHS = {
     "/api/v1/admin/queue/{queue_id}/bounce": {"post"},
     "/api/v1/admin/delivery-log": {"get"},
     "/api/v1/admin/audit-log": {"get"},
+    "/api/v1/admin/login-history": {"get"},
 }
 
 

@@ -63,6 +63,27 @@ def do_change_password(
 
 
 @transaction.atomic(durable=True)
+def do_secure_account(*, account: Account, new_password: str, ip: str) -> int:
+    """ "This was not me" (a new-device notice's link): the new password (validated by the
+    caller) replaces the old one, which revokes every app password; every browser session and
+    the API token end. Audited as the account's own act. Returns the sessions ended."""
+    from mailcore.directory.actions import do_record_audit
+
+    do_set_password(account.address, new_password)
+    ended = end_sessions(account)
+    revoke_tokens(account)
+    do_record_audit(
+        actor=account.address,
+        action="account.not_me",
+        target=account.address,
+        domain=account.domain.name,
+        detail={"sessions_ended": ended},
+        ip=ip,
+    )
+    return ended
+
+
+@transaction.atomic(durable=True)
 def do_logout_everywhere(*, acting_account: Account) -> int:
     """End every recorded browser session of the account and its API token; the caller's own
     session too. Returns the number of sessions ended."""

@@ -13,13 +13,14 @@ from rest_framework.response import Response
 from mailcore.delivery import queueops
 from mailcore.delivery.models import QueueEntry
 from mailcore.directory.actions import do_add_relay_rule, do_remove_relay_rule
-from mailcore.directory.models import AuditLog, RelayRule
+from mailcore.directory.models import AuditLog, LoginRecord, RelayRule
 from mailcore.directory.reports import (
     EntryFilter,
     access_entry,
     attempts_of,
     check_may_act_on_entry,
     list_audit_log,
+    list_login_history,
     queue_size,
     search_entries,
     storage_per_domain,
@@ -346,6 +347,35 @@ class AuditLogView(AdminListView):
         parameters=[s.AdminAuditQuerySerializer],
         responses={200: s.AdminAuditPageSerializer, 403: FORBIDDEN},
         description="Newest first. A domain admin sees the entries of its domains only.",
+    )
+    def get(self, request: Request) -> Response:
+        return self.list_page()
+
+
+class LoginHistoryView(AdminListView):
+    query_serializer = s.AdminLoginQuerySerializer
+    page_serializer = s.AdminLoginPageSerializer
+    page_key = "id"
+    newest_first = True
+
+    def rows(self, v: dict[str, Any]) -> QuerySet[LoginRecord]:
+        qs = list_login_history(self.scope)
+        if v["address"]:
+            qs = qs.filter(address__icontains=v["address"].strip())
+        if v["ip"]:
+            qs = qs.filter(ip=v["ip"].strip())
+        if v["door"]:
+            qs = qs.filter(door=v["door"])
+        if v["result"]:
+            qs = qs.filter(result=v["result"])
+        return qs
+
+    @extend_schema(
+        operation_id="admin_login_history",
+        parameters=[s.AdminLoginQuerySerializer],
+        responses={200: s.AdminLoginPageSerializer, 403: FORBIDDEN},
+        description="로그인 기록: every login attempt through every door (web, API, SMTP AUTH, "
+        "IMAP, POP3), newest first, kept LOGIN_HISTORY_DAYS. A domain admin sees its domains'.",
     )
     def get(self, request: Request) -> Response:
         return self.list_page()

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from mailcore.addresses import unicode_domain
 from mailcore.delivery.models import Direction, EntryState, RecipientState
 from mailcore.directory.dnscheck import DnsCheck, reason_code
-from mailcore.directory.models import RelayAction
+from mailcore.directory.models import LoginRecord, RelayAction
 
 SYSTEM_LOCAL_PARTS = frozenset(
     ("root", "postmaster", "abuse", "hostmaster", "webmaster", "mailer-daemon", "noc", "security")
@@ -460,4 +460,34 @@ class AdminAuditEntrySerializer(serializers.Serializer):
 
 class AdminAuditPageSerializer(serializers.Serializer):
     items = AdminAuditEntrySerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+# --- login history (로그인 기록) --------------------------------------------------------------
+
+
+class AdminLoginQuerySerializer(AdminPageQuerySerializer):
+    address = serializers.CharField(required=False, allow_blank=True, max_length=320, default="")
+    ip = serializers.CharField(required=False, allow_blank=True, max_length=45, default="")
+    door = serializers.ChoiceField(
+        choices=["", *LoginRecord.Door.values], required=False, default=""
+    )
+    result = serializers.ChoiceField(
+        choices=["", *LoginRecord.Result.values], required=False, default=""
+    )
+
+
+class LoginRecordSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    address = serializers.CharField(help_text="the account, or the address tried if none")
+    ip = serializers.CharField()
+    door = serializers.ChoiceField(choices=LoginRecord.Door.choices)
+    method = serializers.CharField(help_text="password, app_password, or '' when not signed in")
+    result = serializers.ChoiceField(choices=LoginRecord.Result.choices)
+    client = serializers.CharField(help_text="user agent, IMAP ID or EHLO name, as sent")
+
+
+class AdminLoginPageSerializer(serializers.Serializer):
+    items = LoginRecordSerializer(many=True)
     next_cursor = serializers.CharField(allow_null=True)

@@ -34,6 +34,7 @@ Overview for the console pages:
   POST   queue/flush                           (superadmin)
   GET    delivery-log?…                        same filters, every state
   GET    audit-log?actor=&action=&target=&domain=
+  GET    login-history?address=&ip=&door=&result=   every login attempt (로그인 기록)
 """
 
 from __future__ import annotations
@@ -90,4 +91,5 @@ urlpatterns = [
     path("queue/<str:queue_id>/bounce", operations.QueueBounceView.as_view(), name="queue-bounce"),
     path("delivery-log", operations.DeliveryLogView.as_view(), name="delivery-log"),
     path("audit-log", operations.AuditLogView.as_view(), name="audit-log"),
+    path("login-history", operations.LoginHistoryView.as_view(), name="login-history"),
 ]

@@ -9,6 +9,7 @@ only authenticate, validate and call one function.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth import login, logout
 from django.utils.decorators import method_decorator
@@ -23,7 +24,14 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from mailcore.directory.models import Account
+from mailcore.directory.models import Account, LoginRecord
+from mailcore.directory.newdevice import (
+    cookie_knows,
+    deliver_notice,
+    device_cookie,
+    is_new_device,
+    not_me_token,
+)
 from mailcore.ratelimit import AuthStatus, authenticate
 from webmail.accounts.current import current_account
 from webmail.api.clientip import client_ip
@@ -58,6 +66,7 @@ def _check_credentials(request: Request, door: str) -> Account:
         serializer.validated_data["password"],
         door=door,
         allow_app_password=False,
+        client=request.META.get("HTTP_USER_AGENT", ""),
     )
     if attempt.status is AuthStatus.BLOCKED:
         raise LoginBlocked(attempt.retry_after)
@@ -171,9 +180,41 @@ class SessionView(APIView):
         # login() gives the session a new key and a new CSRF token, so an id planted before
         # sign-in is worthless afterwards (session fixation, W10).
         login(request._request, account)
-        return Response(SessionUserSerializer(account).data)
+        _alert_if_new_device(request, account)
+        response = Response(SessionUserSerializer(account).data)
+        response.set_cookie(
+            DEVICE_COOKIE,
+            device_cookie(account),
+            max_age=2 * 365 * 86400,
+            secure=request.is_secure(),
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
 
     @extend_schema(operation_id="auth_session_destroy", request=None, responses={204: None})
     def delete(self, request: Request) -> Response:
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+DEVICE_COOKIE = "mr_device"
+
+
+def _alert_if_new_device(request: Request, account: Account) -> None:
+    """A notice mail with a "this was not me" link when this browser is new to the account
+    (mailcore.directory.newdevice says what counts as new)."""
+    if cookie_knows(account, request.COOKIES.get(DEVICE_COOKIE)):
+        return
+    ip, agent = client_ip(request), request.META.get("HTTP_USER_AGENT", "")
+    current = (
+        LoginRecord.objects.filter(account=account, door=LoginRecord.Door.WEB)
+        .order_by("-id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if is_new_device(account, ip, agent, current):
+        link = request.build_absolute_uri(
+            "/account/not-me?" + urlencode({"t": not_me_token(account)})
+        )
+        deliver_notice(account, ip=ip, user_agent=agent, link=link)

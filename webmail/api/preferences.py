@@ -21,6 +21,7 @@ from mailcore.contacts.actions import do_set_auto_add
 from mailcore.contacts.queries import contact_settings
 from mailcore.directory import passwords
 from mailcore.directory.actions import do_create_app_password, do_revoke_app_password
+from mailcore.directory.logins import login_history
 from mailcore.directory.models import Account
 from mailcore.directory.queries import list_app_passwords, sending_addresses
 from mailcore.ratelimit import record_auth_failure, release_reservation, reserve_auth_attempt
@@ -34,6 +35,8 @@ from webmail.accounts.actions import (
 from webmail.accounts.current import current_account
 from webmail.accounts.queries import get_preferences, list_trusted_senders
 from webmail.accounts.sessions import keep_current_session
+from webmail.adminconsole.base import keyset_page
+from webmail.adminconsole.serializers import AdminLoginPageSerializer, AdminPageQuerySerializer
 from webmail.api.account_serializers import (
     AppPasswordCreatedSerializer,
     AppPasswordCreateSerializer,
@@ -259,3 +262,25 @@ class AppPasswordDetailView(APIView):
     def delete(self, request: Request, pk: int) -> Response:
         do_revoke_app_password(current_account(request), pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LoginHistoryView(APIView):
+    @extend_schema(
+        operation_id="settings_login_history",
+        parameters=[AdminPageQuerySerializer],
+        responses={200: AdminLoginPageSerializer},
+        description="로그인 기록: this account's login attempts through every door (web, API, "
+        "SMTP AUTH, IMAP, POP3; app passwords named as such), newest first, kept "
+        "LOGIN_HISTORY_DAYS days. Failed attempts on the address are shown too.",
+    )
+    def get(self, request: Request) -> Response:
+        query = AdminPageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        items, cursor = keyset_page(
+            login_history(current_account(request)),
+            key="id",
+            descending=True,
+            cursor=query.validated_data["cursor"],
+            limit=query.validated_data["limit"],
+        )
+        return Response(AdminLoginPageSerializer({"items": items, "next_cursor": cursor}).data)

@@ -83,6 +83,11 @@ urlpatterns = [
     path("settings", preferences.SettingsView.as_view(), name="settings"),
     path("settings/password", preferences.PasswordView.as_view(), name="settings-password"),
     path(
+        "settings/login-history",
+        preferences.LoginHistoryView.as_view(),
+        name="settings-login-history",
+    ),
+    path(
         "settings/password-policy",
         preferences.PasswordPolicyView.as_view(),
         name="settings-password-policy",

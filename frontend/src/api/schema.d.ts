@@ -315,6 +315,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/login-history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description 로그인 기록: every login attempt through every door (web, API, SMTP AUTH, IMAP, POP3), newest first, kept LOGIN_HISTORY_DAYS. A domain admin sees its domains'. */
+        get: operations["admin_login_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/queue": {
         parameters: {
             query?: never;
@@ -1177,6 +1194,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/settings/login-history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description 로그인 기록: this account's login attempts through every door (web, API, SMTP AUTH, IMAP, POP3; app passwords named as such), newest first, kept LOGIN_HISTORY_DAYS days. Failed attempts on the address are shown too. */
+        get: operations["settings_login_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings/password": {
         parameters: {
             query?: never;
@@ -1539,6 +1573,10 @@ export interface components {
         AdminFlushResult: {
             flushed: number;
         };
+        AdminLoginPage: {
+            items: components["schemas"]["LoginRecord"][];
+            next_cursor: string | null;
+        };
         AdminPasswordResult: {
             /** @description the generated password, or null when one was given */
             password: string | null;
@@ -1809,6 +1847,16 @@ export interface components {
          * @enum {string}
          */
         DirectionEnum: "in" | "out";
+        /**
+         * @description * `web` - Web
+         *     * `api` - Api
+         *     * `smtp` - Smtp
+         *     * `imap` - Imap
+         *     * `pop3` - Pop3
+         *     * `mail` - Other
+         * @enum {string}
+         */
+        DoorEnum: "web" | "api" | "smtp" | "imap" | "pop3" | "mail";
         DraftAttachment: {
             index: number;
             filename: string;
@@ -2040,6 +2088,20 @@ export interface components {
          * @enum {string}
          */
         ListDensityEnum: "compact" | "comfortable";
+        LoginRecord: {
+            id: number;
+            /** Format: date-time */
+            at: string;
+            /** @description the account, or the address tried if none */
+            address: string;
+            ip: string;
+            door: components["schemas"]["DoorEnum"];
+            /** @description password, app_password, or '' when not signed in */
+            method: string;
+            result: components["schemas"]["ResultEnum"];
+            /** @description user agent, IMAP ID or EHLO name, as sent */
+            client: string;
+        };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         LoginRequest: {
             address: string;
@@ -2276,6 +2338,13 @@ export interface components {
          * @enum {string}
          */
         RemoteImagesEnum: "ask" | "always" | "never";
+        /**
+         * @description * `ok` - Ok
+         *     * `failed` - Failed
+         *     * `blocked` - Blocked
+         * @enum {string}
+         */
+        ResultEnum: "ok" | "failed" | "blocked";
         SearchItem: {
             id: number;
             folder: number;
@@ -3938,6 +4007,56 @@ export interface operations {
             };
             /** @description no such domain (or not yours) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_login_history: {
+        parameters: {
+            query?: {
+                address?: string;
+                cursor?: string;
+                /**
+                 * @description * `` -
+                 *     * `web` - web
+                 *     * `api` - api
+                 *     * `smtp` - smtp
+                 *     * `imap` - imap
+                 *     * `pop3` - pop3
+                 *     * `mail` - mail
+                 */
+                door?: "" | "web" | "api" | "smtp" | "imap" | "pop3" | "mail";
+                ip?: string;
+                limit?: number;
+                /**
+                 * @description * `` -
+                 *     * `ok` - ok
+                 *     * `failed` - failed
+                 *     * `blocked` - blocked
+                 */
+                result?: "" | "ok" | "failed" | "blocked";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminLoginPage"];
+                };
+            };
+            /** @description not an administrator (or not allowed for this entry) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6654,6 +6773,28 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    settings_login_history: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminLoginPage"];
                 };
             };
         };

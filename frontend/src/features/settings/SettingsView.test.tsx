@@ -19,6 +19,18 @@ const SETTINGS = {
   aliases: ["sales@example.com"],
 };
 
+const LOGIN_NEW = {
+  id: 9,
+  at: "2026-12-04T11:00:00Z",
+  address: "alice@example.com",
+  ip: "198.51.100.4",
+  door: "imap",
+  method: "app_password",
+  result: "ok",
+  client: "Thunderbird 128.5",
+};
+const LOGIN_OLD = { ...LOGIN_NEW, id: 3, door: "web", method: "", result: "failed", client: "Mozilla/5.0" };
+
 function server(extra: Record<string, (req: StubRequest) => Response> = {}) {
   return stubApi({
     "GET /api/v1/settings": () => json(SETTINGS),
@@ -29,6 +41,8 @@ function server(extra: Record<string, (req: StubRequest) => Response> = {}) {
     "GET /api/v1/settings/fetch-accounts": () => json([]),
     "GET /api/v1/settings/password-policy": () =>
       json({ min_length: 8, max_length: 1024, common_list: true, breached_list_entries: 0 }),
+    "GET /api/v1/settings/login-history?limit=50": () => json({ items: [LOGIN_NEW], next_cursor: "c1" }),
+    "GET /api/v1/settings/login-history?cursor=c1&limit=50": () => json({ items: [LOGIN_OLD], next_cursor: null }),
     "GET /api/v1/folders": () => json({ results: [] }),
     "GET /api/v1/app-passwords": () =>
       json([
@@ -239,6 +253,20 @@ describe("SettingsView password policy", () => {
     fireEvent.click(screen.getByRole("button", { name: "비밀번호 변경" }));
     // One field error with both: the known code in Korean, an unknown one as the server said it.
     expect(await screen.findByText("너무 흔해서 쉽게 추측되는 비밀번호입니다. Some future rule.")).toBeTruthy();
+  });
+});
+
+describe("SettingsView login history", () => {
+  it("lists sign-ins by door and result, in Korean, and pages back", async () => {
+    server();
+    renderIn("ko", <SettingsView onClose={vi.fn()} />);
+    const table = await screen.findByTestId("login-history");
+    expect(within(table).getByText("IMAP · 앱 비밀번호")).toBeTruthy();
+    expect(within(table).getByText("Thunderbird 128.5")).toBeTruthy();
+    fireEvent.click(screen.getByTestId("login-history-more"));
+    expect(await within(table).findByText("비밀번호 틀림")).toBeTruthy();
+    expect(within(table).getByText("웹")).toBeTruthy();
+    expect(screen.queryByTestId("login-history-more")).toBeNull();
   });
 });
 

@@ -7,6 +7,7 @@ import { useT } from "../../i18n/I18nContext";
 import type { MessageKey } from "../../i18n/messages";
 import { AppPasswordsSection } from "./AppPasswordsSection";
 import { FetchAccountsSection } from "./FetchAccountsSection";
+import { LoginHistorySection } from "./LoginHistorySection";
 import { PasswordSection } from "./PasswordSection";
 import { Pop3Section } from "./Pop3Section";
 import { PreferencesSection } from "./PreferencesSection";
@@ -17,7 +18,8 @@ import "./settings.css";
 
 export interface SettingsViewProps {
   onClose: () => void;
-  /** The section named in the URL (profile, preferences, password, app-passwords, pop3, sessions). */
+  /** The section named in the URL (profile, preferences, password, app-passwords, pop3, sessions,
+   * login-history). */
   section?: string | null;
   onNavigate?: (section: string | null) => void;
   /** After "sign out everywhere"; defaults to reloading the app at / (the sign-in screen). */
@@ -32,6 +34,7 @@ export const SECTIONS: readonly { id: string; key: MessageKey }[] = [
   { id: "pop3", key: "settings.pop3" },
   { id: "fetch", key: "settings.fetch" },
   { id: "sessions", key: "settings.sessions" },
+  { id: "login-history", key: "loginHistory.title" },
 ];
 
 export function SettingsView({ onClose, section = null, onNavigate, onSignedOut }: SettingsViewProps) {
@@ -102,6 +105,7 @@ export function SettingsView({ onClose, section = null, onNavigate, onSignedOut 
             <Pop3Section />
             <FetchAccountsSection />
             <SessionsSection onSignedOut={signedOut} />
+            <LoginHistorySection />
           </>
         )}
       </div>

@@ -10,6 +10,8 @@ export type RemoteImagePolicy = UserSettings["remote_images"];
 export type PageSize = UserSettings["page_size"];
 export type AppPassword = Schemas["AppPassword"];
 export type PasswordPolicy = Schemas["PasswordPolicy"];
+export type LoginRecord = Schemas["LoginRecord"];
+export type LoginHistoryPage = Schemas["AdminLoginPage"];
 export type CreatedAppPassword = Schemas["AppPasswordCreated"];
 
 export const PAGE_SIZES: readonly PageSize[] = [25, 50, 100];
@@ -58,6 +60,13 @@ export function changePassword(current_password: string, new_password: string): 
 
 export function getPasswordPolicy(signal?: AbortSignal): Promise<PasswordPolicy> {
   return apiFetch("GET", "/api/v1/settings/password-policy", signal ? { signal } : {});
+}
+
+export function listLoginHistory(cursor: string | null, signal?: AbortSignal): Promise<LoginHistoryPage> {
+  return apiFetch("GET", "/api/v1/settings/login-history", {
+    query: { cursor, limit: 50 },
+    ...(signal ? { signal } : {}),
+  });
 }
 
 export function listAppPasswords(signal?: AbortSignal): Promise<AppPassword[]> {
