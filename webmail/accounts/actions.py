@@ -13,7 +13,7 @@ from mailcore.errors import ConflictError, NotFoundError, UserError
 from mailcore.mime import sanitize_html
 from webmail.accounts.models import Preferences, TrustedImageSender
 from webmail.accounts.queries import canonical_sender
-from webmail.accounts.sessions import end_sessions, revoke_tokens
+from webmail.accounts.sessions import sign_out_everywhere
 
 MAX_TRUSTED_SENDERS = 1000
 PREFERENCE_FIELDS: tuple[str, ...] = (
@@ -58,8 +58,7 @@ def do_change_password(
     do_set_password(acting_account.address, new_password)
     # The instance the caller holds must carry the new hash (update_session_auth_hash reads it).
     acting_account.refresh_from_db(fields=["password"])
-    end_sessions(acting_account, keep=keep_session)
-    revoke_tokens(acting_account)
+    sign_out_everywhere(acting_account, keep=keep_session)
 
 
 @transaction.atomic(durable=True)
@@ -70,8 +69,7 @@ def do_secure_account(*, account: Account, new_password: str, ip: str) -> int:
     from mailcore.directory.actions import do_record_audit
 
     do_set_password(account.address, new_password)
-    ended = end_sessions(account)
-    revoke_tokens(account)
+    ended = sign_out_everywhere(account)
     do_record_audit(
         actor=account.address,
         action="account.not_me",
@@ -87,9 +85,7 @@ def do_secure_account(*, account: Account, new_password: str, ip: str) -> int:
 def do_logout_everywhere(*, acting_account: Account) -> int:
     """End every recorded browser session of the account and its API token; the caller's own
     session too. Returns the number of sessions ended."""
-    ended = end_sessions(acting_account)
-    revoke_tokens(acting_account)
-    return ended
+    return sign_out_everywhere(acting_account)
 
 
 @transaction.atomic(durable=True)

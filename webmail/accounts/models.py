@@ -94,12 +94,32 @@ class SessionRecord(models.Model):
     )
     session_key = models.CharField(max_length=40, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Where it signed in from and when it was last used (to the nearest TOUCH_SECONDS), for
+    # the list of active sessions in Settings.
+    ip = models.CharField(max_length=45, blank=True, default="")
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+    last_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = (models.Index(fields=("account", "created_at"), name="session_record_account"),)
 
     def __str__(self) -> str:
         return f"session of account {self.account_id}"
+
+
+class TokenRecord(models.Model):
+    """Where the account's API token (DRF authtoken: one per account) was issued to and last
+    used from; goes with the token."""
+
+    token = models.OneToOneField(
+        "authtoken.Token", on_delete=models.CASCADE, primary_key=True, related_name="record"
+    )
+    ip = models.CharField(max_length=45, blank=True, default="")
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"token record {self.pk}"
 
 
 class RateCounter(models.Model):

@@ -6,6 +6,7 @@ DRF's authtoken are ended here too: they are the other way an account stays sign
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from importlib import import_module
 from typing import Any
@@ -18,7 +19,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from mailcore.directory.models import Account
-from webmail.accounts.models import SessionRecord
+from webmail.accounts.models import SessionRecord, TokenRecord
 
 
 def _store(session_key: str | None = None) -> SessionBase:
@@ -27,13 +28,93 @@ def _store(session_key: str | None = None) -> SessionBase:
     return store
 
 
-def record_session(account: Account, session_key: str | None) -> None:
+TOUCH_SECONDS = 300  # "last used" is kept to this precision: at most one write per 5 min
+_touched: dict[str, float] = {}  # per process: session key or token → when last written
+
+
+def record_session(
+    account: Account, session_key: str | None, *, ip: str = "", user_agent: str = ""
+) -> None:
     """Remember that `session_key` signs `account` in; prune the account's expired records."""
     if not session_key:
         return
     cutoff = timezone.now() - timedelta(seconds=settings.SESSION_COOKIE_AGE)
     SessionRecord.objects.filter(account=account, created_at__lt=cutoff).delete()
-    SessionRecord.objects.update_or_create(session_key=session_key, defaults={"account": account})
+    SessionRecord.objects.update_or_create(
+        session_key=session_key,
+        defaults={
+            "account": account,
+            "ip": ip[:45],
+            "user_agent": user_agent[:300],
+            "last_seen_at": timezone.now(),
+        },
+    )
+
+
+def _due(key: str) -> bool:
+    """Whether `key`'s last-use time should be written now (not within TOUCH_SECONDS)."""
+    now = time.monotonic()
+    if now - _touched.get(key, -TOUCH_SECONDS) < TOUCH_SECONDS:
+        return False
+    if len(_touched) > 100_000:  # a long-lived process forgets old keys, not memory
+        _touched.clear()
+    _touched[key] = now
+    return True
+
+
+def touch_session(session_key: str | None, ip: str) -> None:
+    if session_key and _due("s:" + session_key):
+        SessionRecord.objects.filter(session_key=session_key).update(
+            last_seen_at=timezone.now(), ip=ip[:45]
+        )
+
+
+def touch_token(token: Token, ip: str, user_agent: str, *, force: bool = False) -> None:
+    if _due("t:" + token.key) or force:
+        TokenRecord.objects.update_or_create(
+            token=token,
+            defaults={
+                "ip": ip[:45],
+                "user_agent": user_agent[:300],
+                "last_seen_at": timezone.now(),
+            },
+        )
+
+
+def sign_out_everywhere(account: Account, *, keep: str | None = None) -> int:
+    """The one place every "end all of them" goes through (password change, sign out
+    everywhere, "this was not me", an admin's reset): every browser session but `keep` (the
+    caller's own, when it stays signed in) and the API token. Returns the sessions ended."""
+    ended = end_sessions(account, keep=keep)
+    revoke_tokens(account)
+    return ended
+
+
+def end_session(account: Account, record_id: int) -> bool:
+    """End one of the account's browser sessions by its record id; False if not theirs."""
+    key = (
+        SessionRecord.objects.filter(account=account, pk=record_id)
+        .values_list("session_key", flat=True)
+        .first()
+    )
+    if key is None:
+        return False
+    _store().delete(key)
+    SessionRecord.objects.filter(pk=record_id).delete()
+    return True
+
+
+def active_sessions(account: Account) -> list[SessionRecord]:
+    """The account's browser sessions that still exist, most recently used first."""
+    store = _store()
+    records = list(
+        SessionRecord.objects.filter(account=account).order_by("-last_seen_at", "-created_at")
+    )
+    live = [r for r in records if store.exists(r.session_key)]
+    gone = [r.pk for r in records if r not in live]
+    if gone:
+        SessionRecord.objects.filter(pk__in=gone).delete()
+    return live
 
 
 def forget_session(session_key: str | None) -> None:
@@ -62,7 +143,7 @@ def keep_current_session(request: HttpRequest, account: Account) -> None:
     update_session_auth_hash(request, account)
     if old_key != request.session.session_key:
         forget_session(old_key)
-    record_session(account, request.session.session_key)
+    on_logged_in(None, request, account)
 
 
 def revoke_tokens(account: Account) -> None:
@@ -70,10 +151,34 @@ def revoke_tokens(account: Account) -> None:
 
 
 def on_logged_in(sender: Any, request: HttpRequest, user: Account, **kwargs: Any) -> None:
+    from webmail.api.clientip import client_ip
+
     # login() has just cycled the key, so this is the session's final key.
-    record_session(user, request.session.session_key)
+    record_session(
+        user,
+        request.session.session_key,
+        ip=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
 
 
 def on_logged_out(sender: Any, request: HttpRequest, user: Account | None, **kwargs: Any) -> None:
     # Sent before the session is flushed: its key is still readable here.
     forget_session(request.session.session_key)
+
+
+class SessionActivityMiddleware:
+    """Keeps each signed-in browser session's "last used" (and IP) for Settings → sessions, at
+    most one UPDATE per session per TOUCH_SECONDS (a per-process memory skips the rest)."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> Any:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and hasattr(request, "session"):
+            from webmail.api.clientip import client_ip
+
+            touch_session(request.session.session_key, client_ip(request))
+        return response

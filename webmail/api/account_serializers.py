@@ -145,3 +145,28 @@ class PasswordPolicySerializer(serializers.Serializer):
     breached_list_entries = serializers.IntegerField(
         help_text="size of the admin's breached-password list (0: none imported)"
     )
+
+
+class ActiveSessionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    current = serializers.BooleanField(help_text="the session making this request")
+    created_at = serializers.DateTimeField()
+    last_seen_at = serializers.DateTimeField(allow_null=True, help_text="to about 5 minutes")
+    ip = serializers.CharField()
+    user_agent = serializers.CharField()
+    browser = serializers.CharField(help_text="e.g. 'Chrome on Windows'")
+
+
+class ApiTokenSessionSerializer(serializers.Serializer):
+    created_at = serializers.DateTimeField()
+    last_seen_at = serializers.DateTimeField(allow_null=True)
+    ip = serializers.CharField()
+    user_agent = serializers.CharField()
+    browser = serializers.CharField()
+
+
+class ActiveSessionsSerializer(serializers.Serializer):
+    sessions = ActiveSessionSerializer(many=True)
+    token = ApiTokenSessionSerializer(
+        allow_null=True, help_text="the account's API token (one, shared by its apps), if any"
+    )

@@ -16,7 +16,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -34,6 +34,7 @@ from mailcore.directory.newdevice import (
 )
 from mailcore.ratelimit import AuthStatus, authenticate
 from webmail.accounts.current import current_account
+from webmail.accounts.sessions import touch_token
 from webmail.api.clientip import client_ip
 from webmail.api.errors import InvalidCredentials, LoginBlocked
 from webmail.api.serializers import (
@@ -44,6 +45,7 @@ from webmail.api.serializers import (
     ValidationErrorSerializer,
 )
 from webmail.api.throttles import SharedRateThrottle
+from webmail.api.tokenauth import TrackedTokenAuthentication
 
 # A login body is an address and a password: a few KB at most, whoever sends it.
 LOGIN_MAX_JSON_BYTES = 8192
@@ -103,7 +105,7 @@ _LOGIN_ERRORS = {
 class TokenView(APIView):
     """POST exchanges an address and password for an API token; DELETE revokes it."""
 
-    authentication_classes = [TokenAuthentication]
+    authentication_classes = [TrackedTokenAuthentication]
     throttle_scope = "login"
     max_json_bytes = LOGIN_MAX_JSON_BYTES
 
@@ -123,6 +125,8 @@ class TokenView(APIView):
         # One token per account (authtoken's model): signing in on a second device hands out
         # the same key, and DELETE signs out all of them.
         token = issue_token(_check_credentials(request, "api"))
+        agent = request.META.get("HTTP_USER_AGENT", "")
+        touch_token(token, client_ip(request), agent, force=True)
         return Response(TokenSerializer({"token": token.key}).data)
 
     @extend_schema(

@@ -7,10 +7,13 @@ Every id is looked up within the signed-in account, so another user's id is a 40
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import logout
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,7 +26,9 @@ from mailcore.directory import passwords
 from mailcore.directory.actions import do_create_app_password, do_revoke_app_password
 from mailcore.directory.logins import login_history
 from mailcore.directory.models import Account
+from mailcore.directory.newdevice import browser_of
 from mailcore.directory.queries import list_app_passwords, sending_addresses
+from mailcore.errors import NotFoundError
 from mailcore.ratelimit import record_auth_failure, release_reservation, reserve_auth_attempt
 from webmail.accounts.actions import (
     do_change_password,
@@ -34,10 +39,16 @@ from webmail.accounts.actions import (
 )
 from webmail.accounts.current import current_account
 from webmail.accounts.queries import get_preferences, list_trusted_senders
-from webmail.accounts.sessions import keep_current_session
+from webmail.accounts.sessions import (
+    active_sessions,
+    end_session,
+    keep_current_session,
+    revoke_tokens,
+)
 from webmail.adminconsole.base import keyset_page
 from webmail.adminconsole.serializers import AdminLoginPageSerializer, AdminPageQuerySerializer
 from webmail.api.account_serializers import (
+    ActiveSessionsSerializer,
     AppPasswordCreatedSerializer,
     AppPasswordCreateSerializer,
     AppPasswordSerializer,
@@ -284,3 +295,68 @@ class LoginHistoryView(APIView):
             limit=query.validated_data["limit"],
         )
         return Response(AdminLoginPageSerializer({"items": items, "next_cursor": cursor}).data)
+
+
+def _sessions_data(request: Request) -> dict[str, Any]:
+    account = current_account(request)
+    here = request.session.session_key if hasattr(request, "session") else None
+    sessions = [
+        {
+            "id": r.pk,
+            "current": r.session_key == here,
+            "created_at": r.created_at,
+            "last_seen_at": r.last_seen_at,
+            "ip": r.ip,
+            "user_agent": r.user_agent,
+            "browser": browser_of(r.user_agent),
+        }
+        for r in active_sessions(account)
+    ]
+    token = Token.objects.filter(user=account).select_related("record").first()
+    record = getattr(token, "record", None) if token is not None else None
+    token_data = None
+    if token is not None:
+        agent = record.user_agent if record is not None else ""
+        token_data = {
+            "created_at": token.created,
+            "last_seen_at": record.last_seen_at if record is not None else None,
+            "ip": record.ip if record is not None else "",
+            "user_agent": agent,
+            "browser": browser_of(agent),
+        }
+    return {"sessions": sessions, "token": token_data}
+
+
+class ActiveSessionsView(APIView):
+    @extend_schema(
+        operation_id="settings_sessions",
+        responses={200: ActiveSessionsSerializer},
+        description="The account's signed-in browsers (device, IP, last use) and its API "
+        "token. End one with DELETE …/sessions/{id} or …/sessions/token; all with "
+        "POST /api/v1/auth/logout-everywhere.",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(ActiveSessionsSerializer(_sessions_data(request)).data)
+
+
+class ActiveSessionView(APIView):
+    @extend_schema(
+        operation_id="settings_sessions_end",
+        responses={204: None, 404: ErrorSerializer},
+        description="Sign that browser out (this one too, if it is the current session).",
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        if not end_session(current_account(request), pk):
+            raise NotFoundError("no such session")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApiTokenSessionView(APIView):
+    @extend_schema(
+        operation_id="settings_sessions_end_token",
+        responses={204: None},
+        description="Revoke the API token: every app using it must sign in again.",
+    )
+    def delete(self, request: Request) -> Response:
+        revoke_tokens(current_account(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)

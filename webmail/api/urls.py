@@ -82,6 +82,17 @@ urlpatterns = [
     ),
     path("settings", preferences.SettingsView.as_view(), name="settings"),
     path("settings/password", preferences.PasswordView.as_view(), name="settings-password"),
+    path("settings/sessions", preferences.ActiveSessionsView.as_view(), name="settings-sessions"),
+    path(
+        "settings/sessions/token",
+        preferences.ApiTokenSessionView.as_view(),
+        name="settings-session-token",
+    ),
+    path(
+        "settings/sessions/<int:pk>",
+        preferences.ActiveSessionView.as_view(),
+        name="settings-session",
+    ),
     path(
         "settings/login-history",
         preferences.LoginHistoryView.as_view(),

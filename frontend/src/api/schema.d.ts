@@ -1261,6 +1261,57 @@ export interface paths {
         patch: operations["settings_pop3_partial_update"];
         trace?: never;
     };
+    "/api/v1/settings/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The account's signed-in browsers (device, IP, last use) and its API token. End one with DELETE …/sessions/{id} or …/sessions/token; all with POST /api/v1/auth/logout-everywhere. */
+        get: operations["settings_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Sign that browser out (this one too, if it is the current session). */
+        delete: operations["settings_sessions_end"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/sessions/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Revoke the API token: every app using it must sign in again. */
+        delete: operations["settings_sessions_end_token"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/uploads": {
         parameters: {
             query?: never;
@@ -1298,6 +1349,27 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ActiveSession: {
+            id: number;
+            /** @description the session making this request */
+            current: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description to about 5 minutes
+             */
+            last_seen_at: string | null;
+            ip: string;
+            user_agent: string;
+            /** @description e.g. 'Chrome on Windows' */
+            browser: string;
+        };
+        ActiveSessions: {
+            sessions: components["schemas"]["ActiveSession"][];
+            /** @description the account's API token (one, shared by its apps), if any */
+            token: components["schemas"]["ApiTokenSession"] | null;
+        };
         Address: {
             name: string;
             address: string;
@@ -1707,6 +1779,15 @@ export interface components {
          * @enum {string}
          */
         AlgorithmEnum: "rsa" | "ed25519";
+        ApiTokenSession: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            last_seen_at: string | null;
+            ip: string;
+            user_agent: string;
+            browser: string;
+        };
         AppPassword: {
             id: number;
             name: string;
@@ -6906,6 +6987,71 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
                 };
+            };
+        };
+    };
+    settings_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActiveSessions"];
+                };
+            };
+        };
+    };
+    settings_sessions_end: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    settings_sessions_end_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -28,6 +28,11 @@ export const leadEn = {
   "loginHistory.result.ok": "Signed in",
   "loginHistory.result.failed": "Wrong password",
   "loginHistory.result.blocked": "Blocked (too many failures)",
+  "sessions.current": "this browser",
+  "sessions.lastSeen": "last used {when}",
+  "sessions.end": "Sign out",
+  "sessions.token": "Apps (API token)",
+  "sessions.endToken": "Sign out all apps",
 } as const;
 
 export const leadKo: Record<keyof typeof leadEn, string> = {
@@ -57,4 +62,9 @@ export const leadKo: Record<keyof typeof leadEn, string> = {
   "loginHistory.result.ok": "로그인 성공",
   "loginHistory.result.failed": "비밀번호 틀림",
   "loginHistory.result.blocked": "차단됨(실패 횟수 초과)",
+  "sessions.current": "지금 이 브라우저",
+  "sessions.lastSeen": "마지막 사용 {when}",
+  "sessions.end": "로그아웃",
+  "sessions.token": "앱(API 토큰)",
+  "sessions.endToken": "모든 앱 로그아웃",
 };

@@ -41,6 +41,15 @@ function server(extra: Record<string, (req: StubRequest) => Response> = {}) {
     "GET /api/v1/settings/fetch-accounts": () => json([]),
     "GET /api/v1/settings/password-policy": () =>
       json({ min_length: 8, max_length: 1024, common_list: true, breached_list_entries: 0 }),
+    "GET /api/v1/settings/sessions": () =>
+      json({
+        sessions: [
+          { id: 5, current: true, created_at: "2026-12-01T00:00:00Z", last_seen_at: "2026-12-04T10:00:00Z", ip: "203.0.113.9", user_agent: "x", browser: "Chrome on Windows" },
+          { id: 6, current: false, created_at: "2026-12-02T00:00:00Z", last_seen_at: null, ip: "198.51.100.4", user_agent: "y", browser: "Safari on iOS" },
+        ],
+        token: null,
+      }),
+    "DELETE /api/v1/settings/sessions/6": () => noContent(),
     "GET /api/v1/settings/login-history?limit=50": () => json({ items: [LOGIN_NEW], next_cursor: "c1" }),
     "GET /api/v1/settings/login-history?cursor=c1&limit=50": () => json({ items: [LOGIN_OLD], next_cursor: null }),
     "GET /api/v1/folders": () => json({ results: [] }),
@@ -267,6 +276,18 @@ describe("SettingsView login history", () => {
     expect(await within(table).findByText("비밀번호 틀림")).toBeTruthy();
     expect(within(table).getByText("웹")).toBeTruthy();
     expect(screen.queryByTestId("login-history-more")).toBeNull();
+  });
+});
+
+describe("SettingsView sessions", () => {
+  it("lists signed-in browsers and signs one out", async () => {
+    const { calls } = server();
+    renderIn("ko", <SettingsView onClose={vi.fn()} />);
+    const list = await screen.findByTestId("active-sessions");
+    expect(within(list).getByText("Safari on iOS")).toBeTruthy();
+    expect(within(list).getByText(/지금 이 브라우저/)).toBeTruthy();
+    fireEvent.click(screen.getByTestId("session-end-6"));
+    await waitFor(() => expect(calls.some((c) => c.method === "DELETE" && c.path === "/api/v1/settings/sessions/6")).toBe(true));
   });
 });
 

@@ -11,6 +11,7 @@ export type PageSize = UserSettings["page_size"];
 export type AppPassword = Schemas["AppPassword"];
 export type PasswordPolicy = Schemas["PasswordPolicy"];
 export type LoginRecord = Schemas["LoginRecord"];
+export type ActiveSessions = Schemas["ActiveSessions"];
 export type LoginHistoryPage = Schemas["AdminLoginPage"];
 export type CreatedAppPassword = Schemas["AppPasswordCreated"];
 
@@ -67,6 +68,14 @@ export function listLoginHistory(cursor: string | null, signal?: AbortSignal): P
     query: { cursor, limit: 50 },
     ...(signal ? { signal } : {}),
   });
+}
+
+export function listSessions(signal?: AbortSignal): Promise<ActiveSessions> {
+  return apiFetch("GET", "/api/v1/settings/sessions", signal ? { signal } : {});
+}
+
+export function endSession(id: number | "token"): Promise<void> {
+  return apiFetch<void>("DELETE", `/api/v1/settings/sessions/${id}`);
 }
 
 export function listAppPasswords(signal?: AbortSignal): Promise<AppPassword[]> {
