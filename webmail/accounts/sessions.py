@@ -6,7 +6,10 @@ DRF's authtoken are ended here too: they are the other way an account stays sign
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from importlib import import_module
 from typing import Any
@@ -14,12 +17,16 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.sessions.backends.base import SessionBase
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from mailcore.directory.models import Account
 from webmail.accounts.models import SessionRecord, TokenRecord
+
+
+log = logging.getLogger(__name__)
 
 
 def _store(session_key: str | None = None) -> SessionBase:
@@ -64,21 +71,34 @@ def _due(key: str) -> bool:
 
 def touch_session(session_key: str | None, ip: str) -> None:
     if session_key and _due("s:" + session_key):
-        SessionRecord.objects.filter(session_key=session_key).update(
-            last_seen_at=timezone.now(), ip=ip[:45]
-        )
+        with _best_effort("session"):
+            SessionRecord.objects.filter(session_key=session_key).update(
+                last_seen_at=timezone.now(), ip=ip[:45]
+            )
 
 
 def touch_token(token: Token, ip: str, user_agent: str, *, force: bool = False) -> None:
     if _due("t:" + token.key) or force:
-        TokenRecord.objects.update_or_create(
-            token=token,
-            defaults={
-                "ip": ip[:45],
-                "user_agent": user_agent[:300],
-                "last_seen_at": timezone.now(),
-            },
-        )
+        with _best_effort("token"):
+            TokenRecord.objects.update_or_create(
+                token=token,
+                defaults={
+                    "ip": ip[:45],
+                    "user_agent": user_agent[:300],
+                    "last_seen_at": timezone.now(),
+                },
+            )
+
+
+@contextmanager
+def _best_effort(what: str) -> Iterator[None]:
+    """ "Last used" is a courtesy: a busy database (SQLite's lock, a lost connection) must not
+    fail the request that carries it. A savepoint keeps an enclosing transaction usable."""
+    try:
+        with transaction.atomic():
+            yield
+    except DatabaseError:
+        log.warning("could not record the last use of a %s", what, exc_info=True)
 
 
 def sign_out_everywhere(account: Account, *, keep: str | None = None) -> int:
