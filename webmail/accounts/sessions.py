@@ -25,7 +25,6 @@ from rest_framework.authtoken.models import Token
 from mailcore.directory.models import Account
 from webmail.accounts.models import SessionRecord, TokenRecord
 
-
 log = logging.getLogger(__name__)
 
 
