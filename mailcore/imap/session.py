@@ -545,36 +545,21 @@ class Session:
     ) -> None:
         """RFC 7162 §3.2.5: VANISHED (EARLIER) and the FETCHes of what changed since."""
         _, modseq, known, _pairs = params
-        from mailcore.errors import HistoryGoneError
         from mailcore.store import history
 
-        def load() -> tuple[list[int], list[tuple[int, tuple[str, ...], int]]]:
-            try:
-                vanished = history.vanished_since(sel.folder, modseq)
-            except HistoryGoneError:
-                vanished = []  # fall back on the known UIDs below
-                if known is not None:
-                    present = set(sel.uids)
-                    largest = max(sel.uidnext - 1, 1)
-                    vanished = [
-                        u
-                        for lo, hi in known.resolve(largest)
-                        for u in range(lo, min(hi, largest) + 1)
-                        if u not in present
-                    ][:100000]
-            rows = history.changed_since(sel.folder, modseq).values(
+        def load() -> tuple[list[int] | None, list[tuple[int, tuple[str, ...], int]]]:
+            # A state that may hold a change a crash lost gets every message's flags
+            # (history.rows_since), never a delta that leaves the lost change in its cache.
+            gone, since = history.resync_since(sel.folder, modseq)
+            rows = history.changed_since(sel.folder, since).values(
                 "uid", "modseq", "keywords", *(c for _, c in FLAG_COLUMNS)
             )
-            return vanished, [(int(r["uid"]), flags_of(r), int(r["modseq"])) for r in rows]
+            return gone, [(int(r["uid"]), flags_of(r), int(r["modseq"])) for r in rows]
 
-        vanished, rows = await asyncdb.run_db(load)
-        if known is not None:
-            largest = max(sel.uidnext - 1, 1)
-            vanished = [u for u in vanished if known.contains(u, largest)]
-        present = set(sel.uids)
-        vanished = [u for u in vanished if u not in present]
-        if vanished:
-            await self.send(f"* VANISHED (EARLIER) {format_seqset(vanished)}")
+        gone, rows = await asyncdb.run_db(load)
+        text = _vanished_text(sel, gone, known)
+        if text:
+            await self.send(f"* VANISHED (EARLIER) {text}")
         for uid, flags, mseq in rows:
             seq = sel.seq_of(uid)
             if seq:
@@ -902,8 +887,7 @@ class Session:
         if cmd.vanished and "QRESYNC" not in self.enabled:
             raise ProtocolSyntaxError("VANISHED needs ENABLE QRESYNC", cmd.tag)
         uids = self._uids_for(cmd.seqset, cmd.uid)
-        if cmd.vanished and cmd.changedsince is not None:
-            await self._fetch_vanished(cmd)
+        changedsince = None if cmd.changedsince is None else await self._changes_since(cmd)
         sel = self.sel
         need_meta = any(
             a.name in {"ENVELOPE", "BODYSTRUCTURE", "BODY"} and a.section is None for a in atts
@@ -917,16 +901,16 @@ class Session:
         reads_file = any(_reads_whole_file(a) for a in atts)
         tally = [0, 0]  # messages answered, of them left out (their file had gone)
         if indexed is not None:
-            tally = await self._fetch_indexed(uids, atts, indexed, cmd.changedsince)
+            tally = await self._fetch_indexed(uids, atts, indexed, changedsince)
             uids = []
-        elif not sets_seen and cmd.changedsince is None and not self.condstore:
+        elif not sets_seen and changedsince is None and not self.condstore:
             files = await self._fetch_files(uids, atts)
             if files is not None:
                 tally, uids = files, []
         for i in range(0, len(uids), FETCH_BATCH):
             batch = uids[i : i + FETCH_BATCH]
             rows = await asyncdb.run_db(
-                self._load_rows, sel.folder, batch, need_meta, cmd.changedsince, reads_file
+                self._load_rows, sel.folder, batch, need_meta, changedsince, reads_file
             )
             if sets_seen:
                 unseen = [m for m in rows if not m.seen]
@@ -1084,27 +1068,23 @@ class Session:
             await self.wire.write(b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n")
         return tally
 
-    async def _fetch_vanished(self, cmd: Fetch) -> None:
-        from mailcore.errors import HistoryGoneError
+    async def _changes_since(self, cmd: Fetch) -> int:
+        """FETCH (CHANGEDSINCE m [VANISHED]): sends the VANISHED (EARLIER) response when asked
+        and returns the modseq after which rows are answered: m, or 0 (every message's flags)
+        when a client state at m may hold a change a crash lost (history.rows_since)."""
         from mailcore.store import history
 
         assert cmd.changedsince is not None
         sel = self.sel
-        largest = max(sel.uidnext - 1, 1)
-        try:
-            vanished = await asyncdb.run_db(history.vanished_since, sel.folder, cmd.changedsince)
-        except HistoryGoneError:
-            # The history does not reach back: every UID of the set below UIDNEXT that is not
-            # in the mailbox (RFC 7162 §3.6 lets VANISHED (EARLIER) name UIDs that never
-            # existed), as SELECT's QRESYNC falls back on the known UIDs.
-            absent = _absent_ranges(cmd.seqset.resolve(largest), sel.uids, sel.uidnext - 1)
-            if absent:
-                text = ",".join(str(a) if a == b else f"{a}:{b}" for a, b in absent)
-                await self.send(f"* VANISHED (EARLIER) {text}")
-            return
-        vanished = [u for u in vanished if cmd.seqset.contains(u, largest) and not sel.seq_of(u)]
-        if vanished:
-            await self.send(f"* VANISHED (EARLIER) {format_seqset(vanished)}")
+        modseq = cmd.changedsince
+        if not cmd.vanished:
+            state = await asyncdb.run_db(history.history_state, sel.folder.account_id)
+            return history.rows_since(state, modseq)
+        gone, since = await asyncdb.run_db(history.resync_since, sel.folder, modseq)
+        text = _vanished_text(sel, gone, cmd.seqset)
+        if text:
+            await self.send(f"* VANISHED (EARLIER) {text}")
+        return since
 
     def _load_rows(
         self,
@@ -1651,6 +1631,21 @@ def _reads_whole_file(att: FetchAtt) -> bool:
     if section.text == "HEADER.FIELDS" and not section.part:
         return False
     return not (att.partial is not None and not section.part and section.text == "")
+
+
+def _vanished_text(sel: Selected, gone: list[int] | None, uids: SeqSet | None) -> str:
+    """VANISHED (EARLIER)'s set (RFC 7162 §3.2.5.1, §3.2.6) for the UIDs of `uids` (all when
+    None): those of `gone` not in the mailbox; when the history does not reach back (`gone` is
+    None), every UID below UIDNEXT not in the mailbox, as Dovecot answers (RFC 7162 §3.6 lets
+    VANISHED (EARLIER) name UIDs that never existed)."""
+    largest = max(sel.uidnext - 1, 1)
+    if gone is None:
+        ranges = uids.resolve(largest) if uids is not None else [(1, largest)]
+        absent = _absent_ranges(ranges, sel.uids, sel.uidnext - 1)
+        return ",".join(str(a) if a == b else f"{a}:{b}" for a, b in absent)
+    return format_seqset(
+        [u for u in gone if (uids is None or uids.contains(u, largest)) and not sel.seq_of(u)]
+    )
 
 
 def _absent_ranges(
