@@ -306,33 +306,17 @@ class Session:
             await self.send(f"{cmd.tag} NO [SERVERBUG] Internal error, try again later")
 
     def _handler(self, cmd: Command) -> Callable[[Any], Awaitable[None]] | None:
-        any_state = {"CAPABILITY", "NOOP", "LOGOUT", "ID", "ENABLE"}
-        not_auth = {"STARTTLS", "LOGIN", "AUTHENTICATE"}
-        selected_only = {
-            "CHECK",
-            "CLOSE",
-            "UNSELECT",
-            "EXPUNGE",
-            "UID EXPUNGE",
-            "FETCH",
-            "STORE",
-            "COPY",
-            "MOVE",
-            "SEARCH",
-            "SORT",
-            "THREAD",
-        }
         name = cmd.name
-        if name in not_auth and self.account is not None:
+        if name in _NOT_AUTH and self.account is not None:
             return None
-        if name not in any_state and name not in not_auth and self.account is None:
+        if name not in _ANY_STATE and name not in _NOT_AUTH and self.account is None:
             return None
-        if name in selected_only and self.selected is None:
+        if name in _SELECTED_ONLY and self.selected is None:
             return None
         if name == "ENABLE" and self.account is None:
             return None
         method: Callable[[Any], Awaitable[None]] | None = getattr(
-            self, "cmd_" + name.lower().replace(" ", "_"), None
+            self, _METHODS.get(name) or "cmd_" + name.lower().replace(" ", "_"), None
         )
         return method
 
@@ -1038,6 +1022,13 @@ class Session:
                     else:
                         read: Callable[[], bytes]
                         label = b"BODY[]"
+                        data: bytes | None = None
+                        if att.partial is None and size <= SMALL_READ:
+                            # From the page cache without waiting for the disk (RWF_NOWAIT),
+                            # by the name the row gives: no pathlib lookups on the loop.
+                            data = maildir.read_crlf_cached(
+                                folder.path, key, in_cur=in_cur, info=info, limit=SMALL_READ
+                            )
                         if att.partial is None:
                             read = functools.partial(
                                 maildir.read, folder.path, key, in_cur=in_cur, info=info
@@ -1054,8 +1045,10 @@ class Session:
                                 in_cur=in_cur,
                                 info=info,
                             )
-                        # A small file (from the page cache, mostly) costs less than the hop.
-                        data = read() if size <= SMALL_READ else await asyncdb.run_db(read)
+                        if data is None:
+                            # A small file (from the page cache, mostly) costs less than the hop.
+                            data = read() if size <= SMALL_READ else await asyncdb.run_db(read)
+                        assert data is not None
                         items.append(label + b" " + render(Literal(data)))
             except StorageError as exc:
                 if not isinstance(exc, MessageFileMissingError) and not isinstance(
@@ -1432,7 +1425,7 @@ class Session:
             if opts != {"SAVE"}:
                 await self.send("* ESEARCH " + " ".join(parts))
         else:
-            numbers = [number(u) for u in uids]
+            numbers = uids if cmd.uid else [number(u) for u in uids]
             tail = f" (MODSEQ {modseq})" if modseq and numbers else ""
             await self.send(" ".join(["* " + cmd.name, *map(str, numbers)]) + tail)
         await self.sync(expunges=cmd.uid, quick=True)
@@ -1545,26 +1538,17 @@ def _folder_changes(
     folder_id: int, known: tuple[int, int, int], uids: Sequence[int]
 ) -> FolderChanges:
     known_modseq, known_uidnext, known_count = known
-    row = (
-        Folder.objects.filter(pk=folder_id)
-        .values_list("highestmodseq", "uidnext", "message_count")
-        .first()
-    )
+    # Plain statements (fetch_index): this runs after every change notice a session hears.
+    row = fetch_index.folder_counters(folder_id)
     if row is None:
         return FolderChanges(False, 0, 0, 0)
-    highestmodseq, uidnext, count = (int(x) for x in row)
+    highestmodseq, uidnext, count = row
     if highestmodseq == known_modseq and uidnext == known_uidnext and count == known_count:
         return FolderChanges(True, highestmodseq, uidnext, count)
-    rows = list(
-        Message.objects.filter(folder_id=folder_id, modseq__gt=known_modseq)
-        .order_by("uid")
-        .values("uid", "modseq", "keywords", *(c for _, c in FLAG_COLUMNS))
-    )
+    rows = fetch_index.changed_flags(folder_id, known_modseq)
     last = uids[-1] if uids else 0
-    new = tuple(int(r["uid"]) for r in rows if int(r["uid"]) > last)
-    flag_rows = tuple(
-        (int(r["uid"]), flags_of(r), int(r["modseq"])) for r in rows if int(r["uid"]) <= last
-    )
+    new = tuple(uid for uid, _, _ in rows if uid > last)
+    flag_rows = tuple(r for r in rows if r[0] <= last)
     expunged: tuple[int, ...] = ()
     if len(uids) + len(new) != count:
         from mailcore.store.models import Tombstone
@@ -1631,6 +1615,28 @@ def _reads_whole_file(att: FetchAtt) -> bool:
     if section.text == "HEADER.FIELDS" and not section.part:
         return False
     return not (att.partial is not None and not section.part and section.text == "")
+
+
+_ANY_STATE = frozenset({"CAPABILITY", "NOOP", "LOGOUT", "ID", "ENABLE"})
+_NOT_AUTH = frozenset({"STARTTLS", "LOGIN", "AUTHENTICATE"})
+_SELECTED_ONLY = frozenset(
+    {
+        "CHECK",
+        "CLOSE",
+        "UNSELECT",
+        "EXPUNGE",
+        "UID EXPUNGE",
+        "FETCH",
+        "STORE",
+        "COPY",
+        "MOVE",
+        "SEARCH",
+        "SORT",
+        "THREAD",
+    }
+)
+# The handler names of the commands sent most (the others are worked out per command).
+_METHODS = {n: "cmd_" + n.lower().replace(" ", "_") for n in ("FETCH", "STORE", "SEARCH", "NOOP")}
 
 
 def _vanished_text(sel: Selected, gone: list[int] | None, uids: SeqSet | None) -> str:
