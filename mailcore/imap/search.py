@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
@@ -240,9 +241,12 @@ def search_uids(folder: Folder, key: SearchKey, mapping: Mapping, uidnext: int) 
     qs = qs.filter(uid__lte=mapping.uids[-1])
     # The compiled statement run on a plain cursor: thousands of UIDs (SEARCH UNSEEN) cost
     # Django's row iterator more than the query itself.
-    sql, params = (
-        qs.order_by("uid").values_list("uid", flat=True).distinct().query.sql_with_params()
-    )
+    try:
+        sql, params = (
+            qs.order_by("uid").values_list("uid", flat=True).distinct().query.sql_with_params()
+        )
+    except EmptyResultSet:  # a key that can match nothing (the ORM would not ask either)
+        return []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [int(r[0]) for r in cursor.fetchall()]
