@@ -53,7 +53,10 @@ def verify_credentials(
             .select_related("account")
             .first()
         )
-    account = Account.objects.filter(address=canonical).first()
+    if app_password is not None and app_password.account.address == canonical:
+        account: Account | None = app_password.account  # already read with it
+    else:
+        account = Account.objects.filter(address=canonical).first()
     if account is None:
         _burn(password)
         return None

@@ -228,6 +228,13 @@ class StreamConnection(asyncio.Protocol, Generic[ServerT]):
         self._admitted = False
         self._task: asyncio.Task[None] | None = None
         self.session: WireSession | None = None
+        # wait_input's timeout: one timer per connection, moved on lazily (see there).
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._waiting = False
+        self._timed_out = False
 
     def _open(self) -> None:
         """Create the session (the connection was admitted)."""
@@ -251,6 +258,8 @@ class StreamConnection(asyncio.Protocol, Generic[ServerT]):
         # uvloop's TLS transports are not asyncio.Transport subclasses, but behave as one.
         tr = cast(asyncio.Transport, transport)
         self.transport = tr
+        # Kept: asyncio.get_running_loop() costs a getpid() system call each time (3.11).
+        self._loop = asyncio.get_running_loop()
         peer = transport.get_extra_info("peername")
         self.peer_ip = str(peer[0]) if peer else "?"
         try:
@@ -281,6 +290,9 @@ class StreamConnection(asyncio.Protocol, Generic[ServerT]):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self.data_event.set()
         self._can_write.set()
         self.server.open_connections.discard(self)
@@ -315,7 +327,8 @@ class StreamConnection(asyncio.Protocol, Generic[ServerT]):
             await self._drain()
         elif not self._flush_soon:
             self._flush_soon = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            assert self._loop is not None  # set with the transport
+            self._loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Hand the queued output to the transport (before TLS or COMPRESS starts, and before
@@ -329,6 +342,39 @@ class StreamConnection(asyncio.Protocol, Generic[ServerT]):
         if self.transport is None or self.transport.is_closing():
             return
         self.transport.write(self._encode(data))
+
+    async def wait_input(self, timeout: float) -> bool:  # noqa: ASYNC109 - see docstring
+        """Wait until data_event is set (input, end of input or close); False when `timeout`
+        seconds pass first. Cheap per command: no task (asyncio.wait_for makes one) and no
+        new timer; the connection's one timer only moves its deadline on when it fires."""
+        loop = self._loop
+        assert loop is not None  # set with the transport
+        self._deadline = loop.time() + timeout
+        if self._timer is None or self._timer_at > self._deadline:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = self._deadline
+            self._timer = loop.call_at(self._deadline, self._on_timer)
+        self._waiting, self._timed_out = True, False
+        try:
+            await self.data_event.wait()
+        finally:
+            self._waiting = False
+        return not self._timed_out
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.closed or self._loop is None:
+            return
+        if not self._waiting:
+            return  # busy with a command: the next wait_input sets a timer again
+        if self._loop.time() >= self._deadline:
+            self._timed_out = True
+            self.data_event.set()
+            return
+        # Input came meanwhile and moved the deadline on: look again then.
+        self._timer_at = self._deadline
+        self._timer = self._loop.call_at(self._deadline, self._on_timer)
 
     async def _drain(self) -> None:
         if self.transport is None:

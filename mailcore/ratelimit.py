@@ -13,10 +13,10 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from mailcore.addresses import canonical_address
@@ -227,19 +227,57 @@ def reserve_auth_attempt(ip: str, account: str, password: str) -> AuthCheck:
     record_auth_failure or record_auth_success (or release_reservation). A reservation never
     settled (a crash) counts as a failure until it leaves the window like one."""
     key_ip, key_account = ip_key(ip), account_key(account)
+    secret = _secret_hash(key_account, password)
     with transaction.atomic():
         _lock_keys(ip, account)
+        reservation = _reserve_if_allowed(key_ip, key_account, secret)
+        if reservation is not None:
+            return AuthCheck(True, reservation=reservation)
+        # Refused (the common case is above): _decide says by which limit and for how long.
         check = _decide(ip, account)
         if not check.allowed:
             return check
+        # A failure left the window between the two statements: allowed after all.
         pending = AuthEvent.objects.create(
             kind=AuthEvent.PENDING,
             ip=key_ip,
             account=key_account,
-            secret_hash=_secret_hash(key_account, password),
+            secret_hash=secret,
             created_at=timezone.now(),
         )
     return AuthCheck(True, reservation=pending.pk)
+
+
+def _reserve_if_allowed(key_ip: str, key_account: str, secret: str) -> int | None:
+    """_decide's verdict and, when it allows, the pending row, in one plain statement (no ORM
+    query compilation: that was most of a login's CPU): the new row's id, or None when a
+    limit refuses (nothing written). Call under _lock_keys, in a new statement (so its
+    snapshot sees what the lock's previous holder committed)."""
+    now = timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    window = adapt(now - timedelta(seconds=settings.AUTH_FAILURE_WINDOW_SECONDS))
+    trusted = adapt(now - timedelta(seconds=settings.AUTH_TRUSTED_SECONDS))
+    table = connection.ops.quote_name(AuthEvent._meta.db_table)
+    counted = f"FROM {table} WHERE kind IN (%s, %s) AND created_at >= %s"
+    sql = (
+        f"INSERT INTO {table} (kind, ip, account, secret_hash, created_at) "  # noqa: S608
+        "SELECT %s, %s, %s, %s, %s WHERE "
+        f"(SELECT COUNT(*) FROM (SELECT DISTINCT account, secret_hash {counted} AND ip = %s) i)"
+        " < %s AND ("
+        f"(SELECT COUNT(*) FROM (SELECT DISTINCT secret_hash {counted} AND account = %s) a) < %s"
+        f" OR EXISTS (SELECT 1 FROM {table} WHERE kind = %s AND ip = %s AND account = %s"
+        " AND created_at >= %s)) RETURNING id"
+    )
+    params: list[Any] = [
+        AuthEvent.PENDING, key_ip, key_account, secret, adapt(now),
+        *_COUNTED, window, key_ip, settings.AUTH_MAX_FAILURES_PER_IP,
+        *_COUNTED, window, key_account, settings.AUTH_MAX_FAILURES_PER_ACCOUNT,
+        AuthEvent.SUCCESS, key_ip, key_account, trusted,
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 def release_reservation(reservation: int) -> None:
@@ -284,19 +322,37 @@ def record_auth_success(ip: str, account: str, reservation: int = 0) -> None:
     """Remember the (IP, account) pair as trusted and forget its earlier failures (and this
     login's own reservation; other guesses still in flight keep theirs)."""
     key_ip, key_account = ip_key(ip), account_key(account)
-    stale = timezone.now() - timedelta(seconds=settings.AUTH_TRUSTED_SECONDS)
-    # One transaction with an asynchronous commit (see _lock_keys): one WAL flush less to
-    # wait for than the four autocommitted statements of before; no lock is needed here.
-    with transaction.atomic():
-        _async_commit_and_lock([])
-        earlier = Q(ip=key_ip, account=key_account) & ~Q(kind=AuthEvent.PENDING)
-        if reservation:
-            earlier |= Q(pk=reservation, kind=AuthEvent.PENDING)
-        AuthEvent.objects.filter(earlier).delete()
-        AuthEvent.objects.create(
-            kind=AuthEvent.SUCCESS, ip=key_ip, account=key_account, created_at=timezone.now()
-        )
-        AuthEvent.objects.filter(kind=AuthEvent.SUCCESS, created_at__lt=stale).delete()
+    now = timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    stale = adapt(now - timedelta(seconds=settings.AUTH_TRUSTED_SECONDS))
+    table = connection.ops.quote_name(AuthEvent._meta.db_table)
+    # The pair's earlier rows and this login's reservation, and successes too old to trust.
+    delete = (
+        f"DELETE FROM {table} WHERE (ip = %s AND account = %s AND kind <> %s) "  # noqa: S608
+        "OR (id = %s AND kind = %s) OR (kind = %s AND created_at < %s)"
+    )
+    delete_params: list[Any] = [
+        key_ip, key_account, AuthEvent.PENDING,
+        reservation, AuthEvent.PENDING,
+        AuthEvent.SUCCESS, stale,
+    ]  # fmt: skip
+    insert = f"INSERT INTO {table} (kind, ip, account, secret_hash, created_at) "
+    insert_params: list[Any] = [AuthEvent.SUCCESS, key_ip, key_account, "", adapt(now)]
+    # Plain statements (the ORM's compilation and delete collector were most of the CPU).
+    # PostgreSQL: one statement in a transaction with an asynchronous commit (see
+    # _lock_keys), no lock needed; the DELETE in WITH runs to completion whether read or not.
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            outermost = len(connection.atomic_blocks) == 1
+            setting = "set_config('synchronous_commit', 'off', true)" if outermost else "1"
+            cursor.execute(
+                f"WITH s AS (SELECT {setting}), d AS ({delete}) "  # noqa: S608 - names only
+                f"{insert} SELECT %s, %s, %s, %s, %s FROM s",
+                [*delete_params, *insert_params],
+            )
+        else:
+            cursor.execute(delete, delete_params)
+            cursor.execute(insert + "VALUES (%s, %s, %s, %s, %s)", insert_params)
 
 
 def failure_delay(failures: int) -> float:

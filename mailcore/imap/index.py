@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from array import array
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -150,6 +151,38 @@ def qn_folder() -> str:
     return connection.ops.quote_name(Folder._meta.db_table)
 
 
+def folder_counters(folder_id: int) -> tuple[int, int, int] | None:
+    """(highestmodseq, uidnext, message_count) of a folder, None when it is gone: one plain
+    statement (the look every command after a change notice takes first)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT highestmodseq, uidnext, message_count FROM {qn_folder()} WHERE id = %s",  # noqa: S608
+            [folder_id],
+        )
+        row = cursor.fetchone()
+    return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
+
+
+def changed_flags(folder_id: int, modseq: int) -> list[tuple[int, tuple[str, ...], int]]:
+    """(uid, flags, modseq) of the folder's messages changed after `modseq`, UID order: one
+    plain statement, no model or ORM row iterator (a session's look after each change)."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT uid, modseq, keywords, answered, flagged, deleted, seen, draft "  # noqa: S608
+            f"FROM {table} WHERE folder_id = %s AND modseq > %s ORDER BY uid",
+            [folder_id, modseq],
+        )
+        rows = cursor.fetchall()
+    out = []
+    for uid, mseq, keywords, *columns in rows:
+        flags = [f for f, on in zip(_FLAG_NAMES, columns, strict=True) if on]
+        if keywords and keywords != "[]":
+            flags += [str(k) for k in _json_list(keywords)]
+        out.append((int(uid), tuple(flags), int(mseq)))
+    return out
+
+
 def _json_list(value: Any) -> list[Any]:
     if isinstance(value, list):
         return value
@@ -218,7 +251,12 @@ def fetch_rows(
     if connection.vendor != "postgresql":
         return _fetch_rows_orm(folder_id, lo, hi, uids, changedsince, meta)
     qn = connection.ops.quote_name
-    cols = ", ".join(f"m.{qn(c)}" for c in _BASE)
+    # internal_date as whole seconds since the epoch: INTERNALDATE has no fraction, and an
+    # integer skips the time zone loader run for every row (a tenth of a header FETCH).
+    cols = ", ".join(
+        f"floor(extract(epoch FROM m.{qn(c)}))::bigint" if c == "internal_date" else f"m.{qn(c)}"
+        for c in _BASE
+    )
     tables = f"{qn(Message._meta.db_table)} m"
     if meta:
         cols += ", " + ", ".join(f"x.{qn(c)}" for c in _META)
@@ -322,18 +360,27 @@ def render_row(seq: int, r: tuple[Any, ...], p: Plan) -> bytes | None:
     return b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n"
 
 
-def _internaldate(when: datetime) -> bytes:
+def _internaldate(when: datetime | int) -> bytes:
     """INTERNALDATE item (protocol.format_datetime's text, without strftime: it is on every
-    row of a full-folder FETCH)."""
-    if when.utcoffset():
-        when = when.astimezone(UTC)
+    row of a full-folder FETCH), from a datetime or (fetch_rows on PostgreSQL) seconds since
+    the epoch."""
+    if isinstance(when, int):
+        t = time.gmtime(when)
+        day, month, year, hour, minute, second = (
+            t.tm_mday, t.tm_mon, t.tm_year, t.tm_hour, t.tm_min, t.tm_sec
+        )  # fmt: skip
+    else:
+        if when.utcoffset():
+            when = when.astimezone(UTC)
+        day, month, year = when.day, when.month, when.year
+        hour, minute, second = when.hour, when.minute, when.second
     return b'INTERNALDATE "%02d-%s-%04d %02d:%02d:%02d +0000"' % (
-        when.day,
-        _MONTHS[when.month - 1],
-        when.year,
-        when.hour,
-        when.minute,
-        when.second,
+        day,
+        _MONTHS[month - 1],
+        year,
+        hour,
+        minute,
+        second,
     )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
@@ -233,12 +234,60 @@ def search_uids(folder: Folder, key: SearchKey, mapping: Mapping, uidnext: int) 
     view (a message that arrived since is not answered before its EXISTS)."""
     if not mapping.uids:
         return []
+    flags = _flag_terms(key)
+    if flags is not None:
+        return _flag_search(folder, flags, mapping.uids[-1])
     found = _file_header_matches(folder, key, mapping, uidnext)
     found.update(_text_matches(folder, key))
     q = build_q(key, mapping, uidnext, found)
     qs = Message.objects.filter(folder=folder).filter(q)
     qs = qs.filter(uid__lte=mapping.uids[-1])
-    return list(qs.order_by("uid").values_list("uid", flat=True).distinct())
+    # The compiled statement run on a plain cursor: thousands of UIDs (SEARCH UNSEEN) cost
+    # Django's row iterator more than the query itself.
+    try:
+        sql, params = (
+            qs.order_by("uid").values_list("uid", flat=True).distinct().query.sql_with_params()
+        )
+    except EmptyResultSet:  # a key that can match nothing (the ORM would not ask either)
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [int(r[0]) for r in cursor.fetchall()]
+
+
+_FLAG_COLUMNS = frozenset({"answered", "flagged", "deleted", "seen", "draft"})
+
+
+def _flag_terms(key: SearchKey) -> list[tuple[str, bool]] | None:
+    """(column, value) pairs when `key` is only flags ANDed together (UNSEEN, UNSEEN
+    FLAGGED, ALL: what clients send most), else None (the general path)."""
+    if key.op == "ALL":
+        return []
+    if key.op == "FLAG":
+        name, on = key.args
+        return [(str(name), bool(on))] if str(name) in _FLAG_COLUMNS else None
+    if key.op != "AND":
+        return None
+    terms: list[tuple[str, bool]] = []
+    for sub in key.args:
+        found = _flag_terms(sub) if isinstance(sub, SearchKey) else None
+        if found is None:
+            return None
+        terms += found
+    return terms
+
+
+def _flag_search(folder: Folder, terms: list[tuple[str, bool]], last_uid: int) -> list[int]:
+    """search_uids for _flag_terms: one plain statement (no query compilation)."""
+    qn = connection.ops.quote_name
+    where = "".join(f" AND {qn(column)} = %s" for column, _ in terms)  # known column names
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT uid FROM {qn(Message._meta.db_table)} "  # noqa: S608
+            f"WHERE folder_id = %s AND uid <= %s{where} ORDER BY uid",
+            [folder.pk, last_uid, *(on for _, on in terms)],
+        )
+        return [int(r[0]) for r in cursor.fetchall()]
 
 
 def _text_matches(folder: Folder, key: SearchKey) -> dict[SearchKey, Q]:

@@ -5,7 +5,6 @@ No business logic: mailcore.imap.session decides, this module only moves bytes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import zlib
 from collections import Counter
@@ -127,9 +126,7 @@ class Connection(StreamConnection["ImapServer"]):
                     continue
                 self.data_event.clear()
                 timeout = cfg.preauth_timeout if session.account is None else cfg.idle_timeout
-                try:
-                    await asyncio.wait_for(self.data_event.wait(), timeout)
-                except TimeoutError:
+                if not await self.wait_input(timeout):
                     await self.write(b"* BYE Autologout: idle for too long\r\n")
                     break
                 continue

@@ -307,33 +307,17 @@ class Session:
             await self.send(f"{cmd.tag} NO [SERVERBUG] Internal error, try again later")
 
     def _handler(self, cmd: Command) -> Callable[[Any], Awaitable[None]] | None:
-        any_state = {"CAPABILITY", "NOOP", "LOGOUT", "ID", "ENABLE"}
-        not_auth = {"STARTTLS", "LOGIN", "AUTHENTICATE"}
-        selected_only = {
-            "CHECK",
-            "CLOSE",
-            "UNSELECT",
-            "EXPUNGE",
-            "UID EXPUNGE",
-            "FETCH",
-            "STORE",
-            "COPY",
-            "MOVE",
-            "SEARCH",
-            "SORT",
-            "THREAD",
-        }
         name = cmd.name
-        if name in not_auth and self.account is not None:
+        if name in _NOT_AUTH and self.account is not None:
             return None
-        if name not in any_state and name not in not_auth and self.account is None:
+        if name not in _ANY_STATE and name not in _NOT_AUTH and self.account is None:
             return None
-        if name in selected_only and self.selected is None:
+        if name in _SELECTED_ONLY and self.selected is None:
             return None
         if name == "ENABLE" and self.account is None:
             return None
         method: Callable[[Any], Awaitable[None]] | None = getattr(
-            self, "cmd_" + name.lower().replace(" ", "_"), None
+            self, _METHODS.get(name) or "cmd_" + name.lower().replace(" ", "_"), None
         )
         return method
 
@@ -550,36 +534,21 @@ class Session:
     ) -> None:
         """RFC 7162 §3.2.5: VANISHED (EARLIER) and the FETCHes of what changed since."""
         _, modseq, known, _pairs = params
-        from mailcore.errors import HistoryGoneError
         from mailcore.store import history
 
-        def load() -> tuple[list[int], list[tuple[int, tuple[str, ...], int]]]:
-            try:
-                vanished = history.vanished_since(sel.folder, modseq)
-            except HistoryGoneError:
-                vanished = []  # fall back on the known UIDs below
-                if known is not None:
-                    present = set(sel.uids)
-                    largest = max(sel.uidnext - 1, 1)
-                    vanished = [
-                        u
-                        for lo, hi in known.resolve(largest)
-                        for u in range(lo, min(hi, largest) + 1)
-                        if u not in present
-                    ][:100000]
-            rows = history.changed_since(sel.folder, modseq).values(
+        def load() -> tuple[list[int] | None, list[tuple[int, tuple[str, ...], int]]]:
+            # A state that may hold a change a crash lost gets every message's flags
+            # (history.rows_since), never a delta that leaves the lost change in its cache.
+            gone, since = history.resync_since(sel.folder, modseq)
+            rows = history.changed_since(sel.folder, since).values(
                 "uid", "modseq", "keywords", *(c for _, c in FLAG_COLUMNS)
             )
-            return vanished, [(int(r["uid"]), flags_of(r), int(r["modseq"])) for r in rows]
+            return gone, [(int(r["uid"]), flags_of(r), int(r["modseq"])) for r in rows]
 
-        vanished, rows = await asyncdb.run_db(load)
-        if known is not None:
-            largest = max(sel.uidnext - 1, 1)
-            vanished = [u for u in vanished if known.contains(u, largest)]
-        present = set(sel.uids)
-        vanished = [u for u in vanished if u not in present]
-        if vanished:
-            await self.send(f"* VANISHED (EARLIER) {format_seqset(vanished)}")
+        gone, rows = await asyncdb.run_db(load)
+        text = _vanished_text(sel, gone, known)
+        if text:
+            await self.send(f"* VANISHED (EARLIER) {text}")
         for uid, flags, mseq in rows:
             seq = sel.seq_of(uid)
             if seq:
@@ -907,8 +876,7 @@ class Session:
         if cmd.vanished and "QRESYNC" not in self.enabled:
             raise ProtocolSyntaxError("VANISHED needs ENABLE QRESYNC", cmd.tag)
         uids = self._uids_for(cmd.seqset, cmd.uid)
-        if cmd.vanished and cmd.changedsince is not None:
-            await self._fetch_vanished(cmd)
+        changedsince = None if cmd.changedsince is None else await self._changes_since(cmd)
         sel = self.sel
         need_meta = any(
             a.name in {"ENVELOPE", "BODYSTRUCTURE", "BODY"} and a.section is None for a in atts
@@ -922,16 +890,16 @@ class Session:
         reads_file = any(_reads_whole_file(a) for a in atts)
         tally = [0, 0]  # messages answered, of them left out (their file had gone)
         if indexed is not None:
-            tally = await self._fetch_indexed(uids, atts, indexed, cmd.changedsince)
+            tally = await self._fetch_indexed(uids, atts, indexed, changedsince)
             uids = []
-        elif not sets_seen and cmd.changedsince is None and not self.condstore:
+        elif not sets_seen and changedsince is None and not self.condstore:
             files = await self._fetch_files(uids, atts)
             if files is not None:
                 tally, uids = files, []
         for i in range(0, len(uids), FETCH_BATCH):
             batch = uids[i : i + FETCH_BATCH]
             rows = await asyncdb.run_db(
-                self._load_rows, sel.folder, batch, need_meta, cmd.changedsince, reads_file
+                self._load_rows, sel.folder, batch, need_meta, changedsince, reads_file
             )
             if sets_seen:
                 unseen = [m for m in rows if not m.seen]
@@ -1059,6 +1027,13 @@ class Session:
                     else:
                         read: Callable[[], bytes]
                         label = b"BODY[]"
+                        data: bytes | None = None
+                        if att.partial is None and size <= SMALL_READ:
+                            # From the page cache without waiting for the disk (RWF_NOWAIT),
+                            # by the name the row gives: no pathlib lookups on the loop.
+                            data = maildir.read_crlf_cached(
+                                folder.path, key, in_cur=in_cur, info=info, limit=SMALL_READ
+                            )
                         if att.partial is None:
                             read = functools.partial(
                                 maildir.read, folder.path, key, in_cur=in_cur, info=info
@@ -1075,8 +1050,10 @@ class Session:
                                 in_cur=in_cur,
                                 info=info,
                             )
-                        # A small file (from the page cache, mostly) costs less than the hop.
-                        data = read() if size <= SMALL_READ else await asyncdb.run_db(read)
+                        if data is None:
+                            # A small file (from the page cache, mostly) costs less than the hop.
+                            data = read() if size <= SMALL_READ else await asyncdb.run_db(read)
+                        assert data is not None
                         items.append(label + b" " + render(Literal(data)))
             except StorageError as exc:
                 if not isinstance(exc, MessageFileMissingError) and not isinstance(
@@ -1089,27 +1066,23 @@ class Session:
             await self.wire.write(b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n")
         return tally
 
-    async def _fetch_vanished(self, cmd: Fetch) -> None:
-        from mailcore.errors import HistoryGoneError
+    async def _changes_since(self, cmd: Fetch) -> int:
+        """FETCH (CHANGEDSINCE m [VANISHED]): sends the VANISHED (EARLIER) response when asked
+        and returns the modseq after which rows are answered: m, or 0 (every message's flags)
+        when a client state at m may hold a change a crash lost (history.rows_since)."""
         from mailcore.store import history
 
         assert cmd.changedsince is not None
         sel = self.sel
-        largest = max(sel.uidnext - 1, 1)
-        try:
-            vanished = await asyncdb.run_db(history.vanished_since, sel.folder, cmd.changedsince)
-        except HistoryGoneError:
-            # The history does not reach back: every UID of the set below UIDNEXT that is not
-            # in the mailbox (RFC 7162 §3.6 lets VANISHED (EARLIER) name UIDs that never
-            # existed), as SELECT's QRESYNC falls back on the known UIDs.
-            absent = _absent_ranges(cmd.seqset.resolve(largest), sel.uids, sel.uidnext - 1)
-            if absent:
-                text = ",".join(str(a) if a == b else f"{a}:{b}" for a, b in absent)
-                await self.send(f"* VANISHED (EARLIER) {text}")
-            return
-        vanished = [u for u in vanished if cmd.seqset.contains(u, largest) and not sel.seq_of(u)]
-        if vanished:
-            await self.send(f"* VANISHED (EARLIER) {format_seqset(vanished)}")
+        modseq = cmd.changedsince
+        if not cmd.vanished:
+            state = await asyncdb.run_db(history.history_state, sel.folder.account_id)
+            return history.rows_since(state, modseq)
+        gone, since = await asyncdb.run_db(history.resync_since, sel.folder, modseq)
+        text = _vanished_text(sel, gone, cmd.seqset)
+        if text:
+            await self.send(f"* VANISHED (EARLIER) {text}")
+        return since
 
     def _load_rows(
         self,
@@ -1457,7 +1430,7 @@ class Session:
             if opts != {"SAVE"}:
                 await self.send("* ESEARCH " + " ".join(parts))
         else:
-            numbers = [number(u) for u in uids]
+            numbers = uids if cmd.uid else [number(u) for u in uids]
             tail = f" (MODSEQ {modseq})" if modseq and numbers else ""
             await self.send(" ".join(["* " + cmd.name, *map(str, numbers)]) + tail)
         await self.sync(expunges=cmd.uid, quick=True)
@@ -1570,26 +1543,17 @@ def _folder_changes(
     folder_id: int, known: tuple[int, int, int], uids: Sequence[int]
 ) -> FolderChanges:
     known_modseq, known_uidnext, known_count = known
-    row = (
-        Folder.objects.filter(pk=folder_id)
-        .values_list("highestmodseq", "uidnext", "message_count")
-        .first()
-    )
+    # Plain statements (fetch_index): this runs after every change notice a session hears.
+    row = fetch_index.folder_counters(folder_id)
     if row is None:
         return FolderChanges(False, 0, 0, 0)
-    highestmodseq, uidnext, count = (int(x) for x in row)
+    highestmodseq, uidnext, count = row
     if highestmodseq == known_modseq and uidnext == known_uidnext and count == known_count:
         return FolderChanges(True, highestmodseq, uidnext, count)
-    rows = list(
-        Message.objects.filter(folder_id=folder_id, modseq__gt=known_modseq)
-        .order_by("uid")
-        .values("uid", "modseq", "keywords", *(c for _, c in FLAG_COLUMNS))
-    )
+    rows = fetch_index.changed_flags(folder_id, known_modseq)
     last = uids[-1] if uids else 0
-    new = tuple(int(r["uid"]) for r in rows if int(r["uid"]) > last)
-    flag_rows = tuple(
-        (int(r["uid"]), flags_of(r), int(r["modseq"])) for r in rows if int(r["uid"]) <= last
-    )
+    new = tuple(uid for uid, _, _ in rows if uid > last)
+    flag_rows = tuple(r for r in rows if r[0] <= last)
     expunged: tuple[int, ...] = ()
     if len(uids) + len(new) != count:
         from mailcore.store.models import Tombstone
@@ -1656,6 +1620,43 @@ def _reads_whole_file(att: FetchAtt) -> bool:
     if section.text == "HEADER.FIELDS" and not section.part:
         return False
     return not (att.partial is not None and not section.part and section.text == "")
+
+
+_ANY_STATE = frozenset({"CAPABILITY", "NOOP", "LOGOUT", "ID", "ENABLE"})
+_NOT_AUTH = frozenset({"STARTTLS", "LOGIN", "AUTHENTICATE"})
+_SELECTED_ONLY = frozenset(
+    {
+        "CHECK",
+        "CLOSE",
+        "UNSELECT",
+        "EXPUNGE",
+        "UID EXPUNGE",
+        "FETCH",
+        "STORE",
+        "COPY",
+        "MOVE",
+        "SEARCH",
+        "SORT",
+        "THREAD",
+    }
+)
+# The handler names of the commands sent most (the others are worked out per command).
+_METHODS = {n: "cmd_" + n.lower().replace(" ", "_") for n in ("FETCH", "STORE", "SEARCH", "NOOP")}
+
+
+def _vanished_text(sel: Selected, gone: list[int] | None, uids: SeqSet | None) -> str:
+    """VANISHED (EARLIER)'s set (RFC 7162 §3.2.5.1, §3.2.6) for the UIDs of `uids` (all when
+    None): those of `gone` not in the mailbox; when the history does not reach back (`gone` is
+    None), every UID below UIDNEXT not in the mailbox, as Dovecot answers (RFC 7162 §3.6 lets
+    VANISHED (EARLIER) name UIDs that never existed)."""
+    largest = max(sel.uidnext - 1, 1)
+    if gone is None:
+        ranges = uids.resolve(largest) if uids is not None else [(1, largest)]
+        absent = _absent_ranges(ranges, sel.uids, sel.uidnext - 1)
+        return ",".join(str(a) if a == b else f"{a}:{b}" for a, b in absent)
+    return format_seqset(
+        [u for u in gone if (uids is None or uids.contains(u, largest)) and not sel.seq_of(u)]
+    )
 
 
 def _absent_ranges(

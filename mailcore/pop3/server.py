@@ -5,7 +5,6 @@ No business logic: mailcore.pop3.session decides, this module only moves bytes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -47,11 +46,6 @@ class Connection(StreamConnection["Pop3Server"]):
         super().__init__(server, implicit_tls=implicit_tls)
         self.reader = LineReader(MAX_AUTH_LINE)
         self.session: Session | None = None
-        self._idled = False
-
-    def _idle(self) -> None:
-        self._idled = True
-        self.data_event.set()
 
     def _open(self) -> None:
         self.session = Session(self.server.config.session, self, self.server)
@@ -87,13 +81,7 @@ class Connection(StreamConnection["Pop3Server"]):
             if line is None:
                 self._resume()
                 self.data_event.clear()
-                # A timer, not asyncio.wait_for: that makes a task for every command line.
-                timer = asyncio.get_running_loop().call_later(session.timeout, self._idle)
-                try:
-                    await self.data_event.wait()
-                finally:
-                    timer.cancel()
-                if self._idled:
+                if not await self.wait_input(session.timeout):
                     await self.write(b"-ERR Autologout: idle for too long\r\n")
                     break
                 continue

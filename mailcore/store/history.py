@@ -206,6 +206,30 @@ def check_since(account_id: int, modseq: int) -> HistoryState:
     return state
 
 
+def rows_since(state: HistoryState, modseq: int) -> int:
+    """The modseq after which a client at `modseq` must be sent its messages' rows: `modseq`
+    itself, or 0 (every row) when that state may hold a change a crash of the database server
+    lost (inside a gap, or above the current modseq). Such a change left no row behind that a
+    delta could name (the row went back to its older modseq), so only resending every flag
+    corrects the client's cache; CONDSTORE has no other way to tell it to resynchronise."""
+    if modseq > state.highestmodseq or state.lost(modseq):
+        return 0
+    return modseq
+
+
+def resync_since(folder: Folder, modseq: int) -> tuple[list[int] | None, int]:
+    """QRESYNC / FETCH (CHANGEDSINCE m VANISHED) for a client state at `modseq`: the UIDs that
+    left `folder` since (None when the history no longer reaches back: the caller falls back
+    on the client's known UIDs) and rows_since's modseq for the FETCHes. A state inside a
+    crash's gap still gets the tombstones after it: every one of them survived (a change is
+    lost only with every later one, and the counter jumped past them all)."""
+    state = history_state(folder.account_id)
+    since = rows_since(state, modseq)
+    if modseq < max(state.purged_modseq, 0):
+        return None, since
+    return _vanished_uids(folder, modseq), since
+
+
 def changed_since(folder: Folder, modseq: int) -> QuerySet[Message]:
     """Messages of `folder` whose row changed (arrived, flags, moved in) after `modseq`, in
     UID order: FETCH … (CHANGEDSINCE m) (RFC 7162 §3.1.4.1), SEARCH MODSEQ. Needs no history
@@ -218,6 +242,10 @@ def vanished_since(folder: Folder, modseq: int, *, limit: int | None = None) -> 
     QRESYNC's VANISHED (EARLIER) (RFC 7162 §3.2.5.1). HistoryGoneError when the history does
     not reach back to `modseq`: answering from a purged history would be a wrong answer."""
     check_since(folder.account_id, modseq)
+    return _vanished_uids(folder, modseq, limit=limit)
+
+
+def _vanished_uids(folder: Folder, modseq: int, *, limit: int | None = None) -> list[int]:
     qs = (
         Tombstone.objects.filter(folder_id=folder.pk, modseq__gt=modseq, uid__isnull=False)
         .order_by("uid")

@@ -63,12 +63,19 @@ def test_app_password_login_waits_for_no_wal_flush(alice: Account) -> None:
     assert attempt.status is AuthStatus.OK
     assert durable_writes(ctx.captured_queries) == []
     groups = transactions(ctx.captured_queries)
-    assert len(groups) <= 4  # reserve, two reads, settle
+    # reserve, one read (the app password with its account), settle
+    assert len(groups) == 3, [[s[:60] for s in g] for g in groups]
     # The reservation, which holds the per-IP and per-account locks until its commit: the
-    # locks (one statement), both failure counts (one), the pending row.
+    # locks (one statement), then the decision and the pending row (one: an INSERT … SELECT
+    # whose WHERE is both failure counts and the trusted pair).
     reserve = groups[0]
-    assert len(reserve) == 3, [s[:60] for s in reserve]
-    assert "pg_advisory_xact_lock" in reserve[0] and "COUNT" in reserve[1]
+    assert len(reserve) == 2, [s[:60] for s in reserve]
+    assert "pg_advisory_xact_lock" in reserve[0]
+    assert reserve[1].startswith("INSERT") and "COUNT" in reserve[1]
+    # The settlement: one statement (the pair's earlier rows and stale successes deleted,
+    # the success inserted), committed asynchronously.
+    settle = groups[-1]
+    assert len(settle) == 1 and "synchronous_commit" in settle[0] and "DELETE" in settle[0]
     # What it leaves: one success for the pair, no pending reservation.
     events = AuthEvent.objects.filter(ip="127.0.0.1", account="alice@example.com")
     assert list(events.values_list("kind", flat=True)) == [AuthEvent.SUCCESS]

@@ -121,6 +121,28 @@ def test_preauth_timeout_says_bye(alice: Account) -> None:
         server.stop()
 
 
+def test_timeout_counts_from_the_last_command(alice: Account) -> None:
+    """The connection's one timer moves its deadline on lazily (StreamConnection.wait_input):
+    a client that keeps talking past the first deadline is not dropped, and is dropped one
+    timeout after its last command."""
+    import time
+
+    server = start_server(preauth_timeout=1.0)
+    try:
+        r = Raw(("127.0.0.1", server.ports["imaps"]))
+        for i in range(5):  # 2 s of NOOPs, 0.4 s apart: the first timer fires in between
+            time.sleep(0.4)
+            r.send(b"n%d NOOP\r\n" % i)
+            assert r.until(b"n%d" % i)[-1].startswith(b"n%d OK" % i)
+        quiet = time.monotonic()
+        assert r.readline().startswith(b"* BYE")
+        assert 0.8 <= time.monotonic() - quiet < 3.0
+        assert r.readline() == b""
+        r.close()
+    finally:
+        server.stop()
+
+
 def test_client_that_does_not_read_is_dropped(alice: Account) -> None:
     """Output backpressure: the server keeps at most its buffer for a client that stops
     reading, then gives up on it; other clients are served meanwhile."""
