@@ -246,7 +246,13 @@ def seed(account: object, inbox: object, n: int, body_words: int, start: datetim
             fields = folded_fields(
                 m["subject"], m["from_name"], m["from_addr"], m["to_addrs"], body, m["filenames"]
             )
-            entry = backend.entry_for(account.pk, fields, m["filenames"], m["internal_date"])
+            entry = backend.entry_for(
+                account.pk,
+                fields,
+                m["filenames"],
+                m["internal_date"],
+                has_attachments=m["has_attachments"],
+            )
             keys = keys_field.get_db_prep_value(entry.keys, connection)
             entries.append((pk, account.pk, m["filenames"], keys))
         (_copy_pg if pg else _insert_sqlite)(columns, messages, texts, entries)

@@ -33,8 +33,10 @@ from mailcore.mime import ParsedMessage, fold, parse_message, search_text
 from mailcore.search.fields import key_hash
 from mailcore.search.query import SearchQuery, SearchSyntaxError
 from mailcore.search.text import (
+    ATTACHMENT_KEY,
     date_keys,
     document_keys,
+    flag_keys,
     folded_fields,
     range_keys,
     term_keys,
@@ -53,6 +55,9 @@ def batched(items: list[int], n: int) -> Iterator[list[int]]:
 # A query whose every term is too short for the keys (one Hangul syllable, one or two Latin
 # letters) rechecks this many of the newest messages that pass its filters, no more.
 SCAN_WITHOUT_KEYS: Final = 20_000
+# A query with a flag (is:unread, is:starred, has:attachment) that at most this many of the
+# account's messages have rechecks them all, newest first, without the index.
+FILTER_FIRST: Final = 2000
 MAX_FILENAMES: Final = 100
 MAX_FILENAMES_CHARS: Final = 8_000
 REBUILD_BATCH: Final = 200
@@ -105,7 +110,9 @@ def search_entry(
         body,
         names,
     )
-    return get_backend().entry_for(account_id, fields, names, arrived)
+    return get_backend().entry_for(
+        account_id, fields, names, arrived, has_attachments=parsed.has_attachments
+    )
 
 
 def _fields_of(message: Message, body: str, filenames: str) -> list[str]:
@@ -124,13 +131,21 @@ class SearchBackend(ABC):
     cjk_trigrams: bool = True
 
     def entry_for(
-        self, account_id: int, fields: list[str], filenames: str, arrived: datetime
+        self,
+        account_id: int,
+        fields: list[str],
+        filenames: str,
+        arrived: datetime,
+        *,
+        has_attachments: bool,
     ) -> MessageSearch:
         """The (unsaved, unlinked) index row of a message of `account_id` whose folded field
         texts are `fields` (text.folded_fields) and attachment names `filenames`; its
-        arrival day and month are keys too (before:/after: look them up)."""
+        arrival day and month are keys too (before:/after: look them up), and whether it
+        has attachments (has:attachment)."""
         keys = document_keys(fields, cjk_trigrams=self.cjk_trigrams)
         keys.update(date_keys(arrived))
+        keys.update(flag_keys(has_attachments=has_attachments))
         return MessageSearch(
             account_id=account_id, filenames=filenames, keys=self.stored_keys(account_id, keys)
         )
@@ -139,7 +154,13 @@ class SearchBackend(ABC):
         """The (unsaved) index row of the stored `message`, whose body text is `body`
         (search_text) and attachment names `filenames` (indexed_filenames)."""
         fields = _fields_of(message, body, filenames)
-        entry = self.entry_for(message.account_id, fields, filenames, message.internal_date)
+        entry = self.entry_for(
+            message.account_id,
+            fields,
+            filenames,
+            message.internal_date,
+            has_attachments=message.has_attachments,
+        )
         entry.message = message
         return entry
 
@@ -219,7 +240,12 @@ class SearchBackend(ABC):
             dict.fromkeys(k for t in terms for k in term_keys(t, cjk_trigrams=self.cjk_trigrams))
         )
         short = any(not term_keys(t, cjk_trigrams=self.cjk_trigrams) for t in terms)
+        few = _few_flagged(query, qs, below)
+        if few is not None:
+            return iter([few])
         if keys or (dates is not None and not short):
+            if query.has_attachment:
+                keys.append(ATTACHMENT_KEY)
             return self.candidates(account.pk, keys, below, dates)
         return _scan(qs, below, bound)
 
@@ -363,6 +389,21 @@ def _date_keys(query: SearchQuery) -> list[str] | None:
 
 def _start_of(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
+def _few_flagged(query: SearchQuery, qs: object, below: int | None) -> list[int] | None:
+    """The ids of every row of `qs` below `below` when the query asks for a flag that has its
+    own partial index (is:unread, is:starred, has:attachment) and at most FILTER_FIRST rows
+    have it; else None. Rechecking those few is cheaper than any key lookup, and a common
+    word with a flag few messages have no longer walks every message the word is in."""
+    from django.db.models import QuerySet
+
+    assert isinstance(qs, QuerySet)
+    if not (query.unread or query.starred or query.has_attachment):
+        return None
+    page = qs if below is None else qs.filter(pk__lt=below)
+    ids = list(page.order_by("-pk").values_list("pk", flat=True)[: FILTER_FIRST + 1])
+    return ids if len(ids) <= FILTER_FIRST else None
 
 
 def _scan(qs: object, below: int | None, bound: int) -> Iterator[list[int]]:
