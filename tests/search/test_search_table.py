@@ -274,3 +274,23 @@ def _plain_keys(message: Message) -> list[str]:
     keys.update(date_keys(message.internal_date))
     keys.update(flag_keys(has_attachments=message.has_attachments))
     return sorted(keys)
+
+
+def test_table_through_small_windows(
+    alice: Account, corpus: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the recent windows hold two entries here, so every step runs: dense
+    windows growing, then the GIN index below them; the answers stay the table's."""
+    from mailcore.search.backend import PostgresBackend
+
+    monkeypatch.setattr(PostgresBackend, "RECENT_WINDOW", 2)
+    monkeypatch.setattr(PostgresBackend, "MAX_WINDOW", 4)
+    assert check_table(alice, corpus) == []
+    first = search_messages(alice, "실적", limit=2)
+    rest = search_messages(alice, "실적", limit=10, before_id=first[-1].pk)
+    assert [m.pk for m in [*first, *rest]] == [
+        corpus["mixed"],
+        corpus["cross"],
+        corpus["html"],
+        corpus["budget"],
+    ]
