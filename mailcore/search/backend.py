@@ -173,11 +173,17 @@ class SearchBackend(ABC):
 
     @abstractmethod
     def candidates(
-        self, account_id: int, keys: list[str], below: int | None, any_of: list[str] | None = None
+        self,
+        account_id: int,
+        keys: list[str],
+        below: int | None,
+        any_of: list[str] | None = None,
+        want: int | None = None,
     ) -> Iterator[list[int]]:
         """Batches of ids of the account's messages below `below` having every key in
         `keys` and (unless None) one of `any_of` (date keys), newest first across batches;
-        may hold ids that turn out not to match."""
+        may hold ids that turn out not to match. `want`: about how many the caller needs
+        (a page), None for all: a backend may choose its plan by it."""
 
     # --- searching -------------------------------------------------------------------------
 
@@ -202,7 +208,7 @@ class SearchBackend(ABC):
             if before_id is not None:
                 qs = qs.filter(pk__lt=before_id)
             return list(qs.select_related("folder").order_by("-pk")[:limit])
-        batches = self._batches(account, query, qs, before_id, scan_bound)
+        batches = self._batches(account, query, qs, before_id, scan_bound, want=limit)
         out: list[Message] = []
         # Rows are loaded in slices that start at about a page and grow: most candidates
         # match, and building a thousand model rows to show fifty costs more than the index.
@@ -230,7 +236,13 @@ class SearchBackend(ABC):
         return out
 
     def _batches(
-        self, account: Account, query: SearchQuery, qs: object, below: int | None, bound: int
+        self,
+        account: Account,
+        query: SearchQuery,
+        qs: object,
+        below: int | None,
+        bound: int,
+        want: int | None = None,
     ) -> Iterator[list[int]]:
         """Candidate ids, newest first in batches: from the index when the query's words (or
         its date range) give keys, else a scan of the newest `bound` rows of `qs`."""
@@ -246,7 +258,7 @@ class SearchBackend(ABC):
         if keys or (dates is not None and not short):
             if query.has_attachment:
                 keys.append(ATTACHMENT_KEY)
-            return self.candidates(account.pk, keys, below, dates)
+            return self.candidates(account.pk, keys, below, dates, want if want else None)
         return _scan(qs, below, bound)
 
     def search_all(self, account: Account, query: SearchQuery, folder: Folder) -> list[Message]:
@@ -494,7 +506,12 @@ class SqliteBackend(SearchBackend):
         return [f"{self.ACCOUNT_PREFIX}{account_id}", *sorted(keys)]
 
     def candidates(
-        self, account_id: int, keys: list[str], below: int | None, any_of: list[str] | None = None
+        self,
+        account_id: int,
+        keys: list[str],
+        below: int | None,
+        any_of: list[str] | None = None,
+        want: int | None = None,
     ) -> Iterator[list[int]]:
         parts = [f'"{k}"' for k in [f"{self.ACCOUNT_PREFIX}{account_id}", *keys]]
         if any_of:
@@ -535,9 +552,16 @@ class PostgresBackend(SearchBackend):
     # second at a million) to give the rows that a further window gives in milliseconds.
     # That happens when the row filters (folder, is:read) reject most key matches.
     DENSE: Final = 0.2
+    # Entries the windows may look through in all before the GIN step takes over.
+    MAX_SCANNED: Final = 200_000
 
     def candidates(
-        self, account_id: int, keys: list[str], below: int | None, any_of: list[str] | None = None
+        self,
+        account_id: int,
+        keys: list[str],
+        below: int | None,
+        any_of: list[str] | None = None,
+        want: int | None = None,
     ) -> Iterator[list[int]]:
         # Only fixed SQL text is formatted in; keys and ids are parameters.
         tests: list[str] = []
@@ -550,7 +574,7 @@ class PostgresBackend(SearchBackend):
             params.append(sorted({key_hash(k) for k in any_of}))
         test = " AND ".join(tests) or "true"
         below = (1 << 62) if below is None else below
-        size = self.RECENT_WINDOW
+        size, found, scanned = self.RECENT_WINDOW, 0, 0
         while True:
             window = self._window(account_id, test, params, below, size)
             hits = [pk for pk, hit in window if hit]
@@ -558,10 +582,10 @@ class PostgresBackend(SearchBackend):
                 yield hits
             if len(window) < size:
                 return
-            below = window[-1][0]
-            if len(hits) < self.DENSE * len(window):
+            below, found, scanned = window[-1][0], found + len(hits), scanned + len(window)
+            size = self._next_window(len(hits) / len(window), want, found, scanned, size)
+            if size == 0:
                 break
-            size = min(size * self.WINDOW_GROWTH, self.MAX_WINDOW)
         with connection.cursor() as cursor:
             # MATERIALIZED and unordered inside: a bitmap scan of the GIN index, then a sort
             # of the (few) matches, never a walk down the primary key filtering every row.
@@ -573,6 +597,22 @@ class PostgresBackend(SearchBackend):
             )
             while rows := cursor.fetchmany(2000):
                 yield [r[0] for r in rows]
+
+    def _next_window(
+        self, density: float, want: int | None, found: int, scanned: int, size: int
+    ) -> int:
+        """The size of the next window, or 0 for the GIN step: the cost-based choice. A dense
+        window (common keys) grows; a sparse one whose density says the page is filled within
+        MAX_WINDOW more entries (a filter in the keys, as from:, left a page just short) gets
+        a window that size, twice over; no hits, or too many entries to go, is the index's
+        job (its cost grows with the matches, which are then few)."""
+        if density >= self.DENSE:
+            return min(size * self.WINDOW_GROWTH, self.MAX_WINDOW)
+        if density == 0 or want is None or scanned >= self.MAX_SCANNED:
+            return 0
+        need = want - found if want > found else want  # the row filters took some
+        rows = need / density * 2
+        return max(self.RECENT_WINDOW, int(rows)) if rows <= self.MAX_WINDOW else 0
 
     def _window(
         self, account_id: int, test: str, params: list[list[int]], below: int, size: int
