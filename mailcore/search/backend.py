@@ -552,6 +552,9 @@ class PostgresBackend(SearchBackend):
     # second at a million) to give the rows that a further window gives in milliseconds.
     # That happens when the row filters (folder, is:read) reject most key matches.
     DENSE: Final = 0.2
+    # A key in more than this share of the entries (column statistics) is tested on the
+    # rows the GIN step finds, not looked up in it.
+    COMMON: Final = 0.05
     # Entries the windows may look through in all before the GIN step takes over.
     MAX_SCANNED: Final = 200_000
 
@@ -586,6 +589,7 @@ class PostgresBackend(SearchBackend):
             size = self._next_window(len(hits) / len(window), want, found, scanned, size)
             if size == 0:
                 break
+        test, params = self._index_test(keys, any_of)
         with connection.cursor() as cursor:
             # MATERIALIZED and unordered inside: a bitmap scan of the GIN index, then a sort
             # of the (few) matches, never a walk down the primary key filtering every row.
@@ -597,6 +601,32 @@ class PostgresBackend(SearchBackend):
             )
             while rows := cursor.fetchmany(2000):
                 yield [r[0] for r in rows]
+
+    def _index_test(self, keys: list[str], any_of: list[str] | None) -> tuple[str, list[list[int]]]:
+        """The key test of the GIN step: keys that the column statistics call common (in
+        more than COMMON of the entries) are tested on the rows the rarer ones give, not
+        looked up. A bitmap scan reads each looked-up key's whole posting list (a word in
+        nine mails of ten: a million entries), while the rare key alone (a date, s13 of a
+        sender) gives the same few rows. At least one key, or the date keys, stay looked up."""
+        freq = _common_key_freqs()
+        hashes = sorted({key_hash(k) for k in keys}, key=lambda h: freq.get(h, 0.0))
+        looked = [h for h in hashes if freq.get(h, 0.0) < self.COMMON]
+        if not looked and not any_of and hashes:
+            looked = hashes[:1]
+        tested = [h for h in hashes if h not in looked]
+        tests: list[str] = []
+        params: list[list[int]] = []
+        if looked:
+            tests.append("keys @> %s::integer[]")
+            params.append(sorted(looked))
+        if any_of:
+            tests.append("keys && %s::integer[]")
+            params.append(sorted({key_hash(k) for k in any_of}))
+        if tested:
+            # Not the indexed column as written: the planner tests it on the rows found.
+            tests.append("(keys || '{}'::integer[]) @> %s::integer[]")
+            params.append(sorted(tested))
+        return " AND ".join(tests) or "true", params
 
     def _next_window(
         self, density: float, want: int | None, found: int, scanned: int, size: int
@@ -629,6 +659,36 @@ class PostgresBackend(SearchBackend):
                 [*params, account_id, below, size],
             )
             return [(int(pk), bool(hit)) for pk, hit in cursor.fetchall()]
+
+
+_FREQS_TTL: Final = 600.0
+_freqs: dict[str, tuple[float, dict[int, float]]] = {}
+
+
+def _common_key_freqs() -> dict[int, float]:
+    """Key hash -> share of index entries holding it, for the keys PostgreSQL's statistics
+    of store_messagesearch.keys list as most common (ANALYZE keeps them); cached for
+    _FREQS_TTL seconds per database. A key not listed is rarer than every listed one."""
+    import time as _time
+
+    alias = connection.alias
+    now = _time.monotonic()
+    cached = _freqs.get(alias)
+    if cached is not None and now - cached[0] < _FREQS_TTL:
+        return cached[1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT most_common_elems::text::integer[], most_common_elem_freqs FROM pg_stats"
+            " WHERE tablename = 'store_messagesearch' AND attname = 'keys'"
+            " AND schemaname = current_schema()"
+        )
+        row = cursor.fetchone()
+    out: dict[int, float] = {}
+    if row is not None and row[0] is not None:
+        # The frequencies end with three summary values (min, max, null share).
+        out = dict(zip(row[0], row[1][: len(row[0])], strict=True))
+    _freqs[alias] = (now, out)
+    return out
 
 
 @cache
