@@ -623,8 +623,8 @@ class PostgresBackend(SearchBackend):
             tests.append("keys && %s::integer[]")
             params.append(sorted({key_hash(k) for k in any_of}))
         if tested:
-            # Not the indexed column as written: the planner tests it on the rows found.
-            tests.append("(keys || '{}'::integer[]) @> %s::integer[]")
+            # IS TRUE: not an index condition, the planner tests it on the rows found.
+            tests.append("(keys @> %s::integer[]) IS TRUE")
             params.append(sorted(tested))
         return " AND ".join(tests) or "true", params
 
