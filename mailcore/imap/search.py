@@ -1,7 +1,7 @@
 """IMAP SEARCH, SORT and THREAD over the database index (never the message files).
 
-TEXT and BODY go through the search backend (mailcore.search: the web's fields, index and
-exact folded-substring rules); SUBJECT, FROM, TO, CC and HEADER match the listing columns;
+TEXT, BODY, SUBJECT, FROM, TO and CC go through the search backend (mailcore.search: the
+web's fields, index and exact folded-substring rules); HEADER matches the listing columns;
 flag, date, size, UID and MODSEQ keys are plain column filters.
 Runs synchronously: the session calls it through mailcore.asyncdb.
 """
@@ -290,23 +290,60 @@ def _flag_search(folder: Folder, terms: list[tuple[str, bool]], last_uid: int) -
         return [int(r[0]) for r in cursor.fetchall()]
 
 
+# Keys answered by the search backend besides TEXT and BODY: the web search field that
+# narrows each (to: is To or Cc), then the exact IMAP field test (_field_has).
+_BACKEND_FIELDS = {"SUBJECT": "subject", "FROM": "from", "TO": "to", "CC": "to"}
+
+
 def _text_matches(folder: Folder, key: SearchKey) -> dict[SearchKey, Q]:
-    """For each TEXT and BODY key of the tree: the folder's messages the search backend
-    finds for it (every word of it a substring of a field, or of the body for BODY)."""
+    """For each TEXT, BODY, SUBJECT, FROM, TO and CC key of the tree: the folder's messages
+    the search backend finds for it (every word of it a substring of a field, or of the body
+    for BODY, after NFKC and case folding: so SUBJECT ärger finds ÄRGER on SQLite too)."""
     out: dict[SearchKey, Q] = {}
     stack = [key]
     while stack:
         k = stack.pop()
         if k.op in {"AND", "OR", "NOT"}:
             stack.extend(sub for sub in k.args if isinstance(sub, SearchKey))
-        elif k.op in {"TEXT", "BODY"} and k.args and str(k.args[0]).strip() and k not in out:
+        elif (
+            k.op in {"TEXT", "BODY", *_BACKEND_FIELDS}
+            and k.args
+            and str(k.args[0]).strip()
+            and k not in out
+        ):
             words = tuple(dict.fromkeys(fold(str(k.args[0])).split()))
-            query = (
-                SearchQuery(terms=words) if k.op == "TEXT" else SearchQuery(fields={"body": words})
-            )
+            if k.op == "TEXT":
+                query = SearchQuery(terms=words)
+            else:
+                query = SearchQuery(fields={_BACKEND_FIELDS.get(k.op, "body"): words})
             uids = get_backend().search_uids(folder.account, query, folder)
+            if k.op in _BACKEND_FIELDS:
+                uids = _field_has(folder, k.op, " ".join(words), uids)
             out[k] = _uid_ranges_q(_compact(uids))
     return out
+
+
+def _field_has(folder: Folder, op: str, phrase: str, uids: list[int]) -> list[int]:
+    """The `uids` whose IMAP field `op` holds the folded `phrase` whole (the backend found
+    each word of it in the web's field; IMAP wants the string, and TO and CC apart)."""
+    if op in {"SUBJECT", "FROM"} and " " not in phrase:
+        return uids  # the backend's answer is exactly this test
+    out: list[int] = []
+    for i in range(0, len(uids), 5000):
+        rows = Message.objects.filter(folder=folder, uid__in=uids[i : i + 5000]).values_list(
+            "uid", "subject", "from_name", "from_addr", "to_addrs", "cc_addrs"
+        )
+        for uid, subject, from_name, from_addr, to_addrs, cc_addrs in rows:
+            if op == "SUBJECT":
+                texts = [subject]
+            elif op == "FROM":
+                texts = [from_name, from_addr]
+            else:
+                pairs = to_addrs if op == "TO" else cc_addrs
+                texts = [str(x) for pair in pairs or [] for x in pair]
+            if any(phrase in " ".join(fold(t).split()) for t in texts):
+                out.append(uid)
+    return sorted(out)
 
 
 def _file_keys(key: SearchKey, out: list[SearchKey]) -> list[SearchKey]:

@@ -33,8 +33,10 @@ from mailcore.mime import ParsedMessage, fold, parse_message, search_text
 from mailcore.search.fields import key_hash
 from mailcore.search.query import SearchQuery, SearchSyntaxError
 from mailcore.search.text import (
+    ATTACHMENT_KEY,
     date_keys,
     document_keys,
+    flag_keys,
     folded_fields,
     range_keys,
     term_keys,
@@ -53,6 +55,9 @@ def batched(items: list[int], n: int) -> Iterator[list[int]]:
 # A query whose every term is too short for the keys (one Hangul syllable, one or two Latin
 # letters) rechecks this many of the newest messages that pass its filters, no more.
 SCAN_WITHOUT_KEYS: Final = 20_000
+# A query with a flag (is:unread, is:starred) that at most this many of the account's
+# messages have rechecks them all, newest first, without the index.
+FILTER_FIRST: Final = 500
 MAX_FILENAMES: Final = 100
 MAX_FILENAMES_CHARS: Final = 8_000
 REBUILD_BATCH: Final = 200
@@ -105,7 +110,9 @@ def search_entry(
         body,
         names,
     )
-    return get_backend().entry_for(account_id, fields, names, arrived)
+    return get_backend().entry_for(
+        account_id, fields, names, arrived, has_attachments=parsed.has_attachments
+    )
 
 
 def _fields_of(message: Message, body: str, filenames: str) -> list[str]:
@@ -124,13 +131,21 @@ class SearchBackend(ABC):
     cjk_trigrams: bool = True
 
     def entry_for(
-        self, account_id: int, fields: list[str], filenames: str, arrived: datetime
+        self,
+        account_id: int,
+        fields: list[str],
+        filenames: str,
+        arrived: datetime,
+        *,
+        has_attachments: bool,
     ) -> MessageSearch:
         """The (unsaved, unlinked) index row of a message of `account_id` whose folded field
         texts are `fields` (text.folded_fields) and attachment names `filenames`; its
-        arrival day and month are keys too (before:/after: look them up)."""
+        arrival day and month are keys too (before:/after: look them up), and whether it
+        has attachments (has:attachment)."""
         keys = document_keys(fields, cjk_trigrams=self.cjk_trigrams)
         keys.update(date_keys(arrived))
+        keys.update(flag_keys(has_attachments=has_attachments))
         return MessageSearch(
             account_id=account_id, filenames=filenames, keys=self.stored_keys(account_id, keys)
         )
@@ -139,7 +154,13 @@ class SearchBackend(ABC):
         """The (unsaved) index row of the stored `message`, whose body text is `body`
         (search_text) and attachment names `filenames` (indexed_filenames)."""
         fields = _fields_of(message, body, filenames)
-        entry = self.entry_for(message.account_id, fields, filenames, message.internal_date)
+        entry = self.entry_for(
+            message.account_id,
+            fields,
+            filenames,
+            message.internal_date,
+            has_attachments=message.has_attachments,
+        )
         entry.message = message
         return entry
 
@@ -152,11 +173,17 @@ class SearchBackend(ABC):
 
     @abstractmethod
     def candidates(
-        self, account_id: int, keys: list[str], below: int | None, any_of: list[str] | None = None
+        self,
+        account_id: int,
+        keys: list[str],
+        below: int | None,
+        any_of: list[str] | None = None,
+        want: int | None = None,
     ) -> Iterator[list[int]]:
         """Batches of ids of the account's messages below `below` having every key in
         `keys` and (unless None) one of `any_of` (date keys), newest first across batches;
-        may hold ids that turn out not to match."""
+        may hold ids that turn out not to match. `want`: about how many the caller needs
+        (a page), None for all: a backend may choose its plan by it."""
 
     # --- searching -------------------------------------------------------------------------
 
@@ -181,7 +208,7 @@ class SearchBackend(ABC):
             if before_id is not None:
                 qs = qs.filter(pk__lt=before_id)
             return list(qs.select_related("folder").order_by("-pk")[:limit])
-        batches = self._batches(account, query, qs, before_id, scan_bound)
+        batches = self._batches(account, query, qs, before_id, scan_bound, want=limit)
         out: list[Message] = []
         # Rows are loaded in slices that start at about a page and grow: most candidates
         # match, and building a thousand model rows to show fifty costs more than the index.
@@ -209,7 +236,13 @@ class SearchBackend(ABC):
         return out
 
     def _batches(
-        self, account: Account, query: SearchQuery, qs: object, below: int | None, bound: int
+        self,
+        account: Account,
+        query: SearchQuery,
+        qs: object,
+        below: int | None,
+        bound: int,
+        want: int | None = None,
     ) -> Iterator[list[int]]:
         """Candidate ids, newest first in batches: from the index when the query's words (or
         its date range) give keys, else a scan of the newest `bound` rows of `qs`."""
@@ -219,8 +252,13 @@ class SearchBackend(ABC):
             dict.fromkeys(k for t in terms for k in term_keys(t, cjk_trigrams=self.cjk_trigrams))
         )
         short = any(not term_keys(t, cjk_trigrams=self.cjk_trigrams) for t in terms)
+        few = _few_flagged(query, qs, below)
+        if few is not None:
+            return iter([few])
         if keys or (dates is not None and not short):
-            return self.candidates(account.pk, keys, below, dates)
+            if query.has_attachment:
+                keys.append(ATTACHMENT_KEY)
+            return self.candidates(account.pk, keys, below, dates, want if want else None)
         return _scan(qs, below, bound)
 
     def search_all(self, account: Account, query: SearchQuery, folder: Folder) -> list[Message]:
@@ -365,6 +403,23 @@ def _start_of(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
 
 
+def _few_flagged(query: SearchQuery, qs: object, below: int | None) -> list[int] | None:
+    """The ids of every row of `qs` below `below` when the query asks for a flag that has its
+    own partial index and no key (is:unread, is:starred) and at most FILTER_FIRST rows have
+    it; else None. Rechecking those few is cheaper than any key lookup, and a common word
+    with a flag few messages have no longer walks every message the word is in. (Finding
+    out costs reading FILTER_FIRST rows: 35-60 ms for 2,000 on SQLite at load 25, so
+    has:attachment, which the keys apply, is not asked.)"""
+    from django.db.models import QuerySet
+
+    assert isinstance(qs, QuerySet)
+    if not (query.unread or query.starred):
+        return None
+    page = qs if below is None else qs.filter(pk__lt=below)
+    ids = list(page.order_by("-pk").values_list("pk", flat=True)[: FILTER_FIRST + 1])
+    return ids if len(ids) <= FILTER_FIRST else None
+
+
 def _scan(qs: object, below: int | None, bound: int) -> Iterator[list[int]]:
     """Ids of the newest `bound` rows of `qs` (a filtered Message queryset), in batches."""
     from django.db.models import QuerySet
@@ -453,7 +508,12 @@ class SqliteBackend(SearchBackend):
         return [f"{self.ACCOUNT_PREFIX}{account_id}", *sorted(keys)]
 
     def candidates(
-        self, account_id: int, keys: list[str], below: int | None, any_of: list[str] | None = None
+        self,
+        account_id: int,
+        keys: list[str],
+        below: int | None,
+        any_of: list[str] | None = None,
+        want: int | None = None,
     ) -> Iterator[list[int]]:
         parts = [f'"{k}"' for k in [f"{self.ACCOUNT_PREFIX}{account_id}", *keys]]
         if any_of:
@@ -481,15 +541,36 @@ class PostgresBackend(SearchBackend):
     (btree_gin). Looks through the account's RECENT_WINDOW newest entries first (a filter on
     a few thousand rows: fast for any term, and a common term fills its page there), and
     only below them asks the GIN index, whose planner estimates cannot then turn a rare
-    term into a scan of the whole mailbox."""
+    term into a scan of the whole mailbox. While the windows stay dense (DENSE: common keys,
+    the page not full because row filters rejected the matches) they go on, growing, instead
+    of the GIN step, whose cost grows with the number of matches."""
 
     RECENT_WINDOW: Final = 5000
+    # Windows grow this much while they stay dense, up to MAX_WINDOW entries each.
+    WINDOW_GROWTH: Final = 4
+    MAX_WINDOW: Final = 80_000
+    # A window where at least this share of the entries has the keys says the keys are
+    # common: the GIN step would materialise and sort a fifth or more of the mailbox (a
+    # second at a million) to give the rows that a further window gives in milliseconds.
+    # That happens when the row filters (folder, is:read) reject most key matches.
+    DENSE: Final = 0.2
+    # A key in more than this share of the entries (column statistics) is tested on the
+    # rows the GIN step finds, not looked up in it.
+    COMMON: Final = 0.05
+    # Entries the windows may look through in all before the GIN step takes over.
+    MAX_SCANNED: Final = 200_000
 
     def candidates(
-        self, account_id: int, keys: list[str], below: int | None, any_of: list[str] | None = None
+        self,
+        account_id: int,
+        keys: list[str],
+        below: int | None,
+        any_of: list[str] | None = None,
+        want: int | None = None,
     ) -> Iterator[list[int]]:
         # Only fixed SQL text is formatted in; keys and ids are parameters.
-        tests, params = [], []
+        tests: list[str] = []
+        params: list[list[int]] = []
         if keys:
             tests.append("keys @> %s::integer[]")
             params.append(sorted({key_hash(k) for k in keys}))
@@ -498,23 +579,19 @@ class PostgresBackend(SearchBackend):
             params.append(sorted({key_hash(k) for k in any_of}))
         test = " AND ".join(tests) or "true"
         below = (1 << 62) if below is None else below
-        with connection.cursor() as cursor:
-            # A LIMIT subquery: the planner cannot push the key test into an index scan, it
-            # filters exactly the window's rows.
-            cursor.execute(
-                f"SELECT message_id, {test} FROM ("  # noqa: S608
-                " SELECT message_id, keys FROM store_messagesearch"
-                " WHERE account_id = %s AND message_id < %s"
-                " ORDER BY message_id DESC LIMIT %s) w ORDER BY message_id DESC",
-                [*params, account_id, below, self.RECENT_WINDOW],
-            )
-            window = cursor.fetchall()
-        hits = [pk for pk, hit in window if hit]
-        if hits:
-            yield hits
-        if len(window) < self.RECENT_WINDOW:
-            return
-        below = window[-1][0]
+        size, found, scanned = self.RECENT_WINDOW, 0, 0
+        while True:
+            window = self._window(account_id, test, params, below, size)
+            hits = [pk for pk, hit in window if hit]
+            if hits:
+                yield hits
+            if len(window) < size:
+                return
+            below, found, scanned = window[-1][0], found + len(hits), scanned + len(window)
+            size = self._next_window(len(hits) / len(window), want, found, scanned, size)
+            if size == 0:
+                break
+        test, params = self._index_test(keys, any_of)
         with connection.cursor() as cursor:
             # MATERIALIZED and unordered inside: a bitmap scan of the GIN index, then a sort
             # of the (few) matches, never a walk down the primary key filtering every row.
@@ -526,6 +603,94 @@ class PostgresBackend(SearchBackend):
             )
             while rows := cursor.fetchmany(2000):
                 yield [r[0] for r in rows]
+
+    def _index_test(self, keys: list[str], any_of: list[str] | None) -> tuple[str, list[list[int]]]:
+        """The key test of the GIN step: keys that the column statistics call common (in
+        more than COMMON of the entries) are tested on the rows the rarer ones give, not
+        looked up. A bitmap scan reads each looked-up key's whole posting list (a word in
+        nine mails of ten: a million entries), while the rare key alone (a date, s13 of a
+        sender) gives the same few rows. At least one key, or the date keys, stay looked up."""
+        freq = _common_key_freqs()
+        hashes = sorted({key_hash(k) for k in keys}, key=lambda h: freq.get(h, 0.0))
+        looked = [h for h in hashes if freq.get(h, 0.0) < self.COMMON]
+        if not looked and not any_of and hashes:
+            looked = hashes[:1]
+        tested = [h for h in hashes if h not in looked]
+        tests: list[str] = []
+        params: list[list[int]] = []
+        if looked:
+            tests.append("keys @> %s::integer[]")
+            params.append(sorted(looked))
+        if any_of:
+            tests.append("keys && %s::integer[]")
+            params.append(sorted({key_hash(k) for k in any_of}))
+        if tested:
+            # IS TRUE: not an index condition, the planner tests it on the rows found.
+            tests.append("(keys @> %s::integer[]) IS TRUE")
+            params.append(sorted(tested))
+        return " AND ".join(tests) or "true", params
+
+    def _next_window(
+        self, density: float, want: int | None, found: int, scanned: int, size: int
+    ) -> int:
+        """The size of the next window, or 0 for the GIN step: the cost-based choice. A dense
+        window (common keys) grows; a sparse one whose density says the page is filled within
+        MAX_WINDOW more entries (a filter in the keys, as from:, left a page just short) gets
+        a window that size, twice over; no hits, or too many entries to go, is the index's
+        job (its cost grows with the matches, which are then few)."""
+        if density >= self.DENSE:
+            return min(size * self.WINDOW_GROWTH, self.MAX_WINDOW)
+        if density == 0 or want is None or scanned >= self.MAX_SCANNED:
+            return 0
+        need = want - found if want > found else want  # the row filters took some
+        rows = need / density * 2
+        return max(self.RECENT_WINDOW, int(rows)) if rows <= self.MAX_WINDOW else 0
+
+    def _window(
+        self, account_id: int, test: str, params: list[list[int]], below: int, size: int
+    ) -> list[tuple[int, bool]]:
+        """(message id, has the keys) of the account's `size` newest entries below `below`:
+        the key test filters exactly those rows, whatever the planner thinks of the keys."""
+        with connection.cursor() as cursor:
+            # A LIMIT subquery: the planner cannot push the key test into an index scan.
+            cursor.execute(
+                f"SELECT message_id, {test} FROM ("  # noqa: S608
+                " SELECT message_id, keys FROM store_messagesearch"
+                " WHERE account_id = %s AND message_id < %s"
+                " ORDER BY message_id DESC LIMIT %s) w ORDER BY message_id DESC",
+                [*params, account_id, below, size],
+            )
+            return [(int(pk), bool(hit)) for pk, hit in cursor.fetchall()]
+
+
+_FREQS_TTL: Final = 600.0
+_freqs: dict[str, tuple[float, dict[int, float]]] = {}
+
+
+def _common_key_freqs() -> dict[int, float]:
+    """Key hash -> share of index entries holding it, for the keys PostgreSQL's statistics
+    of store_messagesearch.keys list as most common (ANALYZE keeps them); cached for
+    _FREQS_TTL seconds per database. A key not listed is rarer than every listed one."""
+    import time as _time
+
+    alias = connection.alias
+    now = _time.monotonic()
+    cached = _freqs.get(alias)
+    if cached is not None and now - cached[0] < _FREQS_TTL:
+        return cached[1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT most_common_elems::text::integer[], most_common_elem_freqs FROM pg_stats"
+            " WHERE tablename = 'store_messagesearch' AND attname = 'keys'"
+            " AND schemaname = current_schema()"
+        )
+        row = cursor.fetchone()
+    out: dict[int, float] = {}
+    if row is not None and row[0] is not None:
+        # The frequencies end with three summary values (min, max, null share).
+        out = dict(zip(row[0], row[1][: len(row[0])], strict=True))
+    _freqs[alias] = (now, out)
+    return out
 
 
 @cache

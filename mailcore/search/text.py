@@ -100,6 +100,17 @@ def folded_fields(
     return out
 
 
+# The key of a message with an attachment (has:attachment): longer than any n-gram and not
+# a date or account key, so never one of them. A filter kept in the index lets the key
+# lookup apply it (a common word with has:attachment no longer walks the messages without).
+ATTACHMENT_KEY: Final = "attach"
+
+
+def flag_keys(*, has_attachments: bool) -> list[str]:
+    """The keys of a message's filterable properties that the index keeps."""
+    return [ATTACHMENT_KEY] if has_attachments else []
+
+
 def date_keys(when: datetime) -> list[str]:
     """The keys of a message's arrival day and month (UTC): longer than any n-gram, so never
     one."""

@@ -54,3 +54,31 @@ def test_text_and_body_keys_use_the_search_index(alice: Account, imc: IMAPClient
     assert imc.search(["TEXT", "고헤"], charset="UTF-8") == []
     assert imc.search(["NOT", "TEXT", "abc"]) == [2, 3, 4]
     assert imc.search(["OR", "TEXT", "abc", "SUBJECT", "words"]) == [1, 4]
+
+
+def test_subject_from_to_keys_use_the_search_index(alice: Account, imc: IMAPClient) -> None:
+    """SUBJECT, FROM, TO and CC fold like the web search (NFKC + Unicode case folding on
+    both databases: SQLite's LIKE folds ASCII only), keep IMAP's whole-string match for a
+    value with spaces, and keep To and Cc apart."""
+    inbox = Folder.objects.get(account=alice, path="")
+    for i, build in enumerate(
+        [
+            {"subject": "ÄRGER mit dem Server", "sender": "Jürgen Groß <jg@x.test>"},
+            {"subject": "ärger report", "to": "Ｋｉｍ <kim@x.test>", "cc": "lee@y.test"},
+            {"subject": "report mit ärger", "to": "lee@y.test", "cc": "kim@x.test"},
+        ]
+    ):
+        do_append(
+            acting_account=alice,
+            folder=inbox,
+            data=build_message(message_id=f"<f{i}@x.test>", **build),  # type: ignore[arg-type]
+        )
+    imc.select_folder("INBOX")
+    assert imc.search(["SUBJECT", "ärger"], charset="UTF-8") == [1, 2, 3]
+    assert imc.search(["SUBJECT", "ÄRGER MIT"], charset="UTF-8") == [1]  # the whole string
+    assert imc.search(["FROM", "JÜRGEN"], charset="UTF-8") == [1]
+    assert imc.search(["FROM", "groß"], charset="UTF-8") == [1]
+    assert imc.search(["TO", "kim"]) == [2]  # Ｋｉｍ: width folded; not 3's Cc
+    assert imc.search(["CC", "kim"]) == [3]
+    assert imc.search(["TO", "lee@y"]) == [3]
+    assert imc.search(["NOT", "TO", "kim"]) == [1, 3]
