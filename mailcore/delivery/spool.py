@@ -46,9 +46,11 @@ def _root() -> Path:
     return Path(settings.SPOOL_DIR)
 
 
-def write(queue_id: str, data: bytes) -> SpoolFile:
+def write(queue_id: str, data: bytes, *, sync_dir: bool = True) -> SpoolFile:
     """Write and fsync `data` (file and directory). Raises StorageError on any failure, leaving
-    no partial file behind."""
+    no partial file behind. With `sync_dir=False` the directory entry is not yet durable: the
+    caller must pass the file to sync_dirs() before it commits the file's queue row (the group
+    committer does, once per directory for a batch of files)."""
     if not queue_id.isalnum():
         raise StorageError("bad queue id")
     sub = _root() / queue_id[-2:]
@@ -58,12 +60,23 @@ def write(queue_id: str, data: bytes) -> SpoolFile:
             sub.mkdir(parents=True, exist_ok=True)
             fsync_dir(sub.parent)
         write_new_file(path, data)
-        fsync_dir(sub)
+        if sync_dir:
+            fsync_dir(sub)
     except OSError as exc:
         with contextlib.suppress(OSError):
             path.unlink()
         raise StorageError(f"spool write failed: {exc}") from exc
     return SpoolFile(f"{queue_id[-2:]}/{queue_id}", len(data), hashlib.sha256(data).hexdigest())
+
+
+def sync_dirs(names: list[str]) -> None:
+    """Make the directory entries of the spool files `names` durable: one fsync per distinct
+    directory, however many of the files landed in it. Raises StorageError."""
+    try:
+        for sub in dict.fromkeys(_path(name).parent for name in names):
+            fsync_dir(sub)
+    except OSError as exc:
+        raise StorageError(f"spool directory sync failed: {exc}") from exc
 
 
 def read(name: str, *, size: int, sha256: str) -> bytes:

@@ -4,6 +4,7 @@ happens here."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from django.utils import timezone
 
 from mailcore.asyncdb import run_db
 from mailcore.delivery import spool
-from mailcore.delivery.submit import do_enqueue_routed, remote_address
+from mailcore.delivery.groupcommit import queue_committer
+from mailcore.delivery.submit import do_enqueue_routed, remote_address, spool_routed
 from mailcore.directory.models import RelayAction
 from mailcore.directory.queries import (
     AccessRule,
@@ -41,6 +43,7 @@ class IngressPolicy:
     max_recipients: int
     max_received_headers: int
     bare_lf: str  # "normalize" | "reject"
+    group_commit: bool = False  # queue rows through the group committer (SMTP_GROUP_COMMIT)
 
 
 def count_received(data: bytes) -> int:
@@ -206,20 +209,28 @@ class IngressHandler:
         remote = set(getattr(envelope, "mailroom_remote", ()))
         ip = _peer_ip(session)
         trace = self._trace(server, session, envelope, queue_id, recipients)
+        message: dict[str, Any] = {
+            "queue_id": queue_id,
+            "sender": reverse_path(envelope),
+            "local": [r for r in recipients if r not in remote],
+            "remote": [r for r in recipients if r in remote],
+            "data": trace + data,
+            "client_ip": ip if ip != "unknown" else None,
+            "client_helo": session.host_name or "",
+            "smtputf8": bool(envelope.smtp_utf8),
+            "dsn": getattr(envelope, "mailroom_dsn", None),
+            "rcpt_dsn": getattr(envelope, "mailroom_rcpt_dsn", None),
+        }
         try:
-            entries = await run_db(
-                do_enqueue_routed,
-                queue_id=queue_id,
-                sender=reverse_path(envelope),
-                local=[r for r in recipients if r not in remote],
-                remote=[r for r in recipients if r in remote],
-                data=trace + data,
-                client_ip=ip if ip != "unknown" else None,
-                client_helo=session.host_name or "",
-                smtputf8=bool(envelope.smtp_utf8),
-                dsn=getattr(envelope, "mailroom_dsn", None),
-                rcpt_dsn=getattr(envelope, "mailroom_rcpt_dsn", None),
-            )
+            if self.policy.group_commit:
+                # Spool write on a pool thread, then the rows committed with those of other
+                # sessions; the 250 waits for that commit (durable=True in the committer).
+                spooled = await queue_committer().prepare_and_commit(
+                    functools.partial(spool_routed, **message)
+                )
+                first = spooled[0].entry.queue_id
+            else:
+                first = (await run_db(do_enqueue_routed, **message))[0].queue_id
         except StorageError as exc:
             log.error("spool failure: %s", exc)
             if "No space" in str(exc):
@@ -228,7 +239,7 @@ class IngressHandler:
         except Exception:  # any failure before the commit must be temporary, never 250 or 5xx
             log.exception("queue commit failed")
             return "451 4.3.0 Local error in processing, try again later"
-        return f"250 2.0.0 Ok: queued as {entries[0].queue_id}"
+        return f"250 2.0.0 Ok: queued as {first}"
 
 
 def _accept(envelope: Any, address: str, *, action: str, remote: bool = False) -> str:
