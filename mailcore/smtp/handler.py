@@ -18,14 +18,14 @@ from mailcore.asyncdb import run_db
 from mailcore.delivery import spool
 from mailcore.delivery.groupcommit import queue_committer
 from mailcore.delivery.submit import do_enqueue_routed, remote_address, spool_routed
+from mailcore.directory import cache as dircache
 from mailcore.directory.models import RelayAction
 from mailcore.directory.queries import (
     AccessRule,
     Recipient,
     Resolution,
-    list_access_rules_for_ip,
+    access_rules_for_ip,
     pick_access_rule,
-    resolve_recipient,
 )
 from mailcore.errors import InvalidAddressError, StorageError
 from mailcore.mime.headers import header_fields
@@ -115,12 +115,15 @@ class IngressHandler:
             # RFC 6531 §3.4: without SMTPUTF8 a non-ASCII mailbox is refused.
             return "553 5.6.7 Non-ASCII recipient address needs the SMTPUTF8 parameter"
         rules: list[AccessRule] | None = getattr(session, "mailroom_access_rules", None)
+        ip = _peer_ip(session) if rules is None else None
         try:
-            # One trip to the database thread per RCPT: the session's access rules (loaded
-            # once, like an access map lookup) together with the recipient.
-            loaded, found, room = await run_db(
-                _lookup, _peer_ip(session) if rules is None else None, address
-            )
+            # From the directory memo when it has the answers (no thread hop); otherwise one
+            # trip to the database thread per RCPT: the session's access rules (loaded once,
+            # like an access map lookup) together with the recipient.
+            answer = _cached_lookup(ip, address)
+            if answer is None:
+                answer = await run_db(_lookup, ip, address)
+            loaded, found, room = answer
         except DatabaseError:
             log.exception("recipient lookup failed for %s", address)
             return "451 4.3.0 Temporary lookup failure, try again later"
@@ -278,10 +281,27 @@ def _peer_ip(session: Any) -> str:
 def _lookup(
     ip: str | None, address: str
 ) -> tuple[list[AccessRule] | None, Recipient, Usage | None]:
-    found = resolve_recipient(address)
+    found = dircache.recipient(address)
     # Quota usage only for accounts that have a quota: one more indexed query, not for all.
     room = usage_of_address(found.address) if found.quota_bytes else None
-    return (list_access_rules_for_ip(ip) if ip is not None else None), found, room
+    rules = access_rules_for_ip(dircache.access_rules(), ip) if ip is not None else None
+    return rules, found, room
+
+
+def _cached_lookup(
+    ip: str | None, address: str
+) -> tuple[list[AccessRule] | None, Recipient, Usage | None] | None:
+    """_lookup's answer from the directory memo alone, or None when it needs the database
+    (a miss, or an account with a quota: its usage changes with every delivery)."""
+    found = dircache.cached_recipient(address)
+    if found is None or found.quota_bytes:
+        return None
+    if ip is None:
+        return None, found, None
+    rules = dircache.cached_access_rules()
+    if rules is None:
+        return None
+    return access_rules_for_ip(rules, ip), found, None
 
 
 def _declared_size(envelope: Any) -> int:
