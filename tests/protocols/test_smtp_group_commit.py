@@ -32,7 +32,7 @@ def send(addr: tuple[str, int], sender: str = "bob@remote.example") -> tuple[int
         return c.data(MSG)
 
 
-def spool_files(settings) -> list[Path]:  # type: ignore[no-untyped-def]
+def spool_files(settings) -> list[Path]:
     root = Path(settings.SPOOL_DIR)
     return [p for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
 
