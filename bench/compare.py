@@ -374,7 +374,11 @@ def mailroom_accept(payload: Path, args: argparse.Namespace) -> Run:
     stack, _, _, dbname = mailroom_stack(args, accept_only=True)
     try:
         meter = CpuMeter(_mailroom_pids(stack.proc.pid, dbname))
-        profilers = _profile(stack.proc.pid, args.profile / "accept") if args.profile else []
+        profilers = (
+            _profile(stack.proc.pid, args.profile / "accept", args.profile_format)
+            if args.profile
+            else []
+        )
         meter.start()
         took = smtp_source(
             stack.smtp_port,
@@ -406,7 +410,11 @@ def mailroom_end_to_end(payloads: list[bytes], args: argparse.Namespace) -> Run:
         poller = threading.Thread(
             target=lambda: samples.extend(watch(count, len(payloads), stop)), daemon=True
         )
-        profilers = _profile(stack.proc.pid, args.profile / "e2e") if args.profile else []
+        profilers = (
+            _profile(stack.proc.pid, args.profile / "e2e", args.profile_format)
+            if args.profile
+            else []
+        )
         meter.start()
         t0 = time.perf_counter()
         poller.start()
@@ -438,7 +446,7 @@ def mailroom_end_to_end(payloads: list[bytes], args: argparse.Namespace) -> Run:
         stack.stop()
 
 
-def _profile(root: int, out: Path) -> list[subprocess.Popen[bytes]]:
+def _profile(root: int, out: Path, fmt: str = "flamegraph") -> list[subprocess.Popen[bytes]]:
     """py-spy (sampling, from PyPI) on the SMTP processes and each delivery worker process for
     the first 15 s of the load: flame graphs `smtp-N.svg`, `worker-N.svg` under `out`."""
     from bench.imap import descendants
@@ -465,9 +473,9 @@ def _profile(root: int, out: Path) -> list[subprocess.Popen[bytes]]:
                 "250",
                 "--nonblocking",
                 "--format",
-                "flamegraph",
+                fmt,
                 "-o",
-                str(out / f"{name}.svg"),
+                str(out / f"{name}.{'svg' if fmt == 'flamegraph' else 'txt'}"),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -544,6 +552,12 @@ def main() -> None:
         "--profile",
         type=Path,
         help="py-spy flame graphs of Mailroom's SMTP and worker processes (e2e runs) here",
+    )
+    ap.add_argument(
+        "--profile-format",
+        choices=("flamegraph", "raw"),
+        default="flamegraph",
+        help="raw: collapsed stacks (.txt), for bench/profile_top.py",
     )
     args = ap.parse_args()
     if args.only != "mailroom" and not available():

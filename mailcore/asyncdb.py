@@ -41,6 +41,13 @@ async def run_db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     return await loop.run_in_executor(_pool(), functools.partial(_call, fn, *args, **kwargs))
 
 
+def submit(fn: Callable[[], object]) -> None:
+    """Run `fn` on a pool thread without waiting for it: `fn` reports its own outcome (the
+    group committer's spool step hands its result on to the committer thread, so the caller's
+    task wakes once instead of twice)."""
+    _pool().submit(_call, fn)
+
+
 def shutdown() -> None:
     """Close every pool thread's database connection and stop the pool (server shutdown)."""
     global _executor

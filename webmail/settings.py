@@ -283,6 +283,12 @@ SMTP_MAX_RECEIVED_HEADERS = env_int("SMTP_MAX_RECEIVED_HEADERS", 50)
 # below are shared out among them.
 SMTP_PROCESSES = env_int("SMTP_PROCESSES", 1)
 SMTP_MAX_CONNECTIONS = env_int("SMTP_MAX_CONNECTIONS", 500)
+# Group commit of the queue rows of concurrent DATA sessions (mailcore.delivery.groupcommit):
+# one transaction per batch; each session still answers 250 only after its batch's commit.
+# The window is how long the committer waits for more sessions before committing (0: it
+# commits what arrived while the previous commit ran).
+SMTP_GROUP_COMMIT = env_bool("SMTP_GROUP_COMMIT", True)
+SMTP_GROUP_COMMIT_WINDOW_MS = env_float("SMTP_GROUP_COMMIT_WINDOW_MS", 0.0)
 SMTP_MAX_CONNECTIONS_PER_IP = env_int("SMTP_MAX_CONNECTIONS_PER_IP", 50)
 SMTP_TIMEOUT = env_int("SMTP_TIMEOUT", 300)
 # Times each command may be sent: per message for MAIL/RCPT/DATA/RSET/NOOP/EHLO/HELO (counted

@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -36,31 +37,82 @@ def dispatch(entry_id: int) -> None:
     doorbell.ring(entry_id)
 
 
+class EntryOptions(TypedDict, total=False):
+    """What a queue entry records besides its sender, recipients and bytes: the client, the
+    submitting account and the origin when not SMTP, the Sent copy of a submission, and the
+    RFC 3461 parameters the client gave (`rcpt_dsn` by recipient)."""
+
+    client_ip: str | None
+    client_helo: str
+    smtputf8: bool
+    authenticated_as: Account | None
+    origin: str
+    sent_copy: Message | None
+    dsn: MailDsn | None
+    rcpt_dsn: Mapping[str, RcptDsn] | None
+
+
 def do_enqueue(
     *,
     sender: str,
     recipients: list[str],
     data: bytes,
-    client_ip: str | None = None,
-    client_helo: str = "",
-    smtputf8: bool = False,
-    authenticated_as: Account | None = None,
     direction: str = Direction.INBOUND,
-    origin: str = "",
     queue_id: str | None = None,
-    sent_copy: Message | None = None,
-    dsn: MailDsn | None = None,
-    rcpt_dsn: Mapping[str, RcptDsn] | None = None,
+    **options: Unpack[EntryOptions],
 ) -> QueueEntry:
     """Spool `data` durably and commit its queue row; only then may the caller say 250.
-    `dsn` and `rcpt_dsn` (by recipient) are the RFC 3461 parameters the client gave.
 
     Raises StorageError (spool) or a database error (row); in either case nothing is queued
     and no spool file is left behind.
     """
+    spooled = spool_entry(
+        sender=sender,
+        recipients=recipients,
+        data=data,
+        direction=direction,
+        queue_id=queue_id,
+        **options,
+    )
+    # Once per accepted message: raw inserts (no ORM query building) and, on PostgreSQL
+    # outside a caller's transaction, one autocommitted statement instead of BEGIN, two
+    # INSERTs and COMMIT. Either way the rows are committed (or rolled back) together.
+    try:
+        one_statement = insert_is_one_statement() and connection.get_autocommit()
+        with contextlib.nullcontext() if one_statement else transaction.atomic():
+            _insert(spooled)
+    except BaseException:
+        spool.remove(spooled.entry.spool_name)
+        raise
+    _log_queued(spooled)
+    return spooled.entry
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledEntry:
+    """A message in the spool (file fsynced) whose queue rows are built but not inserted: not
+    yet accepted. See do_commit_spooled."""
+
+    entry: QueueEntry
+    rows: list[QueueRecipient]
+
+
+def spool_entry(
+    *,
+    sender: str,
+    recipients: list[str],
+    data: bytes,
+    direction: str = Direction.INBOUND,
+    queue_id: str | None = None,
+    sync_dir: bool = True,
+    **options: Unpack[EntryOptions],
+) -> SpooledEntry:
+    """Write and fsync the spool file of `data` (its directory too unless `sync_dir` is
+    False, see spool.write) and build its unsaved queue rows. No database access."""
     queue_id = queue_id or spool.new_queue_id()
-    stored = spool.write(queue_id, data)
+    stored = spool.write(queue_id, data, sync_dir=sync_dir)
     now = timezone.now()
+    dsn = options.get("dsn")
     entry = QueueEntry(
         queue_id=queue_id,
         direction=direction,
@@ -68,19 +120,19 @@ def do_enqueue(
         spool_name=stored.name,
         size=stored.size,
         sha256=stored.sha256,
-        client_ip=client_ip,
-        client_helo=client_helo[:255],
-        smtputf8=smtputf8,
-        authenticated_as=authenticated_as,
+        client_ip=options.get("client_ip"),
+        client_helo=options.get("client_helo", "")[:255],
+        smtputf8=options.get("smtputf8", False),
+        authenticated_as=options.get("authenticated_as"),
         received_at=now,
         next_attempt_at=now,
-        origin=origin,
-        sent_copy=sent_copy,
+        origin=options.get("origin", ""),
+        sent_copy=options.get("sent_copy"),
         message_id=header_message_id(data),
         dsn_ret=dsn.ret if dsn else "",
         dsn_envid=dsn.envid if dsn else "",
     )
-    asked = rcpt_dsn or {}
+    asked = options.get("rcpt_dsn") or {}
     rows = [
         QueueRecipient(
             entry=entry,
@@ -90,26 +142,44 @@ def do_enqueue(
         )
         for r in dict.fromkeys(recipients)
     ]
-    # Once per accepted message: raw inserts (no ORM query building) and, on PostgreSQL
-    # outside a caller's transaction, one autocommitted statement instead of BEGIN, two
-    # INSERTs and COMMIT. Either way the rows are committed (or rolled back) together.
+    return SpooledEntry(entry, rows)
+
+
+def do_commit_spooled(spooled: list[SpooledEntry]) -> None:
+    """Accept many spooled messages at once (group commit): their spool directories synced,
+    once each, then every row in one transaction. Raises StorageError or a database error
+    when any of it fails; then none of them is queued and their spool files are removed."""
     try:
-        one_statement = insert_is_one_statement() and connection.get_autocommit()
-        with contextlib.nullcontext() if one_statement else transaction.atomic():
-            insert_with_children(entry, rows, "entry")
-            transaction.on_commit(lambda: dispatch(entry.pk), robust=True)
+        spool.sync_dirs([s.entry.spool_name for s in spooled])
+        with transaction.atomic(durable=True):
+            for s in spooled:
+                _insert(s)
     except BaseException:
-        spool.remove(stored.name)
+        for s in spooled:
+            spool.remove(s.entry.spool_name)
         raise
+    for s in spooled:
+        _log_queued(s)
+
+
+def _insert(spooled: SpooledEntry) -> None:
+    """Insert the rows of `spooled` (inside the caller's transaction, or as one statement) and
+    ring the doorbell once they are committed."""
+    entry = spooled.entry
+    insert_with_children(entry, spooled.rows, "entry")
+    transaction.on_commit(lambda: dispatch(entry.pk), robust=True)
+
+
+def _log_queued(spooled: SpooledEntry) -> None:
+    entry = spooled.entry
     log.info(
         "%s: from=<%s>, size=%d, nrcpt=%d, client=%s",
-        queue_id,
-        sender,
-        stored.size,
-        len(recipients),
-        client_ip,
+        entry.queue_id,
+        entry.sender,
+        entry.size,
+        len(spooled.rows),
+        entry.client_ip,
     )
-    return entry
 
 
 def header_message_id(data: bytes) -> str:

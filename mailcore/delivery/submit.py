@@ -13,6 +13,7 @@ from email import errors, policy
 from email.headerregistry import Address
 from email.parser import HeaderParser
 from email.utils import format_datetime, make_msgid
+from typing import Unpack
 
 from django.conf import settings
 from django.db import transaction
@@ -21,7 +22,7 @@ from django.utils import timezone
 from mailcore.addresses import canonical_domain, canonical_local, split_address
 from mailcore.delivery import spool
 from mailcore.delivery.dsnparams import MailDsn, RcptDsn
-from mailcore.delivery.entries import do_enqueue
+from mailcore.delivery.entries import EntryOptions, SpooledEntry, do_enqueue, spool_entry
 from mailcore.delivery.models import Direction, QueueEntry
 from mailcore.directory.models import Account
 from mailcore.directory.queries import Resolution, account_owns_address, resolve_recipient
@@ -228,43 +229,17 @@ def do_enqueue_routed(
     remote: list[str],
     data: bytes,
     queue_id: str | None = None,
-    client_ip: str | None = None,
-    client_helo: str = "",
-    smtputf8: bool = False,
-    authenticated_as: Account | None = None,
-    origin: str = "",
-    sent_copy: Message | None = None,
-    dsn: MailDsn | None = None,
-    rcpt_dsn: Mapping[str, RcptDsn] | None = None,
+    **options: Unpack[EntryOptions],
 ) -> list[QueueEntry]:
     """Queue one message for local recipients (an inbound entry, delivered by the worker like
     mail from outside) and remote ones (one outbound entry for the relay), both or neither.
-    `queue_id` names the inbound entry (the id the SMTP client is told); `dsn` and `rcpt_dsn`
-    (keyed by the recipients as given here) are the client's RFC 3461 parameters."""
-    jobs = [
-        (direction, rcpts, qid)
-        for direction, rcpts, qid in (
-            (Direction.INBOUND, local, queue_id),
-            (Direction.OUTBOUND, remote, None if local else queue_id),
-        )
-        if rcpts
-    ]
+    `queue_id` names the inbound entry (the id the SMTP client is told); `options["rcpt_dsn"]`
+    is keyed by the recipients as given here."""
+    jobs = _routed_jobs(local, remote, queue_id)
 
     def enqueue(direction: str, rcpts: list[str], qid: str | None) -> QueueEntry:
         return do_enqueue(
-            sender=sender,
-            recipients=rcpts,
-            data=data,
-            client_ip=client_ip,
-            client_helo=client_helo,
-            smtputf8=smtputf8,
-            authenticated_as=authenticated_as,
-            direction=direction,
-            origin=origin,
-            queue_id=qid,
-            sent_copy=sent_copy,
-            dsn=dsn,
-            rcpt_dsn=rcpt_dsn,
+            sender=sender, recipients=rcpts, data=data, direction=direction, queue_id=qid, **options
         )
 
     if len(jobs) == 1:  # the common case: no outer transaction, no savepoint round trips
@@ -279,6 +254,53 @@ def do_enqueue_routed(
             spool.remove(entry.spool_name)
         raise
     return entries
+
+
+def spool_routed(
+    *,
+    sender: str,
+    local: list[str],
+    remote: list[str],
+    data: bytes,
+    queue_id: str | None = None,
+    **options: Unpack[EntryOptions],
+) -> list[SpooledEntry]:
+    """The first half of do_enqueue_routed for the group committer (mailcore.smtp): the spool
+    files written and fsynced (their directories not yet) and the rows built. Nothing is
+    accepted until do_commit_spooled has committed them. No database access."""
+    out: list[SpooledEntry] = []
+    try:
+        for direction, rcpts, qid in _routed_jobs(local, remote, queue_id):
+            out.append(
+                spool_entry(
+                    sender=sender,
+                    recipients=rcpts,
+                    data=data,
+                    direction=direction,
+                    queue_id=qid,
+                    sync_dir=False,
+                    **options,
+                )
+            )
+    except BaseException:
+        for spooled in out:
+            spool.remove(spooled.entry.spool_name)
+        raise
+    return out
+
+
+def _routed_jobs(
+    local: list[str], remote: list[str], queue_id: str | None
+) -> list[tuple[str, list[str], str | None]]:
+    """(direction, recipients, queue id) of each entry a routed message makes."""
+    return [
+        (direction, rcpts, qid)
+        for direction, rcpts, qid in (
+            (Direction.INBOUND, local, queue_id),
+            (Direction.OUTBOUND, remote, None if local else queue_id),
+        )
+        if rcpts
+    ]
 
 
 def do_submit(

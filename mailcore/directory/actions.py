@@ -22,6 +22,7 @@ from mailcore.addresses import (
     split_address,
     storage_name,
 )
+from mailcore.directory import cache as dircache
 from mailcore.directory.models import (
     Account,
     Alias,
@@ -66,6 +67,7 @@ def do_set_domain_active(name: str, active: bool) -> Domain:
     """Enable or disable a domain: a disabled one is not local (no mail accepted for it)."""
     alabel = canonical_domain(name)
     updated = Domain.objects.filter(name=alabel).update(is_active=active)
+    dircache.clear()  # update() sends no post_save
     if not updated:
         raise NotFoundError(f"no domain {alabel}")
     return Domain.objects.get(name=alabel)

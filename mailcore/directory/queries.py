@@ -314,9 +314,11 @@ def client_ip(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 def list_access_rules_for_ip(ip: str) -> list[AccessRule]:
     """Every rule whose network contains `ip` (the table is small, like an access map)."""
-    addr = client_ip(ip)
-    if addr is None:
-        return []
+    return access_rules_for_ip(list_access_rules(), ip)
+
+
+def list_access_rules() -> list[AccessRule]:
+    """Every relay access rule, in RelayRule.Meta.ordering."""
     qn = connection.ops.quote_name
     columns = ("id", "network", "sender_domain", "recipient_domain", "action")
     # Raw SQL: once per session, and the ORM's query building was most of its cost. Same
@@ -328,12 +330,18 @@ def list_access_rules_for_ip(ip: str) -> list[AccessRule]:
     with connection.cursor() as cursor:
         cursor.execute(sql)
         rows = cursor.fetchall()
-    out = []
-    for pk, cidr, sender_domain, recipient_domain, action in rows:
-        network = ipaddress.ip_network(cidr, strict=False)
-        if addr.version == network.version and addr in network:
-            out.append(AccessRule(pk, network, sender_domain, recipient_domain, action))
-    return out
+    return [
+        AccessRule(pk, ipaddress.ip_network(cidr, strict=False), sender, recipient, action)
+        for pk, cidr, sender, recipient, action in rows
+    ]
+
+
+def access_rules_for_ip(rules: list[AccessRule], ip: str) -> list[AccessRule]:
+    """Those of `rules` whose network contains `ip` (pure)."""
+    addr = client_ip(ip)
+    if addr is None:
+        return []
+    return [r for r in rules if addr.version == r.network.version and addr in r.network]
 
 
 def _domain_matches(rule_domain: str, domain: str) -> bool:

@@ -4,6 +4,7 @@ happens here."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -15,15 +16,16 @@ from django.utils import timezone
 
 from mailcore.asyncdb import run_db
 from mailcore.delivery import spool
-from mailcore.delivery.submit import do_enqueue_routed, remote_address
+from mailcore.delivery.groupcommit import queue_committer
+from mailcore.delivery.submit import do_enqueue_routed, remote_address, spool_routed
+from mailcore.directory import cache as dircache
 from mailcore.directory.models import RelayAction
 from mailcore.directory.queries import (
     AccessRule,
     Recipient,
     Resolution,
-    list_access_rules_for_ip,
+    access_rules_for_ip,
     pick_access_rule,
-    resolve_recipient,
 )
 from mailcore.errors import InvalidAddressError, StorageError
 from mailcore.mime.headers import header_fields
@@ -41,6 +43,7 @@ class IngressPolicy:
     max_recipients: int
     max_received_headers: int
     bare_lf: str  # "normalize" | "reject"
+    group_commit: bool = False  # queue rows through the group committer (SMTP_GROUP_COMMIT)
 
 
 def count_received(data: bytes) -> int:
@@ -112,12 +115,15 @@ class IngressHandler:
             # RFC 6531 §3.4: without SMTPUTF8 a non-ASCII mailbox is refused.
             return "553 5.6.7 Non-ASCII recipient address needs the SMTPUTF8 parameter"
         rules: list[AccessRule] | None = getattr(session, "mailroom_access_rules", None)
+        ip = _peer_ip(session) if rules is None else None
         try:
-            # One trip to the database thread per RCPT: the session's access rules (loaded
-            # once, like an access map lookup) together with the recipient.
-            loaded, found, room = await run_db(
-                _lookup, _peer_ip(session) if rules is None else None, address
-            )
+            # From the directory memo when it has the answers (no thread hop); otherwise one
+            # trip to the database thread per RCPT: the session's access rules (loaded once,
+            # like an access map lookup) together with the recipient.
+            answer = _cached_lookup(ip, address)
+            if answer is None:
+                answer = await run_db(_lookup, ip, address)
+            loaded, found, room = answer
         except DatabaseError:
             log.exception("recipient lookup failed for %s", address)
             return "451 4.3.0 Temporary lookup failure, try again later"
@@ -206,20 +212,28 @@ class IngressHandler:
         remote = set(getattr(envelope, "mailroom_remote", ()))
         ip = _peer_ip(session)
         trace = self._trace(server, session, envelope, queue_id, recipients)
+        message: dict[str, Any] = {
+            "queue_id": queue_id,
+            "sender": reverse_path(envelope),
+            "local": [r for r in recipients if r not in remote],
+            "remote": [r for r in recipients if r in remote],
+            "data": trace + data,
+            "client_ip": ip if ip != "unknown" else None,
+            "client_helo": session.host_name or "",
+            "smtputf8": bool(envelope.smtp_utf8),
+            "dsn": getattr(envelope, "mailroom_dsn", None),
+            "rcpt_dsn": getattr(envelope, "mailroom_rcpt_dsn", None),
+        }
         try:
-            entries = await run_db(
-                do_enqueue_routed,
-                queue_id=queue_id,
-                sender=reverse_path(envelope),
-                local=[r for r in recipients if r not in remote],
-                remote=[r for r in recipients if r in remote],
-                data=trace + data,
-                client_ip=ip if ip != "unknown" else None,
-                client_helo=session.host_name or "",
-                smtputf8=bool(envelope.smtp_utf8),
-                dsn=getattr(envelope, "mailroom_dsn", None),
-                rcpt_dsn=getattr(envelope, "mailroom_rcpt_dsn", None),
-            )
+            if self.policy.group_commit:
+                # Spool write on a pool thread, then the rows committed with those of other
+                # sessions; the 250 waits for that commit (durable=True in the committer).
+                spooled = await queue_committer().prepare_and_commit(
+                    functools.partial(spool_routed, **message)
+                )
+                first = spooled[0].entry.queue_id
+            else:
+                first = (await run_db(do_enqueue_routed, **message))[0].queue_id
         except StorageError as exc:
             log.error("spool failure: %s", exc)
             if "No space" in str(exc):
@@ -228,7 +242,7 @@ class IngressHandler:
         except Exception:  # any failure before the commit must be temporary, never 250 or 5xx
             log.exception("queue commit failed")
             return "451 4.3.0 Local error in processing, try again later"
-        return f"250 2.0.0 Ok: queued as {entries[0].queue_id}"
+        return f"250 2.0.0 Ok: queued as {first}"
 
 
 def _accept(envelope: Any, address: str, *, action: str, remote: bool = False) -> str:
@@ -267,10 +281,27 @@ def _peer_ip(session: Any) -> str:
 def _lookup(
     ip: str | None, address: str
 ) -> tuple[list[AccessRule] | None, Recipient, Usage | None]:
-    found = resolve_recipient(address)
+    found = dircache.recipient(address)
     # Quota usage only for accounts that have a quota: one more indexed query, not for all.
     room = usage_of_address(found.address) if found.quota_bytes else None
-    return (list_access_rules_for_ip(ip) if ip is not None else None), found, room
+    rules = access_rules_for_ip(dircache.access_rules(), ip) if ip is not None else None
+    return rules, found, room
+
+
+def _cached_lookup(
+    ip: str | None, address: str
+) -> tuple[list[AccessRule] | None, Recipient, Usage | None] | None:
+    """_lookup's answer from the directory memo alone, or None when it needs the database
+    (a miss, or an account with a quota: its usage changes with every delivery)."""
+    found = dircache.cached_recipient(address)
+    if found is None or found.quota_bytes:
+        return None
+    if ip is None:
+        return None, found, None
+    rules = dircache.cached_access_rules()
+    if rules is None:
+        return None
+    return access_rules_for_ip(rules, ip), found, None
 
 
 def _declared_size(envelope: Any) -> int:

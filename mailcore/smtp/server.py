@@ -23,6 +23,7 @@ from mailcore.delivery.dsnparams import (
     parse_rcpt_params,
     split_params,
 )
+from mailcore.delivery.groupcommit import queue_committer
 from mailcore.listeners import OFF, LoopThread
 from mailcore.smtp.handler import IngressHandler, IngressPolicy
 from mailcore.smtp.submission import SubmissionHandler, SubmissionPolicy
@@ -426,6 +427,10 @@ class SmtpServer(LoopThread):
         self.config = config
         self._limits = ConnectionLimits(config.max_connections, config.max_connections_per_ip)
 
+    def stop(self) -> None:
+        super().stop()
+        queue_committer().shutdown()  # its database connection goes with the pool's
+
     def _factory(self) -> MailroomSMTP:
         cfg = self.config
         return MailroomSMTP(
@@ -527,6 +532,7 @@ def config_from_settings() -> SmtpConfig:
             max_recipients=settings.SMTP_MAX_RECIPIENTS,
             max_received_headers=settings.SMTP_MAX_RECEIVED_HEADERS,
             bare_lf=settings.SMTP_BARE_LF,
+            group_commit=settings.SMTP_GROUP_COMMIT,
         ),
         max_message_bytes=settings.SMTP_MAX_MESSAGE_BYTES,
         timeout=settings.SMTP_TIMEOUT,
