@@ -117,6 +117,9 @@ def deliver_all():  # type: ignore[no-untyped-def]
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("MAILROOM_TESTING", "1")
+    # Every `manage.py runall` a test starts: no embedded rspamd (tests/inbound runs its own;
+    # one per stack would cost the shared machine a CPU for its start).
+    os.environ.setdefault("RSPAMD_EMBEDDED", "0")
     assert django_settings.configured
 
 

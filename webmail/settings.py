@@ -441,3 +441,7 @@ RSPAMD_PASSWORD = env_str("RSPAMD_PASSWORD", "")
 RSPAMD_TIMEOUT = env_float("RSPAMD_TIMEOUT", 15.0)
 # Junk at or above this score, or for rspamd's "add header"/"rewrite subject"/"reject" actions.
 SPAM_JUNK_SCORE = env_float("SPAM_JUNK_SCORE", 6.0)
+# `manage.py runall` starts Debian's rspamd (when installed and RSPAMD_URL is empty) on
+# 127.0.0.1 ports RSPAMD_EMBEDDED_PORT (scan), +1 (controller), +2 (proxy); "0" = never.
+RSPAMD_EMBEDDED = env_str("RSPAMD_EMBEDDED", "auto")
+RSPAMD_EMBEDDED_PORT = env_int("RSPAMD_EMBEDDED_PORT", 11433)

@@ -40,10 +40,14 @@ def installed() -> bool:
 
 
 def write_config(
-    where: LocalRspamd, *, redis: tuple[str, int, int] | None, dns: str, db_dir: Path | None = None
+    where: LocalRspamd,
+    *,
+    redis: tuple[str, int, int] | None,
+    dns: str | None,
+    db_dir: Path | None = None,
 ) -> None:
-    """The overlay: our ports on 127.0.0.1, one process each, log to a file, `dns` as the only
-    resolver, Redis (host, port, db) for Bayes when given."""
+    """The overlay: our ports on 127.0.0.1, one process each, log to a file, `dns` ("ip:port")
+    as the only resolver (None: the system's), Redis (host, port, db) for Bayes when given."""
     local = where.dir / "local.d"
     for sub in ("local.d", "run", "log"):
         (where.dir / sub).mkdir(parents=True, exist_ok=True)
@@ -54,15 +58,20 @@ def write_config(
             f'bind_socket = "127.0.0.1:{where.controller_port}";\ncount = 1;\n'
         ),
         "worker-proxy.inc": f'bind_socket = "127.0.0.1:{where.proxy_port}";\ncount = 1;\n',
-        "options.inc": f'dns {{ nameserver = ["{dns}"]; timeout = 0.5s; retransmits = 1; }}\n',
         "logging.inc": f'type = "file";\nfilename = "{where.dir / "log" / "rspamd.log"}";\n'
         'level = "warning";\n',
     }
+    if dns is not None:
+        files["options.inc"] = (
+            f'dns {{ nameserver = ["{dns}"]; timeout = 0.5s; retransmits = 1; }}\n'
+        )
     if redis is not None:
         host, port, db = redis
         files["redis.conf"] = f'servers = "{host}:{port}";\ndb = "{db}";\n'
     for name, text in files.items():
         (local / name).write_text(text)
+    for stale in {"options.inc", "redis.conf"} - files.keys():  # from an earlier configuration
+        (local / stale).unlink(missing_ok=True)
 
 
 def argv(where: LocalRspamd, db_dir: Path | None = None) -> list[str]:
