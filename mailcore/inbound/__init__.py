@@ -55,8 +55,12 @@ def examine(entry: QueueEntry, data: bytes) -> Verdict:
     if not examinable(entry) or not (settings.INBOUND_AUTH or settings.RSPAMD_URL):
         return UNEXAMINED
     started = time.monotonic()
-    verdict = _examine(entry, data)
-    _keep(entry, verdict)
+    try:
+        verdict = _examine(entry, data)
+    except Exception as exc:  # a bug or a library's surprise on hostile input: deliver anyway
+        log.exception("%s: sender checks failed; delivering without a verdict", entry.queue_id)
+        verdict = Verdict(examined=True, reasons=(f"checks failed: {type(exc).__name__}",))
+    _keep(entry, verdict)  # kept either way: a retry must store the same bytes
     log.info(
         "%s: spf=%s dkim=%s dmarc=%s arc=%s spam=%s%s (%.0f ms)",
         entry.queue_id,

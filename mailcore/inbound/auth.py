@@ -93,6 +93,8 @@ def check_dkim(data: bytes) -> list[DkimResult]:
 
     signatures = [v for n, v in header_fields(data) if n.lower() == b"dkim-signature"]
     out: list[DkimResult] = []
+    # One verifier for all signatures: the message is parsed once (dkimverify does the same).
+    verifier = dkim.DKIM(data, minkey=MIN_RSA_BITS, timeout=5) if signatures else None
     for idx, value in enumerate(signatures[:MAX_DKIM_SIGNATURES]):
         tags = _tags(value)
         domain = tags.get(b"d", b"").decode("ascii", "replace").lower()
@@ -101,7 +103,7 @@ def check_dkim(data: bytes) -> list[DkimResult]:
         if algorithm == "rsa-sha1":  # RFC 8301 §3.1: MUST NOT be used for verifying
             out.append(DkimResult("fail", domain, selector, algorithm, "rsa-sha1 refused"))
             continue
-        verifier = dkim.DKIM(data, minkey=MIN_RSA_BITS, timeout=5)
+        assert verifier is not None
         try:
             ok = verifier.verify(idx=idx, dnsfunc=_dnsfunc)
             reason = "" if ok else "signature did not verify"

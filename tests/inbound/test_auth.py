@@ -137,3 +137,18 @@ def test_arc_chain_of_a_trusted_list_overrides_dmarc_fail(
     _, message, stored = deliver(data, ip="127.0.0.66", sender="list-bounces@lists.example")
     assert b"arc=pass (trusted sealer lists.example" in stored
     assert message.auth_dmarc == "fail" and message.folder.special_use == "inbox"
+
+
+def test_a_crash_in_the_checks_still_delivers(
+    alice: Account, trust_zone: Zone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailcore.inbound import auth
+
+    def broken(data: bytes) -> list[object]:
+        raise RuntimeError("library surprise")
+
+    monkeypatch.setattr(auth, "check_dkim", broken)  # stands in for a bug on hostile input
+    entry, message, stored = deliver(sign(mail(), SENDER))
+    assert message.folder.special_use == "inbox" and entry.verdict is not None
+    assert entry.verdict["reasons"] == ["checks failed: RuntimeError"]
+    assert message.auth_dmarc == "" and b"Authentication-Results" not in stored
