@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,7 +25,7 @@ SENDER_IP = "127.0.0.9"
 
 
 @pytest.fixture
-def trust_zone(zone: Zone, settings, db: None) -> Zone:  # type: ignore[no-untyped-def]  # noqa: F811
+def trust_zone(zone: Zone, settings: Any, db: None) -> Zone:  # noqa: F811
     """The zone with sender.example published; the checks on, with a short DNS budget."""
     settings.INBOUND_AUTH = True
     settings.INBOUND_AUTH_TIMEOUT = 3.0
@@ -70,7 +71,7 @@ def rspamd_server() -> Iterator[rspamd_local.LocalRspamd]:
 
 
 @pytest.fixture
-def rspamd_on(rspamd_server: rspamd_local.LocalRspamd, settings) -> rspamd_local.LocalRspamd:  # type: ignore[no-untyped-def]
+def rspamd_on(rspamd_server: rspamd_local.LocalRspamd, settings: Any) -> rspamd_local.LocalRspamd:
     settings.RSPAMD_URL = rspamd_server.url
     settings.RSPAMD_CONTROLLER_URL = rspamd_server.controller_url
     settings.RSPAMD_TIMEOUT = 30.0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mailcore.delivery.actions import do_enqueue, do_process_entry
+from mailcore.delivery.actions import do_process_entry
+from mailcore.delivery.entries import do_enqueue
 from mailcore.delivery.models import QueueEntry
 from mailcore.store.models import Message
 from mailcore.store.queries import read_message_bytes
