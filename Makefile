@@ -62,10 +62,11 @@ test: install lint frontend chromium imap-tools
 chromium:
 	@bash scripts/ensure-chromium.sh
 
-# Debian's isync (mbsync), the real IMAP client of tests/e2e/test_mbsync.py, and Dovecot, the
-# remote server of tests/fetching and tests/browser/test_fetch_accounts.py, installed if missing.
+# Debian's isync (mbsync), the real IMAP client of tests/e2e/test_mbsync.py, Dovecot, the
+# remote server of tests/fetching and tests/browser/test_fetch_accounts.py, and rspamd, the spam
+# filter of tests/inbound (started per session on loopback ports), installed if missing.
 imap-tools:
-	@bash scripts/ensure-imap-tools.sh --dovecot
+	@bash scripts/ensure-imap-tools.sh --dovecot --rspamd
 
 # Screenshots of the main screens (Korean and English, desktop and phone) → docs/screenshots/.
 screenshots: install frontend chromium

@@ -81,6 +81,7 @@ def start_stack(
         "LOG_LEVEL": "WARNING",
         "MAILROOM_ENV_FILE": str(var / "none.env"),
         "SMTP_MAX_CONNECTIONS_PER_IP": "1000",
+        "RSPAMD_EMBEDDED": "0",  # a spam scan is not what these benchmarks measure
         **(extra_env or {}),
     }
     log = (var / "stack.log").open("wb")

@@ -4,21 +4,28 @@
 #   fetchmail                for the POP3 end-to-end test tests/pop3/test_fetchmail.py;
 #   dovecot-imapd (--dovecot) for bench/imap.py, which runs it beside Mailroom, and the
 #                             fetching tests (tests/fetching: the "other server"; `make test`);
-#   dovecot-pop3d (--dovecot) for bench/pop3.py and the fetching tests, likewise.
+#   dovecot-pop3d (--dovecot) for bench/pop3.py and the fetching tests, likewise;
+#   rspamd (--rspamd)         the spam filter tests/inbound scans with (started per test
+#                             session on loopback high ports with a scratch config, never the
+#                             system service, which stays off) and `manage.py runall` starts.
 # Idempotent and quiet when all is there. Installing Dovecot never leaves a system Dovecot
 # running on 143/993: service starts are refused during the install (policy-rc.d) and the
 # unit is disabled afterwards; the benchmark starts its own Dovecot on loopback high ports.
-# MBSYNC=/path/to/mbsync and DOVECOT=/path/to/dovecot use other binaries.
+# MBSYNC=/path/to/mbsync and DOVECOT=/path/to/dovecot use other binaries. (Not only IMAP tools
+# any more: one script keeps one copy of the apt-get and no-service-start logic.)
 set -euo pipefail
 
 MBSYNC="${MBSYNC:-/usr/bin/mbsync}"
 FETCHMAIL="${FETCHMAIL:-/usr/bin/fetchmail}"
 DOVECOT="${DOVECOT:-/usr/sbin/dovecot}"
+RSPAMD="${RSPAMD:-/usr/bin/rspamd}"
 want_dovecot=0
+want_rspamd=0
 for arg in "$@"; do
   case "$arg" in
     --dovecot) want_dovecot=1 ;;
-    *) echo "usage: $0 [--dovecot]" >&2; exit 2 ;;
+    --rspamd) want_rspamd=1 ;;
+    *) echo "usage: $0 [--dovecot] [--rspamd]" >&2; exit 2 ;;
   esac
 done
 
@@ -29,6 +36,9 @@ if [ "$want_dovecot" -eq 1 ]; then
   [ -x "$DOVECOT" ] || missing+=(dovecot-core)
   [ -e /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
   [ -e /usr/lib/dovecot/pop3 ] || missing+=(dovecot-pop3d)
+fi
+if [ "$want_rspamd" -eq 1 ]; then
+  [ -x "$RSPAMD" ] || missing+=(rspamd)
 fi
 [ "${#missing[@]}" -eq 0 ] && exit 0
 
@@ -55,7 +65,7 @@ fi
 # Docker images) is left alone; ours is removed again on exit.
 policy=/usr/sbin/policy-rc.d
 own_policy=0
-if [[ " ${missing[*]} " == *" dovecot"* ]] && [ ! -e "$policy" ]; then
+if [[ " ${missing[*]} " =~ \ (dovecot|rspamd) ]] && [ ! -e "$policy" ]; then
   printf '#!/bin/sh\n# ensure-imap-tools.sh: no service starts while it installs\nexit 101\n' \
     | $sudo tee "$policy" >/dev/null
   $sudo chmod 755 "$policy"
@@ -76,19 +86,25 @@ if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get 
 fi
 rm -f "$log"
 
-if [[ " ${missing[*]} " == *" dovecot"* ]]; then
+for service in dovecot rspamd; do
+  [[ " ${missing[*]} " == *" $service"* ]] || continue
   # Belt and braces for machines whose policy let the service start: stop it and keep it off.
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-    $sudo systemctl disable --now dovecot.service dovecot.socket >/dev/null 2>&1 || true
+    $sudo systemctl disable --now "$service.service" >/dev/null 2>&1 || true
+    [ "$service" = dovecot ] && { $sudo systemctl disable --now dovecot.socket >/dev/null 2>&1 || true; }
   elif command -v update-rc.d >/dev/null 2>&1; then
-    $sudo invoke-rc.d dovecot stop >/dev/null 2>&1 || true
-    $sudo update-rc.d dovecot disable >/dev/null 2>&1 || true
+    $sudo invoke-rc.d "$service" stop >/dev/null 2>&1 || true
+    $sudo update-rc.d "$service" disable >/dev/null 2>&1 || true
   fi
-fi
+done
 
 [ -x "$MBSYNC" ] || { echo "ensure-imap-tools: $MBSYNC still missing after installing isync" >&2; exit 1; }
 [ -x "$FETCHMAIL" ] || { echo "ensure-imap-tools: $FETCHMAIL still missing after installing fetchmail" >&2; exit 1; }
 if [ "$want_dovecot" -eq 1 ] && [ ! -x "$DOVECOT" ]; then
   echo "ensure-imap-tools: $DOVECOT still missing after installing dovecot-imapd" >&2
+  exit 1
+fi
+if [ "$want_rspamd" -eq 1 ] && [ ! -x "$RSPAMD" ]; then
+  echo "ensure-imap-tools: $RSPAMD still missing after installing rspamd" >&2
   exit 1
 fi

@@ -34,6 +34,11 @@ def _mail_dirs(settings: object, tmp_path: Path) -> None:
     # Outbound relay: never ask a real resolver (nothing listens on port 1: lookups fail fast);
     # tests/outbound points this at its own DNS server.
     settings.RELAY_NAMESERVERS = "127.0.0.1:1"  # type: ignore[attr-defined]
+    # Sender checks (mailcore.inbound) would wait out their DNS budget there: off unless a test
+    # (tests/inbound) turns them on with its own DNS server.
+    settings.INBOUND_AUTH = False  # type: ignore[attr-defined]
+    settings.RSPAMD_URL = ""  # type: ignore[attr-defined]
+    settings.RSPAMD_CONTROLLER_URL = ""  # type: ignore[attr-defined]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
 
 
@@ -112,6 +117,9 @@ def deliver_all():  # type: ignore[no-untyped-def]
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("MAILROOM_TESTING", "1")
+    # Every `manage.py runall` a test starts: no embedded rspamd (tests/inbound runs its own;
+    # one per stack would cost the shared machine a CPU for its start).
+    os.environ.setdefault("RSPAMD_EMBEDDED", "0")
     assert django_settings.configured
 
 

@@ -453,3 +453,24 @@ WHITENOISE_IMMUTABLE_FILE_TEST = r"^/static/assets/"
 CONTACTS_MAX_PER_ACCOUNT = env_int("CONTACTS_MAX_PER_ACCOUNT", 5000)
 CONTACT_GROUPS_MAX = env_int("CONTACT_GROUPS_MAX", 200)
 CONTACTS_IMPORT_MAX_BYTES = env_int("CONTACTS_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
+
+# Inbound trust (mailcore.inbound; issue 13 §1-2, docs/inbound-trust.md): SPF/DKIM/DMARC/ARC at
+# delivery, with RELAY_NAMESERVERS and at most INBOUND_AUTH_TIMEOUT seconds of DNS a message.
+INBOUND_AUTH = env_bool("INBOUND_AUTH", True)
+INBOUND_AUTH_TIMEOUT = env_float("INBOUND_AUTH_TIMEOUT", 8.0)
+# ARC sealers (d= of the ARC-Seal, "lists.example,fwd.example") whose pass lets a DMARC fail
+# through to the inbox (RFC 8617 §7.2): mailing lists and forwarders the admin trusts.
+INBOUND_ARC_TRUSTED_SEALERS = env_str("INBOUND_ARC_TRUSTED_SEALERS", "")
+# rspamd (mailcore.inbound.rspamd): the normal worker scans (/checkv2); empty = no spam filter.
+# The controller learns (스팸 신고 / 스팸 아님 → /learnspam, /learnham); empty = not taught.
+RSPAMD_URL = env_str("RSPAMD_URL", "")
+RSPAMD_CONTROLLER_URL = env_str("RSPAMD_CONTROLLER_URL", "")
+RSPAMD_PASSWORD = env_str("RSPAMD_PASSWORD", "")
+# A scan slower than this delivers the mail unscanned (X-Spam-Status: Unscanned).
+RSPAMD_TIMEOUT = env_float("RSPAMD_TIMEOUT", 15.0)
+# Junk at or above this score, or for rspamd's "add header"/"rewrite subject"/"reject" actions.
+SPAM_JUNK_SCORE = env_float("SPAM_JUNK_SCORE", 6.0)
+# `manage.py runall` starts Debian's rspamd (when installed and RSPAMD_URL is empty) on
+# 127.0.0.1 ports RSPAMD_EMBEDDED_PORT (scan), +1 (controller), +2 (proxy); "0" = never.
+RSPAMD_EMBEDDED = env_str("RSPAMD_EMBEDDED", "auto")
+RSPAMD_EMBEDDED_PORT = env_int("RSPAMD_EMBEDDED_PORT", 11433)

@@ -37,6 +37,7 @@ from mailcore.directory.models import Account
 from mailcore.directory.queries import Expansion, expand_recipient
 from mailcore.errors import MailcoreError, StorageError
 from mailcore.faults import fault_point
+from mailcore.inbound import UNEXAMINED, examine, folder_for
 from mailcore.mime import ParsedMessage, parse_message
 from mailcore.mime.headers import (
     delivered_to,
@@ -278,6 +279,12 @@ def _deliver_local(
     plans: list[_LocalRcpt] = []
     room = _QuotaRoom()
     for entry, pending, data, known in jobs:
+        # Sender checks and spam scan, once per entry (mailcore.inbound); forged trust headers
+        # go, ours go on top, and a parse made before that is made again.
+        verdict = examine(entry, data) if pending else UNEXAMINED
+        stamped = verdict.stamp(data, settings.MAIL_HOSTNAME) if pending else data
+        known = known if stamped == data else None
+        data = stamped
         parsed = known or (parse_message(data) if pending else None)
         been = delivered_to(data) if pending else set()
         stripped = without_return_path(data) if pending else data  # once, for every mailbox
@@ -317,6 +324,7 @@ def _deliver_local(
                         RecipientState.DEFERRED, f"4.3.0 {account.address} has no INBOX"
                     )
                     break
+                inbox = folder_for(verdict, account, inbox)
                 top = final_delivery_top(return_path=entry.sender, recipient=account.address)
                 copy = top + stripped
                 key = local_key(entry, account, len(copy))

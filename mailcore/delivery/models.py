@@ -60,6 +60,9 @@ class QueueEntry(models.Model):
     # DSN (RFC 3461) of MAIL FROM: RET (FULL | HDRS, '' = not given) and ENVID (decoded).
     dsn_ret = models.CharField(max_length=4, blank=True, default="")
     dsn_envid = models.CharField(max_length=100, blank=True, default="")
+    # mailcore.inbound's Verdict (JSON), kept by the first attempt: every retry stores the same
+    # header block, so the copy's size (part of its Maildir key) and its filing stay the same.
+    verdict = models.JSONField(null=True, blank=True)
 
     class Meta:
         indexes = (models.Index(fields=("state", "next_attempt_at"), name="queue_due"),)

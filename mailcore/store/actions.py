@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -33,6 +34,7 @@ from mailcore.errors import (
 )
 from mailcore.faults import fault_point
 from mailcore.mime import ParsedMessage, parse_message, search_text
+from mailcore.mime.authresults import trust_fields
 from mailcore.search.backend import search_entry
 from mailcore.store.changes import Change, publish_on_commit
 from mailcore.store.conversation import conversation_fields
@@ -637,6 +639,7 @@ def listing_fields(parsed: ParsedMessage) -> dict[str, object]:
         "references": " ".join(parsed.references)[:10000],
         "snippet": parsed.snippet[:300],
         "has_attachments": parsed.has_attachments,
+        **trust_fields(parsed.header_items, settings.MAIL_HOSTNAME),
     }
 
 

@@ -112,6 +112,14 @@ class Message(models.Model):
     # rebuilt by reindex: grouping a list probes (account, conversation_id).
     conversation_id = models.BigIntegerField(default=0)
     subject_key = models.BigIntegerField(default=0, help_text="hash of the normalised subject")
+    # Our verdict at delivery (mailcore.inbound), read back from our own Authentication-Results
+    # and X-Spam-* headers on the copy (mailcore.mime.authresults), so reindex rebuilds it.
+    # '' = not examined (our users' mail, APPEND, imports); spam_score None = not scanned.
+    auth_spf = models.CharField(max_length=12, blank=True, default="")
+    auth_dkim = models.CharField(max_length=12, blank=True, default="")
+    auth_dmarc = models.CharField(max_length=12, blank=True, default="")
+    spam_score = models.FloatField(null=True, blank=True)
+    spam_unscanned = models.BooleanField(default=False, help_text="the spam filter did not answer")
 
     class Meta:
         constraints = (

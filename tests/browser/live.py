@@ -136,6 +136,7 @@ class User:
 class LiveStack:
     def __init__(self) -> None:
         self.var = Path(tempfile.mkdtemp(prefix="mailroom-browser-"))
+        self.zone = LoopbackZone()
         self.db = own_database(self.var)
         self.web_port = free_port()
         self.smtp_port = free_port()
@@ -152,7 +153,12 @@ class LiveStack:
             "SUBMISSION_LISTEN": f"127.0.0.1:{free_port()}",
             "SMTPS_LISTEN": f"127.0.0.1:{free_port()}",
             "MAIL_HOSTNAME": "mx.browser.test",
-            "RELAY_NAMESERVERS": "127.0.0.1:1",  # never ask a real resolver
+            # Never a real resolver: the stack's own loopback zone (self.zone) answers for the
+            # names a test publishes and SERVFAIL for the rest (a temporary failure at once,
+            # as a dead resolver would give after its timeout).
+            "RELAY_NAMESERVERS": f"127.0.0.1:{self.zone.port}",
+            "INBOUND_AUTH_TIMEOUT": "3",
+            "RSPAMD_EMBEDDED": "0",  # tests/inbound runs its own; runall's would cost a CPU
             "FETCH_ALLOW_PRIVATE_TARGETS": "1",  # the external-mail test fetches from loopback
             "API_LOGIN_RATE": "10000/min",
             "LOG_LEVEL": "WARNING",
@@ -256,6 +262,47 @@ class LiveStack:
         finally:
             self._log.close()
             self.db.drop()
+            self.zone.stop()
+
+
+class LoopbackZone:
+    """DNS for the stack on 127.0.0.1 (dnslib, UDP and TCP): records a test adds with add(),
+    SERVFAIL for every other name."""
+
+    def __init__(self) -> None:
+        from dnslib import RCODE
+        from dnslib.server import DNSServer
+
+        from tests.outbound.conftest import Zone, free_port_everywhere
+
+        class ServfailZone(Zone):
+            def resolve(self, request: Any, handler: Any) -> Any:
+                reply = super().resolve(request, handler)
+                if reply.header.rcode == RCODE.NXDOMAIN:
+                    reply.header.rcode = RCODE.SERVFAIL
+                return reply
+
+        self.records = ServfailZone()
+        self.port = free_port_everywhere(("127.0.0.1",))
+        self.servers = [
+            DNSServer(self.records, port=self.port, address="127.0.0.1", tcp=tcp, logger=_Quiet())
+            for tcp in (False, True)
+        ]
+        for server in self.servers:
+            server.start_thread()
+
+    def add(self, name: str, rtype: str, value: str) -> None:
+        self.records.add(name, rtype, value)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+            server.server.server_close()
+
+
+class _Quiet:
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
 
 
 class Api:

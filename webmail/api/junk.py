@@ -10,7 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mailcore.store.actions import do_empty_folder, do_mark_spam
+from mailcore.inbound.actions import do_report_spam
+from mailcore.store.actions import do_empty_folder
 from mailcore.store.queries import access_folder, access_messages
 from webmail.accounts.current import current_account
 from webmail.api.serializers import (
@@ -65,13 +66,14 @@ class SpamView(APIView):
             503: STORAGE,
         },
         description="spam=true: keyword $Junk and into Junk. spam=false: keyword $NotJunk, and "
-        "messages in Junk go back to the Inbox.",
+        "messages in Junk go back to the Inbox. With rspamd's controller configured, it learns "
+        "them as spam or ham too.",
     )
     def post(self, request: Request) -> Response:
         data = SpamSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         messages = access_messages(current_account(request), data.validated_data["ids"])
-        moved = do_mark_spam(
+        moved = do_report_spam(
             acting_account=current_account(request),
             messages=messages,
             spam=data.validated_data["spam"],

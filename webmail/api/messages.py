@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mailcore.errors import NotFoundError
+from mailcore.inbound.queries import get_sender_trust
 from mailcore.mime import (
     ParsedMessage,
     get_attachment,
@@ -127,6 +128,9 @@ def message_detail(
     sender = parsed.from_[0] if parsed.from_ else None
     return MessageDetail(
         message=message,
+        trust=get_sender_trust(
+            message, sender.name if sender else "", sender.addr if sender else ""
+        ),
         subject=parsed.subject,
         from_name=sender.name if sender else "",
         from_addr=sender.addr if sender else "",

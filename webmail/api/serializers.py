@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from mailcore.directory.models import Account
+from mailcore.inbound.queries import SenderTrust
 from mailcore.store.models import Message, SpecialUse
 from mailcore.store.queries import MessageFilters
 
@@ -303,9 +304,29 @@ class MessageDetail:
     attachments: list[AttachmentInfo]
     body_url: str = ""
     remote_images_allowed: bool = False
+    trust: SenderTrust | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.message, name)
+
+
+class SenderTrustSerializer(serializers.Serializer):
+    spf = serializers.CharField(help_text="SPF result at delivery; '' = not examined")
+    dkim = serializers.CharField(
+        help_text="best DKIM result over all signatures; '' = not examined"
+    )
+    dmarc = serializers.CharField(help_text="DMARC result for the From domain; '' = not examined")
+    spam_score = serializers.FloatField(
+        allow_null=True, help_text="rspamd score; null = not scanned"
+    )
+    spam_unscanned = serializers.BooleanField(help_text="the spam filter did not answer")
+    verified = serializers.BooleanField(help_text="DMARC pass: show the verified-sender mark")
+    lookalike = serializers.CharField(help_text="our domain the From domain imitates, or ''")
+    warnings = serializers.ListField(
+        child=serializers.ChoiceField(
+            choices=["dmarc_fail", "lookalike_domain", "display_name_address", "spam_unscanned"]
+        )
+    )
 
 
 class MessageDetailSerializer(MessageListItemSerializer):
@@ -327,6 +348,7 @@ class MessageDetailSerializer(MessageListItemSerializer):
     remote_images_allowed = serializers.BooleanField(
         help_text="remote images load without asking (policy 'always', or a trusted sender)"
     )
+    trust = SenderTrustSerializer(help_text="sender authentication and spam verdict (issue 13)")
 
     def get_references(self, obj: MessageDetail) -> list[str]:
         return obj.message.references.split()

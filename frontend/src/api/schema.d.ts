@@ -1093,7 +1093,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description spam=true: keyword $Junk and into Junk. spam=false: keyword $NotJunk, and messages in Junk go back to the Inbox. */
+        /** @description spam=true: keyword $Junk and into Junk. spam=false: keyword $NotJunk, and messages in Junk go back to the Inbox. With rspamd's controller configured, it learns them as spam or ham too. */
         post: operations["messages_spam"];
         delete?: never;
         options?: never;
@@ -2224,6 +2224,8 @@ export interface components {
             body_url: string;
             /** @description remote images load without asking (policy 'always', or a trusted sender) */
             remote_images_allowed: boolean;
+            /** @description sender authentication and spam verdict (issue 13) */
+            trust: components["schemas"]["SenderTrust"];
         };
         MessageListItem: {
             id: number;
@@ -2521,6 +2523,26 @@ export interface components {
             /** @description queue entries created (empty for to_me) */
             queue_ids: string[];
         };
+        SenderTrust: {
+            /** @description SPF result at delivery; '' = not examined */
+            spf: string;
+            /** @description best DKIM result over all signatures; '' = not examined */
+            dkim: string;
+            /** @description DMARC result for the From domain; '' = not examined */
+            dmarc: string;
+            /**
+             * Format: double
+             * @description rspamd score; null = not scanned
+             */
+            spam_score: number | null;
+            /** @description the spam filter did not answer */
+            spam_unscanned: boolean;
+            /** @description DMARC pass: show the verified-sender mark */
+            verified: boolean;
+            /** @description our domain the From domain imitates, or '' */
+            lookalike: string;
+            warnings: components["schemas"]["WarningsEnum"][];
+        };
         SessionUser: {
             address: string;
             display_name: string;
@@ -2643,6 +2665,14 @@ export interface components {
             /** @description messages with attachments (첨부메일) */
             has_attachments: number;
         };
+        /**
+         * @description * `dmarc_fail` - dmarc_fail
+         *     * `lookalike_domain` - lookalike_domain
+         *     * `display_name_address` - display_name_address
+         *     * `spam_unscanned` - spam_unscanned
+         * @enum {string}
+         */
+        WarningsEnum: "dmarc_fail" | "lookalike_domain" | "display_name_address" | "spam_unscanned";
     };
     responses: never;
     parameters: never;

@@ -3,6 +3,7 @@
 import { fetchEn, fetchKo } from "./fetchMessages";
 import { leadEn, leadKo } from "./leadMessages";
 import { searchEn, searchKo } from "./searchMessages";
+import { trustEn, trustKo } from "./trustMessages";
 import { web1En, web1Ko } from "./web1Messages";
 import { web2En, web2Ko } from "./web2Messages";
 
@@ -294,6 +295,7 @@ export const en = {
   "compose.error.closeUnsaved": "The draft could not be saved, so the window stays open: {detail}",
   ...fetchEn,
   ...leadEn,
+  ...trustEn,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -587,6 +589,7 @@ export const ko: Dictionary = {
   "compose.error.closeUnsaved": "임시저장하지 못해 창을 닫지 않았습니다: {detail}",
   ...fetchKo,
   ...leadKo,
+  ...trustKo,
 };
 
 export const dictionaries = { en, ko } as const;

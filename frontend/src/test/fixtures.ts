@@ -41,6 +41,16 @@ export function detail(overrides: Partial<MessageDetail> = {}): MessageDetail {
     attachments: [],
     body_url: "/api/v1/messages/1/body",
     remote_images_allowed: false,
+    trust: {
+      spf: "",
+      dkim: "",
+      dmarc: "",
+      spam_score: null,
+      spam_unscanned: false,
+      verified: false,
+      lookalike: "",
+      warnings: [],
+    },
     ...overrides,
   };
 }

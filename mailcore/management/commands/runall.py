@@ -126,6 +126,35 @@ def children(py: str, opts: dict[str, Any]) -> list[Child]:
     ]
 
 
+def embedded_rspamd() -> Child | None:
+    """Debian's rspamd as a child, on loopback ports with its config under VAR_DIR/rspamd (a
+    LOCAL_CONFDIR overlay; /etc/rspamd is only read), when it is installed, RSPAMD_EMBEDDED is
+    not "0" and no RSPAMD_URL names another one. Sets RSPAMD_URL and RSPAMD_CONTROLLER_URL for
+    the children. Bayes learns into the broker's Redis when there is one (else rspamd scans
+    but cannot learn). Mail arriving before it is ready is delivered unscanned and marked."""
+    from urllib.parse import urlsplit
+
+    from mailcore.inbound import rspamd_local
+
+    if settings.RSPAMD_EMBEDDED in ("0", "off", "no") or settings.RSPAMD_URL:
+        return None
+    if not rspamd_local.installed():
+        log.info("rspamd is not installed: mail is delivered without a spam scan")
+        return None
+    base = settings.RSPAMD_EMBEDDED_PORT
+    where = rspamd_local.LocalRspamd(Path(settings.VAR_DIR) / "rspamd", base, base + 1, base + 2)
+    redis = None
+    if settings.REDIS_URL:
+        url = urlsplit(settings.REDIS_URL)
+        db = int((url.path or "/0").strip("/") or 0)
+        redis = (url.hostname or "127.0.0.1", url.port or 6379, db)
+    nameservers = [n.strip() for n in settings.RELAY_NAMESERVERS.split(",") if n.strip()]
+    rspamd_local.write_config(where, redis=redis, dns=nameservers[0] if nameservers else None)
+    os.environ["RSPAMD_URL"] = where.url
+    os.environ["RSPAMD_CONTROLLER_URL"] = where.controller_url
+    return Child("rspamd", rspamd_local.argv(where))
+
+
 def smtp_children(python: str, processes: int) -> list[Child]:
     """SMTP_PROCESSES listeners on the same ports (SO_REUSEPORT, see mailcore.smtp.server):
     "smtp", then "smtp-2" …, each restarted on its own."""
@@ -227,6 +256,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         procs = children(sys.executable, opts)
+        spam = embedded_rspamd()  # before any child starts: they inherit its RSPAMD_URL
+        if spam is not None:
+            procs.append(spam)
         unknown = set(opts["skip"]) - {c.name for c in procs}
         if unknown:
             known = ", ".join(c.name for c in procs)
@@ -345,6 +377,7 @@ class Command(BaseCommand):
             f"  TLS certificate           {s.TLS_CERT_FILE}"
             + (" (self-signed, created now)" if cert_created else ""),
             f"  hostname                  {s.MAIL_HOSTNAME}",
+            f"  spam filter (rspamd)      {os.environ.get('RSPAMD_URL') or 'off'}",
             f"  supervisor log            {log_file}",
         ]
         # postmaster@ (RFC 5321 §4.5.1) and abuse@ with nowhere to go: said where it is seen.

@@ -20,6 +20,7 @@ import { AttachmentList } from "./AttachmentList";
 import { ImageBar } from "./ImageBar";
 import { MessageBodyFrame } from "./MessageBodyFrame";
 import { MessageToolbar, type ToolbarAction } from "./MessageToolbar";
+import { TrustWarnings, VerifiedMark } from "./SenderTrust";
 import {
   bodyUrl,
   deleteMessage,
@@ -181,7 +182,7 @@ export function MessageView({ message, onBack, onRemoved, onFlagsChanged }: Prop
       <dl className="headers">
         <dt>{t("view.from")}</dt>
         <dd>
-          <AddressList addresses={[message.from]} />
+          <AddressList addresses={[message.from]} /> <VerifiedMark trust={message.trust} address={message.from.address} />
         </dd>
         <dt>{t("view.to")}</dt>
         <dd>
@@ -208,6 +209,7 @@ export function MessageView({ message, onBack, onRemoved, onFlagsChanged }: Prop
           <time dateTime={message.date}>{formatFullDate(message.date, locale)}</time>
         </dd>
       </dl>
+      <TrustWarnings trust={message.trust} address={message.from.address} />
       {showImageBar(images) && (
         <ImageBar
           count={message.remote_images_blocked}
