@@ -1,0 +1,126 @@
+"""String matching for Sieve: :is/:contains/:matches/:regex, :value/:count (RFC 5231) and
+the three comparators. Pure functions.
+
+:regex is "limited": a pattern is short, has no back-references, lookarounds or nested
+quantifiers (the shapes that backtrack exponentially), and is matched against a bounded
+prefix of the value, so a hostile script cannot spend the worker's time.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Final
+
+MAX_REGEX: Final = 256
+MAX_SUBJECT: Final = 64 * 1024  # characters of a value a pattern looks at
+
+_FORBIDDEN: Final = re.compile(r"\\[1-9]|\(\?[=!<]|\(\?P=|\(\?\(")
+# A group that contains a quantifier and is itself quantified: (a+)+, (a|aa)*, (.*)*.
+_NESTED: Final = re.compile(r"\([^()]*[*+?}][^()]*\)\s*[*+?{]")
+_ALTERNATION_REPEAT: Final = re.compile(r"\([^()]*\|[^()]*\)\s*[*+{]")
+
+
+def checked_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a POSIX-extended-like pattern after the safety checks; raises ValueError."""
+    if len(pattern) > MAX_REGEX:
+        raise ValueError(f"regular expression longer than {MAX_REGEX} characters")
+    if _FORBIDDEN.search(pattern):
+        raise ValueError("back-references and lookarounds are not allowed in :regex")
+    if _NESTED.search(pattern) or _ALTERNATION_REPEAT.search(pattern):
+        raise ValueError("nested repetition is not allowed in :regex")
+    return _compile(pattern)
+
+
+@functools.lru_cache(maxsize=512)
+def _compile(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, re.IGNORECASE | re.DOTALL)
+    except re.error as exc:
+        raise ValueError(f"bad regular expression: {exc}") from None
+
+
+@functools.lru_cache(maxsize=512)
+def _wildcard(pattern: str, fold: bool) -> re.Pattern[str]:
+    # RFC 5228 §2.7.1: * any sequence, ? one character, \ escapes the next one.
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            i += 1
+            out.append(re.escape(pattern[i]))
+        elif ch == "*":
+            out.append(".*?")
+        elif ch == "?":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return re.compile("".join(out) + r"\Z", re.DOTALL | (re.IGNORECASE if fold else 0))
+
+
+def _numeric(value: str) -> int | None:
+    # RFC 4790 §9.1.1 i;ascii-numeric: leading digits; none means "positive infinity".
+    m = re.match(r"[0-9]+", value)
+    return int(m.group()) if m else None
+
+
+def _relate(a: object, b: object, relation: str) -> bool:
+    ops = {
+        "gt": lambda x, y: x > y,
+        "ge": lambda x, y: x >= y,
+        "lt": lambda x, y: x < y,
+        "le": lambda x, y: x <= y,
+        "eq": lambda x, y: x == y,
+        "ne": lambda x, y: x != y,
+    }
+    return bool(ops[relation](a, b))
+
+
+def _compare_numeric(value: str, key: str, relation: str) -> bool:
+    a, b = _numeric(value), _numeric(key)
+    inf = float("inf")
+    return _relate(inf if a is None else a, inf if b is None else b, relation)
+
+
+def match_any(
+    values: list[str],
+    keys: list[str],
+    *,
+    match: str = "is",
+    comparator: str = "i;ascii-casemap",
+    relation: str = "",
+) -> bool:
+    """True if any value matches any key under the match type and comparator."""
+    if match == "count":
+        count = str(len(values))
+        return any(_compare_numeric(count, k, relation) for k in keys)
+    fold = comparator == "i;ascii-casemap"
+    for raw in values:
+        value = raw[:MAX_SUBJECT]
+        for key in keys:
+            if _one(value, key, match, comparator, relation, fold):
+                return True
+    return False
+
+
+def _one(value: str, key: str, match: str, comparator: str, relation: str, fold: bool) -> bool:
+    if match == "value":
+        if comparator == "i;ascii-numeric":
+            return _compare_numeric(value, key, relation)
+        a, b = (value.lower(), key.lower()) if fold else (value, key)
+        return _relate(a, b, relation)
+    if comparator == "i;ascii-numeric":
+        if match != "is":
+            return False
+        a, b = _numeric(value), _numeric(key)
+        return a == b
+    if match == "regex":
+        return checked_regex(key).search(value) is not None
+    if match == "matches":
+        return _wildcard(key, fold).match(value) is not None
+    a, b = (value.lower(), key.lower()) if fold else (value, key)
+    if match == "contains":
+        return b in a
+    return a == b
