@@ -222,7 +222,10 @@ class _Run:
         elif name == "body":
             values = [self.body()]
         elif name == "environment":
-            values = [self.environment(str(node.positional[0][0]))]  # type: ignore[index]
+            item = self.environment(str(node.positional[0][0]))  # type: ignore[index]
+            if item is None:
+                return False  # RFC 5183 §4: an item that is not defined fails the test
+            values = [item]
         elif name == "hasflag":
             values = list(self.flags)
         else:  # validated away
@@ -278,14 +281,15 @@ class _Run:
             self._body = self.msg.body()
         return self._body
 
-    def environment(self, name: str) -> str:
+    def environment(self, name: str) -> str | None:
         # RFC 5183 vendor items: "vnd.mailroom.dmarc" etc. come from the delivery's facts.
         prefix = "vnd.mailroom."
         if name.lower().startswith(prefix):
-            return str(self.msg.facts.get(name[len(prefix) :].lower(), ""))
+            value = self.msg.facts.get(name[len(prefix) :].lower())
+            return None if value in (None, "") else str(value)
         if name.lower() == "domain":
             return self.msg.envelope_to.rpartition("@")[2]
-        return ""
+        return None
 
 
 def _flag_words(value: object) -> list[str]:
