@@ -1117,6 +1117,39 @@ export interface paths {
         patch: operations["settings_partial_update"];
         trace?: never;
     };
+    "/api/v1/settings/blocked-senders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["blocked_senders_list"];
+        put?: never;
+        /** @description Block an address (a@b.c) or a domain (b.c, subdomains included). */
+        post: operations["blocked_senders_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/blocked-senders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["blocked_senders_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings/fetch-accounts": {
         parameters: {
             query?: never;
@@ -1177,6 +1210,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/settings/forwarding": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["forwarding_retrieve"];
+        put: operations["forwarding_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings/password": {
         parameters: {
             query?: never;
@@ -1208,6 +1257,89 @@ export interface paths {
         options?: never;
         head?: never;
         patch: operations["settings_pop3_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/settings/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["rules_retrieve"];
+        /** @description Replace the rule list; the Sieve script is generated from it, in order. */
+        put: operations["rules_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/rules/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Run the rules once over a folder's messages (moves and flags only); poll the job for progress. */
+        post: operations["rule_jobs_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/rules/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["rule_jobs_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/rules/script": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["rules_script_retrieve"];
+        /** @description Store a hand-written Sieve script (RFC 5228 and the extensions listed in the README); it is checked first and an error names its line and column. */
+        put: operations["rules_script_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/vacation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["vacation_retrieve"];
+        put: operations["vacation_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/uploads": {
@@ -1247,6 +1379,16 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        Action: {
+            type: components["schemas"]["TypeEnum"];
+            /** @default  */
+            value: string;
+        };
+        ActionRequest: {
+            type: components["schemas"]["TypeEnum"];
+            /** @default  */
+            value: string;
+        };
         Address: {
             name: string;
             address: string;
@@ -1691,6 +1833,15 @@ export interface components {
         };
         /** @enum {unknown} */
         BlankEnum: "";
+        BlockedSender: {
+            readonly id: number;
+            value: string;
+            /** Format: date-time */
+            readonly created_at: string;
+        };
+        BlockedSenderRequest: {
+            value: string;
+        };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         BulkFlagsRequest: {
             /** @description message ids, at most 1000 */
@@ -1723,6 +1874,24 @@ export interface components {
             max_attachments_bytes: number;
             /** @description the whole message after MIME encoding (SMTP_MAX_MESSAGE_BYTES by default) */
             max_message_bytes: number;
+        };
+        Condition: {
+            field: components["schemas"]["FieldEnum"];
+            /** @default contains */
+            op: string;
+            /** @default  */
+            value: string;
+            /** @default  */
+            header: string;
+        };
+        ConditionRequest: {
+            field: components["schemas"]["FieldEnum"];
+            /** @default contains */
+            op: string;
+            /** @default  */
+            value: string;
+            /** @default  */
+            header: string;
         };
         Contact: {
             name: string;
@@ -1919,6 +2088,19 @@ export interface components {
             allow_self_signed: boolean;
         };
         /**
+         * @description * `from` - from
+         *     * `to` - to
+         *     * `subject` - subject
+         *     * `body` - body
+         *     * `header` - header
+         *     * `size` - size
+         *     * `attachment` - attachment
+         *     * `dmarc` - dmarc
+         *     * `spam_score` - spam_score
+         * @enum {string}
+         */
+        FieldEnum: "from" | "to" | "subject" | "body" | "header" | "size" | "attachment" | "dmarc" | "spam_score";
+        /**
          * @description * `seen` - seen
          *     * `answered` - answered
          *     * `flagged` - flagged
@@ -1959,6 +2141,16 @@ export interface components {
             total: number;
             /** @description messages without the seen flag */
             unread: number;
+        };
+        Forwarding: {
+            enabled: boolean;
+            address: string;
+            keep_copy: boolean;
+        };
+        ForwardingRequest: {
+            enabled: boolean;
+            address: string;
+            keep_copy: boolean;
         };
         Group: {
             id: number;
@@ -2028,6 +2220,12 @@ export interface components {
             address: string;
             password: string;
         };
+        /**
+         * @description * `all` - all
+         *     * `any` - any
+         * @enum {string}
+         */
+        MatchEnum: "all" | "any";
         MessageDetail: {
             id: number;
             folder: number;
@@ -2251,6 +2449,59 @@ export interface components {
          * @enum {string}
          */
         RemoteImagesEnum: "ask" | "always" | "never";
+        Rule: {
+            /** @default  */
+            name: string;
+            /** @default true */
+            enabled: boolean;
+            /** @default all */
+            match: components["schemas"]["MatchEnum"];
+            conditions: components["schemas"]["Condition"][];
+            actions: components["schemas"]["Action"][];
+        };
+        RuleJob: {
+            id: number;
+            folder: number;
+            state: string;
+            total: number;
+            done: number;
+            changed: number;
+            error: string;
+        };
+        RuleJobCreateRequest: {
+            folder: number;
+        };
+        RuleRequest: {
+            /** @default  */
+            name: string;
+            /** @default true */
+            enabled: boolean;
+            /** @default all */
+            match: components["schemas"]["MatchEnum"];
+            conditions: components["schemas"]["ConditionRequest"][];
+            actions: components["schemas"]["ActionRequest"][];
+        };
+        Rules: {
+            rules: components["schemas"]["Rule"][];
+            readonly custom: boolean;
+            readonly script: string;
+        };
+        RulesRequest: {
+            rules: components["schemas"]["RuleRequest"][];
+        };
+        Script: {
+            script: string;
+            readonly custom: boolean;
+        };
+        ScriptError: {
+            error: string;
+            detail: string;
+            line: number;
+            column: number;
+        };
+        ScriptRequest: {
+            script: string;
+        };
         SearchItem: {
             id: number;
             folder: number;
@@ -2433,6 +2684,18 @@ export interface components {
         Token: {
             token: string;
         };
+        /**
+         * @description * `move` - move
+         *     * `star` - star
+         *     * `read` - read
+         *     * `keyword` - keyword
+         *     * `forward` - forward
+         *     * `delete` - delete
+         *     * `reject` - reject
+         *     * `stop` - stop
+         * @enum {string}
+         */
+        TypeEnum: "move" | "star" | "read" | "keyword" | "forward" | "delete" | "reject" | "stop";
         Upload: {
             id: number;
             filename: string;
@@ -2445,6 +2708,34 @@ export interface components {
              * @description the attachment (multipart/form-data)
              */
             file: string;
+        };
+        Vacation: {
+            enabled: boolean;
+            /** Format: date */
+            start?: string | null;
+            /** Format: date */
+            end?: string | null;
+            /** @default  */
+            subject: string;
+            /** @default  */
+            body: string;
+            /** @default 7 */
+            days: number;
+            /** @description on today (the webmail banner) */
+            readonly active: boolean;
+        };
+        VacationRequest: {
+            enabled: boolean;
+            /** Format: date */
+            start?: string | null;
+            /** Format: date */
+            end?: string | null;
+            /** @default  */
+            subject: string;
+            /** @default  */
+            body: string;
+            /** @default 7 */
+            days: number;
         };
         ValidationError: {
             /** @description machine-readable code, e.g. not_found */
@@ -6419,6 +6710,86 @@ export interface operations {
             };
         };
     };
+    blocked_senders_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockedSender"][];
+                };
+            };
+        };
+    };
+    blocked_senders_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BlockedSenderRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockedSender"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    blocked_senders_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such id (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     settings_fetch_accounts_list: {
         parameters: {
             query?: never;
@@ -6629,6 +7000,57 @@ export interface operations {
             };
         };
     };
+    forwarding_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Forwarding"];
+                };
+            };
+        };
+    };
+    forwarding_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ForwardingRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Forwarding"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
     settings_password: {
         parameters: {
             query?: never;
@@ -6707,6 +7129,220 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Pop3Settings"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    rules_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rules"];
+                };
+            };
+        };
+    };
+    rules_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RulesRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rules"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    rule_jobs_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleJobCreateRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleJob"];
+                };
+            };
+            /** @description no such id (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rule_jobs_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleJob"];
+                };
+            };
+            /** @description no such id (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rules_script_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Script"];
+                };
+            };
+        };
+    };
+    rules_script_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScriptRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Script"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScriptError"];
+                };
+            };
+        };
+    };
+    vacation_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vacation"];
+                };
+            };
+        };
+    };
+    vacation_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VacationRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vacation"];
                 };
             };
             /** @description invalid input */
