@@ -27,6 +27,7 @@ from mailcore.directory.queries import (
 )
 from mailcore.errors import InvalidAddressError, StorageError
 from mailcore.mime.headers import header_fields
+from mailcore.rules.queries import blocked_for_address, is_blocked
 from mailcore.store.quota import Usage, usage_of_address
 
 log = logging.getLogger("mailroom")
@@ -41,6 +42,7 @@ class IngressPolicy:
     max_recipients: int
     max_received_headers: int
     bare_lf: str  # "normalize" | "reject"
+    block_at_rcpt: bool = True  # 수신차단: refuse a blocked sender at RCPT (RULES_BLOCK_AT_RCPT)
 
 
 def count_received(data: bytes) -> int:
@@ -115,8 +117,11 @@ class IngressHandler:
         try:
             # One trip to the database thread per RCPT: the session's access rules (loaded
             # once, like an access map lookup) together with the recipient.
-            loaded, found, room = await run_db(
-                _lookup, _peer_ip(session) if rules is None else None, address
+            loaded, found, room, blocked = await run_db(
+                _lookup,
+                _peer_ip(session) if rules is None else None,
+                address,
+                reverse_path(envelope) if self.policy.block_at_rcpt else "",
             )
         except DatabaseError:
             log.exception("recipient lookup failed for %s", address)
@@ -135,6 +140,9 @@ class IngressHandler:
                 shown,
             )
             return f"554 5.7.1 <{shown}>: Access denied"
+        if blocked:
+            # 수신차단: the account refuses this sender (the worker discards what gets past).
+            return f"550 5.7.1 <{shown}>: Sender blocked by the recipient"
         match found.resolution:
             case Resolution.ACCOUNT if room is not None and not room.has_room(
                 max(_declared_size(envelope), 1)
@@ -265,12 +273,18 @@ def _peer_ip(session: Any) -> str:
 
 
 def _lookup(
-    ip: str | None, address: str
-) -> tuple[list[AccessRule] | None, Recipient, Usage | None]:
+    ip: str | None, address: str, sender: str = ""
+) -> tuple[list[AccessRule] | None, Recipient, Usage | None, bool]:
     found = resolve_recipient(address)
     # Quota usage only for accounts that have a quota: one more indexed query, not for all.
     room = usage_of_address(found.address) if found.quota_bytes else None
-    return (list_access_rules_for_ip(ip) if ip is not None else None), found, room
+    # 수신차단: a cached read of the account's block list (mailcore.rules.queries).
+    blocked = (
+        found.resolution is Resolution.ACCOUNT
+        and bool(sender)
+        and is_blocked(blocked_for_address(found.address), sender)
+    )
+    return (list_access_rules_for_ip(ip) if ip is not None else None), found, room, blocked
 
 
 def _declared_size(envelope: Any) -> int:

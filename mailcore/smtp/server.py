@@ -527,6 +527,7 @@ def config_from_settings() -> SmtpConfig:
             max_recipients=settings.SMTP_MAX_RECIPIENTS,
             max_received_headers=settings.SMTP_MAX_RECEIVED_HEADERS,
             bare_lf=settings.SMTP_BARE_LF,
+            block_at_rcpt=settings.RULES_BLOCK_AT_RCPT,
         ),
         max_message_bytes=settings.SMTP_MAX_MESSAGE_BYTES,
         timeout=settings.SMTP_TIMEOUT,

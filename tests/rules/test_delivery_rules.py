@@ -283,3 +283,22 @@ def test_sieve_vacation_action_and_environment_facts(alice) -> None:
     )
     deliver(mail())
     assert len(outbound()) == 1 and Message.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_blocked_sender_is_refused_at_rcpt(alice, bob, smtp_server) -> None:
+    import smtplib
+
+    do_block_sender(acting_account=alice, value="spam.example")
+    with smtplib.SMTP(*smtp_server) as c:
+        c.ehlo("client.test")
+        c.mail("x@mx.spam.example")
+        code, reply = c.rcpt("alice@example.com")
+        assert code == 550 and b"blocked" in reply
+        # Another account of ours has not blocked them.
+        assert c.rcpt("bob@example.com")[0] == 250
+    # A sender that is not blocked passes.
+    with smtplib.SMTP(*smtp_server) as c:
+        c.ehlo("client.test")
+        c.mail("friend@remote.example")
+        assert c.rcpt("alice@example.com")[0] == 250
