@@ -27,6 +27,11 @@ function server(extra: Record<string, (req: StubRequest) => Response> = {}) {
     "GET /api/v1/settings/pop3": () => json({ on_delete: "delete", only_new: false }),
     "PATCH /api/v1/settings/pop3": (req) => json({ on_delete: "delete", only_new: false, ...(req.body as object) }),
     "GET /api/v1/settings/fetch-accounts": () => json([]),
+    "GET /api/v1/settings/rules": () => json({ rules: [], custom: false, script: "" }),
+    "GET /api/v1/settings/blocked-senders": () => json([]),
+    "GET /api/v1/settings/forwarding": () => json({ enabled: false, address: "", keep_copy: true }),
+    "GET /api/v1/settings/vacation": () =>
+      json({ enabled: false, start: null, end: null, subject: "", body: "", days: 7, active: false }),
     "GET /api/v1/folders": () => json({ results: [] }),
     "GET /api/v1/app-passwords": () =>
       json([
