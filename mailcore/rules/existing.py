@@ -10,12 +10,14 @@ import logging
 from django.db.models import F
 from django.utils import timezone
 
+from mailcore.directory.models import Account
 from mailcore.errors import MailcoreError
 from mailcore.mime import parse_message
 from mailcore.rules import interpret
 from mailcore.rules.apply import message_view, resolve_folder, split_flags
 from mailcore.rules.models import JobState, RuleJob
 from mailcore.rules.queries import _parsed, get_ruleset
+from mailcore.rules.sieve import Script
 from mailcore.store.actions import do_move, do_set_flags
 from mailcore.store.models import Folder, Message, SpecialUse
 from mailcore.store.queries import read_message_bytes
@@ -53,7 +55,14 @@ def do_apply_rules(job_id: int) -> str:
     return "done"
 
 
-def _apply_one(account, message, script, inbox, folder, cache) -> int:  # type: ignore[no-untyped-def]
+def _apply_one(
+    account: Account,
+    message: Message,
+    script: Script,
+    inbox: Folder,
+    folder: Folder,
+    cache: dict[tuple[int, str], Folder | None],
+) -> int:
     data = read_message_bytes(message)
     parsed = parse_message(data)
     view = message_view(parsed, size=message.size, sender="", recipient=account.address, facts={})

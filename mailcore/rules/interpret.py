@@ -11,7 +11,7 @@ import email.header
 import email.utils
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, cast
 
 from mailcore.rules.patterns import match_any
 from mailcore.rules.sieve import Node, Script
@@ -142,7 +142,7 @@ class _Run:
     def cmd_fileinto(self, node: Node) -> None:
         if len(self.decision.filings) >= MAX_FILEINTO:
             raise SieveRuntimeError(f"more than {MAX_FILEINTO} fileinto actions")
-        folder = str(node.positional[0][0])  # type: ignore[index]
+        folder = node.string(0)
         flags = node.tags.get("flags")
         words = _flag_words(flags) if flags is not None else list(self.flags)
         filing = Filing(folder, tuple(words), bool(node.tags.get("create")))
@@ -152,7 +152,7 @@ class _Run:
             self.keep = False
 
     def cmd_redirect(self, node: Node) -> None:
-        address = str(node.positional[0][0]).strip()  # type: ignore[index]
+        address = node.string(0).strip()
         if "@" not in address or any(c in address for c in "<>\r\n ,"):
             raise SieveRuntimeError(f"redirect to an invalid address {address[:80]!r}")
         if address.lower() not in (a.lower() for a in self.decision.redirects):
@@ -163,7 +163,7 @@ class _Run:
             self.keep = False
 
     def cmd_reject(self, node: Node) -> None:
-        self.decision.reject = str(node.positional[0][0])  # type: ignore[index]
+        self.decision.reject = node.string(0)
         self.keep = False
 
     def cmd_addflag(self, node: Node) -> None:
@@ -182,12 +182,12 @@ class _Run:
     def cmd_vacation(self, node: Node) -> None:
         t = node.tags
         self.decision.vacation = VacationRequest(
-            reason=str(node.positional[0][0]),  # type: ignore[index]
+            reason=node.string(0),
             subject=str(t.get("subject", "")),
-            days=int(t.get("days", 7)),  # type: ignore[call-overload]
-            seconds=int(t["seconds"]) if "seconds" in t else None,  # type: ignore[call-overload]
+            days=node.number("days", 7),
+            seconds=node.number("seconds") if "seconds" in t else None,
             from_=str(t.get("from", "")),
-            addresses=tuple(t.get("addresses", ())),  # type: ignore[arg-type]
+            addresses=tuple(str(a) for a in cast(list[str], t.get("addresses", []))),
             handle=str(t.get("handle", "")),
         )
 
@@ -207,22 +207,22 @@ class _Run:
             return any(self.test(t) for t in node.tests)
         if name == "size":
             if "over" in node.tags:
-                return self.msg.size > int(node.tags["over"])  # type: ignore[call-overload]
-            return self.msg.size < int(node.tags["under"])  # type: ignore[call-overload]
+                return self.msg.size > node.number("over")
+            return self.msg.size < node.number("under")
         if name == "exists":
             present = {h.lower() for h, _ in self.msg.headers}
-            return all(n.lower() in present for n in node.positional[0])  # type: ignore[union-attr]
+            return all(n.lower() in present for n in node.strings(0))
         values: list[str]
         if name == "header":
-            values = self.header_values(node.positional[0])  # type: ignore[arg-type]
+            values = self.header_values(node.strings(0))
         elif name == "address":
-            values = self.address_values(node, self.header_values(node.positional[0], raw=True))  # type: ignore[arg-type]
+            values = self.address_values(node, self.header_values(node.strings(0), raw=True))
         elif name == "envelope":
-            values = self.address_values(node, self.envelope_values(node.positional[0]))  # type: ignore[arg-type]
+            values = self.address_values(node, self.envelope_values(node.strings(0)))
         elif name == "body":
             values = [self.body()]
         elif name == "environment":
-            item = self.environment(str(node.positional[0][0]))  # type: ignore[index]
+            item = self.environment(node.string(0))
             if item is None:
                 return False  # RFC 5183 §4: an item that is not defined fails the test
             values = [item]
@@ -230,8 +230,7 @@ class _Run:
             values = list(self.flags)
         else:  # validated away
             raise SieveRuntimeError(f"unknown test {name}")
-        keys = node.positional[-1]
-        return self.compare(node, values, keys)  # type: ignore[arg-type]
+        return self.compare(node, values, node.strings(len(node.positional) - 1))
 
     def compare(self, node: Node, values: list[str], keys: list[str]) -> bool:
         match = next(

@@ -118,8 +118,7 @@ def _one(value: str, key: str, match: str, comparator: str, relation: str, fold:
     if comparator == "i;ascii-numeric":
         if match != "is":
             return False
-        a, b = _numeric(value), _numeric(key)
-        return a == b
+        return _numeric(value) == _numeric(key)
     if match == "regex":
         return checked_regex(key).search(value) is not None
     if match == "matches":

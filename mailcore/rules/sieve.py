@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, cast
 
 MAX_SCRIPT_BYTES: Final = 64 * 1024
 MAX_NESTING: Final = 16  # blocks and test nesting together (Pigeonhole: 32 blocks)
@@ -65,6 +65,19 @@ class Node:
     block: list[Node] | None = None
     tags: dict[str, object] = field(default_factory=dict)  # filled by validation
     positional: list[object] = field(default_factory=list)  # filled by validation
+
+    def strings(self, index: int) -> list[str]:
+        """Positional argument `index` as a string list (validation made sure it is one)."""
+        value = self.positional[index]
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def string(self, index: int) -> str:
+        found = self.strings(index)
+        return found[0] if found else ""
+
+    def number(self, tag: str, default: int = 0) -> int:
+        value = self.tags.get(tag, default)
+        return value if isinstance(value, int) else default
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +262,7 @@ class _Parser:
                 node.args.append(tok.value)
                 self.take()
             elif tok.kind == "str":
-                node.args.append(list(tok.value))  # type: ignore[call-overload]
+                node.args.append(cast(list[str], tok.value))
                 self.take()
             elif self.punct(tok, "["):
                 node.args.append(self.string_list())
@@ -285,7 +298,7 @@ class _Parser:
             tok = self.take()
             if tok.kind != "str":
                 raise self.error("expected a string in the list", tok)
-            out.extend(tok.value)  # type: ignore[call-overload]
+            out.extend(cast(list[str], tok.value))
             if len(out) > MAX_LIST:
                 raise self.error(f"string list longer than {MAX_LIST}", tok)
             sep = self.take()
@@ -379,7 +392,7 @@ def _validate_block(commands: list[Node], requires: set[str], *, top: bool) -> N
                     "require must come before other commands", node.line, node.column
                 )
             _one_string_list(node)
-            for ext in node.positional[0]:  # type: ignore[union-attr]
+            for ext in node.strings(0):
                 if ext.lower() not in EXTENSIONS:
                     raise SieveSyntaxError(f"unsupported extension {ext!r}", node.line, node.column)
                 requires.add(ext.lower())
@@ -539,9 +552,9 @@ def _validate_test(node: Node, requires: set[str]) -> None:
         raise SieveSyntaxError(f"unknown test {node.name!r}", node.line, node.column)
     if node.tests:
         raise SieveSyntaxError(f"{node.name} takes no sub-test", node.line, node.column)
-    tags, count, need = spec
+    allowed, count, need = spec
     _need(need, requires, node)
-    _split_args(node, tags, requires)
+    _split_args(node, allowed, requires)
     if len(node.positional) != count or not all(isinstance(p, list) for p in node.positional):
         raise SieveSyntaxError(
             f"{node.name} takes {count} string argument(s)", node.line, node.column

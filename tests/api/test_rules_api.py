@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from mailcore.delivery.actions import do_enqueue, do_process_entry
+from mailcore.delivery.actions import do_process_entry
+from mailcore.delivery.entries import do_enqueue
 from mailcore.rules.existing import do_apply_rules
 from mailcore.rules.models import BlockedSender, DomainRulesPolicy
 from mailcore.store.models import Folder, Message

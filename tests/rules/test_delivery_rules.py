@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from mailcore.delivery.actions import do_enqueue, do_process_entry
+from mailcore.delivery.actions import do_process_entry
+from mailcore.delivery.entries import do_enqueue
 from mailcore.delivery.models import Direction, QueueEntry
 from mailcore.rules import srs
 from mailcore.rules.actions import (
