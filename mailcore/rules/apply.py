@@ -9,12 +9,9 @@ is dropped), then the user's script, then 자동전달 and 부재중 on top of i
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-from django.conf import settings
 
 from mailcore.directory.models import Account
 from mailcore.mime import ParsedMessage
@@ -193,7 +190,6 @@ def resolve_folder(
 
 
 def srs_secret() -> bytes:
-    configured = str(settings.SRS_SECRET)
-    if configured:
-        return configured.encode()
-    return hashlib.sha256(b"mailroom-srs:" + str(settings.SECRET_KEY).encode()).digest()
+    from mailcore.rules.srs import secret
+
+    return secret()

@@ -50,7 +50,8 @@ def reverse(address: str, secret: bytes, now: float | None = None) -> str | None
     if len(parts) != 4:
         return None
     digest, stamp, domain, orig_local = parts
-    if not hmac.compare_digest(digest, _hash(secret, stamp, domain, orig_local)):
+    # Case-insensitive, as postsrsd: the address may come back lower-cased (canonical form).
+    if not hmac.compare_digest(digest.lower(), _hash(secret, stamp, domain, orig_local).lower()):
         return None
     if len(stamp) != 2 or any(c not in _B32 for c in stamp.upper()):
         return None
@@ -59,3 +60,20 @@ def reverse(address: str, secret: bytes, now: float | None = None) -> str | None
     if (today - then) % _DAYS > MAX_AGE_DAYS:
         return None
     return f"{orig_local}@{domain}"
+
+
+def secret() -> bytes:
+    """SRS_SECRET, else a key derived from SECRET_KEY (so it is stable across restarts)."""
+    from django.conf import settings
+
+    configured = str(settings.SRS_SECRET)
+    if configured:
+        return configured.encode()
+    return hashlib.sha256(b"mailroom-srs:" + str(settings.SECRET_KEY).encode()).digest()
+
+
+def original_of(address: str) -> str | None:
+    """The sender an SRS0 address of ours stands for (bounces of forwarded mail), or None."""
+    if address[:5].upper() != "SRS0=":
+        return None
+    return reverse(address, secret())

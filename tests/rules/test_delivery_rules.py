@@ -303,3 +303,28 @@ def test_blocked_sender_is_refused_at_rcpt(alice, bob, smtp_server) -> None:
         c.ehlo("client.test")
         c.mail("friend@remote.example")
         assert c.rcpt("alice@example.com")[0] == 250
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bounce_to_the_srs_address_goes_back_to_the_sender(alice, smtp_server) -> None:
+    import smtplib
+
+    do_set_forwarding(
+        acting_account=alice, enabled=True, address="me@elsewhere.example", keep_copy=False
+    )
+    deliver(mail())
+    [fwd] = outbound()
+    bounce = b"From: MAILER-DAEMON@elsewhere.example\r\nSubject: failure\r\n\r\nno such user\r\n"
+    with smtplib.SMTP(*smtp_server) as c:
+        assert c.sendmail("", [fwd.sender.lower()], bounce) == {}  # canonical: lower case
+        forged = "SRS0=AAAA=AB=remote.example=bob@example.com"
+        c.ehlo("client.test")
+        c.mail("")
+        assert c.rcpt(forged)[0] == 550  # a hash we did not make is nobody
+    bounced = QueueEntry.objects.filter(direction=Direction.INBOUND, sender="").get()
+    do_process_entry(bounced.pk, worker="test")
+    back = [e for e in outbound() if e.pk != fwd.pk]
+    assert [list(e.recipients.values_list("address", flat=True)) for e in back] == [
+        ["bob@remote.example"]
+    ]
+    assert back[0].sender == ""
