@@ -19,7 +19,7 @@ from mailcore.rules.models import (
     RuleSet,
     Vacation,
 )
-from mailcore.rules.queries import forget_blocked
+from mailcore.rules.queries import forget_blocked, forward_outside
 from mailcore.rules.rulelist import RuleListError, clean_rules, generate_script
 from mailcore.rules.sieve import SieveSyntaxError, parse
 from mailcore.store.models import Folder
@@ -124,11 +124,9 @@ def do_set_forwarding(
     if enabled and address == acting_account.address.lower():
         raise RuleError("Mail cannot be forwarded to the same account")
     if enabled:
-        from mailcore.rules.queries import get_profile
-
         domain = address.rpartition("@")[2]
         own_domain = acting_account.address.rpartition("@")[2]
-        if domain != own_domain and not get_profile(acting_account).forward_outside:
+        if domain != own_domain and not forward_outside(acting_account):
             raise RuleError("Your domain does not allow forwarding outside it")
     row, _ = Forwarding.objects.select_for_update().get_or_create(account=acting_account)
     row.enabled, row.address, row.keep_copy = enabled, address, keep_copy

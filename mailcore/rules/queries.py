@@ -10,7 +10,7 @@ from datetime import date
 from typing import Final
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from mailcore.directory.models import Account
@@ -73,22 +73,51 @@ def vacation_on(vacation: Vacation | None, today: date | None = None) -> bool:
 
 
 def get_profile(account: Account) -> Profile:
-    """Four indexed reads; the caller keeps the result for the batch."""
-    ruleset = RuleSet.objects.filter(account=account).first()
+    """One indexed query for the common case (a user with no rules at all); the settings
+    that exist are read after it. The caller keeps the result for the batch."""
+    mine = OuterRef("pk")
+    present = (
+        Account.objects.filter(pk=account.pk)
+        .annotate(
+            has_script=Exists(RuleSet.objects.filter(account=mine).exclude(script="")),
+            has_blocks=Exists(BlockedSender.objects.filter(account=mine)),
+            has_forward=Exists(Forwarding.objects.filter(account=mine, enabled=True)),
+            has_vacation=Exists(Vacation.objects.filter(account=mine, enabled=True)),
+        )
+        .values("has_script", "has_blocks", "has_forward", "has_vacation")
+        .first()
+    ) or {}
+    if not any(present.values()):
+        return Profile(None, frozenset(), None, None, True)
+    ruleset = RuleSet.objects.filter(account=account).first() if present["has_script"] else None
     forwarding = (
         Forwarding.objects.filter(account=account, enabled=True).exclude(address="").first()
+        if present["has_forward"]
+        else None
     )
-    vacation = Vacation.objects.filter(account=account, enabled=True).first()
-    policy = DomainRulesPolicy.objects.filter(domain_id=account.domain_id).first()
+    vacation = (
+        Vacation.objects.filter(account=account, enabled=True).first()
+        if present["has_vacation"]
+        else None
+    )
+    blocked = (
+        frozenset(BlockedSender.objects.filter(account=account).values_list("value", flat=True))
+        if present["has_blocks"]
+        else frozenset()
+    )
     return Profile(
         script=_parsed(ruleset) if ruleset else None,
-        blocked=frozenset(
-            BlockedSender.objects.filter(account=account).values_list("value", flat=True)
-        ),
+        blocked=blocked,
         forwarding=forwarding,
         vacation=vacation,
-        forward_outside=policy.forward_outside if policy else bool(settings.RULES_FORWARD_OUTSIDE),
+        forward_outside=forward_outside(account),
     )
+
+
+def forward_outside(account: Account) -> bool:
+    """May `account` forward outside its domain (the domain's policy, else the setting)?"""
+    policy = DomainRulesPolicy.objects.filter(domain_id=account.domain_id).first()
+    return policy.forward_outside if policy else bool(settings.RULES_FORWARD_OUTSIDE)
 
 
 def is_blocked(blocked: frozenset[str], sender: str) -> bool:
