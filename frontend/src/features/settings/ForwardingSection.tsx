@@ -1,33 +1,12 @@
 // 자동전달: forward every arriving message to one address, keeping a copy here or not.
-import { useEffect, useState } from "react";
 import { ErrorNotice } from "../../components/ErrorNotice";
 import { useT } from "../../i18n/I18nContext";
-import { loadForwarding, saveForwarding, type Forwarding } from "./rulesApi";
+import { loadForwarding, saveForwarding } from "./rulesApi";
+import { useEditable } from "./useEditable";
 
 export function ForwardingSection() {
   const t = useT();
-  const [shown, setShown] = useState<Forwarding | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [saved, setSaved] = useState(false);
-
-  useEffect(() => {
-    const controller = new AbortController();
-    loadForwarding(controller.signal).then(setShown, (err: unknown) => !controller.signal.aborted && setError(err));
-    return () => controller.abort();
-  }, []);
-
-  const change = (patch: Partial<Forwarding>): void => {
-    if (shown) setShown({ ...shown, ...patch });
-    setSaved(false);
-  };
-  const save = (): void => {
-    if (!shown) return;
-    setError(null);
-    saveForwarding(shown).then((next) => {
-      setShown(next);
-      setSaved(true);
-    }, setError);
-  };
+  const { shown, error, saved, change, submit: save } = useEditable(loadForwarding, saveForwarding);
 
   return (
     <section id="settings-forwarding" className="settings-section" aria-labelledby="settings-forwarding-title">

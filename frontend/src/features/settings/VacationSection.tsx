@@ -1,35 +1,17 @@
 // 부재중 자동응답: dates, subject and text, and how often one sender is answered.
-import { useEffect, useState } from "react";
 import { ErrorNotice } from "../../components/ErrorNotice";
 import { useT } from "../../i18n/I18nContext";
 import { loadVacation, saveVacation, type Vacation } from "./rulesApi";
+import { useEditable } from "./useEditable";
+
+function store(value: Vacation): Promise<Vacation> {
+  const { active: _active, ...input } = value;
+  return saveVacation({ ...input, start: input.start || null, end: input.end || null });
+}
 
 export function VacationSection({ onSaved }: { onSaved?: (v: Vacation) => void }) {
   const t = useT();
-  const [shown, setShown] = useState<Vacation | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [saved, setSaved] = useState(false);
-
-  useEffect(() => {
-    const controller = new AbortController();
-    loadVacation(controller.signal).then(setShown, (err: unknown) => !controller.signal.aborted && setError(err));
-    return () => controller.abort();
-  }, []);
-
-  const change = (patch: Partial<Vacation>): void => {
-    if (shown) setShown({ ...shown, ...patch });
-    setSaved(false);
-  };
-  const save = (): void => {
-    if (!shown) return;
-    setError(null);
-    const { active: _active, ...input } = shown;
-    saveVacation({ ...input, start: input.start || null, end: input.end || null }).then((next) => {
-      setShown(next);
-      setSaved(true);
-      onSaved?.(next);
-    }, setError);
-  };
+  const { shown, error, saved, change, submit: save } = useEditable(loadVacation, store, onSaved);
 
   return (
     <section id="settings-vacation" className="settings-section" aria-labelledby="settings-vacation-title">
