@@ -34,6 +34,7 @@ app.autodiscover_tasks(
         "mailcore.directory",
         "mailcore.store",
         "mailcore.fetching",
+        "mailcore.rules",
         "webmail.compose",
     ]
 )

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "mailcore.pop3",
     "mailcore.fetching",
     "mailcore.contacts",
+    "mailcore.rules",
     "webmail.api",
     "webmail.compose",
     "webmail.accounts",
@@ -311,6 +312,14 @@ SMTP_AUTH_MAX_FAILURES_PER_SESSION = env_int("SMTP_AUTH_MAX_FAILURES_PER_SESSION
 
 ALIAS_MAX_DEPTH = env_int("ALIAS_MAX_DEPTH", 10)
 ALIAS_MAX_EXPANSION = env_int("ALIAS_MAX_EXPANSION", 1000)
+# Mail rules (mailcore.rules): forwarding and redirects per account per hour; the SRS secret
+# ("" = derived from SECRET_KEY) that signs rewritten envelope senders of forwarded mail;
+# whether accounts may forward outside their domain unless the domain's policy says otherwise.
+RULES_FORWARDS_PER_HOUR = env_int("RULES_FORWARDS_PER_HOUR", 100)
+SRS_SECRET = env_str("SRS_SECRET", "")
+RULES_FORWARD_OUTSIDE = env_bool("RULES_FORWARD_OUTSIDE", True)
+# 수신차단 at SMTP time: a blocked sender gets 550 at RCPT (else the worker discards silently).
+RULES_BLOCK_AT_RCPT = env_bool("RULES_BLOCK_AT_RCPT", True)
 DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 300)
 DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 12)
 DELIVERY_RETRY_BASE_SECONDS = env_int("DELIVERY_RETRY_BASE_SECONDS", 60)

@@ -24,6 +24,7 @@ from mailcore.delivery.doorbell import doorbell
 from mailcore.delivery.dsnparams import MailDsn, RcptDsn
 from mailcore.delivery.entries import FINAL_STATES, Outcome, dispatch, do_enqueue
 from mailcore.delivery.entries import header_message_id as header_message_id  # re-exported
+from mailcore.delivery.filtering import BatchRules
 from mailcore.delivery.models import (
     DeliveryAttempt,
     Direction,
@@ -115,11 +116,12 @@ def _claim(
     return list(zip(entries, attempts, strict=True))
 
 
-def local_key(entry: QueueEntry, account: Account, size: int) -> str:
+def local_key(entry: QueueEntry, account: Account, size: int, n: int = 0) -> str:
     """Maildir base name derived from (queue entry, recipient): the idempotency key (R4).
     `size` is that copy's (S=, as Dovecot reads it): the same on every attempt, since the
-    copy is made from the same spool file, envelope sender and recipient."""
-    digest = hashlib.sha256(account.address.encode()).hexdigest()[:16]
+    copy is made from the same spool file, envelope sender and recipient. `n` numbers the
+    further copies a rule files (fileinto :copy) into other folders."""
+    digest = hashlib.sha256((account.address + (f"#{n}" if n else "")).encode()).hexdigest()[:16]
     return f"{entry.queue_id}.{digest}.{safe_hostname(settings.MAIL_HOSTNAME)},S={size}"
 
 
@@ -278,6 +280,7 @@ def _deliver_local(
     arrivals: list[Arrival] = []
     plans: list[_LocalRcpt] = []
     room = _QuotaRoom()
+    rules = BatchRules()
     for entry, pending, data, known in jobs:
         # Sender checks and spam scan, once per entry (mailcore.inbound); forged trust headers
         # go, ours go on top, and a parse made before that is made again.
@@ -327,24 +330,34 @@ def _deliver_local(
                 inbox = folder_for(verdict, account, inbox)
                 top = final_delivery_top(return_path=entry.sender, recipient=account.address)
                 copy = top + stripped
-                key = local_key(entry, account, len(copy))
-                full = room.refusal(entry, account, key, len(copy))
+                assert parsed is not None
+                ruled = rules.verdict(entry, rcpt, account, inbox, parsed, copy, _facts(entry))
+                if ruled.verdict.reject is not None:  # RFC 5429: refused, with the reason
+                    reason = " ".join(ruled.verdict.reject.split())[:500] or "rejected"
+                    plan.early = Outcome(RecipientState.BOUNCED, f"5.7.1 {reason}")
+                    break
+                full = None
+                for n, filed in enumerate(ruled.verdict.copies):
+                    key = local_key(entry, account, len(copy), n)
+                    full = room.refusal(entry, account, key, len(copy))
+                    if full is not None:
+                        break
+                    ruled.copies.append((len(arrivals), filed))
+                    plan.copies.append(len(arrivals))
+                    arrivals.append(
+                        Arrival(
+                            account=account,
+                            folder=filed.folder,
+                            data=copy,
+                            key=key,
+                            parsed=parsed,
+                            internal_date=entry.received_at,
+                            source=Source.SMTP,
+                        )
+                    )
                 if full is not None:
                     plan.early = full
                     break
-                assert parsed is not None
-                plan.copies.append(len(arrivals))
-                arrivals.append(
-                    Arrival(
-                        account=account,
-                        folder=inbox,
-                        data=copy,
-                        key=key,
-                        parsed=parsed,
-                        internal_date=entry.received_at,
-                        source=Source.SMTP,
-                    )
-                )
     results = do_deliver_many(arrivals) if arrivals else []
     outcomes: dict[int, Outcome] = {}
     if any(isinstance(r, Delivered) for r in results):
@@ -366,9 +379,19 @@ def _deliver_local(
             _forward(plan.entry, plan.rcpt, plan.expansion.external, forwarded)
             delivered.append("forwarded to " + ", ".join(plan.expansion.external))
         outcomes[plan.rcpt.pk] = outcome or Outcome(
-            RecipientState.DELIVERED, "2.0.0 " + ", ".join(delivered)
+            RecipientState.DELIVERED, "2.0.0 " + (", ".join(delivered) or "filtered")
         )
+    rules.after_commit(
+        results, lambda r: outcomes[r.pk].state != RecipientState.DEFERRED, _forward
+    )
     return outcomes
+
+
+def _facts(entry: QueueEntry) -> dict[str, object]:
+    """What the rules may test about the sender's authenticity and spam ("dmarc", "spf",
+    "dkim", "spam_score", "junk"), computed once per entry. Empty until the inbound trust
+    checks fill it in; rules on these facts then simply do not match."""
+    return {}
 
 
 class _QuotaRoom:
@@ -431,9 +454,18 @@ def _send_inbound_notices(
         do_queue_notices(entry, data, pending, results, local=set(results))
 
 
-def _forward(entry: QueueEntry, rcpt: QueueRecipient, targets: list[str], data: bytes) -> None:
-    """An alias pointing outside: queue an outbound copy (once per original recipient)."""
-    origin = f"fwd:{entry.queue_id}:{rcpt.pk}"
+def _forward(
+    entry: QueueEntry,
+    rcpt: QueueRecipient,
+    targets: list[str],
+    data: bytes,
+    *,
+    origin: str = "",
+    sender: str | None = None,
+) -> None:
+    """An alias pointing outside, or a rule's redirect (its own `origin` and SRS `sender`):
+    queue an outbound copy (once per origin: per original recipient by default)."""
+    origin = origin or f"fwd:{entry.queue_id}:{rcpt.pk}"
     if QueueEntry.objects.filter(origin=origin).exists():
         return
     # The sender's DSN request goes along (Postfix): failures and delays of the forwarded
@@ -444,7 +476,7 @@ def _forward(entry: QueueEntry, rcpt: QueueRecipient, targets: list[str], data: 
         rcpt.dsn_orcpt or f"{'rfc822' if rcpt.address.isascii() else 'utf-8'};{rcpt.address}",
     )
     do_enqueue(
-        sender=entry.sender,
+        sender=entry.sender if sender is None else sender,
         recipients=targets,
         data=data,
         origin=origin,

@@ -22,6 +22,7 @@ from mailcore.directory.models import (
     RelayRule,
 )
 from mailcore.errors import InvalidAddressError
+from mailcore.rules.srs import original_of
 
 RECIPIENT_DELIMITER = "+"  # Postfix recipient_delimiter: alice+news@ reaches alice@
 
@@ -68,6 +69,8 @@ def resolve_recipient(address: str) -> Recipient:
         return Recipient(Resolution.ACCOUNT if active else Resolution.DISABLED, canonical, quota)
     if not is_local_domain(alabel):
         return Recipient(Resolution.NOT_LOCAL, canonical)
+    if original_of(canonical):  # a bounce of mail a rule forwarded: back to its sender
+        return Recipient(Resolution.ALIAS, canonical)
     for candidate in _candidates(local, alabel):
         account = Account.objects.filter(address=candidate).only("is_active").first()
         if account is not None:
@@ -152,6 +155,10 @@ def expand_recipient(address: str) -> Expansion:
         if not is_local_domain(alabel):
             if addr not in result.external:
                 result.external.append(addr)
+            return
+        original = original_of(addr)
+        if original:  # SRS0 (mailcore.rules.srs): the bounce goes on to the original sender
+            visit(original.lower(), depth + 1)
             return
         for candidate in _candidates(local, alabel):
             account = Account.objects.filter(address=candidate, is_active=True).first()

@@ -29,6 +29,7 @@ from mailcore.directory.queries import (
 )
 from mailcore.errors import InvalidAddressError, StorageError
 from mailcore.mime.headers import header_fields
+from mailcore.rules.queries import blocked_for_address, cached_blocked_for_address, is_blocked
 from mailcore.store.quota import Usage, usage_of_address
 
 log = logging.getLogger("mailroom")
@@ -44,6 +45,7 @@ class IngressPolicy:
     max_received_headers: int
     bare_lf: str  # "normalize" | "reject"
     group_commit: bool = False  # queue rows through the group committer (SMTP_GROUP_COMMIT)
+    block_at_rcpt: bool = True  # 수신차단: refuse a blocked sender at RCPT (RULES_BLOCK_AT_RCPT)
 
 
 def count_received(data: bytes) -> int:
@@ -119,11 +121,13 @@ class IngressHandler:
         try:
             # From the directory memo when it has the answers (no thread hop); otherwise one
             # trip to the database thread per RCPT: the session's access rules (loaded once,
-            # like an access map lookup) together with the recipient.
-            answer = _cached_lookup(ip, address)
+            # like an access map lookup) together with the recipient and, for 수신차단, whether
+            # the account blocks this sender.
+            sender = reverse_path(envelope) if self.policy.block_at_rcpt else ""
+            answer = _cached_lookup(ip, address, sender)
             if answer is None:
-                answer = await run_db(_lookup, ip, address)
-            loaded, found, room = answer
+                answer = await run_db(_lookup, ip, address, sender)
+            loaded, found, room, blocked = answer
         except DatabaseError:
             log.exception("recipient lookup failed for %s", address)
             return "451 4.3.0 Temporary lookup failure, try again later"
@@ -141,6 +145,9 @@ class IngressHandler:
                 shown,
             )
             return f"554 5.7.1 <{shown}>: Access denied"
+        if blocked:
+            # 수신차단: the account refuses this sender (the worker discards what gets past).
+            return f"550 5.7.1 <{shown}>: Sender blocked by the recipient"
         match found.resolution:
             case Resolution.ACCOUNT if room is not None and not room.has_room(
                 max(_declared_size(envelope), 1)
@@ -279,29 +286,42 @@ def _peer_ip(session: Any) -> str:
 
 
 def _lookup(
-    ip: str | None, address: str
-) -> tuple[list[AccessRule] | None, Recipient, Usage | None]:
+    ip: str | None, address: str, sender: str = ""
+) -> tuple[list[AccessRule] | None, Recipient, Usage | None, bool]:
     found = dircache.recipient(address)
     # Quota usage only for accounts that have a quota: one more indexed query, not for all.
     room = usage_of_address(found.address) if found.quota_bytes else None
     rules = access_rules_for_ip(dircache.access_rules(), ip) if ip is not None else None
-    return rules, found, room
+    blocked = _blocks(found, sender) and is_blocked(blocked_for_address(found.address), sender)
+    return rules, found, room, blocked
+
+
+def _blocks(found: Recipient, sender: str) -> bool:
+    """Whether 수신차단 applies: an account recipient and a non-null sender."""
+    return found.resolution is Resolution.ACCOUNT and bool(sender)
 
 
 def _cached_lookup(
-    ip: str | None, address: str
-) -> tuple[list[AccessRule] | None, Recipient, Usage | None] | None:
-    """_lookup's answer from the directory memo alone, or None when it needs the database
-    (a miss, or an account with a quota: its usage changes with every delivery)."""
+    ip: str | None, address: str, sender: str = ""
+) -> tuple[list[AccessRule] | None, Recipient, Usage | None, bool] | None:
+    """_lookup's answer from the directory memo and the block-list memo alone, or None when it
+    needs the database (a miss, or an account with a quota: its usage changes with every
+    delivery)."""
     found = dircache.cached_recipient(address)
     if found is None or found.quota_bytes:
         return None
+    blocked = False
+    if _blocks(found, sender):
+        block_list = cached_blocked_for_address(found.address)
+        if block_list is None:
+            return None
+        blocked = is_blocked(block_list, sender)
     if ip is None:
-        return None, found, None
+        return None, found, None, blocked
     rules = dircache.cached_access_rules()
     if rules is None:
         return None
-    return access_rules_for_ip(rules, ip), found, None
+    return access_rules_for_ip(rules, ip), found, None, blocked
 
 
 def _declared_size(envelope: Any) -> int:

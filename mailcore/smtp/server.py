@@ -533,6 +533,7 @@ def config_from_settings() -> SmtpConfig:
             max_received_headers=settings.SMTP_MAX_RECEIVED_HEADERS,
             bare_lf=settings.SMTP_BARE_LF,
             group_commit=settings.SMTP_GROUP_COMMIT,
+            block_at_rcpt=settings.RULES_BLOCK_AT_RCPT,
         ),
         max_message_bytes=settings.SMTP_MAX_MESSAGE_BYTES,
         timeout=settings.SMTP_TIMEOUT,

@@ -22,6 +22,7 @@ from webmail.api import (
     preferences,
     quickviews,
     quota,
+    rules,
 )
 
 app_name = "api"
@@ -104,6 +105,24 @@ urlpatterns = [
         name="settings-password-policy",
     ),
     path("settings/pop3", pop3.Pop3SettingsView.as_view(), name="settings-pop3"),
+    path("settings/rules", rules.RulesView.as_view(), name="settings-rules"),
+    path("settings/rules/script", rules.ScriptView.as_view(), name="settings-rules-script"),
+    path("settings/rules/jobs", rules.RuleJobsView.as_view(), name="settings-rule-jobs"),
+    path(
+        "settings/rules/jobs/<int:pk>", rules.RuleJobDetailView.as_view(), name="settings-rule-job"
+    ),
+    path(
+        "settings/blocked-senders",
+        rules.BlockedSendersView.as_view(),
+        name="settings-blocked-senders",
+    ),
+    path(
+        "settings/blocked-senders/<int:pk>",
+        rules.BlockedSenderDetailView.as_view(),
+        name="settings-blocked-sender",
+    ),
+    path("settings/forwarding", rules.ForwardingView.as_view(), name="settings-forwarding"),
+    path("settings/vacation", rules.VacationView.as_view(), name="settings-vacation"),
     path(
         "settings/fetch-accounts",
         fetching.ExternalAccountListView.as_view(),

@@ -315,23 +315,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/admin/login-history": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** @description 로그인 기록: every login attempt through every door (web, API, SMTP AUTH, IMAP, POP3), newest first, kept LOGIN_HISTORY_DAYS. A domain admin sees its domains'. */
-        get: operations["admin_login_history"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/admin/queue": {
         parameters: {
             query?: never;
@@ -1093,7 +1076,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description spam=true: keyword $Junk and into Junk. spam=false: keyword $NotJunk, and messages in Junk go back to the Inbox. With rspamd's controller configured, it learns them as spam or ham too. */
+        /** @description spam=true: keyword $Junk and into Junk. spam=false: keyword $NotJunk, and messages in Junk go back to the Inbox. */
         post: operations["messages_spam"];
         delete?: never;
         options?: never;
@@ -1132,6 +1115,39 @@ export interface paths {
         head?: never;
         /** @description Change any subset of the settings; unknown fields are refused. signature_html is sanitized before it is stored (the response shows what was kept). */
         patch: operations["settings_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/settings/blocked-senders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["blocked_senders_list"];
+        put?: never;
+        /** @description Block an address (a@b.c) or a domain (b.c, subdomains included). */
+        post: operations["blocked_senders_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/blocked-senders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["blocked_senders_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/settings/fetch-accounts": {
@@ -1194,16 +1210,15 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/settings/login-history": {
+    "/api/v1/settings/forwarding": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** @description 로그인 기록: this account's login attempts through every door (web, API, SMTP AUTH, IMAP, POP3; app passwords named as such), newest first, kept LOGIN_HISTORY_DAYS days. Failed attempts on the address are shown too. */
-        get: operations["settings_login_history"];
-        put?: never;
+        get: operations["forwarding_retrieve"];
+        put: operations["forwarding_update"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1228,23 +1243,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/settings/password-policy": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** @description The password policy a new password must meet (the form checks the length before asking; the server has the last word). */
-        get: operations["settings_password_policy"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/settings/pop3": {
         parameters: {
             query?: never;
@@ -1261,15 +1259,48 @@ export interface paths {
         patch: operations["settings_pop3_partial_update"];
         trace?: never;
     };
-    "/api/v1/settings/sessions": {
+    "/api/v1/settings/rules": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** @description The account's signed-in browsers (device, IP, last use) and its API token. End one with DELETE …/sessions/{id} or …/sessions/token; all with POST /api/v1/auth/logout-everywhere. */
-        get: operations["settings_sessions"];
+        get: operations["rules_retrieve"];
+        /** @description Replace the rule list; the Sieve script is generated from it, in order. */
+        put: operations["rules_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/rules/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Run the rules once over a folder's messages (moves and flags only); poll the job for progress. */
+        post: operations["rule_jobs_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/rules/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["rule_jobs_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1278,35 +1309,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/settings/sessions/{id}": {
+    "/api/v1/settings/rules/script": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get?: never;
-        put?: never;
+        get: operations["rules_script_retrieve"];
+        /** @description Store a hand-written Sieve script (RFC 5228 and the extensions listed in the README); it is checked first and an error names its line and column. */
+        put: operations["rules_script_update"];
         post?: never;
-        /** @description Sign that browser out (this one too, if it is the current session). */
-        delete: operations["settings_sessions_end"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/api/v1/settings/sessions/token": {
+    "/api/v1/settings/vacation": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get?: never;
-        put?: never;
+        get: operations["vacation_retrieve"];
+        put: operations["vacation_update"];
         post?: never;
-        /** @description Revoke the API token: every app using it must sign in again. */
-        delete: operations["settings_sessions_end_token"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1349,26 +1379,15 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        ActiveSession: {
-            id: number;
-            /** @description the session making this request */
-            current: boolean;
-            /** Format: date-time */
-            created_at: string;
-            /**
-             * Format: date-time
-             * @description to about 5 minutes
-             */
-            last_seen_at: string | null;
-            ip: string;
-            user_agent: string;
-            /** @description e.g. 'Chrome on Windows' */
-            browser: string;
+        Action: {
+            type: components["schemas"]["TypeEnum"];
+            /** @default  */
+            value: string;
         };
-        ActiveSessions: {
-            sessions: components["schemas"]["ActiveSession"][];
-            /** @description the account's API token (one, shared by its apps), if any */
-            token: components["schemas"]["ApiTokenSession"] | null;
+        ActionRequest: {
+            type: components["schemas"]["TypeEnum"];
+            /** @default  */
+            value: string;
         };
         Address: {
             name: string;
@@ -1645,10 +1664,6 @@ export interface components {
         AdminFlushResult: {
             flushed: number;
         };
-        AdminLoginPage: {
-            items: components["schemas"]["LoginRecord"][];
-            next_cursor: string | null;
-        };
         AdminPasswordResult: {
             /** @description the generated password, or null when one was given */
             password: string | null;
@@ -1779,15 +1794,6 @@ export interface components {
          * @enum {string}
          */
         AlgorithmEnum: "rsa" | "ed25519";
-        ApiTokenSession: {
-            /** Format: date-time */
-            created_at: string;
-            /** Format: date-time */
-            last_seen_at: string | null;
-            ip: string;
-            user_agent: string;
-            browser: string;
-        };
         AppPassword: {
             id: number;
             name: string;
@@ -1827,6 +1833,15 @@ export interface components {
         };
         /** @enum {unknown} */
         BlankEnum: "";
+        BlockedSender: {
+            readonly id: number;
+            value: string;
+            /** Format: date-time */
+            readonly created_at: string;
+        };
+        BlockedSenderRequest: {
+            value: string;
+        };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         BulkFlagsRequest: {
             /** @description message ids, at most 1000 */
@@ -1859,6 +1874,24 @@ export interface components {
             max_attachments_bytes: number;
             /** @description the whole message after MIME encoding (SMTP_MAX_MESSAGE_BYTES by default) */
             max_message_bytes: number;
+        };
+        Condition: {
+            field: components["schemas"]["FieldEnum"];
+            /** @default contains */
+            op: string;
+            /** @default  */
+            value: string;
+            /** @default  */
+            header: string;
+        };
+        ConditionRequest: {
+            field: components["schemas"]["FieldEnum"];
+            /** @default contains */
+            op: string;
+            /** @default  */
+            value: string;
+            /** @default  */
+            header: string;
         };
         Contact: {
             name: string;
@@ -1928,16 +1961,6 @@ export interface components {
          * @enum {string}
          */
         DirectionEnum: "in" | "out";
-        /**
-         * @description * `web` - Web
-         *     * `api` - Api
-         *     * `smtp` - Smtp
-         *     * `imap` - Imap
-         *     * `pop3` - Pop3
-         *     * `mail` - Other
-         * @enum {string}
-         */
-        DoorEnum: "web" | "api" | "smtp" | "imap" | "pop3" | "mail";
         DraftAttachment: {
             index: number;
             filename: string;
@@ -2065,6 +2088,19 @@ export interface components {
             allow_self_signed: boolean;
         };
         /**
+         * @description * `from` - from
+         *     * `to` - to
+         *     * `subject` - subject
+         *     * `body` - body
+         *     * `header` - header
+         *     * `size` - size
+         *     * `attachment` - attachment
+         *     * `dmarc` - dmarc
+         *     * `spam_score` - spam_score
+         * @enum {string}
+         */
+        FieldEnum: "from" | "to" | "subject" | "body" | "header" | "size" | "attachment" | "dmarc" | "spam_score";
+        /**
          * @description * `seen` - seen
          *     * `answered` - answered
          *     * `flagged` - flagged
@@ -2105,6 +2141,16 @@ export interface components {
             total: number;
             /** @description messages without the seen flag */
             unread: number;
+        };
+        Forwarding: {
+            enabled: boolean;
+            address: string;
+            keep_copy: boolean;
+        };
+        ForwardingRequest: {
+            enabled: boolean;
+            address: string;
+            keep_copy: boolean;
         };
         Group: {
             id: number;
@@ -2169,25 +2215,17 @@ export interface components {
          * @enum {string}
          */
         ListDensityEnum: "compact" | "comfortable";
-        LoginRecord: {
-            id: number;
-            /** Format: date-time */
-            at: string;
-            /** @description the account, or the address tried if none */
-            address: string;
-            ip: string;
-            door: components["schemas"]["DoorEnum"];
-            /** @description password, app_password, or '' when not signed in */
-            method: string;
-            result: components["schemas"]["ResultEnum"];
-            /** @description user agent, IMAP ID or EHLO name, as sent */
-            client: string;
-        };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         LoginRequest: {
             address: string;
             password: string;
         };
+        /**
+         * @description * `all` - all
+         *     * `any` - any
+         * @enum {string}
+         */
+        MatchEnum: "all" | "any";
         MessageDetail: {
             id: number;
             folder: number;
@@ -2224,8 +2262,6 @@ export interface components {
             body_url: string;
             /** @description remote images load without asking (policy 'always', or a trusted sender) */
             remote_images_allowed: boolean;
-            /** @description sender authentication and spam verdict (issue 13) */
-            trust: components["schemas"]["SenderTrust"];
         };
         MessageListItem: {
             id: number;
@@ -2283,14 +2319,6 @@ export interface components {
         PasswordChangeRequest: {
             current_password: string;
             new_password: string;
-        };
-        PasswordPolicy: {
-            min_length: number;
-            max_length: number;
-            /** @description common passwords are refused */
-            common_list: boolean;
-            /** @description size of the admin's breached-password list (0: none imported) */
-            breached_list_entries: number;
         };
         PatchedAdminAccountUpdateRequest: {
             display_name?: string;
@@ -2421,13 +2449,59 @@ export interface components {
          * @enum {string}
          */
         RemoteImagesEnum: "ask" | "always" | "never";
-        /**
-         * @description * `ok` - Ok
-         *     * `failed` - Failed
-         *     * `blocked` - Blocked
-         * @enum {string}
-         */
-        ResultEnum: "ok" | "failed" | "blocked";
+        Rule: {
+            /** @default  */
+            name: string;
+            /** @default true */
+            enabled: boolean;
+            /** @default all */
+            match: components["schemas"]["MatchEnum"];
+            conditions: components["schemas"]["Condition"][];
+            actions: components["schemas"]["Action"][];
+        };
+        RuleJob: {
+            id: number;
+            folder: number;
+            state: string;
+            total: number;
+            done: number;
+            changed: number;
+            error: string;
+        };
+        RuleJobCreateRequest: {
+            folder: number;
+        };
+        RuleRequest: {
+            /** @default  */
+            name: string;
+            /** @default true */
+            enabled: boolean;
+            /** @default all */
+            match: components["schemas"]["MatchEnum"];
+            conditions: components["schemas"]["ConditionRequest"][];
+            actions: components["schemas"]["ActionRequest"][];
+        };
+        Rules: {
+            rules: components["schemas"]["Rule"][];
+            readonly custom: boolean;
+            readonly script: string;
+        };
+        RulesRequest: {
+            rules: components["schemas"]["RuleRequest"][];
+        };
+        Script: {
+            script: string;
+            readonly custom: boolean;
+        };
+        ScriptError: {
+            error: string;
+            detail: string;
+            line: number;
+            column: number;
+        };
+        ScriptRequest: {
+            script: string;
+        };
         SearchItem: {
             id: number;
             folder: number;
@@ -2523,26 +2597,6 @@ export interface components {
             /** @description queue entries created (empty for to_me) */
             queue_ids: string[];
         };
-        SenderTrust: {
-            /** @description SPF result at delivery; '' = not examined */
-            spf: string;
-            /** @description best DKIM result over all signatures; '' = not examined */
-            dkim: string;
-            /** @description DMARC result for the From domain; '' = not examined */
-            dmarc: string;
-            /**
-             * Format: double
-             * @description rspamd score; null = not scanned
-             */
-            spam_score: number | null;
-            /** @description the spam filter did not answer */
-            spam_unscanned: boolean;
-            /** @description DMARC pass: show the verified-sender mark */
-            verified: boolean;
-            /** @description our domain the From domain imitates, or '' */
-            lookalike: string;
-            warnings: components["schemas"]["WarningsEnum"][];
-        };
         SessionUser: {
             address: string;
             display_name: string;
@@ -2630,6 +2684,18 @@ export interface components {
         Token: {
             token: string;
         };
+        /**
+         * @description * `move` - move
+         *     * `star` - star
+         *     * `read` - read
+         *     * `keyword` - keyword
+         *     * `forward` - forward
+         *     * `delete` - delete
+         *     * `reject` - reject
+         *     * `stop` - stop
+         * @enum {string}
+         */
+        TypeEnum: "move" | "star" | "read" | "keyword" | "forward" | "delete" | "reject" | "stop";
         Upload: {
             id: number;
             filename: string;
@@ -2643,6 +2709,34 @@ export interface components {
              */
             file: string;
         };
+        Vacation: {
+            enabled: boolean;
+            /** Format: date */
+            start?: string | null;
+            /** Format: date */
+            end?: string | null;
+            /** @default  */
+            subject: string;
+            /** @default  */
+            body: string;
+            /** @default 7 */
+            days: number;
+            /** @description on today (the webmail banner) */
+            readonly active: boolean;
+        };
+        VacationRequest: {
+            enabled: boolean;
+            /** Format: date */
+            start?: string | null;
+            /** Format: date */
+            end?: string | null;
+            /** @default  */
+            subject: string;
+            /** @default  */
+            body: string;
+            /** @default 7 */
+            days: number;
+        };
         ValidationError: {
             /** @description machine-readable code, e.g. not_found */
             error: string;
@@ -2650,10 +2744,6 @@ export interface components {
             detail: string;
             /** @description messages per field, e.g. {"name": ["This field is required."]} */
             fields?: {
-                [key: string]: unknown;
-            };
-            /** @description the same tree with stable codes, e.g. {"new_password": ["password_too_common"]} */
-            field_codes?: {
                 [key: string]: unknown;
             };
         };
@@ -2665,14 +2755,6 @@ export interface components {
             /** @description messages with attachments (첨부메일) */
             has_attachments: number;
         };
-        /**
-         * @description * `dmarc_fail` - dmarc_fail
-         *     * `lookalike_domain` - lookalike_domain
-         *     * `display_name_address` - display_name_address
-         *     * `spam_unscanned` - spam_unscanned
-         * @enum {string}
-         */
-        WarningsEnum: "dmarc_fail" | "lookalike_domain" | "display_name_address" | "spam_unscanned";
     };
     responses: never;
     parameters: never;
@@ -4118,56 +4200,6 @@ export interface operations {
             };
             /** @description no such domain (or not yours) */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AdminDetail"];
-                };
-            };
-        };
-    };
-    admin_login_history: {
-        parameters: {
-            query?: {
-                address?: string;
-                cursor?: string;
-                /**
-                 * @description * `` -
-                 *     * `web` - web
-                 *     * `api` - api
-                 *     * `smtp` - smtp
-                 *     * `imap` - imap
-                 *     * `pop3` - pop3
-                 *     * `mail` - mail
-                 */
-                door?: "" | "web" | "api" | "smtp" | "imap" | "pop3" | "mail";
-                ip?: string;
-                limit?: number;
-                /**
-                 * @description * `` -
-                 *     * `ok` - ok
-                 *     * `failed` - failed
-                 *     * `blocked` - blocked
-                 */
-                result?: "" | "ok" | "failed" | "blocked";
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AdminLoginPage"];
-                };
-            };
-            /** @description not an administrator (or not allowed for this entry) */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6678,6 +6710,86 @@ export interface operations {
             };
         };
     };
+    blocked_senders_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockedSender"][];
+                };
+            };
+        };
+    };
+    blocked_senders_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BlockedSenderRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockedSender"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    blocked_senders_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such id (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     settings_fetch_accounts_list: {
         parameters: {
             query?: never;
@@ -6888,12 +7000,9 @@ export interface operations {
             };
         };
     };
-    settings_login_history: {
+    forwarding_retrieve: {
         parameters: {
-            query?: {
-                cursor?: string;
-                limit?: number;
-            };
+            query?: never;
             header?: never;
             path?: never;
             cookie?: never;
@@ -6905,7 +7014,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AdminLoginPage"];
+                    "application/json": components["schemas"]["Forwarding"];
+                };
+            };
+        };
+    };
+    forwarding_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ForwardingRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Forwarding"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
         };
@@ -6946,25 +7087,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    settings_password_policy: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["PasswordPolicy"];
                 };
             };
         };
@@ -7020,7 +7142,7 @@ export interface operations {
             };
         };
     };
-    settings_sessions: {
+    rules_retrieve: {
         parameters: {
             query?: never;
             header?: never;
@@ -7034,29 +7156,65 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ActiveSessions"];
+                    "application/json": components["schemas"]["Rules"];
                 };
             };
         };
     };
-    settings_sessions_end: {
+    rules_update: {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                id: number;
-            };
+            path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RulesRequest"];
+            };
+        };
         responses: {
-            /** @description No response body */
-            204: {
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Rules"];
+                };
             };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    rule_jobs_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleJobCreateRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleJob"];
+                };
+            };
+            /** @description no such id (or not yours) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7067,7 +7225,37 @@ export interface operations {
             };
         };
     };
-    settings_sessions_end_token: {
+    rule_jobs_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleJob"];
+                };
+            };
+            /** @description no such id (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rules_script_retrieve: {
         parameters: {
             query?: never;
             header?: never;
@@ -7076,12 +7264,95 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description No response body */
-            204: {
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Script"];
+                };
+            };
+        };
+    };
+    rules_script_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScriptRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Script"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScriptError"];
+                };
+            };
+        };
+    };
+    vacation_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vacation"];
+                };
+            };
+        };
+    };
+    vacation_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VacationRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vacation"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
             };
         };
     };

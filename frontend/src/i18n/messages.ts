@@ -2,6 +2,7 @@
 // exactly the same ones (the type checker enforces it). Placeholders are {name}.
 import { fetchEn, fetchKo } from "./fetchMessages";
 import { leadEn, leadKo } from "./leadMessages";
+import { rulesEn, rulesKo } from "./rulesMessages";
 import { searchEn, searchKo } from "./searchMessages";
 import { trustEn, trustKo } from "./trustMessages";
 import { web1En, web1Ko } from "./web1Messages";
@@ -296,6 +297,7 @@ export const en = {
   ...fetchEn,
   ...leadEn,
   ...trustEn,
+  ...rulesEn,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -590,6 +592,7 @@ export const ko: Dictionary = {
   ...fetchKo,
   ...leadKo,
   ...trustKo,
+  ...rulesKo,
 };
 
 export const dictionaries = { en, ko } as const;

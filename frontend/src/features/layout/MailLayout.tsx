@@ -31,6 +31,7 @@ import { HighlightProvider } from "../search/Highlight";
 import { TopBar } from "./TopBar";
 import { useLive } from "./useLive";
 import { useShellSettings } from "./useShellSettings";
+import { VacationBanner } from "./VacationBanner";
 import "./shell.css";
 
 // Split out of the first load: most sessions read mail and never open these.
@@ -380,6 +381,10 @@ export function MailLayout({ user, onSignOut }: Props) {
           onMenu={() => setDrawerOpen((v) => !v)}
           onHelp={() => setHelpOpen(true)}
           onSignOut={onSignOut}
+        />
+        <VacationBanner
+          refreshKey={route.kind}
+          onSettings={() => navigate({ kind: "settings", section: "vacation" })}
         />
         <div className="panes">
           {drawerOpen && <div className="drawer-backdrop" onClick={() => setDrawerOpen(false)} aria-hidden="true" />}

@@ -17,6 +17,7 @@ import { ErrorNotice } from "../../components/ErrorNotice";
 import { loadSettings, type RemoteImagePolicy } from "../settings/settingsApi";
 import { AddressList } from "./AddressList";
 import { AttachmentList } from "./AttachmentList";
+import { BlockSenderButton } from "./BlockSenderButton";
 import { ImageBar } from "./ImageBar";
 import { MessageBodyFrame } from "./MessageBodyFrame";
 import { MessageToolbar, type ToolbarAction } from "./MessageToolbar";
@@ -183,6 +184,7 @@ export function MessageView({ message, onBack, onRemoved, onFlagsChanged }: Prop
         <dt>{t("view.from")}</dt>
         <dd>
           <AddressList addresses={[message.from]} /> <VerifiedMark trust={message.trust} address={message.from.address} />
+          <BlockSenderButton address={message.from.address} />
         </dd>
         <dt>{t("view.to")}</dt>
         <dd>

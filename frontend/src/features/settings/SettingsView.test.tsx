@@ -52,6 +52,11 @@ function server(extra: Record<string, (req: StubRequest) => Response> = {}) {
     "DELETE /api/v1/settings/sessions/6": () => noContent(),
     "GET /api/v1/settings/login-history?limit=50": () => json({ items: [LOGIN_NEW], next_cursor: "c1" }),
     "GET /api/v1/settings/login-history?cursor=c1&limit=50": () => json({ items: [LOGIN_OLD], next_cursor: null }),
+    "GET /api/v1/settings/rules": () => json({ rules: [], custom: false, script: "" }),
+    "GET /api/v1/settings/blocked-senders": () => json([]),
+    "GET /api/v1/settings/forwarding": () => json({ enabled: false, address: "", keep_copy: true }),
+    "GET /api/v1/settings/vacation": () =>
+      json({ enabled: false, start: null, end: null, subject: "", body: "", days: 7, active: false }),
     "GET /api/v1/folders": () => json({ results: [] }),
     "GET /api/v1/app-passwords": () =>
       json([

@@ -6,14 +6,18 @@ import { ErrorNotice } from "../../components/ErrorNotice";
 import { useT } from "../../i18n/I18nContext";
 import type { MessageKey } from "../../i18n/messages";
 import { AppPasswordsSection } from "./AppPasswordsSection";
+import { BlockedSendersSection } from "./BlockedSendersSection";
 import { FetchAccountsSection } from "./FetchAccountsSection";
 import { LoginHistorySection } from "./LoginHistorySection";
+import { ForwardingSection } from "./ForwardingSection";
 import { PasswordSection } from "./PasswordSection";
 import { Pop3Section } from "./Pop3Section";
 import { PreferencesSection } from "./PreferencesSection";
 import { ProfileSection } from "./ProfileSection";
+import { RulesSection } from "./RulesSection";
 import { SessionsSection } from "./SessionsSection";
 import { loadSettings, type UserSettings } from "./settingsApi";
+import { VacationSection } from "./VacationSection";
 import "./settings.css";
 
 export interface SettingsViewProps {
@@ -33,6 +37,10 @@ export const SECTIONS: readonly { id: string; key: MessageKey }[] = [
   { id: "app-passwords", key: "settings.appPasswords" },
   { id: "pop3", key: "settings.pop3" },
   { id: "fetch", key: "settings.fetch" },
+  { id: "rules", key: "settings.rules" },
+  { id: "blocked", key: "settings.blocked" },
+  { id: "forwarding", key: "settings.forwarding" },
+  { id: "vacation", key: "settings.vacation" },
   { id: "sessions", key: "settings.sessions" },
   { id: "login-history", key: "loginHistory.title" },
 ];
@@ -104,6 +112,10 @@ export function SettingsView({ onClose, section = null, onNavigate, onSignedOut 
             <AppPasswordsSection />
             <Pop3Section />
             <FetchAccountsSection />
+            <RulesSection />
+            <BlockedSendersSection />
+            <ForwardingSection />
+            <VacationSection />
             <SessionsSection onSignedOut={signedOut} />
             <LoginHistorySection />
           </>
