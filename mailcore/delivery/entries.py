@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -51,9 +52,13 @@ def do_enqueue(
     sent_copy: Message | None = None,
     dsn: MailDsn | None = None,
     rcpt_dsn: Mapping[str, RcptDsn] | None = None,
+    due_at: datetime | None = None,
 ) -> QueueEntry:
     """Spool `data` durably and commit its queue row; only then may the caller say 250.
     `dsn` and `rcpt_dsn` (by recipient) are the RFC 3461 parameters the client gave.
+    `due_at` (the outbox: a scheduled send, or the end of an undo window) keeps the entry
+    untried until then: it counts as received then too (retry expiry and delay notices
+    start there), and no doorbell rings now; the sweep's due scan takes it at its time.
 
     Raises StorageError (spool) or a database error (row); in either case nothing is queued
     and no spool file is left behind.
@@ -61,6 +66,9 @@ def do_enqueue(
     queue_id = queue_id or spool.new_queue_id()
     stored = spool.write(queue_id, data)
     now = timezone.now()
+    later = due_at is not None and due_at > now
+    if later:
+        now = due_at
     entry = QueueEntry(
         queue_id=queue_id,
         direction=direction,
@@ -97,7 +105,8 @@ def do_enqueue(
         one_statement = insert_is_one_statement() and connection.get_autocommit()
         with contextlib.nullcontext() if one_statement else transaction.atomic():
             insert_with_children(entry, rows, "entry")
-            transaction.on_commit(lambda: dispatch(entry.pk), robust=True)
+            if not later:
+                transaction.on_commit(lambda: dispatch(entry.pk), robust=True)
     except BaseException:
         spool.remove(stored.name)
         raise
