@@ -317,6 +317,8 @@ OUTBOX_MAX_SCHEDULED = env_int("OUTBOX_MAX_SCHEDULED", 200)
 # How often the beat looks for queue entries that were never tried and are due (scheduled or
 # held for undo): a scheduled message leaves at most this long after its time.
 OUTBOX_DUE_SCAN_SECONDS = env_float("OUTBOX_DUE_SCAN_SECONDS", 2.0)
+# 보내기 취소: how long a webmail send is held, for users who have not chosen (0, 5, 10, 20, 30).
+OUTBOX_UNDO_DEFAULT_SECONDS = env_int("OUTBOX_UNDO_DEFAULT_SECONDS", 10)
 # Recall (발송취소) of delivered, unopened copies from local recipients; a domain can turn it
 # off for its senders (`manage.py outbox recall <domain> off`), this turns it off everywhere.
 OUTBOX_RECALL_ENABLED = env_bool("OUTBOX_RECALL_ENABLED", True)

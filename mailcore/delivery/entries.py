@@ -107,6 +107,9 @@ def do_enqueue(
             insert_with_children(entry, rows, "entry")
             if not later:
                 transaction.on_commit(lambda: dispatch(entry.pk), robust=True)
+            else:
+                wait = (now - timezone.now()).total_seconds()
+                transaction.on_commit(lambda: doorbell.ring_later(entry.pk, wait), robust=True)
     except BaseException:
         spool.remove(stored.name)
         raise

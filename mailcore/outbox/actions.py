@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from mailcore.delivery import spool
+from mailcore.delivery.doorbell import doorbell
 from mailcore.delivery.entries import dispatch
 from mailcore.delivery.models import EntryState, QueueEntry
 from mailcore.delivery.submit import ORIGIN_PREFIX, Submission
@@ -35,7 +36,7 @@ from mailcore.outbox.models import (
     OutboxRecipient,
     RecipientKind,
 )
-from mailcore.outbox.queries import local_copy, scheduled_count
+from mailcore.outbox.queries import get_outbox_preferences, local_copy, scheduled_count
 from mailcore.store.actions import do_append, do_expunge
 from mailcore.store.models import Message, Source, SpecialUse
 from mailcore.store.queries import get_folder_by_special_use, read_message_bytes
@@ -63,8 +64,7 @@ def check_send_at(account: Account, send_at: datetime) -> None:
 
 
 def undo_seconds(account: Account) -> int:
-    prefs = OutboxPreferences.objects.filter(account=account).first()
-    return prefs.undo_seconds if prefs else OutboxPreferences().undo_seconds
+    return get_outbox_preferences(account).undo_seconds
 
 
 def _classify(address: str) -> tuple[str, Account | None]:
@@ -186,9 +186,12 @@ def do_reschedule(
         item.send_at = when
         item.scheduled = item.scheduled or send_at is not None
         item.save(update_fields=["send_at", "scheduled"])
-        if send_at is None:
-            for entry in entries:
+        for entry in entries:
+            if send_at is None:
                 transaction.on_commit(partial(dispatch, entry.pk), robust=True)
+            else:
+                wait = (send_at - timezone.now()).total_seconds()
+                transaction.on_commit(partial(doorbell.ring_later, entry.pk, wait), robust=True)
     return item
 
 
@@ -284,7 +287,7 @@ def do_set_outbox_preferences(
     share_read_status: bool | None = None,
     reset_share: bool = False,
 ) -> OutboxPreferences:
-    prefs, _ = OutboxPreferences.objects.get_or_create(account=acting_account)
+    prefs = get_outbox_preferences(acting_account)
     if undo_seconds is not None:
         if undo_seconds not in UNDO_CHOICES:
             raise UserError(f"undo_seconds must be one of {UNDO_CHOICES}")

@@ -15,8 +15,25 @@ from mailcore.delivery.models import EntryState, QueueEntry, QueueRecipient, Rec
 from mailcore.delivery.submit import ORIGIN_PREFIX
 from mailcore.directory.models import Account
 from mailcore.errors import NotFoundError
-from mailcore.outbox.models import ItemState, OutboxItem, OutboxRecipient, RecipientKind
+from mailcore.outbox.models import (
+    ItemState,
+    OutboxItem,
+    OutboxPreferences,
+    OutboxRecipient,
+    RecipientKind,
+)
 from mailcore.store.models import Message
+
+
+def get_outbox_preferences(account: Account) -> OutboxPreferences:
+    """The account's row, or (unsaved) the defaults: OUTBOX_UNDO_DEFAULT_SECONDS, and the
+    read status shared by the default rule."""
+    from django.conf import settings
+
+    found = OutboxPreferences.objects.filter(account=account).first()
+    return found or OutboxPreferences(
+        account=account, undo_seconds=settings.OUTBOX_UNDO_DEFAULT_SECONDS
+    )
 
 
 def access_item(account: Account, item_id: int) -> OutboxItem:

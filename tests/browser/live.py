@@ -155,6 +155,8 @@ class LiveStack:
             "RELAY_NAMESERVERS": "127.0.0.1:1",  # never ask a real resolver
             "FETCH_ALLOW_PRIVATE_TARGETS": "1",  # the external-mail test fetches from loopback
             "API_LOGIN_RATE": "10000/min",
+            # No undo window unless a test asks for one (tests/browser/test_outbox.py does).
+            "OUTBOX_UNDO_DEFAULT_SECONDS": "0",
             "LOG_LEVEL": "WARNING",
         }
         self.env.pop("MAILROOM_FAULT", None)

@@ -19,11 +19,11 @@ from mailcore.outbox.actions import (
     do_set_outbox_preferences,
     recall_enabled,
 )
-from mailcore.outbox.models import OutboxPreferences
 from mailcore.outbox.queries import (
     access_item,
     access_item_by_sent_copy,
     get_item_status,
+    get_outbox_preferences,
     list_waiting,
     sent_summaries,
 )
@@ -263,8 +263,7 @@ class SentStatusView(APIView):
 class OutboxSettingsView(APIView):
     @extend_schema(operation_id="outbox_settings", responses={200: OutboxSettingsSerializer})
     def get(self, request: Request) -> Response:
-        prefs = OutboxPreferences.objects.filter(account=current_account(request)).first()
-        prefs = prefs or OutboxPreferences()
+        prefs = get_outbox_preferences(current_account(request))
         return Response(
             {"undo_seconds": prefs.undo_seconds, "share_read_status": prefs.share_read_status}
         )

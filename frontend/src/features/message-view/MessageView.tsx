@@ -19,6 +19,8 @@ import { AddressList } from "./AddressList";
 import { AttachmentList } from "./AttachmentList";
 import { ImageBar } from "./ImageBar";
 import { MessageBodyFrame } from "./MessageBodyFrame";
+import { ReadStatusPanel } from "../outbox/ReadStatusPanel";
+import { ReceiptPrompt } from "../outbox/ReceiptPrompt";
 import { MessageToolbar, type ToolbarAction } from "./MessageToolbar";
 import {
   bodyUrl,
@@ -208,6 +210,11 @@ export function MessageView({ message, onBack, onRemoved, onFlagsChanged }: Prop
           <time dateTime={message.date}>{formatFullDate(message.date, locale)}</time>
         </dd>
       </dl>
+      {currentFolder?.special_use === "sent" ? (
+        <ReadStatusPanel messageId={message.id} />
+      ) : currentFolder && currentFolder.special_use !== "drafts" ? (
+        <ReceiptPrompt messageId={message.id} />
+      ) : null}
       {showImageBar(images) && (
         <ImageBar
           count={message.remote_images_blocked}

@@ -6,6 +6,7 @@ import { ErrorNotice } from "../../components/ErrorNotice";
 import { useT } from "../../i18n/I18nContext";
 import type { MessageKey } from "../../i18n/messages";
 import { AppPasswordsSection } from "./AppPasswordsSection";
+import { OutboxSettingsSection } from "../outbox/OutboxSettingsSection";
 import { FetchAccountsSection } from "./FetchAccountsSection";
 import { PasswordSection } from "./PasswordSection";
 import { Pop3Section } from "./Pop3Section";
@@ -31,6 +32,7 @@ export const SECTIONS: readonly { id: string; key: MessageKey }[] = [
   { id: "app-passwords", key: "settings.appPasswords" },
   { id: "pop3", key: "settings.pop3" },
   { id: "fetch", key: "settings.fetch" },
+  { id: "outbox", key: "settings.outbox" },
   { id: "sessions", key: "settings.sessions" },
 ];
 
@@ -101,6 +103,7 @@ export function SettingsView({ onClose, section = null, onNavigate, onSignedOut 
             <AppPasswordsSection />
             <Pop3Section />
             <FetchAccountsSection />
+            <OutboxSettingsSection />
             <SessionsSection onSignedOut={signedOut} />
           </>
         )}
