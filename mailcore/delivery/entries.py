@@ -67,7 +67,7 @@ def do_enqueue(
     stored = spool.write(queue_id, data)
     now = timezone.now()
     later = due_at is not None and due_at > now
-    if later:
+    if due_at is not None and later:
         now = due_at
     entry = QueueEntry(
         queue_id=queue_id,

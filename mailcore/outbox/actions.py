@@ -16,6 +16,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from mailcore.delivery import spool
@@ -131,6 +132,18 @@ def _lock_untried(item: OutboxItem) -> list[QueueEntry]:
     return entries
 
 
+def _take_untried(entries: list[QueueEntry]) -> QuerySet[QueueEntry]:
+    """The entries, still untried, to change in the caller's transaction; ConflictError if a
+    worker's claim got to one meanwhile (SQLite has no row locks: this re-check is its
+    guard, as `attempts = 0` in the statement itself)."""
+    qs = QueueEntry.objects.filter(
+        pk__in=[e.pk for e in entries], attempts=0, state=EntryState.QUEUED
+    )
+    if qs.count() != len(entries):
+        raise ConflictError("the message has been sent already", code="already_sent")
+    return qs
+
+
 @dataclass(frozen=True, slots=True)
 class Cancelled:
     draft: Message | None  # the message back in Drafts (None if its Sent copy was gone)
@@ -146,12 +159,16 @@ def do_cancel_send(*, acting_account: Account, item: OutboxItem) -> Cancelled:
         item = OutboxItem.objects.select_for_update().get(pk=item.pk)
         entries = _lock_untried(item)
         names = [e.spool_name for e in entries]
-        QueueEntry.objects.filter(pk__in=[e.pk for e in entries]).delete()
+        _take_untried(entries).delete()
         item.state = ItemState.CANCELLED
         item.save(update_fields=["state"])
     for name in names:
         spool.remove(name)
-    sent = Message.objects.select_related("folder").filter(pk=item.sent_copy_id).first()
+    sent = (
+        Message.objects.select_related("folder").filter(pk=item.sent_copy_id).first()
+        if item.sent_copy_id is not None
+        else None
+    )
     if sent is None:
         return Cancelled(None)
     data = read_message_bytes(sent)
@@ -180,9 +197,7 @@ def do_reschedule(
     with transaction.atomic(durable=True):
         item = OutboxItem.objects.select_for_update().get(pk=item.pk)
         entries = _lock_untried(item)
-        QueueEntry.objects.filter(pk__in=[e.pk for e in entries]).update(
-            next_attempt_at=when, received_at=when
-        )
+        _take_untried(entries).update(next_attempt_at=when, received_at=when)
         item.send_at = when
         item.scheduled = item.scheduled or send_at is not None
         item.save(update_fields=["send_at", "scheduled"])

@@ -27,6 +27,7 @@ function server(extra: Record<string, (req: StubRequest) => Response> = {}) {
     "GET /api/v1/settings/pop3": () => json({ on_delete: "delete", only_new: false }),
     "PATCH /api/v1/settings/pop3": (req) => json({ on_delete: "delete", only_new: false, ...(req.body as object) }),
     "GET /api/v1/settings/fetch-accounts": () => json([]),
+    "GET /api/v1/outbox/settings": () => json({ undo_seconds: 10, share_read_status: null }),
     "GET /api/v1/folders": () => json({ results: [] }),
     "GET /api/v1/app-passwords": () =>
       json([
