@@ -24,6 +24,21 @@ from mailcore.outbox.models import (
 )
 from mailcore.store.models import Message
 
+# A webmail/API send's first queue entry (its local recipients') gets an id ending in this
+# letter; random queue ids never hold a vowel (delivery.spool), so a recipient's copy is known
+# as tracked from its Maildir key alone ("<queue id>.<hash>.<host>,S=…").
+TRACKED_MARK = "A"
+
+
+def tracked_queue_id() -> str:
+    from mailcore.delivery import spool
+
+    return spool.new_queue_id()[:-1] + TRACKED_MARK
+
+
+def is_tracked_key(maildir_key: str) -> bool:
+    return maildir_key.split(".", 1)[0].endswith(TRACKED_MARK)
+
 
 def get_outbox_preferences(account: Account) -> OutboxPreferences:
     """The account's row, or (unsaved) the defaults: OUTBOX_UNDO_DEFAULT_SECONDS, and the

@@ -20,7 +20,7 @@ from django.utils import timezone
 from mailcore.directory.models import Account
 from mailcore.mime import ParsedMessage
 from mailcore.outbox.models import OutboxItem, OutboxPreferences, OutboxRecipient, RecipientKind
-from mailcore.outbox.queries import local_copy
+from mailcore.outbox.queries import is_tracked_key, local_copy
 from mailcore.store.models import Message
 from mailcore.store.queries import read_message_bytes
 
@@ -38,21 +38,23 @@ def shares_read_status(reader: Account, sender: Account) -> bool:
     return reader.domain_id == sender.domain_id or settings.READ_STATUS_SHARE_OTHER_DOMAINS
 
 
-def note_seen(account: Account, message_ids: list[int]) -> None:
-    seen_ids = Message.objects.filter(pk__in=message_ids, account_id=account.pk).exclude(
-        message_id=""
-    )
+def note_seen(account: Account, messages: list[Message]) -> None:
+    """No query at all unless a message's Maildir key is that of a tracked local delivery
+    (queue id ending in TRACKED_MARK, which random queue ids never do)."""
+    tracked = {m.pk: m for m in messages if is_tracked_key(m.maildir_key) and m.message_id}
+    if not tracked:
+        return
     hits = list(
         OutboxRecipient.objects.filter(
             account_id=account.pk,
             kind=RecipientKind.LOCAL,
             read_at__isnull=True,
-            message_id__in=seen_ids.values("message_id"),
+            message_id__in={m.message_id for m in tracked.values()},
         ).select_related("item", "item__account")
     )
     for rcpt in hits:
         copy = local_copy(rcpt.item, rcpt)
-        if copy is None or copy.pk not in message_ids:
+        if copy is None or copy.pk not in tracked:
             continue  # same Message-ID, another message (forged, or another copy)
         if not shares_read_status(account, rcpt.item.account):
             continue

@@ -803,11 +803,11 @@ def do_set_flags(
         ):
             renamed[message.pk] = change[2]
             planned.append((message, *change))
-    newly_seen: list[int] = []
+    newly_seen: list[Message] = []
     if planned and connection.vendor == "postgresql":
-        opened = {m.pk for m, state, _, _ in planned if state["seen"] and not m.seen}
+        opened = [m for m, state, _, _ in planned if state["seen"] and not m.seen]
         done = _set_flags_pg(acting_account, planned)
-        newly_seen += sorted(opened & done)
+        newly_seen += [m for m in opened if m.pk in done]
         # Rows another change got to since the caller read them: from their locked rows.
         renamed = {pk: info for pk, info in renamed.items() if pk not in done}
     if not renamed:
@@ -846,7 +846,7 @@ def do_set_flags(
                 unseen_by_folder.get(message.folder_id, 0) + int(message.seen) - int(state["seen"])
             )
             if state["seen"] and not message.seen:
-                newly_seen.append(message.pk)
+                newly_seen.append(message)
             _flags_written(message, state, keywords, info, modseq)
             group = (tuple(state[name] for name in SYSTEM_FLAGS), tuple(keywords), info)
             same.setdefault(group, []).append(message.pk)
@@ -872,14 +872,14 @@ def do_set_flags(
     return messages
 
 
-def _first_seen_on_commit(account: Account, newly_seen: list[int]) -> None:
+def _first_seen_on_commit(account: Account, newly_seen: list[Message]) -> None:
     """After commit, tell the registered hooks (mailcore.store.hooks) which messages this
     change marked seen for the first time (nothing to do, nothing queued, when none)."""
     from mailcore.store import hooks
 
     if newly_seen:
-        ids = list(newly_seen)
-        transaction.on_commit(lambda: hooks.first_seen(account, ids))
+        rows = list(newly_seen)
+        transaction.on_commit(lambda: hooks.first_seen(account, rows))
 
 
 def _flags_written(

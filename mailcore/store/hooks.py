@@ -15,7 +15,7 @@ from mailcore.store.models import Message
 
 log = logging.getLogger("mailroom")
 
-SeenHook = Callable[[Account, list[int]], None]
+SeenHook = Callable[[Account, list[Message]], None]
 ArrivalHook = Callable[[list[tuple[Message, ParsedMessage]]], None]
 _seen: list[SeenHook] = []
 _arrival: list[ArrivalHook] = []
@@ -31,13 +31,15 @@ def on_arrival(hook: ArrivalHook) -> None:
         _arrival.append(hook)
 
 
-def first_seen(account: Account, message_ids: list[int]) -> None:
-    """`message_ids` of `account` went from unseen to \\Seen (committed)."""
-    if not message_ids:
+def first_seen(account: Account, messages: list[Message]) -> None:
+    """`messages` of `account` went from unseen to \\Seen (committed). A hook must decide
+    from the rows it is given (their Maildir keys) whether to query at all: this runs on
+    every flag change of every door."""
+    if not messages:
         return
     for hook in _seen:
         try:
-            hook(account, message_ids)
+            hook(account, messages)
         except Exception:
             log.exception("first-seen hook %s failed", hook)
 

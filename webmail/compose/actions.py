@@ -49,6 +49,7 @@ from mailcore.mime.build import (
 )
 from mailcore.outbox.actions import check_send_at, record_submission, undo_seconds
 from mailcore.outbox.models import OutboxItem
+from mailcore.outbox.queries import tracked_queue_id
 from mailcore.store.actions import do_append, do_expunge, do_set_flags
 from mailcore.store.models import Message, Source, SpecialUse
 from mailcore.store.queries import access_message, get_folder_by_special_use, read_message_bytes
@@ -381,6 +382,7 @@ def do_send_message(*, acting_account: Account, form: ComposeInput) -> SendResul
             smtputf8=built.smtputf8,
             due_at=due,
             within=track,
+            queue_id=tracked_queue_id(),
         )
         if submission.sent_message is None:
             raise MailcoreError("do_submit stored no Sent copy")
