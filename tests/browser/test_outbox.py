@@ -5,6 +5,8 @@ when the recipient opens the message."""
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 import pytest
@@ -69,8 +71,6 @@ def test_undo_send_within_the_window(stack: LiveStack, pages: Any, new_user: Any
     assert "Not yet!" in ui.editor().inner_text()
     assert api.find("sent", "Oops, wrong draft") is None
     assert api.find("drafts", "Oops, wrong draft") is not None
-    import time
-
     time.sleep(3)
     assert stack.api(bob).find("inbox", "Oops, wrong draft") is None
 
@@ -129,6 +129,8 @@ def test_read_status_appears_when_the_recipient_opens_it(
     ui.page.get_by_test_id("read-summary").get_by_text(
         ui.t("outbox.status.summary", read=1, total=1)
     ).wait_for()
-    ui.page.get_by_test_id(f"read-status-{bob.address}").get_by_text("Read", exact=False).wait_for()
+    ui.page.get_by_test_id(f"read-status-{bob.address}").get_by_role(
+        "cell", name=re.compile(r"^Read \w")
+    ).wait_for()
     ui.page.reload()
     chip.get_by_text(ui.t("outbox.status.read"), exact=True).wait_for()
