@@ -348,11 +348,15 @@ def test_recall_can_be_turned_off_for_a_domain(
 ) -> None:
     item = send(alice_api, to=["bob@example.com"], text="x").json()["outbox"]["id"]
     run_queue()
-    do_set_recall_policy(domain=alice.domain, enabled=False)
+    call_command("outbox", "recall", "example.com", "off", stdout=StringIO())
+    assert AuditLog.objects.filter(action="outbox.recall_policy").exists()
     response = alice_api.post(f"/api/v1/outbox/{item}/recall")
     assert response.status_code == 409 and response.json()["error"] == "recall_disabled"
     assert status_of(alice_api, item)["recall_enabled"] is False
     assert len(messages_in(bob, "inbox")) == 1
+    do_set_recall_policy(domain=alice.domain, enabled=True)
+    assert alice_api.post(f"/api/v1/outbox/{item}/recall").status_code == 200
+    assert messages_in(bob, "inbox") == []
 
 
 # --- MDN (remote read receipts) -------------------------------------------------------------

@@ -19,6 +19,7 @@ from mailcore.outbox.actions import (
     do_set_outbox_preferences,
     recall_enabled,
 )
+from mailcore.outbox.models import OutboxPreferences
 from mailcore.outbox.queries import (
     access_item,
     access_item_by_sent_copy,
@@ -31,9 +32,17 @@ from mailcore.outbox.receipts import do_answer_receipt, get_receipt_request
 from mailcore.store.queries import access_message
 from webmail.accounts.current import current_account
 from webmail.api.compose_serializers import AwareDateTimeField
-from webmail.api.serializers import ErrorSerializer, StrictBooleanField, StrictSerializer
+from webmail.api.serializers import (
+    ErrorSerializer,
+    StrictBooleanField,
+    StrictSerializer,
+    ValidationErrorSerializer,
+)
 
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="not yours, or no such item")
+INVALID = OpenApiResponse(
+    ValidationErrorSerializer, description="send_at: passed, too far ahead, or without a zone"
+)
 CONFLICT = OpenApiResponse(
     ErrorSerializer,
     description="already_sent (a worker took it), already_cancelled, recall_disabled, "
@@ -149,6 +158,10 @@ class ReceiptAnswerSerializer(StrictSerializer):
     choice = serializers.ChoiceField(choices=("send", "decline", "always"))
 
 
+def _settings_data(prefs: OutboxPreferences) -> dict[str, object]:
+    return {"undo_seconds": prefs.undo_seconds, "share_read_status": prefs.share_read_status}
+
+
 def _status_data(request: Request, item_status: object) -> Response:
     data = ItemStatusSerializer(
         {
@@ -187,7 +200,7 @@ class OutboxItemView(APIView):
     @extend_schema(
         operation_id="outbox_reschedule",
         request=RescheduleSerializer,
-        responses={200: OutboxItemSerializer, 400: NOT_FOUND, 404: NOT_FOUND, 409: CONFLICT},
+        responses={200: OutboxItemSerializer, 400: INVALID, 404: NOT_FOUND, 409: CONFLICT},
         description="Change the time of a message that has not gone (send_at null: send now).",
     )
     def patch(self, request: Request, pk: int) -> Response:
@@ -263,10 +276,7 @@ class SentStatusView(APIView):
 class OutboxSettingsView(APIView):
     @extend_schema(operation_id="outbox_settings", responses={200: OutboxSettingsSerializer})
     def get(self, request: Request) -> Response:
-        prefs = get_outbox_preferences(current_account(request))
-        return Response(
-            {"undo_seconds": prefs.undo_seconds, "share_read_status": prefs.share_read_status}
-        )
+        return Response(_settings_data(get_outbox_preferences(current_account(request))))
 
     @extend_schema(
         operation_id="outbox_settings_update",
@@ -283,9 +293,7 @@ class OutboxSettingsView(APIView):
             share_read_status=v.get("share_read_status"),
             reset_share="share_read_status" in v and v["share_read_status"] is None,
         )
-        return Response(
-            {"undo_seconds": prefs.undo_seconds, "share_read_status": prefs.share_read_status}
-        )
+        return Response(_settings_data(prefs))
 
 
 class MessageReceiptView(APIView):

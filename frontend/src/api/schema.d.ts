@@ -6882,13 +6882,13 @@ export interface operations {
                     "application/json": components["schemas"]["OutboxItem"];
                 };
             };
-            /** @description not yours, or no such item */
+            /** @description send_at: passed, too far ahead, or without a zone */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description not yours, or no such item */
