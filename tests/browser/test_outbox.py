@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.browser.live import LiveStack, wait_until
-from tests.browser.ui import open_app
+from tests.browser.ui import exact, open_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -90,9 +90,9 @@ def test_recall_an_unread_message_vanishes_for_the_recipient(
     ui.open_folder("folder.sent")
     ui.open_message("Recall me")
     panel = ui.page.get_by_test_id("read-status")
-    panel.get_by_text(ui.t("outbox.state.delivered")).wait_for()
+    panel.get_by_role("cell", name=exact(ui.t("outbox.state.delivered"))).wait_for()
     ui.page.get_by_test_id("recall-button").click()
-    panel.get_by_text(ui.t("outbox.state.recalled")).wait_for()
+    panel.get_by_role("cell", name=exact(ui.t("outbox.state.recalled"))).wait_for()
     # Bob's open list loses it without a reload (the store's change notice).
     bob_ui.row("Recall me").wait_for(state="detached", timeout=30_000)
     assert stack.api(bob).find("inbox", "Recall me") is None
