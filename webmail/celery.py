@@ -44,11 +44,14 @@ app.autodiscover_tasks(
 def _schedule(sender: Celery, **_: object) -> None:
     from django.conf import settings
 
-    from mailcore.delivery.tasks import sweep_queue
+    from mailcore.delivery.tasks import dispatch_due_untried, sweep_queue
     from mailcore.directory.tasks import purge_audit_log, purge_login_history
     from mailcore.store.tasks import clean_maildir_tmp, purge_tombstones
 
     sender.add_periodic_task(settings.QUEUE_SWEEP_SECONDS, sweep_queue.s(), name="queue sweep")
+    sender.add_periodic_task(
+        settings.OUTBOX_DUE_SCAN_SECONDS, dispatch_due_untried.s(), name="scheduled sends"
+    )
     sender.add_periodic_task(3600.0, clean_maildir_tmp.s(), name="maildir tmp cleanup")
     sender.add_periodic_task(3600.0, purge_tombstones.s(), name="change history purge")
     sender.add_periodic_task(24 * 3600.0, purge_audit_log.s(), name="audit log purge")

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "mailcore.fetching",
     "mailcore.contacts",
     "mailcore.rules",
+    "mailcore.outbox",
     "webmail.api",
     "webmail.compose",
     "webmail.accounts",
@@ -342,6 +343,22 @@ CHANGES_HISTORY_DAYS = env_int("CHANGES_HISTORY_DAYS", 30)
 # An IMAP APPEND to Sent of a message (same Message-ID) that SMTP submission or the API put
 # there this recently returns that copy instead of a second one (Gmail does the same).
 SENT_DEDUPE_SECONDS = env_int("SENT_DEDUPE_SECONDS", 600)
+# The outbox (mailcore.outbox, issue 14): scheduled send, undo send, recall, read status.
+# A scheduled message may be due at most this far ahead, and an account may have at most this
+# many waiting (Naver: a year, 200 letters); 0 = no limit.
+OUTBOX_MAX_SCHEDULE_DAYS = env_int("OUTBOX_MAX_SCHEDULE_DAYS", 365)
+OUTBOX_MAX_SCHEDULED = env_int("OUTBOX_MAX_SCHEDULED", 200)
+# How often the beat looks for queue entries that were never tried and are due (scheduled or
+# held for undo): a scheduled message leaves at most this long after its time.
+OUTBOX_DUE_SCAN_SECONDS = env_float("OUTBOX_DUE_SCAN_SECONDS", 2.0)
+# 보내기 취소: how long a webmail send is held, for users who have not chosen (0, 5, 10, 20, 30).
+OUTBOX_UNDO_DEFAULT_SECONDS = env_int("OUTBOX_UNDO_DEFAULT_SECONDS", 10)
+# Recall (발송취소) of delivered, unopened copies from local recipients; a domain can turn it
+# off for its senders (`manage.py outbox recall <domain> off`), this turns it off everywhere.
+OUTBOX_RECALL_ENABLED = env_bool("OUTBOX_RECALL_ENABLED", True)
+# Read status: whether a recipient lets senders of ANOTHER domain see when they read, unless
+# they chose otherwise in Settings (senders of their own domain see it by default).
+READ_STATUS_SHARE_OTHER_DOMAINS = env_bool("READ_STATUS_SHARE_OTHER_DOMAINS", False)
 # Admin audit log rows older than this are purged once a day (beat); 0 = keep forever.
 AUDIT_LOG_RETENTION_DAYS = env_int("AUDIT_LOG_RETENTION_DAYS", 365)
 # 로그인 기록: every login attempt through every door, kept this many days (0 = forever).

@@ -512,6 +512,25 @@ def due_entries(limit: int = 1000, now: datetime | None = None) -> list[int]:
     )
 
 
+def do_dispatch_untried() -> int:
+    """Ring for entries never tried that are due now: scheduled sends and undo holds (the
+    outbox), and fresh entries whose doorbell was lost. Run every OUTBOX_DUE_SCAN_SECONDS
+    so a scheduled message leaves within seconds of its time; one indexed range scan
+    (queue_due) of what came due, never the deferred backlog (that is do_sweep's)."""
+    now = timezone.now()
+    ids = list(
+        QueueEntry.objects.filter(
+            state=EntryState.QUEUED, next_attempt_at__lte=now, attempts=0, locked_until__isnull=True
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:1000]
+    )
+    for pk in ids:
+        dispatch(pk)
+    doorbell.flush()
+    return len(ids)
+
+
 def do_sweep(*, dispatch_due: bool = True) -> dict[str, int]:
     """Free the leases of dead workers, remove rows whose commit was never acknowledged,
     re-ring the bell for every due entry; drop spool files no committed row claims."""

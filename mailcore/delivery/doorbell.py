@@ -24,6 +24,10 @@ log = logging.getLogger("mailroom")
 # is 10 publishes a second, however many messages arrive; when idle, no added latency.
 MIN_INTERVAL_SECONDS = 0.1
 MAX_BATCH = 64
+# ring_later: timers only for entries due this soon (the due scan has the rest), and a little
+# after the due time, so the claim (next_attempt_at <= now) finds it due.
+LATER_MAX_SECONDS = 300.0
+LATER_MARGIN_SECONDS = 0.2
 
 
 class Doorbell:
@@ -47,6 +51,17 @@ class Doorbell:
                 if self._thread is None or not self._thread.is_alive():
                     self._thread = threading.Thread(target=self._run, name="doorbell", daemon=True)
                     self._thread.start()
+
+    def ring_later(self, entry_id: int, delay: float) -> None:
+        """Ring for an entry that comes due in `delay` seconds (an undo window, a scheduled
+        send soon): a timer in this process, so it leaves on time even between due scans.
+        Only a shortcut: a restart forgets it, and the due scan (OUTBOX_DUE_SCAN_SECONDS)
+        takes the entry anyway; a ring that comes early finds it not due and does nothing."""
+        if delay > LATER_MAX_SECONDS:
+            return
+        timer = threading.Timer(max(0.0, delay) + LATER_MARGIN_SECONDS, self.ring, (entry_id,))
+        timer.daemon = True
+        timer.start()
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every rung notice has been handed to the broker (tests, shutdown)."""

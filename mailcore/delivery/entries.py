@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypedDict, Unpack
 
 from django.db import connection, transaction
@@ -40,7 +41,10 @@ def dispatch(entry_id: int) -> None:
 class EntryOptions(TypedDict, total=False):
     """What a queue entry records besides its sender, recipients and bytes: the client, the
     submitting account and the origin when not SMTP, the Sent copy of a submission, and the
-    RFC 3461 parameters the client gave (`rcpt_dsn` by recipient)."""
+    RFC 3461 parameters the client gave (`rcpt_dsn` by recipient). `due_at` (the outbox: a
+    scheduled send, or the end of an undo window) keeps the entry untried until then: it
+    counts as received then too (retry expiry and delay notices start there), and no doorbell
+    rings now; the sweep's due scan takes it at its time."""
 
     client_ip: str | None
     client_helo: str
@@ -50,6 +54,7 @@ class EntryOptions(TypedDict, total=False):
     sent_copy: Message | None
     dsn: MailDsn | None
     rcpt_dsn: Mapping[str, RcptDsn] | None
+    due_at: datetime | None
 
 
 def do_enqueue(
@@ -112,6 +117,9 @@ def spool_entry(
     queue_id = queue_id or spool.new_queue_id()
     stored = spool.write(queue_id, data, sync_dir=sync_dir)
     now = timezone.now()
+    due_at = options.get("due_at")
+    if due_at is not None and due_at > now:
+        now = due_at
     dsn = options.get("dsn")
     entry = QueueEntry(
         queue_id=queue_id,
@@ -164,10 +172,14 @@ def do_commit_spooled(spooled: list[SpooledEntry]) -> None:
 
 def _insert(spooled: SpooledEntry) -> None:
     """Insert the rows of `spooled` (inside the caller's transaction, or as one statement) and
-    ring the doorbell once they are committed."""
+    ring the doorbell once they are committed (an entry due later: at its time)."""
     entry = spooled.entry
     insert_with_children(entry, spooled.rows, "entry")
-    transaction.on_commit(lambda: dispatch(entry.pk), robust=True)
+    wait = (entry.next_attempt_at - timezone.now()).total_seconds()
+    if wait <= 0:
+        transaction.on_commit(lambda: dispatch(entry.pk), robust=True)
+    else:
+        transaction.on_commit(lambda: doorbell.ring_later(entry.pk, wait), robust=True)
 
 
 def _log_queued(spooled: SpooledEntry) -> None:

@@ -32,12 +32,15 @@ def _locked(queue_id: str) -> QueueEntry:
 
 
 def do_flush_queue() -> int:
-    """Every queued or held entry becomes due now; the doorbell rings for each."""
+    """Every queued or held entry becomes due now; the doorbell rings for each. Scheduled
+    ones (never tried, due later: a user's 예약발송 or undo window) keep their time, as
+    `postqueue -f` leaves held mail alone."""
     now = timezone.now()
     with transaction.atomic():
         ids = list(
             QueueEntry.objects.filter(state__in=(EntryState.QUEUED, EntryState.HELD))
             .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+            .exclude(state=EntryState.QUEUED, attempts=0, next_attempt_at__gt=now)
             .values_list("pk", flat=True)
         )
         QueueEntry.objects.filter(pk__in=ids).update(state=EntryState.QUEUED, next_attempt_at=now)

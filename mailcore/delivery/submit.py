@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import errors, policy
@@ -319,6 +319,8 @@ def do_submit(
     queue_id: str | None = None,
     dsn: MailDsn | None = None,
     rcpt_dsn: Mapping[str, RcptDsn] | None = None,
+    due_at: datetime | None = None,
+    within: Callable[[Submission], None] | None = None,
 ) -> Submission:
     """Send `data` as `acting_account`.
 
@@ -330,6 +332,9 @@ def do_submit(
     `trace` (a Received header) goes on the queued copies only, not on the Sent copy;
     `queue_id` (default: a new one) is the id of the first queue entry, named in `trace`.
     `dsn`, `rcpt_dsn` (keyed by the addresses in `recipients`): RFC 3461 parameters.
+    `due_at` (mailcore.outbox: scheduled, or held for undo): the entries wait until then.
+    `within` runs inside the transaction with the result (the outbox's own rows commit with
+    the queue rows, or not at all).
     """
     check_sender(acting_account, envelope_sender, what="envelope sender")
     message = complete_headers(data, hostname=settings.MAIL_HOSTNAME)
@@ -369,8 +374,11 @@ def do_submit(
                 sent_copy=sent,
                 dsn=dsn,
                 rcpt_dsn=asked,
+                due_at=due_at,
             )
             spooled.extend(e.spool_name for e in entries)
+            if within is not None:
+                within(Submission(entries=entries, sent_message=sent))
     except BaseException:
         for name in spooled:
             spool.remove(name)

@@ -15,7 +15,7 @@ from celery.signals import (
 )
 from django.db import close_old_connections
 
-from mailcore.delivery.actions import do_process_entries, do_sweep
+from mailcore.delivery.actions import do_dispatch_untried, do_process_entries, do_sweep
 
 log = logging.getLogger("mailroom")
 
@@ -37,6 +37,12 @@ def deliver_entries(self: Any, entry_ids: list[int]) -> dict[int, str]:
 def sweep_queue() -> dict[str, int]:
     close_old_connections()
     return do_sweep()
+
+
+@shared_task(name="mailcore.dispatch_due_untried", ignore_result=True, expires=30)
+def dispatch_due_untried() -> int:
+    close_old_connections()
+    return do_dispatch_untried()
 
 
 def _start_worker(**_: Any) -> None:

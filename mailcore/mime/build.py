@@ -99,6 +99,8 @@ class ComposeRequest:
     extra_headers: tuple[tuple[str, str], ...] = ()
     date: datetime | None = None
     message_id: str | None = None  # without <>; generated from the sender's domain if None
+    # RFC 8098 §2.1: ask for a read receipt (MDN) to the sender's own address.
+    request_receipt: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +325,8 @@ def build_message(request: ComposeRequest, *, max_bytes: int) -> BuiltMessage:
         x_priority, importance = PRIORITY_HEADERS[request.priority]
         msg["X-Priority"] = x_priority
         msg["Importance"] = importance
+    if request.request_receipt:
+        msg.set_raw("Disposition-Notification-To", request.sender.envelope)
     for name, value in request.extra_headers:
         if not re.fullmatch(r"X-[A-Za-z0-9-]{1,60}", name):
             raise InvalidMessageError(f"header name {name!r} not allowed", field="headers")

@@ -429,7 +429,23 @@ def do_deliver_many(arrivals: list[Arrival]) -> list[Delivered | MailcoreError]:
         done = results[first]
         results[i] = Delivered(done.message, False) if isinstance(done, Delivered) else done
     assert None not in results  # every path above settles its arrival
+    _arrived_on_commit(arrivals, results)
     return cast(list[Delivered | MailcoreError], results)
+
+
+def _arrived_on_commit(
+    arrivals: list[Arrival], results: list[Delivered | MailcoreError | None]
+) -> None:
+    """The registered arrival hooks (mailcore.store.hooks) see each new copy with its parse."""
+    from mailcore.store import hooks
+
+    new = [
+        (r.message, a.parsed)
+        for a, r in zip(arrivals, results, strict=True)
+        if isinstance(r, Delivered) and r.created
+    ]
+    if new:
+        transaction.on_commit(lambda: hooks.arrived(new))
 
 
 def _index_arrivals(
@@ -790,11 +806,15 @@ def do_set_flags(
         ):
             renamed[message.pk] = change[2]
             planned.append((message, *change))
+    newly_seen: list[Message] = []
     if planned and connection.vendor == "postgresql":
+        opened = [m for m, state, _, _ in planned if state["seen"] and not m.seen]
         done = _set_flags_pg(acting_account, planned)
+        newly_seen += [m for m in opened if m.pk in done]
         # Rows another change got to since the caller read them: from their locked rows.
         renamed = {pk: info for pk, info in renamed.items() if pk not in done}
     if not renamed:
+        _first_seen_on_commit(acting_account, newly_seen)
         return messages
     with transaction.atomic():
         # First: the account's lock order. Asynchronous commit: see history.next_modseq.
@@ -828,6 +848,8 @@ def do_set_flags(
             unseen_by_folder[message.folder_id] = (
                 unseen_by_folder.get(message.folder_id, 0) + int(message.seen) - int(state["seen"])
             )
+            if state["seen"] and not message.seen:
+                newly_seen.append(message)
             _flags_written(message, state, keywords, info, modseq)
             group = (tuple(state[name] for name in SYSTEM_FLAGS), tuple(keywords), info)
             same.setdefault(group, []).append(message.pk)
@@ -849,7 +871,18 @@ def do_set_flags(
         if fresh is not None:
             for name in (*SYSTEM_FLAGS, "keywords", "info", "in_cur", "modseq"):
                 setattr(message, name, getattr(fresh, name))
+    _first_seen_on_commit(acting_account, newly_seen)
     return messages
+
+
+def _first_seen_on_commit(account: Account, newly_seen: list[Message]) -> None:
+    """After commit, tell the registered hooks (mailcore.store.hooks) which messages this
+    change marked seen for the first time (nothing to do, nothing queued, when none)."""
+    from mailcore.store import hooks
+
+    if newly_seen:
+        rows = list(newly_seen)
+        transaction.on_commit(lambda: hooks.first_seen(account, rows))
 
 
 def _flags_written(

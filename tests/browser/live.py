@@ -161,6 +161,8 @@ class LiveStack:
             "RSPAMD_EMBEDDED": "0",  # tests/inbound runs its own; runall's would cost a CPU
             "FETCH_ALLOW_PRIVATE_TARGETS": "1",  # the external-mail test fetches from loopback
             "API_LOGIN_RATE": "10000/min",
+            # No undo window unless a test asks for one (tests/browser/test_outbox.py does).
+            "OUTBOX_UNDO_DEFAULT_SECONDS": "0",
             "LOG_LEVEL": "WARNING",
         }
         self.env.pop("MAILROOM_FAULT", None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -117,6 +118,7 @@ class RelayRuleDetailView(AdminView):
 
 def _entries_data(scope: AdminScope, entries: list[QueueEntry]) -> list[dict[str, Any]]:
     attempts = attempts_of(entries)
+    now = timezone.now()
     return [
         {
             "queue_id": e.queue_id,
@@ -126,6 +128,7 @@ def _entries_data(scope: AdminScope, entries: list[QueueEntry]) -> list[dict[str
             "size": e.size,
             "received_at": e.received_at,
             "next_attempt_at": e.next_attempt_at,
+            "scheduled": e.state == "queued" and e.attempts == 0 and e.next_attempt_at > now,
             "attempts": e.attempts,
             "last_error": e.last_error,
             "client_ip": e.client_ip,

@@ -367,6 +367,10 @@ class AdminQueueEntrySerializer(serializers.Serializer):
     size = serializers.IntegerField()
     received_at = serializers.DateTimeField()
     next_attempt_at = serializers.DateTimeField()
+    scheduled = serializers.BooleanField(
+        help_text="never tried and due later: a user's scheduled send or undo window "
+        "(next_attempt_at is its time), not a deferral"
+    )
     attempts = serializers.IntegerField()
     last_error = serializers.CharField()
     client_ip = serializers.CharField(allow_null=True)

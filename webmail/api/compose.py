@@ -140,6 +140,9 @@ def _form(data: dict[str, Any]) -> ComposeInput:
         quote=data["quote"],
         draft_id=data.get("draft_id"),
         to_me=data.get("to_me", False),
+        send_at=data.get("send_at"),
+        undo=data.get("undo", False),
+        request_receipt=data.get("request_receipt", False),
     )
 
 

@@ -43,6 +43,18 @@ class RecipientField(serializers.Field):
         return value.address
 
 
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 time that names its zone (offset or Z): a bare local time is refused, as
+    the server cannot know which zone the user meant."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        if isinstance(value, str) and not (
+            value.endswith(("Z", "z")) or "+" in value[10:] or "-" in value[10:]
+        ):
+            raise serializers.ValidationError("Give the time with its zone (e.g. +09:00 or Z).")
+        return super().to_internal_value(value)
+
+
 def _recipients(**kwargs: Any) -> serializers.ListField:
     return serializers.ListField(child=RecipientField(), max_length=MAX_RECIPIENTS, **kwargs)
 
@@ -142,6 +154,12 @@ class DraftInputSerializer(StrictSerializer):
         help_text="append the quoted original (reply) or the "
         "forwarded text (forward) below your text",
     )
+    request_receipt = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="ask for a read receipt (MDN, RFC 8098 Disposition-Notification-To): "
+        "remote recipients' mail programs may answer; local read times are known anyway",
+    )
 
 
 class SendInputSerializer(DraftInputSerializer):
@@ -155,6 +173,28 @@ class SendInputSerializer(DraftInputSerializer):
         default=False,
         help_text='"write to myself": stored only in the To me folder, nothing is sent',
     )
+    send_at = AwareDateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="예약발송: an absolute time with its zone (ISO 8601). The Sent copy is stored "
+        "now; the message goes at that time (GET /api/v1/outbox lists what waits). At most "
+        "OUTBOX_MAX_SCHEDULE_DAYS ahead and OUTBOX_MAX_SCHEDULED waiting per account.",
+    )
+    undo = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="hold the message for your undo window (GET /api/v1/outbox/settings "
+        "undo_seconds) so that DELETE /api/v1/outbox/{id} can still take it back; the webmail "
+        "sets it, apps that show no undo button leave it off",
+    )
+
+
+class OutboxRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="the outbox item: GET/PATCH/DELETE /api/v1/outbox/{id}")
+    send_at = serializers.DateTimeField(
+        help_text="when it goes: the scheduled time, or the end of the undo window"
+    )
+    scheduled = serializers.BooleanField()
 
 
 class UploadInputSerializer(serializers.Serializer):
@@ -184,6 +224,7 @@ class SendResultSerializer(serializers.Serializer):
     queue_ids = serializers.ListField(
         child=serializers.CharField(), help_text="queue entries created (empty for to_me)"
     )
+    outbox = OutboxRefSerializer(allow_null=True, help_text="null for to_me")
 
 
 class DraftAttachmentSerializer(serializers.Serializer):
@@ -207,6 +248,7 @@ class DraftFieldsSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=COMPOSE_MODES)
     in_reply_to_message = serializers.IntegerField(allow_null=True)
     draft_attachments = DraftAttachmentSerializer(many=True)
+    request_receipt = serializers.BooleanField(help_text="the draft asks for a read receipt")
 
 
 class RecipientDeliverySerializer(serializers.Serializer):

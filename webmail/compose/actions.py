@@ -11,14 +11,14 @@ import dataclasses
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from mailcore.delivery.submit import do_submit
+from mailcore.delivery.submit import Submission, do_submit
 from mailcore.directory.models import Account
 from mailcore.directory.queries import account_owns_address
 from mailcore.errors import (
@@ -47,6 +47,9 @@ from mailcore.mime.build import (
     reply_subject,
     threading,
 )
+from mailcore.outbox.actions import check_send_at, record_submission, undo_seconds
+from mailcore.outbox.models import OutboxItem
+from mailcore.outbox.queries import tracked_queue_id
 from mailcore.store.actions import do_append, do_expunge, do_set_flags
 from mailcore.store.models import Message, Source, SpecialUse
 from mailcore.store.queries import access_message, get_folder_by_special_use, read_message_bytes
@@ -191,6 +194,9 @@ class ComposeInput:
     quote: bool = False
     draft_id: int | None = None
     to_me: bool = False
+    send_at: datetime | None = None  # 예약발송: the entries wait until then
+    undo: bool = False  # hold for the account's undo window (the webmail asks for it)
+    request_receipt: bool = False  # Disposition-Notification-To: the sender (RFC 8098)
 
 
 @dataclass(slots=True)
@@ -301,6 +307,8 @@ def _prepare(account: Account, form: ComposeInput, *, for_draft: bool) -> _Prepa
         in_reply_to=in_reply_to,
         references=references,
         extra_headers=tuple(extra.items()),
+        date=form.send_at if not for_draft else None,
+        request_receipt=form.request_receipt and not form.to_me,
     )
     return _Prepared(request, original, draft, extra)
 
@@ -320,6 +328,7 @@ def _build(prepared: _Prepared) -> BuiltMessage:
 class SendResult:
     message: Message  # the Sent copy (or the "To me" message)
     queue_ids: list[str]
+    outbox: OutboxItem | None = None  # its outbox item (None for to_me)
 
 
 def do_send_message(*, acting_account: Account, form: ComposeInput) -> SendResult:
@@ -346,6 +355,24 @@ def do_send_message(*, acting_account: Account, form: ComposeInput) -> SendResul
     else:
         if not built.recipients:
             raise InvalidMessageError("add at least one recipient", field="to")
+        now = timezone.now()
+        if form.send_at is not None:
+            check_send_at(acting_account, form.send_at)
+        hold = undo_seconds(acting_account) if form.undo and form.send_at is None else 0
+        due = form.send_at or (now + timedelta(seconds=hold) if hold else None)
+        items: list[OutboxItem] = []
+
+        def track(submission: Submission) -> None:
+            items.append(
+                record_submission(
+                    submission,
+                    acting_account=acting_account,
+                    send_at=due or now,
+                    scheduled=form.send_at is not None,
+                    receipt_requested=form.request_receipt,
+                )
+            )
+
         submission = do_submit(
             acting_account=acting_account,
             envelope_sender=built.envelope_sender,
@@ -353,10 +380,15 @@ def do_send_message(*, acting_account: Account, form: ComposeInput) -> SendResul
             data=built.data,
             source=Source.API,
             smtputf8=built.smtputf8,
+            due_at=due,
+            within=track,
+            queue_id=tracked_queue_id(),
         )
         if submission.sent_message is None:
             raise MailcoreError("do_submit stored no Sent copy")
-        result = SendResult(submission.sent_message, [e.queue_id for e in submission.entries])
+        result = SendResult(
+            submission.sent_message, [e.queue_id for e in submission.entries], items[0]
+        )
     _after_send(acting_account, form, prepared)
     return result
 

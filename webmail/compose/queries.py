@@ -92,6 +92,7 @@ class DraftFields:
     mode: str
     in_reply_to_message: int | None
     draft_attachments: list[DraftAttachment]
+    request_receipt: bool = False
 
 
 def _format(name: str, addr: str) -> str:
@@ -135,4 +136,5 @@ def read_draft(account: Account, message_id: int) -> DraftFields:
         draft_attachments=[
             DraftAttachment(a.index, a.filename, a.content_type, a.size) for a in parsed.attachments
         ],
+        request_receipt="disposition-notification-to" in headers,
     )

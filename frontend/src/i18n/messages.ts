@@ -3,6 +3,7 @@
 import { fetchEn, fetchKo } from "./fetchMessages";
 import { leadEn, leadKo } from "./leadMessages";
 import { rulesEn, rulesKo } from "./rulesMessages";
+import { outboxEn, outboxKo } from "./outboxMessages";
 import { searchEn, searchKo } from "./searchMessages";
 import { trustEn, trustKo } from "./trustMessages";
 import { web1En, web1Ko } from "./web1Messages";
@@ -298,6 +299,7 @@ export const en = {
   ...leadEn,
   ...trustEn,
   ...rulesEn,
+  ...outboxEn,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -593,6 +595,7 @@ export const ko: Dictionary = {
   ...leadKo,
   ...trustKo,
   ...rulesKo,
+  ...outboxKo,
 };
 
 export const dictionaries = { en, ko } as const;

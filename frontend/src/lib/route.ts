@@ -13,6 +13,7 @@
 //   /compose?to=addr                        → new message to an address (mailto-like)
 //   /settings[/{section}]                   → settings (section chosen by SettingsView)
 //   /contacts                               → the address book (주소록)
+//   /outbox                                 → scheduled mail (예약 메일, features/outbox)
 //   /admin[/{rest…}]                        → admin console (rest is the console's own path)
 //
 // Screens of other helpers, rendered lazily by src/features/layout/MailLayout.tsx:
@@ -45,6 +46,7 @@ export type Route =
   | { kind: "compose"; params: ComposeParams }
   | { kind: "settings"; section: string | null }
   | { kind: "contacts" }
+  | { kind: "outbox" }
   | { kind: "admin"; path: string };
 
 export const INBOX_ROUTE: Route = { kind: "mail", folderId: null, messageId: null };
@@ -91,6 +93,7 @@ export function parseRoute(pathname: string, search = ""): Route {
   m = SETTINGS.exec(pathname);
   if (m) return { kind: "settings", section: m[1] ?? null };
   if (/^\/contacts\/?$/.test(pathname)) return { kind: "contacts" };
+  if (/^\/outbox\/?$/.test(pathname)) return { kind: "outbox" };
   m = ADMIN.exec(pathname);
   if (m) return { kind: "admin", path: (m[1] ?? "").replace(/\/+$/, "") };
   return INBOX_ROUTE;
@@ -131,6 +134,8 @@ export function routeHref(route: Route): string {
       return route.path === "" ? "/admin" : `/admin/${route.path}`;
     case "contacts":
       return "/contacts";
+    case "outbox":
+      return "/outbox";
   }
 }
 

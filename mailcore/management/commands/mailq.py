@@ -2,8 +2,9 @@
 recipients with their state and last reply).
 
 Entry states as Postfix's queues name them: "queued" (not tried yet), "active" (a worker
-holds it now), "deferred" (tried, waiting for its next attempt, shown with that time), "held"
-(needs an admin), "done" (with --all)."""
+holds it now), "deferred" (tried, waiting for its next attempt, shown with that time),
+"scheduled" (not tried, due later: a scheduled send or an undo window, shown with its time),
+"held" (needs an admin), "done" (with --all)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ def entry_label(entry: QueueEntry, now: datetime) -> str:
         return str(entry.state)
     if entry.locked_until is not None and entry.locked_until > now:
         return "active"
-    return "deferred" if entry.attempts > 0 else "queued"
+    if entry.attempts > 0:
+        return "deferred"
+    return "scheduled" if entry.next_attempt_at > now else "queued"
 
 
 def until(when: datetime, now: datetime) -> str:
@@ -60,7 +63,7 @@ class Command(BaseCommand):
                 f"{e.queue_id:<16} {e.size:>9} {when:<20} {label:<8} <{e.sender}> [{direction}]"
                 f" attempts={e.attempts}"
             )
-            if label in ("deferred", "queued"):
+            if label in ("deferred", "queued", "scheduled"):
                 due = timezone.localtime(e.next_attempt_at)
                 line += f" next attempt {due.strftime('%a %b %d %H:%M:%S')} ({until(due, now)})"
             self.stdout.write(line)

@@ -186,7 +186,7 @@ function QueueList() {
                     <AdminLink to={{ page: "queue", id: e.queue_id }}>{e.queue_id}</AdminLink>
                   </td>
                   <td>
-                    {stateText(t, e.state)} · {t(`q.dir.${e.direction}`)}
+                    {e.scheduled ? t("q.state.scheduled") : stateText(t, e.state)} · {t(`q.dir.${e.direction}`)}
                   </td>
                   <td>{senderText(t, e.sender)}</td>
                   <td>{e.recipients.map((r) => r.address).join(", ")}</td>
@@ -218,7 +218,7 @@ export function EntryDetails({ entry }: { entry: QueueEntry }) {
       <dl className="admin-facts">
         <dt>{t("q.state")}</dt>
         <dd>
-          {stateText(t, entry.state)} · {t(`q.dir.${entry.direction}`)}
+          {entry.scheduled ? t("q.state.scheduled") : stateText(t, entry.state)} · {t(`q.dir.${entry.direction}`)}
         </dd>
         <dt>{t("q.sender")}</dt>
         <dd>{senderText(t, entry.sender)}</dd>

@@ -40,6 +40,8 @@ import { hasFormatting, htmlToText, textToHtml } from "./prefill";
 import { RecipientInput, makeToken, tokenInvalid, type Token } from "./RecipientInput";
 import { RichEditor } from "./RichEditor";
 import { SentPanel } from "./SentPanel";
+import { toLocalInput } from "../outbox/format";
+import { localInputToIso } from "../outbox/outboxApi";
 import { describeFailure, type RecipientField, type RecipientProblem } from "./sendErrors";
 
 export const MAX_ATTACHMENTS = 100;
@@ -66,6 +68,7 @@ interface Props {
 /** What the form holds: the editable part of what it was opened with, plus "write to myself". */
 interface FormState extends Pick<Initial, "from" | "to" | "cc" | "bcc" | "subject" | "format" | "html" | "text"> {
   toMe: boolean;
+  receipt: boolean;
 }
 
 function valid(tokens: readonly Token[]): string[] {
@@ -98,6 +101,7 @@ function baseFields(s: FormState, initial: Initial, items: readonly AttachmentIt
     priority: "normal",
     mode: initial.apiMode,
     quote: false,
+    request_receipt: s.receipt && !s.toMe,
     order: parts.order,
   };
   if (initial.apiMode === "forward") body.forward_attachments = parts.forward_attachments;
@@ -115,6 +119,9 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
   const [bcc, setBcc] = useState<Token[]>(initial.bcc);
   const [showCcBcc, setShowCcBcc] = useState(initial.cc.length > 0 || initial.bcc.length > 0);
   const [toMe, setToMe] = useState(false);
+  const [receipt, setReceipt] = useState(initial.requestReceipt ?? false);
+  const [scheduleOn, setScheduleOn] = useState(false);
+  const [scheduleAt, setScheduleAt] = useState("");
   const [subject, setSubject] = useState(initial.subject);
   const [format, setFormat] = useState<BodyFormat>(initial.format);
   const [html, setHtml] = useState(initial.html);
@@ -131,8 +138,8 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
   const [sentToMe, setSentToMe] = useState(false);
   const limits = useComposeLimits();
 
-  const stateRef = useRef<FormState>({ from, to, cc, bcc, subject, format, html, text, toMe });
-  stateRef.current = { from, to, cc, bcc, subject, format, html, text, toMe };
+  const stateRef = useRef<FormState>({ from, to, cc, bcc, subject, format, html, text, toMe, receipt });
+  stateRef.current = { from, to, cc, bcc, subject, format, html, text, toMe, receipt };
   // Attachments and the draft id change inside async saves: refs are their source of truth.
   const attachmentsRef = useRef<AttachmentItem[]>(initial.attachments);
   const draftIdRef = useRef<number | null>(initial.draftId);
@@ -414,6 +421,11 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
       setError(limitText(tooMuch));
       return;
     }
+    const sendAt = scheduleOn && !s.toMe ? localInputToIso(scheduleAt) : null;
+    if (scheduleOn && !s.toMe && sendAt === null) {
+      setError(t("outbox.scheduleAt"));
+      return;
+    }
     setSending(true);
     setError(null);
     const saver = saverRef.current;
@@ -423,7 +435,8 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
         await syncParts(draftIdRef.current, staleOrderRef.current);
       }
       const { order: _order, ...fields } = baseFields(stateRef.current, initial, attachmentsRef.current);
-      const body: SendInput = { ...fields, to_me: s.toMe };
+      const body: SendInput = { ...fields, to_me: s.toMe, undo: !s.toMe && sendAt === null };
+      if (sendAt !== null) body.send_at = sendAt;
       if (draftIdRef.current !== null) body.draft_id = draftIdRef.current;
       const result = await sendMessage(body);
       saver?.stop();
@@ -579,6 +592,43 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
         <button type="button" onClick={toggleToMe} aria-pressed={toMe} disabled={locked}>
           {t("compose.toMe")}
         </button>
+        {!toMe && (
+          <label className="compose-option">
+            <input
+              type="checkbox"
+              checked={scheduleOn}
+              onChange={(e) => {
+                setScheduleOn(e.target.checked);
+                if (e.target.checked && scheduleAt === "") setScheduleAt(toLocalInput(new Date(Date.now() + 3600_000).toISOString()));
+              }}
+              disabled={locked}
+              data-testid="compose-schedule"
+            />{" "}
+            {t("outbox.schedule")}
+          </label>
+        )}
+        {!toMe && scheduleOn && (
+          <input
+            type="datetime-local"
+            aria-label={t("outbox.scheduleAt")}
+            value={scheduleAt}
+            onChange={(e) => setScheduleAt(e.target.value)}
+            disabled={locked}
+            data-testid="compose-schedule-at"
+          />
+        )}
+        {!toMe && (
+          <label className="compose-option">
+            <input
+              type="checkbox"
+              checked={receipt}
+              onChange={(e) => setField(setReceipt)(e.target.checked)}
+              disabled={locked}
+              data-testid="compose-receipt"
+            />{" "}
+            {t("outbox.receipt")}
+          </label>
+        )}
         <button type="button" className="danger" onClick={() => void discard()} disabled={locked}>
           {t("compose.discard")}
         </button>

@@ -3,6 +3,9 @@
 import { useEffect, useState } from "react";
 import { useT } from "../../i18n/I18nContext";
 import type { MessageKey } from "../../i18n/messages";
+import { composeRoute } from "../../lib/route";
+import { useNavigate } from "../../lib/useRoute";
+import { UndoSend } from "../outbox/UndoSend";
 import { getDelivery, type DeliveryReport, type SendResult } from "./composeApi";
 
 const POLL_MS = 2000;
@@ -23,6 +26,7 @@ interface Props {
 
 export function SentPanel({ result, toMe, onClose }: Props) {
   const t = useT();
+  const navigate = useNavigate();
   const [report, setReport] = useState<DeliveryReport | null>(null);
   const messageId = result.message.id;
 
@@ -61,6 +65,12 @@ export function SentPanel({ result, toMe, onClose }: Props) {
         <h2 id="compose-sent-title">{toMe ? t("compose.sent.toMe") : t("compose.sent.title")}</h2>
         {!toMe && recipients && <p>{t("compose.sent.to", { list: recipients })}</p>}
       </div>
+      {result.outbox && (
+        <UndoSend
+          outbox={result.outbox}
+          onUndone={(draft) => (draft !== null ? navigate(composeRoute("draft", draft), true) : onClose())}
+        />
+      )}
       {report && report.recipients.length > 0 && (
         <table className="delivery">
           <caption>{t("compose.delivery.title")}</caption>

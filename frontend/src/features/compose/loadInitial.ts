@@ -45,6 +45,8 @@ export interface Initial {
   text: string;
   attachments: AttachmentItem[];
   focus: "to" | "body";
+  /** the draft asks for a read receipt (MDN) */
+  requestReceipt?: boolean;
 }
 
 const FORMAT_KEY = "mailroom.compose.format";
@@ -118,6 +120,7 @@ export async function loadInitial(req: LoadRequest, t: Translate, locale: Locale
       apiMode: d.in_reply_to_message === null ? "new" : d.mode,
       originalId: d.in_reply_to_message,
       draftId: d.id,
+      requestReceipt: d.request_receipt,
       from,
       // An address no longer among the user's: shown, so the draft is never silently changed
       // (sending from it is then refused in words).

@@ -28,6 +28,7 @@ import { effectsOf, type LiveEvent } from "./liveEvents";
 import { shortcutFor, type ShortcutCommand } from "./shortcuts";
 import { ShortcutHelp } from "./ShortcutHelp";
 import { HighlightProvider } from "../search/Highlight";
+import { OutboxLink } from "../outbox/OutboxLink";
 import { TopBar } from "./TopBar";
 import { useLive } from "./useLive";
 import { useShellSettings } from "./useShellSettings";
@@ -35,6 +36,7 @@ import { VacationBanner } from "./VacationBanner";
 import "./shell.css";
 
 // Split out of the first load: most sessions read mail and never open these.
+const OutboxView = lazy(() => import("../outbox/OutboxView").then((m) => ({ default: m.OutboxView })));
 const ComposeView = lazy(() => import("../compose/ComposeView").then((m) => ({ default: m.ComposeView })));
 const SettingsView = lazy(() => import("../settings/SettingsView").then((m) => ({ default: m.SettingsView })));
 const ContactsView = lazy(() => import("../contacts/ContactsView").then((m) => ({ default: m.ContactsView })));
@@ -247,7 +249,9 @@ export function MailLayout({ user, onSignOut }: Props) {
             ? t("shell.settings")
             : route.kind === "contacts"
               ? t("shell.contacts")
-              : t("shell.admin");
+              : route.kind === "outbox"
+                ? t("outbox.title")
+                : t("shell.admin");
   useEffect(() => {
     const parts = [place, t("appName")].filter(Boolean).join(" - ");
     document.title = unreadInbox > 0 ? `(${unreadInbox}) ${parts}` : parts;
@@ -333,7 +337,7 @@ export function MailLayout({ user, onSignOut }: Props) {
       // Compose and settings have their own fields and keys: only Escape-free globals there.
       const c = shortcutFor(e);
       if (c === null) return;
-      if ((route.kind === "compose" || route.kind === "settings" || route.kind === "admin" || route.kind === "contacts") && c !== "help" && c !== "search") return;
+      if ((route.kind === "compose" || route.kind === "settings" || route.kind === "admin" || route.kind === "contacts" || route.kind === "outbox") && c !== "help" && c !== "search") return;
       shortcutRef.current(c, e);
     };
     document.addEventListener("keydown", onKey);
@@ -359,6 +363,8 @@ export function MailLayout({ user, onSignOut }: Props) {
     );
   } else if (route.kind === "contacts") {
     screen = <ContactsView />;
+  } else if (route.kind === "outbox") {
+    screen = <OutboxView />;
   } else if (route.kind === "admin") {
     screen = <AdminView path={route.path} onNavigate={(path) => navigate({ kind: "admin", path })} />;
   }
@@ -408,14 +414,23 @@ export function MailLayout({ user, onSignOut }: Props) {
                   else list.reload();
                 }}
                 header={
-                  <QuickViewList
-                    selected={route.kind === "view" ? route.view : null}
-                    refreshKey={folders}
-                    onSelect={(v) => {
-                      setDrawerOpen(false);
-                      navigate({ kind: "view", view: v, messageId: null });
-                    }}
-                  />
+                  <>
+                    <QuickViewList
+                      selected={route.kind === "view" ? route.view : null}
+                      refreshKey={folders}
+                      onSelect={(v) => {
+                        setDrawerOpen(false);
+                        navigate({ kind: "view", view: v, messageId: null });
+                      }}
+                    />
+                    <OutboxLink
+                      current={route.kind === "outbox"}
+                      onOpen={() => {
+                        setDrawerOpen(false);
+                        navigate({ kind: "outbox" });
+                      }}
+                    />
+                  </>
                 }
               />
             )}

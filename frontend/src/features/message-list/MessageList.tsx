@@ -8,6 +8,7 @@ import type { ListState } from "./listState";
 import { MessageRow, rowHeight, type ListDensity } from "./MessageRow";
 import { toggleOne, toggleRange, type Selection } from "./selection";
 import { nearEnd, scrollToReveal, visibleWindow } from "./virtualWindow";
+import { useSentStatus } from "../outbox/useSentStatus";
 
 interface Props {
   state: ListState;
@@ -52,6 +53,9 @@ export function MessageList({
   const { items } = state;
   const ROW_HEIGHT = rowHeight(density);
   const range = visibleWindow(scrollTop, height, ROW_HEIGHT, items.length);
+  const readStatus = useSentStatus(
+    showsRecipients ? items.filter((m) => showsRecipients(m.folder)).slice(0, 500).map((m) => m.id) : [],
+  );
 
   useLayoutEffect(() => {
     const el = scrollRef.current;
@@ -168,6 +172,7 @@ export function MessageList({
                 active={m.id === tabStop}
                 folderName={folderNameOf ? folderNameOf(m.folder) : null}
                 showRecipients={showsRecipients ? showsRecipients(m.folder) : false}
+                readStatus={readStatus.get(m.id) ?? null}
                 onOpen={onOpen}
                 onCheck={onCheck}
                 onStar={onStar}

@@ -28,6 +28,8 @@ interface Props {
   folderName: string | null;
   /** Sent and Drafts: who it went to, not who sent it (always the owner) */
   showRecipients?: boolean;
+  /** Sent: 수신확인 ("n명 중 m명 읽음", or 읽음/안읽음 for one recipient); null = none */
+  readStatus?: { read: number; total: number } | null;
   onOpen: (id: number) => void;
   onCheck: (id: number, shift: boolean) => void;
   onStar: (id: number, on: boolean) => void;
@@ -42,6 +44,7 @@ export const MessageRow = memo(function MessageRow({
   active,
   folderName,
   showRecipients = false,
+  readStatus = null,
   onOpen,
   onCheck,
   onStar,
@@ -108,6 +111,15 @@ export const MessageRow = memo(function MessageRow({
         {conv && conv.count > 1 && <ConversationCount count={conv.count} id={message.id} />}
         <span className="marks">
           {folderName !== null && <bdi className="folder-chip">{folderName}</bdi>}
+          {readStatus && readStatus.total > 0 && (
+            <span className="read-chip" data-testid={`read-chip-${message.id}`}>
+              {readStatus.total === 1
+                ? readStatus.read === 1
+                  ? t("outbox.status.read")
+                  : t("outbox.status.unread")
+                : t("outbox.status.summary", { read: readStatus.read, total: readStatus.total })}
+            </span>
+          )}
           {message.has_attachments && (
             <span className="clip" role="img" aria-label={t("list.attachment")}>
               📎

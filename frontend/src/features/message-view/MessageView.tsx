@@ -20,6 +20,8 @@ import { AttachmentList } from "./AttachmentList";
 import { BlockSenderButton } from "./BlockSenderButton";
 import { ImageBar } from "./ImageBar";
 import { MessageBodyFrame } from "./MessageBodyFrame";
+import { ReadStatusPanel } from "../outbox/ReadStatusPanel";
+import { ReceiptPrompt } from "../outbox/ReceiptPrompt";
 import { MessageToolbar, type ToolbarAction } from "./MessageToolbar";
 import { TrustWarnings, VerifiedMark } from "./SenderTrust";
 import {
@@ -212,6 +214,11 @@ export function MessageView({ message, onBack, onRemoved, onFlagsChanged }: Prop
         </dd>
       </dl>
       <TrustWarnings trust={message.trust} address={message.from.address} />
+      {currentFolder?.special_use === "sent" ? (
+        <ReadStatusPanel messageId={message.id} />
+      ) : currentFolder && currentFolder.special_use !== "drafts" ? (
+        <ReceiptPrompt messageId={message.id} />
+      ) : null}
       {showImageBar(images) && (
         <ImageBar
           count={message.remote_images_blocked}

@@ -57,6 +57,7 @@ function server(extra: Record<string, (req: StubRequest) => Response> = {}) {
     "GET /api/v1/settings/forwarding": () => json({ enabled: false, address: "", keep_copy: true }),
     "GET /api/v1/settings/vacation": () =>
       json({ enabled: false, start: null, end: null, subject: "", body: "", days: 7, active: false }),
+    "GET /api/v1/outbox/settings": () => json({ undo_seconds: 10, share_read_status: null }),
     "GET /api/v1/folders": () => json({ results: [] }),
     "GET /api/v1/app-passwords": () =>
       json([

@@ -7,6 +7,7 @@ import { useT } from "../../i18n/I18nContext";
 import type { MessageKey } from "../../i18n/messages";
 import { AppPasswordsSection } from "./AppPasswordsSection";
 import { BlockedSendersSection } from "./BlockedSendersSection";
+import { OutboxSettingsSection } from "../outbox/OutboxSettingsSection";
 import { FetchAccountsSection } from "./FetchAccountsSection";
 import { LoginHistorySection } from "./LoginHistorySection";
 import { ForwardingSection } from "./ForwardingSection";
@@ -41,6 +42,7 @@ export const SECTIONS: readonly { id: string; key: MessageKey }[] = [
   { id: "blocked", key: "settings.blocked" },
   { id: "forwarding", key: "settings.forwarding" },
   { id: "vacation", key: "settings.vacation" },
+  { id: "outbox", key: "settings.outbox" },
   { id: "sessions", key: "settings.sessions" },
   { id: "login-history", key: "loginHistory.title" },
 ];
@@ -116,6 +118,7 @@ export function SettingsView({ onClose, section = null, onNavigate, onSignedOut 
             <BlockedSendersSection />
             <ForwardingSection />
             <VacationSection />
+            <OutboxSettingsSection />
             <SessionsSection onSignedOut={signedOut} />
             <LoginHistorySection />
           </>
