@@ -27,14 +27,23 @@ export class ApiError extends Error {
   readonly code: string;
   readonly detail: string;
   readonly fields: Readonly<Record<string, unknown>>;
+  /** Numbers that come with some codes (`limit`, `size`), for the UI's own text. */
+  readonly params: Readonly<Record<string, number>>;
 
-  constructor(status: number, code: string, detail: string, fields: Record<string, unknown> = {}) {
+  constructor(
+    status: number,
+    code: string,
+    detail: string,
+    fields: Record<string, unknown> = {},
+    params: Record<string, number> = {},
+  ) {
     super(`${status} ${code}: ${detail}`);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.detail = detail;
     this.fields = fields;
+    this.params = params;
   }
 }
 
@@ -72,6 +81,15 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** The numeric members of an error body ({"error": "daily_limit", "limit": 500, …}). */
+export function errorParams(payload: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(payload)) {
+    if (typeof value === "number" && Number.isFinite(value)) out[key] = value;
+  }
+  return out;
+}
+
 async function toError(response: Response): Promise<ApiError> {
   let payload: unknown = null;
   try {
@@ -82,7 +100,7 @@ async function toError(response: Response): Promise<ApiError> {
   if (isRecord(payload) && typeof payload.error === "string") {
     const detail = typeof payload.detail === "string" ? payload.detail : "";
     const fields = isRecord(payload.fields) ? payload.fields : {};
-    return new ApiError(response.status, payload.error, detail, fields);
+    return new ApiError(response.status, payload.error, detail, fields, errorParams(payload));
   }
   return new ApiError(response.status, `http_${response.status}`, response.statusText);
 }

@@ -2,6 +2,7 @@
 // exactly the same ones (the type checker enforces it). Placeholders are {name}.
 import { fetchEn, fetchKo } from "./fetchMessages";
 import { searchEn, searchKo } from "./searchMessages";
+import { webEn, webKo } from "./webMessages";
 import { web1En, web1Ko } from "./web1Messages";
 import { web2En, web2Ko } from "./web2Messages";
 
@@ -9,6 +10,7 @@ export const en = {
   ...web1En,
   ...web2En,
   ...searchEn,
+  ...webEn,
   appName: "Mailroom",
   loading: "Loading…",
   "login.title": "Sign in to Mailroom",
@@ -300,6 +302,7 @@ export type Dictionary = Readonly<Record<MessageKey, string>>;
 export const ko: Dictionary = {
   ...web1Ko,
   ...searchKo,
+  ...webKo,
   ...web2Ko,
   appName: "Mailroom",
   loading: "불러오는 중…",
