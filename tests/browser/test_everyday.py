@@ -291,6 +291,29 @@ def test_quick_views_list_across_folders_with_counts_and_deep_links(
     assert ui.page.url.endswith(f"/views/unread/messages/{a['id']}")
 
 
+def test_quick_view_follows_live_changes_and_korean_folder_names_are_found(
+    stack: LiveStack, pages: Any, new_user: Any
+) -> None:
+    """Item 11: a read mail stayed in 안읽은메일 and a new one did not come in until a reload.
+    ui.folder() finds Korean names (JS \\b is ASCII-only, so '^받은메일함\\b' never matched)."""
+    user = new_user("liveview")
+    api = stack.api(user)
+    first = deliver(stack, user, inbound(user, "먼저 온 메일"))
+    ui = open_app(pages, user, lang="ko")
+    ui.folder("안읽은메일").first.click()
+    ui.page.get_by_role("heading", name="안읽은메일", level=1).wait_for()
+    ui.row("먼저 온 메일").wait_for()
+    deliver(stack, user, inbound(user, "새로 온 메일"))
+    ui.row("새로 온 메일").wait_for()  # arrived in 받은메일함, joins the view live
+    # Read in another client (a phone, IMAP): it leaves the view without a reload.
+    api.call("POST", "/api/v1/messages/flags", {"ids": [first["id"]], "add": ["seen"]})
+    wait_until(lambda: ui.row("먼저 온 메일").count() == 0, 15, "the read mail to leave")
+    assert ui.row("새로 온 메일").count() == 1
+    ui.folder("folder.inbox").first.click()
+    ui.page.wait_for_url(re.compile(r"/folders/\d+$"))
+    ui.row("먼저 온 메일").wait_for()
+
+
 def test_compact_list_fits_twenty_rows_and_list_only_mode(
     stack: LiveStack, pages: Any, new_user: Any
 ) -> None:
