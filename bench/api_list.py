@@ -2,8 +2,9 @@
 """List-page benchmark: one account with N messages (seeded through the Maildir module and a
 bulk insert, bypassing SMTP), then p50/p99 over real HTTP of the first page of the folder, of a
 page 50,000 messages deep, and of the folder list with its counts; the same two pages grouped
-by conversation (group=conversation). The seeded mail is threads of 4 (a root and three
-replies naming it in References, ten threads interleaved in every 40 messages); their
+by conversation (group=conversation); the cases interleaved, one request of each per round.
+The seeded mail is threads of 4 (a root and three replies naming it in References, ten
+threads interleaved in every 40 messages); their
 conversation keys are computed by rebuild_conversations, the migration's backfill, timed.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/mailroom_bench \
@@ -155,12 +156,22 @@ def main() -> None:
             f"api_list: {args.messages} messages, page size {args.page_size}, "
             f"{args.requests} requests each, keep-alive HTTP to gunicorn"
         )
-        for name, path in cases.items():
-            lat = timed(api, path, args.requests)
+        # Interleaved (one request of each case per round), so the plain and grouped figures
+        # share the same moments of a shared machine's load and their ratio means something.
+        lats: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(args.requests):
+            for name, path in cases.items():
+                lats[name].extend(timed(api, path, 1))
+        for name, lat in lats.items():
             print(
                 f"  {name:<22} p50 {percentile(lat, 50) * 1000:6.1f} ms   "
                 f"p99 {percentile(lat, 99) * 1000:6.1f} ms"
             )
+        plain, grouped = lats["first page"], lats["grouped first page"]
+        print(
+            "  grouped/plain first page p50 ratio "
+            f"{percentile(grouped, 50) / percentile(plain, 50):.2f}"
+        )
     finally:
         stack.stop()
 

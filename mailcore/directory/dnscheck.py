@@ -32,47 +32,17 @@ class DnsCheck:
     name: str  # the DNS name looked up
     found: list[str] = field(default_factory=list)
     expected: str = ""  # what to publish (a zone-file value), when not ok
-    detail: str = ""
+    detail: str = ""  # what is wrong, in English (scripts, logs)
+    # A stable code for the detail, set where the check decides, which the console says in the
+    # admin's language (issue 12 defect 5): mx_missing, spf_duplicate, lookup_failed, …
+    reason: str = ""
 
 
 class _LookupError(Exception):
-    pass
+    reason = "lookup_failed"
 
 
 logger = logging.getLogger(__name__)
-
-# A stable code for each kind of detail, which the console turns into words in the admin's
-# language (issue 12 defect 5). Matched on how the detail starts; the detail itself stays
-# in the API (English, for scripts) and raw resolver errors go to the server log only.
-_REASONS: tuple[tuple[str, str], ...] = (
-    ("no MX record points", "mx_not_this_server"),
-    ("no MX record", "mx_missing"),
-    ("a null MX", "mx_null"),
-    ("no SPF record", "spf_missing"),
-    ("more than one SPF", "spf_duplicate"),
-    ("'+all'", "spf_allow_all"),
-    ("invalid term", "spf_invalid_term"),
-    ("includes another policy", "spf_include"),
-    ("the record does not authorise", "spf_not_this_server"),
-    ("the new (pending) key", "dkim_pending_unpublished"),
-    ("the key's TXT record", "dkim_unpublished"),
-    ("the published key", "dkim_mismatch"),
-    ("published; the key is pending", "dkim_pending_ready"),
-    ("no DKIM key", "dkim_no_key"),
-    ("no DMARC", "dmarc_missing"),
-    ("more than one DMARC", "dmarc_duplicate"),
-    ("the p= tag", "dmarc_bad_policy"),
-    ("p=none", "dmarc_monitor_only"),
-    ("not checked", "not_checked"),
-    ("the DNS lookup failed", "lookup_failed"),
-)
-
-
-def reason_code(check: DnsCheck) -> str:
-    """The stable code of a check's detail ("" when it has none)."""
-    if not check.detail:
-        return ""
-    return next((code for start, code in _REASONS if check.detail.startswith(start)), "other")
 
 
 def resolver() -> dns.resolver.Resolver:
@@ -123,6 +93,7 @@ def check_mx(r: dns.resolver.Resolver, domain: str, hostname: str) -> DnsCheck:
             found,
             expected,
             "no MX record: mail to this domain goes to its A record, if any (RFC 5321 §5.1)",
+            "mx_missing",
         )
     if any(host == "" for _, host in records):
         return DnsCheck(
@@ -132,10 +103,17 @@ def check_mx(r: dns.resolver.Resolver, domain: str, hostname: str) -> DnsCheck:
             found,
             expected,
             "a null MX (RFC 7505) says this domain receives no mail",
+            "mx_null",
         )
     if hostname not in {host for _, host in records}:
         return DnsCheck(
-            "mx", WRONG, domain, found, expected, f"no MX record points at this server ({hostname})"
+            "mx",
+            WRONG,
+            domain,
+            found,
+            expected,
+            f"no MX record points at this server ({hostname})",
+            "mx_not_this_server",
         )
     return DnsCheck("mx", OK, domain, found)
 
@@ -163,6 +141,7 @@ def check_spf(r: dns.resolver.Resolver, domain: str, hostname: str, mx_ok: bool)
             found,
             expected,
             "no SPF record: receivers cannot tell this server may send for the domain",
+            "spf_missing",
         )
     if len(found) > 1:
         return DnsCheck(
@@ -172,6 +151,7 @@ def check_spf(r: dns.resolver.Resolver, domain: str, hostname: str, mx_ok: bool)
             found,
             expected,
             "more than one SPF record is a permanent error (RFC 7208 §4.5)",
+            "spf_duplicate",
         )
     terms = found[0].lower().split()[1:]
     if any(t in ("all", "+all") for t in terms):
@@ -182,6 +162,7 @@ def check_spf(r: dns.resolver.Resolver, domain: str, hostname: str, mx_ok: bool)
             found,
             expected,
             "'+all' lets every host on the internet send as this domain",
+            "spf_allow_all",
         )
     names = {t.lstrip("+") for t in terms}
     if (("mx" in names or f"mx:{domain}" in names) and mx_ok) or f"a:{hostname}" in names:
@@ -192,7 +173,15 @@ def check_spf(r: dns.resolver.Resolver, domain: str, hostname: str, mx_ok: bool)
             try:
                 nets.append(ipaddress.ip_network(t[4:], strict=False))
             except ValueError:
-                return DnsCheck("spf", WRONG, domain, found, expected, f"invalid term {t!r}")
+                return DnsCheck(
+                    "spf",
+                    WRONG,
+                    domain,
+                    found,
+                    expected,
+                    f"invalid term {t!r}",
+                    "spf_invalid_term",
+                )
     own = _own_addresses(r, hostname)
     if any(a.version == n.version and a in n for a in own for n in nets):
         return DnsCheck("spf", OK, domain, found)
@@ -204,6 +193,7 @@ def check_spf(r: dns.resolver.Resolver, domain: str, hostname: str, mx_ok: bool)
             found,
             "",
             f"includes another policy (not followed here): make sure it names {hostname}",
+            "spf_include",
         )
     return DnsCheck(
         "spf",
@@ -212,6 +202,7 @@ def check_spf(r: dns.resolver.Resolver, domain: str, hostname: str, mx_ok: bool)
         found,
         expected,
         f"the record does not authorise this server ({hostname})",
+        "spf_not_this_server",
     )
 
 
@@ -229,13 +220,26 @@ def check_dkim_key(r: dns.resolver.Resolver, key: DkimKey) -> DnsCheck:
     pending = key.state == DkimKeyState.PENDING
     found = _txt(r, name)
     if not found:
-        why = "the key's TXT record is not published"
         if pending:
-            why = (
+            return DnsCheck(
+                "dkim",
+                MISSING,
+                name,
+                found,
+                expected,
                 "the new (pending) key's TXT record is not published yet: publish it next "
-                "to the current one"
+                "to the current one",
+                "dkim_pending_unpublished",
             )
-        return DnsCheck("dkim", MISSING, name, found, expected, why)
+        return DnsCheck(
+            "dkim",
+            MISSING,
+            name,
+            found,
+            expected,
+            "the key's TXT record is not published",
+            "dkim_unpublished",
+        )
     published = "".join(_tags(found[0]).get("p", "").split())
     if len(found) > 1 or published != key.public_key:
         return DnsCheck(
@@ -245,9 +249,19 @@ def check_dkim_key(r: dns.resolver.Resolver, key: DkimKey) -> DnsCheck:
             found,
             expected,
             "the published key is not this server's signing key",
+            "dkim_mismatch",
         )
-    detail = "published; the key is pending: activate it to sign with it" if pending else ""
-    return DnsCheck("dkim", OK, name, found, "", detail)
+    if pending:
+        return DnsCheck(
+            "dkim",
+            OK,
+            name,
+            found,
+            "",
+            "published; the key is pending: activate it to sign with it",
+            "dkim_pending_ready",
+        )
+    return DnsCheck("dkim", OK, name, found)
 
 
 def check_dkim(r: dns.resolver.Resolver, domain: str) -> list[DnsCheck]:
@@ -262,6 +276,7 @@ def check_dkim(r: dns.resolver.Resolver, domain: str) -> list[DnsCheck]:
                 [],
                 "",
                 "no DKIM key for this domain yet: generate one, then publish its record",
+                "dkim_no_key",
             )
         ]
     return [check_dkim_key(r, key) for key in keys]
@@ -291,6 +306,7 @@ def check_dmarc(r: dns.resolver.Resolver, domain: str) -> DnsCheck:
             found,
             expected,
             "no DMARC policy: receivers decide alone what to do with forged mail",
+            "dmarc_missing",
         )
     if len(found) > 1:
         return DnsCheck(
@@ -300,11 +316,18 @@ def check_dmarc(r: dns.resolver.Resolver, domain: str) -> DnsCheck:
             found,
             expected,
             "more than one DMARC record: receivers ignore them all (RFC 7489 §6.6.3)",
+            "dmarc_duplicate",
         )
     policy = _tags(found[0]).get("p", "").lower()
     if policy not in ("none", "quarantine", "reject"):
         return DnsCheck(
-            "dmarc", WRONG, name, found, expected, "the p= tag must be none, quarantine or reject"
+            "dmarc",
+            WRONG,
+            name,
+            found,
+            expected,
+            "the p= tag must be none, quarantine or reject",
+            "dmarc_bad_policy",
         )
     if policy == "none":
         return DnsCheck(
@@ -314,6 +337,7 @@ def check_dmarc(r: dns.resolver.Resolver, domain: str) -> DnsCheck:
             found,
             "",
             "p=none only monitors; quarantine or reject protects the domain",
+            "dmarc_monitor_only",
         )
     return DnsCheck("dmarc", OK, name, found)
 
@@ -329,13 +353,21 @@ def check_domain_dns(domain: str) -> list[DnsCheck]:
     def run(kind: str, name: str, fn):  # type: ignore[no-untyped-def]
         if dead and not (kind == "dkim" and not published_keys(domain)):
             results.append(
-                DnsCheck(kind, ERROR, name, [], "", "not checked: the resolver did not answer")
+                DnsCheck(
+                    kind,
+                    ERROR,
+                    name,
+                    [],
+                    "",
+                    "not checked: the resolver did not answer",
+                    "not_checked",
+                )
             )
             return None
         try:
             value = fn()
         except _LookupError as exc:
-            results.append(DnsCheck(kind, ERROR, name, [], "", str(exc)))
+            results.append(DnsCheck(kind, ERROR, name, [], "", str(exc), exc.reason))
             dead.append(str(exc))
             return None
         if isinstance(value, list):

@@ -16,6 +16,7 @@ from django.db import DatabaseError
 
 from mailcore.addresses import canonical_address
 from mailcore.asyncdb import run_db
+from mailcore.contacts.actions import do_remember_recipients
 from mailcore.delivery import spool
 from mailcore.delivery.submit import (
     check_daily_limit,
@@ -43,7 +44,7 @@ from mailcore.smtp.handler import (
     reverse_path,
     with_extensions,
 )
-from mailcore.store.models import Source
+from mailcore.store.models import Message, Source
 
 log = logging.getLogger("mailroom")
 
@@ -248,7 +249,21 @@ def _submit(account: Account, **kwargs: Any) -> str:
     if current is None:
         raise SenderNotAllowedError(f"account {account.address} is disabled")
     submission = do_submit(acting_account=current, **kwargs)
+    _remember(current, kwargs["recipients"], submission.sent_message)
     return kwargs["queue_id"] if not submission.entries else submission.entries[0].queue_id
+
+
+def _remember(account: Account, recipients: list[str], sent: Message | None) -> None:
+    """The people a client (Outlook, Thunderbird, a phone) just sent to join the address book
+    as webmail sends do (mailcore.contacts; off with the account's auto-add setting): names
+    from the To/Cc headers of the Sent copy, Bcc recipients by their envelope address. After
+    the submission committed; a failure here is logged and never fails the 250."""
+    pairs = [(str(n), str(a)) for n, a in [*sent.to_addrs, *sent.cc_addrs]] if sent else []
+    pairs += [("", address) for address in recipients]
+    try:
+        do_remember_recipients(acting_account=account, recipients=pairs)
+    except DatabaseError:
+        log.exception("contacts: recipients of a submission not remembered")
 
 
 async def _first_response(server: Any, args: list[str], challenge: str) -> bytes | AuthResult:

@@ -419,3 +419,46 @@ def test_detail_body_url_is_served(alice: Account, alice_api: APIClient) -> None
     response = alice_api.get(url)
     assert response.status_code == 200
     assert "<p>hello</p>" in response.content.decode()
+
+
+# --- the print page (issue 12 item 2) ---------------------------------------------------------
+
+
+def test_print_page_has_headers_body_and_only_its_own_hashed_script(
+    alice: Account, bob: Account, alice_api: APIClient, bob_api: APIClient
+) -> None:
+    pk = put(
+        alice,
+        load_eml("hostile_html.eml"),
+    ).pk
+    response = alice_api.get(f"/api/v1/messages/{pk}/print?lang=ko&tz=Asia/Seoul")
+    assert response.status_code == 200
+    csp = response["Content-Security-Policy"]
+    # An opaque origin that may run one pinned script and show the print dialog, nothing else.
+    assert csp.startswith("sandbox allow-scripts allow-modals allow-popups ")
+    assert "allow-same-origin" not in csp and "frame-ancestors 'none'" in csp
+    [script_src] = [d.strip() for d in csp.split(";") if d.strip().startswith("script-src")]
+    assert script_src.startswith("script-src 'sha256-") and " " not in script_src[11:]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Cache-Control"] == "private, no-store"
+    document = response.content.decode()
+    assert document.count("<script") == 1
+    assert document.count('addEventListener("load",function(){print()})') == 1
+    assert '<html lang="ko">' in document and "보낸 사람" in document
+    assert "<p>visible text</p>" in document
+    for tag, attrs in _tags(document):
+        assert not any(name.startswith("on") for name in attrs), tag
+    assert bob_api.get(f"/api/v1/messages/{pk}/print").status_code == 404
+
+
+def test_print_page_escapes_headers_and_prints_text_mail_whole(
+    alice: Account, alice_api: APIClient
+) -> None:
+    text = "".join(f"줄 {n}: <b>not bold</b>\n" for n in range(300))
+    pk = put(alice, subject="<img src=x onerror=alert(1)> 보고서", text=text).pk
+    document = alice_api.get(f"/api/v1/messages/{pk}/print?lang=en&tz=Not/AZone").content.decode()
+    assert "&lt;img src=x onerror=alert(1)&gt; 보고서" in document
+    assert "<img" not in document
+    assert "줄 299: &lt;b&gt;not bold&lt;/b&gt;" in document
+    assert "(UTC)" in document and ">From<" in document
+    assert alice_api.get(f"/api/v1/messages/{pk}/print?lang=fr").status_code == 400

@@ -75,6 +75,8 @@ def test_attachments_that_cannot_fit_are_refused_before_building(
         alice_api, to=["bob@example.com"], text="x", attachments=[first["id"], second["id"]]
     )
     assert response.status_code == 400
+    assert response.json()["error"] == "attachments_too_large"
+    assert (response.json()["size"], response.json()["limit"]) == (1200, 1000)
     [text] = response.json()["fields"]["attachments"]
     assert text.startswith("The attachments add up to 0.0 MiB; at most 0.0 MiB of attachments")
     assert messages_in(alice, "sent") == []

@@ -202,8 +202,35 @@ def test_oversize_message_is_400_with_a_clear_error(
         alice_api, to=["bob@example.com"], text="x", attachments=[first["id"], second["id"]]
     )
     assert response.status_code == 400
-    assert "limit is 0.1 MiB" in response.json()["fields"]["attachments"][0]
+    body = response.json()
+    assert "limit is 0.1 MiB" in body["fields"]["attachments"][0]
+    # Issue 12 item 5: a stable code and the sizes, so the page says it in its own words.
+    assert body["error"] == "message_too_large"
+    assert body["limit"] == 100_000 and body["size"] > 100_000
     assert messages_in(alice, "sent") == []
+
+
+def test_sending_limits_carry_a_code_and_the_limit(
+    settings,  # type: ignore[no-untyped-def]
+    alice: Account,
+    bob: Account,
+    alice_api: APIClient,
+) -> None:
+    settings.SUBMISSION_MAX_RECIPIENTS = 1
+    many = send(alice_api, to=["bob@example.com", "alice@example.com"], text="x")
+    assert (many.status_code, many.json()["error"], many.json()["limit"]) == (
+        400,
+        "too_many_recipients",
+        1,
+    )
+    settings.SUBMISSION_MAX_MESSAGES_PER_DAY = 1
+    assert send(alice_api, to=["bob@example.com"], text="x").status_code == 201
+    again = send(alice_api, to=["bob@example.com"], text="x")
+    assert (again.status_code, again.json()["error"], again.json()["limit"]) == (
+        429,
+        "daily_limit",
+        1,
+    )
 
 
 def test_unknown_local_recipient_is_refused(alice: Account, alice_api: APIClient) -> None:

@@ -20,6 +20,7 @@ PATHS = {
     "/api/v1/messages/{id}/attachments/{index}": {"get"},
     "/api/v1/messages/{id}/cid/{content_id}": {"get"},
     "/api/v1/messages/{id}/body": {"get"},
+    "/api/v1/messages/{id}/print": {"get"},
     "/api/v1/quota": {"get"},
     "/api/v1/settings": {"get", "patch"},
     "/api/v1/settings/password": {"post"},

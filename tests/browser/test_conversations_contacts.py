@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.live import LiveStack, wait_until
+from tests.browser.test_everyday import axe
 from tests.browser.ui import open_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -73,6 +74,12 @@ def test_grouping_by_conversation_on_and_off(stack: LiveStack, pages: Any, new_u
     head.locator(".subject").click()
     conversation = ui.page.get_by_test_id("conversation")
     expect(conversation).to_contain_text(ui.t("conv.title", count=3))
+    # Opening the conversation read all of it (Naver, Gmail), not only the row clicked.
+    wait_until(
+        lambda: api.call("GET", f"/api/v1/messages/{first['id']}")[1]["flags"]["seen"] is True,
+        30,
+        "the older unread mail marked read",
+    )
     # The first mail is collapsed to one line; the Sent answer is there, from 보낸메일함.
     older = conversation.get_by_test_id(f"conv-item-{first['id']}")
     expect(older).to_contain_text("박민수")
@@ -131,6 +138,7 @@ def test_address_book_flow_with_autocomplete(
         ui.t("contacts.imported", created=1, updated=0, skipped=0)
     )
     expect(table).to_contain_text("이영희")
+    axe(ui.page, "address book")
     group.click()
     expect(table.get_by_role("row")).to_have_count(3)  # header + 2 members
 

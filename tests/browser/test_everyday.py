@@ -6,6 +6,7 @@ and axe-core on every main screen (zero serious or critical findings)."""
 
 from __future__ import annotations
 
+import base64
 import http.client
 import re
 from email.message import EmailMessage
@@ -128,6 +129,49 @@ def test_printing_html_mail_prints_its_body(stack: LiveStack, pages: Any, new_us
     ui.page.emulate_media(media="screen")
 
 
+def _pdf_pages(page: Any) -> int:
+    """Pages of `page` printed by Chromium itself (DevTools Page.printToPDF, A4)."""
+    cdp = page.context.new_cdp_session(page)
+    pdf = base64.b64decode(
+        cdp.send("Page.printToPDF", {"paperWidth": 8.27, "paperHeight": 11.69})["data"]
+    )
+    return len(re.findall(rb"/Type\s*/Page(?![a-z])", pdf))
+
+
+@pytest.mark.parametrize("kind", ["html", "text"])
+def test_print_button_prints_every_page_of_a_long_mail(
+    stack: LiveStack, pages: Any, new_user: Any, kind: str
+) -> None:
+    """Item 2: the frame printed one 240 mm page of a long HTML mail. The print button opens
+    the print page (headers + the whole body as one document) in a tab of its own."""
+    user = new_user(f"longprint{kind}")
+    lines = [f"문단 {n}: 긴 메일의 내용입니다. Paragraph {n} of a long mail." for n in range(150)]
+    subject = f"긴 메일 인쇄 {kind}"
+    if kind == "html":
+        msg = inbound(user, subject, "\n".join(lines), html="".join(f"<p>{x}</p>" for x in lines))
+    else:
+        msg = inbound(user, subject, "\n\n".join(lines))
+    deliver(stack, user, msg)
+    ui = open_app(pages, user, lang="ko")
+    ui.open_message(subject)
+    # Headless Chromium holds a page in print() (a dialog nobody closes), which would block
+    # printToPDF: record the call instead, in every page of the context.
+    ui.page.context.add_init_script(
+        "window.print = () => { window.printCalls = (window.printCalls || 0) + 1; };"
+    )
+    with ui.page.context.expect_page() as popup:
+        ui.action("view.print").click()
+    printed = popup.value
+    printed.wait_for_load_state("load")
+    printed.get_by_text("문단 149:").wait_for()
+    wait_until(lambda: printed.evaluate("window.printCalls") == 1)  # it opened the dialog
+    assert printed.get_by_role("heading", name=subject).is_visible()
+    assert "보낸 사람" in printed.locator("header").inner_text()
+    count = _pdf_pages(printed)
+    assert count >= 4, count  # 150 paragraphs do not fit on one or two A4 pages
+    printed.close()
+
+
 NEWSLETTER = """
 <table width="600" align="center" cellpadding="0" cellspacing="0" bgcolor="#f4f4f4">
   <tr><td title="head" style="background:#24292f;color:#ffffff;padding:16px">Digest</td></tr>
@@ -245,6 +289,29 @@ def test_quick_views_list_across_folders_with_counts_and_deep_links(
     axe(ui.page, "quick view")
     ui.open_message("Unread inbox mail")
     assert ui.page.url.endswith(f"/views/unread/messages/{a['id']}")
+
+
+def test_quick_view_follows_live_changes_and_korean_folder_names_are_found(
+    stack: LiveStack, pages: Any, new_user: Any
+) -> None:
+    """Item 11: a read mail stayed in 안읽은메일 and a new one did not come in until a reload.
+    ui.folder() finds Korean names (JS \\b is ASCII-only, so '^받은메일함\\b' never matched)."""
+    user = new_user("liveview")
+    api = stack.api(user)
+    first = deliver(stack, user, inbound(user, "먼저 온 메일"))
+    ui = open_app(pages, user, lang="ko")
+    ui.folder("안읽은메일").first.click()
+    ui.page.get_by_role("heading", name="안읽은메일", level=1).wait_for()
+    ui.row("먼저 온 메일").wait_for()
+    deliver(stack, user, inbound(user, "새로 온 메일"))
+    ui.row("새로 온 메일").wait_for()  # arrived in 받은메일함, joins the view live
+    # Read in another client (a phone, IMAP): it leaves the view without a reload.
+    api.call("POST", "/api/v1/messages/flags", {"ids": [first["id"]], "add": ["seen"]})
+    wait_until(lambda: ui.row("먼저 온 메일").count() == 0, 15, "the read mail to leave")
+    assert ui.row("새로 온 메일").count() == 1
+    ui.folder("folder.inbox").first.click()
+    ui.page.wait_for_url(re.compile(r"/folders/\d+$"))
+    ui.row("먼저 온 메일").wait_for()
 
 
 def test_compact_list_fits_twenty_rows_and_list_only_mode(

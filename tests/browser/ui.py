@@ -65,10 +65,13 @@ class UI:
     def folder(self, key_or_name: str) -> Any:
         """A folder's button: "folder.inbox" etc. for the standard ones, else a name."""
         name = self.t(key_or_name) if key_or_name.startswith("folder.") else key_or_name
+        # Not \b: the pattern runs as a JS RegExp, whose \b knows ASCII letters only, so it
+        # never matches after a Korean name (받은메일함). The name ends, or a space follows.
+        pattern = re.compile(rf"^{re.escape(name)}(?=$|\s)")
         return (
             self.folders()
-            .get_by_role("link", name=re.compile(rf"^{re.escape(name)}\b"))
-            .or_(self.folders().get_by_role("button", name=re.compile(rf"^{re.escape(name)}\b")))
+            .get_by_role("link", name=pattern)
+            .or_(self.folders().get_by_role("button", name=pattern))
         )
 
     def open_folder(self, key_or_name: str) -> None:

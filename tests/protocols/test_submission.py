@@ -321,3 +321,28 @@ def test_unknown_local_recipient_refused_at_rcpt(alice, submission) -> None:
         c.mail("alice@example.com")
         assert c.rcpt("nobody@example.com")[0] == 550
         assert c.rcpt("relaytest@[1.2.3.4]")[0] == 553
+
+
+def test_people_written_to_over_smtp_join_the_address_book(alice, bob, submission) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12 item 15: a client's sends add their recipients as webmail sends do; the
+    account's auto-add setting turns it off."""
+    from mailcore.contacts.actions import do_set_auto_add
+    from mailcore.contacts.models import ContactAddress
+
+    def known() -> list[tuple[str, str]]:
+        rows = ContactAddress.objects.filter(account=alice).select_related("contact")
+        return sorted((r.contact.name, r.address) for r in rows)
+
+    body = message(to="Bob Kim <bob@example.com>, 김철수 <chulsoo@remote.example>")
+    with logged_in(submission) as c:
+        recipients = ["bob@example.com", "chulsoo@remote.example", "hidden@remote.example"]
+        assert c.sendmail("alice@example.com", recipients, body) == {}
+    assert known() == [
+        ("", "hidden@remote.example"),
+        ("Bob Kim", "bob@example.com"),
+        ("김철수", "chulsoo@remote.example"),
+    ]
+    do_set_auto_add(acting_account=alice, enabled=False)
+    with logged_in(submission) as c:
+        c.sendmail("alice@example.com", ["new@remote.example"], message(to="new@remote.example"))
+    assert "new@remote.example" not in [address for _, address in known()]

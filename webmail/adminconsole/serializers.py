@@ -10,7 +10,6 @@ from rest_framework import serializers
 
 from mailcore.addresses import unicode_domain
 from mailcore.delivery.models import Direction, EntryState, RecipientState
-from mailcore.directory.dnscheck import DnsCheck, reason_code
 from mailcore.directory.models import LoginRecord, RelayAction
 
 SYSTEM_LOCAL_PARTS = frozenset(
@@ -131,13 +130,10 @@ class AdminDnsCheckSerializer(serializers.Serializer):
     found = serializers.ListField(child=serializers.CharField())
     expected = serializers.CharField(help_text="what to publish, when not ok")
     detail = serializers.CharField(help_text="what is wrong, in English")
-    reason = serializers.SerializerMethodField(
+    reason = serializers.CharField(
         help_text="a stable code for detail (mx_missing, spf_duplicate, lookup_failed…), "
         "for clients to say it in the user's language; '' when there is no detail"
     )
-
-    def get_reason(self, check: DnsCheck) -> str:
-        return reason_code(check)
 
 
 class AdminDnsReportSerializer(serializers.Serializer):

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from mailcore.contacts.actions import do_remember_recipients
 from mailcore.contacts.queries import expand_groups
 from mailcore.directory.models import Account
-from mailcore.errors import InvalidMessageError, MessageTooLargeError
+from mailcore.errors import InvalidMessageError
 from mailcore.mime.build import (
     MAX_RECIPIENTS,
     check_header_text,
@@ -76,11 +76,10 @@ class PayloadTooLarge(exceptions.APIException):
 
 @contextmanager
 def _as_field_errors() -> Iterator[None]:
-    """Builder errors as 400s with the field at fault, like serializer errors."""
+    """Builder errors as 400s with the field at fault, like serializer errors. A message too
+    large keeps its own code (message_too_large, attachments_too_large) and sizes: errors.py."""
     try:
         yield
-    except MessageTooLargeError as exc:
-        raise exceptions.ValidationError({"attachments": [str(exc)]}) from exc
     except InvalidMessageError as exc:
         raise exceptions.ValidationError({exc.field or "non_field_errors": [str(exc)]}) from exc
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -15,9 +16,11 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from mailcore.errors import (
     ConflictError,
     DailyLimitError,
+    MessageTooLargeError,
     NotFoundError,
     OverQuotaError,
     StorageError,
+    TooManyRecipientsError,
     UserError,
 )
 
@@ -70,7 +73,31 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, OverQuotaError):  # RFC 4918's 507: the user must make room first
         return error_response(exc.code, str(exc), status.HTTP_507_INSUFFICIENT_STORAGE)
     if isinstance(exc, DailyLimitError):  # try again later, like SMTP's 4xx would say
-        return error_response(exc.code, str(exc), status.HTTP_429_TOO_MANY_REQUESTS)
+        # `limit` lets a client say it in its own words; check_daily_limit counts against it.
+        return error_response(
+            exc.code,
+            str(exc),
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            limit=settings.SUBMISSION_MAX_MESSAGES_PER_DAY,
+        )
+    if isinstance(exc, TooManyRecipientsError):
+        return error_response(
+            exc.code,
+            str(exc),
+            status.HTTP_400_BAD_REQUEST,
+            limit=settings.SUBMISSION_MAX_RECIPIENTS,
+        )
+    if isinstance(exc, MessageTooLargeError):
+        # Sizes in bytes for the client's own text; "fields" keeps forms pointing at the
+        # attachments, as the 400 of a field error would.
+        return error_response(
+            exc.code,
+            str(exc),
+            status.HTTP_400_BAD_REQUEST,
+            fields={"attachments": [str(exc)]},
+            size=exc.size,
+            limit=exc.limit,
+        )
     if isinstance(exc, UserError):
         return error_response(exc.code, str(exc), status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, StorageError):

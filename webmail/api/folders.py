@@ -17,7 +17,6 @@ from mailcore.store.queries import (
     list_conversation_heads,
     list_folders_with_counts,
     list_messages,
-    summarise_conversations,
 )
 from webmail.accounts.current import current_account
 from webmail.api.pagination import decode_cursor, encode_cursor
@@ -109,6 +108,7 @@ class FolderMessagesView(APIView):
         cursor = query.validated_data.get("cursor")
         before_uid = decode_cursor(cursor, uidvalidity=folder.uidvalidity) if cursor else None
         grouped = query.validated_data.get("group") == "conversation"
+        # Grouped rows carry their conversation summary from the same query.
         lister = list_conversation_heads if grouped else list_messages
         # One row more than asked says whether another page exists, without a COUNT.
         rows = list(
@@ -120,11 +120,5 @@ class FolderMessagesView(APIView):
             )
         )
         page = rows[:limit]
-        if grouped:
-            summaries = summarise_conversations(
-                current_account(request), [m.conversation_id for m in page], listing=folder
-            )
-            for message in page:
-                message.conversation_summary = summaries.get(message.conversation_id)  # type: ignore[attr-defined]
         next_cursor = encode_cursor(folder.uidvalidity, page[-1].uid) if len(rows) > limit else None
         return Response(MessagePageSerializer({"results": page, "next_cursor": next_cursor}).data)

@@ -82,6 +82,7 @@ urlpatterns = [
     path("messages/<int:pk>", messages.MessageDetailView.as_view(), name="message-detail"),
     path("messages/<int:pk>/raw", messages.MessageRawView.as_view(), name="message-raw"),
     path("messages/<int:pk>/body", body.MessageBodyView.as_view(), name="message-body"),
+    path("messages/<int:pk>/print", body.MessagePrintView.as_view(), name="message-print"),
     path(
         "messages/<int:pk>/attachments/<int:index>",
         messages.MessageAttachmentView.as_view(),

@@ -60,6 +60,12 @@ describe("apiFetch", () => {
     expect(apiError.fields).toEqual({ name: ["required"] });
   });
 
+  it("keeps the numbers of an error (limit, size) for the page's own text", async () => {
+    stubFetch(Response.json({ error: "daily_limit", detail: "daily sending limit", limit: 500 }, { status: 429 }));
+    const err = (await apiFetch("POST", "/api/v1/messages/send", { body: {} }).catch((e: unknown) => e)) as ApiError;
+    expect([err.code, err.params]).toEqual(["daily_limit", { limit: 500 }]);
+  });
+
   it("reports a non-JSON failure by its HTTP status", async () => {
     stubFetch(new Response("<html>Bad gateway</html>", { status: 502, statusText: "Bad Gateway" }));
     const err = (await apiFetch("GET", "/api/v1/folders").catch((e: unknown) => e)) as ApiError;

@@ -27,6 +27,8 @@ export class ApiError extends Error {
   readonly code: string;
   readonly detail: string;
   readonly fields: Readonly<Record<string, unknown>>;
+  /** Numbers that come with some codes (`limit`, `size`), for the UI's own text. */
+  readonly params: Readonly<Record<string, number>>;
   /** The same tree as `fields` with stable codes (`password_too_common`, `required`, …). */
   readonly fieldCodes: Readonly<Record<string, unknown>>;
 
@@ -35,6 +37,7 @@ export class ApiError extends Error {
     code: string,
     detail: string,
     fields: Record<string, unknown> = {},
+    params: Record<string, number> = {},
     fieldCodes: Record<string, unknown> = {},
   ) {
     super(`${status} ${code}: ${detail}`);
@@ -43,6 +46,7 @@ export class ApiError extends Error {
     this.code = code;
     this.detail = detail;
     this.fields = fields;
+    this.params = params;
     this.fieldCodes = fieldCodes;
   }
 }
@@ -81,6 +85,15 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** The numeric members of an error body ({"error": "daily_limit", "limit": 500, …}). */
+export function errorParams(payload: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(payload)) {
+    if (typeof value === "number" && Number.isFinite(value)) out[key] = value;
+  }
+  return out;
+}
+
 async function toError(response: Response): Promise<ApiError> {
   let payload: unknown = null;
   try {
@@ -92,7 +105,7 @@ async function toError(response: Response): Promise<ApiError> {
     const detail = typeof payload.detail === "string" ? payload.detail : "";
     const fields = isRecord(payload.fields) ? payload.fields : {};
     const fieldCodes = isRecord(payload.field_codes) ? payload.field_codes : {};
-    return new ApiError(response.status, payload.error, detail, fields, fieldCodes);
+    return new ApiError(response.status, payload.error, detail, fields, errorParams(payload), fieldCodes);
   }
   return new ApiError(response.status, `http_${response.status}`, response.statusText);
 }

@@ -950,6 +950,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/messages/{id}/print": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A page to print the message from (the webmail's print button opens it in a new tab): its headers and the sanitized body as one document, so every page of a long mail prints, HTML and text alike. It opens the print dialog itself with one hash-pinned script, sandboxed to an opaque origin; images as for body. */
+        get: operations["messages_print"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/messages/{id}/raw": {
         parameters: {
             query?: never;
@@ -1606,7 +1623,7 @@ export interface components {
             /** @description what is wrong, in English */
             detail: string;
             /** @description a stable code for detail (mx_missing, spf_duplicate, lookup_failed…), for clients to say it in the user's language; '' when there is no detail */
-            readonly reason: string;
+            reason: string;
         };
         /**
          * @description * `mx` - mx
@@ -2015,8 +2032,12 @@ export interface components {
         Error: {
             /** @description machine-readable code, e.g. not_found */
             error: string;
-            /** @description human-readable explanation */
+            /** @description explanation in English, for logs and scripts; clients show their own text for `error` */
             detail: string;
+            /** @description the limit that was reached: messages a day (daily_limit), recipients (too_many_recipients) or bytes (message_too_large, attachments_too_large) */
+            limit?: number;
+            /** @description bytes the message or its attachments would take (message_too_large, attachments_too_large) */
+            size?: number;
         };
         ExternalAccount: {
             id: number;
@@ -2768,8 +2789,12 @@ export interface components {
         ValidationError: {
             /** @description machine-readable code, e.g. not_found */
             error: string;
-            /** @description human-readable explanation */
+            /** @description explanation in English, for logs and scripts; clients show their own text for `error` */
             detail: string;
+            /** @description the limit that was reached: messages a day (daily_limit), recipients (too_many_recipients) or bytes (message_too_large, attachments_too_large) */
+            limit?: number;
+            /** @description bytes the message or its attachments would take (message_too_large, attachments_too_large) */
+            size?: number;
             /** @description messages per field, e.g. {"name": ["This field is required."]} */
             fields?: {
                 [key: string]: unknown;
@@ -6289,6 +6314,57 @@ export interface operations {
             };
             /** @description an id (message, draft, upload) is not yours */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    messages_print: {
+        parameters: {
+            query?: {
+                /** @description 1 loads remote images for this view (the user clicked 'show images') */
+                images?: boolean;
+                /**
+                 * @description language of the labels
+                 *
+                 *     * `ko` - ko
+                 *     * `en` - en
+                 */
+                lang?: "ko" | "en";
+                /** @description IANA zone for the date */
+                tz?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description no such message (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description storage_unavailable: try again later */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,6 +6,7 @@ import { rulesEn, rulesKo } from "./rulesMessages";
 import { outboxEn, outboxKo } from "./outboxMessages";
 import { searchEn, searchKo } from "./searchMessages";
 import { trustEn, trustKo } from "./trustMessages";
+import { webEn, webKo } from "./webMessages";
 import { web1En, web1Ko } from "./web1Messages";
 import { web2En, web2Ko } from "./web2Messages";
 
@@ -13,6 +14,7 @@ export const en = {
   ...web1En,
   ...web2En,
   ...searchEn,
+  ...webEn,
   appName: "Mailroom",
   loading: "Loading…",
   "login.title": "Sign in to Mailroom",
@@ -308,6 +310,7 @@ export type Dictionary = Readonly<Record<MessageKey, string>>;
 export const ko: Dictionary = {
   ...web1Ko,
   ...searchKo,
+  ...webKo,
   ...web2Ko,
   appName: "Mailroom",
   loading: "불러오는 중…",

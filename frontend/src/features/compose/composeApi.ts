@@ -1,6 +1,6 @@
 // The compose screen's calls: send, drafts, uploads (XMLHttpRequest, for upload progress),
 // delivery state, contacts and settings. Typed from the generated schema where it has them.
-import { ApiError, apiFetch, CSRF_COOKIE, readCookie, type Schemas } from "../../api/client";
+import { ApiError, apiFetch, CSRF_COOKIE, errorParams, readCookie, type Schemas } from "../../api/client";
 
 export type SendInput = Schemas["SendInputRequest"];
 export type DraftInput = Schemas["DraftInputRequest"];
@@ -72,7 +72,8 @@ function uploadError(xhr: XMLHttpRequest): ApiError {
     const p = payload as { error: unknown; detail?: unknown; fields?: unknown };
     if (typeof p.error === "string") {
       const fields = typeof p.fields === "object" && p.fields !== null ? (p.fields as Record<string, unknown>) : {};
-      return new ApiError(xhr.status, p.error, typeof p.detail === "string" ? p.detail : "", fields);
+      const detail = typeof p.detail === "string" ? p.detail : "";
+      return new ApiError(xhr.status, p.error, detail, fields, errorParams(payload as Record<string, unknown>));
     }
   }
   if (xhr.status === 413) return new ApiError(413, "upload_too_large", "");

@@ -2,6 +2,7 @@
 // webmail/api/compose.py): refused recipients by address, limits, size, storage, network.
 import { ApiError } from "../../api/client";
 import type { Translate } from "../../i18n/translate";
+import { formatSize } from "../../lib/formatSize";
 
 export type RecipientField = "to" | "cc" | "bcc";
 
@@ -40,6 +41,33 @@ function fieldProblems(fields: Readonly<Record<string, unknown>>): RecipientProb
   return out;
 }
 
+/** A sending limit in words, with the number the server sent (`limit`); never its English. */
+function limitText(error: ApiError, t: Translate): string {
+  const limit = error.params.limit;
+  switch (error.code) {
+    case "daily_limit":
+      return limit ? t("compose.error.daily", { limit }) : t("compose.error.dailyNoCount");
+    case "too_many_recipients":
+      return limit ? t("compose.error.recipientLimit", { limit }) : t("compose.error.recipientLimitNoCount");
+    default:
+      return t("compose.error.sendLimit");
+  }
+}
+
+/** A message or its attachments too large, with the sizes the server sent (bytes). */
+function sizeText(error: ApiError, t: Translate): string {
+  const { size, limit } = error.params;
+  const known = size !== undefined && limit !== undefined;
+  if (error.code === "attachments_too_large") {
+    return known
+      ? t("compose.error.attachmentsTooLarge", { total: formatSize(size, t), limit: formatSize(limit, t) })
+      : t("compose.error.attachmentsNoCount");
+  }
+  return known
+    ? t("compose.error.messageSize", { size: formatSize(size, t), limit: formatSize(limit, t) })
+    : t("compose.error.messageSizeNoCount");
+}
+
 export function describeFailure(error: unknown, t: Translate): Failure {
   if (!(error instanceof ApiError)) {
     return { text: t("error.generic", { detail: String(error) }), recipients: [] };
@@ -58,14 +86,14 @@ export function describeFailure(error: unknown, t: Translate): Failure {
       return { text: t("compose.error.refused", { list }), recipients: [problem] };
     }
     case "daily_limit":
-      return { text: t("compose.error.dailyLimit", { detail }), recipients: [] };
     case "too_many_recipients":
     case "send_limit":
-      return { text: t("compose.error.limit", { detail }), recipients: [] };
+      return { text: limitText(error, t), recipients: [] };
     case "sender_not_allowed":
       return { text: t("compose.error.sender"), recipients: [] };
     case "message_too_large":
-      return { text: t("compose.error.tooLarge", { detail }), recipients: [] };
+    case "attachments_too_large":
+      return { text: sizeText(error, t), recipients: [] };
     case "upload_too_large":
       // The server's English sentence stays out of the (Korean) page: the limit is shown in
       // the compose form itself (compose-limits).
@@ -77,12 +105,6 @@ export function describeFailure(error: unknown, t: Translate): Failure {
     case "invalid":
     case "invalid_message": {
       const recipients = fieldProblems(error.fields);
-      if (error.fields.attachments !== undefined) {
-        return {
-          text: t("compose.error.tooLarge", { detail: messages(error.fields.attachments).join(" ") }),
-          recipients,
-        };
-      }
       if (recipients.length > 0) {
         const list = recipients.map((r) => r.reason).filter(Boolean).join("; ");
         return { text: t("compose.error.recipients", { detail: list }), recipients };

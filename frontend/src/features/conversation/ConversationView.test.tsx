@@ -27,6 +27,36 @@ async function flush(): Promise<void> {
 }
 
 describe("ConversationView", () => {
+  it("marks the conversation's other unread messages read when it opens (Naver, Gmail)", async () => {
+    const unseen = { seen: false, answered: false, flagged: false, deleted: false, draft: false };
+    const three: Conversation = {
+      ...conversation,
+      unread: 3,
+      messages: conversation.messages.map((m) => ({ ...m, flags: unseen })),
+    };
+    const markRead = vi.fn((_ids: readonly number[]) => Promise.resolve());
+    const onRead = vi.fn();
+    renderIn(
+      "ko",
+      <ConversationView
+        conversationId={99}
+        current={detail({ id: 3, subject: "회신: 견적서 요청" })}
+        folderName={() => "받은메일함"}
+        renderMessage={(m) => <article data-testid={`body-${m.id}`}>{m.subject}</article>}
+        load={() => Promise.resolve(three)}
+        markRead={markRead}
+        onRead={onRead}
+      />,
+    );
+    await flush();
+    await flush();
+    // The opened one (3) is marked by useMessage; the others here, in one call.
+    expect(markRead).toHaveBeenCalledTimes(1);
+    expect(markRead).toHaveBeenCalledWith([1, 2]);
+    expect(onRead).toHaveBeenCalledWith([1, 2]);
+    expect(screen.getByTestId("conv-item-1").closest(".unread")).toBeNull();
+  });
+
   it("shows every message of the conversation oldest first, older ones collapsed, and expands on click", async () => {
     const loadMessage = vi.fn((id: number) => Promise.resolve<MessageDetail>(detail({ id, subject: `detail ${id}` })));
     const rendered: number[] = [];

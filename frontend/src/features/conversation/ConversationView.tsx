@@ -1,7 +1,10 @@
 // One conversation in the reading pane: its messages of every folder (Sent included), oldest
 // first; the open message and the newest are expanded (each a MessageView), the older ones
 // collapsed to a line (sender, folder, date, snippet) that expands on click, as in Gmail.
-import { useEffect, useState, type ReactNode } from "react";
+// Opening a conversation reads all of it: its unread messages are marked read at once, as
+// Naver and Gmail do (the opened one by useMessage, the others here).
+import { useEffect, useRef, useState, type ReactNode } from "react";
+import { setFlags } from "../../api/mail";
 import { getMessage, type MessageDetail } from "../../api/messages";
 import { ErrorNotice } from "../../components/ErrorNotice";
 import { useI18n } from "../../i18n/I18nContext";
@@ -19,7 +22,12 @@ interface Props {
   renderMessage: (message: MessageDetail, collapse: (() => void) | null) => ReactNode;
   load?: (id: number, signal: AbortSignal) => Promise<Conversation>;
   loadMessage?: (id: number, signal: AbortSignal) => Promise<MessageDetail>;
+  markRead?: (ids: readonly number[]) => Promise<unknown>;
+  /** after the other unread messages were marked read (counts may have changed) */
+  onRead?: (ids: readonly number[]) => void;
 }
+
+const markSeen = (ids: readonly number[]): Promise<unknown> => setFlags(ids, ["seen"]);
 
 export function ConversationView({
   conversationId,
@@ -28,12 +36,16 @@ export function ConversationView({
   renderMessage,
   load = getConversation,
   loadMessage = getMessage,
+  markRead = markSeen,
+  onRead,
 }: Props) {
   const { t } = useI18n();
   const [conversation, setConversation] = useState<Conversation | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [attempt, setAttempt] = useState(0);
   const [expanded, setExpanded] = useState<ReadonlySet<number>>(new Set([current.id]));
+  const onReadRef = useRef(onRead);
+  onReadRef.current = onRead;
 
   useEffect(() => {
     const abort = new AbortController();
@@ -43,13 +55,28 @@ export function ConversationView({
         setConversation(c);
         const newest = c.messages[c.messages.length - 1];
         setExpanded(new Set(newest ? [current.id, newest.id] : [current.id]));
+        const unread = c.messages.filter((m) => !m.flags.seen && m.id !== current.id).map((m) => m.id);
+        if (unread.length === 0) return;
+        markRead(unread).then(
+          () => {
+            if (abort.signal.aborted) return;
+            const read = new Set(unread);
+            setConversation((now) =>
+              now === null
+                ? now
+                : { ...now, messages: now.messages.map((m) => (read.has(m.id) ? { ...m, flags: { ...m.flags, seen: true } } : m)) },
+            );
+            onReadRef.current?.(unread);
+          },
+          () => undefined, // best effort: they stay unread, as they were
+        );
       },
       (e: unknown) => {
         if (!abort.signal.aborted) setError(e);
       },
     );
     return () => abort.abort();
-  }, [conversationId, current.id, load, attempt]);
+  }, [conversationId, current.id, load, markRead, attempt]);
 
   if (error !== null) return <ErrorNotice error={error} onRetry={() => setAttempt((n) => n + 1)} />;
   if (conversation === null) return renderMessage(current, null);

@@ -17,6 +17,7 @@ import { useFolders } from "../mailbox-list/useFolders";
 import { BulkToolbar, type BulkCommand } from "../message-list/BulkToolbar";
 import { MessageList } from "../message-list/MessageList";
 import { QuickViewList, VIEW_LABEL } from "../quick-views/QuickViewList";
+import { leavingRows, viewAccepts } from "../quick-views/viewFilter";
 import { EMPTY_SELECTION, allState, prune, selectAll, toggleOne, type Selection } from "../message-list/selection";
 import { useBulkActions } from "../message-list/useBulkActions";
 import { useMessageList, type ListSource } from "../message-list/useMessageList";
@@ -105,7 +106,12 @@ export function MailLayout({ user, onSignOut }: Props) {
   }, [route.kind]);
 
   const source = listSource(route, grouped);
-  const list = useMessageList(source, pageSize);
+  const viewFilter = useMemo(() => {
+    if (route.kind !== "view") return null;
+    const hidden = new Set((folders ?? []).filter((f) => f.special_use === "trash" || f.special_use === "junk").map((f) => f.id));
+    return viewAccepts(route.view, hidden);
+  }, [route, folders]);
+  const list = useMessageList(source, pageSize, viewFilter);
   const { items } = list.state;
   const listKey = list.state.key;
   const activeId = cursor !== null && cursor.key === listKey ? cursor.id : null;
@@ -140,6 +146,13 @@ export function MailLayout({ user, onSignOut }: Props) {
 
   // A new list: the drawer closes (cursor and selection: see above).
   useEffect(() => setDrawerOpen(false), [listKey]);
+  // A quick view follows its filter: rows that stopped matching leave (the open one when the
+  // reader moves on).
+  useEffect(() => {
+    if (viewFilter === null) return;
+    const gone = leavingRows(items, viewFilter, openId);
+    if (gone.length > 0) list.dispatch({ type: "remove", ids: gone, folderId: null });
+  }, [items, viewFilter, openId, list.dispatch]);
   // Rows that left the list leave the selection.
   useEffect(() => setSelection((s) => prune(s, items.map((m) => m.id))), [items, setSelection]);
   useEffect(() => {
@@ -214,6 +227,11 @@ export function MailLayout({ user, onSignOut }: Props) {
         return;
       }
       const { items: rows, source: src } = liveRef.current;
+      if (src?.kind === "view" && event.kind !== "folder" && event.kind !== "expunge") {
+        // A quick view spans folders: any row named may now join or leave it.
+        list.refresh(event.messageIds);
+        return;
+      }
       const effects = effectsOf(event, {
         folderId: src?.kind === "folder" ? src.folderId : null,
         loaded: new Set(rows.map((m) => m.id)),
@@ -502,6 +520,7 @@ export function MailLayout({ user, onSignOut }: Props) {
                     conversationId={row.conversation.id}
                     current={shown}
                     folderName={folderLabel}
+                    onRead={reloadFolders}
                     renderMessage={(m, collapse) => (
                       <MessageView message={m.id === shown.id ? shown : m} onBack={collapse ?? closeMessage} onRemoved={() => list.reload()} />
                     )}

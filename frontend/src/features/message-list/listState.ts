@@ -24,7 +24,9 @@ export type ListAction =
   | { type: "upsert"; items: readonly MessageListItem[]; folderId: number | null }
   /** rows that left `folderId` (moved away or expunged); null = whichever folder */
   | { type: "remove"; ids: readonly number[]; folderId: number | null }
-  | { type: "flags"; ids: readonly number[]; add: readonly FlagName[]; remove: readonly FlagName[] };
+  | { type: "flags"; ids: readonly number[]; add: readonly FlagName[]; remove: readonly FlagName[] }
+  /** new rows of a list ordered by id, newest first (a quick view): unknown ones go in */
+  | { type: "insertById"; items: readonly MessageListItem[] };
 
 export function initialList(key: string): ListState {
   return { key, items: [], cursor: null, done: false, loading: false, error: null };
@@ -88,6 +90,21 @@ export function listReducer(state: ListState, action: ListAction): ListState {
         (m) => !(gone.has(m.id) && (action.folderId === null || m.folder === action.folderId)),
       );
       return items.length === state.items.length ? state : { ...state, items };
+    }
+    case "insertById": {
+      const known = new Set(state.items.map((m) => m.id));
+      const fresh = action.items.filter((m) => !known.has(m.id));
+      if (fresh.length === 0) return state;
+      const items = [...state.items];
+      const last = items[items.length - 1];
+      for (const m of fresh) {
+        // Older than the loaded part: it will arrive with its own page.
+        if (!state.done && last && m.id < last.id) continue;
+        const at = items.findIndex((x) => x.id < m.id);
+        if (at < 0) items.push(m);
+        else items.splice(at, 0, m);
+      }
+      return { ...state, items };
     }
     case "flags": {
       const ids = new Set(action.ids);

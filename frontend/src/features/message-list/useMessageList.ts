@@ -46,8 +46,15 @@ export function mergeGrouped(
   return { rows, superseded };
 }
 
-/** `pageSize` null: not known yet, nothing is fetched until it is. */
-export function useMessageList(source: ListSource | null, pageSize: number | null) {
+/** `pageSize` null: not known yet, nothing is fetched until it is. `accepts`: for a quick
+ * view, which fresh rows belong in it (new matching rows are inserted live). */
+export function useMessageList(
+  source: ListSource | null,
+  pageSize: number | null,
+  accepts: ((m: MessageListItem) => boolean) | null = null,
+) {
+  const acceptsRef = useRef(accepts);
+  acceptsRef.current = accepts;
   const key = sourceKey(source);
   const [state, dispatch] = useReducer(listReducer, key, initialList);
   const sourceRef = useRef(source);
@@ -97,6 +104,10 @@ export function useMessageList(source: ListSource | null, pageSize: number | nul
       return;
     }
     dispatch({ type: "upsert", items: normalise(items), folderId });
+    const accept = acceptsRef.current;
+    if (src?.kind === "view" && accept !== null) {
+      dispatch({ type: "insertById", items: normalise(items).filter(accept) });
+    }
   }, []);
 
   /** Re-reads these rows (capped at the API's 1000); rows that are gone are left to the

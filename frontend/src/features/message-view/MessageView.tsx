@@ -1,11 +1,11 @@
 // The right pane: actions, headers, the remote-images bar, the body (the server's sandboxed
 // body document in an iframe) and the attachments.
 //
-// Printing: window.print() with print CSS (messageView.css) that hides everything but the
-// headers and the body. A frame prints only its own box (no script may measure the sandboxed
-// document to grow it), so in print the frame gets one page's height: the first page of a long
-// HTML body prints. Text-only messages print in full from the text in the detail JSON.
-// "Open in new tab" shows the body document as a page of its own, which prints every page.
+// Printing: the print button opens the server's print page in a tab of its own (as Naver's
+// 인쇄 window): headers and the whole body as one document that opens the print dialog, so
+// every page of a long HTML or text mail prints. A frame prints only its own box and no script
+// may measure the sandboxed body, so the browser's own Ctrl+P on this page (print CSS in
+// messageView.css) still gives an HTML body one page; text prints whole from the detail JSON.
 import { useEffect, useMemo, useState } from "react";
 import type { Folder } from "../../api/folders";
 import { useI18n } from "../../i18n/I18nContext";
@@ -30,6 +30,7 @@ import {
   markSpam,
   moveMessage,
   moveTargets,
+  printUrl,
   setFlagged,
   setSeen,
   sourceUrl,
@@ -160,7 +161,7 @@ export function MessageView({ message, onBack, onRemoved, onFlagsChanged }: Prop
         window.open(sourceUrl(message.id), "_blank", "noopener,noreferrer");
         return;
       case "print":
-        window.print();
+        window.open(printUrl(message.id, loadRemoteImages(images), locale), "_blank", "noopener");
         return;
     }
   };

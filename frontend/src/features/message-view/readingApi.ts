@@ -16,6 +16,15 @@ export function bodyUrl(message: ReadableMessage, showImages: boolean): string {
   return `${base}${base.includes("?") ? "&" : "?"}images=1`;
 }
 
+/** The print page (webmail/api/body.py): headers and the whole body as one document that
+ * opens the print dialog itself, so every page of a long mail prints, HTML or text. */
+export function printUrl(messageId: number, showImages: boolean, locale: string): string {
+  const params = new URLSearchParams({ lang: locale === "en" ? "en" : "ko" });
+  params.set("tz", Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC");
+  if (showImages) params.set("images", "1");
+  return `/api/v1/messages/${messageId}/print?${params.toString()}`;
+}
+
 /** The raw message shown as text in a tab of its own (not downloaded). */
 export function sourceUrl(messageId: number): string {
   return `/api/v1/messages/${messageId}/raw?view=1`;
