@@ -1635,16 +1635,23 @@ export interface components {
         };
         AdminWarning: {
             /**
-             * @description postmaster_unrouted: postmaster@ is accepted (RFC 5321) but reaches nobody and waits in the queue; abuse_unrouted: mail to abuse@ is refused
+             * @description postmaster_unrouted: postmaster@ is accepted (RFC 5321) but reaches nobody and waits in the queue; abuse_unrouted: mail to abuse@ is refused; tls_expiring / tls_expired: a listener's certificate ends within TLS_EXPIRY_WARNING_DAYS or has ended (superadmins only; `address` holds its names)
              *
              *     * `postmaster_unrouted` - postmaster_unrouted
              *     * `abuse_unrouted` - abuse_unrouted
+             *     * `tls_expiring` - tls_expiring
+             *     * `tls_expired` - tls_expired
              */
             code: components["schemas"]["CodeEnum"];
             address: string;
             domain: string;
             /** @description what to do, in English */
             detail: string;
+            /**
+             * Format: date-time
+             * @description tls_*: when the certificate ends
+             */
+            expires?: string;
         };
         /**
          * @description * `rsa` - rsa
@@ -1713,9 +1720,11 @@ export interface components {
         /**
          * @description * `postmaster_unrouted` - postmaster_unrouted
          *     * `abuse_unrouted` - abuse_unrouted
+         *     * `tls_expiring` - tls_expiring
+         *     * `tls_expired` - tls_expired
          * @enum {string}
          */
-        CodeEnum: "postmaster_unrouted" | "abuse_unrouted";
+        CodeEnum: "postmaster_unrouted" | "abuse_unrouted" | "tls_expiring" | "tls_expired";
         ComposeLimits: {
             /** @description one file; larger uploads get 413 */
             max_upload_bytes: number;
