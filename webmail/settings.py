@@ -437,3 +437,8 @@ MAILROOM_USER = env_str("MAILROOM_USER", "")
 TLS_CERT_DIR = env_str("TLS_CERT_DIR", "")
 TLS_RELOAD_SECONDS = env_float("TLS_RELOAD_SECONDS", 1.0)
 TLS_EXPIRY_WARNING_DAYS = env_int("TLS_EXPIRY_WARNING_DAYS", 14)
+# Item 3, behind the HTTPS reverse proxy of deploy/nginx: believe its X-Forwarded-Proto (which
+# it always overwrites) so Django knows the request came over HTTPS (CSRF Origin checks,
+# secure redirects). Only with a proxy in front: a client could claim it otherwise.
+if env_bool("WEB_PROXY_HTTPS", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
