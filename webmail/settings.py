@@ -442,3 +442,8 @@ TLS_EXPIRY_WARNING_DAYS = env_int("TLS_EXPIRY_WARNING_DAYS", 14)
 # secure redirects). Only with a proxy in front: a client could claim it otherwise.
 if env_bool("WEB_PROXY_HTTPS", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Item 6, client autoconfiguration (mailcore.autoconfig): the host name mail apps are told
+# (default MAIL_HOSTNAME), and whether to tell them the standard ports (993, 587 …) rather
+# than the bound ones (true behind published container ports, as docker-compose.yml).
+AUTOCONFIG_HOSTNAME = env_str("AUTOCONFIG_HOSTNAME", "")
+AUTOCONFIG_STANDARD_PORTS = env_bool("AUTOCONFIG_STANDARD_PORTS", False)

@@ -2,11 +2,16 @@
 
 from django.urls import include, path, re_path
 
+from webmail.web import autoconfig
 from webmail.web import views as web
 
 urlpatterns = [
     path("api/v1/admin/", include("webmail.adminconsole.urls")),
     path("api/v1/", include("webmail.api.urls")),
     path("healthz", web.healthz, name="healthz"),
+    # Client autoconfiguration (issue 15 item 6): Thunderbird and Outlook ask these paths.
+    path(".well-known/autoconfig/mail/config-v1.1.xml", autoconfig.thunderbird),
+    path("mail/config-v1.1.xml", autoconfig.thunderbird, name="autoconfig"),
+    re_path(r"^(?i:autodiscover/autodiscover\.xml)$", autoconfig.autodiscover, name="autodiscover"),
     re_path(r"^(?!api/|static/).*$", web.spa, name="spa"),
 ]

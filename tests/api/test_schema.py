@@ -24,6 +24,7 @@ PATHS = {
     "/api/v1/settings": {"get", "patch"},
     "/api/v1/settings/password": {"post"},
     "/api/v1/settings/pop3": {"get", "patch"},
+    "/api/v1/settings/mobileconfig": {"post"},
     "/api/v1/settings/fetch-accounts": {"get", "post"},
     "/api/v1/settings/fetch-accounts/{id}": {"get", "patch", "delete"},
     "/api/v1/settings/fetch-accounts/{id}/runs": {"post"},

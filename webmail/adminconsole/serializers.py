@@ -125,7 +125,7 @@ class AdminDkimActivationSerializer(serializers.Serializer):
 
 
 class AdminDnsCheckSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=("mx", "spf", "dkim", "dmarc"))
+    kind = serializers.ChoiceField(choices=("mx", "spf", "dkim", "dmarc", "srv"))
     status = serializers.ChoiceField(choices=("ok", "missing", "wrong", "error"))
     name = serializers.CharField()
     found = serializers.ListField(child=serializers.CharField())
@@ -143,7 +143,7 @@ class AdminDnsCheckSerializer(serializers.Serializer):
 class AdminDnsReportSerializer(serializers.Serializer):
     domain = serializers.CharField()
     hostname = serializers.CharField(help_text="this server's MAIL_HOSTNAME")
-    ok = serializers.BooleanField()
+    ok = serializers.BooleanField(help_text="every check but srv (advisory) is ok")
     checks = AdminDnsCheckSerializer(many=True)
 
 

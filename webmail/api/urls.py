@@ -18,6 +18,7 @@ from webmail.api import (
     folders,
     junk,
     messages,
+    mobileconfig,
     pop3,
     preferences,
     quickviews,
@@ -83,6 +84,11 @@ urlpatterns = [
     path("settings", preferences.SettingsView.as_view(), name="settings"),
     path("settings/password", preferences.PasswordView.as_view(), name="settings-password"),
     path("settings/pop3", pop3.Pop3SettingsView.as_view(), name="settings-pop3"),
+    path(
+        "settings/mobileconfig",
+        mobileconfig.MobileconfigView.as_view(),
+        name="settings-mobileconfig",
+    ),
     path(
         "settings/fetch-accounts",
         fetching.ExternalAccountListView.as_view(),

@@ -1177,6 +1177,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/settings/mobileconfig": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Makes an app password named 'Apple Mail <date time>' and answers a configuration profile that sets up IMAP (POP3 when IMAP is off) and SMTP with it. Open the file on the device (Settings → Profile Downloaded → Install). */
+        post: operations["settings_mobileconfig_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings/password": {
         parameters: {
             query?: never;
@@ -1491,6 +1508,7 @@ export interface components {
             domain: string;
             /** @description this server's MAIL_HOSTNAME */
             hostname: string;
+            /** @description every check but srv (advisory) is ok */
             ok: boolean;
             checks: components["schemas"]["AdminDnsCheck"][];
         };
@@ -2016,9 +2034,10 @@ export interface components {
          *     * `spf` - spf
          *     * `dkim` - dkim
          *     * `dmarc` - dmarc
+         *     * `srv` - srv
          * @enum {string}
          */
-        KindEnum: "mx" | "spf" | "dkim" | "dmarc";
+        KindEnum: "mx" | "spf" | "dkim" | "dmarc" | "srv";
         /**
          * @description * `` -
          *     * `ko` - ko
@@ -6629,6 +6648,35 @@ export interface operations {
             };
             /** @description no such id (or not yours) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    settings_mobileconfig_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the .mobileconfig file (an XML plist) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-apple-aspen-config": string;
+                };
+            };
+            /** @description conflict: a limit or a duplicate name */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,6 +1,7 @@
 // Every string the app shows, in English and Korean. `en` defines the keys; `ko` must have
 // exactly the same ones (the type checker enforces it). Placeholders are {name}.
 import { fetchEn, fetchKo } from "./fetchMessages";
+import { opsEn, opsKo } from "./opsMessages";
 import { searchEn, searchKo } from "./searchMessages";
 import { web1En, web1Ko } from "./web1Messages";
 import { web2En, web2Ko } from "./web2Messages";
@@ -292,6 +293,7 @@ export const en = {
   "compose.error.discard": "The draft could not be deleted: {detail}",
   "compose.error.closeUnsaved": "The draft could not be saved, so the window stays open: {detail}",
   ...fetchEn,
+  ...opsEn,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -584,6 +586,7 @@ export const ko: Dictionary = {
   "compose.error.discard": "임시저장 메일을 지우지 못했습니다: {detail}",
   "compose.error.closeUnsaved": "임시저장하지 못해 창을 닫지 않았습니다: {detail}",
   ...fetchKo,
+  ...opsKo,
 };
 
 export const dictionaries = { en, ko } as const;
