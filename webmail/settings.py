@@ -447,3 +447,11 @@ if env_bool("WEB_PROXY_HTTPS", False):
 # than the bound ones (true behind published container ports, as docker-compose.yml).
 AUTOCONFIG_HOSTNAME = env_str("AUTOCONFIG_HOSTNAME", "")
 AUTOCONFIG_STANDARD_PORTS = env_bool("AUTOCONFIG_STANDARD_PORTS", False)
+# Item 4, mail log and metrics (mailcore.maillog, `python -m mailcore.maillog`, a runall child):
+# one line per accepted message and per settled recipient, Postfix-style `text` or `json`
+# (`off`: none), read from the queue rows every MAIL_LOG_POLL_SECONDS. METRICS_LISTEN
+# (HOST:PORT, off by default) serves Prometheus /metrics from the same process.
+MAIL_LOG = env_str("MAIL_LOG", "text")
+MAIL_LOG_POLL_SECONDS = env_float("MAIL_LOG_POLL_SECONDS", 1.0)
+METRICS_LISTEN = env_listen("METRICS_LISTEN", "off")
+MIDDLEWARE.insert(0, "webmail.web.metrics.ApiLatencyMiddleware")  # API latency histogram

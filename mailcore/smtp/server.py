@@ -14,6 +14,7 @@ from typing import Any, AnyStr
 
 from aiosmtpd.smtp import MISSING, SMTP, syntax
 
+from mailcore import metrics
 from mailcore.config import Listen
 from mailcore.delivery.dsnparams import (
     DsnParamError,
@@ -195,8 +196,11 @@ class MailroomSMTP(SMTP):
                 log.warning("connection from %s refused: too many connections", ip)
                 transport.write(b"421 4.7.0 Too many connections, try again later\r\n")  # type: ignore[attr-defined]
                 transport.close()
+                metrics.smtp_reply("421 4.7.0")
                 return
             self._admitted_ip = ip
+            sock = transport.get_extra_info("sockname")
+            metrics.SMTP_SESSIONS.labels(str(sock[1]) if sock else "?").inc()
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -239,6 +243,8 @@ class MailroomSMTP(SMTP):
             and (self.session is None or self.session.extended_smtp)
         ):
             status = _with_enhanced_code(status)
+        if isinstance(status, str):
+            metrics.smtp_reply(status)
         if self.transport is None or self.transport.is_closing():
             return
         await super().push(status)

@@ -22,7 +22,7 @@ from mailcore.privileges import ServiceUser
 from .conftest import ROOT
 
 UNITS = ROOT / "deploy" / "systemd"
-PROCESSES = {"web", "smtp", "imap", "pop3", "worker", "beat"}
+PROCESSES = {"web", "smtp", "imap", "pop3", "worker", "beat", "maillog"}
 
 
 def compose() -> dict[str, Any]:

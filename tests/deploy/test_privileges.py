@@ -14,6 +14,7 @@ import re
 import signal
 import smtplib
 import ssl
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -116,12 +117,13 @@ def test_imap_prefork_parent_keeps_only_bind_capability_and_rebinds_for_a_new_wo
 def test_runall_production_mode_every_child_runs_as_the_user(
     python: str, scratch_user: ServiceUser, service_var: Path, start: Callable[..., Proc]
 ) -> None:
-    smtp_port, web_port = free_low_port(), free_low_port()
+    smtp_port, web_port, metrics_port = free_low_port(), free_low_port(), free_low_port()
     env = base_env(
         service_var,
         MAILROOM_USER=scratch_user.name,
         SMTP_LISTEN=f"127.0.0.1:{smtp_port}",
         WEB_LISTEN=f"127.0.0.1:{web_port}",
+        METRICS_LISTEN=f"127.0.0.1:{metrics_port}",
     )
     argv = [
         python,
@@ -151,9 +153,14 @@ def test_runall_production_mode_every_child_runs_as_the_user(
     kids = {}
     for pid in children_of(proc.pid):
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-        kids[next(k for k in (b"gunicorn", b"mailcore.smtp", b"celery") if k in cmd)] = pid
+        names = (b"gunicorn", b"mailcore.smtp", b"celery", b"mailcore.maillog")
+        kids[next(k for k in names if k in cmd)] = pid
     assert_runs_as(kids[b"mailcore.smtp"], scratch_user)
     assert_runs_as(kids[b"celery"], scratch_user)
+    # The mail log / metrics process (issue 15 item 4) too, its listener bound before.
+    proc.wait_for("maillog: privileges dropped")
+    assert_runs_as(kids[b"mailcore.maillog"], scratch_user)
+    assert f"metrics                   http://127.0.0.1:{metrics_port}/metrics" in proc.text()
     # gunicorn binds the web port (< 1024) as root; its workers serve as the user.
     wait_until(lambda: bool(children_of(kids[b"gunicorn"])), "a gunicorn worker")
     for pid in children_of(kids[b"gunicorn"]):
@@ -172,6 +179,12 @@ def test_runall_production_mode_every_child_runs_as_the_user(
             conn.close()
 
     wait_until(healthy, "the web process behind port < 1024")
+    # /metrics adds up the instruments of every process (multiprocess mode): the SMTP
+    # session above was counted in the SMTP process.
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    assert "mailroom_queue_entries" in text
+    assert f'mailroom_smtp_sessions_total{{port="{smtp_port}"}} 1.0' in text
     # The database migrated by runall belongs to the user that writes it.
     assert (service_var / "mailroom.sqlite3").stat().st_uid == scratch_user.uid
 

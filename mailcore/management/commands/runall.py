@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -134,7 +135,15 @@ def children(py: str, opts: dict[str, Any]) -> list[Child]:
             popen=as_user,
         ),
         Child("beat", beat_argv(py, os.path.join(var, "celerybeat-schedule")), popen=as_user),
+        *maillog_children(py),
     ]
+
+
+def maillog_children(python: str) -> list[Child]:
+    """The mail log and /metrics process, when either is on (issue 15 item 4)."""
+    if settings.MAIL_LOG == "off" and not settings.METRICS_LISTEN.enabled:
+        return []
+    return [Child("maillog", [python, "-m", "mailcore.maillog"])]
 
 
 def migrate() -> None:
@@ -152,6 +161,19 @@ def migrate() -> None:
     )
     if done.returncode != 0:
         raise CommandError(f"migrate failed (exit code {done.returncode})")
+
+
+def metrics_dir() -> None:
+    """With METRICS_LISTEN on, every child keeps its Prometheus instruments in files under
+    $MAILROOM_VAR/metrics (prometheus_client's multiprocess mode), emptied at each start so
+    counters of a previous run do not count twice."""
+    if not settings.METRICS_LISTEN.enabled:
+        return
+    path = Path(settings.VAR_DIR) / "metrics"
+    if path.exists():
+        shutil.rmtree(path)
+    privileges.make_dirs(path, 0o700)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
 
 
 def run_as() -> str:
@@ -282,6 +304,7 @@ class Command(BaseCommand):
         except privileges.PrivilegeError as exc:
             raise CommandError(str(exc)) from None
         migrate()
+        metrics_dir()
         created = False
         if settings.TLS_SELF_SIGNED:
             created = ensure_self_signed(
@@ -392,6 +415,9 @@ class Command(BaseCommand):
             + (" (self-signed, created now)" if cert_created else ""),
             *(f"  TLS {info.label:<22}{info.describe()}" for info in certificates_from_settings()),
             f"  runs as                   {run_as()}",
+            f"  mail log                  {s.MAIL_LOG} (stdout of maillog)",
+            "  metrics                   "
+            + (f"http://{s.METRICS_LISTEN}/metrics" if s.METRICS_LISTEN.enabled else "off"),
             f"  hostname                  {s.MAIL_HOSTNAME}",
             f"  supervisor log            {log_file}",
         ]
