@@ -12,6 +12,7 @@ urlpatterns = [
     # Client autoconfiguration (issue 15 item 6): Thunderbird and Outlook ask these paths.
     path(".well-known/autoconfig/mail/config-v1.1.xml", autoconfig.thunderbird),
     path("mail/config-v1.1.xml", autoconfig.thunderbird, name="autoconfig"),
-    re_path(r"^(?i:autodiscover/autodiscover\.xml)$", autoconfig.autodiscover, name="autodiscover"),
+    path("autodiscover/autodiscover.xml", autoconfig.autodiscover, name="autodiscover"),
+    path("Autodiscover/Autodiscover.xml", autoconfig.autodiscover),  # Outlook's own spelling
     re_path(r"^(?!api/|static/).*$", web.spa, name="spa"),
 ]

@@ -187,3 +187,13 @@ def test_srv_records_in_the_dns_check(
     out = capsys.readouterr().out
     assert "_pop3s._tcp.example.com. IN SRV 0 1 995 mail.example.com." in out
     assert "ok      srv   _imaps._tcp.example.com" in out
+
+
+def test_every_url_still_reverses() -> None:
+    """The autoconfig routes keep Django's URL reversing working (an inline regex flag in a
+    route broke every reverse())."""
+    from django.urls import reverse
+
+    assert reverse("autodiscover") == "/autodiscover/autodiscover.xml"
+    assert reverse("autoconfig") == "/mail/config-v1.1.xml"
+    assert reverse("api:folder-list") == "/api/v1/folders"
