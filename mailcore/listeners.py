@@ -90,8 +90,15 @@ class LoopThread:
         asyncdb.shutdown()
 
     def serve_forever(self) -> None:
+        """Bind, then give up root (production mode) before the first connection is served."""
+        from mailcore import privileges, runtime
+
         asyncio.set_event_loop(self.loop)
         self.loop.run_until_complete(self._bind())
+        try:
+            privileges.drop(what=self.thread_name)
+        except privileges.PrivilegeError as exc:
+            runtime.refuse(exc)
         try:
             self.loop.run_forever()
         finally:

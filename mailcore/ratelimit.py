@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from mailcore import metrics
 from mailcore.addresses import canonical_address
 from mailcore.auth import verify_credentials
 from mailcore.directory.logins import record_login
@@ -291,6 +292,7 @@ def record_auth_failure(ip: str, account: str, password: str, reservation: int =
     """Count a wrong password (once per distinct password per IP and account), settling its
     reservation if it had one; returns the client IP's failures in the window, for the
     caller's slow-down."""
+    metrics.LOGIN_FAILURES.inc()
     now = timezone.now()
     key_ip, key_account = ip_key(ip), account_key(account)
     secret = _secret_hash(key_account, password)

@@ -22,6 +22,7 @@ from mailcore.config import (
     env_path,
     env_str,
 )
+from mailcore.privileges import give_away, make_dirs
 
 
 def _secret_key() -> str:
@@ -32,10 +33,11 @@ def _secret_key() -> str:
     path = VAR_DIR / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    make_dirs(VAR_DIR, 0o755)
     key = secrets.token_urlsafe(50)
     path.write_text(key)
     path.chmod(0o600)
+    give_away(path)  # issue 15 item 1: created as root before the drop
     return key
 
 
@@ -96,7 +98,7 @@ _env = environ.Env()
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'mailroom.sqlite3'}")
 _db = _env.db_url_config(DATABASE_URL)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
-    Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(Path(_db["NAME"]).parent, 0o755)
     _db["OPTIONS"] = {
         # Several processes (web, SMTP, worker) write: WAL lets readers run beside one writer,
         # IMMEDIATE takes the write lock at BEGIN so UID allocation is serialised.
@@ -154,7 +156,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+make_dirs(STATIC_ROOT, 0o755)
 FRONTEND_DIR = BASE_DIR / "frontend"
 STATICFILES_DIRS = [FRONTEND_DIR / "static"]
 # Browser app: Vite builds frontend/dist/ with base /static/ (`make frontend`); webmail.web.views
@@ -459,7 +461,7 @@ else:
     # Kombu's filesystem transport with whole-file writes (see webmail/fsbroker.py).
     CELERY_BROKER_TRANSPORT = "webmail.fsbroker:Transport"
     for _sub in ("queue", "processed", "control"):
-        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+        make_dirs(BROKER_DIR / _sub, 0o700)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
@@ -500,3 +502,31 @@ SPAM_JUNK_SCORE = env_float("SPAM_JUNK_SCORE", 6.0)
 # 127.0.0.1 ports RSPAMD_EMBEDDED_PORT (scan), +1 (controller), +2 (proxy); "0" = never.
 RSPAMD_EMBEDDED = env_str("RSPAMD_EMBEDDED", "auto")
 RSPAMD_EMBEDDED_PORT = env_int("RSPAMD_EMBEDDED_PORT", 11433)
+# --- issue 15 (ops): running Mailroom for real ------------------------------------------------
+# Item 1, privilege separation: production mode. Processes started as root bind their ports and
+# drop to this user (mailcore.privileges); secrets and mail must be owned by it, mode 0600/0700.
+MAILROOM_USER = env_str("MAILROOM_USER", "")
+# Item 2, TLS: one certificate per domain by SNI, in TLS_CERT_DIR/<name>/fullchain.pem +
+# privkey.pem (certbot's live/ layout); files are re-read when they change, checked at most
+# every TLS_RELOAD_SECONDS; the console warns TLS_EXPIRY_WARNING_DAYS before a certificate ends.
+TLS_CERT_DIR = env_str("TLS_CERT_DIR", "")
+TLS_RELOAD_SECONDS = env_float("TLS_RELOAD_SECONDS", 1.0)
+TLS_EXPIRY_WARNING_DAYS = env_int("TLS_EXPIRY_WARNING_DAYS", 14)
+# Item 3, behind the HTTPS reverse proxy of deploy/nginx: believe its X-Forwarded-Proto (which
+# it always overwrites) so Django knows the request came over HTTPS (CSRF Origin checks,
+# secure redirects). Only with a proxy in front: a client could claim it otherwise.
+if env_bool("WEB_PROXY_HTTPS", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Item 6, client autoconfiguration (mailcore.autoconfig): the host name mail apps are told
+# (default MAIL_HOSTNAME), and whether to tell them the standard ports (993, 587 …) rather
+# than the bound ones (true behind published container ports, as docker-compose.yml).
+AUTOCONFIG_HOSTNAME = env_str("AUTOCONFIG_HOSTNAME", "")
+AUTOCONFIG_STANDARD_PORTS = env_bool("AUTOCONFIG_STANDARD_PORTS", False)
+# Item 4, mail log and metrics (mailcore.maillog, `python -m mailcore.maillog`, a runall child):
+# one line per accepted message and per settled recipient, Postfix-style `text` or `json`
+# (`off`: none), read from the queue rows every MAIL_LOG_POLL_SECONDS. METRICS_LISTEN
+# (HOST:PORT, off by default) serves Prometheus /metrics from the same process.
+MAIL_LOG = env_str("MAIL_LOG", "text")
+MAIL_LOG_POLL_SECONDS = env_float("MAIL_LOG_POLL_SECONDS", 1.0)
+METRICS_LISTEN = env_listen("METRICS_LISTEN", "off")
+MIDDLEWARE.insert(0, "webmail.web.metrics.ApiLatencyMiddleware")  # API latency histogram

@@ -3,6 +3,7 @@
 from django.urls import include, path, re_path
 
 from webmail.web import notme
+from webmail.web import autoconfig
 from webmail.web import views as web
 
 urlpatterns = [
@@ -10,5 +11,10 @@ urlpatterns = [
     path("api/v1/", include("webmail.api.urls")),
     path("healthz", web.healthz, name="healthz"),
     path("account/not-me", notme.not_me, name="not-me"),
+    # Client autoconfiguration (issue 15 item 6): Thunderbird and Outlook ask these paths.
+    path(".well-known/autoconfig/mail/config-v1.1.xml", autoconfig.thunderbird),
+    path("mail/config-v1.1.xml", autoconfig.thunderbird, name="autoconfig"),
+    path("autodiscover/autodiscover.xml", autoconfig.autodiscover, name="autodiscover"),
+    path("Autodiscover/Autodiscover.xml", autoconfig.autodiscover),  # Outlook's own spelling
     re_path(r"^(?!api/|static/).*$", web.spa, name="spa"),
 ]

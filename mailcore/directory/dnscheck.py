@@ -1,6 +1,7 @@
-"""DNS check of a local domain: which MX, SPF, DKIM and DMARC records are missing or wrong,
-and what to publish instead. Asks the resolvers of the outbound relay (RELAY_NAMESERVERS, else
-/etc/resolv.conf) with dnspython; reads DNS only, writes nothing.
+"""DNS check of a local domain: which MX, SPF, DKIM, DMARC and client-setup SRV records (RFC
+6186, issue 15 item 6) are missing or wrong, and what to publish instead. Asks the resolvers
+of the outbound relay (RELAY_NAMESERVERS, else /etc/resolv.conf) with dnspython; reads DNS
+only, writes nothing.
 
 Not a full SPF evaluator (no include/redirect recursion, no macros): it answers the question
 an operator has, "does the record name this server?", as checkdmarc's summary would.
@@ -18,6 +19,7 @@ import dns.name
 import dns.resolver
 from django.conf import settings
 
+from mailcore.autoconfig import endpoints_from_settings, srv_records
 from mailcore.delivery.dkim import published_keys, txt_value
 from mailcore.delivery.models import DkimKey, DkimKeyState
 from mailcore.delivery.relay import make_resolver, relay_config
@@ -27,7 +29,7 @@ OK, MISSING, WRONG, ERROR = "ok", "missing", "wrong", "error"
 
 @dataclass(frozen=True, slots=True)
 class DnsCheck:
-    kind: str  # mx | spf | dkim | dmarc
+    kind: str  # mx | spf | dkim | dmarc | srv
     status: str  # ok | missing | wrong | error (the lookup itself failed: try again)
     name: str  # the DNS name looked up
     found: list[str] = field(default_factory=list)
@@ -342,6 +344,28 @@ def check_dmarc(r: dns.resolver.Resolver, domain: str) -> DnsCheck:
     return DnsCheck("dmarc", OK, name, found)
 
 
+def check_srv(r: dns.resolver.Resolver, domain: str) -> list[DnsCheck]:
+    """RFC 6186 §3 (and RFC 8314 §5.1 for 465): one SRV record per listener mail apps use,
+    so they find the server from the address alone. Target and port must be ours."""
+    out = []
+    for name, port, target in srv_records(domain, endpoints_from_settings()):
+        expected = f"{name}. IN SRV 0 1 {port} {_host(target)}."
+        records = [
+            (int(getattr(rd, "port", 0)), _host(str(getattr(rd, "target", ""))))
+            for rd in _query(r, name, "SRV")
+        ]
+        found = [f"{p} {t}." for p, t in records]
+        if not records:
+            detail = "no SRV record: mail apps must be told the server by hand"
+            out.append(DnsCheck("srv", MISSING, name, found, expected, detail, "srv_missing"))
+        elif (port, _host(target)) not in records:
+            detail = f"the SRV record does not name this server ({_host(target)} port {port})"
+            out.append(DnsCheck("srv", WRONG, name, found, expected, detail, "srv_wrong"))
+        else:
+            out.append(DnsCheck("srv", OK, name, found))
+    return out
+
+
 def check_domain_dns(domain: str) -> list[DnsCheck]:
     """Every check for `domain` (an A-label). A failed lookup gives that check status 'error'
     and does not stop the others."""
@@ -381,4 +405,5 @@ def check_domain_dns(domain: str) -> list[DnsCheck]:
     run("spf", domain, lambda: check_spf(r, domain, hostname, mx_ok))
     run("dkim", f"_domainkey.{domain}", lambda: check_dkim(r, domain))
     run("dmarc", f"_dmarc.{domain}", lambda: check_dmarc(r, domain))
+    run("srv", f"_tcp.{domain}", lambda: check_srv(r, domain))
     return results

@@ -40,6 +40,14 @@ def main() -> None:
         if key in sockets:
             host, port = sockets[key].getsockname()[:2]
             print(f"imap: IMAP ({name}) listening on {host}:{port}", flush=True)
+    # The parent binds a fresh socket on these ports for each worker it (re)starts: it keeps
+    # CAP_NET_BIND_SERVICE alone; each worker drops that too in ImapServer.serve_forever.
+    from mailcore import privileges, runtime
+
+    try:
+        privileges.drop(keep_bind=True, what="imap")
+    except privileges.PrivilegeError as exc:
+        runtime.refuse(exc)
     url = settings.REDIS_URL
     prefix = workers.caps_prefix([config.imap, config.imaps])
     print(

@@ -254,11 +254,9 @@ def config_from_settings() -> ImapConfig:
     from django.conf import settings
 
     from mailcore.imap.protocol import Limits
-    from mailcore.tls import ensure_self_signed, server_context
+    from mailcore.tls import context_from_settings
 
-    if settings.TLS_SELF_SIGNED:
-        ensure_self_signed(settings.TLS_CERT_FILE, settings.TLS_KEY_FILE, settings.MAIL_HOSTNAME)
-    tls = server_context(settings.TLS_CERT_FILE, settings.TLS_KEY_FILE)
+    tls = context_from_settings()  # SNI, reloaded when the files change
     appendlimit = settings.IMAP_APPENDLIMIT
     limits = Limits(
         max_line=settings.IMAP_MAX_LINE_BYTES,

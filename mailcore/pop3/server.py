@@ -146,11 +146,9 @@ class Pop3Server(ListenerServer[Pop3Config]):
 def config_from_settings() -> Pop3Config:
     from django.conf import settings
 
-    from mailcore.tls import ensure_self_signed, server_context
+    from mailcore.tls import context_from_settings
 
-    if settings.TLS_SELF_SIGNED:
-        ensure_self_signed(settings.TLS_CERT_FILE, settings.TLS_KEY_FILE, settings.MAIL_HOSTNAME)
-    tls = server_context(settings.TLS_CERT_FILE, settings.TLS_KEY_FILE)
+    tls = context_from_settings()  # SNI, reloaded when the files change
     return Pop3Config(
         session=SessionConfig(
             hostname=settings.MAIL_HOSTNAME,

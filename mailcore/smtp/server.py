@@ -14,6 +14,7 @@ from typing import Any, AnyStr
 
 from aiosmtpd.smtp import MISSING, SMTP, syntax
 
+from mailcore import metrics
 from mailcore.config import Listen
 from mailcore.delivery.dsnparams import (
     DsnParamError,
@@ -196,8 +197,11 @@ class MailroomSMTP(SMTP):
                 log.warning("connection from %s refused: too many connections", ip)
                 transport.write(b"421 4.7.0 Too many connections, try again later\r\n")  # type: ignore[attr-defined]
                 transport.close()
+                metrics.smtp_reply("421 4.7.0")
                 return
             self._admitted_ip = ip
+            sock = transport.get_extra_info("sockname")
+            metrics.SMTP_SESSIONS.labels(str(sock[1]) if sock else "?").inc()
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -240,6 +244,8 @@ class MailroomSMTP(SMTP):
             and (self.session is None or self.session.extended_smtp)
         ):
             status = _with_enhanced_code(status)
+        if isinstance(status, str):
+            metrics.smtp_reply(status)
         if self.transport is None or self.transport.is_closing():
             return
         await super().push(status)
@@ -512,11 +518,9 @@ class SmtpServer(LoopThread):
 def config_from_settings() -> SmtpConfig:
     from django.conf import settings
 
-    from mailcore.tls import ensure_self_signed, server_context
+    from mailcore.tls import context_from_settings
 
-    if settings.TLS_SELF_SIGNED:
-        ensure_self_signed(settings.TLS_CERT_FILE, settings.TLS_KEY_FILE, settings.MAIL_HOSTNAME)
-    tls = server_context(settings.TLS_CERT_FILE, settings.TLS_KEY_FILE)
+    tls = context_from_settings()  # SNI, reloaded when the files change
     processes = max(1, settings.SMTP_PROCESSES)
     return SmtpConfig(
         hostname=settings.MAIL_HOSTNAME,

@@ -145,6 +145,7 @@ def test_dns_check_against_a_local_dns_server(world: World, zone, settings) -> N
         "spf": "missing",
         "dkim": "missing",
         "dmarc": "missing",
+        "srv": "missing",  # RFC 6186 records for mail apps (issue 15 item 6)
     }
     assert got["mx"]["expected"] == "a.example. IN MX 10 mx.a.example."
     assert got["dkim"]["expected"] == f'{key["dns_name"]}. IN TXT "{key["dns_value"]}"'
@@ -159,6 +160,7 @@ def test_dns_check_against_a_local_dns_server(world: World, zone, settings) -> N
         "spf": "wrong",
         "dkim": "wrong",
         "dmarc": "wrong",
+        "srv": "missing",
     }
     assert got["mx"]["found"] == ["10 mx.elsewhere.test."]
     # Right records.
@@ -174,6 +176,7 @@ def test_dns_check_against_a_local_dns_server(world: World, zone, settings) -> N
         "spf": "ok",
         "dkim": "ok",
         "dmarc": "ok",
+        "srv": "missing",
     }
     r = api.get(P + "domains/a.example/dns").json()
     assert r["ok"] is True and r["hostname"] == "mx.a.example"
@@ -199,6 +202,7 @@ def test_dns_check_reports_a_dead_resolver(world: World) -> None:
         "spf": "error",
         "dkim": "missing",
         "dmarc": "error",
+        "srv": "error",
     }
     errors = [c["detail"] for c in checks if c["status"] == "error"]
     assert "failed" in errors[0] and all(e.startswith("not checked: ") for e in errors[1:])

@@ -48,6 +48,7 @@ def test_dns_lookup_failure_has_a_code_and_no_internals(
         "spf": "not_checked",
         "dkim": "dkim_no_key",
         "dmarc": "not_checked",
+        "srv": "not_checked",
     }
     for check in checks:
         assert "127.0.0.1" not in check["detail"], check

@@ -38,6 +38,7 @@ PATHS = {
     "/api/v1/settings/blocked-senders/{id}": {"delete"},
     "/api/v1/settings/forwarding": {"get", "put"},
     "/api/v1/settings/vacation": {"get", "put"},
+    "/api/v1/settings/mobileconfig": {"post"},
     "/api/v1/settings/fetch-accounts": {"get", "post"},
     "/api/v1/settings/fetch-accounts/{id}": {"get", "patch", "delete"},
     "/api/v1/settings/fetch-accounts/{id}/runs": {"post"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -36,6 +37,7 @@ from mailcore.directory.roles import (
     list_domains,
     list_relay_rules,
 )
+from mailcore.tls import certificates_from_settings
 from webmail.adminconsole import serializers as s
 from webmail.adminconsole.base import AdminListView, AdminView
 
@@ -322,9 +324,32 @@ class DashboardView(AdminView):
                     "detail": gap.advice,
                 }
                 for gap in unrouted_role_addresses(self.scope)
-            ],
+            ]
+            + (certificate_warnings() if self.scope.is_superadmin else []),
         }
         return self.answer(s.AdminDashboardSerializer, data)
+
+
+def certificate_warnings() -> list[dict[str, str]]:
+    """The listeners' TLS certificates that end within TLS_EXPIRY_WARNING_DAYS (issue 15 item
+    2): server-wide, so shown to superadmins only."""
+    days = settings.TLS_EXPIRY_WARNING_DAYS
+    out = []
+    for info in certificates_from_settings():
+        left = info.days_left()
+        if left >= days:
+            continue
+        out.append(
+            {
+                "code": "tls_expired" if left < 0 else "tls_expiring",
+                "address": ", ".join(info.names),
+                "domain": info.names[0] if info.names else info.label,
+                "detail": f"{max(0, int(left))} days left; expires {info.not_after:%Y-%m-%d} "
+                f"({info.cert_file})",
+                "expires": info.not_after.isoformat(),
+            }
+        )
+    return out
 
 
 class AuditLogView(AdminListView):

@@ -124,7 +124,7 @@ class AdminDkimActivationSerializer(serializers.Serializer):
 
 
 class AdminDnsCheckSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=("mx", "spf", "dkim", "dmarc"))
+    kind = serializers.ChoiceField(choices=("mx", "spf", "dkim", "dmarc", "srv"))
     status = serializers.ChoiceField(choices=("ok", "missing", "wrong", "error"))
     name = serializers.CharField()
     found = serializers.ListField(child=serializers.CharField())
@@ -139,7 +139,7 @@ class AdminDnsCheckSerializer(serializers.Serializer):
 class AdminDnsReportSerializer(serializers.Serializer):
     domain = serializers.CharField()
     hostname = serializers.CharField(help_text="this server's MAIL_HOSTNAME")
-    ok = serializers.BooleanField()
+    ok = serializers.BooleanField(help_text="every check but srv (advisory) is ok")
     checks = AdminDnsCheckSerializer(many=True)
 
 
@@ -423,13 +423,18 @@ class AdminAccountUsageSerializer(serializers.Serializer):
 
 class AdminWarningSerializer(serializers.Serializer):
     code = serializers.ChoiceField(
-        choices=["postmaster_unrouted", "abuse_unrouted"],
+        choices=["postmaster_unrouted", "abuse_unrouted", "tls_expiring", "tls_expired"],
         help_text="postmaster_unrouted: postmaster@ is accepted (RFC 5321) but reaches nobody "
-        "and waits in the queue; abuse_unrouted: mail to abuse@ is refused",
+        "and waits in the queue; abuse_unrouted: mail to abuse@ is refused; tls_expiring / "
+        "tls_expired: a listener's certificate ends within TLS_EXPIRY_WARNING_DAYS or has "
+        "ended (superadmins only; `address` holds its names)",
     )
     address = serializers.CharField()
     domain = serializers.CharField()
     detail = serializers.CharField(help_text="what to do, in English")
+    expires = serializers.DateTimeField(
+        required=False, help_text="tls_*: when the certificate ends"
+    )
 
 
 class AdminDashboardSerializer(serializers.Serializer):

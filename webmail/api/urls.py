@@ -19,6 +19,7 @@ from webmail.api import (
     junk,
     messages,
     outbox,
+    mobileconfig,
     pop3,
     preferences,
     quickviews,
@@ -136,6 +137,11 @@ urlpatterns = [
     ),
     path("settings/forwarding", rules.ForwardingView.as_view(), name="settings-forwarding"),
     path("settings/vacation", rules.VacationView.as_view(), name="settings-vacation"),
+    path(
+        "settings/mobileconfig",
+        mobileconfig.MobileconfigView.as_view(),
+        name="settings-mobileconfig",
+    ),
     path(
         "settings/fetch-accounts",
         fetching.ExternalAccountListView.as_view(),

@@ -94,7 +94,7 @@ export function errorParams(payload: Record<string, unknown>): Record<string, nu
   return out;
 }
 
-async function toError(response: Response): Promise<ApiError> {
+export async function toError(response: Response): Promise<ApiError> {
   let payload: unknown = null;
   try {
     payload = await response.json();

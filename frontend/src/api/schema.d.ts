@@ -950,23 +950,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/messages/{id}/print": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** @description A page to print the message from (the webmail's print button opens it in a new tab): its headers and the sanitized body as one document, so every page of a long mail prints, HTML and text alike. It opens the print dialog itself with one hash-pinned script, sandboxed to an opaque origin; images as for body. */
-        get: operations["messages_print"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/messages/{id}/raw": {
         parameters: {
             query?: never;
@@ -977,41 +960,6 @@ export interface paths {
         get: operations["messages_raw"];
         put?: never;
         post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/messages/{id}/read-status": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** @description The outbox status of one of your Sent messages (by its message id); 404 for messages not sent from the webmail or the API. */
-        get: operations["messages_read_status"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/messages/{id}/receipt": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** @description Whether a received message asks for a read receipt and what you answered. Ask the user once (send / don't send / always for this sender); never send silently. */
-        get: operations["messages_receipt"];
-        put?: never;
-        /** @description Answer the receipt request once: send, decline, or always (send, and from now on for this sender without asking). */
-        post: operations["messages_receipt_answer"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1136,92 +1084,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/outbox": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** @description 예약 메일: your scheduled messages that have not gone yet, soonest first. */
-        get: operations["outbox_list"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/outbox/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** @description A sent message's status per recipient: scheduled, queued, deferred, delivered, bounced, read (with the time), recalled, cancelled. */
-        get: operations["outbox_retrieve"];
-        put?: never;
-        post?: never;
-        /** @description 보내기 취소 / cancel a scheduled message: only before it goes (409 already_sent after). The message goes back to Drafts exactly as it was (Bcc and attachments included); reopen `draft` in compose. */
-        delete: operations["outbox_cancel"];
-        options?: never;
-        head?: never;
-        /** @description Change the time of a message that has not gone (send_at null: send now). */
-        patch: operations["outbox_reschedule"];
-        trace?: never;
-    };
-    "/api/v1/outbox/{id}/recall": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** @description 발송취소: remove the message from local recipients who have not opened it; every other recipient comes back with the reason it was not recalled. */
-        post: operations["outbox_recall"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/outbox/sent-status": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** @description 'n명 중 m명 읽음' for a page of Sent messages; ids without outbox status are left out. */
-        get: operations["outbox_sent_status"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/outbox/settings": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get: operations["outbox_settings"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch: operations["outbox_settings_update"];
-        trace?: never;
-    };
     "/api/v1/quota": {
         parameters: {
             query?: never;
@@ -1309,6 +1171,23 @@ export interface paths {
         put?: never;
         /** @description Fetch now: a run is queued (one that is going on already is not doubled). Its outcome shows in last_run_at, last_fetched and last_error_* when it is done. */
         post: operations["settings_fetch_accounts_runs_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/mobileconfig": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Makes an app password named 'Apple Mail <date time>' and answers a configuration profile that sets up IMAP (POP3 when IMAP is off) and SMTP with it. Open the file on the device (Settings → Profile Downloaded → Install). */
+        post: operations["settings_mobileconfig_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1614,7 +1493,7 @@ export interface components {
             keys: components["schemas"]["AdminDkimKey"][];
         };
         AdminDnsCheck: {
-            kind: components["schemas"]["AdminDnsCheckKindEnum"];
+            kind: components["schemas"]["KindEnum"];
             status: components["schemas"]["StatusEnum"];
             name: string;
             found: string[];
@@ -1623,20 +1502,13 @@ export interface components {
             /** @description what is wrong, in English */
             detail: string;
             /** @description a stable code for detail (mx_missing, spf_duplicate, lookup_failed…), for clients to say it in the user's language; '' when there is no detail */
-            reason: string;
+            readonly reason: string;
         };
-        /**
-         * @description * `mx` - mx
-         *     * `spf` - spf
-         *     * `dkim` - dkim
-         *     * `dmarc` - dmarc
-         * @enum {string}
-         */
-        AdminDnsCheckKindEnum: "mx" | "spf" | "dkim" | "dmarc";
         AdminDnsReport: {
             domain: string;
             /** @description this server's MAIL_HOSTNAME */
             hostname: string;
+            /** @description every check but srv (advisory) is ok */
             ok: boolean;
             checks: components["schemas"]["AdminDnsCheck"][];
         };
@@ -1687,8 +1559,6 @@ export interface components {
             received_at: string;
             /** Format: date-time */
             next_attempt_at: string;
-            /** @description never tried and due later: a user's scheduled send or undo window (next_attempt_at is its time), not a deferral */
-            scheduled: boolean;
             attempts: number;
             last_error: string;
             client_ip: string | null;
@@ -1783,16 +1653,23 @@ export interface components {
         };
         AdminWarning: {
             /**
-             * @description postmaster_unrouted: postmaster@ is accepted (RFC 5321) but reaches nobody and waits in the queue; abuse_unrouted: mail to abuse@ is refused
+             * @description postmaster_unrouted: postmaster@ is accepted (RFC 5321) but reaches nobody and waits in the queue; abuse_unrouted: mail to abuse@ is refused; tls_expiring / tls_expired: a listener's certificate ends within TLS_EXPIRY_WARNING_DAYS or has ended (superadmins only; `address` holds its names)
              *
              *     * `postmaster_unrouted` - postmaster_unrouted
              *     * `abuse_unrouted` - abuse_unrouted
+             *     * `tls_expiring` - tls_expiring
+             *     * `tls_expired` - tls_expired
              */
             code: components["schemas"]["CodeEnum"];
             address: string;
             domain: string;
             /** @description what to do, in English */
             detail: string;
+            /**
+             * Format: date-time
+             * @description tls_*: when the certificate ends
+             */
+            expires?: string;
         };
         /**
          * @description * `rsa` - rsa
@@ -1858,23 +1735,14 @@ export interface components {
             /** Format: int64 */
             folder: number;
         };
-        Cancelled: {
-            /** @description the message, back in Drafts: reopen it in compose */
-            draft: number | null;
-        };
-        /**
-         * @description * `send` - send
-         *     * `decline` - decline
-         *     * `always` - always
-         * @enum {string}
-         */
-        ChoiceEnum: "send" | "decline" | "always";
         /**
          * @description * `postmaster_unrouted` - postmaster_unrouted
          *     * `abuse_unrouted` - abuse_unrouted
+         *     * `tls_expiring` - tls_expiring
+         *     * `tls_expired` - tls_expired
          * @enum {string}
          */
-        CodeEnum: "postmaster_unrouted" | "abuse_unrouted";
+        CodeEnum: "postmaster_unrouted" | "abuse_unrouted" | "tls_expiring" | "tls_expired";
         ComposeLimits: {
             /** @description one file; larger uploads get 413 */
             max_upload_bytes: number;
@@ -1933,13 +1801,6 @@ export interface components {
              */
             newest_date: string;
         };
-        /**
-         * @description * `` -
-         *     * `sent` - sent
-         *     * `declined` - declined
-         * @enum {string}
-         */
-        DecisionEnum: "sent" | "declined";
         DeleteCount: {
             deleted: number;
         };
@@ -1980,8 +1841,6 @@ export interface components {
             mode: components["schemas"]["ModeEnum"];
             in_reply_to_message: number | null;
             draft_attachments: components["schemas"]["DraftAttachment"][];
-            /** @description the draft asks for a read receipt */
-            request_receipt: boolean;
         };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         DraftInputRequest: {
@@ -2023,21 +1882,12 @@ export interface components {
              * @default false
              */
             quote: boolean;
-            /**
-             * @description ask for a read receipt (MDN, RFC 8098 Disposition-Notification-To): remote recipients' mail programs may answer; local read times are known anyway
-             * @default false
-             */
-            request_receipt: boolean;
         };
         Error: {
             /** @description machine-readable code, e.g. not_found */
             error: string;
-            /** @description explanation in English, for logs and scripts; clients show their own text for `error` */
+            /** @description human-readable explanation */
             detail: string;
-            /** @description the limit that was reached: messages a day (daily_limit), recipients (too_many_recipients) or bytes (message_too_large, attachments_too_large) */
-            limit?: number;
-            /** @description bytes the message or its attachments would take (message_too_large, attachments_too_large) */
-            size?: number;
         };
         ExternalAccount: {
             id: number;
@@ -2179,15 +2029,15 @@ export interface components {
             line: number;
             reason: string;
         };
-        ItemStatus: {
-            item: components["schemas"]["OutboxItem"];
-            /** @description not handed to a worker yet: undo/cancel ok */
-            waiting: boolean;
-            total: number;
-            read: number;
-            recall_enabled: boolean;
-            recipients: components["schemas"]["RecipientStatus"][];
-        };
+        /**
+         * @description * `mx` - mx
+         *     * `spf` - spf
+         *     * `dkim` - dkim
+         *     * `dmarc` - dmarc
+         *     * `srv` - srv
+         * @enum {string}
+         */
+        KindEnum: "mx" | "spf" | "dkim" | "dmarc" | "srv";
         /**
          * @description * `` -
          *     * `ko` - ko
@@ -2288,48 +2138,6 @@ export interface components {
          * @enum {string}
          */
         OnDeleteEnum: "delete" | "keep" | "read";
-        OutboxItem: {
-            id: number;
-            /** @description the Sent copy (null if deleted) */
-            message: number | null;
-            subject: string;
-            /** Format: date-time */
-            send_at: string;
-            scheduled: boolean;
-            state: components["schemas"]["OutboxItemStateEnum"];
-            receipt_requested: boolean;
-        };
-        /**
-         * @description * `queued` - queued
-         *     * `cancelled` - cancelled
-         * @enum {string}
-         */
-        OutboxItemStateEnum: "queued" | "cancelled";
-        OutboxRef: {
-            /** @description the outbox item: GET/PATCH/DELETE /api/v1/outbox/{id} */
-            id: number;
-            /**
-             * Format: date-time
-             * @description when it goes: the scheduled time, or the end of the undo window
-             */
-            send_at: string;
-            scheduled: boolean;
-        };
-        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
-        OutboxSettings: {
-            /**
-             * @description 보내기 취소 window; 0 = off
-             *
-             *     * `0` - 0
-             *     * `5` - 5
-             *     * `10` - 10
-             *     * `20` - 20
-             *     * `30` - 30
-             */
-            undo_seconds?: components["schemas"]["UndoSecondsEnum"];
-            /** @description let senders see when I read their mail; null = the default (on for my own domain's senders) */
-            share_read_status?: boolean | null;
-        };
         /**
          * @description * `25` - 25
          *     * `50` - 50
@@ -2390,32 +2198,9 @@ export interface components {
             folder?: number;
         };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
-        PatchedOutboxSettingsRequest: {
-            /**
-             * @description 보내기 취소 window; 0 = off
-             *
-             *     * `0` - 0
-             *     * `5` - 5
-             *     * `10` - 10
-             *     * `20` - 20
-             *     * `30` - 30
-             */
-            undo_seconds?: components["schemas"]["UndoSecondsEnum"];
-            /** @description let senders see when I read their mail; null = the default (on for my own domain's senders) */
-            share_read_status?: boolean | null;
-        };
-        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         PatchedPop3SettingsPatchRequest: {
             on_delete?: components["schemas"]["OnDeleteEnum"];
             only_new?: boolean;
-        };
-        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
-        PatchedRescheduleRequest: {
-            /**
-             * Format: date-time
-             * @description null: send now
-             */
-            send_at?: string | null;
         };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         PatchedSettingsPatchRequest: {
@@ -2471,27 +2256,6 @@ export interface components {
          * @enum {string}
          */
         ReadingModeEnum: "split" | "list";
-        Recall: {
-            recipients: components["schemas"]["RecallResult"][];
-        };
-        RecallResult: {
-            address: string;
-            recalled: boolean;
-            /** @description '' or remote, group, opened, not_delivered, gone, recalled_already */
-            reason: string;
-        };
-        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
-        ReceiptAnswerRequest: {
-            choice: components["schemas"]["ChoiceEnum"];
-        };
-        ReceiptRequest: {
-            requested: boolean;
-            /** @description where the receipt would go */
-            notify: string;
-            decision: components["schemas"]["DecisionEnum"] | components["schemas"]["BlankEnum"];
-            /** @description you said 'always' for this sender: send without asking again */
-            always: boolean;
-        };
         RecipientDelivery: {
             address: string;
             state: components["schemas"]["RecipientDeliveryStateEnum"];
@@ -2508,44 +2272,6 @@ export interface components {
          * @enum {string}
          */
         RecipientDeliveryStateEnum: "queued" | "delivered" | "deferred" | "bounced";
-        RecipientStatus: {
-            address: string;
-            kind: components["schemas"]["RecipientStatusKindEnum"];
-            state: components["schemas"]["RecipientStatusStateEnum"];
-            /** Format: date-time */
-            delivered_at: string | null;
-            /**
-             * Format: date-time
-             * @description local: first \Seen; remote: the MDN 'displayed' time
-             */
-            read_at: string | null;
-            /** Format: date-time */
-            recalled_at: string | null;
-            last_reply: string;
-            /** @description RFC 8098 disposition type; '' = none */
-            mdn_disposition: string;
-            /** @description why recall is not possible: remote, group, opened, not_delivered, recalled; '' = it is */
-            recall_blocked: string;
-        };
-        /**
-         * @description * `local` - local
-         *     * `remote` - remote
-         *     * `group` - group
-         * @enum {string}
-         */
-        RecipientStatusKindEnum: "local" | "remote" | "group";
-        /**
-         * @description * `scheduled` - scheduled
-         *     * `queued` - queued
-         *     * `deferred` - deferred
-         *     * `delivered` - delivered
-         *     * `bounced` - bounced
-         *     * `read` - read
-         *     * `recalled` - recalled
-         *     * `cancelled` - cancelled
-         * @enum {string}
-         */
-        RecipientStatusStateEnum: "scheduled" | "queued" | "deferred" | "delivered" | "bounced" | "read" | "recalled" | "cancelled";
         /**
          * @description * `ask` - ask
          *     * `always` - always
@@ -2632,11 +2358,6 @@ export interface components {
              */
             quote: boolean;
             /**
-             * @description ask for a read receipt (MDN, RFC 8098 Disposition-Notification-To): remote recipients' mail programs may answer; local read times are known anyway
-             * @default false
-             */
-            request_receipt: boolean;
-            /**
              * Format: int64
              * @description the draft this message was written in: removed once sent
              */
@@ -2646,36 +2367,12 @@ export interface components {
              * @default false
              */
             to_me: boolean;
-            /**
-             * Format: date-time
-             * @description 예약발송: an absolute time with its zone (ISO 8601). The Sent copy is stored now; the message goes at that time (GET /api/v1/outbox lists what waits). At most OUTBOX_MAX_SCHEDULE_DAYS ahead and OUTBOX_MAX_SCHEDULED waiting per account.
-             */
-            send_at?: string | null;
-            /**
-             * @description hold the message for your undo window (GET /api/v1/outbox/settings undo_seconds) so that DELETE /api/v1/outbox/{id} can still take it back; the webmail sets it, apps that show no undo button leave it off
-             * @default false
-             */
-            undo: boolean;
         };
         SendResult: {
             /** @description your Sent copy (or the To me message) */
             message: components["schemas"]["MessageListItem"];
             /** @description queue entries created (empty for to_me) */
             queue_ids: string[];
-            /** @description null for to_me */
-            outbox: components["schemas"]["OutboxRef"] | null;
-        };
-        SentSummary: {
-            message: number;
-            item: number;
-            total: number;
-            read: number;
-            scheduled: boolean;
-            /** Format: date-time */
-            send_at: string;
-        };
-        SentSummaryList: {
-            items: components["schemas"]["SentSummary"][];
         };
         SessionUser: {
             address: string;
@@ -2764,15 +2461,6 @@ export interface components {
         Token: {
             token: string;
         };
-        /**
-         * @description * `0` - 0
-         *     * `5` - 5
-         *     * `10` - 10
-         *     * `20` - 20
-         *     * `30` - 30
-         * @enum {integer}
-         */
-        UndoSecondsEnum: 0 | 5 | 10 | 20 | 30;
         Upload: {
             id: number;
             filename: string;
@@ -2789,12 +2477,8 @@ export interface components {
         ValidationError: {
             /** @description machine-readable code, e.g. not_found */
             error: string;
-            /** @description explanation in English, for logs and scripts; clients show their own text for `error` */
+            /** @description human-readable explanation */
             detail: string;
-            /** @description the limit that was reached: messages a day (daily_limit), recipients (too_many_recipients) or bytes (message_too_large, attachments_too_large) */
-            limit?: number;
-            /** @description bytes the message or its attachments would take (message_too_large, attachments_too_large) */
-            size?: number;
             /** @description messages per field, e.g. {"name": ["This field is required."]} */
             fields?: {
                 [key: string]: unknown;
@@ -6323,57 +6007,6 @@ export interface operations {
             };
         };
     };
-    messages_print: {
-        parameters: {
-            query?: {
-                /** @description 1 loads remote images for this view (the user clicked 'show images') */
-                images?: boolean;
-                /**
-                 * @description language of the labels
-                 *
-                 *     * `ko` - ko
-                 *     * `en` - en
-                 */
-                lang?: "ko" | "en";
-                /** @description IANA zone for the date */
-                tz?: string;
-            };
-            header?: never;
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/html": string;
-                };
-            };
-            /** @description no such message (or not yours) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description storage_unavailable: try again later */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
     messages_raw: {
         parameters: {
             query?: {
@@ -6408,109 +6041,6 @@ export interface operations {
             };
             /** @description storage_unavailable: try again later */
             503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    messages_read_status: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ItemStatus"];
-                };
-            };
-            /** @description not yours, or no such item */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    messages_receipt: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ReceiptRequest"];
-                };
-            };
-            /** @description not yours, or no such item */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    messages_receipt_answer: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ReceiptAnswerRequest"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ReceiptRequest"];
-                };
-            };
-            /** @description not yours, or no such item */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description already_sent (a worker took it), already_cancelled, recall_disabled, receipt_answered, no_receipt_asked */
-            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6847,249 +6377,6 @@ export interface operations {
             };
         };
     };
-    outbox_list: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OutboxItem"][];
-                };
-            };
-        };
-    };
-    outbox_retrieve: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ItemStatus"];
-                };
-            };
-            /** @description not yours, or no such item */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    outbox_cancel: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Cancelled"];
-                };
-            };
-            /** @description not yours, or no such item */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description already_sent (a worker took it), already_cancelled, recall_disabled, receipt_answered, no_receipt_asked */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    outbox_reschedule: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["PatchedRescheduleRequest"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OutboxItem"];
-                };
-            };
-            /** @description send_at: passed, too far ahead, or without a zone */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ValidationError"];
-                };
-            };
-            /** @description not yours, or no such item */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description already_sent (a worker took it), already_cancelled, recall_disabled, receipt_answered, no_receipt_asked */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    outbox_recall: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Recall"];
-                };
-            };
-            /** @description not yours, or no such item */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description already_sent (a worker took it), already_cancelled, recall_disabled, receipt_answered, no_receipt_asked */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    outbox_sent_status: {
-        parameters: {
-            query?: {
-                /** @description comma-separated message ids (≤ 500) */
-                ids?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SentSummaryList"];
-                };
-            };
-        };
-    };
-    outbox_settings: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OutboxSettings"];
-                };
-            };
-        };
-    };
-    outbox_settings_update: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["PatchedOutboxSettingsRequest"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OutboxSettings"];
-                };
-            };
-        };
-    };
     quota_retrieve: {
         parameters: {
             query?: never;
@@ -7361,6 +6648,35 @@ export interface operations {
             };
             /** @description no such id (or not yours) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    settings_mobileconfig_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the .mobileconfig file (an XML plist) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-apple-aspen-config": string;
+                };
+            };
+            /** @description conflict: a limit or a duplicate name */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -4,6 +4,7 @@ import { fetchEn, fetchKo } from "./fetchMessages";
 import { leadEn, leadKo } from "./leadMessages";
 import { rulesEn, rulesKo } from "./rulesMessages";
 import { outboxEn, outboxKo } from "./outboxMessages";
+import { opsEn, opsKo } from "./opsMessages";
 import { searchEn, searchKo } from "./searchMessages";
 import { trustEn, trustKo } from "./trustMessages";
 import { webEn, webKo } from "./webMessages";
@@ -302,6 +303,7 @@ export const en = {
   ...trustEn,
   ...rulesEn,
   ...outboxEn,
+  ...opsEn,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -599,6 +601,7 @@ export const ko: Dictionary = {
   ...trustKo,
   ...rulesKo,
   ...outboxKo,
+  ...opsKo,
 };
 
 export const dictionaries = { en, ko } as const;

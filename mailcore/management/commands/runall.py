@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from mailcore import privileges
 from mailcore.directory.queries import role_address_warnings
-from mailcore.tls import ensure_self_signed
+from mailcore.tls import certificates_from_settings, ensure_self_signed, expiry_warnings
 
 log = logging.getLogger("mailroom.supervisor")
 
@@ -56,11 +58,14 @@ class Child:
     started_at: float = 0.0
     failures: int = 0  # quick deaths in a row
     restart_at: float | None = None  # set while waiting out the back-off
+    # Popen's user/group/extra_groups/umask: a child that binds no privileged port starts as
+    # the service user (production mode under root); the listeners drop after binding.
+    popen: dict[str, Any] = field(default_factory=dict)
 
     def start(self) -> None:
         self.started_at = time.monotonic()
         self.restart_at = None
-        self.proc = subprocess.Popen(self.argv, start_new_session=False)
+        self.proc = subprocess.Popen(self.argv, start_new_session=False, **self.popen)
 
     def backoff(self, base: float, cap: float) -> float:
         return float(min(cap, base * 2 ** max(0, self.failures - 1)))
@@ -108,21 +113,29 @@ def describe_broker() -> str:
 def children(py: str, opts: dict[str, Any]) -> list[Child]:
     """Every process runall supervises, in start order; one line per child."""
     var = str(settings.BROKER_DIR.parent)
+    as_user = privileges.popen_user_kwargs()
+    web = web_argv(
+        py, str(settings.WEB_LISTEN), workers=opts["web_workers"], threads=opts["web_threads"]
+    )
+    web_popen = as_user
+    if as_user and settings.WEB_LISTEN.port < 1024:
+        # gunicorn binds as root and starts its workers as the user (the master stays root).
+        user = privileges.service_user()
+        assert user is not None
+        web += ["--user", str(user.uid), "--group", str(user.gid), "--umask", "0o077"]
+        web_popen = {}
     return [
-        Child(
-            "web",
-            web_argv(
-                py,
-                str(settings.WEB_LISTEN),
-                workers=opts["web_workers"],
-                threads=opts["web_threads"],
-            ),
-        ),
+        Child("web", web, popen=web_popen),
         *smtp_children(py, settings.SMTP_PROCESSES),
         Child("imap", [py, "-m", "mailcore.imap"]),
         Child("pop3", [py, "-m", "mailcore.pop3"]),
-        Child("worker", worker_argv(py, opts["worker_concurrency"], opts["worker_pool"])),
-        Child("beat", beat_argv(py, os.path.join(var, "celerybeat-schedule"))),
+        Child(
+            "worker",
+            worker_argv(py, opts["worker_concurrency"], opts["worker_pool"]),
+            popen=as_user,
+        ),
+        Child("beat", beat_argv(py, os.path.join(var, "celerybeat-schedule")), popen=as_user),
+        *maillog_children(py),
     ]
 
 
@@ -153,6 +166,55 @@ def embedded_rspamd() -> Child | None:
     os.environ["RSPAMD_URL"] = where.url
     os.environ["RSPAMD_CONTROLLER_URL"] = where.controller_url
     return Child("rspamd", rspamd_local.argv(where))
+def maillog_children(python: str) -> list[Child]:
+    """The mail log and /metrics process, when either is on (issue 15 item 4)."""
+    if settings.MAIL_LOG == "off" and not settings.METRICS_LISTEN.enabled:
+        return []
+    return [Child("maillog", [python, "-m", "mailcore.maillog"])]
+
+
+def migrate() -> None:
+    """The schema first. In production mode under root it runs as the service user, so a
+    SQLite database (and its WAL files) belong to the processes that write it."""
+    as_user = privileges.popen_user_kwargs()
+    if not as_user:
+        call_command("migrate", interactive=False, verbosity=0)
+        return
+    manage = Path(settings.BASE_DIR) / "manage.py"
+    done = subprocess.run(
+        [sys.executable, str(manage), "migrate", "--noinput", "--verbosity", "0"],
+        check=False,
+        **as_user,
+    )
+    if done.returncode != 0:
+        raise CommandError(f"migrate failed (exit code {done.returncode})")
+
+
+def metrics_dir() -> None:
+    """With METRICS_LISTEN on, every child keeps its Prometheus instruments in files under
+    $MAILROOM_VAR/metrics (prometheus_client's multiprocess mode), emptied at each start so
+    counters of a previous run do not count twice."""
+    if not settings.METRICS_LISTEN.enabled:
+        return
+    path = Path(settings.VAR_DIR) / "metrics"
+    if path.exists():
+        shutil.rmtree(path)
+    privileges.make_dirs(path, 0o700)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+
+
+def run_as() -> str:
+    """The banner's line on privileges."""
+    user = privileges.service_user()
+    if user is None:
+        who = "root (set MAILROOM_USER to drop privileges)" if os.geteuid() == 0 else "this user"
+        return f"{who}; development mode"
+    if os.geteuid() == 0:
+        return (
+            f"{user.name} (uid {user.uid}): listeners bind as root, then drop; "
+            "worker and beat start as it"
+        )
+    return f"{user.name} (uid {user.uid})"
 
 
 def smtp_children(python: str, processes: int) -> list[Child]:
@@ -267,7 +329,12 @@ class Command(BaseCommand):
         procs = [c for c in procs if not {c.name, c.name.partition("-")[0]} & set(opts["skip"])]
         base = max(0.05, opts["restart_delay"])
         cap = max(base, opts["restart_delay_max"])
-        call_command("migrate", interactive=False, verbosity=0)
+        try:
+            privileges.check_settings("runall")
+        except privileges.PrivilegeError as exc:
+            raise CommandError(str(exc)) from None
+        migrate()
+        metrics_dir()
         created = False
         if settings.TLS_SELF_SIGNED:
             created = ensure_self_signed(
@@ -376,11 +443,20 @@ class Command(BaseCommand):
             f"  spool                     {s.SPOOL_DIR}",
             f"  TLS certificate           {s.TLS_CERT_FILE}"
             + (" (self-signed, created now)" if cert_created else ""),
+            *(f"  TLS {info.label:<22}{info.describe()}" for info in certificates_from_settings()),
+            f"  runs as                   {run_as()}",
+            f"  mail log                  {s.MAIL_LOG} (stdout of maillog)",
+            "  metrics                   "
+            + (f"http://{s.METRICS_LISTEN}/metrics" if s.METRICS_LISTEN.enabled else "off"),
             f"  hostname                  {s.MAIL_HOSTNAME}",
             f"  spam filter (rspamd)      {os.environ.get('RSPAMD_URL') or 'off'}",
             f"  supervisor log            {log_file}",
         ]
         # postmaster@ (RFC 5321 §4.5.1) and abuse@ with nowhere to go: said where it is seen.
         lines += [f"  {warning}" for warning in role_address_warnings()]
+        lines += [
+            f"  WARNING {warning}"
+            for warning in expiry_warnings(certificates_from_settings(), s.TLS_EXPIRY_WARNING_DAYS)
+        ]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()

@@ -232,6 +232,24 @@ describe("AdminView pages", () => {
     ]);
   });
 
+  it("warns before a TLS certificate expires", async () => {
+    server(SUPER, {
+      "GET /api/v1/admin/dashboard?days=14": () =>
+        json({
+          traffic: [],
+          queue: { queued: 0, held: 0, deferred_recipients: 0 },
+          domains: [],
+          top_accounts: [],
+          warnings: [
+            { code: "tls_expiring", address: "mail.a.example", domain: "mail.a.example", detail: "9 days left" },
+          ],
+        }),
+    });
+    show("");
+    const box = await screen.findByRole("alert", { name: "Needs attention" });
+    expect(box.textContent).toContain("The TLS certificate for mail.a.example expires soon (9 days left).");
+  });
+
   it("retries a queue entry only after confirming, and words a refusal", async () => {
     const entry = {
       queue_id: "Q1",

@@ -1,12 +1,18 @@
 // The dashboard: messages in/out per day (an SVG bar chart, no chart library), the queue's
 // size and storage per domain and per account.
 import { adminApi, type Dashboard as DashboardData } from "./adminApi";
-import { useAdminT } from "./adminMessages";
+import { type AdminKey, useAdminT } from "./adminMessages";
 import { ErrorBox, formatBytes, Loading, PageHead, useLoad } from "./common";
 import { AdminLink } from "./context";
 import { usagePercent } from "./quota";
 
 const DAYS = 14;
+const WARNING_TEXT: Readonly<Record<DashboardData["warnings"][number]["code"], AdminKey>> = {
+  postmaster_unrouted: "dash.postmasterUnrouted",
+  abuse_unrouted: "dash.abuseUnrouted",
+  tls_expiring: "dash.tlsExpiring",
+  tls_expired: "dash.tlsExpired",
+};
 
 export function TrafficChart({ traffic }: { traffic: DashboardData["traffic"] }) {
   const { t } = useAdminT();
@@ -64,7 +70,7 @@ export function Dashboard() {
           <ul>
             {data.warnings.map((w) => (
               <li key={w.address}>
-                {t(w.code === "postmaster_unrouted" ? "dash.postmasterUnrouted" : "dash.abuseUnrouted", { address: w.address })}
+                {t(WARNING_TEXT[w.code], { address: w.address, detail: w.detail })}
               </li>
             ))}
           </ul>

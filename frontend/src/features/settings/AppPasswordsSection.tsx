@@ -5,6 +5,7 @@ import { ErrorNotice } from "../../components/ErrorNotice";
 import { useI18n } from "../../i18n/I18nContext";
 import { formatFullDate } from "../../lib/formatDate";
 import { FieldError } from "./FieldError";
+import { MobileconfigButton } from "./MobileconfigButton";
 import { fieldErrors, isFieldError } from "./formErrors";
 import {
   createAppPassword,
@@ -130,6 +131,7 @@ export function AppPasswordsSection() {
     <section id="settings-app-passwords" className="settings-section" aria-labelledby="settings-app-passwords-title">
       <h2 id="settings-app-passwords-title">{t("settings.appPasswords")}</h2>
       <p className="help">{t("settings.appPasswordsHelp")}</p>
+      <MobileconfigButton onCreated={() => setAttempt((n) => n + 1)} />
       {created && <NewSecret created={created} onDone={() => setCreated(null)} />}
       {loadError !== null && <ErrorNotice error={loadError} onRetry={() => setAttempt((n) => n + 1)} />}
       {items === null ? (
