@@ -2,7 +2,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("store", "0009_search_build")]
+    dependencies = [("store", "0010_search_attachment_key")]
 
     operations = [
         migrations.AddField(
