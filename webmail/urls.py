@@ -2,8 +2,7 @@
 
 from django.urls import include, path, re_path
 
-from webmail.web import notme
-from webmail.web import autoconfig
+from webmail.web import autoconfig, notme
 from webmail.web import views as web
 
 urlpatterns = [

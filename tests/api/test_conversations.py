@@ -8,8 +8,8 @@ from typing import Any
 from rest_framework.test import APIClient
 
 from mailcore.directory.models import Account
-from mailcore.store.models import Folder, Message
 from mailcore.store.actions import do_move, do_set_flags
+from mailcore.store.models import Folder, Message
 from tests.api.helpers import folder, put
 
 

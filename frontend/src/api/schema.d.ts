@@ -315,6 +315,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/login-history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description 로그인 기록: every login attempt through every door (web, API, SMTP AUTH, IMAP, POP3), newest first, kept LOGIN_HISTORY_DAYS. A domain admin sees its domains'. */
+        get: operations["admin_login_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/queue": {
         parameters: {
             query?: never;
@@ -950,6 +967,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/messages/{id}/print": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A page to print the message from (the webmail's print button opens it in a new tab): its headers and the sanitized body as one document, so every page of a long mail prints, HTML and text alike. It opens the print dialog itself with one hash-pinned script, sandboxed to an opaque origin; images as for body. */
+        get: operations["messages_print"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/messages/{id}/raw": {
         parameters: {
             query?: never;
@@ -960,6 +994,41 @@ export interface paths {
         get: operations["messages_raw"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/{id}/read-status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The outbox status of one of your Sent messages (by its message id); 404 for messages not sent from the webmail or the API. */
+        get: operations["messages_read_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/{id}/receipt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Whether a received message asks for a read receipt and what you answered. Ask the user once (send / don't send / always for this sender); never send silently. */
+        get: operations["messages_receipt"];
+        put?: never;
+        /** @description Answer the receipt request once: send, decline, or always (send, and from now on for this sender without asking). */
+        post: operations["messages_receipt_answer"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1076,12 +1145,98 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description spam=true: keyword $Junk and into Junk. spam=false: keyword $NotJunk, and messages in Junk go back to the Inbox. */
+        /** @description spam=true: keyword $Junk and into Junk. spam=false: keyword $NotJunk, and messages in Junk go back to the Inbox. With rspamd's controller configured, it learns them as spam or ham too. */
         post: operations["messages_spam"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/outbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description 예약 메일: your scheduled messages that have not gone yet, soonest first. */
+        get: operations["outbox_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/outbox/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A sent message's status per recipient: scheduled, queued, deferred, delivered, bounced, read (with the time), recalled, cancelled. */
+        get: operations["outbox_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description 보내기 취소 / cancel a scheduled message: only before it goes (409 already_sent after). The message goes back to Drafts exactly as it was (Bcc and attachments included); reopen `draft` in compose. */
+        delete: operations["outbox_cancel"];
+        options?: never;
+        head?: never;
+        /** @description Change the time of a message that has not gone (send_at null: send now). */
+        patch: operations["outbox_reschedule"];
+        trace?: never;
+    };
+    "/api/v1/outbox/{id}/recall": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description 발송취소: remove the message from local recipients who have not opened it; every other recipient comes back with the reason it was not recalled. */
+        post: operations["outbox_recall"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/outbox/sent-status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description 'n명 중 m명 읽음' for a page of Sent messages; ids without outbox status are left out. */
+        get: operations["outbox_sent_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/outbox/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["outbox_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch: operations["outbox_settings_update"];
         trace?: never;
     };
     "/api/v1/quota": {
@@ -1115,6 +1270,39 @@ export interface paths {
         head?: never;
         /** @description Change any subset of the settings; unknown fields are refused. signature_html is sanitized before it is stored (the response shows what was kept). */
         patch: operations["settings_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/settings/blocked-senders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["blocked_senders_list"];
+        put?: never;
+        /** @description Block an address (a@b.c) or a domain (b.c, subdomains included). */
+        post: operations["blocked_senders_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/blocked-senders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["blocked_senders_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/settings/fetch-accounts": {
@@ -1177,6 +1365,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/settings/forwarding": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["forwarding_retrieve"];
+        put: operations["forwarding_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/login-history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description 로그인 기록: this account's login attempts through every door (web, API, SMTP AUTH, IMAP, POP3; app passwords named as such), newest first, kept LOGIN_HISTORY_DAYS days. Failed attempts on the address are shown too. */
+        get: operations["settings_login_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings/mobileconfig": {
         parameters: {
             query?: never;
@@ -1211,6 +1432,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/settings/password-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The password policy a new password must meet (the form checks the length before asking; the server has the last word). */
+        get: operations["settings_password_policy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings/pop3": {
         parameters: {
             query?: never;
@@ -1225,6 +1463,140 @@ export interface paths {
         options?: never;
         head?: never;
         patch: operations["settings_pop3_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/settings/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["rules_retrieve"];
+        /** @description Replace the rule list; the Sieve script is generated from it, in order. */
+        put: operations["rules_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/rules/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Run the rules once over a folder's messages (moves and flags only); poll the job for progress. */
+        post: operations["rule_jobs_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/rules/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["rule_jobs_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/rules/script": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["rules_script_retrieve"];
+        /** @description Store a hand-written Sieve script (RFC 5228 and the extensions listed in the README); it is checked first and an error names its line and column. */
+        put: operations["rules_script_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The account's signed-in browsers (device, IP, last use) and its API token. End one with DELETE …/sessions/{id} or …/sessions/token; all with POST /api/v1/auth/logout-everywhere. */
+        get: operations["settings_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Sign that browser out (this one too, if it is the current session). */
+        delete: operations["settings_sessions_end"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/sessions/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Revoke the API token: every app using it must sign in again. */
+        delete: operations["settings_sessions_end_token"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/vacation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["vacation_retrieve"];
+        put: operations["vacation_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/uploads": {
@@ -1264,6 +1636,37 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        Action: {
+            type: components["schemas"]["TypeEnum"];
+            /** @default  */
+            value: string;
+        };
+        ActionRequest: {
+            type: components["schemas"]["TypeEnum"];
+            /** @default  */
+            value: string;
+        };
+        ActiveSession: {
+            id: number;
+            /** @description the session making this request */
+            current: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description to about 5 minutes
+             */
+            last_seen_at: string | null;
+            ip: string;
+            user_agent: string;
+            /** @description e.g. 'Chrome on Windows' */
+            browser: string;
+        };
+        ActiveSessions: {
+            sessions: components["schemas"]["ActiveSession"][];
+            /** @description the account's API token (one, shared by its apps), if any */
+            token: components["schemas"]["ApiTokenSession"] | null;
+        };
         Address: {
             name: string;
             address: string;
@@ -1493,7 +1896,7 @@ export interface components {
             keys: components["schemas"]["AdminDkimKey"][];
         };
         AdminDnsCheck: {
-            kind: components["schemas"]["KindEnum"];
+            kind: components["schemas"]["AdminDnsCheckKindEnum"];
             status: components["schemas"]["StatusEnum"];
             name: string;
             found: string[];
@@ -1502,8 +1905,17 @@ export interface components {
             /** @description what is wrong, in English */
             detail: string;
             /** @description a stable code for detail (mx_missing, spf_duplicate, lookup_failed…), for clients to say it in the user's language; '' when there is no detail */
-            readonly reason: string;
+            reason: string;
         };
+        /**
+         * @description * `mx` - mx
+         *     * `spf` - spf
+         *     * `dkim` - dkim
+         *     * `dmarc` - dmarc
+         *     * `srv` - srv
+         * @enum {string}
+         */
+        AdminDnsCheckKindEnum: "mx" | "spf" | "dkim" | "dmarc" | "srv";
         AdminDnsReport: {
             domain: string;
             /** @description this server's MAIL_HOSTNAME */
@@ -1540,6 +1952,10 @@ export interface components {
         AdminFlushResult: {
             flushed: number;
         };
+        AdminLoginPage: {
+            items: components["schemas"]["LoginRecord"][];
+            next_cursor: string | null;
+        };
         AdminPasswordResult: {
             /** @description the generated password, or null when one was given */
             password: string | null;
@@ -1559,6 +1975,8 @@ export interface components {
             received_at: string;
             /** Format: date-time */
             next_attempt_at: string;
+            /** @description never tried and due later: a user's scheduled send or undo window (next_attempt_at is its time), not a deferral */
+            scheduled: boolean;
             attempts: number;
             last_error: string;
             client_ip: string | null;
@@ -1677,6 +2095,15 @@ export interface components {
          * @enum {string}
          */
         AlgorithmEnum: "rsa" | "ed25519";
+        ApiTokenSession: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            last_seen_at: string | null;
+            ip: string;
+            user_agent: string;
+            browser: string;
+        };
         AppPassword: {
             id: number;
             name: string;
@@ -1716,6 +2143,15 @@ export interface components {
         };
         /** @enum {unknown} */
         BlankEnum: "";
+        BlockedSender: {
+            readonly id: number;
+            value: string;
+            /** Format: date-time */
+            readonly created_at: string;
+        };
+        BlockedSenderRequest: {
+            value: string;
+        };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         BulkFlagsRequest: {
             /** @description message ids, at most 1000 */
@@ -1735,6 +2171,17 @@ export interface components {
             /** Format: int64 */
             folder: number;
         };
+        Cancelled: {
+            /** @description the message, back in Drafts: reopen it in compose */
+            draft: number | null;
+        };
+        /**
+         * @description * `send` - send
+         *     * `decline` - decline
+         *     * `always` - always
+         * @enum {string}
+         */
+        ChoiceEnum: "send" | "decline" | "always";
         /**
          * @description * `postmaster_unrouted` - postmaster_unrouted
          *     * `abuse_unrouted` - abuse_unrouted
@@ -1750,6 +2197,24 @@ export interface components {
             max_attachments_bytes: number;
             /** @description the whole message after MIME encoding (SMTP_MAX_MESSAGE_BYTES by default) */
             max_message_bytes: number;
+        };
+        Condition: {
+            field: components["schemas"]["FieldEnum"];
+            /** @default contains */
+            op: string;
+            /** @default  */
+            value: string;
+            /** @default  */
+            header: string;
+        };
+        ConditionRequest: {
+            field: components["schemas"]["FieldEnum"];
+            /** @default contains */
+            op: string;
+            /** @default  */
+            value: string;
+            /** @default  */
+            header: string;
         };
         Contact: {
             name: string;
@@ -1801,6 +2266,13 @@ export interface components {
              */
             newest_date: string;
         };
+        /**
+         * @description * `` -
+         *     * `sent` - sent
+         *     * `declined` - declined
+         * @enum {string}
+         */
+        DecisionEnum: "sent" | "declined";
         DeleteCount: {
             deleted: number;
         };
@@ -1819,6 +2291,16 @@ export interface components {
          * @enum {string}
          */
         DirectionEnum: "in" | "out";
+        /**
+         * @description * `web` - Web
+         *     * `api` - Api
+         *     * `smtp` - Smtp
+         *     * `imap` - Imap
+         *     * `pop3` - Pop3
+         *     * `mail` - Other
+         * @enum {string}
+         */
+        DoorEnum: "web" | "api" | "smtp" | "imap" | "pop3" | "mail";
         DraftAttachment: {
             index: number;
             filename: string;
@@ -1841,6 +2323,8 @@ export interface components {
             mode: components["schemas"]["ModeEnum"];
             in_reply_to_message: number | null;
             draft_attachments: components["schemas"]["DraftAttachment"][];
+            /** @description the draft asks for a read receipt */
+            request_receipt: boolean;
         };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         DraftInputRequest: {
@@ -1882,12 +2366,21 @@ export interface components {
              * @default false
              */
             quote: boolean;
+            /**
+             * @description ask for a read receipt (MDN, RFC 8098 Disposition-Notification-To): remote recipients' mail programs may answer; local read times are known anyway
+             * @default false
+             */
+            request_receipt: boolean;
         };
         Error: {
             /** @description machine-readable code, e.g. not_found */
             error: string;
-            /** @description human-readable explanation */
+            /** @description explanation in English, for logs and scripts; clients show their own text for `error` */
             detail: string;
+            /** @description the limit that was reached: messages a day (daily_limit), recipients (too_many_recipients) or bytes (message_too_large, attachments_too_large) */
+            limit?: number;
+            /** @description bytes the message or its attachments would take (message_too_large, attachments_too_large) */
+            size?: number;
         };
         ExternalAccount: {
             id: number;
@@ -1946,6 +2439,19 @@ export interface components {
             allow_self_signed: boolean;
         };
         /**
+         * @description * `from` - from
+         *     * `to` - to
+         *     * `subject` - subject
+         *     * `body` - body
+         *     * `header` - header
+         *     * `size` - size
+         *     * `attachment` - attachment
+         *     * `dmarc` - dmarc
+         *     * `spam_score` - spam_score
+         * @enum {string}
+         */
+        FieldEnum: "from" | "to" | "subject" | "body" | "header" | "size" | "attachment" | "dmarc" | "spam_score";
+        /**
          * @description * `seen` - seen
          *     * `answered` - answered
          *     * `flagged` - flagged
@@ -1986,6 +2492,16 @@ export interface components {
             total: number;
             /** @description messages without the seen flag */
             unread: number;
+        };
+        Forwarding: {
+            enabled: boolean;
+            address: string;
+            keep_copy: boolean;
+        };
+        ForwardingRequest: {
+            enabled: boolean;
+            address: string;
+            keep_copy: boolean;
         };
         Group: {
             id: number;
@@ -2029,15 +2545,15 @@ export interface components {
             line: number;
             reason: string;
         };
-        /**
-         * @description * `mx` - mx
-         *     * `spf` - spf
-         *     * `dkim` - dkim
-         *     * `dmarc` - dmarc
-         *     * `srv` - srv
-         * @enum {string}
-         */
-        KindEnum: "mx" | "spf" | "dkim" | "dmarc" | "srv";
+        ItemStatus: {
+            item: components["schemas"]["OutboxItem"];
+            /** @description not handed to a worker yet: undo/cancel ok */
+            waiting: boolean;
+            total: number;
+            read: number;
+            recall_enabled: boolean;
+            recipients: components["schemas"]["RecipientStatus"][];
+        };
         /**
          * @description * `` -
          *     * `ko` - ko
@@ -2051,11 +2567,31 @@ export interface components {
          * @enum {string}
          */
         ListDensityEnum: "compact" | "comfortable";
+        LoginRecord: {
+            id: number;
+            /** Format: date-time */
+            at: string;
+            /** @description the account, or the address tried if none */
+            address: string;
+            ip: string;
+            door: components["schemas"]["DoorEnum"];
+            /** @description password, app_password, or '' when not signed in */
+            method: string;
+            result: components["schemas"]["ResultEnum"];
+            /** @description user agent, IMAP ID or EHLO name, as sent */
+            client: string;
+        };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         LoginRequest: {
             address: string;
             password: string;
         };
+        /**
+         * @description * `all` - all
+         *     * `any` - any
+         * @enum {string}
+         */
+        MatchEnum: "all" | "any";
         MessageDetail: {
             id: number;
             folder: number;
@@ -2092,6 +2628,8 @@ export interface components {
             body_url: string;
             /** @description remote images load without asking (policy 'always', or a trusted sender) */
             remote_images_allowed: boolean;
+            /** @description sender authentication and spam verdict (issue 13) */
+            trust: components["schemas"]["SenderTrust"];
         };
         MessageListItem: {
             id: number;
@@ -2138,6 +2676,48 @@ export interface components {
          * @enum {string}
          */
         OnDeleteEnum: "delete" | "keep" | "read";
+        OutboxItem: {
+            id: number;
+            /** @description the Sent copy (null if deleted) */
+            message: number | null;
+            subject: string;
+            /** Format: date-time */
+            send_at: string;
+            scheduled: boolean;
+            state: components["schemas"]["OutboxItemStateEnum"];
+            receipt_requested: boolean;
+        };
+        /**
+         * @description * `queued` - queued
+         *     * `cancelled` - cancelled
+         * @enum {string}
+         */
+        OutboxItemStateEnum: "queued" | "cancelled";
+        OutboxRef: {
+            /** @description the outbox item: GET/PATCH/DELETE /api/v1/outbox/{id} */
+            id: number;
+            /**
+             * Format: date-time
+             * @description when it goes: the scheduled time, or the end of the undo window
+             */
+            send_at: string;
+            scheduled: boolean;
+        };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        OutboxSettings: {
+            /**
+             * @description 보내기 취소 window; 0 = off
+             *
+             *     * `0` - 0
+             *     * `5` - 5
+             *     * `10` - 10
+             *     * `20` - 20
+             *     * `30` - 30
+             */
+            undo_seconds?: components["schemas"]["UndoSecondsEnum"];
+            /** @description let senders see when I read their mail; null = the default (on for my own domain's senders) */
+            share_read_status?: boolean | null;
+        };
         /**
          * @description * `25` - 25
          *     * `50` - 50
@@ -2149,6 +2729,14 @@ export interface components {
         PasswordChangeRequest: {
             current_password: string;
             new_password: string;
+        };
+        PasswordPolicy: {
+            min_length: number;
+            max_length: number;
+            /** @description common passwords are refused */
+            common_list: boolean;
+            /** @description size of the admin's breached-password list (0: none imported) */
+            breached_list_entries: number;
         };
         PatchedAdminAccountUpdateRequest: {
             display_name?: string;
@@ -2198,9 +2786,32 @@ export interface components {
             folder?: number;
         };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        PatchedOutboxSettingsRequest: {
+            /**
+             * @description 보내기 취소 window; 0 = off
+             *
+             *     * `0` - 0
+             *     * `5` - 5
+             *     * `10` - 10
+             *     * `20` - 20
+             *     * `30` - 30
+             */
+            undo_seconds?: components["schemas"]["UndoSecondsEnum"];
+            /** @description let senders see when I read their mail; null = the default (on for my own domain's senders) */
+            share_read_status?: boolean | null;
+        };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         PatchedPop3SettingsPatchRequest: {
             on_delete?: components["schemas"]["OnDeleteEnum"];
             only_new?: boolean;
+        };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        PatchedRescheduleRequest: {
+            /**
+             * Format: date-time
+             * @description null: send now
+             */
+            send_at?: string | null;
         };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         PatchedSettingsPatchRequest: {
@@ -2256,6 +2867,27 @@ export interface components {
          * @enum {string}
          */
         ReadingModeEnum: "split" | "list";
+        Recall: {
+            recipients: components["schemas"]["RecallResult"][];
+        };
+        RecallResult: {
+            address: string;
+            recalled: boolean;
+            /** @description '' or remote, group, opened, not_delivered, gone, recalled_already */
+            reason: string;
+        };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        ReceiptAnswerRequest: {
+            choice: components["schemas"]["ChoiceEnum"];
+        };
+        ReceiptRequest: {
+            requested: boolean;
+            /** @description where the receipt would go */
+            notify: string;
+            decision: components["schemas"]["DecisionEnum"] | components["schemas"]["BlankEnum"];
+            /** @description you said 'always' for this sender: send without asking again */
+            always: boolean;
+        };
         RecipientDelivery: {
             address: string;
             state: components["schemas"]["RecipientDeliveryStateEnum"];
@@ -2272,6 +2904,44 @@ export interface components {
          * @enum {string}
          */
         RecipientDeliveryStateEnum: "queued" | "delivered" | "deferred" | "bounced";
+        RecipientStatus: {
+            address: string;
+            kind: components["schemas"]["RecipientStatusKindEnum"];
+            state: components["schemas"]["RecipientStatusStateEnum"];
+            /** Format: date-time */
+            delivered_at: string | null;
+            /**
+             * Format: date-time
+             * @description local: first \Seen; remote: the MDN 'displayed' time
+             */
+            read_at: string | null;
+            /** Format: date-time */
+            recalled_at: string | null;
+            last_reply: string;
+            /** @description RFC 8098 disposition type; '' = none */
+            mdn_disposition: string;
+            /** @description why recall is not possible: remote, group, opened, not_delivered, recalled; '' = it is */
+            recall_blocked: string;
+        };
+        /**
+         * @description * `local` - local
+         *     * `remote` - remote
+         *     * `group` - group
+         * @enum {string}
+         */
+        RecipientStatusKindEnum: "local" | "remote" | "group";
+        /**
+         * @description * `scheduled` - scheduled
+         *     * `queued` - queued
+         *     * `deferred` - deferred
+         *     * `delivered` - delivered
+         *     * `bounced` - bounced
+         *     * `read` - read
+         *     * `recalled` - recalled
+         *     * `cancelled` - cancelled
+         * @enum {string}
+         */
+        RecipientStatusStateEnum: "scheduled" | "queued" | "deferred" | "delivered" | "bounced" | "read" | "recalled" | "cancelled";
         /**
          * @description * `ask` - ask
          *     * `always` - always
@@ -2279,6 +2949,66 @@ export interface components {
          * @enum {string}
          */
         RemoteImagesEnum: "ask" | "always" | "never";
+        /**
+         * @description * `ok` - Ok
+         *     * `failed` - Failed
+         *     * `blocked` - Blocked
+         * @enum {string}
+         */
+        ResultEnum: "ok" | "failed" | "blocked";
+        Rule: {
+            /** @default  */
+            name: string;
+            /** @default true */
+            enabled: boolean;
+            /** @default all */
+            match: components["schemas"]["MatchEnum"];
+            conditions: components["schemas"]["Condition"][];
+            actions: components["schemas"]["Action"][];
+        };
+        RuleJob: {
+            id: number;
+            folder: number;
+            state: string;
+            total: number;
+            done: number;
+            changed: number;
+            error: string;
+        };
+        RuleJobCreateRequest: {
+            folder: number;
+        };
+        RuleRequest: {
+            /** @default  */
+            name: string;
+            /** @default true */
+            enabled: boolean;
+            /** @default all */
+            match: components["schemas"]["MatchEnum"];
+            conditions: components["schemas"]["ConditionRequest"][];
+            actions: components["schemas"]["ActionRequest"][];
+        };
+        Rules: {
+            rules: components["schemas"]["Rule"][];
+            readonly custom: boolean;
+            readonly script: string;
+        };
+        RulesRequest: {
+            rules: components["schemas"]["RuleRequest"][];
+        };
+        Script: {
+            script: string;
+            readonly custom: boolean;
+        };
+        ScriptError: {
+            error: string;
+            detail: string;
+            line: number;
+            column: number;
+        };
+        ScriptRequest: {
+            script: string;
+        };
         SearchItem: {
             id: number;
             folder: number;
@@ -2358,6 +3088,11 @@ export interface components {
              */
             quote: boolean;
             /**
+             * @description ask for a read receipt (MDN, RFC 8098 Disposition-Notification-To): remote recipients' mail programs may answer; local read times are known anyway
+             * @default false
+             */
+            request_receipt: boolean;
+            /**
              * Format: int64
              * @description the draft this message was written in: removed once sent
              */
@@ -2367,12 +3102,56 @@ export interface components {
              * @default false
              */
             to_me: boolean;
+            /**
+             * Format: date-time
+             * @description 예약발송: an absolute time with its zone (ISO 8601). The Sent copy is stored now; the message goes at that time (GET /api/v1/outbox lists what waits). At most OUTBOX_MAX_SCHEDULE_DAYS ahead and OUTBOX_MAX_SCHEDULED waiting per account.
+             */
+            send_at?: string | null;
+            /**
+             * @description hold the message for your undo window (GET /api/v1/outbox/settings undo_seconds) so that DELETE /api/v1/outbox/{id} can still take it back; the webmail sets it, apps that show no undo button leave it off
+             * @default false
+             */
+            undo: boolean;
         };
         SendResult: {
             /** @description your Sent copy (or the To me message) */
             message: components["schemas"]["MessageListItem"];
             /** @description queue entries created (empty for to_me) */
             queue_ids: string[];
+            /** @description null for to_me */
+            outbox: components["schemas"]["OutboxRef"] | null;
+        };
+        SenderTrust: {
+            /** @description SPF result at delivery; '' = not examined */
+            spf: string;
+            /** @description best DKIM result over all signatures; '' = not examined */
+            dkim: string;
+            /** @description DMARC result for the From domain; '' = not examined */
+            dmarc: string;
+            /**
+             * Format: double
+             * @description rspamd score; null = not scanned
+             */
+            spam_score: number | null;
+            /** @description the spam filter did not answer */
+            spam_unscanned: boolean;
+            /** @description DMARC pass: show the verified-sender mark */
+            verified: boolean;
+            /** @description our domain the From domain imitates, or '' */
+            lookalike: string;
+            warnings: components["schemas"]["WarningsEnum"][];
+        };
+        SentSummary: {
+            message: number;
+            item: number;
+            total: number;
+            read: number;
+            scheduled: boolean;
+            /** Format: date-time */
+            send_at: string;
+        };
+        SentSummaryList: {
+            items: components["schemas"]["SentSummary"][];
         };
         SessionUser: {
             address: string;
@@ -2461,6 +3240,27 @@ export interface components {
         Token: {
             token: string;
         };
+        /**
+         * @description * `move` - move
+         *     * `star` - star
+         *     * `read` - read
+         *     * `keyword` - keyword
+         *     * `forward` - forward
+         *     * `delete` - delete
+         *     * `reject` - reject
+         *     * `stop` - stop
+         * @enum {string}
+         */
+        TypeEnum: "move" | "star" | "read" | "keyword" | "forward" | "delete" | "reject" | "stop";
+        /**
+         * @description * `0` - 0
+         *     * `5` - 5
+         *     * `10` - 10
+         *     * `20` - 20
+         *     * `30` - 30
+         * @enum {integer}
+         */
+        UndoSecondsEnum: 0 | 5 | 10 | 20 | 30;
         Upload: {
             id: number;
             filename: string;
@@ -2474,13 +3274,49 @@ export interface components {
              */
             file: string;
         };
+        Vacation: {
+            enabled: boolean;
+            /** Format: date */
+            start?: string | null;
+            /** Format: date */
+            end?: string | null;
+            /** @default  */
+            subject: string;
+            /** @default  */
+            body: string;
+            /** @default 7 */
+            days: number;
+            /** @description on today (the webmail banner) */
+            readonly active: boolean;
+        };
+        VacationRequest: {
+            enabled: boolean;
+            /** Format: date */
+            start?: string | null;
+            /** Format: date */
+            end?: string | null;
+            /** @default  */
+            subject: string;
+            /** @default  */
+            body: string;
+            /** @default 7 */
+            days: number;
+        };
         ValidationError: {
             /** @description machine-readable code, e.g. not_found */
             error: string;
-            /** @description human-readable explanation */
+            /** @description explanation in English, for logs and scripts; clients show their own text for `error` */
             detail: string;
+            /** @description the limit that was reached: messages a day (daily_limit), recipients (too_many_recipients) or bytes (message_too_large, attachments_too_large) */
+            limit?: number;
+            /** @description bytes the message or its attachments would take (message_too_large, attachments_too_large) */
+            size?: number;
             /** @description messages per field, e.g. {"name": ["This field is required."]} */
             fields?: {
+                [key: string]: unknown;
+            };
+            /** @description the same tree with stable codes, e.g. {"new_password": ["password_too_common"]} */
+            field_codes?: {
                 [key: string]: unknown;
             };
         };
@@ -2492,6 +3328,14 @@ export interface components {
             /** @description messages with attachments (첨부메일) */
             has_attachments: number;
         };
+        /**
+         * @description * `dmarc_fail` - dmarc_fail
+         *     * `lookalike_domain` - lookalike_domain
+         *     * `display_name_address` - display_name_address
+         *     * `spam_unscanned` - spam_unscanned
+         * @enum {string}
+         */
+        WarningsEnum: "dmarc_fail" | "lookalike_domain" | "display_name_address" | "spam_unscanned";
     };
     responses: never;
     parameters: never;
@@ -3937,6 +4781,56 @@ export interface operations {
             };
             /** @description no such domain (or not yours) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_login_history: {
+        parameters: {
+            query?: {
+                address?: string;
+                cursor?: string;
+                /**
+                 * @description * `` -
+                 *     * `web` - web
+                 *     * `api` - api
+                 *     * `smtp` - smtp
+                 *     * `imap` - imap
+                 *     * `pop3` - pop3
+                 *     * `mail` - mail
+                 */
+                door?: "" | "web" | "api" | "smtp" | "imap" | "pop3" | "mail";
+                ip?: string;
+                limit?: number;
+                /**
+                 * @description * `` -
+                 *     * `ok` - ok
+                 *     * `failed` - failed
+                 *     * `blocked` - blocked
+                 */
+                result?: "" | "ok" | "failed" | "blocked";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminLoginPage"];
+                };
+            };
+            /** @description not an administrator (or not allowed for this entry) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6007,6 +6901,57 @@ export interface operations {
             };
         };
     };
+    messages_print: {
+        parameters: {
+            query?: {
+                /** @description 1 loads remote images for this view (the user clicked 'show images') */
+                images?: boolean;
+                /**
+                 * @description language of the labels
+                 *
+                 *     * `ko` - ko
+                 *     * `en` - en
+                 */
+                lang?: "ko" | "en";
+                /** @description IANA zone for the date */
+                tz?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description no such message (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description storage_unavailable: try again later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     messages_raw: {
         parameters: {
             query?: {
@@ -6041,6 +6986,109 @@ export interface operations {
             };
             /** @description storage_unavailable: try again later */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    messages_read_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemStatus"];
+                };
+            };
+            /** @description not yours, or no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    messages_receipt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReceiptRequest"];
+                };
+            };
+            /** @description not yours, or no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    messages_receipt_answer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReceiptAnswerRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReceiptRequest"];
+                };
+            };
+            /** @description not yours, or no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description already_sent (a worker took it), already_cancelled, recall_disabled, receipt_answered, no_receipt_asked */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6377,6 +7425,249 @@ export interface operations {
             };
         };
     };
+    outbox_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutboxItem"][];
+                };
+            };
+        };
+    };
+    outbox_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemStatus"];
+                };
+            };
+            /** @description not yours, or no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    outbox_cancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cancelled"];
+                };
+            };
+            /** @description not yours, or no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description already_sent (a worker took it), already_cancelled, recall_disabled, receipt_answered, no_receipt_asked */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    outbox_reschedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedRescheduleRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutboxItem"];
+                };
+            };
+            /** @description send_at: passed, too far ahead, or without a zone */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description not yours, or no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description already_sent (a worker took it), already_cancelled, recall_disabled, receipt_answered, no_receipt_asked */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    outbox_recall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recall"];
+                };
+            };
+            /** @description not yours, or no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description already_sent (a worker took it), already_cancelled, recall_disabled, receipt_answered, no_receipt_asked */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    outbox_sent_status: {
+        parameters: {
+            query?: {
+                /** @description comma-separated message ids (≤ 500) */
+                ids?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SentSummaryList"];
+                };
+            };
+        };
+    };
+    outbox_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutboxSettings"];
+                };
+            };
+        };
+    };
+    outbox_settings_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedOutboxSettingsRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutboxSettings"];
+                };
+            };
+        };
+    };
     quota_retrieve: {
         parameters: {
             query?: never;
@@ -6443,6 +7734,86 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    blocked_senders_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockedSender"][];
+                };
+            };
+        };
+    };
+    blocked_senders_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BlockedSenderRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockedSender"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    blocked_senders_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such id (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -6657,6 +8028,79 @@ export interface operations {
             };
         };
     };
+    forwarding_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Forwarding"];
+                };
+            };
+        };
+    };
+    forwarding_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ForwardingRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Forwarding"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    settings_login_history: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminLoginPage"];
+                };
+            };
+        };
+    };
     settings_mobileconfig_create: {
         parameters: {
             query?: never;
@@ -6726,6 +8170,25 @@ export interface operations {
             };
         };
     };
+    settings_password_policy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordPolicy"];
+                };
+            };
+        };
+    };
     settings_pop3_retrieve: {
         parameters: {
             query?: never;
@@ -6764,6 +8227,285 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Pop3Settings"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    rules_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rules"];
+                };
+            };
+        };
+    };
+    rules_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RulesRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rules"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    rule_jobs_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleJobCreateRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleJob"];
+                };
+            };
+            /** @description no such id (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rule_jobs_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleJob"];
+                };
+            };
+            /** @description no such id (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rules_script_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Script"];
+                };
+            };
+        };
+    };
+    rules_script_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScriptRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Script"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScriptError"];
+                };
+            };
+        };
+    };
+    settings_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActiveSessions"];
+                };
+            };
+        };
+    };
+    settings_sessions_end: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    settings_sessions_end_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    vacation_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vacation"];
+                };
+            };
+        };
+    };
+    vacation_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VacationRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vacation"];
                 };
             };
             /** @description invalid input */

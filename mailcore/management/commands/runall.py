@@ -166,6 +166,8 @@ def embedded_rspamd() -> Child | None:
     os.environ["RSPAMD_URL"] = where.url
     os.environ["RSPAMD_CONTROLLER_URL"] = where.controller_url
     return Child("rspamd", rspamd_local.argv(where))
+
+
 def maillog_children(python: str) -> list[Child]:
     """The mail log and /metrics process, when either is on (issue 15 item 4)."""
     if settings.MAIL_LOG == "off" and not settings.METRICS_LISTEN.enabled:
