@@ -33,6 +33,7 @@ from mailcore.faults import fault_point
 from mailcore.fetching import remote, secrets
 from mailcore.fetching.models import ExternalAccount, FetchedId, Protocol, Security
 from mailcore.mime import parse_message
+from mailcore.mime.authresults import without_forged
 from mailcore.store.actions import Arrival, Delivered, do_deliver_many
 from mailcore.store.models import Folder, Message, Source, SpecialUse
 from mailcore.store.queries import access_folder
@@ -438,7 +439,10 @@ class _Store:
         stopped: FetchError | None = None
         for msg, data in items:
             key = fetch_key(self.ext, uidvalidity, msg.remote_id)
-            copy = _received(self.ext, self.ext.protocol, msg.remote_id, self.started) + data
+            # Mail from another server is examined nowhere here: an Authentication-Results or
+            # X-Spam-* it carries in our name is a forgery, and would show as our verdict.
+            clean = without_forged(data, settings.MAIL_HOSTNAME)
+            copy = _received(self.ext, self.ext.protocol, msg.remote_id, self.started) + clean
             limit = self.before.limit
             full = limit and self.before.used + self.added + len(copy) > limit
             if full and not Message.objects.filter(account=self.account, maildir_key=key).exists():

@@ -34,7 +34,7 @@ from mailcore.errors import (
 )
 from mailcore.faults import fault_point
 from mailcore.mime import ParsedMessage, parse_message, search_text
-from mailcore.mime.authresults import trust_fields
+from mailcore.mime.authresults import trust_fields, without_forged
 from mailcore.search.backend import search_entry
 from mailcore.store.changes import Change, publish_on_commit
 from mailcore.store.conversation import conversation_fields
@@ -681,6 +681,9 @@ def do_append(
 
     from mailcore.store.maildir import new_key
 
+    # Only the delivery worker writes our Authentication-Results and X-Spam-* fields (the
+    # index reads its verdict from them): a copy a client uploads keeps none in our name.
+    data = without_forged(data, settings.MAIL_HOSTNAME)
     parsed = parse_message(data)
     if dedupe_sent:
         copy = find_sent_copy(acting_account, folder, parsed.message_id)
