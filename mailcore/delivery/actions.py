@@ -373,9 +373,7 @@ def _deliver_local(
         outcomes[plan.rcpt.pk] = outcome or Outcome(
             RecipientState.DELIVERED, "2.0.0 " + (", ".join(delivered) or "filtered")
         )
-    rules.after_commit(
-        results, lambda r: outcomes[r.pk].state != RecipientState.DEFERRED, _forward
-    )
+    rules.after_commit(results, lambda r: outcomes[r.pk].state != RecipientState.DEFERRED, _forward)
     return outcomes
 
 
