@@ -1381,7 +1381,14 @@ class Session:
         mapping = self._mapping()
 
         def run() -> tuple[list[int], list[Any], int]:
-            uids = searching.search_uids(sel.folder, cmd.key, mapping, sel.uidnext)
+            key = cmd.key
+            if _uses_modseq(key):
+                from mailcore.store import history
+
+                # A MODSEQ key from a state a crash may have lost answers every message
+                # (history.rows_since), as FETCH (CHANGEDSINCE) does.
+                key = _modseq_reach(key, history.history_state(sel.folder.account_id))
+            uids = searching.search_uids(sel.folder, key, mapping, sel.uidnext)
             threads: list[Any] = []
             if cmd.name == "SORT":
                 uids = searching.sort_uids(sel.folder, uids, cmd.sort)
@@ -1750,6 +1757,24 @@ def _uid_list(uids: list[int]) -> str:
         parts.append(str(uids[i]) if i == j else f"{uids[i]}:{uids[j]}")
         i = j + 1
     return ",".join(parts)
+
+
+def _modseq_reach(key: Any, state: Any) -> Any:
+    """`key` with each MODSEQ n (changes at or after n: a client state at n - 1) made
+    MODSEQ 0 when history.rows_since says that state may hold a change a crash lost."""
+    from mailcore.imap.protocol import SearchKey
+    from mailcore.store import history
+
+    if getattr(key, "op", "") == "MODSEQ":
+        modseq = int(str(key.args[0]))
+        lost = modseq > 1 and history.rows_since(state, modseq - 1) == 0
+        return SearchKey("MODSEQ", (0,)) if lost else key
+    args = getattr(key, "args", ())
+    if not any(hasattr(a, "op") for a in args):
+        return key
+    return SearchKey(
+        key.op, tuple(_modseq_reach(a, state) if hasattr(a, "op") else a for a in args)
+    )
 
 
 def _uses_modseq(key: Any) -> bool:

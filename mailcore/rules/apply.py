@@ -112,6 +112,11 @@ def decide(
         assert v is not None
         vacation = VacationRequest(reason=v.body, subject=v.subject, days=v.days, handle="settings")
     copies = [_copy(account, f, inbox, folders, decision.notes) for f in decision.filings]
+    if vacation is not None and (
+        str(facts.get("junk", "")).lower() in ("1", "true", "yes")
+        or any(c.folder.special_use == SpecialUse.JUNK for c in copies)
+    ):
+        vacation = None  # spam is never answered (its sender is usually forged)
     return Verdict(copies, None, redirects, vacation, decision.notes)
 
 

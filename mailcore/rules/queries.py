@@ -76,7 +76,7 @@ def get_profile(account: Account) -> Profile:
     """One indexed query for the common case (a user with no rules at all); the settings
     that exist are read after it. The caller keeps the result for the batch."""
     mine = OuterRef("pk")
-    present = (
+    row = (
         Account.objects.filter(pk=account.pk)
         .annotate(
             has_script=Exists(RuleSet.objects.filter(account=mine).exclude(script="")),
@@ -86,7 +86,8 @@ def get_profile(account: Account) -> Profile:
         )
         .values("has_script", "has_blocks", "has_forward", "has_vacation")
         .first()
-    ) or {}
+    )
+    present = {str(k): bool(v) for k, v in row.items()} if row else {}
     if not any(present.values()):
         return Profile(None, frozenset(), None, None, True)
     ruleset = RuleSet.objects.filter(account=account).first() if present["has_script"] else None

@@ -2,7 +2,8 @@
 server lost (asynchronous commits, mailcore.store.history.next_modseq): it must be sent every
 message's flags, not a delta (which cannot name a change that left no row behind), so the lost
 change does not stay in its cache. The crash is simulated by setting the rows to what it would
-leave (the shared test server cannot be crashed), as tests/store/test_write_commit.py does."""
+leave (the shared test server cannot be crashed), as tests/store/test_write_commit.py does.
+SEARCH MODSEQ from such a state names every message, for the same reason."""
 
 from __future__ import annotations
 
@@ -116,6 +117,9 @@ def test_qresync_before_the_next_change_sends_every_flag(
     assert typ == "OK"
     flags = _flags_by_uid([d for d in data if isinstance(d, bytes)])
     assert sorted(flags) == [1, 2, 3] and b"\\Flagged" not in flags[2]
+    # SEARCH MODSEQ (changes since that state) names every message too.
+    typ, data = client.uid("SEARCH", "MODSEQ", str(seen + 1))
+    assert typ == "OK" and data[0].split(b" (")[0].split() == [b"1", b"2", b"3"]
     client.logout()
 
 
@@ -145,6 +149,8 @@ def test_qresync_inside_the_gap_after_the_restart_jump_sends_every_flag(
     assert client.untagged_responses.pop("VANISHED", []) == [b"(EARLIER) 1"]
     flags = _flags_by_uid([d for d in data if isinstance(d, bytes)])
     assert sorted(flags) == [2, 3] and b"\\Flagged" not in flags[2]
+    typ, data = client.uid("SEARCH", "MODSEQ", str(seen + 1))
+    assert typ == "OK" and data[0].split(b" (")[0].split() == [b"2", b"3"]
     # A client whose state survived (after the jump) still gets the delta only.
     now = history.history_state(alice.pk).highestmodseq
     typ, data = client.uid("FETCH", "1:*", "(FLAGS)", f"(CHANGEDSINCE {now - 1})")

@@ -328,3 +328,17 @@ def test_bounce_to_the_srs_address_goes_back_to_the_sender(alice, smtp_server) -
         ["bob@remote.example"]
     ]
     assert back[0].sender == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_vacation_does_not_answer_mail_filed_as_spam(alice) -> None:
+    _vacation(alice)
+    do_save_script(
+        acting_account=alice,
+        script='require "fileinto"; if header :contains "subject" "viagra" { fileinto "Junk"; }',
+    )
+    deliver(mail("cheap viagra"))
+    assert Message.objects.get().folder.special_use == "junk"
+    assert outbound() == []
+    deliver(mail("hello", mid="m2@remote.example"))
+    assert len(outbound()) == 1
