@@ -38,7 +38,7 @@ from mailcore.directory.models import Account
 from mailcore.directory.queries import Expansion, expand_recipient
 from mailcore.errors import MailcoreError, StorageError
 from mailcore.faults import fault_point
-from mailcore.inbound import UNEXAMINED, examine, folder_for
+from mailcore.inbound import UNEXAMINED, Verdict, examine, folder_for
 from mailcore.mime import ParsedMessage, parse_message
 from mailcore.mime.headers import (
     delivered_to,
@@ -288,6 +288,7 @@ def _deliver_local(
         stamped = verdict.stamp(data, settings.MAIL_HOSTNAME) if pending else data
         known = known if stamped == data else None
         data = stamped
+        facts = _facts(verdict)
         parsed = known or (parse_message(data) if pending else None)
         been = delivered_to(data) if pending else set()
         stripped = without_return_path(data) if pending else data  # once, for every mailbox
@@ -331,7 +332,7 @@ def _deliver_local(
                 top = final_delivery_top(return_path=entry.sender, recipient=account.address)
                 copy = top + stripped
                 assert parsed is not None
-                ruled = rules.verdict(entry, rcpt, account, inbox, parsed, copy, _facts(entry))
+                ruled = rules.verdict(entry, rcpt, account, inbox, parsed, copy, facts)
                 if ruled.verdict.reject is not None:  # RFC 5429: refused, with the reason
                     reason = " ".join(ruled.verdict.reject.split())[:500] or "rejected"
                     plan.early = Outcome(RecipientState.BOUNCED, f"5.7.1 {reason}")
@@ -385,11 +386,22 @@ def _deliver_local(
     return outcomes
 
 
-def _facts(entry: QueueEntry) -> dict[str, object]:
+def _facts(verdict: Verdict) -> dict[str, object]:
     """What the rules may test about the sender's authenticity and spam ("dmarc", "spf",
-    "dkim", "spam_score", "junk"), computed once per entry. Empty until the inbound trust
-    checks fill it in; rules on these facts then simply do not match."""
-    return {}
+    "dkim", "arc", "spam_score", "junk"), from the entry's one inbound verdict. A check that
+    did not run leaves its fact out, and a rule on it then simply does not match."""
+    if not verdict.examined:
+        return {}
+    facts: dict[str, object] = {
+        "dmarc": verdict.dmarc,
+        "spf": verdict.spf,
+        "dkim": verdict.dkim,
+        "arc": verdict.arc,
+        "junk": verdict.junk,
+    }
+    if verdict.spam_score is not None:
+        facts["spam_score"] = verdict.spam_score
+    return facts
 
 
 class _QuotaRoom:

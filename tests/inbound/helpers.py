@@ -26,7 +26,7 @@ def deliver(
     data: bytes, *, ip: str = SENDER_IP, sender: str = f"news@{SENDER}", helo: str = "mx.sender"
 ) -> tuple[QueueEntry, Message, bytes]:
     """Queue `data` as if it came in over SMTP from `ip`, run one attempt; the entry, the
-    stored message and its bytes."""
+    stored message (the newest) and its bytes."""
     entry = do_enqueue(
         sender=sender,
         recipients=["alice@example.com"],
@@ -36,5 +36,5 @@ def deliver(
     )
     assert do_process_entry(entry.pk) == "done"
     entry.refresh_from_db()
-    message = Message.objects.select_related("folder").get()
+    message = Message.objects.select_related("folder").order_by("-pk")[0]
     return entry, message, read_message_bytes(message)

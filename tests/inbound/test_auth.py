@@ -152,3 +152,23 @@ def test_a_crash_in_the_checks_still_delivers(
     assert message.folder.special_use == "inbox" and entry.verdict is not None
     assert entry.verdict["reasons"] == ["checks failed: RuntimeError"]
     assert message.auth_dmarc == "" and b"Authentication-Results" not in stored
+
+
+def test_user_rules_see_the_verdict(alice: Account, trust_zone: Zone) -> None:
+    """The rules (mailcore.rules) test the entry's verdict as environment items: a DMARC pass
+    can be starred and a failure filed into a folder of the user's choosing, over Junk."""
+    from mailcore.rules.actions import do_save_script
+
+    do_save_script(
+        acting_account=alice,
+        script=(
+            'require ["environment", "fileinto", "mailbox", "imap4flags"];\n'
+            'if environment :is "vnd.mailroom.dmarc" "pass" { addflag "\\\\Flagged"; }\n'
+            'if environment :is "vnd.mailroom.dmarc" "fail" {\n'
+            '  fileinto :create "Suspicious"; stop;\n}\n'
+        ),
+    )
+    _, good, _ = deliver(sign(mail(), SENDER))
+    assert good.folder.special_use == "inbox" and good.flagged
+    _, bad, _ = deliver(mail(subject="Reset your password"), ip="127.0.0.66")
+    assert bad.folder.name == "Suspicious"
