@@ -546,6 +546,8 @@ class PostgresBackend(SearchBackend):
     of the GIN step, whose cost grows with the number of matches."""
 
     RECENT_WINDOW: Final = 5000
+    # A window sized by density has at least this many entries.
+    MIN_WINDOW: Final = 1000
     # Windows grow this much while they stay dense, up to MAX_WINDOW entries each.
     WINDOW_GROWTH: Final = 4
     MAX_WINDOW: Final = 80_000
@@ -644,7 +646,7 @@ class PostgresBackend(SearchBackend):
             return 0
         need = want - found if want > found else want  # the row filters took some
         rows = need / density * 2
-        return max(self.RECENT_WINDOW, int(rows)) if rows <= self.MAX_WINDOW else 0
+        return max(self.MIN_WINDOW, int(rows)) if rows <= self.MAX_WINDOW else 0
 
     def _window(
         self, account_id: int, test: str, params: list[list[int]], below: int, size: int
