@@ -40,6 +40,8 @@ def _mail_dirs(settings: object, tmp_path: Path) -> None:
     settings.RSPAMD_URL = ""  # type: ignore[attr-defined]
     settings.RSPAMD_CONTROLLER_URL = ""  # type: ignore[attr-defined]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+    # Sessions' last use: flushed by hand in tests (webmail.accounts.sessions.flush_pending).
+    settings.SESSION_TOUCH_BACKGROUND = False  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -367,6 +367,9 @@ AUDIT_LOG_RETENTION_DAYS = env_int("AUDIT_LOG_RETENTION_DAYS", 365)
 LOGIN_HISTORY_DAYS = env_int("LOGIN_HISTORY_DAYS", 180)
 # How long the "this was not me" link of a new-device notice works (it dies with a password change).
 NOT_ME_LINK_DAYS = env_int("NOT_ME_LINK_DAYS", 7)
+# Sessions' and the API token's "last used" are written by a thread of each web process every
+# few seconds, never in the request (tests turn it off and flush by hand).
+SESSION_TOUCH_BACKGROUND = env_bool("SESSION_TOUCH_BACKGROUND", True)
 
 # --- outbound relay, bounces and DKIM (issue 3: mailcore.delivery.relay/dsn/dkim) ----------
 # Resolvers for MX lookups, "ip[:port],…"; empty = /etc/resolv.conf (sendmail's resolver).

@@ -3,6 +3,8 @@ and the API token, and ends any one of them; every "end all" goes through one fu
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
@@ -54,6 +56,9 @@ def test_list_and_end_one_session_or_the_token(alice: Account, bob: Account) -> 
     sessions._touched.clear()
     phone.get("/api/v1/folders", REMOTE_ADDR="198.51.100.77")
     record = SessionRecord.objects.get(pk=by_browser["Safari on iOS"]["id"])
+    assert record.ip == "198.51.100.4"  # the request did not write it: a thread does, later
+    assert sessions.flush_pending() >= 1
+    record.refresh_from_db()
     assert record.ip == "198.51.100.77" and record.last_seen_at is not None
 
     bob_client = web_login(CHROME_WIN, "203.0.113.10", "bob@example.com")
@@ -75,3 +80,21 @@ def test_sign_out_everywhere_ends_sessions_and_the_token_in_one_place(alice: Acc
     assert sessions.sign_out_everywhere(alice, keep=laptop.session.session_key) == 1
     assert phone.get("/api/v1/folders").status_code in (401, 403)  # signed out
     assert laptop.get("/api/v1/folders").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_writer_thread_records_last_use_off_the_request(settings, alice: Account) -> None:  # type: ignore[no-untyped-def]
+    phone = web_login(SAFARI_IOS, "198.51.100.4")
+    key = phone.cookies[settings.SESSION_COOKIE_NAME].value
+    settings.SESSION_TOUCH_BACKGROUND = True
+    sessions._touched.clear()
+    old_period, sessions.FLUSH_SECONDS = sessions.FLUSH_SECONDS, 0.1
+    try:
+        assert phone.get("/api/v1/folders", REMOTE_ADDR="198.51.100.99").status_code == 200
+        deadline = time.monotonic() + 10
+        while SessionRecord.objects.get(session_key=key).ip != "198.51.100.99":
+            assert time.monotonic() < deadline, "the writer thread never wrote the last use"
+            time.sleep(0.05)
+    finally:
+        sessions.stop_flusher()
+        sessions.FLUSH_SECONDS = old_period

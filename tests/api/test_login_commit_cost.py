@@ -63,8 +63,12 @@ def test_app_password_login_waits_for_no_wal_flush(alice: Account) -> None:
     assert attempt.status is AuthStatus.OK
     assert durable_writes(ctx.captured_queries) == []
     groups = transactions(ctx.captured_queries)
-    # reserve, one read (the app password with its account), settle
-    assert len(groups) == 3, [[s[:60] for s in g] for g in groups]
+    # reserve, one read (the app password with its account), settle, the login history row
+    assert len(groups) == 4, [[s[:60] for s in g] for g in groups]
+    history = groups[3]
+    assert (
+        len(history) == 1 and history[0].startswith("INSERT") and "synchronous_commit" in history[0]
+    )
     # The reservation, which holds the per-IP and per-account locks until its commit: the
     # locks (one statement), then the decision and the pending row (one: an INSERT … SELECT
     # whose WHERE is both failure counts and the trusted pair).
@@ -74,7 +78,7 @@ def test_app_password_login_waits_for_no_wal_flush(alice: Account) -> None:
     assert reserve[1].startswith("INSERT") and "COUNT" in reserve[1]
     # The settlement: one statement (the pair's earlier rows and stale successes deleted,
     # the success inserted), committed asynchronously.
-    settle = groups[-1]
+    settle = groups[2]
     assert len(settle) == 1 and "synchronous_commit" in settle[0] and "DELETE" in settle[0]
     # What it leaves: one success for the pair, no pending reservation.
     events = AuthEvent.objects.filter(ip="127.0.0.1", account="alice@example.com")

@@ -7,17 +7,19 @@ DRF's authtoken are ended here too: they are the other way an account stays sign
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib import import_module
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.sessions.backends.base import SessionBase
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -68,25 +70,84 @@ def _due(key: str) -> bool:
     return True
 
 
+# Last uses waiting to be written, so a request never pays for its own: a thread of the
+# process writes them every FLUSH_SECONDS (SESSION_TOUCH_BACKGROUND; tests call flush_pending).
+FLUSH_SECONDS = 5.0
+_pending_sessions: dict[str, tuple[str, datetime]] = {}
+_pending_tokens: dict[str, tuple[str, str, datetime]] = {}
+_pending_lock = threading.Lock()
+_flusher_pid = 0
+_stop = threading.Event()  # tests stop the writer; a process never does (daemon thread)
+
+
 def touch_session(session_key: str | None, ip: str) -> None:
     if session_key and _due("s:" + session_key):
-        with _best_effort("session"):
-            SessionRecord.objects.filter(session_key=session_key).update(
-                last_seen_at=timezone.now(), ip=ip[:45]
-            )
+        with _pending_lock:
+            _pending_sessions[session_key] = (ip[:45], timezone.now())
+        _start_flusher()
 
 
 def touch_token(token: Token, ip: str, user_agent: str, *, force: bool = False) -> None:
-    if _due("t:" + token.key) or force:
-        with _best_effort("token"):
+    """A token's last use; `force` (its issue at sign-in) writes now, in the request."""
+    if force:
+        _write_token(token.key, ip[:45], user_agent[:300], timezone.now())
+    elif _due("t:" + token.key):
+        with _pending_lock:
+            _pending_tokens[token.key] = (ip[:45], user_agent[:300], timezone.now())
+        _start_flusher()
+
+
+def _write_token(key: str, ip: str, user_agent: str, at: datetime) -> None:
+    with _best_effort("token"):
+        if Token.objects.filter(key=key).exists():
             TokenRecord.objects.update_or_create(
-                token=token,
-                defaults={
-                    "ip": ip[:45],
-                    "user_agent": user_agent[:300],
-                    "last_seen_at": timezone.now(),
-                },
+                token_id=key, defaults={"ip": ip, "user_agent": user_agent, "last_seen_at": at}
             )
+
+
+def flush_pending() -> int:
+    """Write the waiting last uses (in this thread, on its connection); how many."""
+    with _pending_lock:
+        sessions = dict(_pending_sessions)
+        tokens = dict(_pending_tokens)
+        _pending_sessions.clear()
+        _pending_tokens.clear()
+    for key, (ip, at) in sessions.items():
+        with _best_effort("session"):
+            SessionRecord.objects.filter(session_key=key).update(last_seen_at=at, ip=ip)
+    for key, (ip, agent, at) in tokens.items():
+        _write_token(key, ip, agent, at)
+    return len(sessions) + len(tokens)
+
+
+def _start_flusher() -> None:
+    """One writer thread per process (a forked worker starts its own)."""
+    global _flusher_pid
+    if not settings.SESSION_TOUCH_BACKGROUND or _flusher_pid == os.getpid():
+        return
+    with _pending_lock:
+        if _flusher_pid == os.getpid():
+            return
+        _flusher_pid = os.getpid()
+    threading.Thread(target=_flush_loop, name="session-last-use", daemon=True).start()
+
+
+def stop_flusher() -> None:
+    """Tests: end this process's writer thread after its current round."""
+    global _flusher_pid
+    _stop.set()
+    _flusher_pid = 0
+
+
+def _flush_loop() -> None:
+    _stop.clear()
+    while not _stop.wait(FLUSH_SECONDS):
+        try:
+            flush_pending()
+        except Exception:  # never let the writer die: the next round tries again
+            log.exception("session last-use writer")
+        finally:
+            connection.close()  # this thread's own connection: none left open between rounds
 
 
 @contextmanager
