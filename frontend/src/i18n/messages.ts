@@ -283,11 +283,8 @@ export const en = {
   "compose.error.tooManyFiles": "At most {max} attachments per message.",
   "compose.error.refused": "These recipients were refused: {list}",
   "compose.error.recipients": "Some addresses were not accepted: {detail}",
-  "compose.error.dailyLimit": "You reached your daily sending limit. Try again later. ({detail})",
   "compose.error.rateLimit": "Too many messages in a short time. Try again in a moment.",
-  "compose.error.limit": "A sending limit was reached: {detail}",
   "compose.error.sender": "You may not send from this address.",
-  "compose.error.tooLarge": "The message is too large: {detail}",
   "compose.error.uploadTooLarge": "The file is too large to attach. {detail}",
   "compose.error.fileTooLarge": "{name} was not attached: it is {size}, and one file may be at most {limit}.",
   "compose.error.attachmentsTooLarge":
@@ -581,11 +578,8 @@ export const ko: Dictionary = {
   "compose.error.tooManyFiles": "메일 한 통에 첨부파일은 {max}개까지입니다.",
   "compose.error.refused": "다음 받는 사람이 거부되었습니다: {list}",
   "compose.error.recipients": "일부 주소가 받아들여지지 않았습니다: {detail}",
-  "compose.error.dailyLimit": "하루 발송 한도에 도달했습니다. 나중에 다시 시도하세요. ({detail})",
   "compose.error.rateLimit": "짧은 시간에 너무 많이 보냈습니다. 잠시 후 다시 시도하세요.",
-  "compose.error.limit": "발송 한도에 걸렸습니다: {detail}",
   "compose.error.sender": "이 주소로는 보낼 수 없습니다.",
-  "compose.error.tooLarge": "메일이 너무 큽니다: {detail}",
   "compose.error.uploadTooLarge": "파일이 너무 커서 첨부할 수 없습니다. {detail}",
   "compose.error.fileTooLarge": "{name}을(를) 첨부하지 않았습니다: 파일 크기가 {size}인데, 파일 하나는 {limit}까지입니다.",
   "compose.error.attachmentsTooLarge":

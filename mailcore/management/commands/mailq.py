@@ -54,13 +54,13 @@ class Command(BaseCommand):
             self.stdout.write("Mail queue is empty")
             return
         now = timezone.now()
-        self.stdout.write(f"{'Queue ID':<16} {'Size':>9} {'Arrival Time':<20} {'State':<8} Sender")
+        self.stdout.write(f"{'Queue ID':<16} {'Size':>9} {'Arrival Time':<20} {'State':<9} Sender")
         for e in entries:
             when = timezone.localtime(e.received_at).strftime("%a %b %d %H:%M:%S")
             direction = "in" if e.direction == "in" else "out"
             label = entry_label(e, now)
             line = (
-                f"{e.queue_id:<16} {e.size:>9} {when:<20} {label:<8} <{e.sender}> [{direction}]"
+                f"{e.queue_id:<16} {e.size:>9} {when:<20} {label:<9} <{e.sender}> [{direction}]"
                 f" attempts={e.attempts}"
             )
             if label in ("deferred", "queued", "scheduled"):
