@@ -212,7 +212,9 @@ def _header_q(name: str, value: str) -> Q:
     fields = _INDEXED_HEADERS.get(name.lower())
     lname = name.lower()
     if lname in {"to", "cc"}:
-        return build_q(SearchKey(lname.upper(), (value,)), Mapping(()), 0) if value else Q()
+        if value:
+            return build_q(SearchKey(lname.upper(), (value,)), Mapping(()), 0)
+        return ~Q(**{f"{lname}_addrs": []})  # the field is there (with an address)
     if fields is None:
         raise CannotSearchError(f"Searching the header {name} is not supported")
     if not value:
@@ -234,6 +236,7 @@ def search_uids(folder: Folder, key: SearchKey, mapping: Mapping, uidnext: int) 
     view (a message that arrived since is not answered before its EXISTS)."""
     if not mapping.uids:
         return []
+    key = _as_field_keys(key)
     flags = _flag_terms(key)
     if flags is not None:
         return _flag_search(folder, flags, mapping.uids[-1])
@@ -288,6 +291,20 @@ def _flag_search(folder: Folder, terms: list[tuple[str, bool]], last_uid: int) -
             [folder.pk, last_uid, *(on for _, on in terms)],
         )
         return [int(r[0]) for r in cursor.fetchall()]
+
+
+def _as_field_keys(key: SearchKey) -> SearchKey:
+    """HEADER Subject/From/To/Cc with a value asks what SUBJECT/FROM/TO/CC ask (RFC 9051 §6.4.4
+    defines those as HEADER on the field), so both go through the search backend with the
+    same Unicode folding; HEADER with an empty value (the field exists) stays as it is."""
+    if key.op in {"AND", "OR", "NOT"}:
+        args = tuple(_as_field_keys(a) if isinstance(a, SearchKey) else a for a in key.args)
+        return SearchKey(key.op, args) if args != key.args else key
+    if key.op == "HEADER" and len(key.args) == 2 and str(key.args[1]).strip():
+        name = str(key.args[0]).lower()
+        if name in {"subject", "from", "to", "cc"}:
+            return SearchKey(name.upper(), (key.args[1],))
+    return key
 
 
 # Keys answered by the search backend besides TEXT and BODY: the web search field that

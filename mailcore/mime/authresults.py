@@ -35,10 +35,11 @@ def authserv_id(value: bytes) -> str:
     return match.group(1).decode("ascii", "replace").lower() if match else ""
 
 
-def without_forged(data: bytes, own_id: str) -> bytes:
-    """`data` without the Authentication-Results fields that claim `own_id` (any case) and
-    without any X-Spam-* field: only the receiving host may write those. A header block that
-    does not end within the cap is returned unchanged (nothing can be judged of it)."""
+def without_forged(data: bytes, own_id: str, *, spam: bool = True) -> bytes:
+    """`data` without the Authentication-Results fields that claim `own_id` (any case) and,
+    with `spam`, without any X-Spam-* field: only the receiving host may write those. A
+    header block that does not end within the cap is returned unchanged (nothing can be
+    judged of it)."""
     block = find_header_block(data)
     if block.truncated:
         return data
@@ -53,7 +54,7 @@ def without_forged(data: bytes, own_id: str) -> bytes:
                 continue
             kept.append(line)
             continue
-        dropping = _is_ours(line, lines[n + 1 : n + 2], own)
+        dropping = _is_ours(line, lines[n + 1 : n + 2], own, spam)
         changed = changed or dropping
         if not dropping:
             kept.append(line)
@@ -63,13 +64,13 @@ def without_forged(data: bytes, own_id: str) -> bytes:
     return head + data[block.end :]
 
 
-def _is_ours(line: bytes, following: list[bytes], own: str) -> bool:
+def _is_ours(line: bytes, following: list[bytes], own: str, spam: bool = True) -> bool:
     match = _FIELD_NAME.match(line)
     if match is None:
         return False
     name = match.group(1).lower()
     if name.startswith(_SPAM_PREFIX):
-        return True
+        return spam
     if name != _AR:
         return False
     # The authserv-id is on the field's first line in every real header; a value that starts

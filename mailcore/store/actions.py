@@ -681,9 +681,10 @@ def do_append(
 
     from mailcore.store.maildir import new_key
 
-    # Only the delivery worker writes our Authentication-Results and X-Spam-* fields (the
-    # index reads its verdict from them): a copy a client uploads keeps none in our name.
-    data = without_forged(data, settings.MAIL_HOSTNAME)
+    # Only the delivery worker writes our Authentication-Results (the index reads the sender
+    # verdict from it): a copy a client uploads keeps none in our name. Its X-Spam-* fields
+    # stay (an old server's, moved here by the user: searchable, as Dovecot keeps them).
+    data = without_forged(data, settings.MAIL_HOSTNAME, spam=False)
     parsed = parse_message(data)
     if dedupe_sent:
         copy = find_sent_copy(acting_account, folder, parsed.message_id)

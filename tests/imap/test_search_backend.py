@@ -82,3 +82,8 @@ def test_subject_from_to_keys_use_the_search_index(alice: Account, imc: IMAPClie
     assert imc.search(["CC", "kim"]) == [3]
     assert imc.search(["TO", "lee@y"]) == [3]
     assert imc.search(["NOT", "TO", "kim"]) == [1, 3]
+    # HEADER on the same fields asks the same (RFC 9051 §6.4.4), folded the same way.
+    assert imc.search(["HEADER", "Subject", "ärger"], charset="UTF-8") == [1, 2, 3]
+    assert imc.search(["HEADER", "From", "JÜRGEN"], charset="UTF-8") == [1]
+    assert imc.search(["OR", "HEADER", "To", "kim", "HEADER", "Cc", "kim"]) == [2, 3]
+    assert imc.search(["HEADER", "Cc", ""]) == [2, 3]  # the field is there
