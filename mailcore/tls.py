@@ -159,6 +159,7 @@ class CertStore:
         self._default: ssl.SSLContext | None = None
         self.reloads = 0
         self._load(self._stat())
+        self._checked = time.monotonic()  # the files were just read: the next look is due later
         assert self._default is not None
         self.context: ssl.SSLContext = _new_context()
         self.context.load_cert_chain(str(self.infos[0].cert_file), str(self.infos[0].key_file))
