@@ -327,7 +327,12 @@ def _text_matches(folder: Folder, key: SearchKey) -> dict[SearchKey, Q]:
             and k.args
             and str(k.args[0]).strip()
             and k not in out
+            and not (k.op in _BACKEND_FIELDS and str(k.args[0]).isascii())
         ):
+            # SUBJECT/FROM/TO/CC with an ASCII value (an address, mostly) are answered by the
+            # columns: LIKE folds ASCII on both databases, and a scan of one folder's columns
+            # beats collecting every match of common trigrams (example.net) from the index —
+            # `FROM senderN@example.net` took 2.8 s p50 that way under 10 clients (bench/imap.py).
             words = tuple(dict.fromkeys(fold(str(k.args[0])).split()))
             if k.op == "TEXT":
                 query = SearchQuery(terms=words)
