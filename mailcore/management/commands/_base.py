@@ -45,7 +45,8 @@ def check_password_policy(password: str, address: str, display_name: str = "") -
     try:
         validate_password(password, Account(address=address.lower(), display_name=display_name))
     except ValidationError as exc:
-        raise CommandError("password refused: " + " ".join(exc.messages)) from exc
+        # Two lists may refuse it for the same reason (Django's and ours): say it once.
+        raise CommandError("password refused: " + " ".join(dict.fromkeys(exc.messages))) from exc
 
 
 def audit_cli(action: str, target: str, /, *, domain: str = "", **detail: Any) -> None:
