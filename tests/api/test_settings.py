@@ -39,6 +39,7 @@ DEFAULTS = {
     "reading_mode": "split",
     "group_by_conversation": False,
     "contacts_auto_add": True,
+    "time_zone": "",
     "address": "alice@example.com",
     "aliases": [],
 }
@@ -104,6 +105,18 @@ def test_patch_any_subset_and_it_persists(alice: Account, alice_api: APIClient) 
     assert second.json() == {**expected, "remote_images": "never", "signature_text": "-- \nAlice"}
     assert alice_api.patch(SETTINGS, {"language": ""}, format="json").json()["language"] == ""
     assert Preferences.objects.count() == 1
+
+
+def test_time_zone_is_an_iana_name_or_the_browsers(alice: Account, alice_api: APIClient) -> None:
+    assert alice_api.patch(SETTINGS, {"time_zone": "Asia/Seoul"}, format="json").json()[
+        "time_zone"
+    ] == "Asia/Seoul"
+    for bad in ("Asia/Nowhere", "../../etc/passwd", "+09:00", "x" * 65):
+        refused = alice_api.patch(SETTINGS, {"time_zone": bad}, format="json")
+        assert refused.status_code == 400
+        assert "time_zone" in refused.json()["fields"]
+    assert alice_api.get(SETTINGS).json()["time_zone"] == "Asia/Seoul"
+    assert alice_api.patch(SETTINGS, {"time_zone": ""}, format="json").json()["time_zone"] == ""
 
 
 def test_signature_html_is_sanitized_before_it_is_stored(

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from tests.browser.live import LiveStack, wait_until
-from tests.browser.ui import exact, open_app
+from tests.browser.ui import UI, exact, open_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -134,3 +135,35 @@ def test_read_status_appears_when_the_recipient_opens_it(
     ).wait_for()
     ui.page.reload()
     chip.get_by_text(ui.t("outbox.status.read"), exact=True).wait_for()
+
+
+def test_the_time_zone_of_settings_is_the_pickers(
+    stack: LiveStack, pages: Any, new_user: Any
+) -> None:
+    """A user abroad picks 09:00 of their own zone (Settings → time zone), not of the browser's:
+    Pacific/Kiritimati (UTC+14) is nobody's browser here, so the instant proves the setting."""
+    alice, bob = new_user("alice"), new_user("bob")
+    ui = UI(pages.open(alice, "/settings", lang="en"), "en")
+    ui.page.get_by_test_id("settings-time-zone").select_option("Pacific/Kiritimati")
+    ui.page.get_by_role("status").filter(has_text=ui.t("settings.saved")).wait_for()
+    assert stack.api(alice).call("GET", "/api/v1/settings")[1]["time_zone"] == "Pacific/Kiritimati"
+    ui.page.goto("/")
+    ui.grid().wait_for(state="attached")
+    write(ui, bob.address, "Kiritimati morning", "Good morning")
+    ui.page.get_by_test_id("compose-schedule").check()
+    day = datetime.now(UTC).date() + timedelta(days=30)
+    ui.page.get_by_test_id("compose-schedule-at").fill(f"{day.isoformat()}T09:00")
+    ui.button("compose.send").click()
+    ui.page.get_by_test_id("outbox-scheduled").wait_for()
+    status, outbox = stack.api(alice).call("GET", "/api/v1/outbox")
+    assert status == 200
+    (item,) = [i for i in outbox if i["subject"] == "Kiritimati morning"]
+    sent_at = datetime.fromisoformat(item["send_at"].replace("Z", "+00:00"))
+    assert sent_at == datetime(day.year, day.month, day.day, 9, tzinfo=UTC) - timedelta(hours=14)
+    # The outbox view says the time in the same zone.
+    ui.page.get_by_test_id("outbox-link").click()
+    listed = ui.page.get_by_test_id("outbox-view").get_by_role("listitem").filter(
+        has_text="Kiritimati morning"
+    )
+    listed.wait_for()
+    assert re.search(r"\b9:00\b", listed.inner_text()), listed.inner_text()

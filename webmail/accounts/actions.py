@@ -25,6 +25,7 @@ PREFERENCE_FIELDS: tuple[str, ...] = (
     "list_density",
     "reading_mode",
     "group_by_conversation",
+    "time_zone",
 )
 
 

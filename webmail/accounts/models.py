@@ -58,6 +58,13 @@ class Preferences(models.Model):
     group_by_conversation = models.BooleanField(
         default=False, help_text="message lists show one row per conversation"
     )
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text='an IANA zone such as "Asia/Seoul" for the times the webmail shows and the '
+        'scheduled-send picker; "" follows the browser',
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -6,6 +6,8 @@ password against the account it is given (a hash comparison, not a query).
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from typing import Any
 
 from django.contrib.auth import password_validation
@@ -26,6 +28,12 @@ from webmail.api.serializers import StrictBooleanField, StrictSerializer
 MAX_SIGNATURE_CHARS = 10_000  # Gmail's signature limit
 MAX_DISPLAY_NAME_CHARS = 200
 MAX_PASSWORD_CHARS = passwords.MAX_PASSWORD_CHARS  # verify_credentials refuses longer ones
+
+
+@functools.cache
+def known_time_zones() -> frozenset[str]:
+    """The IANA names this Python knows (the system's tzdata, else the tzdata package)."""
+    return frozenset(zoneinfo.available_timezones())
 
 
 class SettingsSerializer(serializers.Serializer):
@@ -55,6 +63,10 @@ class SettingsSerializer(serializers.Serializer):
     contacts_auto_add = serializers.BooleanField(
         help_text="people you write to (and reply to) are added to the address book"
     )
+    time_zone = serializers.CharField(
+        help_text='IANA time zone for the times shown and the scheduled-send picker, e.g. '
+        '"Asia/Seoul"; "" follows the browser'
+    )
     address = serializers.CharField(help_text="your address (read only)")
     aliases = serializers.ListField(
         child=serializers.CharField(),
@@ -80,6 +92,12 @@ class SettingsPatchSerializer(StrictSerializer):
     reading_mode = serializers.ChoiceField(required=False, choices=ReadingMode.values)
     group_by_conversation = StrictBooleanField(required=False)
     contacts_auto_add = StrictBooleanField(required=False)
+    time_zone = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+    def validate_time_zone(self, value: str) -> str:
+        if value and value not in known_time_zones():
+            raise serializers.ValidationError("Not a known time zone (an IANA name such as Asia/Seoul).")
+        return value
 
     def validate_page_size(self, value: Any) -> int:
         # ChoiceField would also take "25" or 25.0; the stored value is an int either way.

@@ -83,6 +83,7 @@ def _settings_data(account: Account) -> dict[str, object]:
             "reading_mode": prefs.reading_mode,
             "group_by_conversation": prefs.group_by_conversation,
             "contacts_auto_add": contact_settings(account).auto_add,
+            "time_zone": prefs.time_zone,
             "address": account.address,
             "aliases": sending_addresses(account)[1:],
         }

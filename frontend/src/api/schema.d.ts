@@ -2825,6 +2825,7 @@ export interface components {
             reading_mode?: components["schemas"]["ReadingModeEnum"];
             group_by_conversation?: boolean;
             contacts_auto_add?: boolean;
+            time_zone?: string;
         };
         Pop3Settings: {
             /**
@@ -3202,6 +3203,8 @@ export interface components {
             group_by_conversation: boolean;
             /** @description people you write to (and reply to) are added to the address book */
             contacts_auto_add: boolean;
+            /** @description IANA time zone for the times shown and the scheduled-send picker, e.g. "Asia/Seoul"; "" follows the browser */
+            time_zone: string;
             /** @description your address (read only) */
             address: string;
             /** @description the aliases that deliver to you, which you may also send from (read only; an administrator manages them) */

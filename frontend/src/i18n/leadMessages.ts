@@ -2,6 +2,9 @@
 // English and Korean, spread into src/i18n/messages.ts. `leadKo` must have exactly the keys of
 // `leadEn`.
 export const leadEn = {
+  "settings.timeZone": "Time zone",
+  "settings.timeZoneBrowser": "This browser's ({zone})",
+  "settings.timeZoneHelp": "Times in your mail list, the reading pane and scheduled sending are shown and picked in this zone.",
   "password.policy.password_too_short": "Use at least {min} characters.",
   "password.policy.password_too_long": "Use at most {max} characters.",
   "password.policy.password_too_common": "This password is too common and easy to guess.",
@@ -36,6 +39,9 @@ export const leadEn = {
 } as const;
 
 export const leadKo: Record<keyof typeof leadEn, string> = {
+  "settings.timeZone": "시간대",
+  "settings.timeZoneBrowser": "이 브라우저의 시간대 ({zone})",
+  "settings.timeZoneHelp": "메일 목록, 읽기 화면, 예약 발송의 시간을 이 시간대로 보여 주고 고릅니다.",
   "password.policy.password_too_short": "{min}자 이상으로 만드세요.",
   "password.policy.password_too_long": "{max}자 이하로 만드세요.",
   "password.policy.password_too_common": "너무 흔해서 쉽게 추측되는 비밀번호입니다.",

@@ -6,40 +6,45 @@
 //   older        2024.12.03       Dec 3, 2024
 // Built by hand rather than with Intl: these exact shapes are what Naver users read, and
 // the list formats a date for every row it paints while scrolling.
+import { inZone, zonedParts, type ZonedParts } from "./timeZone";
+
 const KO_DAYS = ["일", "월", "화", "수", "목", "금", "토"];
 const EN_DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const EN_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 const pad = (n: number): string => String(n).padStart(2, "0");
 
-function time(date: Date, korean: boolean): string {
-  const h = date.getHours();
+function time(p: ZonedParts, korean: boolean): string {
+  const h = p.hour;
   const h12 = h % 12 === 0 ? 12 : h % 12;
-  const m = pad(date.getMinutes());
+  const m = pad(p.minute);
   return korean ? `${h < 12 ? "오전" : "오후"} ${h12}:${m}` : `${h12}:${m} ${h < 12 ? "AM" : "PM"}`;
 }
 
+/** In the time zone of Settings (lib/timeZone), the browser's when none is chosen. */
 export function formatListDate(iso: string, locale: string, now: Date = new Date()): string {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return "";
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return "";
   const korean = locale.toLowerCase().startsWith("ko");
-  const sameYear = date.getFullYear() === now.getFullYear();
-  if (sameYear && date.getMonth() === now.getMonth() && date.getDate() === now.getDate()) {
+  const date = zonedParts(when);
+  const today = zonedParts(now);
+  const sameYear = date.year === today.year;
+  if (sameYear && date.month === today.month && date.day === today.day) {
     return time(date, korean);
   }
-  const day = date.getDay();
+  const day = date.weekday;
   if (sameYear) {
     return korean
-      ? `${pad(date.getMonth() + 1)}.${pad(date.getDate())} (${KO_DAYS[day]})`
-      : `${EN_MONTHS[date.getMonth()]} ${date.getDate()} (${EN_DAYS[day]})`;
+      ? `${pad(date.month)}.${pad(date.day)} (${KO_DAYS[day]})`
+      : `${EN_MONTHS[date.month - 1]} ${date.day} (${EN_DAYS[day]})`;
   }
   return korean
-    ? `${date.getFullYear()}.${pad(date.getMonth() + 1)}.${pad(date.getDate())}`
-    : `${EN_MONTHS[date.getMonth()]} ${date.getDate()}, ${date.getFullYear()}`;
+    ? `${date.year}.${pad(date.month)}.${pad(date.day)}`
+    : `${EN_MONTHS[date.month - 1]} ${date.day}, ${date.year}`;
 }
 
 export function formatFullDate(iso: string, locale: string): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return "";
-  return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(date);
+  return new Intl.DateTimeFormat(locale, inZone({ dateStyle: "medium", timeStyle: "short" })).format(date);
 }

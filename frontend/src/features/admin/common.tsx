@@ -6,6 +6,7 @@ import { ConfirmDialog } from "../../components/Dialog";
 import type { Locale } from "../../i18n/messages";
 import type { Page, Query } from "./adminApi";
 import { adminDictionaries, useAdminT, type AdminKey, type AdminT } from "./adminMessages";
+import { inZone } from "../../lib/timeZone";
 
 /** The words for a refusal's stable code (issue 12 defect 5): never the server's English. */
 export function codeText(t: AdminT, code: string): string {
@@ -288,7 +289,7 @@ export function formatWhen(iso: string | null, locale: Locale, never: string, sh
   if (!iso) return never;
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return new Intl.DateTimeFormat(locale === "ko" ? "ko-KR" : "en-US", { dateStyle: short ? "short" : "medium", timeStyle: "short" }).format(d);
+  return new Intl.DateTimeFormat(locale === "ko" ? "ko-KR" : "en-US", inZone({ dateStyle: short ? "short" : "medium", timeStyle: "short" })).format(d);
 }
 
 export function Empty({ k }: { k: AdminKey }) {

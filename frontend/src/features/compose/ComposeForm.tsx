@@ -43,6 +43,7 @@ import { SentPanel } from "./SentPanel";
 import { toLocalInput } from "../outbox/format";
 import { localInputToIso } from "../outbox/outboxApi";
 import { describeFailure, type RecipientField, type RecipientProblem } from "./sendErrors";
+import { inZone } from "../../lib/timeZone";
 
 export const MAX_ATTACHMENTS = 100;
 
@@ -530,7 +531,7 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
       ? t("compose.saveFailed", { detail: describeFailure(status.error, t).text })
       : status.savedAt
         ? t("compose.savedAt", {
-            time: new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" }).format(status.savedAt),
+            time: new Intl.DateTimeFormat(locale, inZone({ hour: "2-digit", minute: "2-digit" })).format(status.savedAt),
           })
         : "";
   const locked = sending || discarding;

@@ -4,6 +4,7 @@ import { useEffect, useState } from "react";
 import { getShellSettings } from "../../api/mail";
 import { useI18n } from "../../i18n/I18nContext";
 import { pickLocale } from "../../i18n/translate";
+import { setTimeZone } from "../../lib/timeZone";
 
 export const DEFAULT_PAGE_SIZE = 50;
 
@@ -33,6 +34,7 @@ export function useShellSettings(version: number): ShellPrefs {
     const abort = new AbortController();
     getShellSettings(abort.signal).then(
       (s) => {
+        setTimeZone(s.time_zone);
         setGrouped(s.group_by_conversation === true);
         setPageSize([25, 50, 100].includes(s.page_size) ? s.page_size : (n) => n ?? DEFAULT_PAGE_SIZE);
         setListDensity(s.list_density === "comfortable" ? "comfortable" : "compact");

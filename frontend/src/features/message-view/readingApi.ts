@@ -3,6 +3,7 @@
 import { apiFetch, type Schemas } from "../../api/client";
 import { listFolders, type Folder } from "../../api/folders";
 import type { MessageDetail } from "../../api/messages";
+import { currentTimeZone } from "../../lib/timeZone";
 
 /** The detail JSON the reading pane works from. */
 export type ReadableMessage = MessageDetail;
@@ -20,7 +21,7 @@ export function bodyUrl(message: ReadableMessage, showImages: boolean): string {
  * opens the print dialog itself, so every page of a long mail prints, HTML or text. */
 export function printUrl(messageId: number, showImages: boolean, locale: string): string {
   const params = new URLSearchParams({ lang: locale === "en" ? "en" : "ko" });
-  params.set("tz", Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC");
+  params.set("tz", currentTimeZone());
   if (showImages) params.set("images", "1");
   return `/api/v1/messages/${messageId}/print?${params.toString()}`;
 }

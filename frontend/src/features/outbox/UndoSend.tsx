@@ -4,6 +4,7 @@ import { useEffect, useState } from "react";
 import { ErrorNotice } from "../../components/ErrorNotice";
 import { useI18n } from "../../i18n/I18nContext";
 import { cancelSend } from "./outboxApi";
+import { inZone } from "../../lib/timeZone";
 
 interface Props {
   outbox: { id: number; send_at: string; scheduled: boolean };
@@ -32,7 +33,7 @@ export function UndoSend({ outbox, onUndone }: Props) {
   };
 
   if (outbox.scheduled) {
-    const time = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(until);
+    const time = new Intl.DateTimeFormat(locale, inZone({ dateStyle: "medium", timeStyle: "short" })).format(until);
     return (
       <p className="outbox-scheduled" data-testid="outbox-scheduled">
         {t("outbox.scheduledPanel", { time })}

@@ -1,11 +1,11 @@
-// Small shared helpers of the outbox screens.
+// Small shared helpers of the outbox screens, in the time zone of Settings (lib/timeZone).
+import { inZone, isoToZonedInput } from "../../lib/timeZone";
+
 export function formatTime(iso: string, locale: string): string {
-  return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
+  return new Intl.DateTimeFormat(locale, inZone({ dateStyle: "medium", timeStyle: "short" })).format(new Date(iso));
 }
 
-/** The value of a datetime-local input for an ISO time, in the browser's zone. */
+/** The value of a datetime-local input for an ISO time, as wall time in the chosen zone. */
 export function toLocalInput(iso: string): string {
-  const d = new Date(iso);
-  const pad = (n: number): string => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return isoToZonedInput(iso);
 }

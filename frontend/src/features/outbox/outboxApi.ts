@@ -1,6 +1,7 @@
 // Calls of the outbox (issue 14): scheduled list, undo/cancel, send now, reschedule, recall,
 // read status, the outbox settings and the read-receipt prompt. Types from the schema.
 import { apiFetch, type Schemas } from "../../api/client";
+import { zonedInputToIso } from "../../lib/timeZone";
 
 export type OutboxItem = Schemas["OutboxItem"];
 export type ItemStatus = Schemas["ItemStatus"];
@@ -58,9 +59,8 @@ export function answerReceipt(messageId: number, choice: "send" | "decline" | "a
   return apiFetch("POST", `/api/v1/messages/${messageId}/receipt`, { body: { choice } });
 }
 
-/** A datetime-local value (the browser's zone) as an ISO time with its offset. */
+/** A datetime-local value (wall time in the zone of Settings, else the browser's) as an ISO
+ * instant. */
 export function localInputToIso(value: string): string | null {
-  if (!value) return null;
-  const when = new Date(value);
-  return Number.isNaN(when.getTime()) ? null : when.toISOString();
+  return value ? zonedInputToIso(value) : null;
 }

@@ -1,4 +1,4 @@
-// Language, page size and the remote-image policy: each applies and saves as soon as it is
+// Language, page size, the remote-image policy, the list's look and the time zone: each applies and saves as soon as it is
 // chosen (the language switches the app at once, before the server answers).
 import { useState } from "react";
 import { ErrorNotice } from "../../components/ErrorNotice";
@@ -13,6 +13,7 @@ import {
   type UserSettings,
 } from "./settingsApi";
 import { TrustedSenders } from "./TrustedSenders";
+import { browserTimeZone, setTimeZone, timeZoneNames } from "../../lib/timeZone";
 
 interface Props {
   settings: UserSettings;
@@ -32,7 +33,9 @@ export function PreferencesSection({ settings, onSaved }: Props) {
     remote_images: settings.remote_images,
     list_density: settings.list_density,
     reading_mode: settings.reading_mode,
+    time_zone: settings.time_zone,
   });
+  const zones = timeZoneNames();
 
   const save = (patch: SettingsPatch): void => {
     const before = shown;
@@ -41,6 +44,7 @@ export function PreferencesSection({ settings, onSaved }: Props) {
     setSaved(false);
     saveSettings(patch).then(
       (next) => {
+        setTimeZone(next.time_zone);
         setSaved(true);
         onSaved(next);
       },
@@ -140,6 +144,29 @@ export function PreferencesSection({ settings, onSaved }: Props) {
             </option>
           ))}
         </select>
+      </div>
+      <div className="field">
+        <label htmlFor="settings-time-zone">{t("settings.timeZone")}</label>
+        <select
+          id="settings-time-zone"
+          value={shown.time_zone}
+          onChange={(e) => save({ time_zone: e.target.value })}
+          aria-describedby="settings-time-zone-help"
+          data-testid="settings-time-zone"
+        >
+          <option value="">{t("settings.timeZoneBrowser", { zone: browserTimeZone() })}</option>
+          {shown.time_zone !== "" && !zones.includes(shown.time_zone) && (
+            <option value={shown.time_zone}>{shown.time_zone}</option>
+          )}
+          {zones.map((z) => (
+            <option key={z} value={z}>
+              {z}
+            </option>
+          ))}
+        </select>
+        <span className="help" id="settings-time-zone-help">
+          {t("settings.timeZoneHelp")}
+        </span>
       </div>
       {error !== null && <ErrorNotice error={error} />}
       {saved && <span role="status">{t("settings.saved")}</span>}

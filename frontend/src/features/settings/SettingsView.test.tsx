@@ -15,6 +15,7 @@ const SETTINGS = {
   remote_images: "ask",
   list_density: "compact",
   reading_mode: "split",
+  time_zone: "",
   address: "alice@example.com",
   aliases: ["sales@example.com"],
 };
