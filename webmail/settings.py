@@ -501,6 +501,13 @@ RSPAMD_PASSWORD = env_str("RSPAMD_PASSWORD", "")
 RSPAMD_TIMEOUT = env_float("RSPAMD_TIMEOUT", 15.0)
 # Junk at or above this score, or for rspamd's "add header"/"rewrite subject"/"reject" actions.
 SPAM_JUNK_SCORE = env_float("SPAM_JUNK_SCORE", 6.0)
+# The admin's choice to refuse at SMTP time instead of filing (the MX runs the checks before it
+# answers DATA; off by default, so accepting stays fast): a DMARC failure whose domain publishes
+# p=reject (550 5.7.1), and with SMTP_REJECT_SPAM, mail rspamd gives its "reject" action or a
+# score of at least SPAM_REJECT_SCORE (554 5.7.1; rspamd's own reject threshold is 15).
+SMTP_REJECT_DMARC = env_bool("SMTP_REJECT_DMARC", False)
+SMTP_REJECT_SPAM = env_bool("SMTP_REJECT_SPAM", False)
+SPAM_REJECT_SCORE = env_float("SPAM_REJECT_SCORE", 15.0)
 # `manage.py runall` starts Debian's rspamd (when installed and RSPAMD_URL is empty) on
 # 127.0.0.1 ports RSPAMD_EMBEDDED_PORT (scan), +1 (controller), +2 (proxy); "0" = never.
 RSPAMD_EMBEDDED = env_str("RSPAMD_EMBEDDED", "auto")

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -55,6 +55,7 @@ class EntryOptions(TypedDict, total=False):
     dsn: MailDsn | None
     rcpt_dsn: Mapping[str, RcptDsn] | None
     due_at: datetime | None
+    verdict: dict[str, Any] | None  # inbound checks already run at SMTP time (mailcore.inbound)
 
 
 def do_enqueue(
@@ -139,6 +140,7 @@ def spool_entry(
         message_id=header_message_id(data),
         dsn_ret=dsn.ret if dsn else "",
         dsn_envid=dsn.envid if dsn else "",
+        verdict=options.get("verdict") if direction == Direction.INBOUND else None,
     )
     asked = options.get("rcpt_dsn") or {}
     rows = [

@@ -2,10 +2,15 @@
 (issue 13 §1-2): SPF, DKIM, ARC, DMARC (mailcore.inbound.auth) and rspamd's spam verdict
 (mailcore.inbound.rspamd), as one Verdict and the header block recording it.
 
-examine() runs once per inbound queue entry, in the worker (never at SMTP time). Its Verdict is
-kept on the queue entry, so a retried delivery stores byte-identical copies (the Maildir key
-holds the size). It never raises for DNS or rspamd trouble: those become temperror results and
-an "unscanned" mark, and the mail is delivered.
+examine() runs once per inbound queue entry, in the worker. Its Verdict is kept on the queue
+entry, so a retried delivery stores byte-identical copies (the Maildir key holds the size). It
+never raises for DNS or rspamd trouble: those become temperror results and an "unscanned" mark,
+and the mail is delivered.
+
+check_at_smtp() is the admin's choice to refuse at the end of DATA instead (SMTP_REJECT_DMARC
+for DMARC p=reject failures, SMTP_REJECT_SPAM for rspamd's reject action or SPAM_REJECT_SCORE): the same checks, run in the SMTP
+process before 250; the Verdict of a message it lets through rides on its queue entry, so the
+worker does not check it twice. Off by default: accepting stays fast, as issue 13 asks.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ if TYPE_CHECKING:
     from mailcore.directory.models import Account
     from mailcore.store.models import Folder
 
-__all__ = ["UNEXAMINED", "Verdict", "examine", "folder_for"]
+__all__ = ["UNEXAMINED", "Verdict", "check_at_smtp", "examine", "folder_for", "refuses_at_smtp"]
 
 log = logging.getLogger("mailroom")
 
@@ -55,15 +60,68 @@ def examine(entry: QueueEntry, data: bytes) -> Verdict:
     if not examinable(entry) or not (settings.INBOUND_AUTH or settings.RSPAMD_URL):
         return UNEXAMINED
     started = time.monotonic()
-    try:
-        verdict = _examine(entry, data)
-    except Exception as exc:  # a bug or a library's surprise on hostile input: deliver anyway
-        log.exception("%s: sender checks failed; delivering without a verdict", entry.queue_id)
-        verdict = Verdict(examined=True, reasons=(f"checks failed: {type(exc).__name__}",))
+    verdict = _examined(
+        data,
+        queue_id=entry.queue_id,
+        ip=str(entry.client_ip) if entry.client_ip else None,
+        helo=entry.client_helo,
+        sender=entry.sender,
+        rcpts=[r.address for r in entry.recipients.all()[:1]],
+    )
     _keep(entry, verdict)  # kept either way: a retry must store the same bytes
+    _log_verdict(entry.queue_id, verdict, started)
+    return verdict
+
+
+def refuses_at_smtp() -> bool:
+    """Has the admin chosen to refuse some mail at SMTP time (and are the checks on)?"""
+    from mailcore.inbound import rspamd
+
+    return bool(
+        (settings.SMTP_REJECT_DMARC and settings.INBOUND_AUTH)
+        or (settings.SMTP_REJECT_SPAM and rspamd.enabled())
+    )
+
+
+def check_at_smtp(
+    data: bytes, *, queue_id: str, ip: str | None, helo: str, sender: str, rcpts: list[str]
+) -> tuple[Verdict, str | None]:
+    """The checks of examine(), run before the MX answers DATA: the Verdict, and the reply
+    that refuses the message when the admin's SMTP-time policy says so (None = accept). A
+    temporary failure (DNS, rspamd down) never refuses: the mail is accepted and delivered as
+    examine() would have. Blocking (DNS, HTTP): run it off the event loop."""
+    started = time.monotonic()
+    verdict = _examined(data, queue_id=queue_id, ip=ip, helo=helo, sender=sender, rcpts=rcpts)
+    _log_verdict(queue_id, verdict, started)
+    if (
+        settings.SMTP_REJECT_DMARC
+        and verdict.dmarc_enforced
+        and verdict.dmarc_policy == "reject"
+    ):
+        domain = verdict.from_domain[:253]
+        return verdict, f"550 5.7.1 Rejected by the DMARC policy of {domain} (p=reject)"
+    if settings.SMTP_REJECT_SPAM and verdict.scanned and (
+        verdict.spam_action == "reject"
+        or (verdict.spam_score or 0.0) >= float(settings.SPAM_REJECT_SCORE)
+    ):
+        return verdict, f"554 5.7.1 Rejected as spam (score {verdict.spam_score or 0.0:.1f})"
+    return verdict, None
+
+
+def _examined(
+    data: bytes, *, queue_id: str, ip: str | None, helo: str, sender: str, rcpts: list[str]
+) -> Verdict:
+    try:
+        return _examine(data, ip=ip, helo=helo, sender=sender, rcpts=rcpts)
+    except Exception as exc:  # a bug or a library's surprise on hostile input: deliver anyway
+        log.exception("%s: sender checks failed; delivering without a verdict", queue_id)
+        return Verdict(examined=True, reasons=(f"checks failed: {type(exc).__name__}",))
+
+
+def _log_verdict(queue_id: str, verdict: Verdict, started: float) -> None:
     log.info(
         "%s: spf=%s dkim=%s dmarc=%s arc=%s spam=%s%s (%.0f ms)",
-        entry.queue_id,
+        queue_id,
         verdict.spf,
         verdict.dkim,
         verdict.dmarc,
@@ -72,7 +130,6 @@ def examine(entry: QueueEntry, data: bytes) -> Verdict:
         " junk" if verdict.junk else "",
         (time.monotonic() - started) * 1000,
     )
-    return verdict
 
 
 def _keep(entry: QueueEntry, verdict: Verdict) -> None:
@@ -96,23 +153,22 @@ def _from_domains(data: bytes) -> list[str]:
     return domains or [""]
 
 
-def _examine(entry: QueueEntry, data: bytes) -> Verdict:
+def _examine(
+    data: bytes, *, ip: str | None, helo: str, sender: str, rcpts: list[str]
+) -> Verdict:
     from mailcore.inbound import auth, dnsbox, rspamd
 
     parts = HeaderParts(authserv_id=settings.MAIL_HOSTNAME, auth_checked=settings.INBOUND_AUTH)
     reasons: list[str] = []
     res = auth.AuthResults()
     if settings.INBOUND_AUTH:
-        ip = str(entry.client_ip) if entry.client_ip else None
         with dnsbox.budget(float(settings.INBOUND_AUTH_TIMEOUT)):
-            res.spf, res.spf_domain, spf_reason = auth.check_spf(
-                ip, entry.sender, entry.client_helo
-            )
+            res.spf, res.spf_domain, spf_reason = auth.check_spf(ip, sender, helo)
             res.dkim = auth.check_dkim(data)
             res.arc, res.arc_reason = auth.check_arc(data)
             auth.check_dmarc(res, _from_domains(data))
         reasons += [f"spf: {spf_reason}", f"dmarc: {res.dmarc_reason}"]
-        parts.spf, parts.spf_domain, parts.spf_helo = res.spf, res.spf_domain, entry.client_helo
+        parts.spf, parts.spf_domain, parts.spf_helo = res.spf, res.spf_domain, helo
         parts.dkim = [(d.result, d.domain, d.selector, d.algorithm) for d in res.dkim]
         parts.dmarc, parts.dmarc_policy, parts.from_domain = (
             res.dmarc,
@@ -120,7 +176,7 @@ def _examine(entry: QueueEntry, data: bytes) -> Verdict:
             res.from_domain,
         )
         parts.arc = res.arc
-    junk = False
+    junk = enforced = False
     if res.dmarc == "fail" and res.dmarc_policy in ("quarantine", "reject"):
         # RFC 7489 §6.3: the owner asked for this; an ARC chain sealed by a host the admin
         # trusts (a mailing list, a forwarder) vouches for the original result (RFC 8617 §7.2).
@@ -128,17 +184,17 @@ def _examine(entry: QueueEntry, data: bytes) -> Verdict:
         if sealer and sealer in _trusted_sealers():
             parts.arc_note = f"trusted sealer {sealer}: DMARC policy not applied"
         else:
-            junk = True
+            junk = enforced = True
             reasons.append(f"DMARC p={res.dmarc_policy}")
     scan = None
     if rspamd.enabled():
         parts.spam_asked = True
         scan = rspamd.scan(
             data,
-            ip=str(entry.client_ip) if entry.client_ip else None,
-            helo=entry.client_helo,
-            mail_from=entry.sender,
-            rcpts=[r.address for r in entry.recipients.all()[:1]],
+            ip=ip,
+            helo=helo,
+            mail_from=sender,
+            rcpts=rcpts,
             hostname=settings.MAIL_HOSTNAME,
         )
         if scan is not None:
@@ -164,6 +220,7 @@ def _examine(entry: QueueEntry, data: bytes) -> Verdict:
         dmarc_policy=res.dmarc_policy,
         from_domain=res.from_domain,
         reasons=tuple(r[:200] for r in reasons),
+        dmarc_enforced=enforced,
     )
 
 

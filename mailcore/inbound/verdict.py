@@ -45,6 +45,9 @@ class Verdict:
     dmarc_policy: str = ""
     from_domain: str = ""
     reasons: tuple[str, ...] = field(default=())
+    # DMARC failed with p=quarantine/reject and no trusted ARC sealer vouched: the owner's
+    # policy applies (Junk at delivery; refused at SMTP time with SMTP_REJECT_DMARC and p=reject).
+    dmarc_enforced: bool = False
 
     def stamp(self, data: bytes, authserv_id: str) -> bytes:
         """The stored copy: our headers on top of `data` without forged ones (S23/A9)."""

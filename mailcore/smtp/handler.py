@@ -4,6 +4,7 @@ happens here."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
@@ -28,6 +29,7 @@ from mailcore.directory.queries import (
     pick_access_rule,
 )
 from mailcore.errors import InvalidAddressError, StorageError
+from mailcore.inbound import check_at_smtp, refuses_at_smtp
 from mailcore.mime.headers import header_fields
 from mailcore.rules.queries import blocked_for_address, cached_blocked_for_address, is_blocked
 from mailcore.store.quota import Usage, usage_of_address
@@ -231,6 +233,21 @@ class IngressHandler:
             "dsn": getattr(envelope, "mailroom_dsn", None),
             "rcpt_dsn": getattr(envelope, "mailroom_rcpt_dsn", None),
         }
+        if message["local"] and not session.authenticated and refuses_at_smtp():
+            # The admin chose to refuse at SMTP time: the worker's checks, run before 250.
+            verdict, refusal = await asyncio.to_thread(
+                check_at_smtp,
+                message["data"],
+                queue_id=queue_id,
+                ip=message["client_ip"],
+                helo=message["client_helo"],
+                sender=message["sender"],
+                rcpts=message["local"][:1],
+            )
+            if refusal:
+                log.info("%s: refused at DATA: %s", queue_id, refusal)
+                return refusal
+            message["verdict"] = verdict.to_json()
         try:
             if self.policy.group_commit:
                 # Spool write on a pool thread, then the rows committed with those of other
