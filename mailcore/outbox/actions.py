@@ -313,7 +313,11 @@ def do_set_outbox_preferences(
     return prefs
 
 
-def do_set_recall_policy(*, domain: Domain, enabled: bool) -> DomainOutboxPolicy:
+def do_set_recall_policy(*, domain: Domain, enabled: bool | None) -> DomainOutboxPolicy | None:
+    """May the domain's senders recall (발송취소)? None = back to the server default."""
+    if enabled is None:
+        DomainOutboxPolicy.objects.filter(domain=domain).delete()
+        return None
     policy, _ = DomainOutboxPolicy.objects.update_or_create(
         domain=domain, defaults={"recall_enabled": enabled}
     )

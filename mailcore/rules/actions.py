@@ -10,10 +10,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from mailcore.addresses import canonical_address, canonical_domain
-from mailcore.directory.models import Account
+from mailcore.directory.models import Account, Domain
 from mailcore.errors import InvalidAddressError, UserError
 from mailcore.rules.models import (
     BlockedSender,
+    DomainRulesPolicy,
     Forwarding,
     RuleJob,
     RuleSet,
@@ -109,6 +110,17 @@ def do_unblock_sender(*, acting_account: Account, value: str) -> int:
     count, _ = BlockedSender.objects.filter(account=acting_account, value=clean).delete()
     forget_blocked(acting_account.address)
     return count
+
+
+@transaction.atomic
+def do_set_forward_policy(*, domain: Domain, allowed: bool | None) -> None:
+    """The admin's choice for `domain`: may its accounts forward outside it? None = the server
+    default (RULES_FORWARD_OUTSIDE). Forwarding already set up stays; it is checked again when
+    the user changes it, and at delivery (mailcore.delivery.filtering)."""
+    if allowed is None:
+        DomainRulesPolicy.objects.filter(domain=domain).delete()
+    else:
+        DomainRulesPolicy.objects.update_or_create(domain=domain, defaults={"forward_outside": allowed})
 
 
 @transaction.atomic

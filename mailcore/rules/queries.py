@@ -115,6 +115,12 @@ def get_profile(account: Account) -> Profile:
     )
 
 
+def domain_forward_policy(domain_id: int) -> bool | None:
+    """The admin's choice for the domain (None = the server default)."""
+    policy = DomainRulesPolicy.objects.filter(domain_id=domain_id).first()
+    return policy.forward_outside if policy else None
+
+
 def forward_outside(account: Account) -> bool:
     """May `account` forward outside its domain (the domain's policy, else the setting)?"""
     policy = DomainRulesPolicy.objects.filter(domain_id=account.domain_id).first()

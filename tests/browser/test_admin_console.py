@@ -338,6 +338,16 @@ def test_domain_admin_sees_only_their_domain(
     assert accounts.get_by_text(f"@{DOMAIN}").count() == 0
     Shots(tmp_path)(page, "domain-admin")
 
+    # Their domain's mail policies: recall off, saved at once, seen by the API.
+    page.goto("/admin/domains/team.test")
+    page.get_by_role("heading", name="Mail policies").wait_for()
+    recall = page.get_by_label(re.compile("^Recall sent mail"))
+    assert recall.input_value() == ""  # the server's default
+    recall.select_option("off")
+    page.get_by_text("Saved.").wait_for()
+    status, policy = stack.api(boss).call("GET", "/api/v1/admin/domains/team.test/policy")
+    assert (status, policy["recall_enabled"], policy["forward_outside"]) == (200, False, None)
+
     # Another domain's page, and an account of another domain, are "not found".
     page.goto(f"/admin/domains/{DOMAIN}")
     heading(page, "Not found").wait_for()

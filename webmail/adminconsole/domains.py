@@ -1,5 +1,6 @@
 """Domain endpoints: list, add and remove (superadmin), enable/disable (superadmin), the
-catch-all, DKIM keys with their DNS records, and the DNS check. A domain admin sees only its
+catch-all, the mail policies (recall, forwarding outside), DKIM keys with their DNS records,
+and the DNS check. A domain admin sees only its
 domains; any other name answers 404."""
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from mailcore.directory.actions import (
 from mailcore.directory.dnscheck import check_domain_dns
 from mailcore.directory.models import Domain
 from mailcore.directory.roles import access_domain, attach_catchalls, domains_with_counts
+from mailcore.outbox.actions import do_set_recall_policy
+from mailcore.outbox.queries import domain_recall_policy
+from mailcore.rules.actions import do_set_forward_policy
+from mailcore.rules.queries import domain_forward_policy
 from webmail.adminconsole import serializers as s
 from webmail.adminconsole.base import AdminListView, AdminView
 
@@ -114,6 +119,44 @@ class DomainDetailView(AdminView):
         force = self.query(s.AdminDomainDeleteQuerySerializer)["force"]
         do_remove_domain(domain.name, force=force)
         return self.done("domain.remove", domain.name, domain=domain.name, force=force)
+
+
+def _policy(domain: Domain) -> dict[str, object]:
+    return {
+        "recall_enabled": domain_recall_policy(domain.pk),
+        "recall_default": bool(settings.OUTBOX_RECALL_ENABLED),
+        "forward_outside": domain_forward_policy(domain.pk),
+        "forward_outside_default": bool(settings.RULES_FORWARD_OUTSIDE),
+    }
+
+
+class DomainPolicyView(AdminView):
+    @extend_schema(
+        operation_id="admin_domains_policy_retrieve",
+        responses={200: s.AdminDomainPolicySerializer, 404: NOT_FOUND},
+        description="The domain's mail policies: recall (발송취소) and forwarding outside the "
+        "domain (자동전달); null means the server default applies.",
+    )
+    def get(self, request: Request, name: str) -> Response:
+        return self.answer(s.AdminDomainPolicySerializer, _policy(access_domain(self.scope, name)))
+
+    @extend_schema(
+        operation_id="admin_domains_policy_update",
+        request=s.AdminDomainPolicyUpdateSerializer,
+        responses={200: s.AdminDomainPolicySerializer, 400: INVALID, 404: NOT_FOUND},
+        description="Change either policy (null = back to the server default). A domain "
+        "admin may set their own domains'. Forwarding already set up is checked again at "
+        "delivery, so forbidding it stops forwards outside at once.",
+    )
+    def patch(self, request: Request, name: str) -> Response:
+        domain = access_domain(self.scope, name)
+        v = self.body(s.AdminDomainPolicyUpdateSerializer)
+        if "recall_enabled" in v:
+            do_set_recall_policy(domain=domain, enabled=v["recall_enabled"])
+        if "forward_outside" in v:
+            do_set_forward_policy(domain=domain, allowed=v["forward_outside"])
+        self.audit("domain.policy", domain.name, domain=domain.name, **v)
+        return self.answer(s.AdminDomainPolicySerializer, _policy(domain))
 
 
 class CatchallView(AdminView):

@@ -68,6 +68,33 @@ class AdminDomainUpdateSerializer(serializers.Serializer):
     is_active = serializers.BooleanField()
 
 
+class AdminDomainPolicySerializer(serializers.Serializer):
+    recall_enabled = serializers.BooleanField(
+        allow_null=True,
+        help_text="발송취소: may the domain's senders recall unread local copies; null = the "
+        "server default (recall_default)",
+    )
+    recall_default = serializers.BooleanField(help_text="OUTBOX_RECALL_ENABLED (read only)")
+    forward_outside = serializers.BooleanField(
+        allow_null=True,
+        help_text="자동전달: may the domain's accounts forward or redirect mail outside it; null "
+        "= the server default (forward_outside_default)",
+    )
+    forward_outside_default = serializers.BooleanField(
+        help_text="RULES_FORWARD_OUTSIDE (read only)"
+    )
+
+
+class AdminDomainPolicyUpdateSerializer(serializers.Serializer):
+    recall_enabled = serializers.BooleanField(required=False, allow_null=True)
+    forward_outside = serializers.BooleanField(required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError("Give recall_enabled or forward_outside.")
+        return attrs
+
+
 class AdminDomainDeleteQuerySerializer(serializers.Serializer):
     force = serializers.BooleanField(required=False, default=False)
 

@@ -16,6 +16,7 @@ Overview for the console pages:
   GET    domains?q=   POST domains {name}      (POST: superadmin)
   GET    domains/{name}  PATCH {is_active}  DELETE ?force=true   (PATCH/DELETE: superadmin)
   PUT    domains/{name}/catchall {targets}   DELETE domains/{name}/catchall
+  GET    domains/{name}/policy  PATCH {recall_enabled?, forward_outside?}  (null = default)
   GET    domains/{name}/dkim   POST {algorithm: rsa|ed25519}     keys + TXT records
   POST   domains/{name}/dkim/{selector}/activate {force?}        pending key signs from now on
   GET    domains/{name}/dns                    MX/SPF/DKIM/DMARC: ok|missing|wrong|error
@@ -50,6 +51,7 @@ urlpatterns = [
     path("domains", domains.DomainListView.as_view(), name="domain-list"),
     path("domains/<str:name>", domains.DomainDetailView.as_view(), name="domain-detail"),
     path("domains/<str:name>/catchall", domains.CatchallView.as_view(), name="domain-catchall"),
+    path("domains/<str:name>/policy", domains.DomainPolicyView.as_view(), name="domain-policy"),
     path("domains/<str:name>/dkim", domains.DkimView.as_view(), name="domain-dkim"),
     path(
         "domains/<str:name>/dkim/<str:selector>/activate",

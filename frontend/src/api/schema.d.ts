@@ -315,6 +315,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/domains/{name}/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The domain's mail policies: recall (발송취소) and forwarding outside the domain (자동전달); null means the server default applies. */
+        get: operations["admin_domains_policy_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** @description Change either policy (null = back to the server default). A domain admin may set their own domains'. Forwarding already set up is checked again at delivery, so forbidding it stops forwards outside at once. */
+        patch: operations["admin_domains_policy_update"];
+        trace?: never;
+    };
     "/api/v1/admin/login-history": {
         parameters: {
             query?: never;
@@ -1944,6 +1962,16 @@ export interface components {
             items: components["schemas"]["AdminDomain"][];
             next_cursor: string | null;
         };
+        AdminDomainPolicy: {
+            /** @description 발송취소: may the domain's senders recall unread local copies; null = the server default (recall_default) */
+            recall_enabled: boolean | null;
+            /** @description OUTBOX_RECALL_ENABLED (read only) */
+            recall_default: boolean;
+            /** @description 자동전달: may the domain's accounts forward or redirect mail outside it; null = the server default (forward_outside_default) */
+            forward_outside: boolean | null;
+            /** @description RULES_FORWARD_OUTSIDE (read only) */
+            forward_outside_default: boolean;
+        };
         AdminDomainUsage: {
             name: string;
             accounts: number;
@@ -2746,6 +2774,10 @@ export interface components {
             is_superadmin?: boolean;
             /** @description superadmin only: exactly the domains this account administers */
             admin_domains?: string[];
+        };
+        PatchedAdminDomainPolicyUpdateRequest: {
+            recall_enabled?: boolean | null;
+            forward_outside?: boolean | null;
         };
         PatchedAdminDomainUpdateRequest: {
             is_active?: boolean;
@@ -4780,6 +4812,79 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AdminDnsReport"];
+                };
+            };
+            /** @description no such domain (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_policy_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDomainPolicy"];
+                };
+            };
+            /** @description no such domain (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_policy_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedAdminDomainPolicyUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDomainPolicy"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
                 };
             };
             /** @description no such domain (or not yours) */

@@ -74,3 +74,25 @@ export const leadKo: Record<keyof typeof leadEn, string> = {
   "sessions.token": "앱(API 토큰)",
   "sessions.endToken": "모든 앱 로그아웃",
 };
+
+// The admin console's domain policies (발송취소, 자동전달 outside the domain), spread into
+// src/features/admin/adminMessages.ts.
+export const leadAdminEn = {
+  "dom.policy": "Mail policies",
+  "dom.policyHelp": "What this domain's users may do. “Server default” follows the server's setting.",
+  "dom.policyRecall": "Recall sent mail (발송취소) from local recipients who have not opened it",
+  "dom.policyForward": "Forward or redirect mail to addresses outside this domain",
+  "dom.policyDefault": "Server default ({value})",
+  "dom.policyOn": "Allowed",
+  "dom.policyOff": "Not allowed",
+};
+
+export const leadAdminKo: typeof leadAdminEn = {
+  "dom.policy": "메일 정책",
+  "dom.policyHelp": "이 도메인 사용자가 할 수 있는 일입니다. ‘서버 기본값’은 서버 설정을 따릅니다.",
+  "dom.policyRecall": "아직 열어 보지 않은 내부 수신자에게서 보낸 메일 발송취소",
+  "dom.policyForward": "이 도메인 밖의 주소로 메일 자동전달·리디렉션",
+  "dom.policyDefault": "서버 기본값 ({value})",
+  "dom.policyOn": "허용",
+  "dom.policyOff": "허용 안 함",
+};

@@ -1,6 +1,6 @@
 // Domains: the list (search, add — superadmin), and one domain: enable/disable and remove
-// (superadmin; refused while it has accounts unless forced), catch-all, DKIM keys with the
-// DNS record to publish, and a DNS check (MX/SPF/DKIM/DMARC: ok, missing, wrong).
+// (superadmin; refused while it has accounts unless forced), catch-all, mail policies (recall,
+// forwarding outside), DKIM keys with the DNS record to publish, and a DNS check (MX/SPF/DKIM/DMARC: ok, missing, wrong).
 import { useState, type FormEvent } from "react";
 import { ApiError } from "../../api/client";
 import { adminApi, type DnsReport, type Domain } from "./adminApi";
@@ -154,6 +154,7 @@ function DomainDetail({ name }: { name: string }) {
       )}
       <ActionStatus action={action} />
       <Catchall domain={d} onChanged={domain.reload} />
+      <DomainPolicies name={d.name} />
       <DkimKeys name={d.name} />
       <DnsCheck name={d.name} />
       {confirm.dialog}
@@ -201,6 +202,56 @@ function Catchall({ domain, onChanged }: { domain: Domain; onChanged: () => void
           </button>
         )}
       </form>
+      <ActionStatus action={action} />
+    </section>
+  );
+}
+
+type PolicyKey = "recall_enabled" | "forward_outside";
+
+/** 발송취소 and 자동전달 outside the domain: allowed, not allowed, or the server's default
+ * (null), each saved as soon as it is chosen. */
+function DomainPolicies({ name }: { name: string }) {
+  const { t } = useAdminT();
+  const policy = useLoad((signal) => adminApi.domainPolicy(name, signal), name);
+  const action = useAction();
+  if (policy.error !== null || policy.data === null) return <Pending load={policy} />;
+  const p = policy.data;
+  const rows: { key: PolicyKey; label: string; fallback: boolean }[] = [
+    { key: "recall_enabled", label: t("dom.policyRecall"), fallback: p.recall_default },
+    { key: "forward_outside", label: t("dom.policyForward"), fallback: p.forward_outside_default },
+  ];
+  const word = (on: boolean): string => (on ? t("dom.policyOn") : t("dom.policyOff"));
+  const choose = (key: PolicyKey, value: string): void => {
+    const next = value === "" ? null : value === "on";
+    void action.run(() => adminApi.patchDomainPolicy(name, { [key]: next }), (np) => {
+      policy.set(np);
+      return t("a.saved");
+    });
+  };
+  return (
+    <section className="admin-section" aria-labelledby="policy-h">
+      <h2 id="policy-h">{t("dom.policy")}</h2>
+      <p className="help">{t("dom.policyHelp")}</p>
+      <div className="admin-form">
+        {rows.map(({ key, label, fallback }) => (
+          <Field key={key} label={label} id={`policy-${key}`} error={null}>
+            {(aria) => (
+              <select
+                value={p[key] === null ? "" : p[key] ? "on" : "off"}
+                disabled={action.busy}
+                onChange={(e) => choose(key, e.target.value)}
+                data-testid={`policy-${key}`}
+                {...aria}
+              >
+                <option value="">{t("dom.policyDefault", { value: word(fallback) })}</option>
+                <option value="on">{word(true)}</option>
+                <option value="off">{word(false)}</option>
+              </select>
+            )}
+          </Field>
+        ))}
+      </div>
       <ActionStatus action={action} />
     </section>
   );

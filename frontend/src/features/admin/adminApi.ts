@@ -14,6 +14,7 @@ export type Dashboard = Schemas["AdminDashboard"];
 export type DkimKey = Schemas["AdminDkimKey"];
 export type DnsReport = Schemas["AdminDnsReport"];
 export type Domain = Schemas["AdminDomain"];
+export type DomainPolicy = Schemas["AdminDomainPolicy"];
 export type QueueEntry = Schemas["AdminQueueEntry"];
 export type RelayRule = Schemas["AdminRelayRule"];
 export type RelayRuleCreate = Schemas["AdminRelayRuleCreateRequest"];
@@ -57,6 +58,9 @@ export const adminApi = {
   setCatchall: (name: string, targets: string[]) =>
     send<Schemas["AdminCatchall"]>("PUT", `domains/${enc(name)}/catchall`, { targets }),
   removeCatchall: (name: string) => send<void>("DELETE", `domains/${enc(name)}/catchall`),
+  domainPolicy: (name: string, signal?: AbortSignal) => get<DomainPolicy>(`domains/${enc(name)}/policy`, undefined, signal),
+  patchDomainPolicy: (name: string, patch: { recall_enabled?: boolean | null; forward_outside?: boolean | null }) =>
+    send<DomainPolicy>("PATCH", `domains/${enc(name)}/policy`, patch),
   dkim: (name: string, signal?: AbortSignal) => get<Schemas["AdminDkimList"]>(`domains/${enc(name)}/dkim`, undefined, signal),
   generateDkim: (name: string, algorithm: "rsa" | "ed25519") => send<DkimKey>("POST", `domains/${enc(name)}/dkim`, { algorithm }),
   activateDkim: (name: string, selector: string, force: boolean) =>
