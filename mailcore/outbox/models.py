@@ -21,7 +21,7 @@ class ItemState(models.TextChoices):
 
 
 class OutboxItem(models.Model):
-    """One message a user sent from the webmail or the API (SMTP submission is not tracked)."""
+    """One message a user sent: from the webmail, the API, or a mail program by SMTP submission."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     submission_id = models.CharField(max_length=32, unique=True, help_text="queue origin id")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import functools
 import logging
 from base64 import b64decode
 from dataclasses import dataclass
@@ -13,11 +14,11 @@ from typing import Any
 
 from aiosmtpd.smtp import MISSING, AuthResult
 from django.db import DatabaseError
+from django.utils import timezone
 
 from mailcore.addresses import canonical_address
 from mailcore.asyncdb import run_db
 from mailcore.contacts.actions import do_remember_recipients
-from mailcore.delivery import spool
 from mailcore.delivery.submit import (
     check_daily_limit,
     check_sender,
@@ -33,6 +34,9 @@ from mailcore.errors import (
     StorageError,
     TooManyRecipientsError,
 )
+from mailcore.mime.headers import get_header
+from mailcore.outbox.actions import record_submission
+from mailcore.outbox.queries import tracked_queue_id
 from mailcore.ratelimit import AuthAttempt, AuthStatus, authenticate
 from mailcore.smtp.handler import (
     IngressHandler,
@@ -182,7 +186,9 @@ class SubmissionHandler(IngressHandler):
         if not envelope.rcpt_tos:
             return "554 5.5.1 No valid recipients"
         recipients = kept_recipients(envelope)
-        queue_id = spool.new_queue_id()
+        # An id the outbox recognises (수신확인: the read time of local copies is tracked, as
+        # for the webmail's sends; mailcore.outbox).
+        queue_id = tracked_queue_id()
         ip = _peer_ip(session)
         if not recipients:
             return discarded(envelope, queue_id, ip)
@@ -248,7 +254,17 @@ def _submit(account: Account, **kwargs: Any) -> str:
     current = Account.objects.filter(pk=account.pk, is_active=True).first()
     if current is None:
         raise SenderNotAllowedError(f"account {account.address} is disabled")
-    submission = do_submit(acting_account=current, **kwargs)
+    submission = do_submit(
+        acting_account=current,
+        within=functools.partial(
+            record_submission,
+            acting_account=current,
+            send_at=timezone.now(),
+            scheduled=False,
+            receipt_requested=get_header(kwargs["data"], "Disposition-Notification-To") is not None,
+        ),
+        **kwargs,
+    )
     _remember(current, kwargs["recipients"], submission.sent_message)
     return kwargs["queue_id"] if not submission.entries else submission.entries[0].queue_id
 

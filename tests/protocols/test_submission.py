@@ -346,3 +346,31 @@ def test_people_written_to_over_smtp_join_the_address_book(alice, bob, submissio
     with logged_in(submission) as c:
         c.sendmail("alice@example.com", ["new@remote.example"], message(to="new@remote.example"))
     assert "new@remote.example" not in [address for _, address in known()]
+
+
+def test_mail_sent_by_a_mail_program_has_read_status_too(
+    alice: Account, bob: Account, submission, settings  # type: ignore[no-untyped-def]
+) -> None:
+    """수신확인 for Thunderbird's or a phone's sends as for the webmail's: the Sent copy gets a
+    status, bob's first \\Seen (here through the store, as IMAP STORE does) sets the read time,
+    and a Disposition-Notification-To header is remembered as a receipt request. Never held."""
+    from mailcore.outbox.models import OutboxItem, OutboxRecipient
+    from mailcore.store.actions import do_set_flags
+
+    with logged_in(submission) as c:
+        c.sendmail(
+            "alice@example.com",
+            ["bob@example.com", "someone@remote.test"],
+            message(extra="Disposition-Notification-To: alice@example.com\r\n"),
+        )
+    item = OutboxItem.objects.get(account=alice)
+    [sent] = sent_messages(alice)
+    assert item.sent_copy_id == sent.pk and item.receipt_requested and not item.scheduled
+    kinds = dict(OutboxRecipient.objects.filter(item=item).values_list("address", "kind"))
+    assert kinds == {"bob@example.com": "local", "someone@remote.test": "remote"}
+    assert QueueEntry.objects.filter(next_attempt_at__gt=item.created_at).count() == 0
+    run_queue()
+    bob_copy = Message.objects.get(account=bob)
+    do_set_flags(acting_account=bob, messages=[bob_copy], add=["seen"])
+    bob_row = OutboxRecipient.objects.get(item=item, address="bob@example.com")
+    assert bob_row.read_at is not None
