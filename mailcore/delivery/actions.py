@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -265,6 +265,9 @@ class _LocalRcpt:
     expansion: Expansion
     copies: list[int]  # indexes into the batch's arrivals
     early: Outcome | None = None  # settled without a copy: a bounce, or a missing INBOX
+    # Members of an alias whose own rule refused the mail (address, reason): the others
+    # still get it, and the sender hears of these in a DSN of their own (see _member_refusals).
+    refused: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _deliver_local(
@@ -335,6 +338,11 @@ def _deliver_local(
                 ruled = rules.verdict(entry, rcpt, account, inbox, parsed, copy, facts)
                 if ruled.verdict.reject is not None:  # RFC 5429: refused, with the reason
                     reason = " ".join(ruled.verdict.reject.split())[:500] or "rejected"
+                    if len(expansion.accounts) > 1 or expansion.external:
+                        # One member of an alias refuses for themselves only, as when Postfix
+                        # expands the alias and one LMTP recipient is refused.
+                        plan.refused.append((account.address, reason))
+                        continue
                     plan.early = Outcome(RecipientState.BOUNCED, f"5.7.1 {reason}")
                     break
                 full = None
@@ -359,6 +367,11 @@ def _deliver_local(
                 if full is not None:
                     plan.early = full
                     break
+            if plan.early is None and plan.refused and not plan.copies and not expansion.external:
+                # Every member refused it: the recipient bounces, naming each reason.
+                reasons = "; ".join(f"{a}: {r}" for a, r in plan.refused)
+                plan.early = Outcome(RecipientState.BOUNCED, f"5.7.1 {reasons}"[:900])
+                plan.refused.clear()
     results = do_deliver_many(arrivals) if arrivals else []
     outcomes: dict[int, Outcome] = {}
     if any(isinstance(r, Delivered) for r in results):
@@ -382,8 +395,30 @@ def _deliver_local(
         outcomes[plan.rcpt.pk] = outcome or Outcome(
             RecipientState.DELIVERED, "2.0.0 " + (", ".join(delivered) or "filtered")
         )
+        if plan.refused and outcomes[plan.rcpt.pk].state == RecipientState.DELIVERED:
+            _member_refusals(plan)
     rules.after_commit(results, lambda r: outcomes[r.pk].state != RecipientState.DEFERRED, _forward)
     return outcomes
+
+
+def _member_refusals(plan: _LocalRcpt) -> None:
+    """The failure DSN for the members of an alias whose rules refused the mail while the
+    others got it: one per recipient and set of members (queued once: a retry of the entry
+    finds it by its key), as the recipient's NOTIFY asks (RFC 3461 §4.1)."""
+    from mailcore.delivery.dsn import DsnRecipient
+    from mailcore.delivery.outbound import do_queue_dsn, failure_key
+
+    rcpt = plan.rcpt
+    if not RcptDsn(rcpt.dsn_notify).wants("FAILURE"):
+        return
+    orcpt = rcpt.dsn_orcpt or f"rfc822;{rcpt.address}"
+    members = [a for a, _ in plan.refused]
+    do_queue_dsn(
+        plan.entry,
+        plan.data,
+        [DsnRecipient(a, "failed", "5.7.1", reason, orcpt=orcpt) for a, reason in plan.refused],
+        key="refused:" + failure_key([rcpt.address, *members]),
+    )
 
 
 def _facts(verdict: Verdict) -> dict[str, object]:

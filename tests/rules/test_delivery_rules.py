@@ -126,6 +126,49 @@ def test_discard_and_reject(alice, bob) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+def test_one_member_of_an_alias_refusing_does_not_bounce_the_others(alice, bob) -> None:
+    """team@ reaches alice and bob; bob's rule rejects: alice still gets it, the recipient
+    team@ is delivered, and the sender gets a DSN naming bob alone (once, retry or not).
+    When every member refuses, team@ bounces with each reason."""
+    from mailcore.directory.actions import do_add_alias
+
+    do_add_alias("team@example.com", ["alice@example.com", "bob@example.com"])
+    do_save_script(
+        acting_account=bob,
+        script='require "reject"; if header :contains "subject" "offer" { reject "Not for me."; }',
+    )
+    entry = deliver(mail("An offer", to="team@example.com"), ["team@example.com"])
+    (rcpt,) = entry.recipients.all()
+    assert rcpt.state == "delivered"
+    assert list(Message.objects.values_list("account__address", flat=True)) == [
+        "alice@example.com"
+    ]
+    (dsn,) = outbound()
+    assert list(dsn.recipients.values_list("address", flat=True)) == ["bob@remote.example"]
+    from mailcore.delivery import spool
+
+    text = spool.read(dsn.spool_name, size=dsn.size, sha256=dsn.sha256)
+    assert b"Final-Recipient: rfc822; bob@example.com" in text
+    assert b"Original-Recipient: rfc822; team@example.com" in text
+    assert b"Not for me." in text and b"Final-Recipient: rfc822; alice" not in text
+    # A second attempt of the same entry (a crash before the bookkeeping) queues no second DSN.
+    QueueEntry.objects.filter(pk=entry.pk).update(state="queued")
+    entry.recipients.update(state="queued")
+    do_process_entry(entry.pk, worker="test")
+    assert len(outbound()) == 1 and Message.objects.count() == 1
+
+    do_save_script(
+        acting_account=alice,
+        script='require "reject"; if header :contains "subject" "offer" { reject "No offers."; }',
+    )
+    second = deliver(mail("Another offer", to="team@example.com", mid="m9@x"), ["team@example.com"])
+    (rcpt,) = second.recipients.all()
+    assert rcpt.state == "bounced"
+    assert "alice@example.com: No offers." in rcpt.last_reply
+    assert "bob@example.com: Not for me." in rcpt.last_reply
+
+
+@pytest.mark.django_db(transaction=True)
 def test_blocked_sender_and_domain_are_discarded(alice) -> None:
     do_block_sender(acting_account=alice, value="bob@remote.example")
     deliver(mail())
