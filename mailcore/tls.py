@@ -11,6 +11,7 @@ A half-written renewal (certificate and key not matching) keeps the previous cer
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import ipaddress
 import logging
 import os
@@ -28,9 +29,31 @@ CHAIN_NAME, KEY_NAME = "fullchain.pem", "privkey.pem"
 
 def ensure_self_signed(cert_file: Path, key_file: Path, hostname: str) -> bool:
     """Create a self-signed RSA-2048 certificate for `hostname` if the files are missing.
-    Returns True when it created one."""
+    Returns True when it created one. Processes started together (by hand, or by a test
+    harness, without runall's one start) take a lock first and look again under it, and each
+    file is written beside its place and renamed in: a reader never meets half a pair, and two
+    creators never leave one's key beside the other's certificate."""
     if cert_file.exists() and key_file.exists():
         return False
+    make_dirs(cert_file.parent, 0o700)
+    make_dirs(key_file.parent, 0o700)
+    lock_fd = os.open(key_file.parent / ".self-signed.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        if cert_file.exists() and key_file.exists():
+            return False
+        key_pem, cert_pem = _self_signed_pair(hostname)
+        _write_new(key_file, key_pem, 0o600)
+        _write_new(cert_file, cert_pem, 0o644)
+    finally:
+        os.close(lock_fd)  # releases the lock
+    give_away(key_file)
+    give_away(cert_file)
+    return True
+
+
+def _self_signed_pair(hostname: str) -> tuple[bytes, bytes]:
+    """(key PEM, certificate PEM) of a new self-signed RSA-2048 certificate."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -55,21 +78,23 @@ def ensure_self_signed(cert_file: Path, key_file: Path, hostname: str) -> bool:
         .add_extension(x509.SubjectAlternativeName(alt), critical=False)
         .sign(key, hashes.SHA256())
     )
-    make_dirs(cert_file.parent, 0o700)
-    make_dirs(key_file.parent, 0o700)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    """`data` into `path` by a temporary file beside it and a rename (created with `mode`)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    give_away(key_file)
-    give_away(cert_file)
-    return True
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
