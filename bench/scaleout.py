@@ -241,6 +241,7 @@ def main() -> None:
         "--clean-queue", action="store_true", help="remove unfinished entries of earlier runs"
     )
     ap.add_argument("--runs", default="1,2,crash", help="which runs, comma-separated")
+    ap.add_argument("--keep", action="store_true", help="keep the Maildirs and process logs")
     args = ap.parse_args()
     # A SIGTERM (timeout, ^C of a parent) still stops every process a run started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -255,7 +256,10 @@ def main() -> None:
         for name in args.runs.split(","):
             report(args, name)
     finally:
-        shutil.rmtree(_VAR, ignore_errors=True)
+        if args.keep:
+            print(f"kept: {_VAR}")
+        else:
+            shutil.rmtree(_VAR, ignore_errors=True)
 
 
 def report(args: argparse.Namespace, name: str) -> None:
