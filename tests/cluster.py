@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailcore.management.commands.runall import beat_argv, web_argv, worker_argv
+from mailcore.tls import ensure_self_signed
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -175,8 +176,14 @@ class Cluster:
             "LOG_LEVEL": "WARNING",
         }
         common.pop("MAILROOM_FAULT", None)
-        self.env = common
         hostname = env.get("MAIL_HOSTNAME", "scaleout.test")
+        # The certificate first, as runall makes it before its children start: processes
+        # that each make the missing self-signed pair at the same moment can end up with one's
+        # key beside the other's certificate (mailcore.tls.ensure_self_signed has no lock).
+        common["TLS_CERT_FILE"] = str(var / "tls" / "cert.pem")
+        common["TLS_KEY_FILE"] = str(var / "tls" / "key.pem")
+        ensure_self_signed(var / "tls" / "cert.pem", var / "tls" / "key.pem", hostname)
+        self.env = common
         self.procs: dict[str, Proc] = {}
         for n in range(1, smtp + 1):
             self._add(f"smtp{n}", [PY, "-m", "mailcore.smtp"])
