@@ -131,11 +131,13 @@ class Proc:
 
 
 def wait_until(cond: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+    """tests.conftest.wait_for, saying what it waited for."""
+    from tests.conftest import wait_for
+
+    try:
+        wait_for(cond, timeout)
+    except AssertionError:
+        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 class Cluster:
