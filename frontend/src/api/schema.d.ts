@@ -2700,6 +2700,15 @@ export interface components {
             /** @description per file (0 = no limit) */
             max_downloads: number;
         };
+        /**
+         * @description * `uploading` - Chunks arriving (resumable)
+         *     * `ready` - Uploaded and checked, not sent yet
+         *     * `sent` - Linked from a sent message; downloadable until expires_at
+         *     * `revoked` - Expired early by its sender; bytes removed
+         *     * `expired` - Past expires_at; bytes removed
+         * @enum {string}
+         */
+        LargeFileStateEnum: "uploading" | "ready" | "sent" | "revoked" | "expired";
         LinkedLargeFile: {
             filename: string;
             size: number;
@@ -3296,7 +3305,7 @@ export interface components {
             id: string;
             filename: string;
             size: number;
-            state: components["schemas"]["StateDacEnum"];
+            state: components["schemas"]["LargeFileStateEnum"];
             /** @description your Sent copy (null if deleted) */
             message: number | null;
             /** Format: date-time */
@@ -3401,15 +3410,6 @@ export interface components {
          */
         SpecialUseEnum: "inbox" | "sent" | "drafts" | "junk" | "trash" | "tome";
         /**
-         * @description * `uploading` - Chunks arriving (resumable)
-         *     * `ready` - Uploaded and checked, not sent yet
-         *     * `sent` - Linked from a sent message; downloadable until expires_at
-         *     * `revoked` - Expired early by its sender; bytes removed
-         *     * `expired` - Past expires_at; bytes removed
-         * @enum {string}
-         */
-        StateDacEnum: "uploading" | "ready" | "sent" | "revoked" | "expired";
-        /**
          * @description * `ok` - ok
          *     * `missing` - missing
          *     * `wrong` - wrong
@@ -3469,7 +3469,7 @@ export interface components {
             size: number;
             /** @description bytes stored; the next chunk starts here */
             offset: number;
-            state: components["schemas"]["StateDacEnum"];
+            state: components["schemas"]["LargeFileStateEnum"];
             readonly chunk_max_bytes: number;
         };
         Vacation: {
