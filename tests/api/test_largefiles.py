@@ -192,6 +192,8 @@ def test_limits_quota_and_chunk_size(settings: Any, alice_api: APIClient) -> Non
     past = chunk(alice_api, small, 0, b"01234567890")
     assert past.status_code == 400 and past.json()["error"] == "invalid_message"
     assert create(alice_api, 0).status_code == 400
+    # A name that would display reversed ("invoiceexe.pdf") loses its bidi override.
+    assert create(alice_api, 10, "invoice\u202efdp.exe").json()["filename"] == "invoicefdp.exe"
 
 
 def test_other_users_upload_is_not_found(alice_api: APIClient, bob_api: APIClient) -> None:

@@ -33,6 +33,7 @@ from mailcore.outbox.largefiles import (
 from mailcore.outbox.models import LargeFile, LargeFileState
 from webmail.accounts.current import current_account
 from webmail.api.compose import PayloadTooLarge, _as_field_errors
+from webmail.api.downloads import display_filename
 from webmail.api.serializers import ErrorSerializer, StrictSerializer, ValidationErrorSerializer
 
 OFFSET_HEADER = "Upload-Offset"
@@ -145,7 +146,12 @@ class UploadSessionListView(APIView):
         data = UploadCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         with _as_field_errors():
-            filename = check_header_text(data.validated_data["filename"], "filename", limit=255)
+            # Shown in the mail's link block and the download page: bidi and control
+            # characters go here, as for attachment names (security.md W7).
+            filename = display_filename(
+                check_header_text(data.validated_data["filename"], "filename", limit=255),
+                fallback="file",
+            )
         try:
             upload = do_create_upload_session(
                 acting_account=current_account(request),
