@@ -123,6 +123,17 @@ const pause = (ms: number, signal: AbortSignal): Promise<void> =>
     });
   });
 
+/** A Blob's bytes (FileReader where Blob.arrayBuffer is missing, as in jsdom). */
+export function readBlob(blob: Blob): Promise<ArrayBuffer> {
+  if (typeof blob.arrayBuffer === "function") return blob.arrayBuffer();
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result as ArrayBuffer);
+    reader.onerror = () => reject(reader.error ?? new Error("cannot read the file"));
+    reader.readAsArrayBuffer(blob);
+  });
+}
+
 export interface Progress {
   phase: "uploading" | "checking";
   fraction: number;
@@ -155,7 +166,7 @@ export async function runUpload(
   const sha = new Sha256();
   for (let at = 0; at < file.size; at += CHUNK_BYTES) {
     if (signal.aborted) throw new DOMException("aborted", "AbortError");
-    sha.update(new Uint8Array(await file.slice(at, at + CHUNK_BYTES).arrayBuffer()));
+    sha.update(new Uint8Array(await readBlob(file.slice(at, at + CHUNK_BYTES))));
     onProgress({ phase: "checking", fraction: Math.min(1, (at + CHUNK_BYTES) / file.size) });
   }
   return apiFetch("POST", `/api/v1/largefiles/uploads/${session.id}/finish`, { body: { sha256: sha.hex() } });
