@@ -19,7 +19,7 @@ function fakeServer(size: number, dropOnce: Set<number>) {
     ({ id: "a".repeat(32), filename: "f.bin", content_type: "", size, offset, state: "uploading", chunk_max_bytes: 4 }) as UploadSession;
   vi.stubGlobal(
     "fetch",
-    vi.fn(async (url: string, init?: RequestInit) => {
+    vi.fn(async (_url: string, init?: RequestInit) => {
       const method = init?.method ?? "GET";
       if (method === "GET") return Response.json(session());
       if (method === "POST") {
