@@ -289,6 +289,29 @@ def test_send_link_download_range_and_counts(
     assert anonymous.get(f"/f/{token}").status_code == 410
 
 
+def test_scheduled_send_counts_expiry_from_its_time(
+    settings: Any, alice_api: APIClient, bob: Account
+) -> None:
+    upload_id = uploaded(alice_api)
+    send_at = timezone.now() + timedelta(days=10)
+    response = send(
+        alice_api,
+        to=["bob@example.com"],
+        subject="later",
+        text="x",
+        large_files=[upload_id],
+        send_at=send_at.isoformat(),
+    )
+    assert response.status_code == 201, response.json()
+    row = LargeFile.objects.get(upload_id=upload_id)
+    assert row.expires_at == send_at + timedelta(days=settings.LARGE_FILE_DAYS)
+    until = row.expires_at.date().isoformat()
+    assert f"until {until}" in parse_message(raw(sent_copy(row))).text
+    # A file goes with one message only.
+    again = send(alice_api, to=["bob@example.com"], subject="again", large_files=[upload_id])
+    assert again.status_code == 400 and "large_files" in again.json()["fields"]
+
+
 def test_revoke_answers_410_and_removes_bytes(
     alice_api: APIClient, bob: Account, largefile_dir: Path
 ) -> None:

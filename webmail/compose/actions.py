@@ -299,7 +299,12 @@ def _prepare(account: Account, form: ComposeInput, *, for_draft: bool) -> _Prepa
 
     _check_attachments(attachments)  # draft parts, uploads and forwarded parts together
     # 대용량 첨부: the message carries a link block (text and HTML), not the bytes.
-    links = [] if for_draft else prepare_links(account, form.large_files, link_base=form.link_base)
+    # A scheduled message's links last LARGE_FILE_DAYS from its time, not from today.
+    links = (
+        []
+        if for_draft
+        else prepare_links(account, form.large_files, link_base=form.link_base, now=form.send_at)
+    )
     if links:
         if not text and html:
             text = html_to_text(html)  # what the builder would derive, before the block joins
