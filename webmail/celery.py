@@ -35,6 +35,7 @@ app.autodiscover_tasks(
         "mailcore.store",
         "mailcore.fetching",
         "mailcore.rules",
+        "mailcore.outbox",
         "webmail.compose",
     ]
 )
@@ -59,6 +60,9 @@ def _schedule(sender: Celery, **_: object) -> None:
     from webmail.compose.tasks import cleanup_uploads_task
 
     sender.add_periodic_task(3600.0, cleanup_uploads_task.s(), name="upload cleanup")
+    from mailcore.outbox.tasks import cleanup_large_files_task
+
+    sender.add_periodic_task(3600.0, cleanup_large_files_task.s(), name="large file cleanup")
     from mailcore.fetching.tasks import fetch_due
 
     sender.add_periodic_task(settings.FETCH_SWEEP_SECONDS, fetch_due.s(), name="external fetch")

@@ -211,7 +211,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"FlagNameEnum": "webmail.api.serializers.FLAG_NAMES"},
+    "ENUM_NAME_OVERRIDES": {
+        "FlagNameEnum": "webmail.api.serializers.FLAG_NAMES",
+        "LargeFileStateEnum": "mailcore.outbox.models.LargeFileState",
+    },
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -445,6 +448,18 @@ COMPOSE_MAX_UPLOAD_BYTES = min(
 # All uploads of one account not yet cleaned up (they are removed a day after upload).
 COMPOSE_UPLOAD_QUOTA_BYTES = env_int("COMPOSE_UPLOAD_QUOTA_BYTES", 200 * 1024 * 1024)
 UPLOAD_DIR = env_path("UPLOAD_DIR", VAR_DIR / "uploads")
+# 대용량 첨부 (large-file links, issue 14 §4; mailcore.outbox.largefiles, docs/outbox.md): files
+# sent as a link, uploaded in resumable chunks into LARGE_FILE_DIR (outside the Maildir).
+LARGE_FILE_DIR = env_path("LARGE_FILE_DIR", VAR_DIR / "largefiles")
+LARGE_FILE_MAX_BYTES = env_int("LARGE_FILE_MAX_BYTES", 2 * 1024**3)  # one file
+LARGE_FILE_QUOTA_BYTES = env_int("LARGE_FILE_QUOTA_BYTES", 20 * 1024**3)  # per account, all files
+LARGE_FILE_CHUNK_MAX_BYTES = env_int("LARGE_FILE_CHUNK_MAX_BYTES", 16 * 1024**2)  # one request
+LARGE_FILE_DAYS = env_int("LARGE_FILE_DAYS", 30)  # downloadable this long after sending
+LARGE_FILE_MAX_DOWNLOADS = env_int("LARGE_FILE_MAX_DOWNLOADS", 100)  # per file (Naver); 0 = any
+# An upload with no chunk for this long, or uploaded and never sent, is removed (beat).
+LARGE_FILE_ABANDON_HOURS = env_int("LARGE_FILE_ABANDON_HOURS", 24)
+# Rows of expired or revoked files stay this long (their link answers 410), then go.
+LARGE_FILE_KEEP_ENDED_DAYS = env_int("LARGE_FILE_KEEP_ENDED_DAYS", 30)
 
 # --- Celery -----------------------------------------------------------------------------------
 # Celery's Django fixup closes every database connection before and after each task unless

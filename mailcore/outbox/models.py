@@ -149,3 +149,57 @@ class ReceiptSender(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} → {self.address}"
+
+
+# --- 대용량 첨부 (large-file links, issue 14 §4) ------------------------------------------------
+
+
+class LargeFileState(models.TextChoices):
+    UPLOADING = "uploading", "Chunks arriving (resumable)"
+    READY = "ready", "Uploaded and checked, not sent yet"
+    SENT = "sent", "Linked from a sent message; downloadable until expires_at"
+    REVOKED = "revoked", "Expired early by its sender; bytes removed"
+    EXPIRED = "expired", "Past expires_at; bytes removed"
+
+
+class LargeFile(models.Model):
+    """A file sent as a link (대용량 첨부): first a resumable upload session, then a file that
+    belongs to its sender and the sent message. The bytes live under LARGE_FILE_DIR, never in
+    the Maildir; only mailcore.outbox.largefile_storage touches them. The link token is kept
+    as its SHA-256 only: the database alone never gives a working link."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
+    upload_id = models.CharField(max_length=32, unique=True, help_text="random; the session id")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255)
+    size = models.BigIntegerField(help_text="declared at creation; the upload must match it")
+    offset = models.BigIntegerField(default=0, help_text="bytes committed (fsynced) so far")
+    sha256 = models.CharField(max_length=64, blank=True, default="")
+    storage_name = models.CharField(max_length=64, unique=True)
+    state = models.CharField(
+        max_length=10, choices=LargeFileState.choices, default=LargeFileState.UPLOADING
+    )
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    outbox_item = models.ForeignKey(
+        OutboxItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="large_files"
+    )
+    sent_copy = models.ForeignKey(
+        "store.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(help_text="last chunk or state change")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="revoked or expired at")
+    download_count = models.PositiveIntegerField(default=0)
+    last_download_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = (
+            models.Index(fields=("account", "state"), name="largefile_account_state"),
+            models.Index(fields=("state", "updated_at"), name="largefile_state_age"),
+            models.Index(fields=("state", "expires_at"), name="largefile_expiry"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.upload_id} {self.filename} ({self.state})"

@@ -117,7 +117,7 @@ def _remember(account: Account, message: Message, data: dict[str, Any]) -> None:
     do_remember_recipients(acting_account=account, recipients=pairs)
 
 
-def _form(data: dict[str, Any]) -> ComposeInput:
+def _form(data: dict[str, Any], link_base: str = "") -> ComposeInput:
     def opt_tuple(name: str) -> tuple[Any, ...] | None:
         return tuple(data[name]) if name in data else None
 
@@ -142,6 +142,8 @@ def _form(data: dict[str, Any]) -> ComposeInput:
         send_at=data.get("send_at"),
         undo=data.get("undo", False),
         request_receipt=data.get("request_receipt", False),
+        large_files=tuple(data.get("large_files") or ()),
+        link_base=link_base,
     )
 
 
@@ -220,7 +222,10 @@ class SendView(APIView):
         data.is_valid(raise_exception=True)
         fields = _with_groups(current_account(request), data.validated_data)
         with _as_field_errors():
-            result = do_send_message(acting_account=current_account(request), form=_form(fields))
+            result = do_send_message(
+                acting_account=current_account(request),
+                form=_form(fields, link_base=request.build_absolute_uri("/")),
+            )
         if not fields.get("to_me"):
             _remember(current_account(request), result.message, fields)
         return Response(SendResultSerializer(result).data, status=status.HTTP_201_CREATED)

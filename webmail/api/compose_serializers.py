@@ -180,6 +180,15 @@ class SendInputSerializer(DraftInputSerializer):
         "now; the message goes at that time (GET /api/v1/outbox lists what waits). At most "
         "OUTBOX_MAX_SCHEDULE_DAYS ahead and OUTBOX_MAX_SCHEDULED waiting per account.",
     )
+    large_files = serializers.ListField(
+        child=serializers.RegexField(r"^[0-9a-f]{32}$"),
+        required=False,
+        default=list,
+        max_length=MAX_ATTACHMENTS,
+        help_text="대용량 첨부: upload ids of finished large files (POST /api/v1/largefiles/"
+        "uploads …/finish). The message carries a link block (name, size, expiry, link) in its "
+        "text and HTML parts instead of the bytes; the files become this message's.",
+    )
     undo = StrictBooleanField(
         required=False,
         default=False,

@@ -11,6 +11,7 @@ import unicodedata
 from urllib.parse import quote
 
 from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 
 OCTET_STREAM = "application/octet-stream"
 MAX_FILENAME_CHARS = 180
@@ -147,6 +148,13 @@ def content_disposition(filename: str, *, disposition: str = "attachment") -> st
 def _harden(response: HttpResponse) -> HttpResponse:
     # Nothing served from mail is a page: no sniffing into HTML, and if a browser does render
     # it after all, a sandbox without scripts or same-origin access (W6).
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
+    return response
+
+
+def harden(response: HttpResponseBase) -> HttpResponseBase:
+    """nosniff + sandbox CSP on any response that serves bytes from mail (streamed ones too)."""
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox"
     return response

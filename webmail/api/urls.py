@@ -17,6 +17,7 @@ from webmail.api import (
     finding,
     folders,
     junk,
+    largefiles,
     messages,
     mobileconfig,
     outbox,
@@ -72,6 +73,34 @@ urlpatterns = [
         name="message-read-status",
     ),
     path("messages/<int:pk>/receipt", outbox.MessageReceiptView.as_view(), name="message-receipt"),
+    # 대용량 첨부 (issue 14 §4)
+    path("largefiles", largefiles.LargeFileListView.as_view(), name="largefile-list"),
+    path("largefiles/limits", largefiles.LargeFileLimitsView.as_view(), name="largefile-limits"),
+    path(
+        "largefiles/uploads",
+        largefiles.UploadSessionListView.as_view(),
+        name="largefile-upload-list",
+    ),
+    path(
+        "largefiles/uploads/<str:upload_id>",
+        largefiles.UploadSessionView.as_view(),
+        name="largefile-upload",
+    ),
+    path(
+        "largefiles/uploads/<str:upload_id>/finish",
+        largefiles.UploadFinishView.as_view(),
+        name="largefile-upload-finish",
+    ),
+    path(
+        "largefiles/<str:upload_id>",
+        largefiles.LargeFileDetailView.as_view(),
+        name="largefile-detail",
+    ),
+    path(
+        "messages/<int:pk>/large-files",
+        largefiles.MessageLargeFilesView.as_view(),
+        name="message-large-files",
+    ),
     path(
         "messages/<int:pk>/delivery",
         compose.MessageDeliveryView.as_view(),

@@ -40,6 +40,7 @@ from mailcore.mime.build import (
     build_message,
     forward_subject,
     forward_text,
+    html_to_text,
     make_recipient,
     quote_html,
     quote_text,
@@ -48,6 +49,13 @@ from mailcore.mime.build import (
     threading,
 )
 from mailcore.outbox.actions import check_send_at, record_submission, undo_seconds
+from mailcore.outbox.largefiles import (
+    LinkedFile,
+    attach_links,
+    link_block_html,
+    link_block_text,
+    prepare_links,
+)
 from mailcore.outbox.models import OutboxItem
 from mailcore.outbox.queries import tracked_queue_id
 from mailcore.store.actions import do_append, do_expunge, do_set_flags
@@ -197,6 +205,8 @@ class ComposeInput:
     send_at: datetime | None = None  # 예약발송: the entries wait until then
     undo: bool = False  # hold for the account's undo window (the webmail asks for it)
     request_receipt: bool = False  # Disposition-Notification-To: the sender (RFC 8098)
+    large_files: tuple[str, ...] = ()  # 대용량 첨부: upload ids of READY large files (send only)
+    link_base: str = ""  # where the links point: this site's origin, e.g. https://mail.example/
 
 
 @dataclass(slots=True)
@@ -205,6 +215,7 @@ class _Prepared:
     original: Message | None
     draft: Message | None
     extra: dict[str, str] = field(default_factory=dict)
+    links: list[LinkedFile] = field(default_factory=list)
 
 
 def sender_of(account: Account, address: str | None = None) -> Recipient:
@@ -287,6 +298,19 @@ def _prepare(account: Account, form: ComposeInput, *, for_draft: bool) -> _Prepa
                     html += quote_html(parsed, safe)
 
     _check_attachments(attachments)  # draft parts, uploads and forwarded parts together
+    # 대용량 첨부: the message carries a link block (text and HTML), not the bytes.
+    # A scheduled message's links last LARGE_FILE_DAYS from its time, not from today.
+    links = (
+        []
+        if for_draft
+        else prepare_links(account, form.large_files, link_base=form.link_base, now=form.send_at)
+    )
+    if links:
+        if not text and html:
+            text = html_to_text(html)  # what the builder would derive, before the block joins
+        text = (text or "") + "\n" + link_block_text(links)
+        if html is not None:
+            html += link_block_html(links)
     me = sender_of(account, form.from_address)
     if form.to_me:
         to, cc = (me,), ()
@@ -310,7 +334,7 @@ def _prepare(account: Account, form: ComposeInput, *, for_draft: bool) -> _Prepa
         date=form.send_at if not for_draft else None,
         request_receipt=form.request_receipt and not form.to_me,
     )
-    return _Prepared(request, original, draft, extra)
+    return _Prepared(request, original, draft, extra, links)
 
 
 def _check_attachments(attachments: list[OutgoingAttachment]) -> None:
@@ -348,6 +372,7 @@ def do_send_message(*, acting_account: Account, form: ComposeInput) -> SendResul
             data=built.data,
             source=Source.API,
             copy_folder=tome,
+            within=lambda sub: attach_links(prepared.links, item=None, sent_copy=sub.sent_message),
         )
         if submission.sent_message is None:
             raise MailcoreError("do_submit stored no copy")
@@ -372,6 +397,7 @@ def do_send_message(*, acting_account: Account, form: ComposeInput) -> SendResul
                     receipt_requested=form.request_receipt,
                 )
             )
+            attach_links(prepared.links, item=items[-1], sent_copy=submission.sent_message)
 
         submission = do_submit(
             acting_account=acting_account,

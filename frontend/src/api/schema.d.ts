@@ -882,6 +882,109 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/largefiles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Your sent large files (newest first, at most 500): downloads, expiry, and ended ones for LARGE_FILE_KEEP_ENDED_DAYS. */
+        get: operations["largefiles_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/largefiles/{upload_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Expire a sent file now: the bytes are removed and its link answers 410. */
+        delete: operations["largefiles_expire"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/largefiles/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["largefiles_limits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/largefiles/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Start a resumable upload of one large file (up to LARGE_FILE_MAX_BYTES): its size is reserved in your large-file quota (507 large_file_quota past it). Then PATCH the chunks in order; an upload with no chunk for LARGE_FILE_ABANDON_HOURS is removed. */
+        post: operations["largefiles_uploads_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/largefiles/uploads/{upload_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Where an upload stands (also HEAD: the `Upload-Offset` header alone): after a reload or a dropped connection, resume from `offset`. */
+        get: operations["largefiles_uploads_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description Drop an upload that was not sent (a sent file: DELETE /largefiles/{id}). */
+        delete: operations["largefiles_uploads_destroy"];
+        options?: never;
+        head?: never;
+        /** @description One chunk (at most LARGE_FILE_CHUNK_MAX_BYTES, Content-Length required), the raw bytes as the body. Acknowledged only once written and fsynced; a chunk at another offset is 409 offset_mismatch with the right `offset`; a body that ends early (a dropped connection) stores nothing: send it again from the same offset. */
+        patch: operations["largefiles_uploads_chunk"];
+        trace?: never;
+    };
+    "/api/v1/largefiles/uploads/{upload_id}/finish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Check the stored file against your SHA-256; then it can be sent (`large_files` of POST /api/v1/messages/send). A mismatch is 400 sha256_mismatch and empties the upload (offset 0) to be uploaded again. */
+        post: operations["largefiles_uploads_finish"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/messages": {
         parameters: {
             query?: never;
@@ -977,6 +1080,23 @@ export interface paths {
         };
         /** @description Per recipient of a message you sent from webmail or the API: queued, delivered, deferred (with the last reply) or bounced. Empty for other messages. */
         get: operations["messages_delivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/{id}/large-files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The large files of this server that a message of yours links to (a received 대용량 첨부 shown beside the attachments). */
+        get: operations["messages_large_files"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2479,6 +2599,11 @@ export interface components {
          * @enum {string}
          */
         FieldEnum: "from" | "to" | "subject" | "body" | "header" | "size" | "attachment" | "dmarc" | "spam_score";
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        FinishRequest: {
+            /** @description of the whole file, hex */
+            sha256: string;
+        };
         /**
          * @description * `seen` - seen
          *     * `answered` - answered
@@ -2589,6 +2714,39 @@ export interface components {
          * @enum {string}
          */
         LanguageEnum: "ko" | "en";
+        LargeFileLimits: {
+            /** @description one file (LARGE_FILE_MAX_BYTES) */
+            max_bytes: number;
+            /** @description all your large files (0 = no limit) */
+            quota_bytes: number;
+            /** @description uploading, ready and sent, not expired */
+            used_bytes: number;
+            /** @description one PATCH at most */
+            chunk_max_bytes: number;
+            /** @description a sent file is downloadable this long */
+            days: number;
+            /** @description per file (0 = no limit) */
+            max_downloads: number;
+        };
+        /**
+         * @description * `uploading` - Chunks arriving (resumable)
+         *     * `ready` - Uploaded and checked, not sent yet
+         *     * `sent` - Linked from a sent message; downloadable until expires_at
+         *     * `revoked` - Expired early by its sender; bytes removed
+         *     * `expired` - Past expires_at; bytes removed
+         * @enum {string}
+         */
+        LargeFileStateEnum: "uploading" | "ready" | "sent" | "revoked" | "expired";
+        LinkedLargeFile: {
+            filename: string;
+            size: number;
+            /** Format: date-time */
+            expires_at: string | null;
+            /** @description false: expired, revoked or at its limit */
+            available: boolean;
+            /** @description the download page; `url`/download is the file */
+            url: string;
+        };
         /**
          * @description * `compact` - compact
          *     * `comfortable` - comfortable
@@ -3140,6 +3298,8 @@ export interface components {
              * @description 예약발송: an absolute time with its zone (ISO 8601). The Sent copy is stored now; the message goes at that time (GET /api/v1/outbox lists what waits). At most OUTBOX_MAX_SCHEDULE_DAYS ahead and OUTBOX_MAX_SCHEDULED waiting per account.
              */
             send_at?: string | null;
+            /** @description 대용량 첨부: upload ids of finished large files (POST /api/v1/largefiles/uploads …/finish). The message carries a link block (name, size, expiry, link) in its text and HTML parts instead of the bytes; the files become this message's. */
+            large_files?: string[];
             /**
              * @description hold the message for your undo window (GET /api/v1/outbox/settings undo_seconds) so that DELETE /api/v1/outbox/{id} can still take it back; the webmail sets it, apps that show no undo button leave it off
              * @default false
@@ -3173,6 +3333,26 @@ export interface components {
             /** @description our domain the From domain imitates, or '' */
             lookalike: string;
             warnings: components["schemas"]["WarningsEnum"][];
+        };
+        SentLargeFile: {
+            id: string;
+            filename: string;
+            size: number;
+            state: components["schemas"]["LargeFileStateEnum"];
+            /** @description your Sent copy (null if deleted) */
+            message: number | null;
+            /** Format: date-time */
+            sent_at: string | null;
+            /** Format: date-time */
+            expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description revoked or expired at
+             */
+            ended_at: string | null;
+            download_count: number;
+            /** Format: date-time */
+            last_download_at: string | null;
         };
         SentSummary: {
             message: number;
@@ -3302,12 +3482,30 @@ export interface components {
             content_type: string;
             size: number;
         };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        UploadCreateRequest: {
+            filename: string;
+            size: number;
+            /** @default  */
+            content_type: string;
+        };
         UploadInputRequest: {
             /**
              * Format: binary
              * @description the attachment (multipart/form-data)
              */
             file: string;
+        };
+        UploadSession: {
+            /** @description keep it to resume (localStorage) */
+            id: string;
+            filename: string;
+            content_type: string;
+            size: number;
+            /** @description bytes stored; the next chunk starts here */
+            offset: number;
+            state: components["schemas"]["LargeFileStateEnum"];
+            readonly chunk_max_bytes: number;
         };
         Vacation: {
             enabled: boolean;
@@ -6676,6 +6874,320 @@ export interface operations {
             };
         };
     };
+    largefiles_list: {
+        parameters: {
+            query?: {
+                /** @description only those of this Sent copy */
+                message?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SentLargeFile"][];
+                };
+            };
+        };
+    };
+    largefiles_expire: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SentLargeFile"];
+                };
+            };
+            /** @description not yours, or no such upload */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    largefiles_limits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LargeFileLimits"];
+                };
+            };
+        };
+    };
+    largefiles_uploads_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UploadCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadSession"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description large_file_too_large (the file), chunk_too_large (one PATCH) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description large_file_quota: your files use the quota */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    largefiles_uploads_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadSession"];
+                };
+            };
+            /** @description not yours, or no such upload */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    largefiles_uploads_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not yours, or no such upload */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description offset_mismatch (the answer's `offset` is where to go on), upload_busy, upload_finished, upload_incomplete, upload_sent */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    largefiles_uploads_chunk: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description where this chunk starts: the upload's offset */
+                "Upload-Offset": number;
+            };
+            path: {
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/offset+octet-stream": string;
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadSession"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description not yours, or no such upload */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description offset_mismatch (the answer's `offset` is where to go on), upload_busy, upload_finished, upload_incomplete, upload_sent */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description length_required: send Content-Length */
+            411: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description large_file_too_large (the file), chunk_too_large (one PATCH) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    largefiles_uploads_finish: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FinishRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadSession"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description not yours, or no such upload */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description offset_mismatch (the answer's `offset` is where to go on), upload_busy, upload_finished, upload_incomplete, upload_sent */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     messages_list: {
         parameters: {
             query?: {
@@ -6999,6 +7511,36 @@ export interface operations {
                 };
             };
             /** @description an id (message, draft, upload) is not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    messages_large_files: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkedLargeFile"][];
+                };
+            };
+            /** @description not yours, or no such upload */
             404: {
                 headers: {
                     [name: string]: unknown;

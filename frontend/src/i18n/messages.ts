@@ -4,6 +4,7 @@ import { fetchEn, fetchKo } from "./fetchMessages";
 import { leadEn, leadKo } from "./leadMessages";
 import { rulesEn, rulesKo } from "./rulesMessages";
 import { outboxEn, outboxKo } from "./outboxMessages";
+import { largefileEn, largefileKo } from "./largefileMessages";
 import { opsEn, opsKo } from "./opsMessages";
 import { searchEn, searchKo } from "./searchMessages";
 import { trustEn, trustKo } from "./trustMessages";
@@ -300,6 +301,7 @@ export const en = {
   ...trustEn,
   ...rulesEn,
   ...outboxEn,
+  ...largefileEn,
   ...opsEn,
 } as const;
 
@@ -595,6 +597,7 @@ export const ko: Dictionary = {
   ...trustKo,
   ...rulesKo,
   ...outboxKo,
+  ...largefileKo,
   ...opsKo,
 };
 

@@ -5,6 +5,8 @@ import { useCallback, useEffect, useId, useRef, useState, type DragEvent, type K
 import { ApiError } from "../../api/client";
 import { useI18n } from "../../i18n/I18nContext";
 import { AttachmentList } from "./AttachmentList";
+import { LargeFileButton, LargeFilePanel } from "../largefiles/LargeFilePanel";
+import { useLargeFiles } from "../largefiles/useLargeFiles";
 import { addressKey, formatAddress } from "./addresses";
 import {
   admitFiles,
@@ -130,6 +132,7 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
   const [editorKey, setEditorKey] = useState(0);
   const [confirmPlain, setConfirmPlain] = useState(false);
   const [attachments, setAttachments] = useState<AttachmentItem[]>(initial.attachments);
+  const large = useLargeFiles();
   const [dragging, setDragging] = useState(false);
   const [status, setStatus] = useState<SaveStatus>({ saving: false, savedAt: null, error: null, dirty: false });
   const [sending, setSending] = useState(false);
@@ -270,9 +273,19 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
       setError(t("compose.error.tooManyFiles", { max: MAX_ATTACHMENTS }));
       return;
     }
+    // Files larger than an attachment may go as 대용량 첨부 (a link), as Naver Mail offers.
+    const oversize = limits === null ? [] : picked.filter((f) => f.size > limits.max_upload_bytes);
+    for (const file of oversize) large.add(file);
+    const ordinary = picked.filter((f) => !oversize.includes(f));
     // Files that cannot fit are not uploaded at all (the server would refuse them anyway).
-    const { accepted: files, problem } = admitFiles(attachmentsRef.current, picked, limits);
-    setError(problem === null ? null : limitText(problem));
+    const { accepted: files, problem } = admitFiles(attachmentsRef.current, ordinary, limits);
+    setError(
+      problem !== null
+        ? limitText(problem)
+        : oversize[0]
+          ? t("largefile.offer", { name: oversize[0].name })
+          : null,
+    );
     for (const file of files) {
       keySeq.current += 1;
       const key = `upload-${keySeq.current}`;
@@ -412,6 +425,10 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
       setError(t("compose.error.stillUploading"));
       return;
     }
+    if (large.busy || large.items.some((i) => i.status === "error")) {
+      setError(t("largefile.stillUploading"));
+      return;
+    }
     // A failed upload would silently be left out of the mail: never send without it.
     if (failedUploads(attachmentsRef.current).length > 0) {
       setError(t("compose.uploadFailedBlock"));
@@ -439,7 +456,9 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
       const body: SendInput = { ...fields, to_me: s.toMe, undo: !s.toMe && sendAt === null };
       if (sendAt !== null) body.send_at = sendAt;
       if (draftIdRef.current !== null) body.draft_id = draftIdRef.current;
+      if (large.readyIds.length > 0) body.large_files = large.readyIds;
       const result = await sendMessage(body);
+      large.sent();
       saver?.stop();
       setSentToMe(s.toMe);
       setSent(result);
@@ -571,6 +590,7 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
         <button type="button" onClick={() => fileInputRef.current?.click()} disabled={locked}>
           {t("compose.attach")}
         </button>
+        <LargeFileButton large={large} disabled={locked} />
         {limits !== null && (
           <span className="compose-limits" data-testid="compose-limits">
             {t("compose.limits", {
@@ -731,6 +751,7 @@ export function ComposeForm({ initial, onClose, onSent, onDraftSaved }: Props) {
         />
       )}
       <AttachmentList items={attachments} onRemove={removeAttachment} onRetry={retryAttachment} disabled={locked} />
+      <LargeFilePanel large={large} disabled={locked} />
       {dragging && (
         <div className="drop-overlay" aria-hidden="true">
           {t("compose.dropHere")}

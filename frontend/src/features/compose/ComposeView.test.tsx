@@ -352,6 +352,8 @@ describe("ComposeView", { timeout: 30000 }, () => {
       "GET /api/v1/settings": settings,
       "GET /api/v1/compose-limits": () =>
         Response.json({ max_upload_bytes: 18_965_110, max_attachments_bytes: 18_965_110, max_message_bytes: 26_214_400 }),
+      // 대용량 첨부 of the oversize file: the session is never answered here.
+      "POST /api/v1/largefiles/uploads": () => new Promise<Response>(() => undefined),
     });
     renderIn("ko", <ComposeView params={{ mode: "new", id: null, to: "bob@example.com" }} onClose={vi.fn()} />);
     expect((await screen.findByTestId("compose-limits")).textContent).toBe("파일당 최대 18 MiB, 메일 한 통에 첨부파일 모두 18 MiB까지");
@@ -360,12 +362,13 @@ describe("ComposeView", { timeout: 30000 }, () => {
       Object.defineProperty(file, "size", { value: size });
       return file;
     };
-    // 20 MB: over the per-file limit, refused without an upload.
+    // 20 MB: over the per-file limit, so not an attachment: it goes as 대용량 첨부 (a link).
     fireEvent.change(screen.getByTestId("compose-file-input"), { target: { files: [sized("movie.mp4", 20_000_000)] } });
     expect(screen.getByRole("alert").textContent).toBe(
-      "movie.mp4을(를) 첨부하지 않았습니다: 파일 크기가 19 MiB인데, 파일 하나는 18 MiB까지입니다.",
+      "movie.mp4 파일은 일반 첨부 한도보다 커서 대용량 첨부(링크)로 보냅니다.",
     );
     expect(FakeXhr.all).toHaveLength(0);
+    expect((await screen.findByTestId("largefile-item")).textContent).toContain("movie.mp4");
     // Two files that fit one by one but not together: the first is uploaded, the second not.
     fireEvent.change(screen.getByTestId("compose-file-input"), {
       target: { files: [sized("a.zip", 10_000_000), sized("b.zip", 10_000_000)] },

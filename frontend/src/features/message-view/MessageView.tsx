@@ -21,6 +21,8 @@ import { BlockSenderButton } from "./BlockSenderButton";
 import { ImageBar } from "./ImageBar";
 import { MessageBodyFrame } from "./MessageBodyFrame";
 import { ReadStatusPanel } from "../outbox/ReadStatusPanel";
+import { LinkedLargeFiles } from "../largefiles/LinkedLargeFiles";
+import { SentLargeFiles } from "../largefiles/SentLargeFiles";
 import { ReceiptPrompt } from "../outbox/ReceiptPrompt";
 import { MessageToolbar, type ToolbarAction } from "./MessageToolbar";
 import { TrustWarnings, VerifiedMark } from "./SenderTrust";
@@ -216,7 +218,10 @@ export function MessageView({ message, onBack, onRemoved, onFlagsChanged }: Prop
       </dl>
       <TrustWarnings trust={message.trust} address={message.from.address} />
       {currentFolder?.special_use === "sent" ? (
-        <ReadStatusPanel messageId={message.id} />
+        <>
+          <ReadStatusPanel messageId={message.id} />
+          <SentLargeFiles messageId={message.id} />
+        </>
       ) : currentFolder && currentFolder.special_use !== "drafts" ? (
         <ReceiptPrompt messageId={message.id} />
       ) : null}
@@ -240,6 +245,7 @@ export function MessageView({ message, onBack, onRemoved, onFlagsChanged }: Prop
         </pre>
       )}
       <AttachmentList attachments={files} />
+      <LinkedLargeFiles messageId={message.id} />
     </article>
   );
 }

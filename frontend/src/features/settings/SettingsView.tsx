@@ -8,6 +8,7 @@ import type { MessageKey } from "../../i18n/messages";
 import { AppPasswordsSection } from "./AppPasswordsSection";
 import { BlockedSendersSection } from "./BlockedSendersSection";
 import { OutboxSettingsSection } from "../outbox/OutboxSettingsSection";
+import { SentLargeFiles } from "../largefiles/SentLargeFiles";
 import { FetchAccountsSection } from "./FetchAccountsSection";
 import { LoginHistorySection } from "./LoginHistorySection";
 import { ForwardingSection } from "./ForwardingSection";
@@ -119,6 +120,7 @@ export function SettingsView({ onClose, section = null, onNavigate, onSignedOut 
             <ForwardingSection />
             <VacationSection />
             <OutboxSettingsSection />
+            <SentLargeFiles showEmpty />
             <SessionsSection onSignedOut={signedOut} />
             <LoginHistorySection />
           </>

@@ -18,7 +18,8 @@ export function stubApi(routes: Record<string, Handler>) {
     const body = typeof init?.body === "string" ? (JSON.parse(init.body) as unknown) : undefined;
     const req = { method, path: url, body };
     calls.push(req);
-    const handler = routes[`${method} ${url}`];
+    // The sent 대용량 첨부 list in Settings: none, unless a test says otherwise.
+    const handler = routes[`${method} ${url}`] ?? (`${method} ${url}` === "GET /api/v1/largefiles" ? () => Response.json([]) : undefined);
     if (!handler) return Response.json({ error: "not_found", detail: `no stub for ${method} ${url}` }, { status: 404 });
     return handler(req);
   });
