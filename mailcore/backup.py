@@ -99,6 +99,7 @@ class Area:
 
 @dataclass(slots=True)
 class _Run:
+    stamp: str
     dir: Path
     previous: dict[str, Any] | None
     prev_dir: Path | None
@@ -167,7 +168,7 @@ def run_backup(dest: Path, *, log: Callable[[str], None] = lambda _m: None) -> d
         stamp = _stamp(started)
         work = dest / f".partial-{stamp}"
         work.mkdir(mode=0o700)
-        run = _Run(work, previous, prev_dir)
+        run = _Run(stamp, work, previous, prev_dir)
         if previous is not None:
             run.prev_files = {f["path"]: f for f in previous["files"]}
             for f in previous["files"]:
@@ -503,7 +504,13 @@ def _copy_one(run: _Run, rel: str, src: Path, st: os.stat_result) -> None:
         finally:
             os.close(fd)
     run.files.append(
-        {"path": rel, "size": size, "sha256": digest.hexdigest(), "mtime_ns": st.st_mtime_ns}
+        {
+            "path": rel,
+            "size": size,
+            "sha256": digest.hexdigest(),
+            "mtime_ns": st.st_mtime_ns,
+            "copied_in": run.stamp,  # the run whose copy this is (later runs link to it)
+        }
     )
     run.progress.copied += 1
     run.progress.copied_bytes += size
@@ -690,7 +697,7 @@ def run_restore(
     if kind == "postgresql":
         moved += _restore_postgresql(db_path, aside_tag, keep=bool(there))
     else:
-        moved += _restore_sqlite(db_path, aside_tag)
+        moved += _restore_sqlite(db_path, aside_tag, keep=bool(there))
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)  # a newer Mailroom than the backup's
@@ -769,13 +776,13 @@ def _restore_postgresql(dump: Path, aside_tag: str, *, keep: bool) -> list[str]:
     return moved
 
 
-def _restore_sqlite(copy: Path, aside_tag: str) -> list[str]:
+def _restore_sqlite(copy: Path, aside_tag: str, *, keep: bool) -> list[str]:
     import sqlite3
 
     name = Path(str(connection.settings_dict["NAME"]))
     connection.close()
     moved: list[str] = []
-    if name.exists() and name.stat().st_size > 0:
+    if keep and name.exists():
         aside = name.with_name(f"{name.name}.{aside_tag}")
         _sqlite_copy(name, aside)
         moved.append(str(aside))
