@@ -6,7 +6,8 @@ A backup directory holds one directory per run, named by its UTC time:
 
     DEST/LATEST                       the stamp of the newest complete run (written last)
     DEST/<stamp>/manifest.json        format, version, times, database kind, every file with
-                                      its size and SHA-256, the previous run (the chain)
+                                      its size, SHA-256 and the run that copied it (copied_in),
+                                      the previous run (the chain)
     DEST/<stamp>/manifest.sha256      SHA-256 of manifest.json
     DEST/<stamp>/database.pgdump      pg_dump -Fc of one snapshot (PostgreSQL), or
     DEST/<stamp>/database.sqlite3     the online backup API's copy (SQLite)
