@@ -62,6 +62,7 @@ LATEST = "LATEST"
 MANIFEST = "manifest.json"
 MANIFEST_SUM = "manifest.sha256"
 CHUNK = 1 << 20
+_DUMP_FILES = {"postgresql": "database.pgdump", "sqlite": "database.sqlite3"}
 # Settings recorded in the manifest (no secrets): what a restore host should match.
 RECORDED_SETTINGS = (
     "MAIL_HOSTNAME",
@@ -107,6 +108,7 @@ class _Run:
     prev_files: dict[str, dict[str, Any]] = field(default_factory=dict)
     prev_stems: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     files: list[dict[str, Any]] = field(default_factory=list)
+    done: set[str] = field(default_factory=set)
     dirs: list[str] = field(default_factory=list)
     progress: Progress = field(default_factory=Progress)
 
@@ -146,7 +148,10 @@ def _var_paths() -> list[Path]:
             path = Path(raw).resolve()
             if path.is_relative_to(var) and path != var:
                 found.append(path)
-    return found
+    # A file inside a tree already listed (TLS_CERT_FILE under var/tls) is copied once.
+    return [
+        p for p in dict.fromkeys(found) if not any(p != q and p.is_relative_to(q) for q in found)
+    ]
 
 
 def env_file() -> Path:
@@ -169,62 +174,79 @@ def run_backup(dest: Path, *, log: Callable[[str], None] = lambda _m: None) -> d
         stamp = _stamp(started)
         work = dest / f".partial-{stamp}"
         work.mkdir(mode=0o700)
-        run = _Run(stamp, work, previous, prev_dir)
-        if previous is not None:
-            run.prev_files = {f["path"]: f for f in previous["files"]}
-            for f in previous["files"]:
-                stem = _message_stem(f["path"])
-                if stem is not None:
-                    run.prev_stems[stem] = f
-        log(f"snapshot of the {kind} database")
-        db_file, db_info, queue = (_dump_postgresql if kind == "postgresql" else _dump_sqlite)(work)
-        db_info.update(file=db_file.name, **_hash_file(db_file))
-        log(f"database dumped ({db_info['size']} bytes); copying files")
-        finished_after = _copy_spool(run, queue)
-        _copy_mail(run)
-        for area in areas():
-            if area.name == "uploads":
-                _copy_tree(run, area, area.root)
-            elif area.name == "var":
-                for path in _var_paths():
-                    _copy_tree(run, area, path)
-        env = env_file()
-        if env.is_file():
-            _copy_one(run, "config/env", env, env.stat())
-        manifest: dict[str, Any] = {
-            "format": FORMAT,
-            "version": VERSION,
-            "stamp": stamp,
-            "started_at": started.isoformat(),
-            "snapshot_at": db_info.pop("snapshot_at"),
-            "finished_at": _now().isoformat(),
-            "host": socket.gethostname(),
-            "database": db_info,
-            "previous": None
-            if previous is None
-            else {"stamp": previous["stamp"], "manifest_sha256": _manifest_sum(prev_dir)},
-            "chain": ([*previous.get("chain", []), previous["stamp"]] if previous else []),
-            "settings": {k: str(getattr(settings, k, "")) for k in RECORDED_SETTINGS},
-            "secret_key_from_env": bool(os.environ.get("SECRET_KEY")),
-            "queue": {"entries": len(queue), "finished_after_snapshot": finished_after},
-            "stats": {
-                "copied": run.progress.copied,
-                "copied_bytes": run.progress.copied_bytes,
-                "linked": run.progress.linked,
-                "linked_bytes": run.progress.linked_bytes,
-                "vanished": run.progress.vanished,
-            },
-            "dirs": sorted(set(run.dirs)),
-            "files": run.files,
-        }
-        data = json.dumps(manifest, indent=1, sort_keys=True).encode()
-        _write_file(work / MANIFEST, data)
-        _write_file(work / MANIFEST_SUM, (hashlib.sha256(data).hexdigest() + "\n").encode())
-        _fsync_tree_dirs(work)
-        final = dest / stamp
-        os.rename(work, final)
-        _write_atomic(dest / LATEST, (stamp + "\n").encode())
-        return manifest
+        try:
+            return _run_into(work, stamp, started, kind, previous, prev_dir, dest, log)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)  # a failed run leaves nothing half-made
+            raise
+
+
+def _run_into(
+    work: Path,
+    stamp: str,
+    started: dt.datetime,
+    kind: str,
+    previous: dict[str, Any] | None,
+    prev_dir: Path | None,
+    dest: Path,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    run = _Run(stamp, work, previous, prev_dir)
+    if previous is not None:
+        run.prev_files = {f["path"]: f for f in previous["files"]}
+        for f in previous["files"]:
+            stem = _message_stem(f["path"])
+            if stem is not None:
+                run.prev_stems[stem] = f
+    log(f"snapshot of the {kind} database")
+    db_file, db_info, queue = (_dump_postgresql if kind == "postgresql" else _dump_sqlite)(work)
+    db_info.update(file=db_file.name, **_hash_file(db_file))
+    log(f"database dumped ({db_info['size']} bytes); copying files")
+    finished_after = _copy_spool(run, queue)
+    _copy_mail(run)
+    for area in areas():
+        if area.name == "uploads":
+            _copy_tree(run, area, area.root)
+        elif area.name == "var":
+            for path in _var_paths():
+                _copy_tree(run, area, path)
+    env = env_file()
+    if env.is_file():
+        _copy_one(run, "config/env", env, env.stat())
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "stamp": stamp,
+        "started_at": started.isoformat(),
+        "snapshot_at": db_info.pop("snapshot_at"),
+        "finished_at": _now().isoformat(),
+        "host": socket.gethostname(),
+        "database": db_info,
+        "previous": None
+        if previous is None
+        else {"stamp": previous["stamp"], "manifest_sha256": _manifest_sum(prev_dir)},
+        "chain": ([*previous.get("chain", []), previous["stamp"]] if previous else []),
+        "settings": {k: str(getattr(settings, k, "")) for k in RECORDED_SETTINGS},
+        "secret_key_from_env": bool(os.environ.get("SECRET_KEY")),
+        "queue": {"entries": len(queue), "finished_after_snapshot": finished_after},
+        "stats": {
+            "copied": run.progress.copied,
+            "copied_bytes": run.progress.copied_bytes,
+            "linked": run.progress.linked,
+            "linked_bytes": run.progress.linked_bytes,
+            "vanished": run.progress.vanished,
+        },
+        "dirs": sorted(set(run.dirs)),
+        "files": run.files,
+    }
+    data = json.dumps(manifest, indent=1, sort_keys=True).encode()
+    _write_file(work / MANIFEST, data)
+    _write_file(work / MANIFEST_SUM, (hashlib.sha256(data).hexdigest() + "\n").encode())
+    _fsync_tree_dirs(work)
+    final = dest / stamp
+    os.rename(work, final)
+    _write_atomic(dest / LATEST, (stamp + "\n").encode())
+    return manifest
 
 
 @contextlib.contextmanager
@@ -273,7 +295,7 @@ def _dump_postgresql(work: Path) -> tuple[Path, dict[str, Any], list[tuple[str, 
     tool = shutil.which("pg_dump")
     if tool is None:
         raise BackupError("pg_dump not found: install postgresql-client (Debian)")
-    out = work / "database.pgdump"
+    out = work / _DUMP_FILES["postgresql"]
     table = QueueEntry._meta.db_table
     with psycopg.connect(**_pg_connect_kwargs(), autocommit=False) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -318,7 +340,7 @@ def _dump_sqlite(work: Path) -> tuple[Path, dict[str, Any], list[tuple[str, str,
 
     from mailcore.delivery.models import EntryState, QueueEntry
 
-    out = work / "database.sqlite3"
+    out = work / _DUMP_FILES["sqlite"]
     source = sqlite3.connect(str(connection.settings_dict["NAME"]), timeout=60)
     target = sqlite3.connect(str(out))
     try:
@@ -471,6 +493,9 @@ def _copy_one_checked(run: _Run, rel: str, src: Path) -> bool:
 
 
 def _copy_one(run: _Run, rel: str, src: Path, st: os.stat_result) -> None:
+    if rel in run.done:
+        return
+    run.done.add(rel)
     target = run.dir / "files" / rel
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     prev = run.prev_files.get(rel)
@@ -577,14 +602,19 @@ def _read_manifest(run_dir: Path) -> dict[str, Any]:
         ) from None
     if hashlib.sha256(data).hexdigest() != recorded:
         raise BackupError(f"{run_dir}/{MANIFEST}: checksum mismatch: the manifest is corrupt")
-    manifest: dict[str, Any] = json.loads(data)
-    if manifest.get("format") != FORMAT:
+    try:
+        manifest: dict[str, Any] = json.loads(data)
+    except ValueError as exc:
+        raise BackupError(f"{run_dir}/{MANIFEST}: not JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError(f"{run_dir}: not a Mailroom backup (format {manifest.get('format')!r})")
     if manifest.get("version") != VERSION:
         raise BackupError(
             f"{run_dir}: backup format version {manifest.get('version')}, this Mailroom reads "
             f"version {VERSION}"
         )
+    if manifest.get("database", {}).get("file") not in _DUMP_FILES.values():
+        raise BackupError(f"{run_dir}/{MANIFEST}: names no database dump of ours")
     return manifest
 
 
@@ -612,6 +642,8 @@ def verify(run_dir: Path) -> dict[str, Any]:
         (run_dir / "files" / f["path"], f["path"], f) for f in manifest["files"]
     ]
     for path, name, entry in entries:
+        if name.startswith("/") or ".." in name.split("/"):
+            raise BackupError(f"{run_dir}/{MANIFEST}: file {name!r} is outside the backup")
         try:
             got = _hash_file(path)
         except FileNotFoundError:

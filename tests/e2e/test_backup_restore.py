@@ -53,10 +53,13 @@ def host(settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # 
     (var / "tls").mkdir(parents=True, mode=0o700)
     (var / "secret_key").write_text("the-old-hosts-secret-key")
     (var / "secret_key").chmod(0o600)
-    (var / "tls" / "key.pem").write_bytes(b"-----BEGIN PRIVATE KEY-----\nx\n")
-    (var / "tls" / "cert.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\ny\n")
+    # The listeners' certificate, moved under this var (inside var/tls: copied once).
+    (var / "tls" / "key.pem").write_bytes(Path(settings.TLS_KEY_FILE).read_bytes())
+    (var / "tls" / "cert.pem").write_bytes(Path(settings.TLS_CERT_FILE).read_bytes())
     settings.VAR_DIR = var
     settings.UPLOAD_DIR = var / "uploads"
+    settings.TLS_CERT_FILE = var / "tls" / "cert.pem"
+    settings.TLS_KEY_FILE = var / "tls" / "key.pem"
     env = tmp_path / "mailroom.env"
     env.write_text("MAIL_HOSTNAME=mx.test\n")
     monkeypatch.setenv("MAILROOM_ENV_FILE", str(env))
@@ -234,6 +237,7 @@ def test_backup_during_load_restores_everything(
     # Some mail was accepted after the snapshot: the backup really ran during the load.
     assert any(t > snapshot_at for t, _ in load["accepted"].values())
 
+    tls_key = (host / "tls" / "key.pem").read_bytes()
     wipe(host, settings)
     call_command("restore", str(dest))
 
@@ -267,6 +271,7 @@ def test_backup_during_load_restores_everything(
     assert not QueueEntry.objects.exclude(state="done").exists()
     # Keys and secrets are back, private ones 0600.
     assert (host / "secret_key").read_text() == "the-old-hosts-secret-key"
+    assert (host / "tls" / "key.pem").read_bytes() == tls_key
     assert (host / "tls" / "key.pem").stat().st_mode & 0o777 == 0o600
     maildir = Path(settings.MAIL_ROOT) / "example.com" / "alice" / "Maildir"
     assert maildir.stat().st_mode & 0o777 == 0o700

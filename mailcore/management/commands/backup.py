@@ -30,6 +30,8 @@ class Command(BaseCommand):
             )
         except BackupError as exc:
             raise CommandError(str(exc)) from exc
+        except OSError as exc:  # a full disk, a permission: this run is removed, older ones stay
+            raise CommandError(f"backup failed, nothing of this run was kept: {exc}") from exc
         if not quiet:
             self.stdout.write(f"{describe(manifest)} in {time.monotonic() - started:.1f} s")
             gone = manifest["queue"]["finished_after_snapshot"]

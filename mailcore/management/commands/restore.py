@@ -51,6 +51,8 @@ class Command(BaseCommand):
             )
         except BackupError as exc:
             raise CommandError(str(exc)) from exc
+        except OSError as exc:
+            raise CommandError(f"restore failed: {exc}") from exc
         for path in report.moved_aside:
             self.stdout.write(f"kept what was here: {path}")
         if report.recreated_accounts:
