@@ -169,3 +169,26 @@ def test_other_database_kind_is_refused(host: Path, alice: Account, tmp_path: Pa
     (run_dir / "manifest.sha256").write_text(hashlib.sha256(data).hexdigest())
     with pytest.raises(CommandError, match="same kind"):
         call_command("restore", str(dest), "--force")
+
+
+def test_hostile_manifest_and_a_second_backup_at_once_are_refused(
+    host: Path, mail: Callable[..., None], tmp_path: Path
+) -> None:
+    import fcntl
+    import os
+
+    dest = backed_up(mail, tmp_path, 1)
+    run_dir, manifest = run(dest)
+    manifest["files"][0]["path"] = "mail/../../../../etc/passwd"
+    data = json.dumps(manifest).encode()
+    (run_dir / "manifest.json").write_bytes(data)
+    (run_dir / "manifest.sha256").write_text(hashlib.sha256(data).hexdigest())
+    with pytest.raises(CommandError, match="outside the backup"):
+        call_command("restore", str(run_dir), "--force")
+    fd = os.open(dest / ".lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a backup of cron still running
+        with pytest.raises(CommandError, match="another backup is running"):
+            call_command("backup", str(dest), "--quiet")
+    finally:
+        os.close(fd)
