@@ -913,9 +913,13 @@ def _target(roots: dict[str, Path], rel: str) -> Path | None:
 
 def _finish_entries(queue_ids: list[str]) -> int:
     """Queue entries the snapshot holds as live whose spool file was removed before the copy:
-    they finished after the snapshot (their local deliveries are in the Maildir copy)."""
-    from mailcore.delivery.models import EntryState, QueueEntry
+    they finished after the snapshot (their local deliveries are in the Maildir copy). The
+    leases of the others and the worker registry were the old host's processes: dropped, so
+    the first worker here takes the entries at once."""
+    from mailcore.delivery.models import DeliveryWorker, EntryState, QueueEntry
 
+    DeliveryWorker.objects.all().delete()
+    QueueEntry.objects.exclude(state=EntryState.DONE).update(locked_until=None)
     return QueueEntry.objects.filter(queue_id__in=queue_ids).update(
         state=EntryState.DONE,
         locked_until=None,

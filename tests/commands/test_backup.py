@@ -192,3 +192,27 @@ def test_hostile_manifest_and_a_second_backup_at_once_are_refused(
             call_command("backup", str(dest), "--quiet")
     finally:
         os.close(fd)
+
+
+def test_entry_delivered_between_snapshot_and_copy_is_restored_once_and_done(
+    host: Path, alice: Account, smtp_server: tuple[str, int], deliver_all: Any, tmp_path: Path
+) -> None:
+    from mailcore.backup import run_backup
+    from mailcore.delivery.models import QueueEntry
+
+    send(smtp_server, 1)  # queued: in the snapshot with its spool file
+    send(smtp_server, 2)
+
+    def between(line: str) -> None:
+        if line.startswith("database dumped"):
+            assert deliver_all() == ["done", "done"]  # delivered, spool files removed
+
+    manifest = run_backup(tmp_path / "backup", log=between)
+    assert len(manifest["queue"]["finished_after_snapshot"]) == 2
+    call_command("restore", str(tmp_path / "backup"), "--force")
+    assert set(QueueEntry.objects.values_list("state", flat=True)) == {"done"}
+    assert deliver_all() == []
+    subjects = sorted(
+        Message.objects.filter(account__address=alice.address).values_list("subject", flat=True)
+    )
+    assert subjects == ["m1", "m2"]  # from the Maildir copy (reindex), once each
