@@ -682,6 +682,21 @@ def target_state() -> list[str]:
     return found
 
 
+def _live_workers() -> list[str]:
+    """Delivery workers whose heartbeat is fresh: a restore under running services would
+    race them."""
+    from datetime import timedelta
+
+    from mailcore.delivery.models import DeliveryWorker
+
+    if DeliveryWorker._meta.db_table not in connection.introspection.table_names():
+        return []
+    fresh = _now() - timedelta(seconds=settings.WORKER_STALE_SECONDS)
+    return list(
+        DeliveryWorker.objects.filter(heartbeat_at__gt=fresh).values_list("name", flat=True)
+    )
+
+
 @dataclass(slots=True)
 class RestoreReport:
     stamp: str
@@ -714,6 +729,12 @@ def run_restore(
             f"the backup holds a {manifest['database']['kind']} database and this host uses "
             f"{kind}: restore onto the same kind (set DATABASE_URL), then move with dumpdata/"
             "loaddata if needed"
+        )
+    running = _live_workers()
+    if running:
+        raise BackupError(
+            f"Mailroom is running on this database (worker {running[0]} is alive): stop its "
+            "services first (systemctl stop mailroom.target), then restore"
         )
     there = target_state()
     if there and not force:

@@ -5,8 +5,10 @@ the other database kind is refused. The restore under load is tests/e2e/test_bac
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import smtplib
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +17,10 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
+from mailcore.backup import run_backup
+from mailcore.delivery.models import DeliveryWorker, QueueEntry
 from mailcore.directory.models import Account
 from mailcore.store.actions import do_set_flags
 from mailcore.store.models import Message
@@ -171,12 +176,9 @@ def test_other_database_kind_is_refused(host: Path, alice: Account, tmp_path: Pa
         call_command("restore", str(dest), "--force")
 
 
-def test_hostile_manifest_and_a_second_backup_at_once_are_refused(
+def test_hostile_manifest_a_second_backup_and_restore_under_running_services_are_refused(
     host: Path, mail: Callable[..., None], tmp_path: Path
 ) -> None:
-    import fcntl
-    import os
-
     dest = backed_up(mail, tmp_path, 1)
     run_dir, manifest = run(dest)
     manifest["files"][0]["path"] = "mail/../../../../etc/passwd"
@@ -192,14 +194,18 @@ def test_hostile_manifest_and_a_second_backup_at_once_are_refused(
             call_command("backup", str(dest), "--quiet")
     finally:
         os.close(fd)
+    call_command("backup", str(dest), "--quiet")  # a sound run again
+    now = timezone.now()
+    DeliveryWorker.objects.create(
+        name="mx:1:a", host="mx", pid=1, started_at=now, heartbeat_at=now
+    )  # services still running here
+    with pytest.raises(CommandError, match="stop its services first"):
+        call_command("restore", str(dest), "--force")
 
 
 def test_entry_delivered_between_snapshot_and_copy_is_restored_once_and_done(
     host: Path, alice: Account, smtp_server: tuple[str, int], deliver_all: Any, tmp_path: Path
 ) -> None:
-    from mailcore.backup import run_backup
-    from mailcore.delivery.models import QueueEntry
-
     send(smtp_server, 1)  # queued: in the snapshot with its spool file
     send(smtp_server, 2)
 
