@@ -538,6 +538,36 @@ class Maildir:
         except OSError as exc:
             raise StorageError(f"cannot delete folder {path!r}: {exc}") from exc
 
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[list[str]]:
+        """Hold every folder's rename lock exclusively (in path order, so no deadlock with a
+        move, which holds one lock at a time): while held, no flag change, move or expunge
+        runs in this Maildir; deliveries still add files to new/. Yields the folder paths.
+        For a backup's listing (mailcore.backup): keep the time inside short."""
+        with contextlib.ExitStack() as stack:
+            paths = self.list_folder_paths()
+            for path in paths:
+                stack.enter_context(self._rename_lock(self.folder_dir(path), exclusive=True))
+            yield paths
+
+    def list_files(self, path: str) -> list[str]:
+        """Every file of a folder but tmp/ and the rename lock ('new/<name>', 'cur/<name>',
+        'mailroom-uidlist', ...), relative to the folder: what a backup copies. new/ before cur/,
+        so a file that moves new/ -> cur/ meanwhile is listed at least once."""
+        d = self.folder_dir(path)
+        found: list[str] = []
+        for sub in ("new", "cur", ""):
+            try:
+                it = os.scandir(d / sub if sub else d)
+            except FileNotFoundError:
+                continue
+            with it:
+                for entry in it:
+                    if entry.name == RENAME_LOCK or not entry.is_file(follow_symlinks=False):
+                        continue
+                    found.append(f"{sub}/{entry.name}" if sub else entry.name)
+        return found
+
     def list_folder_paths(self) -> list[str]:
         """'' plus every Maildir++ subfolder that has a cur/ directory."""
         paths = [""] if (self.root / "cur").is_dir() else []
