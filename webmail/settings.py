@@ -212,7 +212,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"FlagNameEnum": "webmail.api.serializers.FLAG_NAMES"},
+    "ENUM_NAME_OVERRIDES": {
+        "FlagNameEnum": "webmail.api.serializers.FLAG_NAMES",
+        "StsModeEnum": "webmail.adminconsole.mtasts.MODES",
+    },
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
