@@ -234,3 +234,28 @@ def test_negative_counts_refused(world: World) -> None:
     doc["policies"][0]["summary"]["total-failure-session-count"] = -5
     with pytest.raises(ReportError, match="count"):
         do_ingest_report(report_mail(gzip.compress(json.dumps(doc).encode())))
+
+
+def test_dnscheck_command_prints_the_records(world: World, zone, capsys) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from django.core.management import call_command
+
+    with pytest.raises(SystemExit):  # MX and the others are missing too
+        call_command("dnscheck", "a.example")
+    out = capsys.readouterr().out
+    served = served_policy(world.own.user.domain)
+    assert "missing mta-sts _mta-sts.a.example" in out
+    assert f'  _mta-sts.a.example. IN TXT "{served.sts_record}"' in out
+    assert '  _smtp._tls.a.example. IN TXT "v=TLSRPTv1; rua=mailto:postmaster@a.example"' in out
+    assert "  mta-sts.a.example. IN CNAME mail.ops.example." in out
+
+
+def test_every_mtasts_reason_has_words_in_the_console() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    source = (root / "mailcore/directory/dnscheck.py").read_text()
+    codes = set(re.findall(r'"((?:mtasts|tlsrpt)_[a-z_]+)"', source))
+    assert {"mtasts_missing", "mtasts_stale_id", "tlsrpt_missing"} <= codes
+    words = (root / "frontend/src/i18n/mtastsMessages.ts").read_text()
+    assert sorted(c for c in codes if words.count(f'"dns.{c}":') != 2) == []  # en and ko
