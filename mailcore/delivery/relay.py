@@ -656,28 +656,36 @@ def _attempt(
     sts: StsHooks | None,
     lookup: Lookup,
 ) -> dict[str, RcptResult]:
-    """The sessions with one address of an MX: verified TLS under a policy; without one (or
-    after a testing-mode failure, recorded) opportunistic TLS, then plaintext if TLS itself
-    failed (unless RELAY_REQUIRE_TLS_DOMAINS names the domain). Under an enforce policy a TLS
-    failure ends here (the caller tries the next host): never plaintext instead."""
+    """The sessions with one address of an MX: verified TLS when the domain's policy names
+    this MX; else (no policy, an unlisted MX in testing mode, or after a testing-mode failure)
+    opportunistic TLS, then plaintext if TLS itself failed (unless RELAY_REQUIRE_TLS_DOMAINS
+    names the domain). Under an enforce policy a TLS failure ends here (the caller tries the
+    next host): never plaintext instead. The TLS outcome goes to `sts.record` once: for
+    sessions under the policy, and for domains without one (no-policy-found)."""
     policy = lookup.policy
     remote = f"{target.host}[{ip}]"
-    mode = TLS_VERIFY if policy is not None else TLS_OPPORTUNISTIC
+    verify = policy is not None and policy.matches(target.host)
+    report = sts is not None and (verify or policy is None)
+    mode = TLS_VERIFY if verify else TLS_OPPORTUNISTIC
     done: list[bool] = []
+
+    def record(result_type: str) -> None:
+        if sts is not None and report:
+            sts.record(lookup, result_type, target.host, ip)
+
     try:
         results = _session(ip, target, domain, env, cfg, mode, done)
     except _HostFailure as failure:
-        if sts is not None and failure.tls_failed:
-            sts.record(lookup, failure.result_type or "validation-failure", target.host, ip)
-        elif sts is not None and done:
-            sts.record(lookup, "", target.host, ip)
+        if failure.tls_failed:
+            record(failure.result_type or "validation-failure")
+        elif done:
+            record("")
         if not failure.tls_failed or (policy is not None and policy.mode == ENFORCE):
             raise
         if mode == TLS_VERIFY:
             log.info("relay %s: MTA-STS testing mode, delivering anyway: %s", domain, failure.text)
-            mode = TLS_OPPORTUNISTIC
             try:
-                return _session(ip, target, domain, env, cfg, mode)
+                return _session(ip, target, domain, env, cfg, TLS_OPPORTUNISTIC)
             except _HostFailure as again:
                 if not again.tls_failed:
                     raise
@@ -688,14 +696,10 @@ def _attempt(
         log.info("relay %s: TLS with %s failed, plaintext instead", domain, remote)
         return _session(ip, target, domain, env, cfg, TLS_OFF)
     except _Partial:
-        if sts is not None and done:
-            sts.record(lookup, "", target.host, ip)
-        raise
-    if sts is not None:
         if done:
-            sts.record(lookup, "", target.host, ip)
-        else:
-            sts.record(lookup, "starttls-not-supported", target.host, ip)
+            record("")
+        raise
+    record("" if done else "starttls-not-supported")
     return results
 
 

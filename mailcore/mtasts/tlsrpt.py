@@ -54,8 +54,9 @@ def record_session(lookup: Lookup, result_type: str, mx: str, ip: str) -> None:
     Best effort: a database error is logged, never raised into delivery."""
     policy_type = "sts" if lookup.policy is not None else "no-policy-found"
     if lookup.failure and policy_type == "no-policy-found":
-        result_type = result_type or lookup.failure
-        policy_type = "sts"  # RFC 8460 §4.4: a failed discovery is reported under "sts"
+        # RFC 8460 §4.3.2.3: a policy that could not be fetched or parsed fails the session's
+        # policy validation whatever TLS did; reported under "sts".
+        result_type, policy_type = lookup.failure, "sts"
     key = {
         "day": timezone.now().date(),
         "policy_domain": lookup.domain[:253],

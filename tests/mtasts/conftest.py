@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from mailcore.tls import server_context
+from tests.admin.conftest import world  # noqa: F401  (fixture: domains, accounts, admins)
 from tests.outbound.conftest import (  # noqa: F401  (fixtures)
     Behaviour,
     SinkController,

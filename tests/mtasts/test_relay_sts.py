@@ -177,6 +177,20 @@ def test_testing_mode_delivers_and_records_the_failure(alice, mx1, policy_server
     assert counts() == {("sts", "certificate-host-mismatch"): 1}
 
 
+def test_testing_mode_delivers_to_an_unlisted_mx_and_records_it(
+    alice, zone, policy_server, mx_sink
+) -> None:
+    zone.add("remote.test", "MX", "10 mx2.remote.test.")
+    zone.add("mx2.remote.test", "A", "127.0.0.3")
+    zone.add("_mta-sts.remote.test", "TXT", "v=STSv1; id=t2")
+    policy_server.policy("remote.test", policy("testing", "mx1.remote.test"))
+    sink = mx_sink("127.0.0.3")  # not listed, and no STARTTLS either
+    entry = send()
+    assert do_process_entry(entry.pk) == "done"
+    assert len(sink.received) == 1 and not sink.received[0].tls
+    assert counts() == {("sts", "validation-failure"): 1}  # one session, one outcome
+
+
 def test_no_policy_is_todays_behaviour(alice, mx1, policy_server, mx_sink) -> None:
     sink = mx_sink("127.0.0.2")  # no STARTTLS: plaintext, as without MTA-STS
     entry = send()

@@ -18,8 +18,7 @@ from mailcore.mtasts.models import TlsReport
 from mailcore.mtasts.policy import parse_policy
 from mailcore.mtasts.serving import served_policy
 from mailcore.mtasts.tlsrpt import ReportError, do_ingest_report
-from tests.admin.conftest import World, client_for, world  # noqa: F401  (fixture)
-from tests.outbound.conftest import zone  # noqa: F401  (the loopback DNS fixture)
+from tests.admin.conftest import World, client_for
 
 pytestmark = pytest.mark.django_db
 P = "/api/v1/admin/"
@@ -63,14 +62,19 @@ def test_admin_sets_mode_and_the_id_follows(world: World, client: Any) -> None:
     assert after["policy_id"] != before["policy_id"]
     served = client.get(URL, HTTP_HOST="mta-sts.a.example").content.decode()
     assert served == after["text"] and "mx: *.backup.a.example\r\n" in served
-    bad = api.put(P + "domains/a.example/mta-sts", {"mode": "enforce", "extra_mx": ["a b"]}, format="json")
+    bad = api.put(
+        P + "domains/a.example/mta-sts", {"mode": "enforce", "extra_mx": ["a b"]}, format="json"
+    )
     assert bad.status_code == 400
     assert api.get(P + "domains/b.example/mta-sts").status_code == 404  # not theirs
     user = client_for(world, "user")
-    assert user.put(P + "domains/a.example/mta-sts", {"mode": "none"}, format="json").status_code == 403
+    assert (
+        user.put(P + "domains/a.example/mta-sts", {"mode": "none"}, format="json").status_code
+        == 403
+    )
 
 
-def test_dns_check_prints_the_records(world: World, zone, settings: Any) -> None:  # noqa: F811
+def test_dns_check_prints_the_records(world: World, zone, settings: Any) -> None:  # type: ignore[no-untyped-def]
     domain = world.own.domain
     checks = {c.name: c for c in check_domain_dns(domain) if c.kind in ("mta-sts", "tlsrpt")}
     sts = checks[f"_mta-sts.{domain}"]
@@ -81,7 +85,9 @@ def test_dns_check_prints_the_records(world: World, zone, settings: Any) -> None
     assert checks[f"mta-sts.{domain}"].status == "missing"
     rpt = checks[f"_smtp._tls.{domain}"]
     assert rpt.status == "missing"
-    assert rpt.expected == f'_smtp._tls.{domain}. IN TXT "v=TLSRPTv1; rua=mailto:postmaster@a.example"'
+    assert (
+        rpt.expected == f'_smtp._tls.{domain}. IN TXT "v=TLSRPTv1; rua=mailto:postmaster@a.example"'
+    )
     # Published with an old id: wrong, and it says why.
     zone.add(f"_mta-sts.{domain}", "TXT", "v=STSv1; id=old1")
     zone.add(f"mta-sts.{domain}", "A", "192.0.2.10")
@@ -212,13 +218,13 @@ def _deep() -> bytes:
         ),
         pytest.param(
             gzip.compress(
-                json.dumps(
-                    {**report_doc(), "date-range": {"start-datetime": "yesterday"}}
-                ).encode()
+                json.dumps({**report_doc(), "date-range": {"start-datetime": "yesterday"}}).encode()
             ),
             id="bad-date",
         ),
-        pytest.param(gzip.compress(json.dumps(report_doc("elsewhere.test")).encode()), id="foreign"),
+        pytest.param(
+            gzip.compress(json.dumps(report_doc("elsewhere.test")).encode()), id="foreign"
+        ),
     ],
 )
 def test_hostile_reports_refused_mail_delivered(world: World, payload: bytes) -> None:
@@ -236,7 +242,7 @@ def test_negative_counts_refused(world: World) -> None:
         do_ingest_report(report_mail(gzip.compress(json.dumps(doc).encode())))
 
 
-def test_dnscheck_command_prints_the_records(world: World, zone, capsys) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_dnscheck_command_prints_the_records(world: World, zone, capsys) -> None:  # type: ignore[no-untyped-def]
     from django.core.management import call_command
 
     with pytest.raises(SystemExit):  # MX and the others are missing too
