@@ -35,6 +35,7 @@ app.autodiscover_tasks(
         "mailcore.store",
         "mailcore.fetching",
         "mailcore.rules",
+        "mailcore.mtasts",
         "webmail.compose",
     ]
 )
@@ -59,6 +60,10 @@ def _schedule(sender: Celery, **_: object) -> None:
     from webmail.compose.tasks import cleanup_uploads_task
 
     sender.add_periodic_task(3600.0, cleanup_uploads_task.s(), name="upload cleanup")
+    from mailcore.mtasts.tasks import send_tls_reports
+
+    # Yesterday's TLS reports (RFC 8460), once each: a run that finds them queued does nothing.
+    sender.add_periodic_task(6 * 3600.0, send_tls_reports.s(), name="TLS reports")
     from mailcore.fetching.tasks import fetch_due
 
     sender.add_periodic_task(settings.FETCH_SWEEP_SECONDS, fetch_due.s(), name="external fetch")

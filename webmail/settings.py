@@ -548,3 +548,5 @@ MTA_STS_CA_FILE = env_str("MTA_STS_CA_FILE", "")
 MTA_STS_HTTPS_PORT = env_int("MTA_STS_HTTPS_PORT", 443)
 MTA_STS_FETCH_TIMEOUT = env_float("MTA_STS_FETCH_TIMEOUT", 10.0)
 TLSRPT_ADDRESS = env_str("TLSRPT_ADDRESS", "")
+# From: (and envelope sender) of the daily TLS reports we mail to other domains' rua; '' = none.
+TLSRPT_FROM = env_str("TLSRPT_FROM", "")

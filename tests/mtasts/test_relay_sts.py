@@ -279,3 +279,39 @@ def test_https_certificate_must_validate(alice, mx1, policy_server, settings, tm
     policy_server.policy("remote.test", policy("enforce", "mx1.remote.test"))
     found = lookup_policy("remote.test", relay_config())
     assert found.policy is None and found.failure == "sts-webpki-invalid"
+
+
+def test_our_daily_report_reaches_the_rua_and_parses(
+    alice, mx1, policy_server, mx_sink, settings
+) -> None:  # type: ignore[no-untyped-def]
+    from django.utils import timezone
+
+    from mailcore.mtasts.sending import do_send_reports
+    from mailcore.mtasts.tlsrpt import parse_report, report_parts
+
+    mx1.add("_mta-sts.remote.test", "TXT", "v=STSv1; id=r1")
+    mx1.add(
+        "_smtp._tls.remote.test",
+        "TXT",
+        "v=TLSRPTv1; rua=mailto:tlsrpt@remote.test,https://x.test/r",
+    )
+    policy_server.policy("remote.test", policy("testing", "mx1.remote.test"))
+    sink = mx_sink("127.0.0.2", cert_names=("wrong.name.test",))
+    assert do_process_entry(send().pk) == "done"
+    today = timezone.now().date()
+    assert do_send_reports(today) == 0  # TLSRPT_FROM unset: no reports
+    settings.TLSRPT_FROM = "tlsrpt-noreply@example.com"
+    assert do_send_reports(today) == 1
+    assert do_send_reports(today) == 0  # once per day and domain
+    report_entry = QueueEntry.objects.get(origin__startswith="tlsrpt:")
+    assert do_process_entry(report_entry.pk) == "done"
+    got = sink.received[-1]
+    assert got.rcpt_tos == ["tlsrpt@remote.test"] and got.mail_from == settings.TLSRPT_FROM
+    assert b'report-type="tlsrpt"' in got.content or b"report-type=tlsrpt" in got.content
+    [(payload, gzipped)] = report_parts(got.content)
+    parsed = parse_report(payload, gzipped=gzipped)
+    [sts] = parsed.policies
+    assert sts["policy_domain"] == "remote.test" and sts["policy_type"] == "sts"
+    assert (sts["successful"], sts["failed"]) == (0, 1)  # the one message sent before
+    assert {f["result_type"] for f in sts["failures"]} == {"certificate-host-mismatch"}
+    assert sts["mx_host"] == ["mx1.remote.test"]
