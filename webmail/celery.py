@@ -36,6 +36,7 @@ app.autodiscover_tasks(
         "mailcore.fetching",
         "mailcore.rules",
         "mailcore.outbox",
+        "mailcore.mtasts",
         "webmail.compose",
     ]
 )
@@ -63,6 +64,10 @@ def _schedule(sender: Celery, **_: object) -> None:
     from mailcore.outbox.tasks import cleanup_large_files_task
 
     sender.add_periodic_task(3600.0, cleanup_large_files_task.s(), name="large file cleanup")
+    from mailcore.mtasts.tasks import send_tls_reports
+
+    # Yesterday's TLS reports (RFC 8460), once each: a run that finds them queued does nothing.
+    sender.add_periodic_task(6 * 3600.0, send_tls_reports.s(), name="TLS reports")
     from mailcore.fetching.tasks import fetch_due
 
     sender.add_periodic_task(settings.FETCH_SWEEP_SECONDS, fetch_due.s(), name="external fetch")

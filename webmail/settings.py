@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "mailcore.contacts",
     "mailcore.rules",
     "mailcore.outbox",
+    "mailcore.mtasts",
     "webmail.api",
     "webmail.compose",
     "webmail.accounts",
@@ -214,6 +215,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "FlagNameEnum": "webmail.api.serializers.FLAG_NAMES",
         "LargeFileStateEnum": "mailcore.outbox.models.LargeFileState",
+        "StsModeEnum": "webmail.adminconsole.mtasts.MODES",
     },
 }
 
@@ -555,3 +557,16 @@ MAIL_LOG = env_str("MAIL_LOG", "text")
 MAIL_LOG_POLL_SECONDS = env_float("MAIL_LOG_POLL_SECONDS", 1.0)
 METRICS_LISTEN = env_listen("METRICS_LISTEN", "off")
 MIDDLEWARE.insert(0, "webmail.web.metrics.ApiLatencyMiddleware")  # API latency histogram
+# Item 7, MTA-STS (RFC 8461) and TLS-RPT (RFC 8460), mailcore.mtasts. Served: max_age of our
+# policies (mode and further MX per domain in the console). Outbound: RELAY_MTA_STS honours
+# remote policies (fetch over HTTPS with MTA_STS_CA_FILE or the system CAs, port
+# MTA_STS_HTTPS_PORT, at most MTA_STS_FETCH_TIMEOUT seconds). TLSRPT_ADDRESS: the rua mailbox
+# the DNS check prints and whose reports are stored ('' = postmaster@<domain>).
+MTA_STS_MAX_AGE = env_int("MTA_STS_MAX_AGE", 604800)
+RELAY_MTA_STS = env_bool("RELAY_MTA_STS", True)
+MTA_STS_CA_FILE = env_str("MTA_STS_CA_FILE", "")
+MTA_STS_HTTPS_PORT = env_int("MTA_STS_HTTPS_PORT", 443)
+MTA_STS_FETCH_TIMEOUT = env_float("MTA_STS_FETCH_TIMEOUT", 10.0)
+TLSRPT_ADDRESS = env_str("TLSRPT_ADDRESS", "")
+# From: (and envelope sender) of the daily TLS reports we mail to other domains' rua; '' = none.
+TLSRPT_FROM = env_str("TLSRPT_FROM", "")

@@ -2,7 +2,7 @@
 
 from django.urls import include, path, re_path
 
-from webmail.web import autoconfig, largefiles, notme
+from webmail.web import autoconfig, largefiles, mtasts, notme
 from webmail.web import views as web
 
 urlpatterns = [
@@ -18,5 +18,7 @@ urlpatterns = [
     path("mail/config-v1.1.xml", autoconfig.thunderbird, name="autoconfig"),
     path("autodiscover/autodiscover.xml", autoconfig.autodiscover, name="autodiscover"),
     path("Autodiscover/Autodiscover.xml", autoconfig.autodiscover),  # Outlook's own spelling
+    # MTA-STS policy (issue 15 item 7), asked on mta-sts.<domain> by sending servers.
+    path(".well-known/mta-sts.txt", mtasts.policy, name="mta-sts"),
     re_path(r"^(?!api/|static/).*$", web.spa, name="spa"),
 ]

@@ -46,6 +46,7 @@ from mailcore.mime.headers import (
     with_delivered_to,
     without_return_path,
 )
+from mailcore.mtasts.tlsrpt import take_reports
 from mailcore.store.actions import Arrival, Delivered, do_deliver_many
 from mailcore.store.maildir import safe_hostname
 from mailcore.store.models import Folder, Message, Source, SpecialUse
@@ -194,6 +195,8 @@ def _process_batch(entry_ids: list[int], worker: str, fill_to: int = 0) -> dict[
         if entry.direction == Direction.OUTBOUND:
             job.outcomes = _relay_outbound(entry, data, pending, inboxes)
         else:
+            # TLS-RPT (RFC 8460 §5.3): a report mailed to our rua address is stored too.
+            take_reports([r.address for r in pending], data, queue_id=entry.queue_id)
             local.append((job, pending, data))
     if local:
         outcomes = _deliver_local(

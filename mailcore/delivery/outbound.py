@@ -35,6 +35,7 @@ from mailcore.delivery.relay import (
 from mailcore.delivery.submit import complete_headers
 from mailcore.directory.models import Domain
 from mailcore.directory.queries import is_local_domain
+from mailcore.mtasts.hooks import RelaySts
 
 
 def _domain(address: str) -> str:
@@ -198,6 +199,7 @@ def do_relay_entry(
                 for r in remote
                 if r.dsn_notify or r.dsn_orcpt
             },
+            sts=RelaySts(cfg) if settings.RELAY_MTA_STS else None,
         )
         for rcpt in remote:
             results[rcpt.pk] = res = by_address[rcpt.address]

@@ -17,6 +17,7 @@ import socket
 import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import dns.exception
 import dns.name
@@ -24,6 +25,7 @@ import dns.resolver
 from django.conf import settings
 
 from mailcore.delivery.dsnparams import MailDsn, RcptDsn, encode_orcpt, xtext_encode
+from mailcore.mtasts.policy import ENFORCE, Lookup
 
 log = logging.getLogger("mailroom")
 
@@ -262,6 +264,31 @@ class _HostFailure(Exception):
     remote: str
     tls_failed: bool = False
     spoke: bool = True  # False: no SMTP reply at all (connect failed): nobody "said" anything
+    result_type: str = ""  # RFC 8460 §4.3.2 failure type when TLS was the failure
+
+
+# How a session does TLS: plaintext, opportunistic STARTTLS (any certificate, RFC 7435), or
+# STARTTLS required with a certificate valid for the MX name (MTA-STS, RFC 8461 §4.2).
+TLS_OFF, TLS_OPPORTUNISTIC, TLS_VERIFY = "off", "opportunistic", "verify"
+
+
+class StsHooks(Protocol):
+    """MTA-STS for the relay (mailcore.mtasts.hooks): a domain's policy, and where each TLS
+    outcome of a session goes (TLS-RPT counts). Neither may raise."""
+
+    def lookup(self, domain: str) -> Lookup: ...
+
+    def record(self, lookup: Lookup, result_type: str, mx: str, ip: str) -> None: ...
+
+
+def _cert_result_type(exc: ssl.SSLCertVerificationError) -> str:
+    """RFC 8460 §4.3.2.2 result type of a failed certificate check (OpenSSL verify codes)."""
+    code = exc.verify_code
+    if code == 62:  # X509_V_ERR_HOSTNAME_MISMATCH
+        return "certificate-host-mismatch"
+    if code in (9, 10):  # not yet valid, expired
+        return "certificate-expired"
+    return "certificate-not-trusted"
 
 
 def _connect_failure(remote: str, port: int, exc: OSError) -> _HostFailure:
@@ -304,10 +331,17 @@ def _reply_result(
 
 
 def _session(
-    ip: str, target: Target, domain: str, env: Envelope, cfg: RelayConfig, use_tls: bool
+    ip: str,
+    target: Target,
+    domain: str,
+    env: Envelope,
+    cfg: RelayConfig,
+    tls_mode: str,
+    tls_done: list[bool] | None = None,
 ) -> dict[str, RcptResult]:
     """One SMTP connection delivering `env` (all recipients in `domain`). Raises _HostFailure
-    when this host did not take responsibility for anything and another may be tried."""
+    when this host did not take responsibility for anything and another may be tried.
+    `tls_done` gets True appended once STARTTLS succeeded."""
     remote = f"{target.host}[{ip}]"
     client = _Client(local_hostname=cfg.hostname, connect_timeout=cfg.connect_timeout)
     try:
@@ -330,27 +364,56 @@ def _session(
             if code != 250:
                 raise _HostFailure("4.4.2", f"HELO refused: {code} {msg!r}", remote)
         tls = False
-        if use_tls and client.has_extn("starttls"):
-            ctx = ssl.create_default_context()
-            # Opportunistic TLS (RFC 3207 §4.1 / RFC 7435): encrypt without authenticating.
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
+        if tls_mode == TLS_VERIFY and not client.has_extn("starttls"):
+            # RFC 8461 §4.2: never on in plaintext to a host of a policy domain.
+            raise _HostFailure(
+                "4.7.5",
+                f"{remote} does not offer STARTTLS, which the MTA-STS policy of {domain} requires",
+                remote,
+                tls_failed=True,
+                result_type="starttls-not-supported",
+            )
+        if tls_mode != TLS_OFF and client.has_extn("starttls"):
+            if tls_mode == TLS_VERIFY:
+                from mailcore.mtasts.remote import tls_context
+
+                ctx = tls_context()  # PKIX, the MX name checked (RFC 8461 §4.2)
+            else:
+                ctx = ssl.create_default_context()
+                # Opportunistic TLS (RFC 3207 §4.1 / RFC 7435): encrypt without authenticating.
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
             try:
                 # smtplib drops whatever plaintext the server pipelined after 220 (O3) and
                 # forgets the pre-TLS EHLO answer; we say EHLO again over TLS.
                 client._host = target.host  # SNI (smtplib takes it from connect's host)
                 client.starttls(context=ctx)
+            except ssl.SSLCertVerificationError as exc:
+                raise _HostFailure(
+                    "4.7.5",
+                    f"certificate of {remote} not valid for the MTA-STS policy of {domain}: "
+                    f"{exc.verify_message}",
+                    remote,
+                    tls_failed=True,
+                    result_type=_cert_result_type(exc),
+                ) from exc
             except (smtplib.SMTPException, ssl.SSLError, OSError) as exc:
                 raise _HostFailure(
-                    "4.7.0", f"STARTTLS with {remote} failed: {exc}", remote, tls_failed=True
+                    "4.7.0",
+                    f"STARTTLS with {remote} failed: {exc}",
+                    remote,
+                    tls_failed=True,
+                    result_type="validation-failure",
                 ) from exc
+            if tls_done is not None:
+                tls_done.append(True)
             client.ehlo(cfg.hostname)
             tls = True
         if not tls and domain in cfg.require_tls:
             raise _HostFailure(
                 "4.7.5",
                 f"TLS is required for {domain} but {remote} "
-                f"{'failed it' if not use_tls else 'does not offer it'}",
+                f"{'failed it' if tls_mode == TLS_OFF else 'does not offer it'}",
                 remote,
             )
         if env.smtputf8 and not client.has_extn("smtputf8"):
@@ -514,8 +577,15 @@ def _valid_path(address: str) -> bool:
     return bool(address) and not _CONTROL.search(address)
 
 
-def deliver_domain(domain: str, env: Envelope, cfg: RelayConfig) -> dict[str, RcptResult]:
-    """Deliver `env` (all of whose recipients are in `domain`) to the first MX that answers."""
+def deliver_domain(
+    domain: str, env: Envelope, cfg: RelayConfig, sts: StsHooks | None = None
+) -> dict[str, RcptResult]:
+    """Deliver `env` (all of whose recipients are in `domain`) to the first MX that answers.
+
+    With `sts` the domain's MTA-STS policy applies (RFC 8461 §5): in enforce mode only MX
+    hosts the policy names, only over STARTTLS with a certificate valid for the MX name, and
+    never in plaintext instead (a failure defers); in testing mode failures are recorded and
+    the mail goes as without a policy. Each TLS outcome is recorded for TLS-RPT."""
     bad = [r for r in env.recipients if not _valid_path(r)]
     results = {r: RcptResult(BOUNCED, "5.1.3", "bad recipient address syntax") for r in bad}
     env = Envelope(
@@ -537,26 +607,36 @@ def deliver_domain(domain: str, env: Envelope, cfg: RelayConfig) -> dict[str, Rc
     except RouteError as exc:
         state = BOUNCED if exc.permanent else DEFERRED
         return results | dict.fromkeys(env.recipients, RcptResult(state, exc.status, exc.text))
+    lookup = sts.lookup(domain) if sts is not None else Lookup(domain)
+    policy = lookup.policy
+    enforce = policy is not None and policy.mode == ENFORCE
     failures: list[_HostFailure] = []
     tries = 0
     for target in targets:
+        if policy is not None and not policy.matches(target.host):
+            # RFC 8461 §4.1: an MX the policy does not name is not a valid candidate.
+            if sts is not None:
+                sts.record(lookup, "validation-failure", target.host, "")
+            if enforce:
+                failures.append(
+                    _HostFailure(
+                        "4.7.5",
+                        f"MX {target.host} is not in the MTA-STS policy of {domain}",
+                        "",
+                        spoke=False,
+                    )
+                )
+                log.info("relay %s: MX %s not in its MTA-STS policy", domain, target.host)
+                continue
         for ip in target.addresses:
             if tries >= MAX_CONNECTIONS_PER_DOMAIN:
                 break
             tries += 1
             try:
-                return results | _session(ip, target, domain, env, cfg, use_tls=True)
+                return results | _attempt(ip, target, domain, env, cfg, sts, lookup)
             except _Partial as partial:
                 return results | partial.results
             except _HostFailure as failure:
-                if failure.tls_failed and domain not in cfg.require_tls:
-                    # Opportunistic TLS failed: this host in plaintext rather than not at all.
-                    try:
-                        return results | _session(ip, target, domain, env, cfg, use_tls=False)
-                    except _Partial as partial:
-                        return results | partial.results
-                    except _HostFailure as again:
-                        failure = again
                 log.info("relay %s: %s", domain, failure.text)
                 failures.append(failure)
     # Every host failed. A 5xx greeting everywhere is permanent; anything else is retried.
@@ -565,6 +645,62 @@ def deliver_domain(domain: str, env: Envelope, cfg: RelayConfig) -> dict[str, Rc
     remote_mta = last.remote if last.spoke else ""
     fail = RcptResult(BOUNCED if permanent else DEFERRED, last.status, last.text, remote_mta)
     return results | dict.fromkeys(env.recipients, fail)
+
+
+def _attempt(
+    ip: str,
+    target: Target,
+    domain: str,
+    env: Envelope,
+    cfg: RelayConfig,
+    sts: StsHooks | None,
+    lookup: Lookup,
+) -> dict[str, RcptResult]:
+    """The sessions with one address of an MX: verified TLS when the domain's policy names
+    this MX; else (no policy, an unlisted MX in testing mode, or after a testing-mode failure)
+    opportunistic TLS, then plaintext if TLS itself failed (unless RELAY_REQUIRE_TLS_DOMAINS
+    names the domain). Under an enforce policy a TLS failure ends here (the caller tries the
+    next host): never plaintext instead. The TLS outcome goes to `sts.record` once: for
+    sessions under the policy, and for domains without one (no-policy-found)."""
+    policy = lookup.policy
+    remote = f"{target.host}[{ip}]"
+    verify = policy is not None and policy.matches(target.host)
+    report = sts is not None and (verify or policy is None)
+    mode = TLS_VERIFY if verify else TLS_OPPORTUNISTIC
+    done: list[bool] = []
+
+    def record(result_type: str) -> None:
+        if sts is not None and report:
+            sts.record(lookup, result_type, target.host, ip)
+
+    try:
+        results = _session(ip, target, domain, env, cfg, mode, done)
+    except _HostFailure as failure:
+        if failure.tls_failed:
+            record(failure.result_type or "validation-failure")
+        elif done:
+            record("")
+        if not failure.tls_failed or (policy is not None and policy.mode == ENFORCE):
+            raise
+        if mode == TLS_VERIFY:
+            log.info("relay %s: MTA-STS testing mode, delivering anyway: %s", domain, failure.text)
+            try:
+                return _session(ip, target, domain, env, cfg, TLS_OPPORTUNISTIC)
+            except _HostFailure as again:
+                if not again.tls_failed:
+                    raise
+                failure = again
+        if domain in cfg.require_tls:
+            raise failure from None
+        # Opportunistic TLS failed: this host in plaintext rather than not at all.
+        log.info("relay %s: TLS with %s failed, plaintext instead", domain, remote)
+        return _session(ip, target, domain, env, cfg, TLS_OFF)
+    except _Partial:
+        if done:
+            record("")
+        raise
+    record("" if done else "starttls-not-supported")
+    return results
 
 
 def by_domain(recipients: Iterable[str]) -> dict[str, list[str]]:
@@ -583,6 +719,7 @@ def relay_message(
     cfg: RelayConfig | None = None,
     dsn: MailDsn | None = None,
     rcpt_dsn: Mapping[str, RcptDsn] | None = None,
+    sts: StsHooks | None = None,
 ) -> dict[str, RcptResult]:
     """Deliver `data` to remote `recipients`, grouped per destination domain. `data` must be
     final (signed); line ends are normalised here. `dsn`/`rcpt_dsn`: the sender's RFC 3461
@@ -593,5 +730,5 @@ def relay_message(
     for domain, rcpts in by_domain(recipients).items():
         needs_utf8 = smtputf8 or not sender.isascii() or not all(r.isascii() for r in rcpts)
         env = Envelope(sender, rcpts, body, needs_utf8, dsn or MailDsn(), rcpt_dsn or {})
-        results.update(deliver_domain(domain, env, cfg))
+        results.update(deliver_domain(domain, env, cfg, sts))
     return results

@@ -23,13 +23,16 @@ from mailcore.autoconfig import endpoints_from_settings, srv_records
 from mailcore.delivery.dkim import published_keys, txt_value
 from mailcore.delivery.models import DkimKey, DkimKeyState
 from mailcore.delivery.relay import make_resolver, relay_config
+from mailcore.directory.models import Domain
+from mailcore.mtasts.policy import PolicyError, parse_txt
+from mailcore.mtasts.serving import served_policy
 
 OK, MISSING, WRONG, ERROR = "ok", "missing", "wrong", "error"
 
 
 @dataclass(frozen=True, slots=True)
 class DnsCheck:
-    kind: str  # mx | spf | dkim | dmarc | srv
+    kind: str  # mx | spf | dkim | dmarc | srv | mta-sts | tlsrpt
     status: str  # ok | missing | wrong | error (the lookup itself failed: try again)
     name: str  # the DNS name looked up
     found: list[str] = field(default_factory=list)
@@ -366,6 +369,65 @@ def check_srv(r: dns.resolver.Resolver, domain: str) -> list[DnsCheck]:
     return out
 
 
+def check_mta_sts(r: dns.resolver.Resolver, domain: str) -> list[DnsCheck]:
+    """MTA-STS (RFC 8461 §3): the `_mta-sts` TXT with the id of the policy served now, and
+    the `mta-sts.<domain>` host the policy file is fetched from (HTTPS, this web server)."""
+    served = served_policy(Domain.objects.get(name=domain))
+    name = f"_mta-sts.{domain}"
+    expected = f'{name}. IN TXT "{served.sts_record}"'
+    found = [t for t in _txt(r, name) if t.startswith("v=STSv1")]
+    out: list[DnsCheck] = []
+    try:
+        published = parse_txt(found)
+    except PolicyError as exc:
+        out.append(DnsCheck("mta-sts", WRONG, name, found, expected, str(exc), "mtasts_invalid"))
+        published = ""
+    if published is None:
+        detail = "no MTA-STS record: sending servers do not know this domain requires TLS"
+        out.append(DnsCheck("mta-sts", MISSING, name, found, expected, detail, "mtasts_missing"))
+    elif published and published != served.policy_id:
+        detail = (
+            "the id is not the one of the policy served now: senders keep the old policy "
+            "cached until its max_age ends"
+        )
+        out.append(DnsCheck("mta-sts", WRONG, name, found, expected, detail, "mtasts_stale_id"))
+    elif published:
+        out.append(DnsCheck("mta-sts", OK, name, found))
+    host = f"mta-sts.{domain}"
+    hostname = _host(settings.MAIL_HOSTNAME)
+    addresses = [str(a) for a in _own_addresses(r, host)]
+    if addresses:
+        out.append(DnsCheck("mta-sts", OK, host, addresses))
+    else:
+        detail = "no address: the policy file cannot be fetched (needs HTTPS here)"
+        cname = f"{host}. IN CNAME {hostname}."
+        out.append(DnsCheck("mta-sts", MISSING, host, [], cname, detail, "mtasts_host_missing"))
+    return out
+
+
+def check_tlsrpt(r: dns.resolver.Resolver, domain: str) -> DnsCheck:
+    """TLS-RPT (RFC 8460 §3): where senders mail their daily TLS reports."""
+    served = served_policy(Domain.objects.get(name=domain))
+    name = f"_smtp._tls.{domain}"
+    expected = f'{name}. IN TXT "{served.tlsrpt_record}"'
+    found = [t for t in _txt(r, name) if t.replace(" ", "").startswith("v=TLSRPTv1")]
+    if not found:
+        detail = "no TLS-RPT record: nobody tells you when mail to this domain fails TLS"
+        return DnsCheck("tlsrpt", MISSING, name, found, expected, detail, "tlsrpt_missing")
+    if len(found) > 1:
+        detail = "more than one TLS-RPT record: senders ignore them all (RFC 8460 §3)"
+        return DnsCheck("tlsrpt", WRONG, name, found, expected, detail, "tlsrpt_duplicate")
+    rua = _tags(found[0]).get("rua", "")
+    if not rua.startswith(("mailto:", "https:")):
+        detail = "the rua= tag must be a mailto: or https: address"
+        return DnsCheck("tlsrpt", WRONG, name, found, expected, detail, "tlsrpt_bad_rua")
+    mine = f"mailto:{served.tlsrpt_record.partition('mailto:')[2]}"
+    if mine.lower() not in rua.lower():
+        detail = "reports go elsewhere: the console shows only those mailed to this server"
+        return DnsCheck("tlsrpt", OK, name, found, "", detail, "tlsrpt_elsewhere")
+    return DnsCheck("tlsrpt", OK, name, found)
+
+
 def check_domain_dns(domain: str) -> list[DnsCheck]:
     """Every check for `domain` (an A-label). A failed lookup gives that check status 'error'
     and does not stop the others."""
@@ -406,4 +468,6 @@ def check_domain_dns(domain: str) -> list[DnsCheck]:
     run("dkim", f"_domainkey.{domain}", lambda: check_dkim(r, domain))
     run("dmarc", f"_dmarc.{domain}", lambda: check_dmarc(r, domain))
     run("srv", f"_tcp.{domain}", lambda: check_srv(r, domain))
+    run("mta-sts", f"_mta-sts.{domain}", lambda: check_mta_sts(r, domain))
+    run("tlsrpt", f"_smtp._tls.{domain}", lambda: check_tlsrpt(r, domain))
     return results

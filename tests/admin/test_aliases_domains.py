@@ -146,6 +146,8 @@ def test_dns_check_against_a_local_dns_server(world: World, zone, settings) -> N
         "dkim": "missing",
         "dmarc": "missing",
         "srv": "missing",  # RFC 6186 records for mail apps (issue 15 item 6)
+        "mta-sts": "missing",  # MTA-STS and TLS-RPT (issue 15 item 7)
+        "tlsrpt": "missing",
     }
     assert got["mx"]["expected"] == "a.example. IN MX 10 mx.a.example."
     assert got["dkim"]["expected"] == f'{key["dns_name"]}. IN TXT "{key["dns_value"]}"'
@@ -161,6 +163,8 @@ def test_dns_check_against_a_local_dns_server(world: World, zone, settings) -> N
         "dkim": "wrong",
         "dmarc": "wrong",
         "srv": "missing",
+        "mta-sts": "missing",
+        "tlsrpt": "missing",
     }
     assert got["mx"]["found"] == ["10 mx.elsewhere.test."]
     # Right records.
@@ -177,6 +181,8 @@ def test_dns_check_against_a_local_dns_server(world: World, zone, settings) -> N
         "dkim": "ok",
         "dmarc": "ok",
         "srv": "missing",
+        "mta-sts": "missing",
+        "tlsrpt": "missing",
     }
     r = api.get(P + "domains/a.example/dns").json()
     assert r["ok"] is True and r["hostname"] == "mx.a.example"
@@ -203,6 +209,8 @@ def test_dns_check_reports_a_dead_resolver(world: World) -> None:
         "dkim": "missing",
         "dmarc": "error",
         "srv": "error",
+        "mta-sts": "error",
+        "tlsrpt": "error",
     }
     errors = [c["detail"] for c in checks if c["status"] == "error"]
     assert "failed" in errors[0] and all(e.startswith("not checked: ") for e in errors[1:])

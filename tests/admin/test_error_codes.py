@@ -49,6 +49,8 @@ def test_dns_lookup_failure_has_a_code_and_no_internals(
         "dkim": "dkim_no_key",
         "dmarc": "not_checked",
         "srv": "not_checked",
+        "mta-sts": "not_checked",  # MTA-STS and TLS-RPT (issue 15 item 7)
+        "tlsrpt": "not_checked",
     }
     for check in checks:
         assert "127.0.0.1" not in check["detail"], check
@@ -70,6 +72,9 @@ def test_each_dns_check_sets_its_reason_where_it_decides(world: World, zone, set
     reasons = _reasons(world)
     # RFC 6186 SRV records (client autoconfiguration): one check per listener, all missing.
     assert set(reasons.pop("srv")) == {"srv_missing"}
+    # MTA-STS and TLS-RPT (issue 15 item 7): tests/mtasts has their outcomes.
+    assert reasons.pop("mta-sts") == ["mtasts_missing", "mtasts_host_missing"]
+    assert reasons.pop("tlsrpt") == ["tlsrpt_missing"]
     assert reasons == {
         "mx": ["mx_missing"],
         "spf": ["spf_missing"],

@@ -41,6 +41,9 @@ INVALID = OpenApiResponse(s.AdminDetailSerializer, description="invalid input")
 CONFLICT = OpenApiResponse(s.AdminDetailSerializer, description="conflicts with existing data")
 
 
+OPTIONAL_CHECKS = ("srv", "mta-sts", "tlsrpt")
+
+
 def _one(view: AdminView, name: str) -> object:
     domain = access_domain(view.scope, name)
     annotated = domains_with_counts(view.scope).get(pk=domain.pk)
@@ -281,7 +284,8 @@ class DnsCheckView(AdminView):
             "domain": domain.name,
             "hostname": settings.MAIL_HOSTNAME,
             # SRV records (RFC 6186) help mail apps set themselves up; mail flows without.
-            "ok": all(c.status == "ok" for c in checks if c.kind != "srv"),
+            # So do MTA-STS and TLS-RPT (RFC 8461, 8460): they harden it.
+            "ok": all(c.status == "ok" for c in checks if c.kind not in OPTIONAL_CHECKS),
             "checks": checks,
         }
         return self.answer(s.AdminDnsReportSerializer, report)

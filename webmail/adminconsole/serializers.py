@@ -151,7 +151,9 @@ class AdminDkimActivationSerializer(serializers.Serializer):
 
 
 class AdminDnsCheckSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=("mx", "spf", "dkim", "dmarc", "srv"))
+    kind = serializers.ChoiceField(
+        choices=("mx", "spf", "dkim", "dmarc", "srv", "mta-sts", "tlsrpt")
+    )
     status = serializers.ChoiceField(choices=("ok", "missing", "wrong", "error"))
     name = serializers.CharField()
     found = serializers.ListField(child=serializers.CharField())

@@ -20,6 +20,9 @@ Overview for the console pages:
   GET    domains/{name}/dkim   POST {algorithm: rsa|ed25519}     keys + TXT records
   POST   domains/{name}/dkim/{selector}/activate {force?}        pending key signs from now on
   GET    domains/{name}/dns                    MX/SPF/DKIM/DMARC: ok|missing|wrong|error
+  GET    domains/{name}/mta-sts  PUT {mode, max_age, extra_mx}   MTA-STS policy + records
+  GET    domains/{name}/tls-reports            TLS-RPT reports received (latest 100)
+  GET    tls-sessions?days=&domain=            our outbound TLS outcomes per day (superadmin)
   GET    accounts?domain=&q=&active=   POST accounts {address, password?, …}
   GET    accounts/{id}  PATCH {display_name, quota_bytes, is_active, is_superadmin,
                                admin_domains}  DELETE
@@ -42,7 +45,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from webmail.adminconsole import accounts, aliases, domains, operations, pop3
+from webmail.adminconsole import accounts, aliases, domains, mtasts, operations, pop3
 
 app_name = "adminconsole"
 
@@ -59,6 +62,13 @@ urlpatterns = [
         name="domain-dkim-activate",
     ),
     path("domains/<str:name>/dns", domains.DnsCheckView.as_view(), name="domain-dns"),
+    path("domains/<str:name>/mta-sts", mtasts.MtaStsView.as_view(), name="domain-mta-sts"),
+    path(
+        "domains/<str:name>/tls-reports",
+        mtasts.TlsReportListView.as_view(),
+        name="domain-tls-reports",
+    ),
+    path("tls-sessions", mtasts.TlsSessionListView.as_view(), name="tls-sessions"),
     path("accounts", accounts.AccountListView.as_view(), name="account-list"),
     path("accounts/<int:pk>", accounts.AccountDetailView.as_view(), name="account-detail"),
     path("accounts/<int:pk>/pop3", pop3.AdminPop3SettingsView.as_view(), name="account-pop3"),

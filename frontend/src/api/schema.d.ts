@@ -315,6 +315,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/domains/{name}/mta-sts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["admin_domains_mta_sts_retrieve"];
+        /** @description Changes the policy served; its id (the _mta-sts TXT record) changes too: publish the new record. */
+        put: operations["admin_domains_mta_sts_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/domains/{name}/policy": {
         parameters: {
             query?: never;
@@ -331,6 +348,23 @@ export interface paths {
         head?: never;
         /** @description Change either policy (null = back to the server default). A domain admin may set their own domains'. Forwarding already set up is checked again at delivery, so forbidding it stops forwards outside at once. */
         patch: operations["admin_domains_policy_update"];
+        trace?: never;
+    };
+    "/api/v1/admin/domains/{name}/tls-reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The latest 100 TLS reports (RFC 8460) other senders mailed about the domain: period, reporter, successful and failed sessions, failure details. */
+        get: operations["admin_domains_tls_reports_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/admin/login-history": {
@@ -464,6 +498,23 @@ export interface paths {
         put?: never;
         post?: never;
         delete: operations["admin_relay_rules_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/tls-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Superadmin: our outbound SMTP sessions' TLS outcomes per day and destination (what our TLS-RPT reports would say), at most 1000 rows. */
+        get: operations["admin_tls_sessions_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -2051,9 +2102,11 @@ export interface components {
          *     * `dkim` - dkim
          *     * `dmarc` - dmarc
          *     * `srv` - srv
+         *     * `mta-sts` - mta-sts
+         *     * `tlsrpt` - tlsrpt
          * @enum {string}
          */
-        AdminDnsCheckKindEnum: "mx" | "spf" | "dkim" | "dmarc" | "srv";
+        AdminDnsCheckKindEnum: "mx" | "spf" | "dkim" | "dmarc" | "srv" | "mta-sts" | "tlsrpt";
         AdminDnsReport: {
             domain: string;
             /** @description this server's MAIL_HOSTNAME */
@@ -2103,6 +2156,29 @@ export interface components {
         AdminLoginPage: {
             items: components["schemas"]["LoginRecord"][];
             next_cursor: string | null;
+        };
+        AdminMtaSts: {
+            domain: string;
+            mode: components["schemas"]["StsModeEnum"];
+            /** @description seconds senders cache the policy */
+            max_age: number;
+            /** @description MX names besides this server's host name */
+            extra_mx: string[];
+            /** @description the mx lines served */
+            mx: string[];
+            /** @description the policy file served on mta-sts.<domain> */
+            text: string;
+            policy_id: string;
+            /** @description TXT value of _mta-sts.<domain> */
+            sts_record: string;
+            /** @description TXT value of _smtp._tls.<domain> */
+            tlsrpt_record: string;
+        };
+        AdminMtaStsUpdateRequest: {
+            mode: components["schemas"]["StsModeEnum"];
+            /** @default 604800 */
+            max_age: number;
+            extra_mx?: string[];
         };
         AdminPasswordResult: {
             /** @description the generated password, or null when one was given */
@@ -2216,6 +2292,58 @@ export interface components {
         };
         AdminTargetsRequest: {
             targets: string[];
+        };
+        AdminTlsFailure: {
+            result_type: string;
+            sending_mta_ip: string;
+            receiving_mx_hostname: string;
+            receiving_ip: string;
+            failed_session_count: number;
+            additional_information: string;
+            failure_reason_code: string;
+        };
+        AdminTlsPolicy: {
+            policy_type: string;
+            policy_domain: string;
+            mx_host: string[];
+            successful: number;
+            failed: number;
+            failures: components["schemas"]["AdminTlsFailure"][];
+        };
+        AdminTlsReport: {
+            id: number;
+            /** @description the reporting sender */
+            organization: string;
+            contact: string;
+            report_id: string;
+            /** Format: date-time */
+            start: string;
+            /** Format: date-time */
+            end: string;
+            successful: number;
+            failed: number;
+            policies: components["schemas"]["AdminTlsPolicy"][];
+            /** Format: date-time */
+            received_at: string;
+        };
+        AdminTlsReportList: {
+            items: components["schemas"]["AdminTlsReport"][];
+        };
+        AdminTlsSessionCount: {
+            /** Format: date */
+            day: string;
+            policy_domain: string;
+            /** @description sts | no-policy-found */
+            policy_type: string;
+            policy_id: string;
+            /** @description '' = successful sessions */
+            result_type: string;
+            receiving_mx: string;
+            receiving_ip: string;
+            count: number;
+        };
+        AdminTlsSessionList: {
+            items: components["schemas"]["AdminTlsSessionCount"][];
         };
         AdminWarning: {
             /**
@@ -2468,7 +2596,7 @@ export interface components {
             /** @description sanitized HTML */
             html: string | null;
             priority: components["schemas"]["PriorityEnum"];
-            mode: components["schemas"]["ModeEnum"];
+            mode: components["schemas"]["Mode15eEnum"];
             in_reply_to_message: number | null;
             draft_attachments: components["schemas"]["DraftAttachment"][];
             /** @description the draft asks for a read receipt */
@@ -2503,7 +2631,7 @@ export interface components {
             /** @default normal */
             priority: components["schemas"]["PriorityEnum"];
             /** @default new */
-            mode: components["schemas"]["ModeEnum"];
+            mode: components["schemas"]["Mode15eEnum"];
             /**
              * Format: int64
              * @description id of the stored message answered or forwarded
@@ -2854,7 +2982,7 @@ export interface components {
          *     * `forward` - forward
          * @enum {string}
          */
-        ModeEnum: "new" | "reply" | "reply_all" | "forward";
+        Mode15eEnum: "new" | "reply" | "reply_all" | "forward";
         /**
          * @description * `delete` - delete
          *     * `keep` - keep
@@ -3267,7 +3395,7 @@ export interface components {
             /** @default normal */
             priority: components["schemas"]["PriorityEnum"];
             /** @default new */
-            mode: components["schemas"]["ModeEnum"];
+            mode: components["schemas"]["Mode15eEnum"];
             /**
              * Format: int64
              * @description id of the stored message answered or forwarded
@@ -3452,6 +3580,13 @@ export interface components {
          * @enum {string}
          */
         StatusEnum: "ok" | "missing" | "wrong" | "error";
+        /**
+         * @description * `none` - none
+         *     * `testing` - testing
+         *     * `enforce` - enforce
+         * @enum {string}
+         */
+        StsModeEnum: "none" | "testing" | "enforce";
         Token: {
             token: string;
         };
@@ -5023,6 +5158,79 @@ export interface operations {
             };
         };
     };
+    admin_domains_mta_sts_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminMtaSts"];
+                };
+            };
+            /** @description no such domain (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_mta_sts_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminMtaStsUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminMtaSts"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such domain (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
     admin_domains_policy_retrieve: {
         parameters: {
             query?: never;
@@ -5083,6 +5291,36 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such domain (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_tls_reports_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminTlsReportList"];
                 };
             };
             /** @description no such domain (or not yours) */
@@ -5522,6 +5760,28 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_tls_sessions_list: {
+        parameters: {
+            query?: {
+                days?: number;
+                domain?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminTlsSessionList"];
                 };
             };
         };

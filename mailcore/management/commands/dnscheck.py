@@ -32,14 +32,15 @@ class Command(BaseCommand):
                 raise CommandError(f"{domain} is not a local domain (manage.py domain add)")
             to_publish = []
             for check in check_domain_dns(domain):
-                line = f"{check.status:<8}{check.kind:<6}{check.name}"
+                line = f"{check.status:<8}{check.kind + ' ':<6}{check.name}"
                 if check.found:
                     line += f"  (found: {'; '.join(check.found)})"
                 if check.detail:
                     line += f"\n              {check.detail}"
                 self.stdout.write(line)
                 if check.status != OK:
-                    missing = missing or check.kind != "srv"
+                    # SRV, MTA-STS and TLS-RPT are advisory: mail flows without them.
+                    missing = missing or check.kind not in ("srv", "mta-sts", "tlsrpt")
                     if check.expected:
                         to_publish.append(check.expected)
             if to_publish:

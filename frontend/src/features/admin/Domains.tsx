@@ -8,6 +8,7 @@ import { useAdminT } from "./adminMessages";
 import { ActionStatus, dnsReasonText, Empty, ErrorBox, Field, Listing, LoadMore, PageHead, Pending, SearchBar, useAction, useConfirm, useLoad, usePaged } from "./common";
 import { AdminLink, useAdmin } from "./context";
 import { DkimKeys } from "./DkimKeys";
+import { MtaSts } from "./MtaSts";
 import { checkDomainName, parseTargets } from "./validate";
 
 export function Domains({ name }: { name: string | null }) {
@@ -157,6 +158,7 @@ function DomainDetail({ name }: { name: string }) {
       <DomainPolicies name={d.name} />
       <DkimKeys name={d.name} />
       <DnsCheck name={d.name} />
+      <MtaSts name={d.name} />
       {confirm.dialog}
     </section>
   );

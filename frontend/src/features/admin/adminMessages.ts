@@ -5,11 +5,13 @@
 import { useI18n } from "../../i18n/I18nContext";
 import type { Locale } from "../../i18n/messages";
 import { leadAdminEn, leadAdminKo } from "../../i18n/leadMessages";
+import { mtastsAdminEn, mtastsAdminKo } from "../../i18n/mtastsMessages";
 import { opsAdminEn, opsAdminKo } from "../../i18n/opsMessages";
 
 export const en = {
   ...opsAdminEn,
   ...leadAdminEn,
+  ...mtastsAdminEn,
   "a.title": "Admin console",
   "a.nav": "Admin console sections",
   "a.backToMail": "Back to mail",
@@ -344,6 +346,7 @@ export type AdminKey = keyof typeof en;
 export const ko: Readonly<Record<AdminKey, string>> = {
   ...opsAdminKo,
   ...leadAdminKo,
+  ...mtastsAdminKo,
   "a.title": "관리자 콘솔",
   "a.nav": "관리자 콘솔 메뉴",
   "a.backToMail": "메일로 돌아가기",
