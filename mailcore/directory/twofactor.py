@@ -44,7 +44,14 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from mailcore.directory.models import Account, LoginRecord, Passkey, RecoveryCode, TotpDevice
+from mailcore.directory.models import (
+    Account,
+    Domain,
+    LoginRecord,
+    Passkey,
+    RecoveryCode,
+    TotpDevice,
+)
 from mailcore.errors import SecondFactorError
 from mailcore.ratelimit import (
     AuthAttempt,
@@ -159,6 +166,11 @@ def do_begin_totp(account: Account) -> TotpEnrolment:
     return TotpEnrolment(secret=secret, uri=uri, qr_svg=qr_svg)
 
 
+def clock() -> float:
+    """The time TOTP codes are checked against (tests freeze it here)."""
+    return time.time()
+
+
 def _matching_step(secret: str, code: str, after: int, now: float | None = None) -> int | None:
     """The time step (±1 around now, RFC 6238 §5.2) whose code is `code`, later than
     `after` (a step already used is never taken again), or None."""
@@ -166,7 +178,7 @@ def _matching_step(secret: str, code: str, after: int, now: float | None = None)
     if len(code) != TOTP_DIGITS or not code.isascii() or not code.isdigit():
         return None
     totp = pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_PERIOD)
-    current = int((time.time() if now is None else now) // TOTP_PERIOD)
+    current = int((clock() if now is None else now) // TOTP_PERIOD)
     for step in (current - 1, current, current + 1):
         if step > after and secrets.compare_digest(totp.generate_otp(step), code):
             return step
@@ -560,3 +572,9 @@ def authenticate_second_factor(
     record_auth_success(ip, account.address, check.reservation)
     record_history(account.address, account, ip, door, LoginRecord.Result.OK, client, method=method)
     return AuthAttempt(AuthStatus.OK, account=account)
+
+
+def do_require_second_factor(domain_name: str, required: bool) -> None:
+    """Domain policy (the caller audits it): from the next web login, its users without a
+    factor enrol one before reaching mail; sessions already open are left as they are."""
+    Domain.objects.filter(name=domain_name).update(require_second_factor=required)

@@ -46,6 +46,7 @@ class AdminDomainSerializer(serializers.Serializer):
     accounts = serializers.IntegerField(source="account_count")
     aliases = serializers.IntegerField(source="alias_count")
     catchall = serializers.SerializerMethodField(help_text="targets of @domain, or null")
+    require_second_factor = serializers.BooleanField()
 
     def get_unicode_name(self, domain: Any) -> str:
         return unicode_domain(domain.name)
@@ -164,6 +165,7 @@ class AdminAccountSerializer(serializers.Serializer):
     admin_domains = serializers.ListField(child=serializers.CharField())
     created_at = serializers.DateTimeField()
     last_login = serializers.DateTimeField(allow_null=True)
+    second_factor_on = serializers.BooleanField()
 
 
 class AdminAccountPageSerializer(serializers.Serializer):

@@ -19,6 +19,8 @@ Overview for the console pages:
   GET    domains/{name}/dkim   POST {algorithm: rsa|ed25519}     keys + TXT records
   POST   domains/{name}/dkim/{selector}/activate {force?}        pending key signs from now on
   GET    domains/{name}/dns                    MX/SPF/DKIM/DMARC: ok|missing|wrong|error
+  PUT    domains/{name}/second-factor {required}   require 2단계 인증 of the domain's users
+  DELETE accounts/{id}/second-factor           reset the account's factors (a lost phone)
   GET    accounts?domain=&q=&active=   POST accounts {address, password?, …}
   GET    accounts/{id}  PATCH {display_name, quota_bytes, is_active, is_superadmin,
                                admin_domains}  DELETE
@@ -41,7 +43,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from webmail.adminconsole import accounts, aliases, domains, operations, pop3
+from webmail.adminconsole import accounts, aliases, domains, operations, pop3, twofactor
 
 app_name = "adminconsole"
 
@@ -57,6 +59,16 @@ urlpatterns = [
         name="domain-dkim-activate",
     ),
     path("domains/<str:name>/dns", domains.DnsCheckView.as_view(), name="domain-dns"),
+    path(
+        "domains/<str:name>/second-factor",
+        twofactor.DomainSecondFactorView.as_view(),
+        name="domain-second-factor",
+    ),
+    path(
+        "accounts/<int:pk>/second-factor",
+        twofactor.AccountSecondFactorView.as_view(),
+        name="account-second-factor",
+    ),
     path("accounts", accounts.AccountListView.as_view(), name="account-list"),
     path("accounts/<int:pk>", accounts.AccountDetailView.as_view(), name="account-detail"),
     path("accounts/<int:pk>/pop3", pop3.AdminPop3SettingsView.as_view(), name="account-pop3"),
