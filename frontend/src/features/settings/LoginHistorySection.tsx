@@ -21,6 +21,7 @@ const RESULT_KEYS: Readonly<Record<LoginRecord["result"], MessageKey>> = {
   ok: "loginHistory.result.ok",
   failed: "loginHistory.result.failed",
   blocked: "loginHistory.result.blocked",
+  partial: "loginHistory.result.partial",
 };
 
 export function LoginHistorySection() {

@@ -17,6 +17,7 @@ import { PreferencesSection } from "./PreferencesSection";
 import { ProfileSection } from "./ProfileSection";
 import { RulesSection } from "./RulesSection";
 import { SessionsSection } from "./SessionsSection";
+import { TwoFactorSection } from "./TwoFactorSection";
 import { loadSettings, type UserSettings } from "./settingsApi";
 import { VacationSection } from "./VacationSection";
 import "./settings.css";
@@ -43,6 +44,7 @@ export const SECTIONS: readonly { id: string; key: MessageKey }[] = [
   { id: "forwarding", key: "settings.forwarding" },
   { id: "vacation", key: "settings.vacation" },
   { id: "outbox", key: "settings.outbox" },
+  { id: "two-factor", key: "twoFactor.title" },
   { id: "sessions", key: "settings.sessions" },
   { id: "login-history", key: "loginHistory.title" },
 ];
@@ -119,6 +121,7 @@ export function SettingsView({ onClose, section = null, onNavigate, onSignedOut 
             <ForwardingSection />
             <VacationSection />
             <OutboxSettingsSection />
+            <TwoFactorSection />
             <SessionsSection onSignedOut={signedOut} />
             <LoginHistorySection />
           </>
