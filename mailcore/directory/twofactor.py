@@ -67,7 +67,7 @@ TOTP_DIGITS = 6
 TOTP_PERIOD = 30
 RECOVERY_CODE_COUNT = 10
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off paper
-ACCEPTED_FORMATS = frozenset({AttestationFormat.NONE, AttestationFormat.PACKED})
+ACCEPTED_FORMATS = frozenset({AttestationFormat.NONE.value, AttestationFormat.PACKED.value})
 
 
 # --- the sealed TOTP secret -----------------------------------------------------------------
@@ -344,9 +344,10 @@ def do_add_passkey(
         raise SecondFactorError(
             f"The passkey could not be verified: {exc}", code="passkey_refused"
         ) from exc
-    if verified.fmt not in ACCEPTED_FORMATS:
+    fmt = str(getattr(verified.fmt, "value", verified.fmt))
+    if fmt not in ACCEPTED_FORMATS:
         raise SecondFactorError(
-            f"Attestation format {verified.fmt.value} is not accepted.", code="passkey_refused"
+            f"Attestation format {fmt} is not accepted.", code="passkey_refused"
         )
     digest = _credential_hash(verified.credential_id)
     if Passkey.objects.filter(credential_id_hash=digest).exists():
@@ -359,7 +360,7 @@ def do_add_passkey(
         credential_id_hash=digest,
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
-        attestation_format=verified.fmt.value,
+        attestation_format=fmt,
         created_at=timezone.now(),
     )
     refresh_flag(account)

@@ -12,7 +12,7 @@ import pyotp
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Pages
-from tests.browser.live import LiveStack, User, sign_in
+from tests.browser.live import CHROMIUM_ARGS, LiveStack, User, chromium_path, sign_in
 from tests.browser.ui import UI
 
 
@@ -49,8 +49,23 @@ def test_enrol_totp_and_sign_in_with_it(pages: Pages, stack: LiveStack) -> None:
 def test_enrol_a_passkey_and_sign_in_with_it(pages: Pages, stack: LiveStack) -> None:
     user = stack.new_user("passkey")
     base = stack.base_url.replace("127.0.0.1", "localhost")
-    context = pages.chromium.new_context(base_url=base)
-    pages.contexts.append(context)
+    # The shared browser resolves no name at all; this one also resolves localhost (the
+    # loopback still), which WebAuthn needs as a secure context over plain HTTP.
+    args = [
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.*, EXCLUDE localhost"
+        if a.startswith("--host-resolver-rules=")
+        else a
+        for a in CHROMIUM_ARGS
+    ]
+    browser = pages.chromium.browser_type.launch(executable_path=chromium_path(), args=args)
+    try:
+        _passkey_ceremonies(pages, browser, base, user)
+    finally:
+        browser.close()
+
+
+def _passkey_ceremonies(pages: Pages, browser: Any, base: str, user: User) -> None:
+    context = browser.new_context(base_url=base)
     page = pages.page(context)
     cdp = context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
