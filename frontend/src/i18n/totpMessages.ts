@@ -110,3 +110,35 @@ export const totpKo: Record<keyof typeof totpEn, string> = {
   "login.back": "뒤로",
   "loginHistory.result.partial": "비밀번호 확인, 2단계 인증 요청",
 };
+
+// The admin console's 2단계 인증 strings, spread into features/admin/adminMessages.ts.
+export const totpAdminEn = {
+  "tf.title": "Two-step verification",
+  "tf.domainRequired": "Required for this domain's users",
+  "tf.domainOptional": "Optional for this domain's users",
+  "tf.domainHelp":
+    "When required, users without a second factor must set one up at their next web sign-in before reaching their mail.",
+  "tf.require": "Require two-step verification",
+  "tf.unrequire": "Make it optional",
+  "tf.accountOn": "On (authenticator app or passkey)",
+  "tf.accountOff": "Off",
+  "tf.reset": "Reset second factors",
+  "tf.resetConfirm":
+    "Remove every authenticator app, passkey and recovery code of {address} and sign it out everywhere? It will sign in with its password alone.",
+  "tf.resetDone": "Removed: {totp} app, {passkeys} passkeys, {codes} recovery codes.",
+} as const;
+
+export const totpAdminKo: Record<keyof typeof totpAdminEn, string> = {
+  "tf.title": "2단계 인증",
+  "tf.domainRequired": "이 도메인 사용자에게 의무",
+  "tf.domainOptional": "이 도메인 사용자에게 선택",
+  "tf.domainHelp": "의무로 설정하면 2단계 인증이 없는 사용자는 다음 웹 로그인 때 설정을 마쳐야 메일을 볼 수 있습니다.",
+  "tf.require": "2단계 인증 의무화",
+  "tf.unrequire": "선택으로 변경",
+  "tf.accountOn": "사용 중 (인증 앱 또는 패스키)",
+  "tf.accountOff": "사용 안 함",
+  "tf.reset": "2단계 인증 초기화",
+  "tf.resetConfirm":
+    "{address}의 인증 앱, 패스키, 복구 코드를 모두 삭제하고 모든 기기에서 로그아웃할까요? 이후 비밀번호만으로 로그인합니다.",
+  "tf.resetDone": "삭제됨: 인증 앱 {totp}개, 패스키 {passkeys}개, 복구 코드 {codes}개",
+};

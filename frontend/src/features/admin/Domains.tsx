@@ -9,6 +9,7 @@ import { ActionStatus, dnsReasonText, Empty, ErrorBox, Field, Listing, LoadMore,
 import { AdminLink, useAdmin } from "./context";
 import { DkimKeys } from "./DkimKeys";
 import { checkDomainName, parseTargets } from "./validate";
+import { DomainSecondFactor } from "./SecondFactorPanels";
 
 export function Domains({ name }: { name: string | null }) {
   return name === null ? <DomainList /> : <DomainDetail key={name} name={name} />;
@@ -155,6 +156,7 @@ function DomainDetail({ name }: { name: string }) {
       <ActionStatus action={action} />
       <Catchall domain={d} onChanged={domain.reload} />
       <DkimKeys name={d.name} />
+      <DomainSecondFactor name={d.name} required={d.require_second_factor} onChanged={domain.reload} />
       <DnsCheck name={d.name} />
       {confirm.dialog}
     </section>
