@@ -3,8 +3,8 @@
 import { useState, type FormEvent } from "react";
 import { ApiError } from "../../api/client";
 import { signIn, type SessionUser } from "../../api/session";
-import { ErrorNotice } from "../../components/ErrorNotice";
 import { useT } from "../../i18n/I18nContext";
+import { LoginAlert } from "./LoginAlert";
 import { isChallenge, type Challenge } from "../twofactor/twoFactorApi";
 import { SecondFactorStep } from "./SecondFactorStep";
 
@@ -74,13 +74,7 @@ export function LoginForm({ onSignedIn }: { onSignedIn: (user: SessionUser) => v
             data-testid="login-password"
           />
         </label>
-        {known ? (
-          <div className="error" role="alert">
-            {known}
-          </div>
-        ) : error ? (
-          <ErrorNotice error={error} />
-        ) : null}
+        <LoginAlert known={known} error={error} />
         <button type="submit" disabled={busy} data-testid="login-submit">
           {t("login.submit")}
         </button>

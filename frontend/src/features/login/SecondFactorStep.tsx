@@ -3,8 +3,8 @@
 import { useState, type FormEvent } from "react";
 import { ApiError } from "../../api/client";
 import type { SessionUser } from "../../api/session";
-import { ErrorNotice } from "../../components/ErrorNotice";
 import { useT } from "../../i18n/I18nContext";
+import { LoginAlert } from "./LoginAlert";
 import { secondStep, type Challenge } from "../twofactor/twoFactorApi";
 import { getAssertion, webauthnAvailable } from "../twofactor/webauthn";
 
@@ -84,13 +84,7 @@ export function SecondFactorStep({
             data-testid="second-factor-code"
           />
         </label>
-        {known ? (
-          <div className="error" role="alert">
-            {known}
-          </div>
-        ) : error ? (
-          <ErrorNotice error={error} />
-        ) : null}
+        <LoginAlert known={known} error={error} />
         <button type="submit" disabled={busy} data-testid="second-factor-submit">
           {t("login.secondSubmit")}
         </button>
