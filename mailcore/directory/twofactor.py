@@ -534,11 +534,10 @@ def authenticate_second_factor(
     failure for this IP and account) and recorded in the login history with its method.
     Raises SecondFactorError for a token that is expired, forged or of another door."""
     data = _read_state(token, _LOGIN_SALT)
-    if data.get("d") != door:
+    account_id = data.get("a")
+    if data.get("d") != door or not isinstance(account_id, int):
         raise SecondFactorError("Start again.", code="challenge_expired")
-    account = (
-        Account.objects.select_related("domain").filter(pk=data.get("a"), is_active=True).first()
-    )
+    account = Account.objects.select_related("domain").filter(pk=account_id, is_active=True).first()
     if account is None or not account.second_factor_on:
         raise SecondFactorError("Start again.", code="challenge_expired")
     if credential is not None:

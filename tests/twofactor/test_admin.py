@@ -43,7 +43,9 @@ def test_domain_requirement_sends_users_to_enrolment_first(
     alice: Account, admin: APIClient, clock: Clock
 ) -> None:
     put = admin.put(
-        "/api/v1/admin/domains/example.com/second-factor", {"required": True}, format="json"
+        "/api/v1/admin/domains/example.com/second-factor",
+        {"require_second_factor": True},
+        format="json",
     )
     assert put.status_code == 200
     assert AuditLog.objects.filter(action="domain.second_factor", target="example.com").exists()
@@ -104,7 +106,9 @@ def test_plain_users_cannot_reset_or_require(alice: Account, bob: Account) -> No
     client.force_authenticate(bob)
     assert client.delete(f"/api/v1/admin/accounts/{alice.pk}/second-factor").status_code == 403
     put = client.put(
-        "/api/v1/admin/domains/example.com/second-factor", {"required": True}, format="json"
+        "/api/v1/admin/domains/example.com/second-factor",
+        {"require_second_factor": True},
+        format="json",
     )
     assert put.status_code == 403
     assert not AuditLog.objects.exists()

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from mailcore.directory import twofactor as tf
 from mailcore.directory.models import Account, AuthEvent, LoginRecord, RecoveryCode, TotpDevice
+from mailcore.errors import SecondFactorError
 from tests.twofactor.conftest import PASSWORD, Clock
 
 SESSION = "/api/v1/auth/session"
@@ -216,5 +217,5 @@ def test_sealed_secret_is_unreadable_under_another_key(
     alice, secret, _ = alice_totp
     assert tf.unseal(TotpDevice.objects.get(account=alice).secret_sealed) == secret
     settings.SECOND_FACTOR_KEY = "another key"
-    with pytest.raises(tf.SecondFactorError):
+    with pytest.raises(SecondFactorError):
         tf.unseal(TotpDevice.objects.get(account=alice).secret_sealed)

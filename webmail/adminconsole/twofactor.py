@@ -17,7 +17,7 @@ from webmail.adminconsole.base import AdminView
 
 
 class DomainSecondFactorSerializer(serializers.Serializer):
-    required = serializers.BooleanField()
+    require_second_factor = serializers.BooleanField()
 
 
 class FactorsResetSerializer(serializers.Serializer):
@@ -36,10 +36,10 @@ class DomainSecondFactorView(AdminView):
     )
     def put(self, request: Request, name: str) -> Response:
         domain = access_domain(self.scope, name)
-        required = self.body(DomainSecondFactorSerializer)["required"]
+        required = self.body(DomainSecondFactorSerializer)["require_second_factor"]
         do_require_second_factor(domain.name, required)
         self.audit("domain.second_factor", domain.name, domain=domain.name, required=required)
-        return Response(DomainSecondFactorSerializer({"required": required}).data)
+        return Response(DomainSecondFactorSerializer({"require_second_factor": required}).data)
 
 
 class AccountSecondFactorView(AdminView):

@@ -19,7 +19,7 @@ Overview for the console pages:
   GET    domains/{name}/dkim   POST {algorithm: rsa|ed25519}     keys + TXT records
   POST   domains/{name}/dkim/{selector}/activate {force?}        pending key signs from now on
   GET    domains/{name}/dns                    MX/SPF/DKIM/DMARC: ok|missing|wrong|error
-  PUT    domains/{name}/second-factor {required}   require 2단계 인증 of the domain's users
+  PUT    domains/{name}/second-factor {require_second_factor}  2단계 인증 required of its users
   DELETE accounts/{id}/second-factor           reset the account's factors (a lost phone)
   GET    accounts?domain=&q=&active=   POST accounts {address, password?, …}
   GET    accounts/{id}  PATCH {display_name, quota_bytes, is_active, is_superadmin,

@@ -2473,10 +2473,10 @@ export interface components {
          */
         DirectionEnum: "in" | "out";
         DomainSecondFactor: {
-            required: boolean;
+            require_second_factor: boolean;
         };
         DomainSecondFactorRequest: {
-            required: boolean;
+            require_second_factor: boolean;
         };
         /**
          * @description * `web` - Web

@@ -19,7 +19,7 @@ export function DomainSecondFactor({
   const action = useAction();
   const toggle = (): void => {
     void action.run(
-      () => apiFetch("PUT", `${BASE}/domains/${encodeURIComponent(name)}/second-factor`, { body: { required: !required } }),
+      () => apiFetch("PUT", `${BASE}/domains/${encodeURIComponent(name)}/second-factor`, { body: { require_second_factor: !required } }),
       () => {
         onChanged();
         return t("a.saved");
