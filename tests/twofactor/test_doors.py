@@ -96,6 +96,12 @@ def test_mail_doors_refuse_the_password_and_take_the_app_password(
         assert refusals(door) == (2 if door == "smtp" else 1), door
         ok = LoginRecord.objects.filter(door=door, result="ok").get()
         assert ok.method == "app_password"
+    # The owner sees why in 로그인 기록.
+    owner = APIClient()
+    owner.force_authenticate(Account.objects.get(address="alice@example.com"))
+    items = owner.get("/api/v1/settings/login-history").json()["items"]
+    reasons = {(i["door"], i["reason"]) for i in items if i["result"] == "failed"}
+    assert reasons == {(d, "app_password_required") for d in ("smtp", "imap", "pop3")}
 
 
 def test_refused_password_counts_toward_the_lockout(

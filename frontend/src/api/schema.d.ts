@@ -2768,11 +2768,13 @@ export interface components {
             address: string;
             ip: string;
             door: components["schemas"]["DoorEnum"];
-            /** @description password, app_password, or '' when not signed in */
+            /** @description password, app_password, totp, passkey, recovery, or '' when not signed in */
             method: string;
             result: components["schemas"]["ResultEnum"];
             /** @description user agent, IMAP ID or EHLO name, as sent */
             client: string;
+            /** @description why a failure failed when not a wrong password: app_password_required (a mail door refusing the account password while 2단계 인증 is on), wrong_totp, wrong_passkey, wrong_recovery; else '' */
+            reason: string;
         };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         LoginRequest: {

@@ -54,6 +54,12 @@ export const totpEn = {
   "login.recoveryCode": "Recovery code",
   "login.back": "Back",
   "loginHistory.result.partial": "Password right, second step asked",
+  "loginHistory.reason.app_password_required": "refused: with two-step verification on, mail programs need an app password",
+  "loginHistory.reason.wrong_code": "wrong code",
+  "loginHistory.reason.wrong_passkey": "passkey not accepted",
+  "loginHistory.method.totp": "with the authenticator app",
+  "loginHistory.method.passkey": "with a passkey",
+  "loginHistory.method.recovery": "with a recovery code",
 } as const;
 
 export const totpKo: Record<keyof typeof totpEn, string> = {
@@ -109,6 +115,12 @@ export const totpKo: Record<keyof typeof totpEn, string> = {
   "login.recoveryCode": "복구 코드",
   "login.back": "뒤로",
   "loginHistory.result.partial": "비밀번호 확인, 2단계 인증 요청",
+  "loginHistory.reason.app_password_required": "거부: 2단계 인증 사용 중에는 메일 프로그램에 앱 비밀번호가 필요합니다",
+  "loginHistory.reason.wrong_code": "잘못된 코드",
+  "loginHistory.reason.wrong_passkey": "패스키 확인 실패",
+  "loginHistory.method.totp": "인증 앱으로",
+  "loginHistory.method.passkey": "패스키로",
+  "loginHistory.method.recovery": "복구 코드로",
 };
 
 // The admin console's 2단계 인증 strings, spread into features/admin/adminMessages.ts.
