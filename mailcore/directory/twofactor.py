@@ -34,7 +34,7 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AttestationConveyancePreference,
     AttestationFormat,
@@ -340,7 +340,7 @@ def do_add_passkey(
             expected_rp_id=str(data["r"]),
             expected_origin=origins,
         )
-    except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as exc:
+    except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SecondFactorError(
             f"The passkey could not be verified: {exc}", code="passkey_refused"
         ) from exc
@@ -426,7 +426,7 @@ def _check_passkey(
             credential_public_key=bytes(passkey.public_key),
             credential_current_sign_count=passkey.sign_count,
         )
-    except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError):
+    except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError):
         # Includes a sign count not above the stored one (a cloned authenticator).
         return False
     passkey.sign_count = verified.new_sign_count

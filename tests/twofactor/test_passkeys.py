@@ -201,3 +201,40 @@ def test_removed_passkey_no_longer_signs_in(signed_in: APIClient, alice: Account
         "/api/v1/auth/token", {"address": "alice@example.com", "password": PASSWORD}, format="json"
     )
     assert token.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        {},
+        {"id": "!!", "rawId": "!!not base64!!", "type": "public-key", "response": {}},
+        {"id": "x", "rawId": "A" * 1500, "response": {"clientDataJSON": "e30"}},
+        {"rawId": 12345, "response": None},
+        {"rawId": "AAAA", "response": {"clientDataJSON": "AAAA", "authenticatorData": "AA",
+                                       "signature": "AA"}},
+    ],
+)  # fmt: skip
+def test_hostile_assertions_are_refused_not_crashed(
+    signed_in: APIClient, credential: dict[str, Any]
+) -> None:
+    enrol(signed_in, SoftAuthenticator(), "Phone")
+    answer = token_finish(token_step(), credential)
+    assert answer.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        {},
+        {"id": "AA", "rawId": "AA", "type": "public-key", "response": {"clientDataJSON": "%%"}},
+        {"response": {"clientDataJSON": "e30", "attestationObject": "oA"}},
+    ],
+)
+def test_hostile_registrations_are_refused_not_crashed(
+    signed_in: APIClient, credential: dict[str, Any]
+) -> None:
+    state = signed_in.post(f"{BASE}/passkey-options").json()["state"]
+    body = {"name": "x", "state": state, "credential": credential}
+    answer = signed_in.post(f"{BASE}/passkeys", body, format="json")
+    assert answer.status_code == 400 and answer.json()["error"] == "passkey_refused"
+    assert not Passkey.objects.exists()
