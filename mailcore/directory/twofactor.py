@@ -401,8 +401,17 @@ def _passkey_options(account: Account, rp_id: str) -> tuple[dict[str, Any], byte
 
 
 def _check_passkey(
-    account: Account, credential: dict[str, Any], challenge: bytes, rp_id: str, origins: list[str]
+    account: Account,
+    credential: dict[str, Any],
+    challenge: bytes,
+    rp_id: str,
+    origins: list[str],
+    *,
+    issued_at: float,
 ) -> bool:
+    """Verify an assertion for `challenge` (issued at `issued_at`, a POSIX time). A passkey
+    used after the challenge was issued refuses it: an assertion replayed with its challenge
+    fails even on authenticators whose sign count stays 0 (most synced passkeys)."""
     raw_id = credential.get("rawId") or credential.get("id")
     if not isinstance(raw_id, str) or len(raw_id) > 1400:
         return False
@@ -416,6 +425,8 @@ def _check_passkey(
         .first()
     )
     if passkey is None:
+        return False
+    if passkey.last_used_at is not None and passkey.last_used_at.timestamp() >= issued_at:
         return False
     try:
         verified = verify_authentication_response(
@@ -508,9 +519,10 @@ def make_challenge(account: Account, door: str, rp_id: str) -> Challenge:
     if found is not None:
         methods.append("passkey")
     methods.append("recovery")
-    data = {"a": account.pk, "d": door, "r": rp_id}
+    data: dict[str, Any] = {"a": account.pk, "d": door, "r": rp_id}
     if found is not None:
-        data["c"] = _b64(found[1])
+        # When it was issued: a passkey used since refuses it (single use, see _check_passkey).
+        data["c"], data["t"] = _b64(found[1]), timezone.now().timestamp()
     return Challenge(
         token=signing.dumps(data, salt=_LOGIN_SALT),
         methods=methods,
@@ -555,8 +567,18 @@ def authenticate_second_factor(
     with transaction.atomic():
         if method == LoginRecord.Method.PASSKEY:
             challenge = data.get("c")
-            ok = isinstance(challenge, str) and _check_passkey(
-                account, credential or {}, _unb64(challenge), str(data["r"]), origins or []
+            issued = data.get("t")
+            ok = (
+                isinstance(challenge, str)
+                and isinstance(issued, float)
+                and _check_passkey(
+                    account,
+                    credential or {},
+                    _unb64(challenge),
+                    str(data["r"]),
+                    origins or [],
+                    issued_at=issued,
+                )
             )
         elif method == LoginRecord.Method.RECOVERY:
             ok = _use_recovery_code(account, recovery_code)

@@ -168,6 +168,10 @@ def test_sign_in_with_a_passkey_and_sign_counts_must_grow(signed_in: APIClient) 
     done = token_finish(challenge, key.get(options))
     assert done.status_code == 200 and "token" in done.json()
     assert Passkey.objects.get().sign_count == 1
+    # The same challenge again, even with a fresh assertion (count grown): used up.
+    replay = token_finish(challenge, key.get(options))
+    assert replay.status_code == 400
+    key.count -= 1
     assert LoginRecord.objects.filter(result="ok", method="passkey", door="api").count() == 1
 
     # A cloned authenticator: the same count again is refused, so is a lower one.
@@ -180,7 +184,7 @@ def test_sign_in_with_a_passkey_and_sign_counts_must_grow(signed_in: APIClient) 
     assert token_finish(other, stale).status_code == 400
     assert token_finish(other, key.get(other["passkey_options"])).status_code == 200
     assert Passkey.objects.get().sign_count == 3
-    assert LoginRecord.objects.filter(reason="wrong_passkey").count() == 2
+    assert LoginRecord.objects.filter(reason="wrong_passkey").count() == 3
 
 
 def test_removed_passkey_no_longer_signs_in(signed_in: APIClient, alice: Account) -> None:
