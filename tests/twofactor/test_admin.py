@@ -112,3 +112,14 @@ def test_plain_users_cannot_reset_or_require(alice: Account, bob: Account) -> No
     )
     assert put.status_code == 403
     assert not AuditLog.objects.exists()
+
+
+def test_cli_reset_is_audited(alice: Account, clock: Clock) -> None:
+    from django.core.management import call_command
+
+    tf.do_confirm_totp(alice, clock.code(tf.do_begin_totp(alice).secret))
+    call_command("account", "reset-2fa", "alice@example.com")
+    alice.refresh_from_db()
+    assert alice.second_factor_on is False
+    row = AuditLog.objects.get(action="account.second_factor_reset")
+    assert row.actor.startswith("cli") and row.detail["totp"] == 1
