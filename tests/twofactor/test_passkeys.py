@@ -193,12 +193,16 @@ def test_removed_passkey_no_longer_signs_in(signed_in: APIClient, alice: Account
     enrol(signed_in, lose, "Lose")
     challenge = token_step()
     lost = Passkey.objects.get(name="Lose")
-    assert signed_in.delete(f"{BASE}/passkeys/{lost.pk}").status_code == 200
+    no_password = signed_in.delete(f"{BASE}/passkeys/{lost.pk}", {"password": "x"}, format="json")
+    assert no_password.status_code == 400 and Passkey.objects.filter(pk=lost.pk).exists()
+    gone = signed_in.delete(f"{BASE}/passkeys/{lost.pk}", {"password": PASSWORD}, format="json")
+    assert gone.status_code == 200
     assert token_finish(challenge, lose.get(challenge["passkey_options"])).status_code == 400
     assert token_finish(challenge, keep.get(challenge["passkey_options"])).status_code == 200
     # The last one removed: 2단계 인증 is off, the recovery codes are gone, the password opens.
     keep_pk = Passkey.objects.get(name="Keep").pk
-    assert signed_in.delete(f"{BASE}/passkeys/{keep_pk}").json()["on"] is False
+    last = signed_in.delete(f"{BASE}/passkeys/{keep_pk}", {"password": PASSWORD}, format="json")
+    assert last.json()["on"] is False
     alice.refresh_from_db()
     assert alice.second_factor_on is False and not alice.recovery_codes.exists()
     token = APIClient().post(

@@ -185,11 +185,15 @@ class PasskeyDetailView(_Guarded):
 
     @extend_schema(
         operation_id="settings_two_factor_passkey_remove",
-        request=None,
-        responses={200: s.TwoFactorStatusSerializer, 400: INVALID},
+        request=s.PasswordSerializer,
+        responses={200: s.TwoFactorStatusSerializer, 400: INVALID, 429: BLOCKED},
+        description="Remove a passkey (the password again: a borrowed session must not strip "
+        "the account's factors).",
     )
     def delete(self, request: Request, pk: int) -> Response:
-        tf.do_remove_passkey(current_account(request), pk)
+        body = s.PasswordSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        tf.do_remove_passkey(_confirm_password(request, body.validated_data["password"]), pk)
         return _status(request)
 
 

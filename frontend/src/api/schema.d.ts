@@ -1717,6 +1717,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /** @description Remove a passkey (the password again: a borrowed session must not strip the account's factors). */
         delete: operations["settings_two_factor_passkey_remove"];
         options?: never;
         head?: never;
@@ -9089,6 +9090,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description too_many_failures (login limiter) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };

@@ -117,9 +117,12 @@ function PasskeyRow({ passkey, onChanged }: { passkey: api.Passkey; onChanged: (
           {t("twoFactor.passkeyRename")}
         </button>
       )}
-      <button type="button" onClick={() => api.removePasskey(passkey.id).then(onChanged, setError)}>
-        {t("twoFactor.passkeyRemove")}
-      </button>
+      <Confirmed
+        label={t("twoFactor.passkeyRemove")}
+        withCode={false}
+        testId={`passkey-remove-${passkey.id}`}
+        onConfirm={(password) => api.removePasskey(passkey.id, password).then(onChanged)}
+      />
       {error !== null && <ErrorNotice error={error} />}
     </li>
   );

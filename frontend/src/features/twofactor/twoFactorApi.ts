@@ -37,7 +37,8 @@ export const addPasskey = (body: {
 }): Promise<{ passkey: Passkey; recovery_codes: string[] }> => apiFetch("POST", `${BASE}/passkeys`, { body });
 export const renamePasskey = (id: number, name: string): Promise<Passkey> =>
   apiFetch("PATCH", `${BASE}/passkeys/${id}`, { body: { name } });
-export const removePasskey = (id: number): Promise<TwoFactorStatus> => apiFetch("DELETE", `${BASE}/passkeys/${id}`);
+export const removePasskey = (id: number, password: string): Promise<TwoFactorStatus> =>
+  apiFetch("DELETE", `${BASE}/passkeys/${id}`, { body: { password } });
 export const regenerateCodes = (password: string): Promise<{ recovery_codes: string[] }> =>
   apiFetch("POST", `${BASE}/recovery-codes`, { body: { password } });
 export const turnOff = (password: string, code: string): Promise<TwoFactorStatus> =>
