@@ -56,7 +56,9 @@ def verify_credentials(
     if app_password is not None and app_password.account.address == canonical:
         account: Account | None = app_password.account  # already read with it
     else:
-        account = Account.objects.filter(address=canonical).first()
+        # With its domain (one join, no round trip): the web login reads whether the domain
+        # requires 2단계 인증 (mailcore.directory.twofactor.needs_enrolment).
+        account = Account.objects.select_related("domain").filter(address=canonical).first()
     if account is None:
         _burn(password)
         return None

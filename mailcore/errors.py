@@ -151,3 +151,15 @@ class FetchError(UserError):
         super().__init__(message)
         self.reason = reason
         self.code = f"fetch_{reason}"
+
+
+class SecondFactorError(UserError):
+    """A 2단계 인증 step refused: `code` names the case ("challenge_expired", "wrong_code",
+    "passkey_refused", "totp_not_started", "domain_requires_second_factor", …)."""
+
+    code = "second_factor"
+
+    def __init__(self, message: str = "", *, code: str = "") -> None:
+        super().__init__(message)
+        if code:
+            self.code = code

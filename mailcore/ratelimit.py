@@ -367,6 +367,9 @@ class AuthStatus(enum.Enum):
     OK = "ok"
     FAILED = "failed"  # wrong credentials (or a disabled account): 535 5.7.8
     BLOCKED = "blocked"  # too many failures: 454 4.7.0, the password was not checked
+    # Web and API only: the password was right and the account has 2단계 인증 on, so no
+    # session or token yet (mailcore.directory.twofactor takes the second step).
+    SECOND_FACTOR = "second_factor"
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,7 +400,7 @@ def authenticate(
     check = reserve_auth_attempt(ip, address, password)
     if not check.allowed:
         log.info("login blocked (%s) door=%s ip=%s account=%r", check.reason, door, ip, address)
-        _history(address, None, ip, door, LoginRecord.Result.BLOCKED, client)
+        record_history(address, None, ip, door, LoginRecord.Result.BLOCKED, client)
         return AuthAttempt(
             AuthStatus.BLOCKED, delay=failure_delay(1), retry_after=check.retry_after
         )
@@ -408,18 +411,40 @@ def authenticate(
     except BaseException:
         release_reservation(check.reservation)  # not a verdict on the password
         raise
+    reason = ""
+    if account is not None and account.second_factor_on and account.login_method == "password":
+        if door in SECOND_FACTOR_DOORS:
+            # Not a login yet: the guess is settled (the password was right) without the
+            # success that would forget this client's failures and trust it.
+            release_reservation(check.reservation)
+            record_history(address, account, ip, door, LoginRecord.Result.PARTIAL, client)
+            return AuthAttempt(AuthStatus.SECOND_FACTOR, account=account)
+        # A mail door: with 2단계 인증 on only app passwords open it (Gmail's rule). The right
+        # account password fails like a wrong one, counted by the limiter.
+        account, reason = None, "app_password_required"
     if account is None:
         failures = record_auth_failure(ip, address, password, check.reservation)
-        log.info("login failed door=%s ip=%s account=%r", door, ip, address)
-        _history(address, None, ip, door, LoginRecord.Result.FAILED, client)
+        log.info("login failed door=%s ip=%s account=%r %s", door, ip, address, reason)
+        record_history(address, None, ip, door, LoginRecord.Result.FAILED, client, reason)
         return AuthAttempt(AuthStatus.FAILED, delay=failure_delay(failures))
     record_auth_success(ip, account.address, check.reservation)
-    _history(address, account, ip, door, LoginRecord.Result.OK, client)
+    record_history(address, account, ip, door, LoginRecord.Result.OK, client)
     return AuthAttempt(AuthStatus.OK, account=account)
 
 
-def _history(
-    address: str, account: Account | None, ip: str, door: str, result: str, client: str
+# The doors where a second factor can be asked for; every other door is a mail client's.
+SECOND_FACTOR_DOORS = frozenset({"web", "api"})
+
+
+def record_history(
+    address: str,
+    account: Account | None,
+    ip: str,
+    door: str,
+    result: str,
+    client: str,
+    reason: str = "",
+    method: str = "",
 ) -> None:
     """One login-history row; an account is found for failures on a known address too (so
     its owner sees the attempts on it). Never fails the login it records."""
@@ -435,8 +460,9 @@ def _history(
             ip=ip,
             door=door,
             result=result,
-            method=getattr(account, "login_method", "") if result == "ok" else "",
+            method=method or (getattr(account, "login_method", "") if result == "ok" else ""),
             client=client,
+            reason=reason,
         )
     except DatabaseError:
         log.exception("login history: could not record a %s login for %r", door, address)

@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "webmail.accounts.sessions.SessionActivityMiddleware",
+    "webmail.accounts.twofactor.EnrolmentRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -133,6 +134,18 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 PASSWORD_MIN_LENGTH = env_int("PASSWORD_MIN_LENGTH", 8)
+
+# 2단계 인증 (mailcore/directory/twofactor.py). The issuer names the account in authenticator
+# apps and is the passkeys' relying-party name. WEBAUTHN_RP_ID: the passkeys' domain; empty
+# means the host the web is served on (the request's Host, which ALLOWED_HOSTS vets).
+# WEBAUTHN_ORIGINS: the origins a ceremony may come from (comma-separated); empty means the
+# request's own scheme and host. SECOND_FACTOR_KEY seals TOTP secrets (default: SECRET_KEY;
+# changing it makes enrolled apps unreadable, so users need an admin reset).
+SECOND_FACTOR_ISSUER = env_str("SECOND_FACTOR_ISSUER", "Mailroom")
+SECOND_FACTOR_KEY = env_str("SECOND_FACTOR_KEY", "")
+SECOND_FACTOR_CHALLENGE_SECONDS = env_int("SECOND_FACTOR_CHALLENGE_SECONDS", 300)
+WEBAUTHN_RP_ID = env_str("WEBAUTHN_RP_ID", "")
+WEBAUTHN_ORIGINS = [o.strip() for o in env_str("WEBAUTHN_ORIGINS", "").split(",") if o.strip()]
 # Breached passwords imported by `manage.py passwords import` (sorted SHA-1 digests).
 PASSWORD_DENYLIST_FILE = env_path("PASSWORD_DENYLIST_FILE", VAR_DIR / "password-denylist.sha1")
 _pv = "django.contrib.auth.password_validation."

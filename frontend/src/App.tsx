@@ -4,6 +4,7 @@ import { getSession, signOut, type SessionUser } from "./api/session";
 import { ErrorNotice } from "./components/ErrorNotice";
 import { LoginForm } from "./features/login/LoginForm";
 import { MailLayout } from "./features/layout/MailLayout";
+import { TwoFactorSection } from "./features/settings/TwoFactorSection";
 import { useT } from "./i18n/I18nContext";
 
 type State = { kind: "loading" } | { kind: "error"; error: unknown } | { kind: "out" } | { kind: "in"; user: SessionUser };
@@ -45,6 +46,17 @@ export function App() {
     case "out":
       return <LoginForm onSignedIn={(user) => setState({ kind: "in", user })} />;
     case "in":
+      // A domain that requires 2단계 인증: enrol first (the API refuses mail until then).
+      if (state.user.second_factor_enrolment_required) {
+        return (
+          <main className="settings-view enrol-second-factor" data-testid="enrol-second-factor">
+            <TwoFactorSection onEnrolled={() => setAttempt((n) => n + 1)} />
+            <button type="button" onClick={onSignOut}>
+              {t("header.signOut")}
+            </button>
+          </main>
+        );
+      }
       return <MailLayout user={state.user} onSignOut={onSignOut} />;
   }
 }

@@ -28,6 +28,7 @@ def record_login(
     result: str,
     method: str = "",
     client: str = "",
+    reason: str = "",
 ) -> None:
     if door not in LoginRecord.Door.values:
         door = LoginRecord.Door.OTHER
@@ -40,6 +41,7 @@ def record_login(
         method=method,
         result=result,
         client=_printable(client)[:CLIENT_MAX],
+        reason=reason[:40],
     )
     if connection.vendor != "postgresql" or not connection.get_autocommit():
         with transaction.atomic():
@@ -50,8 +52,8 @@ def record_login(
     table = LoginRecord._meta.db_table
     with connection.cursor() as cur:
         cur.execute(
-            f"INSERT INTO {table} (account_id, address, at, ip, door, method, result, client) "  # noqa: S608
-            "SELECT %s, %s, %s, %s, %s, %s, %s, %s "
+            f"INSERT INTO {table} (account_id, address, at, ip, door, method, result, client, "  # noqa: S608
+            "reason) SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s "
             "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit",
             [
                 row.account_id,
@@ -62,6 +64,7 @@ def record_login(
                 row.method,
                 row.result,
                 row.client,
+                row.reason,
             ],
         )
 

@@ -18,6 +18,9 @@ class Domain(models.Model):
     name = models.CharField(max_length=253, unique=True, help_text="IDNA A-label, lower case")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # 2단계 인증 required: a user of this domain without a second factor is made to enrol one
+    # at the next web login before reaching mail (mailcore.directory.twofactor).
+    require_second_factor = models.BooleanField(default=False)
 
     class Meta:
         ordering = ("name",)
@@ -51,6 +54,10 @@ class Account(AbstractBaseUser):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Superadmin of the whole server")
     created_at = models.DateTimeField(auto_now_add=True)
+    # A confirmed TOTP or a passkey exists (kept by mailcore.directory.twofactor, read by every
+    # login without a query of its own): then the password alone opens no web session or API
+    # token, and the mail doors take app passwords only.
+    second_factor_on = models.BooleanField(default=False)
 
     USERNAME_FIELD = "address"
     EMAIL_FIELD = "address"
@@ -244,10 +251,14 @@ class LoginRecord(models.Model):
         OK = "ok"
         FAILED = "failed"  # wrong address or password, or a disabled account
         BLOCKED = "blocked"  # refused by the limiter before the password was checked
+        PARTIAL = "partial"  # password right, the second factor was asked for next
 
     class Method(models.TextChoices):
         PASSWORD = "password"  # noqa: S105 (a kind of login, not a secret)
         APP_PASSWORD = "app_password"  # noqa: S105
+        TOTP = "totp"  # password, then an authenticator app's code
+        PASSKEY = "passkey"  # password, then a passkey (WebAuthn)
+        RECOVERY = "recovery"  # password, then a one-time recovery code
         UNKNOWN = ""  # failed or blocked: which one was meant is not known
 
     account = models.ForeignKey(
@@ -262,6 +273,9 @@ class LoginRecord(models.Model):
     client = models.CharField(
         max_length=200, blank=True, default="", help_text="user agent, IMAP ID…"
     )
+    # Why a failure failed when it is not just a wrong password, e.g. "app_password_required"
+    # (a mail door refusing the account password of an account with 2단계 인증).
+    reason = models.CharField(max_length=40, blank=True, default="")
 
     class Meta:
         ordering = ("-id",)
@@ -272,3 +286,56 @@ class LoginRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.address} {self.door} {self.result}"
+
+
+class TotpDevice(models.Model):
+    """An authenticator app (RFC 6238) of one account: at most one. The secret is kept
+    encrypted (mailcore.directory.twofactor.seal); `confirmed` once a first code matched;
+    `last_step` is the time step of the last code accepted, so no code is taken twice."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="totp")
+    secret_sealed = models.CharField(max_length=300)
+    confirmed = models.BooleanField(default=False)
+    last_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"TOTP of {self.account_id}"
+
+
+class Passkey(models.Model):
+    """A WebAuthn credential (platform or roaming authenticator) of one account, named by its
+    owner. `sign_count` is the authenticator's counter as last seen (a lower one is refused)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="passkeys")
+    name = models.CharField(max_length=100)
+    credential_id = models.BinaryField(max_length=1024)
+    credential_id_hash = models.CharField(max_length=64, unique=True, help_text="hex SHA-256")
+    public_key = models.BinaryField(max_length=2048)
+    sign_count = models.BigIntegerField(default=0)
+    attestation_format = models.CharField(max_length=16, default="none")
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return f"passkey {self.name!r} of {self.account_id}"
+
+
+class RecoveryCode(models.Model):
+    """One of an account's ten one-time recovery codes: hashed with Django's hashers, and a
+    short `hint` (16 bits of a SHA-256 of the code) so a login checks one hash, not ten."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="recovery_codes")
+    hint = models.CharField(max_length=4)
+    code_hash = models.CharField(max_length=200)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("id",)
+        indexes = (models.Index(fields=("account", "hint"), name="recoverycode_hint"),)
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.account_id}"

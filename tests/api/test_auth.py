@@ -145,6 +145,7 @@ def test_session_login_with_csrf_rotates_session_and_reports_user(alice: Account
         "is_superadmin": False,
         "admin_domains": [],
         "addresses": ["alice@example.com"],
+        "second_factor_enrolment_required": False,
     }
     assert client.cookies[settings.SESSION_COOKIE_NAME].value != planted
     # login() rotates the CSRF token too.

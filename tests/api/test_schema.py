@@ -113,6 +113,17 @@ PATHS = {
     "/api/v1/admin/delivery-log": {"get"},
     "/api/v1/admin/audit-log": {"get"},
     "/api/v1/admin/login-history": {"get"},
+    # 2단계 인증
+    "/api/v1/auth/session/second-factor": {"post"},
+    "/api/v1/auth/token/second-factor": {"post"},
+    "/api/v1/settings/two-factor": {"get", "delete"},
+    "/api/v1/settings/two-factor/totp": {"post", "put", "delete"},
+    "/api/v1/settings/two-factor/passkey-options": {"post"},
+    "/api/v1/settings/two-factor/passkeys": {"post"},
+    "/api/v1/settings/two-factor/passkeys/{id}": {"patch", "delete"},
+    "/api/v1/settings/two-factor/recovery-codes": {"post"},
+    "/api/v1/admin/domains/{name}/second-factor": {"put"},
+    "/api/v1/admin/accounts/{id}/second-factor": {"delete"},
 }
 
 

@@ -46,6 +46,7 @@ class AdminDomainSerializer(serializers.Serializer):
     accounts = serializers.IntegerField(source="account_count")
     aliases = serializers.IntegerField(source="alias_count")
     catchall = serializers.SerializerMethodField(help_text="targets of @domain, or null")
+    require_second_factor = serializers.BooleanField()
 
     def get_unicode_name(self, domain: Any) -> str:
         return unicode_domain(domain.name)
@@ -193,6 +194,7 @@ class AdminAccountSerializer(serializers.Serializer):
     admin_domains = serializers.ListField(child=serializers.CharField())
     created_at = serializers.DateTimeField()
     last_login = serializers.DateTimeField(allow_null=True)
+    second_factor_on = serializers.BooleanField()
 
 
 class AdminAccountPageSerializer(serializers.Serializer):
@@ -517,9 +519,16 @@ class LoginRecordSerializer(serializers.Serializer):
     address = serializers.CharField(help_text="the account, or the address tried if none")
     ip = serializers.CharField()
     door = serializers.ChoiceField(choices=LoginRecord.Door.choices)
-    method = serializers.CharField(help_text="password, app_password, or '' when not signed in")
+    method = serializers.CharField(
+        help_text="password, app_password, totp, passkey, recovery, or '' when not signed in"
+    )
     result = serializers.ChoiceField(choices=LoginRecord.Result.choices)
     client = serializers.CharField(help_text="user agent, IMAP ID or EHLO name, as sent")
+    reason = serializers.CharField(
+        help_text="why a failure failed when not a wrong password: app_password_required (a "
+        "mail door refusing the account password while 2단계 인증 is on), wrong_totp, "
+        "wrong_passkey, wrong_recovery; else ''"
+    )
 
 
 class AdminLoginPageSerializer(serializers.Serializer):

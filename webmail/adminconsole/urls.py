@@ -23,6 +23,8 @@ Overview for the console pages:
   GET    domains/{name}/mta-sts  PUT {mode, max_age, extra_mx}   MTA-STS policy + records
   GET    domains/{name}/tls-reports            TLS-RPT reports received (latest 100)
   GET    tls-sessions?days=&domain=            our outbound TLS outcomes per day (superadmin)
+  PUT    domains/{name}/second-factor {require_second_factor}  2단계 인증 required of its users
+  DELETE accounts/{id}/second-factor           reset the account's factors (a lost phone)
   GET    accounts?domain=&q=&active=   POST accounts {address, password?, …}
   GET    accounts/{id}  PATCH {display_name, quota_bytes, is_active, is_superadmin,
                                admin_domains}  DELETE
@@ -45,7 +47,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from webmail.adminconsole import accounts, aliases, domains, mtasts, operations, pop3
+from webmail.adminconsole import accounts, aliases, domains, mtasts, operations, pop3, twofactor
 
 app_name = "adminconsole"
 
@@ -69,6 +71,16 @@ urlpatterns = [
         name="domain-tls-reports",
     ),
     path("tls-sessions", mtasts.TlsSessionListView.as_view(), name="tls-sessions"),
+    path(
+        "domains/<str:name>/second-factor",
+        twofactor.DomainSecondFactorView.as_view(),
+        name="domain-second-factor",
+    ),
+    path(
+        "accounts/<int:pk>/second-factor",
+        twofactor.AccountSecondFactorView.as_view(),
+        name="account-second-factor",
+    ),
     path("accounts", accounts.AccountListView.as_view(), name="account-list"),
     path("accounts/<int:pk>", accounts.AccountDetailView.as_view(), name="account-detail"),
     path("accounts/<int:pk>/pop3", pop3.AdminPop3SettingsView.as_view(), name="account-pop3"),

@@ -32,11 +32,23 @@ from mailcore.directory.newdevice import (
     is_new_device,
     not_me_token,
 )
-from mailcore.ratelimit import AuthStatus, authenticate
+from mailcore.directory.twofactor import (
+    Challenge,
+    authenticate_second_factor,
+    make_challenge,
+    needs_enrolment,
+)
+from mailcore.ratelimit import AuthAttempt, AuthStatus, authenticate
 from webmail.accounts.current import current_account
 from webmail.accounts.sessions import touch_token
+from webmail.accounts.twofactor import ENROL_FLAG, origins, rp_id
 from webmail.api.clientip import client_ip
-from webmail.api.errors import InvalidCredentials, LoginBlocked
+from webmail.api.errors import (
+    EnrolmentRequired,
+    InvalidCredentials,
+    LoginBlocked,
+    WrongSecondFactor,
+)
 from webmail.api.serializers import (
     ErrorSerializer,
     LoginSerializer,
@@ -46,6 +58,10 @@ from webmail.api.serializers import (
 )
 from webmail.api.throttles import SharedRateThrottle
 from webmail.api.tokenauth import TrackedTokenAuthentication
+from webmail.api.twofactor_serializers import (
+    SecondFactorChallengeSerializer,
+    SecondFactorLoginSerializer,
+)
 
 # A login body is an address and a password: a few KB at most, whoever sends it.
 LOGIN_MAX_JSON_BYTES = 8192
@@ -56,7 +72,8 @@ def _login_throttles(request: Request) -> list[BaseThrottle]:
     return [SharedRateThrottle()] if request.method == "POST" else []
 
 
-def _check_credentials(request: Request, door: str) -> Account:
+def _check_credentials(request: Request, door: str) -> Account | Challenge:
+    """The account, or (2단계 인증 on) the challenge for the second step."""
     serializer = LoginSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     # App passwords are for mail clients only (Gmail's rule): not for the web or API login.
@@ -70,11 +87,41 @@ def _check_credentials(request: Request, door: str) -> Account:
         allow_app_password=False,
         client=request.META.get("HTTP_USER_AGENT", ""),
     )
+    if attempt.status is AuthStatus.SECOND_FACTOR and attempt.account is not None:
+        return make_challenge(attempt.account, door, rp_id(request))
+    return _settled(attempt)
+
+
+def _settled(attempt: AuthAttempt, wrong: type[InvalidCredentials] = InvalidCredentials) -> Account:
     if attempt.status is AuthStatus.BLOCKED:
         raise LoginBlocked(attempt.retry_after)
-    if attempt.account is None:
-        raise InvalidCredentials
+    if attempt.status is not AuthStatus.OK or attempt.account is None:
+        raise wrong
     return attempt.account
+
+
+def _second_step(request: Request, door: str) -> Account:
+    """The second step's body (challenge + code, recovery code or passkey assertion)."""
+    body = SecondFactorLoginSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    v = body.validated_data
+    attempt = authenticate_second_factor(
+        client_ip(request),
+        v["challenge"],
+        door=door,
+        code=v.get("code", ""),
+        recovery_code=v.get("recovery_code", ""),
+        credential=v.get("credential"),
+        origins=origins(request),
+        client=request.META.get("HTTP_USER_AGENT", ""),
+    )
+    return _settled(attempt, WrongSecondFactor)
+
+
+def _challenge_response(challenge: Challenge) -> Response:
+    return Response(
+        SecondFactorChallengeSerializer(challenge).data, status=status.HTTP_202_ACCEPTED
+    )
 
 
 # Tokens are DRF's authtoken rows, which mailcore cannot know about (it never imports DRF).
@@ -88,6 +135,18 @@ def revoke_token(account: Account) -> None:
     Token.objects.filter(user=account).delete()
 
 
+_SECOND_FACTOR = OpenApiResponse(
+    SecondFactorChallengeSerializer,
+    description="2단계 인증 is on: the password was right, now post the challenge with a code, "
+    "a recovery code or a passkey assertion to the second-factor route",
+)
+
+_ENROL = OpenApiResponse(
+    ErrorSerializer,
+    description="second_factor_enrolment_required: the account's domain requires 2단계 인증 "
+    "and it has none yet; enrol one in the browser first",
+)
+
 _LOGIN_ERRORS = {
     400: OpenApiResponse(
         ValidationErrorSerializer,
@@ -99,6 +158,16 @@ _LOGIN_ERRORS = {
         "passwords from this client or for this account, on any protocol; the password was "
         "not checked). Retry-After says when to try again.",
     ),
+}
+
+
+_STEP_ERRORS = {
+    400: OpenApiResponse(
+        ValidationErrorSerializer,
+        description="wrong_code (wrong code, recovery code or passkey), "
+        "challenge_expired (start again with the password) or invalid",
+    ),
+    429: _LOGIN_ERRORS[429],
 }
 
 
@@ -118,16 +187,14 @@ class TokenView(APIView):
     @extend_schema(
         operation_id="auth_token_create",
         request=LoginSerializer,
-        responses={200: TokenSerializer, **_LOGIN_ERRORS},
+        responses={200: TokenSerializer, 202: _SECOND_FACTOR, **_LOGIN_ERRORS, 403: _ENROL},
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        # One token per account (authtoken's model): signing in on a second device hands out
-        # the same key, and DELETE signs out all of them.
-        token = issue_token(_check_credentials(request, "api"))
-        agent = request.META.get("HTTP_USER_AGENT", "")
-        touch_token(token, client_ip(request), agent, force=True)
-        return Response(TokenSerializer({"token": token.key}).data)
+        found = _check_credentials(request, "api")
+        if isinstance(found, Challenge):
+            return _challenge_response(found)
+        return _token_answer(request, found)
 
     @extend_schema(
         operation_id="auth_token_destroy", request=None, responses={204: None, 401: ErrorSerializer}
@@ -167,39 +234,61 @@ class SessionView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        return Response(SessionUserSerializer(current_account(request)).data)
+        account = current_account(request)
+        return Response(SessionUserSerializer(account, context={"request": request}).data)
 
     @extend_schema(
         operation_id="auth_session_create",
         request=LoginSerializer,
         responses={
             200: SessionUserSerializer,
+            202: _SECOND_FACTOR,
             **_LOGIN_ERRORS,
             403: OpenApiResponse(ErrorSerializer, description="CSRF failed"),
         },
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        account = _check_credentials(request, "web")
-        # login() gives the session a new key and a new CSRF token, so an id planted before
-        # sign-in is worthless afterwards (session fixation, W10).
-        login(request._request, account)
-        _alert_if_new_device(request, account)
-        response = Response(SessionUserSerializer(account).data)
-        response.set_cookie(
-            DEVICE_COOKIE,
-            device_cookie(account),
-            max_age=2 * 365 * 86400,
-            secure=request.is_secure(),
-            httponly=True,
-            samesite="Lax",
-        )
-        return response
+        found = _check_credentials(request, "web")
+        if isinstance(found, Challenge):
+            return _challenge_response(found)
+        return _session_answer(request, found)
 
     @extend_schema(operation_id="auth_session_destroy", request=None, responses={204: None})
     def delete(self, request: Request) -> Response:
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _token_answer(request: Request, account: Account) -> Response:
+    if needs_enrolment(account):
+        # The domain requires a second factor: it is enrolled in the browser first.
+        raise EnrolmentRequired
+    # One token per account (authtoken's model): signing in on a second device hands out
+    # the same key, and DELETE signs out all of them.
+    token = issue_token(account)
+    agent = request.META.get("HTTP_USER_AGENT", "")
+    touch_token(token, client_ip(request), agent, force=True)
+    return Response(TokenSerializer({"token": token.key}).data)
+
+
+def _session_answer(request: Request, account: Account) -> Response:
+    # login() gives the session a new key and a new CSRF token, so an id planted before
+    # sign-in is worthless afterwards (session fixation, W10).
+    login(request._request, account)
+    if needs_enrolment(account):
+        request.session[ENROL_FLAG] = True
+    _alert_if_new_device(request, account)
+    response = Response(SessionUserSerializer(account, context={"request": request}).data)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device_cookie(account),
+        max_age=2 * 365 * 86400,
+        secure=request.is_secure(),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 DEVICE_COOKIE = "mr_device"
@@ -222,3 +311,56 @@ def _alert_if_new_device(request: Request, account: Account) -> None:
             "/account/not-me?" + urlencode({"t": not_me_token(account)})
         )
         deliver_notice(account, ip=ip, user_agent=agent, link=link)
+
+
+class TokenSecondFactorView(APIView):
+    """The API token login's second step: the challenge of POST auth/token's 202 answer and
+    a TOTP code, a recovery code or a passkey assertion."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    throttle_scope = "login"
+    max_json_bytes = LOGIN_MAX_JSON_BYTES * 4
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        return _login_throttles(self.request)
+
+    @extend_schema(
+        operation_id="auth_token_second_factor",
+        request=SecondFactorLoginSerializer,
+        responses={200: TokenSerializer, **_STEP_ERRORS, 403: _ENROL},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        return _token_answer(request, _second_step(request, "api"))
+
+
+@method_decorator(ensure_csrf_cookie, name="dispatch")
+class SessionSecondFactorView(APIView):
+    """The browser sign-in's second step (see TokenSecondFactorView); CSRF checked as for the
+    first."""
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [AllowAny]
+    throttle_scope = "login"
+    max_json_bytes = LOGIN_MAX_JSON_BYTES * 4
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        SessionAuthentication().enforce_csrf(request)
+        super().initial(request, *args, **kwargs)
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        return _login_throttles(self.request)
+
+    @extend_schema(
+        operation_id="auth_session_second_factor",
+        request=SecondFactorLoginSerializer,
+        responses={
+            200: SessionUserSerializer,
+            **_STEP_ERRORS,
+            403: OpenApiResponse(ErrorSerializer, description="CSRF failed"),
+        },
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        return _session_answer(request, _second_step(request, "web"))

@@ -34,6 +34,17 @@ class InvalidCredentials(exceptions.APIException):
     default_detail = "Wrong address or password."
 
 
+class WrongSecondFactor(InvalidCredentials):
+    default_code = "wrong_code"
+    default_detail = "That code, recovery code or passkey was not accepted."
+
+
+class EnrolmentRequired(exceptions.APIException):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "second_factor_enrolment_required"
+    default_detail = "Your domain requires two-step verification: set it up in the browser first."
+
+
 class LoginBlocked(exceptions.APIException):
     """Too many wrong passwords from this client or for this account (mailcore.ratelimit). The
     password was not checked, so the answer is the same whether it was right or wrong."""

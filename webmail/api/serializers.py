@@ -134,6 +134,16 @@ class SessionUserSerializer(serializers.Serializer):
     addresses = serializers.SerializerMethodField(
         help_text="the addresses this account sends as: its own first, then its aliases"
     )
+    second_factor_enrolment_required = serializers.SerializerMethodField(
+        help_text="this browser must enrol a second factor (its domain requires one) before "
+        "anything but Settings → 2단계 인증 answers"
+    )
+
+    def get_second_factor_enrolment_required(self, account: Account) -> bool:
+        from webmail.accounts.twofactor import enrolment_required
+
+        request = self.context.get("request")
+        return request is not None and enrolment_required(request)
 
     def get_admin_domains(self, account: Account) -> list[str]:
         from mailcore.directory.queries import list_admin_domains

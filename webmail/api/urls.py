@@ -26,6 +26,7 @@ from webmail.api import (
     quickviews,
     quota,
     rules,
+    twofactor,
 )
 
 app_name = "api"
@@ -33,6 +34,38 @@ app_name = "api"
 urlpatterns = [
     path("auth/token", auth.TokenView.as_view(), name="auth-token"),
     path("auth/session", auth.SessionView.as_view(), name="auth-session"),
+    path(
+        "auth/session/second-factor",
+        auth.SessionSecondFactorView.as_view(),
+        name="auth-session-second-factor",
+    ),
+    path(
+        "auth/token/second-factor",
+        auth.TokenSecondFactorView.as_view(),
+        name="auth-token-second-factor",
+    ),
+    path("settings/two-factor", twofactor.TwoFactorView.as_view(), name="settings-two-factor"),
+    path("settings/two-factor/totp", twofactor.TotpView.as_view(), name="settings-two-factor-totp"),
+    path(
+        "settings/two-factor/passkey-options",
+        twofactor.PasskeyOptionsView.as_view(),
+        name="settings-two-factor-passkey-options",
+    ),
+    path(
+        "settings/two-factor/passkeys",
+        twofactor.PasskeyListView.as_view(),
+        name="settings-two-factor-passkeys",
+    ),
+    path(
+        "settings/two-factor/passkeys/<int:pk>",
+        twofactor.PasskeyDetailView.as_view(),
+        name="settings-two-factor-passkey",
+    ),
+    path(
+        "settings/two-factor/recovery-codes",
+        twofactor.RecoveryCodesView.as_view(),
+        name="settings-two-factor-recovery-codes",
+    ),
     path("quota", quota.QuotaView.as_view(), name="quota"),
     path("folders", folders.FolderListView.as_view(), name="folder-list"),
     path("folders/<int:pk>", folders.FolderDetailView.as_view(), name="folder-detail"),

@@ -125,6 +125,23 @@ export interface paths {
         patch: operations["admin_accounts_pop3_update"];
         trace?: never;
     };
+    "/api/v1/admin/accounts/{id}/second-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Remove the account's authenticator app, passkeys and recovery codes (a lost phone), and sign it out everywhere; it signs in with the password alone (and enrols again if its domain requires). */
+        delete: operations["admin_accounts_second_factor_reset"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/aliases": {
         parameters: {
             query?: never;
@@ -348,6 +365,23 @@ export interface paths {
         head?: never;
         /** @description Change either policy (null = back to the server default). A domain admin may set their own domains'. Forwarding already set up is checked again at delivery, so forbidding it stops forwards outside at once. */
         patch: operations["admin_domains_policy_update"];
+        trace?: never;
+    };
+    "/api/v1/admin/domains/{name}/second-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** @description Require 2단계 인증 for the domain's users: from their next web login, those without a factor must enrol one before reaching mail. */
+        put: operations["admin_domains_second_factor"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/admin/domains/{name}/tls-reports": {
@@ -598,6 +632,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/session/second-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description The browser sign-in's second step (see TokenSecondFactorView); CSRF checked as for the
+         *     first.
+         */
+        post: operations["auth_session_second_factor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/token": {
         parameters: {
             query?: never;
@@ -611,6 +665,26 @@ export interface paths {
         post: operations["auth_token_create"];
         /** @description POST exchanges an address and password for an API token; DELETE revokes it. */
         delete: operations["auth_token_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/token/second-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description The API token login's second step: the challenge of POST auth/token's 202 answer and
+         *     a TOTP code, a recovery code or a passkey assertion.
+         */
+        post: operations["auth_token_second_factor"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1772,6 +1846,107 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/settings/two-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["settings_two_factor"];
+        put?: never;
+        post?: never;
+        /** @description Turn 2단계 인증 off: the app, every passkey and the recovery codes go. Needs the password and a current TOTP or recovery code. */
+        delete: operations["settings_two_factor_off"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/two-factor/passkey-options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Options for navigator.credentials.create (the registration ceremony) and a signed state to post back with its answer within 5 minutes. */
+        post: operations["settings_two_factor_passkey_options"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/two-factor/passkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["settings_two_factor_passkey_add"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/two-factor/passkeys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Remove a passkey (the password again: a borrowed session must not strip the account's factors). */
+        delete: operations["settings_two_factor_passkey_remove"];
+        options?: never;
+        head?: never;
+        patch: operations["settings_two_factor_passkey_rename"];
+        trace?: never;
+    };
+    "/api/v1/settings/two-factor/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Ten new recovery codes, shown this once; the old ones stop working. */
+        post: operations["settings_two_factor_recovery_codes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/two-factor/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put: operations["settings_two_factor_totp_confirm"];
+        /** @description Start setting up an authenticator app: a new secret and its QR code, in force only once PUT confirms it with a first code. */
+        post: operations["settings_two_factor_totp_start"];
+        delete: operations["settings_two_factor_totp_remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings/vacation": {
         parameters: {
             query?: never;
@@ -1892,6 +2067,7 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             last_login: string | null;
+            second_factor_on: boolean;
         };
         AdminAccountAliasCreateRequest: {
             /** @description the alias address to create */
@@ -1922,6 +2098,7 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             last_login: string | null;
+            second_factor_on: boolean;
             /** @description the generated password (only when none was given) */
             password: string | null;
         };
@@ -2127,6 +2304,7 @@ export interface components {
             aliases: number;
             /** @description targets of @domain, or null */
             readonly catchall: string[] | null;
+            require_second_factor: boolean;
         };
         AdminDomainCreateRequest: {
             name: string;
@@ -2466,6 +2644,10 @@ export interface components {
          * @enum {string}
          */
         CodeEnum: "postmaster_unrouted" | "abuse_unrouted" | "tls_expiring" | "tls_expired";
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        CodeRequest: {
+            code: string;
+        };
         ComposeLimits: {
             /** @description one file; larger uploads get 413 */
             max_upload_bytes: number;
@@ -2567,6 +2749,12 @@ export interface components {
          * @enum {string}
          */
         DirectionEnum: "in" | "out";
+        DomainSecondFactor: {
+            require_second_factor: boolean;
+        };
+        DomainSecondFactorRequest: {
+            require_second_factor: boolean;
+        };
         /**
          * @description * `web` - Web
          *     * `api` - Api
@@ -2713,6 +2901,12 @@ export interface components {
             enabled: boolean;
             /** @default false */
             allow_self_signed: boolean;
+        };
+        FactorsReset: {
+            /** @description authenticator apps removed (0 or 1) */
+            totp: number;
+            passkeys: number;
+            recovery_codes: number;
         };
         /**
          * @description * `from` - from
@@ -2889,11 +3083,13 @@ export interface components {
             address: string;
             ip: string;
             door: components["schemas"]["DoorEnum"];
-            /** @description password, app_password, or '' when not signed in */
+            /** @description password, app_password, totp, passkey, recovery, or '' when not signed in */
             method: string;
             result: components["schemas"]["ResultEnum"];
             /** @description user agent, IMAP ID or EHLO name, as sent */
             client: string;
+            /** @description why a failure failed when not a wrong password: app_password_required (a mail door refusing the account password while 2단계 인증 is on), wrong_totp, wrong_passkey, wrong_recovery; else '' */
+            reason: string;
         };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         LoginRequest: {
@@ -2976,6 +3172,13 @@ export interface components {
             results: components["schemas"]["MessageListItem"][];
         };
         /**
+         * @description * `totp` - totp
+         *     * `passkey` - passkey
+         *     * `recovery` - recovery
+         * @enum {string}
+         */
+        MethodsEnum: "totp" | "passkey" | "recovery";
+        /**
          * @description * `new` - new
          *     * `reply` - reply
          *     * `reply_all` - reply_all
@@ -3039,6 +3242,33 @@ export interface components {
          * @enum {integer}
          */
         PageSizeEnum: 25 | 50 | 100;
+        Passkey: {
+            id: number;
+            name: string;
+            attestation_format: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            last_used_at: string | null;
+        };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        PasskeyAddRequest: {
+            name: string;
+            state: string;
+            /** @description the PublicKeyCredential of create(), as JSON */
+            credential: unknown;
+        };
+        PasskeyAdded: {
+            /** @description shown once: new codes when this enrolment turned 2단계 인증 on, else empty */
+            recovery_codes: string[];
+            passkey: components["schemas"]["Passkey"];
+        };
+        PasskeyOptions: {
+            /** @description PublicKeyCredentialCreationOptions (JSON) */
+            options: unknown;
+            /** @description signed; send back with the credential */
+            state: string;
+        };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         PasswordChangeRequest: {
             current_password: string;
@@ -3051,6 +3281,10 @@ export interface components {
             common_list: boolean;
             /** @description size of the admin's breached-password list (0: none imported) */
             breached_list_entries: number;
+        };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        PasswordRequest: {
+            password: string;
         };
         PatchedAdminAccountUpdateRequest: {
             display_name?: string;
@@ -3117,6 +3351,10 @@ export interface components {
             undo_seconds?: components["schemas"]["UndoSecondsEnum"];
             /** @description let senders see when I read their mail; null = the default (on for my own domain's senders) */
             share_read_status?: boolean | null;
+        };
+        /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
+        PatchedPasskeyRenameRequest: {
+            name?: string;
         };
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         PatchedPop3SettingsPatchRequest: {
@@ -3261,6 +3499,10 @@ export interface components {
          * @enum {string}
          */
         RecipientStatusStateEnum: "scheduled" | "queued" | "deferred" | "delivered" | "bounced" | "read" | "recalled" | "cancelled";
+        RecoveryCodes: {
+            /** @description shown once: new codes when this enrolment turned 2단계 인증 on, else empty */
+            recovery_codes: string[];
+        };
         /**
          * @description * `ask` - ask
          *     * `always` - always
@@ -3272,9 +3514,10 @@ export interface components {
          * @description * `ok` - Ok
          *     * `failed` - Failed
          *     * `blocked` - Blocked
+         *     * `partial` - Partial
          * @enum {string}
          */
-        ResultEnum: "ok" | "failed" | "blocked";
+        ResultEnum: "ok" | "failed" | "blocked" | "partial";
         Rule: {
             /** @default  */
             name: string;
@@ -3358,6 +3601,23 @@ export interface components {
             highlight: string[];
             /** @description pass as ?cursor= for the next page; null at the end */
             next_cursor: string | null;
+        };
+        SecondFactorChallenge: {
+            readonly second_factor_required: boolean;
+            /** @description signed, valid 5 minutes */
+            challenge: string;
+            methods: components["schemas"]["MethodsEnum"][];
+            /** @description PublicKeyCredentialRequestOptions (JSON, base64url) for navigator.credentials.get, when the account has passkeys */
+            passkey_options: unknown;
+        };
+        /** @description Exactly one of code, recovery_code, credential. */
+        SecondFactorLoginRequest: {
+            challenge: string;
+            /** @description 6 digits */
+            code?: string;
+            recovery_code?: string;
+            /** @description the PublicKeyCredential of navigator.credentials.get, as JSON */
+            credential?: unknown;
         };
         /**
          * @description * `tls` - tls
@@ -3501,6 +3761,8 @@ export interface components {
             readonly admin_domains: string[];
             /** @description the addresses this account sends as: its own first, then its aliases */
             readonly addresses: string[];
+            /** @description this browser must enrol a second factor (its domain requires one) before anything but Settings → 2단계 인증 answers */
+            readonly second_factor_enrolment_required: boolean;
         };
         Settings: {
             /** @description shown in From: of mail you send */
@@ -3589,6 +3851,23 @@ export interface components {
         StsModeEnum: "none" | "testing" | "enforce";
         Token: {
             token: string;
+        };
+        TotpEnrolment: {
+            /** @description base32, for apps that cannot scan */
+            secret: string;
+            /** @description otpauth://totp/… */
+            uri: string;
+            /** @description the QR code of uri, inline SVG */
+            qr_svg: string;
+        };
+        TwoFactorStatus: {
+            on: boolean;
+            totp: boolean;
+            passkeys: components["schemas"]["Passkey"][];
+            recovery_codes_left: number;
+            required_by_domain: boolean;
+            /** @description this browser must enrol a factor before reaching mail */
+            enrolment_required: boolean;
         };
         /**
          * @description * `move` - move
@@ -4334,6 +4613,45 @@ export interface operations {
                 };
             };
             /** @description no such account (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_second_factor_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FactorsReset"];
+                };
+            };
+            /** @description not an administrator, or the account outranks you */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such account */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5304,6 +5622,49 @@ export interface operations {
             };
         };
     };
+    admin_domains_second_factor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DomainSecondFactorRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainSecondFactor"];
+                };
+            };
+            /** @description not an administrator, or the account outranks you */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description no such account (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
     admin_domains_tls_reports_list: {
         parameters: {
             query?: never;
@@ -5356,8 +5717,9 @@ export interface operations {
                  *     * `ok` - ok
                  *     * `failed` - failed
                  *     * `blocked` - blocked
+                 *     * `partial` - partial
                  */
-                result?: "" | "ok" | "failed" | "blocked";
+                result?: "" | "ok" | "failed" | "blocked" | "partial";
             };
             header?: never;
             path?: never;
@@ -5942,6 +6304,15 @@ export interface operations {
                     "application/json": components["schemas"]["SessionUser"];
                 };
             };
+            /** @description 2단계 인증 is on: the password was right, now post the challenge with a code, a recovery code or a passkey assertion to the second-factor route */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecondFactorChallenge"];
+                };
+            };
             /** @description invalid_credentials (wrong address or password) or invalid */
             400: {
                 headers: {
@@ -5989,6 +6360,56 @@ export interface operations {
             };
         };
     };
+    auth_session_second_factor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecondFactorLoginRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionUser"];
+                };
+            };
+            /** @description wrong_code (wrong code, recovery code or passkey), challenge_expired (start again with the password) or invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description throttled (too many requests) or too_many_failures (too many wrong passwords from this client or for this account, on any protocol; the password was not checked). Retry-After says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     auth_token_create: {
         parameters: {
             query?: never;
@@ -6010,6 +6431,15 @@ export interface operations {
                     "application/json": components["schemas"]["Token"];
                 };
             };
+            /** @description 2단계 인증 is on: the password was right, now post the challenge with a code, a recovery code or a passkey assertion to the second-factor route */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecondFactorChallenge"];
+                };
+            };
             /** @description invalid_credentials (wrong address or password) or invalid */
             400: {
                 headers: {
@@ -6017,6 +6447,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description second_factor_enrolment_required: the account's domain requires 2단계 인증 and it has none yet; enrol one in the browser first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description throttled (too many requests) or too_many_failures (too many wrong passwords from this client or for this account, on any protocol; the password was not checked). Retry-After says when to try again. */
@@ -6047,6 +6486,56 @@ export interface operations {
                 content?: never;
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    auth_token_second_factor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecondFactorLoginRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Token"];
+                };
+            };
+            /** @description wrong_code (wrong code, recovery code or passkey), challenge_expired (start again with the password) or invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description second_factor_enrolment_required: the account's domain requires 2단계 인증 and it has none yet; enrol one in the browser first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description throttled (too many requests) or too_many_failures (too many wrong passwords from this client or for this account, on any protocol; the password was not checked). Retry-After says when to try again. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9375,6 +9864,324 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    settings_two_factor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TwoFactorStatus"];
+                };
+            };
+        };
+    };
+    settings_two_factor_off: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TwoFactorStatus"];
+                };
+            };
+            /** @description invalid input, wrong password (field password) or a refusal: wrong_code, totp_already_on, totp_not_started, passkey_refused, passkey_exists, challenge_expired, domain_requires_second_factor, second_factor_off */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description too_many_failures (login limiter) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    settings_two_factor_passkey_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyOptions"];
+                };
+            };
+        };
+    };
+    settings_two_factor_passkey_add: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeyAddRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyAdded"];
+                };
+            };
+            /** @description invalid input, wrong password (field password) or a refusal: wrong_code, totp_already_on, totp_not_started, passkey_refused, passkey_exists, challenge_expired, domain_requires_second_factor, second_factor_off */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    settings_two_factor_passkey_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TwoFactorStatus"];
+                };
+            };
+            /** @description invalid input, wrong password (field password) or a refusal: wrong_code, totp_already_on, totp_not_started, passkey_refused, passkey_exists, challenge_expired, domain_requires_second_factor, second_factor_off */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description too_many_failures (login limiter) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    settings_two_factor_passkey_rename: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedPasskeyRenameRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Passkey"];
+                };
+            };
+            /** @description invalid input, wrong password (field password) or a refusal: wrong_code, totp_already_on, totp_not_started, passkey_refused, passkey_exists, challenge_expired, domain_requires_second_factor, second_factor_off */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    settings_two_factor_recovery_codes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            /** @description invalid input, wrong password (field password) or a refusal: wrong_code, totp_already_on, totp_not_started, passkey_refused, passkey_exists, challenge_expired, domain_requires_second_factor, second_factor_off */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description too_many_failures (login limiter) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    settings_two_factor_totp_confirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodeRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            /** @description invalid input, wrong password (field password) or a refusal: wrong_code, totp_already_on, totp_not_started, passkey_refused, passkey_exists, challenge_expired, domain_requires_second_factor, second_factor_off */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    settings_two_factor_totp_start: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpEnrolment"];
+                };
+            };
+            /** @description invalid input, wrong password (field password) or a refusal: wrong_code, totp_already_on, totp_not_started, passkey_refused, passkey_exists, challenge_expired, domain_requires_second_factor, second_factor_off */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    settings_two_factor_totp_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TwoFactorStatus"];
+                };
+            };
+            /** @description invalid input, wrong password (field password) or a refusal: wrong_code, totp_already_on, totp_not_started, passkey_refused, passkey_exists, challenge_expired, domain_requires_second_factor, second_factor_off */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description too_many_failures (login limiter) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };

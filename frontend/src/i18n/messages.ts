@@ -2,6 +2,7 @@
 // exactly the same ones (the type checker enforces it). Placeholders are {name}.
 import { fetchEn, fetchKo } from "./fetchMessages";
 import { leadEn, leadKo } from "./leadMessages";
+import { totpEn, totpKo } from "./totpMessages";
 import { rulesEn, rulesKo } from "./rulesMessages";
 import { outboxEn, outboxKo } from "./outboxMessages";
 import { largefileEn, largefileKo } from "./largefileMessages";
@@ -298,6 +299,7 @@ export const en = {
   "compose.error.closeUnsaved": "The draft could not be saved, so the window stays open: {detail}",
   ...fetchEn,
   ...leadEn,
+  ...totpEn,
   ...trustEn,
   ...rulesEn,
   ...outboxEn,
@@ -594,6 +596,7 @@ export const ko: Dictionary = {
   "compose.error.closeUnsaved": "임시저장하지 못해 창을 닫지 않았습니다: {detail}",
   ...fetchKo,
   ...leadKo,
+  ...totpKo,
   ...trustKo,
   ...rulesKo,
   ...outboxKo,

@@ -55,6 +55,12 @@ class Command(BaseCommand):
         )
         adm.add_argument("address")
         adm.add_argument("domains", nargs="*")
+        reset = sub.add_parser(
+            "reset-2fa",
+            help="remove an account's 2단계 인증 (authenticator app, passkeys, recovery codes): "
+            "a lost phone; it then signs in with its password alone",
+        )
+        reset.add_argument("address")
         for name in ("remove", "disable", "enable"):
             p = sub.add_parser(name, help=f"{name} an account")
             p.add_argument("address")
@@ -111,6 +117,17 @@ class Command(BaseCommand):
             audit_cli("account.update", account.address, admin_domains=[d.name for d in domains])
             names = ", ".join(d.name for d in domains) or "no domain"
             self.stdout.write(f"{account.address} is domain admin of {names}")
+        elif op == "reset-2fa":
+            from mailcore.directory.twofactor import do_reset_factors
+
+            account = run_action(lambda: _account(opts["address"]))
+            removed = run_action(lambda: do_reset_factors(account))
+            domain = account.domain.name
+            audit_cli("account.second_factor_reset", account.address, domain=domain, **removed)
+            self.stdout.write(
+                f"2단계 인증 reset for {account.address}: {removed['totp']} app, "
+                f"{removed['passkeys']} passkeys, {removed['recovery_codes']} recovery codes"
+            )
         elif op == "remove":
             run_action(lambda: do_remove_account(opts["address"]))
             audit_cli("account.remove", opts["address"])

@@ -8,6 +8,7 @@ import { ActionStatus, Empty, ErrorBox, Field, formatBytes, formatWhen, Listing,
 import { AdminLink, useAdmin } from "./context";
 import { bytesToMb, mbToBytes, usagePercent } from "./quota";
 import { checkAddress, checkPassword, checkSource } from "./validate";
+import { AccountSecondFactor } from "./SecondFactorPanels";
 
 export function Accounts({ id }: { id: number | null }) {
   return id === null ? <AccountList /> : <AccountDetail key={id} id={id} />;
@@ -215,6 +216,7 @@ function AccountDetail({ id }: { id: number }) {
       <ActionStatus action={action} />
       <AccountSettings account={a} onSaved={account.set} />
       <PasswordPanel account={a} />
+      <AccountSecondFactor id={a.id} address={a.address} on={a.second_factor_on} onChanged={account.reload} />
       <AppPasswords id={a.id} />
       <AccountAliases id={a.id} />
       {confirm.dialog}

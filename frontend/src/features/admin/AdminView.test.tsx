@@ -9,9 +9,9 @@ configure({ asyncUtilTimeout: 5000 });
 
 afterEach(() => vi.unstubAllGlobals());
 
-const SUPER = { address: "root@example.com", display_name: "", is_superadmin: true, admin_domains: [], addresses: ["root@example.com"] };
-const DOMAIN_ADMIN = { address: "boss@a.example", display_name: "", is_superadmin: false, admin_domains: ["a.example"], addresses: ["boss@a.example"] };
-const USER = { address: "ann@a.example", display_name: "", is_superadmin: false, admin_domains: [], addresses: ["ann@a.example"] };
+const SUPER = { address: "root@example.com", display_name: "", is_superadmin: true, admin_domains: [], addresses: ["root@example.com"], second_factor_enrolment_required: false };
+const DOMAIN_ADMIN = { address: "boss@a.example", display_name: "", is_superadmin: false, admin_domains: ["a.example"], addresses: ["boss@a.example"], second_factor_enrolment_required: false };
+const USER = { address: "ann@a.example", display_name: "", is_superadmin: false, admin_domains: [], addresses: ["ann@a.example"], second_factor_enrolment_required: false };
 
 const DOMAIN = { id: 1, name: "a.example", unicode_name: "a.example", is_active: true, created_at: "2026-01-01T00:00:00Z", accounts: 2, aliases: 1, catchall: null };
 const ACCOUNT = {

@@ -8,7 +8,7 @@ configure({ asyncUtilTimeout: 5000 });
 
 afterEach(() => vi.unstubAllGlobals());
 
-const ADMIN = { address: "boss@a.example", display_name: "", is_superadmin: false, admin_domains: ["a.example"], addresses: ["boss@a.example"] };
+const ADMIN = { address: "boss@a.example", display_name: "", is_superadmin: false, admin_domains: ["a.example"], addresses: ["boss@a.example"], second_factor_enrolment_required: false };
 const DOMAIN = { id: 1, name: "a.example", unicode_name: "a.example", is_active: true, created_at: "2026-01-01T00:00:00Z", accounts: 2, aliases: 1, catchall: null };
 
 function key(selector: string, state: "pending" | "active" | "retired") {

@@ -10,6 +10,7 @@ import { AdminLink, useAdmin } from "./context";
 import { DkimKeys } from "./DkimKeys";
 import { MtaSts } from "./MtaSts";
 import { checkDomainName, parseTargets } from "./validate";
+import { DomainSecondFactor } from "./SecondFactorPanels";
 
 export function Domains({ name }: { name: string | null }) {
   return name === null ? <DomainList /> : <DomainDetail key={name} name={name} />;
@@ -157,6 +158,7 @@ function DomainDetail({ name }: { name: string }) {
       <Catchall domain={d} onChanged={domain.reload} />
       <DomainPolicies name={d.name} />
       <DkimKeys name={d.name} />
+      <DomainSecondFactor name={d.name} required={d.require_second_factor} onChanged={domain.reload} />
       <DnsCheck name={d.name} />
       <MtaSts name={d.name} />
       {confirm.dialog}

@@ -7,11 +7,13 @@ import type { Locale } from "../../i18n/messages";
 import { leadAdminEn, leadAdminKo } from "../../i18n/leadMessages";
 import { mtastsAdminEn, mtastsAdminKo } from "../../i18n/mtastsMessages";
 import { opsAdminEn, opsAdminKo } from "../../i18n/opsMessages";
+import { totpAdminEn, totpAdminKo } from "../../i18n/totpMessages";
 
 export const en = {
   ...opsAdminEn,
   ...leadAdminEn,
   ...mtastsAdminEn,
+  ...totpAdminEn,
   "a.title": "Admin console",
   "a.nav": "Admin console sections",
   "a.backToMail": "Back to mail",
@@ -347,6 +349,7 @@ export const ko: Readonly<Record<AdminKey, string>> = {
   ...opsAdminKo,
   ...leadAdminKo,
   ...mtastsAdminKo,
+  ...totpAdminKo,
   "a.title": "관리자 콘솔",
   "a.nav": "관리자 콘솔 메뉴",
   "a.backToMail": "메일로 돌아가기",

@@ -6,7 +6,7 @@ import { folder, listItem } from "../../test/fixtures";
 import { renderIn } from "../../test/render";
 import { MailLayout } from "./MailLayout";
 
-const user = { address: "alice@example.com", display_name: "Alice", is_superadmin: false, admin_domains: [], addresses: ["alice@example.com"] };
+const user = { address: "alice@example.com", display_name: "Alice", is_superadmin: false, admin_domains: [], addresses: ["alice@example.com"], second_factor_enrolment_required: false };
 const folders = [
   folder({ id: 1, name: "INBOX", special_use: "inbox", unread: 2, total: 3 }),
   folder({ id: 2, name: "Trash", special_use: "trash", unread: 0, total: 0 }),

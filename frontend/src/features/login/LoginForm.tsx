@@ -1,9 +1,12 @@
-// The sign-in screen: address and password → POST /api/v1/auth/session.
+// The sign-in screen: address and password → POST /api/v1/auth/session; with 2단계 인증 on,
+// its 202 challenge leads to the second step (SecondFactorStep).
 import { useState, type FormEvent } from "react";
 import { ApiError } from "../../api/client";
 import { signIn, type SessionUser } from "../../api/session";
-import { ErrorNotice } from "../../components/ErrorNotice";
 import { useT } from "../../i18n/I18nContext";
+import { LoginAlert } from "./LoginAlert";
+import { isChallenge, type Challenge } from "../twofactor/twoFactorApi";
+import { SecondFactorStep } from "./SecondFactorStep";
 
 export function LoginForm({ onSignedIn }: { onSignedIn: (user: SessionUser) => void }) {
   const t = useT();
@@ -11,13 +14,21 @@ export function LoginForm({ onSignedIn }: { onSignedIn: (user: SessionUser) => v
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  const [challenge, setChallenge] = useState<Challenge | null>(null);
 
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      onSignedIn(await signIn({ address, password }));
+      const answer: unknown = await signIn({ address, password });
+      if (isChallenge(answer)) {
+        setPassword("");
+        setBusy(false);
+        setChallenge(answer);
+        return;
+      }
+      onSignedIn(answer as SessionUser);
     } catch (err) {
       setError(err);
       setBusy(false);
@@ -30,6 +41,10 @@ export function LoginForm({ onSignedIn }: { onSignedIn: (user: SessionUser) => v
       : error instanceof ApiError && error.status === 429
         ? t("login.throttled")
         : null;
+
+  if (challenge !== null) {
+    return <SecondFactorStep challenge={challenge} onSignedIn={onSignedIn} onBack={() => setChallenge(null)} />;
+  }
 
   return (
     <main className="login">
@@ -59,13 +74,7 @@ export function LoginForm({ onSignedIn }: { onSignedIn: (user: SessionUser) => v
             data-testid="login-password"
           />
         </label>
-        {known ? (
-          <div className="error" role="alert">
-            {known}
-          </div>
-        ) : error ? (
-          <ErrorNotice error={error} />
-        ) : null}
+        <LoginAlert known={known} error={error} />
         <button type="submit" disabled={busy} data-testid="login-submit">
           {t("login.submit")}
         </button>

@@ -21,6 +21,20 @@ const RESULT_KEYS: Readonly<Record<LoginRecord["result"], MessageKey>> = {
   ok: "loginHistory.result.ok",
   failed: "loginHistory.result.failed",
   blocked: "loginHistory.result.blocked",
+  partial: "loginHistory.result.partial",
+};
+
+// 2단계 인증's reasons and second steps (i18n/totpMessages.ts).
+const REASON_KEYS: Readonly<Record<string, MessageKey>> = {
+  app_password_required: "loginHistory.reason.app_password_required",
+  wrong_totp: "loginHistory.reason.wrong_code",
+  wrong_recovery: "loginHistory.reason.wrong_code",
+  wrong_passkey: "loginHistory.reason.wrong_passkey",
+};
+const METHOD_KEYS: Readonly<Record<string, MessageKey>> = {
+  totp: "loginHistory.method.totp",
+  passkey: "loginHistory.method.passkey",
+  recovery: "loginHistory.method.recovery",
 };
 
 export function LoginHistorySection() {
@@ -94,7 +108,11 @@ export function LoginHistorySection() {
                 <td className="login-client" title={r.client}>
                   {r.client}
                 </td>
-                <td>{t(RESULT_KEYS[r.result])}</td>
+                <td>
+                  {t(RESULT_KEYS[r.result])}
+                  {r.reason in REASON_KEYS && <> · {t(REASON_KEYS[r.reason] as MessageKey)}</>}
+                  {r.method in METHOD_KEYS && <> · {t(METHOD_KEYS[r.method] as MessageKey)}</>}
+                </td>
               </tr>
             ))}
           </tbody>

@@ -51,6 +51,8 @@ function server(extra: Record<string, (req: StubRequest) => Response> = {}) {
         token: null,
       }),
     "DELETE /api/v1/settings/sessions/6": () => noContent(),
+    "GET /api/v1/settings/two-factor": () =>
+      json({ on: false, totp: false, passkeys: [], recovery_codes_left: 0, required_by_domain: false, enrolment_required: false }),
     "GET /api/v1/settings/login-history?limit=50": () => json({ items: [LOGIN_NEW], next_cursor: "c1" }),
     "GET /api/v1/settings/login-history?cursor=c1&limit=50": () => json({ items: [LOGIN_OLD], next_cursor: null }),
     "GET /api/v1/settings/rules": () => json({ rules: [], custom: false, script: "" }),

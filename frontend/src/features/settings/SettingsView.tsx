@@ -18,6 +18,7 @@ import { PreferencesSection } from "./PreferencesSection";
 import { ProfileSection } from "./ProfileSection";
 import { RulesSection } from "./RulesSection";
 import { SessionsSection } from "./SessionsSection";
+import { TwoFactorSection } from "./TwoFactorSection";
 import { loadSettings, type UserSettings } from "./settingsApi";
 import { VacationSection } from "./VacationSection";
 import "./settings.css";
@@ -44,6 +45,7 @@ export const SECTIONS: readonly { id: string; key: MessageKey }[] = [
   { id: "forwarding", key: "settings.forwarding" },
   { id: "vacation", key: "settings.vacation" },
   { id: "outbox", key: "settings.outbox" },
+  { id: "two-factor", key: "twoFactor.title" },
   { id: "sessions", key: "settings.sessions" },
   { id: "login-history", key: "loginHistory.title" },
 ];
@@ -121,6 +123,7 @@ export function SettingsView({ onClose, section = null, onNavigate, onSignedOut 
             <VacationSection />
             <OutboxSettingsSection />
             <SentLargeFiles showEmpty />
+            <TwoFactorSection />
             <SessionsSection onSignedOut={signedOut} />
             <LoginHistorySection />
           </>
