@@ -18,6 +18,7 @@ from mailcore.addresses import canonical_address
 from mailcore.asyncdb import run_db
 from mailcore.contacts.actions import do_remember_recipients
 from mailcore.delivery import spool
+from mailcore.delivery.models import EntryState
 from mailcore.delivery.submit import (
     check_daily_limit,
     check_sender,
@@ -250,7 +251,11 @@ def _submit(account: Account, **kwargs: Any) -> str:
         raise SenderNotAllowedError(f"account {account.address} is disabled")
     submission = do_submit(acting_account=current, **kwargs)
     _remember(current, kwargs["recipients"], submission.sent_message)
-    return kwargs["queue_id"] if not submission.entries else submission.entries[0].queue_id
+    queue_id = kwargs["queue_id"] if not submission.entries else submission.entries[0].queue_id
+    if any(e.state == EntryState.PAUSED for e in submission.entries):
+        # Still 250 (it is durable), but the client's log says why it does not arrive yet.
+        return f"{queue_id}; held: sending from {current.address} awaits an administrator"
+    return queue_id
 
 
 def _remember(account: Account, recipients: list[str], sent: Message | None) -> None:
