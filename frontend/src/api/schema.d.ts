@@ -91,6 +91,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/accounts/{id}/hold": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Hold the account's sending now (its queued mail pauses). */
+        post: operations["admin_accounts_hold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/accounts/{id}/password": {
         parameters: {
             query?: never;
@@ -123,6 +140,23 @@ export interface paths {
         head?: never;
         /** @description Any subset of the account's POP3 choices. */
         patch: operations["admin_accounts_pop3_update"];
+        trace?: never;
+    };
+    "/api/v1/admin/accounts/{id}/sending-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["admin_accounts_sending_policy"];
+        /** @description Override the containment policy for this account: exempt, or a fixed burst limit (messages per window) and daily limit (0 = none). Not your own account. */
+        put: operations["admin_accounts_sending_policy_set"];
+        post?: never;
+        delete: operations["admin_accounts_sending_policy_clear"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/admin/aliases": {
@@ -315,6 +349,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/domains/{name}/sending-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["admin_domains_sending_policy"];
+        /** @description Superadmin only: the containment policy of every account of the domain that has no override of its own. */
+        put: operations["admin_domains_sending_policy_set"];
+        post?: never;
+        delete: operations["admin_domains_sending_policy_clear"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/login-history": {
         parameters: {
             query?: never;
@@ -446,6 +497,57 @@ export interface paths {
         put?: never;
         post?: never;
         delete: operations["admin_relay_rules_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/sending-holds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Accounts whose sending is held (containment), with their paused mail. */
+        get: operations["admin_sending_holds_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/sending-holds/{id}/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Delete the account's held mail (or the listed entries of it), no DSN; one audit row per deleted message. The account stays held. */
+        post: operations["admin_sending_holds_delete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/sending-holds/{id}/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description The held mail goes out (queued again) and the account's counters start afresh. Nobody releases their own account. */
+        post: operations["admin_sending_holds_release"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1255,6 +1357,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sending-status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["sending_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings": {
         parameters: {
             query?: never;
@@ -1636,6 +1754,15 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AccountPolicy: {
+            override: components["schemas"]["Override"] | null;
+            effective: components["schemas"]["Effective"];
+            held: boolean;
+            reason: string;
+            detail: string;
+            /** Format: date-time */
+            held_at: string | null;
+        };
         Action: {
             type: components["schemas"]["TypeEnum"];
             /** @default  */
@@ -1990,9 +2117,10 @@ export interface components {
          * @description * `queued` - Queued
          *     * `done` - Done
          *     * `held` - Held
+         *     * `paused` - Paused
          * @enum {string}
          */
-        AdminQueueEntryStateEnum: "queued" | "done" | "held";
+        AdminQueueEntryStateEnum: "queued" | "done" | "held" | "paused";
         AdminQueuePage: {
             items: components["schemas"]["AdminQueueEntry"][];
             next_cursor: string | null;
@@ -2276,11 +2404,12 @@ export interface components {
         DeleteCount: {
             deleted: number;
         };
+        DeleteHeldRequest: {
+            /** @description only these held entries; absent = every held entry of the account */
+            queue_ids?: string[] | null;
+        };
         DeleteResult: {
-            /** @description moved to Trash */
-            trashed: number;
-            /** @description removed for good (they were in Trash) */
-            expunged: number;
+            deleted: number;
         };
         DeliveryReport: {
             recipients: components["schemas"]["RecipientDelivery"][];
@@ -2291,6 +2420,9 @@ export interface components {
          * @enum {string}
          */
         DirectionEnum: "in" | "out";
+        DomainPolicy: {
+            override: components["schemas"]["Override"] | null;
+        };
         /**
          * @description * `web` - Web
          *     * `api` - Api
@@ -2371,6 +2503,18 @@ export interface components {
              * @default false
              */
             request_receipt: boolean;
+        };
+        Effective: {
+            source: components["schemas"]["SourceEnum"];
+            exempt: boolean;
+            /** @description 0 = none */
+            daily_limit: number;
+            window_seconds: number;
+            burst_messages: number;
+            burst_recipients: number;
+            /** @description busiest hour of the recent history */
+            norm_messages: number;
+            norm_recipients: number;
         };
         Error: {
             /** @description machine-readable code, e.g. not_found */
@@ -2519,6 +2663,25 @@ export interface components {
         GroupRef: {
             id: number;
             name: string;
+        };
+        HeldPage: {
+            items: components["schemas"]["HeldSender"][];
+            next_cursor: string | null;
+        };
+        HeldSender: {
+            account_id: number;
+            address: string;
+            reason: components["schemas"]["ReasonEnum"];
+            detail: string;
+            /** Format: date-time */
+            held_at: string;
+            /** @description paused queue entries */
+            held_messages: number;
+            held_recipients: number;
+        };
+        HoldRequest: {
+            /** @default  */
+            detail: string;
         };
         ImageSender: {
             id: number;
@@ -2718,6 +2881,14 @@ export interface components {
             /** @description let senders see when I read their mail; null = the default (on for my own domain's senders) */
             share_read_status?: boolean | null;
         };
+        Override: {
+            exempt: boolean;
+            burst_limit: number | null;
+            daily_limit: number | null;
+            /** Format: date-time */
+            updated_at: string;
+            updated_by: string;
+        };
         /**
          * @description * `25` - 25
          *     * `50` - 50
@@ -2826,6 +2997,12 @@ export interface components {
             group_by_conversation?: boolean;
             contacts_auto_add?: boolean;
         };
+        PolicyInputRequest: {
+            /** @default false */
+            exempt: boolean;
+            burst_limit?: number | null;
+            daily_limit?: number | null;
+        };
         Pop3Settings: {
             /**
              * @description when a POP3 client deletes a message: delete (to Trash or for good, as the server is set), keep (leave it on the server) or read (leave it, marked read)
@@ -2867,6 +3044,14 @@ export interface components {
          * @enum {string}
          */
         ReadingModeEnum: "split" | "list";
+        /**
+         * @description * `burst` - Sudden burst above the account's norm
+         *     * `bounces` - High hard-bounce rate
+         *     * `spam` - Refused as spam by remote servers
+         *     * `admin` - Held by an administrator
+         * @enum {string}
+         */
+        ReasonEnum: "burst" | "bounces" | "spam" | "admin";
         Recall: {
             recipients: components["schemas"]["RecallResult"][];
         };
@@ -2942,6 +3127,10 @@ export interface components {
          * @enum {string}
          */
         RecipientStatusStateEnum: "scheduled" | "queued" | "deferred" | "delivered" | "bounced" | "read" | "recalled" | "cancelled";
+        ReleaseResult: {
+            /** @description entries queued again */
+            released: number;
+        };
         /**
          * @description * `ask` - ask
          *     * `always` - always
@@ -3120,6 +3309,8 @@ export interface components {
             queue_ids: string[];
             /** @description null for to_me */
             outbox: components["schemas"]["OutboxRef"] | null;
+            /** @description your sending is held (containment): accepted and kept, but it leaves only once an administrator releases your account (GET sending-status) */
+            readonly held: boolean;
         };
         SenderTrust: {
             /** @description SPF result at delivery; '' = not examined */
@@ -3140,6 +3331,18 @@ export interface components {
             /** @description our domain the From domain imitates, or '' */
             lookalike: string;
             warnings: components["schemas"]["WarningsEnum"][];
+        };
+        SendingStatus: {
+            held: boolean;
+            /** @description burst | bounces | spam | admin ('' when not held) */
+            reason: string;
+            detail: string;
+            /** Format: date-time */
+            held_at: string | null;
+            /** @description your messages waiting for an admin */
+            held_messages: number;
+            /** @description messages per 24 hours; 0 = none */
+            daily_limit: number;
         };
         SentSummary: {
             message: number;
@@ -3207,6 +3410,13 @@ export interface components {
             /** @description the aliases that deliver to you, which you may also send from (read only; an administrator manages them) */
             aliases: string[];
         };
+        /**
+         * @description * `account` - account
+         *     * `domain` - domain
+         *     * `default` - default
+         * @enum {string}
+         */
+        SourceEnum: "account" | "domain" | "default";
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         SpamRequest: {
             /** @description message ids, at most 1000 */
@@ -3833,6 +4043,49 @@ export interface operations {
             };
         };
     };
+    admin_accounts_hold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["HoldRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountPolicy"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
     admin_accounts_password: {
         parameters: {
             query?: never;
@@ -3966,6 +4219,135 @@ export interface operations {
                 };
             };
             /** @description no such account (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_sending_policy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountPolicy"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_sending_policy_set: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PolicyInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountPolicy"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_sending_policy_clear: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4302,8 +4684,9 @@ export interface operations {
                  *     * `queued` - queued
                  *     * `done` - done
                  *     * `held` - held
+                 *     * `paused` - paused
                  */
-                state?: "" | "pending" | "queued" | "done" | "held";
+                state?: "" | "pending" | "queued" | "done" | "held" | "paused";
                 until?: string | null;
             };
             header?: never;
@@ -4790,6 +5173,135 @@ export interface operations {
             };
         };
     };
+    admin_domains_sending_policy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainPolicy"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_sending_policy_set: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PolicyInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainPolicy"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_sending_policy_clear: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
     admin_login_history: {
         parameters: {
             query?: {
@@ -4862,8 +5374,9 @@ export interface operations {
                  *     * `queued` - queued
                  *     * `done` - done
                  *     * `held` - held
+                 *     * `paused` - paused
                  */
-                state?: "" | "pending" | "queued" | "done" | "held";
+                state?: "" | "pending" | "queued" | "done" | "held" | "paused";
                 until?: string | null;
             };
             header?: never;
@@ -5201,6 +5714,129 @@ export interface operations {
                 content?: never;
             };
             /** @description not an administrator (or not allowed for this entry) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_sending_holds_list: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                domain?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HeldPage"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_sending_holds_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DeleteHeldRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeleteResult"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_sending_holds_release: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseResult"];
+                };
+            };
+            /** @description not allowed */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7683,6 +8319,25 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Quota"];
+                };
+            };
+        };
+    };
+    sending_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendingStatus"];
                 };
             };
         };
