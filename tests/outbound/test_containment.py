@@ -365,15 +365,21 @@ def test_a_domain_admin_acts_only_on_its_own_domains_accounts(two_domains) -> No
     for verb in ("release", "delete"):
         r = api.post(f"/api/v1/admin/sending-holds/{b_user.pk}/{verb}", {}, format="json")
         assert r.status_code == 404, verb
-    assert api.post(f"/api/v1/admin/accounts/{b_user.pk}/hold", {}, format="json").status_code == 404
-    r = api.put(f"/api/v1/admin/accounts/{b_user.pk}/sending-policy", {"exempt": True}, format="json")
+    assert (
+        api.post(f"/api/v1/admin/accounts/{b_user.pk}/hold", {}, format="json").status_code == 404
+    )
+    r = api.put(
+        f"/api/v1/admin/accounts/{b_user.pk}/sending-policy", {"exempt": True}, format="json"
+    )
     assert r.status_code == 404
     r = api.put("/api/v1/admin/domains/a.example/sending-policy", {"exempt": True}, format="json")
     assert r.status_code == 403  # domain-wide overrides: superadmin only
     assert containment.is_held(b_user)
     # Nobody releases or exempts their own account.
     assert api.post(f"/api/v1/admin/sending-holds/{admin.pk}/release").status_code == 403
-    r = api.put(f"/api/v1/admin/accounts/{admin.pk}/sending-policy", {"exempt": True}, format="json")
+    r = api.put(
+        f"/api/v1/admin/accounts/{admin.pk}/sending-policy", {"exempt": True}, format="json"
+    )
     assert r.status_code == 403
     assert containment.is_held(admin)
     # Its own domain's user: yes.

@@ -30,11 +30,11 @@ INVALID = OpenApiResponse(s.AdminDetailSerializer, description="invalid input")
 # --- shapes --------------------------------------------------------------------------------------
 
 
-class HeldQuerySerializer(s.AdminPageQuerySerializer):
+class AdminSendingHeldQuerySerializer(s.AdminPageQuerySerializer):
     domain = serializers.CharField(required=False, allow_blank=True, max_length=253, default="")
 
 
-class HeldSenderSerializer(serializers.Serializer):
+class AdminSendingHeldSenderSerializer(serializers.Serializer):
     account_id = serializers.IntegerField()
     address = serializers.CharField()
     reason = serializers.ChoiceField(choices=HoldReason.choices)
@@ -44,16 +44,16 @@ class HeldSenderSerializer(serializers.Serializer):
     held_recipients = serializers.IntegerField()
 
 
-class HeldPageSerializer(serializers.Serializer):
-    items = HeldSenderSerializer(many=True)
+class AdminSendingHeldPageSerializer(serializers.Serializer):
+    items = AdminSendingHeldSenderSerializer(many=True)
     next_cursor = serializers.CharField(allow_null=True)
 
 
-class ReleaseResultSerializer(serializers.Serializer):
+class AdminSendingReleaseResultSerializer(serializers.Serializer):
     released = serializers.IntegerField(help_text="entries queued again")
 
 
-class DeleteHeldSerializer(serializers.Serializer):
+class AdminSendingDeleteHeldSerializer(serializers.Serializer):
     queue_ids = serializers.ListField(
         child=serializers.CharField(max_length=32),
         required=False,
@@ -64,15 +64,15 @@ class DeleteHeldSerializer(serializers.Serializer):
     )
 
 
-class DeleteResultSerializer(serializers.Serializer):
+class AdminSendingDeleteResultSerializer(serializers.Serializer):
     deleted = serializers.IntegerField()
 
 
-class HoldSerializer(serializers.Serializer):
+class AdminSendingHoldSerializer(serializers.Serializer):
     detail = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
-class PolicyInputSerializer(serializers.Serializer):
+class AdminSendingPolicyInputSerializer(serializers.Serializer):
     exempt = serializers.BooleanField(default=False)
     burst_limit = serializers.IntegerField(
         required=False, allow_null=True, default=None, min_value=1, max_value=1_000_000
@@ -82,7 +82,7 @@ class PolicyInputSerializer(serializers.Serializer):
     )
 
 
-class OverrideSerializer(serializers.Serializer):
+class AdminSendingOverrideSerializer(serializers.Serializer):
     exempt = serializers.BooleanField()
     burst_limit = serializers.IntegerField(allow_null=True)
     daily_limit = serializers.IntegerField(allow_null=True)
@@ -90,7 +90,7 @@ class OverrideSerializer(serializers.Serializer):
     updated_by = serializers.CharField()
 
 
-class EffectiveSerializer(serializers.Serializer):
+class AdminSendingEffectiveSerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=("account", "domain", "default"))
     exempt = serializers.BooleanField()
     daily_limit = serializers.IntegerField(help_text="0 = none")
@@ -101,17 +101,17 @@ class EffectiveSerializer(serializers.Serializer):
     norm_recipients = serializers.IntegerField()
 
 
-class AccountPolicySerializer(serializers.Serializer):
-    override = OverrideSerializer(allow_null=True)
-    effective = EffectiveSerializer()
+class AdminSendingAccountPolicySerializer(serializers.Serializer):
+    override = AdminSendingOverrideSerializer(allow_null=True)
+    effective = AdminSendingEffectiveSerializer()
     held = serializers.BooleanField()
     reason = serializers.CharField(allow_blank=True)
     detail = serializers.CharField(allow_blank=True)
     held_at = serializers.DateTimeField(allow_null=True)
 
 
-class DomainPolicySerializer(serializers.Serializer):
-    override = OverrideSerializer(allow_null=True)
+class AdminSendingDomainPolicySerializer(serializers.Serializer):
+    override = AdminSendingOverrideSerializer(allow_null=True)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -160,8 +160,8 @@ def _override_detail(o: SendingOverride) -> dict[str, Any]:
 
 
 class HeldSenderListView(AdminListView):
-    query_serializer = HeldQuerySerializer
-    page_serializer = HeldPageSerializer
+    query_serializer = AdminSendingHeldQuerySerializer
+    page_serializer = AdminSendingHeldPageSerializer
     page_key = "id"
 
     def rows(self, v: dict[str, Any]) -> QuerySet[SendingState]:
@@ -184,8 +184,8 @@ class HeldSenderListView(AdminListView):
 
     @extend_schema(
         operation_id="admin_sending_holds_list",
-        parameters=[HeldQuerySerializer],
-        responses={200: HeldPageSerializer, 403: FORBIDDEN},
+        parameters=[AdminSendingHeldQuerySerializer],
+        responses={200: AdminSendingHeldPageSerializer, 403: FORBIDDEN},
         description="Accounts whose sending is held (containment), with their paused mail.",
     )
     def get(self, request: Request) -> Response:
@@ -196,7 +196,7 @@ class HeldReleaseView(AdminView):
     @extend_schema(
         operation_id="admin_sending_holds_release",
         request=None,
-        responses={200: ReleaseResultSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={200: AdminSendingReleaseResultSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
         description="The held mail goes out (queued again) and the account's counters start "
         "afresh. Nobody releases their own account.",
     )
@@ -211,68 +211,80 @@ class HeldReleaseView(AdminView):
             released=len(released),
             queue_ids=released[:1000],
         )
-        return self.answer(ReleaseResultSerializer, {"released": len(released)})
+        return self.answer(AdminSendingReleaseResultSerializer, {"released": len(released)})
 
 
 class HeldDeleteView(AdminView):
     @extend_schema(
         operation_id="admin_sending_holds_delete",
-        request=DeleteHeldSerializer,
-        responses={200: DeleteResultSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+        request=AdminSendingDeleteHeldSerializer,
+        responses={
+            200: AdminSendingDeleteResultSerializer,
+            400: INVALID,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
         description="Delete the account's held mail (or the listed entries of it), no DSN; "
         "one audit row per deleted message. The account stays held.",
     )
     def post(self, request: Request, pk: int) -> Response:
         account = _managed(self, pk)
-        v = self.body(DeleteHeldSerializer)
+        v = self.body(AdminSendingDeleteHeldSerializer)
         deleted = containment.do_delete_held(account, queue_ids=v["queue_ids"])
         for queue_id in deleted:
             self.audit(
                 "sending.delete_held", queue_id, domain=account.domain.name, account=account.address
             )
-        return self.answer(DeleteResultSerializer, {"deleted": len(deleted)})
+        return self.answer(AdminSendingDeleteResultSerializer, {"deleted": len(deleted)})
 
 
 class AccountHoldView(AdminView):
     @extend_schema(
         operation_id="admin_accounts_hold",
-        request=HoldSerializer,
-        responses={200: AccountPolicySerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+        request=AdminSendingHoldSerializer,
+        responses={200: AdminSendingAccountPolicySerializer, 403: FORBIDDEN, 404: NOT_FOUND},
         description="Hold the account's sending now (its queued mail pauses).",
     )
     def post(self, request: Request, pk: int) -> Response:
         account = _managed(self, pk)
-        v = self.body(HoldSerializer)
+        v = self.body(AdminSendingHoldSerializer)
         detail = v["detail"] or f"held by {self.scope.actor}"
         if containment.do_hold_account(account, reason=HoldReason.ADMIN, detail=detail):
             self.audit("sending.hold", account.address, domain=account.domain.name, detail=detail)
-        return self.answer(AccountPolicySerializer, _account_policy(account))
+        return self.answer(AdminSendingAccountPolicySerializer, _account_policy(account))
 
 
 class AccountPolicyView(AdminView):
     @extend_schema(
         operation_id="admin_accounts_sending_policy",
-        responses={200: AccountPolicySerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={200: AdminSendingAccountPolicySerializer, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def get(self, request: Request, pk: int) -> Response:
-        return self.answer(AccountPolicySerializer, _account_policy(access_account(self.scope, pk)))
+        return self.answer(
+            AdminSendingAccountPolicySerializer, _account_policy(access_account(self.scope, pk))
+        )
 
     @extend_schema(
         operation_id="admin_accounts_sending_policy_set",
-        request=PolicyInputSerializer,
-        responses={200: AccountPolicySerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+        request=AdminSendingPolicyInputSerializer,
+        responses={
+            200: AdminSendingAccountPolicySerializer,
+            400: INVALID,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
         description="Override the containment policy for this account: exempt, or a fixed "
         "burst limit (messages per window) and daily limit (0 = none). Not your own account.",
     )
     def put(self, request: Request, pk: int) -> Response:
         account = _managed(self, pk)
         _not_self(self, account, "change the sending policy of")
-        v = self.body(PolicyInputSerializer)
+        v = self.body(AdminSendingPolicyInputSerializer)
         o = containment.do_set_override(account=account, actor=self.scope.actor, **v)
         self.audit(
             "sending.policy", account.address, domain=account.domain.name, **_override_detail(o)
         )
-        return self.answer(AccountPolicySerializer, _account_policy(account))
+        return self.answer(AdminSendingAccountPolicySerializer, _account_policy(account))
 
     @extend_schema(
         operation_id="admin_accounts_sending_policy_clear",
@@ -288,27 +300,32 @@ class AccountPolicyView(AdminView):
 class DomainPolicyView(AdminView):
     @extend_schema(
         operation_id="admin_domains_sending_policy",
-        responses={200: DomainPolicySerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={200: AdminSendingDomainPolicySerializer, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def get(self, request: Request, name: str) -> Response:
         domain = access_domain(self.scope, name)
         override = containment.get_override(domain_id=domain.pk)
-        return self.answer(DomainPolicySerializer, {"override": override})
+        return self.answer(AdminSendingDomainPolicySerializer, {"override": override})
 
     @extend_schema(
         operation_id="admin_domains_sending_policy_set",
-        request=PolicyInputSerializer,
-        responses={200: DomainPolicySerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+        request=AdminSendingPolicyInputSerializer,
+        responses={
+            200: AdminSendingDomainPolicySerializer,
+            400: INVALID,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
         description="Superadmin only: the containment policy of every account of the domain "
         "that has no override of its own.",
     )
     def put(self, request: Request, name: str) -> Response:
         domain = access_domain(self.scope, name)
         self.require_superadmin()
-        v = self.body(PolicyInputSerializer)
+        v = self.body(AdminSendingPolicyInputSerializer)
         o = containment.do_set_override(domain_id=domain.pk, actor=self.scope.actor, **v)
         self.audit("sending.policy", domain.name, domain=domain.name, **_override_detail(o))
-        return self.answer(DomainPolicySerializer, {"override": o})
+        return self.answer(AdminSendingDomainPolicySerializer, {"override": o})
 
     @extend_schema(
         operation_id="admin_domains_sending_policy_clear",

@@ -1754,15 +1754,6 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        AccountPolicy: {
-            override: components["schemas"]["Override"] | null;
-            effective: components["schemas"]["Effective"];
-            held: boolean;
-            reason: string;
-            detail: string;
-            /** Format: date-time */
-            held_at: string | null;
-        };
         Action: {
             type: components["schemas"]["TypeEnum"];
             /** @default  */
@@ -2194,6 +2185,74 @@ export interface components {
             items: components["schemas"]["AdminRelayRule"][];
             next_cursor: string | null;
         };
+        AdminSendingAccountPolicy: {
+            override: components["schemas"]["AdminSendingOverride"] | null;
+            effective: components["schemas"]["AdminSendingEffective"];
+            held: boolean;
+            reason: string;
+            detail: string;
+            /** Format: date-time */
+            held_at: string | null;
+        };
+        AdminSendingDeleteHeldRequest: {
+            /** @description only these held entries; absent = every held entry of the account */
+            queue_ids?: string[] | null;
+        };
+        AdminSendingDeleteResult: {
+            deleted: number;
+        };
+        AdminSendingDomainPolicy: {
+            override: components["schemas"]["AdminSendingOverride"] | null;
+        };
+        AdminSendingEffective: {
+            source: components["schemas"]["SourceEnum"];
+            exempt: boolean;
+            /** @description 0 = none */
+            daily_limit: number;
+            window_seconds: number;
+            burst_messages: number;
+            burst_recipients: number;
+            /** @description busiest hour of the recent history */
+            norm_messages: number;
+            norm_recipients: number;
+        };
+        AdminSendingHeldPage: {
+            items: components["schemas"]["AdminSendingHeldSender"][];
+            next_cursor: string | null;
+        };
+        AdminSendingHeldSender: {
+            account_id: number;
+            address: string;
+            reason: components["schemas"]["ReasonEnum"];
+            detail: string;
+            /** Format: date-time */
+            held_at: string;
+            /** @description paused queue entries */
+            held_messages: number;
+            held_recipients: number;
+        };
+        AdminSendingHoldRequest: {
+            /** @default  */
+            detail: string;
+        };
+        AdminSendingOverride: {
+            exempt: boolean;
+            burst_limit: number | null;
+            daily_limit: number | null;
+            /** Format: date-time */
+            updated_at: string;
+            updated_by: string;
+        };
+        AdminSendingPolicyInputRequest: {
+            /** @default false */
+            exempt: boolean;
+            burst_limit?: number | null;
+            daily_limit?: number | null;
+        };
+        AdminSendingReleaseResult: {
+            /** @description entries queued again */
+            released: number;
+        };
         AdminTargetsRequest: {
             targets: string[];
         };
@@ -2404,12 +2463,11 @@ export interface components {
         DeleteCount: {
             deleted: number;
         };
-        DeleteHeldRequest: {
-            /** @description only these held entries; absent = every held entry of the account */
-            queue_ids?: string[] | null;
-        };
         DeleteResult: {
-            deleted: number;
+            /** @description moved to Trash */
+            trashed: number;
+            /** @description removed for good (they were in Trash) */
+            expunged: number;
         };
         DeliveryReport: {
             recipients: components["schemas"]["RecipientDelivery"][];
@@ -2420,9 +2478,6 @@ export interface components {
          * @enum {string}
          */
         DirectionEnum: "in" | "out";
-        DomainPolicy: {
-            override: components["schemas"]["Override"] | null;
-        };
         /**
          * @description * `web` - Web
          *     * `api` - Api
@@ -2503,18 +2558,6 @@ export interface components {
              * @default false
              */
             request_receipt: boolean;
-        };
-        Effective: {
-            source: components["schemas"]["SourceEnum"];
-            exempt: boolean;
-            /** @description 0 = none */
-            daily_limit: number;
-            window_seconds: number;
-            burst_messages: number;
-            burst_recipients: number;
-            /** @description busiest hour of the recent history */
-            norm_messages: number;
-            norm_recipients: number;
         };
         Error: {
             /** @description machine-readable code, e.g. not_found */
@@ -2663,25 +2706,6 @@ export interface components {
         GroupRef: {
             id: number;
             name: string;
-        };
-        HeldPage: {
-            items: components["schemas"]["HeldSender"][];
-            next_cursor: string | null;
-        };
-        HeldSender: {
-            account_id: number;
-            address: string;
-            reason: components["schemas"]["ReasonEnum"];
-            detail: string;
-            /** Format: date-time */
-            held_at: string;
-            /** @description paused queue entries */
-            held_messages: number;
-            held_recipients: number;
-        };
-        HoldRequest: {
-            /** @default  */
-            detail: string;
         };
         ImageSender: {
             id: number;
@@ -2881,14 +2905,6 @@ export interface components {
             /** @description let senders see when I read their mail; null = the default (on for my own domain's senders) */
             share_read_status?: boolean | null;
         };
-        Override: {
-            exempt: boolean;
-            burst_limit: number | null;
-            daily_limit: number | null;
-            /** Format: date-time */
-            updated_at: string;
-            updated_by: string;
-        };
         /**
          * @description * `25` - 25
          *     * `50` - 50
@@ -2996,12 +3012,6 @@ export interface components {
             reading_mode?: components["schemas"]["ReadingModeEnum"];
             group_by_conversation?: boolean;
             contacts_auto_add?: boolean;
-        };
-        PolicyInputRequest: {
-            /** @default false */
-            exempt: boolean;
-            burst_limit?: number | null;
-            daily_limit?: number | null;
         };
         Pop3Settings: {
             /**
@@ -3127,10 +3137,6 @@ export interface components {
          * @enum {string}
          */
         RecipientStatusStateEnum: "scheduled" | "queued" | "deferred" | "delivered" | "bounced" | "read" | "recalled" | "cancelled";
-        ReleaseResult: {
-            /** @description entries queued again */
-            released: number;
-        };
         /**
          * @description * `ask` - ask
          *     * `always` - always
@@ -4054,7 +4060,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["HoldRequest"];
+                "application/json": components["schemas"]["AdminSendingHoldRequest"];
             };
         };
         responses: {
@@ -4063,7 +4069,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AccountPolicy"];
+                    "application/json": components["schemas"]["AdminSendingAccountPolicy"];
                 };
             };
             /** @description not allowed */
@@ -4245,7 +4251,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AccountPolicy"];
+                    "application/json": components["schemas"]["AdminSendingAccountPolicy"];
                 };
             };
             /** @description not allowed */
@@ -4279,7 +4285,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["PolicyInputRequest"];
+                "application/json": components["schemas"]["AdminSendingPolicyInputRequest"];
             };
         };
         responses: {
@@ -4288,7 +4294,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AccountPolicy"];
+                    "application/json": components["schemas"]["AdminSendingAccountPolicy"];
                 };
             };
             /** @description invalid input */
@@ -5189,7 +5195,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DomainPolicy"];
+                    "application/json": components["schemas"]["AdminSendingDomainPolicy"];
                 };
             };
             /** @description not allowed */
@@ -5223,7 +5229,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["PolicyInputRequest"];
+                "application/json": components["schemas"]["AdminSendingPolicyInputRequest"];
             };
         };
         responses: {
@@ -5232,7 +5238,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DomainPolicy"];
+                    "application/json": components["schemas"]["AdminSendingDomainPolicy"];
                 };
             };
             /** @description invalid input */
@@ -5751,7 +5757,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HeldPage"];
+                    "application/json": components["schemas"]["AdminSendingHeldPage"];
                 };
             };
             /** @description not allowed */
@@ -5776,7 +5782,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["DeleteHeldRequest"];
+                "application/json": components["schemas"]["AdminSendingDeleteHeldRequest"];
             };
         };
         responses: {
@@ -5785,7 +5791,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DeleteResult"];
+                    "application/json": components["schemas"]["AdminSendingDeleteResult"];
                 };
             };
             /** @description invalid input */
@@ -5833,7 +5839,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ReleaseResult"];
+                    "application/json": components["schemas"]["AdminSendingReleaseResult"];
                 };
             };
             /** @description not allowed */
