@@ -5,6 +5,7 @@ import { leadEn, leadKo } from "./leadMessages";
 import { rulesEn, rulesKo } from "./rulesMessages";
 import { outboxEn, outboxKo } from "./outboxMessages";
 import { opsEn, opsKo } from "./opsMessages";
+import { containEn, containKo } from "./containMessages";
 import { searchEn, searchKo } from "./searchMessages";
 import { trustEn, trustKo } from "./trustMessages";
 import { webEn, webKo } from "./webMessages";
@@ -301,6 +302,7 @@ export const en = {
   ...rulesEn,
   ...outboxEn,
   ...opsEn,
+  ...containEn,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -596,6 +598,7 @@ export const ko: Dictionary = {
   ...rulesKo,
   ...outboxKo,
   ...opsKo,
+  ...containKo,
 };
 
 export const dictionaries = { en, ko } as const;

@@ -5,9 +5,11 @@
 import { useI18n } from "../../i18n/I18nContext";
 import type { Locale } from "../../i18n/messages";
 import { opsAdminEn, opsAdminKo } from "../../i18n/opsMessages";
+import { containAdminEn, containAdminKo } from "../../i18n/containMessages";
 
 export const en = {
   ...opsAdminEn,
+  ...containAdminEn,
   "a.title": "Admin console",
   "a.nav": "Admin console sections",
   "a.backToMail": "Back to mail",
@@ -341,6 +343,7 @@ export type AdminKey = keyof typeof en;
 
 export const ko: Readonly<Record<AdminKey, string>> = {
   ...opsAdminKo,
+  ...containAdminKo,
   "a.title": "관리자 콘솔",
   "a.nav": "관리자 콘솔 메뉴",
   "a.backToMail": "메일로 돌아가기",
