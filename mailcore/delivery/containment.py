@@ -363,7 +363,9 @@ def after_attempts(entries: list[QueueEntry], bounced: set[int]) -> None:
             pk__in=[e.pk for e in entries if e.authenticated_as_id in held],
             state=EntryState.QUEUED,
         ).update(state=EntryState.PAUSED)
-    suspects = {e.authenticated_as_id for e in entries if e.pk in bounced} & accounts - held
+    suspects = {
+        a for e in entries if e.pk in bounced and (a := e.authenticated_as_id) is not None
+    } - held
     for account in Account.objects.filter(pk__in=suspects).select_related("domain"):
         if limits_for(account).exempt:
             continue
@@ -422,7 +424,7 @@ def _deliver_notice(to: Account, data: bytes, name: str) -> None:
         log.warning("containment: could not deliver a notice to %s", to.address, exc_info=True)
 
 
-_REASON_KO = {
+_REASON_KO: dict[str, str] = {
     HoldReason.BURST: "평소보다 훨씬 많은 메일을 짧은 시간에 보냈습니다",
     HoldReason.BOUNCES: "보낸 메일이 높은 비율로 반송되었습니다",
     HoldReason.SPAM: "보낸 메일이 상대 서버에서 스팸으로 거부되었습니다",
@@ -503,21 +505,28 @@ def held_counts(account_ids: list[int]) -> dict[int, tuple[int, int]]:
         .values("entry__authenticated_as_id")
         .annotate(n=Count("id"))
     )
-    for row in rcpts:
-        a = row["entry__authenticated_as_id"]
-        out[a] = (out[a][0], row["n"])
+    for counted in rcpts:
+        a = counted["entry__authenticated_as_id"]
+        out[a] = (out[a][0], counted["n"])
     return out
 
 
 # --- admin: overrides and the held list ------------------------------------------------------
 
 
+def _override_of(account: Account | None, domain_id: int | None) -> Q:
+    """The one override row of an account, or else of a domain."""
+    if account is not None:
+        return Q(account=account)
+    if domain_id is None:
+        raise ValueError("an override is for one account or one domain")
+    return Q(domain_id=domain_id)
+
+
 def get_override(
     *, account: Account | None = None, domain_id: int | None = None
 ) -> SendingOverride | None:
-    if account is not None:
-        return SendingOverride.objects.filter(account=account).first()
-    return SendingOverride.objects.filter(domain_id=domain_id).first()
+    return SendingOverride.objects.filter(_override_of(account, domain_id)).first()
 
 
 def do_set_override(
@@ -539,18 +548,13 @@ def do_set_override(
         "updated_at": timezone.now(),
         "updated_by": actor[:320],
     }
-    if account is not None:
-        found, _ = SendingOverride.objects.update_or_create(account=account, defaults=values)
-    else:
-        found, _ = SendingOverride.objects.update_or_create(domain_id=domain_id, defaults=values)
+    target = {"account": account} if account is not None else {"domain_id": domain_id}
+    found, _ = SendingOverride.objects.update_or_create(**target, defaults=values)
     return found
 
 
 def do_remove_override(*, account: Account | None = None, domain_id: int | None = None) -> bool:
-    if account is not None:
-        deleted, _ = SendingOverride.objects.filter(account=account).delete()
-    else:
-        deleted, _ = SendingOverride.objects.filter(domain_id=domain_id).delete()
+    deleted, _ = SendingOverride.objects.filter(_override_of(account, domain_id)).delete()
     return bool(deleted)
 
 

@@ -297,7 +297,7 @@ def test_per_account_override_exempts_and_limits(
         f"/api/v1/admin/accounts/{alice.pk}/sending-policy", {"exempt": True}, format="json"
     )
     assert r.status_code == 200
-    assert r.json()["override"]["exempt"] is True and r.json()["effective"]["source"] == "account"
+    assert r.json()["override"]["exempt"] is True and r.json()["effective"]["level"] == "account"
     addr = smtp_factory("submission")
     assert [code for code, _ in submit_over_smtp(addr, 20)] == [250] * 20
     drain()

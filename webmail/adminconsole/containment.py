@@ -91,7 +91,9 @@ class AdminSendingOverrideSerializer(serializers.Serializer):
 
 
 class AdminSendingEffectiveSerializer(serializers.Serializer):
-    source = serializers.ChoiceField(choices=("account", "domain", "default"))
+    level = serializers.ChoiceField(
+        choices=("account", "domain", "default"), help_text="where the policy comes from"
+    )
     exempt = serializers.BooleanField()
     daily_limit = serializers.IntegerField(help_text="0 = none")
     window_seconds = serializers.IntegerField()
@@ -136,7 +138,7 @@ def _account_policy(account: Account) -> dict[str, Any]:
     return {
         "override": containment.get_override(account=account),
         "effective": {
-            "source": limits.source,
+            "level": limits.source,
             "exempt": limits.exempt,
             "daily_limit": limits.daily,
             "window_seconds": settings.CONTAIN_WINDOW_SECONDS,

@@ -2205,7 +2205,14 @@ export interface components {
             override: components["schemas"]["AdminSendingOverride"] | null;
         };
         AdminSendingEffective: {
-            source: components["schemas"]["SourceEnum"];
+            /**
+             * @description where the policy comes from
+             *
+             *     * `account` - account
+             *     * `domain` - domain
+             *     * `default` - default
+             */
+            level: components["schemas"]["LevelEnum"];
             exempt: boolean;
             /** @description 0 = none */
             daily_limit: number;
@@ -2748,6 +2755,13 @@ export interface components {
          * @enum {string}
          */
         LanguageEnum: "ko" | "en";
+        /**
+         * @description * `account` - account
+         *     * `domain` - domain
+         *     * `default` - default
+         * @enum {string}
+         */
+        LevelEnum: "account" | "domain" | "default";
         /**
          * @description * `compact` - compact
          *     * `comfortable` - comfortable
@@ -3416,13 +3430,6 @@ export interface components {
             /** @description the aliases that deliver to you, which you may also send from (read only; an administrator manages them) */
             aliases: string[];
         };
-        /**
-         * @description * `account` - account
-         *     * `domain` - domain
-         *     * `default` - default
-         * @enum {string}
-         */
-        SourceEnum: "account" | "domain" | "default";
         /** @description Rejects keys it does not declare: a typo ("flaged") must not silently do nothing. */
         SpamRequest: {
             /** @description message ids, at most 1000 */
