@@ -226,29 +226,35 @@ def bounce_trigger(account: Account, state: SendingState) -> tuple[str, str] | N
     a rate over the settings' within the bounce window (since its last release), else None."""
     now = timezone.now()
     since = _counting_since(state, timedelta(seconds=settings.CONTAIN_BOUNCE_WINDOW_SECONDS), now)
-    final = list(
-        QueueRecipient.objects.filter(
-            entry__authenticated_as=account,
-            entry__origin__startswith=SUBMITTED,
-            updated_at__gte=since,
-            state__in=(RecipientState.DELIVERED, RecipientState.BOUNCED),
-        ).values_list("state", "last_reply")[:5000]
+    final = QueueRecipient.objects.filter(
+        entry__authenticated_as=account,
+        entry__origin__startswith=SUBMITTED,
+        updated_at__gte=since,
+        state__in=(RecipientState.DELIVERED, RecipientState.BOUNCED),
     )
-    if not final:
-        return None
-    bounced = [reply for st, reply in final if st == RecipientState.BOUNCED]
+    counts = final.aggregate(
+        total=Count("id"), bounced=Count("id", filter=Q(state=RecipientState.BOUNCED))
+    )
+    if not counts["bounced"]:
+        return None  # the common case: one aggregate, no rows read
+    bounced = list(
+        final.filter(state=RecipientState.BOUNCED)
+        .order_by("-updated_at")
+        .values_list("last_reply", flat=True)[:5000]
+    )
     spam = [reply for reply in bounced if _SPAMMY.search(reply)]
-    total = len(final)
+    total = counts["total"]
     if len(spam) >= settings.CONTAIN_SPAM_MIN and len(spam) / total >= settings.CONTAIN_SPAM_RATE:
         return HoldReason.SPAM, (
-            f"{len(spam)} of {total} recipients refused as spam; last: {spam[-1][:300]}"
+            f"{len(spam)} of {total} recipients refused as spam; last: {spam[0][:300]}"
         )
-    if total >= settings.CONTAIN_BOUNCE_MIN_SAMPLE and len(bounced) / total >= (
+    if total >= settings.CONTAIN_BOUNCE_MIN_SAMPLE and counts["bounced"] / total >= (
         settings.CONTAIN_BOUNCE_RATE
     ):
         return HoldReason.BOUNCES, (
-            f"{len(bounced)} of {total} recipients bounced ({len(bounced) / total:.0%}); "
-            f"last: {bounced[-1][:300]}"
+            f"{counts['bounced']} of {total} recipients bounced "
+            f"({counts['bounced'] / total:.0%}); "
+            f"last: {bounced[0][:300]}"
         )
     return None
 
@@ -318,8 +324,7 @@ def do_release_account(account: Account, *, actor: str) -> list[str]:
         QueueEntry.objects.filter(pk__in=[pk for pk, _ in entries]).update(
             state=EntryState.QUEUED,
             next_attempt_at=Greatest(F("next_attempt_at"), now),
-            locked_until=None,
-        )
+        )  # a lease still running (a worker was in flight at the hold) is kept: no double send
         for pk, _ in entries:
             transaction.on_commit(partial(dispatch, pk), robust=True)
     log.warning(

@@ -68,7 +68,11 @@ class QueueEntry(models.Model):
     verdict = models.JSONField(null=True, blank=True)
 
     class Meta:
-        indexes = (models.Index(fields=("state", "next_attempt_at"), name="queue_due"),)
+        indexes = (
+            models.Index(fields=("state", "next_attempt_at"), name="queue_due"),
+            # What an account submitted lately: the daily limit and containment's window.
+            models.Index(fields=("authenticated_as", "received_at"), name="queue_sender_recent"),
+        )
         verbose_name_plural = "queue entries"
 
     def __str__(self) -> str:
