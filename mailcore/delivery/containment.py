@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -118,10 +118,10 @@ def norm_of(account: Account, now: datetime | None = None) -> tuple[int, int]:
     days, the current hour left out (a burst must not raise its own bar)."""
     now = now or timezone.now()
     since = now - timedelta(days=settings.CONTAIN_NORM_DAYS)
-    rows = SendingHour.objects.filter(account=account, hour__gte=since, hour__lt=_hour(now))
-    best = rows.order_by("-messages").values_list("messages", flat=True).first() or 0
-    most = rows.order_by("-recipients").values_list("recipients", flat=True).first() or 0
-    return best, most
+    best = SendingHour.objects.filter(
+        account=account, hour__gte=since, hour__lt=_hour(now)
+    ).aggregate(messages=Max("messages"), recipients=Max("recipients"))
+    return best["messages"] or 0, best["recipients"] or 0
 
 
 def threshold_for(account: Account, limits: Limits, now: datetime | None = None) -> Threshold:
@@ -149,14 +149,6 @@ def messages_since(account: Account, since: datetime) -> int:
     )
 
 
-def recipients_since(account: Account, since: datetime) -> int:
-    return QueueRecipient.objects.filter(
-        entry__authenticated_as=account,
-        entry__origin__startswith=SUBMITTED,
-        entry__received_at__gte=since,
-    ).count()
-
-
 def check_daily_limit(account: Account, limits: Limits | None = None) -> None:
     """DailyLimitError when the account submitted its daily number in the last 24 hours."""
     limits = limits or limits_for(account)
@@ -170,6 +162,10 @@ def check_daily_limit(account: Account, limits: Limits | None = None) -> None:
 
 
 def _locked_state(account: Account) -> SendingState:
+    """The account's state row, locked until the caller's transaction ends (made if new)."""
+    found = SendingState.objects.select_for_update().filter(account=account).first()
+    if found is not None:
+        return found
     SendingState.objects.get_or_create(account=account)
     return SendingState.objects.select_for_update().get(account=account)
 
@@ -179,20 +175,49 @@ def _counting_since(state: SendingState, window: timedelta, now: datetime) -> da
     return max(since, state.counted_since) if state.counted_since else since
 
 
+@dataclass(frozen=True, slots=True)
+class _Recent:
+    day: int  # messages in the last 24 hours (the daily limit)
+    messages: int  # in the burst window (since the last release)
+    recipients: int
+
+
+def _recent(account: Account, since: datetime, now: datetime) -> _Recent:
+    """One query over the account's submissions of the last day (or window, if longer)."""
+    day_ago = now - timedelta(days=1)
+    counts = QueueRecipient.objects.filter(
+        entry__authenticated_as=account,
+        entry__origin__startswith=SUBMITTED,
+        entry__received_at__gte=min(day_ago, since),
+    ).aggregate(
+        day=Count("entry__origin", distinct=True, filter=Q(entry__received_at__gte=day_ago)),
+        messages=Count("entry__origin", distinct=True, filter=Q(entry__received_at__gte=since)),
+        recipients=Count("id", filter=Q(entry__received_at__gte=since)),
+    )
+    return _Recent(counts["day"], counts["messages"], counts["recipients"])
+
+
 def admit_submission(account: Account, recipients: int) -> Admission:
     """The policy's answer for one submission of `recipients` recipients; call inside the
     submission's transaction (the hold and the pause commit with it, or not at all).
-    Raises DailyLimitError."""
+    Raises DailyLimitError. The bounce trigger is not asked here: bounces only change when
+    a delivery attempt records them, and after_attempts asks it then."""
     if not settings.CONTAIN_ENABLED:
         check_daily_limit(account)
         return Admission(held=False)
     now = timezone.now()
     state = _locked_state(account)
     limits = limits_for(account)
-    check_daily_limit(account, limits)
+    window = timedelta(seconds=settings.CONTAIN_WINDOW_SECONDS)
+    recent = _recent(account, _counting_since(state, window, now), now)
+    if limits.daily and recent.day >= limits.daily:
+        raise DailyLimitError(
+            f"daily sending limit of {limits.daily} messages reached; try again later",
+            limit=limits.daily,
+        )
     held = state.held_at is not None
     if not held and not limits.exempt:
-        reason = _burst(account, state, limits, recipients, now) or bounce_trigger(account, state)
+        reason = _burst(account, limits, recent, recipients, now, window)
         if reason is not None:
             _hold(state, *reason)
             held = True
@@ -201,21 +226,23 @@ def admit_submission(account: Account, recipients: int) -> Admission:
 
 
 def _burst(
-    account: Account, state: SendingState, limits: Limits, recipients: int, now: datetime
+    account: Account,
+    limits: Limits,
+    recent: _Recent,
+    recipients: int,
+    now: datetime,
+    window: timedelta,
 ) -> tuple[str, str] | None:
-    window = timedelta(seconds=settings.CONTAIN_WINDOW_SECONDS)
-    since = _counting_since(state, window, now)
     bar = threshold_for(account, limits, now)
-    sent = messages_since(account, since)
-    if sent + 1 > bar.messages:
+    minutes = int(window.total_seconds()) // 60
+    if recent.messages + 1 > bar.messages:
         return HoldReason.BURST, (
-            f"{sent + 1} messages within {window.seconds // 60} minutes; the limit is "
+            f"{recent.messages + 1} messages within {minutes} minutes; the limit is "
             f"{bar.messages} (norm: {bar.norm_messages} in its busiest hour)"
         )
-    rcpts = recipients_since(account, since)
-    if rcpts + recipients > bar.recipients:
+    if recent.recipients + recipients > bar.recipients:
         return HoldReason.BURST, (
-            f"{rcpts + recipients} recipients within {window.seconds // 60} minutes; the limit "
+            f"{recent.recipients + recipients} recipients within {minutes} minutes; the limit "
             f"is {bar.recipients} (norm: {bar.norm_recipients} in its busiest hour)"
         )
     return None
