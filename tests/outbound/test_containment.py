@@ -5,12 +5,15 @@ admin API to list, release and delete held mail."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import smtplib
 import ssl
+import threading
 from email import policy
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from mailcore.delivery import containment, spool
@@ -20,7 +23,7 @@ from mailcore.directory.models import Account, AuditLog
 from mailcore.store.models import Message, SpecialUse
 from tests.api.helpers import token_client
 from tests.conftest import run_queue
-from tests.outbound.conftest import Behaviour, Zone
+from tests.outbound.conftest import Behaviour, SinkController, SinkHandler, Zone
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -389,3 +392,70 @@ def test_a_domain_admin_acts_only_on_its_own_domains_accounts(two_domains) -> No
     plain = token_client(a_user)
     assert plain.get("/api/v1/admin/sending-holds").status_code == 403
     assert plain.post(f"/api/v1/admin/sending-holds/{b_user.pk}/release").status_code == 403
+
+
+def test_parallel_sessions_cannot_slip_past_the_threshold(alice, smtp_factory, settings) -> None:
+    """Five clients at once: the account's state row lock decides one submission at a time,
+    so exactly the threshold's number of messages is accepted unheld."""
+    settings.CONTAIN_BURST_FLOOR_MESSAGES = 30
+    addr = smtp_factory("submission")
+    replies: list[list] = [[] for _ in range(5)]
+
+    def client(i: int) -> None:
+        replies[i] = submit_over_smtp(addr, 20)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    flat = [r for rs in replies for r in rs]
+    assert [code for code, _ in flat] == [250] * 100
+    assert sum(b"held" not in text for _, text in flat) == 30
+    assert QueueEntry.objects.filter(authenticated_as=alice).count() == 100
+
+
+class HoldDuringSession(SinkHandler):
+    """A remote server that answers 451 to RCPT — and while the attempt is in flight, the
+    account gets held (an admin, or another trigger): the attempt records "deferred"."""
+
+    def __init__(self, behaviour: Behaviour, account: Account) -> None:
+        super().__init__(behaviour)
+        self.account = account
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        def hold() -> None:
+            containment.do_hold_account(self.account, detail="held mid-attempt")
+            connection.close()
+
+        await asyncio.to_thread(hold)
+        return "451 4.7.1 try again later"
+
+
+def test_an_attempt_in_flight_when_the_hold_comes_is_paused_after_it(
+    alice, zone, remote_port
+) -> None:
+    zone.add("remote.test", "MX", "10 mx1.remote.test.")
+    zone.add("mx1.remote.test", "A", "127.0.0.2")
+    ctl = SinkController(
+        HoldDuringSession(Behaviour(), alice), hostname="127.0.0.2", port=remote_port
+    )
+    ctl.start()
+    try:
+        from mailcore.delivery.submit import do_submit
+
+        do_submit(
+            acting_account=alice,
+            envelope_sender="alice@example.com",
+            recipients=["friend@remote.test"],
+            data=message(1),
+            source="smtp",
+        )
+        run_queue()
+    finally:
+        ctl.stop()
+    entry = QueueEntry.objects.get(authenticated_as=alice)
+    # Recorded as deferred (back to queued) by the attempt, then paused again: the retry
+    # after the greylisting delay would otherwise have sent it.
+    assert entry.attempts == 1 and entry.state == EntryState.PAUSED
+    assert containment.is_held(alice)
