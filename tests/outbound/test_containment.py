@@ -459,3 +459,28 @@ def test_an_attempt_in_flight_when_the_hold_comes_is_paused_after_it(
     # after the greylisting delay would otherwise have sent it.
     assert entry.attempts == 1 and entry.state == EntryState.PAUSED
     assert containment.is_held(alice)
+
+
+def test_a_held_user_may_still_take_back_untried_mail_but_not_send_it_now(alice, bob) -> None:
+    containment.do_hold_account(alice, detail="test")
+    api = token_client(alice)
+    undo = api.post(
+        "/api/v1/messages/send",
+        {"to": ["bob@example.com"], "subject": "undo me", "text": "x", "undo": True},
+        format="json",
+    ).json()
+    later = api.post(
+        "/api/v1/messages/send",
+        {"to": ["bob@example.com"], "subject": "now please", "text": "x", "undo": True},
+        format="json",
+    ).json()
+    assert undo["held"] is True and later["held"] is True
+    # 보내기 취소 works on held mail (nothing left, nothing will).
+    r = api.delete(f"/api/v1/outbox/{undo['outbox']['id']}")
+    assert r.status_code == 200 and r.json()["draft"]
+    # "Send now" is the user's, not a release: the entry stays paused.
+    r = api.patch(f"/api/v1/outbox/{later['outbox']['id']}", {"send_at": None}, format="json")
+    assert r.status_code == 200
+    drain()
+    assert inbox_subjects(bob) == []
+    assert [e.state for e in QueueEntry.objects.filter(authenticated_as=alice)] == ["paused"]
