@@ -89,9 +89,14 @@ class TooManyRecipientsError(SendLimitError):
 
 
 class DailyLimitError(SendLimitError):
-    """The account sent its allowed number of messages for the last 24 hours (SMTP 550 5.7.1)."""
+    """The account sent its allowed number of messages for the last 24 hours (SMTP 550 5.7.1).
+    `limit`: that number (the account's own under mailcore.delivery.containment), 0 unknown."""
 
     code = "daily_limit"
+
+    def __init__(self, message: str, *, limit: int = 0) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class InvalidMessageError(UserError):

@@ -323,6 +323,21 @@ SMTP_BARE_LF = env_str("SMTP_BARE_LF", "normalize")
 # --- submission (587/465), relay access, login limiter (issue 3: submission) -----------------
 SUBMISSION_MAX_RECIPIENTS = env_int("SUBMISSION_MAX_RECIPIENTS", 100)  # per message; 0 = no limit
 SUBMISSION_MAX_MESSAGES_PER_DAY = env_int("SUBMISSION_MAX_MESSAGES_PER_DAY", 500)  # per account
+# Containment of a compromised account (mailcore.delivery.containment): an account that sends
+# more than max(FLOOR, FACTOR x its busiest hour of the last NORM_DAYS) messages (or recipients)
+# within WINDOW, or whose mail hard-bounces / is refused as spam at a high rate, is held: its
+# outgoing queue pauses until an admin releases it. Admin overrides per account and domain.
+CONTAIN_ENABLED = env_bool("CONTAIN_ENABLED", True)
+CONTAIN_WINDOW_SECONDS = env_int("CONTAIN_WINDOW_SECONDS", 600)
+CONTAIN_NORM_DAYS = env_int("CONTAIN_NORM_DAYS", 14)
+CONTAIN_BURST_FACTOR = env_float("CONTAIN_BURST_FACTOR", 3.0)
+CONTAIN_BURST_FLOOR_MESSAGES = env_int("CONTAIN_BURST_FLOOR_MESSAGES", 50)
+CONTAIN_BURST_FLOOR_RECIPIENTS = env_int("CONTAIN_BURST_FLOOR_RECIPIENTS", 200)
+CONTAIN_BOUNCE_WINDOW_SECONDS = env_int("CONTAIN_BOUNCE_WINDOW_SECONDS", 24 * 3600)
+CONTAIN_BOUNCE_MIN_SAMPLE = env_int("CONTAIN_BOUNCE_MIN_SAMPLE", 20)  # final recipients
+CONTAIN_BOUNCE_RATE = env_float("CONTAIN_BOUNCE_RATE", 0.3)  # hard bounces / final recipients
+CONTAIN_SPAM_MIN = env_int("CONTAIN_SPAM_MIN", 5)  # refusals as spam, at least this many
+CONTAIN_SPAM_RATE = env_float("CONTAIN_SPAM_RATE", 0.1)  # and at least this share
 AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 900)
 AUTH_MAX_FAILURES_PER_IP = env_int("AUTH_MAX_FAILURES_PER_IP", 10)  # distinct wrong passwords
 AUTH_MAX_FAILURES_PER_ACCOUNT = env_int("AUTH_MAX_FAILURES_PER_ACCOUNT", 20)

@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from mailcore.dbutil import bulk_set
-from mailcore.delivery import spool
+from mailcore.delivery import containment, spool
 from mailcore.delivery.doorbell import doorbell
 from mailcore.delivery.dsnparams import MailDsn, RcptDsn
 from mailcore.delivery.entries import FINAL_STATES, Outcome, dispatch, do_enqueue
@@ -217,6 +217,15 @@ def _process_batch(entry_ids: list[int], worker: str, fill_to: int = 0) -> dict[
         )
     fault_point("deliver.before_record")  # after remote 250s / local commits, before bookkeeping
     _record(work)
+    # Containment: an entry of an account held meanwhile pauses again; bounces may hold one.
+    containment.after_attempts(
+        [job.entry for job in work if job.entry.authenticated_as_id],
+        {
+            job.entry.pk
+            for job in work
+            if any(o.state == RecipientState.BOUNCED for o in job.outcomes.values())
+        },
+    )
     results: dict[int, str] = {}
     for job in work:
         if job.state == EntryState.DONE:

@@ -23,7 +23,13 @@ from mailcore.dbutil import insert_is_one_statement, insert_with_children
 from mailcore.delivery import spool
 from mailcore.delivery.doorbell import doorbell
 from mailcore.delivery.dsnparams import MailDsn, RcptDsn
-from mailcore.delivery.models import Direction, QueueEntry, QueueRecipient, RecipientState
+from mailcore.delivery.models import (
+    Direction,
+    EntryState,
+    QueueEntry,
+    QueueRecipient,
+    RecipientState,
+)
 from mailcore.directory.models import Account
 from mailcore.mime import get_header
 from mailcore.store.models import Message
@@ -56,6 +62,7 @@ class EntryOptions(TypedDict, total=False):
     rcpt_dsn: Mapping[str, RcptDsn] | None
     due_at: datetime | None
     verdict: dict[str, Any] | None  # inbound checks already run at SMTP time (mailcore.inbound)
+    paused: bool  # its sending account is held (delivery.containment): queued PAUSED
 
 
 def do_enqueue(
@@ -142,6 +149,8 @@ def spool_entry(
         dsn_envid=dsn.envid if dsn else "",
         verdict=options.get("verdict") if direction == Direction.INBOUND else None,
     )
+    if options.get("paused"):
+        entry.state = EntryState.PAUSED
     asked = options.get("rcpt_dsn") or {}
     rows = [
         QueueRecipient(
@@ -177,6 +186,8 @@ def _insert(spooled: SpooledEntry) -> None:
     ring the doorbell once they are committed (an entry due later: at its time)."""
     entry = spooled.entry
     insert_with_children(entry, spooled.rows, "entry")
+    if entry.state == EntryState.PAUSED:
+        return  # no doorbell: it waits for an admin's release
     wait = (entry.next_attempt_at - timezone.now()).total_seconds()
     if wait <= 0:
         transaction.on_commit(lambda: dispatch(entry.pk), robust=True)

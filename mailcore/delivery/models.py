@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from django.db import models
 
-from mailcore.directory.models import Account
+from mailcore.directory.models import Account, Domain
 
 
 class EntryState(models.TextChoices):
     QUEUED = "queued", "Queued"  # waiting for (another) attempt at next_attempt_at
     DONE = "done", "Done"  # every recipient is final
     HELD = "held", "Held"  # quarantined after too many crashes; needs an admin
+    # Its sending account is held (mailcore.delivery.containment): never claimed, flushed or
+    # swept out; an admin releases it (back to queued) or deletes it.
+    PAUSED = "paused", "Paused"
 
 
 class RecipientState(models.TextChoices):
@@ -65,7 +68,11 @@ class QueueEntry(models.Model):
     verdict = models.JSONField(null=True, blank=True)
 
     class Meta:
-        indexes = (models.Index(fields=("state", "next_attempt_at"), name="queue_due"),)
+        indexes = (
+            models.Index(fields=("state", "next_attempt_at"), name="queue_due"),
+            # What an account submitted lately: the daily limit and containment's window.
+            models.Index(fields=("authenticated_as", "received_at"), name="queue_sender_recent"),
+        )
         verbose_name_plural = "queue entries"
 
     def __str__(self) -> str:
@@ -175,3 +182,82 @@ class DeliveryWorker(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class HoldReason(models.TextChoices):
+    BURST = "burst", "Sudden burst above the account's norm"
+    BOUNCES = "bounces", "High hard-bounce rate"
+    SPAM = "spam", "Refused as spam by remote servers"
+    ADMIN = "admin", "Held by an administrator"
+
+
+class SendingOverride(models.Model):
+    """An administrator's change to the containment policy for one account or one domain
+    (exactly one of the two): exempt from it, or other limits than the settings' defaults.
+    An account's override wins over its domain's; both win over the settings."""
+
+    account = models.OneToOneField(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    domain = models.OneToOneField(
+        Domain, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    exempt = models.BooleanField(default=False, help_text="never held, no daily limit")
+    burst_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="messages per burst window; empty = adaptive"
+    )
+    daily_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="messages per 24 hours; empty = the setting, 0 = none"
+    )
+    updated_at = models.DateTimeField()
+    updated_by = models.CharField(max_length=320, blank=True, default="")
+
+    class Meta:
+        constraints = (
+            models.CheckConstraint(
+                condition=(models.Q(account__isnull=True) & models.Q(domain__isnull=False))
+                | (models.Q(account__isnull=False) & models.Q(domain__isnull=True)),
+                name="sending_override_one_target",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"override {self.account_id or self.domain_id}"
+
+
+class SendingState(models.Model):
+    """Containment state of one account that has sent mail: whether it is held (and why), and
+    since when its counters count (a release starts them again). Its row lock serializes the
+    account's submissions, so a burst cannot slip past the threshold in parallel."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="+")
+    counted_since = models.DateTimeField(null=True, blank=True)
+    held_at = models.DateTimeField(null=True, blank=True, help_text="empty = not held")
+    reason = models.CharField(max_length=16, choices=HoldReason.choices, blank=True, default="")
+    detail = models.TextField(blank=True, default="")
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.CharField(max_length=320, blank=True, default="")
+
+    class Meta:
+        indexes = (models.Index(fields=("held_at",), name="sending_state_held"),)
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {'held' if self.held_at else 'ok'}"
+
+
+class SendingHour(models.Model):
+    """Messages and recipients an account submitted in one clock hour: its sending history,
+    from which its norm (busiest recent hour) is read."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    messages = models.IntegerField(default=0)
+    recipients = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=("account", "hour"), name="sending_hour_unique"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.hour:%Y-%m-%d %H}: {self.messages}"

@@ -55,6 +55,12 @@ def do_retry_entry(queue_id: str) -> QueueEntry:
         entry = _locked(queue_id)
         if entry.state == EntryState.DONE:
             raise ConflictError(f"{queue_id} is already done", code="queue_done")
+        if entry.state == EntryState.PAUSED:
+            raise ConflictError(
+                f"{queue_id} is paused because its sender is held; release the account "
+                "(admin console: held senders)",
+                code="queue_paused",
+            )
         entry.state, entry.next_attempt_at = EntryState.QUEUED, timezone.now()
         entry.save(update_fields=["state", "next_attempt_at"])
         transaction.on_commit(lambda: dispatch(entry.pk), robust=True)

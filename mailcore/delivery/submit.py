@@ -20,14 +20,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from mailcore.addresses import canonical_domain, canonical_local, split_address
-from mailcore.delivery import spool
+from mailcore.delivery import containment, spool
 from mailcore.delivery.dsnparams import MailDsn, RcptDsn
 from mailcore.delivery.entries import EntryOptions, SpooledEntry, do_enqueue, spool_entry
 from mailcore.delivery.models import Direction, QueueEntry
 from mailcore.directory.models import Account
 from mailcore.directory.queries import Resolution, account_owns_address, resolve_recipient
 from mailcore.errors import (
-    DailyLimitError,
     InvalidAddressError,
     InvalidMessageError,
     RecipientRejectedError,
@@ -156,21 +155,13 @@ def check_sender(account: Account, address: str, *, what: str = "sender") -> Non
 
 
 def messages_sent_today(account: Account) -> int:
-    since = timezone.now() - timedelta(days=1)
-    return (
-        QueueEntry.objects.filter(
-            authenticated_as=account, received_at__gte=since, origin__startswith=ORIGIN_PREFIX
-        )
-        .values("origin")
-        .distinct()
-        .count()
-    )
+    return containment.messages_since(account, timezone.now() - timedelta(days=1))
 
 
 def check_daily_limit(account: Account) -> None:
-    limit = settings.SUBMISSION_MAX_MESSAGES_PER_DAY
-    if limit and messages_sent_today(account) >= limit:
-        raise DailyLimitError(f"daily sending limit of {limit} messages reached; try again later")
+    """The daily limit of the containment policy (the account's own, or its domain's, or
+    SUBMISSION_MAX_MESSAGES_PER_DAY): DailyLimitError when reached."""
+    containment.check_daily_limit(account)
 
 
 def check_recipient_count(count: int) -> None:
@@ -349,8 +340,10 @@ def do_submit(
     sent: Message | None = None
     try:
         with transaction.atomic(durable=True):
-            if local or remote:
-                check_daily_limit(acting_account)
+            held = False
+            if local or remote:  # the containment policy: daily limit, burst, bounces
+                admitted = containment.admit_submission(acting_account, len(local) + len(remote))
+                held = admitted.held
             if save_copy:
                 folder = copy_folder or get_folder_by_special_use(acting_account, SpecialUse.SENT)
                 sent = do_append(
@@ -375,6 +368,7 @@ def do_submit(
                 dsn=dsn,
                 rcpt_dsn=asked,
                 due_at=due_at,
+                paused=held,
             )
             spooled.extend(e.spool_name for e in entries)
             if within is not None:
@@ -389,12 +383,13 @@ def do_submit(
             )
         raise
     log.info(
-        "submit %s: account=%s from=<%s> local=%d remote=%d sent_copy=%s",
+        "submit %s: account=%s from=<%s> local=%d remote=%d sent_copy=%s%s",
         submission_id,
         acting_account.address,
         envelope_sender,
         len(local),
         len(remote),
         sent.pk if sent else None,
+        " held" if held else "",
     )
     return Submission(entries=entries, sent_message=sent)

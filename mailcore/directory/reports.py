@@ -60,7 +60,7 @@ class EntryFilter:
     message_id: str = ""
     sender: str = ""  # substring, case-insensitive
     recipient: str = ""  # substring, case-insensitive
-    state: str = ""  # queued | held | done | '' (any) | 'pending' (queued or held)
+    state: str = ""  # queued | held | paused | done | '' (any) | 'pending' (not done)
     direction: str = ""  # in | out | ''
     since: dt.datetime | None = None
     until: dt.datetime | None = None
@@ -83,7 +83,7 @@ def search_entries(scope: AdminScope, f: EntryFilter) -> QuerySet[QueueEntry]:
             )
         )
     if f.state == "pending":
-        qs = qs.filter(state__in=(EntryState.QUEUED, EntryState.HELD))
+        qs = qs.filter(state__in=(EntryState.QUEUED, EntryState.HELD, EntryState.PAUSED))
     elif f.state:
         qs = qs.filter(state=f.state)
     if f.direction:

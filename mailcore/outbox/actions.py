@@ -119,6 +119,9 @@ def record_submission(
 # --- before the entries are tried: undo, cancel, send now, reschedule ------------------------
 
 
+_UNTRIED = (EntryState.QUEUED, EntryState.PAUSED)
+
+
 def _lock_untried(item: OutboxItem) -> list[QueueEntry]:
     """The item's entries, locked; ConflictError('already_sent') once any was tried."""
     if item.state != ItemState.QUEUED:
@@ -127,7 +130,9 @@ def _lock_untried(item: OutboxItem) -> list[QueueEntry]:
     if connection.features.has_select_for_update:
         qs = qs.select_for_update()
     entries = list(qs)
-    if not entries or any(e.attempts > 0 or e.state != EntryState.QUEUED for e in entries):
+    # Paused (its sender is held: delivery.containment) and untried is still the user's to
+    # take back; sending now or rescheduling leaves it paused.
+    if not entries or any(e.attempts > 0 or e.state not in _UNTRIED for e in entries):
         raise ConflictError("the message has been sent already", code="already_sent")
     return entries
 
@@ -136,9 +141,7 @@ def _take_untried(entries: list[QueueEntry]) -> QuerySet[QueueEntry]:
     """The entries, still untried, to change in the caller's transaction; ConflictError if a
     worker's claim got to one meanwhile (SQLite has no row locks: this re-check is its
     guard, as `attempts = 0` in the statement itself)."""
-    qs = QueueEntry.objects.filter(
-        pk__in=[e.pk for e in entries], attempts=0, state=EntryState.QUEUED
-    )
+    qs = QueueEntry.objects.filter(pk__in=[e.pk for e in entries], attempts=0, state__in=_UNTRIED)
     if qs.count() != len(entries):
         raise ConflictError("the message has been sent already", code="already_sent")
     return qs

@@ -19,6 +19,7 @@ from django.utils import timezone
 from mailcore.addresses import canonical_address
 from mailcore.asyncdb import run_db
 from mailcore.contacts.actions import do_remember_recipients
+from mailcore.delivery.models import EntryState
 from mailcore.delivery.submit import (
     check_daily_limit,
     check_sender,
@@ -266,7 +267,11 @@ def _submit(account: Account, **kwargs: Any) -> str:
         **kwargs,
     )
     _remember(current, kwargs["recipients"], submission.sent_message)
-    return kwargs["queue_id"] if not submission.entries else submission.entries[0].queue_id
+    queue_id = kwargs["queue_id"] if not submission.entries else submission.entries[0].queue_id
+    if any(e.state == EntryState.PAUSED for e in submission.entries):
+        # Still 250 (it is durable), but the client's log says why it does not arrive yet.
+        return f"{queue_id}; held: sending from {current.address} awaits an administrator"
+    return queue_id
 
 
 def _remember(account: Account, recipients: list[str], sent: Message | None) -> None:

@@ -41,13 +41,28 @@ Overview for the console pages:
   GET    delivery-log?…                        same filters, every state
   GET    audit-log?actor=&action=&target=&domain=
   GET    login-history?address=&ip=&door=&result=   every login attempt (로그인 기록)
+  GET    sending-holds?domain=                 held senders (containment) and their paused mail
+  POST   sending-holds/{account_id}/release    held mail goes out, counters reset (not your own)
+  POST   sending-holds/{account_id}/delete {queue_ids?}   held mail deleted, audited per message
+  POST   accounts/{id}/hold {detail?}          hold an account's sending now
+  GET    accounts/{id}/sending-policy  PUT {exempt, burst_limit, daily_limit}  DELETE
+  GET    domains/{name}/sending-policy  PUT …  DELETE       (PUT/DELETE: superadmin)
 """
 
 from __future__ import annotations
 
 from django.urls import path
 
-from webmail.adminconsole import accounts, aliases, domains, mtasts, operations, pop3, twofactor
+from webmail.adminconsole import (
+    accounts,
+    aliases,
+    containment,
+    domains,
+    mtasts,
+    operations,
+    pop3,
+    twofactor,
+)
 
 app_name = "adminconsole"
 
@@ -116,4 +131,26 @@ urlpatterns = [
     path("delivery-log", operations.DeliveryLogView.as_view(), name="delivery-log"),
     path("audit-log", operations.AuditLogView.as_view(), name="audit-log"),
     path("login-history", operations.LoginHistoryView.as_view(), name="login-history"),
+    path("sending-holds", containment.HeldSenderListView.as_view(), name="sending-holds"),
+    path(
+        "sending-holds/<int:pk>/release",
+        containment.HeldReleaseView.as_view(),
+        name="sending-hold-release",
+    ),
+    path(
+        "sending-holds/<int:pk>/delete",
+        containment.HeldDeleteView.as_view(),
+        name="sending-hold-delete",
+    ),
+    path("accounts/<int:pk>/hold", containment.AccountHoldView.as_view(), name="account-hold"),
+    path(
+        "accounts/<int:pk>/sending-policy",
+        containment.AccountPolicyView.as_view(),
+        name="account-sending-policy",
+    ),
+    path(
+        "domains/<str:name>/sending-policy",
+        containment.DomainPolicyView.as_view(),
+        name="domain-sending-policy",
+    ),
 ]

@@ -234,6 +234,15 @@ class SendResultSerializer(serializers.Serializer):
         child=serializers.CharField(), help_text="queue entries created (empty for to_me)"
     )
     outbox = OutboxRefSerializer(allow_null=True, help_text="null for to_me")
+    held = serializers.SerializerMethodField(
+        help_text="your sending is held (containment): accepted and kept, but it leaves only "
+        "once an administrator releases your account (GET sending-status)"
+    )
+
+    def get_held(self, obj: Any) -> bool:
+        from mailcore.delivery.containment import any_paused
+
+        return any_paused(list(obj.queue_ids))
 
 
 class DraftAttachmentSerializer(serializers.Serializer):

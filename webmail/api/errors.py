@@ -89,7 +89,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             exc.code,
             str(exc),
             status.HTTP_429_TOO_MANY_REQUESTS,
-            limit=settings.SUBMISSION_MAX_MESSAGES_PER_DAY,
+            limit=exc.limit or settings.SUBMISSION_MAX_MESSAGES_PER_DAY,
         )
     if isinstance(exc, TooManyRecipientsError):
         return error_response(

@@ -26,6 +26,7 @@ from webmail.api import (
     quickviews,
     quota,
     rules,
+    sending,
     twofactor,
 )
 
@@ -158,6 +159,7 @@ urlpatterns = [
         name="message-cid",
     ),
     path("settings", preferences.SettingsView.as_view(), name="settings"),
+    path("sending-status", sending.SendingStatusView.as_view(), name="sending-status"),
     path("settings/password", preferences.PasswordView.as_view(), name="settings-password"),
     path("settings/sessions", preferences.ActiveSessionsView.as_view(), name="settings-sessions"),
     path(

@@ -91,6 +91,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/accounts/{id}/hold": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Hold the account's sending now (its queued mail pauses). */
+        post: operations["admin_accounts_hold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/accounts/{id}/password": {
         parameters: {
             query?: never;
@@ -137,6 +154,23 @@ export interface paths {
         post?: never;
         /** @description Remove the account's authenticator app, passkeys and recovery codes (a lost phone), and sign it out everywhere; it signs in with the password alone (and enrols again if its domain requires). */
         delete: operations["admin_accounts_second_factor_reset"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/accounts/{id}/sending-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["admin_accounts_sending_policy"];
+        /** @description Override the containment policy for this account: exempt, or a fixed burst limit (messages per window) and daily limit (0 = none). Not your own account. */
+        put: operations["admin_accounts_sending_policy_set"];
+        post?: never;
+        delete: operations["admin_accounts_sending_policy_clear"];
         options?: never;
         head?: never;
         patch?: never;
@@ -384,6 +418,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/domains/{name}/sending-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["admin_domains_sending_policy"];
+        /** @description Superadmin only: the containment policy of every account of the domain that has no override of its own. */
+        put: operations["admin_domains_sending_policy_set"];
+        post?: never;
+        delete: operations["admin_domains_sending_policy_clear"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/domains/{name}/tls-reports": {
         parameters: {
             query?: never;
@@ -532,6 +583,57 @@ export interface paths {
         put?: never;
         post?: never;
         delete: operations["admin_relay_rules_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/sending-holds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Accounts whose sending is held (containment), with their paused mail. */
+        get: operations["admin_sending_holds_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/sending-holds/{id}/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Delete the account's held mail (or the listed entries of it), no DSN; one audit row per deleted message. The account stays held. */
+        post: operations["admin_sending_holds_delete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/sending-holds/{id}/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description The held mail goes out (queued again) and the account's counters start afresh. Nobody releases their own account. */
+        post: operations["admin_sending_holds_release"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1518,6 +1620,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sending-status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["sending_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings": {
         parameters: {
             query?: never;
@@ -2392,9 +2510,10 @@ export interface components {
          * @description * `queued` - Queued
          *     * `done` - Done
          *     * `held` - Held
+         *     * `paused` - Paused
          * @enum {string}
          */
-        AdminQueueEntryStateEnum: "queued" | "done" | "held";
+        AdminQueueEntryStateEnum: "queued" | "done" | "held" | "paused";
         AdminQueuePage: {
             items: components["schemas"]["AdminQueueEntry"][];
             next_cursor: string | null;
@@ -2467,6 +2586,81 @@ export interface components {
         AdminRelayRulePage: {
             items: components["schemas"]["AdminRelayRule"][];
             next_cursor: string | null;
+        };
+        AdminSendingAccountPolicy: {
+            override: components["schemas"]["AdminSendingOverride"] | null;
+            effective: components["schemas"]["AdminSendingEffective"];
+            held: boolean;
+            reason: string;
+            detail: string;
+            /** Format: date-time */
+            held_at: string | null;
+        };
+        AdminSendingDeleteHeldRequest: {
+            /** @description only these held entries; absent = every held entry of the account */
+            queue_ids?: string[] | null;
+        };
+        AdminSendingDeleteResult: {
+            deleted: number;
+        };
+        AdminSendingDomainPolicy: {
+            override: components["schemas"]["AdminSendingOverride"] | null;
+        };
+        AdminSendingEffective: {
+            /**
+             * @description where the policy comes from
+             *
+             *     * `account` - account
+             *     * `domain` - domain
+             *     * `default` - default
+             */
+            level: components["schemas"]["LevelEnum"];
+            exempt: boolean;
+            /** @description 0 = none */
+            daily_limit: number;
+            window_seconds: number;
+            burst_messages: number;
+            burst_recipients: number;
+            /** @description busiest hour of the recent history */
+            norm_messages: number;
+            norm_recipients: number;
+        };
+        AdminSendingHeldPage: {
+            items: components["schemas"]["AdminSendingHeldSender"][];
+            next_cursor: string | null;
+        };
+        AdminSendingHeldSender: {
+            account_id: number;
+            address: string;
+            reason: components["schemas"]["ReasonEnum"];
+            detail: string;
+            /** Format: date-time */
+            held_at: string;
+            /** @description paused queue entries */
+            held_messages: number;
+            held_recipients: number;
+        };
+        AdminSendingHoldRequest: {
+            /** @default  */
+            detail: string;
+        };
+        AdminSendingOverride: {
+            exempt: boolean;
+            burst_limit: number | null;
+            daily_limit: number | null;
+            /** Format: date-time */
+            updated_at: string;
+            updated_by: string;
+        };
+        AdminSendingPolicyInputRequest: {
+            /** @default false */
+            exempt: boolean;
+            burst_limit?: number | null;
+            daily_limit?: number | null;
+        };
+        AdminSendingReleaseResult: {
+            /** @description entries queued again */
+            released: number;
         };
         AdminTargetsRequest: {
             targets: string[];
@@ -3059,6 +3253,13 @@ export interface components {
          * @enum {string}
          */
         LargeFileStateEnum: "uploading" | "ready" | "sent" | "revoked" | "expired";
+        /**
+         * @description * `account` - account
+         *     * `domain` - domain
+         *     * `default` - default
+         * @enum {string}
+         */
+        LevelEnum: "account" | "domain" | "default";
         LinkedLargeFile: {
             filename: string;
             size: number;
@@ -3424,6 +3625,14 @@ export interface components {
          * @enum {string}
          */
         ReadingModeEnum: "split" | "list";
+        /**
+         * @description * `burst` - Sudden burst above the account's norm
+         *     * `bounces` - High hard-bounce rate
+         *     * `spam` - Refused as spam by remote servers
+         *     * `admin` - Held by an administrator
+         * @enum {string}
+         */
+        ReasonEnum: "burst" | "bounces" | "spam" | "admin";
         Recall: {
             recipients: components["schemas"]["RecallResult"][];
         };
@@ -3701,6 +3910,8 @@ export interface components {
             queue_ids: string[];
             /** @description null for to_me */
             outbox: components["schemas"]["OutboxRef"] | null;
+            /** @description your sending is held (containment): accepted and kept, but it leaves only once an administrator releases your account (GET sending-status) */
+            readonly held: boolean;
         };
         SenderTrust: {
             /** @description SPF result at delivery; '' = not examined */
@@ -3721,6 +3932,18 @@ export interface components {
             /** @description our domain the From domain imitates, or '' */
             lookalike: string;
             warnings: components["schemas"]["WarningsEnum"][];
+        };
+        SendingStatus: {
+            held: boolean;
+            /** @description burst | bounces | spam | admin ('' when not held) */
+            reason: string;
+            detail: string;
+            /** Format: date-time */
+            held_at: string | null;
+            /** @description your messages waiting for an admin */
+            held_messages: number;
+            /** @description messages per 24 hours; 0 = none */
+            daily_limit: number;
         };
         SentLargeFile: {
             id: string;
@@ -4480,6 +4703,49 @@ export interface operations {
             };
         };
     };
+    admin_accounts_hold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AdminSendingHoldRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminSendingAccountPolicy"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
     admin_accounts_password: {
         parameters: {
             query?: never;
@@ -4652,6 +4918,135 @@ export interface operations {
                 };
             };
             /** @description no such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_sending_policy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminSendingAccountPolicy"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_sending_policy_set: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AdminSendingPolicyInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminSendingAccountPolicy"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_accounts_sending_policy_clear: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4988,8 +5383,9 @@ export interface operations {
                  *     * `queued` - queued
                  *     * `done` - done
                  *     * `held` - held
+                 *     * `paused` - paused
                  */
-                state?: "" | "pending" | "queued" | "done" | "held";
+                state?: "" | "pending" | "queued" | "done" | "held" | "paused";
                 until?: string | null;
             };
             header?: never;
@@ -5665,6 +6061,135 @@ export interface operations {
             };
         };
     };
+    admin_domains_sending_policy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminSendingDomainPolicy"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_sending_policy_set: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AdminSendingPolicyInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminSendingDomainPolicy"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_domains_sending_policy_clear: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
     admin_domains_tls_reports_list: {
         parameters: {
             query?: never;
@@ -5768,8 +6293,9 @@ export interface operations {
                  *     * `queued` - queued
                  *     * `done` - done
                  *     * `held` - held
+                 *     * `paused` - paused
                  */
-                state?: "" | "pending" | "queued" | "done" | "held";
+                state?: "" | "pending" | "queued" | "done" | "held" | "paused";
                 until?: string | null;
             };
             header?: never;
@@ -6107,6 +6633,129 @@ export interface operations {
                 content?: never;
             };
             /** @description not an administrator (or not allowed for this entry) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_sending_holds_list: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                domain?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminSendingHeldPage"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_sending_holds_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AdminSendingDeleteHeldRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminSendingDeleteResult"];
+                };
+            };
+            /** @description invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminDetail"];
+                };
+            };
+        };
+    };
+    admin_sending_holds_release: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminSendingReleaseResult"];
+                };
+            };
+            /** @description not allowed */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9082,6 +9731,25 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Quota"];
+                };
+            };
+        };
+    };
+    sending_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendingStatus"];
                 };
             };
         };

@@ -7,6 +7,7 @@ import { rulesEn, rulesKo } from "./rulesMessages";
 import { outboxEn, outboxKo } from "./outboxMessages";
 import { largefileEn, largefileKo } from "./largefileMessages";
 import { opsEn, opsKo } from "./opsMessages";
+import { containEn, containKo } from "./containMessages";
 import { searchEn, searchKo } from "./searchMessages";
 import { trustEn, trustKo } from "./trustMessages";
 import { webEn, webKo } from "./webMessages";
@@ -305,6 +306,7 @@ export const en = {
   ...outboxEn,
   ...largefileEn,
   ...opsEn,
+  ...containEn,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -602,6 +604,7 @@ export const ko: Dictionary = {
   ...outboxKo,
   ...largefileKo,
   ...opsKo,
+  ...containKo,
 };
 
 export const dictionaries = { en, ko } as const;

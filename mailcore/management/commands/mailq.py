@@ -4,7 +4,8 @@ recipients with their state and last reply).
 Entry states as Postfix's queues name them: "queued" (not tried yet), "active" (a worker
 holds it now), "deferred" (tried, waiting for its next attempt, shown with that time),
 "scheduled" (not tried, due later: a scheduled send or an undo window, shown with its time),
-"held" (needs an admin), "done" (with --all)."""
+"held" (needs an admin), "paused" (its sender is held: mailcore.delivery.containment),
+"done" (with --all)."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ import { RelayRules } from "./RelayRules";
 import { Queue } from "./Queue";
 import { DeliveryLog } from "./DeliveryLog";
 import { AuditLog } from "./AuditLog";
+import { HeldSenders } from "./HeldSenders";
 
 export interface AdminViewProps {
   /** the console's path, like "" or "domains/example.com" */
@@ -31,6 +32,7 @@ const SECTIONS: readonly { page: AdminPage; section: Section; key: AdminKey; sup
   { page: { page: "aliases" }, section: "aliases", key: "nav.aliases" },
   { page: { page: "relay" }, section: "relay", key: "nav.relay", superOnly: true },
   { page: { page: "queue", id: null }, section: "queue", key: "nav.queue" },
+  { page: { page: "held" }, section: "held", key: "nav.held" },
   { page: { page: "log" }, section: "log", key: "nav.log" },
   { page: { page: "audit" }, section: "audit", key: "nav.audit" },
 ];
@@ -99,6 +101,8 @@ export function AdminView({ path, onNavigate }: AdminViewProps) {
               <Queue id={page.id} />
             ) : page.page === "log" ? (
               <DeliveryLog />
+            ) : page.page === "held" ? (
+              <HeldSenders />
             ) : (
               <AuditLog />
             )}

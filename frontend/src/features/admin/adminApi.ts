@@ -18,6 +18,7 @@ export type DomainPolicy = Schemas["AdminDomainPolicy"];
 export type QueueEntry = Schemas["AdminQueueEntry"];
 export type RelayRule = Schemas["AdminRelayRule"];
 export type RelayRuleCreate = Schemas["AdminRelayRuleCreateRequest"];
+export type HeldSender = Schemas["AdminSendingHeldSender"];
 
 export interface Page<T> {
   items: T[];
@@ -96,6 +97,12 @@ export const adminApi = {
   bounce: (id: string) => send<Schemas["AdminBounceResult"]>("POST", `queue/${enc(id)}/bounce`),
   deleteEntry: (id: string) => send<void>("DELETE", `queue/${enc(id)}`),
   flush: () => send<Schemas["AdminFlushResult"]>("POST", "queue/flush"),
+
+  heldSenders: (query: Query, signal?: AbortSignal) => get<Page<HeldSender>>("sending-holds", cleanQuery(query), signal),
+  releaseHeld: (accountId: number) =>
+    send<Schemas["AdminSendingReleaseResult"]>("POST", `sending-holds/${accountId}/release`),
+  deleteHeld: (accountId: number) =>
+    send<Schemas["AdminSendingDeleteResult"]>("POST", `sending-holds/${accountId}/delete`, {}),
   deliveryLog: (query: Query, signal?: AbortSignal) => get<Page<QueueEntry>>("delivery-log", cleanQuery(query), signal),
 
   auditLog: (query: Query, signal?: AbortSignal) => get<Page<AuditEntry>>("audit-log", cleanQuery(query), signal),

@@ -8,12 +8,14 @@ import { leadAdminEn, leadAdminKo } from "../../i18n/leadMessages";
 import { mtastsAdminEn, mtastsAdminKo } from "../../i18n/mtastsMessages";
 import { opsAdminEn, opsAdminKo } from "../../i18n/opsMessages";
 import { totpAdminEn, totpAdminKo } from "../../i18n/totpMessages";
+import { containAdminEn, containAdminKo } from "../../i18n/containMessages";
 
 export const en = {
   ...opsAdminEn,
   ...leadAdminEn,
   ...mtastsAdminEn,
   ...totpAdminEn,
+  ...containAdminEn,
   "a.title": "Admin console",
   "a.nav": "Admin console sections",
   "a.backToMail": "Back to mail",
@@ -350,6 +352,7 @@ export const ko: Readonly<Record<AdminKey, string>> = {
   ...leadAdminKo,
   ...mtastsAdminKo,
   ...totpAdminKo,
+  ...containAdminKo,
   "a.title": "관리자 콘솔",
   "a.nav": "관리자 콘솔 메뉴",
   "a.backToMail": "메일로 돌아가기",

@@ -3,6 +3,7 @@
 //   "accounts[/id]"   → accounts         "aliases"         → aliases
 //   "relay"           → relay rules      "queue[/id]"      → queue, or one entry
 //   "log"             → delivery log     "audit"           → audit log
+//   "held"            → held senders (containment)
 // Anything else is "unknown" (the console's not-found page).
 
 export type AdminPage =
@@ -14,6 +15,7 @@ export type AdminPage =
   | { page: "queue"; id: string | null }
   | { page: "log" }
   | { page: "audit" }
+  | { page: "held" }
   | { page: "unknown" };
 
 export type Section = Exclude<AdminPage["page"], "unknown">;
@@ -49,6 +51,7 @@ export function parseAdminPath(path: string): AdminPage {
     case "relay":
     case "log":
     case "audit":
+    case "held":
       return decoded === undefined ? { page: head } : { page: "unknown" };
     default:
       return { page: "unknown" };

@@ -64,6 +64,7 @@ export function SentPanel({ result, toMe, onClose }: Props) {
       <div role="status">
         <h2 id="compose-sent-title">{toMe ? t("compose.sent.toMe") : t("compose.sent.title")}</h2>
         {!toMe && recipients && <p>{t("compose.sent.to", { list: recipients })}</p>}
+        {result.held === true && <p className="sent-held" data-testid="sent-held">{t("hold.sent")}</p>}
       </div>
       {result.outbox && (
         <UndoSend

@@ -34,6 +34,7 @@ import { TopBar } from "./TopBar";
 import { useLive } from "./useLive";
 import { useShellSettings } from "./useShellSettings";
 import { VacationBanner } from "./VacationBanner";
+import { SendingHoldBanner } from "./SendingHoldBanner";
 import "./shell.css";
 
 // Split out of the first load: most sessions read mail and never open these.
@@ -410,6 +411,7 @@ export function MailLayout({ user, onSignOut }: Props) {
           refreshKey={route.kind}
           onSettings={() => navigate({ kind: "settings", section: "vacation" })}
         />
+        <SendingHoldBanner refreshKey={route.kind} />
         <div className="panes">
           {drawerOpen && <div className="drawer-backdrop" onClick={() => setDrawerOpen(false)} aria-hidden="true" />}
           <aside className="pane pane-folders" id="folder-pane">
