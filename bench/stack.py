@@ -19,10 +19,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port: the kernel's choice, or one from BENCH_PORTS ("36000-36999"),
+    so that benchmarks on a shared machine stay within the range their user was given."""
+    span = os.environ.get("BENCH_PORTS", "")
+    if not span:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+    low, _, high = span.partition("-")
+    for port in range(int(low), int(high or low) + 1):
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    if _handed_out:  # all handed out once: those of stacks since stopped are free again
+        _handed_out.clear()
+        return free_port()
+    raise RuntimeError(f"no free port left in BENCH_PORTS={span}")
 
 
 def percentile(values: list[float], p: float) -> float:
