@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import logging
 import re
+import socket
 import ssl
+import types
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, AnyStr
 
-from aiosmtpd.smtp import MISSING, SMTP, syntax
+import aiosmtpd
+import aiosmtpd.smtp
+from aiosmtpd.smtp import MISSING, SMTP, _AuthMechAttr, login_always_fail, syntax
 
 from mailcore import metrics
 from mailcore.config import Listen
@@ -141,7 +147,13 @@ class MailroomSMTP(SMTP):
     ) -> None:
         # aiosmtpd counts each command per session (the 101st RCPT or MAIL of a connection
         # would get 421); our budgets are per transaction, see _budgeted.
-        super().__init__(handler, command_call_limit=None, **kwargs)
+        if _FAST_INIT and self._fast_init:
+            self._init_session_object(handler, **kwargs)
+        else:
+            super().__init__(handler, command_call_limit=None, **kwargs)
+            reader = getattr(self, "_stream_reader", None)  # asyncio.StreamReaderProtocol's
+            if reader is not None:
+                reader.__class__ = _CrlfReader
         self._limits = limits
         self._admitted_ip: str | None = None
         self._raw_replies = False
@@ -154,26 +166,80 @@ class MailroomSMTP(SMTP):
         # aiosmtpd keeps these in a class-level dict that every EHLO of every session adds to;
         # ours are per session and set at EHLO (see smtp_EHLO).
         self.command_size_limits = defaultdict(lambda: SMTP.command_size_limit)
-        reader = getattr(self, "_stream_reader", None)  # asyncio.StreamReaderProtocol's
-        if reader is not None:
-            reader.__class__ = _CrlfReader
-        self._smtp_methods = {
-            name: self._budgeted(name, method) for name, method in self._smtp_methods.items()
+        self._smtp_methods = _BoundMethods(self, _budgeted_methods(type(self)))
+
+    # aiosmtpd's constructor runs inspect.getmembers() over the session, dir() over the
+    # handler and inspect.signature() over handle_EHLO for every connection: about 3 % of the
+    # SMTP process's samples at one session per message. _init_session_object sets what it
+    # sets (aiosmtpd 1.4.6; tests/protocols/test_smtp_session.py compares the two), with those
+    # lookups made once per (session class, handler class). False: aiosmtpd's own constructor.
+    _fast_init = True
+
+    def _init_session_object(
+        self,
+        handler: Any,
+        *,
+        data_size_limit: int | None = aiosmtpd.smtp.DATA_SIZE_DEFAULT,
+        enable_SMTPUTF8: bool = False,
+        decode_data: bool = False,
+        hostname: str | None = None,
+        ident: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        require_starttls: bool = False,
+        timeout: float = 300,
+        auth_required: bool = False,
+        auth_require_tls: bool = True,
+        auth_exclude_mechanism: list[str] | None = None,
+        auth_callback: Any = None,
+        authenticator: Any = None,
+        proxy_protocol_timeout: float | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.__ident__ = ident or aiosmtpd.smtp.__ident__
+        self.loop = loop if loop else aiosmtpd.smtp.make_loop()
+        asyncio.StreamReaderProtocol.__init__(
+            self,
+            _CrlfReader(loop=self.loop, limit=self.line_length_limit),
+            client_connected_cb=self._cb_client_connected,
+            loop=self.loop,
+        )
+        self.event_handler = handler
+        self.data_size_limit = data_size_limit
+        self.enable_SMTPUTF8 = enable_SMTPUTF8
+        self._decode_data = decode_data
+        self.hostname = hostname or socket.getfqdn()
+        self.tls_context = tls_context
+        if tls_context and tls_context.verify_mode not in {ssl.CERT_NONE, ssl.CERT_OPTIONAL}:
+            log.warning("tls_context.verify_mode not in {CERT_NONE, CERT_OPTIONAL}")
+        self.require_starttls = tls_context and require_starttls  # type: ignore[assignment]
+        self._timeout_duration = timeout
+        self._timeout_handle = None
+        self._tls_handshake_okay = True
+        self._tls_protocol = None
+        self._original_transport = None
+        self.session = None
+        self.envelope = None
+        self.transport = None
+        self._handler_coroutine = None
+        self._auth_require_tls = auth_require_tls
+        if proxy_protocol_timeout is not None and proxy_protocol_timeout <= 0:
+            raise ValueError("proxy_protocol_timeout must be > 0")
+        self._proxy_timeout = proxy_protocol_timeout
+        if authenticator is not None:
+            self._authenticator = authenticator
+            self._auth_callback = None
+        else:
+            self._auth_callback = auth_callback or login_always_fail
+            self._authenticator = None
+        self._auth_required = auth_required
+        tables = _session_tables(self, handler, tuple(auth_exclude_mechanism or ()))
+        self._auth_methods = {
+            mechanism: _AuthMechAttr(getattr(self if builtin else handler, name), builtin)
+            for mechanism, name, builtin in tables.auth
         }
-
-    def _budgeted(self, name: str, method: Any) -> Any:
-        @functools.wraps(method)
-        async def call(arg: str | None) -> None:
-            budget = self._rcpt_budget if name == "RCPT" else self._call_limit
-            if self._calls[name] >= budget:
-                log.warning("%r over limit for %s", self.session and self.session.peer, name)
-                self._hang_up = True
-                await self.push(f"421 4.7.0 {name} sent too many times")
-                return
-            self._calls[name] += 1
-            await method(arg)
-
-        return call
+        self._handle_hooks = {hook: getattr(handler, name) for hook, name in tables.hooks}
+        self._ehlo_hook_ver = tables.ehlo_hook_ver
+        self._enforce_call_limit = False
 
     def _transaction_done(self) -> None:
         for name in _TRANSACTION_COMMANDS:
@@ -383,6 +449,104 @@ class MailroomSMTP(SMTP):
         self._set_post_data_state()  # type: ignore[no-untyped-call]
         self._transaction_done()
         await self.push("250 OK" if status is MISSING else status)
+
+
+_FAST_INIT = aiosmtpd.__version__ == "1.4.6"  # another version: its own constructor
+
+
+@dataclass(frozen=True, slots=True)
+class _SessionTables:
+    auth: tuple[tuple[str, str, bool], ...]  # (mechanism, attribute, on the session itself)
+    hooks: tuple[tuple[str, str], ...]  # (hook, the handler's attribute)
+    ehlo_hook_ver: str | None
+
+
+_TABLES: dict[tuple[type, type, tuple[str, ...]], _SessionTables] = {}
+
+
+def _session_tables(server: SMTP, handler: Any, exclude: tuple[str, ...]) -> _SessionTables:
+    """What aiosmtpd's constructor finds by introspection, found once per pair of classes."""
+    key = (type(server), type(handler), exclude)
+    tables = _TABLES.get(key)
+    if tables is not None:
+        return tables
+    auth: dict[str, tuple[str, bool]] = {}
+    for obj in (server, handler):
+        for name in sorted(dir(type(obj))):
+            if name.startswith("auth_"):
+                default = name.replace("auth_", "").replace("__", "-")
+                mechanism = getattr(getattr(obj, name), "__auth_mechanism_name__", default)
+                auth[mechanism] = (name, obj is server)
+    for mechanism in exclude:
+        auth.pop(mechanism, None)
+    hooks = tuple(
+        (name.replace("handle_", ""), name)
+        for name in sorted(dir(type(handler)))
+        if name.startswith("handle_")
+    )
+    ehlo = getattr(handler, "handle_EHLO", None)
+    version = None
+    if ehlo is not None:
+        count = len(inspect.signature(ehlo).parameters)
+        if count not in (4, 5):
+            raise RuntimeError("Unsupported EHLO Hook")
+        version = "new" if count == 5 else "old"
+    tables = _SessionTables(
+        tuple((m, name, builtin) for m, (name, builtin) in auth.items()), hooks, version
+    )
+    _TABLES[key] = tables
+    return tables
+
+
+_BUDGETED: dict[type, dict[str, Callable[..., Any]]] = {}
+
+
+def _budgeted_methods(cls: type) -> dict[str, Callable[..., Any]]:
+    """The session class's smtp_* commands, each wrapped in the per-transaction budget, as
+    plain functions (bound per session when looked up)."""
+    table = _BUDGETED.get(cls)
+    if table is None:
+        table = {
+            name.replace("smtp_", ""): _budgeted(name.replace("smtp_", ""), getattr(cls, name))
+            for name in dir(cls)
+            if name.startswith("smtp_")
+        }
+        _BUDGETED[cls] = table
+    return table
+
+
+def _budgeted(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    async def call(self: MailroomSMTP, arg: str | None) -> None:
+        budget = self._rcpt_budget if name == "RCPT" else self._call_limit
+        if self._calls[name] >= budget:
+            log.warning("%r over limit for %s", self.session and self.session.peer, name)
+            self._hang_up = True
+            await self.push(f"421 4.7.0 {name} sent too many times")
+            return
+        self._calls[name] += 1
+        await method(self, arg)
+
+    return call
+
+
+class _BoundMethods(Mapping[str, Any]):
+    """aiosmtpd's command table (`_smtp_methods`, command → bound method), bound on lookup."""
+
+    __slots__ = ("_server", "_table")
+
+    def __init__(self, server: SMTP, table: dict[str, Callable[..., Any]]) -> None:
+        self._server = server
+        self._table = table
+
+    def __getitem__(self, command: str) -> Any:
+        return types.MethodType(self._table[command], self._server)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
 
 
 def _with_enhanced_code(status: str) -> str:
