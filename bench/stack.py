@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -31,7 +32,11 @@ def free_port() -> int:
             s.bind(("127.0.0.1", 0))
             return int(s.getsockname()[1])
     low, _, high = span.partition("-")
-    for port in range(int(low), int(high or low) + 1):
+    ports = list(range(int(low), int(high or low) + 1))
+    # From a random place in the range: the previous run's listeners may still be going away
+    # when the next run starts, and those of one run must not be handed to the next.
+    at = random.randrange(len(ports))
+    for port in ports[at:] + ports[:at]:
         if port in _handed_out:
             continue
         with socket.socket() as s:
