@@ -32,6 +32,7 @@ from mailcore.delivery.dsnparams import (
 )
 from mailcore.delivery.groupcommit import queue_committer
 from mailcore.listeners import OFF, LoopThread
+from mailcore.smtp.data import DataScanner
 from mailcore.smtp.handler import IngressHandler, IngressPolicy
 from mailcore.smtp.submission import SubmissionHandler, SubmissionPolicy
 
@@ -99,7 +100,7 @@ class BareLineFeedError(Exception):
 
 class _CrlfReader(asyncio.StreamReader):
     """aiosmtpd's stream reader, made to refuse command lines not ended by CRLF (Postfix
-    smtpd_forbid_bare_newline); message content is read line by line through read_data_line."""
+    smtpd_forbid_bare_newline); message content is read in blocks through read_data."""
 
     _cr_before = False  # the last read() (an overlong line's head) ended with CR
 
@@ -116,9 +117,23 @@ class _CrlfReader(asyncio.StreamReader):
             raise BareLineFeedError
         return line
 
-    async def read_data_line(self) -> bytes:
-        """One line of DATA content up to its LF, CRLF-ended or not."""
-        return await super().readuntil(b"\n")
+    async def read_data(self, scanner: DataScanner) -> None:
+        """Hand the buffered bytes to `scanner` until it has the whole DATA content, waiting
+        for more as needed; what follows the terminator (pipelined commands) stays buffered.
+        The connection's end before the terminator raises (nothing is kept)."""
+        while True:
+            if self._exception is not None:
+                raise self._exception
+            if self._buffer:
+                taken = scanner.feed(self._buffer)
+                if taken:
+                    del self._buffer[:taken]
+                    self._maybe_resume_transport()  # type: ignore[attr-defined]
+                if scanner.done:
+                    return
+            if self._eof:
+                raise asyncio.IncompleteReadError(bytes(self._buffer), None)
+            await self._wait_for_data("read_data")  # type: ignore[attr-defined]
 
 
 # Commands whose budget belongs to one transaction: it starts afresh after each message
@@ -379,7 +394,7 @@ class MailroomSMTP(SMTP):
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str | None) -> None:
-        """aiosmtpd's DATA, reading line by line up to each LF: a line's length is counted
+        """aiosmtpd's DATA, read in blocks (mailcore.smtp.data): a line's length is counted
         whatever its ending (a message with LF-only lines is not one long line), dots are
         unstuffed at every line start, and only CRLF "." CRLF ends the data (RFC 5321
         §4.1.1.4; Postfix smtpd_forbid_bare_newline=normalize)."""
@@ -397,41 +412,10 @@ class MailroomSMTP(SMTP):
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         reader = self._reader
         assert isinstance(reader, _CrlfReader)
-        data: list[bytes] = []
-        pending: list[bytes] = []  # the current line, when longer than the reader's buffer
-        pending_size = 0
-        total = 0
-        limit = self.data_size_limit
-        too_long = too_much = False
-        after_crlf = True
-        last_cr = False  # the previous piece (an overlong line's head) ended with CR
-        while self.transport is not None:
-            # eof_received cancels this coroutine: no IncompleteReadError here.
-            try:
-                piece = await reader.read_data_line()
-            except asyncio.LimitOverrunError as exc:
-                piece = await reader.read(exc.consumed)
-            cr_before, last_cr = last_cr, piece.endswith(b"\r")
-            if pending_size == 0 and after_crlf and piece == b".\r\n":
-                break
-            total += len(piece)
-            if limit and total > limit and not too_long:
-                too_much = True
-            pending_size += len(piece)
-            if pending_size > self.line_length_limit and not too_much:
-                too_long = True
-            if too_long or too_much:
-                data.clear()  # keep reading to the end, keep nothing (RFC 5321 §4.2.5)
-                pending.clear()
-            else:
-                pending.append(piece)
-            if piece.endswith(b"\n"):
-                after_crlf = piece.endswith(b"\r\n") or (piece == b"\n" and cr_before)
-                if pending:
-                    line = b"".join(pending)
-                    data.append(line[1:] if line.startswith(b".") else line)
-                pending.clear()
-                pending_size = 0
+        scanner = DataScanner(self.line_length_limit, self.data_size_limit)
+        # eof_received cancels this coroutine; a reset raises: no partial message goes on.
+        await reader.read_data(scanner)
+        too_long, too_much = scanner.too_long, scanner.too_much
         if too_long or too_much:
             await self.push(
                 "500 Line too long (see RFC5321 4.5.3.1.6)"
@@ -441,8 +425,7 @@ class MailroomSMTP(SMTP):
             self._set_post_data_state()  # type: ignore[no-untyped-call]
             self._transaction_done()
             return
-        content = b"".join(data)
-        data.clear()
+        content = scanner.content()
         self.envelope.content = content
         self.envelope.original_content = content
         status = await self._call_handler_hook("DATA")
