@@ -4,6 +4,7 @@ state for the MX and the submission sessions, and real sessions through both wor
 from __future__ import annotations
 
 import asyncio
+import functools
 import smtplib
 import types
 from typing import Any
@@ -77,3 +78,44 @@ def test_new_loop_is_usable() -> None:
         assert loop.run_until_complete(asyncio.sleep(0, result=1)) == 1
     finally:
         loop.close()
+
+
+def test_address_fast_path_agrees_with_aiosmtpd() -> None:
+    """MailroomSMTP._getaddr's regular expression against aiosmtpd's parser, on generated
+    arguments: wherever it answers, the answer is the parser's; the forms it must leave to
+    the parser do reach it."""
+    import random
+
+    from aiosmtpd.smtp import SMTP
+
+    session = object.__new__(smtp_server_module.MailroomSMTP)
+
+    def outcome(parse: Any, arg: str) -> object:
+        try:
+            return parse(arg)
+        except Exception as exc:  # aiosmtpd's parser raises on some inputs (IndexError)
+            return type(exc)
+
+    def same(arg: str) -> bool:
+        return outcome(session._getaddr, arg) == outcome(
+            functools.partial(SMTP._getaddr, session), arg
+        )
+
+    rnd = random.Random(5)
+    pieces = ["a", "B", "0", ".", "..", "@", "@@", "<", ">", " ", "\t", "(c)", '"q"', "[1.2.3.4]",
+              "x-y", "+", "é", "SIZE=10", "=", ":", ",", "\\\\", "_", "'"]  # fmt: skip
+    matched = 0
+    for _ in range(20_000):
+        arg = "<" + "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 8)))
+        if rnd.random() < 0.5:
+            arg = "<" + rnd.choice(["a", "a.b", "x+y"]) + "@" + rnd.choice(["d.example", "d"])
+            arg += ">" + "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 4)))
+        arg = arg.strip()
+        fast = smtp_server_module._SIMPLE_PATH.match(arg)
+        matched += fast is not None
+        assert same(arg), arg
+    assert matched > 2000
+    for arg in ("<>", '<"a b"@d.example>', "<a@[1.2.3.4]>", "<@r.example:a@d.example>",
+                "<é@d.example>", "<a@d.example>(comment) SIZE=1", "<a..b@d.example>"):  # fmt: skip
+        assert smtp_server_module._SIMPLE_PATH.match(arg) is None, arg
+        assert same(arg), arg
