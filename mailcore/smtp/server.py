@@ -179,6 +179,7 @@ class MailroomSMTP(SMTP):
         self._limits = limits
         self._admitted_ip: str | None = None
         self._raw_replies = False
+        self._held: list[str] | None = None  # reply lines held to be written as one (EHLO)
         self._hang_up = False
         self._call_limit = command_call_limit
         # RFC 5321 §4.5.3.1.8: past the recipient limit each RCPT gets 452 and the session
@@ -306,11 +307,17 @@ class MailroomSMTP(SMTP):
         return super().eof_received()
 
     async def smtp_EHLO(self, hostname: str) -> None:
+        # aiosmtpd pushes each line of the EHLO reply on its own (a write system call and a
+        # drain each, 8 for our extensions); they are held and written as one.
         self._raw_replies = True
+        self._held = []
         try:
             await super().smtp_EHLO(hostname)
         finally:
+            held, self._held = self._held, None
             self._raw_replies = False
+        if held:
+            await self._send("\r\n".join(held))  # counted by push() line by line
         # RFC 5321 §4.5.3.1.4 (512) plus what each offered extension may add: SIZE (RFC 1870,
         # 26), SMTPUTF8 (10), DSN (RFC 3461 §5: 110 on MAIL for RET and ENVID, 500 on RCPT for
         # NOTIFY and ORCPT).
@@ -334,6 +341,12 @@ class MailroomSMTP(SMTP):
             status = _with_enhanced_code(status)
         if isinstance(status, str):
             metrics.smtp_reply(status)
+            if self._held is not None:
+                self._held.append(status)
+                return
+        await self._send(status)
+
+    async def _send(self, status: AnyStr) -> None:
         if self.transport is None or self.transport.is_closing():
             return
         await super().push(status)
