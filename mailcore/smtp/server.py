@@ -128,19 +128,21 @@ class _CrlfReader(asyncio.StreamReader):
         """Hand the buffered bytes to `scanner` until it has the whole DATA content, waiting
         for more as needed; what follows the terminator (pipelined commands) stays buffered.
         The connection's end before the terminator raises (nothing is kept)."""
+        me: Any = self  # asyncio.StreamReader's internals, as its own readuntil uses them
         while True:
-            if self._exception is not None:
-                raise self._exception
-            if self._buffer:
-                taken = scanner.feed(self._buffer)
+            if me._exception is not None:
+                raise me._exception
+            buffer: bytearray = me._buffer
+            if buffer:
+                taken = scanner.feed(buffer)
                 if taken:
-                    del self._buffer[:taken]
-                    self._maybe_resume_transport()  # type: ignore[attr-defined]
+                    del buffer[:taken]
+                    me._maybe_resume_transport()
                 if scanner.done:
                     return
-            if self._eof:
-                raise asyncio.IncompleteReadError(bytes(self._buffer), None)
-            await self._wait_for_data("read_data")  # type: ignore[attr-defined]
+            if me._eof:
+                raise asyncio.IncompleteReadError(bytes(buffer), None)
+            await me._wait_for_data("read_data")
 
 
 # Commands whose budget belongs to one transaction: it starts afresh after each message
@@ -189,7 +191,7 @@ class MailroomSMTP(SMTP):
         # aiosmtpd keeps these in a class-level dict that every EHLO of every session adds to;
         # ours are per session and set at EHLO (see smtp_EHLO).
         self.command_size_limits = defaultdict(lambda: SMTP.command_size_limit)
-        self._smtp_methods = _BoundMethods(self, _budgeted_methods(type(self)))
+        self._smtp_methods = _BoundMethods(self, _budgeted_methods(type(self)))  # type: ignore[assignment]
 
     # aiosmtpd's constructor runs inspect.getmembers() over the session, dir() over the
     # handler and inspect.signature() over handle_EHLO for every connection: about 3 % of the
@@ -234,7 +236,7 @@ class MailroomSMTP(SMTP):
         self.tls_context = tls_context
         if tls_context and tls_context.verify_mode not in {ssl.CERT_NONE, ssl.CERT_OPTIONAL}:
             log.warning("tls_context.verify_mode not in {CERT_NONE, CERT_OPTIONAL}")
-        self.require_starttls = tls_context and require_starttls  # type: ignore[assignment]
+        self.require_starttls = tls_context and require_starttls
         self._timeout_duration = timeout
         self._timeout_handle = None
         self._tls_handshake_okay = True
@@ -360,7 +362,7 @@ class MailroomSMTP(SMTP):
         goes to aiosmtpd's parser (tests/protocols/test_smtp_session.py compares the two)."""
         match = _SIMPLE_PATH.match(arg)
         if match is None or (self.local_part_limit and len(match[2]) > self.local_part_limit):
-            return super()._getaddr(arg)  # type: ignore[no-any-return]
+            return super()._getaddr(arg)
         return match[1], match[3] or ""
 
     # --- DSN parameters (RFC 3461 §4) ----------------------------------------------------------
