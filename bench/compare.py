@@ -559,7 +559,14 @@ def main() -> None:
         default="flamegraph",
         help="raw: collapsed stacks (.txt), for bench/profile_top.py",
     )
+    ap.add_argument(
+        "--ports",
+        help="loopback port range for every listener started (Postfix, Dovecot, Mailroom), "
+        "e.g. 36000-36999; sets BENCH_PORTS (default: the kernel's ephemeral ports)",
+    )
     args = ap.parse_args()
+    if args.ports:
+        os.environ["BENCH_PORTS"] = args.ports
     if args.only != "mailroom" and not available():
         sys.exit("Postfix/Dovecot LMTP missing: bash scripts/ensure-postfix.sh")
     figures = args.figures.split(",")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -19,10 +20,37 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port: the kernel's choice, or one from BENCH_PORTS ("36000-36999"),
+    so that benchmarks on a shared machine stay within the range their user was given."""
+    span = os.environ.get("BENCH_PORTS", "")
+    if not span:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+    low, _, high = span.partition("-")
+    ports = list(range(int(low), int(high or low) + 1))
+    # From a random place in the range: the previous run's listeners may still be going away
+    # when the next run starts, and those of one run must not be handed to the next.
+    at = random.randrange(len(ports))
+    for port in ports[at:] + ports[:at]:
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    if _handed_out:  # all handed out once: those of stacks since stopped are free again
+        _handed_out.clear()
+        return free_port()
+    raise RuntimeError(f"no free port left in BENCH_PORTS={span}")
 
 
 def percentile(values: list[float], p: float) -> float:

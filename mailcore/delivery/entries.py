@@ -9,6 +9,7 @@ all build on this module, and it imports none of them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 from collections.abc import Mapping
@@ -171,8 +172,10 @@ def do_commit_spooled(spooled: list[SpooledEntry]) -> None:
     try:
         spool.sync_dirs([s.entry.spool_name for s in spooled])
         with transaction.atomic(durable=True):
-            for s in spooled:
-                _insert(s)
+            if len(spooled) == 1:
+                _insert(spooled[0])
+            else:
+                _insert_many(spooled)
     except BaseException:
         for s in spooled:
             spool.remove(s.entry.spool_name)
@@ -193,6 +196,23 @@ def _insert(spooled: SpooledEntry) -> None:
         transaction.on_commit(lambda: dispatch(entry.pk), robust=True)
     else:
         transaction.on_commit(lambda: doorbell.ring_later(entry.pk, wait), robust=True)
+
+
+def _insert_many(spooled: list[SpooledEntry]) -> None:
+    """_insert for a batch, inside the caller's transaction: one multi-row INSERT for the
+    entries and one for their recipients, whatever the batch's size."""
+    QueueEntry.objects.bulk_create([s.entry for s in spooled])
+    # Each row's entry is the object just saved: bulk_create takes its id from it.
+    QueueRecipient.objects.bulk_create([row for s in spooled for row in s.rows])
+    now = timezone.now()
+    for s in spooled:
+        entry = s.entry
+        wait = (entry.next_attempt_at - now).total_seconds()
+        if wait <= 0:
+            transaction.on_commit(functools.partial(dispatch, entry.pk), robust=True)
+        else:
+            ring = functools.partial(doorbell.ring_later, entry.pk, wait)
+            transaction.on_commit(ring, robust=True)
 
 
 def _log_queued(spooled: SpooledEntry) -> None:

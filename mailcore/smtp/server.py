@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import logging
 import re
+import socket
 import ssl
+import types
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, AnyStr
 
-from aiosmtpd.smtp import MISSING, SMTP, syntax
+import aiosmtpd
+import aiosmtpd.smtp
+from aiosmtpd.smtp import MISSING, SMTP, _AuthMechAttr, login_always_fail, syntax
 
 from mailcore import metrics
 from mailcore.config import Listen
@@ -26,6 +32,7 @@ from mailcore.delivery.dsnparams import (
 )
 from mailcore.delivery.groupcommit import queue_committer
 from mailcore.listeners import OFF, LoopThread
+from mailcore.smtp.data import DataScanner
 from mailcore.smtp.handler import IngressHandler, IngressPolicy
 from mailcore.smtp.submission import SubmissionHandler, SubmissionPolicy
 
@@ -42,6 +49,13 @@ class _NoLoginDataNoise(logging.Filter):
 
 logging.getLogger("mail.log").addFilter(_NoLoginDataNoise())
 
+# <local@domain> and what follows the ">" after blanks (MAIL/RCPT parameters): ASCII atext
+# dot-atoms only (RFC 5322 §3.2.3); quoted local parts, literals, source routes, comments and
+# non-ASCII are left to aiosmtpd's parser. Groups: address, local part, the rest.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_SIMPLE_PATH = re.compile(
+    rf"<(({_ATEXT}(?:\.{_ATEXT})*)@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?:[ \t]+([^ \t(].*))?\Z"
+)
 _HAS_ENHANCED = re.compile(r"^\d{3}[ -]\d\.\d{1,3}\.\d{1,3}( |$)")
 # RFC 2034: every reply but the greeting and the EHLO/HELO answer carries an enhanced code.
 _ENHANCED_DEFAULT = {
@@ -93,7 +107,7 @@ class BareLineFeedError(Exception):
 
 class _CrlfReader(asyncio.StreamReader):
     """aiosmtpd's stream reader, made to refuse command lines not ended by CRLF (Postfix
-    smtpd_forbid_bare_newline); message content is read line by line through read_data_line."""
+    smtpd_forbid_bare_newline); message content is read in blocks through read_data."""
 
     _cr_before = False  # the last read() (an overlong line's head) ended with CR
 
@@ -110,9 +124,25 @@ class _CrlfReader(asyncio.StreamReader):
             raise BareLineFeedError
         return line
 
-    async def read_data_line(self) -> bytes:
-        """One line of DATA content up to its LF, CRLF-ended or not."""
-        return await super().readuntil(b"\n")
+    async def read_data(self, scanner: DataScanner) -> None:
+        """Hand the buffered bytes to `scanner` until it has the whole DATA content, waiting
+        for more as needed; what follows the terminator (pipelined commands) stays buffered.
+        The connection's end before the terminator raises (nothing is kept)."""
+        me: Any = self  # asyncio.StreamReader's internals, as its own readuntil uses them
+        while True:
+            if me._exception is not None:
+                raise me._exception
+            buffer: bytearray = me._buffer
+            if buffer:
+                taken = scanner.feed(buffer)
+                if taken:
+                    del buffer[:taken]
+                    me._maybe_resume_transport()
+                if scanner.done:
+                    return
+            if me._eof:
+                raise asyncio.IncompleteReadError(bytes(buffer), None)
+            await me._wait_for_data("read_data")
 
 
 # Commands whose budget belongs to one transaction: it starts afresh after each message
@@ -141,10 +171,17 @@ class MailroomSMTP(SMTP):
     ) -> None:
         # aiosmtpd counts each command per session (the 101st RCPT or MAIL of a connection
         # would get 421); our budgets are per transaction, see _budgeted.
-        super().__init__(handler, command_call_limit=None, **kwargs)
+        if _FAST_INIT and self._fast_init:
+            self._init_session_object(handler, **kwargs)
+        else:
+            super().__init__(handler, command_call_limit=None, **kwargs)
+            reader = getattr(self, "_stream_reader", None)  # asyncio.StreamReaderProtocol's
+            if reader is not None:
+                reader.__class__ = _CrlfReader
         self._limits = limits
         self._admitted_ip: str | None = None
         self._raw_replies = False
+        self._held: list[str] | None = None  # reply lines held to be written as one (EHLO)
         self._hang_up = False
         self._call_limit = command_call_limit
         # RFC 5321 §4.5.3.1.8: past the recipient limit each RCPT gets 452 and the session
@@ -154,26 +191,80 @@ class MailroomSMTP(SMTP):
         # aiosmtpd keeps these in a class-level dict that every EHLO of every session adds to;
         # ours are per session and set at EHLO (see smtp_EHLO).
         self.command_size_limits = defaultdict(lambda: SMTP.command_size_limit)
-        reader = getattr(self, "_stream_reader", None)  # asyncio.StreamReaderProtocol's
-        if reader is not None:
-            reader.__class__ = _CrlfReader
-        self._smtp_methods = {
-            name: self._budgeted(name, method) for name, method in self._smtp_methods.items()
+        self._smtp_methods = _BoundMethods(self, _budgeted_methods(type(self)))  # type: ignore[assignment]
+
+    # aiosmtpd's constructor runs inspect.getmembers() over the session, dir() over the
+    # handler and inspect.signature() over handle_EHLO for every connection: about 3 % of the
+    # SMTP process's samples at one session per message. _init_session_object sets what it
+    # sets (aiosmtpd 1.4.6; tests/protocols/test_smtp_session.py compares the two), with those
+    # lookups made once per (session class, handler class). False: aiosmtpd's own constructor.
+    _fast_init = True
+
+    def _init_session_object(
+        self,
+        handler: Any,
+        *,
+        data_size_limit: int | None = aiosmtpd.smtp.DATA_SIZE_DEFAULT,
+        enable_SMTPUTF8: bool = False,
+        decode_data: bool = False,
+        hostname: str | None = None,
+        ident: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        require_starttls: bool = False,
+        timeout: float = 300,
+        auth_required: bool = False,
+        auth_require_tls: bool = True,
+        auth_exclude_mechanism: list[str] | None = None,
+        auth_callback: Any = None,
+        authenticator: Any = None,
+        proxy_protocol_timeout: float | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.__ident__ = ident or aiosmtpd.smtp.__ident__
+        self.loop = loop if loop else aiosmtpd.smtp.make_loop()
+        asyncio.StreamReaderProtocol.__init__(
+            self,
+            _CrlfReader(loop=self.loop, limit=self.line_length_limit),
+            client_connected_cb=self._cb_client_connected,
+            loop=self.loop,
+        )
+        self.event_handler = handler
+        self.data_size_limit = data_size_limit
+        self.enable_SMTPUTF8 = enable_SMTPUTF8
+        self._decode_data = decode_data
+        self.hostname = hostname or socket.getfqdn()
+        self.tls_context = tls_context
+        if tls_context and tls_context.verify_mode not in {ssl.CERT_NONE, ssl.CERT_OPTIONAL}:
+            log.warning("tls_context.verify_mode not in {CERT_NONE, CERT_OPTIONAL}")
+        self.require_starttls = tls_context and require_starttls
+        self._timeout_duration = timeout
+        self._timeout_handle = None
+        self._tls_handshake_okay = True
+        self._tls_protocol = None
+        self._original_transport = None
+        self.session = None
+        self.envelope = None
+        self.transport = None
+        self._handler_coroutine = None
+        self._auth_require_tls = auth_require_tls
+        if proxy_protocol_timeout is not None and proxy_protocol_timeout <= 0:
+            raise ValueError("proxy_protocol_timeout must be > 0")
+        self._proxy_timeout = proxy_protocol_timeout
+        if authenticator is not None:
+            self._authenticator = authenticator
+            self._auth_callback = None
+        else:
+            self._auth_callback = auth_callback or login_always_fail
+            self._authenticator = None
+        self._auth_required = auth_required
+        tables = _session_tables(self, handler, tuple(auth_exclude_mechanism or ()))
+        self._auth_methods = {
+            mechanism: _AuthMechAttr(getattr(self if builtin else handler, name), builtin)
+            for mechanism, name, builtin in tables.auth
         }
-
-    def _budgeted(self, name: str, method: Any) -> Any:
-        @functools.wraps(method)
-        async def call(arg: str | None) -> None:
-            budget = self._rcpt_budget if name == "RCPT" else self._call_limit
-            if self._calls[name] >= budget:
-                log.warning("%r over limit for %s", self.session and self.session.peer, name)
-                self._hang_up = True
-                await self.push(f"421 4.7.0 {name} sent too many times")
-                return
-            self._calls[name] += 1
-            await method(arg)
-
-        return call
+        self._handle_hooks = {hook: getattr(handler, name) for hook, name in tables.hooks}
+        self._ehlo_hook_ver = tables.ehlo_hook_ver
+        self._enforce_call_limit = False
 
     def _transaction_done(self) -> None:
         for name in _TRANSACTION_COMMANDS:
@@ -218,11 +309,17 @@ class MailroomSMTP(SMTP):
         return super().eof_received()
 
     async def smtp_EHLO(self, hostname: str) -> None:
+        # aiosmtpd pushes each line of the EHLO reply on its own (a write system call and a
+        # drain each, 8 for our extensions); they are held and written as one.
         self._raw_replies = True
+        self._held = []
         try:
             await super().smtp_EHLO(hostname)
         finally:
+            held, self._held = self._held, None
             self._raw_replies = False
+        if held:
+            await self._send("\r\n".join(held))  # counted by push() line by line
         # RFC 5321 §4.5.3.1.4 (512) plus what each offered extension may add: SIZE (RFC 1870,
         # 26), SMTPUTF8 (10), DSN (RFC 3461 §5: 110 on MAIL for RET and ENVID, 500 on RCPT for
         # NOTIFY and ORCPT).
@@ -246,11 +343,27 @@ class MailroomSMTP(SMTP):
             status = _with_enhanced_code(status)
         if isinstance(status, str):
             metrics.smtp_reply(status)
+            if self._held is not None:
+                self._held.append(status)
+                return
+        await self._send(status)
+
+    async def _send(self, status: AnyStr) -> None:
         if self.transport is None or self.transport.is_closing():
             return
         await super().push(status)
         if self._hang_up and self.transport is not None:
             self.transport.close()
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's address parsing (the email package's RFC 5322 parser, some 100 µs a
+        call, two or three calls per MAIL and per RCPT), with the common form — an ASCII
+        dot-atom in angle brackets — matched by one regular expression first; anything else
+        goes to aiosmtpd's parser (tests/protocols/test_smtp_session.py compares the two)."""
+        match = _SIMPLE_PATH.match(arg)
+        if match is None or (self.local_part_limit and len(match[2]) > self.local_part_limit):
+            return super()._getaddr(arg)
+        return match[1], match[3] or ""
 
     # --- DSN parameters (RFC 3461 §4) ----------------------------------------------------------
 
@@ -313,7 +426,7 @@ class MailroomSMTP(SMTP):
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str | None) -> None:
-        """aiosmtpd's DATA, reading line by line up to each LF: a line's length is counted
+        """aiosmtpd's DATA, read in blocks (mailcore.smtp.data): a line's length is counted
         whatever its ending (a message with LF-only lines is not one long line), dots are
         unstuffed at every line start, and only CRLF "." CRLF ends the data (RFC 5321
         §4.1.1.4; Postfix smtpd_forbid_bare_newline=normalize)."""
@@ -331,41 +444,10 @@ class MailroomSMTP(SMTP):
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         reader = self._reader
         assert isinstance(reader, _CrlfReader)
-        data: list[bytes] = []
-        pending: list[bytes] = []  # the current line, when longer than the reader's buffer
-        pending_size = 0
-        total = 0
-        limit = self.data_size_limit
-        too_long = too_much = False
-        after_crlf = True
-        last_cr = False  # the previous piece (an overlong line's head) ended with CR
-        while self.transport is not None:
-            # eof_received cancels this coroutine: no IncompleteReadError here.
-            try:
-                piece = await reader.read_data_line()
-            except asyncio.LimitOverrunError as exc:
-                piece = await reader.read(exc.consumed)
-            cr_before, last_cr = last_cr, piece.endswith(b"\r")
-            if pending_size == 0 and after_crlf and piece == b".\r\n":
-                break
-            total += len(piece)
-            if limit and total > limit and not too_long:
-                too_much = True
-            pending_size += len(piece)
-            if pending_size > self.line_length_limit and not too_much:
-                too_long = True
-            if too_long or too_much:
-                data.clear()  # keep reading to the end, keep nothing (RFC 5321 §4.2.5)
-                pending.clear()
-            else:
-                pending.append(piece)
-            if piece.endswith(b"\n"):
-                after_crlf = piece.endswith(b"\r\n") or (piece == b"\n" and cr_before)
-                if pending:
-                    line = b"".join(pending)
-                    data.append(line[1:] if line.startswith(b".") else line)
-                pending.clear()
-                pending_size = 0
+        scanner = DataScanner(self.line_length_limit, self.data_size_limit)
+        # eof_received cancels this coroutine; a reset raises: no partial message goes on.
+        await reader.read_data(scanner)
+        too_long, too_much = scanner.too_long, scanner.too_much
         if too_long or too_much:
             await self.push(
                 "500 Line too long (see RFC5321 4.5.3.1.6)"
@@ -375,14 +457,111 @@ class MailroomSMTP(SMTP):
             self._set_post_data_state()  # type: ignore[no-untyped-call]
             self._transaction_done()
             return
-        content = b"".join(data)
-        data.clear()
+        content = scanner.content()
         self.envelope.content = content
         self.envelope.original_content = content
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()  # type: ignore[no-untyped-call]
         self._transaction_done()
         await self.push("250 OK" if status is MISSING else status)
+
+
+_FAST_INIT = aiosmtpd.__version__ == "1.4.6"  # another version: its own constructor
+
+
+@dataclass(frozen=True, slots=True)
+class _SessionTables:
+    auth: tuple[tuple[str, str, bool], ...]  # (mechanism, attribute, on the session itself)
+    hooks: tuple[tuple[str, str], ...]  # (hook, the handler's attribute)
+    ehlo_hook_ver: str | None
+
+
+_TABLES: dict[tuple[type, type, tuple[str, ...]], _SessionTables] = {}
+
+
+def _session_tables(server: SMTP, handler: Any, exclude: tuple[str, ...]) -> _SessionTables:
+    """What aiosmtpd's constructor finds by introspection, found once per pair of classes."""
+    key = (type(server), type(handler), exclude)
+    tables = _TABLES.get(key)
+    if tables is not None:
+        return tables
+    auth: dict[str, tuple[str, bool]] = {}
+    for obj in (server, handler):
+        for name in sorted(dir(type(obj))):
+            if name.startswith("auth_"):
+                default = name.replace("auth_", "").replace("__", "-")
+                mechanism = getattr(getattr(obj, name), "__auth_mechanism_name__", default)
+                auth[mechanism] = (name, obj is server)
+    for mechanism in exclude:
+        auth.pop(mechanism, None)
+    hooks = tuple(
+        (name.replace("handle_", ""), name)
+        for name in sorted(dir(type(handler)))
+        if name.startswith("handle_")
+    )
+    ehlo = getattr(handler, "handle_EHLO", None)
+    version = None
+    if ehlo is not None:
+        count = len(inspect.signature(ehlo).parameters)
+        if count not in (4, 5):
+            raise RuntimeError("Unsupported EHLO Hook")
+        version = "new" if count == 5 else "old"
+    tables = _SessionTables(
+        tuple((m, name, builtin) for m, (name, builtin) in auth.items()), hooks, version
+    )
+    _TABLES[key] = tables
+    return tables
+
+
+_BUDGETED: dict[type, dict[str, Callable[..., Any]]] = {}
+
+
+def _budgeted_methods(cls: type) -> dict[str, Callable[..., Any]]:
+    """The session class's smtp_* commands, each wrapped in the per-transaction budget, as
+    plain functions (bound per session when looked up)."""
+    table = _BUDGETED.get(cls)
+    if table is None:
+        table = {
+            name.replace("smtp_", ""): _budgeted(name.replace("smtp_", ""), getattr(cls, name))
+            for name in dir(cls)
+            if name.startswith("smtp_")
+        }
+        _BUDGETED[cls] = table
+    return table
+
+
+def _budgeted(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    async def call(self: MailroomSMTP, arg: str | None) -> None:
+        budget = self._rcpt_budget if name == "RCPT" else self._call_limit
+        if self._calls[name] >= budget:
+            log.warning("%r over limit for %s", self.session and self.session.peer, name)
+            self._hang_up = True
+            await self.push(f"421 4.7.0 {name} sent too many times")
+            return
+        self._calls[name] += 1
+        await method(self, arg)
+
+    return call
+
+
+class _BoundMethods(Mapping[str, Any]):
+    """aiosmtpd's command table (`_smtp_methods`, command → bound method), bound on lookup."""
+
+    __slots__ = ("_server", "_table")
+
+    def __init__(self, server: SMTP, table: dict[str, Callable[..., Any]]) -> None:
+        self._server = server
+        self._table = table
+
+    def __getitem__(self, command: str) -> Any:
+        return types.MethodType(self._table[command], self._server)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
 
 
 def _with_enhanced_code(status: str) -> str:

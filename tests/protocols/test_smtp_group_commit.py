@@ -131,3 +131,30 @@ def test_failed_commit_answers_4xx_to_the_whole_batch(alice, smtp_server, settin
     assert [code for code, _ in again] == [250] * 4
     assert QueueEntry.objects.count() == 4
     assert len(spool_files(settings)) == 4
+
+
+def test_a_batch_keeps_each_message_with_its_own_recipients(make_account, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    names = ["r1", "r2", "r3", "r4"]
+    for name in names:
+        make_account(f"{name}@example.com")
+    wanted = {i: [f"{n}@example.com" for n in names[: i % 4 + 1]] for i in range(8)}
+
+    def deliver(i: int) -> tuple[str, list[str]]:
+        with smtplib.SMTP(*smtp_server, timeout=30) as c:
+            c.ehlo("client.remote.example")
+            c.mail(f"s{i}@remote.example")
+            for rcpt in wanted[i]:
+                c.rcpt(rcpt)
+            code, text = c.data(MSG)
+        assert code == 250, text
+        return text.decode().rsplit(" ", 1)[1], wanted[i]
+
+    committer = queue_committer()
+    with window(0.3), ThreadPoolExecutor(8) as pool:
+        before = committer.batches
+        queued = list(pool.map(deliver, range(8)))
+        assert committer.batches - before < 8  # some shared a commit
+    for queue_id, rcpts in queued:
+        entry = QueueEntry.objects.get(queue_id=queue_id)
+        assert sorted(entry.recipients.values_list("address", flat=True)) == sorted(rcpts)
+        assert entry.sender == f"s{list(dict(queued)).index(queue_id)}@remote.example"
