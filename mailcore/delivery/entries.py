@@ -207,6 +207,8 @@ def _insert_many(spooled: list[SpooledEntry]) -> None:
     now = timezone.now()
     for s in spooled:
         entry = s.entry
+        if entry.state == EntryState.PAUSED:
+            continue  # as in _insert: it waits for an admin's release
         wait = (entry.next_attempt_at - now).total_seconds()
         if wait <= 0:
             transaction.on_commit(functools.partial(dispatch, entry.pk), robust=True)
