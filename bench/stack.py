@@ -20,9 +20,25 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback TCP port: from BENCH_PORTS ("37000-37999") when set, so that benchmarks
+    run side by side on a shared machine stay in their own ranges; else any the kernel gives."""
+    low, _, high = os.environ.get("BENCH_PORTS", "").partition("-")
+    candidates = range(int(low), int(high) + 1) if low and high else [0]
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            got = int(s.getsockname()[1])
+            if port and got in _handed_out:
+                continue
+            _handed_out.add(got)
+            return got
+    raise RuntimeError(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
+
+
+_handed_out: set[int] = set()  # a range is walked from its start: never hand one out twice
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -78,6 +94,11 @@ def start_stack(
         "MAIL_HOSTNAME": "bench.test",
         "SUBMISSION_LISTEN": f"127.0.0.1:{free_port()}",
         "SMTPS_LISTEN": f"127.0.0.1:{free_port()}",
+        # Not started by most benchmarks, but bound if they are: kept off the default ports.
+        "IMAP_LISTEN": f"127.0.0.1:{free_port()}",
+        "IMAPS_LISTEN": f"127.0.0.1:{free_port()}",
+        "POP3_LISTEN": f"127.0.0.1:{free_port()}",
+        "POP3S_LISTEN": f"127.0.0.1:{free_port()}",
         "LOG_LEVEL": "WARNING",
         "MAILROOM_ENV_FILE": str(var / "none.env"),
         "SMTP_MAX_CONNECTIONS_PER_IP": "1000",

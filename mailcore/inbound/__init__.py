@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from mailcore.directory.models import Account
     from mailcore.store.models import Folder
 
-__all__ = ["UNEXAMINED", "Verdict", "examine", "folder_for"]
+__all__ = ["UNEXAMINED", "Verdict", "examine", "examine_many", "folder_for"]
 
 log = logging.getLogger("mailroom")
 
@@ -50,17 +50,41 @@ def examinable(entry: QueueEntry) -> bool:
 def examine(entry: QueueEntry, data: bytes) -> Verdict:
     """The Verdict on `data` (the spooled bytes of `entry`), computed once and kept on the entry:
     a later attempt gets the same one. Unexaminable entries get UNEXAMINED (no headers)."""
-    if entry.verdict is not None:
-        return Verdict.from_json(entry.verdict)
-    if not examinable(entry) or not (settings.INBOUND_AUTH or settings.RSPAMD_URL):
-        return UNEXAMINED
+    return examine_many([(entry, data)])[0]
+
+
+def examine_many(items: list[tuple[QueueEntry, bytes]]) -> list[Verdict]:
+    """examine() for a delivery batch: each entry's Verdict, and those computed now kept on
+    their entries in ONE statement (a commit per message cost the worker a third of its time).
+    They are kept before the caller writes any copy: a retry after a crash must store the same
+    bytes (the Maildir key holds the size)."""
+    from mailcore.dbutil import bulk_set
+    from mailcore.delivery.models import QueueEntry
+
+    verdicts: list[Verdict] = []
+    fresh: list[QueueEntry] = []
+    for entry, data in items:
+        if entry.verdict is not None:
+            verdicts.append(Verdict.from_json(entry.verdict))
+            continue
+        if not examinable(entry) or not (settings.INBOUND_AUTH or settings.RSPAMD_URL):
+            verdicts.append(UNEXAMINED)
+            continue
+        verdict = _judge(entry, data)
+        entry.verdict = verdict.to_json()  # kept either way: a retry must store the same bytes
+        fresh.append(entry)
+        verdicts.append(verdict)
+    bulk_set(QueueEntry, ["verdict"], [(e.pk, e.verdict) for e in fresh])
+    return verdicts
+
+
+def _judge(entry: QueueEntry, data: bytes) -> Verdict:
     started = time.monotonic()
     try:
         verdict = _examine(entry, data)
     except Exception as exc:  # a bug or a library's surprise on hostile input: deliver anyway
         log.exception("%s: sender checks failed; delivering without a verdict", entry.queue_id)
         verdict = Verdict(examined=True, reasons=(f"checks failed: {type(exc).__name__}",))
-    _keep(entry, verdict)  # kept either way: a retry must store the same bytes
     log.info(
         "%s: spf=%s dkim=%s dmarc=%s arc=%s spam=%s%s (%.0f ms)",
         entry.queue_id,
@@ -73,13 +97,6 @@ def examine(entry: QueueEntry, data: bytes) -> Verdict:
         (time.monotonic() - started) * 1000,
     )
     return verdict
-
-
-def _keep(entry: QueueEntry, verdict: Verdict) -> None:
-    from mailcore.delivery.models import QueueEntry
-
-    entry.verdict = verdict.to_json()
-    QueueEntry.objects.filter(pk=entry.pk).update(verdict=entry.verdict)
 
 
 def _from_domains(data: bytes) -> list[str]:
