@@ -151,16 +151,29 @@ def do_process_entries(
     at most bookkeeping, never a message. Outbound entries are claimed one at a time right
     before their attempt, so a slow remote server never runs down another entry's lease.
     """
-    outbound = set(
-        QueueEntry.objects.filter(pk__in=entry_ids, direction=Direction.OUTBOUND).values_list(
-            "pk", flat=True
-        )
-    )
+    outbound = outbound_among(entry_ids)
     inbound = [i for i in entry_ids if i not in outbound]
     results = _process_batch(inbound, worker, fill_to) if inbound or fill_to else {}
     for entry_id in sorted(outbound):
         results.update(_process_batch([entry_id], worker))
     return results
+
+
+def outbound_among(entry_ids: list[int]) -> set[int]:
+    """Those of `entry_ids` that are outbound (relayed one at a time, never in a batch)."""
+    return set(
+        QueueEntry.objects.filter(pk__in=entry_ids, direction=Direction.OUTBOUND).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def do_deliver_inbound(
+    entry_ids: list[int], *, worker: str = "", fill_to: int = 0
+) -> dict[int, str]:
+    """One batch of the delivery loop (delivery.loop): `entry_ids` must be inbound entries;
+    with `fill_to`, other due inbound entries join the claim up to that many."""
+    return _process_batch(entry_ids, worker, fill_to) if entry_ids or fill_to else {}
 
 
 def _process_batch(entry_ids: list[int], worker: str, fill_to: int = 0) -> dict[int, str]:
