@@ -112,7 +112,14 @@ class DeliveryLoop:
     def _run(self) -> None:
         log.info("delivery loop started (wake: %s)", settings.DELIVERY_WAKE_URL or "polling")
         rung: list[int] = []
+        last = 0.0
+        gather = settings.DELIVERY_LOOP_GATHER_MS / 1000
         while not self._stop.is_set():
+            # Woken soon after the last drain: let the batch gather a little longer (fixed
+            # costs of a batch are most of a small one's); a backlog drains back to back.
+            if rung and gather > 0 and (wait := last + gather - time.monotonic()) > 0:
+                self._stop.wait(wait)
+            last = time.monotonic()
             try:
                 self._drain(rung)
             except Exception:  # the database away, a bug: log, wait, go on; never die
@@ -141,7 +148,7 @@ class DeliveryLoop:
                     self.polls += 1
                     return []
                 got = client.blpop([WAKE_KEY], timeout=max(0.01, min(left, 1.0)))
-            notices = [got[1]] + list(client.lpop(WAKE_KEY, TAKE_AT_ONCE) or [])
+            notices = [got[1], *(client.lpop(WAKE_KEY, TAKE_AT_ONCE) or [])]
         except Exception as exc:  # redis.RedisError, OSError: fall back to polling
             if not self.redis_down:
                 log.warning("delivery loop: wake channel %s unreachable (%s); polling", url, exc)
@@ -156,21 +163,22 @@ class DeliveryLoop:
         return _ids(notices)
 
     def _drain(self, rung: list[int]) -> None:
-        """Claim and deliver until a claim comes back short: what was rung, then every due
-        inbound entry, PULL_BATCH at a time."""
+        """Claim and deliver until a claim comes back short: what was rung (its inbound
+        entries), then every due inbound entry, PULL_BATCH at a time. Rung entries that no
+        claim took and that are outbound go on to the Celery task."""
         from mailcore.delivery.actions import do_deliver_inbound, outbound_among
 
         close_old_connections()  # broken or aged connections go, as in the Celery tasks
-        if rung:
-            outbound = outbound_among(rung)
-            if outbound:
-                _hand_to_celery(outbound)
-                rung = [i for i in rung if i not in outbound]
+        left = set(rung)
         while not self._stop.is_set():
             done = do_deliver_inbound(rung, worker=self.worker, fill_to=PULL_BATCH)
+            left.difference_update(done)
             if len(done) < PULL_BATCH:
-                return
-            rung = []
+                break
+            rung = [i for i in rung if i in left]
+        outbound = outbound_among(sorted(left)) if left else set()
+        if outbound:
+            _hand_to_celery(outbound)
 
 
 def _hand_to_celery(ids: set[int]) -> None:

@@ -342,6 +342,10 @@ class Arrival:
     parsed: ParsedMessage
     internal_date: datetime
     source: str = Source.SMTP
+    # No copy under `key` can be indexed yet (the first delivery attempt of its queue entry:
+    # the key names the entry): do_deliver_many skips the look-up for an earlier one. A row
+    # there after all still cannot be doubled (unique key; the batch then goes one by one).
+    new_key: bool = False
 
     def __post_init__(self) -> None:
         from mailcore.store.maildir import canonical_crlf
@@ -395,13 +399,18 @@ def do_deliver_many(arrivals: list[Arrival]) -> list[Delivered | MailcoreError]:
     fresh: list[tuple[int, StoredFile]] = []
     if written:
         # Keys indexed already (a repeat, or the user moved the first copy): keep that message.
-        indexed = {
-            (m.account_id, m.maildir_key): m
-            for m in Message.objects.filter(
-                account_id__in={arrivals[i].account.pk for i, _ in written},
-                maildir_key__in={arrivals[i].key for i, _ in written},
-            )
-        }
+        repeatable = [i for i, _ in written if not arrivals[i].new_key]
+        indexed = (
+            {
+                (m.account_id, m.maildir_key): m
+                for m in Message.objects.filter(
+                    account_id__in={arrivals[i].account.pk for i in repeatable},
+                    maildir_key__in={arrivals[i].key for i in repeatable},
+                )
+            }
+            if repeatable
+            else {}
+        )
         for i, stored in written:
             existing = indexed.get((arrivals[i].account.pk, arrivals[i].key))
             if existing is None:
