@@ -482,7 +482,7 @@ else:
 DELIVERY_LOOP = env_bool("DELIVERY_LOOP", bool(REDIS_URL))
 DELIVERY_WAKE_URL = env_str("DELIVERY_WAKE_URL", REDIS_URL)
 DELIVERY_LOOP_POLL_SECONDS = env_float("DELIVERY_LOOP_POLL_SECONDS", 2.0)
-# A wake this soon after the loop's last drain waits out the rest: larger batches at low rates.
+# A woken loop waits this long before its claim: larger batches at low rates, for that latency.
 DELIVERY_LOOP_GATHER_MS = env_float("DELIVERY_LOOP_GATHER_MS", 200.0)
 
 # Serve /static/ straight from the app and frontend directories (no collectstatic step).
