@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 from django.conf import settings
@@ -33,6 +34,7 @@ from mailcore.errors import (
     UserError,
 )
 from mailcore.faults import fault_point
+from mailcore.fsutil import fsync_dir
 from mailcore.mime import ParsedMessage, parse_message, search_text
 from mailcore.mime.authresults import trust_fields, without_forged
 from mailcore.search.backend import search_entry
@@ -377,6 +379,7 @@ def do_deliver_many(arrivals: list[Arrival]) -> list[Delivered | MailcoreError]:
     written: list[tuple[int, StoredFile]] = []
     first_of: dict[tuple[int, str], int] = {}
     repeats: list[tuple[int, int]] = []
+    dirs: dict[Path, list[int]] = {}  # new links by directory: one fsync each, below
     for i, item in enumerate(arrivals):
         if item.folder.account_id != item.account.pk:
             results[i] = NotFoundError("folder not found")
@@ -386,16 +389,32 @@ def do_deliver_many(arrivals: list[Arrival]) -> list[Delivered | MailcoreError]:
             repeats.append((i, first_of[ident]))
             continue
         first_of[ident] = i
+        linked: list[Path] = []
         try:
             stored, new_file = maildirs.of(item.account).deliver(
-                item.folder.path, item.key, item.data, mtime=item.internal_date.timestamp()
+                item.folder.path,
+                item.key,
+                item.data,
+                mtime=item.internal_date.timestamp(),
+                dirs_to_sync=linked,
             )
         except (StorageError, OSError) as exc:
             results[i] = exc if isinstance(exc, StorageError) else StorageError(str(exc))
             continue
+        for d in linked:
+            dirs.setdefault(d, []).append(i)
         written.append((i, stored))
         if new_file:
             created.add(i)
+    # Every new link durable before any row: one directory fsync per folder for the batch.
+    for d, members in dirs.items():
+        try:
+            fsync_dir(d)
+        except OSError as exc:  # not durable: those copies are not delivered (the retry finds
+            failed = set(members)  # their files and indexes them then)
+            for i in failed:
+                results[i] = StorageError(f"cannot write message {arrivals[i].key}: {exc}")
+            written = [(i, s) for i, s in written if i not in failed]
     fresh: list[tuple[int, StoredFile]] = []
     if written:
         # Keys indexed already (a repeat, or the user moved the first copy): keep that message.
