@@ -131,7 +131,7 @@ def _claim_in_one_statement(
     qe = connection.ops.quote_name(QueueEntry._meta.db_table)
     da = connection.ops.quote_name(DeliveryAttempt._meta.db_table)
     columns = ", ".join(
-        f"c.{connection.ops.quote_name(f.column)}" for f in QueueEntry._meta.concrete_fields
+        f"c.{connection.ops.quote_name(str(f.column))}" for f in QueueEntry._meta.concrete_fields
     )
     out = Direction.OUTBOUND
 
@@ -176,7 +176,11 @@ def _claim_in_one_statement(
     claimed = []
     for entry in QueueEntry.objects.raw(sql, params):
         attempt = DeliveryAttempt(
-            pk=entry.attempt_pk, entry=entry, number=entry.attempts, started_at=now, worker=worker
+            pk=getattr(entry, "attempt_pk"),  # the statement's extra column  # noqa: B009
+            entry=entry,
+            number=entry.attempts,
+            started_at=now,
+            worker=worker,
         )
         attempt._state.adding, attempt._state.db = False, "default"
         claimed.append((entry, attempt))
