@@ -20,6 +20,16 @@ def bulk_set(
     """
     if not rows:
         return
+    sql, params = bulk_set_sql(model, fields, rows)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def bulk_set_sql(
+    model: type[models.Model], fields: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> tuple[str, list[Any]]:
+    """bulk_set's statement and parameters (rows not empty), for a caller that joins several
+    into one statement (PostgreSQL: data-modifying WITH clauses)."""
     meta = model._meta
     table = connection.ops.quote_name(meta.db_table)
     pk = meta.pk
@@ -43,8 +53,29 @@ def bulk_set(
         params.append(pk.get_db_prep_value(row[0], connection))
         for field, value in zip(model_fields, row[1:], strict=True):
             params.append(field.get_db_prep_value(value, connection))  # type: ignore[union-attr]
+    return sql, params
+
+
+def bulk_set_many(
+    updates: Sequence[tuple[type[models.Model], Sequence[str], Sequence[tuple[Any, ...]]]],
+) -> None:
+    """Several bulk_set()s, atomically: on PostgreSQL ONE statement (each but the last a
+    data-modifying WITH clause: one round trip, no BEGIN/COMMIT), elsewhere one transaction."""
+    from django.db import transaction
+
+    updates = [u for u in updates if u[2]]
+    if not updates:
+        return
+    if connection.vendor != "postgresql" or len(updates) == 1:
+        with transaction.atomic():
+            for model, fields, rows in updates:
+                bulk_set(model, fields, rows)
+        return
+    parts = [bulk_set_sql(model, fields, rows) for model, fields, rows in updates]
+    clauses = ", ".join(f"u{n} AS ({sql} RETURNING 1)" for n, (sql, _) in enumerate(parts[:-1]))
+    params = [p for _, ps in parts for p in ps]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(f"WITH {clauses} {parts[-1][0]}", params)
 
 
 def insert_is_one_statement() -> bool:

@@ -519,6 +519,17 @@ else:
         "polling_interval": 0.1,
     }
 
+# The delivery loop (mailcore.delivery.loop): each worker process claims inbound mail from the
+# database itself, woken by a Redis list (DELIVERY_WAKE_URL, the broker's by default) instead
+# of a Celery task per doorbell notice; it claims without a wake every POLL seconds, and polls
+# at that pace while Redis is unreachable. On by default with Redis; off on the embedded
+# default (the doorbell rings the Celery task through the filesystem broker).
+DELIVERY_LOOP = env_bool("DELIVERY_LOOP", bool(REDIS_URL))
+DELIVERY_WAKE_URL = env_str("DELIVERY_WAKE_URL", REDIS_URL)
+DELIVERY_LOOP_POLL_SECONDS = env_float("DELIVERY_LOOP_POLL_SECONDS", 2.0)
+# A woken loop waits this long before its claim: larger batches at low rates, for that latency.
+DELIVERY_LOOP_GATHER_MS = env_float("DELIVERY_LOOP_GATHER_MS", 200.0)
+
 # Serve /static/ straight from the app and frontend directories (no collectstatic step).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from mailcore.dbutil import bulk_set
+from mailcore.dbutil import bulk_set, bulk_set_many
 from mailcore.delivery import containment, spool
 from mailcore.delivery.doorbell import doorbell
 from mailcore.delivery.dsnparams import MailDsn, RcptDsn
@@ -38,7 +38,7 @@ from mailcore.directory.models import Account
 from mailcore.directory.queries import Expansion, expand_recipient
 from mailcore.errors import MailcoreError, StorageError
 from mailcore.faults import fault_point
-from mailcore.inbound import UNEXAMINED, Verdict, examine, folder_for
+from mailcore.inbound import UNEXAMINED, Verdict, examine_many, folder_for
 from mailcore.mime import ParsedMessage, parse_message
 from mailcore.mime.headers import (
     delivered_to,
@@ -72,7 +72,7 @@ def lease_for(direction: str) -> timedelta:
 
 
 def _claim(
-    entry_ids: list[int], worker: str, *, fill_to: int = 0
+    entry_ids: list[int], worker: str, *, fill_to: int = 0, inbound_only: bool = False
 ) -> list[tuple[QueueEntry, DeliveryAttempt]]:
     """Take the leases of those entries that are due and free, and record their attempts
     (R3: before making them), in one transaction. In a registered worker process the attempt
@@ -84,6 +84,8 @@ def _claim(
     me = current()
     worker = me.name if me else worker
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        return _claim_in_one_statement(entry_ids, worker[:200], fill_to, now, inbound_only)
     with transaction.atomic():
         # Due, not only free: a second notice for an entry that was just deferred (a sweep that
         # read it as due a moment before the first attempt) must not retry it at once: the
@@ -94,7 +96,10 @@ def _claim(
         )
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
-        entries = list(due.filter(pk__in=entry_ids).order_by("pk"))
+        rung = due.filter(pk__in=entry_ids)
+        if inbound_only:
+            rung = rung.filter(direction=Direction.INBOUND)
+        entries = list(rung.order_by("pk"))
         if fill_to > len(entries):
             taken = {e.pk for e in entries} | set(entry_ids)
             extra = due.filter(direction=Direction.INBOUND).exclude(pk__in=taken)
@@ -115,6 +120,72 @@ def _claim(
             for e in entries
         )
     return list(zip(entries, attempts, strict=True))
+
+
+def _claim_in_one_statement(
+    entry_ids: list[int], worker: str, fill_to: int, now: datetime, inbound_only: bool
+) -> list[tuple[QueueEntry, DeliveryAttempt]]:
+    """_claim on PostgreSQL as ONE statement (one round trip, atomic by itself): pick the due,
+    free rows (rung ones first) FOR UPDATE SKIP LOCKED, take their leases and record their
+    attempts (data-modifying WITH clauses), returning the claimed rows. The lease and retry
+    delay are lease_for() and retry_delay() written in SQL."""
+    qe = connection.ops.quote_name(QueueEntry._meta.db_table)
+    da = connection.ops.quote_name(DeliveryAttempt._meta.db_table)
+    columns = ", ".join(
+        f"c.{connection.ops.quote_name(str(f.column))}" for f in QueueEntry._meta.concrete_fields
+    )
+    out = Direction.OUTBOUND
+
+    def by_direction(inbound: float, outbound: float) -> str:
+        return f"(CASE WHEN q.direction = '{out}' THEN {float(outbound)} ELSE {float(inbound)} END)"
+
+    lease = by_direction(
+        lease_for(Direction.INBOUND).total_seconds(), lease_for(out).total_seconds()
+    )
+    base = by_direction(settings.DELIVERY_RETRY_BASE_SECONDS, settings.RELAY_RETRY_BASE_SECONDS)
+    cap = by_direction(settings.DELIVERY_RETRY_MAX_SECONDS, settings.RELAY_RETRY_MAX_SECONDS)
+    inbound = f"direction = '{Direction.INBOUND}'"
+    rung = f"(id = ANY(%s::bigint[]){f' AND {inbound}' if inbound_only else ''})"
+    fill = f"OR {inbound}" if fill_to > len(entry_ids) else ""
+    sql = f"""
+        WITH picked AS (
+            SELECT id FROM {qe}
+            WHERE state = %s AND next_attempt_at <= %s
+              AND (locked_until IS NULL OR locked_until < %s)
+              AND ({rung} {fill})
+            ORDER BY (id = ANY(%s::bigint[])) DESC, id
+            LIMIT %s
+            FOR UPDATE SKIP LOCKED
+        ), c AS (
+            UPDATE {qe} q SET
+                attempts = q.attempts + 1,
+                locked_until = %s + {lease} * interval '1 second',
+                next_attempt_at = %s + LEAST({cap}, {base} * power(2, GREATEST(0, q.attempts)))
+                    * interval '1 second'
+            FROM picked WHERE q.id = picked.id
+            RETURNING q.*
+        ), a AS (
+            INSERT INTO {da} (entry_id, number, started_at, finished_at, worker, result, detail)
+            SELECT id, attempts, %s, NULL, %s, '', '' FROM c
+            RETURNING id AS attempt_pk, entry_id
+        )
+        SELECT {columns}, a.attempt_pk FROM c JOIN a ON a.entry_id = c.id ORDER BY c.id
+    """  # noqa: S608 (names from the models, values as parameters)
+    ids = [int(i) for i in entry_ids]
+    limit = max(fill_to, len(ids))
+    params = [EntryState.QUEUED, now, now, ids, ids, limit, now, now, now, worker]
+    claimed = []
+    for entry in QueueEntry.objects.raw(sql, params):
+        attempt = DeliveryAttempt(
+            pk=getattr(entry, "attempt_pk"),  # the statement's extra column  # noqa: B009
+            entry=entry,
+            number=entry.attempts,
+            started_at=now,
+            worker=worker,
+        )
+        attempt._state.adding, attempt._state.db = False, "default"
+        claimed.append((entry, attempt))
+    return claimed
 
 
 def local_key(entry: QueueEntry, account: Account, size: int, n: int = 0) -> str:
@@ -152,11 +223,7 @@ def do_process_entries(
     at most bookkeeping, never a message. Outbound entries are claimed one at a time right
     before their attempt, so a slow remote server never runs down another entry's lease.
     """
-    outbound = set(
-        QueueEntry.objects.filter(pk__in=entry_ids, direction=Direction.OUTBOUND).values_list(
-            "pk", flat=True
-        )
-    )
+    outbound = outbound_among(entry_ids)
     inbound = [i for i in entry_ids if i not in outbound]
     results = _process_batch(inbound, worker, fill_to) if inbound or fill_to else {}
     for entry_id in sorted(outbound):
@@ -164,8 +231,29 @@ def do_process_entries(
     return results
 
 
-def _process_batch(entry_ids: list[int], worker: str, fill_to: int = 0) -> dict[int, str]:
-    claimed = _claim(entry_ids, worker, fill_to=fill_to)
+def outbound_among(entry_ids: list[int]) -> set[int]:
+    """Those of `entry_ids` that are outbound (relayed one at a time, never in a batch)."""
+    return set(
+        QueueEntry.objects.filter(pk__in=entry_ids, direction=Direction.OUTBOUND).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def do_deliver_inbound(
+    entry_ids: list[int], *, worker: str = "", fill_to: int = 0
+) -> dict[int, str]:
+    """One batch of the delivery loop (delivery.loop): those of `entry_ids` that are inbound
+    and, with `fill_to`, other due inbound entries, up to that many."""
+    if not entry_ids and not fill_to:
+        return {}
+    return _process_batch(entry_ids, worker, fill_to, inbound_only=True)
+
+
+def _process_batch(
+    entry_ids: list[int], worker: str, fill_to: int = 0, *, inbound_only: bool = False
+) -> dict[int, str]:
+    claimed = _claim(entry_ids, worker, fill_to=fill_to, inbound_only=inbound_only)
     if not claimed:
         return {}
     recipients: dict[int, list[QueueRecipient]] = {}
@@ -255,10 +343,13 @@ def _record(work: list[_Attempt]) -> None:
         for job in work
     ]
     attempts = [(job.attempt.pk, now, job.result, job.detail[:4000]) for job in work]
-    with transaction.atomic():
-        bulk_set(QueueRecipient, ["state", "last_reply", "updated_at"], rcpts)
-        bulk_set(QueueEntry, ["state", "locked_until", "last_error"], entries)
-        bulk_set(DeliveryAttempt, ["finished_at", "result", "detail"], attempts)
+    bulk_set_many(
+        [
+            (QueueRecipient, ["state", "last_reply", "updated_at"], rcpts),
+            (QueueEntry, ["state", "locked_until", "last_error"], entries),
+            (DeliveryAttempt, ["finished_at", "result", "detail"], attempts),
+        ]
+    )
 
 
 def _inbox(account: Account, inboxes: dict[int, Folder | None]) -> Folder | None:
@@ -296,10 +387,12 @@ def _deliver_local(
     plans: list[_LocalRcpt] = []
     room = _QuotaRoom()
     rules = BatchRules()
+    # Sender checks and spam scan, once per entry (mailcore.inbound), kept on the entries in
+    # one statement before any copy is written.
+    examined = iter(examine_many([(entry, data) for entry, pending, data, _ in jobs if pending]))
     for entry, pending, data, known in jobs:
-        # Sender checks and spam scan, once per entry (mailcore.inbound); forged trust headers
-        # go, ours go on top, and a parse made before that is made again.
-        verdict = examine(entry, data) if pending else UNEXAMINED
+        # Forged trust headers go, ours go on top, and a parse made before that is made again.
+        verdict = next(examined) if pending else UNEXAMINED
         stamped = verdict.stamp(data, settings.MAIL_HOSTNAME) if pending else data
         known = known if stamped == data else None
         data = stamped
@@ -374,6 +467,7 @@ def _deliver_local(
                             parsed=parsed,
                             internal_date=entry.received_at,
                             source=Source.SMTP,
+                            new_key=entry.attempts == 1,  # no earlier attempt made a copy
                         )
                     )
                 if full is not None:

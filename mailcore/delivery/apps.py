@@ -10,8 +10,9 @@ class DeliveryConfig(AppConfig):
         # The one place the doorbell learns what to ring: the deliver_entries task sits on
         # top of the delivery layers (tasks → actions → entries → doorbell), so the bell
         # takes it by injection instead of importing it.
+        from mailcore.delivery import loop
         from mailcore.delivery.doorbell import doorbell
-        from mailcore.delivery.tasks import deliver_entries
 
-        # Looked up at each ring, as before: connecting must not finalize the Celery app.
-        doorbell.connect(lambda batch: deliver_entries.delay(batch))
+        # The delivery loops' Redis list, or (without one) the deliver_entries task, looked up
+        # at each ring as before: connecting must not finalize the Celery app.
+        doorbell.connect(loop.publish)

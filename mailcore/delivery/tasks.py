@@ -45,15 +45,23 @@ def dispatch_due_untried() -> int:
     return do_dispatch_untried()
 
 
-def _start_worker(**_: Any) -> None:
+def _start_worker(sender: Any = None, **_: Any) -> None:
     """A worker process starts: register it (heartbeat), and take over at once what workers
     that are gone had leased (Postfix's qmgr re-scans its active queue at start). Runs in a
-    thread of its own, so a database connection inherited over fork is never touched."""
+    thread of its own, so a database connection inherited over fork is never touched. Then
+    its delivery loop starts (mailcore.delivery.loop), in each process that runs tasks: the
+    prefork children, or the main process of a solo or threads pool."""
     import threading
+
+    from mailcore.delivery import loop
 
     thread = threading.Thread(target=_take_over, name="worker-start")
     thread.start()
     thread.join(30)
+    pool = getattr(sender, "pool", None)
+    if pool is not None and "prefork" in type(pool).__module__:
+        return  # the main process of a prefork pool only consumes; its children deliver
+    loop.start()
 
 
 def _take_over() -> None:
@@ -73,8 +81,10 @@ def _take_over() -> None:
 
 
 def _stop_worker(**_: Any) -> None:
+    from mailcore.delivery import loop
     from mailcore.delivery.workers import unregister
 
+    loop.stop()  # its batch in hand finishes first: nothing leased is left behind
     unregister()
 
 

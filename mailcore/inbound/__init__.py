@@ -8,9 +8,10 @@ never raises for DNS or rspamd trouble: those become temperror results and an "u
 and the mail is delivered.
 
 check_at_smtp() is the admin's choice to refuse at the end of DATA instead (SMTP_REJECT_DMARC
-for DMARC p=reject failures, SMTP_REJECT_SPAM for rspamd's reject action or SPAM_REJECT_SCORE): the same checks, run in the SMTP
-process before 250; the Verdict of a message it lets through rides on its queue entry, so the
-worker does not check it twice. Off by default: accepting stays fast, as issue 13 asks.
+for DMARC p=reject failures, SMTP_REJECT_SPAM for rspamd's reject action or a score of at least
+SPAM_REJECT_SCORE): the same checks, run in the SMTP process before 250; the Verdict of a
+message it lets through rides on its queue entry, so the worker does not check it twice. Off by
+default: accepting stays fast, as issue 13 asks.
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ if TYPE_CHECKING:
     from mailcore.directory.models import Account
     from mailcore.store.models import Folder
 
-__all__ = ["UNEXAMINED", "Verdict", "check_at_smtp", "examine", "folder_for", "refuses_at_smtp"]
+__all__ = [
+    "UNEXAMINED",
+    "Verdict",
+    "check_at_smtp",
+    "examine",
+    "examine_many",
+    "folder_for",
+    "refuses_at_smtp",
+]
 
 log = logging.getLogger("mailroom")
 
@@ -55,22 +64,42 @@ def examinable(entry: QueueEntry) -> bool:
 def examine(entry: QueueEntry, data: bytes) -> Verdict:
     """The Verdict on `data` (the spooled bytes of `entry`), computed once and kept on the entry:
     a later attempt gets the same one. Unexaminable entries get UNEXAMINED (no headers)."""
-    if entry.verdict is not None:
-        return Verdict.from_json(entry.verdict)
-    if not examinable(entry) or not (settings.INBOUND_AUTH or settings.RSPAMD_URL):
-        return UNEXAMINED
-    started = time.monotonic()
-    verdict = _examined(
-        data,
-        queue_id=entry.queue_id,
-        ip=str(entry.client_ip) if entry.client_ip else None,
-        helo=entry.client_helo,
-        sender=entry.sender,
-        rcpts=[r.address for r in entry.recipients.all()[:1]],
-    )
-    _keep(entry, verdict)  # kept either way: a retry must store the same bytes
-    _log_verdict(entry.queue_id, verdict, started)
-    return verdict
+    return examine_many([(entry, data)])[0]
+
+
+def examine_many(items: list[tuple[QueueEntry, bytes]]) -> list[Verdict]:
+    """examine() for a delivery batch: each entry's Verdict, and those computed now kept on
+    their entries in ONE statement (a commit per message cost the worker a third of its time).
+    They are kept before the caller writes any copy: a retry after a crash must store the same
+    bytes (the Maildir key holds the size). A Verdict the MX computed at SMTP time
+    (check_at_smtp) is on the entry already."""
+    from mailcore.dbutil import bulk_set
+    from mailcore.delivery.models import QueueEntry
+
+    verdicts: list[Verdict] = []
+    fresh: list[QueueEntry] = []
+    for entry, data in items:
+        if entry.verdict is not None:
+            verdicts.append(Verdict.from_json(entry.verdict))
+            continue
+        if not examinable(entry) or not (settings.INBOUND_AUTH or settings.RSPAMD_URL):
+            verdicts.append(UNEXAMINED)
+            continue
+        started = time.monotonic()
+        verdict = _examined(
+            data,
+            queue_id=entry.queue_id,
+            ip=str(entry.client_ip) if entry.client_ip else None,
+            helo=entry.client_helo,
+            sender=entry.sender,
+            rcpts=[r.address for r in entry.recipients.all()[:1]],
+        )
+        _log_verdict(entry.queue_id, verdict, started)
+        entry.verdict = verdict.to_json()  # kept either way: a retry must store the same bytes
+        fresh.append(entry)
+        verdicts.append(verdict)
+    bulk_set(QueueEntry, ["verdict"], [(e.pk, e.verdict) for e in fresh])
+    return verdicts
 
 
 def refuses_at_smtp() -> bool:
@@ -93,16 +122,16 @@ def check_at_smtp(
     started = time.monotonic()
     verdict = _examined(data, queue_id=queue_id, ip=ip, helo=helo, sender=sender, rcpts=rcpts)
     _log_verdict(queue_id, verdict, started)
-    if (
-        settings.SMTP_REJECT_DMARC
-        and verdict.dmarc_enforced
-        and verdict.dmarc_policy == "reject"
-    ):
+    if settings.SMTP_REJECT_DMARC and verdict.dmarc_enforced and verdict.dmarc_policy == "reject":
         domain = verdict.from_domain[:253]
         return verdict, f"550 5.7.1 Rejected by the DMARC policy of {domain} (p=reject)"
-    if settings.SMTP_REJECT_SPAM and verdict.scanned and (
-        verdict.spam_action == "reject"
-        or (verdict.spam_score or 0.0) >= float(settings.SPAM_REJECT_SCORE)
+    if (
+        settings.SMTP_REJECT_SPAM
+        and verdict.scanned
+        and (
+            verdict.spam_action == "reject"
+            or (verdict.spam_score or 0.0) >= float(settings.SPAM_REJECT_SCORE)
+        )
     ):
         return verdict, f"554 5.7.1 Rejected as spam (score {verdict.spam_score or 0.0:.1f})"
     return verdict, None
@@ -132,13 +161,6 @@ def _log_verdict(queue_id: str, verdict: Verdict, started: float) -> None:
     )
 
 
-def _keep(entry: QueueEntry, verdict: Verdict) -> None:
-    from mailcore.delivery.models import QueueEntry
-
-    entry.verdict = verdict.to_json()
-    QueueEntry.objects.filter(pk=entry.pk).update(verdict=entry.verdict)
-
-
 def _from_domains(data: bytes) -> list[str]:
     """The domains of the From header's mailboxes (RFC 7489 §6.6.1), one per address; a second
     From field counts as another address (security.md A2)."""
@@ -153,9 +175,7 @@ def _from_domains(data: bytes) -> list[str]:
     return domains or [""]
 
 
-def _examine(
-    data: bytes, *, ip: str | None, helo: str, sender: str, rcpts: list[str]
-) -> Verdict:
+def _examine(data: bytes, *, ip: str | None, helo: str, sender: str, rcpts: list[str]) -> Verdict:
     from mailcore.inbound import auth, dnsbox, rspamd
 
     parts = HeaderParts(authserv_id=settings.MAIL_HOSTNAME, auth_checked=settings.INBOUND_AUTH)

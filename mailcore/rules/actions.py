@@ -120,7 +120,9 @@ def do_set_forward_policy(*, domain: Domain, allowed: bool | None) -> None:
     if allowed is None:
         DomainRulesPolicy.objects.filter(domain=domain).delete()
     else:
-        DomainRulesPolicy.objects.update_or_create(domain=domain, defaults={"forward_outside": allowed})
+        DomainRulesPolicy.objects.update_or_create(
+            domain=domain, defaults={"forward_outside": allowed}
+        )
 
 
 @transaction.atomic

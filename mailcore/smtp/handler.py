@@ -235,7 +235,7 @@ class IngressHandler:
         }
         if message["local"] and not session.authenticated and refuses_at_smtp():
             # The admin chose to refuse at SMTP time: the worker's checks, run before 250.
-            verdict, refusal = await asyncio.to_thread(
+            check = functools.partial(
                 check_at_smtp,
                 message["data"],
                 queue_id=queue_id,
@@ -244,9 +244,10 @@ class IngressHandler:
                 sender=message["sender"],
                 rcpts=message["local"][:1],
             )
-            if refusal:
-                log.info("%s: refused at DATA: %s", queue_id, refusal)
-                return refusal
+            verdict, refused = await asyncio.to_thread(check)
+            if refused:
+                log.info("%s: refused at DATA: %s", queue_id, refused)
+                return refused
             message["verdict"] = verdict.to_json()
         try:
             if self.policy.group_commit:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import binascii
-import functools
 import logging
 from base64 import b64decode
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from mailcore.asyncdb import run_db
 from mailcore.contacts.actions import do_remember_recipients
 from mailcore.delivery.models import EntryState
 from mailcore.delivery.submit import (
+    Submission,
     check_daily_limit,
     check_sender,
     do_submit,
@@ -255,17 +255,19 @@ def _submit(account: Account, **kwargs: Any) -> str:
     current = Account.objects.filter(pk=account.pk, is_active=True).first()
     if current is None:
         raise SenderNotAllowedError(f"account {account.address} is disabled")
-    submission = do_submit(
-        acting_account=current,
-        within=functools.partial(
-            record_submission,
+    receipt = get_header(kwargs["data"], "Disposition-Notification-To") is not None
+
+    def track(submission: Submission) -> None:
+        # 수신확인 for a mail program's send too (mailcore.outbox), in do_submit's transaction.
+        record_submission(
+            submission,
             acting_account=current,
             send_at=timezone.now(),
             scheduled=False,
-            receipt_requested=get_header(kwargs["data"], "Disposition-Notification-To") is not None,
-        ),
-        **kwargs,
-    )
+            receipt_requested=receipt,
+        )
+
+    submission = do_submit(acting_account=current, within=track, **kwargs)
     _remember(current, kwargs["recipients"], submission.sent_message)
     queue_id = kwargs["queue_id"] if not submission.entries else submission.entries[0].queue_id
     if any(e.state == EntryState.PAUSED for e in submission.entries):

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 from django.conf import settings
@@ -33,6 +34,7 @@ from mailcore.errors import (
     UserError,
 )
 from mailcore.faults import fault_point
+from mailcore.fsutil import fsync_dir
 from mailcore.mime import ParsedMessage, parse_message, search_text
 from mailcore.mime.authresults import trust_fields, without_forged
 from mailcore.search.backend import search_entry
@@ -342,6 +344,10 @@ class Arrival:
     parsed: ParsedMessage
     internal_date: datetime
     source: str = Source.SMTP
+    # No copy under `key` can be indexed yet (the first delivery attempt of its queue entry:
+    # the key names the entry): do_deliver_many skips the look-up for an earlier one. A row
+    # there after all still cannot be doubled (unique key; the batch then goes one by one).
+    new_key: bool = False
 
     def __post_init__(self) -> None:
         from mailcore.store.maildir import canonical_crlf
@@ -373,6 +379,7 @@ def do_deliver_many(arrivals: list[Arrival]) -> list[Delivered | MailcoreError]:
     written: list[tuple[int, StoredFile]] = []
     first_of: dict[tuple[int, str], int] = {}
     repeats: list[tuple[int, int]] = []
+    dirs: dict[Path, list[int]] = {}  # new links by directory: one fsync each, below
     for i, item in enumerate(arrivals):
         if item.folder.account_id != item.account.pk:
             results[i] = NotFoundError("folder not found")
@@ -382,26 +389,47 @@ def do_deliver_many(arrivals: list[Arrival]) -> list[Delivered | MailcoreError]:
             repeats.append((i, first_of[ident]))
             continue
         first_of[ident] = i
+        linked: list[Path] = []
         try:
             stored, new_file = maildirs.of(item.account).deliver(
-                item.folder.path, item.key, item.data, mtime=item.internal_date.timestamp()
+                item.folder.path,
+                item.key,
+                item.data,
+                mtime=item.internal_date.timestamp(),
+                dirs_to_sync=linked,
             )
         except (StorageError, OSError) as exc:
             results[i] = exc if isinstance(exc, StorageError) else StorageError(str(exc))
             continue
+        for d in linked:
+            dirs.setdefault(d, []).append(i)
         written.append((i, stored))
         if new_file:
             created.add(i)
+    # Every new link durable before any row: one directory fsync per folder for the batch.
+    for d, members in dirs.items():
+        try:
+            fsync_dir(d)
+        except OSError as exc:  # not durable: those copies are not delivered (the retry finds
+            failed = set(members)  # their files and indexes them then)
+            for i in failed:
+                results[i] = StorageError(f"cannot write message {arrivals[i].key}: {exc}")
+            written = [(i, s) for i, s in written if i not in failed]
     fresh: list[tuple[int, StoredFile]] = []
     if written:
         # Keys indexed already (a repeat, or the user moved the first copy): keep that message.
-        indexed = {
-            (m.account_id, m.maildir_key): m
-            for m in Message.objects.filter(
-                account_id__in={arrivals[i].account.pk for i, _ in written},
-                maildir_key__in={arrivals[i].key for i, _ in written},
-            )
-        }
+        repeatable = [i for i, _ in written if not arrivals[i].new_key]
+        indexed = (
+            {
+                (m.account_id, m.maildir_key): m
+                for m in Message.objects.filter(
+                    account_id__in={arrivals[i].account.pk for i in repeatable},
+                    maildir_key__in={arrivals[i].key for i in repeatable},
+                )
+            }
+            if repeatable
+            else {}
+        )
         for i, stored in written:
             existing = indexed.get((arrivals[i].account.pk, arrivals[i].key))
             if existing is None:

@@ -592,9 +592,13 @@ class Maildir:
         info: str = "",
         in_cur: bool = False,
         mtime: float | None = None,
+        dirs_to_sync: list[Path] | None = None,
     ) -> tuple[StoredFile, bool]:
         """Store `data` (CRLF form) for `key` in folder `path`, with LF line ends under
         '<stem>,S=<disk>,W=<crlf>'. Returns (file, created); file.wire_size is the CRLF size.
+        With `dirs_to_sync`, the directory that got the new link is appended to it instead of
+        fsynced here: the caller fsyncs each directory once for a batch, before it indexes any
+        of the batch's files.
 
         created is False when the message is present already under either layout's name (a
         repeated delivery, also one that started before the LF layout): the existing file is
@@ -629,7 +633,10 @@ class Maildir:
             os.unlink(tmp)
             # Only the link must be durable; a tmp/ name that reappears after a crash is
             # debris that clean_tmp() removes.
-            fsync_dir(target.parent)
+            if dirs_to_sync is None:
+                fsync_dir(target.parent)
+            else:
+                dirs_to_sync.append(target.parent)
             if created:
                 _STEMS.note(target.parent, target.name)
         except OSError as exc:

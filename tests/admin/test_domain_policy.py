@@ -54,7 +54,11 @@ def test_domain_admin_turns_recall_and_forwarding_off_for_their_users(world: Wor
     )
     assert inside.status_code == 200, inside.json()
     event = AuditLog.objects.filter(action="domain.policy").latest("pk")
-    assert (event.actor, event.target, event.domain) == ("admin@a.example", "a.example", "a.example")
+    assert (event.actor, event.target, event.domain) == (
+        "admin@a.example",
+        "a.example",
+        "a.example",
+    )
     # null: back to the server default.
     back = admin.patch(URL.format("a.example"), {"recall_enabled": None}, format="json").json()
     assert back["recall_enabled"] is None and back["forward_outside"] is False

@@ -108,9 +108,10 @@ def test_patch_any_subset_and_it_persists(alice: Account, alice_api: APIClient) 
 
 
 def test_time_zone_is_an_iana_name_or_the_browsers(alice: Account, alice_api: APIClient) -> None:
-    assert alice_api.patch(SETTINGS, {"time_zone": "Asia/Seoul"}, format="json").json()[
-        "time_zone"
-    ] == "Asia/Seoul"
+    assert (
+        alice_api.patch(SETTINGS, {"time_zone": "Asia/Seoul"}, format="json").json()["time_zone"]
+        == "Asia/Seoul"
+    )
     for bad in ("Asia/Nowhere", "../../etc/passwd", "+09:00", "x" * 65):
         refused = alice_api.patch(SETTINGS, {"time_zone": bad}, format="json")
         assert refused.status_code == 400

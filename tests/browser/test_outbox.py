@@ -162,8 +162,10 @@ def test_the_time_zone_of_settings_is_the_pickers(
     assert sent_at == datetime(day.year, day.month, day.day, 9, tzinfo=UTC) - timedelta(hours=14)
     # The outbox view says the time in the same zone.
     ui.page.get_by_test_id("outbox-link").click()
-    listed = ui.page.get_by_test_id("outbox-view").get_by_role("listitem").filter(
-        has_text="Kiritimati morning"
+    listed = (
+        ui.page.get_by_test_id("outbox-view")
+        .get_by_role("listitem")
+        .filter(has_text="Kiritimati morning")
     )
     listed.wait_for()
     assert re.search(r"\b9:00\b", listed.inner_text()), listed.inner_text()

@@ -5,6 +5,7 @@ lost. Also: the broker loses the doorbell, and the sweep alone gets the mail del
 from __future__ import annotations
 
 import smtplib
+import socket
 import time
 from pathlib import Path
 
@@ -47,15 +48,35 @@ def test_worker_killed_mid_delivery(
 def test_lost_doorbell_is_recovered_by_the_sweep(
     alice, smtp_server, celery_worker_process, settings
 ) -> None:
+    from mailcore.delivery.doorbell import doorbell
     from webmail.celery import app
 
-    with smtplib.SMTP(*smtp_server, timeout=10) as c:
-        c.sendmail("bob@remote.example", ["alice@example.com"], MSG)
-    from mailcore.delivery.doorbell import doorbell
+    if settings.DELIVERY_LOOP and settings.DELIVERY_WAKE_URL:
+        import redis
 
-    assert doorbell.flush()
-    assert app.control.purge() >= 1  # the broker forgets the task (Redis flushed, say)
-    celery_worker_process()
+        # The delivery loop: a worker drains what is due when it starts, so it starts first
+        # (polling an hour apart) and waits on the wake list; then the notice is lost (its
+        # push fails), and only the sweep can bring the entry back.
+        wake = redis.Redis.from_url(settings.DELIVERY_WAKE_URL)
+        db = int(wake.connection_pool.connection_kwargs.get("db", 0))
+        celery_worker_process(DELIVERY_LOOP_POLL_SECONDS="3600")
+        wait_for(
+            lambda: any(c["cmd"] == "blpop" and int(c["db"]) == db for c in wake.client_list())
+        )
+        good = settings.DELIVERY_WAKE_URL
+        with socket.socket() as dead:
+            dead.bind(("127.0.0.1", 0))
+            settings.DELIVERY_WAKE_URL = f"redis://127.0.0.1:{dead.getsockname()[1]}/0"
+            with smtplib.SMTP(*smtp_server, timeout=10) as c:
+                c.sendmail("bob@remote.example", ["alice@example.com"], MSG)
+            assert doorbell.flush()
+        settings.DELIVERY_WAKE_URL = good
+    else:
+        with smtplib.SMTP(*smtp_server, timeout=10) as c:
+            c.sendmail("bob@remote.example", ["alice@example.com"], MSG)
+        assert doorbell.flush()
+        assert app.control.purge() >= 1  # the broker forgets the task (Redis flushed, say)
+        celery_worker_process()
     time.sleep(3)
     assert QueueEntry.objects.get().state == "queued"
     do_sweep()

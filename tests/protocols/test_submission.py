@@ -349,7 +349,10 @@ def test_people_written_to_over_smtp_join_the_address_book(alice, bob, submissio
 
 
 def test_mail_sent_by_a_mail_program_has_read_status_too(
-    alice: Account, bob: Account, submission, settings  # type: ignore[no-untyped-def]
+    alice: Account,
+    bob: Account,
+    submission,
+    settings,  # type: ignore[no-untyped-def]
 ) -> None:
     """수신확인 for Thunderbird's or a phone's sends as for the webmail's: the Sent copy gets a
     status, bob's first \\Seen (here through the store, as IMAP STORE does) sets the read time,

@@ -140,9 +140,7 @@ def test_one_member_of_an_alias_refusing_does_not_bounce_the_others(alice, bob) 
     entry = deliver(mail("An offer", to="team@example.com"), ["team@example.com"])
     (rcpt,) = entry.recipients.all()
     assert rcpt.state == "delivered"
-    assert list(Message.objects.values_list("account__address", flat=True)) == [
-        "alice@example.com"
-    ]
+    assert list(Message.objects.values_list("account__address", flat=True)) == ["alice@example.com"]
     (dsn,) = outbound()
     assert list(dsn.recipients.values_list("address", flat=True)) == ["bob@remote.example"]
     from mailcore.delivery import spool

@@ -64,7 +64,7 @@ class SettingsSerializer(serializers.Serializer):
         help_text="people you write to (and reply to) are added to the address book"
     )
     time_zone = serializers.CharField(
-        help_text='IANA time zone for the times shown and the scheduled-send picker, e.g. '
+        help_text="IANA time zone for the times shown and the scheduled-send picker, e.g. "
         '"Asia/Seoul"; "" follows the browser'
     )
     address = serializers.CharField(help_text="your address (read only)")
@@ -96,7 +96,9 @@ class SettingsPatchSerializer(StrictSerializer):
 
     def validate_time_zone(self, value: str) -> str:
         if value and value not in known_time_zones():
-            raise serializers.ValidationError("Not a known time zone (an IANA name such as Asia/Seoul).")
+            raise serializers.ValidationError(
+                "Not a known time zone (an IANA name such as Asia/Seoul)."
+            )
         return value
 
     def validate_page_size(self, value: Any) -> int:
