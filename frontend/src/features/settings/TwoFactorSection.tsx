@@ -55,8 +55,15 @@ function TotpSetup({ onCodes }: { onCodes: (codes: string[]) => void }) {
   return (
     <form onSubmit={confirm} data-testid="totp-enrol">
       <p>{t("twoFactor.appScan")}</p>
-      {/* The server draws the SVG (segno) from its own otpauth URI: no user input in it. */}
-      <div className="totp-qr" dangerouslySetInnerHTML={{ __html: enrolment.qr_svg }} />
+      {/* The server draws the SVG (segno); shown as an image, never as markup: an <img>
+          runs no script and loads nothing, whatever the SVG holds. */}
+      <img
+        className="totp-qr"
+        src={`data:image/svg+xml;charset=utf-8,${encodeURIComponent(enrolment.qr_svg)}`}
+        alt={t("twoFactor.appScan")}
+        width={200}
+        height={200}
+      />
       <p>
         <code data-testid="totp-secret">{enrolment.secret}</code>
       </p>
