@@ -26,7 +26,11 @@ describe("TwoFactorSection", () => {
     renderIn("en", <TwoFactorSection />);
     expect((await screen.findByTestId("two-factor-mail-apps")).textContent).toContain("app password");
     fireEvent.click(screen.getByTestId("totp-start"));
-    expect(await screen.findByTestId("qr")).toBeTruthy();
+    // The SVG is an image's data, never markup in the page.
+    const qr = (await screen.findByRole("img")) as HTMLImageElement;
+    expect(qr.src.startsWith("data:image/svg+xml")).toBe(true);
+    expect(decodeURIComponent(qr.src)).toContain('<svg data-testid="qr">');
+    expect(screen.queryByTestId("qr")).toBeNull();
     expect(screen.getByTestId("totp-secret").textContent).toBe("JBSWY3DPEHPK3PXP");
     fireEvent.change(screen.getByTestId("totp-code"), { target: { value: "000000" } });
     fireEvent.click(screen.getByTestId("totp-confirm"));
