@@ -227,6 +227,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "FlagNameEnum": "webmail.api.serializers.FLAG_NAMES",
+        # Two "mode" fields: compose's (new, reply, …) keeps its old name beside MTA-STS's.
+        "ModeEnum": "webmail.api.compose_serializers.COMPOSE_MODES",
         "LargeFileStateEnum": "mailcore.outbox.models.LargeFileState",
         "StsModeEnum": "webmail.adminconsole.mtasts.MODES",
     },

@@ -151,6 +151,7 @@ class QueueSize:
     queued: int
     held: int
     deferred_recipients: int
+    paused: int = 0  # submissions of accounts held by containment (delivery.containment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +205,12 @@ def queue_size(scope: AdminScope) -> QueueSize:
     deferred = QueueRecipient.objects.filter(
         entry__in=pending, state=RecipientState.DEFERRED
     ).count()
-    return QueueSize(by_state.get(EntryState.QUEUED, 0), by_state.get(EntryState.HELD, 0), deferred)
+    return QueueSize(
+        by_state.get(EntryState.QUEUED, 0),
+        by_state.get(EntryState.HELD, 0),
+        deferred,
+        paused=by_state.get(EntryState.PAUSED, 0),
+    )
 
 
 def accounts_with_usage(scope: AdminScope) -> QuerySet[WithAnnotations[Account, _UsedBytes]]:

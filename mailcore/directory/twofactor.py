@@ -26,6 +26,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core import signing
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from webauthn import (
     generate_authentication_options,
@@ -479,10 +480,18 @@ def do_turn_off(account: Account, code: str) -> None:
     refresh_flag(account)
 
 
+# Sent (after the commit) when an administrator reset an account's factors, from the console or
+# the shell: the web side ends the account's sessions and token (webmail.accounts connects it),
+# since whoever holds the lost phone may be signed in. mailcore cannot reach the web's sessions.
+factors_reset = Signal()
+
+
 @transaction.atomic
 def do_reset_factors(account: Account) -> dict[str, int]:
     """An administrator's reset (the caller audits it): every factor and code removed, so the
-    user signs in with the password alone (and enrols again if the domain requires)."""
+    user signs in with the password alone (and enrols again if the domain requires); once it
+    is committed, factors_reset is sent (the web signs the account out everywhere)."""
+    transaction.on_commit(lambda: factors_reset.send(sender=Account, account=account))
     removed = {
         "totp": TotpDevice.objects.filter(account=account).delete()[0],
         "passkeys": Passkey.objects.filter(account=account).delete()[0],

@@ -28,7 +28,7 @@ def test_domain_admin_lists_only_its_domain(world: World) -> None:
     dash = api.get(P + "dashboard").json()
     assert [x["name"] for x in dash["domains"]] == ["a.example"]
     assert {x["address"] for x in dash["top_accounts"]} == {"admin@a.example", "user@a.example"}
-    assert dash["queue"] == {"queued": 1, "held": 0, "deferred_recipients": 0}
+    assert dash["queue"] == {"queued": 1, "held": 0, "deferred_recipients": 0, "paused": 0}
 
 
 def test_superadmin_sees_everything(world: World) -> None:

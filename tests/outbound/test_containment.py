@@ -168,6 +168,7 @@ def test_burst_of_500_over_smtp_is_held_after_the_threshold_and_nothing_is_lost(
     assert [(i["address"], i["reason"], i["held_messages"]) for i in listed] == [
         ("alice@example.com", "burst", 455)
     ]
+    assert admin.get("/api/v1/admin/dashboard?days=1").json()["queue"]["paused"] == 455
     released = admin.post(f"/api/v1/admin/sending-holds/{alice.pk}/release")
     assert (released.status_code, released.json()) == (200, {"released": 455})
     drain()

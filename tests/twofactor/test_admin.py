@@ -114,12 +114,19 @@ def test_plain_users_cannot_reset_or_require(alice: Account, bob: Account) -> No
     assert not AuditLog.objects.exists()
 
 
-def test_cli_reset_is_audited(alice: Account, clock: Clock) -> None:
+@pytest.mark.django_db(transaction=True)
+def test_cli_reset_is_audited_and_signs_out_everywhere(alice: Account, clock: Clock) -> None:
     from django.core.management import call_command
+    from rest_framework.authtoken.models import Token
+
+    from tests.api.helpers import token_client
 
     tf.do_confirm_totp(alice, clock.code(tf.do_begin_totp(alice).secret))
+    token_client(alice)  # the token of whoever holds the lost phone, say
+    assert Token.objects.filter(user=alice).exists()
     call_command("account", "reset-2fa", "alice@example.com")
     alice.refresh_from_db()
     assert alice.second_factor_on is False
+    assert not Token.objects.filter(user=alice).exists()
     row = AuditLog.objects.get(action="account.second_factor_reset")
     assert row.actor.startswith("cli") and row.detail["totp"] == 1

@@ -19,3 +19,9 @@ class AccountsConfig(AppConfig):
         # sign-in and any later one) records its session key, so no login path can forget to.
         user_logged_in.connect(sessions.on_logged_in, dispatch_uid="mailroom-session-record")
         user_logged_out.connect(sessions.on_logged_out, dispatch_uid="mailroom-session-forget")
+
+        from mailcore.directory.twofactor import factors_reset
+
+        # An admin's reset of the second factor (console or `account reset-2fa`): the lost
+        # phone's holder may be signed in, so every session and the token end.
+        factors_reset.connect(sessions.on_factors_reset, dispatch_uid="mailroom-factors-reset")

@@ -262,3 +262,8 @@ class SessionActivityMiddleware:
 
             touch_session(request.session.session_key, client_ip(request))
         return response
+
+
+def on_factors_reset(sender: object, account: Account, **kwargs: object) -> None:
+    """mailcore.directory.twofactor.factors_reset: an admin reset the account's factors."""
+    sign_out_everywhere(account)

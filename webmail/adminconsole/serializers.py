@@ -437,6 +437,9 @@ class AdminQueueSizeSerializer(serializers.Serializer):
     queued = serializers.IntegerField()
     held = serializers.IntegerField()
     deferred_recipients = serializers.IntegerField()
+    paused = serializers.IntegerField(
+        help_text="messages of held senders (containment), waiting for an administrator"
+    )
 
 
 class AdminDomainUsageSerializer(serializers.Serializer):

@@ -10,7 +10,6 @@ from rest_framework.response import Response
 
 from mailcore.directory.roles import access_domain
 from mailcore.directory.twofactor import do_require_second_factor, do_reset_factors
-from webmail.accounts.actions import do_logout_everywhere
 from webmail.adminconsole import serializers as s
 from webmail.adminconsole.accounts import FORBIDDEN, NOT_FOUND, _managed
 from webmail.adminconsole.base import AdminView
@@ -57,8 +56,7 @@ class AccountSecondFactorView(AdminView):
     )
     def delete(self, request: Request, pk: int) -> Response:
         account = _managed(self, pk)
-        removed = do_reset_factors(account)
-        do_logout_everywhere(acting_account=account)
+        removed = do_reset_factors(account)  # signs it out everywhere once committed
         self.audit(
             "account.second_factor_reset", account.address, domain=account.domain.name, **removed
         )

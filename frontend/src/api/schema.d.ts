@@ -2537,6 +2537,8 @@ export interface components {
             queued: number;
             held: number;
             deferred_recipients: number;
+            /** @description messages of held senders (containment), waiting for an administrator */
+            paused: number;
         };
         AdminRelayRule: {
             id: number;
@@ -2978,7 +2980,7 @@ export interface components {
             /** @description sanitized HTML */
             html: string | null;
             priority: components["schemas"]["PriorityEnum"];
-            mode: components["schemas"]["Mode15eEnum"];
+            mode: components["schemas"]["ModeEnum"];
             in_reply_to_message: number | null;
             draft_attachments: components["schemas"]["DraftAttachment"][];
             /** @description the draft asks for a read receipt */
@@ -3013,7 +3015,7 @@ export interface components {
             /** @default normal */
             priority: components["schemas"]["PriorityEnum"];
             /** @default new */
-            mode: components["schemas"]["Mode15eEnum"];
+            mode: components["schemas"]["ModeEnum"];
             /**
              * Format: int64
              * @description id of the stored message answered or forwarded
@@ -3386,7 +3388,7 @@ export interface components {
          *     * `forward` - forward
          * @enum {string}
          */
-        Mode15eEnum: "new" | "reply" | "reply_all" | "forward";
+        ModeEnum: "new" | "reply" | "reply_all" | "forward";
         /**
          * @description * `delete` - delete
          *     * `keep` - keep
@@ -3864,7 +3866,7 @@ export interface components {
             /** @default normal */
             priority: components["schemas"]["PriorityEnum"];
             /** @default new */
-            mode: components["schemas"]["Mode15eEnum"];
+            mode: components["schemas"]["ModeEnum"];
             /**
              * Format: int64
              * @description id of the stored message answered or forwarded

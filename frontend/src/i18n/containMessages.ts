@@ -25,6 +25,7 @@ export const containKo: typeof containEn = {
 };
 
 export const containAdminEn = {
+  "dash.paused": "Held senders' messages",
   "nav.held": "Held senders",
   "held.title": "Held senders",
   "held.help":
@@ -50,6 +51,7 @@ export const containAdminEn = {
 };
 
 export const containAdminKo: typeof containAdminEn = {
+  "dash.paused": "발송 보류된 메일",
   "nav.held": "발송 보류",
   "held.title": "발송 보류 계정",
   "held.help":

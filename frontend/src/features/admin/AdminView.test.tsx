@@ -93,7 +93,7 @@ describe("AdminView roles", () => {
   });
 
   it("navigates inside the console with real links", async () => {
-    server(SUPER, { "GET /api/v1/admin/dashboard?days=14": () => json({ traffic: [], queue: { queued: 0, held: 0, deferred_recipients: 0 }, domains: [], top_accounts: [], warnings: [] }) });
+    server(SUPER, { "GET /api/v1/admin/dashboard?days=14": () => json({ traffic: [], queue: { queued: 0, held: 0, deferred_recipients: 0, paused: 0 }, domains: [], top_accounts: [], warnings: [] }) });
     const onNavigate = show("");
     const nav = await screen.findByRole("navigation", { name: "Admin console sections" });
     const link = within(nav).getByRole("link", { name: "Mail queue" });
@@ -194,7 +194,7 @@ describe("AdminView pages", () => {
             { date: "2026-11-27", inbound: 4, outbound: 1 },
             { date: "2026-11-28", inbound: 2, outbound: 3 },
           ],
-          queue: { queued: 5, held: 1, deferred_recipients: 2 },
+          queue: { queued: 5, held: 1, deferred_recipients: 2, paused: 0 },
           domains: [{ name: "a.example", accounts: 3, used_bytes: 2 * MB }],
           top_accounts: [{ id: 7, address: "ann@a.example", used_bytes: MB, quota_bytes: 4 * MB }],
           warnings: [],
@@ -214,7 +214,7 @@ describe("AdminView pages", () => {
       "GET /api/v1/admin/dashboard?days=14": () =>
         json({
           traffic: [],
-          queue: { queued: 0, held: 0, deferred_recipients: 0 },
+          queue: { queued: 0, held: 0, deferred_recipients: 0, paused: 0 },
           domains: [],
           top_accounts: [],
           warnings: [
@@ -237,7 +237,7 @@ describe("AdminView pages", () => {
       "GET /api/v1/admin/dashboard?days=14": () =>
         json({
           traffic: [],
-          queue: { queued: 0, held: 0, deferred_recipients: 0 },
+          queue: { queued: 0, held: 0, deferred_recipients: 0, paused: 0 },
           domains: [],
           top_accounts: [],
           warnings: [

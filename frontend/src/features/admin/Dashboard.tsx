@@ -60,6 +60,7 @@ export function Dashboard() {
     [t("dash.queued"), data.queue.queued],
     [t("dash.held"), data.queue.held],
     [t("dash.deferred"), data.queue.deferred_recipients],
+    [t("dash.paused"), data.queue.paused],
   ];
   return (
     <section className="admin-page" aria-labelledby="admin-h">
