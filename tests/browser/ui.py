@@ -134,7 +134,8 @@ class UI:
         self.page.keyboard.type(text)
 
     def attach(self, *files: dict[str, Any]) -> None:
-        self.page.locator('input[type="file"]').first.set_input_files(list(files))
+        # Compose's own attachment input (the 대용량 첨부 panel has file inputs of its own).
+        self.page.get_by_test_id("compose-file-input").set_input_files(list(files))
 
 
 def open_app(pages: Any, user: Any, lang: str = "en", path: str = "/", **kwargs: Any) -> UI:
