@@ -52,6 +52,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from mailcore.privileges import give_away, make_dirs
 from mailcore.store.maildir import Maildir, split_filename
@@ -940,7 +941,10 @@ def _finish_entries(queue_ids: list[str]) -> int:
     from mailcore.delivery.models import DeliveryWorker, EntryState, QueueEntry
 
     DeliveryWorker.objects.all().delete()
-    QueueEntry.objects.exclude(state=EntryState.DONE).update(locked_until=None)
+    # A claim moves next_attempt_at on to the lease's end too: a leased entry is due now.
+    QueueEntry.objects.exclude(state=EntryState.DONE).filter(locked_until__isnull=False).update(
+        locked_until=None, next_attempt_at=timezone.now()
+    )
     return QueueEntry.objects.filter(queue_id__in=queue_ids).update(
         state=EntryState.DONE,
         locked_until=None,

@@ -23,7 +23,7 @@ from django.core.management import call_command
 from django.db import connection, connections
 
 from mailcore.delivery.dkim import do_generate_dkim_key
-from mailcore.delivery.models import DkimKey, QueueEntry
+from mailcore.delivery.models import DkimKey, QueueEntry, QueueRecipient
 from mailcore.directory.actions import do_add_alias, do_create_account, do_create_domain
 from mailcore.directory.models import Account, Alias, Domain
 from mailcore.store.actions import do_create_folder, do_move, do_set_flags
@@ -268,7 +268,19 @@ def test_backup_during_load_restores_everything(
         if accepted_at < snapshot_at:
             for rcpt in rcpts:
                 assert counts.get((rcpt, message_id)) == 1, (message_id, rcpt)
-    assert not QueueEntry.objects.exclude(state="done").exists()
+    stuck = list(
+        QueueEntry.objects.exclude(state="done").values(
+            "queue_id", "state", "attempts", "next_attempt_at", "locked_until", "last_error"
+        )
+    )
+    assert not stuck, (
+        [(e["queue_id"], e["attempts"], e["last_error"]) for e in stuck],
+        list(
+            QueueRecipient.objects.filter(
+                entry__queue_id__in=[e["queue_id"] for e in stuck]
+            ).values("address", "state", "last_reply")
+        ),
+    )
     # Keys and secrets are back, private ones 0600.
     assert (host / "secret_key").read_text() == "the-old-hosts-secret-key"
     assert (host / "tls" / "key.pem").read_bytes() == tls_key
