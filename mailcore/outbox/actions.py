@@ -37,7 +37,12 @@ from mailcore.outbox.models import (
     OutboxRecipient,
     RecipientKind,
 )
-from mailcore.outbox.queries import get_outbox_preferences, local_copy, scheduled_count
+from mailcore.outbox.queries import (
+    domain_recall_policy,
+    get_outbox_preferences,
+    local_copy,
+    scheduled_count,
+)
 from mailcore.store.actions import do_append, do_expunge
 from mailcore.store.models import Message, Source, SpecialUse
 from mailcore.store.queries import get_folder_by_special_use, read_message_bytes
@@ -228,8 +233,7 @@ def _check_ahead(send_at: datetime) -> None:
 def recall_enabled(account: Account) -> bool:
     if not settings.OUTBOX_RECALL_ENABLED:
         return False
-    policy = DomainOutboxPolicy.objects.filter(domain_id=account.domain_id).first()
-    return policy is None or policy.recall_enabled
+    return domain_recall_policy(account.domain_id) is not False
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from mailcore.delivery.submit import ORIGIN_PREFIX
 from mailcore.directory.models import Account
 from mailcore.errors import NotFoundError
 from mailcore.outbox.models import (
+    DomainOutboxPolicy,
     ItemState,
     OutboxItem,
     OutboxPreferences,
@@ -239,7 +240,5 @@ def sent_summaries(account: Account, message_ids: list[int]) -> list[SentSummary
 def domain_recall_policy(domain_id: int) -> bool | None:
     """The admin's choice for the domain's senders (None = no row: recall allowed when the
     server allows it, OUTBOX_RECALL_ENABLED)."""
-    from mailcore.outbox.models import DomainOutboxPolicy
-
     policy = DomainOutboxPolicy.objects.filter(domain_id=domain_id).first()
     return policy.recall_enabled if policy else None

@@ -123,8 +123,8 @@ def domain_forward_policy(domain_id: int) -> bool | None:
 
 def forward_outside(account: Account) -> bool:
     """May `account` forward outside its domain (the domain's policy, else the setting)?"""
-    policy = DomainRulesPolicy.objects.filter(domain_id=account.domain_id).first()
-    return policy.forward_outside if policy else bool(settings.RULES_FORWARD_OUTSIDE)
+    policy = domain_forward_policy(account.domain_id)
+    return bool(settings.RULES_FORWARD_OUTSIDE) if policy is None else policy
 
 
 def is_blocked(blocked: frozenset[str], sender: str) -> bool:
