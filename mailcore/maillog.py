@@ -22,7 +22,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
@@ -118,92 +118,182 @@ def settled_event(
 
 
 class Follower:
-    """Turns queue rows newer than its cursor into events, oldest first. Starts at the rows
-    that exist when it is made (`from_start` reads the whole table: tests, a replay)."""
+    """Turns queue rows newer than its cursors into events, oldest first. Starts at the rows
+    that exist when it is made (`from_start` reads the whole table: tests, a replay): attempts
+    open then are logged when they finish, those finished then never, so a restart repeats no
+    line (rows made while it was down are not logged: as before).
+
+    A poll is two statements whatever the number of rows: the new entries with their
+    recipient count, and the new or still open attempts joined to the recipients each settled
+    (on the attempt's finishing time, which delivery's bookkeeping stamps on them in the same
+    statement). Only the columns a line needs are read, as tuples: no model instances, no
+    query per row.
+
+    Ids come from sequences, so a row can commit after one with a higher id was read (two
+    SMTP processes' group commits, two workers' claims). An id skipped between the rows read
+    is looked at again in each poll for RECHECK_SECONDS (a rolled-back insert leaves its gap
+    for ever): a late commit is logged late, not lost."""
+
+    RECHECK_SECONDS = 60.0
+    MAX_RECHECK = 1000  # skipped ids kept per table (a larger jump is not a commit race)
 
     def __init__(self, *, from_start: bool = False) -> None:
-        from mailcore.delivery.models import DeliveryAttempt, QueueEntry
-
         self.entry_cursor = 0
         self.attempt_cursor = 0
-        if not from_start:
-            last_entry = QueueEntry.objects.order_by("-pk").values_list("pk", flat=True).first()
-            self.entry_cursor = last_entry or 0
-            # Attempts still in progress may finish later: start below the oldest open one.
-            open_attempt = (
-                DeliveryAttempt.objects.filter(finished_at__isnull=True)
-                .order_by("pk")
-                .values_list("pk", flat=True)
-                .first()
+        self.full = False  # the last poll stopped at its limit: more rows are waiting
+        self._pending: dict[int, None] = {}  # attempts at or below the cursor, open when read
+        self._entry_gaps: dict[int, float] = {}  # skipped id → monotonic time to give up
+        self._attempt_gaps: dict[int, float] = {}
+        if from_start:
+            return
+        from django.db import connection
+
+        qe, da = _tables()
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT MAX(id) FROM {qe}")  # noqa: S608 (a model's table)
+            self.entry_cursor = cursor.fetchone()[0] or 0
+            cursor.execute(f"SELECT MAX(id) FROM {da}")  # noqa: S608
+            self.attempt_cursor = cursor.fetchone()[0] or 0
+            # Open attempts finish later: each is logged then (and none that finished before).
+            cursor.execute(
+                f"SELECT id FROM {da} WHERE finished_at IS NULL AND id <= %s ORDER BY id",  # noqa: S608
+                [self.attempt_cursor],
             )
-            last_attempt = DeliveryAttempt.objects.order_by("-pk").values_list("pk", flat=True)
-            top = last_attempt.first() or 0
-            self.attempt_cursor = (open_attempt - 1) if open_attempt else top
-        self._pending: set[int] = set()  # attempts above the cursor seen unfinished
+            self._pending = dict.fromkeys(row[0] for row in cursor.fetchall())
 
-    def poll(self, limit: int = 1000) -> list[Event]:
-        return [*self._accepted(limit), *self._settled(limit)]
+    def poll(self, limit: int = 5000) -> list[Event]:
+        """What happened since the last poll: accepted entries, then settled recipients, each
+        once; at most `limit` new entries and `limit` new attempts (`full` says if it stopped
+        there)."""
+        from django.db import connection
 
-    def _accepted(self, limit: int) -> Iterator[Accepted]:
-        from django.db.models import Count
+        now = time.monotonic()
+        events: list[Event] = []
+        with connection.cursor() as cursor:
+            full_entries = self._accepted(cursor, limit, now, events)
+            full_attempts = self._settled(cursor, limit, now, events)
+        self.full = full_entries or full_attempts
+        return events
 
-        from mailcore.delivery.models import QueueEntry
+    def _recheck(self, gaps: dict[int, float], now: float) -> list[int]:
+        for gone in [i for i, until in gaps.items() if until < now]:
+            del gaps[gone]
+        return list(gaps)
 
-        rows = (
-            QueueEntry.objects.filter(pk__gt=self.entry_cursor)
-            .annotate(nrcpt=Count("recipients"))
-            .order_by("pk")[:limit]
+    def _note_gaps(self, gaps: dict[int, float], cursor: int, ids: list[int], now: float) -> None:
+        """Ids above `cursor` that the sorted new `ids` skipped: looked at again later."""
+        until = now + self.RECHECK_SECONDS
+        previous = cursor
+        for i in ids:
+            if i > previous + 1 and len(gaps) < self.MAX_RECHECK:
+                room = self.MAX_RECHECK - len(gaps)
+                gaps.update(dict.fromkeys(range(previous + 1, min(i, previous + 1 + room)), until))
+            previous = i
+
+    def _accepted(self, cursor: Any, limit: int, now: float, events: list[Event]) -> bool:
+        qe, _ = _tables()
+        qr = _table_of("QueueRecipient")
+        again = self._recheck(self._entry_gaps, now)
+        ids, params = _ids_after(qe, self.entry_cursor, limit, again)
+        cursor.execute(
+            "SELECT e.id, e.queue_id, e.received_at, e.client_ip, e.client_helo, e.sender, "  # noqa: S608
+            f"e.size, e.direction, (SELECT COUNT(*) FROM {qr} r WHERE r.entry_id = e.id) "
+            f"FROM ({ids}) n JOIN {qe} e ON e.id = n.id ORDER BY e.id",
+            params,
         )
-        for entry in rows:
-            self.entry_cursor = entry.pk
-            client = (
-                f"{entry.client_helo or 'unknown'}[{entry.client_ip}]"
-                if entry.client_ip
-                else "local"
-            )
-            yield Accepted(
-                queue_id=entry.queue_id,
-                at=entry.received_at,
-                client=client,
-                sender=entry.sender,
-                size=entry.size,
-                nrcpt=int(getattr(entry, "nrcpt", 0)),
-                direction=entry.direction,
-            )
-
-    def _settled(self, limit: int) -> Iterator[Settled]:
-        from django.db.models import Q
-
-        from mailcore.delivery.models import DeliveryAttempt, QueueRecipient
-
-        attempts = list(
-            DeliveryAttempt.objects.filter(Q(pk__gt=self.attempt_cursor) | Q(pk__in=self._pending))
-            .select_related("entry")
-            .order_by("pk")[:limit]
-        )
-        for attempt in attempts:
-            if attempt.finished_at is None:
-                self._pending.add(attempt.pk)
-                continue
-            self._pending.discard(attempt.pk)
-            entry = attempt.entry
-            # _record stamps the recipients it settles with the attempt's finishing time.
-            for rcpt in QueueRecipient.objects.filter(
-                entry=entry, updated_at=attempt.finished_at
-            ).order_by("pk"):
-                if rcpt.state == "pending":
-                    continue
-                yield settled_event(
-                    entry.queue_id,
-                    entry.received_at,
-                    attempt.finished_at,
-                    rcpt.address,
-                    rcpt.state,
-                    rcpt.last_reply,
-                    entry.direction,
+        new: list[int] = []
+        for pk, queue_id, at, ip, helo, sender, size, direction, nrcpt in cursor.fetchall():
+            if pk > self.entry_cursor:
+                new.append(pk)
+            else:
+                self._entry_gaps.pop(pk, None)
+            events.append(
+                Accepted(
+                    queue_id,
+                    _aware(at),
+                    f"{helo or 'unknown'}[{ip}]" if ip else "local",
+                    sender,
+                    size,
+                    nrcpt,
+                    direction,
                 )
-        if attempts:
-            self.attempt_cursor = max(self.attempt_cursor, max(a.pk for a in attempts))
+            )
+        if new:
+            self._note_gaps(self._entry_gaps, self.entry_cursor, new, now)
+            self.entry_cursor = new[-1]
+        return len(new) >= limit
+
+    def _settled(self, cursor: Any, limit: int, now: float, events: list[Event]) -> bool:
+        qe, da = _tables()
+        qr = _table_of("QueueRecipient")
+        again = [*self._pending, *self._recheck(self._attempt_gaps, now)]
+        ids, params = _ids_after(da, self.attempt_cursor, limit, again)
+        cursor.execute(
+            "SELECT a.id, a.finished_at, e.queue_id, e.received_at, e.direction, "  # noqa: S608
+            "r.address, r.state, r.last_reply "
+            f"FROM ({ids}) n JOIN {da} a ON a.id = n.id JOIN {qe} e ON e.id = a.entry_id "
+            f"LEFT JOIN {qr} r ON r.entry_id = a.entry_id AND r.updated_at = a.finished_at "
+            "AND r.state <> %s "
+            "ORDER BY a.id, r.id",
+            [*params, "pending"],
+        )
+        new: list[int] = []
+        last = 0
+        open_ = False
+        since = until = _EPOCH
+        for pk, finished, queue_id, received, direction, address, state, reply in cursor.fetchall():
+            if pk != last:  # an attempt's first row (it has one per recipient it settled)
+                last = pk
+                if pk > self.attempt_cursor:
+                    new.append(pk)
+                else:
+                    self._attempt_gaps.pop(pk, None)
+                open_ = finished is None
+                if open_:
+                    self._pending[pk] = None
+                    continue
+                self._pending.pop(pk, None)
+                since, until = _aware(received), _aware(finished)
+            if open_ or address is None:
+                continue
+            events.append(settled_event(queue_id, since, until, address, state, reply, direction))
+        if new:
+            self._note_gaps(self._attempt_gaps, self.attempt_cursor, new, now)
+            self.attempt_cursor = new[-1]
+        return len(new) >= limit
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _table_of(model: str) -> str:
+    from django.apps import apps
+    from django.db import connection
+
+    return connection.ops.quote_name(apps.get_model("delivery", model)._meta.db_table)
+
+
+def _tables() -> tuple[str, str]:
+    """The quoted tables of QueueEntry and DeliveryAttempt."""
+    return _table_of("QueueEntry"), _table_of("DeliveryAttempt")
+
+
+def _ids_after(table: str, cursor: int, limit: int, again: list[int]) -> tuple[str, list[Any]]:
+    """A derived table of ids: the first `limit` above `cursor`, and those of `again` (all
+    below it). Two selects, so each uses the primary key's index on its own."""
+    sql = f"SELECT id FROM (SELECT id FROM {table} WHERE id > %s ORDER BY id LIMIT %s) m"  # noqa: S608
+    if not again:
+        return sql, [cursor, limit]
+    marks = ", ".join(["%s"] * len(again))
+    return f"{sql} UNION ALL SELECT id FROM {table} WHERE id IN ({marks})", [cursor, limit, *again]  # noqa: S608
+
+
+def _aware(value: dt.datetime | str) -> dt.datetime:
+    """A timestamp as the cursor gives it (aware on PostgreSQL; on SQLite a naive UTC
+    datetime or its text) as an aware datetime."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 # --- metrics -----------------------------------------------------------------------------------
@@ -287,19 +377,24 @@ def run(
     poll_seconds: float,
     stop: Any = None,
 ) -> None:
-    """Follow the queue until `stop()` says so (for ever in the service)."""
+    """Follow the queue until `stop()` says so (for ever in the service). A poll starts every
+    `poll_seconds` (its own time included, so no line is later than that), or at once while
+    the last one stopped at its limit; its lines go out in one write."""
     from django.db import close_old_connections
 
     follower = Follower()
     while stop is None or not stop():
+        started = time.monotonic()
         close_old_connections()
-        for event in follower.poll():
-            if metrics is not None:
+        events = follower.poll()
+        if metrics is not None:
+            for event in events:
                 metrics.observe(event)
-            if write_lines:
-                out.write(line(event, as_json=as_json) + "\n")
-        out.flush()
-        time.sleep(poll_seconds)
+        if write_lines and events:
+            out.write("".join([line(event, as_json=as_json) + "\n" for event in events]))
+            out.flush()
+        if not follower.full:
+            time.sleep(max(0.0, poll_seconds - (time.monotonic() - started)))
 
 
 def exposed_registry(metrics: Metrics) -> CollectorRegistry:

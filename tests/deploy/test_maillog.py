@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mailcore.delivery.models import DeliveryAttempt, QueueEntry, QueueRecipient
 from mailcore.directory.models import Account
-from mailcore.maillog import Follower, Metrics, QueueCollector, line, run
+from mailcore.maillog import Accepted, Follower, Metrics, QueueCollector, Settled, line, run
 from tests.conftest import run_queue
 
 from .conftest import free_port
@@ -186,3 +186,109 @@ def test_api_latency_and_login_failures(alice: Account, client: Any) -> None:
     assert value("mailroom_login_failures_total") == failures + 1
     status = str(response.status_code)
     assert value("mailroom_api_request_seconds_count", method="POST", status=status) >= timed + 1
+
+
+def _entry(queue_id: str, *, pk: int | None = None, rcpts: int = 1) -> QueueEntry:
+    now = dt.datetime.now(tz=dt.UTC)
+    entry = QueueEntry.objects.create(
+        pk=pk,
+        queue_id=queue_id,
+        direction="in",
+        sender="bob@elsewhere.test",
+        spool_name="x",
+        size=10,
+        sha256="0" * 64,
+        received_at=now,
+        next_attempt_at=now,
+    )
+    for n in range(rcpts):
+        QueueRecipient.objects.create(entry=entry, address=f"r{n}@example.com")
+    return entry
+
+
+def _settle(attempt: DeliveryAttempt) -> None:
+    """What delivery's bookkeeping does: the attempt and its recipients stamped alike."""
+    now = dt.datetime.now(tz=dt.UTC)
+    QueueRecipient.objects.filter(entry=attempt.entry).update(
+        state="delivered", last_reply="2.0.0 INBOX", updated_at=now
+    )
+    DeliveryAttempt.objects.filter(pk=attempt.pk).update(finished_at=now, result="done")
+
+
+def _queue_ids(events: list[Any]) -> tuple[list[str], list[str]]:
+    accepted = [e.queue_id for e in events if isinstance(e, Accepted)]
+    return accepted, [e.queue_id for e in events if isinstance(e, Settled)]
+
+
+def test_a_burst_gives_each_line_once_across_a_restart(
+    alice: Account, smtp_server: tuple[str, int]
+) -> None:
+    """N messages through the real listener and delivery: N accepted lines and N sent lines,
+    none twice, when the follower is restarted mid-burst (after half was delivered)."""
+    n = 12
+    first = Follower()
+    events = []
+    for _ in range(n // 2):
+        send(smtp_server)
+    events += first.poll()
+    run_queue()
+    for _ in range(n // 2):
+        send(smtp_server)
+    events += first.poll()  # the second half accepted, the first half sent
+    restarted = Follower()
+    run_queue()
+    events += restarted.poll()
+    assert restarted.poll() == []
+    accepted, settled = _queue_ids(events)
+    queue_ids = set(QueueEntry.objects.values_list("queue_id", flat=True))
+    assert len(accepted) == len(settled) == n
+    assert set(accepted) == set(settled) == queue_ids
+    assert all(SENT.match(line(e)) for e in events if isinstance(e, Settled))
+
+
+def test_a_restart_logs_open_attempts_when_they_finish_and_finished_ones_never_again(
+    alice: Account,
+) -> None:
+    """An attempt open when the follower starts is logged when it finishes; one that finished
+    above it (already logged by the follower before the restart) is not logged again."""
+    follower = Follower()
+    slow, quick = _entry("SLOW1"), _entry("QUICK1")
+    now = dt.datetime.now(tz=dt.UTC)
+    open_attempt = DeliveryAttempt.objects.create(entry=slow, number=1, started_at=now)
+    done_attempt = DeliveryAttempt.objects.create(entry=quick, number=1, started_at=now)
+    _settle(done_attempt)
+    assert _queue_ids(follower.poll()) == (["SLOW1", "QUICK1"], ["QUICK1"])
+    restarted = Follower()
+    assert restarted.poll() == []
+    _settle(open_attempt)
+    assert _queue_ids(restarted.poll()) == ([], ["SLOW1"])
+    assert restarted.poll() == []
+
+
+def test_a_row_committed_after_a_higher_id_is_still_logged(alice: Account) -> None:
+    """Two writers take ids in one order and commit in the other: the lower id, read after
+    the cursor passed it, is logged late rather than never (and once)."""
+    follower = Follower()
+    base = (QueueEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 10
+    _entry("LATE2", pk=base + 2)
+    assert _queue_ids(follower.poll()) == (["LATE2"], [])
+    _entry("LATE1", pk=base + 1)  # its writer committed later
+    assert _queue_ids(follower.poll()) == (["LATE1"], [])
+    assert follower.poll() == []
+
+
+def test_a_poll_stops_at_its_limit_and_the_next_goes_on(alice: Account) -> None:
+    follower = Follower()
+    for n in range(5):
+        _entry(f"BATCH{n}", rcpts=2)
+    seen: list[Any] = []
+    polls = 0
+    while True:
+        events = follower.poll(limit=2)
+        seen += events
+        polls += 1
+        if not follower.full:
+            break
+    assert polls == 3
+    assert [e.queue_id for e in seen] == [f"BATCH{n}" for n in range(5)]
+    assert {e.nrcpt for e in seen} == {2}  # type: ignore[union-attr]
