@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 from django.test import override_settings
 from rest_framework.test import APIClient
 
@@ -176,3 +178,42 @@ def test_query_count_is_fixed(
     if first["next_cursor"]:
         with django_assert_num_queries(3):
             alice_api.get(_url(inbox_of_seven, limit=limit, cursor=first["next_cursor"]))
+
+
+def test_the_listing_built_by_hand_is_the_serializers_shape(
+    alice: Account, alice_api: APIClient
+) -> None:
+    """The folder listing builds its rows without DRF fields (issue 17 item 4): each row is
+    MessageListItemSerializer's output, key for key and in the same order, plain or grouped."""
+    from mailcore.store.models import Message
+    from webmail.api.serializers import MessageListItemSerializer
+
+    put(alice, build_message(subject="plain"))
+    put(
+        alice,
+        build_message(
+            subject="Re: plain",
+            date=datetime(2024, 3, 2, 1, 2, 3, tzinfo=UTC),
+            cc="Carol <carol@remote.test>",
+        ),
+        flags=["seen", "flagged", "$label1"],
+    )
+    Message.objects.filter(subject="plain").update(sent_date=None)
+    inbox = folder(alice)
+    for params in ({}, {"group": "conversation"}):
+        rows = alice_api.get(_url(inbox, **params)).json()["results"]
+        assert rows
+        for row in rows:
+            message = Message.objects.get(pk=row["id"])
+            if "conversation" in params.values():
+                from mailcore.store.queries import list_conversation_heads
+
+                [message] = [
+                    m
+                    for m in list_conversation_heads(inbox, before_uid=None, limit=10)
+                    if m.pk == row["id"]
+                ]
+            expected = dict(MessageListItemSerializer(message).data)
+            expected = json.loads(json.dumps(expected, cls=DjangoJSONEncoder))
+            assert list(row) == list(expected)
+            assert row == expected

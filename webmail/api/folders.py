@@ -29,6 +29,7 @@ from webmail.api.serializers import (
     MessagePageSerializer,
     ValidationErrorSerializer,
     message_filters,
+    message_list_item,
 )
 
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="no such folder (or not yours)")
@@ -121,4 +122,7 @@ class FolderMessagesView(APIView):
         )
         page = rows[:limit]
         next_cursor = encode_cursor(folder.uidvalidity, page[-1].uid) if len(rows) > limit else None
-        return Response(MessagePageSerializer({"results": page, "next_cursor": next_cursor}).data)
+        # MessagePageSerializer's shape (the schema above), built without a field per value.
+        return Response(
+            {"results": [message_list_item(m) for m in page], "next_cursor": next_cursor}
+        )

@@ -243,16 +243,20 @@ class ConversationField(serializers.ReadOnlyField):
         super().__init__(source="*", allow_null=True, **kwargs)
 
     def to_representation(self, value: Message) -> dict[str, Any] | None:
-        summary: ConversationSummary | None = getattr(value, "conversation_summary", None)
-        if summary is None:
-            return None
-        # Built by hand: a serializer instance per row costs more than the row's query did.
-        return {
-            "id": summary.id,
-            "count": summary.count,
-            "unread": summary.unread,
-            "newest_date": _DATETIME.to_representation(summary.newest_date),
-        }
+        return _conversation(value)
+
+
+def _conversation(value: Message) -> dict[str, Any] | None:
+    summary: ConversationSummary | None = getattr(value, "conversation_summary", None)
+    if summary is None:
+        return None
+    # Built by hand: a serializer instance per row costs more than the row's query did.
+    return {
+        "id": summary.id,
+        "count": summary.count,
+        "unread": summary.unread,
+        "newest_date": _DATETIME.to_representation(summary.newest_date),
+    }
 
 
 class MessageListItemSerializer(serializers.Serializer):
@@ -282,6 +286,44 @@ class MessageListItemSerializer(serializers.Serializer):
             ("from" if name == "from_" else name): field
             for name, field in super().get_fields().items()
         }
+
+
+def message_list_item(m: Message) -> dict[str, Any]:
+    """MessageListItemSerializer(m).data built by hand, for the folder listing: the same keys
+    in the same order and the same values (tests/api check it against the serializer), at
+    a fraction of the cost of a field object per value of 50 rows (issue 17 item 4)."""
+
+    def pairs(value: Any) -> list[dict[str, str]] | None:
+        if value is None:
+            return None
+        return [{"name": str(name), "address": str(addr)} for name, addr in value]
+
+    return {
+        "id": m.pk,
+        "folder": m.folder_id,
+        "uid": m.uid,
+        "subject": m.subject,
+        "from": {"name": m.from_name, "address": m.from_addr},
+        "to": pairs(m.to_addrs),
+        "cc": pairs(m.cc_addrs),
+        "date": str(_DATETIME.to_representation(m.sent_date or m.internal_date)),
+        "internal_date": _DATETIME.to_representation(m.internal_date),
+        "size": m.size,
+        "snippet": m.snippet,
+        "has_attachments": m.has_attachments,
+        "flags": {
+            "seen": m.seen,
+            "answered": m.answered,
+            "flagged": m.flagged,
+            "deleted": m.deleted,
+            "draft": m.draft,
+        },
+        "keywords": None
+        if m.keywords is None
+        else [None if k is None else str(k) for k in m.keywords],
+        "conversation_id": m.conversation_id,
+        "conversation": _conversation(m),
+    }
 
 
 class MessagePageSerializer(serializers.Serializer):
