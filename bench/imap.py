@@ -270,6 +270,54 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def tree_cpu_ticks(root: int) -> int:
+    """CPU clock ticks (user + system) the process tree below `root` has used so far: every
+    live process's own time plus what it has reaped of its children (cutime + cstime). A child
+    born and gone between two looks (Dovecot's imap process of one LOGIN…LOGOUT) is counted
+    through its parent, which a sampler of live processes (compare.CpuMeter) would miss; one
+    that was alive at the first look and is reaped by the second is counted once."""
+    total = 0
+    for pid in descendants(root):
+        f = _stat_fields(pid)
+        if f is not None:  # after ")": state is f[0], utime f[11], stime f[12], cutime…cstime
+            total += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
+    return total
+
+
+class ServerCpu:
+    """A server's CPU seconds over a phase: its process tree (tree_cpu_ticks) plus, for
+    Mailroom, the PostgreSQL backends of its database (their CPU is the server's work too;
+    they are Django's kept connections, so compare.CpuMeter's sampling sees them whole)."""
+
+    def __init__(self, root: int, dbname: str = "") -> None:
+        from bench.compare import CpuMeter, postgres_backends
+
+        self.root = root
+        self.meter = CpuMeter(lambda: postgres_backends(dbname)) if dbname else None
+        self.ticks0 = 0
+        self.database = 0.0
+
+    def start(self) -> None:
+        if self.meter is not None:
+            self.meter.start()
+        self.ticks0 = tree_cpu_ticks(self.root)
+
+    def stop(self) -> float:
+        ticks = tree_cpu_ticks(self.root) - self.ticks0
+        self.database = self.meter.stop() if self.meter is not None else 0.0
+        return ticks / TICK + self.database
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
 class PeakSampler:
     """Samples a process's RSS every 10 ms in a thread (and resets/reads VmHWM when allowed)."""
 
@@ -304,6 +352,7 @@ class Target:
     root_pid: int
     session_pid: Callable[[set[int]], int | None] = lambda before: None
     server_pids: Callable[[], list[int]] = list
+    dbname: str = ""  # Mailroom's database: its backends' CPU counts as the server's
 
     def ctx(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.cafile))
@@ -551,7 +600,16 @@ class Mailroom:
             root,
             lambda before: root,
             lambda: descendants(root),
+            database_name(),
         )
+
+
+def database_name() -> str:
+    """The PostgreSQL database of DATABASE_URL ("" for the embedded default)."""
+    from urllib.parse import urlparse
+
+    url = os.environ.get("DATABASE_URL", "")
+    return urlparse(url).path.lstrip("/") if url.startswith("postgres") else ""
 
 
 def load_mailroom(spec_file: str) -> None:
@@ -619,6 +677,8 @@ class PhaseResult:
     elapsed: float = 0.0
     errors: list[str] = field(default_factory=list)
     latencies: dict[str, list[float]] = field(default_factory=dict)
+    client_cpu: float = 0.0  # seconds (user + system) of the load generator's processes
+    server_cpu: float = 0.0  # seconds of the server's processes (ServerCpu)
 
     def add(self, command: str, seconds: float) -> None:
         self.latencies.setdefault(command, []).append(seconds)
@@ -741,7 +801,7 @@ def _client(
     max_ops: int,
     seed: int,
 ) -> PhaseResult:
-    t, barrier = _TARGETS[name], _BARRIER[0]
+    t, barrier, finish = _TARGETS[name], _BARRIER[0], _BARRIER[1]
     res = PhaseResult()
     ops = Ops(t, res, random.Random(seed), count)
     c: imaplib.IMAP4_SSL | None = None
@@ -759,6 +819,7 @@ def _client(
             )
         res.latencies.clear()
         barrier.wait(120)  # type: ignore[attr-defined]
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         deadline = t0 + seconds
         while res.ops < max_ops and time.perf_counter() < deadline:
@@ -793,12 +854,17 @@ def _client(
                 ops.expunge(c, appended.pop())  # type: ignore[arg-type]
             res.ops += 1
         res.elapsed = time.perf_counter() - t0
+        res.client_cpu = time.process_time() - cpu0
+        with contextlib.suppress(threading.BrokenBarrierError):
+            finish.wait(seconds + 120)  # type: ignore[attr-defined]
         if c is not None:
             ops.remove(c, appended)
             c.logout()
     except Exception as exc:
         res.errors.append(f"{type(exc).__name__}: {exc}"[:300])
         res.elapsed = res.elapsed or seconds
+        barrier.abort()  # type: ignore[attr-defined]
+        finish.abort()  # type: ignore[attr-defined]
     return res
 
 
@@ -807,17 +873,31 @@ def run_phase(
 ) -> PhaseResult:
     ctx = multiprocessing.get_context("fork")
     _TARGETS[t.name] = t
-    _BARRIER[:] = [ctx.Barrier(clients)]
+    # The bench is a party to both barriers: the server's CPU is measured from the moment the
+    # clients start their timed loops to the moment the last one ends (not their set-up).
+    start, finish = ctx.Barrier(clients + 1), ctx.Barrier(clients + 1)
+    _BARRIER[:] = [start, finish]
+    cpu = ServerCpu(t.root_pid, t.dbname)
+    server_cpu = 0.0
     with ctx.Pool(clients) as pool:
-        results = pool.starmap(
+        pending = pool.starmap_async(
             _client,
             [(t.name, phase, count, seconds, max_ops, 1000 * k + 7) for k in range(clients)],
         )
-    total = PhaseResult()
+        try:
+            start.wait(130)
+            cpu.start()
+            finish.wait(seconds + 130)
+            server_cpu = cpu.stop()
+        except threading.BrokenBarrierError:
+            pass  # a client failed: its error is in the results
+        results = pending.get(seconds + 600)
+    total = PhaseResult(server_cpu=server_cpu)
     for r in results:
         total.ops += r.ops
         total.elapsed = max(total.elapsed, r.elapsed)
         total.errors += r.errors
+        total.client_cpu += r.client_cpu
         for k, v in r.latencies.items():
             total.latencies.setdefault(k, []).extend(v)
     return total
@@ -987,6 +1067,10 @@ def raise_nofile(need: int) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def ms_per_op(seconds: float, ops: int) -> str:
+    return f"{seconds * 1000 / ops:.3f}" if ops else "–"
+
+
 def fmt_ratio(m: float | None, d: float | None) -> str:
     if not m or not d:
         return "–"
@@ -1109,16 +1193,34 @@ def main() -> None:
                         results[name].setdefault(phase, []).append(res)
                         rate = res.ops / res.elapsed if res.elapsed else 0
                         err = f"  ERRORS {len(res.errors)}: {res.errors[0]}" if res.errors else ""
-                        print(f"  round {r + 1} {name:8} {phase:14} {rate:8.1f} ops/s{err}")
+                        print(
+                            f"  round {r + 1} {name:8} {phase:14} {rate:8.1f} ops/s, "
+                            f"CPU per op: server {ms_per_op(res.server_cpu, res.ops)} ms, "
+                            f"clients {ms_per_op(res.client_cpu, res.ops)} ms{err}",
+                            flush=True,
+                        )
             print(
                 f"\nCommands, {args.clients} clients, {args.messages}-message INBOX "
-                "(median of rounds; ops/s; p50/p99 latency in ms)"
+                "(median of rounds; ops/s; p50/p99 latency in ms; server CPU ms per op, from "
+                "/proc: the process tree, for Mailroom with its database's backends)"
             )
-            print(f"{'command':16}" + "".join(f"{n:>30}" for n in names) + "   ratio")
+            print(
+                f"{'command':16}"
+                + "".join(f"{n:>30}{'srv ms':>8}" for n in names)
+                + "   ratio  CPU ratio"
+            )
+            cpu_table: list[tuple[str, list[float], list[float], list[float]]] = []
             for phase in phases:
-                cells, rates = [], []
+                cells, rates, cpus, client_cpus = [], [], [], []
                 for name in names:
                     runs = results[name][phase]
+                    cpu_ms = statistics.median(
+                        r.server_cpu * 1000 / r.ops if r.ops else 0 for r in runs
+                    )
+                    cpus.append(cpu_ms)
+                    client_cpus.append(
+                        statistics.median(r.client_cpu * 1000 / r.ops if r.ops else 0 for r in runs)
+                    )
                     rate = statistics.median(r.ops / r.elapsed if r.elapsed else 0 for r in runs)
                     lat = [x for r in runs for x in r.latencies.get(phase, [])]
                     if phase == "cycle":
@@ -1131,11 +1233,30 @@ def main() -> None:
                         else "–"
                     )
                     errors = sum(len(r.errors) for r in runs)
-                    cells.append(f"{rate:10.1f} {p:>13}" + (f" ERR{errors}" if errors else ""))
+                    cells.append(
+                        f"{rate:10.1f} {p:>13}"
+                        + (f" ERR{errors}" if errors else "")
+                        + f"{cpu_ms:>8.3f}"
+                    )
                     rates.append(rate)
                 ratio = fmt_ratio(rates[-1], rates[0]) if len(names) == 2 else ""
+                # Server CPU per op, Dovecot / Mailroom: above 1 means Mailroom uses less.
+                cpu_ratio = fmt_ratio(cpus[0], cpus[-1]) if len(names) == 2 else ""
                 label = "LOGIN…LOGOUT" if phase == "cycle" else phase
-                print(f"{label:16}" + "".join(f"{c:>30}" for c in cells) + f"   {ratio}")
+                print(
+                    f"{label:16}" + "".join(f"{c:>38}" for c in cells) + f"   {ratio}  {cpu_ratio}"
+                )
+                cpu_table.append((label, rates, cpus, client_cpus))
+            print(
+                "  load generator's own CPU per op (ms, user + system of the client processes; "
+                f"the machine has {os.cpu_count()} cores):"
+            )
+            for label, rates, _, client_cpus in cpu_table:
+                busy = "  ".join(
+                    f"{n} {c:.3f} ({c * rate / 1000:.2f} cores)"
+                    for n, c, rate in zip(names, client_cpus, rates, strict=True)
+                )
+                print(f"    {label:14}  {busy}")
             print("  inside the cycles (p50/p99 ms):")
             for cmd in (
                 "connect+TLS",
