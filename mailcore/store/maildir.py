@@ -467,6 +467,13 @@ class _StemIndex:
 
 
 _STEMS = _StemIndex()
+# read_crlf_cached's note of the file it last opened for (root, folder, key, new/cur, letters):
+# a body FETCH of an LF-layout file opens it by that name at once (one open(), no pathlib)
+# instead of a failed open() by the key, a stat() of the directory and an lstat() first. A
+# name is unique to one message, so a note names the right file or none (renamed: a flag
+# change; gone: expunged), and then the lookup runs again. Cleared when full.
+_OPENED: dict[tuple[str, str, str, bool, str], str] = {}
+OPENED_NAMES = 20_000
 
 
 @dataclass(slots=True)
@@ -723,21 +730,17 @@ class Maildir:
         nowait = getattr(os, "RWF_NOWAIT", None)
         if nowait is None:
             return None
-        _check_key(key)
-        d = self.folder_dir(path)
-        p = d / "cur" / f"{key}{_INFO_SEP}{info}" if in_cur else d / "new" / key
-        try:
-            fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            # An LF-layout name (S= and W= added to the key): the stem index's note of it,
-            # if it has one (no directory scan here).
-            sub = "cur" if in_cur else "new"
-            hinted = _STEMS.hint(d / sub, key_stem(key), info if in_cur else "")
-            if hinted is None:
-                return None
+        note = (str(self.root), path, key, in_cur, info)
+        fd = -1
+        opened = _OPENED.get(note)
+        if opened is not None:
             try:
-                fd = os.open(hinted, os.O_RDONLY | os.O_CLOEXEC)
+                fd = os.open(opened, os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
+                _OPENED.pop(note, None)
+        if fd < 0:
+            fd = self._open_cached(path, key, in_cur, info, note)
+            if fd < 0:
                 return None
         try:
             size = os.fstat(fd).st_size
@@ -754,6 +757,33 @@ class Maildir:
             os.close(fd)
         del buf[n:]
         return to_crlf_form(bytes(buf))
+
+    def _open_cached(
+        self, path: str, key: str, in_cur: bool, info: str, note: tuple[str, str, str, bool, str]
+    ) -> int:
+        """read_crlf_cached's lookup without a directory scan: the file by the key's name, or
+        the stem index's note of its LF-layout name; -1 when neither opens."""
+        _check_key(key)
+        d = self.folder_dir(path)
+        p = d / "cur" / f"{key}{_INFO_SEP}{info}" if in_cur else d / "new" / key
+        try:
+            fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            # An LF-layout name (S= and W= added to the key): the stem index's note of it,
+            # if it has one (no directory scan here).
+            sub = "cur" if in_cur else "new"
+            hinted = _STEMS.hint(d / sub, key_stem(key), info if in_cur else "")
+            if hinted is None:
+                return -1
+            try:
+                fd = os.open(hinted, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return -1
+            p = hinted
+        if len(_OPENED) >= OPENED_NAMES:
+            _OPENED.clear()
+        _OPENED[note] = str(p)
+        return fd
 
     def open_crlf(
         self,
