@@ -406,6 +406,19 @@ class _StemIndex:
             return None
         return directory / name if os.path.lexists(directory / name) else None
 
+    def exact(self, directory: str, stem: str, info: str) -> str | None:
+        """The noted name of `stem` in `directory` (as str(Path)) only if its letters are
+        exactly `info`: the same message in the same state, to be opened without a stat()
+        (the open() tells whether it is still there). None otherwise."""
+        with self._lock:
+            cached = self._dirs.get(directory)
+            if cached is None:
+                return None
+            name = self._pick(cached[1], cached[2], stem, info)
+        if name is None or split_filename(name)[1] != info:
+            return None
+        return name
+
     def find(self, directory: Path, stem: str, info: str = "") -> Path | None:
         try:
             mtime = os.stat(directory).st_mtime_ns
@@ -765,13 +778,25 @@ class Maildir:
         the stem index's note of its LF-layout name; -1 when neither opens."""
         _check_key(key)
         d = self.folder_dir(path)
+        sub = "cur" if in_cur else "new"
+        # The name the stem index noted for the key with exactly these letters (an LF-layout
+        # name: S= and W= added to the key): opened at once, in plain strings (pathlib's
+        # joins cost more than the system calls here).
+        where = f"{d}/{sub}"
+        name = _STEMS.exact(where, key_stem(key), info if in_cur else "")
+        if name is not None:
+            try:
+                fd = os.open(f"{where}/{name}", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                pass
+            else:
+                return self._opened(note, f"{where}/{name}", fd)
         p = d / "cur" / f"{key}{_INFO_SEP}{info}" if in_cur else d / "new" / key
         try:
             fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
-            # An LF-layout name (S= and W= added to the key): the stem index's note of it,
-            # if it has one (no directory scan here).
-            sub = "cur" if in_cur else "new"
+            # An LF-layout name: the stem index's note of it, if it has one (no directory
+            # scan here).
             hinted = _STEMS.hint(d / sub, key_stem(key), info if in_cur else "")
             if hinted is None:
                 return -1
@@ -780,9 +805,13 @@ class Maildir:
             except OSError:
                 return -1
             p = hinted
+        return self._opened(note, str(p), fd)
+
+    @staticmethod
+    def _opened(note: tuple[str, str, str, bool, str], name: str, fd: int) -> int:
         if len(_OPENED) >= OPENED_NAMES:
             _OPENED.clear()
-        _OPENED[note] = str(p)
+        _OPENED[note] = name
         return fd
 
     def open_crlf(
