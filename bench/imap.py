@@ -270,6 +270,54 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def tree_cpu_ticks(root: int) -> int:
+    """CPU clock ticks (user + system) the process tree below `root` has used so far: every
+    live process's own time plus what it has reaped of its children (cutime + cstime). A child
+    born and gone between two looks (Dovecot's imap process of one LOGIN…LOGOUT) is counted
+    through its parent, which a sampler of live processes (compare.CpuMeter) would miss; one
+    that was alive at the first look and is reaped by the second is counted once."""
+    total = 0
+    for pid in descendants(root):
+        f = _stat_fields(pid)
+        if f is not None:  # after ")": state is f[0], utime f[11], stime f[12], cutime…cstime
+            total += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
+    return total
+
+
+class ServerCpu:
+    """A server's CPU seconds over a phase: its process tree (tree_cpu_ticks) plus, for
+    Mailroom, the PostgreSQL backends of its database (their CPU is the server's work too;
+    they are Django's kept connections, so compare.CpuMeter's sampling sees them whole)."""
+
+    def __init__(self, root: int, dbname: str = "") -> None:
+        from bench.compare import CpuMeter, postgres_backends
+
+        self.root = root
+        self.meter = CpuMeter(lambda: postgres_backends(dbname)) if dbname else None
+        self.ticks0 = 0
+        self.database = 0.0
+
+    def start(self) -> None:
+        if self.meter is not None:
+            self.meter.start()
+        self.ticks0 = tree_cpu_ticks(self.root)
+
+    def stop(self) -> float:
+        ticks = tree_cpu_ticks(self.root) - self.ticks0
+        self.database = self.meter.stop() if self.meter is not None else 0.0
+        return ticks / TICK + self.database
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
 class PeakSampler:
     """Samples a process's RSS every 10 ms in a thread (and resets/reads VmHWM when allowed)."""
 
@@ -304,6 +352,7 @@ class Target:
     root_pid: int
     session_pid: Callable[[set[int]], int | None] = lambda before: None
     server_pids: Callable[[], list[int]] = list
+    dbname: str = ""  # Mailroom's database: its backends' CPU counts as the server's
 
     def ctx(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.cafile))
@@ -551,7 +600,16 @@ class Mailroom:
             root,
             lambda before: root,
             lambda: descendants(root),
+            database_name(),
         )
+
+
+def database_name() -> str:
+    """The PostgreSQL database of DATABASE_URL ("" for the embedded default)."""
+    from urllib.parse import urlparse
+
+    url = os.environ.get("DATABASE_URL", "")
+    return urlparse(url).path.lstrip("/") if url.startswith("postgres") else ""
 
 
 def load_mailroom(spec_file: str) -> None:
@@ -619,12 +677,101 @@ class PhaseResult:
     elapsed: float = 0.0
     errors: list[str] = field(default_factory=list)
     latencies: dict[str, list[float]] = field(default_factory=dict)
+    client_cpu: float = 0.0  # seconds (user + system) of the load generator's processes
+    server_cpu: float = 0.0  # seconds of the server's processes (ServerCpu)
 
     def add(self, command: str, seconds: float) -> None:
         self.latencies.setdefault(command, []).append(seconds)
 
 
+class RawClient:
+    """The load generator's cheap client (--client raw, the default): a blocking TLS socket,
+    commands written as one send, responses read to the tagged line with read_response
+    (literals skipped by their length, nothing else parsed). It answers the calls the bench
+    makes of imaplib.IMAP4_SSL with what the bench reads of them: (status, [text after the
+    status]). At several thousand commands a second on two cores, imaplib's parsing of every
+    response line (regular expressions, a literal copied into tuples) costs as much CPU as a
+    server's answer, and the clients share the cores with the server measured; like Postfix's
+    smtp-source (C) in bench/compare.py, a cheaper load generator leaves the servers the CPU.
+    The same client runs against both servers."""
+
+    def __init__(self, t: Target) -> None:
+        raw = socket.create_connection(("127.0.0.1", t.port), timeout=120)
+        self.sock = t.ctx().wrap_socket(raw, server_hostname="127.0.0.1")
+        self.buf = bytearray()
+        self.tags = 0
+        self.fetches = 0  # FETCH responses of the last command
+        self.literal: bytes | None = None  # imaplib's way: sent as the last argument
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise RuntimeError("closed before the greeting")
+            self.buf += chunk
+        del self.buf[: self.buf.index(b"\r\n") + 2]
+
+    def _continuation(self, tag: bytes) -> bool:
+        """Wait for the server's "+" (True) or its tagged refusal (False)."""
+        while True:
+            nl = self.buf.find(b"\r\n")
+            if nl < 0:
+                chunk = self.sock.recv(1 << 16)
+                if not chunk:
+                    raise RuntimeError("connection closed")
+                self.buf += chunk
+                continue
+            line = bytes(self.buf[:nl])
+            del self.buf[: nl + 2]
+            if line.startswith(b"+"):
+                return True
+            if line.startswith(tag + b" "):
+                self.buf[:0] = line + b"\r\n"
+                return False
+
+    def command(self, text: str, literal: bytes | None = None) -> tuple[str, list[bytes]]:
+        self.tags += 1
+        tag = b"r%d" % self.tags
+        line = tag + b" " + text.encode()
+        if literal is None:
+            self.sock.sendall(line + b"\r\n")
+        else:
+            self.sock.sendall(line + b" {%d}\r\n" % len(literal))
+            if self._continuation(tag):
+                self.sock.sendall(literal + b"\r\n")
+        self.fetches, _, done = read_response(self.sock, tag, self.buf)
+        parts = done.split(b" ", 2)
+        return parts[1].decode(), [parts[2] if len(parts) > 2 else b""]
+
+    def login(self, user: str, password: str) -> tuple[str, list[bytes]]:
+        def q(s: str) -> str:
+            return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+        return self.command(f"LOGIN {q(user)} {q(password)}")
+
+    def select(self, mailbox: str) -> tuple[str, list[bytes]]:
+        return self.command(f"SELECT {mailbox}")
+
+    def uid(self, name: str, *args: str) -> tuple[str, list[bytes]]:
+        literal, self.literal = self.literal, None
+        return self.command(" ".join(("UID", name, *args)), literal)
+
+    def append(
+        self, mailbox: str, flags: None, date: None, message: bytes
+    ) -> tuple[str, list[bytes]]:
+        return self.command(f"APPEND {mailbox}", message)
+
+    def logout(self) -> tuple[str, list[bytes]]:
+        try:
+            return self.command("LOGOUT")
+        finally:
+            self.sock.close()
+
+
+CLIENT = {"kind": "raw"}  # --client; set before the client processes fork
+
+
 def _connect(t: Target) -> imaplib.IMAP4_SSL:
+    if CLIENT["kind"] == "raw":
+        return RawClient(t)  # type: ignore[return-value]  # the calls the bench makes
     return imaplib.IMAP4_SSL("127.0.0.1", t.port, ssl_context=t.ctx(), timeout=120)
 
 
@@ -692,6 +839,10 @@ class Ops:
     def fetch_body(self, c: imaplib.IMAP4_SSL) -> None:
         u = self.uid()
         _timed(self.res, "FETCH body", lambda: c.uid("FETCH", str(u), "(BODY.PEEK[])"))
+        # The raw client only counts the answer's FETCH responses (more than one: another
+        # client's flag change reported here too).
+        if getattr(c, "fetches", 1) < 1:
+            raise RuntimeError(f"FETCH body of UID {u}: no FETCH response")
 
     def store(self, c: imaplib.IMAP4_SSL) -> None:
         u, op = self.uid(), ("+FLAGS", "-FLAGS")[self.toggle % 2]
@@ -741,11 +892,12 @@ def _client(
     max_ops: int,
     seed: int,
 ) -> PhaseResult:
-    t, barrier = _TARGETS[name], _BARRIER[0]
+    t, barrier, finish = _TARGETS[name], _BARRIER[0], _BARRIER[1]
     res = PhaseResult()
     ops = Ops(t, res, random.Random(seed), count)
     c: imaplib.IMAP4_SSL | None = None
     appended: list[int] = []
+    started = False
     try:
         if phase not in ("cycle", "LOGIN"):
             c = ops.login()
@@ -759,6 +911,8 @@ def _client(
             )
         res.latencies.clear()
         barrier.wait(120)  # type: ignore[attr-defined]
+        started = True
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         deadline = t0 + seconds
         while res.ops < max_ops and time.perf_counter() < deadline:
@@ -793,12 +947,20 @@ def _client(
                 ops.expunge(c, appended.pop())  # type: ignore[arg-type]
             res.ops += 1
         res.elapsed = time.perf_counter() - t0
+        res.client_cpu = time.process_time() - cpu0
+        with contextlib.suppress(threading.BrokenBarrierError):
+            finish.wait(seconds + 120)  # type: ignore[attr-defined]
         if c is not None:
             ops.remove(c, appended)
             c.logout()
     except Exception as exc:
         res.errors.append(f"{type(exc).__name__}: {exc}"[:300])
         res.elapsed = res.elapsed or seconds
+        # The others stop waiting for this one (at the start only if it never got there:
+        # an abort just after the barrier opened would break it for those not yet awake).
+        if not started:
+            barrier.abort()  # type: ignore[attr-defined]
+        finish.abort()  # type: ignore[attr-defined]
     return res
 
 
@@ -807,17 +969,31 @@ def run_phase(
 ) -> PhaseResult:
     ctx = multiprocessing.get_context("fork")
     _TARGETS[t.name] = t
-    _BARRIER[:] = [ctx.Barrier(clients)]
+    # The bench is a party to both barriers: the server's CPU is measured from the moment the
+    # clients start their timed loops to the moment the last one ends (not their set-up).
+    start, finish = ctx.Barrier(clients + 1), ctx.Barrier(clients + 1)
+    _BARRIER[:] = [start, finish]
+    cpu = ServerCpu(t.root_pid, t.dbname)
+    server_cpu = 0.0
     with ctx.Pool(clients) as pool:
-        results = pool.starmap(
+        pending = pool.starmap_async(
             _client,
             [(t.name, phase, count, seconds, max_ops, 1000 * k + 7) for k in range(clients)],
         )
-    total = PhaseResult()
+        try:
+            start.wait(130)
+            cpu.start()
+            finish.wait(seconds + 130)
+            server_cpu = cpu.stop()
+        except threading.BrokenBarrierError:
+            pass  # a client failed: its error is in the results
+        results = pending.get(seconds + 600)
+    total = PhaseResult(server_cpu=server_cpu)
     for r in results:
         total.ops += r.ops
         total.elapsed = max(total.elapsed, r.elapsed)
         total.errors += r.errors
+        total.client_cpu += r.client_cpu
         for k, v in r.latencies.items():
             total.latencies.setdefault(k, []).extend(v)
     return total
@@ -841,6 +1017,8 @@ def read_response(sock: ssl.SSLSocket, tag: bytes, buf: bytearray) -> tuple[int,
             buf += chunk
             continue
         line = bytes(buf[pos:nl])
+        if line.startswith(b"* ") and b" FETCH " in line[:40]:
+            fetches += 1
         if line.endswith(b"}") and b"{" in line:
             n = int(line[line.rindex(b"{") + 1 : -1].rstrip(b"+-"))
             while len(buf) < nl + 2 + n:
@@ -851,8 +1029,6 @@ def read_response(sock: ssl.SSLSocket, tag: bytes, buf: bytearray) -> tuple[int,
                 buf += chunk
             pos = nl + 2 + n
             continue
-        if line.startswith(b"* ") and b" FETCH " in line[:40]:
-            fetches += 1
         pos = nl + 2
         if line.startswith(tag + b" "):
             del buf[:pos]
@@ -987,6 +1163,10 @@ def raise_nofile(need: int) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def ms_per_op(seconds: float, ops: int) -> str:
+    return f"{seconds * 1000 / ops:.3f}" if ops else "–"
+
+
 def fmt_ratio(m: float | None, d: float | None) -> str:
     if not m or not d:
         return "–"
@@ -1008,6 +1188,13 @@ def main() -> None:
         "--phases", default=",".join(PHASES), help="comma list of: " + ", ".join(PHASES)
     )
     ap.add_argument("--only", choices=("both", "dovecot", "mailroom"), default="both")
+    ap.add_argument(
+        "--client",
+        choices=("raw", "imaplib"),
+        default="raw",
+        help="the load generator: a raw TLS socket reading to the tagged line (cheap) or "
+        "Python's imaplib (what the figures before 2026-12-05 used)",
+    )
     ap.add_argument("--skip", default="", help="comma list of: commands, big, idle")
     ap.add_argument(
         "--dovecot-hibernate",
@@ -1026,6 +1213,7 @@ def main() -> None:
         load_mailroom(args.load_mailroom)
         return
 
+    CLIENT["kind"] = args.client
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     unknown = set(phases) - set(PHASES)
@@ -1048,7 +1236,7 @@ def main() -> None:
     print(
         f"bench/imap.py: {args.messages} + {args.big_messages} messages, {args.clients} clients, "
         f"{args.seconds:g} s per phase (≤ {args.max_ops} ops per client), {args.rounds} rounds; "
-        f"idle {args.idle}; open-file limit {nofile}; scratch {work}"
+        f"idle {args.idle}; {args.client} client; open-file limit {nofile}; scratch {work}"
     )
     from mailcore.tls import ensure_self_signed
 
@@ -1109,16 +1297,34 @@ def main() -> None:
                         results[name].setdefault(phase, []).append(res)
                         rate = res.ops / res.elapsed if res.elapsed else 0
                         err = f"  ERRORS {len(res.errors)}: {res.errors[0]}" if res.errors else ""
-                        print(f"  round {r + 1} {name:8} {phase:14} {rate:8.1f} ops/s{err}")
+                        print(
+                            f"  round {r + 1} {name:8} {phase:14} {rate:8.1f} ops/s, "
+                            f"CPU per op: server {ms_per_op(res.server_cpu, res.ops)} ms, "
+                            f"clients {ms_per_op(res.client_cpu, res.ops)} ms{err}",
+                            flush=True,
+                        )
             print(
                 f"\nCommands, {args.clients} clients, {args.messages}-message INBOX "
-                "(median of rounds; ops/s; p50/p99 latency in ms)"
+                "(median of rounds; ops/s; p50/p99 latency in ms; server CPU ms per op, from "
+                "/proc: the process tree, for Mailroom with its database's backends)"
             )
-            print(f"{'command':16}" + "".join(f"{n:>30}" for n in names) + "   ratio")
+            print(
+                f"{'command':16}"
+                + "".join(f"{n:>30}{'srv ms':>8}" for n in names)
+                + "   ratio  CPU ratio"
+            )
+            cpu_table: list[tuple[str, list[float], list[float], list[float]]] = []
             for phase in phases:
-                cells, rates = [], []
+                cells, rates, cpus, client_cpus = [], [], [], []
                 for name in names:
                     runs = results[name][phase]
+                    cpu_ms = statistics.median(
+                        r.server_cpu * 1000 / r.ops if r.ops else 0 for r in runs
+                    )
+                    cpus.append(cpu_ms)
+                    client_cpus.append(
+                        statistics.median(r.client_cpu * 1000 / r.ops if r.ops else 0 for r in runs)
+                    )
                     rate = statistics.median(r.ops / r.elapsed if r.elapsed else 0 for r in runs)
                     lat = [x for r in runs for x in r.latencies.get(phase, [])]
                     if phase == "cycle":
@@ -1131,11 +1337,30 @@ def main() -> None:
                         else "–"
                     )
                     errors = sum(len(r.errors) for r in runs)
-                    cells.append(f"{rate:10.1f} {p:>13}" + (f" ERR{errors}" if errors else ""))
+                    cells.append(
+                        f"{rate:10.1f} {p:>13}"
+                        + (f" ERR{errors}" if errors else "")
+                        + f"{cpu_ms:>8.3f}"
+                    )
                     rates.append(rate)
                 ratio = fmt_ratio(rates[-1], rates[0]) if len(names) == 2 else ""
+                # Server CPU per op, Dovecot / Mailroom: above 1 means Mailroom uses less.
+                cpu_ratio = fmt_ratio(cpus[0], cpus[-1]) if len(names) == 2 else ""
                 label = "LOGIN…LOGOUT" if phase == "cycle" else phase
-                print(f"{label:16}" + "".join(f"{c:>30}" for c in cells) + f"   {ratio}")
+                print(
+                    f"{label:16}" + "".join(f"{c:>38}" for c in cells) + f"   {ratio}  {cpu_ratio}"
+                )
+                cpu_table.append((label, rates, cpus, client_cpus))
+            print(
+                "  load generator's own CPU per op (ms, user + system of the client processes; "
+                f"the machine has {os.cpu_count()} cores):"
+            )
+            for label, rates, _, client_cpus in cpu_table:
+                busy = "  ".join(
+                    f"{n} {c:.3f} ({c * rate / 1000:.2f} cores)"
+                    for n, c, rate in zip(names, client_cpus, rates, strict=True)
+                )
+                print(f"    {label:14}  {busy}")
             print("  inside the cycles (p50/p99 ms):")
             for cmd in (
                 "connect+TLS",

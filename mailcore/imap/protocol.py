@@ -1052,8 +1052,67 @@ _STATUS_ITEMS = {
 SORT_KEYS = {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"}
 
 
+# A FETCH without literals, split as the full parse would (the tag's characters: _TAG_RE's
+# less "+", which ends a tag's atom). Its tail (attributes and modifiers) repeats from command
+# to command, so the typed tail the full parse made of it is kept and reused: only the tag and
+# the sequence set are read again. Bounded: cleared when full.
+_FETCH_SHAPE = re.compile(
+    rb"([!#$&',\-./0-9:;<=>?@A-Z^_`a-z|~]+) (UID )?FETCH ([0-9*:,]+) (.+)", re.IGNORECASE
+)
+_FETCH_TAILS: dict[tuple[bytes, bool, int], tuple[tuple[FetchAtt, ...], int | None, bool]] = {}
+FETCH_TAILS = 256
+
+
+def _seq_number(text: bytes) -> int | None:
+    """Cursor.nz_number's value of `text` (or STAR for '*'); None where it would refuse."""
+    if text == b"*":
+        return STAR
+    if not text.isdigit() or len(text) > 20:
+        return None
+    value = int(text)
+    return value if 0 < value < 1 << 32 else None
+
+
+def _fetch_reused(m: re.Match[bytes], limits: Limits) -> Fetch | None:
+    """The FETCH of a known tail without the full parse; None when the tail is new or the
+    sequence set is anything but plain numbers and ranges (the full parse says why)."""
+    uid = m[2] is not None
+    tail = _FETCH_TAILS.get((m[4], uid, limits.max_depth))
+    if tail is None:
+        return None
+    ranges: list[tuple[int, int]] = []
+    for part in m[3].split(b","):
+        lo_text, colon, hi_text = part.partition(b":")
+        lo = _seq_number(lo_text)
+        hi = _seq_number(hi_text) if colon else lo
+        if lo is None or hi is None:
+            return None
+        ranges.append((lo, hi))
+    if len(ranges) > limits.max_ranges:
+        return None
+    return Fetch(m[1].decode(), "FETCH", uid, SeqSet(tuple(ranges)), *tail)
+
+
 def parse_command(raw: RawCommand, limits: Limits, *, utf8: bool = False) -> Command:
     """The typed command of one complete RawCommand; ProtocolSyntaxError if it is malformed."""
+    shape = None if raw.literals else _FETCH_SHAPE.fullmatch(raw.text)
+    if shape is not None:
+        reused = _fetch_reused(shape, limits)
+        if reused is not None:
+            return reused
+    cmd = _parse_command(raw, limits, utf8)
+    if shape is not None and isinstance(cmd, Fetch):
+        if len(_FETCH_TAILS) >= FETCH_TAILS:
+            _FETCH_TAILS.clear()
+        _FETCH_TAILS[(shape[4], cmd.uid, limits.max_depth)] = (
+            cmd.atts,
+            cmd.changedsince,
+            cmd.vanished,
+        )
+    return cmd
+
+
+def _parse_command(raw: RawCommand, limits: Limits, utf8: bool) -> Command:
     c = Cursor(raw, max_depth=limits.max_depth)
     try:
         tag = c.atom(_ATOM_SPECIALS | {ord("+")})

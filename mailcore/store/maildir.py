@@ -406,6 +406,19 @@ class _StemIndex:
             return None
         return directory / name if os.path.lexists(directory / name) else None
 
+    def exact(self, directory: str, stem: str, info: str) -> str | None:
+        """The noted name of `stem` in `directory` (as str(Path)) only if its letters are
+        exactly `info`: the same message in the same state, to be opened without a stat()
+        (the open() tells whether it is still there). None otherwise."""
+        with self._lock:
+            cached = self._dirs.get(directory)
+            if cached is None:
+                return None
+            name = self._pick(cached[1], cached[2], stem, info)
+        if name is None or split_filename(name)[1] != info:
+            return None
+        return name
+
     def find(self, directory: Path, stem: str, info: str = "") -> Path | None:
         try:
             mtime = os.stat(directory).st_mtime_ns
@@ -467,6 +480,13 @@ class _StemIndex:
 
 
 _STEMS = _StemIndex()
+# read_crlf_cached's note of the file it last opened for (root, folder, key, new/cur, letters):
+# a body FETCH of an LF-layout file opens it by that name at once (one open(), no pathlib)
+# instead of a failed open() by the key, a stat() of the directory and an lstat() first. A
+# name is unique to one message, so a note names the right file or none (renamed: a flag
+# change; gone: expunged), and then the lookup runs again. Cleared when full.
+_OPENED: dict[tuple[str, str, str, bool, str], str] = {}
+OPENED_NAMES = 20_000
 
 
 @dataclass(slots=True)
@@ -723,21 +743,17 @@ class Maildir:
         nowait = getattr(os, "RWF_NOWAIT", None)
         if nowait is None:
             return None
-        _check_key(key)
-        d = self.folder_dir(path)
-        p = d / "cur" / f"{key}{_INFO_SEP}{info}" if in_cur else d / "new" / key
-        try:
-            fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            # An LF-layout name (S= and W= added to the key): the stem index's note of it,
-            # if it has one (no directory scan here).
-            sub = "cur" if in_cur else "new"
-            hinted = _STEMS.hint(d / sub, key_stem(key), info if in_cur else "")
-            if hinted is None:
-                return None
+        note = (str(self.root), path, key, in_cur, info)
+        fd = -1
+        opened = _OPENED.get(note)
+        if opened is not None:
             try:
-                fd = os.open(hinted, os.O_RDONLY | os.O_CLOEXEC)
+                fd = os.open(opened, os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
+                _OPENED.pop(note, None)
+        if fd < 0:
+            fd = self._open_cached(path, key, in_cur, info, note)
+            if fd < 0:
                 return None
         try:
             size = os.fstat(fd).st_size
@@ -754,6 +770,49 @@ class Maildir:
             os.close(fd)
         del buf[n:]
         return to_crlf_form(bytes(buf))
+
+    def _open_cached(
+        self, path: str, key: str, in_cur: bool, info: str, note: tuple[str, str, str, bool, str]
+    ) -> int:
+        """read_crlf_cached's lookup without a directory scan: the file by the key's name, or
+        the stem index's note of its LF-layout name; -1 when neither opens."""
+        _check_key(key)
+        d = self.folder_dir(path)
+        sub = "cur" if in_cur else "new"
+        # The name the stem index noted for the key with exactly these letters (an LF-layout
+        # name: S= and W= added to the key): opened at once, in plain strings (pathlib's
+        # joins cost more than the system calls here).
+        where = f"{d}/{sub}"
+        name = _STEMS.exact(where, key_stem(key), info if in_cur else "")
+        if name is not None:
+            try:
+                fd = os.open(f"{where}/{name}", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                pass
+            else:
+                return self._opened(note, f"{where}/{name}", fd)
+        p = d / "cur" / f"{key}{_INFO_SEP}{info}" if in_cur else d / "new" / key
+        try:
+            fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            # An LF-layout name: the stem index's note of it, if it has one (no directory
+            # scan here).
+            hinted = _STEMS.hint(d / sub, key_stem(key), info if in_cur else "")
+            if hinted is None:
+                return -1
+            try:
+                fd = os.open(hinted, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return -1
+            p = hinted
+        return self._opened(note, str(p), fd)
+
+    @staticmethod
+    def _opened(note: tuple[str, str, str, bool, str], name: str, fd: int) -> int:
+        if len(_OPENED) >= OPENED_NAMES:
+            _OPENED.clear()
+        _OPENED[note] = name
+        return fd
 
     def open_crlf(
         self,

@@ -477,3 +477,52 @@ def test_every_prefix_through_the_reader(line: bytes, literals: tuple[bytes, ...
             if isinstance(event, RawCommand):
                 _parse_or_bad(event.text, event.literals)
         assert all(isinstance(e, (RawCommand, ReaderError, NeedContinuation)) for e in events)
+
+
+FETCHES = [
+    b"a1 FETCH 1 (FLAGS)",
+    b"a1 UID FETCH 1234 (BODY.PEEK[])",
+    b"a.2 uid fetch 1:*,7,9:3 (UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (From To)])",
+    b"x FETCH * ALL",
+    b"x UID FETCH 1:4 (FLAGS) (CHANGEDSINCE 12 VANISHED)",
+    b"x FETCH 1:4 (FLAGS) (CHANGEDSINCE 12)",
+    b"x UID FETCH 5 BODY[]<0.100>",
+    b"x UID FETCH 01 (BODY.PEEK[])",  # a leading zero: the full parse takes it too
+    # Refused by the full parse, and so by the reuse too (same tail as a good one above):
+    b"x FETCH 1:4 (FLAGS) (CHANGEDSINCE 12 VANISHED)",
+    b"x UID FETCH 0 (BODY.PEEK[])",
+    b"x UID FETCH 4294967296 (BODY.PEEK[])",
+    b"x UID FETCH 1:2:3 (BODY.PEEK[])",
+    b"x UID FETCH 1,,2 (BODY.PEEK[])",
+    b"x UID FETCH 1,2,3,4,5,6 (BODY.PEEK[])",
+    b"x UID FETCH ** (BODY.PEEK[])",
+    b"x UID FETCH 1 (BODY.PEEK[]",
+    b"x+y UID FETCH 1 (BODY.PEEK[])",
+    b"x UID FETCH 1 (BODY.PEEK[]) ",
+]
+
+
+def _outcome(text: bytes) -> object:
+    try:
+        return parse_command(RawCommand(text, ()), LIMITS)
+    except ProtocolSyntaxError as exc:
+        return ("BAD", exc.tag, str(exc))
+
+
+def test_fetch_reuses_a_known_tail_with_the_full_parse_s_result() -> None:
+    """parse_command keeps the typed tail of a FETCH (attributes, modifiers) and reads only
+    the tag and the sequence set of the next one with that tail: the same Fetch (or the same
+    refusal) as the full parse, in every order."""
+    from mailcore.imap import protocol
+
+    protocol._FETCH_TAILS.clear()
+    first = [_outcome(t) for t in FETCHES]  # the full parse (each tail new, or refused)
+    assert protocol._FETCH_TAILS  # the good ones are kept
+    again = [_outcome(t) for t in FETCHES]  # their tails known now
+    assert again == first
+    assert isinstance(first[1], Fetch) and first[1].seqset == SeqSet(((1234, 1234),))
+    assert first[7] == _outcome(b"x UID FETCH 1 (BODY.PEEK[])")
+    for bad in FETCHES[8:]:
+        assert isinstance(_outcome(bad), tuple), bad
+    protocol._FETCH_TAILS.clear()
+    assert [_outcome(t) for t in reversed(FETCHES)] == list(reversed(first))

@@ -27,6 +27,61 @@ def test_read_crlf_cached(alice: Account, transactional_db: None) -> None:
     assert md.read_crlf_cached("", m.maildir_key, in_cur=True, info="XYZ", limit=10**6) is None
 
 
+def test_read_crlf_cached_after_a_rename_and_a_removal(
+    alice: Account, transactional_db: None
+) -> None:
+    """The note of the name last opened (maildir._OPENED) names that file or none: after a
+    flag change renamed it, the old letters find nothing, the new ones the file; after the
+    file went, nothing."""
+    m = add(alice, msg("a", "body a\n"))
+    md = maildir_for(alice)
+    whole = md.read("", m.maildir_key, in_cur=m.in_cur, info=m.info)
+    assert md.read_crlf_cached("", m.maildir_key, in_cur=m.in_cur, info=m.info, limit=10**6)
+    do_set_flags(
+        acting_account=alice,
+        messages=[Message.objects.select_related("folder").get(pk=m.pk)],
+        add=["seen", "flagged"],
+    )
+    assert md.read_crlf_cached("", m.maildir_key, in_cur=m.in_cur, info=m.info, limit=10**6) is None
+    m2 = Message.objects.get(pk=m.pk)
+    assert md.read("", m2.maildir_key, in_cur=m2.in_cur, info=m2.info) == whole
+    for _ in range(2):  # found, then by the note
+        got = md.read_crlf_cached("", m2.maildir_key, in_cur=m2.in_cur, info=m2.info, limit=10**6)
+        assert got == whole
+    md.unlink("", m2.maildir_key, in_cur=m2.in_cur, info=m2.info)
+    assert (
+        md.read_crlf_cached("", m2.maildir_key, in_cur=m2.in_cur, info=m2.info, limit=10**6) is None
+    )
+
+
+def test_read_crlf_cached_by_the_stem_index_s_exact_name(
+    alice: Account, transactional_db: None
+) -> None:
+    """A first read in a process (no note of the name opened yet): the stem index's name with
+    exactly the row's letters is opened at once; after a rename its old letters find nothing."""
+    from mailcore.store import maildir
+
+    m = add(alice, msg("a", "body a\n"))
+    md = maildir_for(alice)
+    whole = md.read("", m.maildir_key, in_cur=m.in_cur, info=m.info)  # the directory scanned
+    maildir._OPENED.clear()
+    assert (
+        md.read_crlf_cached("", m.maildir_key, in_cur=m.in_cur, info=m.info, limit=10**6) == whole
+    )
+    do_set_flags(
+        acting_account=alice,
+        messages=[Message.objects.select_related("folder").get(pk=m.pk)],
+        add=["flagged"],
+    )
+    maildir._OPENED.clear()
+    assert md.read_crlf_cached("", m.maildir_key, in_cur=m.in_cur, info=m.info, limit=10**6) is None
+    m2 = Message.objects.get(pk=m.pk)
+    assert md.read("", m2.maildir_key, in_cur=m2.in_cur, info=m2.info) == whole
+    maildir._OPENED.clear()
+    got = md.read_crlf_cached("", m2.maildir_key, in_cur=m2.in_cur, info=m2.info, limit=10**6)
+    assert got == whole
+
+
 def test_retr_of_a_file_renamed_behind_the_session(alice: Account, connect: Connect) -> None:
     a = add(alice, msg("a", "body a\n"))
     c = connect()  # the maildrop has the file name of the moment
