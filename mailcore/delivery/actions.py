@@ -288,7 +288,9 @@ def _process_batch(
             local.append((job, pending, data))
     if local:
         outcomes = _deliver_local(
-            [(job.entry, pending, data, None) for job, pending, data in local], inboxes
+            [(job.entry, pending, data, None) for job, pending, data in local],
+            inboxes,
+            {pk: [r.address for r in rcpts] for pk, rcpts in recipients.items()},
         )
         for job, pending, data in local:
             job.outcomes = {r.pk: outcomes[r.pk] for r in pending}
@@ -376,6 +378,7 @@ class _LocalRcpt:
 def _deliver_local(
     jobs: list[tuple[QueueEntry, list[QueueRecipient], bytes, ParsedMessage | None]],
     inboxes: dict[int, Folder | None],
+    addresses: dict[int, list[str]] | None = None,
 ) -> dict[int, Outcome]:
     """Deliver recipients in our domains (aliases expanded) and return each one's outcome.
 
@@ -388,8 +391,11 @@ def _deliver_local(
     room = _QuotaRoom()
     rules = BatchRules()
     # Sender checks and spam scan, once per entry (mailcore.inbound), kept on the entries in
-    # one statement before any copy is written.
-    examined = iter(examine_many([(entry, data) for entry, pending, data, _ in jobs if pending]))
+    # one statement before any copy is written. `addresses`: each entry's recipients as the
+    # batch loaded them (the checks read none again).
+    examined = iter(
+        examine_many([(entry, data) for entry, pending, data, _ in jobs if pending], addresses)
+    )
     for entry, pending, data, known in jobs:
         # Forged trust headers go, ours go on top, and a parse made before that is made again.
         verdict = next(examined) if pending else UNEXAMINED
