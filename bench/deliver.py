@@ -96,7 +96,7 @@ def main() -> None:
     profile = cProfile.Profile()
     if args.profile:
         profile.enable()
-    start, cpu_start = time.perf_counter(), time.process_time()
+    start, cpu_start, times_start = time.perf_counter(), time.process_time(), os.times()
     backend_start = _cpu_seconds(backend)
     with connection.execute_wrapper(count):
         for i in range(0, len(ids), args.batch):
@@ -105,12 +105,16 @@ def main() -> None:
     # This process's CPU per message: steadier than msgs/s on a shared, loaded machine. On
     # PostgreSQL its backend's CPU (from /proc) is printed beside it; on SQLite it is all here.
     cpu_ms = (time.process_time() - cpu_start) * 1000 / args.messages
+    times = os.times()
+    user_ms = (times.user - times_start.user) * 1000 / args.messages
+    system_ms = (times.system - times_start.system) * 1000 / args.messages
     backend_ms = (_cpu_seconds(backend) - backend_start) * 1000 / args.messages
     profile.disable()
     batches = -(-args.messages // args.batch)
     print(
         f"deliver: {args.messages} messages of {len(msg)} bytes, batches of {args.batch}: "
-        f"{args.messages / elapsed:.0f} msgs/s, {cpu_ms:.2f} ms CPU per message in this process"
+        f"{args.messages / elapsed:.0f} msgs/s, {cpu_ms:.2f} ms CPU per message in this process "
+        f"(user {user_ms:.2f}, system {system_ms:.2f})"
         + (f", {backend_ms:.2f} in its PostgreSQL backend" if backend else "")
         + f"; {statements[0] / batches:.1f} statements per batch"
     )
