@@ -127,6 +127,7 @@ def main() -> None:
             server.stop()  # type: ignore[attr-defined]
     if args.profile:
         pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(60)
 
 
 def _backend_pid() -> int:
