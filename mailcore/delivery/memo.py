@@ -79,17 +79,18 @@ def _keep(memo: dict[Any, tuple[float, Any]], key: Any, value: Any) -> None:
 def clear(**_: Any) -> None:
     """Forget everything (a row they depend on changed in this process; tables flushed): now,
     and again once the change commits (a look-up in between may have read the old rows)."""
-    _forget()
-    transaction.on_commit(_forget)
+    forget()
+    transaction.on_commit(forget)
 
 
-def _forget() -> None:
+def forget() -> None:
+    """Forget everything now (tests: rows rolled back send no signal)."""
     _expansions.clear()
     _inboxes.clear()
     _profiles.clear()
 
 
-dircache.on_clear(_forget)  # what clears the SMTP memo clears this one (e.g. a bulk update)
+dircache.on_clear(forget)  # what clears the SMTP memo clears this one (e.g. a bulk update)
 for _model in (
     Domain,
     Account,
