@@ -27,6 +27,15 @@ def load_eml(name: str) -> bytes:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_delivery_memo() -> None:
+    """A test's rows are rolled back without signals: the delivery memo (mailcore.delivery.memo)
+    must not hand one test the accounts and folders of the one before."""
+    from mailcore.delivery import memo
+
+    memo.forget()
+
+
+@pytest.fixture(autouse=True)
 def _mail_dirs(settings: object, tmp_path: Path) -> None:
     settings.MAIL_ROOT = tmp_path / "mail"  # type: ignore[attr-defined]
     settings.SPOOL_DIR = tmp_path / "spool"  # type: ignore[attr-defined]

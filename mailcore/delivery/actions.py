@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from mailcore.dbutil import bulk_set, bulk_set_many
-from mailcore.delivery import containment, spool
+from mailcore.delivery import containment, memo, spool
 from mailcore.delivery.doorbell import doorbell
 from mailcore.delivery.dsnparams import MailDsn, RcptDsn
 from mailcore.delivery.entries import FINAL_STATES, Outcome, dispatch, do_enqueue
@@ -35,7 +35,7 @@ from mailcore.delivery.models import (
 )
 from mailcore.delivery.outbound import do_queue_notices, do_relay_entry
 from mailcore.directory.models import Account
-from mailcore.directory.queries import Expansion, expand_recipient
+from mailcore.directory.queries import Expansion
 from mailcore.errors import MailcoreError, StorageError
 from mailcore.faults import fault_point
 from mailcore.inbound import UNEXAMINED, Verdict, examine_many, folder_for
@@ -49,7 +49,7 @@ from mailcore.mime.headers import (
 from mailcore.mtasts.tlsrpt import take_reports
 from mailcore.store.actions import Arrival, Delivered, do_deliver_many
 from mailcore.store.maildir import safe_hostname
-from mailcore.store.models import Folder, Message, Source, SpecialUse
+from mailcore.store.models import Folder, Message, Source
 from mailcore.store.quota import Usage, usage, warn_if_nearly_full
 
 log = logging.getLogger("mailroom")
@@ -288,7 +288,9 @@ def _process_batch(
             local.append((job, pending, data))
     if local:
         outcomes = _deliver_local(
-            [(job.entry, pending, data, None) for job, pending, data in local], inboxes
+            [(job.entry, pending, data, None) for job, pending, data in local],
+            inboxes,
+            {pk: [r.address for r in rcpts] for pk, rcpts in recipients.items()},
         )
         for job, pending, data in local:
             job.outcomes = {r.pk: outcomes[r.pk] for r in pending}
@@ -354,9 +356,7 @@ def _record(work: list[_Attempt]) -> None:
 
 def _inbox(account: Account, inboxes: dict[int, Folder | None]) -> Folder | None:
     if account.pk not in inboxes:
-        inboxes[account.pk] = Folder.objects.filter(
-            account=account, special_use=SpecialUse.INBOX
-        ).first()
+        inboxes[account.pk] = memo.inbox(account)
     return inboxes[account.pk]
 
 
@@ -376,6 +376,7 @@ class _LocalRcpt:
 def _deliver_local(
     jobs: list[tuple[QueueEntry, list[QueueRecipient], bytes, ParsedMessage | None]],
     inboxes: dict[int, Folder | None],
+    addresses: dict[int, list[str]] | None = None,
 ) -> dict[int, Outcome]:
     """Deliver recipients in our domains (aliases expanded) and return each one's outcome.
 
@@ -388,8 +389,11 @@ def _deliver_local(
     room = _QuotaRoom()
     rules = BatchRules()
     # Sender checks and spam scan, once per entry (mailcore.inbound), kept on the entries in
-    # one statement before any copy is written.
-    examined = iter(examine_many([(entry, data) for entry, pending, data, _ in jobs if pending]))
+    # one statement before any copy is written. `addresses`: each entry's recipients as the
+    # batch loaded them (the checks read none again).
+    examined = iter(
+        examine_many([(entry, data) for entry, pending, data, _ in jobs if pending], addresses)
+    )
     for entry, pending, data, known in jobs:
         # Forged trust headers go, ours go on top, and a parse made before that is made again.
         verdict = next(examined) if pending else UNEXAMINED
@@ -410,7 +414,7 @@ def _deliver_local(
                 continue
             expansion = expansions.get(rcpt.address)
             if expansion is None:
-                expansion = expansions[rcpt.address] = expand_recipient(rcpt.address)
+                expansion = expansions[rcpt.address] = memo.expansion(rcpt.address)
             plan = _LocalRcpt(entry, rcpt, data, expansion, [])
             plans.append(plan)
             if not expansion.accounts and not expansion.external:

@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from mailcore.delivery import memo
 from mailcore.delivery.entries import do_enqueue
 from mailcore.delivery.models import Direction, QueueEntry, QueueRecipient
 from mailcore.directory.models import Account
@@ -23,7 +24,7 @@ from mailcore.mime.headers import with_delivered_to
 from mailcore.rules import srs
 from mailcore.rules import vacation as vacation_rules
 from mailcore.rules.apply import Copy, Verdict, decide, srs_secret
-from mailcore.rules.queries import Profile, get_profile
+from mailcore.rules.queries import Profile
 from mailcore.store.actions import Delivered, do_set_flags
 from mailcore.store.models import Folder
 
@@ -65,7 +66,7 @@ class BatchRules:
         `verdict.copies` and reports each Arrival index through `filed`."""
         profile = self.profiles.get(account.pk)
         if profile is None:
-            profile = self.profiles[account.pk] = get_profile(account)
+            profile = self.profiles[account.pk] = memo.profile(account)
         if profile.empty:
             result = Verdict([Copy(inbox)])
         else:

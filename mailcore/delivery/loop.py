@@ -165,11 +165,14 @@ class DeliveryLoop:
         entries), then every due inbound entry, PULL_BATCH at a time. Rung entries that no
         claim took and that are outbound go on to the Celery task."""
         from mailcore.delivery.actions import do_deliver_inbound, outbound_among
+        from mailcore.delivery.workers import settle_heap
 
         close_old_connections()  # broken or aged connections go, as in the Celery tasks
         left = set(rung)
         while not self._stop.is_set():
             done = do_deliver_inbound(rung, worker=self.worker, fill_to=PULL_BATCH)
+            if done:
+                settle_heap(once=True)
             left.difference_update(done)
             if len(done) < PULL_BATCH:
                 break

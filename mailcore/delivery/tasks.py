@@ -16,6 +16,7 @@ from celery.signals import (
 from django.db import close_old_connections
 
 from mailcore.delivery.actions import do_dispatch_untried, do_process_entries, do_sweep
+from mailcore.delivery.workers import settle_heap
 
 log = logging.getLogger("mailroom")
 
@@ -30,7 +31,10 @@ PULL_BATCH = 64
 def deliver_entries(self: Any, entry_ids: list[int]) -> dict[int, str]:
     close_old_connections()  # connections live across tasks (CELERY_DB_REUSE_MAX): drop bad ones
     ids = [int(i) for i in entry_ids][:100]
-    return do_process_entries(ids, worker=str(self.request.hostname or ""), fill_to=PULL_BATCH)
+    done = do_process_entries(ids, worker=str(self.request.hostname or ""), fill_to=PULL_BATCH)
+    if done:
+        settle_heap(once=True)
+    return done
 
 
 @shared_task(name="mailcore.sweep_queue", ignore_result=True)
@@ -58,6 +62,7 @@ def _start_worker(sender: Any = None, **_: Any) -> None:
     thread = threading.Thread(target=_take_over, name="worker-start")
     thread.start()
     thread.join(30)
+    settle_heap()
     pool = getattr(sender, "pool", None)
     if pool is not None and "prefork" in type(pool).__module__:
         return  # the main process of a prefork pool only consumes; its children deliver

@@ -228,3 +228,24 @@ def unregister() -> None:
         DeliveryWorker.objects.filter(name=mine.name).delete()
     except DatabaseError:
         log.warning("worker %s: could not remove its row", mine.name, exc_info=True)
+
+
+_settled_pid = 0
+
+
+def settle_heap(*, once: bool = False) -> None:
+    """Move every object alive now into the cyclic GC's permanent generation (gc.freeze):
+    Django's, Celery's and the delivery path's modules, settings and caches live as long as
+    the process, yet each full collection traversed them all again (bench/deliver.py: 0.22 ms
+    of a message's 2-3 ms of CPU; 0.05 once frozen). Called when a worker process starts, and
+    with `once` after its first delivered batch (the modules the first message imported: the
+    sender checks' and the MIME code's tables). Collects first, so no garbage is frozen."""
+    import gc
+
+    global _settled_pid
+    if once:
+        if _settled_pid == os.getpid():
+            return
+        _settled_pid = os.getpid()
+    gc.collect()
+    gc.freeze()

@@ -11,6 +11,7 @@ is settled by the worker (which resolves the recipient again at delivery)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -77,9 +78,21 @@ def clear(**_: Any) -> None:
     transaction.on_commit(_forget)
 
 
+_listeners: list[Callable[[], None]] = []
+
+
+def on_clear(forget: Callable[[], None]) -> None:
+    """Call `forget` whenever this memo is forgotten: another per-process memo of directory
+    answers (mailcore.delivery.memo) follows the same changes, explicit clear() calls after
+    a bulk update included."""
+    _listeners.append(forget)
+
+
 def _forget() -> None:
     _recipients.clear()
     _rules.clear()
+    for forget in _listeners:
+        forget()
 
 
 for _model in (Domain, Account, Alias, RelayRule):

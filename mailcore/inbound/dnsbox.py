@@ -16,13 +16,55 @@ from contextvars import ContextVar
 from typing import Any
 
 import dns.exception
+import dns.name
+import dns.rdataclass
+import dns.rdatatype
 import dns.resolver
 from django.conf import settings
 
 from mailcore.delivery.relay import make_resolver, relay_config
 
+MAX_ANSWERS = 20_000
+
+
+class _Cache(dns.resolver.LRUCache):
+    """dnspython's cache, and in front of it our own answers by (name, type), each kept until
+    the cached DNS answer it came from expires (its TTL; a negative answer's SOA minimum):
+    a cached answer costs a dict look-up, where dnspython's resolve() of it (a resolution,
+    name parsing, an exception for an empty answer) cost about 0.1 ms, two to four times
+    a message. flush() forgets both."""
+
+    def __init__(self, max_size: int) -> None:
+        super().__init__(max_size=max_size)
+        self.answers: dict[tuple[str, str], tuple[float, list[Any]]] = {}
+
+    def flush(self, key: Any = None) -> None:
+        super().flush(key)
+        self.answers.clear()
+
+    def answered(self, name: str, rtype: str) -> list[Any] | None:
+        hit = self.answers.get((name.lower(), rtype))
+        if hit is None or hit[0] <= time.time():
+            return None
+        return list(hit[1])
+
+    def keep(self, name: str, rtype: str, records: list[Any], *, negative: bool) -> None:
+        """Keep `records` as the answer to (name, rtype) until the entry dnspython cached for
+        them expires (NXDOMAIN is cached under type ANY); nothing when it cached none."""
+        qname = dns.name.from_text(name)
+        rdtype = dns.rdatatype.from_text(rtype)
+        cached = self.get((qname, rdtype, dns.rdataclass.IN))
+        if cached is None and negative:
+            cached = self.get((qname, dns.rdatatype.ANY, dns.rdataclass.IN))
+        if cached is None:
+            return
+        if len(self.answers) >= MAX_ANSWERS:
+            self.answers.clear()
+        self.answers[(name.lower(), rtype)] = (cached.expiration, list(records))
+
+
 # Shared by every resolver we make: dnspython honours TTLs; size bounds memory.
-_CACHE = dns.resolver.LRUCache(max_size=20_000)
+_CACHE = _Cache(max_size=20_000)
 _lock = threading.Lock()
 _resolver_key: tuple[object, ...] | None = None
 _resolver: dns.resolver.Resolver | None = None
@@ -77,15 +119,21 @@ def lookup(name: str, rtype: str) -> list[Any]:
     if left <= 0:
         raise DnsTempError(f"DNS time budget spent before {rtype} {name}")
     r = resolver()
+    known = _CACHE.answered(name, rtype)
+    if known is not None:
+        return known
     try:
         answer = r.resolve(name, rtype, lifetime=min(left, r.lifetime), search=False)
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        _CACHE.keep(name, rtype, [], negative=True)
         return []
     except dns.resolver.LifetimeTimeout as exc:
         raise DnsTempError(f"DNS timeout for {rtype} {name}") from exc
     except (dns.resolver.NoNameservers, dns.exception.DNSException) as exc:
         raise DnsTempError(f"DNS failure for {rtype} {name}: {exc}") from exc
-    return list(answer)
+    records = list(answer)
+    _CACHE.keep(name, rtype, records, negative=False)
+    return records
 
 
 def txt(name: str) -> list[bytes]:

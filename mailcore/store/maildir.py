@@ -208,7 +208,6 @@ _SIZE_FIELD = re.compile(r",[SW]=\d+")
 _S_FIELD = re.compile(r",S=(\d+)")
 _W_FIELD = re.compile(r",W=(\d+)")
 _LINE_END_IN = re.compile(rb"\r*\n")  # CRLF, bare LF, CRs before a line end → one LF on disk
-_BARE_LF = re.compile(rb"(?<!\r)\n")
 _CR_BEFORE_CRLF = re.compile(rb"\r\r\n")
 
 
@@ -248,7 +247,7 @@ def to_crlf_form(data: bytes) -> bytes:
     if b"\r" in data:
         if data.count(b"\r\n") == data.count(b"\n"):
             return data  # every LF has its CR already (files delivered in CRLF form): no copy
-        # Same result as _BARE_LF.sub(b"\r\n", data): every LF ends up with exactly one CR
+        # Same result as re.sub(rb"(?<!\r)\n", b"\r\n", data): every LF ends up with exactly one CR
         # before it, its own or a new one (the CR of a CRLF is dropped, then put back).
         data = data.replace(b"\r\n", b"\n")
     return data.replace(b"\n", b"\r\n")
@@ -258,7 +257,9 @@ def canonical_crlf(data: bytes) -> bytes:
     """`data` as it reads back after deliver(): CRLF line ends (bare LF → CRLF, CRs before a
     line end dropped), every other byte as it is. `data` itself when it is canonical already
     (no copy), so its length is the W= size the file gets."""
-    if _BARE_LF.search(data) is None and _CR_BEFORE_CRLF.search(data) is None:
+    # Every LF has a CR before it, and no CR comes before a CRLF (bytes.count and `in`: a
+    # tenth of the two regular expressions' time on a 4 KiB message).
+    if data.count(b"\n") == data.count(b"\r\n") and b"\r\r\n" not in data:
         return data
     return to_crlf_form(to_disk_form(data))
 
