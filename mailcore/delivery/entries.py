@@ -12,12 +12,12 @@ import contextlib
 import functools
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from mailcore.dbutil import insert_is_one_statement, insert_with_children
@@ -171,15 +171,21 @@ def do_commit_spooled(spooled: list[SpooledEntry]) -> None:
     when any of it fails; then none of them is queued and their spool files are removed."""
     try:
         spool.sync_dirs([s.entry.spool_name for s in spooled])
-        with transaction.atomic(durable=True):
-            if len(spooled) == 1:
-                _insert(spooled[0])
-            else:
-                _insert_many(spooled)
+        if batch_insert_is_one_statement():
+            # One autocommitted statement: committed (or not at all) when it returns.
+            batch_insert(spooled)
+        else:
+            with transaction.atomic(durable=True):
+                if len(spooled) == 1:
+                    _insert(spooled[0])
+                else:
+                    _insert_many(spooled)
     except BaseException:
         for s in spooled:
             spool.remove(s.entry.spool_name)
         raise
+    if batch_insert_is_one_statement():
+        _ring_all(spooled)
     for s in spooled:
         _log_queued(s)
 
@@ -215,6 +221,113 @@ def _insert_many(spooled: list[SpooledEntry]) -> None:
         else:
             ring = functools.partial(doorbell.ring_later, entry.pk, wait)
             transaction.on_commit(ring, robust=True)
+
+
+def batch_insert_is_one_statement() -> bool:
+    """Does batch_insert() apply (PostgreSQL, outside any transaction)?"""
+    return (
+        connection.vendor == "postgresql"
+        and connection.get_autocommit()
+        and not connection.in_atomic_block
+    )
+
+
+# Field classes whose value is stored as the attribute holds it (get_db_prep_save would only
+# check and copy it); the others (inet, JSON, auto_now times …) go through the field.
+_AS_IS = (
+    models.CharField,
+    models.TextField,
+    models.IntegerField,
+    models.BooleanField,
+    models.ForeignKey,
+)
+
+
+def _column_values(field: models.Field[Any, Any], objs: Sequence[models.Model]) -> list[Any]:
+    cls = type(field)
+    if cls in _AS_IS or (cls is models.DateTimeField and not field.auto_now):  # type: ignore[attr-defined]
+        name = field.attname
+        return [getattr(obj, name) for obj in objs]
+    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs]
+
+
+@functools.cache
+def _batch_fields() -> tuple[list[models.Field[Any, Any]], list[models.Field[Any, Any]]]:
+    """The columns batch_insert writes: every one but the key, of the entry and of the
+    recipient (whose link is set from the entry inserted)."""
+    return (
+        [f for f in QueueEntry._meta.concrete_fields if not f.primary_key],
+        [
+            f
+            for f in QueueRecipient._meta.concrete_fields
+            if not f.primary_key and f.name != "entry"
+        ],
+    )
+
+
+@functools.cache
+def _batch_sql() -> str:
+    """The statement of batch_insert, built once from the two models: the entries from one
+    array per column (unnest), their recipients from arrays too, joined to the new entries by
+    queue_id (unique). Its text never changes with the batch's size, so PostgreSQL parses
+    and plans it once per connection (a prepared statement)."""
+    qn = connection.ops.quote_name
+
+    def arrays(fs: list[models.Field[Any, Any]]) -> str:
+        return ", ".join(f"%s::{f.db_type(connection)}[]" for f in fs)
+
+    entry_fields, rcpt_fields = _batch_fields()
+    entry_cols = ", ".join(qn(f.column or f.attname) for f in entry_fields)
+    rcpt_cols = ", ".join(qn(f.column or f.attname) for f in rcpt_fields)
+    rcpt_names = ", ".join(f"w.c{i}" for i in range(len(rcpt_fields)))
+    return (
+        f"WITH e AS (INSERT INTO {qn(QueueEntry._meta.db_table)} ({entry_cols}) "  # noqa: S608
+        f"SELECT * FROM unnest({arrays(entry_fields)}) RETURNING id, queue_id), "
+        f"r AS (INSERT INTO {qn(QueueRecipient._meta.db_table)} (entry_id, {rcpt_cols}) "
+        f"SELECT e.id, {rcpt_names} FROM unnest(%s::varchar[], {arrays(rcpt_fields)}) "
+        f"AS w(queue_id, {', '.join(f'c{i}' for i in range(len(rcpt_fields)))}) "
+        "JOIN e ON e.queue_id = w.queue_id RETURNING 1) "
+        "SELECT id, queue_id FROM e"
+    )
+
+
+def batch_insert(spooled: list[SpooledEntry]) -> None:
+    """The rows of every entry of `spooled` and of their recipients in one statement (one
+    round trip, no BEGIN/COMMIT), server-side bound and prepared: no ORM query building.
+    PostgreSQL only, in autocommit (batch_insert_is_one_statement). Field values go through
+    pre_save and get_db_prep_save, as in Model.save(); the entries get their primary keys."""
+    import psycopg
+
+    entry_fields, rcpt_fields = _batch_fields()
+    columns = [_column_values(f, [s.entry for s in spooled]) for f in entry_fields]
+    rows = [row for s in spooled for row in s.rows]
+    rcpt_columns = [[row.entry.queue_id for row in rows]] + [
+        _column_values(f, rows) for f in rcpt_fields
+    ]
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(_batch_sql(), [*columns, *rcpt_columns], prepare=True)
+        ids = {qid: pk for pk, qid in cursor.fetchall()}
+    for s in spooled:
+        s.entry.pk = ids[s.entry.queue_id]
+        s.entry._state.adding = False
+        s.entry._state.db = connection.alias
+        for row in s.rows:
+            row.entry = s.entry
+
+
+def _ring_all(spooled: list[SpooledEntry]) -> None:
+    """The doorbell for entries just committed (as _insert_many's on_commit callbacks)."""
+    now = timezone.now()
+    for s in spooled:
+        entry = s.entry
+        if entry.state == EntryState.PAUSED:
+            continue
+        wait = (entry.next_attempt_at - now).total_seconds()
+        if wait <= 0:
+            dispatch(entry.pk)
+        else:
+            doorbell.ring_later(entry.pk, wait)
 
 
 def _log_queued(spooled: SpooledEntry) -> None:
