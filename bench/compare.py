@@ -507,8 +507,9 @@ def _profile(
                 "15",
                 "--rate",
                 "250",
-                "--nonblocking",
-                *(["--native"] if native else []),
+                "--threads",
+                # py-spy cannot unwind C frames without pausing the process
+                *(["--native"] if native else ["--nonblocking"]),
                 "--format",
                 fmt,
                 "-o",
