@@ -169,23 +169,20 @@ def do_commit_spooled(spooled: list[SpooledEntry]) -> None:
     """Accept many spooled messages at once (group commit): their spool directories synced,
     once each, then every row in one transaction. Raises StorageError or a database error
     when any of it fails; then none of them is queued and their spool files are removed."""
+    one_statement = batch_insert_is_one_statement()
     try:
         spool.sync_dirs([s.entry.spool_name for s in spooled])
-        if batch_insert_is_one_statement():
+        if one_statement:
             # One autocommitted statement: committed (or not at all) when it returns.
             batch_insert(spooled)
         else:
             with transaction.atomic(durable=True):
-                if len(spooled) == 1:
-                    _insert(spooled[0])
-                else:
-                    _insert_many(spooled)
+                _insert_values(spooled)
     except BaseException:
         for s in spooled:
             spool.remove(s.entry.spool_name)
         raise
-    if batch_insert_is_one_statement():
-        _ring_all(spooled)
+    _ring_all(spooled)  # committed: the doorbell may ring
     for s in spooled:
         _log_queued(s)
 
@@ -202,25 +199,6 @@ def _insert(spooled: SpooledEntry) -> None:
         transaction.on_commit(lambda: dispatch(entry.pk), robust=True)
     else:
         transaction.on_commit(lambda: doorbell.ring_later(entry.pk, wait), robust=True)
-
-
-def _insert_many(spooled: list[SpooledEntry]) -> None:
-    """_insert for a batch, inside the caller's transaction: one multi-row INSERT for the
-    entries and one for their recipients, whatever the batch's size."""
-    QueueEntry.objects.bulk_create([s.entry for s in spooled])
-    # Each row's entry is the object just saved: bulk_create takes its id from it.
-    QueueRecipient.objects.bulk_create([row for s in spooled for row in s.rows])
-    now = timezone.now()
-    for s in spooled:
-        entry = s.entry
-        if entry.state == EntryState.PAUSED:
-            continue  # as in _insert: it waits for an admin's release
-        wait = (entry.next_attempt_at - now).total_seconds()
-        if wait <= 0:
-            transaction.on_commit(functools.partial(dispatch, entry.pk), robust=True)
-        else:
-            ring = functools.partial(doorbell.ring_later, entry.pk, wait)
-            transaction.on_commit(ring, robust=True)
 
 
 def batch_insert_is_one_statement() -> bool:
@@ -245,7 +223,12 @@ _AS_IS = (
 
 def _column_values(field: models.Field[Any, Any], objs: Sequence[models.Model]) -> list[Any]:
     cls = type(field)
-    if cls in _AS_IS or (cls is models.DateTimeField and not field.auto_now):  # type: ignore[attr-defined]
+    if cls in _AS_IS or (
+        # psycopg takes aware datetimes as they are; SQLite wants Django's text form
+        cls is models.DateTimeField
+        and not field.auto_now  # type: ignore[attr-defined]
+        and connection.vendor == "postgresql"
+    ):
         name = field.attname
         return [getattr(obj, name) for obj in objs]
     return [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs]
@@ -309,15 +292,60 @@ def batch_insert(spooled: list[SpooledEntry]) -> None:
         cursor.execute(_batch_sql(), [*columns, *rcpt_columns], prepare=True)
         ids = {qid: pk for pk, qid in cursor.fetchall()}
     for s in spooled:
-        s.entry.pk = ids[s.entry.queue_id]
-        s.entry._state.adding = False
-        s.entry._state.db = connection.alias
-        for row in s.rows:
-            row.entry = s.entry
+        _mark_inserted(s, ids[s.entry.queue_id])
+
+
+# SQLite allows 32,766 parameters per statement; recipients are inserted this many at a time.
+_ROWS_PER_INSERT = 1000
+
+
+def _insert_values(spooled: list[SpooledEntry]) -> None:
+    """batch_insert for SQLite (and PostgreSQL inside a transaction), inside the caller's
+    transaction: one multi-row INSERT … RETURNING for the entries, then their recipients by
+    multi-row INSERTs; no ORM query building. The entries get their primary keys."""
+    qn = connection.ops.quote_name
+    entry_fields, rcpt_fields = _batch_fields()
+    entries = [s.entry for s in spooled]
+    columns = [_column_values(f, entries) for f in entry_fields]
+    row = "(" + ", ".join(["%s"] * len(entry_fields)) + ")"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(QueueEntry._meta.db_table)} "  # noqa: S608
+            f"({', '.join(qn(f.column or f.attname) for f in entry_fields)}) "
+            f"VALUES {', '.join([row] * len(entries))} RETURNING id, queue_id",
+            [value for values in zip(*columns, strict=True) for value in values],
+        )
+        ids = {qid: pk for pk, qid in cursor.fetchall()}
+        for s in spooled:
+            _mark_inserted(s, ids[s.entry.queue_id])
+        rows = [row for s in spooled for row in s.rows]
+        for at in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[at : at + _ROWS_PER_INSERT]
+            rcpt_columns = [[r.entry_id for r in chunk]] + [
+                _column_values(f, chunk) for f in rcpt_fields
+            ]
+            rrow = "(" + ", ".join(["%s"] * len(rcpt_columns)) + ")"
+            cursor.execute(
+                f"INSERT INTO {qn(QueueRecipient._meta.db_table)} (entry_id, "  # noqa: S608
+                f"{', '.join(qn(f.column or f.attname) for f in rcpt_fields)}) "
+                f"VALUES {', '.join([rrow] * len(chunk))}",
+                [value for values in zip(*rcpt_columns, strict=True) for value in values],
+            )
+
+
+def _mark_inserted(spooled: SpooledEntry, pk: int) -> None:
+    """The entry saved as `pk`, its recipients linked to it (as the ORM leaves them)."""
+    entry = spooled.entry
+    entry.pk = pk
+    entry._state.adding = False
+    entry._state.db = connection.alias
+    for row in spooled.rows:
+        row.entry_id = pk
 
 
 def _ring_all(spooled: list[SpooledEntry]) -> None:
-    """The doorbell for entries just committed (as _insert_many's on_commit callbacks)."""
+    """The doorbell for entries just committed (an entry due later: at its time; a paused
+    one: none, it waits for an admin's release)."""
     now = timezone.now()
     for s in spooled:
         entry = s.entry
