@@ -180,6 +180,17 @@ def smtp_source(port: int, payload: Path, *, messages: int, concurrency: int) ->
     return time.perf_counter() - t0
 
 
+def accept_load(port: int, payload: Path, args: argparse.Namespace) -> float:
+    """The accept-only load: smtp-source, or with --accept-load smtplib the end-to-end runs'
+    smtplib threads (to tell what the client changes in the server's cost per message)."""
+    if args.accept_load == "smtplib":
+        payloads = [message(i, args.size) for i in range(args.messages)]
+        t0 = time.perf_counter()
+        send_all(port, payloads, concurrency=args.concurrency)
+        return time.perf_counter() - t0
+    return smtp_source(port, payload, messages=args.messages, concurrency=args.concurrency)
+
+
 def watch(count: Callable[[], int], total: int, stop: threading.Event) -> list[tuple[float, int]]:
     """(time, visible count) every 50 ms until `total` are visible or `stop` is set."""
     samples: list[tuple[float, int]] = []
@@ -264,9 +275,7 @@ def postfix_accept(scratch: Path, payload: Path, args: argparse.Namespace) -> Ru
     try:
         meter = CpuMeter(postfix.pids)
         meter.start()
-        took = smtp_source(
-            postfix.port, payload, messages=args.messages, concurrency=args.concurrency
-        )
+        took = accept_load(postfix.port, payload, args)
         cpu = meter.stop()
         held = postfix.queued()
         if held < args.messages:
@@ -414,12 +423,7 @@ def mailroom_accept(payload: Path, args: argparse.Namespace) -> Run:
             else []
         )
         meter.start()
-        took = smtp_source(
-            stack.smtp_port,
-            payload,
-            messages=args.messages,
-            concurrency=args.concurrency,
-        )
+        took = accept_load(stack.smtp_port, payload, args)
         cpu = meter.stop()
         for proc in profilers:
             proc.wait(60)
@@ -596,6 +600,12 @@ def main() -> None:
         choices=("flamegraph", "raw"),
         default="flamegraph",
         help="raw: collapsed stacks (.txt), for bench/profile_top.py",
+    )
+    ap.add_argument(
+        "--accept-load",
+        choices=("smtp-source", "smtplib"),
+        default="smtp-source",
+        help="the accept-only figure's client (smtplib: the end-to-end runs' threads)",
     )
     ap.add_argument(
         "--native",
