@@ -51,13 +51,13 @@ TICK = os.sysconf("SC_CLK_TCK")
 # --- CPU from /proc ----------------------------------------------------------------------------
 
 
-def _cpu_ticks(pid: int) -> tuple[int, int] | None:
-    """(start time, utime + stime) of `pid` in clock ticks, None if it is gone."""
+def _cpu_ticks(pid: int) -> tuple[int, int, int] | None:
+    """(start time, utime + stime, stime) of `pid` in clock ticks, None if it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return int(fields[19]), int(fields[11]) + int(fields[12])
+    return int(fields[19]), int(fields[11]) + int(fields[12]), int(fields[12])
 
 
 def postgres_backends(dbname: str) -> list[int]:
@@ -81,6 +81,9 @@ class CpuMeter:
         self._first: dict[tuple[int, int], int] = {}
         self._last: dict[tuple[int, int], int] = {}
         self._kind: dict[tuple[int, int], str] = {}
+        # system time (kernel: syscalls, fsync, the network stack) of the same processes
+        self._sys_first: dict[tuple[int, int], int] = {}
+        self._sys_last: dict[tuple[int, int], int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -92,8 +95,10 @@ class CpuMeter:
             key = (pid, got[0])
             if key not in self._first:
                 self._first[key] = got[1] if first else 0  # born during the run: all of it
+                self._sys_first[key] = got[2] if first else 0
                 self._kind[key] = kind_of(cmdline(pid))
             self._last[key] = got[1]
+            self._sys_last[key] = got[2]
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
@@ -115,6 +120,15 @@ class CpuMeter:
         out: dict[str, float] = {}
         for k, last in self._last.items():
             out[self._kind[k]] = out.get(self._kind[k], 0.0) + (last - self._first[k]) / TICK
+        return out
+
+    def system_by_kind(self) -> dict[str, float]:
+        """System (kernel) CPU seconds per kind of process (after stop()): the rest of
+        by_kind() is user time (Python, C libraries)."""
+        out: dict[str, float] = {}
+        for k, last in self._sys_last.items():
+            secs = (last - self._sys_first[k]) / TICK
+            out[self._kind[k]] = out.get(self._kind[k], 0.0) + secs
         return out
 
 
@@ -166,6 +180,17 @@ def smtp_source(port: int, payload: Path, *, messages: int, concurrency: int) ->
     return time.perf_counter() - t0
 
 
+def accept_load(port: int, payload: Path, args: argparse.Namespace) -> float:
+    """The accept-only load: smtp-source, or with --accept-load smtplib the end-to-end runs'
+    smtplib threads (to tell what the client changes in the server's cost per message)."""
+    if args.accept_load == "smtplib":
+        payloads = [message(i, args.size) for i in range(args.messages)]
+        t0 = time.perf_counter()
+        send_all(port, payloads, concurrency=args.concurrency)
+        return time.perf_counter() - t0
+    return smtp_source(port, payload, messages=args.messages, concurrency=args.concurrency)
+
+
 def watch(count: Callable[[], int], total: int, stop: threading.Event) -> list[tuple[float, int]]:
     """(time, visible count) every 50 ms until `total` are visible or `stop` is set."""
     samples: list[tuple[float, int]] = []
@@ -192,6 +217,7 @@ class Run:
     visible_s: float | None = None
     latencies: list[float] = field(default_factory=list)
     kinds: dict[str, float] = field(default_factory=dict)
+    system: dict[str, float] = field(default_factory=dict)  # the kernel's share of kinds
 
     @property
     def accept_rate(self) -> float:
@@ -204,6 +230,13 @@ class Run:
     @property
     def cpu_ms(self) -> float:
         return self.cpu_s / self.messages * 1000
+
+
+def accept_run(side: str, messages: int, took: float, cpu: float, meter: CpuMeter) -> Run:
+    """An accept-only Run, with the CPU split by kind of process (after meter.stop())."""
+    return Run(
+        side, "accept", messages, took, cpu, kinds=meter.by_kind(), system=meter.system_by_kind()
+    )
 
 
 def e2e_run(
@@ -219,7 +252,17 @@ def e2e_run(
     """An end-to-end Run; visible when the last of `total` was seen (None if never)."""
     last = samples[-1][0] if samples and samples[-1][1] >= total else None
     visible = (last - t0) if last else None
-    return Run(side, "e2e", total, t_accept, cpu, visible, latencies, meter.by_kind())
+    return Run(
+        side,
+        "e2e",
+        total,
+        t_accept,
+        cpu,
+        visible,
+        latencies,
+        meter.by_kind(),
+        meter.system_by_kind(),
+    )
 
 
 # --- Postfix → LMTP → Dovecot --------------------------------------------------------------
@@ -232,14 +275,12 @@ def postfix_accept(scratch: Path, payload: Path, args: argparse.Namespace) -> Ru
     try:
         meter = CpuMeter(postfix.pids)
         meter.start()
-        took = smtp_source(
-            postfix.port, payload, messages=args.messages, concurrency=args.concurrency
-        )
+        took = accept_load(postfix.port, payload, args)
         cpu = meter.stop()
         held = postfix.queued()
         if held < args.messages:
             raise RuntimeError(f"Postfix holds {held} of {args.messages} messages")
-        return Run("postfix", "accept", args.messages, took, cpu, kinds=meter.by_kind())
+        return accept_run("postfix", args.messages, took, cpu, meter)
     finally:
         postfix.stop()
         postfix.cleanup()
@@ -375,21 +416,18 @@ def mailroom_accept(payload: Path, args: argparse.Namespace) -> Run:
     try:
         meter = CpuMeter(_mailroom_pids(stack.proc.pid, dbname))
         profilers = (
-            _profile(stack.proc.pid, args.profile / "accept", args.profile_format)
+            _profile(
+                stack.proc.pid, args.profile / "accept", args.profile_format, native=args.native
+            )
             if args.profile
             else []
         )
         meter.start()
-        took = smtp_source(
-            stack.smtp_port,
-            payload,
-            messages=args.messages,
-            concurrency=args.concurrency,
-        )
+        took = accept_load(stack.smtp_port, payload, args)
         cpu = meter.stop()
         for proc in profilers:
             proc.wait(60)
-        return Run("mailroom", "accept", args.messages, took, cpu, kinds=meter.by_kind())
+        return accept_run("mailroom", args.messages, took, cpu, meter)
     finally:
         stack.stop()
 
@@ -411,7 +449,7 @@ def mailroom_end_to_end(payloads: list[bytes], args: argparse.Namespace) -> Run:
             target=lambda: samples.extend(watch(count, len(payloads), stop)), daemon=True
         )
         profilers = (
-            _profile(stack.proc.pid, args.profile / "e2e", args.profile_format)
+            _profile(stack.proc.pid, args.profile / "e2e", args.profile_format, native=args.native)
             if args.profile
             else []
         )
@@ -446,7 +484,9 @@ def mailroom_end_to_end(payloads: list[bytes], args: argparse.Namespace) -> Run:
         stack.stop()
 
 
-def _profile(root: int, out: Path, fmt: str = "flamegraph") -> list[subprocess.Popen[bytes]]:
+def _profile(
+    root: int, out: Path, fmt: str = "flamegraph", *, native: bool = False
+) -> list[subprocess.Popen[bytes]]:
     """py-spy (sampling, from PyPI) on the SMTP processes and each delivery worker process for
     the first 15 s of the load: flame graphs `smtp-N.svg`, `worker-N.svg` under `out`."""
     from bench.imap import descendants
@@ -471,7 +511,9 @@ def _profile(root: int, out: Path, fmt: str = "flamegraph") -> list[subprocess.P
                 "15",
                 "--rate",
                 "250",
-                "--nonblocking",
+                "--threads",
+                # py-spy cannot unwind C frames without pausing the process
+                *(["--native"] if native else ["--nonblocking"]),
                 "--format",
                 fmt,
                 "-o",
@@ -560,6 +602,17 @@ def main() -> None:
         help="raw: collapsed stacks (.txt), for bench/profile_top.py",
     )
     ap.add_argument(
+        "--accept-load",
+        choices=("smtp-source", "smtplib"),
+        default="smtp-source",
+        help="the accept-only figure's client (smtplib: the end-to-end runs' threads)",
+    )
+    ap.add_argument(
+        "--native",
+        action="store_true",
+        help="py-spy --native: C frames (uvloop, psycopg, the kernel's entry points) too",
+    )
+    ap.add_argument(
         "--ports",
         help="loopback port range for every listener started (Postfix, Dovecot, Mailroom), "
         "e.g. 36000-36999; sets BENCH_PORTS (default: the kernel's ephemeral ports)",
@@ -605,6 +658,11 @@ def main() -> None:
             )
         split = ", ".join(
             f"{kind} {secs / run.messages * 1000:.2f}"
+            + (
+                f" (sys {run.system[kind] / run.messages * 1000:.2f})"
+                if run.system.get(kind, 0) / run.messages >= 0.00005
+                else ""
+            )
             for kind, secs in sorted(run.kinds.items(), key=lambda kv: -kv[1])
             if secs / run.messages >= 0.00005
         )

@@ -12,12 +12,12 @@ import contextlib
 import functools
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from mailcore.dbutil import insert_is_one_statement, insert_with_children
@@ -169,17 +169,20 @@ def do_commit_spooled(spooled: list[SpooledEntry]) -> None:
     """Accept many spooled messages at once (group commit): their spool directories synced,
     once each, then every row in one transaction. Raises StorageError or a database error
     when any of it fails; then none of them is queued and their spool files are removed."""
+    one_statement = batch_insert_is_one_statement()
     try:
         spool.sync_dirs([s.entry.spool_name for s in spooled])
-        with transaction.atomic(durable=True):
-            if len(spooled) == 1:
-                _insert(spooled[0])
-            else:
-                _insert_many(spooled)
+        if one_statement:
+            # One autocommitted statement: committed (or not at all) when it returns.
+            batch_insert(spooled)
+        else:
+            with transaction.atomic(durable=True):
+                _insert_values(spooled)
     except BaseException:
         for s in spooled:
             spool.remove(s.entry.spool_name)
         raise
+    _ring_all(spooled)  # committed: the doorbell may ring
     for s in spooled:
         _log_queued(s)
 
@@ -198,23 +201,161 @@ def _insert(spooled: SpooledEntry) -> None:
         transaction.on_commit(lambda: doorbell.ring_later(entry.pk, wait), robust=True)
 
 
-def _insert_many(spooled: list[SpooledEntry]) -> None:
-    """_insert for a batch, inside the caller's transaction: one multi-row INSERT for the
-    entries and one for their recipients, whatever the batch's size."""
-    QueueEntry.objects.bulk_create([s.entry for s in spooled])
-    # Each row's entry is the object just saved: bulk_create takes its id from it.
-    QueueRecipient.objects.bulk_create([row for s in spooled for row in s.rows])
+def batch_insert_is_one_statement() -> bool:
+    """Does batch_insert() apply (PostgreSQL, outside any transaction)?"""
+    return (
+        connection.vendor == "postgresql"
+        and connection.get_autocommit()
+        and not connection.in_atomic_block
+    )
+
+
+# Field classes whose value is stored as the attribute holds it (get_db_prep_save would only
+# check and copy it); the others (inet, JSON, auto_now times …) go through the field.
+_AS_IS = (
+    models.CharField,
+    models.TextField,
+    models.IntegerField,
+    models.BooleanField,
+    models.ForeignKey,
+)
+
+
+def _column_values(field: models.Field[Any, Any], objs: Sequence[models.Model]) -> list[Any]:
+    cls = type(field)
+    if cls in _AS_IS or (
+        # psycopg takes aware datetimes as they are; SQLite wants Django's text form
+        cls is models.DateTimeField
+        and not field.auto_now  # type: ignore[attr-defined]
+        and connection.vendor == "postgresql"
+    ):
+        name = field.attname
+        return [getattr(obj, name) for obj in objs]
+    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs]
+
+
+@functools.cache
+def _batch_fields() -> tuple[list[models.Field[Any, Any]], list[models.Field[Any, Any]]]:
+    """The columns batch_insert writes: every one but the key, of the entry and of the
+    recipient (whose link is set from the entry inserted)."""
+    return (
+        [f for f in QueueEntry._meta.concrete_fields if not f.primary_key],
+        [
+            f
+            for f in QueueRecipient._meta.concrete_fields
+            if not f.primary_key and f.name != "entry"
+        ],
+    )
+
+
+@functools.cache
+def _batch_sql() -> str:
+    """The statement of batch_insert, built once from the two models: the entries from one
+    array per column (unnest), their recipients from arrays too, joined to the new entries by
+    queue_id (unique). Its text never changes with the batch's size, so PostgreSQL parses
+    and plans it once per connection (a prepared statement)."""
+    qn = connection.ops.quote_name
+
+    def arrays(fs: list[models.Field[Any, Any]]) -> str:
+        return ", ".join(f"%s::{f.db_type(connection)}[]" for f in fs)
+
+    entry_fields, rcpt_fields = _batch_fields()
+    entry_cols = ", ".join(qn(f.column or f.attname) for f in entry_fields)
+    rcpt_cols = ", ".join(qn(f.column or f.attname) for f in rcpt_fields)
+    rcpt_names = ", ".join(f"w.c{i}" for i in range(len(rcpt_fields)))
+    return (
+        f"WITH e AS (INSERT INTO {qn(QueueEntry._meta.db_table)} ({entry_cols}) "  # noqa: S608
+        f"SELECT * FROM unnest({arrays(entry_fields)}) RETURNING id, queue_id), "
+        f"r AS (INSERT INTO {qn(QueueRecipient._meta.db_table)} (entry_id, {rcpt_cols}) "
+        f"SELECT e.id, {rcpt_names} FROM unnest(%s::varchar[], {arrays(rcpt_fields)}) "
+        f"AS w(queue_id, {', '.join(f'c{i}' for i in range(len(rcpt_fields)))}) "
+        "JOIN e ON e.queue_id = w.queue_id RETURNING 1) "
+        "SELECT id, queue_id FROM e"
+    )
+
+
+def batch_insert(spooled: list[SpooledEntry]) -> None:
+    """The rows of every entry of `spooled` and of their recipients in one statement (one
+    round trip, no BEGIN/COMMIT), server-side bound and prepared: no ORM query building.
+    PostgreSQL only, in autocommit (batch_insert_is_one_statement). Field values go through
+    pre_save and get_db_prep_save, as in Model.save(); the entries get their primary keys."""
+    import psycopg
+
+    entry_fields, rcpt_fields = _batch_fields()
+    columns = [_column_values(f, [s.entry for s in spooled]) for f in entry_fields]
+    rows = [row for s in spooled for row in s.rows]
+    rcpt_columns = [[row.entry.queue_id for row in rows]] + [
+        _column_values(f, rows) for f in rcpt_fields
+    ]
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(_batch_sql(), [*columns, *rcpt_columns], prepare=True)
+        ids = {qid: pk for pk, qid in cursor.fetchall()}
+    for s in spooled:
+        _mark_inserted(s, ids[s.entry.queue_id])
+
+
+# SQLite allows 32,766 parameters per statement; recipients are inserted this many at a time.
+_ROWS_PER_INSERT = 1000
+
+
+def _insert_values(spooled: list[SpooledEntry]) -> None:
+    """batch_insert for SQLite (and PostgreSQL inside a transaction), inside the caller's
+    transaction: one multi-row INSERT … RETURNING for the entries, then their recipients by
+    multi-row INSERTs; no ORM query building. The entries get their primary keys."""
+    qn = connection.ops.quote_name
+    entry_fields, rcpt_fields = _batch_fields()
+    entries = [s.entry for s in spooled]
+    columns = [_column_values(f, entries) for f in entry_fields]
+    row = "(" + ", ".join(["%s"] * len(entry_fields)) + ")"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(QueueEntry._meta.db_table)} "  # noqa: S608
+            f"({', '.join(qn(f.column or f.attname) for f in entry_fields)}) "
+            f"VALUES {', '.join([row] * len(entries))} RETURNING id, queue_id",
+            [value for values in zip(*columns, strict=True) for value in values],
+        )
+        ids = {qid: pk for pk, qid in cursor.fetchall()}
+        for s in spooled:
+            _mark_inserted(s, ids[s.entry.queue_id])
+        rows = [row for s in spooled for row in s.rows]
+        for at in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[at : at + _ROWS_PER_INSERT]
+            rcpt_columns = [[r.entry_id for r in chunk]] + [
+                _column_values(f, chunk) for f in rcpt_fields
+            ]
+            rrow = "(" + ", ".join(["%s"] * len(rcpt_columns)) + ")"
+            cursor.execute(
+                f"INSERT INTO {qn(QueueRecipient._meta.db_table)} (entry_id, "  # noqa: S608
+                f"{', '.join(qn(f.column or f.attname) for f in rcpt_fields)}) "
+                f"VALUES {', '.join([rrow] * len(chunk))}",
+                [value for values in zip(*rcpt_columns, strict=True) for value in values],
+            )
+
+
+def _mark_inserted(spooled: SpooledEntry, pk: int) -> None:
+    """The entry saved as `pk`, its recipients linked to it (as the ORM leaves them)."""
+    entry = spooled.entry
+    entry.pk = pk
+    entry._state.adding = False
+    entry._state.db = connection.alias
+    for row in spooled.rows:
+        row.entry_id = pk
+
+
+def _ring_all(spooled: list[SpooledEntry]) -> None:
+    """The doorbell for entries just committed (an entry due later: at its time; a paused
+    one: none, it waits for an admin's release)."""
     now = timezone.now()
     for s in spooled:
         entry = s.entry
         if entry.state == EntryState.PAUSED:
-            continue  # as in _insert: it waits for an admin's release
+            continue
         wait = (entry.next_attempt_at - now).total_seconds()
         if wait <= 0:
-            transaction.on_commit(functools.partial(dispatch, entry.pk), robust=True)
+            dispatch(entry.pk)
         else:
-            ring = functools.partial(doorbell.ring_later, entry.pk, wait)
-            transaction.on_commit(ring, robust=True)
+            doorbell.ring_later(entry.pk, wait)
 
 
 def _log_queued(spooled: SpooledEntry) -> None:

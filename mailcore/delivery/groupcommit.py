@@ -4,23 +4,23 @@ cleanup share the disk's flushes. A session still answers 250 only once its own 
 committed; when a batch's commit fails, every session in it gets the error (and answers 4xx)
 and nothing of the batch is queued.
 
-One committer thread per process: it takes whatever arrived while the previous commit ran (so
-batches grow with the load and cost no waiting when idle), optionally waits `window` seconds
-for more, and commits. It holds its own database connection, like the asyncdb pool threads;
-SQLite's single writer gains most, one write transaction serving many messages."""
+One batch at a time per process, committed by the pool thread that finds no commit running:
+it takes whatever arrived while the previous commit ran (so batches grow with the load and
+cost no waiting when idle), optionally waits `window` seconds for more, and commits, on its
+own database connection; SQLite's single writer gains most, one write transaction serving
+many messages."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from django.db import close_old_connections, connections
+from django.db import close_old_connections
 
 from mailcore import asyncdb
 from mailcore.delivery.entries import SpooledEntry, do_commit_spooled
@@ -47,8 +47,13 @@ def _settle(future: asyncio.Future[list[T]], items: list[T], error: BaseExceptio
 
 
 class GroupCommitter(Generic[T]):
-    """Collects items from many event-loop tasks and hands them to `commit` in batches, from
-    one thread. `commit(items)` must commit all of them or none and raise on failure."""
+    """Collects items from many event-loop tasks and hands them to `commit` in batches, one
+    batch at a time. `commit(items)` must commit all of them or none and raise on failure.
+
+    No thread of its own (leader and followers, as PostgreSQL's WAL group commit): the pool
+    thread whose items arrive while no commit runs commits them, then whatever arrived
+    meanwhile, until nothing waits; items that arrive during a commit wait for the next
+    batch of that thread. One thread hand-off per message fewer than a committer thread."""
 
     def __init__(
         self, commit: Callable[[list[T]], None], *, window: float = 0.0, max_batch: int = 256
@@ -56,15 +61,17 @@ class GroupCommitter(Generic[T]):
         self._commit = commit
         self.window = window
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Job[T] | None] = queue.SimpleQueue()  # None: stop
-        self._thread: threading.Thread | None = None
+        self._pending: list[_Job[T]] = []
+        self._leading = False  # a thread is committing (it takes what is pending after)
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified when leadership ends
         self.batches = 0  # commits made (tests, benchmarks)
 
     async def prepare_and_commit(self, prepare: Callable[[], list[T]]) -> list[T]:
         """Run `prepare` (file I/O, e.g. the spool write) on an asyncdb pool thread, which
-        hands its items straight to the committer: the session's task wakes once, when the
-        batch holding its items is committed. Raises what `prepare` or the commit raised."""
+        then commits its items with what else is pending (or leaves them to the thread
+        committing now): the session's task wakes once, when the batch holding its items is
+        committed. Raises what `prepare` or the commit raised."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[T]] = loop.create_future()
 
@@ -81,31 +88,37 @@ class GroupCommitter(Generic[T]):
 
     def _put(self, job: _Job[T]) -> None:
         with self._lock:
-            self._queue.put(job)
-            if self._thread is None:
-                # Lives until shutdown(): an idle thread costs nothing, and one that ended on
-                # its own could strand an item put in the moment it did.
-                thread = threading.Thread(target=self._run, name="groupcommit", daemon=True)
-                thread.start()
-                self._thread = thread
+            self._pending.append(job)
+            if self._leading:
+                return  # the committing thread takes it next
+            self._leading = True
+        self._lead()
+
+    def _lead(self) -> None:
+        """Commit batches until nothing is pending, then give up leadership."""
+        try:
+            while True:
+                if self.window > 0:
+                    time.sleep(self.window)  # let more sessions join this batch
+                with self._lock:
+                    batch = self._pending[: self.max_batch]
+                    del self._pending[: self.max_batch]
+                    if not batch:
+                        self._leading = False
+                        self._idle.notify_all()
+                        return
+                self._commit_batch(batch)
+        except BaseException:
+            with self._lock:  # never strand what is pending without a leader
+                self._leading = False
+                self._idle.notify_all()
+            raise
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Commit what is queued, close the thread's database connection and end it (server
-        shutdown). A later item starts a new thread."""
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(None)
-            thread.join(timeout)
-
-    def _run(self) -> None:
-        while True:
-            batch, stop = self._take()
-            if batch:
-                self._commit_batch(batch)
-            if stop:
-                connections.close_all()
-                return
+        """Wait until what is pending is committed (server shutdown). The committing
+        threads' database connections go with the asyncdb pool's."""
+        with self._idle:
+            self._idle.wait_for(lambda: not self._leading and not self._pending, timeout)
 
     def _commit_batch(self, batch: list[_Job[T]]) -> None:
         items = [item for job in batch for item in job.items]
@@ -121,30 +134,6 @@ class GroupCommitter(Generic[T]):
             # A loop that is closed (its server stopped) has no session left to answer.
             if not job.loop.is_closed():
                 job.loop.call_soon_threadsafe(_settle, job.future, job.items, error)
-
-    def _take(self) -> tuple[list[_Job[T]], bool]:
-        """The next batch: what is waiting now (blocking for the first), plus what arrives
-        within the window; and whether the thread is to stop after it."""
-        first = self._queue.get()
-        if first is None:
-            return [], True
-        batch = [first]
-        deadline = time.monotonic() + self.window
-        while len(batch) < self.max_batch:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    job = self._queue.get(timeout=remaining)
-                except queue.Empty:
-                    break
-            if job is None:
-                return batch, True
-            batch.append(job)
-        return batch, False
 
 
 _queue_rows: GroupCommitter[SpooledEntry] | None = None

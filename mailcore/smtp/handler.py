@@ -36,7 +36,6 @@ from mailcore.store.quota import Usage, usage_of_address
 
 log = logging.getLogger("mailroom")
 
-_BARE_CR = re.compile(rb"\r(?!\n)")
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
@@ -182,9 +181,13 @@ class IngressHandler:
     def _checked_data(self, envelope: Any) -> tuple[bytes, str]:
         """The message bytes ready to spool, or '' and the refusal reply."""
         data: bytes = envelope.original_content or b""
-        if _BARE_CR.search(data):
+        # Every CRLF holds one CR and one LF, so a CR or LF outside a CRLF shows as more CRs
+        # (LFs) than CRLFs: three bytes.count() scans in C, where two regular expressions with
+        # lookarounds took 4 % of the event loop thread's samples.
+        crlf = data.count(b"\r\n")
+        if data.count(b"\r") != crlf:
             return b"", "554 5.6.0 Message contains a bare CR; refused (SMTP smuggling protection)"
-        if _BARE_LF.search(data):
+        if data.count(b"\n") != crlf:
             if self.policy.bare_lf == "reject":
                 return b"", (
                     "554 5.6.0 Message contains a bare LF; refused (SMTP smuggling protection)"
