@@ -48,13 +48,12 @@ from mailcore.store.history import (
     next_modseqs,
     tombstone_folders,
 )
+from mailcore.store.indexrows import insert_index_rows
 from mailcore.store.maildir import Maildir, StoredFile, folder_path_for_name
 from mailcore.store.meta import meta_row
 from mailcore.store.models import (
     Folder,
     Message,
-    MessageMeta,
-    MessageSearch,
     MessageText,
     Source,
     SpecialUse,
@@ -524,14 +523,15 @@ def _index_arrivals(
                 )
                 rows.append((i, message))
                 uid += 1
-        Message.objects.bulk_create([m for _, m in rows])
-        MessageText.objects.bulk_create([MessageText(message=m, text=texts[i]) for i, m in rows])
         for i, m in rows:
             entries[i].message = m
-        MessageSearch.objects.bulk_create([entries[i] for i, _ in rows])
-        for i, m in rows:
             metas[i].message = m
-        MessageMeta.objects.bulk_create([metas[i] for i, _ in rows])
+        insert_index_rows(
+            [m for _, m in rows],
+            [MessageText(message=m, text=texts[i]) for i, m in rows],
+            [entries[i] for i, _ in rows],
+            [metas[i] for i, _ in rows],
+        )
         by_index = dict(rows)
         for folder_id, group in by_folder.items():
             item = arrivals[group[0][0]]
