@@ -20,9 +20,16 @@ DOVECOT = os.environ.get("DOVECOT", "/usr/sbin/dovecot")
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free on both addresses Dovecot listens on (127.0.0.1 and 127.0.0.2)."""
+    while True:
+        with socket.socket() as s, socket.socket() as other:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+            try:
+                other.bind(("127.0.0.2", port))
+            except OSError:
+                continue
+            return port
 
 
 def available() -> bool:
@@ -34,7 +41,7 @@ class Dovecot:
         self, work: Path, cert: Path, key: Path, password: str, users_count: int = 100
     ) -> None:
         self.work = work
-        self.ports = {name: free_port() for name in ("imap", "imaps", "pop3", "pop3s")}
+        self.ports: dict[str, int] = {}
         for sub in ("run", "state", "mail"):
             (work / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(work, 0o755)
@@ -51,6 +58,19 @@ class Dovecot:
         )
         self._users = itertools.count(1)
         self._seq = itertools.count(1)
+        # A port picked free can be taken before Dovecot binds it (another suite's client,
+        # an outgoing connection): pick new ones and start again, a few times.
+        for attempt in range(3):
+            self.ports = {name: free_port() for name in ("imap", "imaps", "pop3", "pop3s")}
+            try:
+                self._start(login, cert, key)
+                return
+            except RuntimeError as exc:
+                if attempt == 2 or "Address already in use" not in str(exc):
+                    raise
+
+    def _start(self, login: str, cert: Path, key: Path) -> None:
+        work = self.work
         (work / "dovecot.conf").write_text(
             f"""# tests/fetching/dovecot.py: the remote server of the fetching tests
 protocols = imap pop3
