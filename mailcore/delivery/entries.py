@@ -12,7 +12,7 @@ import contextlib
 import functools
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict, Unpack
@@ -20,7 +20,7 @@ from typing import Any, TypedDict, Unpack
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from mailcore.dbutil import insert_is_one_statement, insert_with_children
+from mailcore.dbutil import column_values, insert_is_one_statement, insert_with_children
 from mailcore.delivery import spool
 from mailcore.delivery.doorbell import doorbell
 from mailcore.delivery.dsnparams import MailDsn, RcptDsn
@@ -240,30 +240,6 @@ def batch_insert_is_one_statement() -> bool:
     )
 
 
-# Field classes whose value is stored as the attribute holds it (get_db_prep_save would only
-# check and copy it); the others (inet, JSON, auto_now times …) go through the field.
-_AS_IS = (
-    models.CharField,
-    models.TextField,
-    models.IntegerField,
-    models.BooleanField,
-    models.ForeignKey,
-)
-
-
-def _column_values(field: models.Field[Any, Any], objs: Sequence[models.Model]) -> list[Any]:
-    cls = type(field)
-    if cls in _AS_IS or (
-        # psycopg takes aware datetimes as they are; SQLite wants Django's text form
-        cls is models.DateTimeField
-        and not field.auto_now  # type: ignore[attr-defined]
-        and connection.vendor == "postgresql"
-    ):
-        name = field.attname
-        return [getattr(obj, name) for obj in objs]
-    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs]
-
-
 @functools.cache
 def _batch_fields() -> tuple[list[models.Field[Any, Any]], list[models.Field[Any, Any]]]:
     """The columns batch_insert writes: every one but the key, of the entry and of the
@@ -312,10 +288,10 @@ def batch_insert(spooled: list[SpooledEntry]) -> None:
     import psycopg
 
     entry_fields, rcpt_fields = _batch_fields()
-    columns = [_column_values(f, [s.entry for s in spooled]) for f in entry_fields]
+    columns = [column_values(f, [s.entry for s in spooled]) for f in entry_fields]
     rows = [row for s in spooled for row in s.rows]
     rcpt_columns = [[row.entry.queue_id for row in rows]] + [
-        _column_values(f, rows) for f in rcpt_fields
+        column_values(f, rows) for f in rcpt_fields
     ]
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
@@ -336,7 +312,7 @@ def _insert_values(spooled: list[SpooledEntry]) -> None:
     qn = connection.ops.quote_name
     entry_fields, rcpt_fields = _batch_fields()
     entries = [s.entry for s in spooled]
-    columns = [_column_values(f, entries) for f in entry_fields]
+    columns = [column_values(f, entries) for f in entry_fields]
     row = "(" + ", ".join(["%s"] * len(entry_fields)) + ")"
     with connection.cursor() as cursor:
         cursor.execute(
@@ -352,7 +328,7 @@ def _insert_values(spooled: list[SpooledEntry]) -> None:
         for at in range(0, len(rows), _ROWS_PER_INSERT):
             chunk = rows[at : at + _ROWS_PER_INSERT]
             rcpt_columns = [[r.entry_id for r in chunk]] + [
-                _column_values(f, chunk) for f in rcpt_fields
+                column_values(f, chunk) for f in rcpt_fields
             ]
             rrow = "(" + ", ".join(["%s"] * len(rcpt_columns)) + ")"
             cursor.execute(

@@ -19,20 +19,8 @@ from typing import Any
 
 from django.db import connection, models
 
+from mailcore.dbutil import column_values, mark_saved
 from mailcore.store.models import Message, MessageMeta, MessageSearch, MessageText
-
-# Field classes whose value is stored as the attribute holds it (get_db_prep_save would only
-# check and copy it); the others (JSON, binary, the search keys …) go through the field.
-_AS_IS = (
-    models.CharField,
-    models.TextField,
-    models.BigIntegerField,
-    models.IntegerField,
-    models.SmallIntegerField,
-    models.BooleanField,
-    models.ForeignKey,
-    models.FloatField,
-)
 
 _CHILDREN = (MessageText, MessageSearch, MessageMeta)
 _Child = MessageText | MessageSearch | MessageMeta
@@ -67,13 +55,11 @@ def insert_index_rows(
         ids = {(account_id, key): pk for pk, account_id, key in cursor.fetchall()}
     for message in messages:
         message.pk = ids[(message.account_id, message.maildir_key)]
-        message._state.adding = False
-        message._state.db = connection.alias
+        mark_saved(message)
     children: tuple[_Child, ...] = (*texts, *searches, *metas)
     for child in children:
         child.message = child.message  # the link's id from the saved message
-        child._state.adding = False
-        child._state.db = connection.alias
+        mark_saved(child)
 
 
 def orm_insert(
@@ -107,13 +93,7 @@ def _is_array(field: models.Field[Any, Any]) -> bool:
 
 
 def _values(field: models.Field[Any, Any], objs: Sequence[models.Model]) -> list[Any]:
-    if type(field) in _AS_IS or (
-        # psycopg takes aware datetimes as they are
-        type(field) is models.DateTimeField and not field.auto_now
-    ):
-        name = field.attname
-        return [getattr(obj, name) for obj in objs]
-    values = [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs]
+    values = column_values(field, objs)
     if _is_array(field):
         # An array column (the search keys' integer[]) travels as its text form, one per row:
         # unnest of a two-dimensional array would flatten it (and rows differ in length).
