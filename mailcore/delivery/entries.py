@@ -109,6 +109,7 @@ class SpooledEntry:
 
     entry: QueueEntry
     rows: list[QueueRecipient]
+    file: spool.SpoolFile  # with sync_file=False: still to be fsynced (do_commit_spooled)
 
 
 def spool_entry(
@@ -119,12 +120,14 @@ def spool_entry(
     direction: str = Direction.INBOUND,
     queue_id: str | None = None,
     sync_dir: bool = True,
+    sync_file: bool = True,
     **options: Unpack[EntryOptions],
 ) -> SpooledEntry:
     """Write and fsync the spool file of `data` (its directory too unless `sync_dir` is
-    False, see spool.write) and build its unsaved queue rows. No database access."""
+    False, the file itself unless `sync_file` is False: see spool.write) and build its
+    unsaved queue rows. No database access."""
     queue_id = queue_id or spool.new_queue_id()
-    stored = spool.write(queue_id, data, sync_dir=sync_dir)
+    stored = spool.write(queue_id, data, sync_dir=sync_dir, sync_file=sync_file)
     now = timezone.now()
     due_at = options.get("due_at")
     if due_at is not None and due_at > now:
@@ -168,7 +171,7 @@ def spool_entry(
         row: QueueRecipient = _positional(QueueRecipient, wanted)
         row.entry = entry  # entry_id None until batch_insert/_mark_inserted, as entry=entry
         rows.append(row)
-    return SpooledEntry(entry, rows)
+    return SpooledEntry(entry, rows, stored)
 
 
 # The unsaved queue rows are built positionally (every concrete field's value in order, as
@@ -196,12 +199,13 @@ def _positional(model: Any, given: dict[str, Any]) -> Any:
 
 
 def do_commit_spooled(spooled: list[SpooledEntry]) -> None:
-    """Accept many spooled messages at once (group commit): their spool directories synced,
-    once each, then every row in one transaction. Raises StorageError or a database error
-    when any of it fails; then none of them is queued and their spool files are removed."""
+    """Accept many spooled messages at once (group commit): their spool files and directories
+    fsynced (side by side, a directory once), then every row in one transaction. Raises
+    StorageError or a database error when any of it fails; then none of them is queued and
+    their spool files are removed."""
     one_statement = batch_insert_is_one_statement()
     try:
-        spool.sync_dirs([s.entry.spool_name for s in spooled])
+        spool.sync([s.file for s in spooled])
         if one_statement:
             # One autocommitted statement: committed (or not at all) when it returns.
             batch_insert(spooled)

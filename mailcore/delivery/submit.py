@@ -257,8 +257,9 @@ def spool_routed(
     **options: Unpack[EntryOptions],
 ) -> list[SpooledEntry]:
     """The first half of do_enqueue_routed for the group committer (mailcore.smtp): the spool
-    files written and fsynced (their directories not yet) and the rows built. Nothing is
-    accepted until do_commit_spooled has committed them. No database access."""
+    files written (neither they nor their directories fsynced yet) and the rows built. Nothing
+    is accepted until do_commit_spooled has fsynced the files and committed the rows. No
+    database access."""
     out: list[SpooledEntry] = []
     try:
         for direction, rcpts, qid in _routed_jobs(local, remote, queue_id):
@@ -270,12 +271,13 @@ def spool_routed(
                     direction=direction,
                     queue_id=qid,
                     sync_dir=False,
+                    sync_file=False,
                     **options,
                 )
             )
     except BaseException:
         for spooled in out:
-            spool.remove(spooled.entry.spool_name)
+            spool.discard(spooled.file)
         raise
     return out
 
