@@ -30,6 +30,7 @@ or follow Dovecot and leave SP out between adjacent lists.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import re
 from collections.abc import Iterable
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from . import parse as _parse
-from .parse import DEFAULT_LIMITS, ParseLimits
+from .parse import DEFAULT_LIMITS, ParsedMessage, ParseLimits
 
 VERSION: Final = 2  # bump when the output changes: `reindex --imap-meta` recomputes older rows
 
@@ -87,22 +88,44 @@ class ImapMeta:
     body_lines: int
 
 
+def _is_crlf(data: bytes) -> bool:
+    """Whether crlf_form(data) == data: every LF has a CR before it, and no CR comes before a
+    CRLF (bytes.count: a tenth of the substitution's time)."""
+    return data.count(b"\n") == data.count(b"\r\n") and b"\r\r\n" not in data
+
+
 def crlf_form(data: bytes) -> bytes:
     """`data` with every line end (LF, CRLF, CRs before an LF) as CRLF: what the store reads
     back (store.maildir.canonical_crlf), so sizes here are RFC822.SIZE."""
-    if b"\n" not in data:
+    if b"\n" not in data or _is_crlf(data):
         return data
     return _LINE_END.sub(b"\r\n", data)
 
 
-def compute(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImapMeta:
+def compute(
+    data: bytes, limits: ParseLimits = DEFAULT_LIMITS, *, parsed: ParsedMessage | None = None
+) -> ImapMeta:
     """The metadata of raw message bytes (any line ends). Never raises on malformed mail:
-    the parser's recovery rules apply (mailcore.mime.parse)."""
+    the parser's recovery rules apply (mailcore.mime.parse).
+
+    `parsed`: parse_message of `data`, or of the bytes `data` ends with below a few header
+    fields put on top (a delivery's copy: Return-Path, Delivered-To). Its entity tree is
+    then read instead of parsing the bytes again, where that gives exactly the answer of a
+    parse of `data` (`_from_parse` says when); otherwise `data` is parsed here."""
     raw = crlf_form(data)
+    if parsed is not None and parsed.tree is not None:
+        reused = _from_parse(raw, parsed.tree, limits)
+        if reused is not None:
+            return reused
+    root = _build_span(raw, 0, len(raw), limits, max(0, limits.max_depth), max(1, limits.max_parts))
+    return _of_tree(raw, root, limits)
+
+
+def _of_tree(raw: bytes, root: Any, limits: ParseLimits) -> ImapMeta:
+    """The metadata of the message `raw` (CRLF form) whose entity tree is `root`."""
     budget = [max(1, limits.max_parts)]
-    root, structure = _message(raw, 0, len(raw), limits, limits.max_depth, budget)
+    structure = _part(raw, root, limits, limits.max_depth, budget)
     fields, complete = _prefetch_block(raw, root.body_start)
-    body = raw[root.body_start :]
     envelope = _envelope(root.headers)
     return ImapMeta(
         envelope=envelope,
@@ -113,9 +136,90 @@ def compute(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImapMeta:
         header_fields_complete=complete,
         size=len(raw),
         header_size=root.body_start,
-        body_size=len(body),
+        body_size=len(raw) - root.body_start,
         body_lines=_lines(raw, root.body_start, len(raw)),
     )
+
+
+# The fields this module reads from a header block (ENVELOPE, BODYSTRUCTURE, the prefetch
+# block): fields put on top with other names change none of its answers.
+_READ_FIELDS: Final = PREFETCH_FIELDS | {
+    "content-description",
+    "content-disposition",
+    "content-id",
+    "content-language",
+    "content-location",
+    "content-md5",
+    "content-transfer-encoding",
+}
+
+
+def _from_parse(raw: bytes, tree: _parse.ParseTree, limits: ParseLimits) -> ImapMeta | None:
+    """compute(raw) from the tree a parse found in the bytes `raw` ends with, or None when
+    that could differ. `raw` (CRLF form) is `top` + those bytes (`tree.raw`), where:
+      * tree.raw is in CRLF form itself (the tree's offsets are offsets of `raw`'s tail);
+      * `top` is whole header fields (each line ended, no empty line, nothing this module
+        reads), and tree.raw starts with a field line or with the empty line: the header
+        block of `raw` is then `top`'s fields followed by the tree's, its body the tree's;
+      * the header block stays under the size and count caps with `top` added, and the
+        tree was built under the same limits (so it is the tree _build_span builds).
+    Then every answer is the tree's own but the sizes, which grow by len(top)."""
+    data, root = tree.raw, tree.root
+    top = len(raw) - len(data)
+    if (
+        tree.limits != limits
+        or limits.max_parts < 1
+        or limits.max_depth < 0
+        or top < 0
+        or not raw.endswith(data)
+    ):
+        return None
+    if top and not _plain_top(raw, top, data, root, limits):
+        return None
+    if tree.imap is None:
+        tree.imap = _of_tree(data, root, limits) if _is_crlf(data) else False
+    own = tree.imap
+    if not isinstance(own, ImapMeta):
+        return None
+    if not top:
+        return own
+    return dataclasses.replace(own, size=len(raw), header_size=own.header_size + top)
+
+
+def _plain_top(raw: bytes, top: int, data: bytes, root: Any, limits: ParseLimits) -> bool:
+    """Whether raw[:top], put on top of `data` (whose parse's root entity is `root`), only
+    adds header fields this module does not read (see _from_parse)."""
+    if top + root.body_start >= limits.max_header_bytes:
+        return False
+    head = raw[:top]
+    crlf = head.count(b"\r\n")
+    if (
+        not head.endswith(b"\r\n")  # whole lines, each ended by a CRLF (no lone CR)
+        or head.count(b"\r") != crlf
+        or head.count(b"\n") != crlf
+        or head.startswith(b"\r\n")  # and no empty line among them
+        or b"\r\n\r\n" in head
+    ):
+        return False
+    defects = _parse._Defects()
+    headers, body_start = _parse._parse_headers(raw, 0, top, limits, defects, root=True)
+    if (
+        body_start != top
+        or defects.as_tuple()
+        or len(headers) + len(root.headers) >= limits.max_headers
+        or any(name.lower() in _READ_FIELDS for name, _ in headers)
+    ):
+        return False
+    if not data:
+        return True
+    line = _parse._LINE_RE.match(data, 0)
+    line_end = line.end() if line else 0
+    content_end = line_end
+    while content_end > 0 and data[content_end - 1] in (10, 13):
+        content_end -= 1
+    if content_end == 0:  # the empty line: no header fields of its own
+        return True
+    return data[0] not in (32, 9) and _parse._FIELD_RE.match(data, 0, content_end) is not None
 
 
 # --- strings ------------------------------------------------------------------------------------
@@ -305,13 +409,13 @@ def _build_span(
 
 def _part(raw: bytes, ent: Any, limits: ParseLimits, depth: int, budget: list[int]) -> list[Json]:
     budget[0] -= 1
-    headers: list[tuple[str, bytes]] = ent.headers
-    ctype_raw = _parse._get(headers, "content-type")
+    get = _first_values(ent.headers).get
+    ctype_raw = get("content-type")
     params = _params(ctype_raw)
     ext_tail = [
-        _disposition(_parse._get(headers, "content-disposition")),
-        _language(_parse._get(headers, "content-language")),
-        _nstring(_parse._get(headers, "content-location")),
+        _disposition(get("content-disposition")),
+        _language(get("content-language")),
+        _nstring(get("content-location")),
     ]
     if ent.maintype == "multipart" and ent.children and not ent.opaque:
         kids = [_part(raw, child, limits, depth - 1, budget) for child in ent.children]
@@ -322,15 +426,15 @@ def _part(raw: bytes, ent: Any, limits: ParseLimits, depth: int, budget: list[in
     if maintype == "text" and not _has_param(params, "charset"):
         # RFC 2045 §5.2 default; Dovecot reports it too.
         params = ["charset", "us-ascii", *(params or [])]
-    cte = _parse._get(headers, "content-transfer-encoding")
+    cte = get("content-transfer-encoding")
     encoding = _token(cte) or "7bit"
     size = ent.end - ent.body_start
     out: list[Json] = [
         maintype,
         subtype,
         params,
-        _nstring(_parse._get(headers, "content-id")),
-        _nstring(_parse._get(headers, "content-description")),
+        _nstring(get("content-id")),
+        _nstring(get("content-description")),
         encoding,
         size,
     ]
@@ -351,7 +455,7 @@ def _part(raw: bytes, ent: Any, limits: ParseLimits, depth: int, budget: list[in
         # gives an empty envelope and an empty text part, and so do we.
         empty = ["text", "plain", ["charset", "us-ascii"], None, None, "7bit", 0, 0]
         out += [[None] * 10, [*empty, None, None, None, None], lines]
-    out += [_nstring(_parse._get(headers, "content-md5")), *ext_tail]
+    out += [_nstring(get("content-md5")), *ext_tail]
     return out
 
 
@@ -487,10 +591,16 @@ def _language(value: bytes | None) -> Json:
 # --- envelope -----------------------------------------------------------------------------------
 
 
-def _envelope(headers: list[tuple[str, bytes]]) -> list[Json]:
-    def first(name: str) -> bytes | None:
-        return _parse._get(headers, name)
+def _first_values(headers: list[tuple[str, bytes]]) -> dict[str, bytes]:
+    """The first value of each field name (lower case): _parse._get for every name at once."""
+    out: dict[str, bytes] = {}
+    for key, value in headers:
+        out.setdefault(key.lower(), value)
+    return out
 
+
+def _envelope(headers: list[tuple[str, bytes]]) -> list[Json]:
+    first = _first_values(headers).get
     from_ = _addresses(first("from"))
     sender = _addresses(first("sender")) or from_
     reply_to = _addresses(first("reply-to")) or from_
@@ -642,7 +752,12 @@ def render_string(value: str | dict[str, str] | None) -> bytes:
     """A stored string as an IMAP string: quoted when 7-bit and short, else a literal."""
     if value is None:
         return b"NIL"
-    raw = leaf_bytes(value)
+    if isinstance(value, str):  # leaf_bytes, inlined: most strings are
+        raw = value.encode("utf-8")
+        if b"\x00" in raw:
+            raw = raw.replace(b"\x00", "\ufffd".encode())
+    else:
+        raw = leaf_bytes(value)
     if len(raw) < _MAX_QUOTED and _QUOTABLE.fullmatch(raw):
         return b'"' + raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
     return b"{%d}\r\n" % len(raw) + raw

@@ -84,9 +84,25 @@ class ParsedMessage:
     # Top-level header fields in order: (name as sent, unfolded value; RFC 2047 words
     # are NOT decoded, 8-bit bytes decoded UTF-8-else-CP949). Capped by max_headers.
     header_items: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # The entity tree this parse found (None past max_bytes, or after an internal error):
+    # imapmeta.compute(…, parsed=…) reads it instead of parsing the bytes a second time.
+    # Not part of the value.
+    tree: ParseTree | None = field(default=None, repr=False, compare=False)
 
     def headers(self) -> list[tuple[str, str]]:
         return list(self.header_items)
+
+
+@dataclass(slots=True, eq=False)
+class ParseTree:
+    """The entity tree parse_message found in `raw` under `limits` (the same tree imapmeta's
+    own walk builds from the same bytes). `imap`: imapmeta's memo of what it computed from
+    this tree (one parse may serve several copies of a message)."""
+
+    raw: bytes
+    root: _Entity
+    limits: ParseLimits
+    imap: object = None
 
 
 # --------------------------------------------------------------------------- constants
@@ -1098,11 +1114,13 @@ def _parse(raw: bytes, limits: ParseLimits, defects: _Defects) -> ParsedMessage:
     headers: list[tuple[str, bytes]]
     text = html = ""
     attachments: list[Attachment] = []
+    tree: ParseTree | None = None
     if len(raw) > limits.max_bytes:
         defects.add("size limit: body not parsed")
         headers, _ = _parse_headers(raw, 0, len(raw), limits, defects, root=True)
     else:
         root, leaves = _build(raw, limits, defects)
+        tree = ParseTree(raw, root, limits)
         headers = root.headers
         plain_ent = _find_body(root, "plain")
         html_ent = _find_body(root, "html")
@@ -1154,6 +1172,7 @@ def _parse(raw: bytes, limits: ParseLimits, defects: _Defects) -> ParsedMessage:
         has_attachments=any(not a.inline for a in attachments),
         defects=defects.as_tuple(),
         header_items=header_items,
+        tree=tree,
     )
 
 

@@ -271,7 +271,7 @@ def do_deliver(
     outer = transaction.get_connection().in_atomic_block
     text = MessageText(text=search_text(parsed))  # parsed outside the folder-row lock
     entry = search_entry(account.pk, parsed, text.text, when)
-    meta = meta_row(data)
+    meta = meta_row(data, parsed)
     [conversation] = conversation_fields([(account, parsed, when, key)])
     try:
         with transaction.atomic():
@@ -488,7 +488,7 @@ def _index_arrivals(
         i: search_entry(a.account.pk, a.parsed, texts[i], a.internal_date)
         for i, a in ((i, arrivals[i]) for i in texts)
     }
-    metas = {i: meta_row(arrivals[i].data) for i, _ in fresh}
+    metas = {i: meta_row(arrivals[i].data, arrivals[i].parsed) for i, _ in fresh}
     found = conversation_fields([(a.account, a.parsed, a.internal_date, a.key) for a in arrivals])
     convs = {i: found[i] for i, _ in fresh}
     with transaction.atomic():

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from django.db import IntegrityError, transaction
 
 from mailcore.errors import StorageError
-from mailcore.mime import imapmeta
+from mailcore.mime import ParsedMessage, imapmeta
 from mailcore.store.models import Message, MessageMeta
 from mailcore.store.queries import read_message_bytes
 
@@ -23,9 +23,11 @@ log = logging.getLogger(__name__)
 FILL_BATCH = 200
 
 
-def meta_row(data: bytes) -> MessageMeta:
-    """An unsaved MessageMeta for message bytes (set .message before saving)."""
-    meta = imapmeta.compute(data)
+def meta_row(data: bytes, parsed: ParsedMessage | None = None) -> MessageMeta:
+    """An unsaved MessageMeta for message bytes (set .message before saving). `parsed`: the
+    parse of `data`, or of the message a delivery's copy `data` was made of, if the caller
+    has it (imapmeta.compute then reads its structure instead of parsing `data` again)."""
+    meta = imapmeta.compute(data, parsed=parsed)
     return MessageMeta(
         version=imapmeta.VERSION,
         envelope=meta.envelope,

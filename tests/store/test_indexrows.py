@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from mailcore.mime import parse_message
+from mailcore.mime.headers import for_final_delivery
 from mailcore.store import actions, indexrows
 from mailcore.store.actions import Arrival, Delivered, do_deliver_many
 from mailcore.store.models import Folder, Message, MessageMeta, MessageSearch, MessageText
@@ -65,6 +66,40 @@ def test_rows_are_the_orms(alice, bob, monkeypatch) -> None:
     ours = _deliver(alice)
     monkeypatch.setattr(actions, "insert_index_rows", indexrows.orm_insert)
     theirs = _deliver(bob)
+    _assert_same_rows(ours, alice, theirs, bob, ["" for _ in MESSAGES])
+    # The objects returned are saved and linked as bulk_create leaves them.
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.pk and b.pk and a._state.adding is False and a._state.db == b._state.db
+    assert MessageSearch.objects.filter(message__in=ours).count() == len(MESSAGES)
+
+
+def test_corpus_rows_are_those_of_a_second_parse(alice, bob, monkeypatch) -> None:
+    """Delivery's copies (Return-Path and Delivered-To on top of the parsed message) of the
+    corpus: the MessageMeta computed from the delivery's own parse and the search keys
+    (document_keys) are the rows of a fresh parse of each copy and of the reference keys."""
+    from mailcore.search import backend
+    from mailcore.store import meta
+    from tests.indexcorpus import corpus, reference_document_keys
+
+    def deliver(account) -> list[Message]:  # type: ignore[no-untyped-def]
+        folder = Folder.objects.get(account=account, special_use="inbox")
+        batch = []
+        for n, data in enumerate(corpus().values()):
+            copy = for_final_delivery(data, return_path="s@sender.example", recipient="r@x.test")
+            batch.append(Arrival(account, folder, copy, f"c{n}.k", parse_message(data), WHEN))
+        results = do_deliver_many(batch)
+        assert all(isinstance(r, Delivered) and r.created for r in results)
+        return [r.message for r in results]  # type: ignore[union-attr]
+
+    ours = deliver(alice)
+    monkeypatch.setattr(actions, "meta_row", lambda data, parsed=None: meta.meta_row(data))
+    monkeypatch.setattr(backend, "document_keys", reference_document_keys)
+    theirs = deliver(bob)
+    _assert_same_rows(ours, alice, theirs, bob, list(corpus()))
+
+
+def _assert_same_rows(ours, alice, theirs, bob, names: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Every column of the four tables, message by message (`names` say which)."""
     for model in (Message, MessageText, MessageSearch, MessageMeta):
         got, want = _rows(model, ours), _rows(model, theirs)
         if model is MessageSearch and isinstance(want[0]["keys"], str):
@@ -72,8 +107,5 @@ def test_rows_are_the_orms(alice, bob, monkeypatch) -> None:
             for rows, account in ((got, alice), (want, bob)):
                 for row in rows:
                     row["keys"] = str(row["keys"]).replace(f"acct{account.pk} ", "acct ")
-        assert got == want, model.__name__
-    # The objects returned are saved and linked as bulk_create leaves them.
-    for a, b in zip(ours, theirs, strict=True):
-        assert a.pk and b.pk and a._state.adding is False and a._state.db == b._state.db
-    assert MessageSearch.objects.filter(message__in=ours).count() == len(MESSAGES)
+        for name, a, b in zip(names, got, want, strict=True):
+            assert a == b, (model.__name__, name)
