@@ -78,7 +78,12 @@ def _claim(
     (R3: before making them), in one transaction. In a registered worker process the attempt
     carries the process's name: its liveness is what keeps the lease (delivery.workers).
     With `fill_to`, other due and free inbound entries (oldest first) join the claim until
-    it holds that many: under a backlog one batch takes many messages."""
+    it holds that many: under a backlog one batch takes many messages.
+
+    An outbound entry's next attempt is set here (its lease is long: a slow remote server);
+    an inbound entry's only when it is deferred (_record). So the claim changes no indexed
+    column of an inbound row, and PostgreSQL updates it in place (HOT, no index entries;
+    see the migration 0010): its lease (locked_until) is what keeps other workers off."""
     from mailcore.delivery.workers import current
 
     me = current()
@@ -109,7 +114,8 @@ def _claim(
         for entry in entries:
             entry.attempts += 1
             entry.locked_until = now + lease_for(entry.direction)
-            entry.next_attempt_at = now + retry_delay(entry.attempts, entry.direction)
+            if entry.direction == Direction.OUTBOUND:
+                entry.next_attempt_at = now + retry_delay(entry.attempts, entry.direction)
         bulk_set(
             QueueEntry,
             ["attempts", "locked_until", "next_attempt_at"],
@@ -160,8 +166,9 @@ def _claim_in_one_statement(
             UPDATE {qe} q SET
                 attempts = q.attempts + 1,
                 locked_until = %s + {lease} * interval '1 second',
-                next_attempt_at = %s + LEAST({cap}, {base} * power(2, GREATEST(0, q.attempts)))
-                    * interval '1 second'
+                next_attempt_at = CASE WHEN q.direction = '{out}' THEN
+                    %s + LEAST({cap}, {base} * power(2, GREATEST(0, q.attempts)))
+                    * interval '1 second' ELSE q.next_attempt_at END
             FROM picked WHERE q.id = picked.id
             RETURNING q.*
         ), a AS (
@@ -341,17 +348,33 @@ def _record(work: list[_Attempt]) -> None:
         for rcpt_id, o in job.outcomes.items()
     ]
     entries = [
-        (job.entry.pk, job.state, None, "" if job.result == "done" else job.detail[:2000])
+        (
+            job.entry.pk,
+            job.state,
+            None,
+            "" if job.result == "done" else job.detail[:2000],
+            _next_attempt(job),
+        )
         for job in work
     ]
     attempts = [(job.attempt.pk, now, job.result, job.detail[:4000]) for job in work]
     bulk_set_many(
         [
             (QueueRecipient, ["state", "last_reply", "updated_at"], rcpts),
-            (QueueEntry, ["state", "locked_until", "last_error"], entries),
+            (QueueEntry, ["state", "locked_until", "last_error", "next_attempt_at"], entries),
             (DeliveryAttempt, ["finished_at", "result", "detail"], attempts),
         ]
     )
+
+
+def _next_attempt(job: _Attempt) -> datetime:
+    """When the entry is next due: an inbound entry deferred now waits the retry delay from
+    its attempt's start (the claim left its time alone, see _claim); any other keeps the time
+    it has (an outbound claim set it already)."""
+    entry = job.entry
+    if job.state == EntryState.QUEUED and entry.direction != Direction.OUTBOUND:
+        return job.attempt.started_at + retry_delay(entry.attempts, entry.direction)
+    return entry.next_attempt_at
 
 
 def _inbox(account: Account, inboxes: dict[int, Folder | None]) -> Folder | None:
