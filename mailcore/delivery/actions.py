@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from mailcore.dbutil import bulk_set, bulk_set_many
-from mailcore.delivery import containment, memo, spool
+from mailcore.delivery import containment, memo, rowsets, spool
 from mailcore.delivery.doorbell import doorbell
 from mailcore.delivery.dsnparams import MailDsn, RcptDsn
 from mailcore.delivery.entries import FINAL_STATES, Outcome, dispatch, do_enqueue
@@ -181,18 +181,20 @@ def _claim_in_one_statement(
     ids = [int(i) for i in entry_ids]
     limit = max(fill_to, len(ids))
     params = [EntryState.QUEUED, now, now, ids, ids, limit, now, now, now, worker]
-    claimed = []
-    for entry in QueueEntry.objects.raw(sql, params):
-        attempt = DeliveryAttempt(
-            pk=getattr(entry, "attempt_pk"),  # the statement's extra column  # noqa: B009
-            entry=entry,
-            number=entry.attempts,
-            started_at=now,
-            worker=worker,
-        )
-        attempt._state.adding, attempt._state.db = False, "default"
-        claimed.append((entry, attempt))
-    return claimed
+    # Prepared and bound server-side (its text depends only on inbound_only and the fill),
+    # the rows read without a RawQuerySet (rowsets.models_from).
+    rows = rowsets.fetch_rows(sql, params)
+    entries = rowsets.models_from(QueueEntry, [row[:-1] for row in rows])
+    attempts = rowsets.models_from(
+        DeliveryAttempt,
+        [
+            (row[-1], entry.pk, entry.attempts, now, None, worker, "", "")
+            for row, entry in zip(rows, entries, strict=True)
+        ],
+    )
+    for entry, attempt in zip(entries, attempts, strict=True):
+        attempt.entry = entry
+    return list(zip(entries, attempts, strict=True))
 
 
 def local_key(entry: QueueEntry, account: Account, size: int, n: int = 0) -> str:
@@ -358,13 +360,15 @@ def _record(work: list[_Attempt]) -> None:
         for job in work
     ]
     attempts = [(job.attempt.pk, now, job.result, job.detail[:4000]) for job in work]
-    bulk_set_many(
-        [
-            (QueueRecipient, ["state", "last_reply", "updated_at"], rcpts),
-            (QueueEntry, ["state", "locked_until", "last_error", "next_attempt_at"], entries),
-            (DeliveryAttempt, ["finished_at", "result", "detail"], attempts),
-        ]
-    )
+    updates: list[rowsets.Update] = [
+        (QueueRecipient, ["state", "last_reply", "updated_at"], rcpts),
+        (QueueEntry, ["state", "locked_until", "last_error", "next_attempt_at"], entries),
+        (DeliveryAttempt, ["finished_at", "result", "detail"], attempts),
+    ]
+    if rowsets.applies():
+        rowsets.update_many(updates)  # one prepared statement
+    else:
+        bulk_set_many(updates)
 
 
 def _next_attempt(job: _Attempt) -> datetime:
