@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -250,17 +251,29 @@ def outbound_among(entry_ids: list[int]) -> set[int]:
 
 
 def do_deliver_inbound(
-    entry_ids: list[int], *, worker: str = "", fill_to: int = 0
+    entry_ids: list[int],
+    *,
+    worker: str = "",
+    fill_to: int = 0,
+    remove: Callable[[str], None] = spool.remove,
 ) -> dict[int, str]:
     """One batch of the delivery loop (delivery.loop): those of `entry_ids` that are inbound
-    and, with `fill_to`, other due inbound entries, up to that many."""
+    and, with `fill_to`, other due inbound entries, up to that many. `remove` is handed the
+    spool file of each entry done, once its state is committed (the loop's remover thread
+    unlinks them off the batch's path; a file it never gets to is the sweep's, see
+    do_sweep: a done entry's file is an orphan)."""
     if not entry_ids and not fill_to:
         return {}
-    return _process_batch(entry_ids, worker, fill_to, inbound_only=True)
+    return _process_batch(entry_ids, worker, fill_to, inbound_only=True, remove=remove)
 
 
 def _process_batch(
-    entry_ids: list[int], worker: str, fill_to: int = 0, *, inbound_only: bool = False
+    entry_ids: list[int],
+    worker: str,
+    fill_to: int = 0,
+    *,
+    inbound_only: bool = False,
+    remove: Callable[[str], None] = spool.remove,
 ) -> dict[int, str]:
     claimed = _claim(entry_ids, worker, fill_to=fill_to, inbound_only=inbound_only)
     if not claimed:
@@ -328,7 +341,7 @@ def _process_batch(
     results: dict[int, str] = {}
     for job in work:
         if job.state == EntryState.DONE:
-            spool.remove(job.entry.spool_name)
+            remove(job.entry.spool_name)
         for rcpt_id, outcome in job.outcomes.items():
             log.info(
                 "%s: rcpt#%s status=%s (%s)",

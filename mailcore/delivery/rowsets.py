@@ -75,7 +75,7 @@ def _update_sql(shape: tuple[tuple[type[models.Model], tuple[str, ...]], ...]) -
         assert pk is not None
         columns = [pk, *(meta.get_field(f) for f in fields)]
         names = [f"c{n}" for n in range(len(columns))]
-        arrays = ", ".join(f"%b::{f.db_type(connection)}[]" for f in columns)  # type: ignore[union-attr]
+        arrays = ", ".join(f"%b::{f.db_type(connection)}[]" for f in columns)
         table = qn(meta.db_table)
         sets = ", ".join(
             f"{qn(str(f.column))} = v.{name}"  # type: ignore[union-attr]

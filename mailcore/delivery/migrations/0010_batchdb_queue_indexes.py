@@ -11,7 +11,7 @@ three times (the claim, the verdict, the bookkeeping) and its recipient and atte
   Only pages written from now on keep that room.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import django.db.models.deletion
@@ -25,7 +25,7 @@ FILLFACTOR = {
 }
 
 
-def _fillfactor(factors: dict[str, int | None]) -> Callable[..., None]:
+def _fillfactor(factors: Mapping[str, int | None]) -> Callable[..., None]:
     def run(apps: Any, schema_editor: Any) -> None:
         if schema_editor.connection.vendor != "postgresql":
             return
