@@ -428,6 +428,7 @@ def _deliver_local(
     plans: list[_LocalRcpt] = []
     room = _QuotaRoom()
     rules = BatchRules()
+    junk_folders: dict[int, Folder | None] = {}
     # Sender checks and spam scan, once per entry (mailcore.inbound), kept on the entries in
     # one statement before any copy is written. `addresses`: each entry's recipients as the
     # batch loaded them (the checks read none again).
@@ -480,7 +481,7 @@ def _deliver_local(
                         RecipientState.DEFERRED, f"4.3.0 {account.address} has no INBOX"
                     )
                     break
-                inbox = folder_for(verdict, account, inbox)
+                inbox = folder_for(verdict, account, inbox, junk_folders)
                 top = final_delivery_top(return_path=entry.sender, recipient=account.address)
                 copy = top + stripped
                 assert parsed is not None

@@ -279,10 +279,22 @@ def _trusted_sealers() -> set[str]:
     return {d.strip().lower() for d in settings.INBOUND_ARC_TRUSTED_SEALERS.split(",") if d.strip()}
 
 
-def folder_for(verdict: Verdict, account: Account, inbox: Folder) -> Folder:
-    """Where this account's copy goes: its Junk folder for junk (INBOX if it has none)."""
+def folder_for(
+    verdict: Verdict,
+    account: Account,
+    inbox: Folder,
+    junk: dict[int, Folder | None] | None = None,
+) -> Folder:
+    """Where this account's copy goes: its Junk folder for junk (INBOX if it has none).
+    `junk`: the Junk folders looked up so far (by account id), e.g. for one delivery batch,
+    so a wave of junk costs one look-up per account, not one per message."""
     if not verdict.junk:
         return inbox
     from mailcore.store.models import Folder, SpecialUse
 
-    return Folder.objects.filter(account=account, special_use=SpecialUse.JUNK).first() or inbox
+    if junk is not None and account.pk in junk:
+        return junk[account.pk] or inbox
+    found = Folder.objects.filter(account=account, special_use=SpecialUse.JUNK).first()
+    if junk is not None:
+        junk[account.pk] = found
+    return found or inbox
