@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -19,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from mailcore.dbutil import bulk_set, bulk_set_many
-from mailcore.delivery import containment, memo, spool
+from mailcore.delivery import containment, memo, rowsets, spool
 from mailcore.delivery.doorbell import doorbell
 from mailcore.delivery.dsnparams import MailDsn, RcptDsn
 from mailcore.delivery.entries import FINAL_STATES, Outcome, dispatch, do_enqueue
@@ -78,7 +79,12 @@ def _claim(
     (R3: before making them), in one transaction. In a registered worker process the attempt
     carries the process's name: its liveness is what keeps the lease (delivery.workers).
     With `fill_to`, other due and free inbound entries (oldest first) join the claim until
-    it holds that many: under a backlog one batch takes many messages."""
+    it holds that many: under a backlog one batch takes many messages.
+
+    An outbound entry's next attempt is set here (its lease is long: a slow remote server);
+    an inbound entry's only when it is deferred (_record). So the claim changes no indexed
+    column of an inbound row, and PostgreSQL updates it in place (HOT, no index entries;
+    see the migration 0010): its lease (locked_until) is what keeps other workers off."""
     from mailcore.delivery.workers import current
 
     me = current()
@@ -109,7 +115,8 @@ def _claim(
         for entry in entries:
             entry.attempts += 1
             entry.locked_until = now + lease_for(entry.direction)
-            entry.next_attempt_at = now + retry_delay(entry.attempts, entry.direction)
+            if entry.direction == Direction.OUTBOUND:
+                entry.next_attempt_at = now + retry_delay(entry.attempts, entry.direction)
         bulk_set(
             QueueEntry,
             ["attempts", "locked_until", "next_attempt_at"],
@@ -160,8 +167,9 @@ def _claim_in_one_statement(
             UPDATE {qe} q SET
                 attempts = q.attempts + 1,
                 locked_until = %s + {lease} * interval '1 second',
-                next_attempt_at = %s + LEAST({cap}, {base} * power(2, GREATEST(0, q.attempts)))
-                    * interval '1 second'
+                next_attempt_at = CASE WHEN q.direction = '{out}' THEN
+                    %s + LEAST({cap}, {base} * power(2, GREATEST(0, q.attempts)))
+                    * interval '1 second' ELSE q.next_attempt_at END
             FROM picked WHERE q.id = picked.id
             RETURNING q.*
         ), a AS (
@@ -174,18 +182,20 @@ def _claim_in_one_statement(
     ids = [int(i) for i in entry_ids]
     limit = max(fill_to, len(ids))
     params = [EntryState.QUEUED, now, now, ids, ids, limit, now, now, now, worker]
-    claimed = []
-    for entry in QueueEntry.objects.raw(sql, params):
-        attempt = DeliveryAttempt(
-            pk=getattr(entry, "attempt_pk"),  # the statement's extra column  # noqa: B009
-            entry=entry,
-            number=entry.attempts,
-            started_at=now,
-            worker=worker,
-        )
-        attempt._state.adding, attempt._state.db = False, "default"
-        claimed.append((entry, attempt))
-    return claimed
+    # Prepared and bound server-side (its text depends only on inbound_only and the fill),
+    # the rows read without a RawQuerySet (rowsets.models_from).
+    rows = rowsets.fetch_rows(sql, params)
+    entries = rowsets.models_from(QueueEntry, [row[:-1] for row in rows])
+    attempts = rowsets.models_from(
+        DeliveryAttempt,
+        [
+            (row[-1], entry.pk, entry.attempts, now, None, worker, "", "")
+            for row, entry in zip(rows, entries, strict=True)
+        ],
+    )
+    for entry, attempt in zip(entries, attempts, strict=True):
+        attempt.entry = entry
+    return list(zip(entries, attempts, strict=True))
 
 
 def local_key(entry: QueueEntry, account: Account, size: int, n: int = 0) -> str:
@@ -241,17 +251,29 @@ def outbound_among(entry_ids: list[int]) -> set[int]:
 
 
 def do_deliver_inbound(
-    entry_ids: list[int], *, worker: str = "", fill_to: int = 0
+    entry_ids: list[int],
+    *,
+    worker: str = "",
+    fill_to: int = 0,
+    remove: Callable[[str], None] = spool.remove,
 ) -> dict[int, str]:
     """One batch of the delivery loop (delivery.loop): those of `entry_ids` that are inbound
-    and, with `fill_to`, other due inbound entries, up to that many."""
+    and, with `fill_to`, other due inbound entries, up to that many. `remove` is handed the
+    spool file of each entry done, once its state is committed (the loop's remover thread
+    unlinks them off the batch's path; a file it never gets to is the sweep's, see
+    do_sweep: a done entry's file is an orphan)."""
     if not entry_ids and not fill_to:
         return {}
-    return _process_batch(entry_ids, worker, fill_to, inbound_only=True)
+    return _process_batch(entry_ids, worker, fill_to, inbound_only=True, remove=remove)
 
 
 def _process_batch(
-    entry_ids: list[int], worker: str, fill_to: int = 0, *, inbound_only: bool = False
+    entry_ids: list[int],
+    worker: str,
+    fill_to: int = 0,
+    *,
+    inbound_only: bool = False,
+    remove: Callable[[str], None] = spool.remove,
 ) -> dict[int, str]:
     claimed = _claim(entry_ids, worker, fill_to=fill_to, inbound_only=inbound_only)
     if not claimed:
@@ -319,7 +341,7 @@ def _process_batch(
     results: dict[int, str] = {}
     for job in work:
         if job.state == EntryState.DONE:
-            spool.remove(job.entry.spool_name)
+            remove(job.entry.spool_name)
         for rcpt_id, outcome in job.outcomes.items():
             log.info(
                 "%s: rcpt#%s status=%s (%s)",
@@ -341,17 +363,35 @@ def _record(work: list[_Attempt]) -> None:
         for rcpt_id, o in job.outcomes.items()
     ]
     entries = [
-        (job.entry.pk, job.state, None, "" if job.result == "done" else job.detail[:2000])
+        (
+            job.entry.pk,
+            job.state,
+            None,
+            "" if job.result == "done" else job.detail[:2000],
+            _next_attempt(job),
+        )
         for job in work
     ]
     attempts = [(job.attempt.pk, now, job.result, job.detail[:4000]) for job in work]
-    bulk_set_many(
-        [
-            (QueueRecipient, ["state", "last_reply", "updated_at"], rcpts),
-            (QueueEntry, ["state", "locked_until", "last_error"], entries),
-            (DeliveryAttempt, ["finished_at", "result", "detail"], attempts),
-        ]
-    )
+    updates: list[rowsets.Update] = [
+        (QueueRecipient, ["state", "last_reply", "updated_at"], rcpts),
+        (QueueEntry, ["state", "locked_until", "last_error", "next_attempt_at"], entries),
+        (DeliveryAttempt, ["finished_at", "result", "detail"], attempts),
+    ]
+    if rowsets.applies():
+        rowsets.update_many(updates)  # one prepared statement
+    else:
+        bulk_set_many(updates)
+
+
+def _next_attempt(job: _Attempt) -> datetime:
+    """When the entry is next due: an inbound entry deferred now waits the retry delay from
+    its attempt's start (the claim left its time alone, see _claim); any other keeps the time
+    it has (an outbound claim set it already)."""
+    entry = job.entry
+    if job.state == EntryState.QUEUED and entry.direction != Direction.OUTBOUND:
+        return job.attempt.started_at + retry_delay(entry.attempts, entry.direction)
+    return entry.next_attempt_at
 
 
 def _inbox(account: Account, inboxes: dict[int, Folder | None]) -> Folder | None:
@@ -388,6 +428,7 @@ def _deliver_local(
     plans: list[_LocalRcpt] = []
     room = _QuotaRoom()
     rules = BatchRules()
+    junk_folders: dict[int, Folder | None] = {}
     # Sender checks and spam scan, once per entry (mailcore.inbound), kept on the entries in
     # one statement before any copy is written. `addresses`: each entry's recipients as the
     # batch loaded them (the checks read none again).
@@ -440,7 +481,7 @@ def _deliver_local(
                         RecipientState.DEFERRED, f"4.3.0 {account.address} has no INBOX"
                     )
                     break
-                inbox = folder_for(verdict, account, inbox)
+                inbox = folder_for(verdict, account, inbox, junk_folders)
                 top = final_delivery_top(return_path=entry.sender, recipient=account.address)
                 copy = top + stripped
                 assert parsed is not None

@@ -24,6 +24,7 @@ and a crash mid-batch repeats at most bookkeeping, never a copy (delivery.action
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from typing import Any
@@ -88,6 +89,36 @@ def _ids(notices: list[bytes]) -> list[int]:
     return sorted(out)
 
 
+class SpoolRemover:
+    """A thread that unlinks the spool files of entries done, off the delivery loop's path:
+    an unlink waits on the filesystem's journal behind the Maildir and spool fsyncs (0.1 ms
+    on a quiet machine, a sixth of the loop's busy time in a loaded end-to-end run). Safe to
+    lose: a file left behind by a crash belongs to a done entry, which the sweep removes
+    (actions.do_sweep); the entry's state was committed before its file was handed here."""
+
+    def __init__(self) -> None:
+        self._names: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="spool-remover", daemon=True)
+        self._thread.start()
+
+    def __call__(self, name: str) -> None:
+        self._names.put(name)
+
+    def _run(self) -> None:
+        from mailcore.delivery import spool
+
+        while (name := self._names.get()) is not None:
+            try:
+                spool.remove(name)
+            except OSError:
+                log.warning("spool file %s not removed (the sweep will)", name, exc_info=True)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Remove what was handed over, then end the thread."""
+        self._names.put(None)
+        self._thread.join(timeout)
+
+
 class DeliveryLoop:
     """One loop thread; start() it in a process that registered as a worker."""
 
@@ -95,11 +126,13 @@ class DeliveryLoop:
         self.worker = worker
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._remover: SpoolRemover | None = None
         self.woken = 0  # wakes taken from Redis (tests read these to tell the paths apart)
         self.polls = 0  # claims made without a wake (timeout, or Redis down)
         self.redis_down = False
 
     def start(self) -> None:
+        self._remover = SpoolRemover()
         self._thread = threading.Thread(target=self._run, name="delivery-loop", daemon=True)
         self._thread.start()
 
@@ -108,6 +141,8 @@ class DeliveryLoop:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._remover is not None:
+            self._remover.stop(timeout)
 
     def _run(self) -> None:
         log.info("delivery loop started (wake: %s)", settings.DELIVERY_WAKE_URL or "polling")
@@ -164,13 +199,15 @@ class DeliveryLoop:
         """Claim and deliver until a claim comes back short: what was rung (its inbound
         entries), then every due inbound entry, PULL_BATCH at a time. Rung entries that no
         claim took and that are outbound go on to the Celery task."""
+        from mailcore.delivery import spool
         from mailcore.delivery.actions import do_deliver_inbound, outbound_among
         from mailcore.delivery.workers import settle_heap
 
         close_old_connections()  # broken or aged connections go, as in the Celery tasks
         left = set(rung)
+        remove = self._remover or spool.remove
         while not self._stop.is_set():
-            done = do_deliver_inbound(rung, worker=self.worker, fill_to=PULL_BATCH)
+            done = do_deliver_inbound(rung, worker=self.worker, fill_to=PULL_BATCH, remove=remove)
             if done:
                 settle_heap(once=True)
             left.difference_update(done)

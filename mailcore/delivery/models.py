@@ -34,7 +34,10 @@ class Direction(models.TextChoices):
 
 
 class QueueEntry(models.Model):
-    queue_id = models.CharField(max_length=32, unique=True)
+    # Unique by a constraint, not unique=True, and message_id indexed by a Meta index: only
+    # exact look-ups, so without the varchar_pattern_ops ("_like") copies Django adds for the
+    # field options. Every index here is written at each insert and each non-HOT update.
+    queue_id = models.CharField(max_length=32)
     direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.INBOUND)
     sender = models.CharField(max_length=320, blank=True, default="", help_text="'' = null sender")
     spool_name = models.CharField(max_length=64)
@@ -43,7 +46,12 @@ class QueueEntry(models.Model):
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     client_helo = models.CharField(max_length=255, blank=True, default="")
     authenticated_as = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Account,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # queue_sender_recent leads with it
     )
     smtputf8 = models.BooleanField(default=False)
     state = models.CharField(max_length=8, choices=EntryState.choices, default=EntryState.QUEUED)
@@ -59,7 +67,7 @@ class QueueEntry(models.Model):
     # What created this entry when it was not SMTP (e.g. 'fwd:<queue id>:<rcpt>' for a forward).
     origin = models.CharField(max_length=100, blank=True, default="", db_index=True)
     # The Message-ID header without <>, for the delivery log search ('' when absent).
-    message_id = models.CharField(max_length=998, blank=True, default="", db_index=True)
+    message_id = models.CharField(max_length=998, blank=True, default="")
     # DSN (RFC 3461) of MAIL FROM: RET (FULL | HDRS, '' = not given) and ENVID (decoded).
     dsn_ret = models.CharField(max_length=4, blank=True, default="")
     dsn_envid = models.CharField(max_length=100, blank=True, default="")
@@ -72,7 +80,9 @@ class QueueEntry(models.Model):
             models.Index(fields=("state", "next_attempt_at"), name="queue_due"),
             # What an account submitted lately: the daily limit and containment's window.
             models.Index(fields=("authenticated_as", "received_at"), name="queue_sender_recent"),
+            models.Index(fields=("message_id",), name="queue_message_id"),
         )
+        constraints = (models.UniqueConstraint(fields=("queue_id",), name="queue_id_unique"),)
         verbose_name_plural = "queue entries"
 
     def __str__(self) -> str:
@@ -80,7 +90,10 @@ class QueueEntry(models.Model):
 
 
 class QueueRecipient(models.Model):
-    entry = models.ForeignKey(QueueEntry, on_delete=models.CASCADE, related_name="recipients")
+    # No index of its own: queue_recipient_unique leads with it.
+    entry = models.ForeignKey(
+        QueueEntry, on_delete=models.CASCADE, related_name="recipients", db_index=False
+    )
     address = models.CharField(max_length=320, help_text="canonical envelope recipient")
     state = models.CharField(
         max_length=10, choices=RecipientState.choices, default=RecipientState.PENDING
@@ -102,7 +115,10 @@ class QueueRecipient(models.Model):
 
 
 class DeliveryAttempt(models.Model):
-    entry = models.ForeignKey(QueueEntry, on_delete=models.CASCADE, related_name="attempt_log")
+    # No index of its own: attempt_unique_number leads with it.
+    entry = models.ForeignKey(
+        QueueEntry, on_delete=models.CASCADE, related_name="attempt_log", db_index=False
+    )
     number = models.IntegerField()
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -17,6 +17,7 @@ from django.db import close_old_connections
 
 from mailcore.delivery.actions import do_dispatch_untried, do_process_entries, do_sweep
 from mailcore.delivery.workers import settle_heap
+from mailcore.inbound import warm_up as warm_up_checks
 
 log = logging.getLogger("mailroom")
 
@@ -62,6 +63,7 @@ def _start_worker(sender: Any = None, **_: Any) -> None:
     thread = threading.Thread(target=_take_over, name="worker-start")
     thread.start()
     thread.join(30)
+    warm_up_checks()
     settle_heap()
     pool = getattr(sender, "pool", None)
     if pool is not None and "prefork" in type(pool).__module__:

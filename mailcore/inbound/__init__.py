@@ -42,6 +42,7 @@ __all__ = [
     "examine_many",
     "folder_for",
     "refuses_at_smtp",
+    "warm_up",
 ]
 
 log = logging.getLogger("mailroom")
@@ -80,6 +81,7 @@ def examine_many(
     entry pk, as the caller loaded them (the checks use the first); an entry left out has
     them read here (a query each)."""
     from mailcore.dbutil import bulk_set
+    from mailcore.delivery import rowsets
     from mailcore.delivery.models import QueueEntry
 
     verdicts: list[Verdict] = []
@@ -108,8 +110,27 @@ def examine_many(
         entry.verdict = verdict.to_json()  # kept either way: a retry must store the same bytes
         fresh.append(entry)
         verdicts.append(verdict)
-    bulk_set(QueueEntry, ["verdict"], [(e.pk, e.verdict) for e in fresh])
+    kept = [(e.pk, e.verdict) for e in fresh]
+    if rowsets.applies():
+        rowsets.update_many([(QueueEntry, ["verdict"], kept)])  # prepared, binary
+    else:
+        bulk_set(QueueEntry, ["verdict"], kept)
     return verdicts
+
+
+def warm_up() -> None:
+    """Load what the checks read on every message once, when a worker process starts rather
+    than inside its first batch: the modules, and the public suffix list behind DMARC's
+    organisational domain (about 35 ms of CPU to parse). Started before the process freezes
+    its heap (delivery.workers.settle_heap), so full collections skip those tables too."""
+    if not settings.INBOUND_AUTH:
+        return
+    import dkim  # noqa: F401 (imported for its tables)
+    import spf  # noqa: F401
+
+    from mailcore.inbound import auth
+
+    auth.org_domain("example.com")
 
 
 def refuses_at_smtp() -> bool:
@@ -258,10 +279,22 @@ def _trusted_sealers() -> set[str]:
     return {d.strip().lower() for d in settings.INBOUND_ARC_TRUSTED_SEALERS.split(",") if d.strip()}
 
 
-def folder_for(verdict: Verdict, account: Account, inbox: Folder) -> Folder:
-    """Where this account's copy goes: its Junk folder for junk (INBOX if it has none)."""
+def folder_for(
+    verdict: Verdict,
+    account: Account,
+    inbox: Folder,
+    junk: dict[int, Folder | None] | None = None,
+) -> Folder:
+    """Where this account's copy goes: its Junk folder for junk (INBOX if it has none).
+    `junk`: the Junk folders looked up so far (by account id), e.g. for one delivery batch,
+    so a wave of junk costs one look-up per account, not one per message."""
     if not verdict.junk:
         return inbox
     from mailcore.store.models import Folder, SpecialUse
 
-    return Folder.objects.filter(account=account, special_use=SpecialUse.JUNK).first() or inbox
+    if junk is not None and account.pk in junk:
+        return junk[account.pk] or inbox
+    found = Folder.objects.filter(account=account, special_use=SpecialUse.JUNK).first()
+    if junk is not None:
+        junk[account.pk] = found
+    return found or inbox

@@ -49,6 +49,33 @@ def test_forged_sender_fails_dmarc_and_goes_to_junk(alice: Account, trust_zone: 
     assert message.folder.special_use == "junk"  # p=reject: the owner asked for it
 
 
+def test_a_batch_of_forgeries_looks_the_junk_folder_up_once(
+    alice: Account, trust_zone: Zone
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from mailcore.delivery.actions import do_enqueue, do_process_entries
+    from mailcore.store.models import Message
+
+    entries = [
+        do_enqueue(
+            sender=f"news@{SENDER}",
+            recipients=["alice@example.com"],
+            data=mail(subject=f"Reset {n}"),
+            client_ip="127.0.0.66",
+            client_helo="mx.sender",
+        ).pk
+        for n in range(3)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        assert do_process_entries(entries) == dict.fromkeys(entries, "done")
+    junk_lookups = [q for q in queries if "special_use" in q["sql"] and "'junk'" in q["sql"]]
+    assert len(junk_lookups) == 1
+    filed = Message.objects.filter(account=alice).values_list("folder__special_use", flat=True)
+    assert list(filed) == ["junk"] * 3
+
+
 def test_broken_signature_fails_dkim(alice: Account, trust_zone: Zone) -> None:
     signed = sign(mail(body="Pay invoice 100"), SENDER)
     tampered = signed.replace(b"Pay invoice 100", b"Pay invoice 900")
