@@ -51,10 +51,12 @@ TICK = os.sysconf("SC_CLK_TCK")
 # --- CPU from /proc ----------------------------------------------------------------------------
 
 
-def _cpu_ticks(pid: int) -> tuple[int, int, int] | None:
-    """(start time, utime + stime, stime) of `pid` in clock ticks, None if it is gone."""
+def _cpu_ticks(pid: int, tid: int | None = None) -> tuple[int, int, int] | None:
+    """(start time, utime + stime, stime) of `pid` in clock ticks, None if it is gone; with
+    `tid`, of that one thread of it (the main thread: tid == pid)."""
+    stat = f"/proc/{pid}/task/{tid}/stat" if tid is not None else f"/proc/{pid}/stat"
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(stat).read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
     return int(fields[19]), int(fields[11]) + int(fields[12]), int(fields[12])
@@ -84,6 +86,10 @@ class CpuMeter:
         # system time (kernel: syscalls, fsync, the network stack) of the same processes
         self._sys_first: dict[tuple[int, int], int] = {}
         self._sys_last: dict[tuple[int, int], int] = {}
+        # the main thread alone (TID == PID) of Mailroom's Python processes: the SMTP
+        # process's event loop, apart from its database pool threads
+        self._main_first: dict[tuple[int, int], tuple[int, int]] = {}
+        self._main_last: dict[tuple[int, int], tuple[int, int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -99,6 +105,11 @@ class CpuMeter:
                 self._kind[key] = kind_of(cmdline(pid))
             self._last[key] = got[1]
             self._sys_last[key] = got[2]
+            if self._kind[key] in _THREADED:
+                main = _cpu_ticks(pid, pid)
+                if main is not None:
+                    self._main_first.setdefault(key, main[1:] if first else (0, 0))
+                    self._main_last[key] = main[1:]
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
@@ -130,6 +141,19 @@ class CpuMeter:
             secs = (last - self._sys_first[k]) / TICK
             out[self._kind[k]] = out.get(self._kind[k], 0.0) + secs
         return out
+
+    def main_thread_by_kind(self) -> dict[str, tuple[float, float]]:
+        """(CPU, system CPU) seconds of the main threads per kind of Mailroom process (after
+        stop()); the rest of by_kind() is the process's other threads."""
+        out: dict[str, tuple[float, float]] = {}
+        for k, (last, last_sys) in self._main_last.items():
+            first, first_sys = self._main_first[k]
+            cpu, sys_ = out.get(self._kind[k], (0.0, 0.0))
+            out[self._kind[k]] = (cpu + (last - first) / TICK, sys_ + (last_sys - first_sys) / TICK)
+        return out
+
+
+_THREADED = frozenset({"smtp", "worker"})  # Python processes with threads beside the main one
 
 
 def kind_of(title: str) -> str:
@@ -218,6 +242,7 @@ class Run:
     latencies: list[float] = field(default_factory=list)
     kinds: dict[str, float] = field(default_factory=dict)
     system: dict[str, float] = field(default_factory=dict)  # the kernel's share of kinds
+    main: dict[str, tuple[float, float]] = field(default_factory=dict)  # main threads' share
 
     @property
     def accept_rate(self) -> float:
@@ -235,7 +260,14 @@ class Run:
 def accept_run(side: str, messages: int, took: float, cpu: float, meter: CpuMeter) -> Run:
     """An accept-only Run, with the CPU split by kind of process (after meter.stop())."""
     return Run(
-        side, "accept", messages, took, cpu, kinds=meter.by_kind(), system=meter.system_by_kind()
+        side,
+        "accept",
+        messages,
+        took,
+        cpu,
+        kinds=meter.by_kind(),
+        system=meter.system_by_kind(),
+        main=meter.main_thread_by_kind(),
     )
 
 
@@ -262,6 +294,7 @@ def e2e_run(
         latencies,
         meter.by_kind(),
         meter.system_by_kind(),
+        meter.main_thread_by_kind(),
     )
 
 
@@ -577,6 +610,18 @@ def report(runs: list[Run]) -> None:
             )
 
 
+def _detail(run: Run, kind: str) -> str:
+    """One kind's CPU per message in detail: its system share and its main thread's."""
+    ms = 1000 / run.messages
+    parts = []
+    if run.system.get(kind, 0) * ms >= 0.05:
+        parts.append(f"sys {run.system[kind] * ms:.2f}")
+    if kind in run.main:
+        cpu, sys_ = run.main[kind]
+        parts.append(f"main thread {cpu * ms:.2f}, sys {sys_ * ms:.2f}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -657,12 +702,7 @@ def main() -> None:
                 f"p50 {percentile(run.latencies, 50) * 1000:.0f} ms"
             )
         split = ", ".join(
-            f"{kind} {secs / run.messages * 1000:.2f}"
-            + (
-                f" (sys {run.system[kind] / run.messages * 1000:.2f})"
-                if run.system.get(kind, 0) / run.messages >= 0.00005
-                else ""
-            )
+            f"{kind} {secs / run.messages * 1000:.2f}" + _detail(run, kind)
             for kind, secs in sorted(run.kinds.items(), key=lambda kv: -kv[1])
             if secs / run.messages >= 0.00005
         )

@@ -368,6 +368,8 @@ def _domain_of(address: str) -> str:
 def pick_access_rule(rules: list[AccessRule], *, sender: str, recipient: str) -> AccessRule | None:
     """The most specific matching rule: longest prefix, then most domain conditions, then the
     strictest action. Pure: the caller loads `rules` once per session."""
+    if not rules:
+        return None  # the common case: no rule for the client (no domain parsing per RCPT)
     sender_domain, recipient_domain = _domain_of(sender), _domain_of(recipient)
     best: AccessRule | None = None
     best_key: tuple[int, int, int] = (-1, -1, -1)

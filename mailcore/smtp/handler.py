@@ -55,6 +55,20 @@ def count_received(data: bytes) -> int:
     return sum(1 for name, _ in header_fields(data) if name.lower() == b"received")
 
 
+_HELO_UNSAFE = re.compile(r"[^\x21-\x7e]")
+_STAMP: list[Any] = [None, ""]  # (the second, its RFC 5322 date): one format per second
+
+
+def _date_stamp() -> str:
+    """The Received header's date (RFC 5322 §3.3), formatted once per second."""
+    now = timezone.now()
+    second = now.replace(microsecond=0)
+    if _STAMP[0] != second:
+        _STAMP[:] = [second, format_datetime(second)]
+    stamp: str = _STAMP[1]
+    return stamp
+
+
 def received_header(
     *,
     helo: str,
@@ -68,9 +82,9 @@ def received_header(
 ) -> bytes:
     # RFC 3848 (ESMTP, ESMTPS, ESMTPA, ESMTPSA); RFC 6531 §3.7.3 for SMTPUTF8 transactions.
     proto = ("UTF8SMTP" if utf8 else "ESMTP") + ("S" if tls else "") + ("A" if auth else "")
-    helo_clean = re.sub(r"[^\x21-\x7e]", "?", helo)[:100] or "unknown"
+    helo_clean = _HELO_UNSAFE.sub("?", helo)[:100] or "unknown"
     for_clause = f"\r\n\tfor <{recipient}>" if recipient else ""
-    stamp = format_datetime(timezone.now())
+    stamp = _date_stamp()
     # RFC 5321 §4.4: "from" domain, "by" domain, "with" protocol, "id", "for"; then the date.
     return (
         f"Received: from {helo_clean} ([{ip}])\r\n\tby {hostname} (Mailroom) with {proto} "
@@ -368,4 +382,6 @@ def reverse_path(envelope: Any) -> str:
 
 
 def _printable(address: str) -> str:
+    if address.isprintable() and "<" not in address and ">" not in address:
+        return address[:320]  # the common case, without a generator over its characters
     return "".join(c if c.isprintable() and c not in "<>" else "?" for c in address)[:320]

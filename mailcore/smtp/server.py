@@ -11,6 +11,7 @@ import re
 import socket
 import ssl
 import types
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any, AnyStr
 
 import aiosmtpd
 import aiosmtpd.smtp
-from aiosmtpd.smtp import MISSING, SMTP, _AuthMechAttr, login_always_fail, syntax
+from aiosmtpd.smtp import MISSING, SMTP, _AuthMechAttr, login_always_fail, sanitized_log, syntax
 
 from mailcore import metrics
 from mailcore.config import Listen
@@ -37,6 +38,7 @@ from mailcore.smtp.handler import IngressHandler, IngressPolicy
 from mailcore.smtp.submission import SubmissionHandler, SubmissionPolicy
 
 log = logging.getLogger("mailroom")
+_mail_log = aiosmtpd.smtp.log  # aiosmtpd's own ("mail.log"): the session's wire log
 
 
 class _NoLoginDataNoise(logging.Filter):
@@ -234,8 +236,10 @@ class MailroomSMTP(SMTP):
         self._decode_data = decode_data
         self.hostname = hostname or socket.getfqdn()
         self.tls_context = tls_context
-        if tls_context and tls_context.verify_mode not in {ssl.CERT_NONE, ssl.CERT_OPTIONAL}:
-            log.warning("tls_context.verify_mode not in {CERT_NONE, CERT_OPTIONAL}")
+        if tls_context and tls_context not in _CHECKED_CONTEXTS:  # once per context
+            if tls_context.verify_mode not in {ssl.CERT_NONE, ssl.CERT_OPTIONAL}:
+                log.warning("tls_context.verify_mode not in {CERT_NONE, CERT_OPTIONAL}")
+            _CHECKED_CONTEXTS.add(tls_context)
         self.require_starttls = tls_context and require_starttls
         self._timeout_duration = timeout
         self._timeout_handle = None
@@ -280,6 +284,134 @@ class MailroomSMTP(SMTP):
         status: str = await super().handle_exception(error)
         return status
 
+    async def _handle_client(self) -> None:
+        """aiosmtpd's command loop (1.4.6), the same replies in the same cases, with less
+        per command: its wire log's arguments built only when that log is on, the command
+        looked up in the class's table and its budget checked here (no bound method and no
+        wrapper coroutine per command). A PROXY handshake or aiosmtpd's own call limits (not
+        used here) take aiosmtpd's loop."""
+        if self._proxy_timeout is not None or self._enforce_call_limit or not _FAST_INIT:
+            await super()._handle_client()
+            return
+        session = self.session
+        assert session is not None
+        reader = self._reader
+        assert isinstance(reader, _CrlfReader)
+        commands = _budgeted_methods(type(self), wrapped=False)
+        mail_log = _mail_log
+        if mail_log.isEnabledFor(logging.INFO):
+            mail_log.info("%r handling connection", session.peer)
+        await self.push(f"220 {self.hostname} {self.__ident__}")
+        bogus_budget = aiosmtpd.smtp.BOGUS_LIMIT
+        while self.transport is not None:
+            try:
+                try:
+                    line = await reader.readuntil()
+                except asyncio.LimitOverrunError as error:
+                    # Line too long. Read until end of line before sending 500.
+                    await reader.read(error.consumed)
+                    while True:
+                        try:
+                            await reader.readuntil()
+                            break
+                        except asyncio.LimitOverrunError as e:
+                            await reader.read(e.consumed)
+                    await self.push("500 Command line too long")
+                    continue
+                if mail_log.isEnabledFor(logging.DEBUG):
+                    sanitized_log(mail_log.debug, "_handle_client readline: %r", line)
+                line = line.rstrip(b"\r\n")
+                if mail_log.isEnabledFor(logging.INFO):
+                    sanitized_log(mail_log.info, "%r >> %r", session.peer, line)
+                if not line:
+                    await self.push("500 Error: bad syntax")
+                    continue
+                command_bytes, _, arg_bytes = line.partition(b" ")
+                try:
+                    command = command_bytes.upper().decode("ascii")
+                except UnicodeDecodeError:
+                    await self.push("500 Error: bad syntax")
+                    continue
+                arg: str | None = None
+                if arg_bytes:
+                    arg_bytes = arg_bytes.strip()
+                    if self.enable_SMTPUTF8:
+                        arg = str(arg_bytes, encoding="utf-8", errors="surrogateescape")
+                    else:
+                        try:
+                            arg = str(arg_bytes, encoding="ascii", errors="strict")
+                        except UnicodeDecodeError:
+                            await self.push("500 Error: strict ASCII mode")
+                            continue
+                max_sz = (
+                    self.command_size_limits[command]
+                    if session.extended_smtp
+                    else self.command_size_limit
+                )
+                if len(line) > max_sz:
+                    await self.push("500 Command line too long")
+                    continue
+                if not self._tls_handshake_okay and command != "QUIT":
+                    await self.push("554 Command refused due to lack of security")
+                    continue
+                if (
+                    self.require_starttls
+                    and not self._tls_protocol
+                    and command not in aiosmtpd.smtp.ALLOWED_BEFORE_STARTTLS
+                ):
+                    await self.push("530 Must issue a STARTTLS command first")  # RFC 3207 §4
+                    continue
+                method = commands.get(command)
+                if method is None:
+                    log.warning("%r unrecognised: %s", session.peer, command)
+                    bogus_budget -= 1
+                    if bogus_budget < 1:
+                        log.warning("%r too many bogus commands", session.peer)
+                        await self.push("502 5.5.1 Too many unrecognized commands, goodbye.")
+                        self.transport.close()
+                        continue
+                    await self.push(f'500 Error: command "{command}" not recognized')
+                    continue
+                self._reset_timeout()  # a valid command
+                if not self._spend(command):
+                    await self.push(f"421 4.7.0 {command} sent too many times")
+                    continue
+                await method(self, arg)
+            except (asyncio.CancelledError, ConnectionResetError):
+                # The connection got reset or closed (QUIT, EOF, the timeout).
+                if mail_log.isEnabledFor(logging.INFO):
+                    mail_log.info("%r Connection lost during _handle_client()", session.peer)
+                self._writer.close()
+                raise
+            except Exception as error:
+                status = None
+                try:
+                    status = await self.handle_exception(error)
+                except Exception as inner_error:
+                    try:
+                        log.exception("%r Exception in handle_exception()", session.peer)
+                        status = f"500 Error: ({inner_error.__class__.__name__}) {inner_error}"
+                    except Exception:
+                        status = "500 Error: Cannot describe error"
+                finally:
+                    if isinstance(error, aiosmtpd.smtp.TLSSetupException):
+                        self.transport.close()
+                        self.connection_lost(error)
+                    else:
+                        await self.push(status)  # type: ignore[type-var]
+
+    def _spend(self, name: str) -> bool:
+        """Count one `name` against its budget; False when it is spent (the caller answers
+        421 and the session ends)."""
+        budget = self._rcpt_budget if name == "RCPT" else self._call_limit
+        calls = self._calls
+        if calls[name] >= budget:
+            log.warning("%r over limit for %s", self.session and self.session.peer, name)
+            self._hang_up = True
+            return False
+        calls[name] += 1
+        return True
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._original_transport is None and self.transport is None:
             peer = transport.get_extra_info("peername")
@@ -292,7 +424,7 @@ class MailroomSMTP(SMTP):
                 return
             self._admitted_ip = ip
             sock = transport.get_extra_info("sockname")
-            metrics.SMTP_SESSIONS.labels(str(sock[1]) if sock else "?").inc()
+            _sessions_counter(sock[1] if sock else "?").inc()
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -349,11 +481,23 @@ class MailroomSMTP(SMTP):
         await self._send(status)
 
     async def _send(self, status: AnyStr) -> None:
-        if self.transport is None or self.transport.is_closing():
+        """aiosmtpd's push: the reply written to the transport; waits (StreamWriter.drain)
+        only while the transport is over its high-water mark (a client that does not read),
+        which is the one case where drain() would not return at once."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
             return
-        await super().push(status)
-        if self._hang_up and self.transport is not None:
-            self.transport.close()
+        if isinstance(status, str):
+            response = status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
+        else:
+            response = status
+        transport.write(response + b"\r\n")  # type: ignore[attr-defined]
+        if _mail_log.isEnabledFor(logging.DEBUG):
+            _mail_log.debug("%r << %r", self.session and self.session.peer, response)
+        if self._paused:  # type: ignore[attr-defined]  # asyncio's FlowControlMixin
+            await self._drain_helper()  # type: ignore[attr-defined]
+        if self._hang_up:
+            transport.close()
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """aiosmtpd's address parsing (the email package's RFC 5322 parser, some 100 µs a
@@ -467,6 +611,16 @@ class MailroomSMTP(SMTP):
 
 
 _FAST_INIT = aiosmtpd.__version__ == "1.4.6"  # another version: its own constructor
+# TLS contexts whose verify mode was checked (aiosmtpd checks it for every session; reading
+# it builds an enum member each time). A context reloaded by mailcore.tls is a new object.
+_CHECKED_CONTEXTS: weakref.WeakSet[ssl.SSLContext] = weakref.WeakSet()
+
+
+@functools.cache
+def _sessions_counter(port: int | str) -> Any:
+    """The sessions counter of one local port (prometheus_client's labels() takes a lock and
+    builds the label tuple on every call)."""
+    return metrics.SMTP_SESSIONS.labels(str(port))
 
 
 @dataclass(frozen=True, slots=True)
@@ -513,34 +667,33 @@ def _session_tables(server: SMTP, handler: Any, exclude: tuple[str, ...]) -> _Se
     return tables
 
 
-_BUDGETED: dict[type, dict[str, Callable[..., Any]]] = {}
+_BUDGETED: dict[tuple[type, bool], dict[str, Callable[..., Any]]] = {}
 
 
-def _budgeted_methods(cls: type) -> dict[str, Callable[..., Any]]:
-    """The session class's smtp_* commands, each wrapped in the per-transaction budget, as
-    plain functions (bound per session when looked up)."""
-    table = _BUDGETED.get(cls)
+def _budgeted_methods(cls: type, *, wrapped: bool = True) -> dict[str, Callable[..., Any]]:
+    """The session class's smtp_* commands as plain functions (bound per session when looked
+    up), each wrapped in the per-transaction budget, or (wrapped=False) as they are, for the
+    command loop that checks the budget itself."""
+    table = _BUDGETED.get((cls, wrapped))
     if table is None:
         table = {
-            name.replace("smtp_", ""): _budgeted(name.replace("smtp_", ""), getattr(cls, name))
+            name.replace("smtp_", ""): getattr(cls, name)
             for name in dir(cls)
             if name.startswith("smtp_")
         }
-        _BUDGETED[cls] = table
+        if wrapped:
+            table = {command: _budgeted(command, method) for command, method in table.items()}
+        _BUDGETED[cls, wrapped] = table
     return table
 
 
 def _budgeted(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     async def call(self: MailroomSMTP, arg: str | None) -> None:
-        budget = self._rcpt_budget if name == "RCPT" else self._call_limit
-        if self._calls[name] >= budget:
-            log.warning("%r over limit for %s", self.session and self.session.peer, name)
-            self._hang_up = True
+        if self._spend(name):
+            await method(self, arg)
+        else:
             await self.push(f"421 4.7.0 {name} sent too many times")
-            return
-        self._calls[name] += 1
-        await method(self, arg)
 
     return call
 
