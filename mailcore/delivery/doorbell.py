@@ -25,6 +25,11 @@ log = logging.getLogger("mailroom")
 # not to list them all. Under load that is 10 publishes a second, however many messages
 # arrive; when idle, no added latency.
 MIN_INTERVAL_SECONDS = 0.1
+# Without the delivery loop (the embedded default) a publish is a Celery task whose batch is
+# what came due meanwhile, and a batch's fixed cost (claim, conversation look-ups, three
+# commits) is most of a small one's: 0.2 s makes them ~1.4x larger (docs/performance.md, sixth
+# pass (embedded)). The loop gathers for itself (DELIVERY_LOOP_GATHER_MS).
+TASK_MIN_INTERVAL_SECONDS = 0.2
 MAX_BATCH = 64
 # ring_later: timers only for entries due this soon (the due scan has the rest), and a little
 # after the due time, so the claim (next_attempt_at <= now) finds it due.
@@ -70,7 +75,10 @@ class Doorbell:
         return self._idle.wait(timeout)
 
     def _run(self) -> None:
-        last = -MIN_INTERVAL_SECONDS
+        from django.conf import settings
+
+        interval = MIN_INTERVAL_SECONDS if settings.DELIVERY_LOOP else TASK_MIN_INTERVAL_SECONDS
+        last = -interval
         while True:
             try:
                 first = self._queue.get(timeout=30)
@@ -78,7 +86,7 @@ class Doorbell:
                 return  # idle thread exits; the next ring starts a new one
             # Sleep out the interval, then take everything rung meanwhile: one wake of this
             # thread per publish, where waiting on the queue woke it for every message.
-            remaining = last + MIN_INTERVAL_SECONDS - time.monotonic()
+            remaining = last + interval - time.monotonic()
             if remaining > 0:
                 time.sleep(remaining)
             rung = [first]
