@@ -93,6 +93,13 @@ _AS_IS = (
 )
 
 
+def array_params(fields: Sequence[models.Field[Any, Any]]) -> str:
+    """One binary array parameter per field, cast to the column's array type: the unnest()
+    arguments of the hand-built multi-row statements (PostgreSQL), whose values column_values
+    gives. Binary: psycopg's text form escapes every element."""
+    return ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields)
+
+
 def column_values(field: models.Field[Any, Any], objs: Sequence[models.Model]) -> list[Any]:
     """The database values of one column for the unsaved `objs`, as Model.save() would send
     them (pre_save, get_db_prep_save), without the field's round trip where the attribute is

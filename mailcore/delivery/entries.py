@@ -20,7 +20,12 @@ from typing import Any, TypedDict, Unpack
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from mailcore.dbutil import column_values, insert_is_one_statement, insert_with_children
+from mailcore.dbutil import (
+    array_params,
+    column_values,
+    insert_is_one_statement,
+    insert_with_children,
+)
 from mailcore.delivery import spool
 from mailcore.delivery.doorbell import doorbell
 from mailcore.delivery.dsnparams import MailDsn, RcptDsn
@@ -266,10 +271,7 @@ def _batch_sql() -> str:
     and plans it once per connection (a prepared statement). The arrays travel in binary:
     psycopg's text form escapes every element (most of the statement's client cost)."""
     qn = connection.ops.quote_name
-
-    def arrays(fs: list[models.Field[Any, Any]]) -> str:
-        return ", ".join(f"%b::{f.db_type(connection)}[]" for f in fs)
-
+    arrays = array_params
     entry_fields, rcpt_fields = _batch_fields()
     entry_cols = ", ".join(qn(f.column or f.attname) for f in entry_fields)
     rcpt_cols = ", ".join(qn(f.column or f.attname) for f in rcpt_fields)

@@ -17,6 +17,8 @@ from typing import Any
 
 from django.db import connection, models
 
+from mailcore.dbutil import array_params
+
 # Fields whose attribute value is what the column takes in binary (psycopg adapts it).
 _PLAIN = (
     models.CharField,
@@ -75,7 +77,7 @@ def _update_sql(shape: tuple[tuple[type[models.Model], tuple[str, ...]], ...]) -
         assert pk is not None
         columns = [pk, *(meta.get_field(f) for f in fields)]
         names = [f"c{n}" for n in range(len(columns))]
-        arrays = ", ".join(f"%b::{f.db_type(connection)}[]" for f in columns)
+        arrays = array_params(columns)  # type: ignore[arg-type]  # get_field: concrete fields here
         table = qn(meta.db_table)
         sets = ", ".join(
             f"{qn(str(f.column))} = v.{name}"  # type: ignore[union-attr]
