@@ -116,6 +116,16 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db["ENGINE"] = "django.db.backends.postgresql"
     _db.setdefault("OPTIONS", {})
+    # Server-side prepared statements for the few hand-built statements that ask for one
+    # (cursor.execute(..., prepare=True): the queue's group-commit insert, the delivery and
+    # index row sets). Django turns psycopg's preparing off (prepare_threshold None), which
+    # silently ignores prepare=True: PostgreSQL parsed, analysed and planned the group
+    # commit's insert on every commit, ~45 % of its backend's CPU (docs/performance.md,
+    # seventh pass). A threshold no ORM query reaches keeps every other query unprepared, as
+    # Django has it. Off for a connection pooler that cannot hold prepared statements
+    # (PgBouncer before 1.21 in transaction mode).
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        _db["OPTIONS"].setdefault("prepare_threshold", 2**31 - 1)
     _db["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
     # No health checks: they cost a "SELECT 1" per request or SMTP command; a connection
     # broken by a restart fails one operation (a temporary error) and is then replaced.

@@ -73,3 +73,33 @@ def test_batch_insert_stores_what_the_orm_insert_stores(alice, settings, tmp_pat
         )
     assert QueueEntry.objects.get(pk=one[1].entry.pk).verdict["names"] == ["a", "ㄱ"]
     assert str(QueueEntry.objects.get(pk=one[1].entry.pk).client_ip) == "2001:db8::1"
+
+
+def _prepared() -> list[tuple[str, int]]:
+    """(statement, generic plans) of what this connection holds prepared on the server."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans FROM pg_prepared_statements")
+        return cursor.fetchall()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="batch_insert is PostgreSQL's")
+def test_the_group_commit_insert_is_prepared_once_and_orm_queries_are_not(  # type: ignore[no-untyped-def]
+    alice, settings, tmp_path: Path
+) -> None:
+    """prepare=True takes effect (Django turns psycopg's preparing off by default, which made
+    PostgreSQL parse and plan the statement at every commit); the ORM's queries stay
+    unprepared, as Django has them."""
+    settings.SPOOL_DIR = tmp_path / "spool"
+    for _ in range(8):
+        batch = _spooled(alice)
+        for s in batch:
+            if s.file.fd >= 0:
+                os.close(s.file.fd)
+        entries.batch_insert(batch)
+    for _ in range(8):
+        assert QueueEntry.objects.filter(sender="a@remote.example").count() > 0
+    prepared = _prepared()
+    inserts = [generic for statement, generic in prepared if "unnest" in statement]
+    assert len(inserts) == 1  # one statement, prepared once, its plan reused
+    assert inserts[0] > 0  # PostgreSQL went over to the generic plan (no planning per commit)
+    assert len(prepared) == 1  # the ORM's count() was not prepared
