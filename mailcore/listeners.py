@@ -56,6 +56,9 @@ class LoopThread:
     def _stopping(self) -> None:
         """Called from the caller's thread as the loop is about to stop."""
 
+    def _started(self) -> None:
+        """Called on the loop once it serves (after privileges are dropped)."""
+
     def start(self) -> None:
         ready = threading.Event()
         failure: list[BaseException] = []
@@ -69,6 +72,7 @@ class LoopThread:
                 ready.set()
                 return
             ready.set()
+            self.loop.call_soon(self._started)
             self.loop.run_forever()
 
         self._thread = threading.Thread(target=run, name=self.thread_name, daemon=True)
@@ -99,6 +103,7 @@ class LoopThread:
             privileges.drop(what=self.thread_name)
         except privileges.PrivilegeError as exc:
             runtime.refuse(exc)
+        self.loop.call_soon(self._started)
         try:
             self.loop.run_forever()
         finally:

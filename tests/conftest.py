@@ -97,6 +97,9 @@ def smtp_factory(transactional_db: None):  # type: ignore[no-untyped-def]
             cfg.policy, **{k: v for k, v in overrides.items() if k in policy_fields}
         )
         rest = {k: v for k, v in overrides.items() if k not in policy_fields}
+        # In-process group commit unless a test asks for the cleanup process (its start, a
+        # Django set-up, would cost every test that starts a server a second or two).
+        rest.setdefault("cleanup_process", False)
         free = Listen("127.0.0.1", 0)
         cfg = dataclasses.replace(cfg, mx=free, submission=free, smtps=free, policy=policy, **rest)
         server = SmtpServer(cfg)
@@ -104,6 +107,7 @@ def smtp_factory(transactional_db: None):  # type: ignore[no-untyped-def]
         servers.append(server)
         return "127.0.0.1", server.ports[listener]
 
+    start.servers = servers  # type: ignore[attr-defined]  # the SmtpServers started, in order
     yield start
     for server in servers:
         server.stop()

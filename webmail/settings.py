@@ -323,6 +323,9 @@ SMTP_MAX_CONNECTIONS = env_int("SMTP_MAX_CONNECTIONS", 500)
 # commits what arrived while the previous commit ran).
 SMTP_GROUP_COMMIT = env_bool("SMTP_GROUP_COMMIT", True)
 SMTP_GROUP_COMMIT_WINDOW_MS = env_float("SMTP_GROUP_COMMIT_WINDOW_MS", 0.0)
+# The group commit in a cleanup process beside each SMTP process (mailcore.delivery.cleanup),
+# so that SMTP and the durable step use a core each, as Postfix's smtpd and cleanup do.
+SMTP_CLEANUP_PROCESS = env_bool("SMTP_CLEANUP_PROCESS", True)
 SMTP_MAX_CONNECTIONS_PER_IP = env_int("SMTP_MAX_CONNECTIONS_PER_IP", 50)
 SMTP_TIMEOUT = env_int("SMTP_TIMEOUT", 300)
 # Times each command may be sent: per message for MAIL/RCPT/DATA/RSET/NOOP/EHLO/HELO (counted

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from mailcore.asyncdb import run_db
 from mailcore.delivery import spool
+from mailcore.delivery.cleanup import CleanupClient, CleanupError
 from mailcore.delivery.groupcommit import queue_committer
 from mailcore.delivery.submit import do_enqueue_routed, remote_address, spool_routed
 from mailcore.directory import cache as dircache
@@ -104,8 +105,11 @@ def with_extensions(responses: list[str]) -> list[str]:
 class IngressHandler:
     """Hooks for aiosmtpd.smtp.SMTP (the handler object of every MX connection)."""
 
-    def __init__(self, policy: IngressPolicy) -> None:
+    def __init__(self, policy: IngressPolicy, cleanup: CleanupClient | None = None) -> None:
         self.policy = policy
+        # The SMTP process's cleanup process (mailcore.delivery.cleanup), when it has one:
+        # each message's durable step runs there instead of on this process's committer.
+        self.cleanup = cleanup
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -267,7 +271,9 @@ class IngressHandler:
                 return refused
             message["verdict"] = verdict.to_json()
         try:
-            if self.policy.group_commit:
+            if self.cleanup is not None:
+                first = await self.cleanup.commit(message)
+            elif self.policy.group_commit:
                 # Spool write on a pool thread, then the rows committed with those of other
                 # sessions; the 250 waits for that commit (durable=True in the committer).
                 spooled = await queue_committer().prepare_and_commit(
@@ -276,6 +282,9 @@ class IngressHandler:
                 first = spooled[0].entry.queue_id
             else:
                 first = (await run_db(do_enqueue_routed, **message))[0].queue_id
+        except CleanupError as exc:
+            log.error("queue commit failed: %s", exc)
+            return "451 4.3.0 Local error in processing, try again later"
         except StorageError as exc:
             log.error("spool failure: %s", exc)
             if "No space" in str(exc):

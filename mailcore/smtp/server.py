@@ -23,6 +23,8 @@ from aiosmtpd.smtp import MISSING, SMTP, _AuthMechAttr, login_always_fail, sanit
 
 from mailcore import metrics
 from mailcore.config import Listen
+from mailcore.delivery.cleanup import CleanupClient
+from mailcore.delivery.cleanup import client_settings as cleanup_settings
 from mailcore.delivery.dsnparams import (
     DsnParamError,
     MailDsn,
@@ -752,6 +754,10 @@ class SmtpConfig:
     # bind the same ports and the kernel spreads connections over them, as Postfix's master
     # hands each client to one of its smtpd processes.
     reuse_port: bool = False
+    # The durable step of accepting MX mail in a cleanup process of this process's own
+    # (mailcore.delivery.cleanup, SMTP_CLEANUP_PROCESS), as Postfix's smtpd hands mail to
+    # cleanup(8); off: on this process's group-commit thread.
+    cleanup_process: bool = False
 
 
 class SmtpServer(LoopThread):
@@ -764,6 +770,14 @@ class SmtpServer(LoopThread):
         super().__init__()
         self.config = config
         self._limits = ConnectionLimits(config.max_connections, config.max_connections_per_ip)
+        self._cleanup: CleanupClient | None = None
+        if config.cleanup_process and config.policy.group_commit:
+            self._cleanup = CleanupClient(cleanup_settings())
+
+    def _started(self) -> None:
+        if self._cleanup is not None:  # started now, not at the first message
+            task = self.loop.create_task(self._cleanup.start())
+            task.add_done_callback(_log_start_failure)
 
     def stop(self) -> None:
         super().stop()
@@ -772,7 +786,7 @@ class SmtpServer(LoopThread):
     def _factory(self) -> MailroomSMTP:
         cfg = self.config
         return MailroomSMTP(
-            IngressHandler(cfg.policy),
+            IngressHandler(cfg.policy, self._cleanup),
             limits=self._limits,
             data_size_limit=cfg.max_message_bytes,
             enable_SMTPUTF8=True,
@@ -845,6 +859,13 @@ class SmtpServer(LoopThread):
         for server in self._servers:
             server.close()
             await server.wait_closed()
+        if self._cleanup is not None:
+            await self._cleanup.close()
+
+
+def _log_start_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("cleanup process: %s (the next message tries again)", task.exception())
 
 
 def config_from_settings() -> SmtpConfig:
@@ -880,6 +901,7 @@ def config_from_settings() -> SmtpConfig:
         max_connections_per_ip=per_process(settings.SMTP_MAX_CONNECTIONS_PER_IP, processes),
         tls_context=tls,
         reuse_port=processes > 1,
+        cleanup_process=settings.SMTP_CLEANUP_PROCESS,
     )
 
 

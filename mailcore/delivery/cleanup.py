@@ -1,0 +1,352 @@
+"""The cleanup process: the durable step of accepting a message (its spool file written and
+fsynced, its queue rows committed) in a process of its own beside each SMTP process, as
+Postfix's smtpd hands every message to cleanup(8) and answers 250 once cleanup says it is
+queued.
+
+Why a process: an SMTP process is one interpreter, and its event loop and its group-commit
+thread took turns on one GIL, so accepting was bound to one core (the loop ~0.6 ms of CPU per
+message, the committer ~0.55) while the machine's other core stood idle
+(docs/performance.md, seventh pass). Here the SMTP process only speaks SMTP; the cleanup
+process runs the same group commit (mailcore.delivery.groupcommit: its prepare, commit and
+one answer per batch) under a GIL of its own.
+
+The wire: a socket pair, frames of a 4-byte length and a pickle. Both ends are this program
+(the child is started by its SMTP process and inherits only its end of the pair), so the
+pickles never come from anyone else.
+- parent → child, first: the settings the child must share with its parent ({"SPOOL_DIR":
+  …, "DATABASE": …}: tests point them elsewhere than the environment), then one frame per
+  message: (job number, the message's fields for spool_routed).
+- child → parent, first ("ready",), then one frame per message: (job number, "ok", the first
+  queue id) or (job number, "storage" | "error", the reason).
+
+Failures: a message the child cannot make durable gets its reason (the session answers 4xx,
+nothing is kept); a child that ends (crash, kill) fails every message it held (4xx: the
+clients retry, nothing was acknowledged) and the next message starts a new one. When the
+parent ends, the child reads the end of the stream, finishes what it holds and exits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import pickle
+import socket
+import struct
+import subprocess
+import sys
+import time
+from typing import Any, cast
+
+log = logging.getLogger("mailroom")
+
+_LENGTH = struct.Struct("!I")
+# A message frame holds one message (SMTP_MAX_MESSAGE_BYTES) and its envelope.
+_MAX_FRAME = 1 << 31
+# How long a new child may take to start (Django's set-up) before its messages fail.
+START_TIMEOUT = 60.0
+# A child that ends sooner than this after its start is not started again for this long
+# (a child that cannot start must not be restarted at the rate of incoming mail).
+_RESTART_BACKOFF = 2.0
+
+
+class CleanupError(Exception):
+    """The cleanup process could not take the message (not started, ended, or its commit
+    failed): a temporary failure, the client retries."""
+
+
+def _frame(obj: Any) -> bytes:
+    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LENGTH.pack(len(payload)) + payload
+
+
+class _Frames:
+    """Splits a byte stream into frames."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[Any]:
+        buffer = self._buffer
+        buffer += data
+        out: list[Any] = []
+        start = 0
+        while len(buffer) - start >= _LENGTH.size:
+            (size,) = _LENGTH.unpack_from(buffer, start)
+            if size >= _MAX_FRAME:
+                raise ValueError("cleanup frame too large")
+            end = start + _LENGTH.size + size
+            if len(buffer) < end:
+                break
+            out.append(pickle.loads(memoryview(buffer)[start + _LENGTH.size : end]))  # noqa: S301 (our own child)
+            start = end
+        if start:
+            del buffer[:start]
+        return out
+
+
+# --- the SMTP process's side ---------------------------------------------------------------------
+
+
+class CleanupClient(asyncio.Protocol):
+    """The SMTP process's connection to its cleanup process, on the SMTP process's loop.
+    `commit(message)` hands one message over and returns its first queue id once it is
+    durable, or raises StorageError / CleanupError."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self._settings = settings
+        self._transport: asyncio.Transport | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._pending: dict[int, asyncio.Future[tuple[str, str]]] = {}
+        self._jobs = 0
+        self._frames = _Frames()
+        self._ready: asyncio.Future[None] | None = None
+        self._starting: asyncio.Task[None] | None = None
+        self._started_at = 0.0
+        self._closing = False
+
+    async def commit(self, message: dict[str, Any]) -> str:
+        if self._transport is None or self._ready is None or not self._ready.done():
+            await self.start()
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            raise CleanupError("cleanup process not running")
+        self._jobs += 1
+        job = self._jobs
+        future: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
+        self._pending[job] = future
+        transport.write(_frame((job, message)))
+        kind, value = await future
+        if kind == "ok":
+            return value
+        if kind == "storage":
+            from mailcore.errors import StorageError
+
+            raise StorageError(value)
+        raise CleanupError(value)
+
+    async def start(self) -> None:
+        """Start the child (once for concurrent callers) and wait for its "ready"."""
+        if self._starting is None or self._starting.done():
+            self._starting = asyncio.get_running_loop().create_task(self._start())
+        await asyncio.shield(self._starting)
+
+    async def _start(self) -> None:
+        if self._transport is not None and self._ready is not None and self._ready.done():
+            return
+        wait = self._started_at + _RESTART_BACKOFF - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._reap()
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        try:
+            # fork and exec off the loop (the SMTP process may be large)
+            self._process = await asyncio.to_thread(
+                subprocess.Popen,
+                [sys.executable, "-m", "mailcore.delivery.cleanup", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
+        except OSError as exc:
+            ours.close()
+            raise CleanupError(f"cleanup process not started: {exc}") from exc
+        finally:
+            theirs.close()
+        self._started_at = time.monotonic()
+        self._ready = loop.create_future()
+        self._frames = _Frames()
+        await loop.create_unix_connection(lambda: self, sock=ours)
+        assert self._transport is not None
+        self._transport.write(_frame(self._settings))
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
+        except TimeoutError as exc:
+            self._transport.close()
+            raise CleanupError("cleanup process did not start in time") from exc
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self._frames.feed(data)
+        except Exception:
+            log.exception("cleanup: unreadable answer")
+            if self._transport is not None:
+                self._transport.close()
+            return
+        for frame in frames:
+            if frame == ("ready",):
+                if self._ready is not None and not self._ready.done():
+                    self._ready.set_result(None)
+                continue
+            job, kind, value = frame
+            future = self._pending.pop(job, None)
+            if future is not None and not future.done():
+                future.set_result((kind, value))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        if not self._closing:
+            log.error("cleanup process ended (%d messages in flight get 451)", len(self._pending))
+        error = CleanupError("cleanup process ended")
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(error)
+            self._ready.exception()  # retrieved: start() raises it to whoever waits
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(error)
+        self._pending.clear()
+
+    def _reap(self) -> None:
+        """Collect the child that ended (or end one whose connection is gone)."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id (tests)."""
+        return self._process.pid if self._process is not None else None
+
+    async def close(self, grace: float = 10.0) -> None:
+        """End the child: it finishes the messages it holds, then exits."""
+        self._closing = True
+        if self._starting is not None and not self._starting.done():
+            self._starting.cancel()
+        if self._transport is not None:
+            self._transport.close()
+        process = self._process
+        if process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(process.wait, grace)
+            self._reap()
+
+
+def client_settings() -> dict[str, Any]:
+    """What the child must share with its parent whatever its environment says (a test's
+    database and spool)."""
+    from django.conf import settings
+    from django.db import connection
+
+    return {
+        "SPOOL_DIR": str(settings.SPOOL_DIR),
+        "DATABASE": dict(connection.settings_dict),
+        "SMTP_GROUP_COMMIT_WINDOW_MS": settings.SMTP_GROUP_COMMIT_WINDOW_MS,
+    }
+
+
+# --- the cleanup process -----------------------------------------------------------------------
+
+
+class _Server(asyncio.Protocol):
+    """The child's end: each message to the group committer as it arrives, each answer
+    written back (the answers of one loop iteration in one write)."""
+
+    def __init__(self, done: asyncio.Future[None]) -> None:
+        self._done = done
+        self._frames = _Frames()
+        self._transport: asyncio.Transport | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._out: list[bytes] = []
+        self._configured = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+
+    def data_received(self, data: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        for frame in self._frames.feed(data):
+            if not self._configured:
+                _configure(frame)
+                self._configured = True
+                self._send(("ready",))
+                continue
+            job, message = frame
+            task = loop.create_task(self._one(job, message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _one(self, job: int, message: dict[str, Any]) -> None:
+        from mailcore.delivery.groupcommit import queue_committer
+        from mailcore.delivery.submit import spool_routed
+        from mailcore.errors import StorageError
+
+        try:
+            spooled = await queue_committer().prepare_and_commit(
+                functools.partial(spool_routed, **message)
+            )
+        except StorageError as exc:
+            self._send((job, "storage", str(exc)))
+        except Exception as exc:  # the commit failed: the session answers 451
+            self._send((job, "error", f"{type(exc).__name__}: {exc}"))
+        else:
+            self._send((job, "ok", spooled[0].entry.queue_id))
+
+    def _send(self, answer: Any) -> None:
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._out.append(_frame(answer))
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(b"".join(out))
+
+    def eof_received(self) -> bool:
+        # The parent is gone: finish what is held (its sessions are gone too: nothing is
+        # answered, the clients retry; a row committed meanwhile is delivered once the
+        # worker sees it, as when Postfix's smtpd dies after cleanup queued the file).
+        asyncio.get_running_loop().create_task(self._drain())
+        return True
+
+    async def _drain(self) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        if not self._done.done():
+            self._done.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        asyncio.get_running_loop().create_task(self._drain())
+
+
+def _configure(values: dict[str, Any]) -> None:
+    from django.conf import settings
+    from django.db import connections
+
+    settings.SPOOL_DIR = values["SPOOL_DIR"]
+    settings.SMTP_GROUP_COMMIT_WINDOW_MS = values["SMTP_GROUP_COMMIT_WINDOW_MS"]
+    connections["default"].settings_dict.update(values["DATABASE"])
+
+
+def main(fd: int) -> None:
+    from mailcore.runtime import bootstrap
+
+    bootstrap(check=False)  # its parent checked the settings
+    from mailcore.delivery.groupcommit import queue_committer
+    from mailcore.listeners import new_loop
+
+    loop = new_loop()
+    asyncio.set_event_loop(loop)
+    sock = socket.socket(fileno=fd)
+    sock.setblocking(False)
+
+    async def serve() -> None:
+        done: asyncio.Future[None] = loop.create_future()
+        await loop.create_unix_connection(lambda: _Server(done), sock=sock)
+        await done
+
+    try:
+        loop.run_until_complete(serve())
+    finally:
+        queue_committer().shutdown()
+        loop.close()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
+    os._exit(0)
