@@ -153,7 +153,7 @@ class CpuMeter:
         return out
 
 
-_THREADED = frozenset({"smtp", "worker"})  # Python processes with threads beside the main one
+_THREADED = frozenset({"smtp", "cleanup", "worker"})  # Python processes with threads beside the main one
 
 
 def kind_of(title: str) -> str:
@@ -163,6 +163,7 @@ def kind_of(title: str) -> str:
         return "postgres"
     for needle, kind in (
         ("mailcore.smtp", "smtp"),
+        ("mailcore.delivery.cleanup", "cleanup"),
         ("celery", "worker"),
         ("runall", "runall"),
         ("mailcore.imap", "imap/pop3"),
@@ -531,6 +532,8 @@ def _profile(
         line = cmdline(pid)
         if "-m mailcore.smtp" in line:
             targets.append((f"smtp-{len(targets)}", pid))
+        elif "-m mailcore.delivery.cleanup" in line:
+            targets.append((f"cleanup-{len(targets)}", pid))
         elif " worker " in line and "celery" in line:
             targets.append((f"worker-{len(targets)}", pid))
     return [

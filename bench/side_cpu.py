@@ -81,6 +81,8 @@ def role(pid: int) -> str:
         return "pg:" + (role(client) if client else "?")
     if "mailcore.smtp" in title:
         return "smtp"
+    if "mailcore.delivery.cleanup" in title:
+        return "cleanup"
     if "mailcore.maillog" in title:
         return "maillog"
     if "runall" in title:
