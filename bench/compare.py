@@ -153,7 +153,8 @@ class CpuMeter:
         return out
 
 
-_THREADED = frozenset({"smtp", "cleanup", "worker"})  # Python processes with threads beside the main one
+# Python processes with threads beside the main one
+_THREADED = frozenset({"smtp", "cleanup", "worker"})
 
 
 def kind_of(title: str) -> str:

@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-import os
 import pickle
 import socket
 import struct
@@ -241,77 +239,86 @@ def client_settings() -> dict[str, Any]:
 
 # --- the cleanup process -----------------------------------------------------------------------
 
+# The most messages one batch takes (the rest wait for the next), as GroupCommitter.max_batch.
+MAX_BATCH = 256
 
-class _Server(asyncio.Protocol):
-    """The child's end: each message to the group committer as it arrives, each answer
-    written back (the answers of one loop iteration in one write)."""
 
-    def __init__(self, done: asyncio.Future[None]) -> None:
-        self._done = done
-        self._frames = _Frames()
-        self._transport: asyncio.Transport | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._out: list[bytes] = []
-        self._configured = False
+def serve(
+    sock: socket.socket,
+    *,
+    window: float = 0.0,
+    frames: _Frames | None = None,
+    jobs: list[Any] | None = None,
+) -> None:
+    """The child's loop, one thread, no event loop: wait for messages, take every one that
+    has arrived (so batches grow with the load and cost no waiting when idle), write each
+    one's spool file, commit them all (do_commit_spooled: the files and directories fsynced
+    side by side, then one transaction), answer them all in one write. A message whose spool
+    write fails is answered alone; a failed commit answers every message of its batch.
+    Returns when the parent closes its end."""
+    from django.db import close_old_connections
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+    from mailcore.delivery.entries import SpooledEntry, do_commit_spooled
+    from mailcore.delivery.submit import spool_routed
+    from mailcore.errors import StorageError
 
-    def data_received(self, data: bytes) -> None:
-        loop = asyncio.get_running_loop()
-        for frame in self._frames.feed(data):
-            if not self._configured:
-                _configure(frame)
-                self._configured = True
-                self._send(("ready",))
-                continue
-            job, message = frame
-            task = loop.create_task(self._one(job, message))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+    frames = frames or _Frames()
+    jobs = jobs or []
+    open_ = True
+    while open_ or jobs:
+        if open_ and len(jobs) < MAX_BATCH:
+            open_ = _receive(sock, frames, jobs, wait=not jobs)
+            if window > 0 and jobs:
+                time.sleep(window)  # let more sessions join this batch
+                open_ = _receive(sock, frames, jobs, wait=False) and open_
+        batch, jobs = jobs[:MAX_BATCH], jobs[MAX_BATCH:]
+        answers: list[Any] = []
+        ready: list[tuple[int, list[SpooledEntry]]] = []
+        for job, message in batch:
+            try:
+                ready.append((job, spool_routed(**message)))
+            except StorageError as exc:
+                answers.append((job, "storage", str(exc)))
+            except Exception as exc:
+                log.exception("cleanup: message %d", job)
+                answers.append((job, "error", f"{type(exc).__name__}: {exc}"))
+        if ready:
+            try:
+                close_old_connections()  # a broken or aged connection: this batch fails, 4xx
+                do_commit_spooled([item for _, items in ready for item in items])
+            except StorageError as exc:
+                answers += [(job, "storage", str(exc)) for job, _ in ready]
+            except Exception as exc:
+                log.warning("group commit of %d messages failed: %s", len(ready), exc)
+                answers += [(job, "error", f"{type(exc).__name__}: {exc}") for job, _ in ready]
+            else:
+                answers += [(job, "ok", items[0].entry.queue_id) for job, items in ready]
+        if answers:
+            try:
+                sock.sendall(b"".join(_frame(answer) for answer in answers))
+            except OSError:
+                return  # the parent is gone: its sessions too
 
-    async def _one(self, job: int, message: dict[str, Any]) -> None:
-        from mailcore.delivery.groupcommit import queue_committer
-        from mailcore.delivery.submit import spool_routed
-        from mailcore.errors import StorageError
 
+def _receive(
+    sock: socket.socket, frames: _Frames, jobs: list[tuple[int, dict[str, Any]]], *, wait: bool
+) -> bool:
+    """Add the messages that have arrived to `jobs`, waiting for one if `wait`. False once
+    the parent has closed its end."""
+    sock.setblocking(wait)
+    while True:
         try:
-            spooled = await queue_committer().prepare_and_commit(
-                functools.partial(spool_routed, **message)
-            )
-        except StorageError as exc:
-            self._send((job, "storage", str(exc)))
-        except Exception as exc:  # the commit failed: the session answers 451
-            self._send((job, "error", f"{type(exc).__name__}: {exc}"))
-        else:
-            self._send((job, "ok", spooled[0].entry.queue_id))
-
-    def _send(self, answer: Any) -> None:
-        if not self._out:
-            asyncio.get_running_loop().call_soon(self._flush)
-        self._out.append(_frame(answer))
-
-    def _flush(self) -> None:
-        out, self._out = self._out, []
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(b"".join(out))
-
-    def eof_received(self) -> bool:
-        # The parent is gone: finish what is held (its sessions are gone too: nothing is
-        # answered, the clients retry; a row committed meanwhile is delivered once the
-        # worker sees it, as when Postfix's smtpd dies after cleanup queued the file).
-        asyncio.get_running_loop().create_task(self._drain())
-        return True
-
-    async def _drain(self) -> None:
-        if self._tasks:
-            await asyncio.wait(self._tasks)
-        if not self._done.done():
-            self._done.set_result(None)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._transport = None
-        asyncio.get_running_loop().create_task(self._drain())
+            data = sock.recv(1 << 20)
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError:
+            return False
+        if not data:
+            return False
+        jobs.extend(frames.feed(data))
+        if not wait or jobs:
+            sock.setblocking(False)
+            wait = False
 
 
 def _configure(values: dict[str, Any]) -> None:
@@ -327,26 +334,24 @@ def main(fd: int) -> None:
     from mailcore.runtime import bootstrap
 
     bootstrap(check=False)  # its parent checked the settings
-    from mailcore.delivery.groupcommit import queue_committer
-    from mailcore.listeners import new_loop
-
-    loop = new_loop()
-    asyncio.set_event_loop(loop)
     sock = socket.socket(fileno=fd)
-    sock.setblocking(False)
-
-    async def serve() -> None:
-        done: asyncio.Future[None] = loop.create_future()
-        await loop.create_unix_connection(lambda: _Server(done), sock=sock)
-        await done
-
+    frames = _Frames()
+    first: list[Any] = []
+    while not first:  # the settings come first
+        data = sock.recv(1 << 16)
+        if not data:
+            return
+        first = frames.feed(data)
+    values = first.pop(0)
+    _configure(values)
+    sock.sendall(_frame(("ready",)))
     try:
-        loop.run_until_complete(serve())
+        serve(sock, window=values["SMTP_GROUP_COMMIT_WINDOW_MS"] / 1000, frames=frames, jobs=first)
     finally:
-        queue_committer().shutdown()
-        loop.close()
+        from django.db import connections
+
+        connections.close_all()
 
 
 if __name__ == "__main__":
     main(int(sys.argv[1]))
-    os._exit(0)
