@@ -4,6 +4,8 @@ SQLite (≥ 3.35: UPDATE … FROM, INSERT … RETURNING)."""
 
 from __future__ import annotations
 
+import functools
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -98,6 +100,97 @@ def array_params(fields: Sequence[models.Field[Any, Any]]) -> str:
     arguments of the hand-built multi-row statements (PostgreSQL), whose values column_values
     gives. Binary: psycopg's text form escapes every element."""
     return ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields)
+
+
+# The element type of an array parameter, by the base of its column's type (the cast of
+# array_params; CharField's varchar(n) takes text, as psycopg sends a list of str).
+_ELEMENTS = {
+    "varchar": "text",
+    "text": "text",
+    "bigint": "int8",
+    "integer": "int4",
+    "smallint": "int2",
+    "boolean": "bool",
+    "timestamp with time zone": "timestamptz",
+    "inet": "inet",
+    "jsonb": "jsonb",
+    "double precision": "float8",
+}
+
+
+@functools.cache
+def _typed_list(element: str) -> tuple[type[list[Any]], Any]:
+    """A list type whose psycopg dumper has a fixed element type (binary), and that dumper."""
+    import struct
+
+    import psycopg
+    from psycopg.types.array import ListBinaryDumper
+
+    info = psycopg.postgres.types[element]
+    head = struct.Struct("!IIIII").pack  # 1 dimension, has nulls, element type, length, 1
+    length = struct.Struct("!i").pack
+    null = length(-1)
+    empty = struct.pack("!III", 0, 0, info.oid)
+
+    def dump(self: Any, obj: list[Any]) -> bytes:
+        # psycopg's dump, for one dimension (no nested lists to size and check).
+        if not obj:
+            return empty
+        item_dump = self.sub_dumper.dump
+        out = [b""]
+        hasnull = 0
+        for item in obj:
+            if item is None or (data := item_dump(item)) is None:
+                hasnull = 1
+                out.append(null)
+            else:
+                out.append(length(len(data)))
+                out.append(data)
+        out[0] = head(1, hasnull, info.oid, len(obj), 1)
+        return b"".join(out)
+
+    cls: type[list[Any]] = type(f"{element}_array", (list,), {"__slots__": ()})
+    dumper = type(
+        f"{element}_array_dumper",
+        (ListBinaryDumper,),
+        {"oid": info.array_oid, "element_oid": info.oid, "dump": dump},
+    )
+    psycopg.adapters.register_dumper(cls, dumper)  # connections made from now on
+    return cls, dumper
+
+
+@functools.cache
+def _array_type(field: models.Field[Any, Any]) -> type[list[Any]] | None:
+    element = _ELEMENTS.get(str(field.db_type(connection)).partition("(")[0])
+    return None if element is None else _typed_list(element)[0]
+
+
+_typed_connections: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def array_values(field: models.Field[Any, Any], objs: Sequence[models.Model]) -> list[Any]:
+    """column_values as the array parameter of array_params (PostgreSQL), of a list type
+    whose element type is the column's: psycopg then dumps it without looking at every
+    element (twice) to choose one (a tenth of the group commit's thread). The value stored
+    is the same. Call typed_arrays_on() for the connection first."""
+    return array_of(field, column_values(field, objs))
+
+
+def array_of(field: models.Field[Any, Any], values: list[Any]) -> list[Any]:
+    """`values` (the database values of `field`) as array_values gives them."""
+    cls = _array_type(field)
+    return values if cls is None else cls(values)
+
+
+def typed_arrays_on(pgconn: Any) -> None:
+    """Make the psycopg connection `pgconn` dump array_values() lists with their element
+    type (without it they are dumped as any list is: right, only slower)."""
+    if pgconn in _typed_connections:
+        return
+    for element in dict.fromkeys(_ELEMENTS.values()):
+        cls, dumper = _typed_list(element)
+        pgconn.adapters.register_dumper(cls, dumper)
+    _typed_connections.add(pgconn)
 
 
 def column_values(field: models.Field[Any, Any], objs: Sequence[models.Model]) -> list[Any]:

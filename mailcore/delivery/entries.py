@@ -21,10 +21,13 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from mailcore.dbutil import (
+    array_of,
     array_params,
+    array_values,
     column_values,
     insert_is_one_statement,
     insert_with_children,
+    typed_arrays_on,
 )
 from mailcore.delivery import spool
 from mailcore.delivery.doorbell import doorbell
@@ -287,6 +290,9 @@ def _batch_sql() -> str:
     )
 
 
+_queue_id_field = QueueEntry._meta.get_field("queue_id")
+
+
 def batch_insert(spooled: list[SpooledEntry]) -> None:
     """The rows of every entry of `spooled` and of their recipients in one statement (one
     round trip, no BEGIN/COMMIT), server-side bound and prepared: no ORM query building.
@@ -295,12 +301,14 @@ def batch_insert(spooled: list[SpooledEntry]) -> None:
     import psycopg
 
     entry_fields, rcpt_fields = _batch_fields()
-    columns = [column_values(f, [s.entry for s in spooled]) for f in entry_fields]
+    entries = [s.entry for s in spooled]
+    columns = [array_values(f, entries) for f in entry_fields]
     rows = [row for s in spooled for row in s.rows]
-    rcpt_columns = [[row.entry.queue_id for row in rows]] + [
-        column_values(f, rows) for f in rcpt_fields
+    rcpt_columns = [array_of(_queue_id_field, [row.entry.queue_id for row in rows])] + [
+        array_values(f, rows) for f in rcpt_fields
     ]
     connection.ensure_connection()
+    typed_arrays_on(connection.connection)
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(_batch_sql(), [*columns, *rcpt_columns], prepare=True)
         ids = {qid: pk for pk, qid in cursor.fetchall()}
