@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection, models
+from django.utils import timezone
 
 
 def bulk_set(
@@ -198,15 +199,29 @@ def column_values(field: models.Field[Any, Any], objs: Sequence[models.Model]) -
     them (pre_save, get_db_prep_save), without the field's round trip where the attribute is
     the value already: for the hand-built multi-row INSERTs of the hot paths."""
     cls = type(field)
-    if cls in _AS_IS or (
-        # psycopg takes aware datetimes as they are; SQLite wants Django's text form
-        cls is models.DateTimeField
-        and not field.auto_now  # type: ignore[attr-defined]
-        and connection.vendor == "postgresql"
-    ):
-        name = field.attname
+    name = field.attname
+    if cls in _AS_IS:
         return [getattr(obj, name) for obj in objs]
+    vendor = connection.vendor
+    if cls is models.DateTimeField and vendor == "postgresql":
+        # psycopg takes aware datetimes as they are; SQLite wants Django's text form
+        if not (field.auto_now or field.auto_now_add):  # type: ignore[attr-defined]
+            return [getattr(obj, name) for obj in objs]
+        now = timezone.now()  # pre_save's, once for the statement's rows
+        for obj in objs:
+            setattr(obj, name, now)
+        return [now] * len(objs)
+    if cls is models.GenericIPAddressField:
+        return [_ip_value(field, vendor, getattr(obj, name)) for obj in objs]
     return [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs]
+
+
+@functools.lru_cache(maxsize=1024)
+def _ip_value(field: models.Field[Any, Any], vendor: str, value: str | None) -> Any:
+    """get_db_prep_save of an address (`vendor`: the database it is for), remembered: a
+    client's address recurs, and parsing one (ipaddress) is most of a row's cost. The
+    values are immutable (str, ipaddress objects)."""
+    return field.get_db_prep_save(value, connection)
 
 
 def insert_is_one_statement() -> bool:
