@@ -4,10 +4,13 @@ SQLite (≥ 3.35: UPDATE … FROM, INSERT … RETURNING)."""
 
 from __future__ import annotations
 
+import functools
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection, models
+from django.utils import timezone
 
 
 def bulk_set(
@@ -100,20 +103,125 @@ def array_params(fields: Sequence[models.Field[Any, Any]]) -> str:
     return ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields)
 
 
+# The element type of an array parameter, by the base of its column's type (the cast of
+# array_params; CharField's varchar(n) takes text, as psycopg sends a list of str).
+_ELEMENTS = {
+    "varchar": "text",
+    "text": "text",
+    "bigint": "int8",
+    "integer": "int4",
+    "smallint": "int2",
+    "boolean": "bool",
+    "timestamp with time zone": "timestamptz",
+    "inet": "inet",
+    "jsonb": "jsonb",
+    "double precision": "float8",
+}
+
+
+@functools.cache
+def _typed_list(element: str) -> tuple[type[list[Any]], Any]:
+    """A list type whose psycopg dumper has a fixed element type (binary), and that dumper."""
+    import struct
+
+    import psycopg
+    from psycopg.types.array import ListBinaryDumper
+
+    info = psycopg.postgres.types[element]
+    head = struct.Struct("!IIIII").pack  # 1 dimension, has nulls, element type, length, 1
+    length = struct.Struct("!i").pack
+    null = length(-1)
+    empty = struct.pack("!III", 0, 0, info.oid)
+
+    def dump(self: Any, obj: list[Any]) -> bytes:
+        # psycopg's dump, for one dimension (no nested lists to size and check).
+        if not obj:
+            return empty
+        item_dump = self.sub_dumper.dump
+        out = [b""]
+        hasnull = 0
+        for item in obj:
+            if item is None or (data := item_dump(item)) is None:
+                hasnull = 1
+                out.append(null)
+            else:
+                out.append(length(len(data)))
+                out.append(data)
+        out[0] = head(1, hasnull, info.oid, len(obj), 1)
+        return b"".join(out)
+
+    cls: type[list[Any]] = type(f"{element}_array", (list,), {"__slots__": ()})
+    dumper = type(
+        f"{element}_array_dumper",
+        (ListBinaryDumper,),
+        {"oid": info.array_oid, "element_oid": info.oid, "dump": dump},
+    )
+    psycopg.adapters.register_dumper(cls, dumper)  # connections made from now on
+    return cls, dumper
+
+
+@functools.cache
+def _array_type(field: models.Field[Any, Any]) -> type[list[Any]] | None:
+    element = _ELEMENTS.get(str(field.db_type(connection)).partition("(")[0])
+    return None if element is None else _typed_list(element)[0]
+
+
+_typed_connections: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def array_values(field: models.Field[Any, Any], objs: Sequence[models.Model]) -> list[Any]:
+    """column_values as the array parameter of array_params (PostgreSQL), of a list type
+    whose element type is the column's: psycopg then dumps it without looking at every
+    element (twice) to choose one (a tenth of the group commit's thread). The value stored
+    is the same. Call typed_arrays_on() for the connection first."""
+    return array_of(field, column_values(field, objs))
+
+
+def array_of(field: models.Field[Any, Any], values: list[Any]) -> list[Any]:
+    """`values` (the database values of `field`) as array_values gives them."""
+    cls = _array_type(field)
+    return values if cls is None else cls(values)
+
+
+def typed_arrays_on(pgconn: Any) -> None:
+    """Make the psycopg connection `pgconn` dump array_values() lists with their element
+    type (without it they are dumped as any list is: right, only slower)."""
+    if pgconn in _typed_connections:
+        return
+    for element in dict.fromkeys(_ELEMENTS.values()):
+        cls, dumper = _typed_list(element)
+        pgconn.adapters.register_dumper(cls, dumper)
+    _typed_connections.add(pgconn)
+
+
 def column_values(field: models.Field[Any, Any], objs: Sequence[models.Model]) -> list[Any]:
     """The database values of one column for the unsaved `objs`, as Model.save() would send
     them (pre_save, get_db_prep_save), without the field's round trip where the attribute is
     the value already: for the hand-built multi-row INSERTs of the hot paths."""
     cls = type(field)
-    if cls in _AS_IS or (
-        # psycopg takes aware datetimes as they are; SQLite wants Django's text form
-        cls is models.DateTimeField
-        and not field.auto_now  # type: ignore[attr-defined]
-        and connection.vendor == "postgresql"
-    ):
-        name = field.attname
+    name = field.attname
+    if cls in _AS_IS:
         return [getattr(obj, name) for obj in objs]
+    vendor = connection.vendor
+    if cls is models.DateTimeField and vendor == "postgresql":
+        # psycopg takes aware datetimes as they are; SQLite wants Django's text form
+        if not (field.auto_now or field.auto_now_add):  # type: ignore[attr-defined]
+            return [getattr(obj, name) for obj in objs]
+        now = timezone.now()  # pre_save's, once for the statement's rows
+        for obj in objs:
+            setattr(obj, name, now)
+        return [now] * len(objs)
+    if cls is models.GenericIPAddressField:
+        return [_ip_value(field, vendor, getattr(obj, name)) for obj in objs]
     return [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs]
+
+
+@functools.lru_cache(maxsize=1024)
+def _ip_value(field: models.Field[Any, Any], vendor: str, value: str | None) -> Any:
+    """get_db_prep_save of an address (`vendor`: the database it is for), remembered: a
+    client's address recurs, and parsing one (ipaddress) is most of a row's cost. The
+    values are immutable (str, ipaddress objects)."""
+    return field.get_db_prep_save(value, connection)
 
 
 def insert_is_one_statement() -> bool:

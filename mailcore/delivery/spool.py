@@ -61,6 +61,12 @@ def _root() -> Path:
     return Path(settings.SPOOL_DIR)
 
 
+def _root_str() -> str:
+    """SPOOL_DIR as a string, for the hot path's os calls (pathlib's objects cost more than
+    the system calls they name; the setting is read every time: tests change it)."""
+    return os.fspath(settings.SPOOL_DIR)
+
+
 def write(
     queue_id: str, data: bytes, *, sync_dir: bool = True, sync_file: bool = True
 ) -> SpoolFile:
@@ -71,28 +77,46 @@ def write(
     committer does, for a batch of files at once)."""
     if not queue_id.isalnum():
         raise StorageError("bad queue id")
-    name = f"{_subdir(queue_id)}/{queue_id}"
-    sub = _root() / name.partition("/")[0]
-    path = sub / queue_id
+    sub_name = _subdir(queue_id)
+    name = f"{sub_name}/{queue_id}"
+    root = _root_str()
+    sub = f"{root}/{sub_name}"
+    path = f"{sub}/{queue_id}"
     fd = -1
     try:
-        if not sub.is_dir():
-            sub.mkdir(parents=True, exist_ok=True)
-            fsync_dir(sub.parent)
-        if sync_file:
-            write_new_file(path, data)
-        else:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            write_all(fd, data)
+        # No stat per message: the file is created in its directory, which is made (and its
+        # entry in the spool's root synced) only when the creation finds it missing.
+        try:
+            fd = _create(path, data, sync_file)
+        except FileNotFoundError:
+            os.makedirs(sub, exist_ok=True)
+            fsync_dir(Path(root))
+            fd = _create(path, data, sync_file)
         if sync_dir:
-            fsync_dir(sub)
+            fsync_dir(Path(sub))
     except OSError as exc:
         if fd >= 0:
             os.close(fd)
         with contextlib.suppress(OSError):
-            path.unlink()
+            os.unlink(path)
         raise StorageError(f"spool write failed: {exc}") from exc
     return SpoolFile(name, len(data), hashlib.sha256(data).hexdigest(), fd)
+
+
+def _create(path: str, data: bytes, sync_file: bool) -> int:
+    """Create `path` (it must not exist) with `data`: fsynced and closed (-1), or with
+    `sync_file=False` left open, its descriptor returned. Raises OSError (FileNotFoundError:
+    the directory is missing, and no file was made)."""
+    if sync_file:
+        write_new_file(Path(path), data)
+        return -1
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        write_all(fd, data)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _subdir(queue_id: str) -> str:
@@ -141,9 +165,10 @@ def sync(files: list[SpoolFile]) -> None:
     distinct directory; the fsyncs run side by side. Raises StorageError."""
     fds = [f.fd for f in files if f.fd >= 0]
     try:
-        for sub in dict.fromkeys(_path(f.name).parent for f in files):
+        root = _root_str()
+        for sub in dict.fromkeys(_dir_of(f.name) for f in files):
             # One at a time: those opened before a failure are closed below.
-            fds.append(os.open(sub, os.O_RDONLY | os.O_DIRECTORY))  # noqa: PERF401
+            fds.append(os.open(f"{root}/{sub}", os.O_RDONLY | os.O_DIRECTORY))  # noqa: PERF401
         if len(fds) == 1:
             os.fsync(fds[0])
         elif fds:
@@ -202,10 +227,16 @@ def remove(name: str) -> None:
 
 
 def _path(name: str) -> Path:
+    return _root() / _dir_of(name) / name.partition("/")[2]
+
+
+def _dir_of(name: str) -> str:
+    """The directory of the spool file `name`, relative to SPOOL_DIR; StorageError for a
+    malformed name."""
     sub, _, queue_id = name.partition("/")
     if not (sub.isalnum() and queue_id.isalnum()):
         raise StorageError(f"bad spool name {name!r}")
-    return _root() / sub / queue_id
+    return sub
 
 
 def iter_files(older_than: float) -> Iterator[tuple[str, float]]:

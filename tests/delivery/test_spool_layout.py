@@ -61,3 +61,14 @@ def test_discard_closes_and_removes(spool_dir: Path) -> None:
     assert not (spool_dir / f.name).exists()
     with pytest.raises(OSError):
         os.fstat(f.fd)
+
+
+@pytest.mark.parametrize("sync_file", [True, False])
+def test_a_directory_that_vanished_is_made_again(spool_dir: Path, sync_file: bool) -> None:
+    # No stat per message: the write finds the directory missing and makes it.
+    spool.write("ABC123", b"x")
+    (spool_dir / "23" / "ABC123").unlink()
+    (spool_dir / "23").rmdir()
+    f = spool.write("XYZ123", b"y", sync_file=sync_file)
+    spool.sync([f])
+    assert (spool_dir / "23" / "XYZ123").read_bytes() == b"y"
