@@ -154,7 +154,7 @@ class CpuMeter:
 
 
 # Python processes with threads beside the main one
-_THREADED = frozenset({"smtp", "cleanup", "worker"})
+_THREADED = frozenset({"smtp", "smtp-cleanup", "worker"})
 
 
 def kind_of(title: str) -> str:
@@ -164,7 +164,7 @@ def kind_of(title: str) -> str:
         return "postgres"
     for needle, kind in (
         ("mailcore.smtp", "smtp"),
-        ("mailcore.delivery.cleanup", "cleanup"),
+        ("mailcore.delivery.cleanup", "smtp-cleanup"),
         ("celery", "worker"),
         ("runall", "runall"),
         ("mailcore.imap", "imap/pop3"),

@@ -82,7 +82,7 @@ def role(pid: int) -> str:
     if "mailcore.smtp" in title:
         return "smtp"
     if "mailcore.delivery.cleanup" in title:
-        return "cleanup"
+        return "smtp-cleanup"
     if "mailcore.maillog" in title:
         return "maillog"
     if "runall" in title:
