@@ -1,6 +1,14 @@
 """`python -m mailcore.smtp`: run the SMTP listeners in the foreground."""
 
+import gc
+
 from mailcore.runtime import bootstrap
+
+# The cyclic collector's first threshold (CPython's default is 700 allocations). A session
+# per message leaves little garbage in cycles, yet at 700 the collector ran several times a
+# message and promoted the objects of the sessions in flight, which then made full
+# collections of the whole heap due (bench: gc ~5 % of the SMTP process's CPU).
+GC_THRESHOLD = 50_000
 
 
 def main() -> None:
@@ -17,7 +25,19 @@ def main() -> None:
         if listen.enabled:
             print(f"smtp: {name} listening on {listen}", flush=True)
     _warn_unrouted_role_addresses()
+    settle_heap()
     server.serve_forever()
+
+
+def settle_heap() -> None:
+    """Move what startup built (Django, the settings, the modules, the TLS context) into the
+    collector's permanent generation, where no collection walks it again, and collect the
+    young generation less often (GC_THRESHOLD); as the delivery workers do
+    (mailcore.delivery.workers.settle_heap)."""
+    gc.collect()
+    gc.freeze()
+    _, *older = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *older)
 
 
 def _warn_unrouted_role_addresses() -> None:
