@@ -8,6 +8,7 @@ import functools
 import inspect
 import logging
 import math
+import os
 import re
 import socket
 import ssl
@@ -182,6 +183,8 @@ class MailroomSMTP(SMTP):
             if reader is not None:
                 reader.__class__ = _CrlfReader
         self._limits = limits
+        self._plain: Any = None
+        self._plain_fd = -1
         self._admitted_ip: str | None = None
         self._raw_replies = False
         self._held: list[str] | None = None  # reply lines held to be written as one (EHLO)
@@ -452,6 +455,10 @@ class MailroomSMTP(SMTP):
                 metrics.smtp_reply("421 4.7.0")
                 return
             self._admitted_ip = ip
+            if transport.get_extra_info("sslcontext") is None:
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    self._plain, self._plain_fd = transport, sock.fileno()
             sock = transport.get_extra_info("sockname")
             _sessions_counter(sock[1] if sock else "?").inc()
         super().connection_made(transport)
@@ -520,7 +527,18 @@ class MailroomSMTP(SMTP):
             response = status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
         else:
             response = status
-        transport.write(response + b"\r\n")  # type: ignore[attr-defined]
+        data = response + b"\r\n"
+        if transport is self._plain and not transport.get_write_buffer_size():  # type: ignore[attr-defined]
+            try:
+                sent = os.write(self._plain_fd, data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0  # the transport's own write meets the error and ends the session
+            if sent < len(data):
+                transport.write(data[sent:])  # type: ignore[attr-defined]
+        else:
+            transport.write(data)  # type: ignore[attr-defined]
         if _mail_log.isEnabledFor(logging.DEBUG):
             _mail_log.debug("%r << %r", self.session and self.session.peer, response)
         if self._paused:  # type: ignore[attr-defined]  # asyncio's FlowControlMixin
