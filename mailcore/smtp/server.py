@@ -183,6 +183,8 @@ class MailroomSMTP(SMTP):
             if reader is not None:
                 reader.__class__ = _CrlfReader
         self._limits = limits
+        # The session's plain TCP transport and its socket's descriptor (see _send); None
+        # for TLS (implicit, or after STARTTLS, when self.transport is another object).
         self._plain: Any = None
         self._plain_fd = -1
         self._admitted_ip: str | None = None
@@ -528,15 +530,18 @@ class MailroomSMTP(SMTP):
         else:
             response = status
         data = response + b"\r\n"
-        if transport is self._plain and not transport.get_write_buffer_size():  # type: ignore[attr-defined]
+        if transport is self._plain and not transport.get_write_buffer_size():
+            # Nothing waits in the transport's buffer, so the bytes go out in order; os.write
+            # releases the GIL during the system call (uvloop's write holds it), so the
+            # group-commit thread runs meanwhile. What the kernel does not take (a full socket
+            # buffer, EAGAIN, or an error that the transport's own write then meets and ends
+            # the session with) goes through the transport as before.
             try:
                 sent = os.write(self._plain_fd, data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
             except OSError:
-                sent = 0  # the transport's own write meets the error and ends the session
+                sent = 0
             if sent < len(data):
-                transport.write(data[sent:])  # type: ignore[attr-defined]
+                transport.write(data[sent:])
         else:
             transport.write(data)  # type: ignore[attr-defined]
         if _mail_log.isEnabledFor(logging.DEBUG):
