@@ -4,12 +4,6 @@ import gc
 
 from mailcore.runtime import bootstrap
 
-# The cyclic collector's first threshold (CPython's default is 700 allocations). A session
-# per message leaves little garbage in cycles, yet at 700 the collector ran several times a
-# message and promoted the objects of the sessions in flight, which then made full
-# collections of the whole heap due (bench: gc ~5 % of the SMTP process's CPU).
-GC_THRESHOLD = 50_000
-
 
 def main() -> None:
     bootstrap()
@@ -31,13 +25,11 @@ def main() -> None:
 
 def settle_heap() -> None:
     """Move what startup built (Django, the settings, the modules, the TLS context) into the
-    collector's permanent generation, where no collection walks it again, and collect the
-    young generation less often (GC_THRESHOLD); as the delivery workers do
-    (mailcore.delivery.workers.settle_heap)."""
+    collector's permanent generation, where no full collection walks it again; as the
+    delivery workers do (mailcore.delivery.workers.settle_heap). Sessions themselves leave
+    no cycles (MailroomSMTP._session_done), so the young generations hold little."""
     gc.collect()
     gc.freeze()
-    _, *older = gc.get_threshold()
-    gc.set_threshold(GC_THRESHOLD, *older)
 
 
 def _warn_unrouted_role_addresses() -> None:

@@ -463,7 +463,26 @@ class MailroomSMTP(SMTP):
                     self._plain, self._plain_fd = transport, sock.fileno()
             sock = transport.get_extra_info("sockname")
             _sessions_counter(sock[1] if sock else "?").inc()
+            super().connection_made(transport)
+            if self._handler_coroutine is not None:
+                self._handler_coroutine.add_done_callback(self._session_done)
+            return
         super().connection_made(transport)
+
+    def _session_done(self, task: asyncio.Task[None]) -> None:
+        """The command loop has ended after the connection did: drop the references that
+        make the session a reference cycle (the loop's task, whose CancelledError holds the
+        loop's frame; the stream writer; the bound command table; asyncio's connected
+        callback; the transport), so that reference counting frees it at once. Otherwise
+        each session left some 40 objects for the cyclic collector, which then ran every
+        few messages."""
+        if self.transport is not None:  # the loop ended on its own: the session goes on
+            return
+        self._handler_coroutine = None
+        self._writer = None  # type: ignore[assignment]
+        self._smtp_methods = {}
+        self._client_connected_cb = None
+        self._plain = None
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._admitted_ip is not None:
@@ -471,10 +490,12 @@ class MailroomSMTP(SMTP):
             self._admitted_ip = None
         if self.session is None:  # refused in connection_made: aiosmtpd never started
             return
+        if self._handler_coroutine is None:  # a second call after _session_done: all done
+            return
         super().connection_lost(error)
 
     def eof_received(self) -> bool | None:
-        if self.session is None:
+        if self.session is None or self._handler_coroutine is None:
             return False
         return super().eof_received()
 
