@@ -8,7 +8,6 @@ import functools
 import inspect
 import logging
 import math
-import os
 import re
 import socket
 import ssl
@@ -183,10 +182,6 @@ class MailroomSMTP(SMTP):
             if reader is not None:
                 reader.__class__ = _CrlfReader
         self._limits = limits
-        # The session's plain TCP transport and its socket's descriptor (see _send); None
-        # for TLS (implicit, or after STARTTLS, when self.transport is another object).
-        self._plain: Any = None
-        self._plain_fd = -1
         self._admitted_ip: str | None = None
         self._raw_replies = False
         self._held: list[str] | None = None  # reply lines held to be written as one (EHLO)
@@ -457,10 +452,6 @@ class MailroomSMTP(SMTP):
                 metrics.smtp_reply("421 4.7.0")
                 return
             self._admitted_ip = ip
-            if transport.get_extra_info("sslcontext") is None:
-                sock = transport.get_extra_info("socket")
-                if sock is not None:
-                    self._plain, self._plain_fd = transport, sock.fileno()
             sock = transport.get_extra_info("sockname")
             _sessions_counter(sock[1] if sock else "?").inc()
             super().connection_made(transport)
@@ -473,16 +464,14 @@ class MailroomSMTP(SMTP):
         """The command loop has ended after the connection did: drop the references that
         make the session a reference cycle (the loop's task, whose CancelledError holds the
         loop's frame; the stream writer; the bound command table; asyncio's connected
-        callback; the transport), so that reference counting frees it at once. Otherwise
-        each session left some 40 objects for the cyclic collector, which then ran every
-        few messages."""
+        callback), so that reference counting frees it at once. Otherwise each session left
+        some 40 objects for the cyclic collector, which then ran every few messages."""
         if self.transport is not None:  # the loop ended on its own: the session goes on
             return
         self._handler_coroutine = None
         self._writer = None  # type: ignore[assignment]
         self._smtp_methods = {}
         self._client_connected_cb = None
-        self._plain = None
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._admitted_ip is not None:
@@ -550,21 +539,7 @@ class MailroomSMTP(SMTP):
             response = status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
         else:
             response = status
-        data = response + b"\r\n"
-        if transport is self._plain and not transport.get_write_buffer_size():
-            # Nothing waits in the transport's buffer, so the bytes go out in order; os.write
-            # releases the GIL during the system call (uvloop's write holds it), so the
-            # group-commit thread runs meanwhile. What the kernel does not take (a full socket
-            # buffer, EAGAIN, or an error that the transport's own write then meets and ends
-            # the session with) goes through the transport as before.
-            try:
-                sent = os.write(self._plain_fd, data)
-            except OSError:
-                sent = 0
-            if sent < len(data):
-                transport.write(data[sent:])
-        else:
-            transport.write(data)  # type: ignore[attr-defined]
+        transport.write(response + b"\r\n")  # type: ignore[attr-defined]
         if _mail_log.isEnabledFor(logging.DEBUG):
             _mail_log.debug("%r << %r", self.session and self.session.peer, response)
         if self._paused:  # type: ignore[attr-defined]  # asyncio's FlowControlMixin
