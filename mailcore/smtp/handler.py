@@ -8,6 +8,7 @@ import asyncio
 import functools
 import logging
 import re
+import time
 from dataclasses import dataclass
 from email.utils import format_datetime
 from typing import Any
@@ -61,11 +62,12 @@ _STAMP: list[Any] = [None, ""]  # (the second, its RFC 5322 date): one format pe
 
 
 def _date_stamp() -> str:
-    """The Received header's date (RFC 5322 §3.3), formatted once per second."""
-    now = timezone.now()
-    second = now.replace(microsecond=0)
+    """The Received header's date (RFC 5322 §3.3), formatted once per second (the second
+    from time.time(): timezone.now() reads settings.USE_TZ through Django's lazy settings on
+    every call)."""
+    second = int(time.time())
     if _STAMP[0] != second:
-        _STAMP[:] = [second, format_datetime(second)]
+        _STAMP[:] = [second, format_datetime(timezone.now().replace(microsecond=0))]
     stamp: str = _STAMP[1]
     return stamp
 

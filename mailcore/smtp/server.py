@@ -7,6 +7,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import math
 import re
 import socket
 import ssl
@@ -407,12 +408,40 @@ class MailroomSMTP(SMTP):
         421 and the session ends)."""
         budget = self._rcpt_budget if name == "RCPT" else self._call_limit
         calls = self._calls
-        if calls[name] >= budget:
+        spent = calls.get(name, 0)  # not calls[name]: Counter's __missing__ is a Python call
+        if spent >= budget:
             log.warning("%r over limit for %s", self.session and self.session.peer, name)
             self._hang_up = True
             return False
-        calls[name] += 1
+        calls[name] = spent + 1
         return True
+
+    # aiosmtpd re-arms the session's timeout on every command: a timer cancelled and a new one
+    # made (with uvloop a libuv handle each), five times a message. Here one timer runs per
+    # session: a command only moves the deadline, and a timer that fires before the deadline
+    # sets itself again for what is left. A shorter deadline than the timer's (the PROXY
+    # handshake's) still gets a timer of its own.
+    _deadline = 0.0  # loop time at which the session times out
+    _timer_at = 0.0  # loop time at which the armed timer fires
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        deadline = self.loop.time() + (duration or self._timeout_duration)
+        self._deadline = deadline
+        handle = self._timeout_handle
+        if handle is not None and self._timer_at <= deadline and not handle.cancelled():
+            return
+        if handle is not None:
+            handle.cancel()
+        self._timer_at = deadline
+        self._timeout_handle = self.loop.call_at(deadline, self._timeout_cb)
+
+    def _timeout_cb(self) -> None:
+        if self._deadline > self._timer_at:  # a command came since the timer was set
+            self._timer_at = self._deadline
+            self._timeout_handle = self.loop.call_at(self._deadline, self._timeout_cb)
+            return
+        self._timer_at = math.inf  # spent: a later _reset_timeout sets a new one
+        super()._timeout_cb()  # type: ignore[no-untyped-call]
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._original_transport is None and self.transport is None:
@@ -427,7 +456,24 @@ class MailroomSMTP(SMTP):
             self._admitted_ip = ip
             sock = transport.get_extra_info("sockname")
             _sessions_counter(sock[1] if sock else "?").inc()
+            super().connection_made(transport)
+            if self._handler_coroutine is not None:
+                self._handler_coroutine.add_done_callback(self._session_done)
+            return
         super().connection_made(transport)
+
+    def _session_done(self, task: asyncio.Task[None]) -> None:
+        """The command loop has ended after the connection did: drop the references that
+        make the session a reference cycle (the loop's task, whose CancelledError holds the
+        loop's frame; the stream writer; the bound command table; asyncio's connected
+        callback), so that reference counting frees it at once. Otherwise each session left
+        some 40 objects for the cyclic collector, which then ran every few messages."""
+        if self.transport is not None:  # the loop ended on its own: the session goes on
+            return
+        self._handler_coroutine = None
+        self._writer = None  # type: ignore[assignment]
+        self._smtp_methods = {}
+        self._client_connected_cb = None
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._admitted_ip is not None:
@@ -435,10 +481,12 @@ class MailroomSMTP(SMTP):
             self._admitted_ip = None
         if self.session is None:  # refused in connection_made: aiosmtpd never started
             return
+        if self._handler_coroutine is None:  # a second call after _session_done: all done
+            return
         super().connection_lost(error)
 
     def eof_received(self) -> bool | None:
-        if self.session is None:
+        if self.session is None or self._handler_coroutine is None:
             return False
         return super().eof_received()
 

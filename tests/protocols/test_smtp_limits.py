@@ -112,3 +112,25 @@ def test_a_client_that_does_not_read_its_replies_is_not_read_either(alice, smtp_
 def _send_quietly(sock: socket.socket, data: bytes) -> None:
     with contextlib.suppress(OSError):
         sock.sendall(data)
+
+
+def test_an_idle_session_times_out_counted_from_its_last_command(smtp_factory) -> None:
+    """The session timeout (SMTP_TIMEOUT) runs from the last valid command: a command moves
+    the deadline, and a client silent for the whole timeout is hung up on."""
+    addr = smtp_factory(timeout=1.0)
+    with socket.create_connection(addr, timeout=10) as sock:
+        started = time.monotonic()
+        assert sock.recv(1024).startswith(b"220 ")
+        time.sleep(0.6)
+        sock.sendall(b"NOOP\r\n")
+        assert sock.recv(1024).startswith(b"250 ")
+        last_command = time.monotonic()
+        assert sock.recv(1024) == b""  # closed by the server
+        closed = time.monotonic()
+    assert closed - last_command >= 0.9, (closed - started, closed - last_command)
+    assert closed - last_command < 3.0
+    with socket.create_connection(addr, timeout=10) as sock:
+        started = time.monotonic()
+        assert sock.recv(1024).startswith(b"220 ")
+        assert sock.recv(1024) == b""
+        assert 0.9 <= time.monotonic() - started < 3.0

@@ -4,8 +4,11 @@ state for the MX and the submission sessions, and real sessions through both wor
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
+import gc
 import smtplib
+import time
 import types
 from typing import Any
 
@@ -119,3 +122,30 @@ def test_address_fast_path_agrees_with_aiosmtpd() -> None:
                 "<é@d.example>", "<a@d.example>(comment) SIZE=1", "<a..b@d.example>"):  # fmt: skip
         assert smtp_server_module._SIMPLE_PATH.match(arg) is None, arg
         assert same(arg), arg
+
+
+def test_a_finished_session_leaves_no_reference_cycle(alice, smtp_server) -> None:
+    """Sessions are freed by reference counting when they end (MailroomSMTP._session_done):
+    none of their objects waits for the cyclic collector, which would otherwise run every
+    few messages over some 40 objects per session."""
+
+    def one_message() -> None:
+        with smtplib.SMTP(*smtp_server, timeout=20) as client:
+            client.sendmail("x@y.example", ["alice@example.com"], b"Subject: t\r\n\r\nhi\r\n")
+
+    one_message()  # what the first message imports and caches is not the session's
+    time.sleep(0.3)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(5):
+            one_message()
+        time.sleep(0.5)  # the server's side of the last session ends
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        kinds = collections.Counter(type(o).__qualname__ for o in gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert "MailroomSMTP" not in kinds, kinds.most_common(20)
