@@ -235,10 +235,66 @@ def client_settings() -> dict[str, Any]:
         "SPOOL_DIR": str(settings.SPOOL_DIR),
         "DATABASE": dict(connection.settings_dict),
         "SMTP_GROUP_COMMIT_WINDOW_MS": settings.SMTP_GROUP_COMMIT_WINDOW_MS,
+        "SMTP_IN_FLOW_BACKLOG": settings.SMTP_IN_FLOW_BACKLOG,
+        "SMTP_IN_FLOW_DELAY_MS": settings.SMTP_IN_FLOW_DELAY_MS,
     }
 
 
 # --- the cleanup process -----------------------------------------------------------------------
+
+
+class InFlow:
+    """Postfix's in_flow_delay, for a backlog of local delivery: when more inbound messages
+    wait for their first delivery attempt than `backlog` while a delivery worker is alive,
+    each batch waits before it is accepted, in proportion to the excess and up to `delay`
+    seconds, so that accepting slows to the pace of delivery instead of queueing ahead of it
+    (accepted mail would otherwise wait longer and longer to be seen: the backlog grows for
+    as long as the load lasts). Nothing is refused: clients wait, as Postfix makes them wait.
+    With no live worker nothing waits (the queue is there to take mail while delivery is
+    down). One bounded, indexed count per `every` seconds."""
+
+    def __init__(self, backlog: int, delay: float, *, every: float = 0.1) -> None:
+        self.backlog = backlog
+        self.delay = delay
+        self.every = every
+        self._level = 0
+        self._checked = -1e9
+        self._worker_seen = -1e9
+
+    def pause(self) -> float:
+        """Seconds the next batch waits (0: none)."""
+        if self.backlog <= 0 or self.delay <= 0:
+            return 0.0
+        now = time.monotonic()
+        if now - self._checked >= self.every:
+            self._checked = now
+            self._level = self._measure(now)
+        if self._level <= self.backlog:
+            return 0.0
+        return min(self.delay, self.delay * (self._level - self.backlog) / self.backlog)
+
+    def _measure(self, now: float) -> int:
+        from datetime import timedelta
+
+        from django.conf import settings
+        from django.utils import timezone
+
+        from mailcore.delivery.models import DeliveryWorker, Direction, EntryState, QueueEntry
+
+        wall = timezone.now()
+        if now - self._worker_seen > settings.WORKER_HEARTBEAT_SECONDS:
+            stale = wall - timedelta(seconds=settings.WORKER_STALE_SECONDS)
+            if not DeliveryWorker.objects.filter(heartbeat_at__gte=stale).exists():
+                return 0
+            self._worker_seen = now
+        waiting = QueueEntry.objects.filter(
+            state=EntryState.QUEUED,
+            direction=Direction.INBOUND,
+            attempts=0,
+            next_attempt_at__lte=wall,
+        )
+        return waiting[: self.backlog * 2].count()
+
 
 # The most messages one batch takes (the rest wait for the next), as GroupCommitter.max_batch.
 MAX_BATCH = 256
@@ -250,13 +306,15 @@ def serve(
     window: float = 0.0,
     frames: _Frames | None = None,
     jobs: list[Any] | None = None,
+    flow: InFlow | None = None,
 ) -> None:
     """The child's loop, one thread, no event loop: wait for messages, take every one that
     has arrived (so batches grow with the load and cost no waiting when idle), write each
     one's spool file, commit them all (do_commit_spooled: the files and directories fsynced
     side by side, then one transaction), answer them all in one write. A message whose spool
     write fails is answered alone; a failed commit answers every message of its batch.
-    Returns when the parent closes its end."""
+    `flow`: the wait before a batch while local delivery lags (InFlow). Returns when the
+    parent closes its end."""
     from django.db import close_old_connections
 
     from mailcore.delivery.entries import SpooledEntry, do_commit_spooled
@@ -269,8 +327,9 @@ def serve(
     while open_ or jobs:
         if open_ and len(jobs) < MAX_BATCH:
             open_ = _receive(sock, frames, jobs, wait=not jobs)
-            if window > 0 and jobs:
-                time.sleep(window)  # let more sessions join this batch
+            wait = window + (flow.pause() if flow is not None else 0.0)
+            if wait > 0 and jobs:
+                time.sleep(wait)  # let more sessions join this batch (or delivery catch up)
                 open_ = _receive(sock, frames, jobs, wait=False) and open_
         batch, jobs = jobs[:MAX_BATCH], jobs[MAX_BATCH:]
         answers: list[Any] = []
@@ -354,7 +413,9 @@ def main(fd: int) -> None:
     gc.freeze()
     sock.sendall(_frame(("ready",)))
     try:
-        serve(sock, window=values["SMTP_GROUP_COMMIT_WINDOW_MS"] / 1000, frames=frames, jobs=first)
+        flow = InFlow(values["SMTP_IN_FLOW_BACKLOG"], values["SMTP_IN_FLOW_DELAY_MS"] / 1000)
+        window = values["SMTP_GROUP_COMMIT_WINDOW_MS"] / 1000
+        serve(sock, window=window, frames=frames, jobs=first, flow=flow)
     finally:
         from django.db import connections
 
