@@ -328,8 +328,8 @@ SMTP_GROUP_COMMIT_WINDOW_MS = env_float("SMTP_GROUP_COMMIT_WINDOW_MS", 0.0)
 SMTP_CLEANUP_PROCESS = env_bool("SMTP_CLEANUP_PROCESS", True)
 # Postfix's in_flow_delay for local delivery (with the cleanup process): while more inbound
 # messages than this wait for their first delivery attempt and a worker is alive, each
-# accepted batch waits in proportion, up to SMTP_IN_FLOW_DELAY_MS (0 turns it off).
-SMTP_IN_FLOW_BACKLOG = env_int("SMTP_IN_FLOW_BACKLOG", 100)
+# accepted batch waits, more the larger the excess, up to SMTP_IN_FLOW_DELAY_MS (0: off).
+SMTP_IN_FLOW_BACKLOG = env_int("SMTP_IN_FLOW_BACKLOG", 150)
 SMTP_IN_FLOW_DELAY_MS = env_int("SMTP_IN_FLOW_DELAY_MS", 1000)
 SMTP_MAX_CONNECTIONS_PER_IP = env_int("SMTP_MAX_CONNECTIONS_PER_IP", 50)
 SMTP_TIMEOUT = env_int("SMTP_TIMEOUT", 300)

@@ -246,14 +246,14 @@ def client_settings() -> dict[str, Any]:
 class InFlow:
     """Postfix's in_flow_delay, for a backlog of local delivery: when more inbound messages
     wait for their first delivery attempt than `backlog` while a delivery worker is alive,
-    each batch waits before it is accepted, in proportion to the excess and up to `delay`
+    each batch waits before it is accepted, growing with the excess, up to `delay`
     seconds, so that accepting slows to the pace of delivery instead of queueing ahead of it
     (accepted mail would otherwise wait longer and longer to be seen: the backlog grows for
     as long as the load lasts). Nothing is refused: clients wait, as Postfix makes them wait.
     With no live worker nothing waits (the queue is there to take mail while delivery is
     down). One bounded, indexed count per `every` seconds."""
 
-    def __init__(self, backlog: int, delay: float, *, every: float = 0.1) -> None:
+    def __init__(self, backlog: int, delay: float, *, every: float = 0.05) -> None:
         self.backlog = backlog
         self.delay = delay
         self.every = every
@@ -271,7 +271,10 @@ class InFlow:
             self._level = self._measure(now)
         if self._level <= self.backlog:
             return 0.0
-        return min(self.delay, self.delay * (self._level - self.backlog) / self.backlog)
+        # Gentle near the threshold (a few milliseconds per batch already match the pace of
+        # a busy worker; a linear gain made accepting stop and start, and the worker idle).
+        excess = (self._level - self.backlog) / self.backlog
+        return min(self.delay, self.delay * excess * excess)
 
     def _measure(self, now: float) -> int:
         from datetime import timedelta
