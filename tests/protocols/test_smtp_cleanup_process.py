@@ -124,3 +124,56 @@ def test_stopping_the_server_ends_the_child(alice, settings) -> None:  # type: i
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(pid)
+
+
+def _waiting(n: int, *, direction: str = "in", attempts: int = 0) -> None:
+    from django.utils import timezone
+
+    now = timezone.now()
+    QueueEntry.objects.bulk_create(
+        QueueEntry(
+            queue_id=f"Q{direction}{attempts}{i}",
+            direction=direction,
+            spool_name=f"x/{i}",
+            size=1,
+            sha256="0" * 64,
+            received_at=now,
+            next_attempt_at=now,
+            attempts=attempts,
+        )
+        for i in range(n)
+    )
+
+
+def _live_worker(settings, *, age: float = 0) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mailcore.delivery.models import DeliveryWorker
+
+    now = timezone.now() - timedelta(seconds=age)
+    DeliveryWorker.objects.create(name=f"w{age}", host="h", pid=1, started_at=now, heartbeat_at=now)
+
+
+def test_in_flow_delay_waits_only_while_delivery_lags_behind_a_live_worker(settings) -> None:  # type: ignore[no-untyped-def]
+    from mailcore.delivery.cleanup import InFlow
+
+    def pause() -> float:
+        return InFlow(10, 1.0, every=0).pause()
+
+    _waiting(30)  # 30 fresh inbound messages wait, threshold 10
+    assert pause() == 0  # no worker: the queue takes the mail, nothing to wait for
+    _live_worker(settings, age=settings.WORKER_STALE_SECONDS + 5)
+    assert pause() == 0  # only a dead one
+    _live_worker(settings)
+    assert pause() == 1.0  # 20 over 10: the most, one second per batch
+    QueueEntry.objects.filter(queue_id__in=[f"Qin0{i}" for i in range(15)]).delete()
+    assert 0 < pause() < 1.0  # 15 waiting: 5 over, a shorter wait
+    # Outbound mail and messages already tried (retries) do not count as lag.
+    QueueEntry.objects.all().delete()
+    _waiting(30, direction="out")
+    _waiting(30, attempts=1)
+    _waiting(10)
+    assert pause() == 0
+    assert InFlow(10, 0, every=0).pause() == 0  # SMTP_IN_FLOW_DELAY_MS=0: off
