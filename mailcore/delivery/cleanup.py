@@ -141,9 +141,9 @@ class CleanupClient(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair()
         try:
-            # fork and exec off the loop (the SMTP process may be large)
-            self._process = await asyncio.to_thread(
-                subprocess.Popen,
+            # Started on the loop, not a thread: a start cancelled meanwhile (the server
+            # stopping) must still know its child, to end it. vfork + exec: milliseconds.
+            self._process = subprocess.Popen(  # noqa: ASYNC220
                 [sys.executable, "-m", "mailcore.delivery.cleanup", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
@@ -156,14 +156,20 @@ class CleanupClient(asyncio.Protocol):
         self._started_at = time.monotonic()
         self._ready = loop.create_future()
         self._frames = _Frames()
-        await loop.create_unix_connection(lambda: self, sock=ours)
-        assert self._transport is not None
-        self._transport.write(_frame(self._settings))
         try:
+            await loop.create_unix_connection(lambda: self, sock=ours)
+            assert self._transport is not None
+            self._transport.write(_frame(self._settings))
             await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
-        except TimeoutError as exc:
-            self._transport.close()
-            raise CleanupError("cleanup process did not start in time") from exc
+        except BaseException as exc:  # timed out, cancelled (server stopping), failed
+            if self._transport is not None:
+                self._transport.close()
+            else:
+                ours.close()
+            self._reap()
+            if isinstance(exc, TimeoutError):
+                raise CleanupError("cleanup process did not start in time") from exc
+            raise
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses

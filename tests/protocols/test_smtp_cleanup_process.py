@@ -177,3 +177,34 @@ def test_in_flow_delay_waits_only_while_delivery_lags_behind_a_live_worker(setti
     _waiting(10)
     assert pause() == 0
     assert InFlow(10, 0, every=0).pause() == 0  # SMTP_IN_FLOW_DELAY_MS=0: off
+
+
+def _our_cleanup_children() -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"delivery.cleanup" in cmdline:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def test_stopping_while_the_child_starts_leaves_no_process_or_socket(alice, settings) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+    import gc
+
+    from mailcore.config import Listen
+    from mailcore.smtp.server import config_from_settings
+
+    free = Listen("127.0.0.1", 0)
+    cfg = dataclasses.replace(config_from_settings(), mx=free, cleanup_process=True)
+    for pause in (0, 0.005, 0.2):  # before, during and after the child's start
+        server = SmtpServer(cfg)
+        server.start()
+        time.sleep(pause)  # the child, if started, is still setting up Django
+        server.stop()
+        gc.collect()  # an unclosed socket or an unreaped Popen warns here (an error in tests)
+        assert _our_cleanup_children() == []

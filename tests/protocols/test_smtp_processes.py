@@ -20,7 +20,11 @@ MSG = b"From: bob@remote.example\r\nTo: alice@example.com\r\nSubject: hi\r\n\r\n
 @pytest.mark.django_db(transaction=True)
 def test_two_smtp_servers_on_one_port_both_accept(alice, settings) -> None:
     base = dataclasses.replace(
-        config_from_settings(), submission=Listen("", 0), smtps=Listen("", 0), reuse_port=True
+        config_from_settings(),
+        submission=Listen("", 0),
+        smtps=Listen("", 0),
+        reuse_port=True,
+        cleanup_process=False,
     )
     first = SmtpServer(dataclasses.replace(base, hostname="one.test", mx=Listen("127.0.0.1", 0)))
     first.start()
@@ -50,7 +54,11 @@ def test_two_smtp_servers_on_one_port_both_accept(alice, settings) -> None:
 
 def test_without_reuse_port_a_second_bind_fails(transactional_db: None) -> None:
     base = dataclasses.replace(
-        config_from_settings(), submission=Listen("", 0), smtps=Listen("", 0), reuse_port=False
+        config_from_settings(),
+        submission=Listen("", 0),
+        smtps=Listen("", 0),
+        reuse_port=False,
+        cleanup_process=False,
     )
     first = SmtpServer(dataclasses.replace(base, mx=Listen("127.0.0.1", 0)))
     first.start()
