@@ -114,7 +114,9 @@ def test_worker_killed_at_the_due_time_sends_exactly_once(
     doomed = celery_worker_process(fault)
     _, send_at = schedule(alice, 2)
     time.sleep(max(0.0, (send_at - timezone.now()).total_seconds()) + 0.2)  # type: ignore[operator]
-    assert do_dispatch_untried() == 1  # the beat's due scan at the due time
+    # The beat's due scan at the due time; on a busy machine the worker's own loop may have
+    # claimed it a moment before (then the scan finds it leased). Either way it goes once:
+    assert do_dispatch_untried() in (0, 1)
     doomed.wait(60)
     assert doomed.returncode == 137  # died mid-delivery, like a kill -9
     celery_worker_process()  # takes the dead worker's entry over at once
