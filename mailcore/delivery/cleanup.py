@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import pickle
 import socket
@@ -414,12 +413,11 @@ def main(fd: int) -> None:
     values = first.pop(0)
     _configure(values)
     # What start-up built (Django, the modules of the durable step) into the collector's
-    # permanent generation, where no full collection walks it again (as the SMTP process
-    # and the delivery workers do); the loop itself makes no cycles.
+    # permanent generation, as the SMTP process and the delivery workers do.
     import mailcore.delivery.submit  # noqa: F401
+    from mailcore.delivery.workers import settle_heap
 
-    gc.collect()
-    gc.freeze()
+    settle_heap()
     sock.sendall(_frame(("ready",)))
     try:
         flow = InFlow(values["SMTP_IN_FLOW_BACKLOG"], values["SMTP_IN_FLOW_DELAY_MS"] / 1000)

@@ -1,7 +1,5 @@
 """`python -m mailcore.smtp`: run the SMTP listeners in the foreground."""
 
-import gc
-
 from mailcore.runtime import bootstrap
 
 
@@ -19,17 +17,12 @@ def main() -> None:
         if listen.enabled:
             print(f"smtp: {name} listening on {listen}", flush=True)
     _warn_unrouted_role_addresses()
+    from mailcore.delivery.workers import settle_heap
+
+    # Start-up's objects into the collector's permanent generation (sessions leave no
+    # cycles: MailroomSMTP._session_done), as the delivery workers do.
     settle_heap()
     server.serve_forever()
-
-
-def settle_heap() -> None:
-    """Move what startup built (Django, the settings, the modules, the TLS context) into the
-    collector's permanent generation, where no full collection walks it again; as the
-    delivery workers do (mailcore.delivery.workers.settle_heap). Sessions themselves leave
-    no cycles (MailroomSMTP._session_done), so the young generations hold little."""
-    gc.collect()
-    gc.freeze()
 
 
 def _warn_unrouted_role_addresses() -> None:
