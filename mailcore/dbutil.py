@@ -156,8 +156,7 @@ def _typed_list(element: str) -> tuple[type[list[Any]], Any]:
         (ListBinaryDumper,),
         {"oid": info.array_oid, "element_oid": info.oid, "dump": dump},
     )
-    psycopg.adapters.register_dumper(cls, dumper)  # connections made from now on
-    return cls, dumper
+    return cls, dumper  # registered per connection: typed_arrays_on
 
 
 @functools.cache

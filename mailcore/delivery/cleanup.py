@@ -282,24 +282,21 @@ class InFlow:
         return min(self.delay, self.delay * excess * excess)
 
     def _measure(self, now: float) -> int:
-        from datetime import timedelta
-
         from django.conf import settings
         from django.utils import timezone
 
-        from mailcore.delivery.models import DeliveryWorker, Direction, EntryState, QueueEntry
+        from mailcore.delivery.models import Direction, EntryState, QueueEntry
+        from mailcore.delivery.workers import any_alive
 
-        wall = timezone.now()
         if now - self._worker_seen > settings.WORKER_HEARTBEAT_SECONDS:
-            stale = wall - timedelta(seconds=settings.WORKER_STALE_SECONDS)
-            if not DeliveryWorker.objects.filter(heartbeat_at__gte=stale).exists():
+            if not any_alive():
                 return 0
             self._worker_seen = now
         waiting = QueueEntry.objects.filter(
             state=EntryState.QUEUED,
             direction=Direction.INBOUND,
             attempts=0,
-            next_attempt_at__lte=wall,
+            next_attempt_at__lte=timezone.now(),
         )
         return waiting[: self.backlog * 2].count()
 
@@ -394,7 +391,6 @@ def _configure(values: dict[str, Any]) -> None:
     from django.db import connections
 
     settings.SPOOL_DIR = values["SPOOL_DIR"]
-    settings.SMTP_GROUP_COMMIT_WINDOW_MS = values["SMTP_GROUP_COMMIT_WINDOW_MS"]
     connections["default"].settings_dict.update(values["DATABASE"])
 
 

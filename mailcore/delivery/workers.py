@@ -108,6 +108,13 @@ def is_dead(worker: DeliveryWorker, *, stale_before: datetime, here: str) -> boo
     return started is None or bool(worker.pid_started and started and started != worker.pid_started)
 
 
+def any_alive() -> bool:
+    """Does some delivery worker's heartbeat say it is alive (within WORKER_STALE_SECONDS,
+    the rule is_dead applies)?"""
+    stale_before = timezone.now() - timedelta(seconds=settings.WORKER_STALE_SECONDS)
+    return DeliveryWorker.objects.filter(heartbeat_at__gte=stale_before).exists()
+
+
 def dead_workers() -> list[str]:
     """Names of registered workers that are gone (see the module docstring)."""
     now = timezone.now()
