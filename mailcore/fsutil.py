@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path | str) -> None:
     """Make the entries of `path` (a rename, a link, a new file) survive a crash."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -17,7 +17,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_new_file(path: Path, data: bytes, mode: int = 0o600) -> None:
+def write_new_file(path: Path | str, data: bytes, mode: int = 0o600) -> None:
     """Create `path` (it must not exist), write all of `data` and fsync it. Raises OSError;
     the caller removes a partial file. The directory entry is not synced here."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -35,10 +35,11 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def read_checked(path: Path, *, size: int, sha256: str) -> bytes | None:
+def read_checked(path: Path | str, *, size: int, sha256: str) -> bytes | None:
     """The bytes of `path`, or None when they do not match the recorded size and SHA-256
     (a truncated or altered file). Raises OSError when it cannot be read."""
-    data = path.read_bytes()
+    with open(path, "rb", buffering=0) as f:
+        data = f.read()
     if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
         return None
     return data

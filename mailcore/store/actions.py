@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, cast
 
 from django.conf import settings
@@ -378,7 +377,7 @@ def do_deliver_many(arrivals: list[Arrival]) -> list[Delivered | MailcoreError]:
     written: list[tuple[int, StoredFile]] = []
     first_of: dict[tuple[int, str], int] = {}
     repeats: list[tuple[int, int]] = []
-    dirs: dict[Path, list[int]] = {}  # new links by directory: one fsync each, below
+    dirs: dict[str, list[int]] = {}  # new links by directory: one fsync each, below
     for i, item in enumerate(arrivals):
         if item.folder.account_id != item.account.pk:
             results[i] = NotFoundError("folder not found")
@@ -388,7 +387,7 @@ def do_deliver_many(arrivals: list[Arrival]) -> list[Delivered | MailcoreError]:
             repeats.append((i, first_of[ident]))
             continue
         first_of[ident] = i
-        linked: list[Path] = []
+        linked: list[str] = []
         try:
             stored, new_file = maildirs.of(item.account).deliver(
                 item.folder.path,

@@ -465,10 +465,12 @@ class _StemIndex:
         found = self._pick(names, dups, stem, info)
         return directory / found if found is not None else None
 
-    def note(self, directory: Path, name: str) -> None:
+    def note(self, directory: Path | str, name: str, stem: str | None = None) -> None:
         """This process just put `name` in `directory` (a delivery, a flag change): the hint
-        follows it, so the next lookup of its stem needs no rescan of a busy directory."""
-        stem = key_stem(split_filename(name)[0])
+        follows it, so the next lookup of its stem needs no rescan of a busy directory.
+        `stem`: key_stem of the name's base, when the caller has it."""
+        if stem is None:
+            stem = key_stem(split_filename(name)[0])
         with self._lock:
             cached = self._dirs.get(str(directory))
             if cached is None or stem in cached[2]:
@@ -613,7 +615,7 @@ class Maildir:
         info: str = "",
         in_cur: bool = False,
         mtime: float | None = None,
-        dirs_to_sync: list[Path] | None = None,
+        dirs_to_sync: list[str] | None = None,
     ) -> tuple[StoredFile, bool]:
         """Store `data` (CRLF form) for `key` in folder `path`, with LF line ends under
         '<stem>,S=<disk>,W=<crlf>'. Returns (file, created); file.wire_size is the CRLF size.
@@ -629,21 +631,27 @@ class Maildir:
         _check_key(key)
         disk = to_disk_form(data)
         wire = disk_wire_size(disk)
-        base = sized_name(key, len(disk), wire)
+        stem = key_stem(key)
+        base = f"{stem},S={len(disk)},W={wire}"  # sized_name
         if len(base.encode()) + len(_INFO_SEP) + len(info) > MAX_NAME_BYTES:
             raise StorageError(f"maildir key {key!r} is too long")
-        d = self.folder_dir(path)
+        # Strings, not pathlib: building and formatting the Paths cost more than the system
+        # calls they name (one delivery makes a dozen).
+        d = os.fspath(self.folder_dir(path))
         existing = self._lookup_fast(d, (base, key), info, wire)
         if existing is not None:
             return existing, False
-        tmp = d / "tmp" / base
-        target = (
-            (d / "cur" / f"{base}{_INFO_SEP}{info}") if (in_cur or info) else (d / "new" / base)
-        )
+        tmp = f"{d}/tmp/{base}"  # noqa: S108 (the folder's own tmp/, not /tmp)
+        in_cur_now = in_cur or bool(info)
+        parent = f"{d}/cur" if in_cur_now else f"{d}/new"
+        name = f"{base}{_INFO_SEP}{info}" if in_cur_now else base
+        target = f"{parent}/{name}"
         try:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()  # debris of an attempt that died before its link
-            write_new_file(tmp, disk)
+            try:
+                write_new_file(tmp, disk)
+            except FileExistsError:
+                os.unlink(tmp)  # debris of an attempt that died before its link
+                write_new_file(tmp, disk)
             if mtime is not None:
                 os.utime(tmp, (mtime, mtime))
             created = True
@@ -655,29 +663,30 @@ class Maildir:
             # Only the link must be durable; a tmp/ name that reappears after a crash is
             # debris that clean_tmp() removes.
             if dirs_to_sync is None:
-                fsync_dir(target.parent)
+                fsync_dir(parent)
             else:
-                dirs_to_sync.append(target.parent)
+                dirs_to_sync.append(parent)
             if created:
-                _STEMS.note(target.parent, target.name)
+                _STEMS.note(parent, name, stem)
         except OSError as exc:
             with contextlib.suppress(OSError):
-                tmp.unlink()
+                os.unlink(tmp)
             raise StorageError(f"cannot write message {key}: {exc}") from exc
-        st = target.stat()
-        in_cur_now = target.parent.name == "cur"
+        st = os.stat(target)
         return StoredFile(base, in_cur_now, info, st.st_size, st.st_mtime, wire), created
 
     def _lookup_fast(
-        self, d: Path, bases: tuple[str, ...], info: str, wire: int
+        self, d: str, bases: tuple[str, ...], info: str, wire: int
     ) -> StoredFile | None:
         for base in bases:
-            for candidate in (d / "new" / base, d / "cur" / f"{base}{_INFO_SEP}{info}"):
+            for cur, candidate in (
+                (False, f"{d}/new/{base}"),
+                (True, f"{d}/cur/{base}{_INFO_SEP}{info}"),
+            ):
                 try:
-                    st = candidate.stat()
+                    st = os.stat(candidate)
                 except FileNotFoundError:
                     continue
-                cur = candidate.parent.name == "cur"
                 return StoredFile(base, cur, info if cur else "", st.st_size, st.st_mtime, wire)
         return None
 
