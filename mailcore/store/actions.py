@@ -487,7 +487,8 @@ def _index_arrivals(
         i: search_entry(a.account.pk, a.parsed, texts[i], a.internal_date)
         for i, a in ((i, arrivals[i]) for i in texts)
     }
-    metas = {i: meta_row(arrivals[i].data, arrivals[i].parsed) for i, _ in fresh}
+    # An arrival's data is in CRLF form (Arrival.__post_init__): not scanned for it again.
+    metas = {i: meta_row(arrivals[i].data, arrivals[i].parsed, crlf=True) for i, _ in fresh}
     found = conversation_fields([(a.account, a.parsed, a.internal_date, a.key) for a in arrivals])
     convs = {i: found[i] for i, _ in fresh}
     with transaction.atomic():
