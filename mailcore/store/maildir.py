@@ -69,7 +69,7 @@ from typing import BinaryIO, TypeVar
 
 from mailcore.errors import InvalidFolderNameError, MessageFileMissingError, StorageError
 from mailcore.faults import fault_point
-from mailcore.fsutil import fsync_dir, write_all, write_new_file
+from mailcore.fsutil import fsync_dir, fsync_side_by_side, write_all, write_new_file
 
 UIDLIST = "mailroom-uidlist"
 KEYWORDS = "dovecot-keywords"
@@ -287,6 +287,86 @@ class StoredFile:
     mtime: float
     # Size of the CRLF form: W= of the name where it has one (scan), or computed (deliver).
     wire_size: int | None = None
+
+
+@dataclass(slots=True)
+class PendingFile:
+    """A message written to tmp/ by Maildir.start_delivery: not yet fsynced (its descriptor
+    `fd` is open) nor linked into new/ or cur/."""
+
+    key: str
+    base: str
+    stem: str
+    info: str
+    in_cur: bool
+    wire_size: int
+    tmp: str
+    parent: str  # the new/ or cur/ directory it is linked into
+    name: str
+    fd: int
+
+
+def finish_deliveries(
+    pending: list[PendingFile], dirs_to_sync: list[str] | None = None
+) -> list[tuple[StoredFile, bool] | StorageError]:
+    """Complete Maildir.start_delivery for each of `pending`: every file fsynced (side by
+    side, fsutil.fsync_side_by_side) and its descriptor closed, then each durable file linked
+    under its name and its tmp/ name removed. Each result, in order, is deliver()'s (file,
+    created), or the StorageError that stopped that one (nothing of it is left in new/ or
+    cur/ then). The directories that got links are fsynced here, or with `dirs_to_sync`
+    appended to it for the caller to fsync (deliver()'s rule). Every descriptor is closed and
+    every tmp/ name removed whatever happens."""
+    results: list[tuple[StoredFile, bool] | StorageError] = []
+    try:
+        errors = fsync_side_by_side([p.fd for p in pending])
+    finally:
+        for p in pending:
+            with contextlib.suppress(OSError):
+                os.close(p.fd)
+    for n, (p, error) in enumerate(zip(pending, errors, strict=True)):
+        target = f"{p.parent}/{p.name}"
+        try:
+            if error is not None:
+                raise error
+            created = True
+            try:
+                os.link(p.tmp, target)
+            except FileExistsError:
+                created = False
+            os.unlink(p.tmp)
+            # Only the link must be durable; a tmp/ name that reappears after a crash is
+            # debris that clean_tmp() removes.
+            if dirs_to_sync is None:
+                fsync_dir(p.parent)
+            else:
+                dirs_to_sync.append(p.parent)
+            if created:
+                _STEMS.note(p.parent, p.name, p.stem)
+            st = os.stat(target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(p.tmp)
+            results.append(StorageError(f"cannot write message {p.key}: {exc}"))
+            continue
+        except BaseException:
+            for left in pending[n:]:
+                with contextlib.suppress(OSError):
+                    os.unlink(left.tmp)
+            raise
+        results.append(
+            (StoredFile(p.base, p.in_cur, p.info, st.st_size, st.st_mtime, p.wire_size), created)
+        )
+    return results
+
+
+def abandon_deliveries(pending: list[PendingFile]) -> None:
+    """Give up files that Maildir.start_delivery wrote: descriptors closed, tmp/ names
+    removed (nothing of them was linked)."""
+    for p in pending:
+        with contextlib.suppress(OSError):
+            os.close(p.fd)
+        with contextlib.suppress(OSError):
+            os.unlink(p.tmp)
 
 
 class CrlfReader:
@@ -628,6 +708,28 @@ class Maildir:
         kept untouched. Raises StorageError on any I/O failure; nothing is left in new/ or
         cur/ then.
         """
+        started = self.start_delivery(path, key, data, info=info, in_cur=in_cur, mtime=mtime)
+        if isinstance(started, StoredFile):
+            return started, False
+        done = finish_deliveries([started], dirs_to_sync)[0]
+        if isinstance(done, StorageError):
+            raise done
+        return done
+
+    def start_delivery(
+        self,
+        path: str,
+        key: str,
+        data: bytes,
+        *,
+        info: str = "",
+        in_cur: bool = False,
+        mtime: float | None = None,
+    ) -> StoredFile | PendingFile:
+        """deliver()'s first half: the file already there (a StoredFile: nothing written), or
+        `data` written to tmp/ and not yet fsynced nor linked (a PendingFile, whose descriptor
+        is open): finish_deliveries() completes it. Raises StorageError; nothing is left in
+        tmp/ then."""
         _check_key(key)
         disk = to_disk_form(data)
         wire = disk_wire_size(disk)
@@ -640,40 +742,31 @@ class Maildir:
         d = os.fspath(self.folder_dir(path))
         existing = self._lookup_fast(d, (base, key), info, wire)
         if existing is not None:
-            return existing, False
+            return existing
         tmp = f"{d}/tmp/{base}"  # noqa: S108 (the folder's own tmp/, not /tmp)
-        in_cur_now = in_cur or bool(info)
-        parent = f"{d}/cur" if in_cur_now else f"{d}/new"
-        name = f"{base}{_INFO_SEP}{info}" if in_cur_now else base
-        target = f"{parent}/{name}"
+        cur = in_cur or bool(info)
+        parent = f"{d}/cur" if cur else f"{d}/new"
+        name = f"{base}{_INFO_SEP}{info}" if cur else base
+        fd = -1
         try:
             try:
-                write_new_file(tmp, disk)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
                 os.unlink(tmp)  # debris of an attempt that died before its link
-                write_new_file(tmp, disk)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            write_all(fd, disk)
             if mtime is not None:
-                os.utime(tmp, (mtime, mtime))
-            created = True
-            try:
-                os.link(tmp, target)
-            except FileExistsError:
-                created = False
-            os.unlink(tmp)
-            # Only the link must be durable; a tmp/ name that reappears after a crash is
-            # debris that clean_tmp() removes.
-            if dirs_to_sync is None:
-                fsync_dir(parent)
-            else:
-                dirs_to_sync.append(parent)
-            if created:
-                _STEMS.note(parent, name, stem)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise StorageError(f"cannot write message {key}: {exc}") from exc
-        st = os.stat(target)
-        return StoredFile(base, in_cur_now, info, st.st_size, st.st_mtime, wire), created
+                os.utime(fd, (mtime, mtime))
+        except BaseException as exc:
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise StorageError(f"cannot write message {key}: {exc}") from exc
+            raise
+        return PendingFile(key, base, stem, info, cur, wire, tmp, parent, name, fd)
 
     def _lookup_fast(
         self, d: str, bases: tuple[str, ...], info: str, wire: int
