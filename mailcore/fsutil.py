@@ -96,17 +96,26 @@ def fsync_side_by_side(fds: Sequence[int]) -> list[OSError | None]:
     errors: list[OSError | None] = [None] * len(fds)
     if not fds:
         return errors
-    if len(fds) > 1:
-        if len(_syncers) < SYNC_THREADS:
+    side = len(fds) > 1
+    if side and len(_syncers) < SYNC_THREADS:
+        try:
             _start_syncers()
-        answer: _Answer = queue.SimpleQueue()
-        for n in range(1, len(fds)):
+        except RuntimeError:  # no thread could be started: one after the other, here
+            side = bool(_syncers)
+    answer: _Answer = queue.SimpleQueue()
+    for n in range(1, len(fds)):
+        if side:
             _sync_jobs.put((n, fds[n], answer))
+        else:
+            try:
+                os.fsync(fds[n])
+            except OSError as exc:
+                errors[n] = exc
     try:
         os.fsync(fds[0])
     except OSError as exc:
         errors[0] = exc
-    for _ in range(1, len(fds)):
+    for _ in range(1, len(fds) if side else 1):
         n, error = answer.get()
         errors[n] = error
     return errors

@@ -319,10 +319,12 @@ def finish_deliveries(
     results: list[tuple[StoredFile, bool] | StorageError] = []
     try:
         errors = fsync_side_by_side([p.fd for p in pending])
-    finally:
-        for p in pending:
-            with contextlib.suppress(OSError):
-                os.close(p.fd)
+    except BaseException:
+        abandon_deliveries(pending)
+        raise
+    for p in pending:
+        with contextlib.suppress(OSError):
+            os.close(p.fd)
     for n, (p, error) in enumerate(zip(pending, errors, strict=True)):
         target = f"{p.parent}/{p.name}"
         try:

@@ -103,3 +103,25 @@ def test_side_by_side_answers_in_order_and_after_a_fork(tmp_path: Path) -> None:
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def test_without_threads_the_files_are_fsynced_in_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse() -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(fsutil, "_syncers", [])
+    monkeypatch.setattr(fsutil, "_start_syncers", refuse)
+    fds = [os.open(tmp_path / f"f{i}", os.O_WRONLY | os.O_CREAT, 0o600) for i in range(3)]
+    closed = fds.pop()
+    os.close(closed)
+    try:
+        assert [e is None for e in fsutil.fsync_side_by_side([*fds, closed])] == [
+            True,
+            True,
+            False,
+        ]
+    finally:
+        for fd in fds:
+            os.close(fd)
