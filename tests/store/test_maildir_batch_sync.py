@@ -96,8 +96,11 @@ def test_side_by_side_answers_in_order_and_after_a_fork(tmp_path: Path) -> None:
         ]
         pid = os.fork()
         if pid == 0:  # the child starts threads of its own: the parent's are not here
-            ok = fsutil.fsync_side_by_side(fds) == [None] * 5
-            os._exit(0 if ok else 1)
+            code = 1
+            try:  # whatever happens, the child never returns into pytest's session
+                code = 0 if fsutil.fsync_side_by_side(fds) == [None] * 5 else 1
+            finally:
+                os._exit(code)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
     finally:
