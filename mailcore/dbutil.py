@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.utils import timezone
 
 
@@ -212,7 +212,10 @@ def column_values(field: models.Field[Any, Any], objs: Sequence[models.Model]) -
         return [now] * len(objs)
     if cls is models.GenericIPAddressField:
         return [_ip_value(field, vendor, getattr(obj, name)) for obj in objs]
-    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs]
+    # The connection itself, not the `connection` proxy: a field's get_db_prep_save reads
+    # its features and ops, and each read through the proxy is a thread-local look-up.
+    conn = connections[DEFAULT_DB_ALIAS]
+    return [field.get_db_prep_save(field.pre_save(obj, True), conn) for obj in objs]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -315,7 +318,7 @@ def _column(field: Any) -> str:
 def mark_saved(obj: models.Model) -> None:
     """As the ORM leaves an instance it has just inserted."""
     obj._state.adding = False
-    obj._state.db = connection.alias
+    obj._state.db = DEFAULT_DB_ALIAS  # connection.alias, without the proxy
 
 
 def _cast(field: Any) -> str:

@@ -15,7 +15,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 from mailcore.dbutil import array_params
 
@@ -64,7 +64,8 @@ def _values(field: Any, values: list[Any]) -> list[Any]:
         isinstance(field, models.DateTimeField) and not getattr(field, "auto_now", False)
     ):
         return values
-    return [field.get_db_prep_value(v, connection) for v in values]
+    conn = connections[DEFAULT_DB_ALIAS]  # not the proxy: no thread-local look-up per value
+    return [field.get_db_prep_value(v, conn) for v in values]
 
 
 @functools.cache

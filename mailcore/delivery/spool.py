@@ -207,7 +207,7 @@ def discard(file: SpoolFile) -> None:
 def read(name: str, *, size: int, sha256: str) -> bytes:
     """The spooled bytes, verified against the committed size and digest."""
     try:
-        data = read_checked(_path(name), size=size, sha256=sha256)
+        data = read_checked(_path_str(name), size=size, sha256=sha256)
     except OSError as exc:
         raise StorageError(f"spool file {name} unreadable: {exc}") from exc
     if data is None:
@@ -219,15 +219,20 @@ def remove(name: str) -> None:
     """Remove the spool file `name`; a malformed name (a damaged row) names no file: nothing
     is removed."""
     try:
-        path = _path(name)
+        path = _path_str(name)
     except StorageError:
         return
     with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+        os.unlink(path)
 
 
 def _path(name: str) -> Path:
     return _root() / _dir_of(name) / name.partition("/")[2]
+
+
+def _path_str(name: str) -> str:
+    """_path as a string, for the hot path's os calls (see _root_str)."""
+    return f"{_root_str()}/{_dir_of(name)}/{name.partition('/')[2]}"
 
 
 def _dir_of(name: str) -> str:

@@ -30,7 +30,6 @@ or follow Dovecot and leave SP out between adjacent lists.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import functools
 import re
 from collections.abc import Iterable
@@ -103,7 +102,11 @@ def crlf_form(data: bytes) -> bytes:
 
 
 def compute(
-    data: bytes, limits: ParseLimits = DEFAULT_LIMITS, *, parsed: ParsedMessage | None = None
+    data: bytes,
+    limits: ParseLimits = DEFAULT_LIMITS,
+    *,
+    parsed: ParsedMessage | None = None,
+    crlf: bool = False,
 ) -> ImapMeta:
     """The metadata of raw message bytes (any line ends). Never raises on malformed mail:
     the parser's recovery rules apply (mailcore.mime.parse).
@@ -111,8 +114,12 @@ def compute(
     `parsed`: parse_message of `data`, or of the bytes `data` ends with below a few header
     fields put on top (a delivery's copy: Return-Path, Delivered-To). Its entity tree is
     then read instead of parsing the bytes again, where that gives exactly the answer of a
-    parse of `data` (`_from_parse` says when); otherwise `data` is parsed here."""
-    raw = crlf_form(data)
+    parse of `data` (`_from_parse` says when); otherwise `data` is parsed here.
+
+    `crlf`: the caller knows that `data` is in CRLF form already (crlf_form(data) == data:
+    store.maildir.canonical_crlf's output, as a delivery's copies are), so it is not
+    scanned for that again."""
+    raw = data if crlf else crlf_form(data)
     if parsed is not None and parsed.tree is not None:
         reused = _from_parse(raw, parsed.tree, limits)
         if reused is not None:
@@ -177,13 +184,27 @@ def _from_parse(raw: bytes, tree: _parse.ParseTree, limits: ParseLimits) -> Imap
     if top and not _plain_top(raw, top, data, root, limits):
         return None
     if tree.imap is None:
-        tree.imap = _of_tree(data, root, limits) if _is_crlf(data) else False
+        # _is_crlf(data), without scanning it again: `raw` is in CRLF form (crlf_form's) and
+        # ends with `data`, so every LF of `data` but a first byte has its CR, and no CR comes
+        # before a CRLF.
+        tree.imap = _of_tree(data, root, limits) if not data.startswith(b"\n") else False
     own = tree.imap
     if not isinstance(own, ImapMeta):
         return None
     if not top:
         return own
-    return dataclasses.replace(own, size=len(raw), header_size=own.header_size + top)
+    return ImapMeta(  # dataclasses.replace, without its per-call look-up of the fields
+        envelope=own.envelope,
+        bodystructure=own.bodystructure,
+        envelope_imap=own.envelope_imap,
+        bodystructure_imap=own.bodystructure_imap,
+        header_fields=own.header_fields,
+        header_fields_complete=own.header_fields_complete,
+        size=len(raw),
+        header_size=own.header_size + top,
+        body_size=own.body_size,
+        body_lines=own.body_lines,
+    )
 
 
 def _plain_top(raw: bytes, top: int, data: bytes, root: Any, limits: ParseLimits) -> bool:

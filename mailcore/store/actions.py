@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, cast
 
 from django.conf import settings
@@ -49,7 +48,14 @@ from mailcore.store.history import (
     tombstone_folders,
 )
 from mailcore.store.indexrows import insert_index_rows
-from mailcore.store.maildir import Maildir, StoredFile, folder_path_for_name
+from mailcore.store.maildir import (
+    Maildir,
+    PendingFile,
+    StoredFile,
+    abandon_deliveries,
+    finish_deliveries,
+    folder_path_for_name,
+)
 from mailcore.store.meta import meta_row
 from mailcore.store.models import (
     Folder,
@@ -378,33 +384,44 @@ def do_deliver_many(arrivals: list[Arrival]) -> list[Delivered | MailcoreError]:
     written: list[tuple[int, StoredFile]] = []
     first_of: dict[tuple[int, str], int] = {}
     repeats: list[tuple[int, int]] = []
-    dirs: dict[Path, list[int]] = {}  # new links by directory: one fsync each, below
-    for i, item in enumerate(arrivals):
-        if item.folder.account_id != item.account.pk:
-            results[i] = NotFoundError("folder not found")
+    dirs: dict[str, list[int]] = {}  # new links by directory: one fsync each, below
+    pending: list[tuple[int, PendingFile]] = []
+    try:
+        for i, item in enumerate(arrivals):
+            if item.folder.account_id != item.account.pk:
+                results[i] = NotFoundError("folder not found")
+                continue
+            ident = (item.account.pk, item.key)
+            if ident in first_of:
+                repeats.append((i, first_of[ident]))
+                continue
+            first_of[ident] = i
+            try:
+                started = maildirs.of(item.account).start_delivery(
+                    item.folder.path, item.key, item.data, mtime=item.internal_date.timestamp()
+                )
+            except (StorageError, OSError) as exc:
+                results[i] = exc if isinstance(exc, StorageError) else StorageError(str(exc))
+                continue
+            if isinstance(started, StoredFile):
+                written.append((i, started))  # there already: kept untouched
+            else:
+                pending.append((i, started))
+    except BaseException:
+        abandon_deliveries([p for _, p in pending])
+        raise
+    # The batch's new files fsynced side by side, then each linked into new/ (every file
+    # durable before its link, as deliver() does it one by one).
+    finished = finish_deliveries([p for _, p in pending], dirs_to_sync=[])
+    for (i, started), outcome in zip(pending, finished, strict=True):
+        if isinstance(outcome, StorageError):
+            results[i] = outcome
             continue
-        ident = (item.account.pk, item.key)
-        if ident in first_of:
-            repeats.append((i, first_of[ident]))
-            continue
-        first_of[ident] = i
-        linked: list[Path] = []
-        try:
-            stored, new_file = maildirs.of(item.account).deliver(
-                item.folder.path,
-                item.key,
-                item.data,
-                mtime=item.internal_date.timestamp(),
-                dirs_to_sync=linked,
-            )
-        except (StorageError, OSError) as exc:
-            results[i] = exc if isinstance(exc, StorageError) else StorageError(str(exc))
-            continue
-        for d in linked:
-            dirs.setdefault(d, []).append(i)
-        written.append((i, stored))
-        if new_file:
+        dirs.setdefault(started.parent, []).append(i)
+        written.append((i, outcome[0]))
+        if outcome[1]:
             created.add(i)
+    written.sort(key=lambda w: w[0])  # arrival order, as the index takes them
     # Every new link durable before any row: one directory fsync per folder for the batch.
     for d, members in dirs.items():
         try:
@@ -488,7 +505,8 @@ def _index_arrivals(
         i: search_entry(a.account.pk, a.parsed, texts[i], a.internal_date)
         for i, a in ((i, arrivals[i]) for i in texts)
     }
-    metas = {i: meta_row(arrivals[i].data, arrivals[i].parsed) for i, _ in fresh}
+    # An arrival's data is in CRLF form (Arrival.__post_init__): not scanned for it again.
+    metas = {i: meta_row(arrivals[i].data, arrivals[i].parsed, crlf=True) for i, _ in fresh}
     found = conversation_fields([(a.account, a.parsed, a.internal_date, a.key) for a in arrivals])
     convs = {i: found[i] for i, _ in fresh}
     with transaction.atomic():

@@ -165,6 +165,7 @@ def _fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
     ]
 
 
+@functools.cache
 def _is_array(field: models.Field[Any, Any]) -> bool:
     return str(field.db_type(connection)).endswith("[]")
 

@@ -69,7 +69,7 @@ from typing import BinaryIO, TypeVar
 
 from mailcore.errors import InvalidFolderNameError, MessageFileMissingError, StorageError
 from mailcore.faults import fault_point
-from mailcore.fsutil import fsync_dir, write_all, write_new_file
+from mailcore.fsutil import fsync_dir, fsync_side_by_side, write_all, write_new_file
 
 UIDLIST = "mailroom-uidlist"
 KEYWORDS = "dovecot-keywords"
@@ -289,6 +289,88 @@ class StoredFile:
     wire_size: int | None = None
 
 
+@dataclass(slots=True)
+class PendingFile:
+    """A message written to tmp/ by Maildir.start_delivery: not yet fsynced (its descriptor
+    `fd` is open) nor linked into new/ or cur/."""
+
+    key: str
+    base: str
+    stem: str
+    info: str
+    in_cur: bool
+    wire_size: int
+    tmp: str
+    parent: str  # the new/ or cur/ directory it is linked into
+    name: str
+    fd: int
+
+
+def finish_deliveries(
+    pending: list[PendingFile], dirs_to_sync: list[str] | None = None
+) -> list[tuple[StoredFile, bool] | StorageError]:
+    """Complete Maildir.start_delivery for each of `pending`: every file fsynced (side by
+    side, fsutil.fsync_side_by_side) and its descriptor closed, then each durable file linked
+    under its name and its tmp/ name removed. Each result, in order, is deliver()'s (file,
+    created), or the StorageError that stopped that one (nothing of it is left in new/ or
+    cur/ then). The directories that got links are fsynced here, or with `dirs_to_sync`
+    appended to it for the caller to fsync (deliver()'s rule). Every descriptor is closed and
+    every tmp/ name removed whatever happens."""
+    results: list[tuple[StoredFile, bool] | StorageError] = []
+    try:
+        errors = fsync_side_by_side([p.fd for p in pending])
+    except BaseException:
+        abandon_deliveries(pending)
+        raise
+    for p in pending:
+        with contextlib.suppress(OSError):
+            os.close(p.fd)
+    for n, (p, error) in enumerate(zip(pending, errors, strict=True)):
+        target = f"{p.parent}/{p.name}"
+        try:
+            if error is not None:
+                raise error
+            created = True
+            try:
+                os.link(p.tmp, target)
+            except FileExistsError:
+                created = False
+            os.unlink(p.tmp)
+            # Only the link must be durable; a tmp/ name that reappears after a crash is
+            # debris that clean_tmp() removes.
+            if dirs_to_sync is None:
+                fsync_dir(p.parent)
+            else:
+                dirs_to_sync.append(p.parent)
+            if created:
+                _STEMS.note(p.parent, p.name, p.stem)
+            st = os.stat(target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(p.tmp)
+            results.append(StorageError(f"cannot write message {p.key}: {exc}"))
+            continue
+        except BaseException:
+            for left in pending[n:]:
+                with contextlib.suppress(OSError):
+                    os.unlink(left.tmp)
+            raise
+        results.append(
+            (StoredFile(p.base, p.in_cur, p.info, st.st_size, st.st_mtime, p.wire_size), created)
+        )
+    return results
+
+
+def abandon_deliveries(pending: list[PendingFile]) -> None:
+    """Give up files that Maildir.start_delivery wrote: descriptors closed, tmp/ names
+    removed (nothing of them was linked)."""
+    for p in pending:
+        with contextlib.suppress(OSError):
+            os.close(p.fd)
+        with contextlib.suppress(OSError):
+            os.unlink(p.tmp)
+
+
 class CrlfReader:
     """The CRLF form of one open message file (see the module docstring). Not thread-safe:
     one reader per task; close it (or use `with`)."""
@@ -465,10 +547,12 @@ class _StemIndex:
         found = self._pick(names, dups, stem, info)
         return directory / found if found is not None else None
 
-    def note(self, directory: Path, name: str) -> None:
+    def note(self, directory: Path | str, name: str, stem: str | None = None) -> None:
         """This process just put `name` in `directory` (a delivery, a flag change): the hint
-        follows it, so the next lookup of its stem needs no rescan of a busy directory."""
-        stem = key_stem(split_filename(name)[0])
+        follows it, so the next lookup of its stem needs no rescan of a busy directory.
+        `stem`: key_stem of the name's base, when the caller has it."""
+        if stem is None:
+            stem = key_stem(split_filename(name)[0])
         with self._lock:
             cached = self._dirs.get(str(directory))
             if cached is None or stem in cached[2]:
@@ -613,7 +697,7 @@ class Maildir:
         info: str = "",
         in_cur: bool = False,
         mtime: float | None = None,
-        dirs_to_sync: list[Path] | None = None,
+        dirs_to_sync: list[str] | None = None,
     ) -> tuple[StoredFile, bool]:
         """Store `data` (CRLF form) for `key` in folder `path`, with LF line ends under
         '<stem>,S=<disk>,W=<crlf>'. Returns (file, created); file.wire_size is the CRLF size.
@@ -626,58 +710,78 @@ class Maildir:
         kept untouched. Raises StorageError on any I/O failure; nothing is left in new/ or
         cur/ then.
         """
+        started = self.start_delivery(path, key, data, info=info, in_cur=in_cur, mtime=mtime)
+        if isinstance(started, StoredFile):
+            return started, False
+        done = finish_deliveries([started], dirs_to_sync)[0]
+        if isinstance(done, StorageError):
+            raise done
+        return done
+
+    def start_delivery(
+        self,
+        path: str,
+        key: str,
+        data: bytes,
+        *,
+        info: str = "",
+        in_cur: bool = False,
+        mtime: float | None = None,
+    ) -> StoredFile | PendingFile:
+        """deliver()'s first half: the file already there (a StoredFile: nothing written), or
+        `data` written to tmp/ and not yet fsynced nor linked (a PendingFile, whose descriptor
+        is open): finish_deliveries() completes it. Raises StorageError; nothing is left in
+        tmp/ then."""
         _check_key(key)
         disk = to_disk_form(data)
         wire = disk_wire_size(disk)
-        base = sized_name(key, len(disk), wire)
+        stem = key_stem(key)
+        base = f"{stem},S={len(disk)},W={wire}"  # sized_name
         if len(base.encode()) + len(_INFO_SEP) + len(info) > MAX_NAME_BYTES:
             raise StorageError(f"maildir key {key!r} is too long")
-        d = self.folder_dir(path)
+        # Strings, not pathlib: building and formatting the Paths cost more than the system
+        # calls they name (one delivery makes a dozen).
+        d = os.fspath(self.folder_dir(path))
         existing = self._lookup_fast(d, (base, key), info, wire)
         if existing is not None:
-            return existing, False
-        tmp = d / "tmp" / base
-        target = (
-            (d / "cur" / f"{base}{_INFO_SEP}{info}") if (in_cur or info) else (d / "new" / base)
-        )
+            return existing
+        tmp = f"{d}/tmp/{base}"  # noqa: S108 (the folder's own tmp/, not /tmp)
+        cur = in_cur or bool(info)
+        parent = f"{d}/cur" if cur else f"{d}/new"
+        name = f"{base}{_INFO_SEP}{info}" if cur else base
+        fd = -1
         try:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()  # debris of an attempt that died before its link
-            write_new_file(tmp, disk)
-            if mtime is not None:
-                os.utime(tmp, (mtime, mtime))
-            created = True
             try:
-                os.link(tmp, target)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
-                created = False
-            os.unlink(tmp)
-            # Only the link must be durable; a tmp/ name that reappears after a crash is
-            # debris that clean_tmp() removes.
-            if dirs_to_sync is None:
-                fsync_dir(target.parent)
-            else:
-                dirs_to_sync.append(target.parent)
-            if created:
-                _STEMS.note(target.parent, target.name)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise StorageError(f"cannot write message {key}: {exc}") from exc
-        st = target.stat()
-        in_cur_now = target.parent.name == "cur"
-        return StoredFile(base, in_cur_now, info, st.st_size, st.st_mtime, wire), created
+                os.unlink(tmp)  # debris of an attempt that died before its link
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            write_all(fd, disk)
+            if mtime is not None:
+                os.utime(fd, (mtime, mtime))
+        except BaseException as exc:
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise StorageError(f"cannot write message {key}: {exc}") from exc
+            raise
+        return PendingFile(key, base, stem, info, cur, wire, tmp, parent, name, fd)
 
     def _lookup_fast(
-        self, d: Path, bases: tuple[str, ...], info: str, wire: int
+        self, d: str, bases: tuple[str, ...], info: str, wire: int
     ) -> StoredFile | None:
         for base in bases:
-            for candidate in (d / "new" / base, d / "cur" / f"{base}{_INFO_SEP}{info}"):
+            for cur, candidate in (
+                (False, f"{d}/new/{base}"),
+                (True, f"{d}/cur/{base}{_INFO_SEP}{info}"),
+            ):
                 try:
-                    st = candidate.stat()
+                    st = os.stat(candidate)
                 except FileNotFoundError:
                     continue
-                cur = candidate.parent.name == "cur"
                 return StoredFile(base, cur, info if cur else "", st.st_size, st.st_mtime, wire)
         return None
 

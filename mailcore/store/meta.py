@@ -23,11 +23,14 @@ log = logging.getLogger(__name__)
 FILL_BATCH = 200
 
 
-def meta_row(data: bytes, parsed: ParsedMessage | None = None) -> MessageMeta:
+def meta_row(
+    data: bytes, parsed: ParsedMessage | None = None, *, crlf: bool = False
+) -> MessageMeta:
     """An unsaved MessageMeta for message bytes (set .message before saving). `parsed`: the
     parse of `data`, or of the message a delivery's copy `data` was made of, if the caller
-    has it (imapmeta.compute then reads its structure instead of parsing `data` again)."""
-    meta = imapmeta.compute(data, parsed=parsed)
+    has it (imapmeta.compute then reads its structure instead of parsing `data` again).
+    `crlf`: `data` is in CRLF form already (see imapmeta.compute)."""
+    meta = imapmeta.compute(data, parsed=parsed, crlf=crlf)
     return MessageMeta(
         version=imapmeta.VERSION,
         envelope=meta.envelope,

@@ -92,7 +92,9 @@ def test_corpus_rows_are_those_of_a_second_parse(alice, bob, monkeypatch) -> Non
         return [r.message for r in results]  # type: ignore[union-attr]
 
     ours = deliver(alice)
-    monkeypatch.setattr(actions, "meta_row", lambda data, parsed=None: meta.meta_row(data))
+    monkeypatch.setattr(
+        actions, "meta_row", lambda data, parsed=None, crlf=False: meta.meta_row(data)
+    )
     monkeypatch.setattr(backend, "document_keys", reference_document_keys)
     theirs = deliver(bob)
     _assert_same_rows(ours, alice, theirs, bob, list(corpus()))

@@ -58,6 +58,22 @@ def test_same_answer_as_a_parse_of_the_copy(name: str, limits: ParseLimits) -> N
         assert imapmeta.compute(copy, limits, parsed=other) == imapmeta.compute(copy, limits)
 
 
+@pytest.mark.parametrize("name", sorted(CORPUS))
+@pytest.mark.parametrize("limits", LIMITS[:2], ids=lambda lim: "x".join(map(str, vars_of(lim))))
+def test_a_copy_known_to_be_crlf_is_not_scanned_for_it(name: str, limits: ParseLimits) -> None:
+    """compute(copy, crlf=True) (the caller knows the copy is in CRLF form, as a delivery's
+    arrivals are) gives compute(copy)'s answer, with a fresh parse each time (the tree keeps
+    its first answer), also for a parsed source that starts with a bare LF."""
+    data = CORPUS[name]
+    for source in (data, imapmeta.crlf_form(data), b"\n" + data):
+        for copy in [_copy(source), *(imapmeta.crlf_form(top + source) for top in TOPS)]:
+            assert imapmeta.crlf_form(copy) == copy
+            parsed = parse_message(source, limits)
+            assert imapmeta.compute(copy, limits, parsed=parsed, crlf=True) == imapmeta.compute(
+                copy, limits
+            ), (name, copy[:80])
+
+
 def test_an_unrelated_parse_is_not_read() -> None:
     a, b = CORPUS["alternative_text_html.eml"], CORPUS["plain"]
     assert imapmeta.compute(b, parsed=parse_message(a)) == imapmeta.compute(b)
