@@ -48,9 +48,11 @@ def read_checked(path: Path | str, *, size: int, sha256: str) -> bytes | None:
     return data
 
 
-# Threads that only wait in fsync (the GIL is released there), for fsync_side_by_side. Jobs
-# and answers travel through C-level queues. Started on first use; a forked child starts its
-# own (the parent's threads are not in it).
+# Threads that only wait in fsync (the GIL is released there), for fsync_side_by_side: the
+# delivery worker's Maildir files and the SMTP side's spool files and directories. Jobs and
+# answers travel through C-level queues (a ThreadPoolExecutor's submit, with its Python
+# semaphore, was 15 % of the SMTP committer thread's time holding the GIL). Started on first
+# use; a forked child starts its own (the parent's threads are not in it).
 SYNC_THREADS = 8
 _Answer = queue.SimpleQueue[tuple[int, OSError | None]]
 _sync_jobs: queue.SimpleQueue[tuple[int, int, _Answer]] = queue.SimpleQueue()

@@ -10,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import queue
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ from pathlib import Path
 from django.conf import settings
 
 from mailcore.errors import StorageError
-from mailcore.fsutil import fsync_dir, read_checked, write_all, write_new_file
+from mailcore.fsutil import fsync_dir, fsync_side_by_side, read_checked, write_all, write_new_file
 
 _ALPHABET = "0123456789BCDFGHJKLMNPQRSTVWXZ"  # no vowels: ids never spell words
 
@@ -127,38 +125,6 @@ def _subdir(queue_id: str) -> str:
     return queue_id[6:8] if len(queue_id) == _ID_LENGTH else queue_id[-2:]
 
 
-# Threads that only wait in fsync (the GIL is released there): a batch's files and
-# directories are synced side by side. On ext4 concurrent fsyncs share journal commits, so
-# ten files take about a third of the time they take one after the other (2.5x faster in
-# a micro-benchmark here; docs/performance.md, sixth pass). Jobs and answers travel through
-# C-level queues (a ThreadPoolExecutor's submit, with its Python semaphore, was 15 % of the
-# committer thread's time holding the GIL).
-SYNC_THREADS = 8
-_Answer = queue.SimpleQueue[OSError | None]
-_sync_jobs: queue.SimpleQueue[tuple[int, _Answer]] = queue.SimpleQueue()
-_syncers: list[threading.Thread] = []
-_syncers_lock = threading.Lock()
-
-
-def _syncer() -> None:
-    while True:
-        fd, answer = _sync_jobs.get()
-        try:
-            os.fsync(fd)
-        except OSError as exc:
-            answer.put(exc)
-        else:
-            answer.put(None)
-
-
-def _start_syncers() -> None:
-    with _syncers_lock:
-        while len(_syncers) < SYNC_THREADS:
-            thread = threading.Thread(target=_syncer, name="spool-sync", daemon=True)
-            thread.start()
-            _syncers.append(thread)
-
-
 def sync(files: list[SpoolFile]) -> None:
     """Make spool files durable: the bytes of those written with sync_file=False (their
     descriptors are closed, whatever happens) and the directory entries of all, one fsync per
@@ -169,24 +135,11 @@ def sync(files: list[SpoolFile]) -> None:
         for sub in dict.fromkeys(_dir_of(f.name) for f in files):
             # One at a time: those opened before a failure are closed below.
             fds.append(os.open(f"{root}/{sub}", os.O_RDONLY | os.O_DIRECTORY))  # noqa: PERF401
-        if len(fds) == 1:
-            os.fsync(fds[0])
-        elif fds:
-            if len(_syncers) < SYNC_THREADS:
-                _start_syncers()
-            answer: _Answer = queue.SimpleQueue()
-            for fd in fds[1:]:
-                _sync_jobs.put((fd, answer))
-            error: OSError | None = None
-            try:
-                os.fsync(fds[0])
-            except OSError as exc:
-                error = exc
-            # Every answer awaited: none still uses a descriptor closed below.
-            for _ in fds[1:]:
-                error = answer.get() or error
-            if error is not None:
-                raise error
+        # Side by side (fsutil.fsync_side_by_side: concurrent fsyncs share ext4 journal
+        # commits); every one has ended before the descriptors are closed below.
+        error = next((e for e in fsync_side_by_side(fds) if e is not None), None)
+        if error is not None:
+            raise error
     except (OSError, StorageError) as exc:
         raise StorageError(f"spool sync failed: {exc}") from exc
     finally:
