@@ -575,9 +575,6 @@ RSPAMD_CONTROLLER_URL = env_str("RSPAMD_CONTROLLER_URL", "")
 RSPAMD_PASSWORD = env_str("RSPAMD_PASSWORD", "")
 # A scan slower than this delivers the mail unscanned (X-Spam-Status: Unscanned).
 RSPAMD_TIMEOUT = env_float("RSPAMD_TIMEOUT", 15.0)
-# A delivery batch's scans run side by side, this many at once (a scan mostly waits on rspamd,
-# which waits on its DNS look-ups); 1 = one after the other.
-RSPAMD_SCAN_CONCURRENCY = env_int("RSPAMD_SCAN_CONCURRENCY", 8)
 # Junk at or above this score, or for rspamd's "add header"/"rewrite subject"/"reject" actions.
 SPAM_JUNK_SCORE = env_float("SPAM_JUNK_SCORE", 6.0)
 # The admin's choice to refuse at SMTP time instead of filing (the MX runs the checks before it

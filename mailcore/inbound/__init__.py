@@ -19,8 +19,6 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from email.utils import getaddresses
 from typing import TYPE_CHECKING
 
@@ -87,7 +85,7 @@ def examine_many(
     from mailcore.delivery.models import QueueEntry
 
     verdicts: list[Verdict] = []
-    todo: list[_Job] = []
+    fresh: list[QueueEntry] = []
     for entry, data in items:
         if entry.verdict is not None:
             verdicts.append(Verdict.from_json(entry.verdict))
@@ -95,61 +93,29 @@ def examine_many(
         if not examinable(entry) or not (settings.INBOUND_AUTH or settings.RSPAMD_URL):
             verdicts.append(UNEXAMINED)
             continue
-        first = (
-            rcpts[entry.pk][:1]
-            if rcpts is not None and entry.pk in rcpts
-            else [r.address for r in entry.recipients.order_by("pk")[:1]]
+        started = time.monotonic()
+        verdict = _examined(
+            data,
+            queue_id=entry.queue_id,
+            ip=str(entry.client_ip) if entry.client_ip else None,
+            helo=entry.client_helo,
+            sender=entry.sender,
+            rcpts=(
+                rcpts[entry.pk][:1]
+                if rcpts is not None and entry.pk in rcpts
+                else [r.address for r in entry.recipients.order_by("pk")[:1]]
+            ),
         )
-        todo.append(_Job(len(verdicts), entry, data, first))
-        verdicts.append(UNEXAMINED)  # its place, filled below
-    for job, verdict in zip(todo, _examine_jobs(todo), strict=True):
-        job.entry.verdict = verdict.to_json()  # kept either way: a retry must store the same bytes
-        verdicts[job.place] = verdict
-    kept = [(job.entry.pk, job.entry.verdict) for job in todo]
+        _log_verdict(entry.queue_id, verdict, started)
+        entry.verdict = verdict.to_json()  # kept either way: a retry must store the same bytes
+        fresh.append(entry)
+        verdicts.append(verdict)
+    kept = [(e.pk, e.verdict) for e in fresh]
     if rowsets.applies():
         rowsets.update_many([(QueueEntry, ["verdict"], kept)])  # prepared, binary
     else:
         bulk_set(QueueEntry, ["verdict"], kept)
     return verdicts
-
-
-@dataclass(slots=True)
-class _Job:
-    place: int  # in examine_many's answer
-    entry: QueueEntry
-    data: bytes
-    rcpts: list[str]
-
-
-def _examine_job(job: _Job) -> Verdict:
-    entry = job.entry
-    started = time.monotonic()
-    verdict = _examined(
-        job.data,
-        queue_id=entry.queue_id,
-        ip=str(entry.client_ip) if entry.client_ip else None,
-        helo=entry.client_helo,
-        sender=entry.sender,
-        rcpts=job.rcpts,
-    )
-    _log_verdict(entry.queue_id, verdict, started)
-    return verdict
-
-
-def _examine_jobs(todo: list[_Job]) -> list[Verdict]:
-    """The Verdicts of a batch, in order. With rspamd on, its scans run side by side
-    (RSPAMD_SCAN_CONCURRENCY at once): a scan mostly waits, on rspamd and on rspamd's own DNS
-    look-ups, and one after the other a batch of 64 took 64 such waits (Postfix runs a milter
-    per smtpd process, so its scans overlap too). The checks touch no database (the
-    recipients were read above) and keep their DNS budget per thread (dnsbox: a ContextVar);
-    _examined never raises for a message's sake."""
-    from mailcore.inbound import rspamd
-
-    workers = min(len(todo), int(settings.RSPAMD_SCAN_CONCURRENCY))
-    if workers < 2 or not rspamd.enabled():
-        return [_examine_job(job) for job in todo]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inbound-scan") as pool:
-        return list(pool.map(_examine_job, todo))
 
 
 def warm_up() -> None:

@@ -16,7 +16,6 @@ from mailcore.directory.models import Account
 from mailcore.inbound import rspamd_local
 from mailcore.inbound.actions import do_report_spam
 from mailcore.mime.headers import get_header
-from tests.inbound.conftest import SENDER, SENDER_IP
 from tests.inbound.helpers import deliver, mail
 from tests.outbound.conftest import free_port
 
@@ -81,55 +80,3 @@ def test_learning_off_still_moves(alice: Account, settings: Any) -> None:
     settings.RSPAMD_CONTROLLER_URL = f"http://127.0.0.1:{free_port()}"  # down
     _, message, _ = deliver(mail())
     assert do_report_spam(acting_account=alice, messages=[message], spam=True) == 1
-
-
-@pytest.mark.parametrize("concurrency", [8, 1])
-def test_a_batch_is_scanned_side_by_side_in_order(
-    alice: Account,
-    rspamd_on: rspamd_local.LocalRspamd,
-    settings: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    concurrency: int,
-) -> None:
-    """One delivery batch of six: the real rspamd scans them on RSPAMD_SCAN_CONCURRENCY threads
-    (1: in the caller's thread, one after the other), and each verdict is the one of its own
-    message, in the batch's order, kept on its own entry."""
-    import threading
-
-    from mailcore.delivery.actions import do_process_entries
-    from mailcore.delivery.entries import do_enqueue
-    from mailcore.delivery.models import QueueEntry
-    from mailcore.inbound import rspamd
-
-    settings.RSPAMD_SCAN_CONCURRENCY = concurrency
-    threads: list[str] = []
-    real_scan = rspamd.scan
-
-    def scan_noting_thread(*args: Any, **kwargs: Any) -> rspamd.Scan | None:
-        threads.append(threading.current_thread().name)  # the real scan, with its thread noted
-        return real_scan(*args, **kwargs)
-
-    monkeypatch.setattr(rspamd, "scan", scan_noting_thread)
-    spam = {1, 4}
-    entries = [
-        do_enqueue(
-            sender=f"news@{SENDER}",
-            recipients=["alice@example.com"],
-            data=mail(subject=f"batch {n}", body=GTUBE if n in spam else f"Noodles at {n}?"),
-            client_ip=SENDER_IP,
-            client_helo="mx.sender",
-        )
-        for n in range(6)
-    ]
-    results = do_process_entries([e.pk for e in entries])
-    assert set(results.values()) == {"done"}
-    assert len(threads) == 6
-    if concurrency > 1:
-        assert all(t.startswith("inbound-scan") for t in threads)
-        assert len(set(threads)) > 1
-    else:
-        assert set(threads) == {threading.current_thread().name}
-    for n, entry in enumerate(entries):
-        verdict = QueueEntry.objects.get(pk=entry.pk).verdict or {}
-        assert verdict.get("junk") is (n in spam), (n, verdict)
-        assert verdict.get("scanned") is True
