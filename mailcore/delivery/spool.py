@@ -95,8 +95,9 @@ def write(
     except OSError as exc:
         if fd >= 0:
             os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+        if not isinstance(exc, FileExistsError):  # that file is another message's: kept
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # what this write made, partial or not durable
         raise StorageError(f"spool write failed: {exc}") from exc
     return SpoolFile(name, len(data), hashlib.sha256(data).hexdigest(), fd)
 

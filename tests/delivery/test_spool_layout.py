@@ -72,3 +72,18 @@ def test_a_directory_that_vanished_is_made_again(spool_dir: Path, sync_file: boo
     f = spool.write("XYZ123", b"y", sync_file=sync_file)
     spool.sync([f])
     assert (spool_dir / "23" / "XYZ123").read_bytes() == b"y"
+
+
+@pytest.mark.parametrize("sync_file", [True, False])
+def test_a_queue_id_taken_already_leaves_the_file_there_alone(
+    spool_dir: Path, sync_file: bool
+) -> None:
+    """A write whose queue id names a file there already (a collision, or a second write of
+    one id) fails, and the file that was there (another message's, its row maybe committed)
+    is kept as it was: the failed write removes only what it made itself."""
+    queue_id = spool.new_queue_id()
+    first = spool.write(queue_id, b"first message")
+    with pytest.raises(StorageError):
+        spool.write(queue_id, b"second", sync_file=sync_file)
+    digest = hashlib.sha256(b"first message").hexdigest()
+    assert spool.read(first.name, size=13, sha256=digest) == b"first message"
