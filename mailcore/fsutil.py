@@ -23,12 +23,24 @@ def fsync_dir(path: Path | str) -> None:
 def write_new_file(path: Path | str, data: bytes, mode: int = 0o600) -> None:
     """Create `path` (it must not exist), write all of `data` and fsync it. Raises OSError;
     the caller removes a partial file. The directory entry is not synced here."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    fd = create_file(path, data, mode)
     try:
-        write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def create_file(path: Path | str, data: bytes, mode: int = 0o600) -> int:
+    """Create `path` (it must not exist) and write all of `data`, not yet fsynced: its open
+    descriptor is returned (the caller fsyncs, e.g. with a batch in fsync_side_by_side, and
+    closes it). Raises OSError, the descriptor closed; the caller removes a partial file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        write_all(fd, data)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def write_all(fd: int, data: bytes) -> None:

@@ -19,7 +19,13 @@ from pathlib import Path
 from django.conf import settings
 
 from mailcore.errors import StorageError
-from mailcore.fsutil import fsync_dir, fsync_side_by_side, read_checked, write_all, write_new_file
+from mailcore.fsutil import (
+    create_file,
+    fsync_dir,
+    fsync_side_by_side,
+    read_checked,
+    write_new_file,
+)
 
 _ALPHABET = "0123456789BCDFGHJKLMNPQRSTVWXZ"  # no vowels: ids never spell words
 
@@ -88,10 +94,10 @@ def write(
             fd = _create(path, data, sync_file)
         except FileNotFoundError:
             os.makedirs(sub, exist_ok=True)
-            fsync_dir(Path(root))
+            fsync_dir(root)
             fd = _create(path, data, sync_file)
         if sync_dir:
-            fsync_dir(Path(sub))
+            fsync_dir(sub)
     except OSError as exc:
         if fd >= 0:
             os.close(fd)
@@ -107,15 +113,9 @@ def _create(path: str, data: bytes, sync_file: bool) -> int:
     `sync_file=False` left open, its descriptor returned. Raises OSError (FileNotFoundError:
     the directory is missing, and no file was made)."""
     if sync_file:
-        write_new_file(Path(path), data)
+        write_new_file(path, data)
         return -1
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        write_all(fd, data)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+    return create_file(path, data)
 
 
 def _subdir(queue_id: str) -> str:

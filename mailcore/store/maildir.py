@@ -69,7 +69,13 @@ from typing import BinaryIO, TypeVar
 
 from mailcore.errors import InvalidFolderNameError, MessageFileMissingError, StorageError
 from mailcore.faults import fault_point
-from mailcore.fsutil import fsync_dir, fsync_side_by_side, write_all, write_new_file
+from mailcore.fsutil import (
+    create_file,
+    fsync_dir,
+    fsync_side_by_side,
+    write_all,
+    write_new_file,
+)
 
 UIDLIST = "mailroom-uidlist"
 KEYWORDS = "dovecot-keywords"
@@ -219,7 +225,11 @@ def key_stem(key: str) -> str:
 
 def sized_name(key: str, disk_size: int, wire_size: int) -> str:
     """The base file name of `key` in the LF layout: '<stem>,S=<disk>,W=<crlf>'."""
-    return f"{key_stem(key)},S={disk_size},W={wire_size}"
+    return _sized(key_stem(key), disk_size, wire_size)
+
+
+def _sized(stem: str, disk_size: int, wire_size: int) -> str:
+    return f"{stem},S={disk_size},W={wire_size}"
 
 
 def name_sizes(base: str) -> tuple[int | None, int | None]:
@@ -736,7 +746,7 @@ class Maildir:
         disk = to_disk_form(data)
         wire = disk_wire_size(disk)
         stem = key_stem(key)
-        base = f"{stem},S={len(disk)},W={wire}"  # sized_name
+        base = _sized(stem, len(disk), wire)
         if len(base.encode()) + len(_INFO_SEP) + len(info) > MAX_NAME_BYTES:
             raise StorageError(f"maildir key {key!r} is too long")
         # Strings, not pathlib: building and formatting the Paths cost more than the system
@@ -752,19 +762,18 @@ class Maildir:
         fd = -1
         try:
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                fd = create_file(tmp, disk)
             except FileExistsError:
                 os.unlink(tmp)  # debris of an attempt that died before its link
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            write_all(fd, disk)
+                fd = create_file(tmp, disk)
             if mtime is not None:
                 os.utime(fd, (mtime, mtime))
         except BaseException as exc:
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)  # ours: the folder's tmp/ name of this key (a partial file)
             if isinstance(exc, OSError):
                 raise StorageError(f"cannot write message {key}: {exc}") from exc
             raise
