@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from mailcore.delivery.models import QueueEntry
+from mailcore.listeners import OFF
 from mailcore.smtp.server import SmtpServer
 from tests.protocols.test_smtp_group_commit import MSG, queue_table_locked, send, spool_files
 
@@ -112,7 +113,10 @@ def test_stopping_the_server_ends_the_child(alice, settings) -> None:  # type: i
     from mailcore.smtp.server import config_from_settings
 
     free = Listen("127.0.0.1", 0)
-    cfg = dataclasses.replace(config_from_settings(), mx=free, cleanup_process=True)
+    # Only an MX listener, on a free port: the settings' submission ports are `make run`'s.
+    cfg = dataclasses.replace(
+        config_from_settings(), mx=free, submission=OFF, smtps=OFF, cleanup_process=True
+    )
     server = SmtpServer(cfg)
     server.start()
     try:
@@ -200,7 +204,10 @@ def test_stopping_while_the_child_starts_leaves_no_process_or_socket(alice, sett
     from mailcore.smtp.server import config_from_settings
 
     free = Listen("127.0.0.1", 0)
-    cfg = dataclasses.replace(config_from_settings(), mx=free, cleanup_process=True)
+    # Only an MX listener, on a free port: the settings' submission ports are `make run`'s.
+    cfg = dataclasses.replace(
+        config_from_settings(), mx=free, submission=OFF, smtps=OFF, cleanup_process=True
+    )
     for pause in (0, 0.005, 0.2):  # before, during and after the child's start
         server = SmtpServer(cfg)
         server.start()
